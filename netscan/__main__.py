@@ -1,0 +1,3 @@
+from netscan.cli import main
+
+raise SystemExit(main())
