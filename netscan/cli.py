@@ -1,0 +1,174 @@
+"""The ``netscan`` command line. Thin: parses options and hands over to the stages."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import sys
+from collections.abc import Sequence
+
+from netscan import __version__
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+
+EPILOG = """exit codes:
+  0  analysed (and, with --fail-on, no finding at or above that level)
+  1  --fail-on: a finding at or above the level was found
+  2  bad usage or unreadable input
+"""
+
+
+class UsageError(Exception):
+    """A problem with what the user asked for: one line on stderr, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"netscan: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def _cidr(value: str) -> str:
+    try:
+        return str(ipaddress.ip_network(value, strict=False))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a CIDR network: {value!r}") from None
+
+
+def _add_analysis_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--premises", action="append", type=_cidr, metavar="CIDR",
+                   help="premises network (repeatable); default: private, link-local and ULA ranges")  # fmt: skip
+    p.add_argument("--country", metavar="CC",
+                   help="ISO country of the premises, for cross-border findings")  # fmt: skip
+    p.add_argument("--signatures", metavar="DIR", help="signature pack directory to use")
+    p.add_argument("--engine", choices=("native", "tshark"), default="native",
+                   help="packet engine: native (default) or tshark (Wireshark's dissectors)")  # fmt: skip
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="netscan",
+        description="Find cameras, NVRs and face-recognition terminals on a premises network, "
+        "and the devices that send face data off-site.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"netscan {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    an = sub.add_parser("analyze", help="analyse capture files (pcap, pcapng, gzip)",
+                        description="Analyse capture files and print the premises inventory.",
+                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    an.add_argument("files", nargs="+", metavar="FILE", help="capture files, merged by time")
+    _add_analysis_options(an)
+    an.add_argument("--json", metavar="OUT", help="write the JSON report to OUT ('-' for stdout)")
+    an.add_argument("--report", metavar="OUT.html", help="write the HTML report")
+    an.add_argument("--markdown", metavar="OUT.md", help="write the Markdown report")
+    an.add_argument("--analyst", metavar="NAME", help="analyst name for the chain of custody")
+    an.add_argument("--fail-on", choices=("possible", "likely", "confirmed"),
+                    help="exit 1 when a finding at or above this level exists")  # fmt: skip
+    an.add_argument("--keep-evidence", metavar="DIR",
+                    help="write carved face images into DIR (never written otherwise)")  # fmt: skip
+    an.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
+                    help="worker processes for large files (default 1)")  # fmt: skip
+    an.add_argument("--quiet", "-q", action="store_true", help="no summary on the terminal")
+
+    try:
+        from netscan.signatures import cli as sig_cli
+
+        sig_cli.add_parser(sub)
+    except ImportError:
+        pass
+    for mod in ("netscan.report.evidence_cli", "netscan.tui.cli"):
+        try:
+            module = __import__(mod, fromlist=["add_parser"])
+            module.add_parser(sub)
+        except ImportError:
+            pass
+    return parser
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from netscan.analyze import Analyzer, Options
+    from netscan.output.summary import print_summary, progress_bar
+    from netscan.report import json_report
+
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    opts = Options(
+        premises=args.premises,
+        engine=args.engine,
+        signatures=args.signatures,
+        country=args.country.upper() if args.country else None,
+        jobs=args.jobs,
+        keep_evidence=args.keep_evidence,
+    )
+    analyzer = Analyzer(opts)
+    quiet = args.quiet or args.json == "-"
+    with progress_bar(enabled=not quiet and sys.stderr.isatty()) as progress:
+        result = analyzer.run(args.files, progress=progress)
+    report = json_report.build(result)
+    for w in result.warnings:
+        print(f"netscan: warning: {w}", file=sys.stderr)
+    if not quiet:
+        print_summary(result)
+    if args.json:
+        if args.json == "-":
+            import json
+
+            sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        else:
+            json_report.write(report, args.json)
+    if args.report:
+        from netscan.report import html_report
+
+        html_report.write(report, args.report, analyst=args.analyst)
+    if args.markdown:
+        from netscan.report import markdown_report
+
+        markdown_report.write(report, args.markdown, analyst=args.analyst)
+    if args.fail_on:
+        order = {"possible": 1, "likely": 2, "confirmed": 3}
+        worst = max((order.get(f.get("level", ""), 0) for f in result.findings), default=0)
+        if worst >= order[args.fail_on]:
+            return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return EXIT_USAGE
+    from netscan.sources.pcapfile import CaptureError
+
+    try:
+        if args.command == "analyze":
+            return cmd_analyze(args)
+        handler = getattr(args, "handler", None)
+        if handler is None:
+            parser.print_help()
+            return EXIT_USAGE
+        return int(handler(args))
+    except (CaptureError, UsageError) as exc:
+        print(f"netscan: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("netscan: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    except OSError as exc:
+        print(f"netscan: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

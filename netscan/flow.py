@@ -1,0 +1,127 @@
+"""Flows: the first-class record of one conversation (5-tuple), both directions.
+
+Side A is the client (the sender of the SYN, or of the first packet unless that looks
+like a server's reply); side B the server. Counters use the frame length on the wire
+(Wireshark's ``frame.len``), so they stay right on snaplen-cut captures.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from netscan.events import Ctx
+
+TCP = 6
+UDP = 17
+ICMP = 1
+ICMPV6 = 58
+PROTO_NAMES = {TCP: "tcp", UDP: "udp", ICMP: "icmp", ICMPV6: "icmpv6"}
+
+FIRST_FRAMES = 5  # how many frame numbers of the first packets each flow keeps
+BURST_GAP = 1.0  # seconds of upstream silence that end an upload burst
+MAX_BURSTS = 2000
+
+
+class Flow:
+    __slots__ = (
+        "file",
+        "proto",
+        "a_ip",
+        "b_ip",
+        "a_port",
+        "b_port",
+        "a_mac",
+        "b_mac",
+        "bytes_ab",
+        "bytes_ba",
+        "pkts_ab",
+        "pkts_ba",
+        "payload_ab",
+        "payload_ba",
+        "first_ts",
+        "last_ts",
+        "first_frames",
+        "last_frame",
+        "app",
+        "parser",
+        "tcp",
+        "bursts",
+        "burst_cur",
+        "extra",
+    )
+
+    def __init__(
+        self,
+        file: int,
+        proto: int,
+        a_ip: str,
+        b_ip: str,
+        a_port: int,
+        b_port: int,
+        a_mac: str | None,
+        b_mac: str | None,
+        ts: float,
+    ) -> None:
+        self.file = file
+        self.proto = proto
+        self.a_ip = a_ip
+        self.b_ip = b_ip
+        self.a_port = a_port
+        self.b_port = b_port
+        self.a_mac = a_mac
+        self.b_mac = b_mac
+        self.bytes_ab = 0
+        self.bytes_ba = 0
+        self.pkts_ab = 0
+        self.pkts_ba = 0
+        self.payload_ab = 0  # transport payload bytes
+        self.payload_ba = 0
+        self.first_ts = ts
+        self.last_ts = ts
+        self.first_frames: list[int] = []
+        self.last_frame = 0
+        self.app: set[str] = set()  # application protocols recognised on this flow
+        self.parser: Any = None  # stream parser while it still wants bytes
+        self.tcp: Any = None  # TCP reassembly state while a parser is attached
+        self.bursts: list[list[float]] | None = None  # [start, end, bytes, packets] a→b
+        self.burst_cur: list[float] | None = None
+        self.extra: dict[str, Any] | None = None
+
+    @property
+    def transport(self) -> str:
+        return PROTO_NAMES.get(self.proto, str(self.proto))
+
+    def ctx(self, frame: int, ts: float, from_a: bool) -> Ctx:
+        if from_a:
+            return Ctx(
+                self.file, frame, ts, self.a_mac, self.b_mac, self.a_ip, self.b_ip,
+                self.a_port, self.b_port, self.transport,
+            )  # fmt: skip
+        return Ctx(
+            self.file, frame, ts, self.b_mac, self.a_mac, self.b_ip, self.a_ip,
+            self.b_port, self.a_port, self.transport,
+        )  # fmt: skip
+
+    def track_bursts(self) -> None:
+        """Start recording upload bursts (side A → side B)."""
+        if self.bursts is None:
+            self.bursts = []
+
+    def add_upload(self, ts: float, size: int) -> None:
+        cur = self.burst_cur
+        if cur is not None and ts - cur[1] <= BURST_GAP:
+            cur[1] = ts
+            cur[2] += size
+            cur[3] += 1
+            return
+        cur = [ts, ts, float(size), 1.0]
+        self.burst_cur = cur
+        bursts = self.bursts
+        if bursts is not None and len(bursts) < MAX_BURSTS:
+            bursts.append(cur)
+
+    def __repr__(self) -> str:
+        return (
+            f"<Flow {self.transport} {self.a_ip}:{self.a_port} -> {self.b_ip}:{self.b_port}"
+            f" up={self.bytes_ab} down={self.bytes_ba}>"
+        )

@@ -1,0 +1,153 @@
+"""Offline enrichment: MAC vendors (IEEE registry via netaddr), country and AS (geoip2fast),
+registered domains (public suffix list), and the premises/off-site decision."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+DEFAULT_PREMISES = (
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "169.254.0.0/16",
+    "127.0.0.0/8",
+    "fc00::/7",
+    "fe80::/10",
+    "::1/128",
+)
+# never off-site, whatever the premises settings say
+LOCAL_SCOPE = (
+    "0.0.0.0/8",
+    "224.0.0.0/4",
+    "255.255.255.255/32",
+    "169.254.0.0/16",
+    "fe80::/10",
+    "ff00::/8",
+    "::/128",
+)
+
+
+class Premises:
+    """Decides whether an address is on the premises, local-scope, or off-site."""
+
+    def __init__(self, cidrs: list[str] | None = None) -> None:
+        self.cidrs = list(cidrs) if cidrs else list(DEFAULT_PREMISES)
+        self._nets = [ipaddress.ip_network(c, strict=False) for c in self.cidrs]
+        self._local = [ipaddress.ip_network(c) for c in LOCAL_SCOPE]
+        self._cache: dict[str, int] = {}
+
+    def _classify(self, ip: str) -> int:
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            return 1
+        if any(addr in n for n in self._nets):
+            return 0
+        if any(addr in n for n in self._local):
+            return 1
+        return 2
+
+    def scope(self, ip: str) -> int:
+        """0 premises, 1 local scope (multicast, broadcast, link-local), 2 off-site."""
+        s = self._cache.get(ip)
+        if s is None:
+            s = self._classify(ip)
+            if len(self._cache) < 1_000_000:
+                self._cache[ip] = s
+        return s
+
+    def is_premises(self, ip: str) -> bool:
+        return self.scope(ip) == 0
+
+    def is_offsite(self, ip: str) -> bool:
+        return bool(ip) and self.scope(ip) == 2
+
+
+@lru_cache(maxsize=65536)
+def oui_vendor(mac: str) -> str | None:
+    """Organisation registered for the MAC's OUI in the IEEE registry (netaddr's copy)."""
+    if not mac:
+        return None
+    try:
+        first = int(mac[:2], 16)
+    except ValueError:
+        return None
+    if first & 0x02:  # locally administered: no registry entry
+        return None
+    try:
+        import netaddr
+
+        return str(netaddr.EUI(mac).oui.registration().org)
+    except Exception:
+        return None
+
+
+def is_locally_administered(mac: str) -> bool:
+    try:
+        return bool(int(mac[:2], 16) & 0x02)
+    except ValueError:
+        return False
+
+
+@dataclass(slots=True)
+class GeoInfo:
+    country: str | None
+    asn: int | None
+    org: str | None
+
+
+class Geo:
+    """Country and AS organisation from the database geoip2fast ships (no network)."""
+
+    def __init__(self) -> None:
+        self._db = None
+        self._cache: dict[str, GeoInfo] = {}
+
+    def _load(self):  # type: ignore[no-untyped-def]
+        if self._db is None:
+            import geoip2fast
+            from geoip2fast import GeoIP2Fast
+
+            path = os.path.join(os.path.dirname(geoip2fast.__file__), "geoip2fast-asn-ipv6.dat.gz")
+            if not os.path.exists(path):
+                path = os.path.join(os.path.dirname(geoip2fast.__file__), "geoip2fast-asn.dat.gz")
+            self._db = GeoIP2Fast(geoip2fast_data_file=path, verbose=False)
+        return self._db
+
+    def lookup(self, ip: str) -> GeoInfo:
+        hit = self._cache.get(ip)
+        if hit is not None:
+            return hit
+        try:
+            r = self._load().lookup(ip)
+            country = r.country_code or None
+            if country in ("--", ""):
+                country = None
+            org = getattr(r, "asn_name", "") or None
+            info = GeoInfo(country, None, org)
+        except Exception:
+            info = GeoInfo(None, None, None)
+        self._cache[ip] = info
+        return info
+
+
+@lru_cache(maxsize=65536)
+def registered_domain(name: str) -> str:
+    """The registrable domain of a host name (public suffix list snapshot bundled offline)."""
+    try:
+
+        psl = _psl()
+        return psl.privatesuffix(name) or name
+    except Exception:
+        parts = name.split(".")
+        return ".".join(parts[-2:])
+
+
+@lru_cache(maxsize=1)
+def _psl():  # type: ignore[no-untyped-def]
+    from publicsuffixlist import PublicSuffixList
+
+    return PublicSuffixList()

@@ -1,0 +1,652 @@
+"""The premises inventory: devices, off-site endpoints, conversations and their graph.
+
+The inventory is the engines' sink: it receives new flows, protocol events and the
+first frame of every source MAC, and keeps what the report, the analysis and the TUI
+need. Its size grows with devices and flows, never with packets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import networkx as nx
+
+from netscan.events import (
+    ArpEvent,
+    DhcpEvent,
+    Dhcpv6Event,
+    DnsEvent,
+    Event,
+    HttpBodyEvent,
+    HttpRequestEvent,
+    HttpResponseEvent,
+    NbnsEvent,
+    RtspEvent,
+    SipEvent,
+    SsdpEvent,
+    TlsCertificateEvent,
+    TlsClientHelloEvent,
+    VendorDiscoveryEvent,
+    WsdEvent,
+)
+from netscan.flow import Flow
+from netscan.inventory.enrich import Geo, Premises, oui_vendor
+from netscan.inventory.model import Conversation, Device, Endpoint
+
+MAX_BODIES = 2000
+
+
+def _is_ip_literal(host: str) -> bool:
+    h = host.strip("[]")
+    if h.replace(".", "").isdigit():
+        return True
+    return ":" in h and all(c in "0123456789abcdefABCDEF:." for c in h)
+
+
+def _strip_port(host: str) -> str:
+    host = host.strip()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    if host.count(":") == 1:
+        return host.split(":", 1)[0]
+    return host
+
+
+class Inventory:
+    def __init__(
+        self,
+        premises: Premises | None = None,
+        matcher: Any = None,
+        files: list[str] | None = None,
+    ) -> None:
+        self.premises = premises or Premises()
+        self.matcher = matcher
+        self.files = files or []
+        self.geo = Geo()
+        self.devices: dict[str, Device] = {}
+        self.endpoints: dict[str, Endpoint] = {}
+        self.flows: list[Flow] = []
+        self.passive_dns: dict[str, dict[str, str]] = {}  # ip -> {name: how}
+        self.bodies: list[HttpBodyEvent] = []
+        self.protocol_matches: list[dict[str, Any]] = []  # content/protocol signature hits
+        self.graph: nx.DiGraph = nx.DiGraph()
+        self.event_counts: dict[str, int] = {}
+        self._ip_to_device: dict[str, str] = {}
+        self._synced_flows = 0
+
+    # -- devices and endpoints ---------------------------------------------------------
+
+    def device(self, mac: str, file: int, frame: int, ts: float) -> Device:
+        dev = self.devices.get(mac)
+        if dev is None:
+            dev = Device(key=mac, mac=mac, first_ts=ts, last_ts=ts, first_frame=(file, frame))
+            dev.vendor = oui_vendor(mac)
+            self.devices[mac] = dev
+            if self.matcher is not None:
+                for m in self.matcher.match_mac(mac, dev.vendor):
+                    self._device_match(dev, m, file, frame)
+        else:
+            dev.seen(ts)
+        return dev
+
+    def device_for(
+        self, mac: str | None, ip: str | None, file: int, frame: int, ts: float
+    ) -> Device | None:
+        """The premises device behind a MAC (or, without MACs, behind a premises IP)."""
+        if mac and not int(mac[:2], 16) & 1:
+            return self.device(mac, file, frame, ts)
+        if mac is None and ip and self.premises.is_premises(ip):
+            key = self._ip_to_device.get(ip) or f"ip:{ip}"
+            dev = self.devices.get(key)
+            if dev is None:
+                dev = Device(key=key, mac=None, first_ts=ts, last_ts=ts, first_frame=(file, frame))
+                self.devices[key] = dev
+            dev.add_ip(ip, ts)
+            return dev
+        return None
+
+    def endpoint(self, ip: str) -> Endpoint:
+        ep = self.endpoints.get(ip)
+        if ep is None:
+            ep = Endpoint(ip=ip)
+            self.endpoints[ip] = ep
+            for name, how in self.passive_dns.get(ip, {}).items():
+                self._endpoint_name(ep, name, how, 0, 0)
+            if self.matcher is not None:
+                for m in self.matcher.match_ip(ip):
+                    self._endpoint_match(ep, m, 0, 0)
+        return ep
+
+    def _endpoint_name(self, ep: Endpoint, name: str, how: str, file: int, frame: int) -> None:
+        if ep.add_name(name, how) and self.matcher is not None:
+            for m in self.matcher.match_name(name.lower().rstrip(".")):
+                self._endpoint_match(ep, m, file, frame)
+
+    def _endpoint_match(self, ep: Endpoint, m: Any, file: int, frame: int) -> None:
+        if m.category not in ("face-cloud", "vendor-cloud"):
+            return
+        if m.sig_id not in ep.matches:
+            ep.matches[m.sig_id] = {
+                "sig_id": m.sig_id, "name": m.name, "category": m.category, "vendor": m.vendor,
+                "jurisdiction": m.jurisdiction, "field": m.field, "value": m.value,
+                "confidence": m.confidence, "frame": frame, "file": file,
+            }  # fmt: skip
+        # a face cloud outranks a vendor cloud; otherwise the most confident match wins
+        rank = {"face-cloud": 2, "vendor-cloud": 1}
+        best = max(ep.matches.values(), key=lambda x: (rank.get(x["category"], 0), x["confidence"]))
+        ep.provider = best["vendor"] or best["name"]
+        ep.category = best["category"]
+        ep.add_evidence(file, frame, f"{m.field} {m.value!r} matches {m.sig_id}", m.sig_id)
+
+    def _device_match(self, dev: Device, m: Any, file: int, frame: int) -> None:
+        if m.category != "device":
+            return
+        first = m.sig_id not in dev.matches
+        if first:
+            dev.matches[m.sig_id] = {
+                "sig_id": m.sig_id, "name": m.name, "vendor": m.vendor, "role": m.role,
+                "field": m.field, "value": m.value, "confidence": m.confidence,
+                "frame": frame, "file": file,
+            }  # fmt: skip
+            if m.role:
+                dev.role_hints.append((m.role, m.confidence, f"signature {m.sig_id}"))
+        dev.add_evidence(file, frame, f"{m.field} {m.value!r} matches {m.sig_id}", m.sig_id)
+
+    def _match_event(self, ev: Event, dev: Device | None, ep: Endpoint | None) -> None:
+        if self.matcher is None:
+            return
+        ctx = ev.ctx
+        for m in self.matcher.match_event(ev):
+            if m.category == "device":
+                if dev is not None:
+                    self._device_match(dev, m, ctx.file, ctx.frame)
+            elif m.category in ("face-cloud", "vendor-cloud"):
+                if ep is not None:
+                    self._endpoint_match(ep, m, ctx.file, ctx.frame)
+            else:
+                self.protocol_matches.append(
+                    {
+                        "sig_id": m.sig_id,
+                        "name": m.name,
+                        "field": m.field,
+                        "value": m.value,
+                        "file": ctx.file,
+                        "frame": ctx.frame,
+                        "src_mac": ctx.src_mac,
+                        "src_ip": ctx.src_ip,
+                        "dst_ip": ctx.dst_ip,
+                        "kind": ev.kind,
+                    }  # fmt: skip
+                )
+
+    # -- sink interface ------------------------------------------------------------------
+
+    def on_frame_l2(self, file: int, frame: int, ts: float, src: bytes, wirelen: int) -> None:
+        self.device(src.hex(":"), file, frame, ts)
+
+    def on_flow(self, flow: Flow) -> None:
+        self.flows.append(flow)
+        offsite_b = self.premises.is_offsite(flow.b_ip)
+        offsite_a = self.premises.is_offsite(flow.a_ip)
+        if offsite_b and not offsite_a:
+            flow.track_bursts()
+        elif offsite_a and not offsite_b:
+            flow.extra = {"track_down": True}
+        for ip, mac in ((flow.a_ip, flow.a_mac), (flow.b_ip, flow.b_mac)):
+            if ip and self.premises.is_premises(ip):
+                dev = self.device_for(
+                    mac,
+                    ip,
+                    flow.file,
+                    flow.first_frames[0] if flow.first_frames else 0,
+                    flow.first_ts,
+                )
+                if dev is not None and not ip.startswith(("0.", "169.254.")) and ip != "::":
+                    dev.add_ip(ip, flow.first_ts)
+                    self._ip_to_device.setdefault(ip, dev.key)
+            elif ip and self.premises.is_offsite(ip):
+                self.endpoint(ip)
+
+    def on_event(self, ev: Event, flow: Flow | None) -> None:
+        self.event_counts[ev.kind] = self.event_counts.get(ev.kind, 0) + 1
+        ctx = ev.ctx
+        src_dev = (
+            self.device_for(ctx.src_mac, ctx.src_ip, ctx.file, ctx.frame, ctx.ts)
+            if (ctx.src_ip is None or self.premises.is_premises(ctx.src_ip))
+            else None
+        )
+        dst_ep = (
+            self.endpoint(ctx.dst_ip)
+            if ctx.dst_ip and self.premises.is_offsite(ctx.dst_ip)
+            else None
+        )
+        handler = getattr(self, "_on_" + ev.kind, None)
+        if handler is not None:
+            handler(ev, src_dev, dst_ep, flow)
+        self._match_event(ev, src_dev, dst_ep)
+
+    # -- event handlers --------------------------------------------------------------------
+
+    def _on_dns(
+        self, ev: DnsEvent, dev: Device | None, ep: Endpoint | None, flow: Flow | None
+    ) -> None:
+        ctx = ev.ctx
+        if not ev.is_response:
+            if dev is not None and ev.proto == "dns":
+                for name, _t in ev.queries[:8]:
+                    if len(dev.dns_queries) < 500:
+                        dev.dns_queries.add(name)
+            return
+        if ev.proto == "dns":
+            # passive DNS: every name in the CNAME chain resolves to the final addresses
+            cname_to: dict[str, str] = {}
+            addrs: dict[str, list[str]] = {}
+            for rr in ev.answers:
+                if rr.rtype == "CNAME":
+                    cname_to[rr.name] = rr.value.lower().rstrip(".")
+                elif rr.rtype in ("A", "AAAA"):
+                    addrs.setdefault(rr.name, []).append(rr.value)
+            for qname, _t in ev.queries:
+                chain = [qname]
+                cur = qname
+                for _ in range(10):
+                    nxt = cname_to.get(cur)
+                    if nxt is None:
+                        break
+                    chain.append(nxt)
+                    cur = nxt
+                for ip in addrs.get(cur, []):
+                    for name in chain:
+                        self._passive(ip, name, ctx.file, ctx.frame)
+            for owner, ips in addrs.items():
+                for ip in ips:
+                    self._passive(ip, owner, ctx.file, ctx.frame)
+            return
+        # mDNS / LLMNR answers describe the sender
+        src_dev = self.device_for(ctx.src_mac, ctx.src_ip, ctx.file, ctx.frame, ctx.ts)
+        if src_dev is None:
+            return
+        for rr in ev.answers:
+            name = rr.name.rstrip(".")
+            if (
+                rr.rtype in ("A", "AAAA")
+                and name.endswith(".local")
+                or ev.proto == "llmnr"
+                and rr.rtype in ("A", "AAAA")
+            ):
+                host = name[: -len(".local")] if name.endswith(".local") else name
+                if host and host not in src_dev.hostnames:
+                    src_dev.hostnames[host] = ev.proto
+                    src_dev.add_evidence(ctx.file, ctx.frame, f"{ev.proto} hostname {host}")
+            elif rr.rtype in ("PTR", "SRV", "TXT") and name.endswith(".local"):
+                svc = name if rr.rtype != "PTR" else rr.value
+                svc_entry = src_dev.services.setdefault("mdns", {"names": []})
+                if svc not in svc_entry["names"] and len(svc_entry["names"]) < 50:
+                    svc_entry["names"].append(svc)
+
+    def _passive(self, ip: str, name: str, file: int, frame: int) -> None:
+        name = name.lower().rstrip(".")
+        known = self.passive_dns.setdefault(ip, {})
+        if name in known:
+            return
+        known[name] = "dns"
+        ep = self.endpoints.get(ip)
+        if ep is not None:
+            self._endpoint_name(ep, name, "dns", file, frame)
+        elif self.premises.is_offsite(ip):
+            self._endpoint_name(self.endpoint(ip), name, "dns", file, frame)
+
+    def _on_nbns(
+        self, ev: NbnsEvent, dev: Device | None, ep: Endpoint | None, flow: Flow | None
+    ) -> None:
+        if dev is None or not ev.name:
+            return
+        if ev.opcode in (5, 8) or (ev.is_response and ev.addresses):
+            if ev.suffix in (0x00, 0x20) and ev.name not in dev.hostnames:
+                dev.hostnames[ev.name] = "nbns"
+                dev.add_evidence(ev.ctx.file, ev.ctx.frame, f"NetBIOS name {ev.name}")
+
+    def _on_dhcp(
+        self, ev: DhcpEvent, dev: Device | None, ep: Endpoint | None, flow: Flow | None
+    ) -> None:
+        ctx = ev.ctx
+        mac = ev.client_mac
+        if not mac or len(mac) != 17:
+            return
+        cdev = self.device(mac, ctx.file, ctx.frame, ctx.ts)
+        if ev.msg_type in (1, 3, 8):  # discover, request, inform: the client speaks
+            if ev.hostname:
+                if ev.hostname not in cdev.hostnames:
+                    cdev.hostnames[ev.hostname] = "dhcp"
+                    cdev.add_evidence(ctx.file, ctx.frame, f"DHCP hostname {ev.hostname}")
+                cdev.dhcp["hostname"] = ev.hostname
+            if ev.vendor_class:
+                cdev.dhcp["vendor_class"] = ev.vendor_class
+                cdev.add_evidence(ctx.file, ctx.frame, f"DHCP vendor class {ev.vendor_class}")
+            if ev.param_request_list:
+                cdev.dhcp["prl"] = ",".join(str(x) for x in ev.param_request_list)
+            if ev.client_id:
+                cdev.dhcp["client_id"] = ev.client_id
+            if ev.fqdn:
+                cdev.dhcp["fqdn"] = ev.fqdn
+                cdev.hostnames.setdefault(ev.fqdn, "dhcp")
+            if ev.requested_ip:
+                cdev.add_ip(ev.requested_ip, ctx.ts)
+            self._match_event(ev, cdev, None)
+        elif ev.msg_type == 5 and ev.your_ip and ev.your_ip != "0.0.0.0":  # ACK
+            cdev.add_ip(ev.your_ip, ctx.ts)
+
+    def _on_dhcpv6(
+        self, ev: Dhcpv6Event, dev: Device | None, ep: Endpoint | None, flow: Flow | None
+    ) -> None:
+        if dev is None:
+            return
+        if ev.vendor_class:
+            dev.dhcp["v6_vendor_class"] = ev.vendor_class
+        if ev.fqdn:
+            dev.hostnames.setdefault(ev.fqdn, "dhcpv6")
+        if ev.duid:
+            dev.dhcp["duid"] = ev.duid
+
+    def _on_arp(
+        self, ev: ArpEvent, dev: Device | None, ep: Endpoint | None, flow: Flow | None
+    ) -> None:
+        ctx = ev.ctx
+        if ev.sender_ip in ("0.0.0.0", "") or int(ev.sender_mac[:2], 16) & 1:
+            return
+        d = self.device(ev.sender_mac, ctx.file, ctx.frame, ctx.ts)
+        if self.premises.is_premises(ev.sender_ip):
+            d.add_ip(ev.sender_ip, ctx.ts)
+
+    def _on_tls_client_hello(
+        self, ev: TlsClientHelloEvent, dev: Device | None, ep: Endpoint | None, flow: Flow | None
+    ) -> None:
+        if ep is not None and ev.sni:
+            self._endpoint_name(ep, ev.sni, "quic" if ev.quic else "sni", ev.ctx.file, ev.ctx.frame)
+        if dev is not None and ev.ja4 and len(dev.tls_fingerprints) < 50:
+            dev.tls_fingerprints.add(ev.ja4)
+
+    def _on_tls_certificate(
+        self, ev: TlsCertificateEvent, dev: Device | None, ep: Endpoint | None, flow: Flow | None
+    ) -> None:
+        # the certificate comes from the server: the event's source is the endpoint
+        src = ev.ctx.src_ip
+        if src and self.premises.is_offsite(src):
+            sep = self.endpoint(src)
+            if len(sep.cert_subjects) < 10:
+                sep.cert_subjects.add(ev.subject)
+            self._match_event(ev, None, sep)
+
+    def _on_http_request(
+        self, ev: HttpRequestEvent, dev: Device | None, ep: Endpoint | None, flow: Flow | None
+    ) -> None:
+        if ev.host and ep is not None:
+            host = _strip_port(ev.host)
+            if host and not _is_ip_literal(host):
+                self._endpoint_name(ep, host, "http", ev.ctx.file, ev.ctx.frame)
+        if dev is not None and ev.user_agent and len(dev.user_agents) < 20:
+            dev.user_agents.add(ev.user_agent)
+
+    def _service(self, ev: Event, proto: str, facts: dict[str, Any]) -> None:
+        ctx = ev.ctx
+        if not ctx.src_ip or not self.premises.is_premises(ctx.src_ip):
+            return
+        dev = self.device_for(ctx.src_mac, ctx.src_ip, ctx.file, ctx.frame, ctx.ts)
+        if dev is None:
+            return
+        key = f"{ctx.transport}/{ctx.sport}"
+        svc = dev.services.setdefault(
+            key, {"protocol": proto, "frame": ctx.frame, "file": ctx.file}
+        )
+        for k, v in facts.items():
+            if v:
+                svc.setdefault(k, v)
+        self._match_event(ev, dev, None)
+
+    def _on_http_response(
+        self, ev: HttpResponseEvent, dev: Device | None, ep: Endpoint | None, flow: Flow | None
+    ) -> None:
+        self._service(ev, "http", {"server": ev.server})
+        if ev.server and ev.ctx.src_ip and self.premises.is_premises(ev.ctx.src_ip):
+            d = self.device_for(ev.ctx.src_mac, ev.ctx.src_ip, ev.ctx.file, ev.ctx.frame, ev.ctx.ts)
+            if d is not None:
+                d.add_evidence(ev.ctx.file, ev.ctx.frame, f"HTTP server banner {ev.server}")
+
+    def _on_rtsp(
+        self, ev: RtspEvent, dev: Device | None, ep: Endpoint | None, flow: Flow | None
+    ) -> None:
+        if ev.is_response:
+            self._service(ev, "rtsp", {"server": ev.server, "realm": ev.realm})
+            d = self.device_for(ev.ctx.src_mac, ev.ctx.src_ip, ev.ctx.file, ev.ctx.frame, ev.ctx.ts)
+            if d is not None:
+                what = (
+                    "RTSP server"
+                    + (f" {ev.server}" if ev.server else "")
+                    + (f" realm {ev.realm!r}" if ev.realm else "")
+                )
+                d.add_evidence(ev.ctx.file, ev.ctx.frame, what)
+        elif flow is not None and ev.url:
+            # the URL names the server's stream path
+            server = (
+                self.device_for(ev.ctx.dst_mac, ev.ctx.dst_ip, ev.ctx.file, ev.ctx.frame, ev.ctx.ts)
+                if (ev.ctx.dst_ip and self.premises.is_premises(ev.ctx.dst_ip))
+                else None
+            )
+            if server is not None:
+                svc = server.services.setdefault(f"tcp/{ev.ctx.dport}", {"protocol": "rtsp"})
+                urls = svc.setdefault("urls", [])
+                if ev.url not in urls and len(urls) < 10:
+                    urls.append(ev.url)
+                self._match_event(ev, server, None)
+
+    def _on_sip(
+        self, ev: SipEvent, dev: Device | None, ep: Endpoint | None, flow: Flow | None
+    ) -> None:
+        if dev is not None and (ev.user_agent or ev.server):
+            ua = ev.user_agent or ev.server or ""
+            if len(dev.user_agents) < 20:
+                dev.user_agents.add(ua)
+
+    def _announce(self, ev: Event, dev: Device | None, facts: dict[str, Any]) -> None:
+        if dev is None:
+            return
+        if len(dev.announcements) < 30:
+            entry = {"protocol": ev.kind, "frame": ev.ctx.frame, "file": ev.ctx.file, **facts}
+            same = [
+                a
+                for a in dev.announcements
+                if {k: v for k, v in a.items() if k not in ("frame", "file")}
+                == {k: v for k, v in entry.items() if k not in ("frame", "file")}
+            ]
+            if not same:
+                dev.announcements.append(entry)
+
+    def _on_ssdp(
+        self, ev: SsdpEvent, dev: Device | None, ep: Endpoint | None, flow: Flow | None
+    ) -> None:
+        if ev.method in ("NOTIFY", "RESPONSE"):
+            self._announce(
+                ev, dev, {"server": ev.server, "usn": ev.usn, "nt": ev.nt, "location": ev.location}
+            )
+            if dev is not None and ev.server:
+                dev.add_evidence(ev.ctx.file, ev.ctx.frame, f"SSDP server {ev.server}")
+
+    def _on_wsd(
+        self, ev: WsdEvent, dev: Device | None, ep: Endpoint | None, flow: Flow | None
+    ) -> None:
+        if ev.action in ("ProbeMatches", "Hello", "ResolveMatches") and dev is not None:
+            self._announce(
+                ev,
+                dev,
+                {"action": ev.action, "types": ev.types, "scopes": ev.scopes, "xaddrs": ev.xaddrs},
+            )
+            types = " ".join(ev.types)
+            dev.add_evidence(ev.ctx.file, ev.ctx.frame, f"WS-Discovery {ev.action} types {types}")
+            for scope in ev.scopes:
+                low = scope.lower()
+                if "/hardware/" in low and not dev.model:
+                    dev.model = scope.rsplit("/", 1)[-1]
+            if any("NetworkVideoTransmitter" in t for t in ev.types):
+                dev.role_hints.append(
+                    ("camera", 0.8, "answers ONVIF discovery as a NetworkVideoTransmitter")
+                )
+            if any("NetworkVideoRecorder" in t for t in ev.types):
+                dev.role_hints.append(
+                    ("nvr", 0.8, "answers ONVIF discovery as a NetworkVideoRecorder")
+                )
+
+    def _on_vendor_discovery(
+        self, ev: VendorDiscoveryEvent, dev: Device | None, ep: Endpoint | None, flow: Flow | None
+    ) -> None:
+        if not ev.is_response or dev is None:
+            return
+        f = ev.fields
+        self._announce(
+            ev,
+            dev,
+            {
+                "vendor_protocol": ev.protocol,
+                **{k: v for k, v in f.items() if isinstance(v, (str, int))},
+            },
+        )
+        model = f.get("model") or f.get("device_type")
+        if model and not dev.model:
+            dev.model = str(model)
+        dev.add_evidence(
+            ev.ctx.file,
+            ev.ctx.frame,
+            f"{ev.protocol} discovery answer" + (f" model {model}" if model else ""),
+        )
+
+    def _on_http_body(
+        self, ev: HttpBodyEvent, dev: Device | None, ep: Endpoint | None, flow: Flow | None
+    ) -> None:
+        if len(self.bodies) < MAX_BODIES:
+            self.bodies.append(ev)
+
+    # -- aggregation -------------------------------------------------------------------
+
+    def conversations(self) -> list[Conversation]:
+        """Flows aggregated device → peer (ip, transport, server port)."""
+        convs: dict[tuple[str, str, str, int], Conversation] = {}
+        prem = self.premises
+        for flow in self.flows:
+            if not flow.a_ip:  # encrypted 802.11: station pairs
+                a = flow.a_mac
+                if a is None or int(a[:2], 16) & 1:
+                    continue
+                key = (a, "", "wlan", 0)
+                conv = convs.get(key)
+                if conv is None:
+                    conv = convs[key] = Conversation(device=a, peer_ip="", transport="wlan", port=0,
+                                                     peer_mac=flow.b_mac, first_ts=flow.first_ts,
+                                                     first_frame=(flow.file, flow.first_frames[0] if flow.first_frames else 0))  # fmt: skip
+                self._add_flow(conv, flow, True)
+                continue
+            a_prem, b_prem = prem.is_premises(flow.a_ip), prem.is_premises(flow.b_ip)
+            if a_prem or not b_prem:
+                dev_mac, dev_ip, peer_ip, up_is_ab = flow.a_mac, flow.a_ip, flow.b_ip, True
+                peer_mac = flow.b_mac
+                port = flow.b_port
+                device_is_client = True
+            else:
+                dev_mac, dev_ip, peer_ip, up_is_ab = flow.b_mac, flow.b_ip, flow.a_ip, False
+                peer_mac = flow.a_mac
+                port = flow.b_port
+                device_is_client = False
+            if dev_mac is not None and not int(dev_mac[:2], 16) & 1:
+                dkey = dev_mac
+            elif dev_mac is None and prem.is_premises(dev_ip):
+                dkey = self._ip_to_device.get(dev_ip, f"ip:{dev_ip}")
+            else:
+                continue
+            key = (dkey, peer_ip, flow.transport, port)
+            conv = convs.get(key)
+            if conv is None:
+                conv = convs[key] = Conversation(device=dkey, peer_ip=peer_ip, transport=flow.transport,
+                                                 port=port, peer_mac=peer_mac, first_ts=flow.first_ts,
+                                                 first_frame=(flow.file, flow.first_frames[0] if flow.first_frames else 0),
+                                                 device_is_client=device_is_client)  # fmt: skip
+                if prem.is_premises(peer_ip):
+                    if peer_mac and not int(peer_mac[:2], 16) & 1:
+                        conv.peer_device = peer_mac
+                    elif peer_mac is None:
+                        conv.peer_device = self._ip_to_device.get(peer_ip, f"ip:{peer_ip}")
+            self._add_flow(conv, flow, up_is_ab)
+        return list(convs.values())
+
+    @staticmethod
+    def _add_flow(conv: Conversation, flow: Flow, up_is_ab: bool) -> None:
+        if up_is_ab:
+            conv.bytes_up += flow.bytes_ab
+            conv.bytes_down += flow.bytes_ba
+            conv.packets_up += flow.pkts_ab
+            conv.packets_down += flow.pkts_ba
+            if flow.bursts:
+                conv.bursts.extend(flow.bursts)
+        else:
+            conv.bytes_up += flow.bytes_ba
+            conv.bytes_down += flow.bytes_ab
+            conv.packets_up += flow.pkts_ba
+            conv.packets_down += flow.pkts_ab
+        if flow.first_ts < conv.first_ts or not conv.flows:
+            conv.first_ts = flow.first_ts
+            conv.first_frame = (flow.file, flow.first_frames[0] if flow.first_frames else 0)
+        conv.last_ts = max(conv.last_ts, flow.last_ts)
+        conv.protocols |= flow.app
+        conv.flows += 1
+        if len(conv.frames) < 10:
+            conv.frames.extend((flow.file, f) for f in flow.first_frames[: 10 - len(conv.frames)])
+
+    def finalize(self) -> list[Conversation]:
+        """Bring device times up to date from flows, enrich endpoints, rebuild the graph."""
+        convs = self.conversations()
+        for conv in convs:
+            dev = self.devices.get(conv.device)
+            if dev is not None:
+                dev.seen(conv.first_ts)
+                dev.seen(conv.last_ts)
+        for ep in self.endpoints.values():
+            if ep.country is None and ep.org is None:
+                info = self.geo.lookup(ep.ip)
+                ep.country, ep.asn, ep.org = info.country, info.asn, info.org
+        self.sync_graph(convs)
+        return convs
+
+    def sync_graph(self, convs: list[Conversation] | None = None) -> nx.DiGraph:
+        """Refresh the device/endpoint graph: nodes for devices and off-site endpoints, edges
+        device → peer carrying the conversation totals."""
+        if convs is None:
+            convs = self.conversations()
+        g = nx.DiGraph()
+        for key, dev in self.devices.items():
+            g.add_node(key, kind="device", role=dev.role, vendor=dev.vendor)
+        for conv in convs:
+            if conv.peer_device is not None:
+                target = conv.peer_device
+                if target not in g:
+                    g.add_node(target, kind="device", role="unknown", vendor=None)
+            elif self.premises.is_offsite(conv.peer_ip):
+                target = conv.peer_ip
+                ep = self.endpoints.get(conv.peer_ip)
+                g.add_node(target, kind="endpoint", provider=ep.provider if ep else None,
+                           category=ep.category if ep else None)  # fmt: skip
+            else:
+                continue
+            if conv.device_is_client or conv.peer_device is None:
+                src, dst, up, down = conv.device, target, conv.bytes_up, conv.bytes_down
+            else:
+                src, dst, up, down = target, conv.device, conv.bytes_down, conv.bytes_up
+            data = g.get_edge_data(src, dst)
+            if data is None:
+                g.add_edge(
+                    src, dst, bytes_fwd=0, bytes_rev=0, packets=0, protocols=set(), ports=set()
+                )
+                data = g.get_edge_data(src, dst)
+            data["bytes_fwd"] += up
+            data["bytes_rev"] += down
+            data["packets"] += conv.packets_up + conv.packets_down
+            data["protocols"] |= conv.protocols
+            data["ports"].add(f"{conv.transport}/{conv.port}")
+        self.graph = g
+        return g

@@ -1,0 +1,137 @@
+"""Inventory records: devices on the premises, off-site endpoints, aggregated conversations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+ROLES = (
+    "camera",
+    "nvr",
+    "face-terminal",
+    "doorbell",
+    "edge-server",
+    "computer",
+    "phone",
+    "printer",
+    "router",
+    "iot",
+    "unknown",
+)
+
+
+@dataclass(slots=True)
+class Evidence:
+    file: int
+    frame: int
+    what: str
+    sig_id: str | None = None
+
+    def key(self) -> tuple[int, int, str]:
+        return (self.file, self.frame, self.what)
+
+
+MAX_EVIDENCE = 200
+
+
+@dataclass(slots=True)
+class Device:
+    key: str  # the MAC, or "ip:<addr>" on link types without MACs
+    mac: str | None
+    first_ts: float
+    last_ts: float
+    vendor: str | None = None
+    ips: dict[str, list[float]] = field(default_factory=dict)  # ip -> [first, last]
+    hostnames: dict[str, str] = field(default_factory=dict)  # name -> source protocol
+    model: str | None = None
+    role: str = "unknown"
+    role_confidence: float = 0.0
+    evidence: list[Evidence] = field(default_factory=list)
+    services: dict[str, dict[str, Any]] = field(default_factory=dict)  # "tcp/554" -> facts
+    announcements: list[dict[str, Any]] = field(default_factory=list)  # discovery messages
+    dhcp: dict[str, Any] = field(default_factory=dict)
+    user_agents: set[str] = field(default_factory=set)
+    dns_queries: set[str] = field(default_factory=set)
+    tls_fingerprints: set[str] = field(default_factory=set)  # ja4 strings
+    matches: dict[str, dict[str, Any]] = field(default_factory=dict)  # sig_id -> match facts
+    first_frame: tuple[int, int] = (0, 0)
+    wlan_only: bool = False
+    role_hints: list[tuple[str, float, str]] = field(default_factory=list)  # role, conf, why
+    role_reasons: list[str] = field(default_factory=list)
+
+    def add_evidence(self, file: int, frame: int, what: str, sig_id: str | None = None) -> None:
+        if len(self.evidence) >= MAX_EVIDENCE:
+            return
+        for ev in self.evidence:
+            if ev.what == what:
+                return
+        self.evidence.append(Evidence(file, frame, what, sig_id))
+
+    def add_ip(self, ip: str, ts: float) -> None:
+        span = self.ips.get(ip)
+        if span is None:
+            self.ips[ip] = [ts, ts]
+        else:
+            if ts < span[0]:
+                span[0] = ts
+            if ts > span[1]:
+                span[1] = ts
+
+    def seen(self, ts: float) -> None:
+        if ts < self.first_ts:
+            self.first_ts = ts
+        if ts > self.last_ts:
+            self.last_ts = ts
+
+
+@dataclass(slots=True)
+class Endpoint:
+    ip: str
+    names: dict[str, str] = field(default_factory=dict)  # name -> how (dns, sni, http, quic)
+    country: str | None = None
+    asn: int | None = None
+    org: str | None = None
+    provider: str | None = None
+    category: str | None = None  # "face-cloud", "vendor-cloud", None
+    matches: dict[str, dict[str, Any]] = field(default_factory=dict)
+    evidence: list[Evidence] = field(default_factory=list)
+    cert_subjects: set[str] = field(default_factory=set)
+
+    def add_name(self, name: str, how: str) -> bool:
+        name = name.lower().rstrip(".")
+        if not name or name in self.names:
+            return False
+        self.names[name] = how
+        return True
+
+    def add_evidence(self, file: int, frame: int, what: str, sig_id: str | None = None) -> None:
+        if len(self.evidence) >= MAX_EVIDENCE:
+            return
+        for ev in self.evidence:
+            if ev.what == what:
+                return
+        self.evidence.append(Evidence(file, frame, what, sig_id))
+
+
+@dataclass(slots=True)
+class Conversation:
+    """Flows aggregated by (device, peer address, transport, server port)."""
+
+    device: str  # device key
+    peer_ip: str
+    transport: str
+    port: int
+    peer_device: str | None = None  # set when the peer is a premises device
+    peer_mac: str | None = None
+    bytes_up: int = 0
+    bytes_down: int = 0
+    packets_up: int = 0
+    packets_down: int = 0
+    first_ts: float = 0.0
+    last_ts: float = 0.0
+    first_frame: tuple[int, int] = (0, 0)  # (file, frame)
+    frames: list[tuple[int, int]] = field(default_factory=list)
+    protocols: set[str] = field(default_factory=set)
+    flows: int = 0
+    device_is_client: bool = True
+    bursts: list[list[float]] = field(default_factory=list)

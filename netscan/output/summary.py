@@ -1,0 +1,120 @@
+"""The readable summary ``netscan analyze`` prints: rich tables of devices and destinations."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from netscan.analyze import Result
+
+LEVEL_STYLE = {"confirmed": "bold red", "likely": "red", "possible": "yellow"}
+ROLE_STYLE = {"camera": "cyan", "nvr": "cyan", "face-terminal": "magenta", "doorbell": "cyan",
+              "edge-server": "magenta", "router": "dim"}  # fmt: skip
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if abs(n) < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+@contextlib.contextmanager
+def progress_bar(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
+    if not enabled:
+        yield None
+        return
+    progress = Progress(
+        TextColumn("analysing"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+        transient=True, console=Console(stderr=True),
+    )  # fmt: skip
+    task = progress.add_task("analyse", total=None)
+    started = False
+
+    def update(done: int, total: int) -> None:
+        nonlocal started
+        if not started:
+            progress.start()
+            started = True
+        progress.update(task, completed=done, total=total)
+
+    try:
+        yield update
+    finally:
+        if started:
+            progress.stop()
+
+
+def print_summary(result: Result, console: Console | None = None) -> None:
+    console = console or Console()
+    inv = result.inventory
+    pkts = sum(i.packets for i in result.inputs)
+    pack = result.pack
+    console.print(
+        f"[bold]netscan[/bold] analysed {len(result.inputs)} file(s), {pkts} packets; "
+        f"premises {', '.join(inv.premises.cidrs)}; signatures "
+        f"{pack.get('commit') or 'bundled'} ({pack.get('count', 0)} entries)"
+    )
+    if result.findings:
+        t = Table(title="Face data leaving the premises", title_justify="left")
+        for col in ("level", "device", "path", "destination", "country", "up"):
+            t.add_column(col)
+        for f in result.findings:
+            d = f["destination"]
+            t.add_row(
+                f"[{LEVEL_STYLE.get(f['level'], '')}]{f['level']}[/]",
+                f.get("device_mac") or "",
+                " → ".join(
+                    str(p.get("label", p)) if isinstance(p, dict) else str(p) for p in f["path"]
+                ),
+                ", ".join(d.get("names", [])[:2]) or (d.get("ip") or ""),
+                d.get("ip_country") or "",
+                human_bytes(f.get("bytes_up", 0)),
+            )
+        console.print(t)
+    else:
+        console.print("No device was seen sending face data off-site.")
+
+    t = Table(title="Devices on the premises", title_justify="left")
+    for col in ("MAC", "IP", "vendor", "hostname / model", "role", "conf"):
+        t.add_column(col, overflow="fold")
+    order = {"face-terminal": 0, "camera": 1, "nvr": 1, "doorbell": 1, "edge-server": 2}
+    devices = sorted(inv.devices.values(), key=lambda d: (order.get(d.role, 5), d.key))
+    for d in devices:
+        name = d.model or next(iter(d.hostnames), "")
+        style = ROLE_STYLE.get(d.role, "")
+        t.add_row(
+            d.mac or d.key,
+            ", ".join(list(d.ips)[:2]),
+            (d.vendor or "")[:32],
+            name[:40],
+            f"[{style}]{d.role}[/]" if style else d.role,
+            f"{d.role_confidence:.2f}" if d.role != "unknown" else "",
+        )
+    console.print(t)
+
+    offsite = [c for c in result.conversations if inv.premises.is_offsite(c.peer_ip)]
+    if offsite:
+        t = Table(title="Off-site destinations per device", title_justify="left")
+        for col in ("device", "destination", "names", "provider", "country", "up", "down"):
+            t.add_column(col, overflow="fold")
+        offsite.sort(key=lambda c: (c.device, -c.bytes_up))
+        for c in offsite[:200]:
+            ep = inv.endpoints.get(c.peer_ip)
+            t.add_row(
+                c.device,
+                f"{c.peer_ip} {c.transport}/{c.port}",
+                ", ".join(sorted(ep.names)[:3]) if ep else "",
+                (ep.provider or "") if ep else "",
+                (ep.country or "") if ep else "",
+                human_bytes(c.bytes_up),
+                human_bytes(c.bytes_down),
+            )
+        console.print(t)
+        if len(offsite) > 200:
+            console.print(f"... and {len(offsite) - 200} more (see --json)")

@@ -1,0 +1,176 @@
+"""The JSON report: a stable contract (see ``report.schema.json`` beside this module).
+
+Keys are only ever added; renaming or dropping one needs a ``schema_version`` bump.
+The same input gives the same JSON apart from ``generated_at``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from netscan import __version__
+from netscan.analyze import Result
+from netscan.inventory.model import Conversation, Device, Endpoint, Evidence
+
+SCHEMA_VERSION = "1.0"
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _evidence(ev: Evidence, files: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "frame": ev.frame,
+        "file": files[ev.file] if ev.file < len(files) else "",
+        "what": ev.what,
+    }
+    if ev.sig_id:
+        out["signature"] = ev.sig_id
+    return out
+
+
+def device_json(dev: Device, files: list[str]) -> dict[str, Any]:
+    return {
+        "mac": dev.mac,
+        "key": dev.key,
+        "ips": sorted(dev.ips, key=lambda ip: (":" in ip, ip)),
+        "vendor": dev.vendor,
+        "hostnames": sorted(dev.hostnames),
+        "model": dev.model,
+        "role": dev.role,
+        "role_confidence": dev.role_confidence,
+        "role_reasons": list(dev.role_reasons),
+        "first_ts": _iso(dev.first_ts),
+        "last_ts": _iso(dev.last_ts),
+        "services": {k: _jsonable(v) for k, v in sorted(dev.services.items())},
+        "announcements": [_jsonable(a) for a in dev.announcements],
+        "dhcp": _jsonable(dev.dhcp),
+        "user_agents": sorted(dev.user_agents),
+        "signatures": sorted(dev.matches),
+        "evidence": [_evidence(e, files) for e in dev.evidence],
+    }
+
+
+def endpoint_json(ep: Endpoint, files: list[str]) -> dict[str, Any]:
+    return {
+        "ip": ep.ip,
+        "names": sorted(ep.names),
+        "country": ep.country,
+        "asn": ep.asn,
+        "org": ep.org,
+        "provider": ep.provider,
+        "category": ep.category,
+        "signatures": sorted(ep.matches),
+        "evidence": [_evidence(e, files) for e in ep.evidence],
+    }
+
+
+def flow_json(c: Conversation, devices: dict[str, Device], files: list[str]) -> dict[str, Any]:
+    dev = devices.get(c.device)
+    return {
+        "mac": dev.mac if dev else None,
+        "device": c.device,
+        "ip": c.peer_ip or None,
+        "peer_mac": c.peer_mac,
+        "peer_device": c.peer_device,
+        "transport": c.transport,
+        "port": c.port,
+        "device_is_client": c.device_is_client,
+        "bytes_up": c.bytes_up,
+        "bytes_down": c.bytes_down,
+        "packets_up": c.packets_up,
+        "packets_down": c.packets_down,
+        "first_ts": _iso(c.first_ts),
+        "last_ts": _iso(c.last_ts),
+        "first_frame": c.first_frame[1],
+        "file": files[c.first_frame[0]] if c.first_frame[0] < len(files) else "",
+        "protocols": sorted(c.protocols),
+        "flows": c.flows,
+    }
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple, set)):
+        items = [_jsonable(x) for x in v]
+        return sorted(items, key=str) if isinstance(v, set) else items
+    if isinstance(v, bytes):
+        return v.hex()
+    if isinstance(v, float) and v != v:
+        return None
+    return v
+
+
+def build(result: Result) -> dict[str, Any]:
+    inv = result.inventory
+    files = [i.path for i in result.inputs]
+    devices = sorted(inv.devices.values(), key=lambda d: d.key)
+    endpoints = sorted(inv.endpoints.values(), key=lambda e: _ip_key(e.ip))
+    convs = sorted(result.conversations, key=lambda c: (c.device, c.peer_ip, c.transport, c.port))
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "netscan_version": __version__,
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "engine": result.engine,
+        "premises": list(inv.premises.cidrs),
+        "country": result.options.country,
+        "signatures": result.pack,
+        "inputs": [
+            {
+                "path": i.path,
+                "sha256": i.sha256,
+                "size": i.size,
+                "format": i.format,
+                "linktypes": i.linktypes,
+                "packets": i.packets,
+                "first_ts": _iso(i.first_ts),
+                "last_ts": _iso(i.last_ts),
+                "warnings": i.warnings,
+            }
+            for i in result.inputs
+        ],
+        "summary": {
+            "packets": sum(i.packets for i in result.inputs),
+            "devices": len(devices),
+            "endpoints": len(endpoints),
+            "flows": len(convs),
+            "findings": len(result.findings),
+            "by_role": _count(d.role for d in devices),
+            "by_level": _count(f.get("level", "") for f in result.findings),
+        },
+        "devices": [device_json(d, files) for d in devices],
+        "endpoints": [endpoint_json(e, files) for e in endpoints],
+        "flows": [flow_json(c, inv.devices, files) for c in convs],
+        "findings": [_jsonable(f) for f in result.findings],
+        "warnings": list(result.warnings),
+    }
+
+
+def _ip_key(ip: str) -> tuple[int, int]:
+    addr = ipaddress.ip_address(ip)
+    return (addr.version, int(addr))
+
+
+def _count(values: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for v in values:
+        out[v] = out.get(v, 0) + 1
+    return dict(sorted(out.items()))
+
+
+def schema() -> dict[str, Any]:
+    text = resources.files("netscan.report").joinpath("report.schema.json").read_text("utf-8")
+    return json.loads(text)
+
+
+def write(report: dict[str, Any], path: str | Path) -> None:
+    Path(path).write_text(json.dumps(report, indent=2, sort_keys=False) + "\n", encoding="utf-8")

@@ -1,0 +1,281 @@
+"""Capture file reader: pcap (µs/ns, both byte orders), pcapng (SHB/IDB/EPB/SPB/PB), gzip.
+
+Yields one ``Record`` tuple per packet: ``(frame, ts, linktype, data, wirelen)``. ``frame``
+counts packets exactly as Wireshark numbers them (every packet block, in file order). A
+truncated last record or a corrupt block ends the file early: the records before it are
+yielded, and ``warnings`` says what happened. A file that is not a capture raises
+``CaptureError`` before any record is yielded.
+"""
+
+from __future__ import annotations
+
+import gzip
+import mmap
+import os
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+PCAP_MAGICS = {
+    b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
+    b"\xa1\xb2\xc3\xd4": (">", 1e-6),
+    b"\x4d\x3c\xb2\xa1": ("<", 1e-9),
+    b"\xa1\xb2\x3c\x4d": (">", 1e-9),
+}
+PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+class CaptureError(Exception):
+    """The input cannot be read as a capture at all."""
+
+
+class Record(NamedTuple):
+    frame: int
+    ts: float
+    linktype: int
+    data: bytes
+    wirelen: int
+
+
+class Interface(NamedTuple):
+    linktype: int
+    snaplen: int
+    tsres: float  # seconds per timestamp unit
+    tsoffset: int  # seconds
+
+
+def _open_bytes(path: Path) -> bytes | mmap.mmap:
+    try:
+        size = path.stat().st_size
+        if path.is_dir():
+            raise CaptureError(f"{path}: is a directory, not a capture file")
+        with path.open("rb") as fh:
+            head = fh.read(2)
+            if head == GZIP_MAGIC:
+                fh.seek(0)
+                try:
+                    with gzip.GzipFile(fileobj=fh) as gz:
+                        chunks = []
+                        try:
+                            while True:
+                                chunk = gz.read(1 << 20)
+                                if not chunk:
+                                    break
+                                chunks.append(chunk)
+                        except (EOFError, OSError, gzip.BadGzipFile):
+                            # truncated gzip stream: keep what was decompressed
+                            pass
+                        return b"".join(chunks)
+                except gzip.BadGzipFile as exc:
+                    raise CaptureError(f"{path}: damaged gzip data ({exc})") from None
+            if size == 0:
+                return b""
+            return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    except FileNotFoundError:
+        raise CaptureError(f"{path}: no such file") from None
+    except PermissionError:
+        raise CaptureError(f"{path}: permission denied") from None
+    except IsADirectoryError:
+        raise CaptureError(f"{path}: is a directory, not a capture file") from None
+    except OSError as exc:
+        raise CaptureError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+class CaptureFile:
+    """One capture file. Iterate it for records; read ``warnings`` afterwards."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.warnings: list[str] = []
+        self.buf = _open_bytes(self.path)
+        head = bytes(self.buf[:4])
+        if len(self.buf) == 0:
+            raise CaptureError(f"{self.path}: empty file, not a capture")
+        if head in PCAP_MAGICS:
+            self.format = "pcap"
+            if len(self.buf) < 24:
+                raise CaptureError(f"{self.path}: pcap header cut short")
+        elif head == PCAPNG_SHB:
+            self.format = "pcapng"
+            if len(self.buf) < 12:
+                raise CaptureError(f"{self.path}: pcapng header cut short")
+            bom = bytes(self.buf[8:12])
+            if bom not in (b"\x4d\x3c\x2b\x1a", b"\x1a\x2b\x3c\x4d"):
+                raise CaptureError(f"{self.path}: pcapng byte-order magic is wrong")
+        else:
+            raise CaptureError(
+                f"{self.path}: not a pcap or pcapng capture (unknown magic {head.hex()})"
+            )
+        self.size = len(self.buf)
+        self.position = 0  # bytes consumed so far, for progress
+        self.linktypes: set[int] = set()
+        self.frames = 0  # records read so far (set when iteration ends)
+        self.first_ts: float | None = None
+        self.last_ts: float | None = None
+
+    def warn(self, msg: str) -> None:
+        if msg not in self.warnings:
+            self.warnings.append(msg)
+
+    def __iter__(self) -> Iterator[Record]:
+        if self.format == "pcap":
+            return self._iter_pcap()
+        return self._iter_pcapng()
+
+    def _done(self, frame: int, last_ts: float | None) -> None:
+        self.frames = frame
+        self.last_ts = last_ts
+
+    def close(self) -> None:
+        if isinstance(self.buf, mmap.mmap):
+            self.buf.close()
+
+    # -- pcap -------------------------------------------------------------------------
+
+    def _iter_pcap(self) -> Iterator[Record]:
+        buf = self.buf
+        endian, res = PCAP_MAGICS[bytes(buf[:4])]
+        _vmaj, _vmin, _tz, _sig, snaplen, network = struct.unpack_from(endian + "HHiIII", buf, 4)
+        linktype = network & 0xFFFF  # upper bits may carry FCS information
+        self.linktypes.add(linktype)
+        unpack = struct.Struct(endian + "IIII").unpack_from
+        size = self.size
+        off = 24
+        frame = 0
+        ts = None
+        limit = max(snaplen, 1 << 20)
+        try:
+            while off < size:
+                if off + 16 > size:
+                    self.warn(
+                        f"truncated record header after frame {frame}; analysed up to the cut"
+                    )
+                    break
+                sec, frac, incl, orig = unpack(buf, off)
+                if incl > limit:
+                    self.warn(
+                        f"corrupt record after frame {frame} (length {incl}); analysed up to it"
+                    )
+                    break
+                end = off + 16 + incl
+                if end > size:
+                    self.warn(f"truncated last record (frame {frame + 1}); analysed up to the cut")
+                    break
+                frame += 1
+                self.position = end
+                ts = sec + frac * res
+                if frame == 1:
+                    self.first_ts = ts
+                yield Record(frame, ts, linktype, buf[off + 16 : end], orig)
+                off = end
+        finally:
+            self._done(frame, ts)
+
+    # -- pcapng -----------------------------------------------------------------------
+
+    def _iter_pcapng(self) -> Iterator[Record]:
+        buf = self.buf
+        size = self.size
+        off = 0
+        frame = 0
+        endian = "<"
+        ifaces: list[Interface] = []
+        last_ts = 0.0
+        try:
+            while off < size:
+                if off + 12 > size:
+                    self.warn(f"truncated block after frame {frame}; analysed up to the cut")
+                    break
+                raw_type = bytes(buf[off : off + 4])
+                if raw_type == PCAPNG_SHB:
+                    bom = bytes(buf[off + 8 : off + 12])
+                    if bom == b"\x4d\x3c\x2b\x1a":
+                        endian = "<"
+                    elif bom == b"\x1a\x2b\x3c\x4d":
+                        endian = ">"
+                    else:
+                        self.warn(f"corrupt section header after frame {frame}; analysed up to it")
+                        break
+                    ifaces = []
+                btype, blen = struct.unpack_from(endian + "II", buf, off)
+                if blen < 12 or blen % 4 or blen > 64 * 1024 * 1024:
+                    self.warn(
+                        f"corrupt block after frame {frame} (length {blen}); analysed up to it"
+                    )
+                    break
+                end = off + blen
+                if end > size:
+                    self.warn(f"truncated last block (after frame {frame}); analysed up to the cut")
+                    break
+                (trailer,) = struct.unpack_from(endian + "I", buf, end - 4)
+                if trailer != blen:
+                    self.warn(
+                        f"corrupt block after frame {frame} (length mismatch); analysed up to it"
+                    )
+                    break
+                body = off + 8
+                if btype == 6:  # Enhanced Packet Block
+                    iid, hi, lo, cap, orig = struct.unpack_from(endian + "IIIII", buf, body)
+                    if iid >= len(ifaces) or body + 20 + cap > end - 4:
+                        self.warn(f"corrupt packet block at frame {frame + 1}; analysed up to it")
+                        break
+                    itf = ifaces[iid]
+                    frame += 1
+                    last_ts = ((hi << 32) | lo) * itf.tsres + itf.tsoffset
+                    if frame == 1:
+                        self.first_ts = last_ts
+                    self.position = end
+                    yield Record(
+                        frame, last_ts, itf.linktype, buf[body + 20 : body + 20 + cap], orig
+                    )
+                elif btype == 3:  # Simple Packet Block
+                    if not ifaces:
+                        self.warn("simple packet block before any interface; analysed up to it")
+                        break
+                    (orig,) = struct.unpack_from(endian + "I", buf, body)
+                    itf = ifaces[0]
+                    avail = end - 4 - (body + 4)
+                    cap = min(orig, avail)
+                    if itf.snaplen:
+                        cap = min(cap, itf.snaplen)
+                    frame += 1
+                    self.position = end
+                    yield Record(frame, last_ts, itf.linktype, buf[body + 4 : body + 4 + cap], orig)
+                elif btype == 2:  # obsolete Packet Block
+                    iid, _drops, hi, lo, cap, orig = struct.unpack_from(
+                        endian + "HHIIII", buf, body
+                    )
+                    if iid >= len(ifaces) or body + 20 + cap > end - 4:
+                        self.warn(f"corrupt packet block at frame {frame + 1}; analysed up to it")
+                        break
+                    itf = ifaces[iid]
+                    frame += 1
+                    last_ts = ((hi << 32) | lo) * itf.tsres + itf.tsoffset
+                    if frame == 1:
+                        self.first_ts = last_ts
+                    self.position = end
+                    yield Record(
+                        frame, last_ts, itf.linktype, buf[body + 20 : body + 20 + cap], orig
+                    )
+                elif btype == 1:  # Interface Description Block
+                    linktype, _res, snaplen = struct.unpack_from(endian + "HHI", buf, body)
+                    tsres, tsoffset = 1e-6, 0
+                    opt = body + 8
+                    while opt + 4 <= end - 4:
+                        code, olen = struct.unpack_from(endian + "HH", buf, opt)
+                        if code == 0:
+                            break
+                        val = opt + 4
+                        if code == 9 and olen >= 1:
+                            r = buf[val]
+                            tsres = 2.0 ** -(r & 0x7F) if r & 0x80 else 10.0**-r
+                        elif code == 14 and olen >= 8:
+                            (tsoffset,) = struct.unpack_from(endian + "q", buf, val)
+                        opt = val + ((olen + 3) & ~3)
+                    ifaces.append(Interface(linktype, snaplen, tsres, tsoffset))
+                    self.linktypes.add(linktype)
+                off = end
+        finally:
+            self._done(frame, last_ts if frame else None)
