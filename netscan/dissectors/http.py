@@ -1,0 +1,293 @@
+"""HTTP/1.x over TCP: request and response heads, and capture of interesting request bodies.
+
+One ``HttpStream`` per TCP flow. Requests give ``HttpRequestEvent`` as soon as their header
+block is complete, responses give ``HttpResponseEvent``. Bodies are skipped using
+Content-Length, chunked coding or (responses) the end of the connection; request bodies
+that may carry pictures or structured data (image/*, multipart/*, JSON, XML, octet-stream,
+or an upload-like path), and any other request body that starts with a picture signature
+(JPEG, PNG, GIF, WebP), are reassembled, de-chunked, up to ``body_cap`` bytes and reported
+as ``HttpBodyEvent``.
+
+Messages are classified by their start line rather than by direction, so a flow whose
+client side was guessed wrong still yields the right event types.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from netscan.dissectors import _text
+from netscan.dissectors._text import BodyMode, Framer, Head
+from netscan.events import Ctx, Event, HttpBodyEvent, HttpRequestEvent, HttpResponseEvent
+
+DEFAULT_BODY_CAP = 8 * 1024 * 1024
+DEFAULT_MAX_MESSAGES = 50
+
+VERSIONS = ("HTTP/",)
+
+# Media types whose request bodies are worth keeping (besides every image/* and multipart/*).
+CAPTURE_TYPES = frozenset(
+    {
+        "application/json",
+        "application/octet-stream",
+        "text/xml",
+        "application/xml",
+        "application/soap+xml",
+    }
+)
+# Words in a request path that suggest an upload of pictures or recognition records.
+CAPTURE_PATH_WORDS = (
+    "upload",
+    "face",
+    "snap",
+    "pic",
+    "image",
+    "img",
+    "photo",
+    "capture",
+    "alarm",
+    "event",
+    "person",
+    "record",
+    ".jpg",
+    ".jpeg",
+    ".png",
+)
+
+
+# Leading bytes of picture formats: a body starting with one is kept whatever its headers say.
+IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a")
+SNIFF_BYTES = 12
+
+
+def looks_like_image(prefix: bytes) -> bool:
+    if prefix.startswith(IMAGE_MAGIC):
+        return True
+    return prefix[:4] == b"RIFF" and prefix[8:12] == b"WEBP"
+
+
+def body_worth_capturing(path: str, content_type: str | None) -> bool:
+    """Whether a request body with this path and Content-Type should be reassembled."""
+    mtype, _ = _text.media_type(content_type)
+    if mtype.startswith(("image/", "multipart/")) or mtype in CAPTURE_TYPES:
+        return True
+    if mtype.endswith(("+json", "+xml")):
+        return True
+    lower = path.lower()
+    return any(word in lower for word in CAPTURE_PATH_WORDS)
+
+
+class _Capture:
+    __slots__ = (
+        "method",
+        "path",
+        "host",
+        "content_type",
+        "parts",
+        "size",
+        "first",
+        "last",
+        "tentative",
+    )
+
+    def __init__(self, method: str, path: str, host: str | None, content_type: str | None) -> None:
+        self.method = method
+        self.path = path
+        self.host = host
+        self.content_type = content_type
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.first = 0
+        self.last = 0
+        self.tentative = False  # kept only if the body turns out to be a picture
+
+    def event(self, ctx: Ctx, complete: bool) -> HttpBodyEvent:
+        return HttpBodyEvent(
+            ctx=ctx,
+            method=self.method,
+            path=self.path,
+            host=self.host,
+            content_type=self.content_type,
+            body=b"".join(self.parts),
+            complete=complete,
+            first_frame=self.first or ctx.frame,
+            last_frame=self.last or ctx.frame,
+        )
+
+
+class HttpStream:
+    """Stream parser for one HTTP/1.x TCP flow."""
+
+    def __init__(
+        self, max_messages: int = DEFAULT_MAX_MESSAGES, body_cap: int = DEFAULT_BODY_CAP
+    ) -> None:
+        self._max_messages = max_messages
+        self._body_cap = max(0, body_cap)
+        self._client = Framer(VERSIONS, self._decide)
+        self._server = Framer(VERSIONS, self._decide)
+        self._methods: deque[str] = deque(maxlen=256)  # methods of requests awaiting a response
+        self._messages = 0
+        self._last_request_worth = False
+        self._capture: _Capture | None = None
+        self._stop_all = False  # set by a protocol switch seen in _decide
+        self._done = False
+
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    # -- framing decisions -------------------------------------------------------------
+
+    def _decide(self, head: Head) -> BodyMode:
+        if head.is_response:
+            return self._decide_response(head)
+        return self._decide_request(head)
+
+    def _decide_request(self, head: Head) -> BodyMode:
+        self._methods.append(head.method.upper())
+        if head.is_chunked():
+            kind, length = _text.CHUNKED, 0
+        else:
+            length = head.content_length() or 0
+            kind = _text.LENGTH if length > 0 else _text.NONE
+        # every request body is delivered; those not selected by their headers are only
+        # sniffed (see _head_event): a picture is kept whatever its headers say
+        capture = self._body_cap if kind != _text.NONE and self._body_cap > 0 else 0
+        return BodyMode(kind, length, capture)
+
+    def _decide_response(self, head: Head) -> BodyMode:
+        status = head.status
+        if 100 <= status < 200:
+            if status == 101:
+                self._stop_all = True
+                return BodyMode(_text.STOP)
+            return BodyMode(_text.NONE)
+        method = self._methods.popleft() if self._methods else "GET"
+        if method == "CONNECT" and 200 <= status < 300:
+            self._stop_all = True
+            return BodyMode(_text.STOP)
+        if method == "HEAD" or status in (204, 304):
+            return BodyMode(_text.NONE)
+        if head.is_chunked():
+            return BodyMode(_text.CHUNKED)
+        length = head.content_length()
+        if length is not None:
+            return BodyMode(_text.LENGTH, length) if length > 0 else BodyMode(_text.NONE)
+        return BodyMode(_text.CLOSE)
+
+    # -- events --------------------------------------------------------------------------
+
+    def _head_event(self, head: Head, mode: BodyMode, ctx: Ctx) -> Event:
+        content_type = head.get("content-type")
+        if head.is_response:
+            return HttpResponseEvent(
+                ctx=ctx,
+                status=head.status,
+                reason=head.reason,
+                version=head.version,
+                server=head.get("server"),
+                content_type=content_type,
+                content_length=head.content_length(),
+                headers=head.header_dict(),
+            )
+        boundary = _text.media_type(content_type)[1].get("boundary") or None
+        host = head.get("host")
+        # heads are handled after the framer decided on all of them: keep per-request state here
+        worth = mode.capture > 0 and body_worth_capturing(head.target, content_type)
+        self._last_request_worth = worth
+        if mode.capture > 0:
+            self._capture = _Capture(head.method, head.target, host, content_type)
+            self._capture.tentative = not worth
+        return HttpRequestEvent(
+            ctx=ctx,
+            method=head.method,
+            path=head.target,
+            version=head.version,
+            host=host,
+            user_agent=head.get("user-agent"),
+            content_type=content_type,
+            content_length=head.content_length(),
+            boundary=boundary,
+            headers=head.header_dict(),
+        )
+
+    def feed(self, data: bytes, ctx: Ctx, from_client: bool) -> list[Event]:
+        if self._done or not data:
+            return []
+        framer, other = (
+            (self._client, self._server) if from_client else (self._server, self._client)
+        )
+        events: list[Event] = []
+        try:
+            pieces = framer.feed(data)
+            # the framer may already be past several messages: only the body after the last
+            # head in this batch (or one begun in an earlier batch) is still being framed
+            last_head = max((i for i, p in enumerate(pieces) if p[0] == _text.HEAD), default=-1)
+            for index, (kind, payload) in enumerate(pieces):
+                if kind == _text.HEAD:
+                    head, mode = payload  # type: ignore[misc]
+                    self._messages += 1
+                    events.append(self._head_event(head, mode, ctx))
+                elif kind == _text.BODY:
+                    cap = self._capture
+                    if cap is not None:
+                        chunk: bytes = payload  # type: ignore[assignment]
+                        cap.parts.append(chunk)
+                        cap.size += len(chunk)
+                        cap.first = cap.first or ctx.frame
+                        cap.last = ctx.frame
+                        if cap.tentative and cap.size >= SNIFF_BYTES:
+                            self._sniff(cap, framer if index > last_head else None)
+                elif kind == _text.END:
+                    cap = self._capture
+                    if cap is not None and cap.tentative:
+                        self._sniff(cap, None)
+                        cap = self._capture
+                    self._capture = None
+                    if cap is not None and cap.size > 0:
+                        events.append(cap.event(ctx, bool(payload)))
+        except Exception:  # never let a parsing problem escape
+            framer.stop()
+        if self._stop_all:
+            framer.stop()
+            other.stop()
+        if self._capture is not None and not (self._client.capturing or self._server.capturing):
+            # the body framing broke off (garbage, protocol switch): report what we have
+            events.extend(self._flush_incomplete(ctx))
+        self._update_done()
+        return events
+
+    def _sniff(self, cap: _Capture, framer: Framer | None) -> None:
+        """Decide on a tentative capture from its first bytes: keep pictures, drop the rest.
+
+        ``framer`` is told to stop delivering when it is still framing this very body.
+        """
+        if looks_like_image(b"".join(cap.parts)[:SNIFF_BYTES]):
+            cap.tentative = False
+            self._last_request_worth = True
+        else:
+            self._capture = None
+            if framer is not None:
+                framer.drop_capture()
+
+    def _update_done(self) -> None:
+        if self._capture is not None:
+            return
+        both_gave_up = self._client.gave_up and self._server.gave_up
+        enough = self._messages >= self._max_messages and not self._last_request_worth
+        if both_gave_up or enough:
+            self._done = True
+
+    def close(self, ctx: Ctx) -> list[Event]:
+        events = self._flush_incomplete(ctx)
+        self._done = True
+        return events
+
+    def _flush_incomplete(self, ctx: Ctx) -> list[Event]:
+        cap = self._capture
+        self._capture = None
+        if cap is None or cap.size == 0:
+            return []
+        if cap.tentative and not looks_like_image(b"".join(cap.parts)[:SNIFF_BYTES]):
+            return []
+        return [cap.event(ctx, False)]
