@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the test dependencies (Debian packages and pip extras) and runs the whole suite.
+# This is the README's test command and what CI runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+SUDO=""
+if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
+need=()
+command -v tshark >/dev/null 2>&1 || need+=(tshark)
+command -v tcpreplay >/dev/null 2>&1 || need+=(tcpreplay)
+command -v tmux >/dev/null 2>&1 || need+=(tmux)
+command -v ndpiReader >/dev/null 2>&1 || need+=(libndpi-bin)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+if [ ${#need[@]} -gt 0 ]; then
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+python3 -m pip install -q '.[test]'
+python3 -m pytest -n 2 -q "$@"
