@@ -17,6 +17,7 @@ or an exported OpenPGP public key / keyring, which is then the only trusted key 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import re
@@ -209,6 +210,19 @@ def _verify_reason(stderr: str) -> str:
     return one_line(lines[-1]) if lines else "bad or untrusted signature"
 
 
+def _stop_gpg_daemons(home: str) -> None:
+    """Stop any agent gpg started for the temporary home before it is deleted."""
+    if shutil.which("gpgconf") is None:
+        return
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        subprocess.run(
+            ["gpgconf", "--homedir", home, "--kill", "all"],
+            capture_output=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+        )
+
+
 def verify_signature(store: Store, commit: str, trusted_keys: Path | None) -> None:
     """Raise unless ``commit`` carries a good signature by a trusted key."""
     if not _commit_is_signed(store, commit):
@@ -243,6 +257,7 @@ def verify_signature(store: Store, commit: str, trusted_keys: Path | None) -> No
         raise UpdateError(f"cannot verify the signature: {exc}") from exc
     finally:
         if gnupg_home is not None:
+            _stop_gpg_daemons(gnupg_home)
             shutil.rmtree(gnupg_home, ignore_errors=True)
 
 
