@@ -1,0 +1,701 @@
+"""Fast signature lookups.
+
+`Matcher(pack)` compiles a pack once into index structures whose cost per lookup depends
+on the length of the input, not on the number of signatures:
+
+* MAC OUIs: one dict keyed by 6, 7 and 9 hex-digit prefixes (MA-L, MA-M, MA-S): three probes.
+* Host names (DNS, SNI, HTTP Host, certificate SANs): a trie of reversed labels, walked once
+  per label; ``*`` labels add at most one extra branch per pattern level.
+* IP addresses: per family, sorted elementary intervals searched with bisect.
+* Exact fields (DHCP PRL, mDNS service type, JA3/JA4, ports, ASNs, vendor discovery): dicts.
+* Prefix fields (HTTP path, RTSP path): a character trie walked along the input.
+* Substring fields (banners, names, content markers): an Aho-Corasick automaton per field.
+* Regex entries: one RE2 set per field when the ``re2`` module is available (linear time);
+  otherwise each validated pattern runs on input cut to ``REGEX_INPUT_LIMIT`` characters.
+
+`probes` counts index steps (dict probes, trie steps, automaton transitions) so tests can
+check that the work per lookup does not grow with the pack size.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from bisect import bisect_right
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from netscan import events as ev
+from netscan.signatures.pack import (
+    DOMAIN_FIELDS,
+    FIELD_MODES,
+    MATCH_FIELDS,
+    REGEX_INPUT_LIMIT,
+    Entry,
+    Pack,
+    Signature,
+    _parse_domain_pattern,
+    normalize_mac_hex,
+    normalize_mdns_service,
+    normalize_name,
+    normalize_port,
+    normalize_prl,
+)
+
+try:
+    import re2 as _re2  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - depends on the environment
+    _re2 = None
+
+BODY_SCAN_LIMIT = 64 * 1024  # bytes of an HTTP body searched for content markers
+TEXT_LIMIT = 4096  # characters of any other text field searched
+MAX_LABELS = 64
+
+
+@dataclass(frozen=True, slots=True)
+class SigMatch:
+    """One signature hit. `field`/`value` describe the observed input that matched."""
+
+    sig_id: str
+    category: str
+    name: str
+    vendor: str
+    jurisdiction: str
+    role: str | None
+    confidence: float
+    field: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Ref:
+    sig: Signature
+    entry: Entry
+    all_clause: bool  # True when the entry belongs to match_all
+
+
+# --- index structures ------------------------------------------------------------------
+
+
+class _AhoCorasick:
+    """Multi-pattern substring search over str (bytes are handled as latin-1 text)."""
+
+    def __init__(self) -> None:
+        self._goto: list[dict[str, int]] = [{}]
+        self._fail: list[int] = [0]
+        self._out: list[list[_Ref]] = [[]]
+        self._built = False
+
+    def add(self, pattern: str, ref: _Ref) -> None:
+        state = 0
+        for ch in pattern:
+            nxt = self._goto[state].get(ch)
+            if nxt is None:
+                nxt = len(self._goto)
+                self._goto.append({})
+                self._fail.append(0)
+                self._out.append([])
+                self._goto[state][ch] = nxt
+            state = nxt
+        self._out[state].append(ref)
+
+    def build(self) -> None:
+        queue: deque[int] = deque(self._goto[0].values())
+        while queue:
+            s = queue.popleft()
+            for ch, t in self._goto[s].items():
+                queue.append(t)
+                f = self._fail[s]
+                while f and ch not in self._goto[f]:
+                    f = self._fail[f]
+                cand = self._goto[f].get(ch, 0)
+                self._fail[t] = cand if cand != t else 0
+                self._out[t] = self._out[t] + self._out[self._fail[t]]
+        self._built = True
+
+    def search(self, text: str, counter: list[int]) -> list[_Ref]:
+        goto, fail, out = self._goto, self._fail, self._out
+        state = 0
+        found: list[_Ref] = []
+        steps = 0
+        for ch in text:
+            while True:
+                steps += 1
+                nxt = goto[state].get(ch)
+                if nxt is not None:
+                    state = nxt
+                    break
+                if state == 0:
+                    break
+                state = fail[state]
+            if out[state]:
+                found.extend(out[state])
+        counter[0] += steps
+        return found
+
+
+class _PrefixTrie:
+    """Character trie: every stored prefix of the input, found in one walk."""
+
+    def __init__(self) -> None:
+        self._root: dict[str, Any] = {}
+
+    def add(self, prefix: str, ref: _Ref) -> None:
+        node = self._root
+        for ch in prefix:
+            node = node.setdefault(ch, {})
+        node.setdefault("", []).append(ref)
+
+    def search(self, text: str, counter: list[int]) -> list[_Ref]:
+        node = self._root
+        found: list[_Ref] = []
+        for ch in text:
+            counter[0] += 1
+            node = node.get(ch)  # type: ignore[assignment]
+            if node is None:
+                break
+            refs = node.get("")
+            if refs:
+                found.extend(refs)
+        return found
+
+
+class _DomainNode:
+    __slots__ = ("children", "exact", "below", "suffix")
+
+    def __init__(self) -> None:
+        self.children: dict[str, _DomainNode] = {}
+        self.exact: list[_Ref] = []  # the name itself
+        self.below: list[_Ref] = []  # names with one or more extra labels
+        self.suffix: list[_Ref] = []  # the name itself and every name below it
+
+
+class _DomainTrie:
+    """Reversed-label trie for exact, ``.suffix`` and ``*.`` wildcard name patterns."""
+
+    def __init__(self) -> None:
+        self._root = _DomainNode()
+
+    def add(self, pattern: str, ref: _Ref) -> None:
+        kind, labels = _parse_domain_pattern(pattern)
+        node = self._root
+        for lab in reversed(labels):
+            node = node.children.setdefault(lab, _DomainNode())
+        getattr(node, kind).append(ref)
+
+    def search(self, name: str, counter: list[int]) -> list[_Ref]:
+        labels = name.split(".")[-MAX_LABELS:]
+        labels.reverse()
+        frontier = [self._root]
+        found: list[_Ref] = []
+        for lab in labels:
+            nxt: list[_DomainNode] = []
+            for node in frontier:
+                if node is not self._root:  # more labels follow this node
+                    found.extend(node.below)
+                    found.extend(node.suffix)
+                for key in (lab, "*"):
+                    counter[0] += 1
+                    child = node.children.get(key)
+                    if child is not None:
+                        nxt.append(child)
+            frontier = nxt
+            if not frontier:
+                return found
+        for node in frontier:
+            found.extend(node.exact)
+            found.extend(node.suffix)
+        return found
+
+
+class _IntervalIndex:
+    """Elementary intervals over integer addresses, searched with bisect."""
+
+    def __init__(self) -> None:
+        self._items: list[tuple[int, int, _Ref]] = []
+        self._starts: list[int] = []
+        self._refs: list[tuple[_Ref, ...]] = []
+
+    def add(self, start: int, end: int, ref: _Ref) -> None:
+        self._items.append((start, end, ref))
+
+    def build(self) -> None:
+        points = sorted({p for s, e, _ in self._items for p in (s, e + 1)})
+        opens: dict[int, list[_Ref]] = {}
+        closes: dict[int, list[_Ref]] = {}
+        for s, e, ref in self._items:
+            opens.setdefault(s, []).append(ref)
+            closes.setdefault(e + 1, []).append(ref)
+        active: list[_Ref] = []
+        for p in points:
+            for ref in closes.get(p, ()):
+                active.remove(ref)
+            active.extend(opens.get(p, ()))
+            self._starts.append(p)
+            self._refs.append(tuple(active))
+
+    def search(self, value: int, counter: list[int]) -> tuple[_Ref, ...]:
+        counter[0] += 1
+        k = bisect_right(self._starts, value) - 1
+        return self._refs[k] if k >= 0 else ()
+
+
+class _RegexSet:
+    """All regex entries of one field, matched together when RE2 is available."""
+
+    def __init__(self) -> None:
+        self._patterns: list[tuple[str, _Ref]] = []
+        self._set: Any = None
+        self._compiled: list[re.Pattern[str]] = []
+
+    def add(self, pattern: str, ref: _Ref) -> None:
+        self._patterns.append((pattern, ref))
+
+    def build(self) -> None:
+        if not self._patterns:
+            return
+        if _re2 is not None:
+            opts = _re2.Options()
+            opts.case_sensitive = False
+            rset = _re2.Set.SearchSet(opts)
+            for pattern, _ in self._patterns:
+                rset.Add(pattern)
+            rset.Compile()
+            self._set = rset
+        else:
+            self._compiled = [re.compile(p, re.IGNORECASE) for p, _ in self._patterns]
+
+    def search(self, text: str, counter: list[int]) -> list[_Ref]:
+        text = text[:REGEX_INPUT_LIMIT]
+        counter[0] += 1
+        if self._set is not None:
+            return [self._patterns[i][1] for i in self._set.Match(text) or ()]
+        return [self._patterns[i][1] for i, rx in enumerate(self._compiled) if rx.search(text)]
+
+
+# --- the matcher ----------------------------------------------------------------------------
+
+
+class Matcher:
+    """Signature lookups for one pack. Build once, query many times."""
+
+    def __init__(self, pack: Pack) -> None:
+        self.pack = pack
+        self._counter = [0]
+        self._oui: dict[str, list[_Ref]] = {}
+        self._names = _DomainTrie()
+        self._v4 = _IntervalIndex()
+        self._v6 = _IntervalIndex()
+        self._exact: dict[str, dict[str, list[_Ref]]] = {}
+        self._prefix: dict[str, _PrefixTrie] = {}
+        self._contains: dict[str, _AhoCorasick] = {}
+        self._regex: dict[str, _RegexSet] = {}
+        self._markers_text = _AhoCorasick()
+        self._markers_bytes = _AhoCorasick()
+        for sig in pack.signatures:
+            for entry in sig.match:
+                self._add(_Ref(sig, entry, False))
+            for entry in sig.match_all:
+                self._add(_Ref(sig, entry, True))
+        for ac in (*self._contains.values(), self._markers_text, self._markers_bytes):
+            ac.build()
+        for rs in self._regex.values():
+            rs.build()
+        self._v4.build()
+        self._v6.build()
+
+    # -- building
+
+    def _add(self, ref: _Ref) -> None:
+        e = ref.entry
+        if e.mode == "regex":
+            self._regex.setdefault(e.key_space, _RegexSet()).add(e.value, ref)
+        elif e.mode == "domain":
+            self._names.add(e.value, ref)
+        elif e.mode == "oui":
+            self._oui.setdefault(e.value, []).append(ref)
+        elif e.mode == "cidr":
+            net = ipaddress.ip_network(e.value)
+            index = self._v4 if net.version == 4 else self._v6
+            index.add(int(net.network_address), int(net.broadcast_address), ref)
+        elif e.mode in ("exact", "port", "asn"):
+            self._exact.setdefault(e.key_space, {}).setdefault(e.value, []).append(ref)
+        elif e.mode == "prefix":
+            self._prefix.setdefault(e.field, _PrefixTrie()).add(e.value, ref)
+        elif e.mode == "contains":
+            self._contains.setdefault(e.field, _AhoCorasick()).add(e.value, ref)
+        elif e.mode == "marker":
+            if e.binary:
+                self._markers_bytes.add(bytes.fromhex(e.value).decode("latin-1"), ref)
+            else:
+                self._markers_text.add(e.value.encode("utf-8").decode("latin-1"), ref)
+
+    # -- probe accounting
+
+    @property
+    def probes(self) -> int:
+        """Index steps taken since the last `reset_probes()`."""
+        return self._counter[0]
+
+    def reset_probes(self) -> None:
+        self._counter[0] = 0
+
+    # -- raw lookups returning refs
+
+    def _name_refs(self, name: str, ctx: str | None) -> list[_Ref]:
+        n = normalize_name(name)
+        if not n:
+            return []
+        refs = self._names.search(n, self._counter)
+        rs = self._regex.get("name")
+        if rs is not None:
+            refs = refs + rs.search(n, self._counter)
+        if ctx is None:
+            return refs
+        allowed = {"dns_name", ctx}
+        return [r for r in refs if r.entry.field in allowed]
+
+    def _text_refs(self, field_name: str, value: str) -> list[_Ref]:
+        if field_name == "dhcp_prl":
+            try:
+                v = normalize_prl(value)
+            except ValueError:
+                return []
+        elif field_name == "mdns_service":
+            v = normalize_mdns_service(value)
+        else:
+            v = value.strip().lower()[:TEXT_LIMIT]
+        refs: list[_Ref] = []
+        exact = self._exact.get(field_name)
+        if exact is not None:
+            self._counter[0] += 1
+            refs.extend(exact.get(v, ()))
+        trie = self._prefix.get(field_name)
+        if trie is not None:
+            refs.extend(trie.search(v, self._counter))
+        ac = self._contains.get(field_name)
+        if ac is not None:
+            refs.extend(ac.search(v, self._counter))
+        rs = self._regex.get(field_name)
+        if rs is not None:
+            refs.extend(rs.search(value.strip(), self._counter))
+        return refs
+
+    def _mac_refs(self, mac: str) -> list[_Ref]:
+        hexed = normalize_mac_hex(mac)
+        refs: list[_Ref] = []
+        for n in (6, 7, 9):
+            if len(hexed) >= n:
+                self._counter[0] += 1
+                refs.extend(self._oui.get(hexed[:n], ()))
+        return refs
+
+    def _ip_refs(self, ip: str) -> tuple[_Ref, ...]:
+        try:
+            addr = ipaddress.ip_address(ip.strip().split("%", 1)[0])
+        except ValueError:
+            return ()
+        index = self._v4 if addr.version == 4 else self._v6
+        return index.search(int(addr), self._counter)
+
+    def _port_refs(self, transport: str, port: int) -> list[_Ref]:
+        table = self._exact.get("port")
+        if table is None:
+            return []
+        self._counter[0] += 1
+        return list(table.get(f"{transport.strip().lower()}/{int(port)}", ()))
+
+    def _asn_refs(self, asn: int | str) -> list[_Ref]:
+        table = self._exact.get("asn")
+        if table is None:
+            return []
+        self._counter[0] += 1
+        try:
+            return list(table.get(str(int(asn)), ()))
+        except (TypeError, ValueError):
+            return []
+
+    def _body_refs(self, body: bytes) -> list[_Ref]:
+        head = body[:BODY_SCAN_LIMIT]
+        refs = self._markers_text.search(head.lower().decode("latin-1"), self._counter)
+        refs.extend(self._markers_bytes.search(head.decode("latin-1"), self._counter))
+        return refs
+
+    # -- result assembly
+
+    @staticmethod
+    def _assemble(items: Iterable[tuple[str, str, Iterable[_Ref]]]) -> list[SigMatch]:
+        """Turn (observed field, observed value, refs) triples into de-duplicated hits.
+
+        match entries fire on their own; match_all entries fire only when every field of
+        the signature's match_all block was hit by the same set of inputs.
+        """
+        out: dict[tuple[str, str, str], SigMatch] = {}
+        pending: dict[str, dict[str, tuple[str, str, _Ref]]] = {}
+        for obs_field, obs_value, refs in items:
+            for ref in refs:
+                if ref.all_clause:
+                    pending.setdefault(ref.sig.id, {}).setdefault(
+                        ref.entry.field, (obs_field, obs_value, ref)
+                    )
+                    continue
+                key = (ref.sig.id, obs_field, obs_value)
+                conf = ref.entry.confidence if ref.entry.confidence is not None else None
+                hit = _hit(ref.sig, conf, obs_field, obs_value)
+                prev = out.get(key)
+                if prev is None or hit.confidence > prev.confidence:
+                    out[key] = hit
+        for hits in pending.values():
+            sig = next(iter(hits.values()))[2].sig
+            if set(hits) != sig.all_fields:
+                continue
+            confs = [r.entry.confidence for _, _, r in hits.values() if r.entry.confidence]
+            conf = min([sig.confidence, *confs])
+            for obs_field, obs_value, _ in hits.values():
+                key = (sig.id, obs_field, obs_value)
+                if key not in out:
+                    out[key] = _hit(sig, conf, obs_field, obs_value)
+        return sorted(out.values(), key=lambda m: (-m.confidence, m.sig_id, m.field, m.value))
+
+    # -- public API
+
+    def match_mac(self, mac: str, oui_org: str | None = None) -> list[SigMatch]:
+        """Signatures for a MAC address (OUI prefix) and its registry organisation name."""
+        items: list[tuple[str, str, Iterable[_Ref]]] = [("oui_prefix", mac, self._mac_refs(mac))]
+        if oui_org:
+            items.append(("oui_vendor", oui_org, self._text_refs("oui_vendor", oui_org)))
+        return self._assemble(items)
+
+    def match_name(self, name: str, field: str | None = None) -> list[SigMatch]:
+        """Signatures for a host name seen in DNS, TLS SNI or an HTTP Host header.
+
+        With `field` set to ``dns_name``, ``tls_sni`` or ``http_host`` only entries valid
+        for that layer are used (``dns_name`` entries apply to every layer).
+        """
+        if field is not None and field not in DOMAIN_FIELDS:
+            raise ValueError(f"not a host-name field: {field}")
+        return self._assemble([(field or "dns_name", name, self._name_refs(name, field))])
+
+    def match_ip(self, ip: str, asn: int | None = None) -> list[SigMatch]:
+        """Signatures for an IPv4/IPv6 address and, optionally, its origin AS number."""
+        items: list[tuple[str, str, Iterable[_Ref]]] = [("ip_cidr", ip, self._ip_refs(ip))]
+        if asn is not None:
+            items.append(("asn", str(asn), self._asn_refs(asn)))
+        return self._assemble(items)
+
+    def match_port(self, transport: str, port: int) -> list[SigMatch]:
+        """Signatures for a transport port, e.g. ("udp", 32100)."""
+        value = f"{transport.lower()}/{port}"
+        return self._assemble([("port", value, self._port_refs(transport, port))])
+
+    def match_fields(self, fields: Mapping[str, Any]) -> list[SigMatch]:
+        """Match a mapping in the pack vocabulary, e.g. ``{"dns_name": "x.example"}``.
+
+        All fields are taken as one observation, so match_all signatures can fire.
+        Raises ValueError for a field outside the vocabulary.
+        """
+        items: list[tuple[str, str, Iterable[_Ref]]] = []
+        for fname, raw in fields.items():
+            if fname not in FIELD_MODES:
+                raise ValueError(f"unknown field {fname!r} (known: {', '.join(MATCH_FIELDS)})")
+            items.append((fname, str(raw), self._field_refs(fname, raw)))
+        return self._assemble(items)
+
+    def _field_refs(self, fname: str, raw: Any) -> list[_Ref]:
+        if fname in DOMAIN_FIELDS:
+            return self._name_refs(str(raw), fname)
+        if fname == "oui_prefix":
+            return self._mac_refs(str(raw))
+        if fname == "ip_cidr":
+            return list(self._ip_refs(str(raw)))
+        if fname == "asn":
+            return self._asn_refs(raw)
+        if fname == "port":
+            try:
+                transport, _, num = normalize_port(str(raw)).partition("/")
+            except ValueError:
+                return []
+            return self._port_refs(transport, int(num))
+        if fname == "content_marker":
+            body = raw if isinstance(raw, bytes) else str(raw).encode("utf-8")
+            return self._body_refs(body)
+        return self._text_refs(fname, str(raw))
+
+    def match_event(self, event: ev.Event) -> list[SigMatch]:
+        """Signatures for one protocol event.
+
+        Only what a device says about itself counts as device evidence: mDNS service types
+        come from answers and from probes of the device's own instance names (not from
+        browsing queries), WS-Discovery types/scopes from ProbeMatches/Hello/Bye/
+        ResolveMatches (not Probe), SSDP NT from NOTIFY and responses (not M-SEARCH), and
+        vendor discovery from responses or messages that carry device fields. Ports and
+        flow addresses are left to `match_port` / `match_ip` (called per flow).
+        """
+        items = list(self._event_items(event))
+        return self._assemble(items)
+
+    # -- event dispatch
+
+    def _event_items(self, e: ev.Event) -> Iterable[tuple[str, str, Iterable[_Ref]]]:
+        if isinstance(e, ev.DhcpEvent):
+            yield from self._text_items(
+                ("dhcp_hostname", e.hostname),
+                ("dhcp_hostname", e.fqdn),
+                ("dhcp_vendor_class", e.vendor_class),
+            )
+            if e.param_request_list:
+                prl = normalize_prl(e.param_request_list)
+                yield ("dhcp_prl", prl, self._text_refs("dhcp_prl", prl))
+            if e.client_mac:
+                yield ("oui_prefix", e.client_mac, self._mac_refs(e.client_mac))
+        elif isinstance(e, ev.Dhcpv6Event):
+            yield from self._text_items(
+                ("dhcp_hostname", e.fqdn), ("dhcp_vendor_class", e.vendor_class)
+            )
+        elif isinstance(e, ev.DnsEvent):
+            if e.proto == "mdns":
+                yield from self._mdns_items(e)
+            else:
+                yield from self._dns_items(e)
+        elif isinstance(e, ev.TlsClientHelloEvent):
+            if e.sni:
+                yield ("tls_sni", e.sni, self._name_refs(e.sni, "tls_sni"))
+            yield from self._text_items(("ja3", e.ja3_hash), ("ja3", e.ja3), ("ja4", e.ja4))
+        elif isinstance(e, ev.TlsCertificateEvent):
+            yield from self._text_items(
+                ("tls_cert_subject", e.subject), ("tls_cert_issuer", e.issuer)
+            )
+            for san in e.san[:64]:
+                if san and not san.startswith("*"):
+                    yield ("tls_cert_san", san, self._name_refs(san, "tls_sni"))
+        elif isinstance(e, ev.HttpRequestEvent):
+            if e.host:
+                yield ("http_host", e.host, self._name_refs(e.host, "http_host"))
+            yield from self._text_items(
+                ("http_path_prefix", e.path),
+                ("http_user_agent", e.user_agent),
+                ("http_content_type", e.content_type),
+            )
+        elif isinstance(e, ev.HttpResponseEvent):
+            yield from self._text_items(
+                ("http_server", e.server), ("http_content_type", e.content_type)
+            )
+        elif isinstance(e, ev.HttpBodyEvent):
+            if e.host:
+                yield ("http_host", e.host, self._name_refs(e.host, "http_host"))
+            yield from self._text_items(
+                ("http_path_prefix", e.path), ("http_content_type", e.content_type)
+            )
+            if e.body:
+                yield ("content_marker", f"<{len(e.body)} bytes>", self._body_refs(e.body))
+        elif isinstance(e, ev.RtspEvent):
+            if e.url and not e.is_response:
+                path = _rtsp_path(e.url)
+                yield ("rtsp_path", path, self._text_refs("rtsp_path", path))
+            yield from self._text_items(("rtsp_server", e.server), ("rtsp_realm", e.realm))
+        elif isinstance(e, ev.SsdpEvent):
+            yield from self._text_items(("ssdp_server", e.server), ("ssdp_usn", e.usn))
+            if e.method != "M-SEARCH":
+                yield from self._text_items(("ssdp_nt", e.nt))
+        elif isinstance(e, ev.WsdEvent):
+            if e.action not in ("Probe", "Resolve"):
+                for t in e.types[:32]:
+                    yield ("wsd_type", t, self._text_refs("wsd_type", t))
+                for s in e.scopes[:64]:
+                    yield ("wsd_scope", s, self._text_refs("wsd_scope", s))
+        elif isinstance(e, ev.VendorDiscoveryEvent):
+            device_keys = {"model", "serial", "mac", "sn", "device_type", "serialno"}
+            if e.protocol and (e.is_response or device_keys & {k.lower() for k in e.fields}):
+                yield from self._text_items(("vendor_discovery", e.protocol))
+
+    def _text_items(
+        self, *pairs: tuple[str, str | None]
+    ) -> Iterable[tuple[str, str, Iterable[_Ref]]]:
+        for fname, value in pairs:
+            if value:
+                yield (fname, value, self._text_refs(fname, value))
+
+    def _dns_items(self, e: ev.DnsEvent) -> Iterable[tuple[str, str, Iterable[_Ref]]]:
+        seen: set[str] = set()
+        names = [q for q, _ in e.queries]
+        for rr in e.answers[:128]:
+            names.append(rr.name)
+            if rr.rtype == "CNAME":
+                names.append(rr.value)
+            elif rr.rtype in ("A", "AAAA"):
+                yield ("ip_cidr", rr.value, self._ip_refs(rr.value))
+        for name in names[:256]:
+            n = normalize_name(name)
+            if n and n not in seen:
+                seen.add(n)
+                yield ("dns_name", name, self._name_refs(n, "dns_name"))
+
+    def _mdns_items(self, e: ev.DnsEvent) -> Iterable[tuple[str, str, Iterable[_Ref]]]:
+        services: set[str] = set()
+        names: set[str] = set()
+        for qname, _ in e.queries[:64]:
+            service, instance = _split_mdns(qname)
+            if instance:  # probing its own instance name, not browsing
+                names.add(qname)
+                if service:
+                    services.add(service)
+            elif service is None:
+                names.add(qname)  # a host name such as localcam.local
+        for rr in e.answers[:128]:
+            for n in (rr.name, rr.value if rr.rtype in ("PTR", "SRV") else ""):
+                if rr.rtype == "SRV" and n is rr.value:
+                    n = rr.value.split()[-1] if rr.value.split() else ""
+                if not n:
+                    continue
+                service, instance = _split_mdns(n)
+                if service:
+                    services.add(service)
+                if instance or service is None:
+                    names.add(n)
+        for s in sorted(services):
+            yield ("mdns_service", s, self._text_refs("mdns_service", s))
+        for n in sorted(names):
+            yield ("mdns_name", n, self._text_refs("mdns_name", n))
+
+
+def _hit(sig: Signature, conf: float | None, field_name: str, value: str) -> SigMatch:
+    return SigMatch(
+        sig_id=sig.id,
+        category=sig.category,
+        name=sig.name,
+        vendor=sig.vendor,
+        jurisdiction=sig.jurisdiction,
+        role=sig.role,
+        confidence=sig.confidence if conf is None else conf,
+        field=field_name,
+        value=value,
+    )
+
+
+def _rtsp_path(url: str) -> str:
+    if url.startswith("/"):
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    path = parts.path or "/"
+    return f"{path}?{parts.query}" if parts.query else path
+
+
+def _split_mdns(name: str) -> tuple[str | None, str | None]:
+    """(service type like ``_http._tcp``, instance label) of an mDNS name."""
+    labels = name.strip().rstrip(".").split(".")
+    low = [lab.lower() for lab in labels]
+    for i in range(len(low) - 1):
+        if low[i + 1] in ("_tcp", "_udp") and low[i].startswith("_"):
+            service = f"{low[i]}.{low[i + 1]}"
+            inst_labels = labels[:i]
+            if inst_labels and inst_labels[-1].lower() == "_sub":
+                return service, None
+            instance = ".".join(inst_labels)
+            return service, (instance if instance and not instance.startswith("_") else None)
+    return None, None

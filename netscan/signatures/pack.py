@@ -1,0 +1,854 @@
+"""Signature packs: loading, validation, example checks and pack-directory lookup.
+
+A pack is a directory holding ``PACK.yaml`` (name and format version), ``schema.json``
+(JSON Schema, draft 2020-12, for one signature file) and one folder or file per category:
+``device``, ``face-cloud``, ``vendor-cloud`` and ``protocol`` (``<category>/*.yaml`` or
+``<category>.yaml``). The meaning of every match field is documented in
+``signatures/README.md``; the short version is in :data:`FIELD_MODES`.
+
+YAML is read with a subclass of ``yaml.SafeLoader`` that only adds line numbers, so no
+tags beyond the safe set are ever constructed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import re
+import subprocess
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+try:  # linear-time regular expressions when available
+    import re2 as _re2  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - depends on the environment
+    _re2 = None
+
+FORMAT_VERSION = 1
+CATEGORIES: tuple[str, ...] = ("device", "face-cloud", "vendor-cloud", "protocol")
+ROLES: tuple[str, ...] = (
+    "camera",
+    "nvr",
+    "video-device",
+    "face-terminal",
+    "access-control",
+    "doorbell",
+    "edge-server",
+    "iot",
+    "module",
+    "vendor-only",
+)
+
+# Default matching mode of each field. A plain string in a pack uses this mode; a mapping
+# entry may choose another one where ALLOWED_MODES permits it.
+DOMAIN_FIELDS = frozenset({"dns_name", "tls_sni", "http_host"})
+_PREFIX_FIELDS = ("http_path_prefix", "rtsp_path")
+_EXACT_FIELDS = ("dhcp_prl", "mdns_service", "ja3", "ja4", "vendor_discovery")
+_CONTAINS_FIELDS = (
+    "oui_vendor",
+    "dhcp_hostname",
+    "dhcp_vendor_class",
+    "mdns_name",
+    "ssdp_server",
+    "ssdp_usn",
+    "ssdp_nt",
+    "wsd_scope",
+    "wsd_type",
+    "http_server",
+    "http_user_agent",
+    "http_content_type",
+    "rtsp_server",
+    "rtsp_realm",
+    "tls_cert_subject",
+    "tls_cert_issuer",
+)
+FIELD_MODES: dict[str, str] = {
+    **{f: "domain" for f in DOMAIN_FIELDS},
+    **{f: "prefix" for f in _PREFIX_FIELDS},
+    **{f: "exact" for f in _EXACT_FIELDS},
+    **{f: "contains" for f in _CONTAINS_FIELDS},
+    "oui_prefix": "oui",
+    "ip_cidr": "cidr",
+    "port": "port",
+    "asn": "asn",
+    "content_marker": "marker",
+}
+MATCH_FIELDS: tuple[str, ...] = tuple(sorted(FIELD_MODES))
+_TEXT_MODES = frozenset({"exact", "prefix", "contains", "regex"})
+ALLOWED_MODES: dict[str, frozenset[str]] = {
+    f: (
+        frozenset({"domain", "exact", "regex"})
+        if m == "domain"
+        else _TEXT_MODES
+        if m in ("exact", "prefix", "contains")
+        else frozenset({m})
+    )
+    for f, m in FIELD_MODES.items()
+}
+
+REGEX_MAX_LEN = 200
+REGEX_INPUT_LIMIT = 2048  # inputs are cut to this length before a regex sees them
+TRANSPORTS = ("tcp", "udp", "sctp")
+
+_LINE_KEY = "__line__"
+
+
+class PackError(Exception):
+    """A pack cannot be found, read or used. The message is one line for the user."""
+
+
+# --- YAML with line numbers ------------------------------------------------------
+
+
+class _LineDict(dict[str, Any]):
+    """A mapping that remembers the 1-based line where it started in its YAML file."""
+
+    line: int = 0
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader that records the start line of every mapping."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _LineDict:
+    loader.flatten_mapping(node)
+    out = _LineDict()
+    out.line = node.start_mark.line + 1
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            hash(key)
+        except TypeError as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, "unhashable mapping key", key_node.start_mark
+            ) from exc
+        out[key] = loader.construct_object(value_node, deep=True)
+    return out
+
+
+class _LineStr(str):
+    """A string scalar that remembers its 1-based line."""
+
+    line: int = 0
+
+
+def _construct_str(loader: _LineLoader, node: yaml.ScalarNode) -> _LineStr:
+    out = _LineStr(loader.construct_scalar(node))
+    out.line = node.start_mark.line + 1
+    return out
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_LineLoader.add_constructor("tag:yaml.org,2002:str", _construct_str)
+
+
+def _load_yaml(path: Path) -> Any:
+    text = path.read_text(encoding="utf-8")
+    return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+
+
+def _line_of(obj: Any, default: int = 1) -> int:
+    return getattr(obj, "line", 0) or default
+
+
+# --- model -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One match value of a signature, normalised for lookups."""
+
+    field: str
+    mode: str  # domain | exact | prefix | contains | regex | oui | cidr | port | asn | marker
+    value: str  # normalised value; hex for byte markers
+    raw: str
+    confidence: float | None = None
+    note: str | None = None
+    protocol: str | None = None  # content markers: carrying protocol
+    image_field: str | None = None  # content markers: field that carries the image
+    binary: bool = False  # content markers given as hex bytes (matched case-sensitively)
+    line: int = 0
+
+    @property
+    def key_space(self) -> str:
+        """Fields that share one lookup index (DNS/SNI/HTTP host names share one)."""
+        return "name" if self.field in DOMAIN_FIELDS else self.field
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    id: str
+    name: str
+    category: str
+    vendor: str
+    jurisdiction: str
+    role: str | None
+    confidence: float
+    sources: tuple[str, ...]
+    match: tuple[Entry, ...]
+    match_all: tuple[Entry, ...]
+    examples: tuple[dict[str, Any], ...] = ()
+    near_misses: tuple[dict[str, Any], ...] = ()
+    notes: str | None = None
+    kb_ref: str | None = None
+    file: str = ""
+    line: int = 0
+
+    @property
+    def all_fields(self) -> frozenset[str]:
+        return frozenset(e.field for e in self.match_all)
+
+    def to_dict(self) -> dict[str, Any]:
+        def entry(e: Entry) -> dict[str, Any]:
+            d: dict[str, Any] = {"field": e.field, "mode": e.mode, "value": e.raw}
+            for k in ("confidence", "note", "protocol", "image_field"):
+                v = getattr(e, k)
+                if v is not None:
+                    d[k] = v
+            return d
+
+        return {
+            "id": self.id,
+            "name": self.name,
+            "category": self.category,
+            "vendor": self.vendor,
+            "jurisdiction": self.jurisdiction,
+            "role": self.role,
+            "confidence": self.confidence,
+            "notes": self.notes,
+            "kb_ref": self.kb_ref,
+            "sources": list(self.sources),
+            "match": [entry(e) for e in self.match],
+            "match_all": [entry(e) for e in self.match_all],
+            "examples": [dict(x) for x in self.examples],
+            "near_misses": [dict(x) for x in self.near_misses],
+            "file": self.file,
+            "line": self.line,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PackVersion:
+    source_dir: Path
+    origin: str = "explicit"  # cli | env | user | bundled | source | explicit
+    name: str = ""
+    format_version: int = FORMAT_VERSION
+    pack_version: str = ""
+    git_commit: str | None = None
+    git_date: str | None = None
+    git_dirty: bool = False
+
+
+@dataclass
+class Pack:
+    signatures: list[Signature]
+    version: PackVersion
+    by_id: dict[str, Signature] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.by_id:
+            self.by_id = {s.id: s for s in self.signatures}
+
+    @cached_property
+    def counts(self) -> dict[str, int]:
+        out = dict.fromkeys(CATEGORIES, 0)
+        for s in self.signatures:
+            out[s.category] = out.get(s.category, 0) + 1
+        return out
+
+
+# --- normalisation ------------------------------------------------------------------
+
+_LABEL_RE = re.compile(r"^(\*|[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)$")
+_HEX_RE = re.compile(r"^[0-9a-f]+$")
+_MDNS_SERVICE_RE = re.compile(r"^_[a-z0-9-]{1,63}\._(tcp|udp)$")
+
+
+def normalize_name(name: str) -> str:
+    """Lower-case a host name and drop a trailing dot, port and surrounding blanks."""
+    n = name.strip().lower().rstrip(".")
+    if n.startswith("[") and "]" in n:  # [v6]:port
+        return n[1 : n.index("]")]
+    if n.count(":") == 1:
+        n = n.split(":", 1)[0]
+    return n
+
+
+def normalize_mac_hex(mac: str) -> str:
+    """Hex digits of a MAC address or OUI prefix, lower-case, separators removed."""
+    return re.sub(r"[^0-9a-f]", "", mac.lower())
+
+
+def normalize_prl(prl: str | Iterable[int]) -> str:
+    items = re.split(r"[\s,]+", prl.strip()) if isinstance(prl, str) else [str(x) for x in prl]
+    return ",".join(str(int(x)) for x in items if x != "")
+
+
+def normalize_mdns_service(value: str) -> str:
+    v = value.strip().lower().rstrip(".")
+    if v.endswith(".local"):
+        v = v[: -len(".local")]
+    return v
+
+
+def normalize_port(value: str) -> str:
+    transport, _, num = value.strip().lower().partition("/")
+    return f"{transport}/{int(num)}"
+
+
+def _parse_domain_pattern(value: str) -> tuple[str, list[str]]:
+    """Split a domain pattern into (kind, labels): kind is exact, suffix or below."""
+    v = value.strip().lower().rstrip(".")
+    if v.startswith("*."):
+        kind, rest = "below", v[2:]
+    elif v.startswith("."):
+        kind, rest = "suffix", v[1:]
+    else:
+        kind, rest = "exact", v
+    labels = rest.split(".") if rest else []
+    if not labels or any(not _LABEL_RE.match(lab) for lab in labels):
+        raise ValueError(f"malformed domain pattern {value!r}")
+    if all(lab == "*" for lab in labels) or len(labels) < 2:
+        raise ValueError(f"domain pattern {value!r} is too broad (needs two or more labels)")
+    return kind, labels
+
+
+_NESTED_QUANT = re.compile(r"\((?:[^()\\]|\\.)*[*+}](?:[^()\\]|\\.)*\)\s*[*+{]")
+_FORBIDDEN_REGEX = (
+    (re.compile(r"\\[1-9]|\(\?P=|\\k<"), "backreferences"),
+    (re.compile(r"\(\?<?[=!]"), "lookaround"),
+    (re.compile(r"\(\?>|[*+?}][+]"), "atomic groups or possessive quantifiers"),
+)
+
+
+def check_regex(pattern: str) -> str | None:
+    """Return why a pattern is unsafe or invalid, or None when it may be used."""
+    if len(pattern) > REGEX_MAX_LEN:
+        return f"regex longer than {REGEX_MAX_LEN} characters"
+    for rx, what in _FORBIDDEN_REGEX:
+        if rx.search(pattern):
+            return f"regex uses {what}"
+    if _NESTED_QUANT.search(pattern):
+        return "regex nests a quantifier inside a repeated group"
+    for m in re.finditer(r"\{(\d+)(?:,(\d*))?\}", pattern):
+        if int(m.group(1)) > 1000 or (m.group(2) and int(m.group(2)) > 1000):
+            return "regex repetition count above 1000"
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        return f"regex does not compile: {exc}"
+    if _re2 is not None:
+        try:
+            _re2.compile(pattern)
+        except Exception as exc:  # re2 raises its own error type
+            return f"regex not accepted by RE2: {exc}"
+    return None
+
+
+def _normalize_value(field_name: str, mode: str, raw: Any) -> str:
+    """Normalise one pack value; raises ValueError with a readable reason."""
+    if mode == "asn":
+        n = int(raw)
+        if not 0 < n < 2**32:
+            raise ValueError(f"ASN {raw!r} out of range")
+        return str(n)
+    if not isinstance(raw, str):
+        raise ValueError(f"{field_name}: expected a string, got {type(raw).__name__}")
+    if mode == "regex":
+        why = check_regex(raw)
+        if why:
+            raise ValueError(why)
+        return raw
+    if mode == "domain":
+        _parse_domain_pattern(raw)
+        return raw.strip().lower().rstrip(".")
+    if mode == "oui":
+        hexed = normalize_mac_hex(raw)
+        if len(hexed) not in (6, 7, 9) or not re.fullmatch(r"[0-9a-fA-F:.-]+", raw.strip()):
+            raise ValueError(f"OUI prefix {raw!r} must have 6, 7 or 9 hex digits")
+        return hexed
+    if mode == "cidr":
+        try:
+            net = ipaddress.ip_network(raw.strip(), strict=True)
+        except ValueError as exc:
+            raise ValueError(f"bad CIDR {raw!r}: {exc}") from exc
+        return str(net)
+    if mode == "port":
+        m = re.fullmatch(r"(?i)\s*(tcp|udp|sctp)/(\d{1,5})\s*", raw)
+        if not m or not 0 < int(m.group(2)) < 65536:
+            raise ValueError(f"port {raw!r} must look like udp/32100")
+        return normalize_port(raw)
+    if field_name == "dhcp_prl" and mode == "exact":
+        try:
+            return normalize_prl(raw)
+        except ValueError as exc:
+            raise ValueError(
+                f"DHCP parameter list {raw!r} must be comma-separated numbers"
+            ) from exc
+    if field_name == "mdns_service" and mode == "exact":
+        v = normalize_mdns_service(raw)
+        if not _MDNS_SERVICE_RE.match(v):
+            raise ValueError(f"mDNS service {raw!r} must look like _name._tcp")
+        return v
+    v = raw.strip().lower()
+    if not v:
+        raise ValueError("empty match value")
+    return v
+
+
+def _parse_entries(
+    field_name: str, items: Any, errors: list[str], file: Path, block_line: int
+) -> list[Entry]:
+    """Turn the YAML list of one match field into entries; problems go to `errors`."""
+    out: list[Entry] = []
+    if field_name not in FIELD_MODES:
+        errors.append(f"{file}:{block_line}: unknown match field {field_name!r}")
+        return out
+    if not isinstance(items, list):
+        items = [items]
+    default_mode = FIELD_MODES[field_name]
+    for item in items:
+        line = _line_of(item, block_line)
+        loc = f"{file}:{line}"
+        conf = note = protocol = image_field = None
+        binary = False
+        try:
+            if field_name == "content_marker":
+                if not isinstance(item, Mapping):
+                    raise ValueError("content_marker entries need text or hex plus protocol")
+                protocol, image_field = item.get("protocol"), item.get("image_field")
+                conf, note = item.get("confidence"), item.get("note")
+                if "hex" in item:
+                    binary, raw = True, str(item["hex"]).lower()
+                    if not _HEX_RE.match(raw) or len(raw) % 2:
+                        raise ValueError(f"bad hex marker {item['hex']!r}")
+                    value = raw
+                else:
+                    raw = str(item.get("text", ""))
+                    if len(raw) < 4:
+                        raise ValueError("text marker shorter than 4 characters")
+                    value = raw.lower()
+                out.append(
+                    Entry(
+                        field_name,
+                        "marker",
+                        value,
+                        raw,
+                        conf,
+                        note,
+                        protocol,
+                        image_field,
+                        binary,
+                        line,
+                    )
+                )
+                continue
+            if isinstance(item, Mapping):
+                modes = [k for k in ("value", "exact", "prefix", "contains", "regex") if k in item]
+                if len(modes) != 1:
+                    raise ValueError(
+                        "an entry mapping needs exactly one of value/exact/prefix/contains/regex"
+                    )
+                key = modes[0]
+                mode = default_mode if key == "value" else key
+                raw = item[key]
+                conf, note = item.get("confidence"), item.get("note")
+            else:
+                mode, raw = default_mode, item
+            if mode not in ALLOWED_MODES[field_name]:
+                raise ValueError(f"mode {mode!r} is not allowed for {field_name}")
+            value = _normalize_value(field_name, mode, raw)
+            out.append(
+                Entry(field_name, mode, value, str(raw), conf, note, None, None, False, line)
+            )
+        except (ValueError, TypeError) as exc:
+            errors.append(f"{loc}: {field_name}: {exc}")
+    return out
+
+
+# --- sources ---------------------------------------------------------------------------
+
+_SOURCE_PATTERNS = (
+    re.compile(r"^https?://[A-Za-z0-9.-]+\.[A-Za-z]{2,}(:\d+)?(/\S*)?$"),
+    re.compile(r"^github:[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+(/\S+)?$"),
+    re.compile(r"^code-index:\d{3,}$"),
+    re.compile(r"^capture:[A-Za-z0-9_.-]+\.(pcap|pcapng)$"),
+    re.compile(r"^doc:\S.{6,}$"),
+)
+
+
+def check_source(src: Any) -> str | None:
+    """Why a `sources` entry is malformed, or None.
+
+    Accepted forms: an http(s) URL with a host; ``github:owner/repo[/path]``;
+    ``code-index:<number>`` (public-code index excerpt); ``capture:<file>.pcap[ng]``
+    (public capture listed in the realworld manifest); ``doc:<title of a named document>``.
+    """
+    if not isinstance(src, str) or not src.strip():
+        return "empty source"
+    if src != src.strip():
+        return f"source {src!r} has surrounding blanks"
+    if any(p.match(src) for p in _SOURCE_PATTERNS):
+        return None
+    return f"malformed source {src!r} (use a URL, github:, code-index:, capture: or doc:)"
+
+
+# --- reading a pack directory ------------------------------------------------------------
+
+
+@dataclass
+class _RawFile:
+    path: Path
+    category: str | None  # from the folder or file name
+    data: Any
+
+
+def _pack_files(pack_dir: Path, errors: list[str]) -> Iterator[_RawFile]:
+    if not pack_dir.is_dir():
+        raise PackError(f"signature directory not found: {pack_dir}")
+    for child in sorted(pack_dir.iterdir()):
+        if child.name.startswith(".") or child.name in ("PACK.yaml", "schema.json"):
+            continue
+        if child.is_dir():
+            ymls = sorted([*child.glob("*.yaml"), *child.glob("*.yml")])
+            if child.name not in CATEGORIES:
+                if ymls:
+                    errors.append(
+                        f"{child}:1: unknown category folder {child.name!r} "
+                        f"(expected one of {', '.join(CATEGORIES)})"
+                    )
+                continue
+            for f in ymls:
+                yield _RawFile(f, child.name, None)
+        elif child.suffix in (".yaml", ".yml"):
+            if child.stem not in CATEGORIES:
+                errors.append(f"{child}:1: unknown category file {child.name!r}")
+                continue
+            yield _RawFile(child, child.stem, None)
+
+
+def _read_meta(pack_dir: Path, errors: list[str]) -> dict[str, Any]:
+    meta_path = pack_dir / "PACK.yaml"
+    if not meta_path.exists():
+        errors.append(f"{meta_path}:1: PACK.yaml is missing")
+        return {}
+    try:
+        meta = _load_yaml(meta_path)
+    except yaml.YAMLError as exc:
+        errors.append(f"{meta_path}:{_yaml_err_line(exc)}: invalid YAML: {_yaml_err_text(exc)}")
+        return {}
+    if not isinstance(meta, dict):
+        errors.append(f"{meta_path}:1: PACK.yaml must be a mapping")
+        return {}
+    if not isinstance(meta.get("name"), str) or not meta["name"]:
+        errors.append(f"{meta_path}:{_line_of(meta)}: PACK.yaml needs a name")
+    fv = meta.get("format_version")
+    if fv != FORMAT_VERSION:
+        errors.append(
+            f"{meta_path}:{_line_of(meta)}: unsupported format_version {fv!r} "
+            f"(this netscan reads {FORMAT_VERSION})"
+        )
+    return meta
+
+
+def _yaml_err_line(exc: yaml.YAMLError) -> int:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    return mark.line + 1 if mark is not None else 1
+
+
+def _yaml_err_text(exc: yaml.YAMLError) -> str:
+    problem = getattr(exc, "problem", None)
+    return str(problem or exc).splitlines()[0]
+
+
+def _schema_validator(pack_dir: Path) -> jsonschema.protocols.Validator:
+    schema_path = pack_dir / "schema.json"
+    if not schema_path.exists():
+        raise PackError(f"{schema_path}: schema.json is missing")
+    try:
+        schema = json.loads(schema_path.read_text(encoding="utf-8"))
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except (ValueError, jsonschema.SchemaError) as exc:
+        raise PackError(f"{schema_path}: unusable schema: {str(exc).splitlines()[0]}") from exc
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _error_line(data: Any, path: Iterable[Any]) -> int:
+    """Line of the innermost mapping on a JSON path into line-annotated YAML data."""
+    line = _line_of(data)
+    node = data
+    for step in path:
+        try:
+            node = node[step]
+        except (KeyError, IndexError, TypeError):
+            break
+        line = _line_of(node, line)
+    return line
+
+
+def _build_signature(raw: Mapping[str, Any], file: Path, errors: list[str]) -> Signature | None:
+    line = _line_of(raw)
+    where = f"{file}:{line}"
+    match: list[Entry] = []
+    match_all: list[Entry] = []
+    for block_name, target in (("match", match), ("match_all", match_all)):
+        block = raw.get(block_name) or {}
+        if not isinstance(block, Mapping):
+            continue
+        block_line = _line_of(block, line)
+        for fname, items in block.items():
+            target.extend(_parse_entries(str(fname), items, errors, file, block_line))
+    for src in raw.get("sources") or []:
+        why = check_source(src)
+        if why:
+            errors.append(f"{where}: {raw.get('id', '?')}: {why}")
+    role = raw.get("role")
+    return Signature(
+        id=str(raw.get("id")),
+        name=str(raw.get("name")),
+        category=str(raw.get("category")),
+        vendor=str(raw.get("vendor")),
+        jurisdiction=str(raw.get("jurisdiction")),
+        role=str(role) if role is not None else None,
+        confidence=float(raw.get("confidence", 0)),
+        sources=tuple(str(s) for s in raw.get("sources") or ()),
+        match=tuple(match),
+        match_all=tuple(match_all),
+        examples=tuple(dict(x) for x in raw.get("examples") or () if isinstance(x, Mapping)),
+        near_misses=tuple(dict(x) for x in raw.get("near_misses") or () if isinstance(x, Mapping)),
+        notes=raw.get("notes"),
+        kb_ref=raw.get("kb_ref"),
+        file=str(file),
+        line=line,
+    )
+
+
+def _collect(pack_dir: Path) -> tuple[list[Signature], dict[str, Any], list[str]]:
+    """Read, schema-check and semantically check every file of a pack."""
+    errors: list[str] = []
+    meta = _read_meta(pack_dir, errors)
+    validator = _schema_validator(pack_dir)
+    signatures: list[Signature] = []
+    for rf in _pack_files(pack_dir, errors):
+        try:
+            data = _load_yaml(rf.path)
+        except yaml.YAMLError as exc:
+            errors.append(f"{rf.path}:{_yaml_err_line(exc)}: invalid YAML: {_yaml_err_text(exc)}")
+            continue
+        except (OSError, UnicodeDecodeError) as exc:
+            errors.append(f"{rf.path}:1: cannot read: {exc}")
+            continue
+        schema_errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+        for err in schema_errors:
+            path = list(err.absolute_path)
+            line = _error_line(data, path)
+            loc = "/".join(str(p) for p in path) or "(file)"
+            errors.append(f"{rf.path}:{line}: schema: {loc}: {_short(err.message)}")
+        if schema_errors or not isinstance(data, Mapping):
+            continue
+        for raw in data.get("signatures") or []:
+            sig = _build_signature(raw, rf.path, errors)
+            if sig is None:
+                continue
+            if sig.category != rf.category:
+                errors.append(
+                    f"{rf.path}:{sig.line}: {sig.id}: category {sig.category!r} "
+                    f"does not match its folder/file {rf.category!r}"
+                )
+            if not sig.id.startswith(sig.category + "."):
+                errors.append(
+                    f"{rf.path}:{sig.line}: {sig.id}: id must start with {sig.category + '.'!r}"
+                )
+            signatures.append(sig)
+    errors.extend(_cross_checks(signatures))
+    return signatures, meta, errors
+
+
+def _short(msg: str, limit: int = 160) -> str:
+    msg = " ".join(msg.split())
+    return msg if len(msg) <= limit else msg[: limit - 3] + "..."
+
+
+def _cross_checks(signatures: list[Signature]) -> list[str]:
+    """Duplicate ids, unknown categories and contradictory overlapping entries."""
+    errors: list[str] = []
+    seen: dict[str, Signature] = {}
+    for sig in signatures:
+        if sig.category not in CATEGORIES:
+            errors.append(f"{sig.file}:{sig.line}: {sig.id}: unknown category {sig.category!r}")
+        if sig.role is not None and sig.role not in ROLES:
+            errors.append(f"{sig.file}:{sig.line}: {sig.id}: unknown role {sig.role!r}")
+        first = seen.get(sig.id)
+        if first is not None:
+            errors.append(
+                f"{sig.file}:{sig.line}: duplicate id {sig.id!r} "
+                f"(first defined at {first.file}:{first.line})"
+            )
+        else:
+            seen[sig.id] = sig
+    # The same standalone match value in two signatures must not claim different things.
+    owners: dict[tuple[str, str, str], tuple[Signature, Entry]] = {}
+    for sig in signatures:
+        for e in sig.match:
+            key = (e.key_space, e.mode, e.value)
+            prev = owners.get(key)
+            if prev is None:
+                owners[key] = (sig, e)
+                continue
+            other, oe = prev
+            if other.id == sig.id:
+                continue
+            if (other.category, other.role) != (sig.category, sig.role):
+                errors.append(
+                    f"{sig.file}:{e.line}: {sig.id}: {e.field} {e.raw!r} contradicts "
+                    f"{other.id} ({other.category}/{other.role or '-'} vs "
+                    f"{sig.category}/{sig.role or '-'}) at {other.file}:{oe.line}"
+                )
+    return errors
+
+
+def _git_info(path: Path) -> tuple[str | None, str | None, bool]:
+    """Short commit, commit date and dirty flag of the last commit touching `path`."""
+    try:
+        inside = subprocess.run(
+            ["git", "-C", str(path), "rev-parse", "--is-inside-work-tree"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        if inside.returncode != 0 or inside.stdout.strip() != "true":
+            return None, None, False
+        log = subprocess.run(
+            ["git", "-C", str(path), "log", "-1", "--format=%h%x09%cI", "--", "."],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        parts = log.stdout.strip().split("\t")
+        if log.returncode != 0 or len(parts) != 2:
+            return None, None, False
+        status = subprocess.run(
+            ["git", "-C", str(path), "status", "--porcelain", "--", "."],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        return parts[0], parts[1], bool(status.stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        return None, None, False
+
+
+# --- public API --------------------------------------------------------------------------
+
+
+def validate_pack(path: Path) -> list[str]:
+    """Every problem of the pack at `path`, each as ``file:line: message``."""
+    try:
+        _, _, errors = _collect(Path(path))
+    except PackError as exc:
+        return [str(exc)]
+    return errors
+
+
+def load_pack(path: Path, origin: str = "explicit") -> Pack:
+    """Load and check a pack directory; raises PackError naming the first problems."""
+    pack_dir = Path(path)
+    signatures, meta, errors = _collect(pack_dir)
+    if errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise PackError(f"invalid signature pack: {errors[0]}{more}")
+    commit, date, dirty = _git_info(pack_dir)
+    version = PackVersion(
+        source_dir=pack_dir.resolve(),
+        origin=origin,
+        name=str(meta.get("name", "")),
+        format_version=int(meta.get("format_version", FORMAT_VERSION)),
+        pack_version=str(meta.get("pack_version", "")),
+        git_commit=commit,
+        git_date=date,
+        git_dirty=dirty,
+    )
+    return Pack(signatures=signatures, version=version)
+
+
+def run_examples(pack: Pack) -> list[str]:
+    """Check that every example matches its signature and no near-miss does."""
+    from netscan.signatures.matcher import Matcher  # local import: matcher imports us
+
+    matcher = Matcher(pack)
+    failures: list[str] = []
+    for sig in pack.signatures:
+        for ex in sig.examples:
+            try:
+                hits = matcher.match_fields(ex)
+            except ValueError as exc:
+                failures.append(f"{sig.file}:{sig.line}: {sig.id}: example {ex!r}: {exc}")
+                continue
+            if not any(h.sig_id == sig.id for h in hits):
+                failures.append(f"{sig.file}:{sig.line}: {sig.id}: example does not match: {ex!r}")
+        for nm in sig.near_misses:
+            try:
+                hits = matcher.match_fields(nm)
+            except ValueError as exc:
+                failures.append(f"{sig.file}:{sig.line}: {sig.id}: near-miss {nm!r}: {exc}")
+                continue
+            if any(h.sig_id == sig.id for h in hits):
+                failures.append(f"{sig.file}:{sig.line}: {sig.id}: near-miss matches: {nm!r}")
+    return failures
+
+
+def _source_checkout_dir() -> Path:
+    return Path(__file__).resolve().parents[2] / "signatures"
+
+
+def _bundled_dir() -> Path:
+    return Path(__file__).resolve().parents[1] / "_bundled_signatures"
+
+
+def user_pack_dir() -> Path:
+    """The user's git working copy of the pack (may not exist)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "netscan" / "signatures"
+
+
+def resolve_pack_source(cli_dir: str | None) -> tuple[Path, str]:
+    """The active pack directory and where it came from (cli, env, user, bundled, source)."""
+    if cli_dir:
+        p = Path(cli_dir).expanduser()
+        if not p.is_dir():
+            raise PackError(f"--signatures directory not found: {p}")
+        return p, "cli"
+    env = os.environ.get("NETSCAN_SIGNATURES")
+    if env:
+        p = Path(env).expanduser()
+        if not p.is_dir():
+            raise PackError(f"NETSCAN_SIGNATURES directory not found: {p}")
+        return p, "env"
+    user = user_pack_dir()
+    if user.is_dir():
+        return user, "user"
+    bundled = _bundled_dir()
+    if bundled.is_dir():
+        return bundled, "bundled"
+    src = _source_checkout_dir()
+    if src.is_dir():
+        return src, "source"
+    raise PackError("no signature pack found (use --signatures DIR or set NETSCAN_SIGNATURES)")
+
+
+def resolve_pack_dir(cli_dir: str | None) -> Path:
+    """Lookup order: --signatures, $NETSCAN_SIGNATURES, user working copy, bundled copy."""
+    return resolve_pack_source(cli_dir)[0]
+
+
+def load_active_pack(cli_dir: str | None = None) -> Pack:
+    """Resolve the active pack directory and load it."""
+    path, origin = resolve_pack_source(cli_dir)
+    return load_pack(path, origin=origin)
