@@ -814,8 +814,9 @@ def _bundled_dir() -> Path:
 
 def user_pack_dir() -> Path:
     """The user's git working copy of the pack (may not exist)."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "netscan" / "signatures"
+    base = os.environ.get("XDG_DATA_HOME", "")
+    root = Path(base) if base and os.path.isabs(base) else Path.home() / ".local" / "share"
+    return root / "netscan" / "signatures"
 
 
 def resolve_pack_source(cli_dir: str | None) -> tuple[Path, str]:
