@@ -73,10 +73,18 @@ class Changes:
         return out or ["  no signature changes"]
 
 
+# Where a signature sits in its file is not part of what it means.
+_POSITION_FIELDS = frozenset({"file", "line"})
+
+
 def _canonical(value: Any) -> Any:
     """A JSON-able, order-independent form of one signature, for comparison."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        value = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        value = {
+            f.name: getattr(value, f.name)
+            for f in dataclasses.fields(value)
+            if f.name not in _POSITION_FIELDS
+        }
     if isinstance(value, Mapping):
         return {str(k): _canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
     if isinstance(value, (list, tuple)):

@@ -199,6 +199,25 @@ def test_fast_forward_update_lists_added_removed_modified(
     assert live_ids() == {"face-cloud.update-test-b", "face-cloud.update-test-c"}
 
 
+def test_moved_signature_is_not_reported_as_modified(
+    world: Upstream, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first_update(world, capsys)
+    world.set_sigs(
+        [
+            sig("c", "c.update-test.example"),
+            sig("a", "a.update-test.example"),
+            sig("b", "b.update-test.example"),
+        ]
+    )
+    world.commit("Insert c first; a and b move down")
+    assert cli("update") == 0
+    out = capsys.readouterr().out
+    assert "added (1): face-cloud.update-test-c" in out
+    assert "modified" not in out
+    assert "removed" not in out
+
+
 def test_already_up_to_date(world: Upstream, capsys: pytest.CaptureFixture[str]) -> None:
     head = first_update(world, capsys)
     assert cli("update") == 0
