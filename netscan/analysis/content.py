@@ -1,0 +1,622 @@
+"""Face-bearing content in reassembled plaintext HTTP request bodies.
+
+Each ``HttpBodyEvent`` the engine kept is parsed by the protocol it speaks:
+
+* GA/T 1400 ("VIID"): JSON ``FaceListObject`` / ``PersonListObject`` / ``ImageListObject``
+  whose ``SubImageList.SubImageInfoObject[].Data`` holds a base64 picture;
+* Hikvision ISAPI event pushes: a multipart body with an ``EventNotificationAlert`` (XML) or
+  ``AccessControllerEvent`` (JSON) part and a picture part;
+* Dahua event/snapshot uploads: ``Events[0].Code=FaceDetection`` style text parts with JPEG
+  parts beside them;
+* ZKTeco ADMS (``/iclock/cdata``): ``ATTPHOTO`` (a text header, NUL, the JPEG), ``BIOPHOTO``
+  and ``USERPIC`` (base64 ``Content=``) and ``BIODATA``/``FACE`` templates;
+* anything else: multipart picture parts, base64 pictures inside JSON or form fields, raw
+  picture bodies.
+
+The result lists ``ContentItem`` objects: a carved picture (JPEG/PNG bytes) or a biometric
+template, with what the protocol says about it. Nothing here writes to disk.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, unquote_plus, urlsplit
+
+from netscan.events import HttpBodyEvent
+
+JPEG_SOI = b"\xff\xd8\xff"
+PNG_SIG = b"\x89PNG\r\n\x1a\n"
+MIN_IMAGE = 200  # smaller "pictures" are icons or noise
+MIN_B64 = 280  # shortest base64 text worth decoding as a picture
+MAX_ITEMS = 64
+
+_B64_RE = re.compile(rb"^[A-Za-z0-9+/=\r\n_-]+$")
+_DATA_URI = re.compile(r"^data:image/[a-z+]+;base64,", re.I)
+
+# ZKTeco BIODATA "Type" values (push protocol): 2 near-infrared face, 9 visible-light face.
+ZK_FACE_TYPES = {"2", "9"}
+# Field names that say a value is a face picture or template.
+FACE_FIELD_WORDS = ("face", "portrait", "facepic", "faceimage", "face_image", "facedata")
+
+
+@dataclass(slots=True)
+class ContentItem:
+    protocol: str  # "viid", "isapi", "dahua", "iclock", "multipart", "json", "form", "raw"
+    what: str  # one line for the evidence table
+    image: bytes | None = None  # carved JPEG/PNG
+    image_format: str | None = None  # "jpeg" | "png"
+    template: bytes | None = None  # biometric template (not a picture)
+    declared_face: bool = False  # the protocol labels this as a face picture/template
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ParsedBody:
+    protocol: str | None  # the face-bearing protocol recognised, or None
+    items: list[ContentItem]
+    facts: dict[str, Any] = field(default_factory=dict)  # event type, device ids, ...
+
+
+# -- carving ---------------------------------------------------------------------------
+
+
+def _jpeg_end(data: bytes, start: int) -> int | None:
+    """End offset (exclusive) of the JPEG at ``start``, walking its segments; None if cut."""
+    n = len(data)
+    i = start + 2
+    while i + 2 <= n:
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0xD9:
+            return i + 2
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:
+            i += 2
+            continue
+        if i + 4 > n:
+            return None
+        (seglen,) = struct.unpack_from(">H", data, i + 2)
+        if seglen < 2:
+            return None
+        i += 2 + seglen
+        if marker == 0xDA:  # start of scan: entropy-coded data up to the next real marker
+            while True:
+                j = data.find(b"\xff", i)
+                if j < 0 or j + 1 >= n:
+                    return None
+                nxt = data[j + 1]
+                if nxt == 0x00 or 0xD0 <= nxt <= 0xD7 or nxt == 0xFF:
+                    i = j + 1 if nxt == 0xFF else j + 2
+                    continue
+                i = j
+                break
+    return None
+
+
+def _png_end(data: bytes, start: int) -> int | None:
+    i = start + 8
+    n = len(data)
+    while i + 12 <= n:
+        (length,) = struct.unpack_from(">I", data, i)
+        ctype = data[i + 4 : i + 8]
+        i += 12 + length
+        if ctype == b"IEND":
+            return i if i <= n else None
+    return None
+
+
+def carve_images(data: bytes, limit: int = MAX_ITEMS) -> list[tuple[int, bytes, str]]:
+    """Complete JPEG and PNG pictures inside ``data``: (offset, bytes, format)."""
+    out: list[tuple[int, bytes, str]] = []
+    i = 0
+    while len(out) < limit:
+        j = data.find(JPEG_SOI, i)
+        k = data.find(PNG_SIG, i)
+        if j < 0 and k < 0:
+            break
+        if j >= 0 and (k < 0 or j < k):
+            end = _jpeg_end(data, j)
+            fmt, start = "jpeg", j
+        else:
+            end = _png_end(data, k)
+            fmt, start = "png", k
+        if end is None or end - start < MIN_IMAGE:
+            i = start + 2
+            continue
+        out.append((start, data[start:end], fmt))
+        i = end
+    return out
+
+
+def _image_format(data: bytes) -> str | None:
+    if data.startswith(JPEG_SOI):
+        return "jpeg"
+    if data.startswith(PNG_SIG):
+        return "png"
+    return None
+
+
+def decode_b64_image(text: str | bytes) -> tuple[bytes, str] | None:
+    """A picture hidden in base64 text (optionally a data: URI); None if it is not one."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("ascii")
+        except UnicodeDecodeError:
+            return None
+    text = text.strip()
+    m = _DATA_URI.match(text)
+    if m:
+        text = text[m.end() :]
+    if len(text) < MIN_B64 or not _B64_RE.match(text.encode()):
+        return None
+    # a cheap look at the first bytes before decoding everything
+    head = _b64(text[:16])
+    if head is None or _image_format(head) is None:
+        return None
+    raw = _b64(text)
+    if raw is None:
+        return None
+    fmt = _image_format(raw)
+    if fmt is None:
+        return None
+    carved = carve_images(raw, 1)
+    if carved and carved[0][0] == 0:
+        return carved[0][1], fmt
+    return raw, fmt
+
+
+def _b64(text: str) -> bytes | None:
+    t = "".join(text.split())
+    t = t.replace("-", "+").replace("_", "/")
+    t += "=" * (-len(t) % 4)
+    try:
+        return base64.b64decode(t, validate=False)
+    except (binascii.Error, ValueError):
+        return None
+
+
+# -- multipart -----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Part:
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+    @property
+    def name(self) -> str:
+        return _disposition_param(self.headers.get("content-disposition", ""), "name")
+
+    @property
+    def filename(self) -> str:
+        return _disposition_param(self.headers.get("content-disposition", ""), "filename")
+
+
+def _disposition_param(value: str, key: str) -> str:
+    m = re.search(rf'(?:^|;)\s*{key}\s*=\s*"([^"]*)"', value, re.I) or re.search(
+        rf"(?:^|;)\s*{key}\s*=\s*([^;\s]+)", value, re.I
+    )
+    return m.group(1) if m else ""
+
+
+def boundary_of(content_type: str | None) -> str | None:
+    if not content_type:
+        return None
+    m = re.search(r'boundary\s*=\s*"?([^";]+)"?', content_type, re.I)
+    return m.group(1).strip() if m else None
+
+
+def split_multipart(body: bytes, boundary: str | None) -> list[Part]:
+    """Parts of a multipart body; the boundary is guessed from the first line when absent."""
+    if not boundary:
+        first = body.lstrip(b"\r\n").split(b"\n", 1)[0].strip()
+        if not first.startswith(b"--") or len(first) < 4:
+            return []
+        boundary = first[2:].decode("latin-1")
+    delim = b"--" + boundary.encode("latin-1")
+    pieces = body.split(delim)
+    parts: list[Part] = []
+    for piece in pieces[1:]:
+        if piece.startswith(b"--"):
+            break
+        piece = piece[2:] if piece.startswith(b"\r\n") else piece.lstrip(b"\n")
+        sep = piece.find(b"\r\n\r\n")
+        sep_len = 4
+        if sep < 0:
+            sep = piece.find(b"\n\n")
+            sep_len = 2
+        if sep < 0:
+            continue
+        headers: dict[str, str] = {}
+        for line in piece[:sep].decode("latin-1").splitlines():
+            if ":" in line:
+                k, v = line.split(":", 1)
+                headers[k.strip().lower()] = v.strip()
+        content = piece[sep + sep_len :]
+        if content.endswith(b"\r\n"):
+            content = content[:-2]
+        elif content.endswith(b"\n"):
+            content = content[:-1]
+        parts.append(Part(headers, content))
+    return parts
+
+
+# -- JSON walking ------------------------------------------------------------------------
+
+
+def _walk_b64_images(obj: Any, path: str = "") -> list[tuple[str, bytes, str]]:
+    """(json path, picture, format) for every base64 picture in a JSON document."""
+    out: list[tuple[str, bytes, str]] = []
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            out.extend(_walk_b64_images(v, f"{path}.{k}" if path else str(k)))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            out.extend(_walk_b64_images(v, f"{path}[{i}]"))
+    elif isinstance(obj, str) and len(obj) >= MIN_B64:
+        hit = decode_b64_image(obj)
+        if hit is not None:
+            out.append((path, hit[0], hit[1]))
+    return out[:MAX_ITEMS]
+
+
+def _load_json(body: bytes) -> Any:
+    text = body.strip()
+    if text[:1] not in (b"{", b"["):
+        return None
+    try:
+        return json.loads(text.decode("utf-8", "replace"))
+    except ValueError:
+        return None
+
+
+def _face_word(name: str) -> bool:
+    low = name.lower()
+    return any(w in low for w in FACE_FIELD_WORDS)
+
+
+# -- protocol parsers ---------------------------------------------------------------------
+
+
+def _parse_viid(ev: HttpBodyEvent, doc: Any) -> ParsedBody:
+    items: list[ContentItem] = []
+    facts: dict[str, Any] = {"path": ev.path}
+    if not isinstance(doc, dict):
+        return ParsedBody("viid", items, facts)
+    for list_key, obj_key, label in (
+        ("FaceListObject", "FaceObject", "face"),
+        ("PersonListObject", "PersonObject", "person"),
+        ("ImageListObject", "Image", "image"),
+        ("MotorVehicleListObject", "MotorVehicleObject", "vehicle"),
+    ):
+        lst = doc.get(list_key)
+        if not isinstance(lst, dict):
+            continue
+        objs = lst.get(obj_key) or []
+        if isinstance(objs, dict):
+            objs = [objs]
+        facts.setdefault("objects", {})[label] = len(objs)
+        for obj in objs[:MAX_ITEMS]:
+            if not isinstance(obj, dict):
+                continue
+            obj_id = obj.get("FaceID") or obj.get("PersonID") or obj.get("ImageID") or ""
+            sub = obj.get("SubImageList") or {}
+            infos = sub.get("SubImageInfoObject") if isinstance(sub, dict) else None
+            if infos is None and isinstance(obj.get("ImageInfo"), dict):
+                infos = [obj["ImageInfo"]]
+            if isinstance(infos, dict):
+                infos = [infos]
+            for info in infos or []:
+                if not isinstance(info, dict) or not isinstance(info.get("Data"), str):
+                    continue
+                hit = decode_b64_image(info["Data"])
+                if hit is None:
+                    continue
+                kind = str(info.get("Type", ""))
+                items.append(
+                    ContentItem(
+                        protocol="viid",
+                        what=(
+                            f"GA/T 1400 {obj_key} {obj_id} SubImageInfo Type {kind or '?'}: "
+                            f"base64 {hit[1].upper()} in Data"
+                        ),
+                        image=hit[0],
+                        image_format=hit[1],
+                        declared_face=label in ("face", "person"),
+                        fields={
+                            "object": obj_key,
+                            "id": obj_id,
+                            "device_id": info.get("DeviceID") or obj.get("DeviceID"),
+                            "image_type": kind,
+                            "shot_time": info.get("ShotTime"),
+                        },
+                    )
+                )
+    return ParsedBody("viid", items, facts)
+
+
+def _xml_value(text: str, tag: str) -> str | None:
+    m = re.search(rf"<(?:\w+:)?{tag}>\s*([^<]*?)\s*</(?:\w+:)?{tag}>", text)
+    return m.group(1) if m else None
+
+
+def _isapi_event_is_face(event: dict[str, Any]) -> bool:
+    etype = str(event.get("eventType", "")).lower()
+    if "face" in etype:
+        return True
+    ace = event.get("AccessControllerEvent")
+    if isinstance(ace, dict):
+        # major 5 (event), minor 75 (face authentication passed) and the other face minors
+        try:
+            major = int(ace.get("majorEventType", 0))
+            minor = int(ace.get("subEventType", 0))
+        except (TypeError, ValueError):
+            return False
+        return major == 5 and minor in (75, 76, 104, 105, 112)
+    return False
+
+
+def _parse_isapi(ev: HttpBodyEvent, parts: list[Part]) -> ParsedBody:
+    facts: dict[str, Any] = {}
+    face_event = False
+    for p in parts:
+        text = p.body[:20000].decode("utf-8", "replace")
+        if "EventNotificationAlert" in text:
+            etype = _xml_value(text, "eventType") or ""
+            facts["event_type"] = etype
+            facts["channel"] = _xml_value(text, "channelID")
+            facts["time"] = _xml_value(text, "dateTime")
+            if "face" in etype.lower() or "<FaceInfo" in text or "<faceCapture" in text:
+                face_event = True
+        doc = _load_json(p.body) if p.content_type.endswith("json") or text[:1] == "{" else None
+        if isinstance(doc, dict) and ("eventType" in doc or "AccessControllerEvent" in doc):
+            facts["event_type"] = doc.get("eventType")
+            ace = doc.get("AccessControllerEvent")
+            if isinstance(ace, dict):
+                facts["major"] = ace.get("majorEventType")
+                facts["minor"] = ace.get("subEventType")
+                facts["employee"] = ace.get("employeeNoString")
+            face_event = face_event or _isapi_event_is_face(doc)
+    items: list[ContentItem] = []
+    for p in parts:
+        for _off, img, fmt in carve_images(p.body):
+            named = p.name or p.filename or p.content_type
+            items.append(
+                ContentItem(
+                    protocol="isapi",
+                    what=(
+                        f"ISAPI event {facts.get('event_type') or '?'}: {fmt.upper()} in part "
+                        f"{named!r}"
+                    ),
+                    image=img,
+                    image_format=fmt,
+                    declared_face=face_event or _face_word(named),
+                    fields={"part": named, "event_type": facts.get("event_type")},
+                )
+            )
+    return ParsedBody("isapi", items, facts)
+
+
+_DAHUA_CODE = re.compile(r"Events\[\d+\]\.Code=(\w+)|Code=(\w+);")
+
+
+def _parse_dahua(ev: HttpBodyEvent, parts: list[Part], raw: bytes) -> ParsedBody:
+    codes: list[str] = []
+    for text in [p.body[:8000].decode("latin-1") for p in parts] or [raw[:8000].decode("latin-1")]:
+        for m in _DAHUA_CODE.finditer(text):
+            code = m.group(1) or m.group(2)
+            if code not in codes:
+                codes.append(code)
+    face = any("face" in c.lower() for c in codes)
+    items: list[ContentItem] = []
+    sources = [p.body for p in parts] if parts else [raw]
+    for src in sources:
+        for _off, img, fmt in carve_images(src):
+            items.append(
+                ContentItem(
+                    protocol="dahua",
+                    what=f"Dahua event upload ({', '.join(codes) or 'no code'}): {fmt.upper()}",
+                    image=img,
+                    image_format=fmt,
+                    declared_face=face,
+                    fields={"codes": codes},
+                )
+            )
+    return ParsedBody("dahua", items, {"codes": codes})
+
+
+def _kv_tab(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for field_ in re.split(r"[\t\n]", text):
+        if "=" in field_:
+            k, v = field_.split("=", 1)
+            out[k.strip()] = v.strip()
+    return out
+
+
+def _parse_iclock(ev: HttpBodyEvent) -> ParsedBody:
+    query = parse_qs(urlsplit(ev.path).query)
+    table = (query.get("table") or [""])[0]
+    sn = (query.get("SN") or [""])[0]
+    facts: dict[str, Any] = {"table": table, "serial": sn}
+    body = ev.body
+    items: list[ContentItem] = []
+    tab = table.upper()
+    if tab == "ATTPHOTO":
+        nul = body.find(b"\0")
+        head = body[:nul].decode("latin-1") if nul >= 0 else ""
+        kv = _kv_tab(head)
+        for _off, img, fmt in carve_images(body[nul + 1 :] if nul >= 0 else body):
+            items.append(
+                ContentItem(
+                    protocol="iclock",
+                    what=f"ZKTeco ADMS ATTPHOTO {kv.get('PIN', '')}: attendance {fmt.upper()}",
+                    image=img,
+                    image_format=fmt,
+                    declared_face=True,
+                    fields={"table": tab, "pin": kv.get("PIN"), "serial": sn},
+                )
+            )
+        return ParsedBody("iclock", items, facts)
+    text = body.decode("latin-1")
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        word, _, rest = line.partition(" ")
+        kv = _kv_tab(rest if "=" in rest else line)
+        word_u = word.upper()
+        if word_u in ("BIODATA", "FACE") or tab in ("BIODATA", "FACE"):
+            tmpl = kv.get("Tmp") or kv.get("TMP")
+            btype = kv.get("Type", "2" if word_u == "FACE" or tab == "FACE" else "")
+            if tmpl and btype in ZK_FACE_TYPES:
+                raw = _b64(tmpl) or tmpl.encode()
+                pin = kv.get("Pin") or kv.get("PIN") or ""
+                items.append(
+                    ContentItem(
+                        protocol="iclock",
+                        what=f"ZKTeco ADMS {word_u} face template (Type {btype}) for PIN {pin}",
+                        template=raw,
+                        declared_face=True,
+                        fields={"table": tab, "pin": pin, "type": btype, "serial": sn},
+                    )
+                )
+        content = kv.get("Content")
+        if content and (word_u in ("BIOPHOTO", "USERPIC") or tab in ("BIOPHOTO", "USERPIC")):
+            hit = decode_b64_image(content)
+            if hit is not None:
+                pin = kv.get("PIN") or kv.get("Pin") or ""
+                items.append(
+                    ContentItem(
+                        protocol="iclock",
+                        what=f"ZKTeco ADMS {word_u or tab} photo for PIN {pin}: base64 "
+                        f"{hit[1].upper()}",
+                        image=hit[0],
+                        image_format=hit[1],
+                        declared_face=True,
+                        fields={"table": tab, "pin": pin, "serial": sn},
+                    )
+                )
+        if len(items) >= MAX_ITEMS:
+            break
+    return ParsedBody("iclock", items, facts)
+
+
+def _parse_generic(ev: HttpBodyEvent, parts: list[Part]) -> ParsedBody:
+    items: list[ContentItem] = []
+    path_face = _face_word(ev.path)
+    if parts:
+        for p in parts:
+            named = p.name or p.filename or p.content_type
+            b64 = decode_b64_image(p.body) if len(p.body) >= MIN_B64 else None
+            found = [(img, fmt) for _o, img, fmt in carve_images(p.body)] or ([b64] if b64 else [])
+            for img, fmt in found:
+                items.append(
+                    ContentItem(
+                        protocol="multipart",
+                        what=f"multipart upload to {_short(ev.path)}: {fmt.upper()} in part "
+                        f"{named!r}",
+                        image=img,
+                        image_format=fmt,
+                        declared_face=path_face or _face_word(named),
+                        fields={"part": named},
+                    )
+                )
+        return ParsedBody("multipart" if items else None, items, {})
+    doc = _load_json(ev.body)
+    if doc is not None:
+        for jpath, img, fmt in _walk_b64_images(doc):
+            items.append(
+                ContentItem(
+                    protocol="json",
+                    what=f"JSON upload to {_short(ev.path)}: base64 {fmt.upper()} in {jpath}",
+                    image=img,
+                    image_format=fmt,
+                    declared_face=path_face or _face_word(jpath),
+                    fields={"field": jpath},
+                )
+            )
+        return ParsedBody("json" if items else None, items, {})
+    ctype = (ev.content_type or "").lower()
+    if "x-www-form-urlencoded" in ctype:
+        form = parse_qs(ev.body.decode("latin-1"), keep_blank_values=False)
+        for key, values in form.items():
+            for v in values[:4]:
+                hit = decode_b64_image(unquote_plus(v) if "%" in v else v)
+                if hit is not None:
+                    items.append(
+                        ContentItem(
+                            protocol="form",
+                            what=f"form upload to {_short(ev.path)}: base64 {hit[1].upper()} "
+                            f"in field {key!r}",
+                            image=hit[0],
+                            image_format=hit[1],
+                            declared_face=path_face or _face_word(key),
+                            fields={"field": key},
+                        )
+                    )
+        return ParsedBody("form" if items else None, items, {})
+    for _off, img, fmt in carve_images(ev.body):
+        items.append(
+            ContentItem(
+                protocol="raw",
+                what=f"{fmt.upper()} body posted to {_short(ev.path)}",
+                image=img,
+                image_format=fmt,
+                declared_face=path_face,
+                fields={},
+            )
+        )
+    return ParsedBody("raw" if items else None, items, {})
+
+
+def _short(path: str, n: int = 80) -> str:
+    return path if len(path) <= n else path[: n - 1] + "…"
+
+
+def parse_body(ev: HttpBodyEvent) -> ParsedBody:
+    """What face-bearing content a request body carries."""
+    body = ev.body
+    path = ev.path or ""
+    low_path = path.lower()
+    ctype = ev.content_type or ""
+    parts: list[Part] = []
+    if "multipart/" in ctype.lower() or body[:2] == b"--":
+        parts = split_multipart(body, boundary_of(ctype))
+    if low_path.startswith("/viid/"):
+        return _parse_viid(ev, _load_json(body))
+    if low_path.startswith("/iclock/"):
+        return _parse_iclock(ev)
+    head = body[:4096]
+    if parts and any(
+        b"EventNotificationAlert" in p.body[:4096]
+        or b"AccessControllerEvent" in p.body[:4096]
+        or p.name in ("AccessControllerEvent", "event_log")
+        for p in parts
+    ):
+        return _parse_isapi(ev, parts)
+    if low_path.startswith("/isapi/") and parts:
+        return _parse_isapi(ev, parts)
+    if _DAHUA_CODE.search(head.decode("latin-1")) or any(
+        _DAHUA_CODE.search(p.body[:2048].decode("latin-1")) for p in parts
+    ):
+        return _parse_dahua(ev, parts, body)
+    doc = _load_json(body) if not parts else None
+    if isinstance(doc, dict) and any(
+        k in doc for k in ("FaceListObject", "PersonListObject", "ImageListObject")
+    ):
+        return _parse_viid(ev, doc)
+    return _parse_generic(ev, parts)

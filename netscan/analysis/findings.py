@@ -1,0 +1,782 @@
+"""Findings: which premises devices send face data off-site, to whom, and how sure we are.
+
+Levels, strongest first:
+
+``confirmed``
+    Face content was seen leaving the premises: a carved picture in which the local detector
+    found a face, or a biometric face template, in a plaintext request to an off-site host.
+``likely``
+    A device uploads image-sized bursts (20 kB to 2 MB) to a face-recognition cloud (named by
+    DNS, TLS or QUIC SNI, HTTP Host or address range), or sends a picture its protocol labels
+    as a face that the detector could not confirm.
+``possible``
+    A camera, NVR, face terminal, doorbell or edge server sends significant upstream data off
+    site (sustained media or repeated picture-sized uploads, not keep-alive chatter), or talks
+    to a face cloud at all; a camera seen only as encrypted 802.11 with a video-shaped upstream.
+
+A finding belongs to the device that sends off-site. Cameras that feed it on the premises (it
+pulls their streams, or they push media or faces to it) appear in its ``path`` and get no
+finding for that traffic. Output is deterministic: sorted, with ids hashed from device,
+destination and level.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from netscan.analysis.content import ContentItem, parse_body
+from netscan.analysis.faces import FaceChecker, ImageCheck
+from netscan.analysis.roles import CAMERA_VENDOR_WORDS, trusted_signature
+from netscan.events import HttpBodyEvent
+from netscan.inventory.inventory import Inventory
+from netscan.inventory.model import Conversation, Device, Endpoint
+
+LEVELS = ("confirmed", "likely", "possible")
+LEVEL_RANK = {"confirmed": 3, "likely": 2, "possible": 1}
+FACE_CAPABLE = frozenset({"camera", "nvr", "face-terminal", "doorbell", "edge-server"})
+FEEDER_ROLES = frozenset({"camera", "nvr", "face-terminal", "doorbell"})
+
+IMAGE_BURST_MIN = 20_000
+IMAGE_BURST_MAX = 2_000_000
+MEDIA_MIN_BYTES = 1_000_000  # sustained upstream media: at least this much
+MEDIA_UP_DOWN = 3.0  # and at least this many times more up than down
+IMAGE_UPLOADS_MIN = 3  # repeated picture-sized uploads
+FEED_MIN_BYTES = 200_000  # a local stream worth calling a feed
+WLAN_MIN_BYTES = 1_000_000
+WLAN_MIN_RATE = 30_000  # bytes/s averaged over the conversation
+WLAN_MIN_SECONDS = 30.0
+WLAN_MIN_PACKET = 400  # mean upstream packet size of a video stream
+MAX_EVIDENCE = 40
+MAX_BURSTS = 100
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+# -- provisions ---------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def load_provisions() -> list[dict[str, Any]]:
+    import yaml
+
+    text = resources.files("netscan.analysis").joinpath("provisions.yaml").read_text("utf-8")
+    data = yaml.safe_load(text) or {}
+    return list(data.get("provisions", []))
+
+
+def provisions_for(
+    country: str | None, level: str, cross_border: bool | None
+) -> list[dict[str, Any]]:
+    if not country:
+        return []
+    cc = country.upper()
+    out: list[dict[str, Any]] = []
+    for p in load_provisions():
+        if cc not in p.get("countries", []):
+            continue
+        why: list[str] = []
+        for cond in p.get("when", []):
+            if cond == "face":
+                why.append("face data may be processed by the device or its recipient")
+            elif cond == "cross_border" and cross_border:
+                why.append("the destination lies outside the premises country")
+            elif cond == level:
+                why.append(f"the finding is {level}")
+        if not why:
+            continue
+        out.append(
+            {
+                "id": p["id"],
+                "instrument": p["instrument"],
+                "article": p["article"],
+                "summary": " ".join(str(p["summary"]).split()),
+                "source": p["source"],
+                "why": "; ".join(why),
+            }
+        )
+    return out
+
+
+def _country_code(country: str | None) -> str | None:
+    return country.upper().split("-")[0] if country else None
+
+
+# -- content hits ------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ContentHit:
+    ev: HttpBodyEvent
+    item: ContentItem
+    check: ImageCheck | None
+    device: str | None
+    dst_ip: str
+    dst_device: str | None
+    offsite: bool
+
+    @property
+    def is_face(self) -> bool:
+        if self.item.template is not None and self.item.declared_face:
+            return True
+        return self.check is not None and bool(self.check.faces)
+
+    @property
+    def unconfirmed_face(self) -> bool:
+        """Declared a face by its protocol, but the detector could not confirm one."""
+        return self.item.declared_face and not self.is_face
+
+
+def _device_key(inv: Inventory, mac: str | None, ip: str | None) -> str | None:
+    if mac and not int(mac[:2], 16) & 1:
+        return mac if mac in inv.devices else None
+    if ip and inv.premises.is_premises(ip):
+        for key, dev in inv.devices.items():
+            if ip in dev.ips:
+                return key
+        return f"ip:{ip}"
+    return None
+
+
+def content_hits(inv: Inventory, checker: FaceChecker) -> list[ContentHit]:
+    hits: list[ContentHit] = []
+    for ev in inv.bodies:
+        ctx = ev.ctx
+        if not ctx.src_ip or not inv.premises.is_premises(ctx.src_ip):
+            continue
+        parsed = parse_body(ev)
+        if not parsed.items:
+            continue
+        src = _device_key(inv, ctx.src_mac, ctx.src_ip)
+        dst_ip = ctx.dst_ip or ""
+        offsite = inv.premises.is_offsite(dst_ip)
+        dst_dev = None if offsite else _device_key(inv, ctx.dst_mac, dst_ip)
+        for item in parsed.items:
+            chk = checker.check(item.image, item.image_format or "jpeg") if item.image else None
+            hits.append(ContentHit(ev, item, chk, src, dst_ip, dst_dev, offsite))
+    return hits
+
+
+# -- traffic groups ----------------------------------------------------------------------
+
+
+@dataclass
+class Group:
+    device: str
+    peer: str  # peer IP (or peer MAC for 802.11-only)
+    convs: list[Conversation] = field(default_factory=list)
+
+    @property
+    def bytes_up(self) -> int:
+        return sum(c.bytes_up for c in self.convs)
+
+    @property
+    def bytes_down(self) -> int:
+        return sum(c.bytes_down for c in self.convs)
+
+    @property
+    def packets_up(self) -> int:
+        return sum(c.packets_up for c in self.convs)
+
+    @property
+    def first_ts(self) -> float:
+        return min(c.first_ts for c in self.convs)
+
+    @property
+    def last_ts(self) -> float:
+        return max(c.last_ts for c in self.convs)
+
+    @property
+    def bursts(self) -> list[list[float]]:
+        out = [b for c in self.convs for b in c.bursts]
+        return sorted(out, key=lambda b: (b[0], b[1]))
+
+    @property
+    def image_bursts(self) -> list[list[float]]:
+        return [b for b in self.bursts if IMAGE_BURST_MIN <= b[2] <= IMAGE_BURST_MAX]
+
+
+def upstream_shape(g: Group) -> tuple[str, str]:
+    """("media" | "image-uploads" | "chatter", description) for a device → peer group."""
+    up, down = g.bytes_up, g.bytes_down
+    bursts = g.bursts
+    big = sum(b[2] for b in bursts if b[2] >= IMAGE_BURST_MIN)
+    images = g.image_bursts
+    dur = max(g.last_ts - g.first_ts, 1.0)
+    ratio = up / max(down, 1)
+    desc = (
+        f"{up:,} bytes up / {down:,} down over {dur:.0f} s, {len(bursts)} upload bursts "
+        f"({len(images)} picture-sized)"
+    )
+    if up >= MEDIA_MIN_BYTES and ratio >= MEDIA_UP_DOWN and (not bursts or big >= 0.5 * up):
+        return "media", desc
+    if len(images) >= IMAGE_UPLOADS_MIN and ratio >= MEDIA_UP_DOWN:
+        return "image-uploads", desc
+    return "chatter", desc
+
+
+# -- paths through the premises ------------------------------------------------------------
+
+
+def feeders(
+    inv: Inventory, convs: list[Conversation], hits: list[ContentHit]
+) -> dict[str, dict[str, str]]:
+    """receiver device → {feeding device: how}."""
+    out: dict[str, dict[str, str]] = defaultdict(dict)
+    for c in convs:
+        if not c.peer_device or c.peer_device == c.device:
+            continue
+        if c.bytes_down >= FEED_MIN_BYTES and c.bytes_down >= MEDIA_UP_DOWN * max(c.bytes_up, 1):
+            src, dst = c.peer_device, c.device  # the device pulls from its peer
+        elif c.bytes_up >= FEED_MIN_BYTES and c.bytes_up >= MEDIA_UP_DOWN * max(c.bytes_down, 1):
+            src, dst = c.device, c.peer_device  # the device pushes to its peer
+        else:
+            continue
+        sdev = inv.devices.get(src)
+        if sdev is None or sdev.role not in FEEDER_ROLES:
+            continue
+        proto = "/".join(sorted(c.protocols)) or f"{c.transport}/{c.port}"
+        out[dst].setdefault(src, f"streams {proto} ({max(c.bytes_up, c.bytes_down):,} bytes)")
+    for h in hits:
+        if not h.offsite and h.device and h.dst_device and h.device != h.dst_device:
+            if h.is_face or h.item.declared_face:
+                out[h.dst_device].setdefault(h.device, f"sends face data ({h.item.protocol})")
+    return out
+
+
+def chain(device: str, feeds: dict[str, dict[str, str]]) -> list[list[tuple[str, str]]]:
+    """Layers of feeders, farthest first: [[(dev, how), ...], ..., [(device, "")]]."""
+    layers: list[list[tuple[str, str]]] = []
+    seen = {device}
+    frontier = [device]
+    for _ in range(4):
+        nxt: list[tuple[str, str]] = []
+        for d in frontier:
+            for src, how in sorted(feeds.get(d, {}).items()):
+                if src not in seen:
+                    seen.add(src)
+                    nxt.append((src, how))
+        if not nxt:
+            break
+        layers.append(sorted(nxt))
+        frontier = [s for s, _ in nxt]
+    layers.reverse()
+    layers.append([(device, "")])
+    return layers
+
+
+# -- finding assembly --------------------------------------------------------------------
+
+
+def _device_label(dev: Device | None, key: str) -> str:
+    if dev is None:
+        return key
+    name = sorted(dev.hostnames)[0] if dev.hostnames else None
+    bits = [dev.role]
+    if dev.model:
+        bits.append(dev.model)
+    elif dev.vendor:
+        bits.append(dev.vendor)
+    ip = _first_ip(dev)
+    return f"{name or ip or dev.mac or key} ({', '.join(bits)})"
+
+
+def _first_ip(dev: Device | None) -> str | None:
+    if dev is None or not dev.ips:
+        return None
+    v4 = sorted(ip for ip in dev.ips if ":" not in ip)
+    return v4[0] if v4 else sorted(dev.ips)[0]
+
+
+def _endpoint_label(ep: Endpoint | None, ip: str | None) -> str:
+    if ep is None:
+        return ip or "unknown destination"
+    name = sorted(ep.names)[0] if ep.names else ep.ip
+    return f"{name}" + (f" ({ep.provider})" if ep.provider else "")
+
+
+def _operator_country(ep: Endpoint | None) -> str | None:
+    if ep is None or not ep.matches:
+        return None
+    rank = {"face-cloud": 2, "vendor-cloud": 1}
+    best = max(
+        ep.matches.values(),
+        key=lambda m: (rank.get(m.get("category") or "", 0), m.get("confidence") or 0, m["sig_id"]),
+    )
+    j = best.get("jurisdiction")
+    return str(j).upper() if j else None
+
+
+def _destination(ep: Endpoint | None, ip: str | None) -> dict[str, Any]:
+    return {
+        "ip": ip,
+        "names": sorted(ep.names) if ep else [],
+        "provider": ep.provider if ep else None,
+        "operator_country": _operator_country(ep),
+        "ip_country": ep.country if ep else None,
+        "asn": ep.asn if ep else None,
+        "org": ep.org if ep else None,
+        "category": ep.category if ep else None,
+    }
+
+
+def _cross_border(country: str | None, dest: dict[str, Any]) -> bool | None:
+    cc = _country_code(country)
+    if not cc:
+        return None
+    known = [c.upper() for c in (dest["ip_country"], dest["operator_country"]) if c]
+    if not known:
+        return None
+    return any(c != cc for c in known)
+
+
+def finding_id(device: str, destination: str, level: str) -> str:
+    return "F-" + hashlib.sha256(f"{device}|{destination}|{level}".encode()).hexdigest()[:12]
+
+
+class _Ev:
+    def __init__(self, files: list[str]) -> None:
+        self.files = files
+        self.items: list[dict[str, Any]] = []
+        self._keys: set[tuple[int, int, str]] = set()
+
+    def add(self, file: int, frame: int, what: str) -> None:
+        key = (file, frame, what)
+        if key in self._keys or len(self.items) >= MAX_EVIDENCE:
+            return
+        self._keys.add(key)
+        self.items.append(
+            {
+                "frame": int(frame),
+                "file": self.files[file] if 0 <= file < len(self.files) else "",
+                "what": what,
+            }
+        )
+
+
+def _flow_selectors(
+    inv: Inventory, dev: Device | None, convs: list[Conversation]
+) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    ips = sorted(dev.ips) if dev else []
+    for c in sorted(convs, key=lambda c: (c.transport, c.peer_ip, c.port)):
+        file = inv.files[c.first_frame[0]] if c.first_frame[0] < len(inv.files) else ""
+        if c.transport == "wlan":
+            out.append({"file": file, "transport": "wlan", "mac": c.device, "peer_mac": c.peer_mac})
+        else:
+            out.append(
+                {
+                    "file": file,
+                    "transport": c.transport,
+                    "ips": ips,
+                    "peer_ip": c.peer_ip,
+                    "port": c.port,
+                }
+            )
+    return out
+
+
+def _role_evidence(ev: _Ev, dev: Device | None) -> None:
+    if dev is None:
+        return
+    n = 0
+    for e in dev.evidence:
+        m = dev.matches.get(e.sig_id) if e.sig_id else None
+        if m is not None and not trusted_signature(dev, m):
+            continue
+        ev.add(e.file, e.frame, f"device: {e.what}")
+        n += 1
+        if n >= 4:
+            break
+
+
+def _endpoint_evidence(ev: _Ev, ep: Endpoint | None) -> None:
+    if ep is None:
+        return
+    for e in ep.evidence[:4]:
+        if e.frame:
+            ev.add(e.file, e.frame, f"destination: {e.what}")
+
+
+def _face_summary(hits: list[ContentHit]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    seen: set[tuple[str, int]] = set()
+    for h in hits:
+        digest = h.check.sha256 if h.check else hashlib.sha256(h.item.template or b"").hexdigest()
+        key = (digest, h.ev.first_frame)
+        if key in seen:
+            continue
+        seen.add(key)
+        entry: dict[str, Any] = {
+            "protocol": h.item.protocol,
+            "what": h.item.what,
+            "method": h.ev.method,
+            "path": h.ev.path,
+            "host": h.ev.host,
+            "file_index": h.ev.ctx.file,
+            "first_frame": h.ev.first_frame or h.ev.ctx.frame,
+            "last_frame": h.ev.last_frame or h.ev.ctx.frame,
+            "declared_face": h.item.declared_face,
+            "face": h.is_face,
+            "sha256": digest,
+        }
+        if h.check:
+            entry.update(
+                {
+                    "size": h.check.size,
+                    "format": h.check.format,
+                    "width": h.check.width,
+                    "height": h.check.height,
+                    "faces": h.check.faces,
+                    "detector": h.check.detector,
+                    "kept_as": h.check.kept_as,
+                }
+            )
+        else:
+            entry.update({"size": len(h.item.template or b""), "format": "template"})
+        out.append(entry)
+    return out
+
+
+def _body_what(h: ContentHit) -> str:
+    bits = [f"{h.ev.method} {h.ev.path}"]
+    if h.check is not None:
+        c = h.check
+        dims = f"{c.width}x{c.height}" if c.width else "undecodable"
+        faces = "detector unavailable" if c.faces is None else f"{c.faces} face(s) detected"
+        bits.append(f"{h.item.what} ({c.size:,} bytes, {dims}, {faces}, sha256 {c.sha256[:16]})")
+    else:
+        bits.append(f"{h.item.what} ({len(h.item.template or b''):,} bytes)")
+    return ": ".join(bits)
+
+
+def find(inventory: Inventory, convs: list[Conversation], options: Any) -> list[dict[str, Any]]:
+    inv = inventory
+    country = getattr(options, "country", None)
+    checker = FaceChecker(getattr(options, "keep_evidence", None))
+    hits = content_hits(inv, checker)
+    feeds = feeders(inv, convs, hits)
+
+    groups: dict[tuple[str, str], Group] = {}
+    wlan: dict[str, list[Conversation]] = defaultdict(list)
+    for c in convs:
+        if c.transport == "wlan":
+            wlan[c.device].append(c)
+            continue
+        if c.peer_device is not None or not inv.premises.is_offsite(c.peer_ip):
+            continue
+        key = (c.device, c.peer_ip)
+        g = groups.get(key)
+        if g is None:
+            g = groups[key] = Group(c.device, c.peer_ip)
+        g.convs.append(c)
+
+    offsite_hits: dict[tuple[str, str], list[ContentHit]] = defaultdict(list)
+    for h in hits:
+        if h.offsite and h.device:
+            offsite_hits[(h.device, h.dst_ip)].append(h)
+            if (h.device, h.dst_ip) not in groups:
+                groups[(h.device, h.dst_ip)] = Group(h.device, h.dst_ip)
+
+    findings: list[dict[str, Any]] = []
+    for (dkey, peer), g in sorted(groups.items()):
+        f = _assess(inv, g, offsite_hits.get((dkey, peer), []), feeds, country)
+        if f is not None:
+            findings.append(f)
+    wired = {g.device for g in groups.values()} | {c.device for c in convs if c.transport != "wlan"}
+    for dkey, wconvs in sorted(wlan.items()):
+        if dkey in wired:
+            continue
+        f = _assess_wlan(inv, dkey, wconvs, country)
+        if f is not None:
+            findings.append(f)
+    findings.sort(
+        key=lambda f: (-LEVEL_RANK[f["level"]], f["device"], f["destination"]["ip"] or "", f["id"])
+    )
+    return findings
+
+
+def _assess(
+    inv: Inventory,
+    g: Group,
+    hits: list[ContentHit],
+    feeds: dict[str, dict[str, str]],
+    country: str | None,
+) -> dict[str, Any] | None:
+    dev = inv.devices.get(g.device)
+    ep = inv.endpoints.get(g.peer)
+    role = dev.role if dev else "unknown"
+    capable = role in FACE_CAPABLE
+    face_cloud = ep is not None and ep.category == "face-cloud"
+    shape, shape_desc = upstream_shape(g) if g.convs else ("content", "")
+    faces = [h for h in hits if h.is_face]
+    unconfirmed = [h for h in hits if h.unconfirmed_face]
+    pictures = [h for h in hits if h.check is not None]
+    images = g.image_bursts if g.convs else []
+    ev = _Ev(inv.files)
+    reasons: list[str] = []
+    dest_label = _endpoint_label(ep, g.peer)
+
+    if faces:
+        level, kind = "confirmed", "face-upload"
+        n_img = len({h.check.sha256 for h in faces if h.check})
+        n_tpl = len([h for h in faces if h.item.template is not None])
+        protos = sorted({h.item.protocol for h in faces})
+        what = []
+        if n_img:
+            what.append(f"{n_img} distinct picture(s) in which a face was detected")
+        if n_tpl:
+            what.append(f"{n_tpl} face template(s)")
+        reasons.append(
+            f"{' and '.join(what)} sent in plaintext ({', '.join(protos)}) to {dest_label}"
+        )
+    elif face_cloud and images:
+        level, kind = "likely", "face-cloud-upload"
+        reasons.append(
+            f"{len(images)} picture-sized upload burst(s) to the face-recognition cloud "
+            f"{dest_label}"
+        )
+    elif unconfirmed:
+        level, kind = "likely", "face-upload"
+        reasons.append(
+            f"{len(unconfirmed)} picture(s) labelled as faces by the protocol "
+            f"({', '.join(sorted({h.item.protocol for h in unconfirmed}))}) sent to "
+            f"{dest_label}; the local detector did not confirm a face"
+        )
+    elif capable and face_cloud:
+        level, kind = "possible", "face-cloud-contact"
+        reasons.append(f"a {role} talks to the face-recognition cloud {dest_label}")
+    elif capable and (shape in ("media", "image-uploads") or pictures):
+        level, kind = "possible", "offsite-upstream"
+        what = {
+            "media": "sustained upstream media",
+            "image-uploads": "repeated picture-sized uploads",
+        }.get(shape, "picture uploads")
+        cat = "vendor cloud" if ep and ep.category == "vendor-cloud" else "off-site host"
+        reasons.append(f"a {role} sends {what} to the {cat} {dest_label}")
+        if pictures:
+            reasons.append(f"{len(pictures)} picture(s) carved from its uploads; none holds a face")
+    else:
+        return None
+    if shape_desc:
+        reasons.append(shape_desc)
+
+    # evidence: content first, then the destination's naming, the flow, the device
+    for h in faces + unconfirmed + [h for h in pictures if h not in faces + unconfirmed]:
+        ev.add(h.ev.ctx.file, h.ev.first_frame or h.ev.ctx.frame, _body_what(h))
+    _endpoint_evidence(ev, ep)
+    for c in sorted(g.convs, key=lambda c: c.first_frame):
+        ev.add(
+            c.first_frame[0],
+            c.first_frame[1],
+            f"first packet of {c.transport}/{c.port} to {g.peer}: {c.bytes_up:,} bytes up",
+        )
+    for b in images[:5]:
+        ev.add(
+            g.convs[0].first_frame[0],
+            g.convs[0].first_frame[1],
+            f"upload burst {_iso(b[0])}: {int(b[2]):,} bytes in {int(b[3])} packets",
+        )
+    _role_evidence(ev, dev)
+
+    layers = chain(g.device, feeds)
+    path = _path(inv, layers, ep, g.peer)
+    if len(layers) > 1:
+        n_feed = sum(len(layer) for layer in layers[:-1])
+        reasons.append(f"fed by {n_feed} device(s) on the premises")
+        for layer in layers[:-1]:
+            for key, how in layer:
+                fdev = inv.devices.get(key)
+                if fdev is not None:
+                    ev.add(fdev.first_frame[0], fdev.first_frame[1], f"feeder {key}: {how}")
+
+    dest = _destination(ep, g.peer)
+    cross = _cross_border(country, dest)
+    times = [h.ev.ctx.ts for h in hits]
+    if g.convs:
+        times += [g.first_ts, g.last_ts]
+    first, last = min(times), max(times)
+    bursts = g.bursts if g.convs else []
+    face_summary = _face_summary(hits)
+    return {
+        "id": finding_id(g.device, g.peer, level),
+        "kind": kind,
+        "level": level,
+        "device": g.device,
+        "device_mac": dev.mac if dev else None,
+        "device_ip": _first_ip(dev),
+        "device_role": role,
+        "device_label": _device_label(dev, g.device),
+        "path": path,
+        "destination": dest,
+        "bytes_up": g.bytes_up if g.convs else sum(len(h.ev.body) for h in hits),
+        "bytes_down": g.bytes_down,
+        "bursts": [
+            [round(b[0], 6), round(b[1], 6), int(b[2]), int(b[3])] for b in bursts[:MAX_BURSTS]
+        ],
+        "image_bursts": len(images),
+        "shape": shape,
+        "first_ts": _iso(first),
+        "last_ts": _iso(last),
+        "reason": "; ".join(reasons),
+        "evidence": ev.items,
+        "faces": face_summary,
+        "face_images": len({f["sha256"] for f in face_summary if f["face"]}),
+        "flows": _flow_selectors(inv, dev, g.convs),
+        "cross_border": cross,
+        "provisions": provisions_for(country, level, cross),
+        "transport": sorted({f"{c.transport}/{c.port}" for c in g.convs}),
+        "plaintext": bool(hits),
+    }
+
+
+def _path(
+    inv: Inventory, layers: list[list[tuple[str, str]]], ep: Endpoint | None, peer: str | None
+) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for stage, layer in enumerate(layers):
+        nxt = [k for k, _ in layers[stage + 1]] if stage + 1 < len(layers) else [peer or ""]
+        for key, how in layer:
+            dev = inv.devices.get(key)
+            out.append(
+                {
+                    "stage": stage,
+                    "kind": "device",
+                    "key": key,
+                    "mac": dev.mac if dev else None,
+                    "ip": _first_ip(dev),
+                    "role": dev.role if dev else "unknown",
+                    "label": _device_label(dev, key),
+                    "to": nxt if stage + 1 < len(layers) else [peer or ""],
+                    "how": how or None,
+                }
+            )
+    out.append(
+        {
+            "stage": len(layers),
+            "kind": "endpoint",
+            "key": peer or "",
+            "ip": ep.ip if ep else peer,
+            "label": _endpoint_label(ep, peer),
+            "provider": ep.provider if ep else None,
+            "category": ep.category if ep else None,
+        }
+    )
+    return out
+
+
+def _looks_like_camera_vendor(dev: Device | None) -> bool:
+    vendor = (dev.vendor or "").lower() if dev else ""
+    return any(w in vendor for w in CAMERA_VENDOR_WORDS)
+
+
+def wlan_video_shape(c: Conversation) -> bool:
+    dur = max(c.last_ts - c.first_ts, 0.0)
+    if c.bytes_up < WLAN_MIN_BYTES or dur < WLAN_MIN_SECONDS:
+        return False
+    if c.bytes_up < MEDIA_UP_DOWN * max(c.bytes_down, 1):
+        return False
+    mean = c.bytes_up / max(c.packets_up, 1)
+    return c.bytes_up / dur >= WLAN_MIN_RATE and mean >= WLAN_MIN_PACKET
+
+
+def _assess_wlan(
+    inv: Inventory, dkey: str, convs: list[Conversation], country: str | None
+) -> dict[str, Any] | None:
+    dev = inv.devices.get(dkey)
+    role = dev.role if dev else "unknown"
+    if role not in FACE_CAPABLE and not _looks_like_camera_vendor(dev):
+        return None
+    video = [c for c in convs if wlan_video_shape(c)]
+    if not video:
+        return None
+    # streaming to a recorder or edge server on the premises stays on the premises
+    local_sinks = {
+        c.peer_mac
+        for c in video
+        if c.peer_mac in inv.devices and inv.devices[c.peer_mac].role in ("nvr", "edge-server")
+    }
+    video = [c for c in video if c.peer_mac not in local_sinks]
+    if not video:
+        return None
+    ev = _Ev(inv.files)
+    up = sum(c.bytes_up for c in video)
+    first = min(c.first_ts for c in video)
+    last = max(c.last_ts for c in video)
+    peers = sorted({c.peer_mac or "" for c in video})
+    for c in video:
+        ev.add(
+            c.first_frame[0],
+            c.first_frame[1],
+            f"first encrypted 802.11 frame {dkey} → {c.peer_mac}: {c.bytes_up:,} bytes up in "
+            f"{c.packets_up} frames over {c.last_ts - c.first_ts:.0f} s",
+        )
+    _role_evidence(ev, dev)
+    vendor = dev.vendor if dev and dev.vendor else "unknown vendor"
+    reason = (
+        f"seen only as encrypted 802.11: a {role if role != 'unknown' else 'camera-vendor'} "
+        f"device ({vendor}) sends a steady video-shaped upstream ({up:,} bytes over "
+        f"{last - first:.0f} s) through {', '.join(peers)}; the final destination cannot be "
+        "seen, so it may leave the premises"
+    )
+    dest = _destination(None, None)
+    peer_key = peers[0] if peers else ""
+    level = "possible"
+    return {
+        "id": finding_id(dkey, peer_key, level),
+        "kind": "wlan-camera-upstream",
+        "level": level,
+        "device": dkey,
+        "device_mac": dev.mac if dev else dkey,
+        "device_ip": None,
+        "device_role": role,
+        "device_label": _device_label(dev, dkey),
+        "path": [
+            {
+                "stage": 0,
+                "kind": "device",
+                "key": dkey,
+                "mac": dev.mac if dev else dkey,
+                "ip": None,
+                "role": role,
+                "label": _device_label(dev, dkey),
+                "to": peers,
+                "how": None,
+            },
+            {
+                "stage": 1,
+                "kind": "link",
+                "key": peer_key,
+                "ip": None,
+                "label": f"802.11 peer {peer_key} (destination beyond it unknown)",
+                "provider": None,
+                "category": None,
+            },
+        ],
+        "destination": dest,
+        "bytes_up": up,
+        "bytes_down": sum(c.bytes_down for c in video),
+        "bursts": [],
+        "image_bursts": 0,
+        "shape": "media",
+        "first_ts": _iso(first),
+        "last_ts": _iso(last),
+        "reason": reason,
+        "evidence": ev.items,
+        "faces": [],
+        "face_images": 0,
+        "flows": _flow_selectors(inv, dev, video),
+        "cross_border": None,
+        "provisions": provisions_for(country, level, None),
+        "transport": ["wlan"],
+        "plaintext": False,
+    }
