@@ -6,8 +6,9 @@ Both the CLI and the TUI call ``Analyzer``; each stage lives in its own package.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -73,22 +74,25 @@ def load_signatures(directory: str | None) -> tuple[Any, dict[str, Any]]:
 
 
 def pack_info(pack: Any) -> dict[str, Any]:
+    """The pack facts every report and the TUI show: where it comes from, commit, date, count."""
     v = pack.version
-    get = v.get if isinstance(v, dict) else lambda k, d=None: getattr(v, k, d)
     return {
-        "source": str(get("source", "") or get("path", "") or ""),
-        "commit": get("commit", None),
-        "date": get("date", None),
+        "source": str(v.source_dir),
+        "origin": v.origin,
+        "name": v.name,
+        "pack_version": v.pack_version,
+        "commit": v.git_commit,
+        "date": v.git_date,
         "count": len(pack.signatures),
-        "counts": dict(get("counts", {}) or {}),
+        "counts": dict(pack.counts),
     }
 
 
 def open_inputs(paths: list[str]) -> tuple[list[CaptureFile], list[InputInfo]]:
     captures: list[CaptureFile] = []
     infos: list[InputInfo] = []
-    for p in paths:
-        cap = CaptureFile(p)
+    for i, p in enumerate(paths):
+        cap = CaptureFile(p, index=i)
         captures.append(cap)
         path = Path(p)
         infos.append(InputInfo(path=str(p), sha256=sha256_file(path), size=path.stat().st_size,
@@ -110,10 +114,7 @@ class Analyzer:
             "count": 0,
             "counts": {},
         }
-        try:
-            self.matcher, self.pack = load_signatures(options.signatures)
-        except ImportError:
-            self.matcher = None
+        self.matcher, self.pack = load_signatures(options.signatures)
 
     def run(self, paths: list[str], progress: Callable[[int, int], None] | None = None) -> Result:
         captures, infos = open_inputs(paths)
@@ -143,12 +144,17 @@ class Analyzer:
                 c.close()
         for cap, info in zip(captures, infos, strict=True):
             info.warnings = list(cap.warnings)
-            if self.options.engine != "tshark" or not info.packets:
-                info.packets = cap.frames
-                info.first_ts, info.last_ts = cap.first_ts, cap.last_ts
+            info.packets = cap.frames
+            info.first_ts, info.last_ts = cap.first_ts, cap.last_ts
             info.linktypes = sorted(cap.linktypes)
             for w in cap.warnings:
                 warnings.append(f"{info.path}: {w}")
+        # the tshark engine reads the files itself: its frame counts and times are the facts
+        for info, stats in zip(infos, getattr(engine, "file_stats", []), strict=False):
+            info.packets, info.first_ts, info.last_ts = stats.frames, stats.first_ts, stats.last_ts
+            for w in stats.warnings:
+                info.warnings.append(f"tshark: {w}")
+                warnings.append(f"{info.path}: tshark: {w}")
         unsupported = getattr(engine, "unsupported_linktypes", set())
         for lt in sorted(unsupported):
             warnings.append(
@@ -180,5 +186,128 @@ class Analyzer:
             dissector_errors=dict(getattr(engine, "dissector_errors", {})),
         )
 
+    def run_incremental(
+        self,
+        paths: list[str] | None = None,
+        batch: int = 20000,
+        *,
+        records: Iterable[Any] | None = None,
+        source: str = "live",
+    ) -> Iterator[Partial]:
+        """Run the analysis in steps of ``batch`` records, yielding a ``Partial`` after each and a
+        final one whose ``result()`` is what ``run(paths)`` returns. Give capture ``paths``, or
+        ``records`` (engine input records, e.g. from a live capture) named ``source``. Only the
+        native engine streams; with tshark the whole run is one step."""
+        if batch < 1:
+            raise ValueError("batch must be at least 1")
+        return _incremental(self, paths, batch, records, source)
 
-__all__ = ["Analyzer", "CaptureError", "Options", "Result"]
+
+# -- incremental runs (the TUI) ---------------------------------------------------------
+
+
+@dataclass
+class Partial:
+    """One step of ``Analyzer.run_incremental``: how far the analysis is, and its state.
+
+    While the consumer holds a ``Partial`` the analysis is suspended, so ``result()`` may
+    read the inventory safely; the returned ``Result`` is only valid until the next step.
+    """
+
+    done_bytes: int
+    total_bytes: int
+    packets: int
+    final: bool
+    _build: Callable[[], Result]
+    _result: Result | None = None
+
+    def result(self) -> Result:
+        """The analysis so far (roles and findings included); built once, on demand."""
+        if self._result is None:
+            self._result = self._build()
+        return self._result
+
+
+def _incremental(
+    self: Analyzer,
+    paths: list[str] | None,
+    batch: int,
+    records: Iterable[Any] | None,
+    source: str,
+) -> Iterator[Partial]:
+    if paths is not None and self.options.engine != "native":
+        result = self.run(paths)
+        total = sum(i.size for i in result.inputs)
+        yield Partial(total, total, result.packets, True, lambda: result, result)
+        return
+    from netscan.engine.native import Engine
+
+    if paths is not None:
+        captures, infos = open_inputs(paths)
+        files = [str(p) for p in paths]
+        stream: Iterator[Any] = iter(merged(captures))
+    else:
+        captures, infos, files = [], [InputInfo(path=source, sha256="", size=0)], [source]
+        stream = iter(records or ())
+    inventory = Inventory(self.premises, self.matcher, files=files)
+    engine = Engine(inventory)
+    total = sum(c.size for c in captures)
+
+    def done() -> int:
+        return sum(c.position for c in captures)
+
+    def build(final: bool) -> Result:
+        warnings: list[str] = []
+        step_infos = [replace(i) for i in infos]
+        for cap, info in zip(captures, step_infos, strict=True):
+            info.warnings = list(cap.warnings)
+            info.packets = cap.frames if final else 0
+            info.first_ts, info.last_ts = cap.first_ts, cap.last_ts
+            info.linktypes = sorted(cap.linktypes)
+            warnings.extend(f"{info.path}: {w}" for w in cap.warnings)
+        if not captures:
+            step_infos[0].packets = engine.packets
+        for lt in sorted(getattr(engine, "unsupported_linktypes", set())):
+            warnings.append(
+                f"link type {lt} is not supported; its frames were counted but not decoded"
+            )
+        convs = inventory.finalize()
+        from netscan.analysis.roles import assign_roles
+
+        assign_roles(inventory, convs)
+        findings: list[dict[str, Any]] = []
+        try:
+            from netscan.analysis.findings import find
+
+            findings = find(inventory, convs, self.options)
+        except ImportError:
+            pass
+        return Result(
+            options=self.options,
+            inputs=step_infos,
+            inventory=inventory,
+            conversations=convs,
+            findings=findings,
+            pack=self.pack,
+            engine="native",
+            packets=engine.packets,
+            warnings=warnings,
+            dissector_errors=dict(getattr(engine, "dissector_errors", {})),
+        )
+
+    try:
+        while True:
+            before = engine.packets
+            engine.run(islice(stream, batch))
+            if engine.packets == before:
+                break
+            yield Partial(done(), total, engine.packets, False, lambda: build(False))
+        engine.finish()
+    finally:
+        for c in captures:
+            c.close()
+    result = build(True)
+    yield Partial(total, total, result.packets, True, lambda: result, result)
+
+
+__all__ = ["Analyzer", "CaptureError", "Options", "Partial", "Result"]

@@ -145,6 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return EXIT_USAGE
+    from netscan.signatures.pack import PackError
     from netscan.sources.pcapfile import CaptureError
 
     try:
@@ -155,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return EXIT_USAGE
         return int(handler(args))
-    except (CaptureError, UsageError) as exc:
+    except (CaptureError, UsageError, PackError) as exc:
         print(f"netscan: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -13,20 +13,12 @@ import struct
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from netscan.decode.link import (
-    ETH_ARP,
-    ETH_IPV4,
-    ETH_IPV6,
-    ETH_VLAN,
-    LT_ETHERNET,
-    WLAN_PROTECTED,
-    decode_link,
-)
+from netscan.decode.link import ETH_ARP, WLAN_PROTECTED, Link, decode_link
 from netscan.decode.tcp import TcpReassembly
 from netscan.dissectors import registry
 from netscan.events import ArpEvent, Ctx, Event
-from netscan.flow import TCP, UDP, Flow
-from netscan.sources.pcapfile import Record
+from netscan.flow import Flow, sender_is_client
+from netscan.sources.pcapfile import RawRecord
 
 _IPV4 = struct.Struct("!BBHHHBBH4s4s").unpack_from
 _IPV6 = struct.Struct("!IHBB16s16s").unpack_from
@@ -37,11 +29,6 @@ _ARP = struct.Struct("!HHBBH6s4s6s4s").unpack_from
 
 _PROTO_BYTE = [bytes([i]) for i in range(256)]
 IPV6_EXT = {0, 43, 44, 60, 51, 135, 139, 140}
-WELL_KNOWN = {
-    20, 21, 22, 23, 25, 53, 67, 80, 88, 110, 123, 137, 138, 139, 143, 161, 389, 443, 445,
-    514, 554, 587, 853, 993, 995, 1883, 1900, 3702, 5060, 5353, 5355, 8000, 8080, 8443,
-    8554, 8883, 32100, 34567, 37777, 37020, 37810,
-}  # fmt: skip
 MAX_TCP_PARSE = 256 * 1024  # stop feeding a parser after this many bytes per direction
 
 
@@ -108,41 +95,35 @@ class Engine:
         self,
         file: int,
         key: bytes,
-        rkey: bytes,
         proto: int,
-        src: bytes,
-        dst: bytes,
-        sport: int,
-        dport: int,
-        smac: bytes | None,
-        dmac: bytes | None,
+        addrs: bytes,
+        data: bytes,
+        l4: int,
+        link: Link | None,
         ts: float,
         tcp_flags: int,
     ) -> tuple[Flow, bool]:
-        # who is the client?
-        sender_is_client = True
-        if proto == TCP:
-            if (
-                tcp_flags & 0x12 == 0x12
-                or not tcp_flags & 0x02
-                and sport in WELL_KNOWN
-                and dport not in WELL_KNOWN
-            ):  # SYN-ACK: the sender is the server
-                sender_is_client = False
-        elif proto == UDP:
-            if sport in WELL_KNOWN and dport not in WELL_KNOWN:
-                sender_is_client = False
-            elif sport == dport == 0:
-                pass
+        half = len(addrs) // 2
+        src, dst = addrs[:half], addrs[half:]
+        if l4 >= 0:
+            sport, dport = _PORTS(data, l4)
+            rkey = dst + src + data[l4 + 2 : l4 + 4] + data[l4 : l4 + 2] + key[-1:]
+        else:
+            sport = dport = 0
+            rkey = dst + src + key[-5:]
+        if link is not None:
+            smac, dmac = link.src, link.dst
+        else:
+            smac, dmac = data[6:12], data[0:6]
+        sender_is_client_ = sender_is_client(proto, sport, dport, tcp_flags)
         smac_s = smac.hex(":") if smac is not None else None
         dmac_s = dmac.hex(":") if dmac is not None else None
-        if sender_is_client:
+        if sender_is_client_:
             flow = Flow(file, proto, self.ip_str(src), self.ip_str(dst), sport, dport,
                         smac_s, dmac_s, ts)  # fmt: skip
             fwd = (flow, True)
-            rev = (flow, False)
             self.flows[key] = fwd
-            self.flows[rkey] = rev
+            self.flows[rkey] = (flow, False)
         else:
             flow = Flow(file, proto, self.ip_str(dst), self.ip_str(src), dport, sport,
                         dmac_s, smac_s, ts)  # fmt: skip
@@ -173,9 +154,11 @@ class Engine:
         flow.parser = parser
 
     def _tcp_payload(
-        self, flow: Flow, from_a: bool, seq: int, flags: int, payload: bytes, frame: int,
+        self, flow: Flow, from_a: bool, data: bytes, l4: int, end: int, flags: int, frame: int,
         ts: float,
     ) -> None:  # fmt: skip
+        seq = int.from_bytes(data[l4 + 4 : l4 + 8], "big")
+        payload = data[l4 + ((data[l4 + 12] >> 4) << 2) : end]
         tcp = flow.tcp
         if tcp is None:
             flow.tcp = tcp = TcpReassembly()
@@ -215,116 +198,98 @@ class Engine:
 
     def run(
         self,
-        records: Iterable[tuple[int, Record]],
+        records: Iterable[RawRecord],
         progress: Callable[[int], None] | None = None,
     ) -> None:
-        """Process ``(file_index, record)`` pairs."""
+        """Process raw records ``(file_index, frame, ts, linktype, data, wirelen)``."""
         flows = self.flows
+        get_flow = flows.get
         new_flow = self._new_flow
-        ipv4 = _IPV4
-        ports = _PORTS
-        tcp_hdr = _TCP
         dissect = self.dissect
-        sink_l2 = self.sink.on_frame_l2
-        l2_seen = self._l2_seen
         packets = self.packets
         nbytes = self.bytes
-        for file, (frame, ts, linktype, data, wirelen) in records:
+        tcp_payload = self._tcp_payload
+        udp_payload = self._udp_payload
+        for file, frame, ts, linktype, data, wirelen in records:
             packets += 1
             nbytes += wirelen
             if progress is not None and not packets & 0x3FFF:
                 progress(packets)
-            # -- link layer (Ethernet/IPv4 inline, everything else in decode_link) --
-            if linktype == LT_ETHERNET and len(data) >= 34:
+            dlen = len(data)
+            # -- link layer: plain Ethernet inline, everything else in decode_link --
+            link = None
+            if linktype == 1 and dlen >= 34:
                 et = (data[12] << 8) | data[13]
                 off = 14
-                if et in ETH_VLAN or et < 0x0600 or et == 0x8864:
+                if et == 0x8100 and data[16] == 0x08 and data[17] == 0x00:
+                    et = 0x0800  # one 802.1Q tag around IPv4: common on mirror ports
+                    off = 18
+                elif et != 0x0800 and et != 0x86DD:
                     link = decode_link(linktype, data)
                     if link is None:
                         continue
                     et, off = link.ethertype, link.offset
-                smac = data[6:12]
-                dmac = data[0:6]
             else:
                 link = decode_link(linktype, data)
                 if link is None:
-                    if linktype not in self.unsupported_linktypes:
-                        self.unsupported_linktypes.add(linktype)
+                    self.unsupported_linktypes.add(linktype)
                     continue
-                et, off, smac, dmac = link.ethertype, link.offset, link.src, link.dst
-            if smac is not None and smac not in l2_seen and not smac[0] & 1:
-                l2_seen.add(smac)
-                sink_l2(file, frame, ts, smac, wirelen)
+                et, off = link.ethertype, link.offset
             # -- network layer --
-            if et == ETH_IPV4:
-                if len(data) < off + 20:
+            if et == 0x0800:
+                if dlen < off + 20:
                     continue
-                vihl, _tos, totlen, ipid, fragw, _ttl, proto, _ck, src, dst = ipv4(data, off)
-                ihl = (vihl & 0x0F) << 2
+                ihl = (data[off] & 0x0F) << 2
                 if ihl < 20:
                     continue
                 l4 = off + ihl
-                end = off + totlen if totlen >= ihl else len(data)
-                if end > len(data):
-                    end = len(data)
-                if fragw & 0x3FFF:
-                    if fragw & 0x1FFF:  # a later fragment: belongs to the first one's flow
-                        hit = self.frag_map.get(src + dst + ipid.to_bytes(2, "big"))
+                end = off + ((data[off + 2] << 8) | data[off + 3])
+                if end > dlen or end < l4:
+                    end = dlen
+                proto = data[off + 9]
+                addrs = data[off + 12 : off + 20]
+                frag_id = None
+                if data[off + 6] & 0x3F or data[off + 7]:
+                    frag_id = addrs + data[off + 4 : off + 6]
+                    if (data[off + 6] & 0x1F) or data[off + 7]:
+                        # a later fragment: it belongs to the first fragment's flow
+                        hit = self.frag_map.get(frag_id)
                         if hit is not None:
                             self._count(hit, wirelen, ts, frame, 0)
                         continue
-                    frag_id = src + dst + ipid.to_bytes(2, "big")
-                else:
-                    frag_id = None
-            elif et == ETH_IPV6:
-                if len(data) < off + 40:
+                    if not data[off + 6] & 0x20:
+                        frag_id = None
+            elif et == 0x86DD:
+                if dlen < off + 40:
                     continue
-                _vtf, plen, proto, _hl, src, dst = _IPV6(data, off)
+                proto = data[off + 6]
                 l4 = off + 40
-                end = min(l4 + plen, len(data)) if plen else len(data)
+                plen6 = (data[off + 4] << 8) | data[off + 5]
+                end = l4 + plen6 if plen6 and l4 + plen6 <= dlen else dlen
+                addrs = data[off + 8 : off + 40]
                 frag_id = None
-                while proto in IPV6_EXT and l4 + 8 <= end:
-                    nxt = data[l4]
-                    if proto == 44:  # fragment header
-                        fo = ((data[l4 + 2] << 8) | data[l4 + 3]) >> 3
-                        frag_id = src + dst + data[l4 + 4 : l4 + 8]
-                        if fo:
+                if proto in IPV6_EXT:
+                    proto, l4, frag_id = self._ipv6_ext(data, proto, l4, end, addrs)
+                    if proto < 0:
+                        if frag_id is not None:
                             hit = self.frag_map.get(frag_id)
                             if hit is not None:
                                 self._count(hit, wirelen, ts, frame, 0)
-                            proto = -1
-                            break
-                        if not data[l4 + 3] & 1:
-                            frag_id = None
-                        l4 += 8
-                    elif proto == 51:
-                        l4 += (data[l4 + 1] + 2) * 4
-                    else:
-                        l4 += (data[l4 + 1] + 1) * 8
-                    proto = nxt
-                if proto < 0:
-                    continue
-            elif et == ETH_ARP:
-                self._arp(file, frame, ts, data, off)
-                continue
-            elif et == WLAN_PROTECTED:
-                self._wlan(file, frame, ts, smac, dmac, wirelen)
-                continue
+                        continue
             else:
+                self._non_ip(file, frame, ts, data, wirelen, et, off, link)
                 continue
             # -- transport --
-            if proto == TCP:
+            if proto == 6:
                 if end - l4 < 20:
                     continue
-                sport, dport, seq, _ack, doff, tflags = tcp_hdr(data, l4)
-                key = src + dst + data[l4 : l4 + 4] + b"\x06"
-                hit = flows.get(key)
+                key = addrs + data[l4 : l4 + 4] + b"\x06"
+                hit = get_flow(key)
+                tflags = data[l4 + 13]
                 if hit is None:
-                    rkey = dst + src + data[l4 + 2 : l4 + 4] + data[l4 : l4 + 2] + b"\x06"
-                    hit = new_flow(file, key, rkey, TCP, src, dst, sport, dport, smac, dmac,
-                                   ts, tflags)  # fmt: skip
+                    hit = new_flow(file, key, 6, addrs, data, l4, link, ts, tflags)
                 flow, from_a = hit
-                plen = end - l4 - ((doff >> 4) << 2)
+                plen = end - l4 - ((data[l4 + 12] >> 4) << 2)
                 if from_a:
                     flow.bytes_ab += wirelen
                     flow.pkts_ab += 1
@@ -346,30 +311,25 @@ class Engine:
                 if flow.parser is False or not dissect:
                     continue
                 if plen > 0 or tflags & 0x02:
-                    doff_b = l4 + ((doff >> 4) << 2)
-                    self._tcp_payload(flow, from_a, seq, tflags, data[doff_b:end], frame, ts)
-            elif proto == UDP:
+                    tcp_payload(flow, from_a, data, l4, end, tflags, frame, ts)
+            elif proto == 17:
                 if end - l4 < 8:
                     continue
-                sport, dport = ports(data, l4)
-                key = src + dst + data[l4 : l4 + 4] + b"\x11"
-                hit = flows.get(key)
+                key = addrs + data[l4 : l4 + 4] + b"\x11"
+                hit = get_flow(key)
                 if hit is None:
-                    rkey = dst + src + data[l4 + 2 : l4 + 4] + data[l4 : l4 + 2] + b"\x11"
-                    hit = new_flow(file, key, rkey, UDP, src, dst, sport, dport, smac, dmac,
-                                   ts, 0)  # fmt: skip
+                    hit = new_flow(file, key, 17, addrs, data, l4, link, ts, 0)
                 flow, from_a = hit
-                plen = end - l4 - 8
                 if from_a:
                     flow.bytes_ab += wirelen
                     flow.pkts_ab += 1
-                    flow.payload_ab += plen
+                    flow.payload_ab += end - l4 - 8
                     if flow.bursts is not None:
                         flow.add_upload(ts, wirelen)
                 else:
                     flow.bytes_ba += wirelen
                     flow.pkts_ba += 1
-                    flow.payload_ba += plen
+                    flow.payload_ba += end - l4 - 8
                 flow.last_ts = ts
                 flow.last_frame = frame
                 if len(flow.first_frames) < 5:
@@ -378,46 +338,74 @@ class Engine:
                     self.frag_map[frag_id] = hit
                 if flow.parser is False or not dissect:
                     continue
-                payload = data[l4 + 8 : end]
-                if flow.parser is None:
-                    self._attach_udp(flow, payload)
-                    if flow.parser is False:
-                        continue
-                parser = flow.parser
-                ctx = flow.ctx(frame, ts, from_a)
-                self._feed(flow, parser, payload, ctx, from_a)
-                if flow.parser and parser.done:
-                    self._close_parser(flow, ctx)
+                udp_payload(flow, from_a, data[l4 + 8 : end], frame, ts)
             else:
                 # ICMP and every other IP protocol: one flow per address pair and protocol
-                pb = _PROTO_BYTE[proto & 0xFF]
-                key = src + dst + b"\x00\x00\x00\x00" + pb
-                hit = flows.get(key)
+                key = addrs + b"\x00\x00\x00\x00" + _PROTO_BYTE[proto & 0xFF]
+                hit = get_flow(key)
                 if hit is None:
-                    rkey = dst + src + b"\x00\x00\x00\x00" + pb
-                    hit = new_flow(file, key, rkey, proto, src, dst, 0, 0, smac, dmac, ts, 0)
+                    hit = new_flow(file, key, proto, addrs, data, -1, link, ts, 0)
                 self._count(hit, wirelen, ts, frame, 0)
         self.packets = packets
         self.bytes = nbytes
 
+    def _ipv6_ext(
+        self, data: bytes, proto: int, l4: int, end: int, addrs: bytes
+    ) -> tuple[int, int, bytes | None]:
+        """Walk IPv6 extension headers: (transport protocol or -1, its offset, fragment id)."""
+        frag_id = None
+        while proto in IPV6_EXT and l4 + 8 <= end:
+            nxt = data[l4]
+            if proto == 44:  # fragment header
+                fo = ((data[l4 + 2] << 8) | data[l4 + 3]) >> 3
+                frag_id = addrs + data[l4 + 4 : l4 + 8]
+                if fo:
+                    return -1, l4, frag_id
+                if not data[l4 + 3] & 1:
+                    frag_id = None
+                l4 += 8
+            elif proto == 51:
+                l4 += (data[l4 + 1] + 2) * 4
+            else:
+                l4 += (data[l4 + 1] + 1) * 8
+            proto = nxt
+        if proto in IPV6_EXT:
+            return -1, l4, None
+        return proto, l4, frag_id
+
+    def _non_ip(
+        self, file: int, frame: int, ts: float, data: bytes, wirelen: int, et: int, off: int,
+        link: Link | None,
+    ) -> None:  # fmt: skip
+        if link is not None:
+            smac, dmac = link.src, link.dst
+        elif len(data) >= 14:
+            smac, dmac = data[6:12], data[0:6]
+        else:
+            return
+        if smac is not None and not smac[0] & 1 and smac not in self._l2_seen:
+            self._l2_seen.add(smac)
+            self.sink.on_frame_l2(file, frame, ts, smac, wirelen)
+        if et == ETH_ARP:
+            self._arp(file, frame, ts, data, off)
+        elif et == WLAN_PROTECTED:
+            self._wlan(file, frame, ts, smac, dmac, wirelen)
+
+    def _udp_payload(self, flow: Flow, from_a: bool, payload: bytes, frame: int, ts: float) -> None:
+        if flow.parser is None:
+            self._attach_udp(flow, payload)
+            if flow.parser is False:
+                return
+        parser = flow.parser
+        ctx = flow.ctx(frame, ts, from_a)
+        self._feed(flow, parser, payload, ctx, from_a)
+        if flow.parser and parser.done:
+            self._close_parser(flow, ctx)
+
     def _count(
         self, hit: tuple[Flow, bool], wirelen: int, ts: float, frame: int, plen: int
     ) -> None:
-        flow, from_a = hit
-        if from_a:
-            flow.bytes_ab += wirelen
-            flow.pkts_ab += 1
-            flow.payload_ab += plen
-            if flow.bursts is not None:
-                flow.add_upload(ts, wirelen)
-        else:
-            flow.bytes_ba += wirelen
-            flow.pkts_ba += 1
-            flow.payload_ba += plen
-        flow.last_ts = ts
-        flow.last_frame = frame
-        if len(flow.first_frames) < 5:
-            flow.first_frames.append(frame)
+        hit[0].count(hit[1], wirelen, plen, ts, frame)
 
     def _arp(self, file: int, frame: int, ts: float, data: bytes, off: int) -> None:
         if len(data) < off + 28:

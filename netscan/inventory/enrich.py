@@ -138,7 +138,6 @@ class Geo:
 def registered_domain(name: str) -> str:
     """The registrable domain of a host name (public suffix list snapshot bundled offline)."""
     try:
-
         psl = _psl()
         return psl.privatesuffix(name) or name
     except Exception:

@@ -34,6 +34,8 @@ from netscan.inventory.enrich import Geo, Premises, oui_vendor
 from netscan.inventory.model import Conversation, Device, Endpoint
 
 MAX_BODIES = 2000
+# events whose handlers decide themselves which device or endpoint a signature hit belongs to
+SELF_MATCHED = frozenset({"dhcp", "rtsp", "http_response", "tls_certificate"})
 
 
 def _is_ip_literal(host: str) -> bool:
@@ -206,6 +208,10 @@ class Inventory:
                     self._ip_to_device.setdefault(ip, dev.key)
             elif ip and self.premises.is_offsite(ip):
                 self.endpoint(ip)
+                if mac and not int(mac[:2], 16) & 1:
+                    # the MAC behind an off-site address is the premises gateway
+                    frame = flow.first_frames[0] if flow.first_frames else 0
+                    self.device(mac, flow.file, frame, flow.first_ts)
 
     def on_event(self, ev: Event, flow: Flow | None) -> None:
         self.event_counts[ev.kind] = self.event_counts.get(ev.kind, 0) + 1
@@ -223,7 +229,8 @@ class Inventory:
         handler = getattr(self, "_on_" + ev.kind, None)
         if handler is not None:
             handler(ev, src_dev, dst_ep, flow)
-        self._match_event(ev, src_dev, dst_ep)
+        if ev.kind not in SELF_MATCHED:
+            self._match_event(ev, src_dev, dst_ep)
 
     # -- event handlers --------------------------------------------------------------------
 

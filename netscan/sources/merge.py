@@ -5,18 +5,12 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterator
 
-from netscan.sources.pcapfile import CaptureFile, Record
+from netscan.sources.pcapfile import CaptureFile, RawRecord
 
 
-def tagged(index: int, capture: CaptureFile) -> Iterator[tuple[int, Record]]:
-    for rec in capture:
-        yield index, rec
-
-
-def merged(captures: list[CaptureFile]) -> Iterator[tuple[int, Record]]:
-    """``(file_index, record)`` pairs from all captures in time order."""
+def merged(captures: list[CaptureFile]) -> Iterator[RawRecord]:
+    """Raw records ``(file_index, frame, ts, linktype, data, wirelen)`` of all captures, in
+    time order (ties keep input order)."""
     if len(captures) == 1:
-        return tagged(0, captures[0])
-    return heapq.merge(
-        *(tagged(i, c) for i, c in enumerate(captures)), key=lambda item: (item[1].ts, item[0])
-    )
+        return captures[0].records()
+    return heapq.merge(*(c.records() for c in captures), key=lambda r: (r[2], r[0]))

@@ -39,6 +39,9 @@ class Record(NamedTuple):
     wirelen: int
 
 
+RawRecord = tuple[int, int, float, int, bytes, int]
+
+
 class Interface(NamedTuple):
     linktype: int
     snaplen: int
@@ -86,8 +89,9 @@ def _open_bytes(path: Path) -> bytes | mmap.mmap:
 class CaptureFile:
     """One capture file. Iterate it for records; read ``warnings`` afterwards."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], index: int = 0) -> None:
         self.path = Path(path)
+        self.index = index  # this file's position in the run's inputs
         self.warnings: list[str] = []
         self.buf = _open_bytes(self.path)
         head = bytes(self.buf[:4])
@@ -120,6 +124,11 @@ class CaptureFile:
             self.warnings.append(msg)
 
     def __iter__(self) -> Iterator[Record]:
+        for _i, frame, ts, linktype, data, wirelen in self.records():
+            yield Record(frame, ts, linktype, data, wirelen)
+
+    def records(self) -> Iterator[RawRecord]:
+        """The fast path: plain ``(file_index, frame, ts, linktype, data, wirelen)`` tuples."""
         if self.format == "pcap":
             return self._iter_pcap()
         return self._iter_pcapng()
@@ -134,7 +143,7 @@ class CaptureFile:
 
     # -- pcap -------------------------------------------------------------------------
 
-    def _iter_pcap(self) -> Iterator[Record]:
+    def _iter_pcap(self) -> Iterator[RawRecord]:
         buf = self.buf
         endian, res = PCAP_MAGICS[bytes(buf[:4])]
         _vmaj, _vmin, _tz, _sig, snaplen, network = struct.unpack_from(endian + "HHiIII", buf, 4)
@@ -142,6 +151,7 @@ class CaptureFile:
         self.linktypes.add(linktype)
         unpack = struct.Struct(endian + "IIII").unpack_from
         size = self.size
+        index = self.index
         off = 24
         frame = 0
         ts = None
@@ -168,14 +178,14 @@ class CaptureFile:
                 ts = sec + frac * res
                 if frame == 1:
                     self.first_ts = ts
-                yield Record(frame, ts, linktype, buf[off + 16 : end], orig)
+                yield (index, frame, ts, linktype, buf[off + 16 : end], orig)
                 off = end
         finally:
             self._done(frame, ts)
 
     # -- pcapng -----------------------------------------------------------------------
 
-    def _iter_pcapng(self) -> Iterator[Record]:
+    def _iter_pcapng(self) -> Iterator[RawRecord]:
         buf = self.buf
         size = self.size
         off = 0
@@ -183,6 +193,7 @@ class CaptureFile:
         endian = "<"
         ifaces: list[Interface] = []
         last_ts = 0.0
+        index = self.index
         try:
             while off < size:
                 if off + 12 > size:
@@ -227,9 +238,8 @@ class CaptureFile:
                     if frame == 1:
                         self.first_ts = last_ts
                     self.position = end
-                    yield Record(
-                        frame, last_ts, itf.linktype, buf[body + 20 : body + 20 + cap], orig
-                    )
+                    data = buf[body + 20 : body + 20 + cap]
+                    yield (index, frame, last_ts, itf.linktype, data, orig)
                 elif btype == 3:  # Simple Packet Block
                     if not ifaces:
                         self.warn("simple packet block before any interface; analysed up to it")
@@ -242,7 +252,8 @@ class CaptureFile:
                         cap = min(cap, itf.snaplen)
                     frame += 1
                     self.position = end
-                    yield Record(frame, last_ts, itf.linktype, buf[body + 4 : body + 4 + cap], orig)
+                    data = buf[body + 4 : body + 4 + cap]
+                    yield (index, frame, last_ts, itf.linktype, data, orig)
                 elif btype == 2:  # obsolete Packet Block
                     iid, _drops, hi, lo, cap, orig = struct.unpack_from(
                         endian + "HHIIII", buf, body
@@ -256,9 +267,8 @@ class CaptureFile:
                     if frame == 1:
                         self.first_ts = last_ts
                     self.position = end
-                    yield Record(
-                        frame, last_ts, itf.linktype, buf[body + 20 : body + 20 + cap], orig
-                    )
+                    data = buf[body + 20 : body + 20 + cap]
+                    yield (index, frame, last_ts, itf.linktype, data, orig)
                 elif btype == 1:  # Interface Description Block
                     linktype, _res, snaplen = struct.unpack_from(endian + "HHI", buf, body)
                     tsres, tsoffset = 1e-6, 0

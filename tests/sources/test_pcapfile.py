@@ -169,7 +169,7 @@ def test_merge_by_time(tmp_path: Path) -> None:
     b = tmp_path / "b.pcap"
     a.write_bytes(pcap_bytes([(1.0, PKT), (3.0, PKT)]))
     b.write_bytes(pcap_bytes([(2.0, PKT), (4.0, bytes(Ether() / Dot1Q(vlan=5) / IP() / UDP()))]))
-    order = [(i, r.frame, r.ts) for i, r in merged([CaptureFile(a), CaptureFile(b)])]
+    order = [(r[0], r[1], r[2]) for r in merged([CaptureFile(a, 0), CaptureFile(b, 1)])]
     assert order == [(0, 1, 1.0), (1, 1, 2.0), (0, 2, 3.0), (1, 2, 4.0)]
 
 

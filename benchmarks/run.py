@@ -1,0 +1,116 @@
+"""Benchmark: netscan against tshark and ndpiReader on the same large premises capture.
+
+    python benchmarks/run.py [--packets 1000000] [--file F] [--repeat 1]
+
+Generates the capture with ``gen_large.py`` when no file is given (cached under
+``benchmarks/out/``), then times each tool on it and prints a table: seconds, packets/s,
+ratio to tshark, and peak memory (max RSS of the child process). Also times netscan with
+an empty signature pack, so the matcher's cost shows as the difference, and with
+``--jobs 2``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+OUT = HERE / "out"
+
+TSHARK_FIELDS = ["ip.src", "ip.dst", "dns.qry.name", "tls.handshake.extensions_server_name", "http.host"]
+
+
+def timed(cmd: list[str]) -> tuple[float, float, int]:
+    """Wall seconds, peak RSS in MB and exit code of one child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if proc.returncode != 0:
+        print(f"warning: {' '.join(cmd[:3])} exited {proc.returncode}: {proc.stderr.strip()[:200]}", file=sys.stderr)
+    # ru_maxrss of children is the max over all children so far: report it only when it grew
+    return wall, max(after, before) / 1024 if after > before else float("nan"), proc.returncode
+
+
+def count_packets(path: Path) -> int:
+    sys.path.insert(0, str(ROOT))
+    from netscan.sources.pcapfile import CaptureFile
+
+    cap = CaptureFile(path)
+    n = sum(1 for _ in cap)
+    cap.close()
+    return n
+
+
+def empty_pack(tmp: Path) -> Path:
+    sys.path.insert(0, str(ROOT))
+    src = ROOT / "signatures"
+    dst = tmp / "empty-pack"
+    dst.mkdir()
+    for f in src.iterdir():
+        if f.is_file():
+            shutil.copy(f, dst / f.name)
+    return dst
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--packets", type=int, default=1_000_000)
+    ap.add_argument("--file", type=Path)
+    ap.add_argument("--repeat", type=int, default=1, help="runs per tool; the best is kept")
+    args = ap.parse_args()
+
+    path = args.file
+    if path is None:
+        OUT.mkdir(exist_ok=True)
+        path = OUT / f"premises-{args.packets}.pcap"
+        if not path.exists():
+            print(f"generating {path} ...", file=sys.stderr)
+            subprocess.run([sys.executable, str(HERE / "gen_large.py"), "--packets", str(args.packets), "-o", str(path)], check=True)
+    packets = count_packets(path)
+    py = sys.executable
+    with tempfile.TemporaryDirectory() as td:
+        tmp = Path(td)
+        runs: list[tuple[str, list[str]]] = [
+            ("netscan (1 core)", [py, "-m", "netscan", "analyze", "-q", str(path), "--json", str(tmp / "a.json")]),
+            ("netscan --jobs 2", [py, "-m", "netscan", "analyze", "-q", "--jobs", "2", str(path), "--json", str(tmp / "b.json")]),
+            ("netscan, empty pack", [py, "-m", "netscan", "analyze", "-q", "--signatures", str(empty_pack(tmp)), str(path), "--json", str(tmp / "c.json")]),
+        ]
+        tshark = shutil.which("tshark")
+        if tshark:
+            fields = [x for f in TSHARK_FIELDS for x in ("-e", f)]
+            runs.append(("tshark -T fields", [tshark, "-r", str(path), "-n", "-T", "fields", *fields]))
+        ndpi = shutil.which("ndpiReader")
+        if ndpi:
+            runs.append(("ndpiReader", [ndpi, "-i", str(path), "-q"]))
+        results: list[tuple[str, float, float]] = []
+        for name, cmd in runs:
+            best = (float("inf"), float("nan"))
+            for _ in range(args.repeat):
+                wall, rss, _rc = timed(cmd)
+                if wall < best[0]:
+                    best = (wall, rss)
+            results.append((name, *best))
+    base = next((w for n, w, _ in results if n.startswith("tshark")), None)
+    print(f"\ncapture: {path} ({packets} packets, {path.stat().st_size / 1e6:.0f} MB)\n")
+    print(f"| {'tool':<22} | {'seconds':>8} | {'packets/s':>10} | {'x tshark':>8} | {'peak MB':>8} |")
+    print(f"|{'-' * 24}|{'-' * 10}|{'-' * 12}|{'-' * 10}|{'-' * 10}|")
+    for name, wall, rss in results:
+        ratio = f"{base / wall:.2f}" if base else "-"
+        print(f"| {name:<22} | {wall:8.2f} | {packets / wall:10.0f} | {ratio:>8} | {rss:8.0f} |")
+    full = next(w for n, w, _ in results if n == "netscan (1 core)")
+    empty = next(w for n, w, _ in results if n == "netscan, empty pack")
+    print(f"\nsignature matching cost: full pack {full:.2f}s vs empty pack {empty:.2f}s ({(full / empty - 1) * 100:+.1f}%)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
