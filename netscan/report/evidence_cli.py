@@ -1,0 +1,279 @@
+"""``netscan evidence``: the frames behind one finding, as a pcapng file.
+
+The finding comes from a JSON report (``--report``) or from analysing the captures again. The
+output keeps every packet of the finding's flows (both directions, so Wireshark can reassemble
+them) plus the frames its evidence table names (DNS answers, discovery messages, ...). Each
+packet carries a comment naming its source file and frame number, so an auditor can check it
+against the original capture.
+
+The pcapng writer is minimal: one Section Header Block, one Interface Description Block per
+link type, Enhanced Packet Blocks with microsecond timestamps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import ipaddress
+import json
+import struct
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from netscan import __version__
+from netscan.decode.link import WLAN_PROTECTED, decode_link, mac_str
+from netscan.sources.pcapfile import CaptureFile, Record
+
+BYTE_ORDER_MAGIC = 0x1A2B3C4D
+SNAPLEN = 262144
+
+
+# -- pcapng writing --------------------------------------------------------------------------
+
+
+def _pad4(b: bytes) -> bytes:
+    return b + b"\0" * (-len(b) % 4)
+
+
+def _opt(code: int, value: bytes) -> bytes:
+    return struct.pack("<HH", code, len(value)) + _pad4(value)
+
+
+def _block(btype: int, body: bytes) -> bytes:
+    total = 12 + len(body)
+    return struct.pack("<II", btype, total) + body + struct.pack("<I", total)
+
+
+class PcapngWriter:
+    def __init__(self, fh: BinaryIO, comment: str | None = None) -> None:
+        self.fh = fh
+        self.ifaces: dict[int, int] = {}  # linktype -> interface id
+        self.count = 0
+        opts = _opt(4, f"netscan {__version__}".encode())
+        if comment:
+            opts = _opt(1, comment.encode()) + opts
+        body = struct.pack("<IHHq", BYTE_ORDER_MAGIC, 1, 0, -1) + opts + _opt(0, b"")
+        fh.write(_block(0x0A0D0D0A, body))
+
+    def _iface(self, linktype: int) -> int:
+        iid = self.ifaces.get(linktype)
+        if iid is None:
+            iid = self.ifaces[linktype] = len(self.ifaces)
+            body = struct.pack("<HHI", linktype, 0, SNAPLEN) + _opt(9, b"\x06") + _opt(0, b"")
+            self.fh.write(_block(1, body))
+        return iid
+
+    def write(self, rec: Record, comment: str | None = None) -> None:
+        iid = self._iface(rec.linktype)
+        ts = round(rec.ts * 1_000_000)
+        data = bytes(rec.data)
+        body = struct.pack(
+            "<IIIII", iid, (ts >> 32) & 0xFFFFFFFF, ts & 0xFFFFFFFF, len(data), rec.wirelen
+        ) + _pad4(data)
+        if comment:
+            body += _opt(1, comment.encode()) + _opt(0, b"")
+        self.fh.write(_block(6, body))
+        self.count += 1
+
+
+# -- packet selection -----------------------------------------------------------------------
+
+
+def _l3(data: bytes, ethertype: int, off: int) -> tuple[str, str, int, int, int] | None:
+    """(src ip, dst ip, proto, sport, dport) of an IPv4/IPv6 packet; ports 0 if absent."""
+    if ethertype == 0x0800 and len(data) >= off + 20:
+        ihl = (data[off] & 0x0F) * 4
+        proto = data[off + 9]
+        src = str(ipaddress.IPv4Address(data[off + 12 : off + 16]))
+        dst = str(ipaddress.IPv4Address(data[off + 16 : off + 20]))
+        frag = struct.unpack_from(">H", data, off + 6)[0] & 0x1FFF
+        l4 = off + ihl
+    elif ethertype == 0x86DD and len(data) >= off + 40:
+        proto = data[off + 6]
+        src = str(ipaddress.IPv6Address(data[off + 8 : off + 24]))
+        dst = str(ipaddress.IPv6Address(data[off + 24 : off + 40]))
+        frag = 0
+        l4 = off + 40
+        while proto in (0, 43, 60, 44) and len(data) >= l4 + 8:
+            nxt = data[l4]
+            if proto == 44:
+                frag = struct.unpack_from(">H", data, l4 + 2)[0] >> 3
+                l4 += 8
+            else:
+                l4 += (data[l4 + 1] + 1) * 8
+            proto = nxt
+    else:
+        return None
+    sport = dport = 0
+    if not frag and proto in (6, 17) and len(data) >= l4 + 4:
+        sport, dport = struct.unpack_from(">HH", data, l4)
+    return src, dst, proto, sport, dport
+
+
+_PROTO = {"tcp": 6, "udp": 17}
+
+
+class Selector:
+    """Matches records against a finding's flow selectors."""
+
+    def __init__(self, flows: Iterable[dict[str, Any]]) -> None:
+        self.ip_rules: list[tuple[int, frozenset[str], str, int]] = []
+        self.wlan_rules: list[tuple[str, str]] = []
+        for f in flows:
+            if f.get("transport") == "wlan":
+                self.wlan_rules.append((str(f.get("mac") or ""), str(f.get("peer_mac") or "")))
+            elif f.get("transport") in _PROTO and f.get("peer_ip"):
+                self.ip_rules.append(
+                    (
+                        _PROTO[f["transport"]],
+                        frozenset(f.get("ips") or []),
+                        str(f["peer_ip"]),
+                        int(f.get("port") or 0),
+                    )
+                )
+
+    def match(self, rec: Record) -> bool:
+        link = decode_link(rec.linktype, bytes(rec.data))
+        if link is None:
+            return False
+        if link.ethertype == WLAN_PROTECTED:
+            a, b = mac_str(link.src), mac_str(link.dst)
+            return any({a, b} == {m, p} for m, p in self.wlan_rules)
+        hit = _l3(bytes(rec.data), link.ethertype, link.offset)
+        if hit is None:
+            return False
+        src, dst, proto, sport, dport = hit
+        for rproto, ips, peer, port in self.ip_rules:
+            if proto != rproto:
+                continue
+            if src == peer and (not ips or dst in ips):
+                if not port or sport == port or (sport == 0 and dport == 0):
+                    return True
+            elif dst == peer and (not ips or src in ips):
+                if not port or dport == port or (sport == 0 and dport == 0):
+                    return True
+        return False
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def map_inputs(report: dict[str, Any], files: list[str]) -> dict[str, str]:
+    """Report input path → local file, by content hash first, then by path or file name."""
+    local = {sha256_file(Path(f)): f for f in files}
+    out: dict[str, str] = {}
+    for inp in report.get("inputs", []):
+        path = inp.get("path", "")
+        hit = local.get(inp.get("sha256", ""))
+        if hit is None:
+            hit = next((f for f in files if f == path), None) or next(
+                (f for f in files if Path(f).name == Path(path).name), None
+            )
+        if hit is not None:
+            out[path] = hit
+    return out
+
+
+def extract(
+    report: dict[str, Any], finding_id: str, files: list[str], output: str | Path
+) -> tuple[int, list[str]]:
+    """Write the finding's frames to ``output``; (packets written, warnings)."""
+    finding = next((f for f in report.get("findings", []) if f.get("id") == finding_id), None)
+    if finding is None:
+        known = ", ".join(f.get("id", "") for f in report.get("findings", [])) or "none"
+        raise LookupError(f"no finding {finding_id!r} in the report (findings: {known})")
+    mapping = map_inputs(report, files)
+    warnings: list[str] = []
+    wanted: dict[str, set[int]] = {}
+    for ev in finding.get("evidence", []):
+        wanted.setdefault(ev.get("file", ""), set()).add(int(ev.get("frame", 0)))
+    for face in finding.get("faces", []):
+        inputs = report.get("inputs", [])
+        idx = int(face.get("file_index", 0))
+        if idx < len(inputs):
+            first, last = int(face.get("first_frame", 0)), int(face.get("last_frame", 0))
+            wanted.setdefault(inputs[idx]["path"], set()).update(range(first, last + 1))
+    by_file: dict[str, list[dict[str, Any]]] = {}
+    for fl in finding.get("flows", []):
+        by_file.setdefault(fl.get("file", ""), []).append(fl)
+    paths = sorted(set(wanted) | set(by_file))
+    with open(output, "wb") as fh:
+        writer = PcapngWriter(
+            fh, comment=f"netscan evidence for finding {finding_id} ({finding.get('level')})"
+        )
+        for rpath in paths:
+            local = mapping.get(rpath)
+            if local is None:
+                if rpath:
+                    warnings.append(f"input {rpath} was not given (or its content changed)")
+                continue
+            selector = Selector(by_file.get(rpath, []))
+            frames = wanted.get(rpath, set())
+            cap = CaptureFile(local)
+            try:
+                for rec in cap:
+                    if rec.frame in frames or selector.match(rec):
+                        writer.write(rec, comment=f"{Path(rpath).name} frame {rec.frame}")
+            finally:
+                warnings.extend(f"{local}: {w}" for w in cap.warnings)
+                cap.close()
+        count = writer.count
+    return count, warnings
+
+
+# -- command line -----------------------------------------------------------------------------
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "evidence",
+        help="write the frames behind one finding to a pcapng file",
+        description="Write the packets behind one finding (its flows and evidence frames) "
+        "to a pcapng file, each packet annotated with its source file and frame number.",
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="the capture files analysed")
+    p.add_argument("--finding", required=True, metavar="ID", help="finding id, e.g. F-1a2b3c…")
+    p.add_argument("--report", metavar="REPORT.json",
+                   help="take the finding from this JSON report instead of analysing again")  # fmt: skip
+    p.add_argument("-o", "--output", required=True, metavar="OUT.pcapng", help="output file")
+    p.add_argument("--premises", action="append", metavar="CIDR",
+                   help="premises network when analysing again (repeatable)")  # fmt: skip
+    p.add_argument("--country", metavar="CC", help="premises country when analysing again")
+    p.add_argument("--signatures", metavar="DIR", help="signature pack when analysing again")
+    p.set_defaults(handler=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from netscan.cli import UsageError
+
+    if args.report:
+        try:
+            report = json.loads(Path(args.report).read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"cannot read report {args.report}: {exc}") from None
+    else:
+        from netscan.analyze import Analyzer, Options
+        from netscan.report import json_report
+
+        opts = Options(
+            premises=args.premises,
+            signatures=args.signatures,
+            country=args.country.upper() if args.country else None,
+        )
+        report = json_report.build(Analyzer(opts).run(list(args.files)))
+    try:
+        count, warnings = extract(report, args.finding, list(args.files), args.output)
+    except LookupError as exc:
+        raise UsageError(str(exc.args[0])) from None
+    for w in warnings:
+        print(f"netscan: warning: {w}", file=sys.stderr)
+    print(f"wrote {count} packets for finding {args.finding} to {args.output}", file=sys.stderr)
+    return 0
