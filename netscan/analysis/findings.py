@@ -554,7 +554,7 @@ def _assess(
         )
     elif capable and face_cloud:
         level, kind = "possible", "face-cloud-contact"
-        reasons.append(f"a {role} talks to the face-recognition cloud {dest_label}")
+        reasons.append(f"{_a(role)} talks to the face-recognition cloud {dest_label}")
     elif capable and (shape in ("media", "image-uploads") or pictures):
         level, kind = "possible", "offsite-upstream"
         what = {
@@ -562,7 +562,7 @@ def _assess(
             "image-uploads": "repeated picture-sized uploads",
         }.get(shape, "picture uploads")
         cat = "vendor cloud" if ep and ep.category == "vendor-cloud" else "off-site host"
-        reasons.append(f"a {role} sends {what} to the {cat} {dest_label}")
+        reasons.append(f"{_a(role)} sends {what} to the {cat} {dest_label}")
         if pictures:
             reasons.append(f"{len(pictures)} picture(s) carved from its uploads; none holds a face")
     else:
@@ -580,11 +580,14 @@ def _assess(
             c.first_frame[1],
             f"first packet of {c.transport}/{c.port} to {g.peer}: {c.bytes_up:,} bytes up",
         )
-    for b in images[:5]:
+    if images and g.convs:
+        largest = max(int(b[2]) for b in images)
+        c0 = min(g.convs, key=lambda c: c.first_frame)
         ev.add(
-            g.convs[0].first_frame[0],
-            g.convs[0].first_frame[1],
-            f"upload burst {_iso(b[0])}: {int(b[2]):,} bytes in {int(b[3])} packets",
+            c0.first_frame[0],
+            c0.first_frame[1],
+            f"{len(images)} picture-sized upload bursts from {_iso(images[0][0])} to "
+            f"{_iso(images[-1][1])}, largest {largest:,} bytes",
         )
     _role_evidence(ev, dev)
 
@@ -672,6 +675,10 @@ def _path(
         }
     )
     return out
+
+
+def _a(word: str) -> str:
+    return ("an " if word[:1] in "aeiou" or word.startswith("nvr") else "a ") + word
 
 
 def _looks_like_camera_vendor(dev: Device | None) -> bool:

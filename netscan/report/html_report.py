@@ -1,0 +1,504 @@
+"""The HTML report: one self-contained file (inline CSS and SVG, no scripts, no external assets).
+
+Order: the verdict first, then every finding with its evidence, a picture of the premises
+(devices on the left, off-site endpoints on the right, face paths highlighted), the device
+inventory, destinations by country, and the chain of custody. It is built from the JSON report
+alone, so a report can be re-rendered later without the captures.
+"""
+
+from __future__ import annotations
+
+import html
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+LEVEL_COLOURS = {"confirmed": "#b3261e", "likely": "#c25e00", "possible": "#8a7300"}
+LEVEL_RANK = {"confirmed": 3, "likely": 2, "possible": 1}
+CAMERA_FAMILY = ("camera", "nvr", "face-terminal", "doorbell", "edge-server")
+MAX_COLUMN = 24  # nodes per column in the picture
+
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1c1b1f;
+background:#fafafa}
+main{max-width:1180px;margin:0 auto;padding:24px}
+h1{font-size:24px;margin:0 0 4px}h2{font-size:19px;margin:32px 0 10px;border-bottom:2px solid #ddd;
+padding-bottom:4px}h3{font-size:16px;margin:0 0 6px}
+.meta{color:#555}
+.verdict{border-radius:8px;padding:16px 20px;margin:18px 0;color:#fff}
+.verdict p{margin:4px 0}.verdict .big{font-size:20px;font-weight:600}
+.v-confirmed{background:#b3261e}.v-likely{background:#c25e00}.v-possible{background:#8a7300}
+.v-none{background:#2e7d32}
+.badge{display:inline-block;border-radius:4px;padding:1px 8px;color:#fff;font-size:12px;
+font-weight:600;text-transform:uppercase;letter-spacing:.03em}
+.finding{background:#fff;border:1px solid #ddd;border-left:6px solid #999;border-radius:6px;
+padding:14px 16px;margin:14px 0}
+table{border-collapse:collapse;width:100%;margin:8px 0;background:#fff}
+th,td{border:1px solid #ddd;padding:4px 6px;text-align:left;vertical-align:top}
+th{background:#f0f0f0;font-weight:600}
+td.mono{word-break:break-all}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px}
+.kv{display:grid;grid-template-columns:200px 1fr;gap:2px 12px;margin:6px 0}
+.kv div:nth-child(odd){color:#555}
+.path{margin:6px 0;padding:6px 8px;background:#f6f6f6;border-radius:4px}
+.small{font-size:12px;color:#555}
+svg text{font:11px system-ui,sans-serif}
+.legend span{display:inline-block;margin-right:14px}
+"""
+
+
+def _e(v: Any) -> str:
+    return html.escape("" if v is None else str(v), quote=True)
+
+
+def _bytes(n: int | float | None) -> str:
+    if n is None:
+        return ""
+    n = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1000
+    return f"{n:,.1f} GB"
+
+
+def _badge(level: str) -> str:
+    colour = LEVEL_COLOURS.get(level, "#555")
+    return f'<span class="badge" style="background:{colour}">{_e(level)}</span>'
+
+
+def _worst(findings: list[dict[str, Any]]) -> str | None:
+    if not findings:
+        return None
+    return max(findings, key=lambda f: LEVEL_RANK.get(f.get("level", ""), 0)).get("level")
+
+
+def _dest_text(d: dict[str, Any]) -> str:
+    name = ", ".join(d.get("names") or []) or d.get("ip") or "unknown destination"
+    bits = [name]
+    if d.get("provider"):
+        bits.append(f"operated by {d['provider']}")
+    return " — ".join(bits)
+
+
+def _country_text(d: dict[str, Any]) -> str:
+    parts = []
+    if d.get("ip_country"):
+        parts.append(f"address in {d['ip_country']}")
+    if d.get("operator_country"):
+        parts.append(f"operator in {d['operator_country']}")
+    return ", ".join(parts) or "country unknown"
+
+
+# -- sections -----------------------------------------------------------------------------
+
+
+def _verdict(report: dict[str, Any]) -> str:
+    findings = report.get("findings", [])
+    worst = _worst(findings)
+    country = report.get("country")
+    if worst is None:
+        return (
+            '<section class="verdict v-none"><p class="big">No device was seen sending face '
+            "data off-site.</p><p>No camera, recorder, face terminal or edge server sent "
+            "significant upstream data to an off-site host in these captures.</p></section>"
+        )
+    by_level: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for f in findings:
+        by_level[f["level"]].append(f)
+    headline = {
+        "confirmed": "Face data leaves the premises (confirmed).",
+        "likely": "Face data likely leaves the premises.",
+        "possible": "Face-capable devices send data off-site (possible face data).",
+    }[worst]
+    lines = []
+    for level in ("confirmed", "likely", "possible"):
+        fs = by_level.get(level, [])
+        if not fs:
+            continue
+        devices = sorted({f.get("device_label") or f.get("device") or "" for f in fs})
+        dests = sorted({_dest_text(f["destination"]) for f in fs})
+        lines.append(
+            f"<p><b>{len(fs)} {level}</b>: {_e('; '.join(devices))} → {_e('; '.join(dests))}</p>"
+        )
+    faces = sum(int(f.get("face_images") or 0) for f in findings)
+    crossing = [f for f in findings if f.get("cross_border")]
+    extra = []
+    if faces:
+        extra.append(f"{faces} distinct face picture(s) seen leaving in plaintext")
+    if country:
+        extra.append(
+            f"{len(crossing)} finding(s) cross the border of the premises country {country}"
+        )
+    else:
+        extra.append("premises country not given: cross-border status not assessed")
+    return (
+        f'<section class="verdict v-{worst}"><p class="big">{_e(headline)}</p>'
+        + "".join(lines)
+        + f"<p>{_e('; '.join(extra))}.</p></section>"
+    )
+
+
+def _kv(rows: list[tuple[str, str]]) -> str:
+    return (
+        '<div class="kv">'
+        + "".join(f"<div>{_e(k)}</div><div>{v}</div>" for k, v in rows)
+        + "</div>"
+    )
+
+
+def _path_text(path: list[dict[str, Any]]) -> str:
+    stages: dict[int, list[str]] = defaultdict(list)
+    for node in path:
+        stages[int(node.get("stage", 0))].append(str(node.get("label") or node.get("key")))
+    return " → ".join(" + ".join(stages[s]) for s in sorted(stages))
+
+
+def _finding(f: dict[str, Any]) -> str:
+    level = f.get("level", "")
+    colour = LEVEL_COLOURS.get(level, "#999")
+    d = f.get("destination", {})
+    cross = f.get("cross_border")
+    cross_txt = "unknown" if cross is None else ("yes" if cross else "no")
+    out = [
+        f'<article class="finding" id="{_e(f.get("id"))}" style="border-left-color:{colour}">',
+        f"<h3>{_badge(level)} <code>{_e(f.get('id'))}</code> {_e(f.get('device_label'))}"
+        f" → {_e(_dest_text(d))}</h3>",
+        f"<p>{_e(f.get('reason'))}</p>",
+        f'<div class="path"><b>Path:</b> {_e(_path_text(f.get("path", [])))}</div>',
+        _kv(
+            [
+                (
+                    "Device",
+                    f"<code>{_e(f.get('device_mac') or f.get('device'))}</code> "
+                    f"{_e(f.get('device_ip') or '')} ({_e(f.get('device_role'))})",
+                ),
+                (
+                    "Destination",
+                    f"<code>{_e(d.get('ip') or 'unknown')}</code> "
+                    f"{_e(', '.join(d.get('names') or []))}",
+                ),
+                ("Provider", _e(d.get("provider") or "unknown")),
+                ("Country", _e(_country_text(d))),
+                ("AS organisation", _e(d.get("org") or "unknown")),
+                ("Cross-border", _e(cross_txt)),
+                (
+                    "Upstream",
+                    f"{_e(_bytes(f.get('bytes_up')))} "
+                    f"({_e(f.get('image_bursts', 0))} picture-sized bursts, shape "
+                    f"{_e(f.get('shape'))})",
+                ),
+                ("Time", f"{_e(f.get('first_ts'))} – {_e(f.get('last_ts'))}"),
+                (
+                    "Transport",
+                    _e(", ".join(f.get("transport") or []))
+                    + (" (plaintext content seen)" if f.get("plaintext") else ""),
+                ),
+            ]
+        ),  # fmt: skip
+    ]
+    faces = f.get("faces") or []
+    if faces:
+        out.append("<h4>Pictures and templates carved from the traffic</h4><table><tr>"
+                   "<th>Frames</th><th>Content</th><th>Size</th><th>Dimensions</th>"
+                   "<th>Faces detected</th><th>SHA-256</th></tr>")  # fmt: skip
+        for x in faces:
+            dims = f"{x.get('width')}×{x.get('height')}" if x.get("width") else "—"
+            nfaces = x.get("faces")
+            nf = "template" if x.get("format") == "template" else (
+                "detector unavailable" if nfaces is None else str(nfaces))  # fmt: skip
+            out.append(
+                f"<tr><td class='num'>{_e(x.get('first_frame'))}–{_e(x.get('last_frame'))}</td>"
+                f"<td>{_e(x.get('what'))}</td><td class='num'>{_e(_bytes(x.get('size')))}</td>"
+                f"<td>{_e(dims)}</td><td>{_e(nf)}</td>"
+                f"<td class='mono'>{_e(x.get('sha256'))}</td></tr>"
+            )
+        out.append("</table>")
+    ev = f.get("evidence") or []
+    if ev:
+        out.append("<h4>Evidence</h4><table><tr><th>File</th><th>Frame</th><th>What</th></tr>")
+        for e in ev:
+            out.append(
+                f"<tr><td class='mono'>{_e(Path(str(e.get('file', ''))).name)}</td>"
+                f"<td class='num'>{_e(e.get('frame'))}</td><td>{_e(e.get('what'))}</td></tr>"
+            )
+        out.append("</table>")
+    provs = f.get("provisions") or []
+    if provs:
+        out.append("<h4>Provisions this may engage</h4><ul>")
+        for p in provs:
+            src = str(p.get("source") or "")
+            link = (
+                f' <a href="{_e(src)}" rel="noreferrer">source</a>'
+                if src.startswith("https://")
+                else f" ({_e(src)})"
+            )
+            out.append(
+                f"<li><b>{_e(p.get('instrument'))}, {_e(p.get('article'))}</b>: "
+                f"{_e(p.get('summary'))} <span class='small'>({_e(p.get('why'))})</span>{link}"
+                "</li>"
+            )
+        out.append("</ul>")
+    out.append(
+        f"<p class='small'>Extract the packets: <code>netscan evidence FILE… --finding "
+        f"{_e(f.get('id'))} --report REPORT.json -o {_e(f.get('id'))}.pcapng</code></p>"
+    )
+    out.append("</article>")
+    return "\n".join(out)
+
+
+# -- the premises picture -------------------------------------------------------------------
+
+
+def graph_svg(report: dict[str, Any]) -> str:
+    """Devices (left: feeding devices, middle: devices talking off-site) and off-site
+    endpoints (right, grouped by country); edges carry traffic, face paths are coloured."""
+    devices = {d["key"]: d for d in report.get("devices", [])}
+    endpoints = {e["ip"]: e for e in report.get("endpoints", [])}
+    findings = report.get("findings", [])
+    offsite_up: dict[tuple[str, str], int] = defaultdict(int)
+    local: dict[tuple[str, str], int] = defaultdict(int)
+    for fl in report.get("flows", []):
+        dev = fl.get("device")
+        if fl.get("peer_device"):
+            up, down = int(fl.get("bytes_up", 0)), int(fl.get("bytes_down", 0))
+            # draw the edge in the direction the bulk of the bytes goes
+            if up >= down:
+                local[(dev, fl["peer_device"])] += up
+            else:
+                local[(fl["peer_device"], dev)] += down
+        elif fl.get("ip") in endpoints:
+            offsite_up[(dev, fl["ip"])] += int(fl.get("bytes_up", 0))
+    hot: dict[tuple[str, str], str] = {}  # edge -> level colour
+    path_nodes: set[str] = set()
+    for f in sorted(findings, key=lambda f: LEVEL_RANK.get(f.get("level", ""), 0)):
+        path = f.get("path", [])
+        for node in path:
+            path_nodes.add(str(node.get("key")))
+            for target in node.get("to") or []:
+                hot[(str(node.get("key")), str(target))] = LEVEL_COLOURS.get(f["level"], "#999")
+    # columns
+    talkers = {d for (d, _ip) in offsite_up}
+    mid_keys = sorted(
+        {k for k in talkers if k in devices and (
+            devices[k].get("role") in CAMERA_FAMILY or k in path_nodes
+            or sum(v for (d, _), v in offsite_up.items() if d == k) >= 100_000)}
+        | {str(f.get("device")) for f in findings if f.get("device") in devices}
+    )  # fmt: skip
+    left_keys = sorted(
+        k for k, d in devices.items()
+        if k not in mid_keys and (d.get("role") in CAMERA_FAMILY or k in path_nodes)
+    )  # fmt: skip
+    ep_weight: dict[str, int] = defaultdict(int)
+    for (d, ip), v in offsite_up.items():
+        if d in mid_keys:
+            ep_weight[ip] += v
+    dests = {str(f["destination"].get("ip")) for f in findings if f["destination"].get("ip")}
+    right = sorted(
+        set(sorted(ep_weight, key=lambda ip: -ep_weight[ip])[:MAX_COLUMN]) | dests,
+        key=lambda ip: (endpoints.get(ip, {}).get("country") or "~", ip),
+    )
+    left_keys, mid_keys = left_keys[:MAX_COLUMN], mid_keys[:MAX_COLUMN]
+    rows = max(len(left_keys), len(mid_keys), len(right), 1)
+    row_h, width = 46, 1120
+    height = rows * row_h + 70
+    xs = (20, 420, 800)
+    box_w = 280
+    pos: dict[str, tuple[float, float]] = {}
+
+    def place(keys: list[str], x: int) -> None:
+        off = (rows - len(keys)) * row_h / 2
+        for i, k in enumerate(keys):
+            pos[k] = (x, 50 + off + i * row_h)
+
+    place(left_keys, xs[0])
+    place(mid_keys, xs[1])
+    place(right, xs[2])
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'width="100%" role="img" aria-label="premises graph">',
+        '<text x="20" y="24" font-weight="600">feeding devices</text>',
+        '<text x="420" y="24" font-weight="600">devices talking off-site</text>',
+        '<text x="800" y="24" font-weight="600">off-site endpoints (by country)</text>',
+    ]
+    edges: list[tuple[str, str, str, float]] = []
+    for (a, b), v in local.items():
+        if a in pos and b in pos and a != b and v >= 50_000:
+            edges.append((a, b, hot.get((a, b), "#9e9e9e"), v))
+    for (a, ip), v in offsite_up.items():
+        if a in pos and ip in pos:
+            edges.append((a, ip, hot.get((a, ip), "#9e9e9e"), v))
+    for a, b, colour, v in sorted(edges, key=lambda e: (e[2] != "#9e9e9e", e[0], e[1])):
+        x1, y1 = pos[a]
+        x2, y2 = pos[b]
+        x1 += box_w
+        y1 += 16
+        y2 += 16
+        stroke = 1.2 if colour == "#9e9e9e" else 3.0
+        mx = (x1 + x2) / 2
+        parts.append(
+            f'<path d="M{x1:.0f},{y1:.0f} C{mx:.0f},{y1:.0f} {mx:.0f},{y2:.0f} {x2:.0f},{y2:.0f}" '
+            f'fill="none" stroke="{colour}" stroke-width="{stroke}" opacity="0.85">'
+            f"<title>{_e(a)} → {_e(b)}: {_e(_bytes(v))}</title></path>"
+        )
+    for k, (x, y) in pos.items():
+        if k in devices:
+            d = devices[k]
+            name = (d.get("hostnames") or [None])[0] or (d.get("ips") or [k])[0]
+            label = f"{name} · {d.get('role')}"
+            sub = d.get("model") or d.get("vendor") or k
+            fill = "#e8f0fe" if d.get("role") in CAMERA_FAMILY else "#f1f1f1"
+        else:
+            e = endpoints.get(k, {})
+            label = (e.get("names") or [k])[0]
+            sub = f"{e.get('country') or '??'} · {e.get('provider') or e.get('org') or k}"
+            fill = {"face-cloud": "#fde7e7", "vendor-cloud": "#fff4e0"}.get(
+                e.get("category") or "", "#f1f1f1"
+            )
+        stroke = "#b3261e" if k in path_nodes else "#888"
+        parts.append(
+            f'<g><rect x="{x}" y="{y:.0f}" width="{box_w}" height="34" rx="5" fill="{fill}" '
+            f'stroke="{stroke}" stroke-width="{2 if k in path_nodes else 1}"/>'
+            f'<text x="{x + 8}" y="{y + 14:.0f}" font-weight="600">{_e(_clip(label, 44))}</text>'
+            f'<text x="{x + 8}" y="{y + 28:.0f}" fill="#555">{_e(_clip(str(sub), 48))}</text>'
+            f"<title>{_e(k)}</title></g>"
+        )
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def _clip(s: str, n: int) -> str:
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def _devices(report: dict[str, Any]) -> str:
+    out = ["<table><tr><th>MAC</th><th>Addresses</th><th>Names</th><th>Vendor / model</th>"
+           "<th>Role</th><th>Why</th></tr>"]  # fmt: skip
+    order = {r: i for i, r in enumerate(CAMERA_FAMILY)}
+    for d in sorted(
+        report.get("devices", []), key=lambda d: (order.get(d.get("role"), 9), d.get("key"))
+    ):
+        out.append(
+            f"<tr><td class='mono'>{_e(d.get('mac') or d.get('key'))}</td>"
+            f"<td>{_e(', '.join(d.get('ips') or []))}</td>"
+            f"<td>{_e(', '.join(d.get('hostnames') or []))}</td>"
+            f"<td>{_e(d.get('vendor') or '')}<br><span class='small'>{_e(d.get('model') or '')}"
+            f"</span></td><td>{_e(d.get('role'))} <span class='small'>"
+            f"({_e(d.get('role_confidence'))})</span></td>"
+            f"<td class='small'>{_e('; '.join(d.get('role_reasons') or []))}</td></tr>"
+        )
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def _countries(report: dict[str, Any]) -> str:
+    up: dict[str, int] = defaultdict(int)
+    talkers: dict[str, set[str]] = defaultdict(set)
+    for fl in report.get("flows", []):
+        if fl.get("ip") and not fl.get("peer_device"):
+            up[fl["ip"]] += int(fl.get("bytes_up", 0))
+            talkers[fl["ip"]].add(fl.get("device") or "")
+    flagged = {f["destination"].get("ip"): f["level"] for f in report.get("findings", [])}
+    by_country: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for e in report.get("endpoints", []):
+        by_country[e.get("country") or "unknown"].append(e)
+    out = ["<table><tr><th>Country</th><th>Endpoint</th><th>Names</th><th>Provider</th>"
+           "<th>Category</th><th>Devices</th><th>Bytes up</th><th>Finding</th></tr>"]  # fmt: skip
+    for country in sorted(by_country, key=lambda c: (c == "unknown", c)):
+        eps = sorted(by_country[country], key=lambda e: -up.get(e["ip"], 0))
+        for i, e in enumerate(eps):
+            lvl = flagged.get(e["ip"])
+            out.append(
+                "<tr>"
+                + (f"<td rowspan='{len(eps)}'><b>{_e(country)}</b></td>" if i == 0 else "")
+                + f"<td class='mono'>{_e(e['ip'])}</td><td>{_e(', '.join(e.get('names') or []))}"
+                f"</td><td>{_e(e.get('provider') or e.get('org') or '')}</td>"
+                f"<td>{_e(e.get('category') or '')}</td>"
+                f"<td class='num'>{len(talkers.get(e['ip'], ()))}</td>"
+                f"<td class='num'>{_e(_bytes(up.get(e['ip'], 0)))}</td>"
+                f"<td>{_badge(lvl) if lvl else ''}</td></tr>"
+            )
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def _custody(report: dict[str, Any], analyst: str | None) -> str:
+    inputs = report.get("inputs", [])
+    firsts = [i["first_ts"] for i in inputs if i.get("first_ts")]
+    lasts = [i["last_ts"] for i in inputs if i.get("last_ts")]
+    sig = report.get("signatures") or {}
+    rows = [
+        ("Analyst", _e(analyst or "not given")),
+        ("Generated", _e(report.get("generated_at"))),
+        ("netscan version", _e(report.get("netscan_version"))),
+        ("Report schema", _e(report.get("schema_version"))),
+        ("Engine", _e(report.get("engine"))),
+        ("Signature pack", f"commit <code>{_e(sig.get('commit') or 'unknown')}</code>, "
+         f"date {_e(sig.get('date') or 'unknown')}, {_e(sig.get('count'))} signatures, "
+         f"source {_e(sig.get('source') or 'bundled')}"),
+        ("Premises networks", _e(", ".join(report.get("premises") or []))),
+        ("Premises country", _e(report.get("country") or "not given")),
+        ("Capture time range", f"{_e(min(firsts) if firsts else '?')} – "
+         f"{_e(max(lasts) if lasts else '?')}"),
+    ]  # fmt: skip
+    out = [_kv(rows), "<table><tr><th>Input</th><th>SHA-256</th><th>Size</th><th>Format</th>"
+           "<th>Packets</th><th>First</th><th>Last</th><th>Warnings</th></tr>"]  # fmt: skip
+    for i in inputs:
+        out.append(
+            f"<tr><td class='mono'>{_e(i.get('path'))}</td><td class='mono'>{_e(i.get('sha256'))}"
+            f"</td><td class='num'>{_e(i.get('size'))}</td><td>{_e(i.get('format'))}</td>"
+            f"<td class='num'>{_e(i.get('packets'))}</td><td>{_e(i.get('first_ts'))}</td>"
+            f"<td>{_e(i.get('last_ts'))}</td><td>{_e('; '.join(i.get('warnings') or []))}</td></tr>"
+        )
+    out.append("</table>")
+    if report.get("warnings"):
+        out.append(
+            "<h3>Warnings</h3><ul>"
+            + "".join(f"<li>{_e(w)}</li>" for w in report["warnings"])
+            + "</ul>"
+        )
+    return "\n".join(out)
+
+
+def render(report: dict[str, Any], analyst: str | None = None) -> str:
+    findings = report.get("findings", [])
+    summary = report.get("summary", {})
+    body = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        "<title>netscan report: face data on the premises network</title>",
+        f"<style>{CSS}</style></head><body><main>",
+        "<h1>Face data on the premises network</h1>",
+        f"<p class='meta'>netscan {_e(report.get('netscan_version'))} · generated "
+        f"{_e(report.get('generated_at'))} · analyst {_e(analyst or 'not given')} · "
+        f"{_e(summary.get('devices', 0))} devices, {_e(summary.get('endpoints', 0))} off-site "
+        f"endpoints, {_e(summary.get('packets', 0))} packets</p>",
+        _verdict(report),
+        f"<h2>Findings ({len(findings)})</h2>",
+    ]
+    if not findings:
+        body.append("<p>None.</p>")
+    body.extend(_finding(f) for f in findings)
+    body += [
+        "<h2>Premises picture</h2>",
+        "<p class='legend small'><span>grey: traffic</span>"
+        + "".join(
+            f"<span style='color:{c}'>■ {lvl} face path</span>" for lvl, c in LEVEL_COLOURS.items()
+        )
+        + "<span>red box: device or endpoint on a finding's path</span></p>",
+        graph_svg(report),
+        "<h2>Device inventory</h2>",
+        _devices(report),
+        "<h2>Destinations by country</h2>",
+        _countries(report),
+        "<h2>Chain of custody</h2>",
+        _custody(report, analyst),
+        "</main></body></html>",
+    ]
+    return "\n".join(body) + "\n"
+
+
+def write(report: dict[str, Any], path: str | Path, analyst: str | None = None) -> None:
+    Path(path).write_text(render(report, analyst), encoding="utf-8")
