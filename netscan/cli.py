@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         sig_cli.add_parser(sub)
     except ImportError:
         pass
-    for mod in ("netscan.report.evidence_cli", "netscan.tui.cli"):
+    for mod in ("netscan.report.evidence_cli", "netscan.tui.cli", "netscan.live_cli"):
         try:
             module = __import__(mod, fromlist=["add_parser"])
             module.add_parser(sub)

@@ -45,6 +45,10 @@ from typing import IO, Any
 
 from netscan.sources.pcapfile import PCAPNG_SHB, CaptureError, Interface, Record
 
+RawRecord = tuple[
+    int, int, float, int, bytes, int
+]  # (file_index, frame, ts, linktype, data, wirelen)
+
 MANIFEST = "manifest.jsonl"
 RING_STEM = "capture"
 RING_SUFFIX = ".pcapng"
@@ -102,8 +106,9 @@ class PcapngFollower:
     packet block from the start of the file.
     """
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, index: int = 0) -> None:
         self.fd = fd
+        self.index = index  # the file index put in front of each record
         self.offset = 0  # bytes of the file consumed (complete blocks)
         self.read_pos = 0  # bytes of the file read into memory
         self.pending = b""
@@ -124,9 +129,10 @@ class PcapngFollower:
         self.pending = self.pending + chunk if self.pending else chunk
         return True
 
-    def poll(self, max_records: int = 4096) -> list[Record]:
-        """Up to about ``max_records`` new records (fewer when the file has no more yet)."""
-        out: list[Record] = []
+    def poll(self, max_records: int = 4096) -> list[RawRecord]:
+        """Up to about ``max_records`` new records (fewer when the file has no more yet), as
+        ``(file_index, frame, ts, linktype, data, wirelen)`` tuples."""
+        out: list[RawRecord] = []
         if self.error is not None:
             return out
         if len(self.pending) < 12 and not self._read():
@@ -140,7 +146,7 @@ class PcapngFollower:
         """Bytes read but not yet a complete block (at end of file: a truncated block)."""
         return len(self.pending)
 
-    def _parse(self, out: list[Record], max_records: int) -> bool:
+    def _parse(self, out: list[RawRecord], max_records: int) -> bool:
         """Parse the complete blocks in ``pending``; False on a corrupt block."""
         buf = self.pending
         size = len(buf)
@@ -180,8 +186,8 @@ class PcapngFollower:
                 if self.first_ts is None:
                     self.first_ts = ts
                 self.last_ts = ts
-                out.append(Record(self.frames, ts, itf.linktype, buf[body + 20 : body + 20 + cap],
-                                  orig))  # fmt: skip
+                out.append((self.index, self.frames, ts, itf.linktype,
+                            buf[body + 20 : body + 20 + cap], orig))  # fmt: skip
             elif btype == 3:  # Simple Packet Block
                 if not self.ifaces:
                     self.error = "simple packet block before any interface"
@@ -193,8 +199,8 @@ class PcapngFollower:
                     cap = min(cap, itf.snaplen)
                 self.frames += 1
                 ts = self.last_ts or 0.0
-                out.append(Record(self.frames, ts, itf.linktype, buf[body + 4 : body + 4 + cap],
-                                  orig))  # fmt: skip
+                out.append((self.index, self.frames, ts, itf.linktype,
+                            buf[body + 4 : body + 4 + cap], orig))  # fmt: skip
             elif btype == 1:  # Interface Description Block
                 linktype, _r, snaplen = unpack(e + "HHI", buf, body)
                 tsres, tsoffset = 1e-6, 0
@@ -274,7 +280,7 @@ class LiveStatus:
     bytes_written: int
     bytes_read: int
     pending_bytes: int  # written to the ring but not yet analysed
-    pending_packets: int | None  # packets_captured - packets_read, when known
+    pending_packets: int | None  # packets written but not analysed (estimated from bytes)
     drops: Drops
     warnings: list[str]
     error: str | None
@@ -632,7 +638,16 @@ class LiveCapture:
     def records(
         self, tick: Callable[[], None] | None = None, tick_interval: float = 1.0
     ) -> Iterator[tuple[int, Record]]:
-        """``(file_index, record)`` for every packet, in ring order, until the capture ends.
+        """``(file_index, Record)`` for every packet, in ring order, until the capture ends.
+        See ``raw_records`` for ``tick``."""
+        for raw in self.raw_records(tick, tick_interval):
+            yield raw[0], Record(*raw[1:])
+
+    def raw_records(
+        self, tick: Callable[[], None] | None = None, tick_interval: float = 1.0
+    ) -> Iterator[RawRecord]:
+        """``(file_index, frame, ts, linktype, data, wirelen)`` for every packet, in ring
+        order, until the capture ends.
 
         ``tick`` is called in the iterating thread about every ``tick_interval`` seconds,
         between packets (also while waiting for traffic) — a safe point to look at what the
@@ -657,7 +672,7 @@ class LiveCapture:
                     next_tick = time.monotonic() + tick_interval
                 continue
             rf = self.files[index]
-            follower = PcapngFollower(rf.fd)
+            follower = PcapngFollower(rf.fd, index)
             while True:
                 closed = rf.closed
                 recs = follower.poll()
@@ -667,8 +682,7 @@ class LiveCapture:
                     rf.first_ts = follower.first_ts
                     rf.last_ts = follower.last_ts
                     rf.linktypes = follower.linktypes
-                    for rec in recs:
-                        yield index, rec
+                    yield from recs
                     self._file_bytes_read(index, follower.offset)
                     if tick is not None and time.monotonic() >= next_tick:
                         tick()
@@ -729,7 +743,12 @@ class LiveCapture:
         if self._writer is not None:
             captured = self._writer.packets
         read = self.packets_read
+        pending_bytes = max(0, written - self.bytes_read)
         pending = None if captured is None else max(0, captured - read)
+        if read and self.bytes_read and pending_bytes:
+            # the writer's count lags (dumpcap reports twice a second): estimate from bytes
+            estimate = pending_bytes * read // self.bytes_read
+            pending = estimate if pending is None else max(pending, estimate)
         warnings = list(self.warnings)
         for rf in self.files:
             warnings += [f"{Path(rf.path).name}: {w}" for w in rf.warnings]
@@ -742,7 +761,7 @@ class LiveCapture:
             packets_read=read,
             bytes_written=written,
             bytes_read=self.bytes_read,
-            pending_bytes=max(0, written - self.bytes_read),
+            pending_bytes=pending_bytes,
             pending_packets=pending,
             drops=drops,
             warnings=warnings,
@@ -753,7 +772,7 @@ class LiveCapture:
 def _count_blocks(fd: int, size: int) -> tuple[int, list[dict[str, int]]]:
     """Packets in a closed ring file and its interface statistics (walks block headers)."""
     follower = PcapngFollower(fd)
-    while follower.poll(1 << 30):
+    while follower.poll(65536):
         pass
     return follower.frames, [follower.isb_drops[k] for k in sorted(follower.isb_drops)]
 
