@@ -12,6 +12,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from netscan.engine.parallel import MIN_SEGMENT_BYTES
 from netscan.inventory.enrich import Premises
 from netscan.inventory.inventory import Inventory
 from netscan.inventory.model import Conversation
@@ -127,6 +128,14 @@ class Analyzer:
 
                 engine: Any = TsharkEngine(inventory)
                 engine.run_files(paths, captures)
+            elif self.options.jobs > 1 and total >= 2 * MIN_SEGMENT_BYTES:
+                from netscan.engine.parallel import ParallelEngine
+
+                engine = ParallelEngine(inventory, self.premises, self.options.jobs)
+                engine.run_files(
+                    captures,
+                    None if progress is None else (lambda d, t: progress(d * total // t, total)),
+                )
             else:
                 from netscan.engine.native import Engine
 

@@ -57,7 +57,8 @@ class Engine:
         self.dissector_errors: dict[str, int] = {}
         self.unsupported_linktypes: set[int] = set()
         self._ip_cache: dict[bytes, str] = {}
-        self._l2_seen: set[bytes] = set()
+        # MACs seen in non-IP frames -> their latest sighting after the first
+        self._l2_seen: dict[bytes, tuple[int, int, float, int] | None] = {}
 
     # -- helpers ---------------------------------------------------------------------
 
@@ -102,6 +103,7 @@ class Engine:
         link: Link | None,
         ts: float,
         tcp_flags: int,
+        frame: int,
     ) -> tuple[Flow, bool]:
         half = len(addrs) // 2
         src, dst = addrs[:half], addrs[half:]
@@ -130,6 +132,7 @@ class Engine:
             fwd = (flow, False)
             self.flows[key] = fwd
             self.flows[rkey] = (flow, True)
+        flow.last_frame = frame  # the sink may want the frame that opened the flow
         self.all_flows.append(flow)
         self.sink.on_flow(flow)
         return fwd
@@ -287,7 +290,7 @@ class Engine:
                 hit = get_flow(key)
                 tflags = data[l4 + 13]
                 if hit is None:
-                    hit = new_flow(file, key, 6, addrs, data, l4, link, ts, tflags)
+                    hit = new_flow(file, key, 6, addrs, data, l4, link, ts, tflags, frame)
                 flow, from_a = hit
                 plen = end - l4 - ((data[l4 + 12] >> 4) << 2)
                 if from_a:
@@ -318,7 +321,7 @@ class Engine:
                 key = addrs + data[l4 : l4 + 4] + b"\x11"
                 hit = get_flow(key)
                 if hit is None:
-                    hit = new_flow(file, key, 17, addrs, data, l4, link, ts, 0)
+                    hit = new_flow(file, key, 17, addrs, data, l4, link, ts, 0, frame)
                 flow, from_a = hit
                 if from_a:
                     flow.bytes_ab += wirelen
@@ -344,7 +347,7 @@ class Engine:
                 key = addrs + b"\x00\x00\x00\x00" + _PROTO_BYTE[proto & 0xFF]
                 hit = get_flow(key)
                 if hit is None:
-                    hit = new_flow(file, key, proto, addrs, data, -1, link, ts, 0)
+                    hit = new_flow(file, key, proto, addrs, data, -1, link, ts, 0, frame)
                 self._count(hit, wirelen, ts, frame, 0)
         self.packets = packets
         self.bytes = nbytes
@@ -383,9 +386,12 @@ class Engine:
             smac, dmac = data[6:12], data[0:6]
         else:
             return
-        if smac is not None and not smac[0] & 1 and smac not in self._l2_seen:
-            self._l2_seen.add(smac)
-            self.sink.on_frame_l2(file, frame, ts, smac, wirelen)
+        if smac is not None and not smac[0] & 1:
+            if smac not in self._l2_seen:
+                self._l2_seen[smac] = None
+                self.sink.on_frame_l2(file, frame, ts, smac, wirelen)
+            else:
+                self._l2_seen[smac] = (file, frame, ts, wirelen)
         if et == ETH_ARP:
             self._arp(file, frame, ts, data, off)
         elif et == WLAN_PROTECTED:
@@ -437,6 +443,7 @@ class Engine:
         hit = self.wlan_flows.get(key)
         if hit is None:
             flow = Flow(file, 0, "", "", 0, 0, smac.hex(":"), dmac.hex(":"), ts)
+            flow.last_frame = frame
             flow.app.add("wlan-encrypted")
             hit = (flow, True)
             self.wlan_flows[key] = hit
@@ -446,7 +453,11 @@ class Engine:
         self._count(hit, wirelen, ts, frame, 0)
 
     def finish(self, last_ctx_ts: float = 0.0) -> None:
-        """End of input: flush what parsers still hold (partial HTTP bodies etc.)."""
+        """End of input: flush what parsers still hold (partial HTTP bodies etc.), and report
+        the last sighting of MACs seen only in non-IP frames."""
+        for mac, last in self._l2_seen.items():
+            if last is not None:
+                self.sink.on_frame_l2(last[0], last[1], last[2], mac, last[3])
         for flow in self.all_flows:
             parser = flow.parser
             if parser:

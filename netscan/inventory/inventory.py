@@ -54,6 +54,16 @@ def _strip_port(host: str) -> str:
     return host
 
 
+def burst_policy(premises: Premises, flow: Flow) -> None:
+    """Record upload bursts on flows from the premises to an off-site host."""
+    if (
+        flow.bursts is None
+        and premises.is_offsite(flow.b_ip)
+        and not premises.is_offsite(flow.a_ip)
+    ):
+        flow.track_bursts()
+
+
 class Inventory:
     def __init__(
         self,
@@ -68,7 +78,8 @@ class Inventory:
         self.devices: dict[str, Device] = {}
         self.endpoints: dict[str, Endpoint] = {}
         self.flows: list[Flow] = []
-        self.passive_dns: dict[str, dict[str, str]] = {}  # ip -> {name: how}
+        # passive DNS from the capture: ip -> {name: (file, frame) of the answer}
+        self.passive_dns: dict[str, dict[str, tuple[int, int]]] = {}
         self.bodies: list[HttpBodyEvent] = []
         self.protocol_matches: list[dict[str, Any]] = []  # content/protocol signature hits
         self.graph: nx.DiGraph = nx.DiGraph()
@@ -112,8 +123,8 @@ class Inventory:
         if ep is None:
             ep = Endpoint(ip=ip)
             self.endpoints[ip] = ep
-            for name, how in self.passive_dns.get(ip, {}).items():
-                self._endpoint_name(ep, name, how, 0, 0)
+            for name, (file, frame) in self.passive_dns.get(ip, {}).items():
+                self._endpoint_name(ep, name, "dns", file, frame)
             if self.matcher is not None:
                 for m in self.matcher.match_ip(ip):
                     self._endpoint_match(ep, m, 0, 0)
@@ -188,19 +199,14 @@ class Inventory:
 
     def on_flow(self, flow: Flow) -> None:
         self.flows.append(flow)
-        offsite_b = self.premises.is_offsite(flow.b_ip)
-        offsite_a = self.premises.is_offsite(flow.a_ip)
-        if offsite_b and not offsite_a:
-            flow.track_bursts()
-        elif offsite_a and not offsite_b:
-            flow.extra = {"track_down": True}
+        burst_policy(self.premises, flow)
         for ip, mac in ((flow.a_ip, flow.a_mac), (flow.b_ip, flow.b_mac)):
             if ip and self.premises.is_premises(ip):
                 dev = self.device_for(
                     mac,
                     ip,
                     flow.file,
-                    flow.first_frames[0] if flow.first_frames else 0,
+                    flow.first_frames[0] if flow.first_frames else flow.last_frame,
                     flow.first_ts,
                 )
                 if dev is not None and not ip.startswith(("0.", "169.254.")) and ip != "::":
@@ -210,7 +216,7 @@ class Inventory:
                 self.endpoint(ip)
                 if mac and not int(mac[:2], 16) & 1:
                     # the MAC behind an off-site address is the premises gateway
-                    frame = flow.first_frames[0] if flow.first_frames else 0
+                    frame = flow.first_frames[0] if flow.first_frames else flow.last_frame
                     self.device(mac, flow.file, frame, flow.first_ts)
 
     def on_event(self, ev: Event, flow: Flow | None) -> None:
@@ -296,12 +302,12 @@ class Inventory:
         known = self.passive_dns.setdefault(ip, {})
         if name in known:
             return
-        known[name] = "dns"
+        known[name] = (file, frame)
         ep = self.endpoints.get(ip)
         if ep is not None:
             self._endpoint_name(ep, name, "dns", file, frame)
         elif self.premises.is_offsite(ip):
-            self._endpoint_name(self.endpoint(ip), name, "dns", file, frame)
+            self.endpoint(ip)  # takes the name from passive_dns
 
     def _on_nbns(
         self, ev: NbnsEvent, dev: Device | None, ep: Endpoint | None, flow: Flow | None
@@ -547,7 +553,7 @@ class Inventory:
                 if conv is None:
                     conv = convs[key] = Conversation(device=a, peer_ip="", transport="wlan", port=0,
                                                      peer_mac=flow.b_mac, first_ts=flow.first_ts,
-                                                     first_frame=(flow.file, flow.first_frames[0] if flow.first_frames else 0))  # fmt: skip
+                                                     first_frame=(flow.file, flow.first_frames[0] if flow.first_frames else flow.last_frame))  # fmt: skip
                 self._add_flow(conv, flow, True)
                 continue
             a_prem, b_prem = prem.is_premises(flow.a_ip), prem.is_premises(flow.b_ip)
@@ -572,7 +578,7 @@ class Inventory:
             if conv is None:
                 conv = convs[key] = Conversation(device=dkey, peer_ip=peer_ip, transport=flow.transport,
                                                  port=port, peer_mac=peer_mac, first_ts=flow.first_ts,
-                                                 first_frame=(flow.file, flow.first_frames[0] if flow.first_frames else 0),
+                                                 first_frame=(flow.file, flow.first_frames[0] if flow.first_frames else flow.last_frame),
                                                  device_is_client=device_is_client)  # fmt: skip
                 if prem.is_premises(peer_ip):
                     if peer_mac and not int(peer_mac[:2], 16) & 1:
@@ -598,7 +604,10 @@ class Inventory:
             conv.packets_down += flow.pkts_ab
         if flow.first_ts < conv.first_ts or not conv.flows:
             conv.first_ts = flow.first_ts
-            conv.first_frame = (flow.file, flow.first_frames[0] if flow.first_frames else 0)
+            conv.first_frame = (
+                flow.file,
+                flow.first_frames[0] if flow.first_frames else flow.last_frame,
+            )
         conv.last_ts = max(conv.last_ts, flow.last_ts)
         conv.protocols |= flow.app
         conv.flows += 1
@@ -609,10 +618,11 @@ class Inventory:
         """Bring device times up to date from flows, enrich endpoints, rebuild the graph."""
         convs = self.conversations()
         for conv in convs:
-            dev = self.devices.get(conv.device)
-            if dev is not None:
-                dev.seen(conv.first_ts)
-                dev.seen(conv.last_ts)
+            for key in (conv.device, conv.peer_device):
+                dev = self.devices.get(key) if key else None
+                if dev is not None:
+                    dev.seen(conv.first_ts)
+                    dev.seen(conv.last_ts)
         for ep in self.endpoints.values():
             if ep.country is None and ep.org is None:
                 info = self.geo.lookup(ep.ip)

@@ -42,6 +42,15 @@ class Record(NamedTuple):
 RawRecord = tuple[int, int, float, int, bytes, int]
 
 
+class Segment(NamedTuple):
+    """A byte range of a capture file that starts at a record boundary."""
+
+    start: int
+    stop: int | None
+    frame0: int  # frames before the segment
+    state: tuple[str, list[Interface]] | None  # pcapng: byte order and interfaces so far
+
+
 class Interface(NamedTuple):
     linktype: int
     snaplen: int
@@ -127,11 +136,76 @@ class CaptureFile:
         for _i, frame, ts, linktype, data, wirelen in self.records():
             yield Record(frame, ts, linktype, data, wirelen)
 
-    def records(self) -> Iterator[RawRecord]:
-        """The fast path: plain ``(file_index, frame, ts, linktype, data, wirelen)`` tuples."""
+    def records(self, segment: Segment | None = None) -> Iterator[RawRecord]:
+        """The fast path: plain ``(file_index, frame, ts, linktype, data, wirelen)`` tuples,
+        of the whole file or of one ``Segment`` of it."""
+        if segment is None:
+            return self._iter_pcap() if self.format == "pcap" else self._iter_pcapng()
         if self.format == "pcap":
-            return self._iter_pcap()
-        return self._iter_pcapng()
+            return self._iter_pcap(segment.start, segment.stop, segment.frame0)
+        return self._iter_pcapng(segment.start, segment.stop, segment.frame0, segment.state)
+
+    def split(self, parts: int) -> list[Segment]:
+        """Cut the file into about ``parts`` segments of similar size at record boundaries,
+        each knowing the frame number before it (so numbering stays Wireshark's)."""
+        size = self.size
+        target = max(1, size // max(1, parts))
+        cuts: list[Segment] = []
+        buf = self.buf
+        if self.format == "pcap":
+            endian = self._pcap_header()[0]
+            unpack = struct.Struct(endian + "IIII").unpack_from
+            off, frame, seg_start, seg_frame = 24, 0, 24, 0
+            while off + 16 <= size:
+                incl = unpack(buf, off)[2]
+                nxt = off + 16 + incl
+                if nxt > size:
+                    break
+                frame += 1
+                off = nxt
+                if off - seg_start >= target and len(cuts) < parts - 1:
+                    cuts.append(Segment(seg_start, off, seg_frame, None))
+                    seg_start, seg_frame = off, frame
+            cuts.append(Segment(seg_start, None, seg_frame, None))
+            return cuts
+        off, frame, endian = 0, 0, "<"
+        ifaces: list[Interface] = []
+        seg = Segment(0, None, 0, ("<", []))
+        while off + 12 <= size:
+            if bytes(buf[off : off + 4]) == PCAPNG_SHB:
+                endian = "<" if bytes(buf[off + 8 : off + 12]) == b"\x4d\x3c\x2b\x1a" else ">"
+                ifaces = []
+            btype, blen = struct.unpack_from(endian + "II", buf, off)
+            if blen < 12 or off + blen > size:
+                break
+            if btype in (2, 3, 6):
+                frame += 1
+            elif btype == 1:
+                ifaces.append(self._idb(buf, off + 8, off + blen, endian))
+            off += blen
+            if off - seg.start >= target and len(cuts) < parts - 1 and btype in (2, 3, 6):
+                cuts.append(Segment(seg.start, off, seg.frame0, seg.state))
+                seg = Segment(off, None, frame, (endian, list(ifaces)))
+        cuts.append(seg)
+        return cuts
+
+    @staticmethod
+    def _idb(buf: bytes | mmap.mmap, body: int, end: int, endian: str) -> Interface:
+        linktype, _res, snaplen = struct.unpack_from(endian + "HHI", buf, body)
+        tsres, tsoffset = 1e-6, 0
+        opt = body + 8
+        while opt + 4 <= end - 4:
+            code, olen = struct.unpack_from(endian + "HH", buf, opt)
+            if code == 0:
+                break
+            val = opt + 4
+            if code == 9 and olen >= 1:
+                r = buf[val]
+                tsres = 2.0 ** -(r & 0x7F) if r & 0x80 else 10.0**-r
+            elif code == 14 and olen >= 8:
+                (tsoffset,) = struct.unpack_from(endian + "q", buf, val)
+            opt = val + ((olen + 3) & ~3)
+        return Interface(linktype, snaplen, tsres, tsoffset)
 
     def _done(self, frame: int, last_ts: float | None) -> None:
         self.frames = frame
@@ -143,21 +217,28 @@ class CaptureFile:
 
     # -- pcap -------------------------------------------------------------------------
 
-    def _iter_pcap(self) -> Iterator[RawRecord]:
+    def _pcap_header(self) -> tuple[str, float, int, int]:
+        endian, res = PCAP_MAGICS[bytes(self.buf[:4])]
+        _vmaj, _vmin, _tz, _sig, snaplen, network = struct.unpack_from(
+            endian + "HHiIII", self.buf, 4
+        )
+        return endian, res, snaplen, network & 0xFFFF  # upper bits may carry FCS information
+
+    def _iter_pcap(
+        self, start: int = 24, stop: int | None = None, frame: int = 0
+    ) -> Iterator[RawRecord]:
         buf = self.buf
-        endian, res = PCAP_MAGICS[bytes(buf[:4])]
-        _vmaj, _vmin, _tz, _sig, snaplen, network = struct.unpack_from(endian + "HHiIII", buf, 4)
-        linktype = network & 0xFFFF  # upper bits may carry FCS information
+        endian, res, snaplen, linktype = self._pcap_header()
         self.linktypes.add(linktype)
         unpack = struct.Struct(endian + "IIII").unpack_from
         size = self.size
+        chunk_end = size if stop is None else stop
         index = self.index
-        off = 24
-        frame = 0
+        off = start
         ts = None
         limit = max(snaplen, 1 << 20)
         try:
-            while off < size:
+            while off < chunk_end:
                 if off + 16 > size:
                     self.warn(
                         f"truncated record header after frame {frame}; analysed up to the cut"
@@ -176,7 +257,7 @@ class CaptureFile:
                 frame += 1
                 self.position = end
                 ts = sec + frac * res
-                if frame == 1:
+                if self.first_ts is None:
                     self.first_ts = ts
                 yield (index, frame, ts, linktype, buf[off + 16 : end], orig)
                 off = end
@@ -185,17 +266,23 @@ class CaptureFile:
 
     # -- pcapng -----------------------------------------------------------------------
 
-    def _iter_pcapng(self) -> Iterator[RawRecord]:
+    def _iter_pcapng(
+        self,
+        start: int = 0,
+        stop: int | None = None,
+        frame: int = 0,
+        state: tuple[str, list[Interface]] | None = None,
+    ) -> Iterator[RawRecord]:
         buf = self.buf
         size = self.size
-        off = 0
-        frame = 0
-        endian = "<"
-        ifaces: list[Interface] = []
+        chunk_end = size if stop is None else stop
+        off = start
+        endian, ifaces = state if state is not None else ("<", [])
+        ifaces = list(ifaces)
         last_ts = 0.0
         index = self.index
         try:
-            while off < size:
+            while off < chunk_end:
                 if off + 12 > size:
                     self.warn(f"truncated block after frame {frame}; analysed up to the cut")
                     break
@@ -235,7 +322,7 @@ class CaptureFile:
                     itf = ifaces[iid]
                     frame += 1
                     last_ts = ((hi << 32) | lo) * itf.tsres + itf.tsoffset
-                    if frame == 1:
+                    if self.first_ts is None:
                         self.first_ts = last_ts
                     self.position = end
                     data = buf[body + 20 : body + 20 + cap]
@@ -264,28 +351,15 @@ class CaptureFile:
                     itf = ifaces[iid]
                     frame += 1
                     last_ts = ((hi << 32) | lo) * itf.tsres + itf.tsoffset
-                    if frame == 1:
+                    if self.first_ts is None:
                         self.first_ts = last_ts
                     self.position = end
                     data = buf[body + 20 : body + 20 + cap]
                     yield (index, frame, last_ts, itf.linktype, data, orig)
                 elif btype == 1:  # Interface Description Block
-                    linktype, _res, snaplen = struct.unpack_from(endian + "HHI", buf, body)
-                    tsres, tsoffset = 1e-6, 0
-                    opt = body + 8
-                    while opt + 4 <= end - 4:
-                        code, olen = struct.unpack_from(endian + "HH", buf, opt)
-                        if code == 0:
-                            break
-                        val = opt + 4
-                        if code == 9 and olen >= 1:
-                            r = buf[val]
-                            tsres = 2.0 ** -(r & 0x7F) if r & 0x80 else 10.0**-r
-                        elif code == 14 and olen >= 8:
-                            (tsoffset,) = struct.unpack_from(endian + "q", buf, val)
-                        opt = val + ((olen + 3) & ~3)
-                    ifaces.append(Interface(linktype, snaplen, tsres, tsoffset))
-                    self.linktypes.add(linktype)
+                    itf = self._idb(buf, body, end, endian)
+                    ifaces.append(itf)
+                    self.linktypes.add(itf.linktype)
                 off = end
         finally:
             self._done(frame, last_ts if frame else None)
