@@ -1,0 +1,55 @@
+"""Body parsers and the local face detector on hand-made bodies."""
+
+from __future__ import annotations
+
+import base64
+
+from netscan.analysis.content import carve_images, decode_b64_image, parse_body
+from netscan.analysis.faces import FaceChecker
+from netscan.events import Ctx, HttpBodyEvent
+from tests.analysis.scenarios import build as sc
+
+
+def _body(path: str, body: bytes, ctype: str | None = None) -> HttpBodyEvent:
+    ctx = Ctx(0, 1, 0.0, src_ip="192.168.1.10", dst_ip="1.2.3.4", transport="tcp")
+    return HttpBodyEvent(ctx=ctx, method="POST", path=path, content_type=ctype, body=body)
+
+
+def test_carving_finds_whole_pictures_only() -> None:
+    face = sc.face_jpeg()
+    found = carve_images(b"junk" + face + b"\r\n--b\r\n" + face[: len(face) // 2])
+    assert [(off, len(img), fmt) for off, img, fmt in found] == [(4, len(face), "jpeg")]
+
+
+def test_base64_data_uri() -> None:
+    uri = "data:image/jpeg;base64," + base64.b64encode(sc.face_jpeg()).decode()
+    assert decode_b64_image(uri) == (sc.face_jpeg(), "jpeg")
+    assert decode_b64_image("QUJD" * 200) is None
+
+
+def test_iclock_biodata_face_template() -> None:
+    tmpl = base64.b64encode(bytes(range(256)) * 4).decode()
+    body = (
+        f"BIODATA Pin=1007\tNo=0\tIndex=0\tValid=1\tDuress=0\tType=9\tMajorVer=5\tTmp={tmpl}\n"
+        f"BIODATA Pin=1008\tNo=0\tIndex=0\tValid=1\tDuress=0\tType=1\tTmp={tmpl}\n"
+    ).encode()
+    parsed = parse_body(_body("/iclock/cdata?SN=X1&table=BIODATA", body))
+    assert parsed.protocol == "iclock"
+    assert [(i.fields["pin"], i.declared_face, i.template is not None) for i in parsed.items] == [
+        ("1007", True, True)
+    ]
+
+
+def test_viid_person_object_without_picture() -> None:
+    body = b'{"PersonListObject":{"PersonObject":[{"PersonID":"1"}]}}'
+    parsed = parse_body(_body("/VIID/Persons", body, "application/VIID+JSON"))
+    assert parsed.protocol == "viid" and parsed.items == []
+
+
+def test_detector_face_and_non_face() -> None:
+    checker = FaceChecker()
+    face = checker.check(sc.face_jpeg(), "jpeg")
+    cup = checker.check(sc.coffee_jpeg(), "jpeg")
+    assert face.faces == 1 and (face.width, face.height) == (176, 176)
+    assert cup.faces == 0
+    assert face.kept_as is None and cup.kept_as is None
