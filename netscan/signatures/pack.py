@@ -633,6 +633,8 @@ def _build_signature(raw: Mapping[str, Any], file: Path, errors: list[str]) -> S
 def _collect(pack_dir: Path) -> tuple[list[Signature], dict[str, Any], list[str]]:
     """Read, schema-check and semantically check every file of a pack."""
     errors: list[str] = []
+    if not pack_dir.is_dir():
+        raise PackError(f"signature directory not found: {pack_dir}")
     meta = _read_meta(pack_dir, errors)
     validator = _schema_validator(pack_dir)
     signatures: list[Signature] = []

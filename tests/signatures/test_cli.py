@@ -1,0 +1,155 @@
+"""``netscan signatures`` subcommands: via run() with parsed args, and via a subprocess."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from netscan.signatures import cli
+from tests.signatures.helpers import BUNDLED, make_pack, sig_yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="netscan")
+    sub = parser.add_subparsers(dest="command")
+    cli.add_parser(sub)
+    return parser.parse_args(argv)
+
+
+def _run(argv: list[str], capsys) -> tuple[int, str, str]:
+    rc = cli.run(_parse(argv))
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+@pytest.fixture(autouse=True)
+def _bundled_pack(monkeypatch):
+    monkeypatch.setenv("NETSCAN_SIGNATURES", str(BUNDLED))
+
+
+def test_list_json_has_every_signature(capsys):
+    rc, out, err = _run(["signatures", "list", "--json"], capsys)
+    assert rc == 0 and err == ""
+    rows = json.loads(out)
+    assert len(rows) >= 100
+    assert set(rows[0]) == {"id", "category", "name", "vendor"}
+    assert len({r["id"] for r in rows}) == len(rows)
+    assert {r["category"] for r in rows} == {"device", "face-cloud", "vendor-cloud", "protocol"}
+
+
+def test_list_table_and_category_filter(capsys):
+    rc, out, _ = _run(["signatures", "list", "--category", "protocol"], capsys)
+    assert rc == 0
+    lines = out.splitlines()
+    assert lines and all(" protocol " in line for line in lines)
+    assert any(line.startswith("protocol.gat1400-viid-face") for line in lines)
+
+
+def test_show_text_and_json(capsys):
+    rc, out, _ = _run(["signatures", "show", "face-cloud.megvii-faceplusplus-cn"], capsys)
+    assert rc == 0
+    assert "api-cn.faceplusplus.com" in out and "sources:" in out and "jurisdiction: CN" in out
+    rc, out, _ = _run(["signatures", "show", "vendor-cloud.cs2-pppp", "--json"], capsys)
+    data = json.loads(out)
+    assert data["id"] == "vendor-cloud.cs2-pppp"
+    assert {"field": "port", "mode": "port", "value": "udp/32100"} in data["match"]
+
+
+def test_show_unknown_id_is_one_line_error(capsys):
+    rc, out, err = _run(["signatures", "show", "device.nope"], capsys)
+    assert rc == 1 and out == ""
+    assert err.strip().count("\n") == 0 and "device.nope" in err
+
+
+def test_validate_and_test_default_and_explicit(capsys, tmp_path):
+    assert _run(["signatures", "validate"], capsys)[0] == 0
+    rc, out, _ = _run(["signatures", "test"], capsys)
+    assert rc == 0 and "near-misses passed" in out
+    bad = make_pack(
+        tmp_path,
+        {"device/a.yaml": "signatures:\n" + sig_yaml("device.xx", "dns_name: [a..b]", role="iot")},
+    )
+    rc, out, err = _run(["signatures", "validate", str(bad)], capsys)
+    assert rc == 1
+    assert f"{bad / 'device/a.yaml'}:" in err and "1 problem(s)" in err
+
+
+def test_test_reports_failing_examples(capsys, tmp_path):
+    pack = make_pack(
+        tmp_path,
+        {
+            "device/a.yaml": "signatures:\n"
+            + sig_yaml(
+                "device.xx",
+                "dhcp_hostname: [cam-]",
+                role="camera",
+                examples="[{dhcp_hostname: plug-1}]",
+            )
+        },
+    )
+    rc, _, err = _run(["signatures", "test", str(pack)], capsys)
+    assert rc == 1 and "example does not match" in err and "1 of 1 example checks failed" in err
+
+
+def test_info_reports_origin_and_counts(capsys, monkeypatch):
+    rc, out, _ = _run(["signatures", "info", "--json"], capsys)
+    info = json.loads(out)
+    assert rc == 0 and info["origin"] == "env"
+    assert Path(info["source_dir"]) == BUNDLED.resolve()
+    assert set(info["counts"]) == {"device", "face-cloud", "vendor-cloud", "protocol"}
+    assert info["total"] == sum(info["counts"].values())
+    rc, out, _ = _run(["signatures", "--signatures", str(BUNDLED), "info"], capsys)
+    assert rc == 0 and "--signatures option" in out and "counts:" in out
+
+
+def test_missing_pack_dir_is_one_line_error(capsys, tmp_path):
+    rc, out, err = _run(["signatures", "--signatures", str(tmp_path / "x"), "list"], capsys)
+    assert rc == 1 and out == "" and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_missing_subcommand(capsys):
+    rc, _, err = _run(["signatures"], capsys)
+    assert rc == 2 and "missing subcommand" in err
+
+
+def test_python_dash_m_netscan_signatures_list_json():
+    env = dict(os.environ, NETSCAN_SIGNATURES=str(BUNDLED), PYTHONPATH=str(ROOT))
+    proc = subprocess.run(
+        [sys.executable, "-m", "netscan", "signatures", "list", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
+    if proc.returncode != 0 and "invalid choice: 'signatures'" in proc.stderr:
+        pytest.skip("main CLI does not register the signatures command")
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    assert any(r["id"] == "face-cloud.aws-rekognition" for r in rows)
+
+
+def test_subprocess_error_has_no_traceback(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("NETSCAN_SIGNATURES", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "netscan", "signatures", "validate", str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
+    if "invalid choice: 'signatures'" in proc.stderr:
+        pytest.skip("main CLI does not register the signatures command")
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr and "not found" in proc.stderr
