@@ -781,6 +781,8 @@ def _count_blocks(fd: int, size: int) -> tuple[int, list[dict[str, int]]]:
 
 SOL_PACKET = 263
 PACKET_STATISTICS = 6
+SO_RCVBUFFORCE = 33
+RCVBUF = 64 * 1024 * 1024
 
 
 class _ScapyRingWriter:
@@ -800,6 +802,7 @@ class _ScapyRingWriter:
 
     def open(self) -> None:
         try:
+            import scapy.arch  # noqa: F401  (sets conf.L2listen for this platform)
             from scapy.config import conf
         except ImportError as exc:
             raise LiveCaptureError(f"neither dumpcap nor scapy is available ({exc})") from None
@@ -814,14 +817,24 @@ class _ScapyRingWriter:
         except Exception as exc:  # scapy raises various types for a bad interface or filter
             raise LiveCaptureError(f"cannot capture on {self.cap.iface}: {exc}") from None
         self.linktype = self._linktype()
+        ins = getattr(self.sock, "ins", None)
+        if ins is not None:  # room for bursts while the analysis holds the interpreter
+            for opt in (SO_RCVBUFFORCE, socket.SO_RCVBUF):
+                try:
+                    ins.setsockopt(socket.SOL_SOCKET, opt, RCVBUF)
+                    break
+                except OSError:
+                    continue
         self._stats()  # reset the kernel counters
 
     def _linktype(self) -> int:
-        from scapy.config import conf
-
-        cls = getattr(self.sock, "LL", None)
-        num = conf.l2types.layer2num.get(cls) if cls is not None else None
-        return int(num) if num is not None else 1
+        """The pcap link type of the interface, from its ARPHRD type."""
+        try:
+            arphrd = int((Path("/sys/class/net") / self.cap.iface / "type").read_text())
+        except (OSError, ValueError):
+            return 1
+        # Ethernet, loopback and 802.11 in managed mode deliver Ethernet headers
+        return {65534: 101, 803: 127, 802: 119, 801: 1, 772: 1}.get(arphrd, 1)
 
     def _stats(self) -> None:
         ins = getattr(self.sock, "ins", None)
