@@ -101,12 +101,13 @@ class _Printer:
     def tick(self) -> None:
         st = self.live.status()
         self.max_pending_bytes = max(self.max_pending_bytes, st.pending_bytes)
-        self.max_pending_packets = max(self.max_pending_packets, st.pending_packets or 0)
+        self.max_pending_packets = max(self.max_pending_packets, st.pending_packets_est or 0)
         now = time.monotonic()
-        behind = (st.pending_packets or 0) >= BEHIND_PACKETS or st.pending_bytes >= BEHIND_BYTES
+        behind = (st.pending_packets_est or 0) >= BEHIND_PACKETS or st.pending_bytes >= BEHIND_BYTES
         if behind and now - self.last_behind >= 5.0:
             self.last_behind = now
-            pk = f"{st.pending_packets} packets, " if st.pending_packets is not None else ""
+            est = st.pending_packets_est
+            pk = f"about {est} packets, " if est is not None else ""
             print(f"netscan: analysis is behind the capture by {pk}"
                   f"{st.pending_bytes / 1e6:.1f} MB (kept on disk, nothing dropped)",
                   file=self.err, flush=True)  # fmt: skip

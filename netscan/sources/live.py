@@ -280,7 +280,8 @@ class LiveStatus:
     bytes_written: int
     bytes_read: int
     pending_bytes: int  # written to the ring but not yet analysed
-    pending_packets: int | None  # packets written but not analysed (estimated from bytes)
+    pending_packets: int | None  # writer's packet count - packets read (a lower bound)
+    pending_packets_est: int | None  # the same, estimated from pending bytes (can overshoot)
     drops: Drops
     warnings: list[str]
     error: str | None
@@ -677,13 +678,13 @@ class LiveCapture:
                 closed = rf.closed
                 recs = follower.poll()
                 if recs:
-                    self.packets_read += len(recs)
-                    rf.packets = follower.frames
                     rf.first_ts = follower.first_ts
                     rf.last_ts = follower.last_ts
                     rf.linktypes = follower.linktypes
                     yield from recs
-                    self._file_bytes_read(index, follower.offset)
+                    # counted once consumed, bytes and packets together (status() estimates)
+                    rf.packets = follower.frames
+                    self._file_bytes_read(index, follower.offset, len(recs))
                     if tick is not None and time.monotonic() >= next_tick:
                         tick()
                         next_tick = time.monotonic() + tick_interval
@@ -718,9 +719,11 @@ class LiveCapture:
             while not rf.closed:
                 self._changed.wait(self.poll_interval)
 
-    def _file_bytes_read(self, index: int, offset: int) -> None:
+    def _file_bytes_read(self, index: int, offset: int, packets: int = 0) -> None:
         done = sum(f.size for f in self.files[:index])
-        self.bytes_read = done + offset
+        with self._lock:
+            self.bytes_read = done + offset
+            self.packets_read += packets
 
     # -- status ----------------------------------------------------------------------------
 
@@ -742,13 +745,15 @@ class LiveCapture:
             error = self.error
         if self._writer is not None:
             captured = self._writer.packets
-        read = self.packets_read
-        pending_bytes = max(0, written - self.bytes_read)
+        with self._lock:
+            read, bytes_read = self.packets_read, self.bytes_read
+        pending_bytes = max(0, written - bytes_read)
         pending = None if captured is None else max(0, captured - read)
-        if read and self.bytes_read and pending_bytes:
+        estimate = pending
+        if read >= 100 and pending_bytes:
             # the writer's count lags (dumpcap reports twice a second): estimate from bytes
-            estimate = pending_bytes * read // self.bytes_read
-            pending = estimate if pending is None else max(pending, estimate)
+            by_size = pending_bytes * read // max(1, bytes_read)
+            estimate = by_size if pending is None else max(pending, by_size)
         warnings = list(self.warnings)
         for rf in self.files:
             warnings += [f"{Path(rf.path).name}: {w}" for w in rf.warnings]
@@ -760,9 +765,10 @@ class LiveCapture:
             packets_captured=captured,
             packets_read=read,
             bytes_written=written,
-            bytes_read=self.bytes_read,
+            bytes_read=bytes_read,
             pending_bytes=pending_bytes,
             pending_packets=pending,
+            pending_packets_est=estimate,
             drops=drops,
             warnings=warnings,
             error=error,

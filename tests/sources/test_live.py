@@ -367,6 +367,7 @@ def test_ring_files_frames_hashes_and_backlog(
     assert len(got) == n
     assert max(s.pending_bytes for s in statuses) > 0
     assert max(s.pending_packets or 0 for s in statuses) > 0
+    assert max(s.pending_packets_est or 0 for s in statuses) > 0
     assert (final.pending_bytes, final.pending_packets, final.drops.total) == (0, 0, 0)
     assert not final.running and final.error is None
     assert len(cap.files) >= 5  # ~7.7 MB in 0.5 MB files
