@@ -21,6 +21,29 @@ FIRST_FRAMES = 5  # how many frame numbers of the first packets each flow keeps
 BURST_GAP = 1.0  # seconds of upstream silence that end an upload burst
 MAX_BURSTS = 2000
 
+# Ports that mark the server side of a flow whose first packet gives no other hint.
+WELL_KNOWN = frozenset({
+    20, 21, 22, 23, 25, 53, 67, 80, 88, 110, 123, 137, 138, 139, 143, 161, 389, 443, 445,
+    514, 554, 587, 853, 993, 995, 1883, 1900, 3702, 5060, 5353, 5355, 8000, 8080, 8443,
+    8554, 8883, 32100, 34567, 37777, 37020, 37810,
+})  # fmt: skip
+
+
+def sender_is_client(proto: int, sport: int, dport: int, tcp_flags: int = 0) -> bool:
+    """Whether the sender of a flow's first packet is the client (side A).
+
+    A SYN-ACK comes from the server; so does a packet without SYN (TCP) or any datagram
+    (UDP) sent from a well-known port to a port that is not well known. Everything else
+    makes its sender the client. Both engines decide with this function.
+    """
+    if proto == TCP:
+        if tcp_flags & 0x12 == 0x12:
+            return False
+        return bool(tcp_flags & 0x02) or sport not in WELL_KNOWN or dport in WELL_KNOWN
+    if proto == UDP:
+        return sport not in WELL_KNOWN or dport in WELL_KNOWN
+    return True
+
 
 class Flow:
     __slots__ = (
@@ -101,6 +124,26 @@ class Flow:
             self.file, frame, ts, self.b_mac, self.a_mac, self.b_ip, self.a_ip,
             self.b_port, self.a_port, self.transport,
         )  # fmt: skip
+
+    def count(
+        self, from_a: bool, wirelen: int, plen: int, ts: float, frame: int, upload: bool = True
+    ) -> None:
+        """Account one packet of this flow (``plen``: transport payload bytes; ``upload``:
+        whether a packet from side A counts towards an upload burst)."""
+        if from_a:
+            self.bytes_ab += wirelen
+            self.pkts_ab += 1
+            self.payload_ab += plen
+            if upload and self.bursts is not None:
+                self.add_upload(ts, wirelen)
+        else:
+            self.bytes_ba += wirelen
+            self.pkts_ba += 1
+            self.payload_ba += plen
+        self.last_ts = ts
+        self.last_frame = frame
+        if len(self.first_frames) < FIRST_FRAMES:
+            self.first_frames.append(frame)
 
     def track_bursts(self) -> None:
         """Start recording upload bursts (side A → side B)."""
