@@ -1,0 +1,442 @@
+"""The netscan TUI: a live view of the analysis of capture files or of a live capture."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, TabbedContent, TabPane
+from textual.worker import Worker, get_current_worker
+
+from netscan.analyze import Analyzer, Options, Result
+from netscan.tui.messages import AnalysisFailed, AnalysisProgress, ExportDone, SnapshotReady
+from netscan.tui.state import (
+    Mark,
+    Snapshot,
+    build_graph,
+    build_snapshot,
+    device_bursts,
+    uploads_after_marks,
+)
+from netscan.tui.widgets.device_detail import DeviceScreen
+from netscan.tui.widgets.devices import DevicesPane
+from netscan.tui.widgets.export import ExportScreen
+from netscan.tui.widgets.findings import FindingsPane
+from netscan.tui.widgets.graph import GraphView
+from netscan.tui.widgets.header import ScanHeader
+from netscan.tui.widgets.help import HelpScreen
+from netscan.tui.widgets.marks import MarksPane
+
+HERE = Path(__file__).parent
+WIDGETS = HERE / "widgets"
+SNAPSHOT_INTERVAL = 0.5  # seconds between UI updates while the analysis streams
+FILE_BATCH = 5000
+
+
+def _optional(module: str) -> Any:
+    try:
+        return __import__(module, fromlist=["_"])
+    except ImportError:
+        return None
+
+
+def evidence_extractor() -> Callable[[dict[str, Any], str, list[str], str], Any] | None:
+    """``extract(report, finding_id, files, output)`` of the evidence module, when present."""
+    for name in ("netscan.report.evidence", "netscan.report.evidence_cli"):
+        module = _optional(name)
+        fn = getattr(module, "extract", None) if module is not None else None
+        if callable(fn):
+            return fn
+    return None
+
+
+class NetscanApp(App[int]):
+    """Devices, findings, graph and walk-test marks, filled in while the analysis streams."""
+
+    TITLE = "netscan"
+    CSS_PATH = [
+        HERE / "app.tcss",
+        WIDGETS / "header.tcss",
+        WIDGETS / "devices.tcss",
+        WIDGETS / "findings.tcss",
+        WIDGETS / "graph.tcss",
+        WIDGETS / "marks.tcss",
+        WIDGETS / "timeline.tcss",
+    ]
+    BINDINGS = [
+        Binding("d", "show_tab('devices')", "Devices"),
+        Binding("f", "show_tab('findings')", "Findings"),
+        Binding("g", "show_tab('graph')", "Graph"),
+        Binding("w", "show_tab('marks')", "Marks", show=False),
+        Binding("m", "mark", "Mark"),
+        Binding("e", "export_report", "Export"),
+        Binding("x", "export_evidence", "Evidence", show=False),
+        Binding("t", "toggle_theme", "Theme", show=False),
+        Binding("question_mark,f1", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        paths: list[str] | None = None,
+        *,
+        options: Options | None = None,
+        iface: str | None = None,
+        live_module: Any = None,
+        snapshot: Snapshot | None = None,
+        batch: int = FILE_BATCH,
+        mark_window: float = 30.0,
+        export_dir: str | Path = ".",
+        evidence_dir: str | Path = "evidence",
+    ) -> None:
+        super().__init__()
+        self.paths = list(paths or [])
+        self.options = options or Options()
+        self.iface = iface
+        self.live_module = live_module
+        self.batch = batch
+        self.mark_window = mark_window
+        self.export_dir = Path(export_dir)
+        self.evidence_dir = Path(evidence_dir)
+        self.live_capture: Any = None
+        self.snapshot: Snapshot | None = None
+        self.marks: list[Mark] = []
+        self.analysis: Worker[None] | None = None
+        self._initial = snapshot
+        self._requests: list[tuple[str, str]] = []  # exports waiting for the next step
+        self._graph_dirty = True
+        if iface:
+            self.source = f"live {iface}"
+        elif self.paths:
+            self.source = ", ".join(Path(p).name for p in self.paths)
+        else:
+            self.source = snapshot.source if snapshot else "no input"
+
+    @property
+    def main(self) -> Screen[Any]:
+        """The main screen (devices, findings, graph, marks), under any pushed screen."""
+        return self.screen_stack[0]
+
+    # -- layout --------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield ScanHeader(self.source, id="scan-header")
+        with TabbedContent(initial="devices", id="tabs"):
+            with TabPane("Devices", id="devices"):
+                yield DevicesPane(id="devices-pane")
+            with TabPane("Findings", id="findings"):
+                yield FindingsPane(id="findings-pane")
+            with TabPane("Graph", id="graph"):
+                yield GraphView(id="graph-view")
+            with TabPane("Marks", id="marks"):
+                yield MarksPane(id="marks-pane")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.main.query_one(DevicesPane).table.focus()
+        if self._initial is not None:
+            self.post_message(SnapshotReady(self._initial))
+        elif self.paths or self.iface:
+            self.analysis = self.analyse()
+
+    def on_unmount(self) -> None:
+        if self.live_capture is not None:
+            self.live_capture.stop()
+
+    # -- the analysis worker ---------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="analysis", exit_on_error=False)
+    def analyse(self) -> None:
+        worker = get_current_worker()
+        analyzer = Analyzer(self.options)
+        try:
+            if self.iface:
+                self._analyse_live(worker)
+                return
+            steps: Iterator[Any] = analyzer.run_incremental(self.paths, batch=self.batch)
+            last = 0.0
+            for step in steps:
+                if worker.is_cancelled:
+                    steps.close()  # type: ignore[attr-defined]
+                    return
+                self.post_message(
+                    AnalysisProgress(step.done_bytes, step.total_bytes, step.packets, None)
+                )
+                now = time.monotonic()
+                if step.final or now - last >= SNAPSHOT_INTERVAL:
+                    snap = build_snapshot(
+                        step.result(),
+                        source=self.source,
+                        done_bytes=step.done_bytes,
+                        total_bytes=step.total_bytes,
+                        final=step.final,
+                        keep_result=step.final,
+                    )
+                    self.post_message(SnapshotReady(snap))
+                    last = time.monotonic()
+                while self._requests:
+                    what, path = self._requests.pop(0)
+                    self._write_report(step.result(), path)
+        except Exception as exc:  # shown in the UI; the app keeps running
+            self.post_message(AnalysisFailed(f"{type(exc).__name__}: {exc}"))
+
+    def _analyse_live(self, worker: Worker[None]) -> None:
+        """Live: ``netscan.live_analysis`` follows the capture's evidence ring; its tick, called
+        between packets, is where the UI gets a snapshot."""
+        from netscan.live_analysis import LiveAnalysis
+
+        capture = self.live_module.LiveCapture(self.iface, evidence_dir=self.evidence_dir)
+        self.live_capture = capture
+        live = LiveAnalysis(self.options, capture)
+
+        def drops() -> int | None:
+            return int(live.status().drops.total)
+
+        def tick() -> None:
+            if worker.is_cancelled:
+                capture.stop()
+                return
+            self.post_message(AnalysisProgress(0, 0, live.packets, drops()))
+            snap = build_snapshot(live.snapshot(), source=self.source, final=False, drops=drops())
+            self.post_message(SnapshotReady(snap))
+            while self._requests:
+                _what, path = self._requests.pop(0)
+                self._write_report(live.snapshot(), path)
+
+        result = live.run(tick=tick, tick_interval=SNAPSHOT_INTERVAL * 2)
+        snap = build_snapshot(
+            result, source=self.source, final=True, drops=drops(), keep_result=True
+        )
+        self.post_message(SnapshotReady(snap))
+
+    def on_analysis_progress(self, message: AnalysisProgress) -> None:
+        self.main.query_one(ScanHeader).progress(
+            message.done_bytes, message.total_bytes, message.packets, message.drops
+        )
+
+    def on_snapshot_ready(self, message: SnapshotReady) -> None:
+        snap = message.snapshot
+        self.snapshot = snap
+        self.main.query_one(ScanHeader).snapshot(snap)
+        self.main.query_one(DevicesPane).show(snap)
+        findings = self.main.query_one(FindingsPane)
+        findings.show(snap.findings)
+        findings.set_marks(self.marks, self.mark_window)
+        self._graph_dirty = True
+        active = self.main.query_one(TabbedContent).active
+        if active == "graph" or snap.final:
+            self._refresh_graph()
+        if active == "marks" or snap.final:
+            self._refresh_marks()
+        if snap.final:
+            self.notify(
+                f"Analysis done: {len(snap.devices)} devices, {len(snap.findings)} finding(s).",
+                timeout=4,
+            )
+            pending, self._requests = self._requests, []
+            for what, path in pending:
+                if what == "report":
+                    self.export_report(path)
+
+    def on_analysis_failed(self, message: AnalysisFailed) -> None:
+        self.main.query_one(ScanHeader).finish("failed")
+        self.notify(message.error, title="analysis failed", severity="error", timeout=10)
+
+    def on_export_done(self, message: ExportDone) -> None:
+        if message.error:
+            self.notify(message.error, title=f"{message.what} export failed", severity="error")
+        else:
+            self.notify(f"{message.what} written to {message.path}", title="export")
+
+    # -- views -----------------------------------------------------------------------------
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        pane = event.pane.id
+        if pane == "graph" and self._graph_dirty:
+            self._refresh_graph()
+        elif pane == "marks":
+            self._refresh_marks()
+
+    def _refresh_graph(self) -> None:
+        if self.snapshot is not None:
+            self.main.query_one(GraphView).show(build_graph(self.snapshot))
+            self._graph_dirty = False
+
+    def _refresh_marks(self) -> None:
+        self.main.query_one(MarksPane).show(self.snapshot, self.marks, self.mark_window)
+
+    def on_devices_pane_selected(self, message: DevicesPane.Selected) -> None:
+        self.open_device(message.key)
+
+    def open_device(self, key: str) -> None:
+        snap = self.snapshot
+        if snap is None or key not in snap.devices:
+            return
+        self.push_screen(DeviceScreen(snap.devices[key], snap, list(self.marks), self.mark_window))
+
+    def action_show_tab(self, tab: str) -> None:
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        self.main.query_one(TabbedContent).active = tab
+        focus = {
+            "devices": lambda: self.main.query_one(DevicesPane).table,
+            "findings": lambda: self.main.query_one("#finding-list"),
+            "graph": lambda: self.main.query_one(GraphView),
+            "marks": lambda: self.main.query_one(MarksPane),
+        }[tab]()
+        focus.focus()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_toggle_theme(self) -> None:
+        self.theme = "textual-dark" if not self.current_theme.dark else "textual-light"
+
+    # -- marks -----------------------------------------------------------------------------
+
+    def capture_now(self) -> float:
+        """The capture's clock now: wall time live, else how far the analysis has read."""
+        if self.iface or self.snapshot is None or self.snapshot.capture_last is None:
+            return time.time()
+        return self.snapshot.capture_last
+
+    def action_mark(self, capture_ts: float | None = None, note: str = "") -> Mark:
+        ts = self.capture_now() if capture_ts is None else capture_ts
+        mark = Mark(len(self.marks) + 1, time.time(), ts, note)
+        self.marks.append(mark)
+        self.main.query_one(ScanHeader).marks = len(self.marks)
+        self.main.query_one(FindingsPane).set_marks(self.marks, self.mark_window)
+        self._refresh_marks()
+        self.notify(f"Mark #{mark.number} at {time.strftime('%H:%M:%S')}", timeout=2)
+        return mark
+
+    # -- exports ---------------------------------------------------------------------------
+
+    def default_report_path(self) -> Path:
+        ext = "html" if _optional("netscan.report.html_report") is not None else "json"
+        return self.export_dir / f"netscan-report-{time.strftime('%Y%m%d-%H%M%S')}.{ext}"
+
+    def action_export_report(self) -> None:
+        def chosen(path: str | None) -> None:
+            if path:
+                self.export_report(path)
+
+        self.push_screen(ExportScreen("export report", str(self.default_report_path())), chosen)
+
+    def export_report(self, path: str) -> None:
+        """Write the report now (after the analysis) or at the analysis' next step."""
+        snap = self.snapshot
+        if snap is not None and snap.result is not None:
+            self._export_worker(snap.result, path)
+        elif self.analysis is not None and self.analysis.is_running:
+            self._requests.append(("report", path))
+            self.notify("The report will be written at the next analysis step.", timeout=3)
+        else:
+            self.notify("Nothing to export yet.", severity="warning")
+
+    @work(thread=True, group="export")
+    def _export_worker(self, result: Result, path: str) -> None:
+        self._write_report(result, path)
+
+    def _write_report(self, result: Result, path: str) -> None:
+        from netscan.report import json_report
+
+        try:
+            report = json_report.build(result)
+            html = _optional("netscan.report.html_report")
+            if html is not None and not path.endswith(".json"):
+                html.write(report, path, analyst=None)
+            else:
+                json_report.write(report, path)
+            if self.marks:
+                self._write_marks(result, Path(path))
+        except Exception as exc:
+            self.post_message(ExportDone("report", path, f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(ExportDone("report", path))
+
+    def _write_marks(self, result: Result, path: Path) -> None:
+        """The walk-test marks beside the report, with the uploads that followed each."""
+        snap = self.snapshot
+        out: dict[str, Any] = {"window_seconds": self.mark_window, "marks": []}
+        for mark in list(self.marks):
+            followed = []
+            if snap is not None:
+                for view in snap.devices.values():
+                    if view.bytes_offsite:
+                        hit = uploads_after_marks(
+                            [mark], device_bursts(view, snap), self.mark_window
+                        )[0]
+                        if hit.bursts:
+                            followed.append({"device": view.label, "delay": hit.delay,
+                                             "bytes": hit.bytes})  # fmt: skip
+            out["marks"].append({**asdict(mark), "uploads": followed})
+        marks_path = path.with_name(path.stem + ".marks.json")
+        marks_path.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+
+    def action_export_evidence(self) -> None:
+        if evidence_extractor() is None:
+            self.notify("Evidence export is not available in this build.", severity="warning")
+            return
+        finding = self.main.query_one(FindingsPane).selected
+        snap = self.snapshot
+        if finding is None or snap is None or snap.result is None or not self.paths:
+            self.notify("Select a finding (after the analysis of files) to export its evidence.")
+            return
+        fid = str(finding.get("id", "finding"))
+        default = str(self.export_dir / f"evidence-{fid.replace('/', '_')}.pcapng")
+        result = snap.result
+
+        def chosen(path: str | None) -> None:
+            if path:
+                self.export_evidence(fid, result, path)
+
+        self.push_screen(ExportScreen("export evidence (pcapng)", default), chosen)
+
+    @work(thread=True, group="export")
+    def export_evidence(self, finding_id: str, result: Result, path: str) -> None:
+        """Write the frames behind one finding to a pcapng file (in a worker thread)."""
+        from netscan.report import json_report
+
+        extract = evidence_extractor()
+        try:
+            if extract is None:
+                raise RuntimeError("evidence export is not available")
+            count, _warnings = extract(json_report.build(result), finding_id, self.paths, path)
+        except Exception as exc:
+            self.post_message(ExportDone("evidence", path, f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(ExportDone("evidence", f"{path} ({count} packets)"))
+
+    # -- command palette -------------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand(
+            "Mark a moment", "Walk test: record a timestamped mark", self.action_mark
+        )
+        yield SystemCommand("Export report", "HTML report (JSON without the HTML module)",
+                            self.action_export_report)  # fmt: skip
+        yield SystemCommand("Export evidence", "Evidence frames of the selected finding",
+                            self.action_export_evidence)  # fmt: skip
+        for tab in ("devices", "findings", "graph", "marks"):
+            yield SystemCommand(f"Show {tab}", f"Switch to the {tab} view",
+                                lambda tab=tab: self.action_show_tab(tab))  # fmt: skip
+        pane = self.main.query_one(DevicesPane)
+        yield SystemCommand("Devices with findings", "Filter the devices table",
+                            lambda: pane.set_filter(level="finding"))  # fmt: skip
+        yield SystemCommand("Cameras, NVRs and face terminals", "Filter the devices table",
+                            lambda: pane.set_filter(text="", role="camera"))  # fmt: skip
+        yield SystemCommand("Clear device filters", "Show every device",
+                            lambda: pane.set_filter("", "any", "any", "any"))  # fmt: skip
+        yield SystemCommand("Toggle light/dark", "Switch theme", self.action_toggle_theme)
+        yield SystemCommand("Help", "Keys and views", self.action_help)

@@ -1,0 +1,73 @@
+"""``netscan tui``: the interactive view. Thin: parses options and starts the app."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from typing import Any
+
+
+def add_parser(subparsers: Any) -> None:
+    from netscan.cli import EPILOG, _add_analysis_options
+
+    p = subparsers.add_parser(
+        "tui",
+        help="interactive view of capture files or a live capture",
+        description="Show devices, findings and the device graph while the analysis runs; "
+        "mark moments of a walk test with m.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("files", nargs="*", metavar="FILE", help="capture files, merged by time")
+    p.add_argument("-i", "--interface", metavar="IFACE", help="capture live from IFACE")
+    _add_analysis_options(p)
+    p.add_argument("--mark-window", type=float, default=30.0, metavar="SECONDS",
+                   help="uploads this soon after a mark count as following it (default 30)")  # fmt: skip
+    p.add_argument("--export-dir", default=".", metavar="DIR",
+                   help="default directory for exports (default: the current one)")  # fmt: skip
+    p.add_argument("--evidence", metavar="DIR",
+                   help="with -i: evidence directory for the capture ring "
+                   "(default evidence-YYYYmmdd-HHMMSS)")  # fmt: skip
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from netscan.analyze import Options
+    from netscan.cli import EXIT_OK, EXIT_USAGE, UsageError
+    from netscan.sources.pcapfile import CaptureFile
+
+    if not args.files and not args.interface:
+        raise UsageError("give capture files or -i IFACE")
+    if args.files and args.interface:
+        raise UsageError("give capture files or -i IFACE, not both")
+    live = None
+    if args.interface:
+        try:
+            from netscan.sources import live
+        except ImportError:
+            print("netscan: error: live capture is unavailable in this build", file=sys.stderr)
+            return EXIT_USAGE
+    for path in args.files:  # fail here, on the terminal, rather than inside the app
+        CaptureFile(path).close()
+    if args.mark_window <= 0:
+        raise UsageError("--mark-window must be positive")
+    options = Options(
+        premises=args.premises,
+        engine=args.engine,
+        signatures=args.signatures,
+        country=args.country.upper() if args.country else None,
+    )
+    from netscan.tui.app import NetscanApp
+
+    app = NetscanApp(
+        args.files,
+        options=options,
+        iface=args.interface,
+        live_module=live,
+        mark_window=args.mark_window,
+        export_dir=args.export_dir,
+        evidence_dir=args.evidence or datetime.now().strftime("evidence-%Y%m%d-%H%M%S"),
+    )
+    code = app.run()
+    return EXIT_OK if code is None else int(code)

@@ -1,0 +1,170 @@
+"""The device screen: identity and its evidence, destinations, services and a timeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from netscan.tui.state import (
+    DeviceView,
+    Mark,
+    Snapshot,
+    clock,
+    device_bursts,
+    human_bytes,
+    marks_verdict,
+    stamp,
+    uploads_after_marks,
+)
+from netscan.tui.widgets.devices import LEVEL_STYLE, ROLE_STYLE
+from netscan.tui.widgets.timeline import Timeline
+
+MAX_ROWS = 200
+
+
+def _grid() -> Table:
+    t = Table.grid(padding=(0, 1))
+    t.add_column(style="bold", no_wrap=True)
+    t.add_column(overflow="fold")
+    return t
+
+
+def identity(v: DeviceView) -> Table:
+    t = _grid()
+    t.add_row("MAC", v.mac or "— (no MAC on this link type)")
+    t.add_row("IP", ", ".join(v.ips) or "—")
+    t.add_row("vendor", v.vendor or "—")
+    t.add_row("model", v.model or "—")
+    t.add_row("names", ", ".join(v.hostnames) or "—")
+    role = Text(f"{v.role} ({v.confidence:.2f})", style=ROLE_STYLE.get(v.role, ""))
+    t.add_row("role", role)
+    t.add_row("verdict", Text(v.verdict, style=LEVEL_STYLE.get(v.verdict, "")))
+    t.add_row("seen", f"{stamp(v.first_ts)} … {clock(v.last_ts)}")
+    if v.user_agents:
+        t.add_row("user agents", "\n".join(v.user_agents[:5]))
+    return t
+
+
+def established(v: DeviceView) -> RenderableType:
+    parts: list[RenderableType] = []
+    if v.reasons:
+        parts.append(Text("role because: " + "; ".join(v.reasons)))
+    t = Table(box=None, expand=True, header_style="bold")
+    t.add_column("frame", justify="right")
+    t.add_column("file", max_width=20, overflow="ellipsis")
+    t.add_column("evidence", overflow="fold")
+    for e in v.evidence[:MAX_ROWS]:
+        t.add_row(str(e.frame), e.file.rsplit("/", 1)[-1], e.what)
+    parts.append(t if v.evidence else Text("no identifying evidence yet", style="dim"))
+    return Group(*parts)
+
+
+def destinations(v: DeviceView, snap: Snapshot) -> Table:
+    t = Table(box=None, expand=True, header_style="bold")
+    t.add_column("destination", overflow="fold", ratio=3)
+    t.add_column("cc", no_wrap=True)
+    t.add_column("port", no_wrap=True)
+    t.add_column("↑", justify="right", no_wrap=True)
+    t.add_column("↓", justify="right", no_wrap=True)
+    t.add_column("when", no_wrap=True)
+    convs = sorted(v.conversations, key=lambda c: -(c.bytes_up + c.bytes_down))
+    for c in convs[:MAX_ROWS]:
+        ep = snap.offsite(c)
+        if ep is not None:
+            label = Text(f"{c.peer_ip} {' '.join(ep.names[:2])}".strip())
+            if ep.provider:
+                label.append(f" {ep.provider}", style="bold")
+            if ep.category == "face-cloud":
+                label.stylize("bold red")
+            cc = ep.country or "?"
+        else:
+            peer = snap.devices.get(c.peer_device or "")
+            label = Text(f"{c.peer_ip or c.peer_mac or '?'} (local"
+                         f"{' ' + peer.role if peer else ''})", style="dim")  # fmt: skip
+            cc = "—"
+        t.add_row(label, cc, f"{c.transport}/{c.port}", human_bytes(c.bytes_up),
+                  human_bytes(c.bytes_down), f"{clock(c.first_ts)}–{clock(c.last_ts)}")  # fmt: skip
+    if len(convs) > MAX_ROWS:
+        t.add_row(f"… {len(convs) - MAX_ROWS} more", "", "", "", "", "")
+    return t
+
+
+def services(v: DeviceView) -> RenderableType:
+    if not v.services:
+        return Text("no services seen", style="dim")
+    t = _grid()
+    for key, facts in sorted(v.services.items()):
+        t.add_row(key, facts)
+    return t
+
+
+def events(v: DeviceView, snap: Snapshot, marks: list[Mark]) -> Table:
+    rows: list[tuple[float, str, str]] = [(v.first_ts, "first seen", "")]
+    for c in v.conversations:
+        ep = snap.offsite(c)
+        where = f"{c.peer_ip} {ep.label}" if ep is not None else c.peer_ip or (c.peer_mac or "")
+        rows.append((c.first_ts, f"{c.transport}/{c.port} {where}", "off-site" if ep else ""))
+    for b in device_bursts(v, snap)[:MAX_ROWS]:
+        rows.append((b.start, f"upload {human_bytes(b.bytes)} to {b.destination}", "burst"))
+    for m in marks:
+        rows.append((m.capture_ts, f"mark #{m.number}", "mark"))
+    rows.sort(key=lambda r: r[0])
+    t = Table(box=None, expand=True, show_header=False)
+    t.add_column(no_wrap=True)
+    t.add_column(overflow="fold")
+    style = {"mark": "bold yellow", "burst": "red", "off-site": "cyan"}
+    for ts, what, kind in rows[: MAX_ROWS * 2]:
+        t.add_row(clock(ts), Text(what, style=style.get(kind, "")))
+    return t
+
+
+class DeviceScreen(Screen[None]):
+    """Everything known about one device."""
+
+    CSS_PATH = Path(__file__).with_name("device_detail.tcss")
+    BINDINGS = [
+        Binding("escape,q,backspace", "close", "Back"),
+    ]
+
+    def __init__(self, view: DeviceView, snap: Snapshot, marks: list[Mark], window: float) -> None:
+        super().__init__()
+        self.view, self.snap, self.marks, self.window = view, snap, marks, window
+
+    def compose(self) -> ComposeResult:
+        v, snap = self.view, self.snap
+        bursts = device_bursts(v, snap)
+        hits = uploads_after_marks(self.marks, bursts, self.window)
+        title = Text.assemble(
+            ("device ", "bold"), (v.label, "bold"), f"  {v.name}  ",
+            (v.verdict, LEVEL_STYLE.get(v.verdict, "")),
+        )  # fmt: skip
+        yield Static(title, id="device-title")
+        with VerticalScroll(id="device-body"):
+            yield self._section("identity", identity(v))
+            yield self._section("how the identity was established", established(v))
+            timeline = Timeline(id="device-timeline")
+            timeline.set_data(bursts, self.marks, snap.capture_first, snap.capture_last)
+            yield Static("off-site uploads over time, marks ▲", classes="section-title")
+            yield timeline
+            yield Static(marks_verdict(hits, self.window), id="device-marks")
+            yield self._section(f"destinations ({len(v.conversations)})", destinations(v, snap))
+            yield self._section("services", services(v))
+            yield self._section("timeline", events(v, snap, self.marks))
+        yield Footer()
+
+    @staticmethod
+    def _section(title: str, body: RenderableType) -> Static:
+        s = Static(body, classes="section")
+        s.border_title = title
+        return s
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,156 @@
+"""Findings, most serious first; the selected one is explained below the list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import OptionList, Sparkline, Static
+from textual.widgets.option_list import Option
+
+from netscan.tui.state import (
+    Mark,
+    clock,
+    destination_label,
+    finding_bursts,
+    finding_path,
+    human_bytes,
+    marks_verdict,
+    series,
+    stamp,
+    to_ts,
+    uploads_after_marks,
+)
+
+LEVEL_STYLE = {"confirmed": "bold white on red", "likely": "bold red", "possible": "bold yellow"}
+SPARK_BUCKETS = 60
+
+
+def finding_prompt(f: dict[str, Any]) -> Text:
+    level = str(f.get("level", "?"))
+    d = f.get("destination") or {}
+    country = d.get("ip_country") or d.get("operator_country") or "?"
+    return Text.assemble(
+        (f" {level[:9]:<9} ", LEVEL_STYLE.get(level, "")),
+        f" {f.get('device_mac') or '?'} → {destination_label(d)} [{country}]",
+        (f" ↑{human_bytes(float(f.get('bytes_up', 0) or 0))}", "bold"),
+    )
+
+
+def finding_detail(f: dict[str, Any], hits_text: str) -> Group:
+    d = f.get("destination") or {}
+    t = Table.grid(padding=(0, 1))
+    t.add_column(style="bold", no_wrap=True)
+    t.add_column(overflow="fold")
+    level = str(f.get("level", "?"))
+    t.add_row("level", Text(level, style=LEVEL_STYLE.get(level, "")))
+    t.add_row("kind", str(f.get("kind", "")))
+    t.add_row("reason", str(f.get("reason", "")))
+    t.add_row("path", finding_path(f) or str(f.get("device_mac", "")))
+    names = ", ".join(d.get("names") or [])
+    t.add_row("destination", f"{d.get('ip', '?')} {names}".strip())
+    t.add_row("provider", str(d.get("provider") or "—"))
+    t.add_row(
+        "countries",
+        f"address in {d.get('ip_country') or '?'}, operator in {d.get('operator_country') or '?'}"
+        + (f", AS{d['asn']}" if d.get("asn") else "")
+        + (f" {d['org']}" if d.get("org") else ""),
+    )
+    cross = f.get("cross_border")
+    if cross is not None:
+        t.add_row("cross-border", Text("yes", style="bold red") if cross else "no")
+    t.add_row("sent", f"{human_bytes(float(f.get('bytes_up', 0) or 0))} in "
+              f"{len(f.get('bursts') or [])} burst(s)")  # fmt: skip
+    t.add_row("seen", f"{stamp(to_ts(f.get('first_ts')))} … {clock(to_ts(f.get('last_ts')))}")
+    provisions = f.get("provisions") or []
+    if provisions:
+        t.add_row("provisions", "; ".join(str(p.get("title", p) if isinstance(p, dict) else p)
+                                          for p in provisions))  # fmt: skip
+    t.add_row("walk test", hits_text)
+    ev = Table(title="evidence frames", title_justify="left", expand=True, box=None)
+    ev.add_column("frame", justify="right", style="bold")
+    ev.add_column("file", overflow="fold", max_width=24)
+    ev.add_column("what", overflow="fold")
+    for e in (f.get("evidence") or [])[:50]:
+        if isinstance(e, dict):
+            ev.add_row(str(e.get("frame", "")), str(e.get("file", "")).rsplit("/", 1)[-1],
+                       str(e.get("what", "")))  # fmt: skip
+    return Group(t, ev)
+
+
+class FindingsPane(Vertical):
+    """A list of findings and the selected finding's reasoning, bursts and evidence."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.findings: list[dict[str, Any]] = []
+        self.marks: list[Mark] = []
+        self.window = 30.0
+        self._ids: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield OptionList(id="finding-list")
+        with VerticalScroll(id="finding-detail"):
+            yield Static("No findings yet: no device was seen sending face data off-site.",
+                         id="finding-text")  # fmt: skip
+            yield Static("upload bursts over time", id="finding-spark-label")
+            yield Sparkline([], id="finding-spark")
+
+    def show(self, findings: list[dict[str, Any]]) -> None:
+        ids = [str(f.get("id", i)) for i, f in enumerate(findings)]
+        ol = self.query_one(OptionList)
+        self.findings = findings
+        if ids == self._ids:
+            return
+        keep = ol.highlighted
+        self._ids = ids
+        ol.clear_options()
+        ol.add_options(
+            Option(finding_prompt(f), id=fid) for f, fid in zip(findings, ids, strict=True)
+        )
+        self.border_title = f"findings {len(findings)}"
+        if findings:
+            ol.highlighted = keep if keep is not None and keep < len(findings) else 0
+            self.explain(ol.highlighted or 0)
+
+    def set_marks(self, marks: list[Mark], window: float) -> None:
+        self.marks, self.window = list(marks), window
+        ol = self.query_one(OptionList)
+        if ol.highlighted is not None and self.findings:
+            self.explain(ol.highlighted)
+
+    @property
+    def selected(self) -> dict[str, Any] | None:
+        i = self.query_one(OptionList).highlighted
+        return self.findings[i] if i is not None and i < len(self.findings) else None
+
+    def explain(self, index: int) -> None:
+        if not 0 <= index < len(self.findings):
+            return
+        f = self.findings[index]
+        bursts = finding_bursts(f)
+        hits = uploads_after_marks(self.marks, bursts, self.window)
+        self.query_one("#finding-text", Static).update(
+            finding_detail(f, marks_verdict(hits, self.window))
+        )
+        start = to_ts(f.get("first_ts"))
+        end = to_ts(f.get("last_ts"))
+        if bursts:
+            start = min(start or bursts[0].start, bursts[0].start)
+            end = max(end or bursts[-1].end, bursts[-1].end)
+        data = series(bursts, start or 0.0, end or 0.0, SPARK_BUCKETS) if bursts else []
+        self.query_one(Sparkline).data = data
+        label = (
+            f"upload bursts {clock(start)} … {clock(end)} ({len(bursts)})"
+            if bursts
+            else "no upload bursts recorded"
+        )
+        self.query_one("#finding-spark-label", Static).update(label)
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        event.stop()
+        self.explain(event.option_index)

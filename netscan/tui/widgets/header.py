@@ -1,0 +1,89 @@
+"""The status header: source, elapsed time, packets, drops, signature pack, premises."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from netscan.tui.state import Snapshot
+
+
+class ScanHeader(Static):
+    """Two lines of facts about the running analysis; the clock ticks every second."""
+
+    source: reactive[str] = reactive("")
+    packets: reactive[int] = reactive(0)
+    drops: reactive[int | None] = reactive(None)
+    fraction: reactive[float | None] = reactive(None)
+    state: reactive[str] = reactive("starting")
+    marks: reactive[int] = reactive(0)
+
+    def __init__(self, source: str, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.set_reactive(ScanHeader.source, source)
+        self.started = time.monotonic()
+        self.finished: float | None = None
+        self.pack: dict[str, object] = {}
+        self.premises: list[str] = []
+        self.country: str | None = None
+
+    def on_mount(self) -> None:
+        self.set_interval(1.0, self.refresh)
+
+    def progress(self, done: int, total: int, packets: int, drops: int | None) -> None:
+        self.packets = packets
+        self.drops = drops
+        self.fraction = done / total if total else None
+
+    def snapshot(self, snap: Snapshot) -> None:
+        self.pack = dict(snap.pack)
+        self.premises = list(snap.premises)
+        self.country = snap.country
+        self.packets = snap.packets
+        if snap.drops is not None:
+            self.drops = snap.drops
+        if snap.final:
+            self.finish("done")
+        else:
+            self.state = "analysing"
+        self.refresh()
+
+    def finish(self, state: str) -> None:
+        if self.finished is None:
+            self.finished = time.monotonic()
+        self.fraction = 1.0 if state == "done" else self.fraction
+        self.state = state
+
+    @property
+    def elapsed(self) -> float:
+        return (self.finished or time.monotonic()) - self.started
+
+    def render(self) -> Text:
+        secs = int(self.elapsed)
+        elapsed = f"{secs // 3600:d}:{secs % 3600 // 60:02d}:{secs % 60:02d}"
+        if self.state == "analysing" and self.fraction is not None:
+            state = f"analysing {self.fraction:4.0%}"
+        else:
+            state = self.state
+        commit = str(self.pack.get("commit") or "bundled")[:10]
+        drops = "n/a" if self.drops is None else f"{self.drops:,}"
+        line1 = Text.assemble(
+            ("netscan ", "bold"),
+            (self.source, "bold"),
+            "  ",
+            (state, "reverse" if self.state == "analysing" else ""),
+            f"  ⏱ {elapsed}  pkts {self.packets:,}  drops {drops}",
+        )
+        prem = ", ".join(self.premises[:3]) + (" …" if len(self.premises) > 3 else "")
+        line2 = Text.assemble(
+            f"sigs {commit} ({self.pack.get('count', 0)})",
+            f"  premises {prem or 'default'}",
+            f"  country {self.country or '—'}",
+            f"  marks {self.marks}",
+        )
+        line1.truncate(max(self.size.width, 20), overflow="ellipsis")
+        line2.truncate(max(self.size.width, 20), overflow="ellipsis")
+        return Text("\n").join([line1, line2])

@@ -1,0 +1,56 @@
+"""The help screen: what the views show and the keys that drive them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+KEYS = [
+    ("d f g w", "devices, findings, graph, walk-test marks"),
+    ("enter", "open the selected device (devices table)"),
+    ("/", "filter devices by text; role, vendor and level filters beside it"),
+    ("s / r", "sort devices by the next column / reverse (or click a header)"),
+    ("m", "mark this moment (walk test); uploads that follow are reported"),
+    ("e", "export the report (HTML when available, else JSON)"),
+    ("x", "export the selected finding's evidence frames (pcapng)"),
+    ("t", "switch between dark and light themes"),
+    ("ctrl+p", "command palette"),
+    ("?", "this help"),
+    ("escape", "back / close"),
+    ("q", "quit"),
+]
+
+ABOUT = (
+    "netscan reads the capture in batches and fills the views in as it goes. Verdicts: "
+    "confirmed / likely / possible come from findings (face data sent off-site); "
+    "'off-site' means the device talks to off-site addresses without a finding; new devices "
+    "(seen after the first view) are marked ● for 30 seconds."
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    CSS_PATH = Path(__file__).with_name("help.tcss")
+    BINDINGS = [
+        Binding("escape,q,question_mark", "dismiss", "Close"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        t = Table(box=None, show_header=False, expand=True)
+        t.add_column(style="bold", no_wrap=True)
+        t.add_column()
+        for key, what in KEYS:
+            t.add_row(key, what)
+        with VerticalScroll(id="help-box") as box:
+            box.border_title = "netscan help"
+            box.border_subtitle = "escape to close"
+            yield Static(t)
+            yield Static(ABOUT, id="help-about")
+
+    async def action_dismiss(self, result: None = None) -> None:
+        self.dismiss(result)

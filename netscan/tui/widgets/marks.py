@@ -1,0 +1,62 @@
+"""Walk-test marks: each mark, and the devices whose uploads followed it."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from netscan.tui.state import Mark, Snapshot, clock, device_bursts, human_bytes, uploads_after_marks
+from netscan.tui.widgets.timeline import Timeline
+
+
+class MarksPane(VerticalScroll):
+    """Marks over the whole capture's uploads, and per mark who uploaded within the window."""
+
+    def compose(self) -> ComposeResult:
+        yield Static(
+            "Press m to mark a moment (e.g. when you walk in front of a camera).",
+            id="marks-help",
+        )
+        yield Timeline(id="marks-timeline")
+        yield Static("", id="marks-table")
+
+    def show(self, snap: Snapshot | None, marks: list[Mark], window: float) -> None:
+        self.border_title = f"marks {len(marks)}  window {window:.0f} s"
+        if snap is None:
+            return
+        all_bursts = []
+        per_device = {}
+        for key, view in snap.devices.items():
+            if view.bytes_offsite:
+                bursts = device_bursts(view, snap)
+                if bursts:
+                    per_device[key] = bursts
+                    all_bursts.extend(bursts)
+        self.query_one(Timeline).set_data(all_bursts, marks, snap.capture_first, snap.capture_last)
+        t = Table(expand=True, box=None, header_style="bold")
+        t.add_column("#", justify="right")
+        t.add_column("marked at")
+        t.add_column("capture time")
+        t.add_column("uploads within the window", overflow="fold")
+        for m in reversed(marks):
+            followers = []
+            for key, bursts in per_device.items():
+                hit = uploads_after_marks([m], bursts, window)[0]
+                if hit.bursts:
+                    label = snap.devices[key].label
+                    followers.append(f"{label} +{hit.delay:.1f}s ↑{human_bytes(hit.bytes)}")
+            t.add_row(
+                str(m.number),
+                time.strftime("%H:%M:%S", time.localtime(m.wall)),
+                clock(m.capture_ts),
+                Text("\n".join(followers), style="bold red")
+                if followers
+                else Text("none", style="dim"),
+            )
+        self.query_one("#marks-table", Static).update(Group(t) if marks else "")
