@@ -96,6 +96,7 @@ class NetscanApp(App[int]):
         mark_window: float = 30.0,
         export_dir: str | Path = ".",
         evidence_dir: str | Path = "evidence",
+        snapshot_interval: float = SNAPSHOT_INTERVAL,
     ) -> None:
         super().__init__()
         self.paths = list(paths or [])
@@ -106,6 +107,8 @@ class NetscanApp(App[int]):
         self.mark_window = mark_window
         self.export_dir = Path(export_dir)
         self.evidence_dir = Path(evidence_dir)
+        self.snapshot_interval = snapshot_interval
+        self.updates: list[int] = []  # packets of every snapshot shown
         self.live_capture: Any = None
         self.snapshot: Snapshot | None = None
         self.marks: list[Mark] = []
@@ -171,7 +174,7 @@ class NetscanApp(App[int]):
                     AnalysisProgress(step.done_bytes, step.total_bytes, step.packets, None)
                 )
                 now = time.monotonic()
-                if step.final or now - last >= SNAPSHOT_INTERVAL:
+                if step.final or now - last >= self.snapshot_interval:
                     snap = build_snapshot(
                         step.result(),
                         source=self.source,
@@ -225,6 +228,7 @@ class NetscanApp(App[int]):
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
         snap = message.snapshot
         self.snapshot = snap
+        self.updates.append(snap.packets)
         self.main.query_one(ScanHeader).snapshot(snap)
         self.main.query_one(DevicesPane).show(snap)
         findings = self.main.query_one(FindingsPane)

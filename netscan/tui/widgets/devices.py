@@ -34,6 +34,7 @@ ROLE_STYLE = {
     "router": "dim",
 }
 NEW_SECONDS = 30.0
+MAX_ROWS = 500  # rows in the table; filter or sort to reach the others
 
 COLUMNS: list[tuple[str, str]] = [
     ("new", " "),
@@ -86,6 +87,7 @@ class DevicesPane(Vertical):
         super().__init__(id=id)
         self.views: dict[str, DeviceView] = {}
         self.shown: list[str] = []
+        self.matching = 0
         self.arrived: dict[str, float] = {}
         self.initial: set[str] | None = None
         self.sort_column = "verdict"
@@ -186,7 +188,9 @@ class DevicesPane(Vertical):
 
     def refilter(self, incremental: bool = False) -> None:
         table = self.table
-        keys = self.ordered()
+        ordered = self.ordered()
+        self.matching = len(ordered)
+        keys = ordered[:MAX_ROWS]
         if incremental and keys == self.shown:
             for key in keys:
                 cells = self.cells(self.views[key])
@@ -195,6 +199,7 @@ class DevicesPane(Vertical):
                     self._rows[key] = plain
                     for (col, _label), value in zip(COLUMNS, cells, strict=True):
                         table.update_cell(key, col, value)
+            self._update_title()
             return
         cursor_key = (
             self.shown[table.cursor_row] if 0 <= table.cursor_row < len(self.shown) else None
@@ -215,7 +220,8 @@ class DevicesPane(Vertical):
 
     def _update_title(self) -> None:
         sort = f"{self.sort_column}{'↓' if self.sort_reverse else '↑'}"
-        self.border_title = f"devices {len(self.shown)}/{len(self.views)}  sort {sort}"
+        more = f" (first {len(self.shown)})" if self.matching > len(self.shown) else ""
+        self.border_title = f"devices {self.matching}/{len(self.views)}{more}  sort {sort}"
 
     def _age_new(self) -> None:
         if self.initial is not None and any(k not in self.initial for k in self.shown):

@@ -48,6 +48,7 @@ def finding_detail(f: dict[str, Any], hits_text: str) -> Group:
     t.add_column(overflow="fold")
     level = str(f.get("level", "?"))
     t.add_row("level", Text(level, style=LEVEL_STYLE.get(level, "")))
+    t.add_row("walk test", hits_text)
     t.add_row("kind", str(f.get("kind", "")))
     t.add_row("reason", str(f.get("reason", "")))
     t.add_row("path", finding_path(f) or str(f.get("device_mac", "")))
@@ -70,7 +71,6 @@ def finding_detail(f: dict[str, Any], hits_text: str) -> Group:
     if provisions:
         t.add_row("provisions", "; ".join(str(p.get("title", p) if isinstance(p, dict) else p)
                                           for p in provisions))  # fmt: skip
-    t.add_row("walk test", hits_text)
     ev = Table(title="evidence frames", title_justify="left", expand=True, box=None)
     ev.add_column("frame", justify="right", style="bold")
     ev.add_column("file", overflow="fold", max_width=24)
