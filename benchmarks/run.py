@@ -12,7 +12,6 @@ an empty signature pack, so the matcher's cost shows as the difference, and with
 from __future__ import annotations
 
 import argparse
-import resource
 import shutil
 import subprocess
 import sys
@@ -24,20 +23,38 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 OUT = HERE / "out"
 
-TSHARK_FIELDS = ["ip.src", "ip.dst", "dns.qry.name", "tls.handshake.extensions_server_name", "http.host"]
+TSHARK_FIELDS = [
+    "ip.src",
+    "ip.dst",
+    "dns.qry.name",
+    "tls.handshake.extensions_server_name",
+    "http.host",
+]
+
+
+# Runs a command and reports its own peak memory (each command gets a fresh parent, so
+# RUSAGE_CHILDREN holds that command's max RSS only).
+_WRAP = (
+    "import resource, subprocess, sys\n"
+    "rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode\n"
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, rc, file=sys.stderr)\n"
+)
 
 
 def timed(cmd: list[str]) -> tuple[float, float, int]:
-    """Wall seconds, peak RSS in MB and exit code of one child process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Wall seconds, peak RSS in MB and exit code of one command."""
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.run([sys.executable, "-c", _WRAP, *cmd], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True)  # fmt: skip
     wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if proc.returncode != 0:
-        print(f"warning: {' '.join(cmd[:3])} exited {proc.returncode}: {proc.stderr.strip()[:200]}", file=sys.stderr)
-    # ru_maxrss of children is the max over all children so far: report it only when it grew
-    return wall, max(after, before) / 1024 if after > before else float("nan"), proc.returncode
+    last = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "0 1"
+    rss_kb, rc = (int(x) for x in last.split()[:2])
+    if rc != 0:
+        print(
+            f"warning: {' '.join(cmd[:3])} exited {rc}: {proc.stderr.strip()[:200]}",
+            file=sys.stderr,
+        )
+    return wall, rss_kb / 1024, rc
 
 
 def count_packets(path: Path) -> int:
@@ -62,7 +79,9 @@ def empty_pack(tmp: Path) -> Path:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--packets", type=int, default=1_000_000)
     ap.add_argument("--file", type=Path)
     ap.add_argument("--repeat", type=int, default=1, help="runs per tool; the best is kept")
@@ -74,20 +93,63 @@ def main() -> int:
         path = OUT / f"premises-{args.packets}.pcap"
         if not path.exists():
             print(f"generating {path} ...", file=sys.stderr)
-            subprocess.run([sys.executable, str(HERE / "gen_large.py"), "--packets", str(args.packets), "-o", str(path)], check=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    str(HERE / "gen_large.py"),
+                    "--packets",
+                    str(args.packets),
+                    "-o",
+                    str(path),
+                ],
+                check=True,
+            )
     packets = count_packets(path)
     py = sys.executable
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td)
         runs: list[tuple[str, list[str]]] = [
-            ("netscan (1 core)", [py, "-m", "netscan", "analyze", "-q", str(path), "--json", str(tmp / "a.json")]),
-            ("netscan --jobs 2", [py, "-m", "netscan", "analyze", "-q", "--jobs", "2", str(path), "--json", str(tmp / "b.json")]),
-            ("netscan, empty pack", [py, "-m", "netscan", "analyze", "-q", "--signatures", str(empty_pack(tmp)), str(path), "--json", str(tmp / "c.json")]),
+            (
+                "netscan (1 core)",
+                [py, "-m", "netscan", "analyze", "-q", str(path), "--json", str(tmp / "a.json")],
+            ),
+            (
+                "netscan --jobs 2",
+                [
+                    py,
+                    "-m",
+                    "netscan",
+                    "analyze",
+                    "-q",
+                    "--jobs",
+                    "2",
+                    str(path),
+                    "--json",
+                    str(tmp / "b.json"),
+                ],
+            ),
+            (
+                "netscan, empty pack",
+                [
+                    py,
+                    "-m",
+                    "netscan",
+                    "analyze",
+                    "-q",
+                    "--signatures",
+                    str(empty_pack(tmp)),
+                    str(path),
+                    "--json",
+                    str(tmp / "c.json"),
+                ],
+            ),
         ]
         tshark = shutil.which("tshark")
         if tshark:
             fields = [x for f in TSHARK_FIELDS for x in ("-e", f)]
-            runs.append(("tshark -T fields", [tshark, "-r", str(path), "-n", "-T", "fields", *fields]))
+            runs.append(
+                ("tshark -T fields", [tshark, "-r", str(path), "-n", "-T", "fields", *fields])
+            )
         ndpi = shutil.which("ndpiReader")
         if ndpi:
             runs.append(("ndpiReader", [ndpi, "-i", str(path), "-q"]))
@@ -101,14 +163,18 @@ def main() -> int:
             results.append((name, *best))
     base = next((w for n, w, _ in results if n.startswith("tshark")), None)
     print(f"\ncapture: {path} ({packets} packets, {path.stat().st_size / 1e6:.0f} MB)\n")
-    print(f"| {'tool':<22} | {'seconds':>8} | {'packets/s':>10} | {'x tshark':>8} | {'peak MB':>8} |")
+    print(
+        f"| {'tool':<22} | {'seconds':>8} | {'packets/s':>10} | {'x tshark':>8} | {'peak MB':>8} |"
+    )
     print(f"|{'-' * 24}|{'-' * 10}|{'-' * 12}|{'-' * 10}|{'-' * 10}|")
     for name, wall, rss in results:
         ratio = f"{base / wall:.2f}" if base else "-"
         print(f"| {name:<22} | {wall:8.2f} | {packets / wall:10.0f} | {ratio:>8} | {rss:8.0f} |")
     full = next(w for n, w, _ in results if n == "netscan (1 core)")
     empty = next(w for n, w, _ in results if n == "netscan, empty pack")
-    print(f"\nsignature matching cost: full pack {full:.2f}s vs empty pack {empty:.2f}s ({(full / empty - 1) * 100:+.1f}%)")
+    print(
+        f"\nsignature matching cost: full pack {full:.2f}s vs empty pack {empty:.2f}s ({(full / empty - 1) * 100:+.1f}%)"
+    )
     return 0
 
 

@@ -9,6 +9,8 @@ from netscan.dissectors import dhcp, dhcpv6, dns, http, nbns, ntp, quic, rtsp, s
 from netscan.dissectors.vendor.registry import VENDOR_UDP_PARSERS
 from netscan.events import Ctx, Event
 
+HTTP_MAX_MESSAGES = 5000  # keep-alive devices poll for hours; their uploads come late
+
 DatagramParser = Callable[[bytes, Ctx], list[Event]]
 
 UDP_PARSERS: dict[int, tuple[str, DatagramParser]] = {
@@ -32,11 +34,12 @@ for _port, _fn in VENDOR_UDP_PARSERS.items():
 class Datagrams:
     """Adapts a stateless datagram parser to the per-flow stream-parser interface."""
 
-    __slots__ = ("fn", "done")
+    __slots__ = ("fn", "done", "skip_id")
 
-    def __init__(self, fn: DatagramParser) -> None:
+    def __init__(self, fn: DatagramParser, skip_id: bool = False) -> None:
         self.fn = fn
         self.done = False
+        self.skip_id = skip_id  # the first two bytes are a transaction id (DNS, NBNS)
 
     def feed(self, data: bytes, ctx: Ctx, from_client: bool) -> list[Event]:
         return self.fn(data, ctx)
@@ -49,7 +52,7 @@ def udp_parser(a_port: int, b_port: int, first_payload: bytes) -> tuple[str, Any
     """A parser for a new UDP flow, by the server port first, then the client port."""
     hit = UDP_PARSERS.get(b_port) or UDP_PARSERS.get(a_port)
     if hit is not None:
-        return hit[0], Datagrams(hit[1])
+        return hit[0], Datagrams(hit[1], skip_id=hit[0] in ("dns", "mdns", "llmnr", "nbns"))
     if quic.looks_like_quic_initial(first_payload):
         return "quic", quic.QuicInitialParser()
     return None
@@ -96,6 +99,8 @@ def tcp_parser(first: bytes, a_port: int, b_port: int) -> tuple[str, Any] | None
     """Choose a stream parser from the first payload bytes seen on a TCP flow."""
     if len(first) >= 3 and first[0] == 0x16 and first[1] == 0x03:
         return "tls", tls.TlsStream()
+    if len(first) >= 5 and first[0] & 0x80 and first[2] == 0x01 and first[3] in (0x00, 0x03):
+        return "tls", tls.TlsStream()  # SSLv2-format ClientHello of old TLS clients
     line_end = first.find(b"\n")
     line = first[: line_end if line_end >= 0 else 200]
     if line.startswith(b"RTSP/1.") or line.rstrip().endswith(b"RTSP/1.0"):
@@ -105,7 +110,7 @@ def tcp_parser(first: bytes, a_port: int, b_port: int) -> tuple[str, Any] | None
     ):
         return "sip", sip.SipStream()
     if line.startswith(_HTTP_METHODS) or line.startswith(b"HTTP/1."):
-        return "http", http.HttpStream()
+        return "http", http.HttpStream(max_messages=HTTP_MAX_MESSAGES)
     if line.startswith(_RTSP_METHODS) and (a_port == 554 or b_port == 554):
         return "rtsp", rtsp.RtspStream()
     return None

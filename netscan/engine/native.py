@@ -16,6 +16,8 @@ from typing import Any, Protocol
 from netscan.decode.link import ETH_ARP, WLAN_PROTECTED, Link, decode_link
 from netscan.decode.tcp import TcpReassembly
 from netscan.dissectors import registry
+from netscan.dissectors.http import HttpStream
+from netscan.dissectors.registry import Datagrams
 from netscan.events import ArpEvent, Ctx, Event
 from netscan.flow import Flow, sender_is_client
 from netscan.sources.pcapfile import RawRecord
@@ -29,6 +31,8 @@ _ARP = struct.Struct("!HHBBH6s4s6s4s").unpack_from
 
 _PROTO_BYTE = [bytes([i]) for i in range(256)]
 IPV6_EXT = {0, 43, 44, 60, 51, 135, 139, 140}
+MAX_SEEN_DATAGRAMS = 200_000  # remembered datagrams for repeat suppression
+MAX_FRAGMENTS = 65536  # fragmented datagrams remembered at once
 MAX_TCP_PARSE = 256 * 1024  # stop feeding a parser after this many bytes per direction
 
 
@@ -57,6 +61,7 @@ class Engine:
         self.dissector_errors: dict[str, int] = {}
         self.unsupported_linktypes: set[int] = set()
         self._ip_cache: dict[bytes, str] = {}
+        self._seen_datagrams: dict[tuple[Any, ...], None] = {}
         # MACs seen in non-IP frames -> their latest sighting after the first
         self._l2_seen: dict[bytes, tuple[int, int, float, int] | None] = {}
 
@@ -180,7 +185,11 @@ class Engine:
             self._feed(flow, parser, chunk, ctx, from_a)
             if not flow.parser:
                 return
-        if parser.done or (flow.payload_ab > MAX_TCP_PARSE and flow.payload_ba > MAX_TCP_PARSE):
+        if parser.done or (
+            not isinstance(parser, HttpStream)  # HTTP keeps going: its bodies are the evidence
+            and flow.payload_ab > MAX_TCP_PARSE
+            and flow.payload_ba > MAX_TCP_PARSE
+        ):
             self._close_parser(flow, ctx)
 
     def _close_parser(self, flow: Flow, ctx: Ctx) -> None:
@@ -213,6 +222,7 @@ class Engine:
         nbytes = self.bytes
         tcp_payload = self._tcp_payload
         udp_payload = self._udp_payload
+        l2_seen = self._l2_seen
         for file, frame, ts, linktype, data, wirelen in records:
             packets += 1
             nbytes += wirelen
@@ -238,6 +248,10 @@ class Engine:
                     self.unsupported_linktypes.add(linktype)
                     continue
                 et, off = link.ethertype, link.offset
+            smac = data[6:12] if link is None else link.src
+            if smac not in l2_seen and smac is not None and not smac[0] & 1:
+                l2_seen[smac] = None
+                self.sink.on_frame_l2(file, frame, ts, smac, wirelen)
             # -- network layer --
             if et == 0x0800:
                 if dlen < off + 20:
@@ -310,7 +324,7 @@ class Engine:
                 if len(flow.first_frames) < 5:
                     flow.first_frames.append(frame)
                 if frag_id is not None:
-                    self.frag_map[frag_id] = hit
+                    self._remember_fragment(frag_id, hit)
                 if flow.parser is False or not dissect:
                     continue
                 if plen > 0 or tflags & 0x02:
@@ -338,7 +352,7 @@ class Engine:
                 if len(flow.first_frames) < 5:
                     flow.first_frames.append(frame)
                 if frag_id is not None:
-                    self.frag_map[frag_id] = hit
+                    self._remember_fragment(frag_id, hit)
                 if flow.parser is False or not dissect:
                     continue
                 udp_payload(flow, from_a, data[l4 + 8 : end], frame, ts)
@@ -351,6 +365,11 @@ class Engine:
                 self._count(hit, wirelen, ts, frame, 0)
         self.packets = packets
         self.bytes = nbytes
+
+    def _remember_fragment(self, frag_id: bytes, hit: tuple[Flow, bool]) -> None:
+        if len(self.frag_map) >= MAX_FRAGMENTS:  # bounded: memory follows flows, not packets
+            self.frag_map.clear()
+        self.frag_map[frag_id] = hit
 
     def _ipv6_ext(
         self, data: bytes, proto: int, l4: int, end: int, addrs: bytes
@@ -387,11 +406,8 @@ class Engine:
         else:
             return
         if smac is not None and not smac[0] & 1:
-            if smac not in self._l2_seen:
-                self._l2_seen[smac] = None
-                self.sink.on_frame_l2(file, frame, ts, smac, wirelen)
-            else:
-                self._l2_seen[smac] = (file, frame, ts, wirelen)
+            # first sightings are reported in the main loop; keep the latest non-IP one
+            self._l2_seen[smac] = (file, frame, ts, wirelen)
         if et == ETH_ARP:
             self._arp(file, frame, ts, data, off)
         elif et == WLAN_PROTECTED:
@@ -403,6 +419,17 @@ class Engine:
             if flow.parser is False:
                 return
         parser = flow.parser
+        if type(parser) is Datagrams:
+            # discovery and name-service chatter repeats itself: an identical datagram
+            # between the same two hosts says nothing new (DNS-like ids are ignored)
+            body = payload[2:] if parser.skip_id else payload
+            key = (parser.fn, flow.a_ip, flow.b_ip, from_a, body)
+            seen = self._seen_datagrams
+            if key in seen:
+                return
+            if len(seen) >= MAX_SEEN_DATAGRAMS:
+                seen.clear()
+            seen[key] = None
         ctx = flow.ctx(frame, ts, from_a)
         self._feed(flow, parser, payload, ctx, from_a)
         if flow.parser and parser.done:

@@ -171,8 +171,12 @@ class Inventory:
         ctx = ev.ctx
         for m in self.matcher.match_event(ev):
             if m.category == "device":
-                if dev is not None:
-                    self._device_match(dev, m, ctx.file, ctx.frame)
+                target = dev
+                if ev.kind == "http_request" and m.field != "http_user_agent":
+                    # paths and hosts of a request describe the server that is asked
+                    target = self._server_device(ctx)
+                if target is not None:
+                    self._device_match(target, m, ctx.file, ctx.frame)
             elif m.category in ("face-cloud", "vendor-cloud"):
                 if ep is not None:
                     self._endpoint_match(ep, m, ctx.file, ctx.frame)
@@ -235,10 +239,16 @@ class Inventory:
         handler = getattr(self, "_on_" + ev.kind, None)
         if handler is not None:
             handler(ev, src_dev, dst_ep, flow)
-        if ev.kind not in SELF_MATCHED:
+        if ev.kind not in SELF_MATCHED and not (ev.kind == "dns" and ev.proto == "dns"):  # type: ignore[attr-defined]
+            # (plain DNS names reach the signatures through the endpoints they resolve to)
             self._match_event(ev, src_dev, dst_ep)
 
     # -- event handlers --------------------------------------------------------------------
+
+    def _server_device(self, ctx: Any) -> Device | None:
+        if ctx.dst_ip and self.premises.is_premises(ctx.dst_ip):
+            return self.device_for(ctx.dst_mac, ctx.dst_ip, ctx.file, ctx.frame, ctx.ts)
+        return None
 
     def _on_dns(
         self, ev: DnsEvent, dev: Device | None, ep: Endpoint | None, flow: Flow | None

@@ -279,6 +279,9 @@ class _RegexSet:
 # --- the matcher ----------------------------------------------------------------------------
 
 
+CACHE_LIMIT = 100_000  # remembered lookups per kind; cleared when full
+
+
 class Matcher:
     """Signature lookups for one pack. Build once, query many times."""
 
@@ -295,6 +298,9 @@ class Matcher:
         self._regex: dict[str, _RegexSet] = {}
         self._markers_text = _AhoCorasick()
         self._markers_bytes = _AhoCorasick()
+        self._marker_refs: dict[bytes, list[_Ref]] = {}  # lower-cased text or raw bytes
+        self._name_cache: dict[tuple[str, str | None], list[_Ref]] = {}
+        self._text_cache: dict[tuple[str, str], list[_Ref]] = {}
         for sig in pack.signatures:
             for entry in sig.match:
                 self._add(_Ref(sig, entry, False))
@@ -304,6 +310,7 @@ class Matcher:
             ac.build()
         for rs in self._regex.values():
             rs.build()
+        self._build_marker_scan()
         self._v4.build()
         self._v6.build()
 
@@ -328,6 +335,8 @@ class Matcher:
         elif e.mode == "contains":
             self._contains.setdefault(e.field, _AhoCorasick()).add(e.value, ref)
         elif e.mode == "marker":
+            key = bytes.fromhex(e.value) if e.binary else e.value.encode("utf-8")
+            self._marker_refs.setdefault(key, []).append(ref)
             if e.binary:
                 self._markers_bytes.add(bytes.fromhex(e.value).decode("latin-1"), ref)
             else:
@@ -346,6 +355,17 @@ class Matcher:
     # -- raw lookups returning refs
 
     def _name_refs(self, name: str, ctx: str | None) -> list[_Ref]:
+        # names repeat endlessly in real traffic: remember the answer per (name, layer)
+        key = (name, ctx)
+        hit = self._name_cache.get(key)
+        if hit is None:
+            hit = self._name_refs_uncached(name, ctx)
+            if len(self._name_cache) >= CACHE_LIMIT:
+                self._name_cache.clear()
+            self._name_cache[key] = hit
+        return list(hit)
+
+    def _name_refs_uncached(self, name: str, ctx: str | None) -> list[_Ref]:
         n = normalize_name(name)
         if not n:
             return []
@@ -359,6 +379,16 @@ class Matcher:
         return [r for r in refs if r.entry.field in allowed]
 
     def _text_refs(self, field_name: str, value: str) -> list[_Ref]:
+        key = (field_name, value)
+        hit = self._text_cache.get(key)
+        if hit is None:
+            hit = self._text_refs_uncached(field_name, value)
+            if len(self._text_cache) >= CACHE_LIMIT:
+                self._text_cache.clear()
+            self._text_cache[key] = hit
+        return list(hit)
+
+    def _text_refs_uncached(self, field_name: str, value: str) -> list[_Ref]:
         if field_name == "dhcp_prl":
             try:
                 v = normalize_prl(value)
@@ -418,10 +448,43 @@ class Matcher:
         except (TypeError, ValueError):
             return []
 
+    def _build_marker_scan(self) -> None:
+        """One pass over a body finds every marker: a lookahead alternation (longest first)
+        finds the longest marker starting at each position, and markers contained in a
+        found one are added from a precomputed closure. Text markers are matched on the
+        lower-cased body, byte markers on the raw body."""
+        text = sorted({m for m, refs in self._marker_refs.items() if not refs[0].entry.binary},
+                      key=len, reverse=True)  # fmt: skip
+        raw = sorted({m for m, refs in self._marker_refs.items() if refs[0].entry.binary},
+                     key=len, reverse=True)  # fmt: skip
+
+        def scanner(markers: list[bytes]) -> re.Pattern[bytes] | None:
+            if not markers:
+                return None
+            return re.compile(b"(?=(" + b"|".join(re.escape(m) for m in markers) + b"))", re.S)
+
+        self._text_scan = scanner([m.lower() for m in text])
+        self._raw_scan = scanner(raw)
+        self._text_markers = {m.lower(): m for m in text}
+        closure: dict[bytes, set[bytes]] = {}
+        for group in (list(self._text_markers), raw):
+            for m in group:
+                closure[m] = {x for x in group if x in m}
+        self._closure = closure
+
     def _body_refs(self, body: bytes) -> list[_Ref]:
         head = body[:BODY_SCAN_LIMIT]
-        refs = self._markers_text.search(head.lower().decode("latin-1"), self._counter)
-        refs.extend(self._markers_bytes.search(head.decode("latin-1"), self._counter))
+        self._counter[0] += len(head)  # one linear pass, whatever the number of markers
+        found: set[bytes] = set()
+        if self._text_scan is not None:
+            for m in {x.group(1) for x in self._text_scan.finditer(head.lower())}:
+                found.update(self._text_markers[x] for x in self._closure.get(m, {m}))
+        if self._raw_scan is not None:
+            for m in {x.group(1) for x in self._raw_scan.finditer(head)}:
+                found.update(self._closure.get(m, {m}))
+        refs: list[_Ref] = []
+        for m in sorted(found):
+            refs.extend(self._marker_refs.get(m, ()))
         return refs
 
     # -- result assembly

@@ -13,6 +13,7 @@ import argparse
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -89,7 +90,7 @@ class Upstream:
 
 
 @pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Upstream:
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Upstream]:
     if not (BASE_PACK / "PACK.yaml").is_file():
         pytest.skip("the repository's signatures/ pack is not there yet")
     pytest.importorskip("netscan.signatures.pack")
@@ -100,8 +101,8 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Upstream:
         "[user]\n\tname = Pack Maintainer\n\temail = maintainer@example.org\n"
         "[init]\n\tdefaultBranch = main\n[commit]\n\tgpgSign = false\n"
     )
-    gnupg = tmp_path / "gnupg"
-    gnupg.mkdir(mode=0o700)
+    # gpg-agent's socket path must stay short: keep GnuPG homes directly under /tmp
+    gnupg = Path(tempfile.mkdtemp(prefix="nsg-"))
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
@@ -111,7 +112,9 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Upstream:
     bundled = tmp_path / "bundled"
     shutil.copytree(BASE_PACK, bundled)
     monkeypatch.setattr(store_mod, "bundled_pack_dir", lambda: bundled)
-    return Upstream(tmp_path)
+    yield Upstream(tmp_path)
+    subprocess.run(["gpgconf", "--homedir", str(gnupg), "--kill", "all"], capture_output=True)
+    shutil.rmtree(gnupg, ignore_errors=True)
 
 
 def cli(*argv: str) -> int:
@@ -396,8 +399,7 @@ def gpg_maintainer(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     """A separate GnuPG home holding the maintainer's signing key, and its fingerprint."""
     if shutil.which("gpg") is None:
         pytest.skip("gpg not installed")
-    home = tmp_path / "maintainer-gnupg"
-    home.mkdir(mode=0o700)
+    home = Path(tempfile.mkdtemp(prefix="nsm-"))
     env = {**os.environ, "GNUPGHOME": str(home)}
     subprocess.run(
         ["gpg", "--batch", "--quiet", "--passphrase", "", "--quick-gen-key"]
@@ -418,6 +420,7 @@ def gpg_maintainer(tmp_path: Path) -> Iterator[tuple[Path, str]]:
         yield home, fpr
     finally:
         subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], capture_output=True)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def test_openpgp_signed_commit_with_exported_key(
