@@ -52,6 +52,8 @@ class Timeline(Widget):
             label = str(m.number)
             if i + 1 + len(label) <= width:
                 marks[i + 1 : i + 1 + len(label)] = list(label)
+            elif i - len(label) >= 0:  # no room after the arrow: number before it
+                marks[i - len(label) : i] = list(label)
         left, right = clock(self.start), clock(self.end)
         axis = left + " " * max(width - len(left) - len(right), 1) + right
         out = Text(bars, style="bold red" if self.bursts else "dim")
