@@ -68,9 +68,11 @@ def sha256_file(path: Path) -> str:
 def load_signatures(directory: str | None) -> tuple[Any, dict[str, Any]]:
     """The active signature pack's matcher and its version facts."""
     from netscan.signatures.matcher import Matcher
-    from netscan.signatures.pack import load_pack, resolve_pack_dir
+    from netscan.signatures.pack import load_pack, resolve_pack_source
 
-    pack = load_pack(resolve_pack_dir(directory))
+    path, origin = resolve_pack_source(directory)
+    # resolve once: an update that swaps the working copy mid-load cannot mix two packs
+    pack = load_pack(path.resolve(), origin=origin)
     return Matcher(pack), pack_info(pack)
 
 

@@ -23,6 +23,7 @@ destination and level.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ from netscan.analysis.content import ContentItem, parse_body
 from netscan.analysis.faces import FaceChecker, ImageCheck
 from netscan.analysis.roles import CAMERA_VENDOR_WORDS, trusted_signature
 from netscan.events import HttpBodyEvent
+from netscan.inventory.enrich import registered_domain
 from netscan.inventory.inventory import Inventory
 from netscan.inventory.model import Conversation, Device, Endpoint
 
@@ -171,9 +173,24 @@ def content_hits(inv: Inventory, checker: FaceChecker) -> list[ContentHit]:
 
 @dataclass
 class Group:
+    """Everything one device sends to one destination: a provider (all its addresses), a
+    registered domain, or a single address when nothing names it."""
+
     device: str
-    peer: str  # peer IP (or peer MAC for 802.11-only)
+    peer: str  # the destination's main address (most bytes up)
     convs: list[Conversation] = field(default_factory=list)
+    key: str = ""  # what the destination is: provider, domain or address
+    peers: set[str] = field(default_factory=set)
+
+    def settle(self) -> None:
+        """Pick the main address once all conversations are in."""
+        up: dict[str, int] = defaultdict(int)
+        for c in self.convs:
+            up[c.peer_ip] += c.bytes_up
+            self.peers.add(c.peer_ip)
+        if up:
+            self.peer = max(sorted(up), key=lambda ip: up[ip])
+        self.peers.add(self.peer)
 
     @property
     def bytes_up(self) -> int:
@@ -203,6 +220,24 @@ class Group:
     @property
     def image_bursts(self) -> list[list[float]]:
         return [b for b in self.bursts if IMAGE_BURST_MIN <= b[2] <= IMAGE_BURST_MAX]
+
+
+def destination_key(inv: Inventory, ip: str) -> str:
+    """Which destination an address belongs to, for grouping a device's uploads."""
+    ep = inv.endpoints.get(ip)
+    if ep is not None and ep.provider:
+        return f"provider:{ep.category}:{ep.provider}"
+    if ep is not None and ep.names:
+        return "domain:" + registered_domain(sorted(ep.names)[0])
+    return "ip:" + ip
+
+
+def _ip_sort(ip: str) -> tuple[int, int]:
+    try:
+        a = ipaddress.ip_address(ip)
+    except ValueError:
+        return (9, 0)
+    return (a.version, int(a))
 
 
 def upstream_shape(g: Group) -> tuple[str, str]:
@@ -474,22 +509,24 @@ def find(inventory: Inventory, convs: list[Conversation], options: Any) -> list[
             continue
         if c.peer_device is not None or not inv.premises.is_offsite(c.peer_ip):
             continue
-        key = (c.device, c.peer_ip)
+        key = (c.device, destination_key(inv, c.peer_ip))
         g = groups.get(key)
         if g is None:
-            g = groups[key] = Group(c.device, c.peer_ip)
+            g = groups[key] = Group(c.device, c.peer_ip, key=key[1])
         g.convs.append(c)
 
     offsite_hits: dict[tuple[str, str], list[ContentHit]] = defaultdict(list)
     for h in hits:
         if h.offsite and h.device:
-            offsite_hits[(h.device, h.dst_ip)].append(h)
-            if (h.device, h.dst_ip) not in groups:
-                groups[(h.device, h.dst_ip)] = Group(h.device, h.dst_ip)
+            key = (h.device, destination_key(inv, h.dst_ip))
+            offsite_hits[key].append(h)
+            if key not in groups:
+                groups[key] = Group(h.device, h.dst_ip, key=key[1])
 
     findings: list[dict[str, Any]] = []
-    for (dkey, peer), g in sorted(groups.items()):
-        f = _assess(inv, g, offsite_hits.get((dkey, peer), []), feeds, country)
+    for (dkey, dest_key), g in sorted(groups.items()):
+        g.settle()
+        f = _assess(inv, g, offsite_hits.get((dkey, dest_key), []), feeds, country)
         if f is not None:
             findings.append(f)
     wired = {g.device for g in groups.values()} | {c.device for c in convs if c.transport != "wlan"}
@@ -603,6 +640,15 @@ def _assess(
                     ev.add(fdev.first_frame[0], fdev.first_frame[1], f"feeder {key}: {how}")
 
     dest = _destination(ep, g.peer)
+    if len(g.peers) > 1:
+        # one provider behind several addresses: one finding, every address and name
+        names = set(dest["names"])
+        for ip in g.peers:
+            other = inv.endpoints.get(ip)
+            if other is not None:
+                names.update(other.names)
+        dest["names"] = sorted(names)
+    dest["ips"] = sorted(g.peers, key=_ip_sort)
     cross = _cross_border(country, dest)
     times = [h.ev.ctx.ts for h in hits]
     if g.convs:
@@ -611,7 +657,7 @@ def _assess(
     bursts = g.bursts if g.convs else []
     face_summary = _face_summary(hits)
     return {
-        "id": finding_id(g.device, g.peer, level),
+        "id": finding_id(g.device, g.key or g.peer, level),
         "kind": kind,
         "level": level,
         "device": g.device,

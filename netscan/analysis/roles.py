@@ -20,6 +20,7 @@ CAMERA_VENDOR_WORDS = (
     "amcrest",
     "foscam",
 )
+CLOUD_UPLOAD_BYTES = 1_000_000  # sustained upload to a camera vendor's cloud
 MEDIA_MIN_BYTES = 200_000  # a sustained media stream sends at least this much
 ROUTER_MIN_OFFSITE_PEERS = 3
 CAMERA_SIGNATURE_ROLES = ("camera", "nvr", "doorbell", "face-terminal", "video-device")
@@ -57,9 +58,22 @@ def traffic_hints(
         # an RTSP server that streams (the server side is the peer of a client conversation)
         if rtsp_server and c.peer_device and c.bytes_down > MEDIA_MIN_BYTES:
             media_sources[c.device].add(c.peer_device)
-        if c.peer_device and c.transport == "udp" and c.bytes_up > MEDIA_MIN_BYTES:
-            if c.packets_up > 10 * max(1, c.packets_down):
+        if c.peer_device and c.transport == "udp":
+            # media over UDP (RTP, P2P video): one side sends far more packets than it gets
+            if c.bytes_up > MEDIA_MIN_BYTES and c.packets_up > 3 * max(1, c.packets_down):
                 media_sources[c.peer_device].add(c.device)
+            elif c.bytes_down > MEDIA_MIN_BYTES and c.packets_down > 3 * max(1, c.packets_up):
+                media_sources[c.device].add(c.peer_device)
+        if c.peer_device is None and c.bytes_up >= CLOUD_UPLOAD_BYTES:
+            ep = inv.endpoints.get(c.peer_ip)
+            if (
+                ep is not None
+                and ep.category == "vendor-cloud"
+                and c.bytes_up >= 3 * max(1, c.bytes_down)
+            ):
+                hints[c.device].append(
+                    ("camera", 0.5, f"uploads sustained data to the camera cloud {ep.provider}")
+                )
         if c.peer_mac and not inv.premises.is_premises(c.peer_ip) and c.peer_mac in inv.devices:
             offsite_peers_via[c.peer_mac].add(c.peer_ip)
     offsite_talkers = {
