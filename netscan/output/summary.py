@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
@@ -50,6 +51,28 @@ def progress_bar(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
             progress.stop()
 
 
+def path_text(path: list[Any]) -> str:
+    """A finding's path in a few words: feeding devices counted by role, then the rest."""
+    stages: dict[int, list[dict[str, Any]]] = {}
+    for item in path:
+        if isinstance(item, dict):
+            stages.setdefault(int(item.get("stage", 0)), []).append(item)
+    words = []
+    for _stage, items in sorted(stages.items()):
+        if len(items) == 1:
+            it = items[0]
+            words.append(str(it.get("label") or it.get("ip") or it.get("key") or ""))
+        else:
+            roles: dict[str, int] = {}
+            for it in items:
+                role = str(it.get("role") or "device")
+                roles[role] = roles.get(role, 0) + 1
+            words.append(
+                ", ".join(f"{n} {r}{'s' if n > 1 else ''}" for r, n in sorted(roles.items()))
+            )
+    return " → ".join(words)
+
+
 def print_summary(result: Result, console: Console | None = None) -> None:
     console = console or Console()
     inv = result.inventory
@@ -61,22 +84,24 @@ def print_summary(result: Result, console: Console | None = None) -> None:
         f"{pack.get('commit') or 'bundled'} ({pack.get('count', 0)} entries)"
     )
     if result.findings:
-        t = Table(title="Face data leaving the premises", title_justify="left")
-        for col in ("level", "device", "path", "destination", "country", "up"):
-            t.add_column(col)
+        console.print("[bold]Face data leaving the premises[/bold]")
         for f in result.findings:
             d = f["destination"]
-            t.add_row(
-                f"[{LEVEL_STYLE.get(f['level'], '')}]{f['level']}[/]",
-                f.get("device_mac") or "",
-                " → ".join(
-                    str(p.get("label", p)) if isinstance(p, dict) else str(p) for p in f["path"]
-                ),
-                ", ".join(d.get("names", [])[:2]) or (d.get("ip") or ""),
-                d.get("ip_country") or "",
-                human_bytes(f.get("bytes_up", 0)),
+            dest = ", ".join(d.get("names", [])[:2]) or (d.get("ip") or "unknown")
+            where = d.get("ip_country") or "?"
+            if d.get("operator_country") and d.get("operator_country") != d.get("ip_country"):
+                where += f", operator {d['operator_country']}"
+            style = LEVEL_STYLE.get(f["level"], "")
+            console.print(
+                f"[{style}]{f['level'].upper():<9}[/] {f.get('device_label') or f.get('device_mac')}"
+                f" → {dest} [{where}], {human_bytes(f.get('bytes_up', 0))} up"
+                + (" [bold]cross-border[/bold]" if f.get("cross_border") else ""),
+                highlight=False,
             )
-        console.print(t)
+            if len({p.get("stage") for p in f["path"] if isinstance(p, dict)}) > 2:
+                console.print(f"          path: {path_text(f['path'])}", highlight=False)
+            console.print(f"          {f['reason']}", highlight=False, style="dim")
+        console.print()
     else:
         console.print("No device was seen sending face data off-site.")
 
