@@ -69,8 +69,7 @@ def finding_detail(f: dict[str, Any], hits_text: str) -> Group:
     t.add_row("seen", f"{stamp(to_ts(f.get('first_ts')))} … {clock(to_ts(f.get('last_ts')))}")
     provisions = f.get("provisions") or []
     if provisions:
-        t.add_row("provisions", "; ".join(str(p.get("title", p) if isinstance(p, dict) else p)
-                                          for p in provisions))  # fmt: skip
+        t.add_row("provisions", "\n".join(_provision(p) for p in provisions))
     ev = Table(title="evidence frames", title_justify="left", expand=True, box=None)
     ev.add_column("frame", justify="right", style="bold")
     ev.add_column("file", overflow="fold", max_width=24)
@@ -154,3 +153,11 @@ class FindingsPane(Vertical):
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         event.stop()
         self.explain(event.option_index)
+
+
+def _provision(p: object) -> str:
+    """One legal provision in a line: instrument and article (the report has the rest)."""
+    if not isinstance(p, dict):
+        return str(p)
+    head = " ".join(str(p[k]) for k in ("instrument", "article") if p.get(k))
+    return head or str(p.get("id", p))
