@@ -13,6 +13,9 @@ command -v tmux >/dev/null 2>&1 || need+=(tmux)
 command -v ndpiReader >/dev/null 2>&1 || need+=(libndpi-bin)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v git >/dev/null 2>&1 || need+=(git)
+command -v gpg >/dev/null 2>&1 || need+=(gnupg)
+command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
