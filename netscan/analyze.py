@@ -167,23 +167,32 @@ class Analyzer:
                 info.warnings.append(f"tshark: {w}")
                 warnings.append(f"{info.path}: tshark: {w}")
         unsupported = getattr(engine, "unsupported_linktypes", set())
+        if progress is not None:
+            progress(total, total)
+        return self.conclude(inventory, engine, infos, warnings, self.options.engine,
+                             sum(i.packets for i in infos), unsupported)  # fmt: skip
+
+    def conclude(
+        self,
+        inventory: Inventory,
+        engine: Any,
+        infos: list[InputInfo],
+        warnings: list[str],
+        engine_name: str,
+        packets: int,
+        unsupported: set[int],
+    ) -> Result:
+        """The stages after the engine: finalize the inventory, roles, findings."""
         for lt in sorted(unsupported):
             warnings.append(
                 f"link type {lt} is not supported; its frames were counted but not decoded"
             )
         convs = inventory.finalize()
+        from netscan.analysis.findings import find
         from netscan.analysis.roles import assign_roles
 
         assign_roles(inventory, convs)
-        findings: list[dict[str, Any]] = []
-        try:
-            from netscan.analysis.findings import find
-
-            findings = find(inventory, convs, self.options)
-        except ImportError:
-            pass
-        if progress is not None:
-            progress(total, total)
+        findings = find(inventory, convs, self.options)
         return Result(
             options=self.options,
             inputs=infos,
@@ -191,8 +200,8 @@ class Analyzer:
             conversations=convs,
             findings=findings,
             pack=self.pack,
-            engine=self.options.engine,
-            packets=sum(i.packets for i in infos),
+            engine=engine_name,
+            packets=packets,
             warnings=warnings,
             dissector_errors=dict(getattr(engine, "dissector_errors", {})),
         )
@@ -278,33 +287,8 @@ def _incremental(
             warnings.extend(f"{info.path}: {w}" for w in cap.warnings)
         if not captures:
             step_infos[0].packets = engine.packets
-        for lt in sorted(getattr(engine, "unsupported_linktypes", set())):
-            warnings.append(
-                f"link type {lt} is not supported; its frames were counted but not decoded"
-            )
-        convs = inventory.finalize()
-        from netscan.analysis.roles import assign_roles
-
-        assign_roles(inventory, convs)
-        findings: list[dict[str, Any]] = []
-        try:
-            from netscan.analysis.findings import find
-
-            findings = find(inventory, convs, self.options)
-        except ImportError:
-            pass
-        return Result(
-            options=self.options,
-            inputs=step_infos,
-            inventory=inventory,
-            conversations=convs,
-            findings=findings,
-            pack=self.pack,
-            engine="native",
-            packets=engine.packets,
-            warnings=warnings,
-            dissector_errors=dict(getattr(engine, "dissector_errors", {})),
-        )
+        return self.conclude(inventory, engine, step_infos, warnings, "native", engine.packets,
+                             set(getattr(engine, "unsupported_linktypes", set())))  # fmt: skip
 
     try:
         while True:

@@ -117,12 +117,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if not quiet:
         print_summary(result)
     if args.json:
-        if args.json == "-":
-            import json
-
-            sys.stdout.write(json.dumps(report, indent=2) + "\n")
-        else:
-            json_report.write(report, args.json)
+        json_report.emit(report, args.json)
     if args.report:
         from netscan.report import html_report
 

@@ -209,8 +209,5 @@ def cmd_capture(args: argparse.Namespace) -> int:
 
         print_summary(result)
     if args.json:
-        if args.json == "-":
-            sys.stdout.write(json.dumps(report, indent=2) + "\n")
-        else:
-            json_report.write(report, args.json)
+        json_report.emit(report, args.json)
     return 0

@@ -16,6 +16,7 @@ definition (Salesforce) and the JA4 specification (FoxIO, technical_details/JA4.
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from typing import Any
 
 from netscan.events import Ctx, Event, TlsCertificateEvent, TlsClientHelloEvent
@@ -294,10 +295,13 @@ def parse_certificate(body: bytes) -> tuple[str, str, list[str]] | None:
     first = _vec(lst[0], 0, 3)
     if first is None or not first[0]:
         return None
-    return _describe_der(first[0])
+    return describe_der(first[0])
 
 
-def _describe_der(der: bytes) -> tuple[str, str, list[str]] | None:
+@lru_cache(maxsize=4096)
+def describe_der(der: bytes) -> tuple[str, str, list[str]] | None:
+    """Subject, issuer (RFC 4514) and DNS/IP alternative names of a DER certificate (cached:
+    servers hand out the same certificate on every connection)."""
     try:
         from cryptography import x509
 

@@ -44,6 +44,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from netscan.dissectors.tls import describe_der
 from netscan.events import (
     ArpEvent,
     Ctx,
@@ -279,25 +280,11 @@ def _colon_hex(value: str) -> str:
 
 def _describe_certificate(der_hex: str) -> tuple[str, str, list[str]] | None:
     """Subject, issuer (RFC 4514) and DNS/IP subject alternative names of a DER cert."""
-    from cryptography import x509
-
     try:
-        cert = x509.load_der_x509_certificate(bytes.fromhex(der_hex.replace(":", "")))
-        subject = cert.subject.rfc4514_string()
-        issuer = cert.issuer.rfc4514_string()
-    except Exception:  # malformed DER or names
+        der = bytes.fromhex(der_hex.replace(":", ""))
+    except ValueError:
         return None
-    san: list[str] = []
-    try:
-        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-        for name in ext.value:
-            if isinstance(name, x509.DNSName):
-                san.append(name.value)
-            elif isinstance(name, x509.IPAddress):
-                san.append(str(name.value))
-    except Exception:  # absent or malformed extension
-        pass
-    return subject, issuer, san
+    return describe_der(der)
 
 
 def _xml_root(payload: bytes) -> ET.Element | None:

@@ -85,6 +85,7 @@ class Inventory:
         self.graph: nx.DiGraph = nx.DiGraph()
         self.event_counts: dict[str, int] = {}
         self._ip_to_device: dict[str, str] = {}
+        self._seen_pairs: dict[tuple[str | None, str], Device] = {}  # (mac, ip) -> device
         self._synced_flows = 0
 
     # -- devices and endpoints ---------------------------------------------------------
@@ -203,24 +204,30 @@ class Inventory:
 
     def on_flow(self, flow: Flow) -> None:
         self.flows.append(flow)
-        burst_policy(self.premises, flow)
-        for ip, mac in ((flow.a_ip, flow.a_mac), (flow.b_ip, flow.b_mac)):
-            if ip and self.premises.is_premises(ip):
-                dev = self.device_for(
-                    mac,
-                    ip,
-                    flow.file,
-                    flow.first_frames[0] if flow.first_frames else flow.last_frame,
-                    flow.first_ts,
-                )
+        if not flow.a_ip:  # encrypted 802.11: station pairs, seen as MAC sightings
+            return
+        scope = self.premises.scope
+        sa, sb = scope(flow.a_ip), scope(flow.b_ip)
+        if sb == 2 and sa != 2 and flow.bursts is None:
+            flow.track_bursts()
+        frame = flow.first_frames[0] if flow.first_frames else flow.last_frame
+        for ip, mac, sc in ((flow.a_ip, flow.a_mac, sa), (flow.b_ip, flow.b_mac, sb)):
+            if sc == 0:
+                seen = self._seen_pairs.get((mac, ip))
+                if seen is not None:  # known device at a known address: bring times up
+                    seen.seen(flow.first_ts)
+                    seen.add_ip(ip, flow.first_ts)
+                    continue
+                dev = self.device_for(mac, ip, flow.file, frame, flow.first_ts)
                 if dev is not None and not ip.startswith(("0.", "169.254.")) and ip != "::":
                     dev.add_ip(ip, flow.first_ts)
                     self._ip_to_device.setdefault(ip, dev.key)
-            elif ip and self.premises.is_offsite(ip):
-                self.endpoint(ip)
+                    self._seen_pairs[(mac, ip)] = dev
+            elif sc == 2:
+                if ip not in self.endpoints:
+                    self.endpoint(ip)
                 if mac and not int(mac[:2], 16) & 1:
                     # the MAC behind an off-site address is the premises gateway
-                    frame = flow.first_frames[0] if flow.first_frames else flow.last_frame
                     self.device(mac, flow.file, frame, flow.first_ts)
 
     def on_event(self, ev: Event, flow: Flow | None) -> None:

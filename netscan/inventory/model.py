@@ -34,6 +34,15 @@ class Evidence:
 MAX_EVIDENCE = 200
 
 
+def add_evidence(
+    items: list[Evidence], file: int, frame: int, what: str, sig_id: str | None = None
+) -> None:
+    """Keep the first frame that showed each fact, up to MAX_EVIDENCE facts."""
+    if len(items) >= MAX_EVIDENCE or any(ev.what == what for ev in items):
+        return
+    items.append(Evidence(file, frame, what, sig_id))
+
+
 @dataclass(slots=True)
 class Device:
     key: str  # the MAC, or "ip:<addr>" on link types without MACs
@@ -60,12 +69,7 @@ class Device:
     role_reasons: list[str] = field(default_factory=list)
 
     def add_evidence(self, file: int, frame: int, what: str, sig_id: str | None = None) -> None:
-        if len(self.evidence) >= MAX_EVIDENCE:
-            return
-        for ev in self.evidence:
-            if ev.what == what:
-                return
-        self.evidence.append(Evidence(file, frame, what, sig_id))
+        add_evidence(self.evidence, file, frame, what, sig_id)
 
     def add_ip(self, ip: str, ts: float) -> None:
         span = self.ips.get(ip)
@@ -105,12 +109,7 @@ class Endpoint:
         return True
 
     def add_evidence(self, file: int, frame: int, what: str, sig_id: str | None = None) -> None:
-        if len(self.evidence) >= MAX_EVIDENCE:
-            return
-        for ev in self.evidence:
-            if ev.what == what:
-                return
-        self.evidence.append(Evidence(file, frame, what, sig_id))
+        add_evidence(self.evidence, file, frame, what, sig_id)
 
 
 @dataclass(slots=True)

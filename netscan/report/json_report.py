@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import sys
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -174,3 +175,11 @@ def schema() -> dict[str, Any]:
 
 def write(report: dict[str, Any], path: str | Path) -> None:
     Path(path).write_text(json.dumps(report, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+
+def emit(report: dict[str, Any], dest: str) -> None:
+    """Write the report to a file, or to standard output for ``-``."""
+    if dest == "-":
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+    else:
+        write(report, dest)

@@ -9,6 +9,7 @@ yielded, and ``warnings`` says what happened. A file that is not a capture raise
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import mmap
 import os
@@ -25,6 +26,7 @@ PCAP_MAGICS = {
 }
 PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 GZIP_MAGIC = b"\x1f\x8b"
+RELEASE_EVERY = 32 * 1024 * 1024  # give read pages of a mapped file back this often
 
 
 class CaptureError(Exception):
@@ -125,6 +127,7 @@ class CaptureFile:
         self.position = 0  # bytes consumed so far, for progress
         self.linktypes: set[int] = set()
         self.frames = 0  # records read so far (set when iteration ends)
+        self._released = 0  # mapped bytes handed back to the kernel
         self.first_ts: float | None = None
         self.last_ts: float | None = None
 
@@ -207,6 +210,19 @@ class CaptureFile:
             opt = val + ((olen + 3) & ~3)
         return Interface(linktype, snaplen, tsres, tsoffset)
 
+    def _release(self, upto: int) -> int:
+        """Let the kernel drop the mapped pages already read: memory stays flat however
+        large the file (they remain in the page cache, just not in this process)."""
+        buf = self.buf
+        if isinstance(buf, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+            start = self._released
+            stop = (upto // mmap.PAGESIZE) * mmap.PAGESIZE
+            if stop > start:
+                with contextlib.suppress(OSError, ValueError):
+                    buf.madvise(mmap.MADV_DONTNEED, start, stop - start)
+                self._released = stop
+        return upto + RELEASE_EVERY
+
     def _done(self, frame: int, last_ts: float | None) -> None:
         self.frames = frame
         self.last_ts = last_ts
@@ -237,6 +253,7 @@ class CaptureFile:
         off = start
         ts = None
         limit = max(snaplen, 1 << 20)
+        release_at = off + RELEASE_EVERY
         try:
             while off < chunk_end:
                 if off + 16 > size:
@@ -256,6 +273,8 @@ class CaptureFile:
                     break
                 frame += 1
                 self.position = end
+                if end >= release_at:
+                    release_at = self._release(end)
                 ts = sec + frac * res
                 if self.first_ts is None:
                     self.first_ts = ts
@@ -281,8 +300,11 @@ class CaptureFile:
         ifaces = list(ifaces)
         last_ts = 0.0
         index = self.index
+        release_at = off + RELEASE_EVERY
         try:
             while off < chunk_end:
+                if off >= release_at:
+                    release_at = self._release(off)
                 if off + 12 > size:
                     self.warn(f"truncated block after frame {frame}; analysed up to the cut")
                     break
