@@ -150,6 +150,7 @@ class Analyzer:
 
                 engine.run(merged(captures), cb)
                 engine.finish()
+                engine.release()
         finally:
             for c in captures:
                 c.close()

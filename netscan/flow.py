@@ -17,6 +17,7 @@ ICMP = 1
 ICMPV6 = 58
 PROTO_NAMES = {TCP: "tcp", UDP: "udp", ICMP: "icmp", ICMPV6: "icmpv6"}
 
+NO_APP: frozenset[str] = frozenset()  # shared by the many flows nothing is recognised on
 FIRST_FRAMES = 5  # how many frame numbers of the first packets each flow keeps
 BURST_GAP = 1.0  # seconds of upstream silence that end an upload burst
 MAX_BURSTS = 2000
@@ -103,7 +104,7 @@ class Flow:
         self.last_ts = ts
         self.first_frames: list[int] = []
         self.last_frame = 0
-        self.app: set[str] = set()  # application protocols recognised on this flow
+        self.app: frozenset[str] = NO_APP  # application protocols recognised on this flow
         self.parser: Any = None  # stream parser while it still wants bytes
         self.tcp: Any = None  # TCP reassembly state while a parser is attached
         self.bursts: list[list[float]] | None = None  # [start, end, bytes, packets] a→b

@@ -61,7 +61,8 @@ class Engine:
         self.dissector_errors: dict[str, int] = {}
         self.unsupported_linktypes: set[int] = set()
         self._ip_cache: dict[bytes, str] = {}
-        self._seen_datagrams: dict[tuple[Any, ...], None] = {}
+        self._mac_cache: dict[bytes, str] = {}
+        self._seen_datagrams: dict[int, None] = {}
         # MACs seen in non-IP frames -> their latest sighting after the first
         self._l2_seen: dict[bytes, tuple[int, int, float, int] | None] = {}
 
@@ -76,6 +77,15 @@ class Engine:
                 s = socket.inet_ntop(socket.AF_INET6, raw)
             if len(self._ip_cache) < 500_000:
                 self._ip_cache[raw] = s
+        return s
+
+    def mac_str(self, raw: bytes) -> str:
+        """One shared string per MAC: flows by the hundred thousand name the same few."""
+        s = self._mac_cache.get(raw)
+        if s is None:
+            s = raw.hex(":")
+            if len(self._mac_cache) < 100_000:
+                self._mac_cache[raw] = s
         return s
 
     def _emit(self, events: list[Event], flow: Flow | None) -> None:
@@ -123,8 +133,8 @@ class Engine:
         else:
             smac, dmac = data[6:12], data[0:6]
         sender_is_client_ = sender_is_client(proto, sport, dport, tcp_flags)
-        smac_s = smac.hex(":") if smac is not None else None
-        dmac_s = dmac.hex(":") if dmac is not None else None
+        smac_s = self.mac_str(smac) if smac is not None else None
+        dmac_s = self.mac_str(dmac) if dmac is not None else None
         if sender_is_client_:
             flow = Flow(file, proto, self.ip_str(src), self.ip_str(dst), sport, dport,
                         smac_s, dmac_s, ts)  # fmt: skip
@@ -148,7 +158,7 @@ class Engine:
             flow.parser = False  # decided: nothing to parse
             return
         name, parser = hit
-        flow.app.add(name)
+        flow.app = flow.app | {name}
         flow.parser = parser
 
     def _attach_tcp(self, flow: Flow, payload: bytes) -> None:
@@ -158,7 +168,7 @@ class Engine:
             flow.tcp = None
             return
         name, parser = hit
-        flow.app.add(name)
+        flow.app = flow.app | {name}
         flow.parser = parser
 
     def _tcp_payload(
@@ -423,7 +433,9 @@ class Engine:
             # discovery and name-service chatter repeats itself: an identical datagram
             # between the same two hosts says nothing new (DNS-like ids are ignored)
             body = payload[2:] if parser.skip_id else payload
-            key = (parser.fn, flow.a_ip, flow.b_ip, from_a, body)
+            # a 64-bit hash, not the bytes: memory stays small (a collision would only
+            # hide one repeat's events)
+            key = hash((parser.fn, flow.a_ip, flow.b_ip, from_a, body))
             seen = self._seen_datagrams
             if key in seen:
                 return
@@ -471,13 +483,21 @@ class Engine:
         if hit is None:
             flow = Flow(file, 0, "", "", 0, 0, smac.hex(":"), dmac.hex(":"), ts)
             flow.last_frame = frame
-            flow.app.add("wlan-encrypted")
+            flow.app = flow.app | {"wlan-encrypted"}
             hit = (flow, True)
             self.wlan_flows[key] = hit
             self.wlan_flows[dmac + smac] = (flow, False)
             self.all_flows.append(flow)
             self.sink.on_flow(flow)
         self._count(hit, wirelen, ts, frame, 0)
+
+    def release(self) -> None:
+        """Drop the lookup tables once the input is done: the flows live on in the sink."""
+        self.flows = {}
+        self.wlan_flows = {}
+        self.frag_map = {}
+        self._seen_datagrams = {}
+        self._ip_cache = {}
 
     def finish(self, last_ctx_ts: float = 0.0) -> None:
         """End of input: flush what parsers still hold (partial HTTP bodies etc.), and report

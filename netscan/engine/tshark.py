@@ -523,7 +523,7 @@ class TsharkEngine:
             self.flows[key] = fwd
             self.flows[rkey] = (flow, True)
         if proto in (ICMP, ICMPV6):
-            flow.app.add("icmp" if proto == ICMP else "icmpv6")
+            flow.app = flow.app | {"icmp" if proto == ICMP else "icmpv6"}
         self.all_flows.append(flow)
         self.sink.on_flow(flow)
         return fwd
@@ -532,7 +532,7 @@ class TsharkEngine:
         hit = self.wlan_flows.get((smac, dmac))
         if hit is None:
             flow = Flow(file, 0, "", "", 0, 0, smac, dmac, ts)
-            flow.app.add("wlan-encrypted")
+            flow.app = flow.app | {"wlan-encrypted"}
             hit = (flow, True)
             self.wlan_flows[(smac, dmac)] = hit
             self.wlan_flows[(dmac, smac)] = (flow, False)
@@ -568,7 +568,7 @@ class TsharkEngine:
     def _emit(self, flow: Flow, app: str, events: list[Event]) -> None:
         if not events:
             return
-        flow.app.add(app)
+        flow.app = flow.app | {app}
         for event in events:
             self.sink.on_event(event, flow)
 

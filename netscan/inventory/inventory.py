@@ -640,6 +640,9 @@ class Inventory:
                 if dev is not None:
                     dev.seen(conv.first_ts)
                     dev.seen(conv.last_ts)
+        todo = [ip for ip, ep in self.endpoints.items() if ep.country is None and ep.org is None]
+        if todo:
+            self.geo.prepare(todo)
         for ep in self.endpoints.values():
             if ep.country is None and ep.org is None:
                 info = self.geo.lookup(ep.ip)

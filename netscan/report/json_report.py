@@ -174,7 +174,9 @@ def schema() -> dict[str, Any]:
 
 
 def write(report: dict[str, Any], path: str | Path) -> None:
-    Path(path).write_text(json.dumps(report, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    with Path(path).open("w", encoding="utf-8") as fh:  # streamed: no giant string in memory
+        json.dump(report, fh, indent=2)
+        fh.write("\n")
 
 
 def emit(report: dict[str, Any], dest: str) -> None:
