@@ -13,19 +13,21 @@ starts (its counters are complete; its later application bytes are not dissected
 
 from __future__ import annotations
 
+import gc
 import multiprocessing as mp
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from netscan.engine.native import Engine
-from netscan.events import Event
+from netscan.events import EVENT_TYPES, Ctx, Event
 from netscan.flow import BURST_GAP, Flow
 from netscan.inventory.enrich import Premises
 from netscan.inventory.inventory import burst_policy
 from netscan.sources.pcapfile import CaptureFile, Segment
 
 MIN_SEGMENT_BYTES = 8 * 1024 * 1024  # smaller inputs are not worth a process
+FACT_KEYS = ("frames", "first_ts", "last_ts", "linktypes", "warnings")
 
 
 @dataclass
@@ -51,6 +53,7 @@ class Recorder:
 
 
 def _work(job: tuple[str, int, Segment, list[str]]) -> dict[str, Any]:
+    gc.set_threshold(200_000, 50, 1000)  # see analyze.relaxed_gc
     path, index, segment, premises = job
     cap = CaptureFile(path, index=index)
     rec = Recorder(Premises(premises))
@@ -60,13 +63,9 @@ def _work(job: tuple[str, int, Segment, list[str]]) -> dict[str, Any]:
         engine.finish()
     finally:
         cap.close()
-    for flow in rec.flows:  # parsers and reassembly state stay behind
-        flow.parser = False
-        flow.tcp = None
-        flow.burst_cur = None
     return {
-        "flows": rec.flows,
-        "events": rec.events,
+        "flows": [_pack_flow(f) for f in rec.flows],
+        "events": [(_pack_event(ev), idx) for ev, idx in rec.events],
         "l2": rec.l2,
         "packets": engine.packets,
         "bytes": engine.bytes,
@@ -78,6 +77,44 @@ def _work(job: tuple[str, int, Segment, list[str]]) -> dict[str, Any]:
         "first_ts": cap.first_ts,
         "last_ts": cap.last_ts,
     }
+
+
+# Results cross the process boundary as plain tuples: pickling slotted objects one by one
+# costs more than the analysis that made them.
+_FLOW_FIELDS = (
+    "file", "proto", "a_ip", "b_ip", "a_port", "b_port", "a_mac", "b_mac", "bytes_ab",
+    "bytes_ba", "pkts_ab", "pkts_ba", "payload_ab", "payload_ba", "first_ts", "last_ts",
+    "first_frames", "last_frame", "app", "bursts",
+)  # fmt: skip
+_EVENT_FIELDS: dict[type, tuple[str, ...]] = {
+    cls: tuple(f.name for f in fields(cls) if f.name not in ("ctx", "kind"))
+    for cls in EVENT_TYPES.values()
+}
+_CTX_FIELDS = tuple(f.name for f in fields(Ctx))
+
+
+def _pack_flow(f: Flow) -> tuple[Any, ...]:
+    return tuple(getattr(f, name) for name in _FLOW_FIELDS)
+
+
+def _unpack_flow(t: tuple[Any, ...]) -> Flow:
+    f = Flow(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[14])
+    for name, value in zip(_FLOW_FIELDS[8:], t[8:], strict=True):
+        setattr(f, name, value)
+    f.parser = False
+    return f
+
+
+def _pack_event(ev: Event) -> tuple[Any, ...]:
+    c = ev.ctx
+    ctx = tuple(getattr(c, n) for n in _CTX_FIELDS)
+    return (ev.kind, ctx, tuple(getattr(ev, n) for n in _EVENT_FIELDS[type(ev)]))
+
+
+def _unpack_event(t: tuple[Any, ...]) -> Event:
+    cls = EVENT_TYPES[t[0]]
+    ev = cls(ctx=Ctx(*t[1]), **dict(zip(_EVENT_FIELDS[cls], t[2], strict=True)))
+    return ev
 
 
 def _flow_key(f: Flow) -> tuple[Any, ...]:
@@ -143,47 +180,33 @@ class ParallelEngine:
     ) -> None:
         jobs: list[tuple[str, int, Segment, list[str]]] = []
         for cap in captures:
-            parts = max(1, min(self.jobs * 2, cap.size // MIN_SEGMENT_BYTES))
+            parts = max(1, min(self.jobs * 4, cap.size // MIN_SEGMENT_BYTES))
             for seg in cap.split(parts):
                 jobs.append((str(cap.path), cap.index, seg, list(self.premises.cidrs)))
-        ctx = mp.get_context("fork")
+        self._merged: dict[tuple[Any, ...], Flow] = {}
+        single = len(captures) == 1
+        facts: list[tuple[int, dict[str, Any]]] = []
+        held: list[dict[str, Any]] = []
         total = len(jobs)
-        with ctx.Pool(min(self.jobs, total)) as pool:
-            results = []
+        with mp.get_context("fork").Pool(min(self.jobs, total)) as pool:
             for i, res in enumerate(pool.imap(_work, jobs)):
-                results.append(res)
+                facts.append((jobs[i][1], {k: res[k] for k in FACT_KEYS}))
+                if single:
+                    # segments come back in order: replay each while the workers go on
+                    self._replay([res], single=True)
+                else:
+                    held.append(res)
                 if progress is not None:
                     progress(i + 1, total)
-        self._replay(captures, jobs, results)
+        if held:
+            self._replay(held, single=False)
+        self._file_facts(captures, facts)
 
-    def _replay(
-        self,
-        captures: list[CaptureFile],
-        jobs: list[tuple[str, int, Segment, list[str]]],
-        results: list[dict[str, Any]],
-    ) -> None:
-        merged: dict[tuple[Any, ...], Flow] = {}
-        order: list[Flow] = []
-        per_job_flows: list[list[Flow]] = []
-        for res in results:
-            local: list[Flow] = []
-            for f in res["flows"]:
-                key = _flow_key(f)
-                have = merged.get(key)
-                if have is None:
-                    merged[key] = f
-                    order.append(f)
-                    local.append(f)
-                else:
-                    _merge_into(have, f)
-                    local.append(have)
-            per_job_flows.append(local)
-        # per-input facts: frames, times and warnings from the segments in order
-        by_file: dict[int, list[dict[str, Any]]] = {}
-        for (_p, index, _s, _c), res in zip(jobs, results, strict=True):
-            by_file.setdefault(index, []).append(res)
+    @staticmethod
+    def _file_facts(captures: list[CaptureFile], facts: list[tuple[int, dict[str, Any]]]) -> None:
+        """Per-input facts: frames, times, link types and warnings from its segments."""
         for cap in captures:
-            parts = by_file.get(cap.index, [])
+            parts = [f for index, f in facts if index == cap.index]
             cap.frames = max((r["frames"] for r in parts), default=0)
             firsts = [r["first_ts"] for r in parts if r["first_ts"] is not None]
             lasts = [r["last_ts"] for r in parts if r["last_ts"] is not None]
@@ -193,18 +216,30 @@ class ParallelEngine:
                 cap.linktypes |= r["linktypes"]
                 for w in r["warnings"]:
                     cap.warn(w)
-        # replay in the order one engine would have produced it: per input in frame order
-        # (several inputs: merged by time); a flow is announced before its first event
-        single = len(captures) == 1
+
+    def _replay(self, results: list[dict[str, Any]], single: bool) -> None:
+        """Feed the sink in the order one engine would have: per input in frame order
+        (several inputs: merged by time); a flow is announced before its first event."""
+        merged = self._merged
         timeline: list[tuple[tuple[Any, ...], int, Any]] = []
 
         def at(file: int, frame: int, ts: float, kind: int) -> tuple[Any, ...]:
             return (frame, kind) if single else (ts, file, frame, kind)
 
-        for f in order:
-            timeline.append((at(f.file, f.first_frames[0] if f.first_frames else 0,
-                                f.first_ts, 0), 0, f))  # fmt: skip
-        for res, local in zip(results, per_job_flows, strict=True):
+        for res in results:
+            local: list[Flow] = []
+            for packed in res["flows"]:
+                f = _unpack_flow(packed)
+                key = _flow_key(f)
+                have = merged.get(key)
+                if have is None:
+                    merged[key] = f
+                    local.append(f)
+                    first = f.first_frames[0] if f.first_frames else 0
+                    timeline.append((at(f.file, first, f.first_ts, 0), 0, f))
+                else:
+                    _merge_into(have, f)
+                    local.append(have)
             self.packets += res["packets"]
             self.bytes += res["bytes"]
             for k, v in res["errors"].items():
@@ -212,10 +247,12 @@ class ParallelEngine:
             self.unsupported_linktypes |= res["unsupported"]
             for item in res["l2"]:
                 timeline.append((at(item[0], item[1], item[2], 1), 1, item))
-            for ev, idx in res["events"]:
+            for packed, idx in res["events"]:
+                ev = _unpack_event(packed)
                 c = ev.ctx
-                flow = local[idx] if idx >= 0 else None
-                timeline.append((at(c.file, c.frame, c.ts, 2), 2, (ev, flow)))
+                timeline.append(
+                    (at(c.file, c.frame, c.ts, 2), 2, (ev, local[idx] if idx >= 0 else None))
+                )
         timeline.sort(key=lambda t: t[0])
         sink = self.sink
         for _key, kind, item in timeline:

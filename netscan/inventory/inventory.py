@@ -635,7 +635,8 @@ class Inventory:
         """Bring device times up to date from flows, enrich endpoints, rebuild the graph."""
         convs = self.conversations()
         for conv in convs:
-            for key in (conv.device, conv.peer_device):
+            # the device, its local peer, and the gateway that carried off-site traffic
+            for key in (conv.device, conv.peer_device, conv.peer_mac):
                 dev = self.devices.get(key) if key else None
                 if dev is not None:
                     dev.seen(conv.first_ts)
