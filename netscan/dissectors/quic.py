@@ -19,8 +19,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from netscan.dissectors.tls import parse_client_hello
-from netscan.events import Ctx, Event, TlsClientHelloEvent
+from netscan.dissectors.tls import client_hello_event, parse_client_hello
+from netscan.events import Ctx, Event
 
 __all__ = ["QuicInitialParser", "initial_keys", "looks_like_quic_initial"]
 
@@ -331,18 +331,7 @@ class QuicInitialParser:
         if info is None:
             return
         self.client_hello_seen = True
-        out.append(
-            TlsClientHelloEvent(
-                ctx=ctx,
-                sni=info["sni"],
-                alpn=info["alpn"],
-                versions=info["versions"],
-                ja3=info["ja3"],
-                ja3_hash=info["ja3_hash"],
-                ja4=info["ja4"],
-                quic=True,
-            )
-        )
+        out.append(client_hello_event(info, ctx, quic=True))
 
 
 # Frames made of a fixed number of varints after the type.

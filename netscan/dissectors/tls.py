@@ -267,6 +267,20 @@ def _parse_client_hello(hs: bytes, quic: bool) -> dict[str, Any] | None:
     return info
 
 
+def client_hello_event(info: dict[str, Any], ctx: Ctx, quic: bool = False) -> TlsClientHelloEvent:
+    """The event for a parsed ClientHello (TLS over TCP, or inside a QUIC Initial)."""
+    return TlsClientHelloEvent(
+        ctx=ctx,
+        sni=info["sni"],
+        alpn=info["alpn"],
+        versions=info["versions"],
+        ja3=info["ja3"],
+        ja3_hash=info["ja3_hash"],
+        ja4=info["ja4"],
+        quic=quic,
+    )
+
+
 def parse_sslv2_client_hello(record: bytes) -> dict[str, Any] | None:
     """SSLv2-format (compatible) ClientHello record including its 2-byte header."""
     if len(record) < 11 or not record[0] & 0x80 or record[2] != _HS_CLIENT_HELLO:
@@ -454,17 +468,7 @@ class TlsStream:
         info = parse_client_hello(body)
         if info is not None:
             self.client_hello_seen = True
-            out.append(
-                TlsClientHelloEvent(
-                    ctx=ctx,
-                    sni=info["sni"],
-                    alpn=info["alpn"],
-                    versions=info["versions"],
-                    ja3=info["ja3"],
-                    ja3_hash=info["ja3_hash"],
-                    ja4=info["ja4"],
-                )
-            )
+            out.append(client_hello_event(info, ctx))
         d.finished = True
 
     def _server_message(
