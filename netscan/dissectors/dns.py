@@ -212,3 +212,41 @@ def parse_mdns(payload: bytes, ctx: Ctx) -> list[Event]:
 def parse_llmnr(payload: bytes, ctx: Ctx) -> list[Event]:
     """Link-Local Multicast Name Resolution (UDP 5355)."""
     return parse(payload, ctx, "llmnr")
+
+
+class DnsTcpStream:
+    """DNS over TCP (RFC 1035 4.2.2): each message is preceded by its two-byte length.
+
+    Zone transfers and large answers can run long: after ``max_messages`` messages, or a
+    length no DNS message can have, the stream is left alone.
+    """
+
+    def __init__(self, max_messages: int = 200) -> None:
+        self._buf = {True: b"", False: b""}
+        self._max = max_messages
+        self._count = 0
+        self.done = False
+
+    def feed(self, data: bytes, ctx: Ctx, from_client: bool) -> list[Event]:
+        if self.done:
+            return []
+        buf = self._buf[from_client] + data
+        out: list[Event] = []
+        while len(buf) >= 2:
+            size = (buf[0] << 8) | buf[1]
+            if size < 12:  # shorter than a DNS header: not DNS after all
+                self.done = True
+                return out
+            if len(buf) < 2 + size:
+                break
+            out.extend(parse(buf[2 : 2 + size], ctx))
+            buf = buf[2 + size :]
+            self._count += 1
+            if self._count >= self._max:
+                self.done = True
+                break
+        self._buf[from_client] = buf if len(buf) <= 65537 else b""
+        return out
+
+    def close(self, ctx: Ctx) -> list[Event]:
+        return []

@@ -113,4 +113,6 @@ def tcp_parser(first: bytes, a_port: int, b_port: int) -> tuple[str, Any] | None
         return "http", http.HttpStream(max_messages=HTTP_MAX_MESSAGES)
     if line.startswith(_RTSP_METHODS) and (a_port == 554 or b_port == 554):
         return "rtsp", rtsp.RtspStream()
+    if b_port == 53 or a_port == 53:
+        return "dns", dns.DnsTcpStream()
     return None

@@ -97,8 +97,10 @@ class NetscanApp(App[int]):
         export_dir: str | Path = ".",
         evidence_dir: str | Path = "evidence",
         snapshot_interval: float = SNAPSHOT_INTERVAL,
+        capture_options: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
+        self.capture_options = dict(capture_options or {})
         self.paths = list(paths or [])
         self.options = options or Options()
         self.iface = iface
@@ -196,7 +198,9 @@ class NetscanApp(App[int]):
         between packets, is where the UI gets a snapshot."""
         from netscan.live_analysis import LiveAnalysis
 
-        capture = self.live_module.LiveCapture(self.iface, evidence_dir=self.evidence_dir)
+        capture = self.live_module.LiveCapture(
+            self.iface, evidence_dir=self.evidence_dir, **self.capture_options
+        )
         self.live_capture = capture
         live = LiveAnalysis(self.options, capture)
 

@@ -29,6 +29,11 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--evidence", metavar="DIR",
                    help="with -i: evidence directory for the capture ring "
                    "(default evidence-YYYYmmdd-HHMMSS)")  # fmt: skip
+    p.add_argument("--bpf", metavar="FILTER", help="with -i: capture filter (BPF syntax)")
+    p.add_argument("--ring-size", type=float, default=100.0, metavar="MB",
+                   help="with -i: start a new evidence file at this size (default 100 MB)")  # fmt: skip
+    p.add_argument("--ring-files", type=int, default=0, metavar="N",
+                   help="with -i: keep only the newest N evidence files (default 0: all)")  # fmt: skip
     p.set_defaults(handler=run)
 
 
@@ -68,6 +73,11 @@ def run(args: argparse.Namespace) -> int:
         mark_window=args.mark_window,
         export_dir=args.export_dir,
         evidence_dir=args.evidence or datetime.now().strftime("evidence-%Y%m%d-%H%M%S"),
+        capture_options={
+            "bpf": args.bpf,
+            "ring_size_mb": args.ring_size,
+            "ring_files": args.ring_files,
+        },  # fmt: skip
     )
     code = app.run()
     return EXIT_OK if code is None else int(code)

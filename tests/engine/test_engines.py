@@ -31,29 +31,15 @@ DEMO = PCAPS / "demo_sales_office.pcapng"
 
 # (capture, fact) -> (which engine sees more, why). "tshark" means native ⊆ tshark.
 KNOWN: dict[tuple[str, str], tuple[str, str]] = {
-    ("cam_dahua_rtsp_digest_2ic80.pcapng", "dns"): (
-        "tshark",
-        "DNS over TCP/53: the native engine has no TCP DNS parser",
-    ),
     ("http_png_post_offsite_zeek.pcap", "host"): (
         "native",
         "the client port is 1080, which tshark decodes as SOCKS, so it shows no HTTP",
-    ),
-    ("big_linux_sll2_suricata.pcap", "macs"): (
-        "tshark",
-        "the native engine reports source MACs of IP frames only through flows; SLL2 has "
-        "no destination MAC, so the server's MAC is never seen",
     ),
     ("bad_fuzz_read_error_suricata.pcap", "macs"): (
         "native",
         "tshark takes this fuzzed pcap for a variant with 8 more bytes of record header, so "
         "its frame starts 8 bytes late and its source 'MAC' (45:00:00:ae:11:16, IP header "
         "bytes) is a group address; the native reader sees 08:00:27:7f:b5:8b",
-    ),
-    ("link_perpacket_126if_zeek.pcapng", "macs"): (
-        "tshark",
-        "a second MAC sends frames of a flow first seen from another MAC; the native engine "
-        "reports source MACs of IP frames only through flows",
     ),
 }
 # Captures whose frame and flow counts cannot agree, and why.
