@@ -110,3 +110,30 @@ def test_demo_capture_summary(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "Devices on the premises" in r.stdout
     _validate(json.loads(out.read_text()))
+
+
+def test_fail_on_gates_a_scripted_audit(tmp_path: Path) -> None:
+    demo = PCAPS / "demo_sales_office.pcapng"
+    if not demo.exists():
+        pytest.skip("demo capture not generated")
+    assert run("analyze", "-q", str(demo), "--fail-on", "confirmed").returncode == 1
+    assert run("analyze", "-q", str(demo), "--fail-on", "possible").returncode == 1
+    benign = realworld("cam_dahua_rtsp_digest_2ic80.pcapng")  # a camera viewed locally only
+    assert run("analyze", "-q", str(benign), "--fail-on", "possible").returncode == 0
+
+
+def test_no_face_image_written_unless_asked(tmp_path: Path) -> None:
+    """The auditor's data stays in memory: analysing captures with faces in them writes
+    nothing but the asked-for report."""
+    demo = PCAPS / "demo_sales_office.pcapng"
+    if not demo.exists():
+        pytest.skip("demo capture not generated")
+    r = subprocess.run(
+        [sys.executable, "-m", "netscan", "analyze", "-q", str(demo), "--json", "r.json"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=600,
+        env={**__import__("os").environ, "HOME": str(tmp_path / "home"), "PYTHONPATH": str(PCAPS.parent)},
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert written == ["r.json"]
+    assert json.loads((tmp_path / "r.json").read_text())["summary"]["findings"] >= 3
