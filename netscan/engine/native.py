@@ -33,6 +33,7 @@ _PROTO_BYTE = [bytes([i]) for i in range(256)]
 IPV6_EXT = {0, 43, 44, 60, 51, 135, 139, 140}
 MAX_SEEN_DATAGRAMS = 200_000  # remembered datagrams for repeat suppression
 MAX_FRAGMENTS = 65536  # fragmented datagrams remembered at once
+MAX_HTTP_DOWNLOAD = 16 * 1024 * 1024  # downstream bytes after which a silent client's HTTP stops
 MAX_TCP_PARSE = 256 * 1024  # stop feeding a parser after this many bytes per direction
 
 
@@ -196,9 +197,11 @@ class Engine:
             if not flow.parser:
                 return
         if parser.done or (
-            not isinstance(parser, HttpStream)  # HTTP keeps going: its bodies are the evidence
-            and flow.payload_ab > MAX_TCP_PARSE
-            and flow.payload_ba > MAX_TCP_PARSE
+            flow.payload_ab > MAX_TCP_PARSE and flow.payload_ba > MAX_TCP_PARSE
+            if not isinstance(parser, HttpStream)
+            # HTTP keeps going, its upload bodies are the evidence; but a camera's endless
+            # MJPEG response to a client that sends nothing is not worth parsing
+            else flow.payload_ba > MAX_HTTP_DOWNLOAD and flow.payload_ab < MAX_TCP_PARSE
         ):
             self._close_parser(flow, ctx)
 
