@@ -140,10 +140,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return EXIT_USAGE
+    from netscan.settings import SettingsError, apply, load_settings
     from netscan.signatures.pack import PackError
     from netscan.sources.pcapfile import CaptureError
 
     try:
+        apply(args, load_settings())
         if args.command == "analyze":
             return cmd_analyze(args)
         handler = getattr(args, "handler", None)
@@ -151,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return EXIT_USAGE
         return int(handler(args))
-    except (CaptureError, UsageError, PackError) as exc:
+    except (CaptureError, UsageError, PackError, SettingsError) as exc:
         print(f"netscan: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

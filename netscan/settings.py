@@ -1,0 +1,78 @@
+"""Premises settings: defaults for the options an auditor would otherwise type every time.
+
+A TOML file with any of these keys::
+
+    country = "CN"                          # ISO country of the premises (cross-border, provisions)
+    premises = ["10.20.0.0/16", "192.168.8.0/24"]   # the premises networks
+    analyst = "A. Auditor"                  # for the report's chain of custody
+    signatures = "/path/to/pack"            # a signature pack directory
+
+It is read from ``$NETSCAN_SETTINGS``, else ``./netscan.toml``, else
+``$XDG_CONFIG_HOME/netscan/settings.toml`` (default ``~/.config/netscan/settings.toml``).
+Options given on the command line always win.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+KEYS = {"country": str, "premises": list, "analyst": str, "signatures": str}
+
+
+class SettingsError(Exception):
+    """The settings file is unreadable or says something impossible."""
+
+
+def settings_path() -> Path | None:
+    env = os.environ.get("NETSCAN_SETTINGS")
+    if env:
+        return Path(env).expanduser()
+    local = Path("netscan.toml")
+    if local.is_file():
+        return local
+    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    user = base / "netscan" / "settings.toml"
+    return user if user.is_file() else None
+
+
+def load_settings(path: Path | None = None) -> dict[str, Any]:
+    """The settings, checked; an empty dict when there is no file."""
+    path = path or settings_path()
+    if path is None:
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingsError(f"{path}: settings file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{path}: cannot read settings ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: not valid TOML ({exc})") from None
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        kind = KEYS.get(key)
+        if kind is None:
+            raise SettingsError(f"{path}: unknown setting {key!r} (known: {', '.join(KEYS)})")
+        if not isinstance(value, kind):
+            raise SettingsError(f"{path}: {key} must be a {kind.__name__}")
+        out[key] = value
+    if "premises" in out:
+        try:
+            out["premises"] = [str(ipaddress.ip_network(c, strict=False)) for c in out["premises"]]
+        except (TypeError, ValueError) as exc:
+            raise SettingsError(f"{path}: premises: {exc}") from None
+    if "country" in out:
+        out["country"] = out["country"].upper()
+    out["_path"] = str(path)
+    return out
+
+
+def apply(args: Any, settings: dict[str, Any]) -> None:
+    """Fill options the command line left unset from the settings."""
+    for key in KEYS:
+        if key in settings and hasattr(args, key) and getattr(args, key) in (None, []):
+            setattr(args, key, settings[key])
