@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -83,6 +84,25 @@ def _overlap(a: list[int], b: list[int]) -> float:
     return inter / union if union else 0.0
 
 
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _png_intact(data: bytes) -> bool:
+    """Every chunk of a PNG has the CRC it claims (a cut or damaged upload has not)."""
+    pos = len(PNG_MAGIC)
+    while pos + 12 <= len(data):
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        end = pos + 8 + length
+        if end + 4 > len(data):
+            return False
+        if zlib.crc32(data[pos + 4 : end]) != int.from_bytes(data[end : end + 4], "big"):
+            return False
+        if data[pos + 4 : pos + 8] == b"IEND":
+            return True
+        pos = end + 4
+    return False
+
+
 def _detect(data: bytes) -> tuple[int | None, int | None, int | None, list[list[int]]]:
     loaded = _cascades()
     if loaded is None:
@@ -90,6 +110,8 @@ def _detect(data: bytes) -> tuple[int | None, int | None, int | None, list[list[
     cv2, clf = loaded
     import numpy as np
 
+    if data.startswith(PNG_MAGIC) and not _png_intact(data):
+        return None, None, None, []  # damaged: the decoder would only complain on stderr
     arr = np.frombuffer(data, dtype=np.uint8)
     img = cv2.imdecode(arr, cv2.IMREAD_GRAYSCALE)
     if img is None:
