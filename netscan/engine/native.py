@@ -1,9 +1,11 @@
 """The native engine: capture records → flows and protocol events, with a tight hot path.
 
-Per packet the engine decapsulates the link layer, reads the IP and transport headers
-with one ``struct`` call each, finds the flow in a dict keyed by raw address bytes and
-ports, and bumps its counters. Only flows with a parser attached (their first bytes, or
-datagrams on discovery/name-service ports) pay for dissection.
+Per packet the engine decapsulates the link layer (plain and single-tagged Ethernet
+inline), reads the few IP and transport header bytes it needs by index, finds the flow in
+a dict keyed by the raw address bytes and ports (both directions point at one ``Flow``),
+and bumps its counters. Only flows with a parser attached (the first bytes of TCP
+streams, datagrams on discovery and name-service ports, QUIC Initials) pay for
+dissection; a datagram repeating one already seen between the same hosts is skipped.
 """
 
 from __future__ import annotations
@@ -22,10 +24,6 @@ from netscan.events import ArpEvent, Ctx, Event
 from netscan.flow import Flow, sender_is_client
 from netscan.sources.pcapfile import RawRecord
 
-_IPV4 = struct.Struct("!BBHHHBBH4s4s").unpack_from
-_IPV6 = struct.Struct("!IHBB16s16s").unpack_from
-_TCP = struct.Struct("!HHIIBB").unpack_from
-_UDP = struct.Struct("!HHH").unpack_from
 _PORTS = struct.Struct("!HH").unpack_from
 _ARP = struct.Struct("!HHBBH6s4s6s4s").unpack_from
 
