@@ -14,13 +14,14 @@ MAX_PENDING_SEGMENTS = 256
 
 
 class TcpReassembly:
-    __slots__ = ("next_seq", "pending", "pending_bytes", "fin")
+    __slots__ = ("next_seq", "pending", "pending_bytes", "fin", "gaps")
 
     def __init__(self) -> None:
         self.next_seq: list[int | None] = [None, None]
         self.pending: list[dict[int, bytes]] = [{}, {}]
         self.pending_bytes = [0, 0]
         self.fin = [False, False]
+        self.gaps = [0, 0]  # lost stretches skipped so far, per direction
 
     def segment(self, d: int, seq: int, flags: int, payload: bytes) -> list[bytes]:
         """Feed one segment of direction ``d`` (0 = A→B, 1 = B→A); returns in-order data."""
@@ -81,6 +82,8 @@ class TcpReassembly:
         nxt = self.next_seq[d]
         assert nxt is not None
         first = min(pend, key=lambda s: (s - nxt) & MASK)
+        if first != nxt:
+            self.gaps[d] += 1
         self.next_seq[d] = first
         return self._drain(d)
 

@@ -262,6 +262,8 @@ _S_TRAILERS = 5
 _S_CLOSE = 6
 _S_RAW = 7  # RTSP interleaved frame
 _S_DEAD = 8
+_S_SYNC = 9  # bytes were lost: looking for the next start line
+SYNC_SCAN = 256 * 1024  # how far one feed looks for a start line after lost bytes
 
 
 class Framer:
@@ -331,6 +333,61 @@ class Framer:
         self._state = _S_DEAD
         self._buf = bytearray()
         self._capturing = False
+
+    def resync(self) -> None:
+        """Bytes were lost just before what comes next: give up the message in progress and
+        look for the next start line. A direction that gave up for good stays given up."""
+        if self._state == _S_DEAD:
+            return
+        self._buf = bytearray()
+        self._capturing = False
+        self._state = _S_SYNC
+        self._scan = 0
+        self._checked = False
+
+    def _find_start(self, buf: bytes | bytearray, pos: int) -> int:
+        """Offset of the earliest valid start line at or after ``pos``; -1 when one may be
+        forming at the end of the buffer, -2 when there is none.
+
+        After lost bytes a message rarely starts on a fresh line (the previous body's tail
+        runs straight into it), so the search anchors on the protocol name: a response line
+        begins with it, a request line ends with it after a method and a target.
+        """
+        end = min(len(buf), pos + SYNC_SCAN)
+        best = -2
+        waiting = False
+        for mark in {v.split("/")[0].encode() + b"/" for v in self._versions}:
+            at = buf.find(mark, pos, end)
+            while at >= 0 and (best < 0 or at < best):
+                for cand in (self._method_start(buf, pos, at), at):
+                    if cand < 0 or (best >= 0 and cand >= best):
+                        continue
+                    nl = buf.find(b"\n", cand, cand + START_LINE_CAP)
+                    if nl < 0:
+                        waiting = waiting or len(buf) - cand < START_LINE_CAP
+                        continue
+                    line = bytes(buf[cand:nl]).decode("utf-8", "replace")
+                    if parse_start_line(line, self._versions) is not None:
+                        best = cand
+                        break
+                at = buf.find(mark, at + 1, end)
+        if best < 0 and waiting:
+            return -1
+        return best
+
+    @staticmethod
+    def _method_start(buf: bytes | bytearray, pos: int, version_at: int) -> int:
+        """Where ``METHOD target `` begins before a protocol name at ``version_at``, or -1."""
+        sp = version_at - 1
+        if sp <= pos or buf[sp] != 0x20:
+            return -1
+        t = buf.rfind(b" ", max(pos, sp - START_LINE_CAP), sp)
+        if t <= pos:
+            return -1
+        m = t
+        while m > pos and t - m < MAX_TOKEN and (0x41 <= buf[m - 1] <= 0x5A or buf[m - 1] in b"_-"):
+            m -= 1
+        return m if m < t else -1
 
     def feed(self, data: bytes) -> list[Piece]:
         out: list[Piece] = []
@@ -415,6 +472,15 @@ class Framer:
         size = len(buf)
         while pos < size:
             state = self._state
+            if state == _S_SYNC:
+                found = self._find_start(buf, pos)
+                if found == -1:  # a candidate line is not complete yet: wait for more
+                    return pos
+                if found < 0:  # none here: keep only a tail that may begin one
+                    return max(pos, size - START_LINE_CAP)
+                pos = found
+                self._state = _S_HEAD
+                continue
             if state == _S_HEAD:
                 while pos < size and buf[pos] in (0x0D, 0x0A):  # empty lines between messages
                     pos += 1

@@ -278,6 +278,18 @@ class HttpStream:
         if both_gave_up or enough:
             self._done = True
 
+    def gap(self, ctx: Ctx, from_client: bool) -> list[Event]:
+        """Bytes of one direction were lost (never captured): what was being read there is
+        incomplete, and parsing picks up again at the next message."""
+        events: list[Event] = []
+        if from_client:
+            events = self._flush_incomplete(ctx)
+            self._client.resync()
+        else:
+            self._methods.clear()  # responses were lost: their requests cannot be paired
+            self._server.resync()
+        return events
+
     def close(self, ctx: Ctx) -> list[Event]:
         events = self._flush_incomplete(ctx)
         self._done = True

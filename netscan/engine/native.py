@@ -180,9 +180,14 @@ class Engine:
         if tcp is None:
             flow.tcp = tcp = TcpReassembly()
         d = 0 if from_a else 1
+        gaps = tcp.gaps[d]
         chunks = tcp.segment(d, seq, flags, payload)
         if not chunks:
             return
+        if tcp.gaps[d] != gaps and flow.parser:
+            self._gap(flow, flow.ctx(frame, ts, from_a), from_a)
+            if not flow.parser:
+                return
         if flow.parser is None:
             self._attach_tcp(flow, chunks[0])
             if not flow.parser:
@@ -202,6 +207,22 @@ class Engine:
             else flow.payload_ba > MAX_HTTP_DOWNLOAD and flow.payload_ab < MAX_TCP_PARSE
         ):
             self._close_parser(flow, ctx)
+
+    def _gap(self, flow: Flow, ctx: Ctx, from_a: bool) -> None:
+        """Tell the parser that bytes of one direction were never captured."""
+        gap = getattr(flow.parser, "gap", None)
+        if gap is None:
+            return
+        try:
+            events = gap(ctx, from_a)
+        except Exception:
+            name = type(flow.parser).__name__
+            self.dissector_errors[name] = self.dissector_errors.get(name, 0) + 1
+            flow.parser = False
+            flow.tcp = None
+            return
+        if events:
+            self._emit(events, flow)
 
     def _close_parser(self, flow: Flow, ctx: Ctx) -> None:
         parser = flow.parser
@@ -512,8 +533,15 @@ class Engine:
                 if flow.tcp is not None:
                     from_a = True
                     for d in (0, 1):
+                        if flow.tcp is None or not flow.parser:
+                            break
+                        gaps = flow.tcp.gaps[d]
                         chunks = flow.tcp.flush(d)
                         from_a = d == 0
+                        if chunks and flow.tcp.gaps[d] != gaps and flow.parser:
+                            self._gap(flow, flow.ctx(flow.last_frame, flow.last_ts, from_a), from_a)
+                            if not flow.parser or flow.tcp is None:
+                                break
                         ctx = flow.ctx(flow.last_frame, flow.last_ts, from_a)
                         for chunk in chunks:
                             if flow.parser:
