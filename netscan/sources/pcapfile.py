@@ -336,8 +336,13 @@ class CaptureFile:
                     )
                     break
                 body = off + 8
-                if btype == 6:  # Enhanced Packet Block
-                    iid, hi, lo, cap, orig = struct.unpack_from(endian + "IIIII", buf, body)
+                if btype == 6 or btype == 2:  # Enhanced Packet Block, obsolete Packet Block
+                    if btype == 6:
+                        iid, hi, lo, cap, orig = struct.unpack_from(endian + "IIIII", buf, body)
+                    else:
+                        iid, _drops, hi, lo, cap, orig = struct.unpack_from(
+                            endian + "HHIIII", buf, body
+                        )
                     if iid >= len(ifaces) or body + 20 + cap > end - 4:
                         self.warn(f"corrupt packet block at frame {frame + 1}; analysed up to it")
                         break
@@ -362,21 +367,6 @@ class CaptureFile:
                     frame += 1
                     self.position = end
                     data = buf[body + 4 : body + 4 + cap]
-                    yield (index, frame, last_ts, itf.linktype, data, orig)
-                elif btype == 2:  # obsolete Packet Block
-                    iid, _drops, hi, lo, cap, orig = struct.unpack_from(
-                        endian + "HHIIII", buf, body
-                    )
-                    if iid >= len(ifaces) or body + 20 + cap > end - 4:
-                        self.warn(f"corrupt packet block at frame {frame + 1}; analysed up to it")
-                        break
-                    itf = ifaces[iid]
-                    frame += 1
-                    last_ts = ((hi << 32) | lo) * itf.tsres + itf.tsoffset
-                    if self.first_ts is None:
-                        self.first_ts = last_ts
-                    self.position = end
-                    data = buf[body + 20 : body + 20 + cap]
                     yield (index, frame, last_ts, itf.linktype, data, orig)
                 elif btype == 1:  # Interface Description Block
                     itf = self._idb(buf, body, end, endian)
