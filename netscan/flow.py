@@ -71,7 +71,6 @@ class Flow:
         "tcp",
         "bursts",
         "burst_cur",
-        "extra",
     )
 
     def __init__(
@@ -109,7 +108,6 @@ class Flow:
         self.tcp: Any = None  # TCP reassembly state while a parser is attached
         self.bursts: list[list[float]] | None = None  # [start, end, bytes, packets] a→b
         self.burst_cur: list[float] | None = None
-        self.extra: dict[str, Any] | None = None
 
     @property
     def transport(self) -> str:

@@ -298,7 +298,7 @@ def parse_sslv2_client_hello(record: bytes) -> dict[str, Any] | None:
     return {"legacy_version": version, "versions": [version]}
 
 
-def parse_certificate(body: bytes) -> tuple[str, str, list[str]] | None:
+def parse_certificate(body: bytes) -> tuple[str, str, tuple[str, ...]] | None:
     """First certificate of a TLS 1.2-or-below Certificate message body.
 
     Returns (subject, issuer, san) with RFC 4514 names, or None on bad input.
@@ -313,7 +313,7 @@ def parse_certificate(body: bytes) -> tuple[str, str, list[str]] | None:
 
 
 @lru_cache(maxsize=4096)
-def describe_der(der: bytes) -> tuple[str, str, list[str]] | None:
+def describe_der(der: bytes) -> tuple[str, str, tuple[str, ...]] | None:
     """Subject, issuer (RFC 4514) and DNS/IP alternative names of a DER certificate (cached:
     servers hand out the same certificate on every connection)."""
     try:
@@ -334,7 +334,7 @@ def describe_der(der: bytes) -> tuple[str, str, list[str]] | None:
                 san.append(str(name.value))
     except Exception:  # absent or malformed extension
         pass
-    return subject, issuer, san
+    return subject, issuer, tuple(san)
 
 
 class _Direction:
@@ -482,7 +482,9 @@ class TlsStream:
             if cert is not None:
                 self.certificate_seen = True
                 subject, issuer, san = cert
-                out.append(TlsCertificateEvent(ctx=ctx, subject=subject, issuer=issuer, san=san))
+                out.append(
+                    TlsCertificateEvent(ctx=ctx, subject=subject, issuer=issuer, san=list(san))
+                )
             d.finished = True
         elif mtype == _HS_SERVER_HELLO_DONE:
             d.finished = True  # no Certificate in this handshake

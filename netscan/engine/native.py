@@ -329,6 +329,8 @@ class Engine:
                 self._non_ip(file, frame, ts, data, wirelen, et, off, link)
                 continue
             # -- transport --
+            # (the TCP and UDP branches spell out Flow.count inline: a method call per
+            # packet costs more than everything else these few lines do)
             if proto == 6:
                 if end - l4 < 20:
                     continue
@@ -521,7 +523,7 @@ class Engine:
         self._seen_datagrams = {}
         self._ip_cache = {}
 
-    def finish(self, last_ctx_ts: float = 0.0) -> None:
+    def finish(self) -> None:
         """End of input: flush what parsers still hold (partial HTTP bodies etc.), and report
         the last sighting of MACs seen only in non-IP frames."""
         for mac, last in self._l2_seen.items():

@@ -278,7 +278,7 @@ def _colon_hex(value: str) -> str:
     return ":".join(value[i : i + 2] for i in range(0, len(value), 2))
 
 
-def _describe_certificate(der_hex: str) -> tuple[str, str, list[str]] | None:
+def _describe_certificate(der_hex: str) -> tuple[str, str, tuple[str, ...]] | None:
     """Subject, issuer (RFC 4514) and DNS/IP subject alternative names of a DER cert."""
     try:
         der = bytes.fromhex(der_hex.replace(":", ""))
@@ -809,7 +809,7 @@ class TsharkEngine:
                 if described is not None:
                     subject, issuer, san = described
                     out.append(TlsCertificateEvent(ctx=ctx, subject=subject, issuer=issuer,
-                                                   san=san))  # fmt: skip
+                                                   san=list(san)))  # fmt: skip
         return out
 
     def _ssdp(self, ctx: Ctx, L: Layers) -> list[Event]:

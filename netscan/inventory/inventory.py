@@ -34,6 +34,7 @@ from netscan.inventory.enrich import Geo, Premises, oui_vendor
 from netscan.inventory.model import Conversation, Device, Endpoint
 
 MAX_BODIES = 2000
+MAX_BODY_BYTES = 256 * 1024 * 1024
 # events whose handlers decide themselves which device or endpoint a signature hit belongs to
 SELF_MATCHED = frozenset({"dhcp", "rtsp", "http_response", "tls_certificate"})
 
@@ -81,7 +82,8 @@ class Inventory:
         # passive DNS from the capture: ip -> {name: (file, frame) of the answer}
         self.passive_dns: dict[str, dict[str, tuple[int, int]]] = {}
         self.bodies: list[HttpBodyEvent] = []
-        self.protocol_matches: list[dict[str, Any]] = []  # content/protocol signature hits
+        self._body_bytes = 0
+        self.bodies_dropped = 0  # request bodies beyond the budget, not analysed for faces
         self.graph: nx.DiGraph = nx.DiGraph()
         self.event_counts: dict[str, int] = {}
         self._ip_to_device: dict[str, str] = {}
@@ -181,21 +183,10 @@ class Inventory:
             elif m.category in ("face-cloud", "vendor-cloud"):
                 if ep is not None:
                     self._endpoint_match(ep, m, ctx.file, ctx.frame)
-            else:
-                self.protocol_matches.append(
-                    {
-                        "sig_id": m.sig_id,
-                        "name": m.name,
-                        "field": m.field,
-                        "value": m.value,
-                        "file": ctx.file,
-                        "frame": ctx.frame,
-                        "src_mac": ctx.src_mac,
-                        "src_ip": ctx.src_ip,
-                        "dst_ip": ctx.dst_ip,
-                        "kind": ev.kind,
-                    }  # fmt: skip
-                )
+            elif dev is not None:
+                # content and protocol signatures: evidence about what the sender sends
+                dev.add_evidence(ctx.file, ctx.frame,
+                                 f"{m.field} {m.value!r} matches {m.sig_id}", m.sig_id)  # fmt: skip
 
     # -- sink interface ------------------------------------------------------------------
 
@@ -298,12 +289,7 @@ class Inventory:
             return
         for rr in ev.answers:
             name = rr.name.rstrip(".")
-            if (
-                rr.rtype in ("A", "AAAA")
-                and name.endswith(".local")
-                or ev.proto == "llmnr"
-                and rr.rtype in ("A", "AAAA")
-            ):
+            if rr.rtype in ("A", "AAAA") and (name.endswith(".local") or ev.proto == "llmnr"):
                 host = name[: -len(".local")] if name.endswith(".local") else name
                 if host and host not in src_dev.hostnames:
                     src_dev.hostnames[host] = ev.proto
@@ -551,8 +537,12 @@ class Inventory:
     def _on_http_body(
         self, ev: HttpBodyEvent, dev: Device | None, ep: Endpoint | None, flow: Flow | None
     ) -> None:
-        if len(self.bodies) < MAX_BODIES:
+        # bodies wait for the content analysis: bounded in count and in bytes
+        if len(self.bodies) < MAX_BODIES and self._body_bytes + len(ev.body) <= MAX_BODY_BYTES:
             self.bodies.append(ev)
+            self._body_bytes += len(ev.body)
+        else:
+            self.bodies_dropped += 1
 
     # -- aggregation -------------------------------------------------------------------
 

@@ -70,6 +70,7 @@ def endpoint_json(ep: Endpoint, files: list[str]) -> dict[str, Any]:
         "provider": ep.provider,
         "category": ep.category,
         "signatures": sorted(ep.matches),
+        "certificates": sorted(ep.cert_subjects),
         "evidence": [_evidence(e, files) for e in ep.evidence],
     }
 
