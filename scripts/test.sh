@@ -21,4 +21,6 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 python3 -m pip install -q '.[test]'
+# the Rust core's own tests (parsers, flow table), then the Python suite
+cargo test --release --quiet
 python3 -m pytest -n 2 -q "$@"
