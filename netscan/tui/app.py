@@ -17,6 +17,7 @@ from textual.widgets import Footer, TabbedContent, TabPane
 from textual.worker import Worker, get_current_worker
 
 from netscan.analyze import Analyzer, Options, Result
+from netscan.safefile import write_private
 from netscan.tui.messages import AnalysisFailed, AnalysisProgress, ExportDone, SnapshotReady
 from netscan.tui.state import (
     Mark,
@@ -389,7 +390,7 @@ class NetscanApp(App[int]):
                                              "bytes": hit.bytes})  # fmt: skip
             out["marks"].append({**asdict(mark), "uploads": followed})
         marks_path = path.with_name(path.stem + ".marks.json")
-        marks_path.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+        write_private(marks_path, json.dumps(out, indent=2) + "\n")
 
     def action_export_evidence(self) -> None:
         if evidence_extractor() is None:
