@@ -386,7 +386,6 @@ class LiveCapture:
         """Start writing; returns once the first ring file exists (the capture is open)."""
         if self._started:
             return self
-        self._started = True
         # 0700 when new; an existing directory others can write into is refused, never
         # re-moded. Every file in it is 0600 whatever the backend (dumpcap's own choice;
         # explicit modes and O_EXCL|O_NOFOLLOW here).
@@ -400,6 +399,7 @@ class LiveCapture:
                 f"{self.evidence_dir}: cannot use as evidence directory: {exc.strerror or exc}"
             ) from None
         self.warnings.extend(self._dir.warnings)
+        self._started = True
         self._seen_names = set(os.listdir(self._dir.fd))
         self.started_at = now_iso()
         if self.backend == "dumpcap":

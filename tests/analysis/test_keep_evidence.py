@@ -54,9 +54,7 @@ def test_new_directories_are_0700_and_images_0600(
     assert not [w for w in again.warnings if str(keep) in w]
 
 
-def test_planted_symlink_is_never_followed(
-    analyse: Callable[..., Result], tmp_path: Path
-) -> None:
+def test_planted_symlink_is_never_followed(analyse: Callable[..., Result], tmp_path: Path) -> None:
     keep = tmp_path / "evidence"
     keep.mkdir(mode=0o750)
     os.chmod(keep, 0o750)  # group may list it: used as it is, with a warning
