@@ -240,7 +240,7 @@ def _read_text(path: Path, budget: _Budget) -> str:
 def _too_big(size: int, budget: _Budget) -> str:
     if size > MAX_FILE_BYTES:
         return f"is {size:,} bytes, above the {MAX_FILE_BYTES >> 20} MiB limit for a pack file"
-    return f"the pack exceeds {MAX_PACK_BYTES >> 20} MiB in total; not read"
+    return f"the pack exceeds {MAX_PACK_BYTES:,} bytes in total; not read"
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")

@@ -13,20 +13,23 @@ from pathlib import Path
 
 import pytest
 
-from tests.signatures.test_update import (  # noqa: F401  (fixtures)
+from tests.signatures import test_update as base
+from tests.signatures.test_update import (
     Upstream,
     assert_refused,
     cli,
     first_update,
-    gpg_maintainer,
     keypair,
     live,
     live_head,
     run_git,
     sig,
     trees,
-    world,
 )
+
+# the fixtures of test_update.py, shared
+world = base.world
+gpg_maintainer = base.gpg_maintainer
 
 
 def commit_openpgp(world: Upstream, home: Path, fpr: str, message: str) -> str:
@@ -63,7 +66,7 @@ def test_key_in_the_keyring_is_not_trusted_unless_named(
     world: Upstream,
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
-    gpg_maintainer: tuple[Path, str],  # noqa: F811
+    gpg_maintainer: tuple[Path, str],
 ) -> None:
     head = first_update(world, capsys)
     home, fpr = gpg_maintainer
@@ -95,7 +98,7 @@ def test_openpgp_key_other_than_the_named_one_is_refused(
     world: Upstream,
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
-    gpg_maintainer: tuple[Path, str],  # noqa: F811
+    gpg_maintainer: tuple[Path, str],
 ) -> None:
     head = first_update(world, capsys)
     home, fpr = gpg_maintainer
