@@ -478,6 +478,9 @@ def update(
             raise UpdateError("no update source configured; use --from URL|PATH")
         store.git(
             [
+                # objects git itself considers malformed (paths with .git or .., odd modes)
+                "-c",
+                "fetch.fsckObjects=true",
                 "fetch",
                 "--quiet",
                 "--no-tags",

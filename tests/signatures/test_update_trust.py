@@ -175,3 +175,18 @@ def test_commit_holding_a_submodule_or_an_oversized_file_is_refused(
     world.commit("An oversized file")
     assert cli("update") == 1
     assert_refused(capsys, head, "device/zz-big.yaml is 5,000,000 bytes")
+
+
+def test_malformed_tree_is_refused_at_fetch(
+    world: Upstream, capsys: pytest.CaptureFixture[str]
+) -> None:
+    head = first_update(world, capsys)
+    blob = run_git("hash-object", "-w", "PACK.yaml", cwd=world.work)
+    listing = run_git("ls-tree", "HEAD", cwd=world.work)
+    tree = subprocess.run(["git", "mktree"], cwd=world.work, check=True, capture_output=True,
+                          text=True, input=f"{listing}\n100644 blob {blob}\t.git\n")  # fmt: skip
+    commit = run_git("commit-tree", tree.stdout.strip(), "-p", "HEAD", "-m", "A .git entry",
+                     cwd=world.work)  # fmt: skip
+    run_git("push", "--quiet", "origin", f"{commit}:refs/heads/main", cwd=world.work)
+    assert cli("update") == 1
+    assert_refused(capsys, head, "contains '.git'")
