@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -86,3 +88,18 @@ def test_existing_directory_keeps_its_mode(tmp_path: Path) -> None:
     assert mode(evidence) == 0o755
     assert any("readable by group or others" in w for w in d.warnings)
     assert (evidence / MANIFEST).read_text().splitlines()[-1] == '{"event": "later"}'
+
+
+def test_capture_command_refuses_an_open_directory_in_one_line(tmp_path: Path) -> None:
+    evidence = tmp_path / "shared"
+    evidence.mkdir()
+    os.chmod(evidence, 0o1777)
+    proc = subprocess.run(
+        [sys.executable, "-m", "netscan", "capture", "-i", "lo", "--evidence", str(evidence),
+         "--backend", "scapy", "-q"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "writable by group or others" in lines[0], proc.stderr
+    assert mode(evidence) == 0o1777 and os.listdir(evidence) == []
