@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -53,6 +54,24 @@ def progress_bar(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
             progress.stop()
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """The reader went away (``netscan analyze … | head``): stop printing and let the
+        command end as it documents (Rich would exit with 1, which reads as a finding)."""
+        self.quiet = True
+        raise BrokenPipeError
+
+
+def _console() -> Console:
+    """The terminal's console; on a terminal that cannot encode every character (a legacy
+    locale), those characters become '?' instead of ending the run with a traceback."""
+    encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "")
+    if encoding != "utf8":
+        with contextlib.suppress(AttributeError, ValueError):
+            sys.stdout.reconfigure(errors="replace")  # type: ignore[union-attr]
+    return _Console()
+
+
 def path_text(path: list[Any]) -> str:
     """A finding's path in a few words: feeding devices counted by role, then the rest.
     Untrusted labels are cleaned: the result is one safe line."""
@@ -79,7 +98,7 @@ def path_text(path: list[Any]) -> str:
 def print_summary(result: Result, console: Console | None = None) -> None:
     """The summary on the terminal. Every value is a plain ``Text`` (never markup) made of
     cleaned lines: a device cannot style, link, move the cursor or forge lines here."""
-    console = console or Console()
+    console = console or _console()
     inv = result.inventory
     pkts = sum(i.packets for i in result.inputs)
     pack = result.pack
