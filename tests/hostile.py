@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scapy.layers.dns import DNS, DNSRR
-from scapy.layers.inet import IP, TCP, UDP
+from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
