@@ -85,12 +85,27 @@ class Uploader:
 def uploaders(shot_dir: Path) -> list[Uploader]:
     hik = "44:19:b6:2e:7c:"
     return [
-        Uploader(Host(hik + "51", "192.168.1.64"), MARKUP.encode(), "203.0.113.50",
-                 LINK.encode(), "<b>cert</b>"),  # fmt: skip
-        Uploader(Host(hik + "52", "192.168.1.65"), SCRIPT.encode(), "203.0.113.51",
-                 IMG.encode(), "[@click=app.quit]cn"),  # fmt: skip
-        Uploader(Host(hik + "53", "192.168.1.66"), HEADING.encode(), "203.0.113.52",
-                 screenshot_action(shot_dir).encode()[:200], "cn\u202eevil"),  # fmt: skip
+        Uploader(
+            Host(hik + "51", "192.168.1.64"),
+            MARKUP.encode(),
+            "203.0.113.50",
+            LINK.encode(),
+            "<b>cert</b>",
+        ),  # fmt: skip
+        Uploader(
+            Host(hik + "52", "192.168.1.65"),
+            SCRIPT.encode(),
+            "203.0.113.51",
+            IMG.encode(),
+            "[@click=app.quit]cn",
+        ),  # fmt: skip
+        Uploader(
+            Host(hik + "53", "192.168.1.66"),
+            HEADING.encode(),
+            "203.0.113.52",
+            screenshot_action(shot_dir).encode()[:200],
+            "cn\u202eevil",
+        ),  # fmt: skip
     ]
 
 

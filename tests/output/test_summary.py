@@ -114,7 +114,9 @@ def test_reports_are_written_before_the_terminal_is_used(
         assert (tmp_path / name).stat().st_size > 1000
 
 
-def test_a_terminal_that_cannot_encode_the_names(capture: tuple[Path, Path], tmp_path: Path) -> None:
+def test_a_terminal_that_cannot_encode_the_names(
+    capture: tuple[Path, Path], tmp_path: Path
+) -> None:
     pcap, _ = capture
     env = {**os.environ, "PYTHONIOENCODING": "ascii"}
     r = subprocess.run([sys.executable, "-m", "netscan", "analyze", str(pcap), "--json", "r.json"],
