@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from netscan.report.html_report import LEVEL_RANK, _bytes, _country_text, _dest_text, _path_text
-from netscan.untrusted import TEXT_LIMIT, display, filename
+from netscan.untrusted import TEXT_LIMIT, display, filename, join
 from netscan.untrusted import markdown as m
 
 
@@ -37,7 +37,7 @@ def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
 
 
 def _names(values: Any) -> str:
-    return ", ".join(display(v) for v in (values or []))
+    return join(values, most=50)
 
 
 def evidence_command(finding_id: Any) -> str:
