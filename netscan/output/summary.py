@@ -105,9 +105,8 @@ def print_summary(result: Result, console: Console | None = None) -> None:
     console.print(
         assemble(
             ("netscan", "bold"),
-            f" analysed {len(result.inputs)} file(s), {pkts} packets; premises ",
-            (", ".join(inv.premises.cidrs), ""),
-            "; signatures ",
+            f" analysed {len(result.inputs)} file(s), {pkts} packets; premises "
+            f"{', '.join(inv.premises.cidrs)}; signatures ",
             (pack.get("commit") or "bundled", ""),
             f" ({display(pack.get('count', 0))} entries)",
         )
