@@ -214,3 +214,25 @@ def test_the_device_screen_shows_every_carrier_escaped(
             await script(pilot)
 
     asyncio.run(go())
+
+
+def test_actions_in_rendered_text_are_never_run(tmp_path: Path) -> None:
+    """The second line of defence: even text rendered as markup (which netscan never does
+    with data) cannot run an action when clicked."""
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    app = NetscanApp(export_dir=tmp_path)
+
+    async def go() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            trap = Static(
+                f"[@click=app.mark('x')]mark[/] [@click=app.screenshot('{hostile.SHOT_NAME}',"
+                f"'{shots}')]shot[/] [@click=app.quit]quit[/]",
+                markup=True,
+            )
+            await app.screen.mount(trap)
+            await pilot.pause()
+            assert await click_names(pilot, app, trap) >= 12
+            assert_untouched(app, shots, tmp_path)
+
+    asyncio.run(go())
