@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from netscan.tui.messages import AnalysisFailed, ExportDone
 from netscan.tui.widgets.device_detail import DeviceScreen
 from netscan.tui.widgets.devices import DevicesPane
 from netscan.tui.widgets.findings import FindingsPane
+from netscan.tui.widgets.header import ScanHeader
 from tests import hostile
 
 SIZE = (160, 48)
@@ -107,7 +109,10 @@ def test_clicks_on_hostile_names_run_nothing(capture: tuple[Path, Path], tmp_pat
     pcap, shots = capture
     export_dir = tmp_path / "exports"
     export_dir.mkdir()
-    app = NetscanApp([str(pcap)], batch=5000, export_dir=export_dir)
+    # the capture's own file name is hostile too (it came from someone else)
+    named = tmp_path / "[@click=app.quit]x[bold]\x1b]0;T\x07.pcap"
+    shutil.copyfile(pcap, named)
+    app = NetscanApp([str(named)], batch=5000, export_dir=export_dir)
 
     async def script(pilot: Pilot[Any]) -> None:
         await until_done(pilot, app)
@@ -117,7 +122,10 @@ def test_clicks_on_hostile_names_run_nothing(capture: tuple[Path, Path], tmp_pat
         # the devices table: click on the names (a second click on a row opens the device)
         assert await click_names(pilot, app, table) > 30
         assert_untouched(app, shots, export_dir)
+        await click_names(pilot, app, app.main.query_one(ScanHeader))
+        assert_untouched(app, shots, export_dir)
         text = screen_text(app, tmp_path, "devices")
+        assert "[@click=app.quit]x[bold]\\x1b]0;T\\x07.pcap" in text  # the header
         for shown in ("cam[/oops]", "[@click=app.quit]", "crlf\\r\\nFORGED", "bidi\\u202egp",
                       "<script>alert(1)", "title\\x1b]0;PWNED"):  # fmt: skip
             assert shown in text, shown
