@@ -142,9 +142,9 @@ def write(result: Any, path: str | Path) -> int:
 
 def write_site_part(result: Any, dataset: str | Path, site: str) -> Path:
     """One site's part of a fleet dataset partitioned by site (Hive layout ``site=ID/``)."""
-    import pyarrow.parquet as pq
-
     from urllib.parse import quote
+
+    import pyarrow.parquet as pq
 
     part = Path(dataset) / f"site={quote(site, safe='')}"
     part.mkdir(parents=True, exist_ok=True, mode=0o700)
