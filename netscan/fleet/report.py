@@ -136,7 +136,7 @@ def build(out: Path, sites: list[Site], states: dict[str, dict[str, Any]],
                         m["links"].append({"site": s.id, "href": _href(s.id)})
         rows.append(row)
 
-    status_rank = {"failed": -1, "missing": -2}
+    status_rank = {"failed": 1, "missing": 2}  # sites without a result go last
     rows.sort(key=lambda r: (-RANK[r["worst"]], -r["levels"]["confirmed"], -r["levels"]["likely"],
                              -r["findings"], -r["bytes_up"], status_rank.get(r["status"], 0),
                              r["id"]))  # fmt: skip
@@ -215,8 +215,16 @@ svg text{font:12px system-ui,sans-serif}
 """
 
 
+def _visible(text: str) -> str:
+    """Control characters (terminal escapes, bidi overrides, NULs) shown, never obeyed."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else f"\\x{ord(c):02x}" if ord(c) < 256
+                   else f"\\u{ord(c):04x}" for c in text)  # fmt: skip
+
+
 def _e(v: Any) -> str:
-    return html.escape("" if v is None else str(v), quote=True)
+    return html.escape(_visible("" if v is None else str(v)), quote=True)
 
 
 def _bytes(n: int | float) -> str:

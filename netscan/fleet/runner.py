@@ -8,6 +8,7 @@ dies (``KilledWorker``), is recorded as failed with the reason and the rest go o
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
@@ -17,7 +18,16 @@ from pathlib import Path
 from typing import IO, Any
 
 from netscan.fleet.sites import Site
-from netscan.fleet.task import TOPIC, analyse_site, pack_fingerprint, read_state, write_state
+from netscan.fleet.task import (
+    RUNNING,
+    TOPIC,
+    analyse_site,
+    pack_fingerprint,
+    read_state,
+    write_state,
+)
+
+MAX_ATTEMPTS = 3  # submissions of a site that never started because its worker died
 
 
 @dataclass
@@ -50,6 +60,7 @@ class Progress:
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.every = every
         self.running: set[str] = set()
+        self.started: set[str] = set()  # sites whose task began on a worker in this run
         self.done = self.failed = self.unchanged = 0
         self.packets = 0
         self._window: deque[tuple[float, int]] = deque()
@@ -63,6 +74,7 @@ class Progress:
             kind = msg.get("event")
             if kind == "start":
                 self.running.add(site)
+                self.started.add(site)
             elif kind == "progress":
                 n = int(msg.get("packets") or 0)
                 self.packets += n
@@ -160,13 +172,18 @@ def run_fleet(sites: list[Site], run: FleetRun, progress: Progress | None = None
         client.subscribe_topic(
             TOPIC, lambda ev: progress.event(ev[1] if isinstance(ev, tuple) else ev)
         )
-        futures = {}
-        for s in sites:
+        futures: dict[Any, Site] = {}
+        attempts: dict[str, int] = {}
+
+        def submit(s: Site) -> Any:
+            attempts[s.id] = attempts.get(s.id, 0) + 1
             fut = client.submit(analyse_site, s.to_dict(), str(run.out.resolve()), pack_fp,
                                 run.force, run.flows, key=f"netscan-site-{s.id}-{time.time_ns()}",
                                 pure=False, retries=0)  # fmt: skip
             futures[fut] = s
-        pending = set(futures)
+            return fut
+
+        pending = {submit(s) for s in sites}
         while pending:
             try:
                 done, pending = wait(pending, timeout=0.5, return_when="FIRST_COMPLETED")
@@ -178,6 +195,10 @@ def run_fleet(sites: list[Site], run: FleetRun, progress: Progress | None = None
                 try:
                     state = fut.result()
                 except KilledWorker as exc:
+                    if site.id not in progress.started and attempts[site.id] < MAX_ATTEMPTS:
+                        # it only waited in the dead worker's queue: not its fault, run it again
+                        pending.add(submit(site))
+                        continue
                     state = _failed(run, site, "the worker analysing this site died "
                                     f"(KilledWorker: {exc})")  # fmt: skip
                 except Exception as exc:  # the task could not even start (e.g. lost data)
@@ -185,10 +206,8 @@ def run_fleet(sites: list[Site], run: FleetRun, progress: Progress | None = None
                 run.states[site.id] = state
                 progress.finished(site, state)
             progress.tick()
-        try:
+        with contextlib.suppress(Exception):
             client.unsubscribe_topic(TOPIC)
-        except Exception:
-            pass
     finally:
         import logging
 
@@ -218,4 +237,6 @@ def _failed(run: FleetRun, site: Site, reason: str) -> dict[str, Any]:
         # an earlier report exists, but this run could not confirm it is current
         state["previous"] = {k: prev.get(k) for k in ("fingerprint", "finished_at", "summary")}
     write_state(site_dir, state)
+    with contextlib.suppress(OSError):
+        (site_dir / RUNNING).unlink()
     return state

@@ -13,6 +13,7 @@ Progress goes to the driver as Dask worker events on the topic ``netscan-fleet``
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -26,6 +27,7 @@ from netscan import __version__
 
 TOPIC = "netscan-fleet"
 STATE = "state.json"
+RUNNING = "running.json"  # which worker process holds the site now (removed when it ends)
 LEVELS = ("confirmed", "likely", "possible")
 BATCH = 50_000  # records between progress reports
 _local = threading.local()
@@ -155,6 +157,28 @@ def analyse_site(
     t0 = time.time()
     _event({"site": sid, "event": "start", "pid": os.getpid()})
     state: dict[str, Any] = {"site": sid, "pid": os.getpid(), "started_at": t0}
+    _write(site_dir / RUNNING, json.dumps({"pid": os.getpid(), "host": os.uname().nodename,
+                                           "worker": _worker_address(), "started_at": t0}))  # fmt: skip
+    try:
+        return _analyse(site, sid, site_dir, out, pack_fp, force, flows, state, t0)
+    finally:
+        with contextlib.suppress(OSError):
+            (site_dir / RUNNING).unlink()
+
+
+def _worker_address() -> str | None:
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().address)
+    except (ImportError, ValueError):
+        return None
+
+
+def _analyse(
+    site: dict[str, Any], sid: str, site_dir: Path, out: str, pack_fp: str, force: bool,
+    flows: bool, state: dict[str, Any], t0: float,
+) -> dict[str, Any]:  # fmt: skip
     try:
         site_pack = pack_fp if not site.get("signatures") else pack_fingerprint(site["signatures"])
         fp, hashes = fingerprint(site, site_pack)
