@@ -203,7 +203,7 @@ h1{font-size:24px;margin:0 0 4px}h2{font-size:19px;margin:30px 0 10px;border-bot
 padding-bottom:4px}.meta{color:#555}
 table{border-collapse:collapse;width:100%;margin:8px 0;background:#fff}
 th,td{border:1px solid #ddd;padding:4px 6px;text-align:left;vertical-align:top}
-th{background:#f0f0f0}td.id{white-space:nowrap}td.num{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#f0f0f0}td.id{white-space:nowrap}td.reason{overflow-wrap:anywhere;max-width:320px}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .badge{display:inline-block;border-radius:4px;padding:1px 8px;color:#fff;font-size:12px;
 font-weight:600;text-transform:uppercase}
 .cards{display:flex;gap:12px;flex-wrap:wrap;margin:14px 0}
@@ -312,7 +312,8 @@ def render(fleet: dict[str, Any], title: str = "Fleet audit") -> str:
             f"<td class='num'>{_a(rep, r['cross_border'])}</td>"
             f"<td class='num'>{_a(rep, _bytes(r['bytes_up']))}</td>"
             f"<td class='num'>{_a(rep, r['devices'])}</td>"
-            f"<td class='num'>{_a(rep, format(r['packets'], ','))}</td><td>{status}</td></tr>"
+            f"<td class='num'>{_a(rep, format(r['packets'], ','))}</td>"
+            f"<td class='reason'>{status}</td></tr>"
         )
     out.append("</tbody></table>")
 
