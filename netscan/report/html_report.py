@@ -52,6 +52,13 @@ def _e(v: Any) -> str:
     return html.escape("" if v is None else str(v), quote=True)
 
 
+def _position(e: dict[str, Any]) -> str:
+    """A frame number, or for Zeek logs the log line and connection uid."""
+    if e.get("line"):
+        return f"line {e['line']}" + (f", uid {e['uid']}" if e.get("uid") else "")
+    return str(e.get("frame"))
+
+
 def _bytes(n: int | float | None) -> str:
     if n is None:
         return ""
@@ -221,7 +228,7 @@ def _finding(f: dict[str, Any]) -> str:
         for e in ev:
             out.append(
                 f"<tr><td class='mono'>{_e(Path(str(e.get('file', ''))).name)}</td>"
-                f"<td class='num'>{_e(e.get('frame'))}</td><td>{_e(e.get('what'))}</td></tr>"
+                f"<td class='num'>{_e(_position(e))}</td><td>{_e(e.get('what'))}</td></tr>"
             )
         out.append("</table>")
     provs = f.get("provisions") or []

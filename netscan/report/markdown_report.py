@@ -6,7 +6,14 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from netscan.report.html_report import LEVEL_RANK, _bytes, _country_text, _dest_text, _path_text
+from netscan.report.html_report import (
+    LEVEL_RANK,
+    _bytes,
+    _country_text,
+    _dest_text,
+    _path_text,
+    _position,
+)
 
 
 def _cell(v: Any) -> str:
@@ -85,7 +92,7 @@ def render(report: dict[str, Any], analyst: str | None = None) -> str:
         if f.get("evidence"):
             lines += _table(
                 ["File", "Frame", "What"],
-                [[Path(str(e["file"])).name, e["frame"], e["what"]] for e in f["evidence"]],
+                [[Path(str(e["file"])).name, _position(e), e["what"]] for e in f["evidence"]],
             )
             lines.append("")
         for p in f.get("provisions") or []:
