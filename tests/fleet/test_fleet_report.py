@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -178,3 +179,20 @@ def test_resume_and_pack_change(tmp_path: Path) -> None:
         fh.write(b"\x00" * 16)
     st = analyse_site(s, str(out), "0" * 64)
     assert st["status_this_run"] == "done" and read_state(out / "sites" / s["id"]) == st
+
+
+def test_cli_on_the_default_local_cluster(tmp_path: Path) -> None:
+    """Without --scheduler the fleet starts its own worker processes; plain progress lines."""
+    root = tmp_path / "sites"
+    make_sites(root, 3)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "netscan", "fleet", str(root), "--out", str(out),
+           "--workers", "1", "--country", "CN", "--fail-on", "likely"]  # fmt: skip
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1, r.stderr  # site-000 uploads faces: --fail-on likely trips
+    assert "sites 3/3: 3 analysed" in r.stderr and "Traceback" not in r.stderr
+    assert "\r" not in r.stderr  # not a terminal: no in-place status line
+    fleet = json.loads((out / "fleet.json").read_text())
+    assert fleet["totals"]["analysed"] == 3
+    r = subprocess.run(cmd[:-2], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "0 analysed, 3 unchanged" in r.stdout
