@@ -41,7 +41,7 @@ def add_parser(sub: Any) -> None:
 def cmd_fleet(args: argparse.Namespace) -> int:
     from netscan.cli import UsageError
     from netscan.fleet import report as fleet_report
-    from netscan.fleet.runner import FleetRun, Progress, run_fleet
+    from netscan.fleet.runner import FleetError, FleetRun, Progress, run_fleet
     from netscan.fleet.sites import SitesError, load_sites
 
     if args.workers < 1:
@@ -66,8 +66,8 @@ def cmd_fleet(args: argparse.Namespace) -> int:
                    flows=not args.no_flows, signatures=defaults.get("signatures"))  # fmt: skip
     try:
         run_fleet(sites, run, Progress(len(sites), sys.stderr))
-    except OSError as exc:  # the scheduler cannot be reached
-        raise UsageError(f"cannot reach the Dask scheduler {args.scheduler}: {exc}") from None
+    except FleetError as exc:
+        raise UsageError(str(exc)) from None
     fleet = fleet_report.build(out, sites, run.states, {
         "seconds": round(run.seconds, 3), "cluster": run.cluster, "packets": run.packets,
         "workers": args.workers if not args.scheduler else None,

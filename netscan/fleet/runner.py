@@ -27,6 +27,11 @@ from netscan.fleet.task import (
     write_state,
 )
 
+
+class FleetError(Exception):
+    """The fleet cannot run at all (e.g. no scheduler): one line, exit 2."""
+
+
 MAX_ATTEMPTS = 3  # submissions of a site that never started because its worker died
 
 
@@ -166,7 +171,10 @@ def run_fleet(sites: list[Site], run: FleetRun, progress: Progress | None = None
     pack_fp = pack_fingerprint(run.signatures)
     progress = progress or Progress(len(sites))
     t0 = time.monotonic()
-    client, cluster = _client(run)
+    try:
+        client, cluster = _client(run)
+    except OSError as exc:  # unreachable scheduler, or a timeout connecting to it
+        raise FleetError(f"cannot reach the Dask scheduler {run.scheduler}: {exc}") from None
     try:
         run.cluster = str(client.scheduler.address) if client.scheduler else ""
         client.subscribe_topic(

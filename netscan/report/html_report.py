@@ -465,6 +465,12 @@ def _custody(report: dict[str, Any], analyst: str | None) -> str:
             + "".join(f"<li>{_e(w)}</li>" for w in report["warnings"])
             + "</ul>"
         )
+    if report.get("limits"):  # what the source (e.g. Zeek logs) cannot show
+        out.append(
+            "<h3>What this source cannot show</h3><ul>"
+            + "".join(f"<li>{_e(w)}</li>" for w in report["limits"])
+            + "</ul>"
+        )
     return "\n".join(out)
 
 

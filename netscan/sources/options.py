@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,12 @@ def run(analyzer: Any, args: argparse.Namespace, progress: Any) -> Any:
     if args.zeek:
         from netscan.sources.zeek import analyze_zeek
 
-        return analyze_zeek(analyzer, args.zeek, args.zeek_files)
+        result = analyze_zeek(analyzer, args.zeek, args.zeek_files)
+        if not (args.quiet or args.json == "-"):
+            print(f"netscan: read {result.zeek_records:,} Zeek log records", file=sys.stderr)
+            for note in result.limits:
+                print(f"netscan: note: from logs alone, {note}", file=sys.stderr)
+        return result
     return analyzer.run(args.files, progress=progress)
 
 

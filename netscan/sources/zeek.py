@@ -97,6 +97,14 @@ def _int(v: Any) -> int:
     return v if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else 0
 
 
+def _ts(rec: dict[str, Any]) -> float:
+    """A record's time (JSON logs may give whole seconds as integers); 0 when unparsable."""
+    v = rec.get("ts")
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
+        return 0.0
+    return float(v)
+
+
 def _str(v: Any) -> str | None:
     return v if isinstance(v, str) and v else None
 
@@ -225,7 +233,7 @@ class ZeekSource:
         if o is None or r is None:
             return None
         op, rp = _int(rec.get("id.orig_p")), _int(rec.get("id.resp_p"))
-        ts = rec.get("ts") if isinstance(rec.get("ts"), float) else 0.0
+        ts = _ts(rec)
         uid = _str(rec.get("uid"))
         flow = self.flows.get(uid) if uid else None
         transport = flow.transport if flow else (_str(rec.get("proto")) or "")
@@ -249,7 +257,7 @@ class ZeekSource:
         tkey = (o, _int(rec.get("id.orig_p")), r, _int(rec.get("id.resp_p")))
         if not uid and tkey in self.by_tuple:  # zeek-cut logs without uids
             return self.by_tuple[tkey]
-        ts = rec.get("ts") if isinstance(rec.get("ts"), float) else 0.0
+        ts = _ts(rec)
         flow = Flow(fi, proto, o, r, _int(rec.get("id.orig_p")), _int(rec.get("id.resp_p")),
                     self._mac_of(o), self._mac_of(r), ts)  # fmt: skip
         flow.first_frames = [line]
@@ -319,7 +327,7 @@ class ZeekSource:
         if mac is None:
             return
         types = [str(t).upper() for t in _list(rec.get("msg_types"))]
-        ts = rec.get("ts") if isinstance(rec.get("ts"), float) else 0.0
+        ts = _ts(rec)
         uids = _list(rec.get("uids"))
         if uids:
             self.refs.uids[(fi, line)] = str(uids[0])[:64]
@@ -357,7 +365,7 @@ class ZeekSource:
         if not proto:  # a cut conn.log without proto: TCP histories carry handshake letters
             hist = str(rec.get("history") or "")
             proto = TCP if not hist or any(c in hist for c in "SsHhAaFfRr") else UDP
-        ts = rec.get("ts") if isinstance(rec.get("ts"), float) else 0.0
+        ts = _ts(rec)
         omac = _mac(rec.get("orig_l2_addr"))
         rmac = _mac(rec.get("resp_l2_addr"))
         if omac and self.premises is not None and self.premises.is_premises(o):
@@ -526,7 +534,7 @@ class ZeekSource:
         text = _str(rec.get("unparsed_version")) or _str(rec.get("name"))
         if not text:
             return
-        ts = rec.get("ts") if isinstance(rec.get("ts"), float) else 0.0
+        ts = _ts(rec)
         port = _int(rec.get("host_p"))
         mac = self._mac_of(host)
         if self.premises is not None and self.premises.is_offsite(host):
@@ -542,7 +550,7 @@ class ZeekSource:
         host = _ip(rec.get("host"))
         if host is None or self.premises is None:
             return
-        ts = rec.get("ts") if isinstance(rec.get("ts"), float) else 0.0
+        ts = _ts(rec)
         if self.premises.is_offsite(host):
             self.sink.endpoint(host)
         elif self.premises.is_premises(host):
@@ -554,7 +562,7 @@ class ZeekSource:
         host = _ip(rec.get("host"))
         if host is None or self.premises is None or not self.premises.is_premises(host):
             return
-        ts = rec.get("ts") if isinstance(rec.get("ts"), float) else 0.0
+        ts = _ts(rec)
         dev = self.sink.device_for(self._mac_of(host), host, fi, line, ts)
         if dev is None:
             return
@@ -615,7 +623,7 @@ class ZeekSource:
                 ctx = http["ctx"]
                 flow = flow or http["flow"]
             elif flow is not None:
-                ts = rec.get("ts") if isinstance(rec.get("ts"), float) else flow.first_ts
+                ts = _ts(rec) or flow.first_ts
                 ctx = flow.ctx(line, ts, True)
                 ctx.file = fi
             else:
