@@ -56,6 +56,7 @@ PROTO = {"tcp": TCP, "udp": UDP, "icmp": 1}
 SERVICE_APP = {"ssl": "tls", "dtls": "tls"}  # Zeek service names that netscan names otherwise
 TLS_VERSIONS = {"SSLv2": 0x0200, "SSLv3": 0x0300, "TLSv10": 0x0301, "TLSv11": 0x0302,
                 "TLSv12": 0x0303, "TLSv13": 0x0304, "DTLSv10": 0xFEFF, "DTLSv12": 0xFEFD}  # fmt: skip
+UPLOADS = ("POST", "PUT", "PATCH")
 DHCP_TYPES = {"DISCOVER": 1, "OFFER": 2, "REQUEST": 3, "DECLINE": 4, "ACK": 5, "NAK": 6,
               "RELEASE": 7, "INFORM": 8}  # fmt: skip
 
@@ -213,6 +214,8 @@ class ZeekSource:
         self.certs: dict[str, dict[str, Any]] = {}
         self.quic_uids: set[str] = set()
         self.http_by_fuid: dict[str, dict[str, Any]] = {}
+        self.http_by_tuple: dict[tuple[str, int, str, int], dict[str, Any]] = {}
+        self._digests: dict[str, dict[str, Path]] = {}
         self.records = 0
         self.dissector_errors: dict[str, int] = {}
         self.skipped_files = 0
@@ -506,6 +509,10 @@ class ZeekSource:
         )  # fmt: skip
         if method or host or req.user_agent:
             self._emit(req, flow)
+        tkey = (ctx.src_ip or "", ctx.sport, ctx.dst_ip or "", ctx.dport)
+        if method and len(self.http_by_tuple) < MAX_UIDS:
+            self.http_by_tuple[tkey] = {"method": method, "path": uri, "host": host, "ctx": ctx,
+                                        "flow": flow}  # fmt: skip
         for fuid in _list(rec.get("orig_fuids"))[:64]:
             if len(self.http_by_fuid) < MAX_UIDS:
                 self.http_by_fuid[str(fuid)] = {"method": method, "path": uri, "host": host,
@@ -600,6 +607,29 @@ class ZeekSource:
                 out.setdefault(p.name, p)
         return out
 
+    def _by_digest(self, rec: dict[str, Any]) -> Path | None:
+        """An extracted file named otherwise, found by the hash files.log gives (sha256, sha1,
+        md5); files are hashed once, within a count and byte budget."""
+        for algo in ("sha256", "sha1", "md5"):
+            want = _str(rec.get(algo))
+            if want is None or self.files_dir is None:
+                continue
+            index = self._digests.get(algo)
+            if index is None:
+                index = self._digests[algo] = {}
+                budget = MAX_FILES_TOTAL
+                for n, p in enumerate(sorted(self.files_dir.rglob("*"))):
+                    if n >= 10_000 or budget <= 0:
+                        break
+                    if p.is_file() and not p.is_symlink() and p.stat().st_size <= MAX_FILE_BYTES:
+                        data = p.read_bytes()
+                        budget -= len(data)
+                        index.setdefault(hashlib.new(algo, data).hexdigest(), p)
+            hit = index.get(want.lower())
+            if hit is not None:
+                return hit
+        return None
+
     def _uploads(self) -> None:
         todo = self._uploads_todo
         if self.files_dir is None:
@@ -609,11 +639,21 @@ class ZeekSource:
             fuid = _str(rec.get("fuid")) or ""
             name = _str(rec.get("extracted"))
             path = extracted.get(Path(name).name) if name else None
-            path = path or extracted.get(fuid)
+            path = path or extracted.get(fuid) or self._by_digest(rec)
             if path is None:
                 continue
             http = self.http_by_fuid.get(fuid)
             is_orig = rec.get("is_orig")
+            if http is None:  # zeek-cut logs without fuids: the request on the same connection
+                o, r = _ip(rec.get("id.orig_h")), _ip(rec.get("id.resp_h"))
+                key = (o, _int(rec.get("id.orig_p")), r, _int(rec.get("id.resp_p")))
+                http = self.http_by_tuple.get(key) if o and r else None
+                if is_orig is None and http is not None:
+                    if http["method"] not in UPLOADS or http.get("body_taken"):
+                        # the file of a GET is a download; after a request's one body, the
+                        # next file on the connection is the response's (Zeek logs in order)
+                        continue
+                    http["body_taken"] = True
             if is_orig is False or (is_orig is None and http is None):
                 continue  # downloads are not uploads
             uids = _list(rec.get("uid")) or _list(rec.get("conn_uids"))
