@@ -106,14 +106,15 @@ class Progress:
                 self.unchanged += 1
             else:
                 self.done += 1
+        sid = _plain(site.id, 64)
         if status == "failed":
-            line = f"site {site.id}: FAILED: {_plain(state.get('reason', ''), 300)}"
+            line = f"site {sid}: FAILED: {_plain(state.get('reason', ''), 300)}"
         elif status == "unchanged":
-            line = f"site {site.id}: unchanged since the last run, not re-analysed"
+            line = f"site {sid}: unchanged since the last run, not re-analysed"
         else:
             s = state.get("summary") or {}
             line = (
-                f"site {site.id}: done in {state.get('seconds', 0):.1f} s, "
+                f"site {sid}: done in {state.get('seconds', 0):.1f} s, "
                 f"{s.get('packets', 0):,} packets, {s.get('findings', 0)} finding(s)"
                 + (f", worst {s['worst']}" if s.get("worst") else "")
             )

@@ -196,3 +196,31 @@ def test_cli_on_the_default_local_cluster(tmp_path: Path) -> None:
     assert fleet["totals"]["analysed"] == 3
     r = subprocess.run(cmd[:-2], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and "0 analysed, 3 unchanged" in r.stdout
+
+
+def test_progress_view_on_a_terminal_and_off() -> None:
+    import io
+
+    from netscan.fleet.runner import Progress
+    from netscan.fleet.sites import Site
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    for stream, tty in ((Tty(), True), (io.StringIO(), False)):
+        p = Progress(3, stream, every=0.0)
+        p.event({"site": "a", "event": "start"})
+        p.event({"site": "a", "event": "progress", "packets": 5000})
+        p.tick()
+        p.finished(Site("a"), {"status": "done", "status_this_run": "done", "seconds": 1.0,
+                               "summary": {"packets": 5000, "findings": 1, "worst": "likely"}})  # fmt: skip
+        p.finished(Site("b\x1b[2J"), {"status": "failed", "reason": "bad\x1b[31m capture"})
+        p.close()
+        text = stream.getvalue()
+        assert "site a: done in 1.0 s, 5,000 packets, 1 finding(s), worst likely" in text
+        assert "FAILED: bad\\x1b[31m capture" in text and "\x1b[31m" not in text
+        assert "site b\\x1b[2J: FAILED" in text and "\x1b[2J" not in text
+        assert "sites 2/3: 1 analysed, 0 unchanged, 0 running, 1 failed" in text
+        assert ("\r\x1b[K" in text) is tty
+        assert "packets/s" in text

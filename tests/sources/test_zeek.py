@@ -351,3 +351,26 @@ def test_extracted_files_from_real_zeek_logs(tmp_path: Path) -> None:
 
         assert len(bodies(zeek)) == uploads
         assert bodies(zeek) == bodies(pcap)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "opt.basic",
+        "scripts.base.protocols.ssl.basic",
+        "scripts.base.protocols.dhcp.dhcp-all-msg-types",
+    ],
+)
+def test_json_logs_give_the_same_inventory(tmp_path: Path, case: str) -> None:
+    """The same logs written as Zeek's JSON writer does (one object per line, unset fields left
+    out, containers as arrays) give the same report as the TSV logs."""
+    d = ZEEK / case
+    for log in sorted(d.glob("*.log")):
+        with (tmp_path / log.name).open("w") as fh:
+            for _, rec in read_log(log):
+                fh.write(json.dumps({k: v for k, v in rec.items() if v is not None}) + "\n")
+    a = Analyzer(Options(premises=PREMISES.get(case)))
+    tsv = json_report.build(analyze_zeek(a, d))
+    js = json_report.build(analyze_zeek(a, tmp_path))
+    assert facts(js) == facts(tsv)
+    assert [i["format"].split(":")[0] for i in js["inputs"]] == ["zeek-json"] * len(js["inputs"])
