@@ -20,8 +20,8 @@ x509 before ssl (certificate chains), quic before ssl (one ClientHello per conne
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import re
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +60,18 @@ UPLOADS = ("POST", "PUT", "PATCH")
 DHCP_TYPES = {"DISCOVER": 1, "OFFER": 2, "REQUEST": 3, "DECLINE": 4, "ACK": 5, "NAK": 6,
               "RELEASE": 7, "INFORM": 8}  # fmt: skip
 
+# The columns each log's handler reads (the others are not converted).
+_ID = ("ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto")
+WANTED: dict[str, frozenset[str]] = {
+    "conn": frozenset(_ID + ("service", "duration", "orig_bytes", "resp_bytes", "orig_pkts",
+                             "resp_pkts", "orig_ip_bytes", "resp_ip_bytes", "orig_l2_addr",
+                             "resp_l2_addr", "ip_proto", "history")),
+    "dns": frozenset(_ID + ("query", "qtype_name", "rcode", "answers", "TTLs", "opcode")),
+    "http": frozenset(_ID + ("method", "host", "uri", "version", "user_agent", "orig_fuids",
+                             "orig_mime_types", "request_body_len", "status_code", "status_msg",
+                             "resp_mime_types", "response_body_len")),
+}  # fmt: skip
+
 # What a log-only analysis cannot judge, stated in every report made from logs.
 LIMITS = (
     "burst shapes: conn.log gives one total per connection, so each connection counts as one "
@@ -77,13 +89,28 @@ LIMIT_NO_FILES = (
 )
 
 
+_IP_CACHE: dict[str, str | None] = {}
+
+
 def _ip(v: Any) -> str | None:
+    """An address as the packet engine writes it (inet_ntop), or None when not one."""
     if not isinstance(v, str) or not v or len(v) > 64:
         return None
+    hit = _IP_CACHE.get(v, False)
+    if hit is not False:
+        return hit  # type: ignore[return-value]
+    raw = v.split("%", 1)[0]
     try:
-        return str(ipaddress.ip_address(v.split("%", 1)[0]))
-    except ValueError:
-        return None
+        out: str | None = socket.inet_ntop(socket.AF_INET6, socket.inet_pton(socket.AF_INET6, raw))
+    except OSError:
+        try:
+            out = socket.inet_ntop(socket.AF_INET, socket.inet_pton(socket.AF_INET, raw))
+        except OSError:
+            out = None
+    if len(_IP_CACHE) >= 200_000:
+        _IP_CACHE.clear()
+    _IP_CACHE[v] = out
+    return out
 
 
 def _mac(v: Any) -> str | None:
@@ -304,7 +331,7 @@ class ZeekSource:
                     h.update(chunk)
             kind = log_kind(path)
             handler = getattr(self, "_" + kind, None)
-            for line, rec in read_log(path, stats):
+            for line, rec in read_log(path, stats, WANTED.get(kind)):
                 self.records += 1
                 if handler is None:
                     continue

@@ -186,12 +186,16 @@ def _lines(fh: IO[bytes], stats: LogStats) -> Iterator[tuple[int, bytes]]:
         yield n, line.rstrip(b"\r\n")
 
 
-def read_log(path: Path, stats: LogStats | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Records of one log file as (line number, {column: value}); ``stats`` counts drops."""
+def read_log(
+    path: Path, stats: LogStats | None = None, wanted: frozenset[str] | None = None
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Records of one log file as (line number, {column: value}); ``stats`` counts drops.
+    With ``wanted``, only those columns are converted (the others are not in the record)."""
     stats = stats if stats is not None else LogStats(str(path))
     stats.kind = stats.kind or log_kind(path)
     hdr: _Header | None = None
     cut_cols: list[str] | None = None
+    columns: tuple[list[str], list[tuple[int, str, str, str | None]]] | None = None
     with _open(path) as fh:
         for n, line in _lines(fh, stats):
             if not line or line.startswith(BTEST_MARK):
@@ -218,12 +222,28 @@ def read_log(path: Path, stats: LogStats | None = None) -> Iterator[tuple[int, d
             if len(values) != len(fields):
                 stats.bad_lines += 1
                 continue
-            rec = {}
-            for i, (name, raw) in enumerate(zip(fields, values, strict=True)):
-                typ = types[i] if i < len(types) else TYPES_BY_NAME.get(name, "string")
-                rec[name] = _value(raw, typ, hd, stats)
+            if columns is None or columns[0] is not fields:
+                columns = (fields, _columns(fields, types, wanted))
+            rec = {name: _convert(values[i], typ, inner, hd, stats)
+                   for i, name, typ, inner in columns[1]}  # fmt: skip
             stats.records += 1
             yield n, rec
+
+
+def _columns(
+    fields: list[str], types: list[str], wanted: frozenset[str] | None
+) -> list[tuple[int, str, str, str | None]]:
+    """(index, name, type, container element type) of the columns to convert."""
+    out = []
+    for i, name in enumerate(fields):
+        if wanted is not None and name not in wanted:
+            continue
+        typ = types[i] if i < len(types) else TYPES_BY_NAME.get(name, "string")
+        inner = (
+            typ[typ.index("[") + 1 : -1] if typ.startswith(("set[", "vector[", "table[")) else None
+        )
+        out.append((i, name, typ, inner))
+    return out
 
 
 def _header_line(line: bytes, hdr: _Header | None, stats: LogStats) -> _Header | None:
@@ -261,18 +281,30 @@ def _kind_of_path(p: str) -> str:
 
 
 def _value(raw: bytes, typ: str, hdr: _Header, stats: LogStats) -> Any:
-    container = typ.startswith(("set[", "vector[", "table["))
+    inner = typ[typ.index("[") + 1 : -1] if typ.startswith(("set[", "vector[", "table[")) else None
+    return _convert(raw, typ, inner, hdr, stats)
+
+
+def _convert(raw: bytes, typ: str, inner: str | None, hdr: _Header, stats: LogStats) -> Any:
+    """One field: ``inner`` is the element type of a container column, else None."""
     if raw == hdr.unset:
         return None
     if raw == hdr.empty:
-        return [] if container else ""
-    if container:
-        inner = typ[typ.index("[") + 1 : -1]
+        return [] if inner is not None else ""
+    if inner is not None:
         parts = raw.split(hdr.set_sep)
         if len(parts) > MAX_ITEMS:
             stats.cut_fields += 1
             parts = parts[:MAX_ITEMS]
         return [None if p == hdr.unset else _scalar(unescape(p), inner, stats) for p in parts]
+    if b"\\" not in raw:  # the common case: no escapes
+        text = raw.decode("utf-8", "replace")
+        if typ == "string" or typ == "addr" or typ == "enum":
+            if len(text) > MAX_FIELD:
+                stats.cut_fields += 1
+                return text[:MAX_FIELD]
+            return text
+        return _scalar(text, typ, stats)
     return _scalar(unescape(raw), typ, stats)
 
 
