@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 from collections import defaultdict
 from datetime import UTC, datetime
 from importlib import resources
@@ -385,10 +384,8 @@ def render(fleet: dict[str, Any], title: str = "Fleet audit") -> str:
 
 def write(out: Path, fleet: dict[str, Any]) -> tuple[Path, Path]:
     j, h = out / "fleet.json", out / "fleet.html"
+    from netscan.safefile import write_private
+
     for path, text in ((j, json.dumps(fleet, indent=2) + "\n"), (h, render(fleet))):
-        tmp = path.with_name("." + path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
+        write_private(path, text)
     return j, h

@@ -167,8 +167,10 @@ def run_fleet(sites: list[Site], run: FleetRun, progress: Progress | None = None
     from distributed import wait
     from distributed.scheduler import KilledWorker
 
-    run.out.mkdir(parents=True, exist_ok=True, mode=0o700)
-    (run.out / "sites").mkdir(exist_ok=True, mode=0o700)
+    from netscan.safefile import PrivateDir
+
+    for d, what in ((run.out, "--out directory"), (run.out / "sites", "sites directory")):
+        PrivateDir.open(d, what).close()  # created 0700, or refused if others can write
     pack_fp = pack_fingerprint(run.signatures)
     progress = progress or Progress(len(sites))
     t0 = time.monotonic()

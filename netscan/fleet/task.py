@@ -14,6 +14,7 @@ Progress goes to the driver as Dask worker events on the topic ``netscan-fleet``
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import json
 import os
@@ -84,37 +85,32 @@ def fingerprint(site: dict[str, Any], pack_fp: str) -> tuple[str, dict[str, str]
     return h.hexdigest(), hashes
 
 
-def _matcher(signatures: str | None) -> tuple[Any, dict[str, Any]]:
-    """The signature matcher, loaded once per worker thread and pack directory."""
-    cache = getattr(_local, "packs", None)
-    if cache is None:
-        cache = _local.packs = {}
-    if signatures not in cache:
-        from netscan.analyze import load_signatures
-
-        cache[signatures] = load_signatures(signatures)
-    return cache[signatures]
-
-
 def _analyzer(site: dict[str, Any]) -> Any:
+    """An ``Analyzer`` for the site: a copy of the worker's one per pack directory (loading a
+    pack takes a second), with the site's own options and premises."""
     from netscan.analyze import Analyzer, Options
     from netscan.inventory.enrich import Premises
 
     opts = Options(premises=site.get("premises") or None, signatures=site.get("signatures"),
                    country=site.get("country"))  # fmt: skip
-    a = Analyzer.__new__(Analyzer)  # the pack comes from the worker's cache
+    cache = getattr(_local, "analyzers", None)
+    if cache is None:
+        cache = _local.analyzers = {}
+    template = cache.get(opts.signatures)
+    if template is None:
+        template = cache[opts.signatures] = Analyzer(Options(signatures=opts.signatures))
+    a = copy.copy(template)
     a.options = opts
     a.premises = Premises(opts.premises)
-    a.matcher, a.pack = _matcher(site.get("signatures"))
     return a
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name("." + path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    """A new user-private file (0600) renamed over ``path``: never written through a link, and
+    a worker killed mid-write leaves the previous file."""
+    from netscan.safefile import write_private
+
+    write_private(path, text)
 
 
 def read_state(site_dir: Path) -> dict[str, Any] | None:
@@ -125,8 +121,15 @@ def read_state(site_dir: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def _site_dir(site_dir: Path) -> None:
+    """The site's output directory: created 0700, or refused when others could write in it."""
+    from netscan.safefile import PrivateDir
+
+    PrivateDir.open(site_dir, "site output directory").close()
+
+
 def write_state(site_dir: Path, state: dict[str, Any]) -> None:
-    site_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _site_dir(site_dir)
     _write(site_dir / STATE, json.dumps(state, indent=2, sort_keys=True) + "\n")
 
 
@@ -153,7 +156,7 @@ def analyse_site(
     """Analyse one site (on a worker); returns its state (also written to state.json)."""
     sid = site["id"]
     site_dir = Path(out) / "sites" / sid
-    site_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _site_dir(site_dir)
     t0 = time.time()
     _event({"site": sid, "event": "start", "pid": os.getpid()})
     state: dict[str, Any] = {"site": sid, "pid": os.getpid(), "started_at": t0}

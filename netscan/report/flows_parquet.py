@@ -8,7 +8,6 @@ material behind them. A fleet run writes one dataset partitioned by ``site``.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -133,9 +132,10 @@ def write(result: Any, path: str | Path) -> int:
     """Write the run's flows to ``path`` (0600); returns the number of rows."""
     import pyarrow.parquet as pq
 
+    from netscan.safefile import private_output
+
     t = table(result)
-    fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
+    with private_output(path, "wb") as fh:
         pq.write_table(t, fh, compression="zstd")
     return t.num_rows
 
@@ -146,13 +146,13 @@ def write_site_part(result: Any, dataset: str | Path, site: str) -> Path:
 
     import pyarrow.parquet as pq
 
+    from netscan.safefile import PrivateDir, private_output
+
     part = Path(dataset) / f"site={quote(site, safe='')}"
-    part.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for d in (Path(dataset), part):
+        PrivateDir.open(d, "flows directory").close()
     out = part / "flows.parquet"
-    tmp = part / ".flows.parquet.tmp"
     t = table(result)
-    fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
+    with private_output(out, "wb") as fh:
         pq.write_table(t, fh, compression="zstd")
-    os.replace(tmp, out)
     return out

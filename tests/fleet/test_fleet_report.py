@@ -224,3 +224,17 @@ def test_progress_view_on_a_terminal_and_off() -> None:
         assert "sites 2/3: 1 analysed, 0 unchanged, 0 running, 1 failed" in text
         assert ("\r\x1b[K" in text) is tty
         assert "packets/s" in text
+
+
+def test_out_directory_others_can_write_is_refused(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from netscan.cli import main
+
+    root = tmp_path / "sites"
+    make_sites(root, 1)
+    out = tmp_path / "shared-out"
+    out.mkdir()
+    out.chmod(0o777)
+    assert main(["fleet", str(root), "--out", str(out), "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "writable by group or others" in err and "Traceback" not in err
+    assert list(out.iterdir()) == []
