@@ -86,8 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
         sig_cli.add_parser(sub)
     except ImportError:
         pass
-    for mod in ("netscan.report.evidence_cli", "netscan.tui.cli", "netscan.live_cli",
-                "netscan.fleet.cli"):
+    subcommands = ("netscan.report.evidence_cli", "netscan.tui.cli", "netscan.live_cli")
+    for mod in (*subcommands, "netscan.fleet.cli"):
         try:
             module = __import__(mod, fromlist=["add_parser"])
             module.add_parser(sub)
