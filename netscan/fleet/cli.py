@@ -42,7 +42,7 @@ def cmd_fleet(args: argparse.Namespace) -> int:
     from netscan.cli import UsageError
     from netscan.fleet import report as fleet_report
     from netscan.fleet.runner import FleetError, FleetRun, Progress, run_fleet
-    from netscan.fleet.sites import SitesError, load_sites
+    from netscan.fleet.sites import SitesError, load_sites, premises_list
 
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")
@@ -50,7 +50,10 @@ def cmd_fleet(args: argparse.Namespace) -> int:
     if args.country:
         defaults["country"] = args.country.upper()
     if args.premises:
-        defaults["premises"] = args.premises
+        try:
+            defaults["premises"] = premises_list(args.premises, "--premises")
+        except SitesError as exc:
+            raise UsageError(str(exc)) from None
     if args.analyst:
         defaults["analyst"] = args.analyst
     if args.signatures:

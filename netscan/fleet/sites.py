@@ -66,7 +66,7 @@ def _text(v: Any, what: str, where: str) -> str:
     return v.strip()[:MAX_TEXT]
 
 
-def _premises(v: Any, where: str) -> list[str]:
+def premises_list(v: Any, where: str) -> list[str]:
     if v in (None, ""):
         return []
     items = v if isinstance(v, list) else re.split(r"[;\s]+", str(v))
@@ -107,7 +107,7 @@ def _site(raw: dict[str, Any], base: Path, defaults: dict[str, Any], where: str)
         name=_text(raw.get("name"), "name", where) or sid,
         address=_text(raw.get("address"), "address", where),
         country=country or None,
-        premises=_premises(raw.get("premises"), where) or list(defaults.get("premises") or []),
+        premises=premises_list(raw.get("premises"), where) or list(defaults.get("premises") or []),
         captures=_paths(raw.get("captures"), base),
         zeek=zeek[0] if zeek else None,
         zeek_files=zfiles[0] if zfiles else None,
@@ -133,7 +133,7 @@ def _defaults(raw: dict[str, Any], base: dict[str, Any], where: str) -> dict[str
     if out.get("country"):
         out["country"] = str(out["country"]).upper()
     if raw.get("premises"):
-        out["premises"] = _premises(raw["premises"], where)
+        out["premises"] = premises_list(raw["premises"], where)
     if raw.get("signatures"):
         out["signatures"] = str(Path(str(raw["signatures"])).expanduser().resolve())
     return out

@@ -81,8 +81,10 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys) -> None:  # type: ignor
     (tmp_path / "m.csv").write_text("id,captures\n../evil,x.pcap\n")
     assert main(["fleet", str(tmp_path / "m.csv"), "--out", str(tmp_path / "o")]) == 2
     assert main(["fleet", str(tmp_path / "nothing"), "--out", str(tmp_path / "o")]) == 2
+    assert main(["fleet", str(tmp_path), "--out", str(tmp_path / "o"), "--premises", "x/99"]) == 2
     err = capsys.readouterr().err
-    assert "Traceback" not in err and err.count("netscan: error:") == 2
+    assert "Traceback" not in err and err.count("netscan: error:") == 3
+    assert "not a CIDR network: 'x/99'" in err
 
 
 def _fleet(tmp_path: Path) -> tuple[Path, dict]:
