@@ -177,6 +177,9 @@ def render(report: dict[str, Any], analyst: str | None = None) -> str:
             for i in inputs
         ],  # fmt: skip
     )
+    if report.get("limits"):  # what the source (e.g. Zeek logs) cannot show
+        lines += ["", "## What this source cannot show", ""]
+        lines += [f"- {_cell(x)}" for x in report["limits"]]
     return "\n".join(lines) + "\n"
 
 

@@ -315,6 +315,7 @@ def test_extracted_upload_goes_through_face_analysis(tmp_path: Path) -> None:
 
     assert "uid Cup1" in html_report.render(rep) and "uid Cup1" in markdown_report.render(rep)
     assert "What this source cannot show" in html_report.render(rep)
+    assert "## What this source cannot show" in markdown_report.render(rep)
     # without the extracted files, the same logs cannot confirm a face, and say so
     rep2 = json_report.build(analyze_zeek(Analyzer(Options()), logs))
     assert all(f["level"] != "confirmed" for f in rep2["findings"])
