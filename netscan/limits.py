@@ -22,7 +22,6 @@ report-flows    20000           conversation rows listed in the JSON report (lar
                                 the rest are counted in ``summary.flows_omitted``)
 endpoints       100000          off-site endpoints held (beyond: only named/matched ones)
 devices         50000           premises devices held
-evidence        200             evidence facts kept per device or endpoint
 bodies          2000            HTTP request bodies kept for the face analysis
 body-bytes      256M            bytes of those bodies
 image-pixels    40000000        pixels of one picture (read from its header before decoding)
@@ -57,7 +56,6 @@ class Limits:
     report_flows: int = 20_000
     endpoints: int = 100_000
     devices: int = 50_000
-    evidence: int = 200
     bodies: int = 2000
     body_bytes: int = 256 << 20
     image_pixels: int = 40_000_000
