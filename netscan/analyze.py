@@ -182,6 +182,7 @@ class Analyzer:
                 engine.run(merged(captures), cb)
                 engine.finish()
                 engine.release()
+            inventory.seal()
         finally:
             for c in captures:
                 c.close()
@@ -363,6 +364,7 @@ def _incremental(
                 break
             yield Partial(done(), total, engine.packets, False, lambda: build(False))
         engine.finish()
+        inventory.seal()
     finally:
         for c in captures:
             c.close()

@@ -14,13 +14,14 @@ name            default         what
 gunzip          4G              decompressed bytes read from one gzip capture
 gunzip-ratio    100             ... and at most this many times its compressed size (judged
                                 past the first 256M: real captures compress a few times)
-flows           250000          live flows in the engine's table; the idlest are retired
+flows           200000          live flows in the engine's table; the idlest are retired
                                 (their totals are kept in the conversations)
-conversations   100000          conversation rows held; the smallest are folded into one
-                                row per device and transport (totals kept)
+conversations   50000           conversation rows held; the smallest are folded into one
+                                row per device and transport (totals kept); at the end of
+                                the input the live flows are folded in too when needed
 report-flows    20000           conversation rows listed in the JSON report (largest first;
                                 the rest are counted in ``summary.flows_omitted``)
-endpoints       100000          off-site endpoints held (beyond: only named/matched ones)
+endpoints       20000           off-site endpoints held (beyond: only named/matched ones)
 devices         50000           premises devices held
 bodies          2000            HTTP request bodies kept for the face analysis
 body-bytes      256M            bytes of those bodies
@@ -51,10 +52,10 @@ class LimitError(ValueError):
 class Limits:
     gunzip: int = 4 << 30
     gunzip_ratio: int = 100
-    flows: int = 250_000
-    conversations: int = 100_000
+    flows: int = 200_000
+    conversations: int = 50_000
     report_flows: int = 20_000
-    endpoints: int = 100_000
+    endpoints: int = 20_000
     devices: int = 50_000
     bodies: int = 2000
     body_bytes: int = 256 << 20

@@ -589,6 +589,7 @@ class Engine:
     def release(self) -> None:
         """Drop the lookup tables once the input is done: the flows live on in the sink."""
         self.flows = {}
+        self.all_flows = []
         self.wlan_flows = {}
         self.frag_map = {}
         self._seen_datagrams = {}

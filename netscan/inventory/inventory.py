@@ -632,6 +632,15 @@ class Inventory:
             if len(self._retired) > self.limits.conversations:
                 self._fold()
 
+    def seal(self) -> None:
+        """The input is done: when the conversations outgrow their limit, fold the remaining
+        live flows in as well (and let them go), so the rows handed on stay bounded."""
+        if len(self._live) + len(self._retired) <= self.limits.conversations:
+            return
+        for flow in list(self._live.values()):
+            self.on_flow_end(flow)
+            self.flows_ended -= 1  # not retired by the engine: sealed at the end
+
     def _fold(self) -> None:
         """Too many conversations held: fold the smaller half (by bytes) into one row of
         totals per device and transport. A flood's one-packet conversations go first; a
@@ -649,6 +658,8 @@ class Inventory:
 
     def conversations(self) -> list[Conversation]:
         """Flows aggregated device → peer (ip, transport, server port)."""
+        if not self._live:
+            return list(self._retired.values())
         convs: dict[ConvKey, Conversation] = {k: _clone(c) for k, c in self._retired.items()}
         add = self._add_flow
         for flow in self._live.values():
