@@ -159,7 +159,7 @@ class Analyzer:
             if self.options.engine == "tshark":
                 from netscan.engine.tshark import TsharkEngine
 
-                engine: Any = TsharkEngine(inventory)
+                engine: Any = TsharkEngine(inventory, limits=self.limits)
                 engine.run_files(paths, captures)
             elif self.options.jobs > 1 and total >= 2 * MIN_SEGMENT_BYTES:
                 from netscan.engine.parallel import ParallelEngine

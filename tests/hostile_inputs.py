@@ -99,17 +99,28 @@ def udp_capture(packets: int, seed: int = 3) -> bytes:
     return b"".join(out)
 
 
-def write_gzip_bomb(path: Path, decompressed: int) -> int:
-    """A pcap header and ``decompressed`` zero bytes, gzip-compressed (about a thousandfold:
-    every 16 zero bytes read as an empty record). Returns the compressed size."""
+def write_gzip_bomb(path: Path, decompressed: int, frame_size: int = 1000) -> int:
+    """A pcap that is one UDP datagram of ``frame_size`` bytes recorded over and over (or,
+    with ``frame_size`` 0, a header and zeros: empty records) up to ``decompressed`` bytes,
+    gzip-compressed: about a thousandfold. Returns the compressed size."""
     comp = zlib.compressobj(9, zlib.DEFLATED, 31)
-    zeros = b"\0" * (1 << 20)
+    if frame_size:
+        frame = udp_frame(CAMERA_MAC, GATEWAY_MAC, CAMERA_IP, FACE_API_IP, 40000, 9999,
+                          b"\0" * (frame_size - 42))  # fmt: skip
+        unit = record(T0, frame)
+    else:
+        unit = b"\0" * 16
+    block = unit * max(1, (1 << 20) // len(unit))
     with path.open("wb") as fh:
         fh.write(comp.compress(PCAP_HEADER))
         left = decompressed
         while left > 0:
-            fh.write(comp.compress(zeros[: min(left, len(zeros))]))
-            left -= len(zeros)
+            fh.write(
+                comp.compress(
+                    block if left >= len(block) else block[: left - left % len(unit)] or unit
+                )
+            )
+            left -= len(block)
         fh.write(comp.flush())
     return path.stat().st_size
 

@@ -24,13 +24,19 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from netscan import limits as _limits
-from netscan.decode.link import ETH_ARP, WLAN_PROTECTED, Link, decode_link
+from netscan.decode.link import (
+    ETH_ARP,
+    SUPPORTED_LINKTYPES,
+    WLAN_PROTECTED,
+    Link,
+    decode_link,
+)
 from netscan.decode.tcp import TcpReassembly
 from netscan.dissectors import registry
 from netscan.dissectors.http import HttpStream
 from netscan.dissectors.registry import Datagrams
 from netscan.events import ArpEvent, Ctx, Event
-from netscan.flow import Flow, sender_is_client
+from netscan.flow import Flow, retire_idlest, sender_is_client
 from netscan.sources.pcapfile import RawRecord
 
 _PORTS = struct.Struct("!HH").unpack_from
@@ -52,9 +58,6 @@ class Sink(Protocol):
     def on_event(self, event: Event, flow: Flow | None) -> None: ...
 
     def on_frame_l2(self, file: int, frame: int, ts: float, src: bytes, wirelen: int) -> None: ...
-
-
-RETIRE_FRACTION = 4  # a full flow table retires 1/RETIRE_FRACTION of its flows at once
 
 
 class Engine:
@@ -298,7 +301,8 @@ class Engine:
             else:
                 link = decode_link(linktype, data)
                 if link is None:
-                    self.unsupported_linktypes.add(linktype)
+                    if linktype not in SUPPORTED_LINKTYPES:  # not merely a short frame
+                        self.unsupported_linktypes.add(linktype)
                     continue
                 et, off = link.ethertype, link.offset
             smac = data[6:12] if link is None else link.src
@@ -545,23 +549,14 @@ class Engine:
         """The flow table is full: retire its idlest flows (least recent packet first).
 
         Tables are pruned in place (the hot loop holds references to them)."""
-        flows = self.all_flows
-        flows.sort(key=lambda f: (f.last_ts, f.last_frame))
-        n = max(1, len(flows) // RETIRE_FRACTION)
-        gone, keep = flows[:n], flows[n:]
-        flows[:] = keep
+        gone = retire_idlest(self.all_flows, [self.flows, self.wlan_flows, self.frag_map])
         for flow in gone:
             self._flush(flow)
-        dead = {id(f) for f in gone}
         on_end = getattr(self.sink, "on_flow_end", None)
         if on_end is not None:
             for flow in gone:
                 on_end(flow)
-        for table in (self.flows, self.wlan_flows, self.frag_map):
-            stale = [k for k, hit in table.items() if id(hit[0]) in dead]
-            for k in stale:
-                del table[k]
-        self.flows_retired += n
+        self.flows_retired += len(gone)
 
     def _flush(self, flow: Flow) -> None:
         """Hand a flow's parser what its reassembly still holds, then close it."""
