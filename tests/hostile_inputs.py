@@ -8,11 +8,20 @@ Ethernet/IPv4 with correct lengths; checksums are left zero (netscan does not ch
 from __future__ import annotations
 
 import gzip
+import json
+import os
 import random
+import re
+import resource
 import struct
+import subprocess
+import sys
+import tempfile
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 T0 = 1_767_258_000  # 2026-01-01 09:00:00 UTC
 CAMERA_MAC = bytes.fromhex("4419b62e7c51")  # a Hikvision OUI
@@ -231,3 +240,58 @@ def write_posts(
             )
             for ts, frame in frames:
                 fh.write(record(ts, frame))
+
+
+# -- running netscan with resource accounting -------------------------------------------
+
+
+@dataclass
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+    maxrss_mb: float  # the child's peak resident memory
+    report: dict[str, Any] | None
+
+    @property
+    def warnings(self) -> list[str]:
+        return list(self.report["warnings"]) if self.report else []
+
+
+def run_netscan(
+    args: list[str], tmp: Path, limits: str | None = None, as_limit_mb: int | None = None
+) -> Run:
+    """``netscan analyze ARGS --json`` in a child process; its peak RSS from ``os.wait4``
+    (the child's own rusage, not the largest child's so far). ``as_limit_mb`` also caps
+    its address space (RLIMIT_AS) so a runaway allocation fails instead of swapping."""
+    out = tmp / f"report-{len(list(tmp.glob('report-*.json')))}.json"
+    env = dict(os.environ)
+    env.pop("NETSCAN_LIMITS", None)
+    if limits:
+        env["NETSCAN_LIMITS"] = limits
+
+    def cap() -> None:
+        if as_limit_mb is not None:
+            lim = as_limit_mb << 20
+            resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
+
+    cmd = [sys.executable, "-m", "netscan.cli", "analyze", *args, "--json", str(out), "-q"]
+    with (
+        tempfile.TemporaryFile() as so,
+        tempfile.TemporaryFile() as se,
+    ):
+        proc = subprocess.Popen(cmd, stdout=so, stderr=se, env=env, preexec_fn=cap)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        so.seek(0)
+        se.seek(0)
+        stdout, stderr = so.read().decode(), se.read().decode()
+    report = json.loads(out.read_text()) if out.exists() else None
+    return Run(proc.returncode, stdout, stderr, usage.ru_maxrss / 1024, report)
+
+
+def count_in(pattern: str, lines: list[str]) -> int:
+    """The first number in the one line matching ``pattern`` (a regex with one group)."""
+    hits = [m for m in (re.search(pattern, w) for w in lines) if m]
+    assert len(hits) == 1, (pattern, lines)
+    return int(hits[0].group(1).replace(",", ""))

@@ -20,7 +20,7 @@ from netscan.limits import human
 READ = 64 * 1024  # compressed bytes read at a time
 MAX_HEADER = 1 << 20  # a member header (name, comment, extra field) longer than this is corrupt
 RATIO_FLOOR = 256 << 20  # the expansion ratio is only judged past this many bytes
-REPLAY_STEP = 16  # compressed bytes per step when recovering the output before damage
+REPLAY_STEP = 1  # compressed bytes per step when recovering the output before damage
 
 _FTEXT, _FHCRC, _FEXTRA, _FNAME, _FCOMMENT = 1, 2, 4, 8, 16
 
