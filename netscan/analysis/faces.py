@@ -169,7 +169,10 @@ def _detect(
     if data.startswith(PNG_MAGIC) and not _png_intact(data):
         return None, None, None, []  # damaged: the decoder would only complain on stderr
     arr = np.frombuffer(data, dtype=np.uint8)
-    img = cv2.imdecode(arr, cv2.IMREAD_GRAYSCALE)
+    try:
+        img = cv2.imdecode(arr, cv2.IMREAD_GRAYSCALE)
+    except cv2.error:  # the decoder refusing a picture is an undecodable picture
+        img = None
     if img is None:
         return None, None, None, []
     h, w = img.shape[:2]
