@@ -220,11 +220,6 @@ class Analyzer:
             warnings.append(
                 f"link type {lt} is not supported; its frames were counted but not decoded"
             )
-        if inventory.bodies_dropped:
-            warnings.append(
-                f"{inventory.bodies_dropped} request bodies beyond the memory budget were not "
-                "examined for faces"
-            )
         convs = inventory.finalize()
         warnings.extend(limit_warnings(inventory, engine, convs, self.limits))
         from netscan.analysis.findings import find

@@ -720,6 +720,12 @@ class Inventory:
         """What the inventory's bounds dropped or folded, one line each."""
         out: list[str] = []
         lim = self.limits
+        if self.bodies_dropped:
+            out.append(
+                f"{self.bodies_dropped} request bodies beyond the memory budget were not "
+                f"examined for faces ({lim.bodies:,} bodies / {_limits.human(lim.body_bytes)} "
+                "bytes; --limit bodies=N, --limit body-bytes=SIZE)"
+            )
 
         def some(n: int, bound: int) -> str:
             return f"at least {n:,}" if n >= bound else f"{n:,}"
