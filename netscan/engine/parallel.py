@@ -21,7 +21,7 @@ from typing import Any
 
 from netscan.engine.native import Engine
 from netscan.events import EVENT_TYPES, Ctx, Event
-from netscan.flow import BURST_GAP, Flow
+from netscan.flow import BURST_GAP, Flow, retire_idlest
 from netscan.inventory.enrich import Premises
 from netscan.inventory.inventory import burst_policy
 from netscan.limits import Limits, resolve
@@ -71,7 +71,6 @@ def _work(job: tuple[str, int, Segment, list[str], Limits]) -> dict[str, Any]:
         "packets": engine.packets,
         "bytes": engine.bytes,
         "errors": engine.dissector_errors,
-        "retired": engine.flows_retired,
         "l2_unlisted": engine.l2_unlisted,
         "unsupported": engine.unsupported_linktypes,
         "warnings": cap.warnings,
@@ -202,6 +201,7 @@ class ParallelEngine:
                 if single:
                     # segments come back in order: replay each while the workers go on
                     self._replay([res], single=True)
+                    self._bound()
                 else:
                     held.append(res)
                 if progress is not None:
@@ -209,6 +209,19 @@ class ParallelEngine:
         if held:
             self._replay(held, single=False)
         self._file_facts(captures, facts)
+
+    def _bound(self) -> None:
+        """The parent's table of merged flows obeys the flow limit like an engine's table:
+        the idlest are retired (their totals folded by the sink), never dropped."""
+        on_end = getattr(self.sink, "on_flow_end", None)
+        while len(self._merged) > self.limits.flows and on_end is not None:
+            gone = retire_idlest(list(self._merged.values()), [])
+            dead = {id(f) for f in gone}
+            for key in [k for k, f in self._merged.items() if id(f) in dead]:
+                del self._merged[key]
+            for flow in gone:
+                on_end(flow)
+            self.flows_retired += len(gone)
 
     @staticmethod
     def _file_facts(captures: list[CaptureFile], facts: list[tuple[int, dict[str, Any]]]) -> None:
@@ -249,7 +262,6 @@ class ParallelEngine:
                     _merge_into(have, f)
                     local.append(have)
             self.packets += res["packets"]
-            self.flows_retired += res["retired"]
             self.l2_unlisted += res["l2_unlisted"]
             self.bytes += res["bytes"]
             for k, v in res["errors"].items():
