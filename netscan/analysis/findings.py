@@ -503,14 +503,20 @@ def find(
     convs: list[Conversation],
     options: Any,
     warnings: list[str] | None = None,
+    keep: Any = None,
 ) -> list[dict[str, Any]]:
-    """The findings; what the picture decoding limits left undone goes to ``warnings``."""
+    """The findings. ``keep`` (a ``netscan.safefile.PrivateDir``) overrides
+    ``options.keep_evidence`` as the place carved images are kept; what the picture
+    decoding limits left undone goes to ``warnings``."""
     inv = inventory
     country = getattr(options, "country", None)
-    checker = FaceChecker(getattr(options, "keep_evidence", None), getattr(options, "limits", None))
+    checker = FaceChecker(
+        keep if keep is not None else getattr(options, "keep_evidence", None),
+        getattr(options, "limits", None),
+    )
     hits = content_hits(inv, checker)
     if warnings is not None:
-        warnings.extend(checker.warnings())
+        warnings.extend(checker.limit_warnings())
     feeds = feeders(inv, convs, hits)
 
     groups: dict[tuple[str, str], Group] = {}

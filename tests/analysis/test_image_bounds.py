@@ -63,7 +63,7 @@ def test_picture_above_the_pixel_limit_is_not_decoded(bomb_png: bytes) -> None:
     assert chk.not_decoded == "30000x30000 is above the limit of 40,000,000 pixels"
     assert checker.decoded == 0 and checker.too_large == 1
     checker.check(jpeg_with_size(20000, 20000), "jpeg")
-    assert checker.warnings() == [
+    assert checker.limit_warnings() == [
         "2 picture(s) above the limit of 40,000,000 pixels (largest 30000x30000) were not "
         "decoded for faces (--limit image-pixels=N)"
     ]
@@ -78,7 +78,7 @@ def test_decoding_budget_counts_what_it_skipped() -> None:
     ] * 2
     assert all(c.faces is not None for c in checks[:3])  # decoded and looked at
     assert checker.check(pictures[0], "png") is checks[0]  # a repeat costs nothing
-    assert checker.warnings() == [
+    assert checker.limit_warnings() == [
         "2 picture(s) were not decoded for faces: the run's budget of 3 pictures / "
         "1,000,000,000 pixels was spent (--limit images=N, --limit image-budget=N)"
     ]
