@@ -1,0 +1,207 @@
+//! The high-volume dissectors, one file per protocol: pure parsers over byte slices that
+//! check every length before use, allocate in proportion to their input and never panic
+//! (a panic would still be caught by [`guarded`] and counted).
+//!
+//! Each protocol has a Rust API for the engine (`dns::parse`, `dns::event`, ...), and a
+//! Python function `netscan._core.dissect_<proto>(payload, ctx, ...)` returning the same
+//! `netscan.events` instances as the Python dissector, for the engine and the parity tests.
+//! `registry` mirrors `netscan/dissectors/registry.py`: which parser a flow gets.
+
+pub mod dhcp;
+pub mod dhcpv6;
+pub mod dns;
+pub mod nbns;
+pub mod ntp;
+pub mod quic;
+pub mod registry;
+pub mod util;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+
+use crate::events::{ctx_from_py, events_to_py, Event};
+
+static PANICS: AtomicU64 = AtomicU64::new(0);
+
+/// Run a parser; a panic (a bug, never expected) becomes "no events" and is counted.
+pub fn guarded<F: FnOnce() -> Vec<Event>>(f: F) -> Vec<Event> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(events) => events,
+        Err(_) => {
+            PANICS.fetch_add(1, Ordering::Relaxed);
+            Vec::new()
+        }
+    }
+}
+
+/// How many dissector panics were caught since the module was loaded.
+pub fn panics() -> u64 {
+    PANICS.load(Ordering::Relaxed)
+}
+
+fn run<'py, F>(py: Python<'py>, ctx: &Bound<'py, PyAny>, f: F) -> PyResult<Bound<'py, PyList>>
+where
+    F: FnOnce() -> Vec<Event> + Send,
+{
+    let events = py.detach(|| guarded(f));
+    if events.is_empty() {
+        return Ok(PyList::empty(py));
+    }
+    let ctx = ctx_from_py(py, ctx)?;
+    events_to_py(py, &events, &ctx)
+}
+
+/// DNS, mDNS or LLMNR message -> `[DnsEvent]` (or `[]`); `proto` is "dns", "mdns" or "llmnr".
+#[pyfunction]
+#[pyo3(signature = (payload, ctx, proto = "dns"))]
+fn dissect_dns<'py>(
+    py: Python<'py>,
+    payload: &[u8],
+    ctx: &Bound<'py, PyAny>,
+    proto: &str,
+) -> PyResult<Bound<'py, PyList>> {
+    let proto: &'static str = match proto {
+        "mdns" => "mdns",
+        "llmnr" => "llmnr",
+        "dns" => "dns",
+        other => {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "unknown DNS flavour {other:?}"
+            )))
+        }
+    };
+    run(py, ctx, || dns::event(payload, proto).into_iter().collect())
+}
+
+#[pyfunction]
+fn dissect_mdns<'py>(
+    py: Python<'py>,
+    payload: &[u8],
+    ctx: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyList>> {
+    run(py, ctx, || {
+        dns::event(payload, "mdns").into_iter().collect()
+    })
+}
+
+#[pyfunction]
+fn dissect_llmnr<'py>(
+    py: Python<'py>,
+    payload: &[u8],
+    ctx: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyList>> {
+    run(py, ctx, || {
+        dns::event(payload, "llmnr").into_iter().collect()
+    })
+}
+
+#[pyfunction]
+fn dissect_nbns<'py>(
+    py: Python<'py>,
+    payload: &[u8],
+    ctx: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyList>> {
+    run(py, ctx, || nbns::event(payload).into_iter().collect())
+}
+
+#[pyfunction]
+fn dissect_dhcp<'py>(
+    py: Python<'py>,
+    payload: &[u8],
+    ctx: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyList>> {
+    run(py, ctx, || dhcp::event(payload).into_iter().collect())
+}
+
+#[pyfunction]
+fn dissect_dhcpv6<'py>(
+    py: Python<'py>,
+    payload: &[u8],
+    ctx: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyList>> {
+    run(py, ctx, || dhcpv6::event(payload).into_iter().collect())
+}
+
+#[pyfunction]
+fn dissect_ntp<'py>(
+    py: Python<'py>,
+    payload: &[u8],
+    ctx: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyList>> {
+    run(py, ctx, || ntp::event(payload).into_iter().collect())
+}
+
+/// Events of one datagram on a UDP flow whose ports are `a_port` (client) and `b_port`
+/// (server), as `registry.udp_parser` would parse it; `[]` for ports without a Rust parser.
+#[pyfunction]
+fn dissect_udp<'py>(
+    py: Python<'py>,
+    a_port: u16,
+    b_port: u16,
+    payload: &[u8],
+    ctx: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyList>> {
+    run(py, ctx, || registry::dispatch_udp(a_port, b_port, payload))
+}
+
+/// Number of dissector panics caught (expected to stay 0).
+#[pyfunction]
+fn dissect_panics() -> u64 {
+    panics()
+}
+
+/// Python-visible DNS-over-TCP stream parser (same interface as the Python stream parsers).
+#[pyclass(name = "DnsTcpStream", module = "netscan._core")]
+struct PyDnsTcpStream {
+    inner: dns::DnsTcpStream,
+}
+
+#[pymethods]
+impl PyDnsTcpStream {
+    #[new]
+    #[pyo3(signature = (max_messages = 200))]
+    fn new(max_messages: usize) -> Self {
+        Self {
+            inner: dns::DnsTcpStream::new(max_messages),
+        }
+    }
+
+    fn feed<'py>(
+        &mut self,
+        py: Python<'py>,
+        data: &[u8],
+        ctx: &Bound<'py, PyAny>,
+        from_client: bool,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let inner = &mut self.inner;
+        run(py, ctx, || inner.feed(data, from_client))
+    }
+
+    fn close<'py>(&mut self, py: Python<'py>, _ctx: &Bound<'py, PyAny>) -> Bound<'py, PyList> {
+        PyList::empty(py)
+    }
+
+    #[getter]
+    fn done(&self) -> bool {
+        self.inner.done
+    }
+}
+
+/// Add the dissectors to the extension module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(dissect_dns, m)?)?;
+    m.add_function(wrap_pyfunction!(dissect_mdns, m)?)?;
+    m.add_function(wrap_pyfunction!(dissect_llmnr, m)?)?;
+    m.add_function(wrap_pyfunction!(dissect_nbns, m)?)?;
+    m.add_function(wrap_pyfunction!(dissect_dhcp, m)?)?;
+    m.add_function(wrap_pyfunction!(dissect_dhcpv6, m)?)?;
+    m.add_function(wrap_pyfunction!(dissect_ntp, m)?)?;
+    m.add_function(wrap_pyfunction!(dissect_udp, m)?)?;
+    m.add_function(wrap_pyfunction!(dissect_panics, m)?)?;
+    m.add_class::<PyDnsTcpStream>()?;
+    registry::register(m)?;
+    Ok(())
+}
