@@ -14,7 +14,9 @@ pub mod nbns;
 pub mod ntp;
 pub mod quic;
 pub mod registry;
+pub mod tls;
 pub mod util;
+pub mod x509;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -190,6 +192,85 @@ impl PyDnsTcpStream {
     }
 }
 
+/// Python-visible TLS stream parser (same interface as `netscan.dissectors.tls.TlsStream`).
+#[pyclass(name = "TlsStream", module = "netscan._core")]
+struct PyTlsStream {
+    inner: tls::TlsStream,
+}
+
+#[pymethods]
+impl PyTlsStream {
+    #[new]
+    #[pyo3(signature = (cap = tls::DEFAULT_CAP))]
+    fn new(cap: usize) -> Self {
+        Self {
+            inner: tls::TlsStream::new(cap),
+        }
+    }
+
+    fn feed<'py>(
+        &mut self,
+        py: Python<'py>,
+        data: &[u8],
+        ctx: &Bound<'py, PyAny>,
+        from_client: bool,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let inner = &mut self.inner;
+        run(py, ctx, || inner.feed(data, from_client))
+    }
+
+    fn close<'py>(&mut self, py: Python<'py>, _ctx: &Bound<'py, PyAny>) -> Bound<'py, PyList> {
+        PyList::empty(py)
+    }
+
+    #[getter]
+    fn done(&self) -> bool {
+        self.inner.done()
+    }
+
+    #[getter]
+    fn client_hello_seen(&self) -> bool {
+        self.inner.client_hello_seen
+    }
+
+    #[getter]
+    fn certificate_seen(&self) -> bool {
+        self.inner.certificate_seen
+    }
+
+    #[getter]
+    fn overflow(&self) -> bool {
+        self.inner.overflow
+    }
+}
+
+/// ClientHello body (or whole message) -> `[TlsClientHelloEvent]` or `[]`.
+#[pyfunction]
+#[pyo3(signature = (hs, ctx, quic = false))]
+fn dissect_client_hello<'py>(
+    py: Python<'py>,
+    hs: &[u8],
+    ctx: &Bound<'py, PyAny>,
+    quic: bool,
+) -> PyResult<Bound<'py, PyList>> {
+    run(py, ctx, || {
+        tls::parse_client_hello(hs)
+            .map(|ch| ch.event(quic))
+            .into_iter()
+            .collect()
+    })
+}
+
+/// (subject, issuer, san) of a DER certificate as `tls.describe_der` gives them, or None.
+#[pyfunction]
+fn describe_der(py: Python<'_>, der: &[u8]) -> Option<(String, String, Vec<String>)> {
+    py.detach(|| {
+        std::panic::catch_unwind(|| x509::describe(der))
+            .ok()
+            .flatten()
+    })
+}
+
 /// Add the dissectors to the extension module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dissect_dns, m)?)?;
@@ -201,7 +282,10 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dissect_ntp, m)?)?;
     m.add_function(wrap_pyfunction!(dissect_udp, m)?)?;
     m.add_function(wrap_pyfunction!(dissect_panics, m)?)?;
+    m.add_function(wrap_pyfunction!(dissect_client_hello, m)?)?;
+    m.add_function(wrap_pyfunction!(describe_der, m)?)?;
     m.add_class::<PyDnsTcpStream>()?;
+    m.add_class::<PyTlsStream>()?;
     registry::register(m)?;
     Ok(())
 }

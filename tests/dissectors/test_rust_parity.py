@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from netscan import _core
-from netscan.dissectors import dhcp, dhcpv6, dns, nbns, ntp
+from netscan.dissectors import dhcp, dhcpv6, dns, nbns, ntp, tls
 from netscan.dissectors.vendor.registry import VENDOR_UDP_PARSERS
 from netscan.events import Ctx, Event
 from tests.conftest import PCAPS, realworld_files
@@ -30,7 +30,13 @@ from tests.dissectors.parity_payloads import Recording, Stream, recording
 DEMO = PCAPS / "demo_sales_office.pcapng"
 
 # (parser, what differs) -> why the Rust port differs on purpose
-DELIBERATE: dict[tuple[str, str], str] = {}
+DELIBERATE: dict[tuple[str, str], str] = {
+    ("tls", "san"): "cryptography refuses all extensions of a certificate when any one of the "
+    "extensions it knows (CRL distribution points, policies, SCTs, ...) is malformed, so the "
+    "Python side then reports no SAN; the Rust port checks the extensions' structure and "
+    "parses the SubjectAlternativeName alone, so an unrelated broken extension does not hide "
+    "the names. No certificate in the captures has one; only damaged copies show it.",
+}
 
 PY_DATAGRAM: dict[str, Callable[[bytes, Ctx], list[Event]]] = {
     "dns": dns.parse,
@@ -50,8 +56,8 @@ RUST_DATAGRAM: dict[str, Callable[[bytes, Ctx], list[Event]]] = {
     "dhcpv6": _core.dissect_dhcpv6,
     "ntp": _core.dissect_ntp,
 }
-PY_STREAM: dict[str, Callable[[], Any]] = {"dns": dns.DnsTcpStream}
-RUST_STREAM: dict[str, Callable[[], Any]] = {"dns": _core.DnsTcpStream}
+PY_STREAM: dict[str, Callable[[], Any]] = {"dns": dns.DnsTcpStream, "tls": tls.TlsStream}
+RUST_STREAM: dict[str, Callable[[], Any]] = {"dns": _core.DnsTcpStream, "tls": _core.TlsStream}
 
 
 def _captures() -> list[Any]:
@@ -144,7 +150,7 @@ def test_the_captures_exercise_every_ported_parser() -> None:
         seen |= {d.parser for d in rec.datagrams if d.events}
         seen |= {f"tcp-{s.parser}" for s in rec.streams if any(c[4] for c in s.calls)}
     assert set(PY_DATAGRAM) <= seen, sorted(set(PY_DATAGRAM) - seen)
-    assert "tcp-dns" in seen
+    assert {"tcp-dns", "tcp-tls"} <= seen
 
 
 def _mutations(payload: bytes, rng: random.Random, n: int) -> list[bytes]:
@@ -201,3 +207,71 @@ def test_scenario_captures(tmp_path: Path) -> None:
         rec = recording(str(path))
         bad += _check_datagrams(rec)[1] + _check_streams(rec)[1] + _check_choices(rec)
     assert not bad, f"{len(bad)} differences, first: " + "\n".join(bad[:10])
+
+
+def _certificates(rec: Recording) -> list[bytes]:
+    """Every certificate of every plaintext Certificate message the servers sent."""
+    out: list[bytes] = []
+    for s in rec.streams:
+        if s.parser != "tls":
+            continue
+        data = b"".join(c[1] for c in s.calls if c[0] == "feed" and not c[3])
+        hs, pos = bytearray(), 0
+        while pos + 5 <= len(data) and data[pos] in (20, 21, 22, 23, 24):
+            length = int.from_bytes(data[pos + 3 : pos + 5], "big")
+            if data[pos] == 22:
+                hs += data[pos + 5 : pos + 5 + length]
+            pos += 5 + length
+        pos = 0
+        while pos + 4 <= len(hs):
+            mtype, mlen = hs[pos], int.from_bytes(hs[pos + 1 : pos + 4], "big")
+            body = bytes(hs[pos + 4 : pos + 4 + mlen])
+            pos += 4 + mlen
+            if mtype != 11 or len(body) < 3:
+                continue
+            chain, cpos = body[3:], 0
+            while cpos + 3 <= len(chain):
+                n = int.from_bytes(chain[cpos : cpos + 3], "big")
+                out.append(chain[cpos + 3 : cpos + 3 + n])
+                cpos += 3 + n
+    return out
+
+
+def _describe_py(der: bytes) -> Any:
+    got = tls.describe_der.__wrapped__(der)
+    return None if got is None else (got[0], got[1], list(got[2]))
+
+
+def _broken_other_extension(der: bytes, expected: Any, got: Any) -> bool:
+    """The DELIBERATE ("tls", "san") case: names equal, and cryptography refuses the
+    certificate's extensions."""
+    from cryptography import x509
+
+    if expected is None or got is None or expected[:2] != got[:2] or expected[2]:
+        return False
+    try:
+        x509.load_der_x509_certificate(der).extensions  # noqa: B018
+    except ValueError:
+        return True
+    return False
+
+
+def test_same_certificate_names() -> None:
+    """Whole chains (not only the first certificate), then damaged copies of them."""
+    ders: set[bytes] = set()
+    for param in _captures():
+        ders.update(_certificates(recording(param.values[0])))
+    assert len(ders) >= 50
+    bad = [d.hex()[:80] for d in sorted(ders) if _describe_py(d) != _core.describe_der(d)]
+    assert not bad, f"{len(bad)} certificates differ, first: {bad[:3]}"
+    rng = random.Random(4514)
+    checked = 0
+    for der in sorted(ders):
+        for m in _mutations(der, rng, 10):
+            checked += 1
+            expected, got = _describe_py(m), _core.describe_der(m)
+            if expected != got and not _broken_other_extension(m, expected, got):
+                bad.append(f"{m.hex()}: {expected!r} / {got!r}")
+    assert not bad, f"{len(bad)} of {checked} damaged certificates differ, first: " + "\n".join(
+        bad[:3]
+    )
