@@ -244,6 +244,47 @@ impl PyTlsStream {
     }
 }
 
+/// Python-visible QUIC Initial parser (same interface as `quic.QuicInitialParser`).
+#[pyclass(name = "QuicInitialParser", module = "netscan._core")]
+struct PyQuicInitialParser {
+    inner: quic::QuicInitialParser,
+}
+
+#[pymethods]
+impl PyQuicInitialParser {
+    #[new]
+    fn new() -> Self {
+        Self {
+            inner: quic::QuicInitialParser::new(),
+        }
+    }
+
+    fn feed<'py>(
+        &mut self,
+        py: Python<'py>,
+        data: &[u8],
+        ctx: &Bound<'py, PyAny>,
+        from_client: bool,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let inner = &mut self.inner;
+        run(py, ctx, || inner.feed(data, from_client))
+    }
+
+    fn close<'py>(&mut self, py: Python<'py>, _ctx: &Bound<'py, PyAny>) -> Bound<'py, PyList> {
+        PyList::empty(py)
+    }
+
+    #[getter]
+    fn done(&self) -> bool {
+        self.inner.done
+    }
+
+    #[getter]
+    fn client_hello_seen(&self) -> bool {
+        self.inner.client_hello_seen
+    }
+}
+
 /// ClientHello body (or whole message) -> `[TlsClientHelloEvent]` or `[]`.
 #[pyfunction]
 #[pyo3(signature = (hs, ctx, quic = false))]
@@ -286,6 +327,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(describe_der, m)?)?;
     m.add_class::<PyDnsTcpStream>()?;
     m.add_class::<PyTlsStream>()?;
+    m.add_class::<PyQuicInitialParser>()?;
     registry::register(m)?;
     Ok(())
 }

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from netscan import _core
-from netscan.dissectors import dhcp, dhcpv6, dns, nbns, ntp, tls
+from netscan.dissectors import dhcp, dhcpv6, dns, nbns, ntp, quic, tls
 from netscan.dissectors.vendor.registry import VENDOR_UDP_PARSERS
 from netscan.events import Ctx, Event
 from tests.conftest import PCAPS, realworld_files
@@ -56,8 +56,16 @@ RUST_DATAGRAM: dict[str, Callable[[bytes, Ctx], list[Event]]] = {
     "dhcpv6": _core.dissect_dhcpv6,
     "ntp": _core.dissect_ntp,
 }
-PY_STREAM: dict[str, Callable[[], Any]] = {"dns": dns.DnsTcpStream, "tls": tls.TlsStream}
-RUST_STREAM: dict[str, Callable[[], Any]] = {"dns": _core.DnsTcpStream, "tls": _core.TlsStream}
+PY_STREAM: dict[str, Callable[[], Any]] = {
+    "dns": dns.DnsTcpStream,
+    "tls": tls.TlsStream,
+    "quic": quic.QuicInitialParser,
+}
+RUST_STREAM: dict[str, Callable[[], Any]] = {
+    "dns": _core.DnsTcpStream,
+    "tls": _core.TlsStream,
+    "quic": _core.QuicInitialParser,
+}
 
 
 def _captures() -> list[Any]:
@@ -112,7 +120,15 @@ def _check_streams(rec: Recording) -> tuple[int, list[str]]:
         if factory is None:
             continue
         checked += 1
-        bad.extend(_replay(s, factory()))
+        rust = factory()
+        bad.extend(_replay(s, rust))
+        if s.calls and s.parser in ("tls", "quic") and not bad:
+            python = PY_STREAM[s.parser]()
+            for op, data, ctx, from_client, _ in s.calls:
+                if op == "feed":
+                    python.feed(data, ctx, from_client)
+            if (python.done, python.client_hello_seen) != (rust.done, rust.client_hello_seen):
+                bad.append(f"{s.parser} state: Python done={python.done}, Rust done={rust.done}")
     return checked, bad
 
 
@@ -150,7 +166,7 @@ def test_the_captures_exercise_every_ported_parser() -> None:
         seen |= {d.parser for d in rec.datagrams if d.events}
         seen |= {f"tcp-{s.parser}" for s in rec.streams if any(c[4] for c in s.calls)}
     assert set(PY_DATAGRAM) <= seen, sorted(set(PY_DATAGRAM) - seen)
-    assert {"tcp-dns", "tcp-tls"} <= seen
+    assert {"tcp-dns", "tcp-tls", "tcp-quic"} <= seen
 
 
 def _mutations(payload: bytes, rng: random.Random, n: int) -> list[bytes]:
@@ -275,3 +291,69 @@ def test_same_certificate_names() -> None:
     assert not bad, f"{len(bad)} of {checked} damaged certificates differ, first: " + "\n".join(
         bad[:3]
     )
+
+
+def _random_frames(rng: random.Random, hello: bytes) -> list[bytes]:
+    """The hello cut into CRYPTO frames, shuffled, mixed with other frames and garbage."""
+    from tests.dissectors.test_quic import crypto_frame, varint
+
+    cuts = sorted({0, len(hello), *(rng.randrange(len(hello)) for _ in range(rng.randint(0, 4)))})
+    frames = [crypto_frame(a, hello[a:b]) for a, b in zip(cuts, cuts[1:], strict=False)]
+    if rng.random() < 0.3:  # an overlapping copy
+        a = rng.randrange(len(hello))
+        frames.append(crypto_frame(a, hello[a : a + rng.randint(1, 300)]))
+    others = [
+        b"\x01",
+        b"\x00" * rng.randint(1, 30),
+        b"\x02" + varint(5) + varint(0) + varint(1) + varint(0) + varint(1) + varint(2),
+        b"\x03" + varint(5) + varint(0) + varint(0) + varint(0) + b"\x01\x02\x03",
+        b"\x1c\x00\x06" + varint(3) + b"bye",
+        b"\x07" + varint(4) + b"tokn",
+        b"\x0a\x04" + varint(2) + b"st",
+        b"\x18\x01\x00\x04abcd" + bytes(16),
+        b"\x1a" + bytes(8),
+        b"\x10" + varint(1000),
+        b"\x21",  # unknown frame: ends the packet
+        b"\x02\x40",  # cut short
+        b"\x18\x01\x00",  # cut short at the CID length
+    ]
+    frames += [rng.choice(others) for _ in range(rng.randint(0, 3))]
+    rng.shuffle(frames)
+    return frames
+
+
+def test_same_quic_events_on_crafted_initials() -> None:
+    """Encrypted Initials (v1 and v2) with CRYPTO frames split, reordered, overlapping and
+    mixed with other frames; both parsers see the same datagrams."""
+    from tests.dissectors.test_quic import QUIC_V2, long_packet, quic_hello
+
+    rng = random.Random(9001)
+    ctx = Ctx(0, 1, 0.0, None, None, "192.0.2.1", "192.0.2.2", 50000, 443, "udp")
+    checked, bad = 0, []
+    for round_ in range(150):
+        hello = quic_hello(f"h{round_}.example")
+        dcid = rng.randbytes(rng.choice((0, 4, 8, 20)))
+        version = rng.choice((1, QUIC_V2))
+        frames = _random_frames(rng, hello)
+        datagrams, pn = [], 0
+        while frames:
+            take = [frames.pop() for _ in range(min(len(frames), rng.randint(1, 3)))]
+            packet = long_packet(
+                b"".join(take), dcid=dcid, pn=pn, pn_len=rng.randint(1, 4), version=version
+            )
+            pn += 1
+            if rng.random() < 0.1:  # damaged in transit
+                b = bytearray(packet)
+                b[rng.randrange(len(b))] ^= 0xFF
+                packet = bytes(b)
+            datagrams.append(packet)
+        python, rust = quic.QuicInitialParser(), _core.QuicInitialParser()
+        for d in datagrams:
+            expected, got = python.feed(d, ctx, True), rust.feed(d, ctx, True)
+            checked += 1
+            if expected != got:
+                bad.append(f"round {round_}: {_describe(expected, got)}")
+        if (python.done, python.client_hello_seen) != (rust.done, rust.client_hello_seen):
+            bad.append(f"round {round_}: state differs")
+    assert checked > 150
+    assert not bad, f"{len(bad)} differences, first: " + "\n".join(bad[:5])
