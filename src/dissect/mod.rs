@@ -12,6 +12,8 @@ pub mod dhcpv6;
 pub mod dns;
 pub mod nbns;
 pub mod ntp;
+#[cfg(test)]
+mod proptests;
 pub mod quic;
 pub mod registry;
 pub mod tls;

@@ -423,6 +423,11 @@ impl TlsStream {
         }
     }
 
+    /// Bytes held in the reassembly buffers of both directions.
+    pub fn buffered(&self) -> usize {
+        self.client.buf.len() + self.client.hs.len() + self.server.buf.len() + self.server.hs.len()
+    }
+
     /// Nothing more wanted from either direction.
     pub fn done(&self) -> bool {
         self.overflow || (self.client.finished && self.server.finished)
@@ -579,7 +584,7 @@ fn messages(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A ClientHello body with GREASE, SNI, ALPN, supported versions, groups, point formats
