@@ -43,18 +43,87 @@ pub fn type_name(rtype: u16) -> String {
     }
 }
 
-/// Names decoded so far in one message: offset -> (name, wire length of its labels).
-pub type NameCache = HashMap<usize, (String, usize)>;
+/// Names decoded so far in one message, by the offset they were read from: the names live
+/// in one string arena; a short list is searched in order, a long one (hostile messages
+/// full of pointers) through a hash index, so a lookup never costs more than O(1) amortised.
+#[derive(Default)]
+pub struct NameCache {
+    arena: String,
+    /// (offset, start in arena, end in arena, wire length of the labels)
+    entries: Vec<(usize, usize, usize, usize)>,
+    index: Option<HashMap<usize, usize>>,
+}
 
-fn join_lower(labels: &[&[u8]]) -> String {
-    let mut raw = Vec::with_capacity(labels.iter().map(|l| l.len() + 1).sum());
+const LINEAR: usize = 24;
+
+impl NameCache {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// (start, end) of the cached name in the arena and its wire length.
+    fn get(&self, off: usize) -> Option<(usize, usize, usize)> {
+        let i = match &self.index {
+            Some(ix) => *ix.get(&off)?,
+            None => self.entries.iter().rposition(|e| e.0 == off)?,
+        };
+        let (_, a, b, wire) = self.entries[i];
+        Some((a, b, wire))
+    }
+
+    fn insert(&mut self, off: usize, name: &str, wire: usize) {
+        let a = self.arena.len();
+        self.arena.push_str(name);
+        let i = self.entries.len();
+        self.entries.push((off, a, self.arena.len(), wire));
+        if let Some(ix) = &mut self.index {
+            ix.insert(off, i);
+        } else if self.entries.len() > LINEAR {
+            let mut ix = HashMap::with_capacity(2 * LINEAR);
+            for (j, e) in self.entries.iter().enumerate() {
+                ix.insert(e.0, j);
+            }
+            self.index = Some(ix);
+        }
+    }
+}
+
+/// Labels joined by "." (then a suffix), decoded as UTF-8 with replacement, lower-cased.
+fn join_lower(labels: &[&[u8]], suffix: &str) -> String {
+    let size: usize = labels.iter().map(|l| l.len() + 1).sum::<usize>() + suffix.len();
+    if labels.iter().all(|l| l.is_ascii()) {
+        let mut out = String::with_capacity(size);
+        for (i, l) in labels.iter().enumerate() {
+            if i > 0 {
+                out.push('.');
+            }
+            for &c in *l {
+                out.push(char::from(c.to_ascii_lowercase()));
+            }
+        }
+        if !suffix.is_empty() {
+            if !labels.is_empty() {
+                out.push('.');
+            }
+            out.push_str(suffix);
+        }
+        return out;
+    }
+    let mut raw = Vec::with_capacity(size);
     for (i, l) in labels.iter().enumerate() {
         if i > 0 {
             raw.push(b'.');
         }
         raw.extend_from_slice(l);
     }
-    utf8_replace(&raw).to_lowercase()
+    let mut out = utf8_replace(&raw).to_lowercase();
+    if !suffix.is_empty() {
+        if !labels.is_empty() {
+            out.push('.');
+        }
+        out.push_str(suffix);
+    }
+    out
 }
 
 /// Decode the (possibly compressed) name at `off`; return it and the offset after it.
@@ -66,7 +135,7 @@ pub fn read_name(
     let start0 = off;
     let mut labels: Vec<&[u8]> = Vec::new();
     let mut jumps: Vec<(usize, usize, usize)> = Vec::new(); // (target, labels before, wire before)
-    let mut suffix: Option<String> = None;
+    let mut suffix: Option<(usize, usize)> = None; // arena range of a cached suffix
     let mut end: Option<usize> = None;
     let mut total = 0usize;
     let n = buf.len();
@@ -93,12 +162,12 @@ pub fn read_name(
             if end.is_none() {
                 end = Some(off + 2);
             }
-            if let Some((name, wire)) = cache.get(&ptr) {
-                total += *wire;
+            if let Some((a, b, wire)) = cache.get(ptr) {
+                total += wire;
                 if total > MAX_NAME {
                     return Err(Error::Malformed);
                 }
-                suffix = Some(name.clone());
+                suffix = Some((a, b));
                 break;
             }
             jumps.push((ptr, labels.len(), total));
@@ -108,30 +177,16 @@ pub fn read_name(
         }
     }
     let end = end.unwrap_or(off);
-    let suffix_s = suffix.as_deref().unwrap_or("");
-    let name = if labels.is_empty() {
-        suffix_s.to_string()
-    } else {
-        let mut name = join_lower(&labels);
-        if !suffix_s.is_empty() {
-            name.push('.');
-            name.push_str(suffix_s);
-        }
-        name
+    let suffix_s: String = match suffix {
+        Some((a, b)) => cache.arena[a..b].to_string(),
+        None => String::new(),
     };
+    let name = join_lower(&labels, &suffix_s);
     for &(ptr, before, wire) in &jumps {
-        let mut rest = join_lower(&labels[before..]);
-        if !suffix_s.is_empty() {
-            if rest.is_empty() {
-                rest = suffix_s.to_string();
-            } else {
-                rest.push('.');
-                rest.push_str(suffix_s);
-            }
-        }
-        cache.insert(ptr, (rest, total - wire));
+        let rest = join_lower(&labels[before..], &suffix_s);
+        cache.insert(ptr, &rest, total - wire);
     }
-    cache.insert(start0, (name.clone(), total));
+    cache.insert(start0, &name, total);
     Ok((name, end))
 }
 

@@ -314,6 +314,50 @@ fn describe_der(py: Python<'_>, der: &[u8]) -> Option<(String, String, Vec<Strin
     })
 }
 
+/// Benchmark helper: seconds to run the Rust parser `parser` `repeat` times over every
+/// payload, without building Python objects (what the engine pays). Datagram parsers take
+/// each payload alone; "tls", "quic" and "tcp-dns" take each list item as one flow's
+/// client-to-server chunks joined.
+#[pyfunction]
+fn dissect_bench(
+    py: Python<'_>,
+    parser: &str,
+    payloads: Vec<Vec<u8>>,
+    repeat: usize,
+) -> PyResult<(f64, usize)> {
+    let kind = match parser {
+        "dns" | "mdns" | "llmnr" | "nbns" | "dhcp" | "dhcpv6" | "ntp" | "tls" | "quic"
+        | "tcp-dns" | "certificate" => parser.to_string(),
+        other => {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "no Rust parser {other:?}"
+            )))
+        }
+    };
+    Ok(py.detach(move || {
+        let start = std::time::Instant::now();
+        let mut events = 0usize;
+        for _ in 0..repeat {
+            for p in &payloads {
+                events += match kind.as_str() {
+                    "dns" => dns::event(p, "dns").into_iter().count(),
+                    "mdns" => dns::event(p, "mdns").into_iter().count(),
+                    "llmnr" => dns::event(p, "llmnr").into_iter().count(),
+                    "nbns" => nbns::event(p).into_iter().count(),
+                    "dhcp" => dhcp::event(p).into_iter().count(),
+                    "dhcpv6" => dhcpv6::event(p).into_iter().count(),
+                    "ntp" => ntp::event(p).into_iter().count(),
+                    "tls" => tls::TlsStream::default().feed(p, true).len(),
+                    "quic" => quic::QuicInitialParser::new().feed(p, true).len(),
+                    "tcp-dns" => dns::DnsTcpStream::default().feed(p, true).len(),
+                    _ => usize::from(x509::describe(p).is_some()),
+                };
+            }
+        }
+        (start.elapsed().as_secs_f64(), events)
+    }))
+}
+
 /// Add the dissectors to the extension module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dissect_dns, m)?)?;
@@ -327,6 +371,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dissect_panics, m)?)?;
     m.add_function(wrap_pyfunction!(dissect_client_hello, m)?)?;
     m.add_function(wrap_pyfunction!(describe_der, m)?)?;
+    m.add_function(wrap_pyfunction!(dissect_bench, m)?)?;
     m.add_class::<PyDnsTcpStream>()?;
     m.add_class::<PyTlsStream>()?;
     m.add_class::<PyQuicInitialParser>()?;

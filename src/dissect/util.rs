@@ -60,7 +60,20 @@ pub fn hex_colon(b: &[u8]) -> String {
 
 /// Dotted quad of 4 bytes.
 pub fn ipv4(b: &[u8; 4]) -> String {
-    format!("{}.{}.{}.{}", b[0], b[1], b[2], b[3])
+    let mut s = String::with_capacity(15);
+    for (i, &x) in b.iter().enumerate() {
+        if i > 0 {
+            s.push('.');
+        }
+        if x >= 100 {
+            s.push(char::from(b'0' + x / 100));
+        }
+        if x >= 10 {
+            s.push(char::from(b'0' + (x / 10) % 10));
+        }
+        s.push(char::from(b'0' + x % 10));
+    }
+    s
 }
 
 /// The longest run (at least two) of zero words, leftmost on ties: (start, len).
