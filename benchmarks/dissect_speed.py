@@ -29,7 +29,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from netscan import _core  # noqa: E402
-from netscan.dissectors import dhcp, dhcpv6, dns, nbns, ntp, quic, tls  # noqa: E402
+from netscan.dissectors import dhcp, dhcpv6, dns, nbns, ntp, quic, ssdp, tls  # noqa: E402
 from netscan.events import Ctx  # noqa: E402
 from tests.dissectors.parity_payloads import Recording, record  # noqa: E402
 
@@ -41,6 +41,7 @@ PY: dict[str, Callable[[bytes, Ctx], Any]] = {
     "dhcp": dhcp.parse,
     "dhcpv6": dhcpv6.parse,
     "ntp": ntp.parse,
+    "ssdp": ssdp.parse,
 }
 RUST: dict[str, Callable[[bytes, Ctx], Any]] = {
     "dns": lambda p, c: _core.dissect_dns(p, c, "dns"),
@@ -50,6 +51,7 @@ RUST: dict[str, Callable[[bytes, Ctx], Any]] = {
     "dhcp": _core.dissect_dhcp,
     "dhcpv6": _core.dissect_dhcpv6,
     "ntp": _core.dissect_ntp,
+    "ssdp": _core.dissect_ssdp,
 }
 STREAMS: dict[str, tuple[Callable[[], Any], Callable[[], Any]]] = {
     "tls": (tls.TlsStream, _core.TlsStream),
@@ -72,9 +74,7 @@ def _row(name: str, n: int, py: float, rpy: float, rust: float | None) -> str:
     us = 1e6 / n
     core = f"{rust * us:9.2f}" if rust is not None else "        -"
     core_x = f"{py / rust:8.0f}x" if rust else "        -"
-    return (
-        f"{name:<14}{n:>7}  {py * us:9.2f}  {rpy * us:9.2f}  {core}   {py / rpy:7.1f}x {core_x}"
-    )
+    return f"{name:<14}{n:>7}  {py * us:9.2f}  {rpy * us:9.2f}  {core}   {py / rpy:7.1f}x {core_x}"
 
 
 def _certificates(recs: list[Recording]) -> list[bytes]:

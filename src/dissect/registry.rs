@@ -5,7 +5,7 @@
 
 use pyo3::prelude::*;
 
-use super::{dhcp, dhcpv6, dns, nbns, ntp, quic};
+use super::{dhcp, dhcpv6, dns, nbns, ntp, quic, ssdp};
 use crate::events::Event;
 
 /// The parser a UDP flow gets.
@@ -93,7 +93,8 @@ pub fn udp_parser(
 }
 
 /// Events of one datagram for a stateless parser; `[]` for the parsers that are not
-/// stateless Rust datagram parsers (QUIC, WS-Discovery, Python ones).
+/// stateless Rust datagram parsers (QUIC) or not ported (SIP, WS-Discovery, vendor
+/// discovery: their payloads go to the Python dissectors).
 pub fn datagram(parser: UdpParser, payload: &[u8]) -> Vec<Event> {
     let one = match parser {
         UdpParser::Dns => dns::event(payload, "dns"),
@@ -103,11 +104,8 @@ pub fn datagram(parser: UdpParser, payload: &[u8]) -> Vec<Event> {
         UdpParser::Dhcp => dhcp::event(payload),
         UdpParser::Dhcpv6 => dhcpv6::event(payload),
         UdpParser::Ntp => ntp::event(payload),
-        UdpParser::Ssdp
-        | UdpParser::Sip
-        | UdpParser::Wsd
-        | UdpParser::Quic
-        | UdpParser::Python(_) => None,
+        UdpParser::Ssdp => ssdp::event(payload),
+        UdpParser::Sip | UdpParser::Wsd | UdpParser::Quic | UdpParser::Python(_) => None,
     };
     one.into_iter().collect()
 }

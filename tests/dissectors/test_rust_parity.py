@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from netscan import _core
-from netscan.dissectors import dhcp, dhcpv6, dns, nbns, ntp, quic, tls
+from netscan.dissectors import dhcp, dhcpv6, dns, nbns, ntp, quic, ssdp, tls
 from netscan.dissectors.vendor.registry import VENDOR_UDP_PARSERS
 from netscan.events import Ctx, Event
 from tests.conftest import PCAPS, realworld_files
@@ -46,6 +46,7 @@ PY_DATAGRAM: dict[str, Callable[[bytes, Ctx], list[Event]]] = {
     "dhcp": dhcp.parse,
     "dhcpv6": dhcpv6.parse,
     "ntp": ntp.parse,
+    "ssdp": ssdp.parse,
 }
 RUST_DATAGRAM: dict[str, Callable[[bytes, Ctx], list[Event]]] = {
     "dns": lambda p, c: _core.dissect_dns(p, c, "dns"),
@@ -55,6 +56,7 @@ RUST_DATAGRAM: dict[str, Callable[[bytes, Ctx], list[Event]]] = {
     "dhcp": _core.dissect_dhcp,
     "dhcpv6": _core.dissect_dhcpv6,
     "ntp": _core.dissect_ntp,
+    "ssdp": _core.dissect_ssdp,
 }
 PY_STREAM: dict[str, Callable[[], Any]] = {
     "dns": dns.DnsTcpStream,
@@ -82,7 +84,9 @@ def _describe(a: list[Event], b: list[Event]) -> str:
             return f"{type(x).__name__} / {type(y).__name__}"
         for f in fields(x):
             if getattr(x, f.name) != getattr(y, f.name):
-                return f"{type(x).__name__}.{f.name}: {getattr(x, f.name)!r} / {getattr(y, f.name)!r}"
+                return (
+                    f"{type(x).__name__}.{f.name}: {getattr(x, f.name)!r} / {getattr(y, f.name)!r}"
+                )
     return "equal"
 
 
@@ -169,6 +173,22 @@ def test_the_captures_exercise_every_ported_parser() -> None:
     assert {"tcp-dns", "tcp-tls", "tcp-quic"} <= seen
 
 
+_TEXTY = (
+    b"\x1c",
+    b"\xc2\xa0",
+    b"\xc2\x85",
+    b"\xe2\x80\xa8",
+    b"\r",
+    b"\n",
+    b"\r\n",
+    b" ",
+    b"\t",
+    b":",
+    b"\n ",
+    b"\xff",
+)
+
+
 def _mutations(payload: bytes, rng: random.Random, n: int) -> list[bytes]:
     out = [payload[: rng.randrange(len(payload) + 1)] for _ in range(2)]
     for _ in range(n):
@@ -178,10 +198,12 @@ def _mutations(payload: bytes, rng: random.Random, n: int) -> list[bytes]:
                 break
             i = rng.randrange(len(b))
             op = rng.random()
-            if op < 0.6:
+            if op < 0.5:
                 b[i] = rng.randrange(256)
-            elif op < 0.8:
+            elif op < 0.7:
                 b[i] = rng.choice((0x00, 0x3F, 0x40, 0xC0, 0xFF))
+            elif op < 0.85:  # white space and separators of the text protocols
+                b[i:i] = rng.choice(_TEXTY)
             else:
                 del b[i:]
         out.append(bytes(b))
