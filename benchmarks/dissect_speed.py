@@ -29,7 +29,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from netscan import _core  # noqa: E402
-from netscan.dissectors import dhcp, dhcpv6, dns, nbns, ntp, quic, ssdp, tls  # noqa: E402
+from netscan.dissectors import dhcp, dhcpv6, dns, nbns, ntp, quic, sip, ssdp, tls  # noqa: E402
 from netscan.events import Ctx  # noqa: E402
 from tests.dissectors.parity_payloads import Recording, record  # noqa: E402
 
@@ -42,6 +42,7 @@ PY: dict[str, Callable[[bytes, Ctx], Any]] = {
     "dhcpv6": dhcpv6.parse,
     "ntp": ntp.parse,
     "ssdp": ssdp.parse,
+    "sip": sip.parse,
 }
 RUST: dict[str, Callable[[bytes, Ctx], Any]] = {
     "dns": lambda p, c: _core.dissect_dns(p, c, "dns"),
@@ -52,6 +53,7 @@ RUST: dict[str, Callable[[bytes, Ctx], Any]] = {
     "dhcpv6": _core.dissect_dhcpv6,
     "ntp": _core.dissect_ntp,
     "ssdp": _core.dissect_ssdp,
+    "sip": _core.dissect_sip,
 }
 STREAMS: dict[str, tuple[Callable[[], Any], Callable[[], Any]]] = {
     "tls": (tls.TlsStream, _core.TlsStream),

@@ -16,6 +16,7 @@ pub mod ntp;
 mod proptests;
 pub mod quic;
 pub mod registry;
+pub mod sip;
 pub mod ssdp;
 pub mod text;
 pub mod tls;
@@ -147,6 +148,15 @@ fn dissect_ssdp<'py>(
     ctx: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyList>> {
     run(py, ctx, || ssdp::event(payload).into_iter().collect())
+}
+
+#[pyfunction]
+fn dissect_sip<'py>(
+    py: Python<'py>,
+    payload: &[u8],
+    ctx: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyList>> {
+    run(py, ctx, || sip::event(payload).into_iter().collect())
 }
 
 /// Events of one datagram on a UDP flow whose ports are `a_port` (client) and `b_port`
@@ -359,6 +369,7 @@ fn dissect_bench(
                     "dhcpv6" => dhcpv6::event(p).into_iter().count(),
                     "ntp" => ntp::event(p).into_iter().count(),
                     "ssdp" => ssdp::event(p).into_iter().count(),
+                    "sip" => sip::event(p).into_iter().count(),
                     "tls" => tls::TlsStream::default().feed(p, true).len(),
                     "quic" => quic::QuicInitialParser::new().feed(p, true).len(),
                     "tcp-dns" => dns::DnsTcpStream::default().feed(p, true).len(),
@@ -380,6 +391,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dissect_dhcpv6, m)?)?;
     m.add_function(wrap_pyfunction!(dissect_ntp, m)?)?;
     m.add_function(wrap_pyfunction!(dissect_ssdp, m)?)?;
+    m.add_function(wrap_pyfunction!(dissect_sip, m)?)?;
     m.add_function(wrap_pyfunction!(dissect_udp, m)?)?;
     m.add_function(wrap_pyfunction!(dissect_panics, m)?)?;
     m.add_function(wrap_pyfunction!(dissect_client_hello, m)?)?;

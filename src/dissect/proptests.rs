@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 
-use super::{dhcp, dhcpv6, dns, nbns, ntp, quic, registry, ssdp, tls, x509};
+use super::{dhcp, dhcpv6, dns, nbns, ntp, quic, registry, sip, ssdp, tls, x509};
 
 /// Well-formed seeds: a DNS response, an NBNS registration, a DHCP discover, a DHCPv6
 /// solicit and a TLS ClientHello record.
@@ -44,6 +44,7 @@ fn all_parsers(data: &[u8]) {
     let _ = dhcpv6::event(data);
     let _ = ntp::event(data);
     let _ = ssdp::event(data);
+    let _ = sip::event(data);
     let _ = tls::parse_client_hello(data);
     let _ = tls::parse_sslv2_client_hello(data);
     let _ = tls::parse_certificate(data);

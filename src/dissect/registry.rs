@@ -5,7 +5,7 @@
 
 use pyo3::prelude::*;
 
-use super::{dhcp, dhcpv6, dns, nbns, ntp, quic, ssdp};
+use super::{dhcp, dhcpv6, dns, nbns, ntp, quic, sip, ssdp};
 use crate::events::Event;
 
 /// The parser a UDP flow gets.
@@ -93,8 +93,8 @@ pub fn udp_parser(
 }
 
 /// Events of one datagram for a stateless parser; `[]` for the parsers that are not
-/// stateless Rust datagram parsers (QUIC) or not ported (SIP, WS-Discovery, vendor
-/// discovery: their payloads go to the Python dissectors).
+/// stateless Rust datagram parsers (QUIC) or not ported (WS-Discovery, vendor discovery:
+/// their payloads go to the Python dissectors).
 pub fn datagram(parser: UdpParser, payload: &[u8]) -> Vec<Event> {
     let one = match parser {
         UdpParser::Dns => dns::event(payload, "dns"),
@@ -105,7 +105,8 @@ pub fn datagram(parser: UdpParser, payload: &[u8]) -> Vec<Event> {
         UdpParser::Dhcpv6 => dhcpv6::event(payload),
         UdpParser::Ntp => ntp::event(payload),
         UdpParser::Ssdp => ssdp::event(payload),
-        UdpParser::Sip | UdpParser::Wsd | UdpParser::Quic | UdpParser::Python(_) => None,
+        UdpParser::Sip => sip::event(payload),
+        UdpParser::Wsd | UdpParser::Quic | UdpParser::Python(_) => None,
     };
     one.into_iter().collect()
 }

@@ -17,7 +17,7 @@ pub fn event(payload: &[u8]) -> Option<Event> {
     if !plausible_start(&rest[..rest.len().min(MAX_TOKEN + 1)]) {
         return None;
     }
-    let (head, _) = split_message(payload, VERSIONS)?;
+    let (head, _) = split_message(payload, VERSIONS, None)?;
     let (method, nt) = if head.is_response {
         if !(200..300).contains(&head.status) {
             return None;

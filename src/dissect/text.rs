@@ -82,6 +82,25 @@ impl Head {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
+
+    /// Content-Length; None when absent, conflicting or not a number.
+    pub fn content_length(&self) -> Option<u64> {
+        let mut found: Option<u64> = None;
+        for (_, value) in self.headers.iter().filter(|(k, _)| k == "content-length") {
+            for part in value.split(',') {
+                let part = py_strip(part);
+                if !ascii_digits(part) || part.len() > 18 {
+                    return None;
+                }
+                let number: u64 = part.parse().ok()?;
+                if found.is_some_and(|f| f != number) {
+                    return None;
+                }
+                found = Some(number);
+            }
+        }
+        found
+    }
 }
 
 /// Parse a request line or status line; `versions` are prefixes like `["HTTP/"]`.
@@ -122,8 +141,14 @@ pub fn parse_start_line(line: &str, versions: &[&str]) -> Option<Head> {
     })
 }
 
+/// Maps header names (lower case) to the names they stand for (SIP compact forms).
+pub type NameMap = fn(&str) -> Option<&'static str>;
+
 /// Header lines (no line endings) -> [(lower-case name, value)]; folded lines joined.
-pub fn parse_header_lines<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<(String, String)> {
+pub fn parse_header_lines<'a>(
+    lines: impl Iterator<Item = &'a str>,
+    name_map: Option<NameMap>,
+) -> Vec<(String, String)> {
     let mut headers: Vec<(String, String)> = Vec::new();
     for line in lines {
         if line.is_empty() {
@@ -146,20 +171,24 @@ pub fn parse_header_lines<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<(Stri
         if name.is_empty() || name.contains([' ', '\t']) {
             continue;
         }
+        let name = match name_map.and_then(|m| m(&name)) {
+            Some(mapped) => mapped.to_string(),
+            None => name,
+        };
         headers.push((name, py_strip(value).to_string()));
     }
     headers
 }
 
 /// Parse a header block (without the terminating empty line).
-pub fn parse_head(block: &[u8], versions: &[&str]) -> Option<Head> {
+pub fn parse_head(block: &[u8], versions: &[&str], name_map: Option<NameMap>) -> Option<Head> {
     let text = utf8_replace(block);
     let mut lines = text
         .split('\n')
         .map(|l| l.trim_end_matches('\r'))
         .skip_while(|l| py_strip(l).is_empty());
     let mut head = parse_start_line(lines.next()?, versions)?;
-    head.headers = parse_header_lines(lines);
+    head.headers = parse_header_lines(lines, name_map);
     Some(head)
 }
 
@@ -183,7 +212,11 @@ pub fn find_block_end(buf: &[u8], start: usize, stop: usize) -> Option<(usize, u
 }
 
 /// Datagram form: (head, bytes after the header block); a missing empty line is tolerated.
-pub fn split_message<'a>(payload: &'a [u8], versions: &[&str]) -> Option<(Head, &'a [u8])> {
+pub fn split_message<'a>(
+    payload: &'a [u8],
+    versions: &[&str],
+    name_map: Option<NameMap>,
+) -> Option<(Head, &'a [u8])> {
     let pos = payload
         .iter()
         .position(|&b| b != b'\r' && b != b'\n')
@@ -198,7 +231,7 @@ pub fn split_message<'a>(payload: &'a [u8], versions: &[&str]) -> Option<(Head, 
             (payload.len(), payload.len())
         }
     };
-    let head = parse_head(&payload[pos..end], versions)?;
+    let head = parse_head(&payload[pos..end], versions, name_map)?;
     Some((head, &payload[body..]))
 }
 
@@ -244,6 +277,7 @@ mod tests {
         let h = parse_head(
             b"\r\nNOTIFY * HTTP/1.1\r\nHOST: x\r\nServer: a\r\n  b\r\nbad line\r\nX Y: z\r\n",
             &["HTTP/"],
+            None,
         )
         .unwrap();
         assert_eq!(h.get("server"), Some("a b"));

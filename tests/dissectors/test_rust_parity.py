@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from netscan import _core
-from netscan.dissectors import dhcp, dhcpv6, dns, nbns, ntp, quic, ssdp, tls
+from netscan.dissectors import dhcp, dhcpv6, dns, nbns, ntp, quic, sip, ssdp, tls
 from netscan.dissectors.vendor.registry import VENDOR_UDP_PARSERS
 from netscan.events import Ctx, Event
 from tests.conftest import PCAPS, realworld_files
@@ -47,6 +47,7 @@ PY_DATAGRAM: dict[str, Callable[[bytes, Ctx], list[Event]]] = {
     "dhcpv6": dhcpv6.parse,
     "ntp": ntp.parse,
     "ssdp": ssdp.parse,
+    "sip": sip.parse,
 }
 RUST_DATAGRAM: dict[str, Callable[[bytes, Ctx], list[Event]]] = {
     "dns": lambda p, c: _core.dissect_dns(p, c, "dns"),
@@ -57,6 +58,7 @@ RUST_DATAGRAM: dict[str, Callable[[bytes, Ctx], list[Event]]] = {
     "dhcpv6": _core.dissect_dhcpv6,
     "ntp": _core.dissect_ntp,
     "ssdp": _core.dissect_ssdp,
+    "sip": _core.dissect_sip,
 }
 PY_STREAM: dict[str, Callable[[], Any]] = {
     "dns": dns.DnsTcpStream,
