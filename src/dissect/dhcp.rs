@@ -12,21 +12,24 @@ use crate::events::{DhcpEvent, Event};
 const COOKIE: [u8; 4] = [0x63, 0x82, 0x53, 0x63];
 const OPTIONS_AT: usize = 240;
 
-/// Options by code, repeated codes concatenated (at most 256 entries of at most the
+/// Options by code, repeated codes concatenated (at most 255 entries, at most the
 /// message's size in total).
 struct Options {
-    values: Vec<Option<Vec<u8>>>,
+    values: Vec<(u8, Vec<u8>)>,
 }
 
 impl Options {
     fn new() -> Self {
         Self {
-            values: vec![None; 256],
+            values: Vec::with_capacity(16),
         }
     }
 
     fn get(&self, code: u8) -> Option<&[u8]> {
-        self.values[usize::from(code)].as_deref()
+        self.values
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map(|(_, v)| v.as_slice())
     }
 
     fn read(&mut self, buf: &[u8], mut off: usize, end: usize) {
@@ -44,9 +47,10 @@ impl Options {
             if off > end {
                 return;
             }
-            self.values[usize::from(code)]
-                .get_or_insert_with(Vec::new)
-                .extend_from_slice(&buf[start..off]);
+            match self.values.iter_mut().find(|(c, _)| *c == code) {
+                Some((_, v)) => v.extend_from_slice(&buf[start..off]),
+                None => self.values.push((code, buf[start..off].to_vec())),
+            }
         }
     }
 }

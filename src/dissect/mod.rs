@@ -347,8 +347,8 @@ fn dissect_bench(
     repeat: usize,
 ) -> PyResult<(f64, usize)> {
     let kind = match parser {
-        "dns" | "mdns" | "llmnr" | "nbns" | "dhcp" | "dhcpv6" | "ntp" | "tls" | "quic"
-        | "tcp-dns" | "certificate" => parser.to_string(),
+        "dns" | "mdns" | "llmnr" | "nbns" | "dhcp" | "dhcpv6" | "ntp" | "ssdp" | "sip" | "tls"
+        | "quic" | "tcp-dns" | "certificate" => parser.to_string(),
         other => {
             return Err(pyo3::exceptions::PyValueError::new_err(format!(
                 "no Rust parser {other:?}"
