@@ -5,7 +5,7 @@
 
 use pyo3::prelude::*;
 
-use super::{dhcp, dhcpv6, dns, nbns, ntp, quic, sip, ssdp};
+use super::{dhcp, dhcpv6, dns, nbns, ntp, quic, sip, ssdp, tls};
 use crate::events::Event;
 
 /// The parser a UDP flow gets.
@@ -92,10 +92,15 @@ pub fn udp_parser(
         .or_else(|| quic::looks_like_quic_initial(first_payload).then_some(UdpParser::Quic))
 }
 
-/// Events of one datagram for a stateless parser; `[]` for the parsers that are not
+/// Events of one datagram for a stateless parser (a panic, never expected, is counted and
+/// gives no events); `[]` for the parsers that are not
 /// stateless Rust datagram parsers (QUIC) or not ported (WS-Discovery, vendor discovery:
 /// their payloads go to the Python dissectors).
 pub fn datagram(parser: UdpParser, payload: &[u8]) -> Vec<Event> {
+    super::guarded(|| datagram_unguarded(parser, payload))
+}
+
+fn datagram_unguarded(parser: UdpParser, payload: &[u8]) -> Vec<Event> {
     let one = match parser {
         UdpParser::Dns => dns::event(payload, "dns"),
         UdpParser::Mdns => dns::event(payload, "mdns"),
@@ -227,6 +232,48 @@ pub fn tcp_parser(first: &[u8], a_port: u16, b_port: u16) -> Option<TcpParser> {
     None
 }
 
+/// A Rust stream parser for one flow (the engine keeps one per flow that needs state).
+pub enum Stream {
+    Tls(tls::TlsStream),
+    Dns(dns::DnsTcpStream),
+    Quic(quic::QuicInitialParser),
+}
+
+impl Stream {
+    /// The Rust stream parser for a TCP flow; None for the protocols whose stream parsers
+    /// are still in Python (HTTP, RTSP, SIP over TCP): hand their payloads over.
+    pub fn for_tcp(parser: TcpParser) -> Option<Self> {
+        match parser {
+            TcpParser::Tls => Some(Stream::Tls(tls::TlsStream::default())),
+            TcpParser::Dns => Some(Stream::Dns(dns::DnsTcpStream::default())),
+            TcpParser::Http | TcpParser::Rtsp | TcpParser::Sip => None,
+        }
+    }
+
+    /// The Rust stream parser for a UDP flow (QUIC only; the others are datagram parsers).
+    pub fn for_udp(parser: UdpParser) -> Option<Self> {
+        (parser == UdpParser::Quic).then(|| Stream::Quic(quic::QuicInitialParser::new()))
+    }
+
+    /// In-order payload of one direction.
+    pub fn feed(&mut self, data: &[u8], from_client: bool) -> Vec<Event> {
+        super::guarded(|| match self {
+            Stream::Tls(s) => s.feed(data, from_client),
+            Stream::Dns(s) => s.feed(data, from_client),
+            Stream::Quic(s) => s.feed(data, from_client),
+        })
+    }
+
+    /// No more bytes wanted from either direction.
+    pub fn done(&self) -> bool {
+        match self {
+            Stream::Tls(s) => s.done(),
+            Stream::Dns(s) => s.done,
+            Stream::Quic(s) => s.done,
+        }
+    }
+}
+
 /// `(name, port)` of the parser a UDP flow gets: name as in `registry.udp_parser`, or
 /// "python" with the port for `python_ports`; None when no parser applies.
 #[pyfunction]
@@ -284,6 +331,20 @@ mod tests {
         assert_eq!(tcp_parser(b"PLAY x\r\n", 1, 554), Some(TcpParser::Rtsp));
         assert_eq!(tcp_parser(b"PLAY x\r\n", 1, 555), None);
         assert_eq!(tcp_parser(b"\x00\x1c", 1, 53), Some(TcpParser::Dns));
+    }
+
+    #[test]
+    fn streams_for_the_engine() {
+        let mut s = Stream::for_tcp(TcpParser::Dns).unwrap();
+        assert!(s.feed(b"\x00\x05hello", true).is_empty());
+        assert!(s.done());
+        assert!(Stream::for_tcp(TcpParser::Http).is_none());
+        assert!(Stream::for_udp(UdpParser::Quic).is_some());
+        assert!(Stream::for_udp(UdpParser::Dns).is_none());
+        assert_eq!(dispatch_udp(40000, 123, &[0x23, 2, 0, 0]).len(), 0);
+        let mut ntp = vec![0u8; 48];
+        ntp[0] = 0x23;
+        assert_eq!(dispatch_udp(40000, 123, &ntp).len(), 1);
     }
 
     #[test]
