@@ -36,6 +36,10 @@ DELIBERATE: dict[tuple[str, str], str] = {
     "Python side then reports no SAN; the Rust port checks the extensions' structure and "
     "parses the SubjectAlternativeName alone, so an unrelated broken extension does not hide "
     "the names. No certificate in the captures has one; only damaged copies show it.",
+    ("text", "digits"): "protocol versions and status codes of SSDP and SIP must be ASCII "
+    "digits in the Rust port; Python's str.isdigit() also takes other decimal digits, so a "
+    "request line ending in 'HTTP/\u0661.1' (beyond the printable-ASCII check of the first "
+    "33 bytes) passes there.",
 }
 
 PY_DATAGRAM: dict[str, Callable[[bytes, Ctx], list[Event]]] = {
@@ -381,3 +385,14 @@ def test_same_quic_events_on_crafted_initials() -> None:
             bad.append(f"round {round_}: state differs")
     assert checked > 150
     assert not bad, f"{len(bad)} differences, first: " + "\n".join(bad[:5])
+
+
+def test_deliberate_difference_non_ascii_digits() -> None:
+    """The ("text", "digits") entry of DELIBERATE, checked so that it stays true."""
+    ctx = Ctx(0, 1, 0.0)
+    line = "NOTIFY /" + "x" * 30 + " HTTP/\u0661.1\r\nNT: upnp:rootdevice\r\n\r\n"
+    payload = line.encode()
+    assert [e.method for e in ssdp.parse(payload, ctx)] == ["NOTIFY"]
+    assert _core.dissect_ssdp(payload, ctx) == []
+    plain = payload.replace("\u0661".encode(), b"1")
+    assert _core.dissect_ssdp(plain, ctx) == ssdp.parse(plain, ctx) != []
