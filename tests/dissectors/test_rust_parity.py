@@ -253,31 +253,36 @@ def test_scenario_captures(tmp_path: Path) -> None:
     assert not bad, f"{len(bad)} differences, first: " + "\n".join(bad[:10])
 
 
+def _chains(data: bytes) -> list[bytes]:
+    """Every certificate of the plaintext Certificate messages in one direction's bytes."""
+    out: list[bytes] = []
+    hs, pos = bytearray(), 0
+    while pos + 5 <= len(data) and data[pos] in (20, 21, 22, 23, 24):
+        length = int.from_bytes(data[pos + 3 : pos + 5], "big")
+        if data[pos] == 22:
+            hs += data[pos + 5 : pos + 5 + length]
+        pos += 5 + length
+    pos = 0
+    while pos + 4 <= len(hs):
+        mtype, mlen = hs[pos], int.from_bytes(hs[pos + 1 : pos + 4], "big")
+        body = bytes(hs[pos + 4 : pos + 4 + mlen])
+        pos += 4 + mlen
+        if mtype != 11 or len(body) < 3:
+            continue
+        chain, cpos = body[3:], 0
+        while cpos + 3 <= len(chain):
+            n = int.from_bytes(chain[cpos : cpos + 3], "big")
+            out.append(chain[cpos + 3 : cpos + 3 + n])
+            cpos += 3 + n
+    return out
+
+
 def _certificates(rec: Recording) -> list[bytes]:
     """Every certificate of every plaintext Certificate message the servers sent."""
     out: list[bytes] = []
     for s in rec.streams:
-        if s.parser != "tls":
-            continue
-        data = b"".join(c[1] for c in s.calls if c[0] == "feed" and not c[3])
-        hs, pos = bytearray(), 0
-        while pos + 5 <= len(data) and data[pos] in (20, 21, 22, 23, 24):
-            length = int.from_bytes(data[pos + 3 : pos + 5], "big")
-            if data[pos] == 22:
-                hs += data[pos + 5 : pos + 5 + length]
-            pos += 5 + length
-        pos = 0
-        while pos + 4 <= len(hs):
-            mtype, mlen = hs[pos], int.from_bytes(hs[pos + 1 : pos + 4], "big")
-            body = bytes(hs[pos + 4 : pos + 4 + mlen])
-            pos += 4 + mlen
-            if mtype != 11 or len(body) < 3:
-                continue
-            chain, cpos = body[3:], 0
-            while cpos + 3 <= len(chain):
-                n = int.from_bytes(chain[cpos : cpos + 3], "big")
-                out.append(chain[cpos + 3 : cpos + 3 + n])
-                cpos += 3 + n
+        if s.parser == "tls":
+            out += _chains(b"".join(c[1] for c in s.calls if c[0] == "feed" and not c[3]))
     return out
 
 
@@ -396,3 +401,49 @@ def test_deliberate_difference_non_ascii_digits() -> None:
     assert _core.dissect_ssdp(payload, ctx) == []
     plain = payload.replace("\u0661".encode(), b"1")
     assert _core.dissect_ssdp(plain, ctx) == ssdp.parse(plain, ctx) != []
+
+
+def _deliberate_san(expected: list[Event], got: list[Event], server: bytes) -> bool:
+    """The DELIBERATE ("tls", "san") case inside a stream: one certificate event whose
+    leaf certificate has extensions cryptography refuses."""
+    if len(expected) != 1 or len(got) != 1 or expected[0].kind != "tls_certificate":
+        return False
+    e, g = expected[0], got[0]
+    chain = _chains(server)
+    return bool(chain) and _broken_other_extension(
+        chain[0], (e.subject, e.issuer, e.san), (g.subject, g.issuer, g.san)
+    )
+
+
+def test_same_tls_events_on_damaged_streams() -> None:
+    """Recorded TLS flows replayed with damaged chunks (bytes changed, cut short, separators
+    inserted) through both stream parsers: same events, same state."""
+    rng = random.Random(8446)
+    flows = [
+        s
+        for param in _captures()
+        for s in recording(param.values[0]).streams
+        if s.parser == "tls" and any(c[0] == "feed" for c in s.calls)
+    ]
+    assert len(flows) > 100
+    bad, checked = [], 0
+    for s in flows:
+        feeds = [c for c in s.calls if c[0] == "feed"][:6]
+        for _ in range(4):
+            python, rust = tls.TlsStream(), _core.TlsStream()
+            server = b""
+            for _op, data, ctx, from_client, _ in feeds:
+                if data and rng.random() < 0.5:
+                    data = rng.choice(_mutations(data, rng, 1))
+                if not from_client:
+                    server += data
+                expected = python.feed(data, ctx, from_client)
+                got = rust.feed(data, ctx, from_client)
+                checked += 1
+                if expected != got and not _deliberate_san(expected, got, server):
+                    bad.append(f"frame {ctx.frame}: {_describe(expected, got)}")
+            state = ("done", "client_hello_seen", "certificate_seen", "overflow")
+            if [getattr(python, a) for a in state] != [getattr(rust, a) for a in state]:
+                bad.append(f"{s.ports}: state differs")
+    assert checked > 500
+    assert not bad, f"{len(bad)} differences, first: " + "\n".join(bad[:5])
