@@ -463,6 +463,22 @@ pub fn events_to_py<'py>(
     Ok(out)
 }
 
+/// Python list of events with their own contexts (the engine's batches); consecutive
+/// events with an equal context share one Python `Ctx` object, as the Python engine does.
+pub fn batch_to_py<'py>(py: Python<'py>, items: &[(Ctx, Event)]) -> PyResult<Bound<'py, PyList>> {
+    let out = PyList::empty(py);
+    let mut last: Option<(&Ctx, Bound<'py, PyAny>)> = None;
+    for (ctx, event) in items {
+        let py_ctx = match &last {
+            Some((prev, obj)) if *prev == ctx => obj.clone(),
+            _ => ctx.to_py(py)?,
+        };
+        out.append(event.to_py(py, &py_ctx)?)?;
+        last = Some((ctx, py_ctx));
+    }
+    Ok(out)
+}
+
 /// A Python `Ctx` from either a `Ctx` instance or a tuple of its fields.
 pub fn ctx_from_py<'py>(py: Python<'py>, ctx: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     if let Ok(t) = ctx.cast::<PyTuple>() {

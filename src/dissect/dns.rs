@@ -490,6 +490,38 @@ mod tests {
     }
 
     #[test]
+    fn hostile_pointer_chains_stay_linear() {
+        // One record's RDATA (of a type not decoded) holds a chain of 8,000 pointers, each
+        // pointing two bytes back, ending at the question name; 3,000 more records are named
+        // by a pointer to the chain's end. Without the per-message name table every name
+        // would walk the whole chain (24 million steps); with it each is one look-up.
+        const CHAIN: usize = 8_000;
+        const NAMED: usize = 3_000;
+        let mut m = header(1, (NAMED + 1) as u16, 0, 0, 0x8000);
+        m.extend_from_slice(b"\x01A\x00\x00\x01\x00\x01");
+        m.extend_from_slice(b"\x00\x00\x63\x00\x01\x00\x00\x00\x01");
+        m.extend_from_slice(&((2 * CHAIN) as u16).to_be_bytes());
+        let chain_start = m.len();
+        m.extend_from_slice(&[0xC0, 12]);
+        for i in 1..CHAIN {
+            let target = chain_start + 2 * (i - 1);
+            m.extend_from_slice(&[0xC0 | (target >> 8) as u8, target as u8]);
+        }
+        let last = chain_start + 2 * (CHAIN - 1);
+        for _ in 0..NAMED {
+            m.extend_from_slice(&[0xC0 | (last >> 8) as u8, last as u8]);
+            m.extend_from_slice(b"\x00\x01\x00\x01\x00\x00\x00\x01\x00\x04\x01\x02\x03\x04");
+        }
+        assert!(m.len() <= 65_535);
+        let msg = parse(&m).unwrap();
+        assert_eq!(msg.queries, vec![("a".to_string(), "A".to_string())]);
+        assert_eq!(msg.answers.len(), NAMED + 1);
+        assert!(msg.answers[1..]
+            .iter()
+            .all(|a| a.name == "a" && a.value == "1.2.3.4"));
+    }
+
+    #[test]
     fn tcp_framing() {
         let mut m = header(1, 0, 0, 0, 0);
         m.extend_from_slice(b"\x01a\x00\x00\x01\x00\x01");
