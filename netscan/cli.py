@@ -112,10 +112,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     with progress_bar(enabled=not quiet and sys.stderr.isatty()) as progress:
         result = analyzer.run(args.files, progress=progress)
     report = json_report.build(result)
-    for w in result.warnings:
-        print(f"netscan: warning: {w}", file=sys.stderr)
-    if not quiet:
-        print_summary(result)
+    # the reports first: nothing displayed afterwards can lose them
     if args.json:
         json_report.emit(report, args.json)
     if args.report:
@@ -126,6 +123,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         from netscan.report import markdown_report
 
         markdown_report.write(report, args.markdown, analyst=args.analyst)
+    from netscan.untrusted import TEXT_LIMIT, display
+
+    for w in result.warnings:
+        print(f"netscan: warning: {display(w, TEXT_LIMIT)}", file=sys.stderr)
+    if not quiet:
+        print_summary(result)
     if args.fail_on:
         order = {"possible": 1, "likely": 2, "confirmed": 3}
         worst = max((order.get(f.get("level", ""), 0) for f in result.findings), default=0)
