@@ -37,6 +37,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::PyList;
 
 use crate::events::{ctx_from_py, events_to_py, Event};
@@ -76,7 +77,7 @@ where
 #[pyo3(signature = (payload, ctx, proto = "dns"))]
 fn dissect_dns<'py>(
     py: Python<'py>,
-    payload: &[u8],
+    payload: PyBackedBytes,
     ctx: &Bound<'py, PyAny>,
     proto: &str,
 ) -> PyResult<Bound<'py, PyList>> {
@@ -90,83 +91,85 @@ fn dissect_dns<'py>(
             )))
         }
     };
-    run(py, ctx, || dns::event(payload, proto).into_iter().collect())
+    run(py, ctx, || {
+        dns::event(&payload, proto).into_iter().collect()
+    })
 }
 
 #[pyfunction]
 fn dissect_mdns<'py>(
     py: Python<'py>,
-    payload: &[u8],
+    payload: PyBackedBytes,
     ctx: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyList>> {
     run(py, ctx, || {
-        dns::event(payload, "mdns").into_iter().collect()
+        dns::event(&payload, "mdns").into_iter().collect()
     })
 }
 
 #[pyfunction]
 fn dissect_llmnr<'py>(
     py: Python<'py>,
-    payload: &[u8],
+    payload: PyBackedBytes,
     ctx: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyList>> {
     run(py, ctx, || {
-        dns::event(payload, "llmnr").into_iter().collect()
+        dns::event(&payload, "llmnr").into_iter().collect()
     })
 }
 
 #[pyfunction]
 fn dissect_nbns<'py>(
     py: Python<'py>,
-    payload: &[u8],
+    payload: PyBackedBytes,
     ctx: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyList>> {
-    run(py, ctx, || nbns::event(payload).into_iter().collect())
+    run(py, ctx, || nbns::event(&payload).into_iter().collect())
 }
 
 #[pyfunction]
 fn dissect_dhcp<'py>(
     py: Python<'py>,
-    payload: &[u8],
+    payload: PyBackedBytes,
     ctx: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyList>> {
-    run(py, ctx, || dhcp::event(payload).into_iter().collect())
+    run(py, ctx, || dhcp::event(&payload).into_iter().collect())
 }
 
 #[pyfunction]
 fn dissect_dhcpv6<'py>(
     py: Python<'py>,
-    payload: &[u8],
+    payload: PyBackedBytes,
     ctx: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyList>> {
-    run(py, ctx, || dhcpv6::event(payload).into_iter().collect())
+    run(py, ctx, || dhcpv6::event(&payload).into_iter().collect())
 }
 
 #[pyfunction]
 fn dissect_ntp<'py>(
     py: Python<'py>,
-    payload: &[u8],
+    payload: PyBackedBytes,
     ctx: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyList>> {
-    run(py, ctx, || ntp::event(payload).into_iter().collect())
+    run(py, ctx, || ntp::event(&payload).into_iter().collect())
 }
 
 #[pyfunction]
 fn dissect_ssdp<'py>(
     py: Python<'py>,
-    payload: &[u8],
+    payload: PyBackedBytes,
     ctx: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyList>> {
-    run(py, ctx, || ssdp::event(payload).into_iter().collect())
+    run(py, ctx, || ssdp::event(&payload).into_iter().collect())
 }
 
 #[pyfunction]
 fn dissect_sip<'py>(
     py: Python<'py>,
-    payload: &[u8],
+    payload: PyBackedBytes,
     ctx: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyList>> {
-    run(py, ctx, || sip::event(payload).into_iter().collect())
+    run(py, ctx, || sip::event(&payload).into_iter().collect())
 }
 
 /// Events of one datagram on a UDP flow whose ports are `a_port` (client) and `b_port`
@@ -176,10 +179,10 @@ fn dissect_udp<'py>(
     py: Python<'py>,
     a_port: u16,
     b_port: u16,
-    payload: &[u8],
+    payload: PyBackedBytes,
     ctx: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyList>> {
-    run(py, ctx, || registry::dispatch_udp(a_port, b_port, payload))
+    run(py, ctx, || registry::dispatch_udp(a_port, b_port, &payload))
 }
 
 /// Number of dissector panics caught (expected to stay 0).
@@ -207,12 +210,12 @@ impl PyDnsTcpStream {
     fn feed<'py>(
         &mut self,
         py: Python<'py>,
-        data: &[u8],
+        data: PyBackedBytes,
         ctx: &Bound<'py, PyAny>,
         from_client: bool,
     ) -> PyResult<Bound<'py, PyList>> {
         let inner = &mut self.inner;
-        run(py, ctx, || inner.feed(data, from_client))
+        run(py, ctx, || inner.feed(&data, from_client))
     }
 
     fn close<'py>(&mut self, py: Python<'py>, _ctx: &Bound<'py, PyAny>) -> Bound<'py, PyList> {
@@ -244,12 +247,12 @@ impl PyTlsStream {
     fn feed<'py>(
         &mut self,
         py: Python<'py>,
-        data: &[u8],
+        data: PyBackedBytes,
         ctx: &Bound<'py, PyAny>,
         from_client: bool,
     ) -> PyResult<Bound<'py, PyList>> {
         let inner = &mut self.inner;
-        run(py, ctx, || inner.feed(data, from_client))
+        run(py, ctx, || inner.feed(&data, from_client))
     }
 
     fn close<'py>(&mut self, py: Python<'py>, _ctx: &Bound<'py, PyAny>) -> Bound<'py, PyList> {
@@ -295,12 +298,12 @@ impl PyQuicInitialParser {
     fn feed<'py>(
         &mut self,
         py: Python<'py>,
-        data: &[u8],
+        data: PyBackedBytes,
         ctx: &Bound<'py, PyAny>,
         from_client: bool,
     ) -> PyResult<Bound<'py, PyList>> {
         let inner = &mut self.inner;
-        run(py, ctx, || inner.feed(data, from_client))
+        run(py, ctx, || inner.feed(&data, from_client))
     }
 
     fn close<'py>(&mut self, py: Python<'py>, _ctx: &Bound<'py, PyAny>) -> Bound<'py, PyList> {
@@ -323,12 +326,12 @@ impl PyQuicInitialParser {
 #[pyo3(signature = (hs, ctx, quic = false))]
 fn dissect_client_hello<'py>(
     py: Python<'py>,
-    hs: &[u8],
+    hs: PyBackedBytes,
     ctx: &Bound<'py, PyAny>,
     quic: bool,
 ) -> PyResult<Bound<'py, PyList>> {
     run(py, ctx, || {
-        tls::parse_client_hello(hs)
+        tls::parse_client_hello(&hs)
             .map(|ch| ch.event(quic))
             .into_iter()
             .collect()
@@ -337,9 +340,9 @@ fn dissect_client_hello<'py>(
 
 /// (subject, issuer, san) of a DER certificate as `tls.describe_der` gives them, or None.
 #[pyfunction]
-fn describe_der(py: Python<'_>, der: &[u8]) -> Option<(String, String, Vec<String>)> {
+fn describe_der(py: Python<'_>, der: PyBackedBytes) -> Option<(String, String, Vec<String>)> {
     py.detach(|| {
-        std::panic::catch_unwind(|| x509::describe(der))
+        std::panic::catch_unwind(AssertUnwindSafe(|| x509::describe(&der)))
             .ok()
             .flatten()
     })

@@ -447,3 +447,17 @@ def test_same_tls_events_on_damaged_streams() -> None:
                 bad.append(f"{s.ports}: state differs")
     assert checked > 500
     assert not bad, f"{len(bad)} differences, first: " + "\n".join(bad[:5])
+
+
+def test_bytearray_payloads_are_taken_like_bytes() -> None:
+    """The Python dissectors take bytearray too (the reassembly buffers are bytearrays)."""
+    payload = bytes.fromhex(
+        "12348180000100010000000003777777076578616d706c6503636f6d0000010001"
+        "c00c000100010000003c00045db8d822"
+    )
+    ctx = Ctx(0, 1, 0.0)
+    assert _core.dissect_dns(bytearray(payload), ctx) == dns.parse(payload, ctx) != []
+    stream = _core.TlsStream()
+    assert stream.feed(bytearray(b"\x16\x03\x01\x00\x05"), ctx, True) == []
+    with pytest.raises(TypeError):
+        _core.dissect_dns("not bytes", ctx)  # type: ignore[arg-type]
