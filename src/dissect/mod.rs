@@ -20,6 +20,7 @@
 pub mod dhcp;
 pub mod dhcpv6;
 pub mod dns;
+pub mod http;
 pub mod nbns;
 pub mod ntp;
 #[cfg(test)]
@@ -170,6 +171,66 @@ fn dissect_sip<'py>(
     ctx: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyList>> {
     run(py, ctx, || sip::event(&payload).into_iter().collect())
+}
+
+/// The event of one HTTP header block (start line and header lines, without the empty line
+/// that ends it), as `HttpStream` builds it for a head: `[HttpRequestEvent]`,
+/// `[HttpResponseEvent]`, or `[]` when the block is not an HTTP head.
+#[pyfunction]
+fn dissect_http_head<'py>(
+    py: Python<'py>,
+    block: PyBackedBytes,
+    ctx: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyList>> {
+    run(py, ctx, || {
+        text::parse_head(&block, &["HTTP/"], None)
+            .map(|h| http::head_event(&h))
+            .into_iter()
+            .collect()
+    })
+}
+
+/// The parsed head of a header block as plain values, for the parity tests:
+/// (is_response, version, method, target, status, reason, headers) or None.
+#[allow(clippy::type_complexity)]
+#[pyfunction]
+#[pyo3(signature = (block, versions, sip_names = false))]
+fn parse_head(
+    block: PyBackedBytes,
+    versions: Vec<String>,
+    sip_names: bool,
+) -> Option<(
+    bool,
+    String,
+    String,
+    String,
+    u16,
+    String,
+    Vec<(String, String)>,
+)> {
+    let versions: Vec<&str> = versions.iter().map(String::as_str).collect();
+    let map: Option<text::NameMap> = if sip_names {
+        Some(sip::compact_name)
+    } else {
+        None
+    };
+    text::parse_head(&block, &versions, map).map(|h| {
+        (
+            h.is_response,
+            h.version,
+            h.method,
+            h.target,
+            h.status,
+            h.reason,
+            h.headers,
+        )
+    })
+}
+
+/// The realm of the first WWW-Authenticate challenge that has one (`rtsp.auth_realm`).
+#[pyfunction]
+fn auth_realm(values: Vec<String>) -> Option<String> {
+    http::auth_realm(values.iter().map(String::as_str))
 }
 
 /// Events of one datagram on a UDP flow whose ports are `a_port` (client) and `b_port`
@@ -405,6 +466,9 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dissect_ntp, m)?)?;
     m.add_function(wrap_pyfunction!(dissect_ssdp, m)?)?;
     m.add_function(wrap_pyfunction!(dissect_sip, m)?)?;
+    m.add_function(wrap_pyfunction!(dissect_http_head, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_head, m)?)?;
+    m.add_function(wrap_pyfunction!(auth_realm, m)?)?;
     m.add_function(wrap_pyfunction!(dissect_udp, m)?)?;
     m.add_function(wrap_pyfunction!(dissect_panics, m)?)?;
     m.add_function(wrap_pyfunction!(dissect_client_hello, m)?)?;

@@ -83,6 +83,20 @@ impl Head {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Lower-case name -> first value, at most `cap` names, in first-seen order.
+    pub fn header_dict(&self, cap: usize) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for (k, v) in &self.headers {
+            if !out.iter().any(|(seen, _)| seen == k) {
+                if out.len() >= cap {
+                    break;
+                }
+                out.push((k.clone(), v.clone()));
+            }
+        }
+        out
+    }
+
     /// Content-Length; None when absent, conflicting or not a number.
     pub fn content_length(&self) -> Option<u64> {
         let mut found: Option<u64> = None;
@@ -101,6 +115,35 @@ impl Head {
         }
         found
     }
+}
+
+/// Entries kept in `Head::header_dict`.
+pub const MAX_HEADER_DICT: usize = 64;
+
+/// A Content-Type value split into (lower-case media type, parameters with lower-case
+/// names, first occurrence kept, quotes removed).
+pub fn media_type(value: Option<&str>) -> (String, Vec<(String, String)>) {
+    let Some(value) = value.filter(|v| !v.is_empty()) else {
+        return (String::new(), Vec::new());
+    };
+    let mut parts = value.split(';');
+    let first = parts.next().unwrap_or("");
+    let mut params: Vec<(String, String)> = Vec::new();
+    for part in parts {
+        let Some((key, val)) = part.split_once('=') else {
+            continue;
+        };
+        let mut val = py_strip(val);
+        if val.chars().count() >= 2 && val.starts_with('"') && val.ends_with('"') {
+            val = &val[1..val.len() - 1];
+        }
+        let key = py_strip(key).to_lowercase();
+        if !params.iter().any(|(k, _)| *k == key) {
+            params.push((key, val.to_string()));
+        }
+    }
+    let mtype = py_strip(py_strip(first).trim_end_matches(['.', ','])).to_lowercase();
+    (mtype, params)
 }
 
 /// Parse a request line or status line; `versions` are prefixes like `["HTTP/"]`.

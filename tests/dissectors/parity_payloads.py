@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from netscan.dissectors import registry
+from netscan.dissectors import _text, registry
 from netscan.dissectors.registry import Datagrams
 from netscan.engine.native import Engine
 from netscan.events import Ctx, Event
@@ -54,6 +54,8 @@ class Recording:
     datagrams: list[Datagram] = field(default_factory=list)
     streams: list[Stream] = field(default_factory=list)
     choices: list[Choice] = field(default_factory=list)
+    # header blocks of the text protocols: (block, versions, SIP compact names in use)
+    heads: list[tuple[bytes, tuple[str, ...], bool]] = field(default_factory=list)
 
 
 class _Tee:
@@ -136,6 +138,13 @@ def record(path: Path) -> Recording:
         rec.streams.append(stream)
         return name, _Tee(parser, stream)
 
+    orig_head = _text.parse_head
+
+    def parse_head(block: Any, versions: tuple[str, ...], name_map: Any = None) -> Any:
+        if len(rec.heads) < 20_000:
+            rec.heads.append((bytes(block), tuple(versions), name_map is not None))
+        return orig_head(block, versions, name_map)
+
     try:
         capture = CaptureFile(path)
     except CaptureError:
@@ -143,6 +152,7 @@ def record(path: Path) -> Recording:
     with (
         mock.patch.object(registry, "udp_parser", udp_parser),
         mock.patch.object(registry, "tcp_parser", tcp_parser),
+        mock.patch.object(_text, "parse_head", parse_head),
     ):
         engine = Engine(_Sink())
         engine.run(capture.records())

@@ -461,3 +461,44 @@ def test_bytearray_payloads_are_taken_like_bytes() -> None:
     assert stream.feed(bytearray(b"\x16\x03\x01\x00\x05"), ctx, True) == []
     with pytest.raises(TypeError):
         _core.dissect_dns("not bytes", ctx)  # type: ignore[arg-type]
+
+
+def test_same_text_heads_and_http_events() -> None:
+    """Every header block the HTTP, RTSP, SIP and SSDP parsers met in the captures: the same
+    parsed head, the same HTTP request/response event, the same RTSP realm."""
+    from netscan.dissectors import http, rtsp
+    from netscan.dissectors._text import NONE, BodyMode, parse_head
+    from netscan.dissectors.sip import COMPACT_NAMES
+
+    ctx = Ctx(0, 1, 0.0)
+    blocks: set[tuple[bytes, tuple[str, ...], bool]] = set()
+    for param in _captures():
+        blocks.update(recording(param.values[0]).heads)
+    kinds = {v for _, v, _ in blocks}
+    assert {("HTTP/",), ("RTSP/",), ("SIP/",)} <= kinds, kinds
+    rng = random.Random(1945)
+    cases = sorted(blocks)
+    cases += [(m, v, s) for b, v, s in cases for m in _mutations(b, rng, 4)]
+    bad: list[str] = []
+    for block, versions, sip_names in cases:
+        head = parse_head(block, versions, COMPACT_NAMES if sip_names else None)
+        got = _core.parse_head(block, list(versions), sip_names)
+        want = None
+        if head is not None:
+            want = (head.is_response, head.version, head.method, head.target, head.status,
+                    head.reason, head.headers)  # fmt: skip
+        if got != want:
+            bad.append(f"head {block[:80]!r}: {want!r} / {got!r}")
+            continue
+        if head is None:
+            continue
+        if versions == ("HTTP/",):
+            expected = [http.HttpStream()._head_event(head, BodyMode(NONE), ctx)]
+            if _core.dissect_http_head(block, ctx) != expected:
+                bad.append(f"http {block[:80]!r}")
+        if versions == ("RTSP/",):
+            values = head.get_all("www-authenticate")
+            if _core.auth_realm(values) != rtsp.auth_realm(values):
+                bad.append(f"realm {values!r}")
+    assert len(blocks) > 300
+    assert not bad, f"{len(bad)} differences, first: " + "\n".join(bad[:5])
