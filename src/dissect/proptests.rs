@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 
-use super::{dhcp, dhcpv6, dns, nbns, ntp, quic, registry, sip, ssdp, tls, x509};
+use super::{dhcp, dhcpv6, dns, http, nbns, ntp, quic, registry, sip, ssdp, text, tls, x509};
 
 /// Well-formed seeds: a DNS response, an NBNS registration, a DHCP discover, a DHCPv6
 /// solicit and a TLS ClientHello record.
@@ -45,6 +45,11 @@ fn all_parsers(data: &[u8]) {
     let _ = ntp::event(data);
     let _ = ssdp::event(data);
     let _ = sip::event(data);
+    if let Some(h) = text::parse_head(data, &["HTTP/", "RTSP/"], Some(sip::compact_name)) {
+        let _ = http::head_event(&h);
+        let _ = http::auth_realm(h.headers.iter().map(|(_, v)| v.as_str()));
+    }
+    let _ = text::media_type(std::str::from_utf8(data).ok());
     let _ = tls::parse_client_hello(data);
     let _ = tls::parse_sslv2_client_hello(data);
     let _ = tls::parse_certificate(data);
