@@ -142,6 +142,24 @@ def main(argv: list[str]) -> int:
             hellos = [b"".join(c[1] for c in calls if c[0] == "feed" and c[3]) for calls in flows]
             core = _core.dissect_bench("tls", hellos, r)[0] / r
         print(_row(f"{name} stream", len(flows), py, rpy, core))
+    blocks = sorted({b for rec in recs for b, v, _ in rec.heads if v == ("HTTP/",)})
+    if blocks:
+        from netscan.dissectors import http
+        from netscan.dissectors._text import NONE, BodyMode, parse_head
+
+        ctx = Ctx(0, 1, 0.0)
+        stream = http.HttpStream()
+        mode = BodyMode(NONE)
+
+        def py_heads() -> None:
+            for b in blocks:
+                head = parse_head(b, ("HTTP/",))
+                if head is not None:
+                    stream._head_event(head, mode, ctx)
+
+        py = _time(py_heads, r)
+        rpy = _time(lambda: [_core.dissect_http_head(b, ctx) for b in blocks], r)
+        print(_row("http head", len(blocks), py, rpy, None))
     ders = _certificates(recs)
     if ders:
         py = _time(lambda: [tls.describe_der.__wrapped__(d) for d in ders], r)

@@ -11,9 +11,11 @@
 //! Ported (parity-tested against the Python dissectors on the public captures, the demo and
 //! scenario captures, damaged copies and the Python unit cases): DNS, mDNS, LLMNR, DNS over
 //! TCP, NBNS, DHCP, DHCPv6, NTP, TLS (ClientHello with JA3/JA4, SSLv2 hellos, ServerHello,
-//! certificates), QUIC Initial, SSDP, SIP over UDP. Still in Python: HTTP, RTSP and SIP over
-//! TCP (their stream framer), WS-Discovery and the vendor discovery protocols; the registry
-//! names them so that the engine hands their payloads over.
+//! certificates), QUIC Initial, SSDP, SIP over UDP, HTTP message heads (request/response
+//! events from a header block) and the RTSP realm. Still in Python: the stream framing of
+//! HTTP, RTSP and SIP over TCP (bodies, chunked coding, interleaved frames, gaps),
+//! WS-Discovery and the vendor discovery protocols; the registry names them so that the
+//! engine hands their payloads over.
 //!
 //! Python entry points take `bytes` payloads and a `Ctx` (or a tuple of its fields).
 
