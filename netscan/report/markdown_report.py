@@ -6,7 +6,14 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from netscan.report.html_report import LEVEL_RANK, _bytes, _country_text, _dest_text, _path_text
+from netscan.report.html_report import (
+    LEVEL_RANK,
+    _bytes,
+    _country_text,
+    _dest_text,
+    _path_text,
+    _position,
+)
 from netscan.untrusted import TEXT_LIMIT, display, filename, join
 from netscan.untrusted import markdown as m
 
@@ -115,7 +122,7 @@ def render(report: dict[str, Any], analyst: str | None = None) -> str:
         if f.get("evidence"):
             lines += _table(
                 ["File", "Frame", "What"],
-                [[Path(str(e.get("file"))).name, e.get("frame"), e.get("what")]
+                [[Path(str(e.get("file"))).name, _position(e), e.get("what")]
                  for e in f["evidence"]],
             )  # fmt: skip
             lines.append("")
@@ -201,6 +208,9 @@ def render(report: dict[str, Any], analyst: str | None = None) -> str:
             for i in inputs
         ],  # fmt: skip
     )
+    if report.get("limits"):  # what the source (e.g. Zeek logs) cannot show
+        lines += ["", "## What this source cannot show", ""]
+        lines += [f"- {_cell(x)}" for x in report["limits"]]
     return "\n".join(lines) + "\n"
 
 
