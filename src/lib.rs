@@ -7,6 +7,13 @@
 
 use pyo3::prelude::*;
 
+pub mod capture;
+pub mod decode;
+pub mod engine;
+pub mod flow;
+mod pycore;
+pub mod reassembly;
+
 /// The version of the core, so the Python side can say which core it runs.
 #[pyfunction]
 fn core_version() -> &'static str {
@@ -16,5 +23,6 @@ fn core_version() -> &'static str {
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(core_version, m)?)?;
+    pycore::register(m)?;
     Ok(())
 }
