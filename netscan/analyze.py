@@ -110,6 +110,13 @@ def pack_info(pack: Any) -> dict[str, Any]:
     }
 
 
+def _size(path: str) -> int:
+    try:
+        return Path(path).stat().st_size
+    except OSError:
+        return 0
+
+
 def open_inputs(paths: list[str]) -> tuple[list[CaptureFile], list[InputInfo]]:
     captures: list[CaptureFile] = []
     infos: list[InputInfo] = []
@@ -143,6 +150,10 @@ class Analyzer:
             return self._run(paths, progress)
 
     def _run(self, paths: list[str], progress: Callable[[int, int], None] | None = None) -> Result:
+        if self.options.engine == "core" and (
+            self.options.jobs <= 1 or sum(_size(p) for p in paths) < 2 * MIN_SEGMENT_BYTES
+        ):
+            return self._run_core(paths, progress)
         captures, infos = open_inputs(paths)
         inventory = Inventory(self.premises, self.matcher, files=[str(p) for p in paths])
         total = sum(c.size for c in captures)
@@ -195,6 +206,38 @@ class Analyzer:
             progress(total, total)
         return self.conclude(inventory, engine, infos, warnings, self.options.engine,
                              sum(i.packets for i in infos), unsupported)  # fmt: skip
+
+    def _run_core(
+        self, paths: list[str], progress: Callable[[int, int], None] | None = None
+    ) -> Result:
+        """The Rust packet core reads, decodes and tracks flows; Python dissects what it
+        hands over and keeps everything above."""
+        from netscan.engine.core import CoreEngine
+
+        inventory = Inventory(self.premises, self.matcher, files=[str(p) for p in paths])
+        engine = CoreEngine(inventory, self.premises)
+        captures = engine.open(paths)
+        infos = [
+            InputInfo(path=str(p), sha256=sha256_file(Path(p)), size=c.size, format=c.format)
+            for p, c in zip(paths, captures, strict=True)
+        ]
+        total = sum(c.size for c in captures)
+        engine.run_files(progress)
+        engine.finish()
+        engine.release()
+        warnings: list[str] = []
+        for cap, info in zip(captures, infos, strict=True):
+            info.warnings = list(cap.warnings)
+            info.packets = cap.frames
+            info.first_ts, info.last_ts = cap.first_ts, cap.last_ts
+            info.linktypes = sorted(cap.linktypes)
+            for w in cap.warnings:
+                warnings.append(f"{info.path}: {w}")
+        warnings.extend(engine.warnings)
+        if progress is not None:
+            progress(total, total)
+        return self.conclude(inventory, engine, infos, warnings, "core",
+                             sum(i.packets for i in infos), engine.unsupported_linktypes)  # fmt: skip
 
     def conclude(
         self,
