@@ -25,7 +25,7 @@ from netscan.sources.pcapfile import CaptureError, CaptureFile
 @dataclass
 class Options:
     premises: list[str] | None = None
-    engine: str = "native"
+    engine: str = "core"
     signatures: str | None = None
     country: str | None = None
     jobs: int = 1
@@ -327,6 +327,9 @@ def _incremental(
     records: Iterable[Any] | None,
     source: str,
 ) -> Iterator[Partial]:
+    if paths is not None and self.options.engine == "core":
+        yield from _incremental_core(self, paths, batch)
+        return
     if paths is not None and self.options.engine != "native":
         result = self.run(paths)
         total = sum(i.size for i in result.inputs)
@@ -373,6 +376,45 @@ def _incremental(
     finally:
         for c in captures:
             c.close()
+    result = build(True)
+    yield Partial(total, total, result.packets, True, lambda: result, result)
+
+
+def _incremental_core(self: Analyzer, paths: list[str], batch: int) -> Iterator[Partial]:
+    """``run_incremental`` over capture files with the Rust core: ``batch`` records a step."""
+    from netscan.engine.core import CoreEngine
+
+    inventory = Inventory(self.premises, self.matcher, files=[str(p) for p in paths])
+    engine = CoreEngine(inventory, self.premises)
+    captures = engine.open(paths)
+    infos = [
+        InputInfo(path=str(p), sha256=sha256_file(Path(p)), size=c.size, format=c.format)
+        for p, c in zip(paths, captures, strict=True)
+    ]
+    total = sum(c.size for c in captures)
+
+    def build(final: bool) -> Result:
+        warnings: list[str] = []
+        step_infos = [replace(i) for i in infos]
+        for cap, info in zip(captures, step_infos, strict=True):
+            if not final:
+                cap.refresh()
+            info.warnings = list(cap.warnings)
+            info.packets = cap.frames if final else 0
+            info.first_ts, info.last_ts = cap.first_ts, cap.last_ts
+            info.linktypes = sorted(cap.linktypes)
+            warnings.extend(f"{info.path}: {w}" for w in cap.warnings)
+        if final:
+            warnings.extend(engine.warnings)
+        return self.conclude(inventory, engine, step_infos, warnings, "core", engine.packets,
+                             set(engine.unsupported_linktypes))  # fmt: skip
+
+    while engine.run_files(limit=batch):
+        engine.sync()
+        yield Partial(sum(c.position for c in captures), total, engine.packets, False,
+                      lambda: build(False))  # fmt: skip
+    engine.finish()
+    engine.release()
     result = build(True)
     yield Partial(total, total, result.packets, True, lambda: result, result)
 

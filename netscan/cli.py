@@ -45,8 +45,9 @@ def _add_analysis_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--country", metavar="CC",
                    help="ISO country of the premises, for cross-border findings")  # fmt: skip
     p.add_argument("--signatures", metavar="DIR", help="signature pack directory to use")
-    p.add_argument("--engine", choices=("native", "tshark"), default="native",
-                   help="packet engine: native (default) or tshark (Wireshark's dissectors)")  # fmt: skip
+    p.add_argument("--engine", choices=("core", "native", "tshark"), default="core",
+                   help="packet engine: core (default, the Rust packet core), native (the "
+                        "pure-Python engine) or tshark (Wireshark's dissectors)")  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -329,9 +329,7 @@ class CoreEngine:
         flow.parser = False
         self._stopped.append(fid)
 
-    def _feed(
-        self, flow: Flow, parser: Any, data: bytes, ctx: Ctx, from_a: bool, fid: int
-    ) -> None:
+    def _feed(self, flow: Flow, parser: Any, data: bytes, ctx: Ctx, from_a: bool, fid: int) -> None:
         try:
             events = parser.feed(data, ctx, from_a)
         except Exception:  # a dissector bug must never stop the analysis
