@@ -417,8 +417,66 @@ impl Core {
     }
 }
 
+/// The capture reader alone: iterate it for `(frame, ts, linktype, data, wirelen)`;
+/// `info()` afterwards gives what `Core.file_info` does.
+#[pyclass(module = "netscan._core")]
+pub struct Reader {
+    inner: Mutex<CaptureReader>,
+}
+
+#[pymethods]
+impl Reader {
+    #[new]
+    #[pyo3(signature = (path, gzip_cap=DEFAULT_GZIP_CAP))]
+    fn new(py: Python<'_>, path: PathBuf, gzip_cap: u64) -> PyResult<Reader> {
+        let r = py
+            .detach(|| CaptureReader::open(&path, gzip_cap))
+            .map_err(|e| PyValueError::new_err(e.0))?;
+        Ok(Reader {
+            inner: Mutex::new(r),
+        })
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let mut r = self
+            .inner
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("the reader failed earlier"))?;
+        match r.next() {
+            Some(rec) => Ok(Some(tup!(py; rec.frame, rec.ts, rec.linktype,
+                PyBytes::new(py, rec.data), rec.wirelen))),
+            None => Ok(None),
+        }
+    }
+
+    fn info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let r = self
+            .inner
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("the reader failed earlier"))?;
+        let d = PyDict::new(py);
+        d.set_item("format", r.format.name())?;
+        d.set_item("gzip", r.gzip)?;
+        d.set_item("frames", r.frames)?;
+        d.set_item("first_ts", r.first_ts)?;
+        d.set_item("last_ts", r.last_ts)?;
+        d.set_item(
+            "linktypes",
+            r.linktypes.iter().copied().collect::<Vec<u32>>(),
+        )?;
+        d.set_item("warnings", r.warnings.clone())?;
+        d.set_item("position", r.read_bytes.load(Ordering::Relaxed))?;
+        Ok(d)
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Core>()?;
+    m.add_class::<Reader>()?;
     m.add("MAX_FLOWS", crate::engine::DEFAULT_MAX_FLOWS)?;
     Ok(())
 }

@@ -27,6 +27,7 @@ pub const MAX_RECORD: u32 = 128 * 1024 * 1024;
 /// Decompressed bytes read from one gzip file at most (a "zip bomb" stops here).
 pub const DEFAULT_GZIP_CAP: u64 = 16 * 1024 * 1024 * 1024;
 
+const GZIP_READ: u64 = 16 * 1024;
 const SHB: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
 
 /// The input is not a capture at all (raised before any record is read).
@@ -100,7 +101,8 @@ impl<R: Read> Read for Capped<R> {
                 ))),
             };
         }
-        let want = (buf.len() as u64).min(self.left) as usize;
+        // small reads: a damaged stream fails one read, and loses only what that read held
+        let want = (buf.len() as u64).min(self.left).min(GZIP_READ) as usize;
         let n = self.inner.read(&mut buf[..want])?;
         self.left -= n as u64;
         Ok(n)
