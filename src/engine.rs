@@ -177,9 +177,12 @@ pub struct Engine {
     frag_map: FxHashMap<FragKey, (u32, u64, bool)>,
     seen_datagrams: rustc_hash::FxHashSet<u64>,
     l2_index: FxHashMap<Mac, usize>,
-    l2_last: Vec<(Mac, Option<(u32, u64, f64, u32)>)>,
+    l2_last: Vec<(Mac, Option<Sighting>)>,
     chunks: Vec<Vec<u8>>,
 }
+
+/// A MAC's latest non-IP frame: (file, frame, ts, wire length).
+type Sighting = (u32, u64, f64, u32);
 
 fn be16(d: &[u8], off: usize) -> u16 {
     u16::from_be_bytes([d[off], d[off + 1]])
@@ -898,5 +901,135 @@ pub fn counters(f: &crate::flow::Flow) -> Counters {
         last_frame: f.last_frame,
         first_frames: f.first_frames[..f.n_first as usize].to_vec(),
         bursts: f.bursts.as_ref().map(|b| b.list.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn udp(src: u8, sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+        let mut v = vec![
+            0, 1, 2, 3, 4, 5, 0x10, 0x11, 0x12, 0x13, 0x14, src, 0x08, 0x00,
+        ];
+        let total = 28 + payload.len();
+        v.extend([
+            0x45,
+            0,
+            (total >> 8) as u8,
+            total as u8,
+            0,
+            1,
+            0x40,
+            0,
+            64,
+            17,
+            0,
+            0,
+        ]);
+        v.extend([192, 168, 1, src, 8, 8, 8, 8]);
+        v.extend(sport.to_be_bytes());
+        v.extend(dport.to_be_bytes());
+        v.extend(((8 + payload.len()) as u16).to_be_bytes());
+        v.extend([0, 0]);
+        v.extend(payload);
+        v
+    }
+
+    fn engine(max_flows: usize) -> Engine {
+        let mut cfg = Config {
+            max_flows,
+            ..Config::default()
+        };
+        cfg.udp_ports.insert(53, (6, true));
+        cfg.skip_id[6] = true;
+        cfg.premises.push(Net6 {
+            v6: false,
+            addr: [192, 168, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            prefix: 16,
+        });
+        Engine::new(cfg)
+    }
+
+    #[test]
+    fn evicted_flows_keep_their_counts() {
+        let mut e = engine(2);
+        for (i, src) in [1u8, 2, 3].iter().enumerate() {
+            let p = udp(*src, 40000, 9999, b"hello");
+            e.packet(0, i as u64 + 1, i as f64, 1, &p, p.len() as u32);
+        }
+        assert_eq!(e.evicted, 1);
+        assert_eq!(e.table.live, 2);
+        let finals: Vec<&Counters> = e
+            .ops
+            .iter()
+            .filter_map(|o| match o {
+                Op::Final(c) => Some(c),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(finals.len(), 1);
+        let c = finals[0];
+        assert_eq!((c.fid, c.pkts_ab, c.bytes_ab, c.payload_ab), (0, 1, 47, 5));
+        // off-site flows from the premises have their upload bursts kept
+        assert_eq!(c.bursts.as_ref().map(|b| b.len()), Some(1));
+        let live = e.take_counters(true);
+        assert_eq!(live.iter().map(|c| c.fid).collect::<Vec<_>>(), vec![1, 2]);
+    }
+
+    #[test]
+    fn datagram_repeats_are_dropped_and_ids_ignored() {
+        let mut e = engine(100);
+        for (i, id) in [[0u8, 1], [0, 2], [0, 2]].iter().enumerate() {
+            let mut q = id.to_vec();
+            q.extend(b"query");
+            let p = udp(1, 40000, 53, &q);
+            e.packet(0, i as u64 + 1, 0.0, 1, &p, p.len() as u32);
+        }
+        let payloads = e
+            .ops
+            .iter()
+            .filter(|o| matches!(o, Op::Payload { .. }))
+            .count();
+        assert_eq!(payloads, 1);
+        assert!(e
+            .ops
+            .iter()
+            .any(|o| matches!(o, Op::Attach { name: 6, .. })));
+    }
+
+    #[test]
+    fn tcp_parser_choices() {
+        assert_eq!(tcp_parser(b"\x16\x03\x01\x02\x00", 5000, 443), Some(TLS));
+        assert_eq!(tcp_parser(b"GET / HTTP/1.1\r\n", 5000, 8080), Some(HTTP));
+        assert_eq!(tcp_parser(b"HTTP/1.1 200 OK\r\n", 5000, 80), Some(HTTP));
+        assert_eq!(
+            tcp_parser(b"OPTIONS rtsp://x RTSP/1.0\r\n", 5000, 8554),
+            Some(RTSP)
+        );
+        assert_eq!(tcp_parser(b"PLAY x\r\n", 5000, 554), Some(RTSP));
+        assert_eq!(tcp_parser(b"PLAY x\r\n", 5000, 555), None);
+        assert_eq!(
+            tcp_parser(b"INVITE sip:a SIP/2.0\r\n", 5000, 5060),
+            Some(SIP)
+        );
+        assert_eq!(tcp_parser(b"\x00\x1c", 5000, 53), Some(DNS));
+        assert_eq!(tcp_parser(b"random", 5000, 9), None);
+    }
+
+    #[test]
+    fn quic_initial_check() {
+        let mut p = vec![0xc3, 0, 0, 0, 1, 8];
+        p.extend([7; 8]);
+        p.push(0); // SCID length
+        p.push(0); // token length
+        p.extend([0x40, 30]); // length 30 (two-byte varint)
+        p.extend([0; 30]);
+        assert!(looks_like_quic_initial(&p));
+        p[4] = 2; // unknown version
+        assert!(!looks_like_quic_initial(&p));
+        p[4] = 1;
+        p.truncate(40);
+        assert!(!looks_like_quic_initial(&p));
     }
 }

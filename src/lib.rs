@@ -11,6 +11,8 @@ pub mod capture;
 pub mod decode;
 pub mod engine;
 pub mod flow;
+#[cfg(test)]
+mod proptests;
 mod pycore;
 pub mod reassembly;
 

@@ -133,6 +133,16 @@ pub struct CaptureReader {
     ng_last_ts: f64,
 }
 
+impl std::fmt::Debug for CaptureReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaptureReader")
+            .field("format", &self.format)
+            .field("frames", &self.frames)
+            .field("warnings", &self.warnings)
+            .finish()
+    }
+}
+
 fn u16_at(b: &[u8], off: usize, big: bool) -> u16 {
     let v = [b[off], b[off + 1]];
     if big {
@@ -256,7 +266,7 @@ impl CaptureReader {
                 let snaplen = u32_at(b, 16, big);
                 let network = u32_at(b, 20, big) & 0xFFFF; // upper bits may carry FCS facts
                 r.linktype = network;
-                r.limit = snaplen.max(1 << 20).min(MAX_RECORD);
+                r.limit = snaplen.clamp(1 << 20, MAX_RECORD);
                 r.linktypes.insert(network);
                 r.src.consume(24);
             }
@@ -402,7 +412,7 @@ impl CaptureReader {
             let big = self.big;
             let btype = u32_at(b, 0, big);
             let blen = u32_at(b, 4, big);
-            if blen < 12 || blen % 4 != 0 || blen > MAX_BLOCK {
+            if blen < 12 || !blen.is_multiple_of(4) || blen > MAX_BLOCK {
                 self.warn(format!(
                     "corrupt block after frame {frame} (length {blen}); analysed up to it"
                 ));
@@ -544,4 +554,260 @@ fn parse_idb(b: &[u8], end: usize, big: bool) -> Iface {
         opt = val + ((olen + 3) & !3);
     }
     itf
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reader(bytes: Vec<u8>) -> Result<CaptureReader, CaptureError> {
+        CaptureReader::from_source(Source::new(Box::new(std::io::Cursor::new(bytes))), "t")
+    }
+
+    fn all(r: &mut CaptureReader) -> Vec<(u64, f64, u32, Vec<u8>, u32)> {
+        let mut v = Vec::new();
+        while let Some(rec) = r.next() {
+            v.push((
+                rec.frame,
+                rec.ts,
+                rec.linktype,
+                rec.data.to_vec(),
+                rec.wirelen,
+            ));
+        }
+        v
+    }
+
+    fn pcap(big: bool, nano: bool, recs: &[(u32, u32, &[u8])]) -> Vec<u8> {
+        let w32 = |v: u32| {
+            if big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
+        let w16 = |v: u16| {
+            if big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
+        let mut out = Vec::new();
+        out.extend(w32(if nano { 0xa1b2_3c4d } else { 0xa1b2_c3d4 }));
+        out.extend(w16(2));
+        out.extend(w16(4));
+        out.extend(w32(0));
+        out.extend(w32(0));
+        out.extend(w32(65535));
+        out.extend(w32(1));
+        for (sec, frac, data) in recs {
+            out.extend(w32(*sec));
+            out.extend(w32(*frac));
+            out.extend(w32(data.len() as u32));
+            out.extend(w32(data.len() as u32 + 4));
+            out.extend(*data);
+        }
+        out
+    }
+
+    fn block(big: bool, btype: u32, body: &[u8]) -> Vec<u8> {
+        let w32 = |v: u32| {
+            if big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
+        let mut body = body.to_vec();
+        while !body.len().is_multiple_of(4) {
+            body.push(0);
+        }
+        let n = body.len() as u32 + 12;
+        let mut out = w32(btype).to_vec();
+        out.extend(w32(n));
+        out.extend(body);
+        out.extend(w32(n));
+        out
+    }
+
+    fn pcapng(big: bool) -> Vec<u8> {
+        let w32 = |v: u32| {
+            if big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
+        let w16 = |v: u16| {
+            if big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
+        let mut shb = w32(0x1a2b_3c4d).to_vec();
+        shb.extend(w16(1));
+        shb.extend(w16(0));
+        shb.extend([0xff; 8]);
+        let mut out = block(big, 0x0a0d_0d0a, &shb);
+        // interface 0: Ethernet, µs; interface 1: raw IP, ns, offset 10 s
+        let mut idb0 = w16(1).to_vec();
+        idb0.extend(w16(0));
+        idb0.extend(w32(0));
+        out.extend(block(big, 1, &idb0));
+        let mut idb1 = w16(101).to_vec();
+        idb1.extend(w16(0));
+        idb1.extend(w32(0));
+        idb1.extend(w16(9));
+        idb1.extend(w16(1));
+        idb1.extend([9, 0, 0, 0]);
+        idb1.extend(w16(14));
+        idb1.extend(w16(8));
+        idb1.extend(if big {
+            10i64.to_be_bytes()
+        } else {
+            10i64.to_le_bytes()
+        });
+        idb1.extend([0, 0, 0, 0]);
+        out.extend(block(big, 1, &idb1));
+        let epb = |iid: u32, ticks: u64, data: &[u8]| {
+            let mut b = w32(iid).to_vec();
+            b.extend(w32((ticks >> 32) as u32));
+            b.extend(w32(ticks as u32));
+            b.extend(w32(data.len() as u32));
+            b.extend(w32(data.len() as u32 + 1));
+            b.extend(data);
+            block(big, 6, &b)
+        };
+        out.extend(epb(0, 1_700_000_000_000_000, b"abcdef"));
+        out.extend(epb(1, 1_700_000_001_000_000_000, b"\x45xyz"));
+        let mut spb = w32(3).to_vec();
+        spb.extend(b"spb");
+        out.extend(block(big, 3, &spb));
+        // obsolete packet block: u16 interface, u16 drops
+        let mut pb = w16(0).to_vec();
+        pb.extend(w16(0));
+        pb.extend(w32(0));
+        pb.extend(w32(5));
+        pb.extend(w32(2));
+        pb.extend(w32(2));
+        pb.extend(b"pb");
+        out.extend(block(big, 2, &pb));
+        out.extend(block(big, 5, b"statistics")); // unknown blocks are skipped
+        out
+    }
+
+    #[test]
+    fn pcap_both_orders_and_resolutions() {
+        for big in [false, true] {
+            for nano in [false, true] {
+                let bytes = pcap(big, nano, &[(1, 500, b"abc"), (2, 0, b"")]);
+                let mut r = reader(bytes).unwrap();
+                let v = all(&mut r);
+                let res = if nano { 1e-9 } else { 1e-6 };
+                assert_eq!(v.len(), 2);
+                assert_eq!(v[0], (1, 1.0 + 500.0 * res, 1, b"abc".to_vec(), 7));
+                assert_eq!(v[1].0, 2);
+                assert!(r.warnings.is_empty());
+                assert_eq!(r.last_ts, Some(2.0));
+            }
+        }
+    }
+
+    #[test]
+    fn pcap_cut_and_corrupt() {
+        let bytes = pcap(false, false, &[(1, 0, b"abcdef"), (2, 0, b"ghijkl")]);
+        let mut r = reader(bytes[..bytes.len() - 2].to_vec()).unwrap();
+        assert_eq!(all(&mut r).len(), 1);
+        assert_eq!(
+            r.warnings,
+            vec!["truncated last record (frame 2); analysed up to the cut".to_string()]
+        );
+        let mut r = reader(bytes[..24 + 22 + 5].to_vec()).unwrap();
+        assert_eq!(all(&mut r).len(), 1);
+        assert!(r.warnings[0].starts_with("truncated record header after frame 1"));
+        let mut bad = bytes.clone();
+        bad[24 + 22 + 8..24 + 22 + 12].copy_from_slice(&0x7fff_ffffu32.to_le_bytes());
+        let mut r = reader(bad).unwrap();
+        assert_eq!(all(&mut r).len(), 1);
+        assert!(r.warnings[0].starts_with("corrupt record after frame 1 (length 2147483647)"));
+    }
+
+    #[test]
+    fn pcapng_blocks_interfaces_and_options() {
+        for big in [false, true] {
+            let mut r = reader(pcapng(big)).unwrap();
+            let v = all(&mut r);
+            assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+            assert_eq!(v.iter().map(|x| x.0).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+            assert_eq!(
+                v.iter().map(|x| x.2).collect::<Vec<_>>(),
+                vec![1, 101, 1, 1]
+            );
+            assert_eq!(v[0].1, 1_700_000_000.0);
+            assert_eq!(v[1].1, 1_700_000_011.0); // ns resolution plus the 10 s offset
+            assert_eq!(v[2].3, b"spb".to_vec());
+            assert_eq!(v[2].1, v[1].1); // a simple packet block has no time of its own
+            assert_eq!((v[3].3.clone(), v[3].4), (b"pb".to_vec(), 2));
+            assert_eq!(
+                r.linktypes.iter().copied().collect::<Vec<_>>(),
+                vec![1, 101]
+            );
+            assert_eq!(r.format, Format::Pcapng);
+        }
+        // two sections: interfaces restart
+        let mut two = pcapng(false);
+        two.extend(pcapng(true));
+        let mut r = reader(two).unwrap();
+        assert_eq!(all(&mut r).len(), 8);
+    }
+
+    #[test]
+    fn pcapng_damage() {
+        let good = pcapng(false);
+        let mut bad = good.clone();
+        let n = bad.len();
+        bad[n - 4..].copy_from_slice(&1u32.to_le_bytes());
+        let mut r = reader(bad).unwrap();
+        assert_eq!(all(&mut r).len(), 4);
+        assert_eq!(
+            r.warnings,
+            vec!["corrupt block after frame 4 (length mismatch); analysed up to it".to_string()]
+        );
+        let mut r = reader(good[..good.len() - 7].to_vec()).unwrap();
+        all(&mut r);
+        assert!(r.warnings[0].starts_with("truncated last block (after frame 4)"));
+        // a packet block naming an interface that does not exist
+        let mut r = reader(
+            [
+                &good[..28],
+                &block(
+                    false,
+                    6,
+                    &[7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                )[..],
+            ]
+            .concat(),
+        )
+        .unwrap();
+        assert_eq!(all(&mut r).len(), 0);
+        assert!(r.warnings[0].starts_with("corrupt packet block at frame 1"));
+    }
+
+    #[test]
+    fn not_captures() {
+        assert!(reader(vec![]).unwrap_err().0.contains("empty file"));
+        assert!(reader(b"hello".to_vec())
+            .unwrap_err()
+            .0
+            .contains("unknown magic 68656c6c"));
+        assert!(reader(vec![0xd4, 0xc3, 0xb2, 0xa1, 2])
+            .unwrap_err()
+            .0
+            .contains("cut short"));
+        let mut ng = pcapng(false);
+        ng[8] = 0;
+        assert!(reader(ng).unwrap_err().0.contains("byte-order magic"));
+    }
 }
