@@ -30,6 +30,7 @@ class Options:
     country: str | None = None
     jobs: int = 1
     keep_evidence: str | None = None
+    max_flows: int | None = None  # live flows the core keeps before evicting the idlest
 
 
 @dataclass
@@ -215,7 +216,7 @@ class Analyzer:
         from netscan.engine.core import CoreEngine
 
         inventory = Inventory(self.premises, self.matcher, files=[str(p) for p in paths])
-        engine = CoreEngine(inventory, self.premises)
+        engine = CoreEngine(inventory, self.premises, max_flows=self.options.max_flows)
         captures = engine.open(paths)
         infos = [
             InputInfo(path=str(p), sha256=sha256_file(Path(p)), size=c.size, format=c.format)
@@ -385,7 +386,7 @@ def _incremental_core(self: Analyzer, paths: list[str], batch: int) -> Iterator[
     from netscan.engine.core import CoreEngine
 
     inventory = Inventory(self.premises, self.matcher, files=[str(p) for p in paths])
-    engine = CoreEngine(inventory, self.premises)
+    engine = CoreEngine(inventory, self.premises, max_flows=self.options.max_flows)
     captures = engine.open(paths)
     infos = [
         InputInfo(path=str(p), sha256=sha256_file(Path(p)), size=c.size, format=c.format)

@@ -32,6 +32,16 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
+def _positive(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"not a positive number: {value!r}")
+    return n
+
+
 def _cidr(value: str) -> str:
     try:
         return str(ipaddress.ip_network(value, strict=False))
@@ -48,6 +58,9 @@ def _add_analysis_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", choices=("core", "native", "tshark"), default="core",
                    help="packet engine: core (default, the Rust packet core), native (the "
                         "pure-Python engine) or tshark (Wireshark's dissectors)")  # fmt: skip
+    p.add_argument("--max-flows", type=_positive, metavar="N", default=None,
+                   help="live flows kept at once by the core engine (default 1,000,000); beyond "
+                        "it the idlest are evicted, their counts kept in the report")  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,6 +120,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         country=args.country.upper() if args.country else None,
         jobs=args.jobs,
         keep_evidence=args.keep_evidence,
+        max_flows=getattr(args, "max_flows", None),
     )
     analyzer = Analyzer(opts)
     quiet = args.quiet or args.json == "-"
