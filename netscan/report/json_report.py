@@ -14,6 +14,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from netscan import __version__
 from netscan.analyze import Result
 from netscan.inventory.model import Conversation, Device, Endpoint, Evidence
@@ -174,15 +176,52 @@ def schema() -> dict[str, Any]:
     return json.loads(text)
 
 
+def _fallback(v: Any) -> Any:
+    """What orjson cannot serialise natively, as the report has always shown it."""
+    if isinstance(v, (set, frozenset)):
+        return sorted(v, key=str)
+    if isinstance(v, bytes):
+        return v.hex()
+    raise TypeError(f"not serialisable in a report: {type(v).__name__}")
+
+
+_OPTS = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
+
+
+def _dumps(value: Any, indent: int) -> bytes:
+    """``value`` as indented JSON, nested ``indent`` levels deep."""
+    out = orjson.dumps(value, default=_fallback, option=_OPTS)
+    return out.replace(b"\n", b"\n" + b"  " * indent) if indent else out
+
+
+def stream(report: dict[str, Any], write: Any) -> None:
+    """Writes the report through ``write(bytes)`` piece by piece: one list item at a time,
+    so even a report with a million flows never exists as one string."""
+    write(b"{\n")
+    items = list(report.items())
+    for i, (key, value) in enumerate(items):
+        write(b"  " + orjson.dumps(str(key)) + b": ")
+        if isinstance(value, list) and value:
+            write(b"[\n")
+            last = len(value) - 1
+            for j, item in enumerate(value):
+                write(b"    " + _dumps(item, 2) + (b",\n" if j < last else b"\n"))
+            write(b"  ]")
+        else:
+            write(_dumps(value, 1))
+        write(b",\n" if i < len(items) - 1 else b"\n")
+    write(b"}\n")
+
+
 def write(report: dict[str, Any], path: str | Path) -> None:
-    with Path(path).open("w", encoding="utf-8") as fh:  # streamed: no giant string in memory
-        json.dump(report, fh, indent=2)
-        fh.write("\n")
+    with Path(path).open("wb") as fh:  # streamed: no giant string in memory
+        stream(report, fh.write)
 
 
 def emit(report: dict[str, Any], dest: str) -> None:
     """Write the report to a file, or to standard output for ``-``."""
     if dest == "-":
-        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        stream(report, sys.stdout.buffer.write)
+        sys.stdout.flush()
     else:
         write(report, dest)
