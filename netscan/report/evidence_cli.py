@@ -24,6 +24,7 @@ from typing import Any, BinaryIO
 
 from netscan import __version__
 from netscan.decode.link import WLAN_PROTECTED, decode_link, mac_str
+from netscan.safefile import private_output
 from netscan.sources.pcapfile import CaptureFile, Record
 
 BYTE_ORDER_MAGIC = 0x1A2B3C4D
@@ -204,7 +205,7 @@ def extract(
     for fl in finding.get("flows", []):
         by_file.setdefault(fl.get("file", ""), []).append(fl)
     paths = sorted(set(wanted) | set(by_file))
-    with open(output, "wb") as fh:
+    with private_output(output, "wb") as fh:  # 0600, never through a link
         writer = PcapngWriter(
             fh, comment=f"netscan evidence for finding {finding_id} ({finding.get('level')})"
         )

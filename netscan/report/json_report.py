@@ -19,6 +19,7 @@ import orjson
 from netscan import __version__
 from netscan.analyze import Result
 from netscan.inventory.model import Conversation, Device, Endpoint, Evidence
+from netscan.safefile import private_output
 
 SCHEMA_VERSION = "1.0"
 
@@ -214,14 +215,17 @@ def stream(report: dict[str, Any], write: Any) -> None:
 
 
 def write(report: dict[str, Any], path: str | Path) -> None:
-    with Path(path).open("wb") as fh:  # streamed: no giant string in memory
+    """Write the report to ``path``: a new file only the user can read (0600)."""
+    with private_output(path, "wb") as fh:  # streamed: no giant string in memory
         stream(report, fh.write)
 
 
 def emit(report: dict[str, Any], dest: str) -> None:
     """Write the report to a file, or to standard output for ``-``."""
     if dest == "-":
-        stream(report, sys.stdout.buffer.write)
+        sys.stdout.flush()
+        raw = getattr(sys.stdout, "buffer", None)
+        stream(report, raw.write if raw is not None else (lambda b: sys.stdout.write(b.decode())))
         sys.stdout.flush()
     else:
         write(report, dest)
