@@ -15,7 +15,6 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Callable, Iterable
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from netscan.inventory.enrich import DEFAULT_PREMISES, LOCAL_SCOPE
 from netscan.sources.pcapfile import CaptureError
 
 BATCH = 65536  # records per call into the core (the GIL is released while it runs)
+PUSH_CHUNK = 4096  # records handed over from Python (live capture) per call
 MAX_FLOWS = _core.MAX_FLOWS
 
 OP_L2, OP_FLOW, OP_ARP, OP_ATTACH, OP_PAYLOAD, OP_CLOSE, OP_FINAL = range(7)
@@ -85,7 +85,10 @@ class CoreCapture:
         self.refresh()
 
     def refresh(self) -> None:
-        info = self._core.file_info(self.index)
+        try:
+            info = self._core.file_info(self.index)
+        except ValueError:  # the core let go of its inputs: the last facts hold
+            return
         self.format = info["format"]
         self.warnings = list(info["warnings"])
         self.frames = info["frames"]
@@ -96,7 +99,12 @@ class CoreCapture:
 
     @property
     def position(self) -> int:
-        return int(self._core.file_info(self.index)["position"])
+        """File bytes read so far (compressed bytes for gzip)."""
+        try:
+            self._position = int(self._core.file_info(self.index)["position"])
+        except ValueError:  # the core let go of its inputs: the last value holds
+            pass
+        return self._position
 
     def close(self) -> None:
         pass
@@ -126,6 +134,7 @@ class CoreEngine:
         self.unsupported_linktypes: set[int] = set()
         self.warnings: list[str] = []
         self._stopped: list[int] = []
+        self._pending: list[tuple[int, int, float, int, bytes, int]] = []
         self._ip_cache: dict[bytes, str] = {}
         self._mac_cache: dict[bytes, str] = {}
         self._finished = False
@@ -166,17 +175,25 @@ class CoreEngine:
         progress: Callable[[int], None] | None = None,
     ) -> None:
         """Processes raw records ``(file_index, frame, ts, linktype, data, wirelen)``
-        handed over from elsewhere (live capture)."""
-        it = iter(records)
-        while True:
-            chunk = list(islice(it, 4096))
-            if not chunk:
-                break
+        handed over from elsewhere (live capture), in chunks; ``flush()`` hands over a
+        partial chunk at once (a live consumer calls it before looking at the sink)."""
+        for rec in records:
+            # (no local alias: a tick inside `records` may flush and replace the list)
+            self._pending.append(rec)
+            if len(self._pending) >= PUSH_CHUNK:
+                self.flush()
+                if progress is not None:
+                    progress(self.packets)
+        self.flush()
+
+    def flush(self) -> None:
+        """Processes the records collected so far and brings the flows' counters up to
+        date: the sink then reflects every record handed over."""
+        if self._pending:
+            chunk, self._pending = self._pending, []
             self._replay(self.core.push(chunk))
-            if progress is not None:
-                progress(self.packets + len(chunk))
             self._stats()
-        self._stats()
+        self.sync()
 
     def sync(self) -> None:
         """Brings the ``Flow`` objects' counters up to date (incremental runs)."""
@@ -190,6 +207,8 @@ class CoreEngine:
         if self._finished:
             return
         self._finished = True
+        if self._pending:
+            self.flush()
         self._flush_stops()
         self._replay(self.core.finish())
         for t in self.core.counters(True):
