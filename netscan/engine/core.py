@@ -12,6 +12,7 @@ the end of the input and whenever ``sync()`` is called (incremental runs).
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 from collections.abc import Callable, Iterable
@@ -100,10 +101,9 @@ class CoreCapture:
     @property
     def position(self) -> int:
         """File bytes read so far (compressed bytes for gzip)."""
-        try:
+        # after the core let go of its inputs, the last value holds
+        with contextlib.suppress(ValueError):
             self._position = int(self._core.file_info(self.index)["position"])
-        except ValueError:  # the core let go of its inputs: the last value holds
-            pass
         return self._position
 
     def close(self) -> None:
