@@ -839,13 +839,21 @@ impl Engine {
             tcp.release(&mut self.budget);
         }
         let flow = self.table.get_mut(slot);
+        let name = match flow.parse {
+            Parse::Active(n) => n,
+            _ => 0,
+        };
         flow.parse = Parse::Off;
-        self.ops.push(Op::Close {
-            fid,
-            from_a: true,
-            frame,
-            ts,
-        });
+        if (name as usize) < BUILTIN_NAMES.len() {
+            // stream parsers may hold a message in progress; stateless datagram parsers
+            // (the UDP port table's) have nothing to say at the end: no op for them
+            self.ops.push(Op::Close {
+                fid,
+                from_a: true,
+                frame,
+                ts,
+            });
+        }
     }
 
     /// End of input: last non-IP sightings of MACs, then every parser flushed and closed
