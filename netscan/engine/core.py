@@ -406,6 +406,6 @@ class CoreEngine:
 def _set_counters(flow: Flow, t: tuple[Any, ...]) -> None:
     (_, _fid, flow.bytes_ab, flow.bytes_ba, flow.pkts_ab, flow.pkts_ba, flow.payload_ab,
      flow.payload_ba, flow.last_ts, flow.last_frame, first, bursts) = t  # fmt: skip
-    flow.first_frames = list(first)
+    flow.first_frames = first  # fresh lists from the core, nobody else holds them
     if bursts is not None:
-        flow.bursts = [list(b) for b in bursts]
+        flow.bursts = bursts
