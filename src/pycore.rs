@@ -224,7 +224,22 @@ fn ops_list<'py>(py: Python<'py>, ops: Vec<Op>, names: &[String]) -> PyResult<Bo
 }
 
 impl Core {
+    /// The core's state while holding the GIL: never waits (a thread inside `run` holds
+    /// the lock without the GIL and needs the GIL back to return, so waiting here could
+    /// deadlock); a concurrent call gets an error instead.
     fn lock(&self) -> PyResult<std::sync::MutexGuard<'_, Inner>> {
+        self.inner.try_lock().map_err(|e| match e {
+            std::sync::TryLockError::WouldBlock => {
+                PyRuntimeError::new_err("the packet core is busy in another thread")
+            }
+            std::sync::TryLockError::Poisoned(_) => {
+                PyRuntimeError::new_err("the packet core failed earlier in this run")
+            }
+        })
+    }
+
+    /// The core's state without the GIL (inside `detach`): waiting is safe there.
+    fn lock_detached(&self) -> PyResult<std::sync::MutexGuard<'_, Inner>> {
         self.inner
             .lock()
             .map_err(|_| PyRuntimeError::new_err("the packet core failed earlier in this run"))
@@ -323,7 +338,7 @@ impl Core {
         max_records: usize,
     ) -> PyResult<(Bound<'py, PyList>, usize)> {
         let (ops, n, names) = py.detach(|| -> PyResult<_> {
-            let mut g = self.lock()?;
+            let mut g = self.lock_detached()?;
             let n = g.run(max_records);
             let ops = std::mem::take(&mut g.engine.ops);
             Ok((ops, n, g.names.clone()))
@@ -339,7 +354,7 @@ impl Core {
         records: Vec<(u32, u64, f64, u32, Vec<u8>, u32)>,
     ) -> PyResult<Bound<'py, PyList>> {
         let (ops, names) = py.detach(|| -> PyResult<_> {
-            let mut g = self.lock()?;
+            let mut g = self.lock_detached()?;
             for (file, frame, ts, lt, data, wirelen) in &records {
                 g.engine
                     .packet_guarded(*file, *frame, *ts, *lt, data, *wirelen);

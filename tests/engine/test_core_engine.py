@@ -145,3 +145,38 @@ def test_flush_between_records_loses_nothing() -> None:
     assert [(f.bytes_ab, f.bytes_ba) for f in a.flows] == [
         (f.bytes_ab, f.bytes_ba) for f in b.flows
     ]
+
+
+def test_two_cores_in_threads_equal_one_after_the_other() -> None:
+    """The core releases the GIL while it reads and decodes: two engines in two threads
+    give what each gives alone."""
+    import threading
+
+    from tests.conftest import realworld
+
+    paths = [PCAPS / "demo_sales_office.pcapng", realworld("big_mixed_1kxun_ndpi.pcap")]
+
+    def run(path: Path) -> tuple[int, list[object], list[tuple[int, int]]]:
+        sink = Recorder()
+        engine = CoreEngine(sink)
+        engine.open([str(path)])
+        engine.run_files()
+        engine.finish()
+        return (
+            engine.packets,
+            [e for e, _ in sink.events],
+            [(f.bytes_ab, f.bytes_ba) for f in sink.flows],
+        )
+
+    alone = [run(p) for p in paths]
+    together: list[object] = [None, None]
+
+    def work(i: int) -> None:
+        together[i] = run(paths[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert together == alone
