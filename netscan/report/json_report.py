@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import sys
 from datetime import UTC, datetime
 from importlib import resources
@@ -194,9 +195,29 @@ def _fallback(v: Any) -> Any:
 _OPTS = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
 
 
+_NOT_PRINTABLE_ASCII = re.compile(r"[^\x00-\x7e]")
+
+
+def _escape(m: re.Match[str]) -> str:
+    c = ord(m.group())
+    if c > 0xFFFF:
+        c -= 0x10000
+        return f"\\u{0xD800 | (c >> 10):04x}\\u{0xDC00 | (c & 0x3FF):04x}"
+    return f"\\u{c:04x}"
+
+
 def _dumps(value: Any, indent: int) -> bytes:
-    """``value`` as indented JSON, nested ``indent`` levels deep."""
-    out = orjson.dumps(value, default=_fallback, option=_OPTS)
+    """``value`` as indented JSON, nested ``indent`` levels deep, in ASCII only: DEL and
+    everything beyond ASCII escaped as the standard library does (a report read in a
+    terminal or pager cannot carry bidirectional overrides or escape sequences)."""
+    try:
+        out = orjson.dumps(value, default=_fallback, option=_OPTS)
+    except orjson.JSONEncodeError:
+        # strings orjson refuses (lone surrogates from undecodable bytes): the slow path
+        out = json.dumps(value, indent=2, default=_fallback).encode("ascii")
+    if not out.isascii() or b"\x7f" in out:
+        # outside strings orjson writes ASCII only, so every such byte is inside a string
+        out = _NOT_PRINTABLE_ASCII.sub(_escape, out.decode("utf-8")).encode("ascii")
     return out.replace(b"\n", b"\n" + b"  " * indent) if indent else out
 
 

@@ -21,9 +21,12 @@ def test_stream_equals_the_standard_library(tmp_path: Path) -> None:
         "text": 'caf\u00e9 \u202e\x1b[31m "quoted" \\\\ line\nbreak',
         "number": 1.5,
         "none": None,
+        "undecodable": "\udcff bytes",
+        "astral": "\U0001f600\x7f",
     }
     buf = io.BytesIO()
     json_report.stream(report, buf.write)
+    assert buf.getvalue().isascii() and b"\x7f" not in buf.getvalue()
     parsed = json.loads(buf.getvalue())
     expected = json.loads(json.dumps(report, default=json_report._fallback))
     assert parsed == expected
