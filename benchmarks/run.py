@@ -1,12 +1,14 @@
-"""Benchmark: netscan against tshark and ndpiReader on the same large premises capture.
+"""Benchmark: netscan against tshark and ndpiReader on the same captures.
 
-    python benchmarks/run.py [--packets 1000000] [--file F] [--repeat 1]
+    python benchmarks/run.py [--mix stress|realistic|both] [--packets 1000000] [--file F]
+                             [--repeat 1] [--native]
 
-Generates the capture with ``gen_large.py`` when no file is given (cached under
-``benchmarks/out/``), then times each tool on it and prints a table: seconds, packets/s,
-ratio to tshark, and peak memory (max RSS of the child process). Also times netscan with
-an empty signature pack, so the matcher's cost shows as the difference, and with
-``--jobs 2``.
+The stress mix is generated with ``gen_large.py``, the realistic mix (public captures,
+scenario captures and the demo, concatenated) with ``make_realistic.py``; both are cached
+under ``benchmarks/out/``. Each tool is timed on each file and a table printed: seconds,
+packets/s, ratio to tshark, and peak memory (max RSS of the child process). netscan runs
+with the Rust core on one core and with ``--jobs 2``, with an empty signature pack (the
+difference is the matcher's cost), and with ``--native`` also the pure-Python engine.
 """
 
 from __future__ import annotations
@@ -59,12 +61,9 @@ def timed(cmd: list[str]) -> tuple[float, float, int]:
 
 def count_packets(path: Path) -> int:
     sys.path.insert(0, str(ROOT))
-    from netscan.sources.pcapfile import CaptureFile
+    from netscan import _core
 
-    cap = CaptureFile(path)
-    n = sum(1 for _ in cap)
-    cap.close()
-    return n
+    return sum(1 for _ in _core.Reader(str(path)))
 
 
 def empty_pack(tmp: Path) -> Path:
@@ -84,26 +83,39 @@ def main() -> int:
     )
     ap.add_argument("--packets", type=int, default=1_000_000)
     ap.add_argument("--file", type=Path)
+    ap.add_argument("--mix", choices=("stress", "realistic", "both"), default="both")
     ap.add_argument("--repeat", type=int, default=1, help="runs per tool; the best is kept")
+    ap.add_argument("--native", action="store_true", help="also time the pure-Python engine")
     args = ap.parse_args()
-
-    path = args.file
-    if path is None:
-        OUT.mkdir(exist_ok=True)
-        path = OUT / f"premises-{args.packets}.pcap"
+    if args.file is not None:
+        return bench(args.file, args)
+    if args.mix in ("realistic", "both"):
+        path = OUT / "realistic.pcapng"
         if not path.exists():
-            print(f"generating {path} ...", file=sys.stderr)
-            subprocess.run(
-                [
-                    sys.executable,
-                    str(HERE / "gen_large.py"),
-                    "--packets",
-                    str(args.packets),
-                    "-o",
-                    str(path),
-                ],
-                check=True,
-            )
+            OUT.mkdir(exist_ok=True)
+            print(f"building {path} ...", file=sys.stderr)
+            subprocess.run([sys.executable, str(HERE / "make_realistic.py"), "-o", str(path)],
+                           check=True)  # fmt: skip
+        bench(path, args)
+    if args.mix in ("stress", "both"):
+        bench(stress_file(args.packets), args)
+    return 0
+
+
+def stress_file(packets: int) -> Path:
+    path = OUT / f"premises-{packets}.pcap"
+    OUT.mkdir(exist_ok=True)
+    if not path.exists():
+        print(f"generating {path} ...", file=sys.stderr)
+        subprocess.run(
+            [sys.executable, str(HERE / "gen_large.py"), "--packets", str(packets), "-o",
+             str(path)],
+            check=True,
+        )  # fmt: skip
+    return path
+
+
+def bench(path: Path, args: argparse.Namespace) -> int:
     packets = count_packets(path)
     py = sys.executable
     with tempfile.TemporaryDirectory() as td:
@@ -144,6 +156,14 @@ def main() -> int:
                 ],
             ),
         ]
+        if args.native:
+            runs.append(
+                (
+                    "netscan --engine native",
+                    [py, "-m", "netscan", "analyze", "-q", "--engine", "native", str(path),
+                     "--json", str(tmp / "d.json")],
+                )
+            )  # fmt: skip
         tshark = shutil.which("tshark")
         if tshark:
             fields = [x for f in TSHARK_FIELDS for x in ("-e", f)]
@@ -175,6 +195,9 @@ def main() -> int:
     print(
         f"\nsignature matching cost: full pack {full:.2f}s vs empty pack {empty:.2f}s ({(full / empty - 1) * 100:+.1f}%)"
     )
+    ndpi = next((w for n, w, _ in results if n == "ndpiReader"), None)
+    if ndpi:
+        print(f"netscan (1 core) vs ndpiReader: {ndpi / full:.2f}x")
     return 0
 
 

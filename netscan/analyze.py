@@ -27,12 +27,13 @@ from netscan.sources.pcapfile import CaptureError, CaptureFile
 @dataclass
 class Options:
     premises: list[str] | None = None
-    engine: str = "native"
+    engine: str = "core"
     signatures: str | None = None
     country: str | None = None
     jobs: int = 1
     keep_evidence: str | None = None
     limits: _limits.Limits | None = None  # None: the defaults and $NETSCAN_LIMITS
+    max_flows: int | None = None  # live flows the core keeps before evicting the idlest
 
 
 @dataclass
@@ -117,6 +118,13 @@ def pack_info(pack: Any) -> dict[str, Any]:
     }
 
 
+def _size(path: str) -> int:
+    try:
+        return Path(path).stat().st_size
+    except OSError:
+        return 0
+
+
 def open_inputs(
     paths: list[str], limits: _limits.Limits | None = None
 ) -> tuple[list[CaptureFile], list[InputInfo]]:
@@ -138,6 +146,8 @@ class Analyzer:
     def __init__(self, options: Options) -> None:
         self.options = options
         self.limits = _limits.resolve(options.limits)
+        # the core's live-flow bound: --max-flows, else the flows work limit
+        self.max_flows = options.max_flows or self.limits.flows
         self.premises = Premises(options.premises)
         self.matcher: Any = None
         self.pack: dict[str, Any] = {
@@ -158,6 +168,10 @@ class Analyzer:
             return self._run(paths, progress)
 
     def _run(self, paths: list[str], progress: Callable[[int, int], None] | None = None) -> Result:
+        if self.options.engine == "core" and (
+            self.options.jobs <= 1 or sum(_size(p) for p in paths) < 2 * MIN_SEGMENT_BYTES
+        ):
+            return self._run_core(paths, progress)
         captures, infos = open_inputs(paths, self.limits)
         inventory = Inventory(
             self.premises, self.matcher, files=[str(p) for p in paths], limits=self.limits
@@ -213,6 +227,41 @@ class Analyzer:
             progress(total, total)
         return self.conclude(inventory, engine, infos, warnings, self.options.engine,
                              sum(i.packets for i in infos), unsupported)  # fmt: skip
+
+    def _run_core(
+        self, paths: list[str], progress: Callable[[int, int], None] | None = None
+    ) -> Result:
+        """The Rust packet core reads, decodes and tracks flows; Python dissects what it
+        hands over and keeps everything above."""
+        from netscan.engine.core import CoreEngine
+
+        inventory = Inventory(
+            self.premises, self.matcher, files=[str(p) for p in paths], limits=self.limits
+        )
+        engine = CoreEngine(inventory, self.premises, max_flows=self.max_flows)
+        captures = engine.open(paths)
+        infos = [
+            InputInfo(path=str(p), sha256=sha256_file(Path(p)), size=c.size, format=c.format)
+            for p, c in zip(paths, captures, strict=True)
+        ]
+        total = sum(c.size for c in captures)
+        engine.run_files(progress)
+        engine.finish()
+        engine.release()
+        inventory.seal()
+        warnings: list[str] = []
+        for cap, info in zip(captures, infos, strict=True):
+            info.warnings = list(cap.warnings)
+            info.packets = cap.frames
+            info.first_ts, info.last_ts = cap.first_ts, cap.last_ts
+            info.linktypes = sorted(cap.linktypes)
+            for w in cap.warnings:
+                warnings.append(f"{info.path}: {w}")
+        warnings.extend(engine.warnings)
+        if progress is not None:
+            progress(total, total)
+        return self.conclude(inventory, engine, infos, warnings, "core",
+                             sum(i.packets for i in infos), engine.unsupported_linktypes)  # fmt: skip
 
     def conclude(
         self,
@@ -327,6 +376,9 @@ def _incremental(
     records: Iterable[Any] | None,
     source: str,
 ) -> Iterator[Partial]:
+    if paths is not None and self.options.engine == "core":
+        yield from _incremental_core(self, paths, batch)
+        return
     if paths is not None and self.options.engine != "native":
         result = self.run(paths)
         total = sum(i.size for i in result.inputs)
@@ -374,6 +426,47 @@ def _incremental(
     finally:
         for c in captures:
             c.close()
+    result = build(True)
+    yield Partial(total, total, result.packets, True, lambda: result, result)
+
+
+def _incremental_core(self: Analyzer, paths: list[str], batch: int) -> Iterator[Partial]:
+    """``run_incremental`` over capture files with the Rust core: ``batch`` records a step."""
+    from netscan.engine.core import CoreEngine
+
+    inventory = Inventory(self.premises, self.matcher, files=[str(p) for p in paths],
+                          limits=self.limits)  # fmt: skip
+    engine = CoreEngine(inventory, self.premises, max_flows=self.max_flows)
+    captures = engine.open(paths)
+    infos = [
+        InputInfo(path=str(p), sha256=sha256_file(Path(p)), size=c.size, format=c.format)
+        for p, c in zip(paths, captures, strict=True)
+    ]
+    total = sum(c.size for c in captures)
+
+    def build(final: bool) -> Result:
+        warnings: list[str] = []
+        step_infos = [replace(i) for i in infos]
+        for cap, info in zip(captures, step_infos, strict=True):
+            if not final:
+                cap.refresh()
+            info.warnings = list(cap.warnings)
+            info.packets = cap.frames if final else 0
+            info.first_ts, info.last_ts = cap.first_ts, cap.last_ts
+            info.linktypes = sorted(cap.linktypes)
+            warnings.extend(f"{info.path}: {w}" for w in cap.warnings)
+        if final:
+            warnings.extend(engine.warnings)
+        return self.conclude(inventory, engine, step_infos, warnings, "core", engine.packets,
+                             set(engine.unsupported_linktypes))  # fmt: skip
+
+    while engine.run_files(limit=batch):
+        engine.sync()
+        yield Partial(sum(c.position for c in captures), total, engine.packets, False,
+                      lambda: build(False))  # fmt: skip
+    engine.finish()
+    engine.release()
+    inventory.seal()
     result = build(True)
     yield Partial(total, total, result.packets, True, lambda: result, result)
 

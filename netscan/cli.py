@@ -36,6 +36,16 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
+def _positive(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"not a positive number: {value!r}")
+    return n
+
+
 def _cidr(value: str) -> str:
     try:
         return str(ipaddress.ip_network(value, strict=False))
@@ -49,8 +59,12 @@ def _add_analysis_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--country", metavar="CC",
                    help="ISO country of the premises, for cross-border findings")  # fmt: skip
     p.add_argument("--signatures", metavar="DIR", help="signature pack directory to use")
-    p.add_argument("--engine", choices=("native", "tshark"), default="native",
-                   help="packet engine: native (default) or tshark (Wireshark's dissectors)")  # fmt: skip
+    p.add_argument("--engine", choices=("core", "native", "tshark"), default="core",
+                   help="packet engine: core (default, the Rust packet core), native (the "
+                        "pure-Python engine) or tshark (Wireshark's dissectors)")  # fmt: skip
+    p.add_argument("--max-flows", type=_positive, metavar="N", default=None,
+                   help="live flows kept at once by the core engine (default: the flows work limit); beyond "
+                        "it the idlest are evicted, their counts kept in the report")  # fmt: skip
     p.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE",
                    help="raise or lower a work limit (repeatable), e.g. flows=500000, gunzip=8G; "
                    "names: see netscan/limits.py")  # fmt: skip
@@ -131,6 +145,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         keep_evidence=args.keep_evidence,
         limits=limits_from_args(args),
+        max_flows=getattr(args, "max_flows", None),
     )
     analyzer = Analyzer(opts)
     quiet = args.quiet or args.json == "-"

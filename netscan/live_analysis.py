@@ -1,4 +1,4 @@
-"""Analysis of a live capture: the native engine fed from a ``LiveCapture`` as packets arrive.
+"""Analysis of a live capture: the Rust core fed from a ``LiveCapture`` as packets arrive.
 
 ``LiveAnalysis.run(tick)`` processes packets until the capture ends; ``tick`` is called in
 the same thread between packets, where ``snapshot()`` (the analysis so far) and ``news()``
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from netscan.analyze import Analyzer, InputInfo, Options, Result, limit_warnings
-from netscan.engine.native import Engine
+from netscan.engine.core import CoreEngine
 from netscan.inventory.inventory import Inventory
 from netscan.sources import pcapfile
 from netscan.sources.live import LiveCapture, LiveStatus
@@ -44,7 +44,8 @@ class LiveAnalysis:
         self.inventory = Inventory(
             self.analyzer.premises, self.analyzer.matcher, files=[], limits=self.analyzer.limits
         )
-        self.engine = Engine(self.inventory, limits=self.analyzer.limits)
+        self.engine = CoreEngine(self.inventory, self.analyzer.premises,
+                                 max_flows=self.analyzer.max_flows)  # fmt: skip
         self.packets = 0
         self.finished = False
         self._seen_devices: set[str] = set()
@@ -62,10 +63,23 @@ class LiveAnalysis:
             self.packets += 1
             yield raw if flat else (raw[0], Record(*raw[1:]))
 
+    def _ticked(self, tick: Callable[[], None] | None) -> Callable[[], None] | None:
+        """The consumer's tick, after the engine has processed every record handed over
+        (the core takes records in chunks)."""
+        if tick is None:
+            return None
+        engine = self.engine
+
+        def ticked() -> None:
+            engine.flush()
+            tick()
+
+        return ticked
+
     def run(self, tick: Callable[[], None] | None = None, tick_interval: float = 1.0) -> Result:
         """Analyse until the capture ends (``capture.stop()``), then return the result."""
         try:
-            self.engine.run(self._records(tick, tick_interval))
+            self.engine.run(self._records(self._ticked(tick), tick_interval))
             self.engine.finish()
         finally:
             self.capture.close()
@@ -154,6 +168,7 @@ class LiveAnalysis:
             warnings.append(
                 f"link type {lt} is not supported; its frames were counted but not decoded"
             )
+        warnings.extend(self.engine.warnings)
         convs = inv.finalize()
         warnings.extend(limit_warnings(inv, self.engine, convs, self.analyzer.limits))
         from netscan.analysis.roles import assign_roles

@@ -7,8 +7,16 @@
 
 use pyo3::prelude::*;
 
+pub mod capture;
+pub mod decode;
 pub mod dissect;
+pub mod engine;
 pub mod events;
+pub mod flow;
+#[cfg(test)]
+mod proptests;
+mod pycore;
+pub mod reassembly;
 
 /// The version of the core, so the Python side can say which core it runs.
 #[pyfunction]
@@ -20,5 +28,6 @@ fn core_version() -> &'static str {
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(core_version, m)?)?;
     dissect::register(m)?;
+    pycore::register(m)?;
     Ok(())
 }

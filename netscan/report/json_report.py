@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import sys
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from netscan import __version__
 from netscan import limits as _limits
@@ -240,16 +243,75 @@ def schema() -> dict[str, Any]:
     return json.loads(text)
 
 
+def _fallback(v: Any) -> Any:
+    """What orjson cannot serialise natively, as the report has always shown it."""
+    if isinstance(v, (set, frozenset)):
+        return sorted(v, key=str)
+    if isinstance(v, bytes):
+        return v.hex()
+    raise TypeError(f"not serialisable in a report: {type(v).__name__}")
+
+
+_OPTS = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
+
+
+_NOT_PRINTABLE_ASCII = re.compile(r"[^\x00-\x7e]")
+
+
+def _escape(m: re.Match[str]) -> str:
+    c = ord(m.group())
+    if c > 0xFFFF:
+        c -= 0x10000
+        return f"\\u{0xD800 | (c >> 10):04x}\\u{0xDC00 | (c & 0x3FF):04x}"
+    return f"\\u{c:04x}"
+
+
+def _dumps(value: Any, indent: int) -> bytes:
+    """``value`` as indented JSON, nested ``indent`` levels deep, in ASCII only: DEL and
+    everything beyond ASCII escaped as the standard library does (a report read in a
+    terminal or pager cannot carry bidirectional overrides or escape sequences)."""
+    try:
+        out = orjson.dumps(value, default=_fallback, option=_OPTS)
+    except orjson.JSONEncodeError:
+        # strings orjson refuses (lone surrogates from undecodable bytes): the slow path
+        out = json.dumps(value, indent=2, default=_fallback).encode("ascii")
+    if not out.isascii() or b"\x7f" in out:
+        # outside strings orjson writes ASCII only, so every such byte is inside a string
+        out = _NOT_PRINTABLE_ASCII.sub(_escape, out.decode("utf-8")).encode("ascii")
+    return out.replace(b"\n", b"\n" + b"  " * indent) if indent else out
+
+
+def stream(report: dict[str, Any], write: Any) -> None:
+    """Writes the report through ``write(bytes)`` piece by piece: one list item at a time,
+    so even a report with a million flows never exists as one string."""
+    write(b"{\n")
+    items = list(report.items())
+    for i, (key, value) in enumerate(items):
+        write(b"  " + orjson.dumps(str(key)) + b": ")
+        if isinstance(value, list) and value:
+            write(b"[\n")
+            last = len(value) - 1
+            for j, item in enumerate(value):
+                write(b"    " + _dumps(item, 2) + (b",\n" if j < last else b"\n"))
+            write(b"  ]")
+        else:
+            write(_dumps(value, 1))
+        write(b",\n" if i < len(items) - 1 else b"\n")
+    write(b"}\n")
+
+
 def write(report: dict[str, Any], path: str | Path) -> None:
     """Write the report to ``path``: a new file only the user can read (0600)."""
-    with private_output(path, "w") as fh:  # streamed: no giant string in memory
-        json.dump(report, fh, indent=2)
-        fh.write("\n")
+    with private_output(path, "wb") as fh:  # streamed: no giant string in memory
+        stream(report, fh.write)
 
 
 def emit(report: dict[str, Any], dest: str) -> None:
     """Write the report to a file, or to standard output for ``-``."""
     if dest == "-":
-        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        sys.stdout.flush()
+        raw = getattr(sys.stdout, "buffer", None)
+        stream(report, raw.write if raw is not None else (lambda b: sys.stdout.write(b.decode())))
+        sys.stdout.flush()
     else:
         write(report, dest)

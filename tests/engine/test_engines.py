@@ -1,4 +1,5 @@
-"""The native and the tshark engine on the same captures: same names, devices and flows.
+"""Our engine (the Rust core, the default) and the tshark engine on the same captures: same
+names, devices and flows; and the core against the pure-Python native engine.
 
 Each capture runs once per engine (results are cached per test session). Where the engines
 are known to differ, ``KNOWN`` says which way and why; every other difference fails.
@@ -28,6 +29,7 @@ from netscan.flow import Flow
 from tests.conftest import PCAPS, realworld, realworld_files, requires_tshark
 
 DEMO = PCAPS / "demo_sales_office.pcapng"
+ENGINE = "core"  # the engine compared with tshark ("native" in KNOWN means this one)
 
 # (capture, fact) -> (which engine sees more, why). "tshark" means native ⊆ tshark.
 KNOWN: dict[tuple[str, str], tuple[str, str]] = {
@@ -118,7 +120,7 @@ def _captures() -> list[Any]:
 @pytest.mark.parametrize("path", _captures())
 @pytest.mark.parametrize("fact", ["dns", "sni", "host", "dhcp", "macs"])
 def test_same_names_and_devices(path: Path, fact: str) -> None:
-    native = getattr(facts(str(path), "native"), fact)
+    native = getattr(facts(str(path), ENGINE), fact)
     tshark = getattr(facts(str(path), "tshark"), fact)
     known = KNOWN.get((path.name, fact))
     if known is None:
@@ -136,7 +138,7 @@ def test_same_names_and_devices(path: Path, fact: str) -> None:
 def test_same_flows_and_counts(path: Path) -> None:
     if path.name in NO_COUNTS:
         pytest.skip(NO_COUNTS[path.name])
-    native = facts(str(path), "native")
+    native = facts(str(path), ENGINE)
     tshark = facts(str(path), "tshark")
     assert native.packets == tshark.packets
     only_native = sorted(set(native.flows) - set(tshark.flows), key=str)
@@ -144,6 +146,19 @@ def test_same_flows_and_counts(path: Path) -> None:
     assert not only_native and not only_tshark, (only_native[:5], only_tshark[:5])
     differ = {k: (v, tshark.flows[k]) for k, v in native.flows.items() if tshark.flows[k] != v}
     assert not differ, list(differ.items())[:5]
+
+
+@pytest.mark.parametrize("path", _captures())
+def test_core_equals_native_engine(path: Path) -> None:
+    """Every event (in order, with its frame) and every flow counter of the Rust core equal
+    the pure-Python engine's."""
+    core = facts(str(path), "core")
+    native = facts(str(path), "native")
+    assert core.packets == native.packets
+    assert core.flows == native.flows
+    assert len(core.events) == len(native.events)
+    for a, b in zip(core.events, native.events, strict=True):
+        assert a == b
 
 
 # -- the tshark engine on its own ------------------------------------------------------

@@ -1,0 +1,414 @@
+"""The core engine: the Rust packet core (``netscan._core``) feeding the same ``Sink`` as
+the native engine always has.
+
+The core reads the capture files itself (or takes live records), decodes, keeps the flow
+table and its counters and upload bursts, reassembles the TCP streams that have a parser
+and decides which flows are dissected. What it hands back per batch is an ordered list of
+ops (MAC sightings, new flows, ARP facts, parser attachments, payloads, parser closes,
+evicted flows' final counters) that this module replays into the sink, calling the Python
+dissectors for the payloads. Flow counters are synchronised into the ``Flow`` objects at
+the end of the input and whenever ``sync()`` is called (incremental runs).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import socket
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from netscan import _core
+from netscan.dissectors import dns, http, quic, rtsp, sip, tls
+from netscan.dissectors.registry import HTTP_MAX_MESSAGES, UDP_PARSERS, Datagrams
+from netscan.engine.native import Sink
+from netscan.events import ArpEvent, Ctx
+from netscan.flow import Flow
+from netscan.inventory.enrich import DEFAULT_PREMISES, LOCAL_SCOPE
+from netscan.sources.pcapfile import CaptureError
+
+BATCH = 65536  # records per call into the core (the GIL is released while it runs)
+PUSH_CHUNK = 4096  # records handed over from Python (live capture) per call
+MAX_FLOWS = _core.MAX_FLOWS
+
+OP_L2, OP_FLOW, OP_ARP, OP_ATTACH, OP_PAYLOAD, OP_CLOSE, OP_FINAL = range(7)
+
+# TCP stream parsers by the names the core decides on
+_TCP_PARSERS: dict[str, Callable[[], Any]] = {
+    "tls": tls.TlsStream,
+    "rtsp": rtsp.RtspStream,
+    "sip": sip.SipStream,
+    "http": lambda: http.HttpStream(max_messages=HTTP_MAX_MESSAGES),
+    "dns": dns.DnsTcpStream,
+}
+_SKIP_ID = ("dns", "mdns", "llmnr", "nbns")
+
+
+def _udp_table() -> tuple[list[tuple[int, str, bool]], dict[str, tuple[str, Any]]]:
+    """The UDP port parsers for the core: (port, key, skip_id) and key -> (name, function).
+    Keys are unique per function, so two ports sharing a name but not a parser stay apart."""
+    ports: list[tuple[int, str, bool]] = []
+    keys: dict[str, tuple[str, Any]] = {}
+    fn_key: dict[int, str] = {}
+    for port, (name, fn) in UDP_PARSERS.items():
+        key = fn_key.get(id(fn))
+        if key is None:
+            key = f"udp:{name}:{len(fn_key)}"
+            fn_key[id(fn)] = key
+            keys[key] = (name, fn)
+        ports.append((port, key, name in _SKIP_ID))
+    return ports, keys
+
+
+def _nets(cidrs: Iterable[str]) -> list[tuple[bytes, int]]:
+    out = []
+    for c in cidrs:
+        net = ipaddress.ip_network(c, strict=False)
+        out.append((net.network_address.packed, net.prefixlen))
+    return out
+
+
+class CoreCapture:
+    """One input opened by the core; the attributes ``CaptureFile`` offers the analysis."""
+
+    def __init__(self, core: Any, index: int, path: str) -> None:
+        self._core = core
+        self.index = index
+        self.path = Path(path)
+        self.size = self.path.stat().st_size
+        self.format = ""
+        self.warnings: list[str] = []
+        self.frames = 0
+        self.first_ts: float | None = None
+        self.last_ts: float | None = None
+        self.linktypes: set[int] = set()
+        self.refresh()
+
+    def refresh(self) -> None:
+        try:
+            info = self._core.file_info(self.index)
+        except ValueError:  # the core let go of its inputs: the last facts hold
+            return
+        self.format = info["format"]
+        self.warnings = list(info["warnings"])
+        self.frames = info["frames"]
+        self.first_ts = info["first_ts"]
+        self.last_ts = info["last_ts"]
+        self.linktypes = set(info["linktypes"])
+        self._position = info["position"]
+
+    @property
+    def position(self) -> int:
+        """File bytes read so far (compressed bytes for gzip)."""
+        # after the core let go of its inputs, the last value holds
+        with contextlib.suppress(ValueError):
+            self._position = int(self._core.file_info(self.index)["position"])
+        return self._position
+
+    def close(self) -> None:
+        pass
+
+
+class CoreEngine:
+    """Runs captures through the Rust core into a ``Sink``."""
+
+    def __init__(
+        self,
+        sink: Sink,
+        premises: Any = None,
+        dissect: bool = True,
+        max_flows: int | None = None,
+    ) -> None:
+        self.sink = sink
+        prem = premises if premises is not None else getattr(sink, "premises", None)
+        cidrs = list(prem.cidrs) if prem is not None else list(DEFAULT_PREMISES)
+        ports, self._udp = _udp_table()
+        self.core = _core.Core(ports, _nets(cidrs), _nets(LOCAL_SCOPE),
+                               max_flows=max_flows or MAX_FLOWS, dissect=dissect)  # fmt: skip
+        self.flows: dict[int, Flow] = {}  # live flows by the core's id
+        self.captures: list[CoreCapture] = []
+        self.packets = 0
+        self.bytes = 0
+        self.dissector_errors: dict[str, int] = {}
+        self.unsupported_linktypes: set[int] = set()
+        self.warnings: list[str] = []
+        self._stopped: list[int] = []
+        self._pending: list[tuple[int, int, float, int, bytes, int]] = []
+        self._ip_cache: dict[bytes, str] = {}
+        self._mac_cache: dict[bytes, str] = {}
+        self._finished = False
+
+    # -- inputs ------------------------------------------------------------------------
+
+    def open(self, paths: Iterable[str]) -> list[CoreCapture]:
+        """Opens capture files as inputs (in order); CaptureError for one that is not."""
+        for p in paths:
+            try:
+                index = self.core.open(str(p))
+            except ValueError as exc:
+                raise CaptureError(str(exc)) from None
+            self.captures.append(CoreCapture(self.core, index, str(p)))
+        return self.captures
+
+    def run_files(
+        self, progress: Callable[[int, int], None] | None = None, limit: int | None = None
+    ) -> int:
+        """Processes the open inputs (at most ``limit`` records); returns records done."""
+        total = sum(c.size for c in self.captures)
+        done = 0
+        while limit is None or done < limit:
+            want = BATCH if limit is None else min(BATCH, limit - done)
+            ops, n = self.core.run(want)
+            self._replay(ops)
+            done += n
+            if progress is not None:
+                progress(sum(c.position for c in self.captures), total)
+            if n < want:
+                break
+        self._stats()
+        return done
+
+    def run(
+        self,
+        records: Iterable[tuple[int, int, float, int, bytes, int]],
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        """Processes raw records ``(file_index, frame, ts, linktype, data, wirelen)``
+        handed over from elsewhere (live capture), in chunks; ``flush()`` hands over a
+        partial chunk at once (a live consumer calls it before looking at the sink)."""
+        for rec in records:
+            # (no local alias: a tick inside `records` may flush and replace the list)
+            self._pending.append(rec)
+            if len(self._pending) >= PUSH_CHUNK:
+                self.flush()
+                if progress is not None:
+                    progress(self.packets)
+        self.flush()
+
+    def flush(self) -> None:
+        """Processes the records collected so far and brings the flows' counters up to
+        date: the sink then reflects every record handed over."""
+        if self._pending:
+            chunk, self._pending = self._pending, []
+            self._replay(self.core.push(chunk))
+            self._stats()
+        self.sync()
+
+    def sync(self) -> None:
+        """Brings the ``Flow`` objects' counters up to date (incremental runs)."""
+        for t in self.core.counters(False):
+            flow = self.flows.get(t[1])
+            if flow is not None:
+                _set_counters(flow, t)
+
+    def finish(self) -> None:
+        """End of input: parsers flushed and closed, counters final, warnings made."""
+        if self._finished:
+            return
+        self._finished = True
+        if self._pending:
+            self.flush()
+        self._flush_stops()
+        self._replay(self.core.finish())
+        for t in self.core.counters(True):
+            flow = self.flows.get(t[1])
+            if flow is not None:
+                _set_counters(flow, t)
+        for c in self.captures:
+            c.refresh()
+        self._stats()
+        st = self.core.stats()
+        if st["evicted"]:
+            self.warnings.append(
+                f"{st['evicted']} idle flows were evicted from the flow table (at most "
+                f"{st['max_flows']} live flows); their counts are in the report, later packets "
+                "of the same conversations counted as new flows"
+            )
+        if st["panics"]:
+            self.warnings.append(
+                f"{st['panics']} packets could not be decoded (a fault in the packet core was "
+                "caught); they were counted but not analysed"
+            )
+        if st["forced_skips"]:
+            self.warnings.append(
+                f"{st['forced_skips']} out-of-order TCP stretches were skipped because the "
+                "reassembly memory budget was reached"
+            )
+        if st["l2_dropped"]:
+            self.warnings.append(
+                f"{st['l2_dropped']} frames came from MAC addresses beyond the limit of "
+                "distinct addresses tracked; they were counted but their senders not listed"
+            )
+
+    def release(self) -> None:
+        """Drops the lookup tables once the input is done: the flows live on in the sink."""
+        for c in self.captures:
+            c.refresh()
+        self.core.release()
+        self.flows = {}
+        self._ip_cache = {}
+
+    # -- replay ------------------------------------------------------------------------
+
+    def _stats(self) -> None:
+        st = self.core.stats()
+        self.packets = st["packets"]
+        self.bytes = st["bytes"]
+        self.unsupported_linktypes = set(st["unsupported"])
+
+    def _flush_stops(self) -> None:
+        if self._stopped:
+            self.core.stop(self._stopped)
+            self._stopped = []
+
+    def ip_str(self, raw: bytes) -> str:
+        s = self._ip_cache.get(raw)
+        if s is None:
+            s = socket.inet_ntoa(raw) if len(raw) == 4 else socket.inet_ntop(socket.AF_INET6, raw)
+            if len(self._ip_cache) < 500_000:
+                self._ip_cache[raw] = s
+        return s
+
+    def mac_str(self, raw: bytes | None) -> str | None:
+        if raw is None:
+            return None
+        s = self._mac_cache.get(raw)
+        if s is None:
+            s = raw.hex(":")
+            if len(self._mac_cache) < 100_000:
+                self._mac_cache[raw] = s
+        return s
+
+    def _replay(self, ops: list[tuple[Any, ...]]) -> None:
+        flows = self.flows
+        sink = self.sink
+        flow_end = getattr(sink, "on_flow_end", None)
+        for op in ops:
+            kind = op[0]
+            if kind == OP_PAYLOAD:
+                _, fid, from_a, frame, ts, data, gap, last = op
+                flow = flows.get(fid)
+                if flow is None or not flow.parser:
+                    continue
+                parser = flow.parser
+                ctx = flow.ctx(frame, ts, from_a)
+                if gap:
+                    self._gap(flow, ctx, from_a, fid)
+                    if not flow.parser:
+                        continue
+                self._feed(flow, parser, data, ctx, from_a, fid)
+                if last and flow.parser and parser.done:
+                    self._close_parser(flow, ctx)
+                    self._stopped.append(fid)
+            elif kind == OP_FLOW:
+                (_, fid, file, proto, wlan, a, b, a_port, b_port, a_mac, b_mac, ts,
+                 frame, _bursts) = op  # fmt: skip
+                if wlan:
+                    flow = Flow(file, 0, "", "", 0, 0, self.mac_str(a_mac), self.mac_str(b_mac),
+                                ts)  # fmt: skip
+                    flow.app = flow.app | {"wlan-encrypted"}
+                else:
+                    flow = Flow(file, proto, self.ip_str(a), self.ip_str(b), a_port, b_port,
+                                self.mac_str(a_mac), self.mac_str(b_mac), ts)  # fmt: skip
+                flow.last_frame = frame  # the sink may want the frame that opened the flow
+                flows[fid] = flow
+                sink.on_flow(flow)
+            elif kind == OP_L2:
+                sink.on_frame_l2(op[1], op[2], op[3], op[4], op[5])
+            elif kind == OP_ATTACH:
+                flow = flows.get(op[1])
+                if flow is not None:
+                    self._attach(flow, op[2])
+            elif kind == OP_CLOSE:
+                flow = flows.get(op[1])
+                if flow is not None and flow.parser:
+                    self._close_parser(flow, flow.ctx(op[3], op[4], op[2]))
+            elif kind == OP_ARP:
+                self._arp(op)
+            elif kind == OP_FINAL:  # evicted: counters final, folded into the inventory
+                flow = flows.pop(op[1], None)
+                if flow is not None:
+                    _set_counters(flow, op)
+                    if flow_end is not None:
+                        flow_end(flow)
+        self._flush_stops()
+
+    def _attach(self, flow: Flow, key: str) -> None:
+        if key.startswith("udp:"):
+            name, fn = self._udp[key]
+            parser: Any = Datagrams(fn, skip_id=name in _SKIP_ID)
+        elif key == "quic":
+            name, parser = key, quic.QuicInitialParser()
+        else:
+            name, parser = key, _TCP_PARSERS[key]()
+        flow.app = flow.app | {name}
+        flow.parser = parser
+
+    def _error(self, flow: Flow, parser: Any, fid: int) -> None:
+        name = type(parser).__name__
+        self.dissector_errors[name] = self.dissector_errors.get(name, 0) + 1
+        flow.parser = False
+        self._stopped.append(fid)
+
+    def _feed(self, flow: Flow, parser: Any, data: bytes, ctx: Ctx, from_a: bool, fid: int) -> None:
+        try:
+            events = parser.feed(data, ctx, from_a)
+        except Exception:  # a dissector bug must never stop the analysis
+            self._error(flow, parser, fid)
+            return
+        if events:
+            on_event = self.sink.on_event
+            for ev in events:
+                on_event(ev, flow)
+
+    def _gap(self, flow: Flow, ctx: Ctx, from_a: bool, fid: int) -> None:
+        """Tell the parser that bytes of one direction were never captured."""
+        gap = getattr(flow.parser, "gap", None)
+        if gap is None:
+            return
+        try:
+            events = gap(ctx, from_a)
+        except Exception:
+            self._error(flow, flow.parser, fid)
+            return
+        if events:
+            for ev in events:
+                self.sink.on_event(ev, flow)
+
+    def _close_parser(self, flow: Flow, ctx: Ctx) -> None:
+        parser = flow.parser
+        flow.parser = False
+        if parser:
+            try:
+                events = parser.close(ctx)
+            except Exception:
+                name = type(parser).__name__
+                self.dissector_errors[name] = self.dissector_errors.get(name, 0) + 1
+                return
+            if events:
+                for ev in events:
+                    self.sink.on_event(ev, flow)
+
+    def _arp(self, op: tuple[Any, ...]) -> None:
+        _, file, frame, ts, code, sha, spa, tha, tpa = op
+        ctx = Ctx(file, frame, ts, sha.hex(":"), None, None, None, 0, 0, "")
+        self.sink.on_event(
+            ArpEvent(
+                ctx=ctx,
+                op=code,
+                sender_mac=sha.hex(":"),
+                sender_ip=socket.inet_ntoa(spa),
+                target_mac=tha.hex(":"),
+                target_ip=socket.inet_ntoa(tpa),
+            ),
+            None,
+        )
+
+
+def _set_counters(flow: Flow, t: tuple[Any, ...]) -> None:
+    (_, _fid, flow.bytes_ab, flow.bytes_ba, flow.pkts_ab, flow.pkts_ba, flow.payload_ab,
+     flow.payload_ba, flow.last_ts, flow.last_frame, first, bursts) = t  # fmt: skip
+    flow.first_frames = first  # fresh lists from the core, nobody else holds them
+    if bursts is not None:
+        flow.bursts = bursts

@@ -1,0 +1,158 @@
+//! Property tests: every parser given any bytes errors or parses, never panics.
+
+use proptest::prelude::*;
+
+use crate::capture::{CaptureReader, Source};
+use crate::decode::{decode_link, network};
+use crate::engine::{looks_like_quic_initial, tcp_parser, Config, Engine, Net6};
+use crate::reassembly::{Budget, Reassembly};
+
+const LINKTYPES: [u32; 18] = [
+    0,
+    1,
+    9,
+    12,
+    14,
+    50,
+    101,
+    105,
+    108,
+    113,
+    127,
+    147,
+    228,
+    229,
+    239,
+    274,
+    276,
+    0xFFFF_FFFF,
+];
+
+fn read_all(bytes: Vec<u8>) {
+    if let Ok(mut r) =
+        CaptureReader::from_source(Source::new(Box::new(std::io::Cursor::new(bytes))), "t")
+    {
+        let mut n = 0u64;
+        while let Some(rec) = r.next() {
+            assert_eq!(rec.frame, n + 1);
+            n += 1;
+        }
+        assert_eq!(r.frames, n);
+    }
+}
+
+/// A valid Ethernet/IPv4/TCP or UDP packet to mutate.
+fn packet(tcp: bool, payload: &[u8]) -> Vec<u8> {
+    let mut v = vec![
+        0, 1, 2, 3, 4, 5, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x08, 0x00,
+    ];
+    let l4 = if tcp { 20 } else { 8 };
+    let total = 20 + l4 + payload.len();
+    v.extend([0x45, 0, (total >> 8) as u8, total as u8, 0, 1, 0x40, 0, 64]);
+    v.push(if tcp { 6 } else { 17 });
+    v.extend([0, 0, 192, 168, 1, 10, 8, 8, 8, 8]);
+    if tcp {
+        v.extend([
+            0xc3, 0x50, 1, 0xbb, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0,
+        ]);
+    } else {
+        let ulen = 8 + payload.len();
+        v.extend([0xc3, 0x50, 0, 53, (ulen >> 8) as u8, ulen as u8, 0, 0]);
+    }
+    v.extend(payload);
+    v
+}
+
+fn engine() -> Engine {
+    let mut cfg = Config::default();
+    cfg.udp_ports.insert(53, (6, true));
+    cfg.skip_id[6] = true;
+    cfg.premises.push(Net6 {
+        v6: false,
+        addr: [192, 168, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        prefix: 16,
+    });
+    cfg.max_flows = 8; // eviction happens all the time
+    cfg.reassembly_budget = 4096;
+    Engine::new(cfg)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn reader_never_panics(kind in 0u8..4, body in proptest::collection::vec(any::<u8>(), 0..600)) {
+        let mut bytes = match kind {
+            0 => vec![0xd4, 0xc3, 0xb2, 0xa1],
+            1 => vec![0xa1, 0xb2, 0x3c, 0x4d],
+            2 => vec![0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a],
+            _ => vec![],
+        };
+        bytes.extend(body);
+        read_all(bytes);
+    }
+
+    #[test]
+    fn link_and_network_never_panic(lt in 0usize..LINKTYPES.len(), d in proptest::collection::vec(any::<u8>(), 0..200)) {
+        if let Some(link) = decode_link(LINKTYPES[lt], &d) {
+            prop_assert!(link.offset <= d.len() + 64);
+            let _ = network(&d, link.ethertype, link.offset);
+        }
+        let _ = network(&d, 0x0800, 0);
+        let _ = network(&d, 0x86DD, 0);
+    }
+
+    #[test]
+    fn choosers_never_panic(d in proptest::collection::vec(any::<u8>(), 0..300), a in any::<u16>(), b in any::<u16>()) {
+        let _ = tcp_parser(&d, a, b);
+        let _ = looks_like_quic_initial(&d);
+    }
+
+    #[test]
+    fn engine_never_panics_on_any_frame(lt in 0usize..LINKTYPES.len(), frames in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..120), 1..20)) {
+        let mut e = engine();
+        for (i, f) in frames.iter().enumerate() {
+            e.packet(0, i as u64 + 1, i as f64, LINKTYPES[lt], f, f.len() as u32);
+        }
+        e.finish();
+        prop_assert_eq!(e.packets, frames.len() as u64);
+    }
+
+    #[test]
+    fn engine_never_panics_on_mutated_packets(
+        tcp in any::<bool>(),
+        payload in proptest::collection::vec(any::<u8>(), 0..80),
+        flips in proptest::collection::vec((0usize..200, any::<u8>()), 0..8),
+        cut in 0usize..200,
+    ) {
+        let mut e = engine();
+        for round in 0..3u64 {
+            let mut p = packet(tcp, &payload);
+            for &(at, v) in &flips {
+                if at < p.len() {
+                    p[at] = v;
+                }
+            }
+            if round == 2 {
+                p.truncate(cut.min(p.len()));
+            }
+            e.packet(0, round + 1, round as f64, 1, &p, p.len() as u32);
+        }
+        e.finish();
+        prop_assert_eq!(e.panics, 0);
+    }
+
+    #[test]
+    fn reassembly_never_panics_and_stays_in_budget(segs in proptest::collection::vec((any::<u32>(), any::<u8>(), proptest::collection::vec(any::<u8>(), 0..64)), 1..60)) {
+        let mut budget = Budget::new(1024);
+        let mut r = Reassembly::new();
+        let mut out = Vec::new();
+        for (seq, flags, data) in &segs {
+            r.segment((*flags & 1) as usize, *seq, *flags, data, &mut budget, &mut out);
+            prop_assert!(budget.held <= 1024 + 64);
+        }
+        r.flush(0, &mut budget, &mut out);
+        r.flush(1, &mut budget, &mut out);
+        prop_assert_eq!(budget.held, 0);
+    }
+}

@@ -1,0 +1,497 @@
+//! The Python face of the core: `netscan._core.Core`.
+//!
+//! Python opens capture files through it (or pushes live records), then asks for batches:
+//! each `run` reads and processes records with the GIL released and returns the ops of the
+//! batch as plain tuples, which `netscan/engine/core.py` replays into its sink. A panic in
+//! the handling of one packet is caught and counted; none crosses into Python.
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Mutex;
+
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use pyo3::IntoPyObjectExt;
+
+use crate::capture::{CaptureReader, DEFAULT_GZIP_CAP};
+use crate::engine::{Config, Counters, Engine, Net6, Op, BUILTIN_NAMES};
+
+pub const OP_L2: u8 = 0;
+pub const OP_FLOW: u8 = 1;
+pub const OP_ARP: u8 = 2;
+pub const OP_ATTACH: u8 = 3;
+pub const OP_PAYLOAD: u8 = 4;
+pub const OP_CLOSE: u8 = 5;
+pub const OP_FINAL: u8 = 6;
+
+struct Head {
+    file: u32,
+    frame: u64,
+    ts: f64,
+    linktype: u32,
+    data: Vec<u8>,
+    wirelen: u32,
+}
+
+struct Inner {
+    engine: Engine,
+    readers: Vec<CaptureReader>,
+    heads: Vec<Option<Head>>,
+    started: bool,
+    names: Vec<String>,
+}
+
+impl Inner {
+    /// Processes up to `max` records from the open files (merged by time); returns how many.
+    fn run(&mut self, max: usize) -> usize {
+        let Inner {
+            engine,
+            readers,
+            heads,
+            started,
+            ..
+        } = self;
+        let mut n = 0;
+        if readers.len() == 1 {
+            let r = &mut readers[0];
+            while n < max {
+                let Some(rec) = r.next() else { break };
+                engine.packet_guarded(0, rec.frame, rec.ts, rec.linktype, rec.data, rec.wirelen);
+                n += 1;
+            }
+            return n;
+        }
+        if !*started {
+            *started = true;
+            for (i, r) in readers.iter_mut().enumerate() {
+                heads[i] = take_head(r, i as u32);
+            }
+        }
+        while n < max {
+            // the earliest head; ties keep input order
+            let mut best: Option<usize> = None;
+            for (i, h) in heads.iter().enumerate() {
+                if let Some(h) = h {
+                    match best {
+                        Some(b) if heads[b].as_ref().is_some_and(|bh| bh.ts <= h.ts) => {}
+                        _ => best = Some(i),
+                    }
+                }
+            }
+            let Some(i) = best else { break };
+            let h = heads[i].take().expect("head");
+            engine.packet_guarded(h.file, h.frame, h.ts, h.linktype, &h.data, h.wirelen);
+            heads[i] = take_head(&mut readers[i], i as u32);
+            n += 1;
+        }
+        n
+    }
+}
+
+fn take_head(r: &mut CaptureReader, file: u32) -> Option<Head> {
+    r.next().map(|rec| Head {
+        file,
+        frame: rec.frame,
+        ts: rec.ts,
+        linktype: rec.linktype,
+        data: rec.data.to_vec(),
+        wirelen: rec.wirelen,
+    })
+}
+
+/// The packet core: capture files or live records in, ops out.
+#[pyclass(module = "netscan._core")]
+pub struct Core {
+    inner: Mutex<Inner>,
+}
+
+fn nets(v: Vec<(Vec<u8>, u8)>) -> PyResult<Vec<Net6>> {
+    v.into_iter()
+        .map(|(a, prefix)| {
+            let mut addr = [0u8; 16];
+            match a.len() {
+                4 | 16 => addr[..a.len()].copy_from_slice(&a),
+                _ => {
+                    return Err(PyValueError::new_err(
+                        "network address must be 4 or 16 bytes",
+                    ))
+                }
+            }
+            let max = if a.len() == 4 { 32 } else { 128 };
+            if prefix > max {
+                return Err(PyValueError::new_err("prefix length out of range"));
+            }
+            Ok(Net6 {
+                v6: a.len() == 16,
+                addr,
+                prefix,
+            })
+        })
+        .collect()
+}
+
+macro_rules! tup {
+    ($py:expr; $($x:expr),+ $(,)?) => {
+        PyTuple::new($py, [$($x.into_bound_py_any($py)?),+])?
+    };
+}
+
+fn mac_obj<'py>(py: Python<'py>, m: &Option<[u8; 6]>) -> PyResult<Bound<'py, PyAny>> {
+    match m {
+        Some(m) => PyBytes::new(py, m).into_bound_py_any(py),
+        None => Ok(py.None().into_bound(py)),
+    }
+}
+
+fn counters_tuple<'py>(py: Python<'py>, c: &Counters) -> PyResult<Bound<'py, PyTuple>> {
+    let bursts = match &c.bursts {
+        Some(list) => {
+            let items: Vec<Vec<f64>> = list.iter().map(|b| b.to_vec()).collect();
+            items.into_bound_py_any(py)?
+        }
+        None => py.None().into_bound(py),
+    };
+    Ok(
+        tup!(py; OP_FINAL, c.fid, c.bytes_ab, c.bytes_ba, c.pkts_ab, c.pkts_ba, c.payload_ab,
+        c.payload_ba, c.last_ts, c.last_frame, c.first_frames.clone(), bursts),
+    )
+}
+
+fn ops_list<'py>(py: Python<'py>, ops: Vec<Op>, names: &[String]) -> PyResult<Bound<'py, PyList>> {
+    let list = PyList::empty(py);
+    for op in ops {
+        let t = match op {
+            Op::L2 {
+                file,
+                frame,
+                ts,
+                mac,
+                wirelen,
+            } => tup!(py; OP_L2, file, frame, ts, PyBytes::new(py, &mac), wirelen),
+            Op::NewFlow {
+                fid,
+                file,
+                proto,
+                wlan,
+                a,
+                b,
+                a_port,
+                b_port,
+                a_mac,
+                b_mac,
+                ts,
+                frame,
+                bursts,
+            } => tup!(py; OP_FLOW, fid, file, proto, wlan, PyBytes::new(py, &a),
+                PyBytes::new(py, &b), a_port, b_port, mac_obj(py, &a_mac)?,
+                mac_obj(py, &b_mac)?, ts, frame, bursts),
+            Op::Arp {
+                file,
+                frame,
+                ts,
+                op,
+                sha,
+                spa,
+                tha,
+                tpa,
+            } => tup!(py; OP_ARP, file, frame, ts, op, PyBytes::new(py, &sha),
+                PyBytes::new(py, &spa), PyBytes::new(py, &tha), PyBytes::new(py, &tpa)),
+            Op::Attach { fid, name } => {
+                let n = names.get(name as usize).map(String::as_str).unwrap_or("");
+                tup!(py; OP_ATTACH, fid, n)
+            }
+            Op::Payload {
+                fid,
+                from_a,
+                frame,
+                ts,
+                data,
+                gap,
+                last,
+            } => tup!(py; OP_PAYLOAD, fid, from_a, frame, ts, PyBytes::new(py, &data), gap, last),
+            Op::Close {
+                fid,
+                from_a,
+                frame,
+                ts,
+            } => tup!(py; OP_CLOSE, fid, from_a, frame, ts),
+            Op::Final(c) => counters_tuple(py, &c)?,
+        };
+        list.append(t)?;
+    }
+    Ok(list)
+}
+
+impl Core {
+    /// The core's state while holding the GIL: never waits (a thread inside `run` holds
+    /// the lock without the GIL and needs the GIL back to return, so waiting here could
+    /// deadlock); a concurrent call gets an error instead.
+    fn lock(&self) -> PyResult<std::sync::MutexGuard<'_, Inner>> {
+        self.inner.try_lock().map_err(|e| match e {
+            std::sync::TryLockError::WouldBlock => {
+                PyRuntimeError::new_err("the packet core is busy in another thread")
+            }
+            std::sync::TryLockError::Poisoned(_) => {
+                PyRuntimeError::new_err("the packet core failed earlier in this run")
+            }
+        })
+    }
+
+    /// The core's state without the GIL (inside `detach`): waiting is safe there.
+    fn lock_detached(&self) -> PyResult<std::sync::MutexGuard<'_, Inner>> {
+        self.inner
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("the packet core failed earlier in this run"))
+    }
+}
+
+#[pymethods]
+impl Core {
+    /// `udp_ports`: (port, parser name, first two bytes are a transaction id);
+    /// `premises`/`local`: (network address bytes, prefix length) of the premises policy.
+    #[new]
+    #[pyo3(signature = (udp_ports, premises, local, max_flows=crate::engine::DEFAULT_MAX_FLOWS,
+                        reassembly_budget=crate::engine::DEFAULT_REASSEMBLY_BUDGET, dissect=true))]
+    fn new(
+        udp_ports: Vec<(u16, String, bool)>,
+        premises: Vec<(Vec<u8>, u8)>,
+        local: Vec<(Vec<u8>, u8)>,
+        max_flows: usize,
+        reassembly_budget: usize,
+        dissect: bool,
+    ) -> PyResult<Core> {
+        let mut names: Vec<String> = BUILTIN_NAMES.iter().map(|s| s.to_string()).collect();
+        let mut cfg = Config {
+            premises: nets(premises)?,
+            local: nets(local)?,
+            max_flows: max_flows.max(1),
+            reassembly_budget,
+            dissect,
+            ..Config::default()
+        };
+        for (port, name, skip) in udp_ports {
+            let id = match names.iter().position(|n| *n == name) {
+                Some(i) => i,
+                None => {
+                    names.push(name);
+                    names.len() - 1
+                }
+            };
+            if id > 255 {
+                return Err(PyValueError::new_err("too many parser names"));
+            }
+            cfg.udp_ports.entry(port).or_insert((id as u8, skip));
+            cfg.skip_id[id] = skip;
+        }
+        Ok(Core {
+            inner: Mutex::new(Inner {
+                engine: Engine::new(cfg),
+                readers: Vec::new(),
+                heads: Vec::new(),
+                started: false,
+                names,
+            }),
+        })
+    }
+
+    /// Opens a capture file as the next input; ValueError (the message names the file)
+    /// when it is not a capture at all.
+    #[pyo3(signature = (path, gzip_cap=DEFAULT_GZIP_CAP))]
+    fn open(&self, py: Python<'_>, path: PathBuf, gzip_cap: u64) -> PyResult<usize> {
+        let r = py
+            .detach(|| CaptureReader::open(&path, gzip_cap))
+            .map_err(|e| PyValueError::new_err(e.0))?;
+        let mut g = self.lock()?;
+        g.readers.push(r);
+        g.heads.push(None);
+        Ok(g.readers.len() - 1)
+    }
+
+    /// Facts about input `i`: format, packets, times, link types, warnings, bytes read.
+    fn file_info<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyDict>> {
+        let g = self.lock()?;
+        let r = g
+            .readers
+            .get(i)
+            .ok_or_else(|| PyValueError::new_err("no such input"))?;
+        let d = PyDict::new(py);
+        d.set_item("format", r.format.name())?;
+        d.set_item("gzip", r.gzip)?;
+        d.set_item("frames", r.frames)?;
+        d.set_item("first_ts", r.first_ts)?;
+        d.set_item("last_ts", r.last_ts)?;
+        d.set_item(
+            "linktypes",
+            r.linktypes.iter().copied().collect::<Vec<u32>>(),
+        )?;
+        d.set_item("warnings", r.warnings.clone())?;
+        d.set_item("position", r.read_bytes.load(Ordering::Relaxed))?;
+        Ok(d)
+    }
+
+    /// Reads and processes up to `max_records` records of the open inputs with the GIL
+    /// released; returns (ops, records processed). Zero records: the inputs are done.
+    fn run<'py>(
+        &self,
+        py: Python<'py>,
+        max_records: usize,
+    ) -> PyResult<(Bound<'py, PyList>, usize)> {
+        let (ops, n, names) = py.detach(|| -> PyResult<_> {
+            let mut g = self.lock_detached()?;
+            let n = g.run(max_records);
+            let ops = std::mem::take(&mut g.engine.ops);
+            Ok((ops, n, g.names.clone()))
+        })?;
+        Ok((ops_list(py, ops, &names)?, n))
+    }
+
+    /// Processes records handed over by Python (live capture):
+    /// `(file, frame, ts, linktype, data, wirelen)` tuples.
+    fn push<'py>(
+        &self,
+        py: Python<'py>,
+        records: Vec<(u32, u64, f64, u32, Vec<u8>, u32)>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let (ops, names) = py.detach(|| -> PyResult<_> {
+            let mut g = self.lock_detached()?;
+            for (file, frame, ts, lt, data, wirelen) in &records {
+                g.engine
+                    .packet_guarded(*file, *frame, *ts, *lt, data, *wirelen);
+            }
+            Ok((std::mem::take(&mut g.engine.ops), g.names.clone()))
+        })?;
+        ops_list(py, ops, &names)
+    }
+
+    /// End of input: last sightings, every parser flushed and closed.
+    fn finish<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let mut g = self.lock()?;
+        let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| g.engine.finish()));
+        if res.is_err() {
+            g.engine.panics += 1;
+        }
+        let ops = std::mem::take(&mut g.engine.ops);
+        let names = g.names.clone();
+        ops_list(py, ops, &names)
+    }
+
+    /// The Python side stopped these flows' parsers.
+    fn stop(&self, fids: Vec<u64>) -> PyResult<()> {
+        let mut g = self.lock()?;
+        for fid in fids {
+            g.engine.stop(fid);
+        }
+        Ok(())
+    }
+
+    /// Counters of the flows changed since the last call (of every live flow with `all`),
+    /// as `(6, fid, bytes_ab, bytes_ba, pkts_ab, pkts_ba, payload_ab, payload_ba, last_ts,
+    /// last_frame, first_frames, bursts)` tuples.
+    #[pyo3(signature = (all=false))]
+    fn counters<'py>(&self, py: Python<'py>, all: bool) -> PyResult<Bound<'py, PyList>> {
+        let cs = {
+            let mut g = self.lock()?;
+            g.engine.take_counters(all)
+        };
+        let list = PyList::empty(py);
+        for c in &cs {
+            list.append(counters_tuple(py, c)?)?;
+        }
+        Ok(list)
+    }
+
+    /// Engine-wide facts: packets, bytes, unsupported link types, evicted flows, caught
+    /// panics, forced reassembly skips, live flows.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let g = self.lock()?;
+        let e = &g.engine;
+        let d = PyDict::new(py);
+        d.set_item("packets", e.packets)?;
+        d.set_item("bytes", e.bytes)?;
+        d.set_item(
+            "unsupported",
+            e.unsupported.iter().copied().collect::<Vec<u32>>(),
+        )?;
+        d.set_item("evicted", e.evicted)?;
+        d.set_item("panics", e.panics)?;
+        d.set_item("forced_skips", e.forced_skips())?;
+        d.set_item("l2_dropped", e.l2_dropped)?;
+        d.set_item("live_flows", e.table.live)?;
+        d.set_item("max_flows", e.table.max_live)?;
+        Ok(d)
+    }
+
+    /// Drops the lookup tables (the flows' facts went out already).
+    fn release(&self) -> PyResult<()> {
+        let mut g = self.lock()?;
+        g.engine.release();
+        g.readers.clear();
+        g.heads.clear();
+        Ok(())
+    }
+}
+
+/// The capture reader alone: iterate it for `(frame, ts, linktype, data, wirelen)`;
+/// `info()` afterwards gives what `Core.file_info` does.
+#[pyclass(module = "netscan._core")]
+pub struct Reader {
+    inner: Mutex<CaptureReader>,
+}
+
+#[pymethods]
+impl Reader {
+    #[new]
+    #[pyo3(signature = (path, gzip_cap=DEFAULT_GZIP_CAP))]
+    fn new(py: Python<'_>, path: PathBuf, gzip_cap: u64) -> PyResult<Reader> {
+        let r = py
+            .detach(|| CaptureReader::open(&path, gzip_cap))
+            .map_err(|e| PyValueError::new_err(e.0))?;
+        Ok(Reader {
+            inner: Mutex::new(r),
+        })
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let mut r = self
+            .inner
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("the reader failed earlier"))?;
+        match r.next() {
+            Some(rec) => Ok(Some(tup!(py; rec.frame, rec.ts, rec.linktype,
+                PyBytes::new(py, rec.data), rec.wirelen))),
+            None => Ok(None),
+        }
+    }
+
+    fn info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let r = self
+            .inner
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("the reader failed earlier"))?;
+        let d = PyDict::new(py);
+        d.set_item("format", r.format.name())?;
+        d.set_item("gzip", r.gzip)?;
+        d.set_item("frames", r.frames)?;
+        d.set_item("first_ts", r.first_ts)?;
+        d.set_item("last_ts", r.last_ts)?;
+        d.set_item(
+            "linktypes",
+            r.linktypes.iter().copied().collect::<Vec<u32>>(),
+        )?;
+        d.set_item("warnings", r.warnings.clone())?;
+        d.set_item("position", r.read_bytes.load(Ordering::Relaxed))?;
+        Ok(d)
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Core>()?;
+    m.add_class::<Reader>()?;
+    m.add("MAX_FLOWS", crate::engine::DEFAULT_MAX_FLOWS)?;
+    Ok(())
+}
