@@ -20,6 +20,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from netscan.countries import CountryError, country_code
+
 KEYS = {"country": str, "premises": list, "analyst": str, "signatures": str}
 
 
@@ -66,13 +68,26 @@ def load_settings(path: Path | None = None) -> dict[str, Any]:
         except (TypeError, ValueError) as exc:
             raise SettingsError(f"{path}: premises: {exc}") from None
     if "country" in out:
-        out["country"] = out["country"].upper()
+        try:
+            out["country"] = country_code(out["country"])
+        except CountryError as exc:
+            raise SettingsError(f"{path}: country: {exc}") from None
+    if "signatures" in out:  # a relative pack path is relative to the settings file
+        pack = Path(out["signatures"]).expanduser()
+        out["signatures"] = str(pack if pack.is_absolute() else path.parent / pack)
     out["_path"] = str(path)
     return out
 
 
 def apply(args: Any, settings: dict[str, Any]) -> None:
-    """Fill options the command line left unset from the settings."""
+    """Fill options the command line left unset from the settings.
+
+    The one settings resolution for every subcommand: an option a subcommand does not
+    define on its command line (or defines without a default, as ``signatures`` does for
+    ``--signatures``) is still filled in, so every subcommand sees the same settings."""
+    applied: dict[str, str] = {}
     for key in KEYS:
-        if key in settings and hasattr(args, key) and getattr(args, key) in (None, []):
+        if key in settings and getattr(args, key, None) in (None, []):
             setattr(args, key, settings[key])
+            applied[key] = settings.get("_path", "settings")
+    args.from_settings = applied

@@ -232,6 +232,8 @@ def extract(
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    from netscan.cli import _cidr, _country
+
     p = subparsers.add_parser(
         "evidence",
         help="write the frames behind one finding to a pcapng file",
@@ -243,9 +245,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--report", metavar="REPORT.json",
                    help="take the finding from this JSON report instead of analysing again")  # fmt: skip
     p.add_argument("-o", "--output", required=True, metavar="OUT.pcapng", help="output file")
-    p.add_argument("--premises", action="append", metavar="CIDR",
+    p.add_argument("--premises", action="append", metavar="CIDR", type=_cidr,
                    help="premises network when analysing again (repeatable)")  # fmt: skip
-    p.add_argument("--country", metavar="CC", help="premises country when analysing again")
+    p.add_argument("--country", metavar="CC", type=_country,
+                   help="premises country (ISO 3166-1 alpha-2) when analysing again")  # fmt: skip
     p.add_argument("--signatures", metavar="DIR", help="signature pack when analysing again")
     p.set_defaults(handler=run)
     return p
@@ -266,7 +269,7 @@ def run(args: argparse.Namespace) -> int:
         opts = Options(
             premises=args.premises,
             signatures=args.signatures,
-            country=args.country.upper() if args.country else None,
+            country=args.country,
         )
         report = json_report.build(Analyzer(opts).run(list(args.files)))
     try:

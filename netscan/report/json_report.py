@@ -125,6 +125,7 @@ def build(result: Result) -> dict[str, Any]:
         "engine": result.engine,
         "premises": list(inv.premises.cidrs),
         "country": result.options.country,
+        "analyst": getattr(result.options, "analyst", None),
         "signatures": result.pack,
         "inputs": [
             {

@@ -61,8 +61,11 @@ def run(args: argparse.Namespace) -> int:
         premises=args.premises,
         engine=args.engine,
         signatures=args.signatures,
-        country=args.country.upper() if args.country else None,
+        country=args.country,
     )
+    from netscan.analyze import check_engine
+
+    check_engine(args.engine)  # fail here, on the terminal, rather than inside the app
     from netscan.tui.app import NetscanApp
 
     app = NetscanApp(
