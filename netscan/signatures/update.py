@@ -25,7 +25,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,10 @@ _SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9._-]+:[^:]")
 
 class UpdateError(Exception):
     """An update or rollback was refused; the message says why in one line."""
+
+
+class UpdateUsageError(UpdateError):
+    """The update was asked for wrongly (bad or missing source, missing key file): exit 2."""
 
 
 # --- changes between two packs ---------------------------------------------------
@@ -183,14 +187,14 @@ def normalize_source(source: str) -> str:
     """An absolute path for a local source, the URL unchanged otherwise."""
     source = source.strip()
     if not source or source.startswith("-") or "::" in source or "\n" in source:
-        raise UpdateError(f"unsupported update source {source!r}")
+        raise UpdateUsageError(f"unsupported update source {source!r}")
     if source.startswith(_SCHEMES) or _SCP_LIKE.match(source):
         return source
     if "://" in source:
-        raise UpdateError(f"unsupported transport in update source {source!r}")
+        raise UpdateUsageError(f"unsupported transport in update source {source!r}")
     path = Path(source).expanduser()
     if not path.exists():
-        raise UpdateError(f"update source {source} does not exist")
+        raise UpdateUsageError(f"update source {source} does not exist")
     return str(path.resolve())
 
 
@@ -241,7 +245,7 @@ def verify_signature(store: Store, commit: str, trusted_keys: Path | None) -> No
     try:
         if trusted_keys is not None:
             if not trusted_keys.is_file():
-                raise UpdateError(f"trusted keys file {trusted_keys} does not exist")
+                raise UpdateUsageError(f"trusted keys file {trusted_keys} does not exist")
             if _is_openpgp_keyfile(trusted_keys):
                 gnupg_home = tempfile.mkdtemp(prefix="netscan-gpg-")
                 proc = subprocess.run(
@@ -291,14 +295,31 @@ def _make_live(store: Store, tree: Path, commit: str, old: str, old_tree: Path |
     store.prune(keep=[p for p in (tree, old_tree) if p is not None])
 
 
+@contextlib.contextmanager
+def _removed_unless_installed(store: Store) -> Iterator[None]:
+    """Around an update: when it makes the store (the first update) and then fails, the
+    store is removed again rather than left on the commit made from the bundled copy."""
+    first = not store.exists()
+    try:
+        yield
+    except BaseException:
+        if first:
+            store.remove()
+        raise
+
+
 def update(
     store: Store,
     source: str | None = None,
     require_signed: bool = False,
     trusted_keys: Path | None = None,
 ) -> tuple[str, str, Changes]:
-    """Run one update; return (old commit, new commit, changes). Raises on refusal."""
-    with store.locked():
+    """Run one update; return (old commit, new commit, changes). Raises on refusal.
+
+    The first update makes the user's copy from the bundled pack; when that update fails,
+    the copy is removed again, so the bundled pack (which newer netscan versions update)
+    stays in charge instead of a frozen copy of it."""
+    with store.locked(), _removed_unless_installed(store):
         store.ensure()
         old = store.current()
         old_tree = store.current_tree()
@@ -310,7 +331,7 @@ def update(
         from_arg = source is not None
         source = normalize_source(source) if source is not None else store.source()
         if source is None:
-            raise UpdateError("no update source configured; use --from URL|PATH")
+            raise UpdateUsageError("no update source configured; use --from URL|PATH")
         store.git(
             [
                 "fetch",
@@ -428,11 +449,14 @@ def add_update_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser])
 
 def _fail(command: str, exc: BaseException) -> int:
     print(f"netscan signatures {command}: {_reason(exc)}", file=sys.stderr)
-    return 1
+    return 2 if isinstance(exc, UpdateUsageError) else 1
 
 
 def run_update(args: argparse.Namespace) -> int:
     store = Store.default()
+    keys = getattr(args, "trusted_keys", None)
+    if keys is not None and not keys.is_file():  # before anything is fetched or made
+        return _fail("update", UpdateUsageError(f"trusted keys file {keys} does not exist"))
     try:
         old, new, changes = update(
             store,

@@ -65,7 +65,7 @@ def test_show_text_and_json(capsys):
 
 def test_show_unknown_id_is_one_line_error(capsys):
     rc, out, err = _run(["signatures", "show", "device.nope"], capsys)
-    assert rc == 1 and out == ""
+    assert rc == 2 and out == ""  # bad usage
     assert err.strip().count("\n") == 0 and "device.nope" in err
 
 
@@ -112,7 +112,7 @@ def test_info_reports_origin_and_counts(capsys, monkeypatch):
 
 def test_missing_pack_dir_is_one_line_error(capsys, tmp_path):
     rc, out, err = _run(["signatures", "--signatures", str(tmp_path / "x"), "list"], capsys)
-    assert rc == 1 and out == "" and "Traceback" not in err
+    assert rc == 2 and out == "" and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
 
 
