@@ -161,7 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:
-        parser.print_help()
+        print("netscan: error: missing command (analyze, evidence, tui, capture, interfaces, "
+              "signatures; see 'netscan --help')", file=sys.stderr)  # fmt: skip
         return EXIT_USAGE
     from netscan.engine import EngineError
     from netscan.settings import SettingsError, apply, load_settings

@@ -43,7 +43,7 @@ def _hint(value: str) -> str:
 
 def country_code(value: str) -> str:
     """``value`` as an upper-case ISO 3166-1 alpha-2 code; ``CountryError`` otherwise."""
-    code = value.strip().upper()
+    code = value.upper()
     if len(code) == 2 and code.isascii() and code in alpha2_codes():
         return code
     shown = repr(value if len(value) <= 64 else value[:64] + "…")

@@ -83,7 +83,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _err(message: str) -> None:
-    print(f"netscan signatures: {message}", file=sys.stderr)
+    print(f"netscan signatures: error: {message}", file=sys.stderr)
 
 
 def _active(args: argparse.Namespace) -> Pack:

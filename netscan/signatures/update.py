@@ -448,7 +448,7 @@ def add_update_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser])
 
 
 def _fail(command: str, exc: BaseException) -> int:
-    print(f"netscan signatures {command}: {_reason(exc)}", file=sys.stderr)
+    print(f"netscan signatures {command}: error: {_reason(exc)}", file=sys.stderr)
     return 2 if isinstance(exc, UpdateUsageError) else 1
 
 
