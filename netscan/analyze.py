@@ -155,7 +155,10 @@ def overlap_warnings(infos: list[InputInfo]) -> list[str]:
     from datetime import UTC, datetime
 
     def hms(ts: float) -> str:
-        return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        try:
+            return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        except (ValueError, OverflowError, OSError):  # a capture's clock out of range
+            return f"{ts:.0f} s"
 
     out: list[str] = []
     for i, a in enumerate(infos):
