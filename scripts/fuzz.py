@@ -222,7 +222,9 @@ def load_seeds(names: list[str] | None = None) -> list[Seed]:
     if names:
         seeds = [s for s in seeds if s.name in names]
     for s in seeds:
-        s.interesting = [i for i, (_, lt, d) in enumerate(s.records) if _kind(locate(lt, d))]
+        s.interesting = [
+            i for i, (_, lt, d) in enumerate(s.records) if _kind(locate(lt, d), d) in BY_KIND
+        ]
     return seeds
 
 
@@ -601,7 +603,8 @@ def make_mutant(seeds: list[Seed], seed: int, index: int) -> Mutant:
         recs = recs[start : start + MAX_RECORDS]
     recs = list(recs)
     notes: list[str] = []
-    targets = [i for i, (_, lt, d) in enumerate(recs) if _kind(locate(lt, d), d)] or list(range(len(recs)))
+    targets = [i for i, (_, lt, d) in enumerate(recs) if _kind(locate(lt, d), d) in BY_KIND]
+    targets = targets or list(range(len(recs)))
     for _ in range(rng.randint(1, 6) if recs else 0):
         i = rng.choice(targets) if rng.random() < 0.8 else rng.randrange(len(recs))
         ts, lt, data = recs[i]
@@ -626,8 +629,19 @@ def make_mutant(seeds: list[Seed], seed: int, index: int) -> Mutant:
             recs[i] = (ts - rng.choice((1.0, 3600.0, 1e6)), lt, d)
             notes.append(f"packet {i + 1} goes back in time")
     if rng.random() < 0.3 or len({lt for _, lt, _ in recs}) > 1:
-        return Mutant(seed, index, src.name, write_pcapng(recs, rng, notes), "pcapng", notes)
-    return Mutant(seed, index, src.name, write_pcap(recs, rng, notes), "pcap", notes)
+        data, ext = write_pcapng(recs, rng, notes), "pcapng"
+    else:
+        data, ext = write_pcap(recs, rng, notes), "pcap"
+    if rng.random() < 0.04:  # not a capture any more: must be refused in one line
+        what = rng.choice(("magic", "header cut", "empty"))
+        if what == "magic":
+            data = bytes(rng.randrange(256) for _ in range(4)) + data[4:]
+        elif what == "header cut":
+            data = data[: rng.randrange(1, 24)]
+        else:
+            data = b""
+        notes.append(f"file header: {what}")
+    return Mutant(seed, index, src.name, data, ext, notes)
 
 
 # -- running ----------------------------------------------------------------------------------
