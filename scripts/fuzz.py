@@ -174,8 +174,16 @@ def generated_seed() -> Seed:
 
     add(_eth_ip(cam, "ff:ff:ff:ff:ff:ff", "0.0.0.0", "255.255.255.255", 17,
                 _udp(68, 67, _dhcp(cam, "IPC-cam-01", "udhcp 1.19.4"))))  # fmt: skip
-    add(_eth_ip(cam, gw, cam_ip, gw_ip, 17, _udp(40000, 53, _dns(7, "api.face-cloud.example.cn", None))))
-    add(_eth_ip(gw, cam, gw_ip, cam_ip, 17, _udp(53, 40000, _dns(7, "api.face-cloud.example.cn", cloud))))
+    add(
+        _eth_ip(
+            cam, gw, cam_ip, gw_ip, 17, _udp(40000, 53, _dns(7, "api.face-cloud.example.cn", None))
+        )
+    )
+    add(
+        _eth_ip(
+            gw, cam, gw_ip, cam_ip, 17, _udp(53, 40000, _dns(7, "api.face-cloud.example.cn", cloud))
+        )
+    )
     mdns = _dns(0, "_rtsp._tcp.local", "192.168.8.40")
     add(_eth_ip(cam, "01:00:5e:00:00:fb", cam_ip, "224.0.0.251", 17, _udp(5353, 5353, mdns)))
     ssdp = (b"NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nCACHE-CONTROL: max-age=1800\r\n"
@@ -339,7 +347,9 @@ def m_truncate(rng: random.Random, d: bytearray, lay: Layers | None) -> str | No
 def m_insert(rng: random.Random, d: bytearray, lay: Layers | None) -> str | None:
     start = lay.payload if lay and 0 <= lay.payload <= len(d) else 0
     off = rng.randint(start, len(d))
-    blob = bytes(rng.choice((0x00, 0xFF, 0x41, rng.randrange(256))) for _ in range(rng.randint(1, 64)))
+    blob = bytes(
+        rng.choice((0x00, 0xFF, 0x41, rng.randrange(256))) for _ in range(rng.randint(1, 64))
+    )
     d[off:off] = blob
     return f"insert {len(blob)} bytes at {off}"
 
@@ -398,7 +408,7 @@ def m_dns(rng: random.Random, d: bytearray, lay: Layers | None) -> str | None:
             return None
         at = rng.choice(labels)
         if what == "label":
-            d[at] = rng.choice((0x3F, 0x40, 0x7F, len(d)))  & 0xFF
+            d[at] = rng.choice((0x3F, 0x40, 0x7F, len(d))) & 0xFF
         elif at + 1 < len(d):
             target = rng.choice((at - p, 12, 0x3FFF, len(d) - p))  # itself, a loop, far away
             struct.pack_into("!H", d, at, 0xC000 | (target & 0x3FFF))
@@ -495,7 +505,9 @@ def m_text(rng: random.Random, d: bytearray, lay: Layers | None) -> str | None:
             return None
         d[p + i + 2 : p + i + 2] = rng.choice(HOSTILE)
     else:
-        d[at:at] = rng.choice((b"\r\nContent-Encoding: gzip", b"\r\nContent-Encoding: deflate, br, x"))
+        d[at:at] = rng.choice(
+            (b"\r\nContent-Encoding: gzip", b"\r\nContent-Encoding: deflate, br, x")
+        )
     return f"text {what}"
 
 
@@ -535,7 +547,9 @@ def write_pcap(recs: list[Rec], rng: random.Random, notes: list[str]) -> bytes:
             else:
                 sec = rng.choice((0, 0x7FFFFFFF, 0xFFFFFFFF))
             notes.append(f"pcap record {i + 1}: {what} lie")
-        out += struct.pack("<IIII", sec & 0xFFFFFFFF, usec, caplen & 0xFFFFFFFF, wirelen & 0xFFFFFFFF)
+        out += struct.pack(
+            "<IIII", sec & 0xFFFFFFFF, usec, caplen & 0xFFFFFFFF, wirelen & 0xFFFFFFFF
+        )
         out += data
     if rng.random() < 0.05 and len(out) > 40:
         cut = rng.randrange(24, len(out))
@@ -547,7 +561,9 @@ def write_pcap(recs: list[Rec], rng: random.Random, notes: list[str]) -> bytes:
 def _block(btype: int, body: bytes, lie: int | None = None) -> bytes:
     body += b"\0" * (-len(body) % 4)
     total = 12 + len(body)
-    return struct.pack("<II", btype, total if lie is None else lie) + body + struct.pack("<I", total)
+    return (
+        struct.pack("<II", btype, total if lie is None else lie) + body + struct.pack("<I", total)
+    )
 
 
 def write_pcapng(recs: list[Rec], rng: random.Random, notes: list[str]) -> bytes:
@@ -560,18 +576,28 @@ def write_pcapng(recs: list[Rec], rng: random.Random, notes: list[str]) -> bytes
             ifaces[lt] = len(ifaces)
             opts = b""
             if rng.random() < 0.2:  # if_tsresol: odd resolutions
-                opts = struct.pack("<HH", 9, 1) + bytes([rng.choice((0, 3, 6, 9, 0x7F, 0x8A))]) + b"\0" * 3
+                opts = (
+                    struct.pack("<HH", 9, 1)
+                    + bytes([rng.choice((0, 3, 6, 9, 0x7F, 0x8A))])
+                    + b"\0" * 3
+                )
                 notes.append("interface with odd if_tsresol")
             out += _block(1, struct.pack("<HHI", lt, 0, SNAPLEN) + opts + b"\0\0\0\0")
         t = int(ts * 1_000_000)
-        body = struct.pack("<IIIII", ifaces[lt], t >> 32, t & 0xFFFFFFFF, len(data), len(data)) + data
+        body = (
+            struct.pack("<IIIII", ifaces[lt], t >> 32, t & 0xFFFFFFFF, len(data), len(data)) + data
+        )
         lie = None
         if i == lie_at:
             what = rng.choice(("block", "caplen", "interface"))
             if what == "block":
                 lie = rng.choice((0, 8, 13, 0xFFFFFFFC, 12 + len(body) + 4096))
             elif what == "caplen":
-                body = body[:12] + struct.pack("<I", rng.choice((len(data) + 8, 0xFFFFFFFF))) + body[16:]
+                body = (
+                    body[:12]
+                    + struct.pack("<I", rng.choice((len(data) + 8, 0xFFFFFFFF)))
+                    + body[16:]
+                )
             else:
                 body = struct.pack("<I", rng.choice((7, 0xFFFFFFFF))) + body[4:]
             notes.append(f"pcapng block {i + 1}: {what} lie")
@@ -673,7 +699,9 @@ def _alarm(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, old)
 
 
-def run_analyzer(path: Path, engine: str, timeout: float, analyzer: object | None = None) -> Outcome:
+def run_analyzer(
+    path: Path, engine: str, timeout: float, analyzer: object | None = None
+) -> Outcome:
     """In this process: a Result and its three reports, or a CaptureError."""
     from netscan.analyze import Analyzer, Options
     from netscan.report import html_report, json_report, markdown_report
@@ -769,11 +797,14 @@ def save_reproducer(outdir: Path, m: Mutant, o: Outcome, engine: str) -> Path:
     (outdir / f"{stem}.txt").write_text(
         f"netscan fuzz crash: seed {m.seed}, mutant {m.index}, from {m.source}\n"
         f"what: {o.what}\n"
-        "mutations:\n" + "".join(f"  - {n}\n" for n in m.notes)
+        "mutations:\n"
+        + "".join(f"  - {n}\n" for n in m.notes)
         + f"replay: python -m netscan analyze {cap} --engine {engine}\n"
         f"rebuild: python {here} --seed {m.seed} --only {m.index} --engine {engine}\n"
         + (f"command: {o.command}\n" if o.command else "")
-        + "\n" + o.detail + "\n",
+        + "\n"
+        + o.detail
+        + "\n",
         encoding="utf-8",
     )
     return cap

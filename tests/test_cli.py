@@ -210,7 +210,16 @@ def test_country_is_validated_for_every_subcommand(tmp_path: Path) -> None:
     for args in (
         ["tui", str(DEMO), "--country", "china"],
         ["capture", "-i", "lo", "--country", "china", "--duration", "1"],
-        ["evidence", str(DEMO), "--finding", "F-0", "-o", str(tmp_path / "x"), "--country", "china"],
+        [
+            "evidence",
+            str(DEMO),
+            "--finding",
+            "F-0",
+            "-o",
+            str(tmp_path / "x"),
+            "--country",
+            "china",
+        ],
     ):
         assert "ISO 3166-1" in one_line_error(run_env(*args, HOME=str(tmp_path)))
     assert not (tmp_path / "x").exists()

@@ -139,7 +139,9 @@ def tshark_binary() -> str:
     try:
         from pyshark.tshark.tshark import TSharkNotFoundException, get_process_path
     except ImportError as exc:
-        raise EngineError(f"--engine tshark needs pyshark, which cannot be imported ({exc})") from None
+        raise EngineError(
+            f"--engine tshark needs pyshark, which cannot be imported ({exc})"
+        ) from None
     try:
         path = str(get_process_path())
     except TSharkNotFoundException:

@@ -262,8 +262,7 @@ def extract(
             count = writer.count
         if count == 0:
             raise EvidenceError(
-                f"no frame of finding {finding_id} was found in the captures given; "
-                "nothing written"
+                f"no frame of finding {finding_id} was found in the captures given; nothing written"
             )
         os.replace(temp, out)
     finally:

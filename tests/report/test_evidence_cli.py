@@ -135,7 +135,8 @@ def test_no_frame_found_writes_nothing(work: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "content", ["[1, 2]", '{"findings": "nope"}', "{", '{"inputs": [{"path": 1}]}'],
+    "content",
+    ["[1, 2]", '{"findings": "nope"}', "{", '{"inputs": [{"path": 1}]}'],
     ids=["list", "wrong-type", "not-json", "bad-input"],
 )
 def test_not_a_report_is_refused(work: Path, tmp_path: Path, content: str) -> None:
