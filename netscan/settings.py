@@ -2,10 +2,10 @@
 
 A TOML file with any of these keys::
 
-    country = "CN"                          # ISO country of the premises (cross-border, provisions)
+    country = "CN"                          # ISO 3166-1 alpha-2 code of the premises country
     premises = ["10.20.0.0/16", "192.168.8.0/24"]   # the premises networks
     analyst = "A. Auditor"                  # for the report's chain of custody
-    signatures = "/path/to/pack"            # a signature pack directory
+    signatures = "/path/to/pack"            # a signature pack (relative: to this file)
 
 It is read from ``$NETSCAN_SETTINGS``, else ``./netscan.toml``, else
 ``$XDG_CONFIG_HOME/netscan/settings.toml`` (default ``~/.config/netscan/settings.toml``).
