@@ -8,8 +8,10 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
+import ipaddress
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -152,7 +154,6 @@ def unique_inputs(paths: list[str]) -> tuple[list[str], list[str], dict[str, str
 def overlap_warnings(infos: list[InputInfo]) -> list[str]:
     """A warning for each pair of inputs on the same link type whose packets overlap in
     time: two captures of one link would count every packet twice."""
-    from datetime import UTC, datetime
 
     def hms(ts: float) -> str:
         try:
@@ -184,8 +185,6 @@ def premises_warnings(premises: list[str] | None, inventory: Inventory) -> list[
     then counts as off-site and findings can vanish or be wrong."""
     if not premises:
         return []
-    import ipaddress
-
     seen: set[str] = set()
     for dev in inventory.devices.values():
         seen.update(dev.ips)
