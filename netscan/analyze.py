@@ -20,6 +20,7 @@ from netscan.engine.parallel import MIN_SEGMENT_BYTES
 from netscan.inventory.enrich import Premises
 from netscan.inventory.inventory import Inventory
 from netscan.inventory.model import Conversation
+from netscan.safefile import PrivateDir
 from netscan.sources.merge import merged
 from netscan.sources.pcapfile import CaptureError, CaptureFile
 
@@ -242,6 +243,10 @@ class Analyzer:
         }
         check_engine(options.engine)
         self.matcher, self.pack = load_signatures(options.signatures)
+        # checked (or created 0700) before any work: an unsafe directory is refused up front
+        self.keep: PrivateDir | None = None
+        if options.keep_evidence:
+            self.keep = PrivateDir.open(options.keep_evidence, "--keep-evidence directory")
 
     def run(self, paths: list[str], progress: Callable[[int, int], None] | None = None) -> Result:
         with relaxed_gc():
@@ -328,7 +333,9 @@ class Analyzer:
         from netscan.analysis.roles import assign_roles
 
         assign_roles(inventory, convs)
-        findings = find(inventory, convs, self.options)
+        findings = find(inventory, convs, self.options, keep=self.keep)
+        if self.keep is not None:
+            warnings.extend(self.keep.warnings)
         return Result(
             options=self.options,
             inputs=infos,

@@ -7,7 +7,9 @@ coins from being taken for faces. Everything runs locally on the bundled cascade
 picture is sent anywhere.
 
 Pictures are written to disk only when the analyst asked for it (``--keep-evidence DIR``):
-the directory is created with mode 0700 and every file with mode 0600.
+the directory is created with mode 0700 (an existing one is used only when nobody else can
+write into it, and never re-moded) and every file is created new, never through a link,
+with mode 0600 (``netscan.safefile``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from netscan.safefile import PrivateDir, safe_name
 
 DETECTOR = "opencv-haar frontalface_alt2+default, profileface"
 MIN_FACE = 24  # pixels
@@ -136,10 +140,20 @@ def _detect(data: bytes) -> tuple[int | None, int | None, int | None, list[list[
 
 
 class FaceChecker:
-    """Checks carved pictures once each (by sha256) and keeps them only when told to."""
+    """Checks carved pictures once each (by sha256) and keeps them only when told to.
 
-    def __init__(self, keep_dir: str | os.PathLike[str] | None = None) -> None:
-        self.keep_dir = Path(keep_dir) if keep_dir else None
+    ``keep_dir`` is a directory path, or a :class:`~netscan.safefile.PrivateDir` already
+    opened (and checked) by the caller; its ``warnings`` say what could not be kept where.
+    """
+
+    def __init__(self, keep_dir: str | os.PathLike[str] | PrivateDir | None = None) -> None:
+        self._keep_arg = keep_dir
+        self.keep_dir: Path | None = None
+        if isinstance(keep_dir, PrivateDir):
+            self.keep_dir = keep_dir.path
+        elif keep_dir:
+            self.keep_dir = Path(keep_dir)
+        self._store: PrivateDir | None = keep_dir if isinstance(keep_dir, PrivateDir) else None
         self._seen: dict[str, ImageCheck] = {}
         self.detector = DETECTOR if detector_available() else None
 
@@ -151,20 +165,19 @@ class FaceChecker:
         w, h, faces, boxes = _detect(data)
         chk = ImageCheck(digest, len(data), fmt, w, h, faces, self.detector, boxes)
         if self.keep_dir is not None:
-            chk.kept_as = str(self._keep(data, digest, fmt))
+            kept = self._keep(data, digest, fmt)
+            chk.kept_as = str(kept) if kept is not None else None
         self._seen[digest] = chk
         return chk
 
-    def _keep(self, data: bytes, digest: str, fmt: str) -> Path:
+    @property
+    def warnings(self) -> list[str]:
+        return self._store.warnings if self._store is not None else []
+
+    def _keep(self, data: bytes, digest: str, fmt: str) -> Path | None:
         assert self.keep_dir is not None
-        self.keep_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(self.keep_dir, 0o700)
-        path = self.keep_dir / f"{digest}.{'jpg' if fmt == 'jpeg' else fmt}"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "wb", closefd=False) as fh:
-                fh.write(data)
-        finally:
-            os.close(fd)
-        return path
+        if self._store is None:
+            self._store = PrivateDir.open(self.keep_dir, "--keep-evidence directory")
+        ext = safe_name("jpg" if fmt == "jpeg" else fmt, "bin")[:8]
+        name = self._store.write_unique(f"{digest}.{ext}", data)
+        return None if name is None else self.keep_dir / name

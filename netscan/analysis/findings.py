@@ -497,10 +497,14 @@ def _body_what(h: ContentHit) -> str:
     return ": ".join(bits)
 
 
-def find(inventory: Inventory, convs: list[Conversation], options: Any) -> list[dict[str, Any]]:
+def find(
+    inventory: Inventory, convs: list[Conversation], options: Any, keep: Any = None
+) -> list[dict[str, Any]]:
+    """The findings. ``keep`` (a ``netscan.safefile.PrivateDir``) overrides
+    ``options.keep_evidence`` as the place carved images are kept."""
     inv = inventory
     country = getattr(options, "country", None)
-    checker = FaceChecker(getattr(options, "keep_evidence", None))
+    checker = FaceChecker(keep if keep is not None else getattr(options, "keep_evidence", None))
     hits = content_hits(inv, checker)
     feeds = feeders(inv, convs, hits)
 

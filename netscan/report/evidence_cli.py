@@ -16,7 +16,6 @@ import argparse
 import hashlib
 import ipaddress
 import json
-import os
 import struct
 import sys
 from collections.abc import Iterable
@@ -25,6 +24,7 @@ from typing import Any, BinaryIO
 
 from netscan import __version__
 from netscan.decode.link import WLAN_PROTECTED, decode_link, mac_str
+from netscan.safefile import private_output
 from netscan.sources.pcapfile import CaptureError, CaptureFile, Record
 
 BYTE_ORDER_MAGIC = 0x1A2B3C4D
@@ -240,33 +240,27 @@ def extract(
             + ", which was not given"
             + (f" (+{len(missing) - 1} more)" if len(missing) > 1 else "")
         )
-    out = Path(output)
-    temp = out.with_name(f".{out.name}.{os.getpid()}.part")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            writer = PcapngWriter(
-                fh, comment=f"netscan evidence for finding {finding_id} ({finding.get('level')})"
-            )
-            for rpath in paths:
-                selector = Selector(by_file.get(rpath, []))
-                frames = wanted.get(rpath, set())
-                cap = CaptureFile(mapping[rpath])
-                try:
-                    for rec in cap:
-                        if rec.frame in frames or selector.match(rec):
-                            writer.write(rec, comment=f"{Path(rpath).name} frame {rec.frame}")
-                finally:
-                    warnings.extend(f"{mapping[rpath]}: {w}" for w in cap.warnings)
-                    cap.close()
-            count = writer.count
+    # 0600, never through a link; on an error the temporary file goes and nothing is left
+    with private_output(output, "wb") as fh:
+        writer = PcapngWriter(
+            fh, comment=f"netscan evidence for finding {finding_id} ({finding.get('level')})"
+        )
+        for rpath in paths:
+            selector = Selector(by_file.get(rpath, []))
+            frames = wanted.get(rpath, set())
+            cap = CaptureFile(mapping[rpath])
+            try:
+                for rec in cap:
+                    if rec.frame in frames or selector.match(rec):
+                        writer.write(rec, comment=f"{Path(rpath).name} frame {rec.frame}")
+            finally:
+                warnings.extend(f"{mapping[rpath]}: {w}" for w in cap.warnings)
+                cap.close()
+        count = writer.count
         if count == 0:
             raise EvidenceError(
                 f"no frame of finding {finding_id} was found in the captures given; nothing written"
             )
-        os.replace(temp, out)
-    finally:
-        temp.unlink(missing_ok=True)
     return count, warnings
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from netscan import __version__
 from netscan.analyze import Result
 from netscan.inventory.model import Conversation, Device, Endpoint, Evidence
+from netscan.safefile import private_output
 
 SCHEMA_VERSION = "1.0"
 
@@ -179,7 +180,8 @@ def schema() -> dict[str, Any]:
 
 
 def write(report: dict[str, Any], path: str | Path) -> None:
-    with Path(path).open("w", encoding="utf-8") as fh:  # streamed: no giant string in memory
+    """Write the report to ``path``: a new file only the user can read (0600)."""
+    with private_output(path, "w") as fh:  # streamed: no giant string in memory
         json.dump(report, fh, indent=2)
         fh.write("\n")
 

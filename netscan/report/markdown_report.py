@@ -174,4 +174,7 @@ def render(report: dict[str, Any], analyst: str | None = None) -> str:
 
 
 def write(report: dict[str, Any], path: str | Path, analyst: str | None = None) -> None:
-    Path(path).write_text(render(report, analyst), encoding="utf-8")
+    """Write the report to ``path``: a new file only the user can read (0600)."""
+    from netscan.safefile import write_private
+
+    write_private(path, render(report, analyst))

@@ -12,10 +12,12 @@ tags beyond the safe set are ever constructed.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import json
 import os
 import re
+import stat
 import subprocess
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -153,9 +155,101 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _con
 _LineLoader.add_constructor("tag:yaml.org,2002:str", _construct_str)
 
 
-def _load_yaml(path: Path) -> Any:
-    text = path.read_text(encoding="utf-8")
+def _load_yaml(path: Path, budget: _Budget | None = None) -> Any:
+    text = _read_text(path, budget if budget is not None else _Budget())
     return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+
+
+# --- reading pack files: regular files inside the pack, bounded --------------------------
+
+MAX_FILE_BYTES = 4 * 1024 * 1024  # one pack file
+MAX_PACK_BYTES = 64 * 1024 * 1024  # every file of a pack together
+MAX_PACK_FILES = 10_000
+
+
+class FileRefused(PackError):
+    """A pack file that is not read: a link, a device, too big. Says why, never its content."""
+
+    def __init__(self, path: Path, why: str) -> None:
+        super().__init__(f"{path}:1: {why}")
+
+
+@dataclass
+class _Budget:
+    """What reading one pack may still cost."""
+
+    bytes_left: int = field(default_factory=lambda: MAX_PACK_BYTES)
+    files_left: int = field(default_factory=lambda: MAX_PACK_FILES)
+
+
+def _what_special(mode: int) -> str | None:
+    """Why an entry of this mode is not a pack file, or None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISLNK(mode):
+        return "is a symbolic link; a pack holds regular files only"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "is a device; a pack holds regular files only"
+    if stat.S_ISFIFO(mode):
+        return "is a FIFO; a pack holds regular files only"
+    if stat.S_ISDIR(mode):
+        return "is a directory where a file was expected"
+    return "is a special file; a pack holds regular files only"
+
+
+def _read_text(path: Path, budget: _Budget) -> str:
+    """The text of one pack file: a regular file (opened without following a link), at most
+    MAX_FILE_BYTES, UTF-8. Anything else raises FileRefused naming the file only."""
+    if budget.files_left <= 0:
+        raise FileRefused(path, f"the pack has more than {MAX_PACK_FILES} files; not read")
+    budget.files_left -= 1
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise FileRefused(path, _what_special(stat.S_IFLNK) or "") from None
+        raise FileRefused(path, f"cannot read: {exc.strerror or type(exc).__name__}") from None
+    try:
+        st = os.fstat(fd)
+        why = _what_special(st.st_mode)
+        if why:
+            raise FileRefused(path, why)
+        limit = min(MAX_FILE_BYTES, budget.bytes_left)
+        if st.st_size > limit:
+            raise FileRefused(path, _too_big(st.st_size, budget))
+        chunks: list[bytes] = []
+        got = 0
+        while got <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - got))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+        if got > limit:  # grew while being read
+            raise FileRefused(path, _too_big(got, budget))
+        budget.bytes_left -= got
+    finally:
+        os.close(fd)
+    try:
+        return b"".join(chunks).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FileRefused(path, f"is not UTF-8 text (byte {exc.start})") from None
+
+
+def _too_big(size: int, budget: _Budget) -> str:
+    if size > MAX_FILE_BYTES:
+        return f"is {size:,} bytes, above the {MAX_FILE_BYTES >> 20} MiB limit for a pack file"
+    return f"the pack exceeds {MAX_PACK_BYTES:,} bytes in total; not read"
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _visible(text: str) -> str:
+    """Control and bidi characters of pack text shown as escapes in a message."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256
+                        else f"\\u{ord(m.group()):04x}", text)  # fmt: skip
 
 
 def _line_of(obj: Any, default: int = 1) -> int:
@@ -514,14 +608,34 @@ class _RawFile:
     data: Any
 
 
+def _entries(directory: Path, errors: list[str]) -> list[tuple[Path, bool]]:
+    """(path, is_dir) of the visible entries of a pack directory, never following a link;
+    links, devices, FIFOs and other special entries are reported, not returned."""
+    out: list[tuple[Path, bool]] = []
+    with os.scandir(directory) as it:
+        for entry in sorted(it, key=lambda e: e.name):
+            if entry.name.startswith("."):
+                continue
+            path = directory / entry.name
+            mode = entry.stat(follow_symlinks=False).st_mode
+            if stat.S_ISDIR(mode):
+                out.append((path, True))
+            elif stat.S_ISREG(mode):
+                out.append((path, False))
+            else:
+                errors.append(f"{path}:1: {_what_special(mode)}")
+    return out
+
+
 def _pack_files(pack_dir: Path, errors: list[str]) -> Iterator[_RawFile]:
     if not pack_dir.is_dir():
         raise PackError(f"signature directory not found: {pack_dir}")
-    for child in sorted(pack_dir.iterdir()):
-        if child.name.startswith(".") or child.name in ("PACK.yaml", "schema.json"):
+    for child, is_dir in _entries(pack_dir, errors):
+        if child.name in ("PACK.yaml", "schema.json"):
             continue
-        if child.is_dir():
-            ymls = sorted([*child.glob("*.yaml"), *child.glob("*.yml")])
+        if is_dir:
+            ymls = [p for p, sub in _entries(child, errors) if not sub
+                    and p.suffix in (".yaml", ".yml")]  # fmt: skip
             if child.name not in CATEGORIES:
                 if ymls:
                     errors.append(
@@ -538,13 +652,16 @@ def _pack_files(pack_dir: Path, errors: list[str]) -> Iterator[_RawFile]:
             yield _RawFile(child, child.stem, None)
 
 
-def _read_meta(pack_dir: Path, errors: list[str]) -> dict[str, Any]:
+def _read_meta(pack_dir: Path, errors: list[str], budget: _Budget) -> dict[str, Any]:
     meta_path = pack_dir / "PACK.yaml"
-    if not meta_path.exists():
+    if not os.path.lexists(meta_path):
         errors.append(f"{meta_path}:1: PACK.yaml is missing")
         return {}
     try:
-        meta = _load_yaml(meta_path)
+        meta = _load_yaml(meta_path, budget)
+    except FileRefused as exc:
+        errors.append(str(exc))
+        return {}
     except yaml.YAMLError as exc:
         errors.append(f"{meta_path}:{_yaml_err_line(exc)}: invalid YAML: {_yaml_err_text(exc)}")
         return {}
@@ -569,15 +686,15 @@ def _yaml_err_line(exc: yaml.YAMLError) -> int:
 
 def _yaml_err_text(exc: yaml.YAMLError) -> str:
     problem = getattr(exc, "problem", None)
-    return str(problem or exc).splitlines()[0]
+    return _short(str(problem or exc).splitlines()[0])
 
 
-def _schema_validator(pack_dir: Path) -> jsonschema.protocols.Validator:
+def _schema_validator(pack_dir: Path, budget: _Budget) -> jsonschema.protocols.Validator:
     schema_path = pack_dir / "schema.json"
-    if not schema_path.exists():
+    if not os.path.lexists(schema_path):
         raise PackError(f"{schema_path}: schema.json is missing")
     try:
-        schema = json.loads(schema_path.read_text(encoding="utf-8"))
+        schema = json.loads(_read_text(schema_path, budget))
         jsonschema.Draft202012Validator.check_schema(schema)
     except (ValueError, jsonschema.SchemaError) as exc:
         raise PackError(f"{schema_path}: unusable schema: {str(exc).splitlines()[0]}") from exc
@@ -639,17 +756,18 @@ def _collect(pack_dir: Path) -> tuple[list[Signature], dict[str, Any], list[str]
     errors: list[str] = []
     if not pack_dir.is_dir():
         raise PackError(f"signature directory not found: {pack_dir}")
-    meta = _read_meta(pack_dir, errors)
-    validator = _schema_validator(pack_dir)
+    budget = _Budget()
+    meta = _read_meta(pack_dir, errors, budget)
+    validator = _schema_validator(pack_dir, budget)
     signatures: list[Signature] = []
     for rf in _pack_files(pack_dir, errors):
         try:
-            data = _load_yaml(rf.path)
+            data = _load_yaml(rf.path, budget)
+        except FileRefused as exc:
+            errors.append(str(exc))
+            continue
         except yaml.YAMLError as exc:
             errors.append(f"{rf.path}:{_yaml_err_line(exc)}: invalid YAML: {_yaml_err_text(exc)}")
-            continue
-        except (OSError, UnicodeDecodeError) as exc:
-            errors.append(f"{rf.path}:1: cannot read: {exc}")
             continue
         schema_errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
         for err in schema_errors:
@@ -678,7 +796,7 @@ def _collect(pack_dir: Path) -> tuple[list[Signature], dict[str, Any], list[str]
 
 
 def _short(msg: str, limit: int = 160) -> str:
-    msg = " ".join(msg.split())
+    msg = _visible(" ".join(msg.split()))
     return msg if len(msg) <= limit else msg[: limit - 3] + "..."
 
 
@@ -757,15 +875,21 @@ def _git_info(path: Path) -> tuple[str | None, str | None, bool]:
 def validate_pack(path: Path) -> list[str]:
     """Every problem of the pack at `path`, each as ``file:line: message``."""
     try:
-        _, _, errors = _collect(Path(path))
+        _, _, errors = _collect(_root(path))
     except PackError as exc:
         return [str(exc)]
     return errors
 
 
+def _root(path: str | os.PathLike[str]) -> Path:
+    """The pack directory, resolved once: the root itself may be reached through links
+    (the bundled pack is one); nothing inside it is followed."""
+    return Path(os.path.realpath(path))
+
+
 def load_pack(path: Path, origin: str = "explicit") -> Pack:
     """Load and check a pack directory; raises PackError naming the first problems."""
-    pack_dir = Path(path)
+    pack_dir = _root(path)
     signatures, meta, errors = _collect(pack_dir)
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""

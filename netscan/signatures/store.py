@@ -27,12 +27,14 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import secrets
 import shutil
 import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import netscan
 
@@ -49,6 +51,11 @@ CFG_BUNDLED = "netscan.bundledCommit"
 
 GIT_TIMEOUT = 120.0
 FETCH_TIMEOUT = 600.0
+
+# A pack is small text: bounds on what a fetched commit may hold (the loader has the same).
+MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_TREE_BYTES = 64 * 1024 * 1024
+MAX_TREE_FILES = 10_000
 
 # Settings for every git call: no hooks, no signing of our own commits, no pager/prompts.
 _GIT_OPTS = (
@@ -74,12 +81,22 @@ class StoreError(Exception):
 
 
 def one_line(text: str, limit: int = 300) -> str:
-    """The first non-empty line of ``text`` (git's stderr), shortened."""
+    """The first non-empty line of ``text`` (git's stderr), shortened, controls escaped."""
     for line in text.splitlines():
         line = line.strip()
         if line:
-            return line[:limit]
+            return shown(line[:limit])
     return ""
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def shown(text: str) -> str:
+    """``text`` (a file name from a fetched tree, a line of git's output) with control and
+    bidi characters escaped, so that it prints as one plain line."""
+    return _CONTROL.sub(lambda m: "\\" + ("x%02x" if ord(m.group()) < 256 else "u%04x")
+                        % ord(m.group()), text)  # fmt: skip
 
 
 def git(
@@ -90,8 +107,10 @@ def git(
     env: dict[str, str] | None = None,
     timeout: float = GIT_TIMEOUT,
     check: bool = True,
-) -> subprocess.CompletedProcess[str]:
-    """Run git; raise ``StoreError`` with git's first stderr line when ``check`` fails."""
+    text: bool = True,
+) -> subprocess.CompletedProcess[Any]:
+    """Run git; raise ``StoreError`` with git's first stderr line when ``check`` fails.
+    ``text=False`` gives stdout and stderr as bytes (file names need not be UTF-8)."""
     cmd = ["git", *_GIT_OPTS]
     if git_dir is not None:
         cmd += ["--git-dir", str(git_dir)]
@@ -107,7 +126,7 @@ def git(
             cwd=cwd,
             env=full_env,
             capture_output=True,
-            text=True,
+            text=text,
             timeout=timeout,
             stdin=subprocess.DEVNULL,
         )
@@ -116,7 +135,10 @@ def git(
     except subprocess.TimeoutExpired as exc:
         raise StoreError(f"git {args[0]} timed out after {int(timeout)} s") from exc
     if check and proc.returncode != 0:
-        reason = one_line(proc.stderr) or one_line(proc.stdout) or f"exit {proc.returncode}"
+        err, out = proc.stderr, proc.stdout
+        if isinstance(err, bytes):
+            err, out = err.decode("utf-8", "replace"), ""
+        reason = one_line(err) or one_line(out) or f"exit {proc.returncode}"
         raise StoreError(f"git {args[0]} failed: {reason}")
     return proc
 
@@ -169,7 +191,7 @@ class Store:
     def exists(self) -> bool:
         return self.link.is_symlink() and self.repo.is_dir()
 
-    def git(self, args: Sequence[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    def git(self, args: Sequence[str], **kwargs: object) -> subprocess.CompletedProcess[Any]:
         return git(args, git_dir=self.repo, **kwargs)  # type: ignore[arg-type]
 
     def rev(self, spec: str) -> str | None:
@@ -259,7 +281,8 @@ class Store:
         try:
             env = {"GIT_INDEX_FILE": str(index)}
             if bundled is not None:
-                self.git(["--work-tree", str(bundled), "add", "--all", "--force", "."], env=env)
+                root = str(bundled.resolve())  # the bundled root may itself be a link
+                self.git(["--work-tree", root, "add", "--all", "--force", "."], env=env)
             tree = self.git(["write-tree"], env=env).stdout.strip()
         finally:
             index.unlink(missing_ok=True)
@@ -271,8 +294,58 @@ class Store:
 
     # --- trees and switching -------------------------------------------------------
 
+    def tree_problems(self, commit: str) -> list[str]:
+        """Why the tree of ``commit`` is not a pack of regular files, one line each.
+
+        Checked before anything is checked out: symbolic links (mode 120000), submodules
+        (160000) and anything else but a regular file are refused, as are files above
+        MAX_FILE_BYTES, trees above MAX_TREE_BYTES in total or MAX_TREE_FILES files.
+        Nothing of the files' content is ever shown.
+        """
+        proc = self.git(["ls-tree", "-r", "-l", "-z", "--full-tree", commit], text=False)
+        out = proc.stdout if isinstance(proc.stdout, bytes) else b""
+        problems: list[str] = []
+        total = files = 0
+        for record in out.split(b"\0"):
+            if not record:
+                continue
+            meta, _, raw_path = record.partition(b"\t")
+            fields = meta.split()
+            path = shown(raw_path.decode("utf-8", "replace"))
+            if len(fields) != 4:
+                problems.append(f"{path}: unreadable tree entry")
+                continue
+            mode, size_text = fields[0].decode(), fields[3].decode()
+            files += 1
+            if mode == "120000":
+                problems.append(f"{path} is a symbolic link; a pack holds regular files only")
+            elif mode == "160000":
+                problems.append(f"{path} is a submodule; a pack holds regular files only")
+            elif mode not in ("100644", "100755"):
+                problems.append(f"{path} has mode {mode}; a pack holds regular files only")
+            elif not size_text.isdigit():
+                problems.append(f"{path}: unreadable tree entry")
+            elif int(size_text) > MAX_FILE_BYTES:
+                problems.append(
+                    f"{path} is {int(size_text):,} bytes, above the "
+                    f"{MAX_FILE_BYTES >> 20} MiB limit for a pack file"
+                )
+            else:
+                total += int(size_text)
+        if total > MAX_TREE_BYTES:
+            problems.append(f"the pack holds {total:,} bytes, above {MAX_TREE_BYTES >> 20} MiB")
+        if files > MAX_TREE_FILES:
+            problems.append(f"the pack holds {files:,} files, above {MAX_TREE_FILES:,}")
+        return problems
+
     def checkout(self, commit: str) -> Path:
-        """A new linked worktree holding ``commit``; removed again if checkout fails."""
+        """A new linked worktree holding ``commit``; removed again if checkout fails.
+
+        Refused (StoreError) unless the commit's tree is regular files only."""
+        problems = self.tree_problems(commit)
+        if problems:
+            more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise StoreError(f"commit {commit[:12]} refused: {problems[0]}{more}")
         self.trees.mkdir(parents=True, exist_ok=True)
         tree = self.trees / f"{commit[:12]}-{secrets.token_hex(3)}"
         try:

@@ -7,11 +7,18 @@ makes it live with one atomic symlink switch (see ``netscan.signatures.store``).
 failure leaves the installed pack untouched and is reported in one line with a
 non-zero exit status.
 
-Signed updates (``--require-signed``, or ``git config netscan.requireSigned true`` in the
-pack's working copy) run ``git verify-commit`` on the new commit. Trusted keys are the
-user's GnuPG keyring, or the SSH allowed-signers file set as ``gpg.ssh.allowedSignersFile``
-in the working copy, or the file given with ``--trusted-keys`` (an allowed-signers file,
-or an exported OpenPGP public key / keyring, which is then the only trusted key set).
+Signed updates (``--require-signed``, ``git config netscan.requireSigned true`` in the
+pack's working copy, or any trusted key named) run ``git verify-commit`` on the new
+commit against the keys the user named and no others: ``--trusted-key`` (repeatable: an
+OpenPGP public key file, the full fingerprint of a key in the user's GnuPG keyring, an SSH
+public key or an allowed-signers file), ``netscan.trustedKey`` (same values, multi-valued)
+and ``gpg.ssh.allowedSignersFile`` in the working copy's own configuration. They go into a
+throw-away GnuPG home and allowed-signers file; an OpenPGP signature's VALIDSIG fingerprint
+must be one of the named keys'. A key merely present in the user's keyring is not trusted.
+
+Before anything is checked out, the new commit's tree must hold regular files only (no
+symbolic links, no submodules), each and all of them within size limits
+(``Store.tree_problems``).
 """
 
 from __future__ import annotations
@@ -20,8 +27,10 @@ import argparse
 import contextlib
 import dataclasses
 import json
+import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -53,7 +62,7 @@ class UpdateError(Exception):
 
 
 class UpdateUsageError(UpdateError):
-    """The update was asked for wrongly (bad or missing source, missing key file): exit 2."""
+    """The update was asked for wrongly (bad or missing source, no such key): exit 2."""
 
 
 # --- changes between two packs ---------------------------------------------------
@@ -198,19 +207,29 @@ def normalize_source(source: str) -> str:
     return str(path.resolve())
 
 
-def _is_openpgp_keyfile(path: Path) -> bool:
-    with path.open("rb") as fh:
-        head = fh.read(64)
-    if head.startswith(b"-----BEGIN PGP PUBLIC KEY BLOCK-----"):
+def _is_openpgp_key(head: bytes) -> bool:
+    if head.lstrip().startswith(b"-----BEGIN PGP PUBLIC KEY BLOCK-----"):
         return True
     # Binary transferable public key: an old- or new-format public-key packet (tag 6).
     return bool(head) and head[0] in (0x98, 0x99, 0x9A, 0xC6)
 
 
-def _commit_is_signed(store: Store, commit: str) -> bool:
+def _commit_signature_kind(store: Store, commit: str) -> str | None:
+    """``openpgp``, ``ssh`` or ``x509`` for a signed commit, None for an unsigned one."""
     raw = store.git(["cat-file", "commit", commit]).stdout
     header = raw.split("\n\n", 1)[0]
-    return any(line.startswith(("gpgsig ", "gpgsig-sha256 ")) for line in header.splitlines())
+    for line in header.splitlines():
+        if line.startswith(("gpgsig ", "gpgsig-sha256 ")):
+            if "BEGIN SSH SIGNATURE" in line:
+                return "ssh"
+            if "BEGIN PGP SIGNATURE" in line:
+                return "openpgp"
+            return "x509"
+    return None
+
+
+def _commit_is_signed(store: Store, commit: str) -> bool:
+    return _commit_signature_kind(store, commit) is not None
 
 
 def _verify_reason(stderr: str) -> str:
@@ -219,7 +238,13 @@ def _verify_reason(stderr: str) -> str:
     if any("No principal matched" in line for line in lines):
         key = re.search(r"(SHA256:[A-Za-z0-9+/=]+)", stderr)
         return f"signed by a key that is not trusted ({key.group(1) if key else 'unknown key'})"
-    return one_line(lines[-1]) if lines else "bad or untrusted signature"
+    if any(line.startswith("[GNUPG:] NO_PUBKEY") or line.startswith("[GNUPG:] ERRSIG")
+           for line in lines):  # fmt: skip
+        return "signed by a key that is not one of the named trusted keys"
+    if any(line.startswith("[GNUPG:] BADSIG") for line in lines):
+        return "bad signature"
+    plain = [line for line in lines if not line.startswith("[GNUPG:]")]
+    return one_line(plain[-1]) if plain else "bad or untrusted signature"
 
 
 def _stop_gpg_daemons(home: str) -> None:
@@ -235,42 +260,180 @@ def _stop_gpg_daemons(home: str) -> None:
         )
 
 
-def verify_signature(store: Store, commit: str, trusted_keys: Path | None) -> None:
-    """Raise unless ``commit`` carries a good signature by a trusted key."""
-    if not _commit_is_signed(store, commit):
-        raise UpdateError(f"commit {commit[:12]} is not signed")
-    extra: list[str] = []
-    env: dict[str, str] = {}
-    gnupg_home: str | None = None
+# --- the keys the user trusts -------------------------------------------------------
+
+CFG_TRUSTED_KEY = "netscan.trustedKey"  # multi-valued: key files or OpenPGP fingerprints
+MAX_KEY_FILE = 1 << 20
+_FINGERPRINT = re.compile(r"^(?:0x)?([0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})$")
+_SSH_KEY_TYPES = ("ssh-ed25519", "ssh-rsa", "ssh-dss", "ecdsa-sha2-", "sk-ssh-ed25519",
+                  "sk-ecdsa-sha2-")  # fmt: skip
+SSH_PRINCIPAL = "netscan-trusted-key"
+
+
+def named_keys(store: Store, cli_keys: Iterable[str | Path] | None) -> list[str]:
+    """The keys the user named: ``--trusted-key`` values, then ``netscan.trustedKey`` and
+    ``gpg.ssh.allowedSignersFile`` from the pack repository's own configuration (never the
+    user's global git configuration, never a keyring as a whole)."""
+    keys = [str(k) for k in cli_keys or ()]
+    for key in (CFG_TRUSTED_KEY, "gpg.ssh.allowedSignersFile"):
+        proc = store.git(["config", "--local", "--get-all", key], check=False)
+        if proc.returncode == 0:
+            keys.extend(v.strip() for v in proc.stdout.splitlines() if v.strip())
+    return keys
+
+
+def _gpg(home: str, args: list[str], data: bytes | None = None,
+         env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:  # fmt: skip
+    cmd = ["gpg", "--batch", "--quiet", "--no-tty"]
+    if home:
+        cmd += ["--homedir", home]
+    return subprocess.run(cmd + args, input=data, capture_output=True, timeout=60,
+                          env=env)  # fmt: skip
+
+
+def _read_key_file(path: Path) -> bytes:
     try:
-        if trusted_keys is not None:
-            if not trusted_keys.is_file():
-                raise UpdateUsageError(f"trusted keys file {trusted_keys} does not exist")
-            if _is_openpgp_keyfile(trusted_keys):
-                gnupg_home = tempfile.mkdtemp(prefix="netscan-gpg-")
-                proc = subprocess.run(
-                    ["gpg", "--batch", "--quiet", "--homedir", gnupg_home, "--import"]
-                    + [str(trusted_keys)],
-                    capture_output=True,
-                    text=True,
-                    timeout=60,
-                    stdin=subprocess.DEVNULL,
-                )
-                if proc.returncode != 0:
-                    raise UpdateError(f"cannot import trusted keys: {one_line(proc.stderr)}")
-                env["GNUPGHOME"] = gnupg_home
-            else:
-                extra = ["-c", f"gpg.ssh.allowedSignersFile={trusted_keys.resolve()}"]
-        proc = store.git([*extra, "verify-commit", commit], env=env, check=False)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise UpdateError(f"trusted key {path}: {exc.strerror or exc}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UpdateError(f"trusted key {path} is not a regular file")
+        data = os.read(fd, MAX_KEY_FILE + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_KEY_FILE:
+        raise UpdateError(f"trusted key {path} is larger than {MAX_KEY_FILE >> 20} MiB")
+    return data
+
+
+class TrustedKeys:
+    """A throw-away GnuPG home and SSH allowed-signers file holding only the named keys."""
+
+    def __init__(self, keys: list[str]) -> None:
+        self.dir = tempfile.mkdtemp(prefix="netscan-gpg-")  # 0700; short: agent sockets
+        self.allowed = Path(self.dir) / "allowed_signers"
+        self.openpgp: set[str] = set()  # fingerprints (upper-case hex) of the named keys
+        self.ssh_lines: list[str] = []
+        try:
+            for key in keys:
+                self._add(key)
+            self.allowed.write_text("".join(f"{line}\n" for line in self.ssh_lines))
+            os.chmod(self.allowed, 0o600)
+            self.openpgp = self._fingerprints()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        _stop_gpg_daemons(self.dir)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def _add(self, key: str) -> None:
+        path = Path(key).expanduser()
+        fpr = _FINGERPRINT.match(key.replace(" ", ""))
+        if fpr and not path.exists():
+            # a full fingerprint the user named: that one key from their keyring, no other
+            exported = _gpg("", ["--export", fpr.group(1)]).stdout
+            if not exported:
+                raise UpdateError(f"trusted key {fpr.group(1)} is not in your GnuPG keyring")
+            self._import(exported, fpr.group(1))
+            return
+        if not path.exists():
+            raise UpdateUsageError(f"trusted key {key} is neither a file nor a full fingerprint")
+        data = _read_key_file(path)
+        if _is_openpgp_key(data[:64]):
+            self._import(data, str(path))
+            return
+        lines = []
+        for raw in data.decode("utf-8", "replace").splitlines():
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            # a bare public key gets a principal of its own; allowed-signers lines stay
+            lines.append(f"{SSH_PRINCIPAL} {line}" if line.startswith(_SSH_KEY_TYPES) else line)
+        if not lines:
+            raise UpdateError(
+                f"trusted key {path} is neither an OpenPGP public key nor an SSH public key "
+                "or allowed-signers file"
+            )
+        self.ssh_lines.extend(lines)
+
+    def _import(self, data: bytes, what: str) -> None:
+        proc = _gpg(self.dir, ["--import"], data)
         if proc.returncode != 0:
-            reason = _verify_reason(proc.stderr)
-            raise UpdateError(f"signature of commit {commit[:12]} is not trusted: {reason}")
+            reason = one_line(proc.stderr.decode("utf-8", "replace"))
+            raise UpdateError(f"cannot import trusted key {what}: {reason}")
+
+    def _fingerprints(self) -> set[str]:
+        if shutil.which("gpg") is None:
+            return set()
+        listing = _gpg(self.dir, ["--with-colons", "--fingerprint", "--list-keys"]).stdout
+        out: set[str] = set()
+        primary = False
+        for line in listing.decode("utf-8", "replace").splitlines():
+            fields = line.split(":")
+            if fields[0] in ("pub", "sub"):
+                primary = fields[0] == "pub"
+            elif fields[0] == "fpr" and primary and len(fields) > 9:
+                out.add(fields[9].upper())
+        return out
+
+
+def _validsig_primary(status: str) -> str | None:
+    """The primary-key fingerprint of a good OpenPGP signature in gpg's status output."""
+    for line in status.splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[:2] == ["[GNUPG:]", "VALIDSIG"]:
+            return (parts[11] if len(parts) > 11 else parts[2]).upper()
+    return None
+
+
+def verify_signature(
+    store: Store, commit: str, trusted_keys: Iterable[str | Path] | Path | str | None
+) -> None:
+    """Raise unless ``commit`` carries a good signature by one of the keys the user named.
+
+    Only named keys count (``--trusted-key``, ``netscan.trustedKey``,
+    ``gpg.ssh.allowedSignersFile`` of the pack repository): verification runs against a
+    GnuPG home and an allowed-signers file built from them alone, and an OpenPGP
+    signature's VALIDSIG fingerprint must be one of theirs. A key that is merely in the
+    user's keyring is not trusted.
+    """
+    kind = _commit_signature_kind(store, commit)
+    if kind is None:
+        raise UpdateError(f"commit {commit[:12]} is not signed")
+    if isinstance(trusted_keys, (str, Path)):
+        trusted_keys = [trusted_keys]
+    keys = named_keys(store, trusted_keys)
+    untrusted = f"signature of commit {commit[:12]} is not trusted"
+    if not keys:
+        raise UpdateError(
+            f"{untrusted}: no trusted key is named (use --trusted-key FILE|FINGERPRINT, or "
+            f"git --git-dir {store.repo} config --add {CFG_TRUSTED_KEY} FILE|FINGERPRINT)"
+        )
+    if kind == "x509":
+        raise UpdateError(f"{untrusted}: X.509 signatures are not supported")
+    try:
+        trusted = TrustedKeys(keys)
+        try:
+            extra = ["-c", f"gpg.ssh.allowedSignersFile={trusted.allowed}",
+                     "-c", "gpg.minTrustLevel=undefined"]  # fmt: skip
+            proc = store.git([*extra, "verify-commit", "--raw", commit],
+                             env={"GNUPGHOME": trusted.dir}, check=False)  # fmt: skip
+            if proc.returncode != 0:
+                raise UpdateError(f"{untrusted}: {_verify_reason(proc.stderr)}")
+            if kind == "openpgp":
+                fpr = _validsig_primary(proc.stderr)
+                if fpr is None or fpr not in trusted.openpgp:
+                    raise UpdateError(
+                        f"{untrusted}: signed by {fpr or 'an unknown key'}, which is not one "
+                        "of the named trusted keys"
+                    )
+        finally:
+            trusted.close()
     except (OSError, subprocess.SubprocessError) as exc:
         raise UpdateError(f"cannot verify the signature: {exc}") from exc
-    finally:
-        if gnupg_home is not None:
-            _stop_gpg_daemons(gnupg_home)
-            shutil.rmtree(gnupg_home, ignore_errors=True)
 
 
 # --- update and rollback -----------------------------------------------------------
@@ -312,13 +475,15 @@ def update(
     store: Store,
     source: str | None = None,
     require_signed: bool = False,
-    trusted_keys: Path | None = None,
+    trusted_keys: Iterable[str | Path] | Path | str | None = None,
 ) -> tuple[str, str, Changes]:
     """Run one update; return (old commit, new commit, changes). Raises on refusal.
 
     The first update makes the user's copy from the bundled pack; when that update fails,
     the copy is removed again, so the bundled pack (which newer netscan versions update)
     stays in charge instead of a frozen copy of it."""
+    if isinstance(trusted_keys, (str, Path)):
+        trusted_keys = [trusted_keys]
     with store.locked(), _removed_unless_installed(store):
         store.ensure()
         old = store.current()
@@ -334,6 +499,9 @@ def update(
             raise UpdateUsageError("no update source configured; use --from URL|PATH")
         store.git(
             [
+                # objects git itself considers malformed (paths with .git or .., odd modes)
+                "-c",
+                "fetch.fsckObjects=true",
                 "fetch",
                 "--quiet",
                 "--no-tags",
@@ -364,7 +532,8 @@ def update(
             # Still on the commit made from the bundled copy: adopt the source's history.
 
         configured = (store.config_get(CFG_REQUIRE_SIGNED) or "").lower() in ("true", "yes", "1")
-        if require_signed or configured or trusted_keys is not None:
+        keys_named = bool(trusted_keys) or store.config_get(CFG_TRUSTED_KEY) is not None
+        if require_signed or configured or keys_named:
             verify_signature(store, new, trusted_keys)
 
         tree = store.checkout(new)
@@ -432,11 +601,15 @@ def add_update_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         help="refuse the update unless its commit has a good signature by a trusted key",
     )
     p_update.add_argument(
+        "--trusted-key",
         "--trusted-keys",
-        metavar="FILE",
-        type=Path,
-        help="SSH allowed-signers file or OpenPGP public key file to trust (implies "
-        "--require-signed); default: gpg.ssh.allowedSignersFile or the GnuPG keyring",
+        dest="trusted_keys",
+        action="append",
+        metavar="FILE|FINGERPRINT",
+        help="a key to trust (repeatable; implies --require-signed): an OpenPGP public key "
+        "file, the full fingerprint of a key in your GnuPG keyring, an SSH public key or an "
+        "allowed-signers file. Only named keys are trusted (these, and netscan.trustedKey / "
+        "gpg.ssh.allowedSignersFile in the pack repository's config), never a whole keyring",
     )
     p_update.set_defaults(func=run_update)
 
@@ -454,9 +627,10 @@ def _fail(command: str, exc: BaseException) -> int:
 
 def run_update(args: argparse.Namespace) -> int:
     store = Store.default()
-    keys = getattr(args, "trusted_keys", None)
-    if keys is not None and not keys.is_file():  # before anything is fetched or made
-        return _fail("update", UpdateUsageError(f"trusted keys file {keys} does not exist"))
+    for key in getattr(args, "trusted_keys", None) or ():  # before anything is fetched or made
+        if not Path(key).expanduser().exists() and not _FINGERPRINT.match(key.replace(" ", "")):
+            err = UpdateUsageError(f"trusted key {key} is neither a file nor a full fingerprint")
+            return _fail("update", err)
     try:
         old, new, changes = update(
             store,

@@ -43,6 +43,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from netscan.safefile import PrivateDir, UnsafePathError
 from netscan.sources.pcapfile import PCAPNG_SHB, CaptureError, Interface, Record
 
 RawRecord = tuple[
@@ -345,6 +346,7 @@ class LiveCapture:
         self._seen_names: set[str] = set()
         self._last_seq = 0
         self._manifest: IO[str] | None = None
+        self._dir: PrivateDir | None = None
         self._stderr_tail: list[str] = []
         self._started = False
         self._closed = False
@@ -384,10 +386,21 @@ class LiveCapture:
         """Start writing; returns once the first ring file exists (the capture is open)."""
         if self._started:
             return self
+        # 0700 when new; an existing directory others can write into is refused, never
+        # re-moded. Every file in it is 0600 whatever the backend (dumpcap's own choice;
+        # explicit modes and O_EXCL|O_NOFOLLOW here).
+        try:
+            self._dir = PrivateDir.open(self.evidence_dir)
+            self._manifest = self._dir.open_append(MANIFEST)
+        except UnsafePathError as exc:
+            raise LiveCaptureError(str(exc)) from None
+        except OSError as exc:
+            raise LiveCaptureError(
+                f"{self.evidence_dir}: cannot use as evidence directory: {exc.strerror or exc}"
+            ) from None
+        self.warnings.extend(self._dir.warnings)
         self._started = True
-        self.evidence_dir.mkdir(parents=True, exist_ok=True)
-        self._seen_names = {p.name for p in self.evidence_dir.iterdir()}
-        self._manifest = (self.evidence_dir / MANIFEST).open("a", encoding="utf-8")
+        self._seen_names = set(os.listdir(self._dir.fd))
         self.started_at = now_iso()
         if self.backend == "dumpcap":
             cmd = self.dumpcap_command()
@@ -474,6 +487,8 @@ class LiveCapture:
         if self._manifest is not None:
             self._manifest.close()
             self._manifest = None
+        if self._dir is not None:
+            self._dir.close()
 
     def __enter__(self) -> LiveCapture:
         return self.start()
@@ -578,7 +593,7 @@ class LiveCapture:
     def _add_file(self, seq: int, name: str) -> None:
         path = self.evidence_dir / name
         try:
-            fd = os.open(path, os.O_RDONLY)
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         except FileNotFoundError:
             self.warnings.append(f"ring file {name} was rotated out before it could be opened")
             self._seen_names.add(name)
@@ -855,8 +870,11 @@ class _ScapyRingWriter:
         self._close_file()
         self.seq += 1
         stamp = time.strftime("%Y%m%d%H%M%S")
-        path = self.cap.evidence_dir / f"{RING_STEM}_{self.seq:05d}_{stamp}{RING_SUFFIX}"
-        fh = path.open("xb")
+        name = f"{RING_STEM}_{self.seq:05d}_{stamp}{RING_SUFFIX}"
+        path = self.cap.evidence_dir / name
+        # full packets (face images included): 0600, new, never through a link
+        assert self.cap._dir is not None
+        fh = self.cap._dir.open_new(name)
         shb = _block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)
                      + _option(4, b"netscan live capture (scapy)") + _option(0, b""))  # fmt: skip
         idb = _block(1, struct.pack("<HHI", self.linktype, 0, self.cap.snaplen or 262144)

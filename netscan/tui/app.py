@@ -17,6 +17,7 @@ from textual.widgets import Footer, TabbedContent, TabPane
 from textual.worker import Worker, get_current_worker
 
 from netscan.analyze import Analyzer, Options, Result
+from netscan.safefile import safe_name, write_private
 from netscan.tui.messages import AnalysisFailed, AnalysisProgress, ExportDone, SnapshotReady
 from netscan.tui.state import (
     Mark,
@@ -333,6 +334,27 @@ class NetscanApp(App[int]):
         ext = "html" if _optional("netscan.report.html_report") is not None else "json"
         return self.export_dir / f"netscan-report-{time.strftime('%Y%m%d-%H%M%S')}.{ext}"
 
+    def deliver_screenshot(
+        self,
+        filename: str | None = None,
+        path: str | None = None,
+        time_format: str | None = None,
+    ) -> str | None:
+        """A screenshot shows captured names: written like every export, 0600 and never
+        through a link, into the export directory whatever directory was asked for."""
+        from textual.app import generate_datetime_filename
+
+        name = safe_name(filename or generate_datetime_filename("netscan", ".svg", time_format))
+        target = self.export_dir / (name if name.endswith(".svg") else name + ".svg")
+        try:
+            write_private(target, self.export_screenshot())
+        except OSError as exc:
+            self.notify(f"{target}: {exc.strerror or exc}", title="screenshot failed",
+                        severity="error")  # fmt: skip
+            return None
+        self.notify(f"screenshot written to {target}", title="export")
+        return str(target)
+
     def action_export_report(self) -> None:
         def chosen(path: str | None) -> None:
             if path:
@@ -389,7 +411,7 @@ class NetscanApp(App[int]):
                                              "bytes": hit.bytes})  # fmt: skip
             out["marks"].append({**asdict(mark), "uploads": followed})
         marks_path = path.with_name(path.stem + ".marks.json")
-        marks_path.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+        write_private(marks_path, json.dumps(out, indent=2) + "\n")
 
     def action_export_evidence(self) -> None:
         if evidence_extractor() is None:

@@ -14,6 +14,7 @@ import os
 import secrets
 import shutil
 import signal
+import stat
 import struct
 import subprocess
 import sys
@@ -304,7 +305,19 @@ def _capture_cli(
     reader.join(10)
     report = json.loads(out.read_text())
     _check_manifest(evidence, [i["path"] for i in report["inputs"]])
+    _check_private(evidence)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
     return report
+
+
+def _check_private(evidence: Path) -> None:
+    """Whatever the backend: the evidence directory 0700, every file in it 0600."""
+    assert stat.S_IMODE(evidence.stat().st_mode) == 0o700
+    names = os.listdir(evidence)
+    assert MANIFEST in names and any(n.endswith(".pcapng") for n in names)
+    for name in names:
+        st = os.lstat(evidence / name)
+        assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600, name
 
 
 @pytest.mark.live
