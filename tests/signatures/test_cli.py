@@ -187,7 +187,7 @@ def _one_line(proc: subprocess.CompletedProcess[str], code: int) -> str:
         (["--signatures", "{tmp}/none", "list"], "not found"),
         (["update", "--from", "{tmp}/none"], "does not exist"),
         (["update", "--from", "ext::sh -c touch% /tmp/x"], "unsupported"),
-        (["update", "--trusted-keys", "{tmp}/none.pub"], "does not exist"),
+        (["update", "--trusted-key", "{tmp}/none.pub"], "neither a file nor a full fingerprint"),
         (["update"], "no update source configured"),
     ],
 )
