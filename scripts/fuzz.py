@@ -860,23 +860,29 @@ def fuzz(
                 path.unlink(missing_ok=True)
             return m, o
 
-        if mode == "cli" and jobs > 1:
-            with ThreadPoolExecutor(jobs) as pool:
-                results: Iterator[tuple[Mutant, Outcome]] = pool.map(one, indices)
-                done = list(results)
-        else:
-            done = [one(i) for i in indices]
-        for m, o in done:
-            summ.runs += 1
-            if not o.ok:
-                cap = save_reproducer(outdir, m, o, engine)
-                summ.crashes.append((m, o, cap))
-                if log:
-                    log(f"CRASH mutant {m.index} ({m.source}): {o.what} -> {cap}")
-            elif o.what.startswith("refused"):
-                summ.refused += 1
-            else:
-                summ.reports += 1
+        pool = ThreadPoolExecutor(jobs) if mode == "cli" and jobs > 1 else None
+        results: Iterator[tuple[Mutant, Outcome]] = (
+            pool.map(one, indices) if pool is not None else map(one, indices)
+        )
+        started = time.monotonic()
+        try:
+            for m, o in results:  # in order, each as soon as it is known
+                summ.runs += 1
+                if not o.ok:
+                    cap = save_reproducer(outdir, m, o, engine)
+                    summ.crashes.append((m, o, cap))
+                    if log:
+                        log(f"CRASH mutant {m.index} ({m.source}): {o.what} -> {cap}")
+                elif o.what.startswith("refused"):
+                    summ.refused += 1
+                else:
+                    summ.reports += 1
+                if log and summ.runs % 100 == 0:
+                    log(f"fuzz: {summ.runs}/{len(indices)} mutants, {len(summ.crashes)} "
+                        f"crashes, {time.monotonic() - started:.0f} s")  # fmt: skip
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
     return summ
 
 
