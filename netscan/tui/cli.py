@@ -62,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         engine=args.engine,
         signatures=args.signatures,
         country=args.country,
+        analyst=getattr(args, "analyst", None),  # from the settings file, for exports
     )
     from netscan.analyze import check_engine
 
