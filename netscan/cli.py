@@ -74,8 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     an = sub.add_parser("analyze", help="analyse capture files (pcap, pcapng, gzip)",
                         description="Analyse capture files and print the premises inventory.",
                         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    an.add_argument("files", nargs="+", metavar="FILE", help="capture files, merged by time")
+    an.add_argument("files", nargs="*", metavar="FILE", help="capture files, merged by time")
     _add_analysis_options(an)
+    from netscan.sources.options import add_analyze_options  # --zeek, --zeek-files, --flows
+
+    add_analyze_options(an)
     an.add_argument("--json", metavar="OUT", help="write the JSON report to OUT ('-' for stdout)")
     an.add_argument("--report", metavar="OUT.html", help="write the HTML report")
     an.add_argument("--markdown", metavar="OUT.md", help="write the Markdown report")
@@ -94,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
         sig_cli.add_parser(sub)
     except ImportError:
         pass
-    for mod in ("netscan.report.evidence_cli", "netscan.tui.cli", "netscan.live_cli"):
+    subcommands = ("netscan.report.evidence_cli", "netscan.tui.cli", "netscan.live_cli")
+    for mod in (*subcommands, "netscan.fleet.cli"):
         try:
             module = __import__(mod, fromlist=["add_parser"])
             module.add_parser(sub)
@@ -110,6 +114,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    from netscan.sources import options as source_options
+
+    source_options.check(args, UsageError)
     opts = Options(
         premises=args.premises,
         engine=args.engine,
@@ -122,12 +129,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     analyzer = Analyzer(opts)
     quiet = args.quiet or args.json == "-"
     with progress_bar(enabled=not quiet and sys.stderr.isatty()) as progress:
-        result = analyzer.run(args.files, progress=progress)
+        result = source_options.run(analyzer, args, progress)
     report = json_report.build(result)
-    for w in result.warnings:
-        print(f"netscan: warning: {w}", file=sys.stderr)
-    if not quiet:
-        print_summary(result)
+    # the reports first: nothing displayed afterwards can lose them
     if args.json:
         json_report.emit(report, args.json)
     if args.report:
@@ -138,6 +142,13 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         from netscan.report import markdown_report
 
         markdown_report.write(report, args.markdown, analyst=args.analyst)
+    source_options.write_outputs(result, args)
+    from netscan.untrusted import TEXT_LIMIT, display
+
+    for w in result.warnings:
+        print(f"netscan: warning: {display(w, TEXT_LIMIT)}", file=sys.stderr)
+    if not quiet:
+        print_summary(result)
     if args.fail_on:
         order = {"possible": 1, "likely": 2, "confirmed": 3}
         worst = max((order.get(f.get("level", ""), 0) for f in result.findings), default=0)

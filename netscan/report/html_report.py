@@ -8,10 +8,11 @@ alone, so a report can be re-rendered later without the captures.
 
 from __future__ import annotations
 
-import html
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
+
+from netscan import untrusted
 
 LEVEL_COLOURS = {"confirmed": "#b3261e", "likely": "#c25e00", "possible": "#8a7300"}
 LEVEL_RANK = {"confirmed": 3, "likely": 2, "possible": 1}
@@ -49,7 +50,16 @@ svg text{font:11px system-ui,sans-serif}
 
 
 def _e(v: Any) -> str:
-    return html.escape("" if v is None else str(v), quote=True)
+    """Escaped for HTML text and attributes; control, bidi and invisible characters shown
+    as visible escapes and line breaks never kept (the one rule of ``netscan.untrusted``)."""
+    return untrusted.html(v)
+
+
+def _position(e: dict[str, Any]) -> str:
+    """A frame number, or for Zeek logs the log line and connection uid."""
+    if e.get("line"):
+        return f"line {e['line']}" + (f", uid {e['uid']}" if e.get("uid") else "")
+    return str(e.get("frame"))
 
 
 def _bytes(n: int | float | None) -> str:
@@ -221,7 +231,7 @@ def _finding(f: dict[str, Any]) -> str:
         for e in ev:
             out.append(
                 f"<tr><td class='mono'>{_e(Path(str(e.get('file', ''))).name)}</td>"
-                f"<td class='num'>{_e(e.get('frame'))}</td><td>{_e(e.get('what'))}</td></tr>"
+                f"<td class='num'>{_e(_position(e))}</td><td>{_e(e.get('what'))}</td></tr>"
             )
         out.append("</table>")
     provs = f.get("provisions") or []
@@ -456,6 +466,12 @@ def _custody(report: dict[str, Any], analyst: str | None) -> str:
         out.append(
             "<h3>Warnings</h3><ul>"
             + "".join(f"<li>{_e(w)}</li>" for w in report["warnings"])
+            + "</ul>"
+        )
+    if report.get("limits"):  # what the source (e.g. Zeek logs) cannot show
+        out.append(
+            "<h3>What this source cannot show</h3><ul>"
+            + "".join(f"<li>{_e(w)}</li>" for w in report["limits"])
             + "</ul>"
         )
     return "\n".join(out)
