@@ -210,6 +210,7 @@ def test_country_is_validated_for_every_subcommand(tmp_path: Path) -> None:
     for args in (
         ["tui", str(DEMO), "--country", "china"],
         ["capture", "-i", "lo", "--country", "china", "--duration", "1"],
+        ["fleet", str(tmp_path), "--out", str(tmp_path / "fleet"), "--country", "zz"],
         [
             "evidence",
             str(DEMO),
@@ -222,7 +223,7 @@ def test_country_is_validated_for_every_subcommand(tmp_path: Path) -> None:
         ],
     ):
         assert "ISO 3166-1" in one_line_error(run_env(*args, HOME=str(tmp_path)))
-    assert not (tmp_path / "x").exists()
+    assert not (tmp_path / "x").exists() and not (tmp_path / "fleet").exists()
 
 
 def test_premises_matching_nothing_warns(tmp_path: Path) -> None:
