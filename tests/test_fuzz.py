@@ -98,12 +98,14 @@ def _indices(seeds: list, n: int) -> Iterator[int]:
 
 
 def test_fuzz_through_the_cli(seeds: list, tmp_path: Path) -> None:
-    """The real command line: exit 0 with JSON, HTML and Markdown reports written (the
-    JSON schema-valid), or exit 2 with one error line and no report; no traceback."""
+    """The real command line, terminal summary included: exit 0 with JSON, HTML and
+    Markdown reports written (the JSON schema-valid), or exit 2 with one error line and
+    no report; no traceback."""
     refused = reports = 0
     for i in _indices(seeds, CLI_MUTANTS):
         summary = fuzz.fuzz(1, CI_SEED, mode="cli", engine=ENGINE, only=i, seeds=seeds,
-                            outdir=tmp_path / "crashes", timeout=300)  # fmt: skip
+                            outdir=tmp_path / "crashes", timeout=300,
+                            summary_output=True)  # fmt: skip
         assert not summary.crashes, _crash_report(summary)
         refused += summary.refused
         reports += summary.reports
