@@ -39,7 +39,7 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from netscan.analyze import Options
-    from netscan.cli import EXIT_OK, EXIT_USAGE, UsageError
+    from netscan.cli import EXIT_OK, EXIT_USAGE, UsageError, limits_from_args
     from netscan.sources.pcapfile import CaptureFile
 
     if not args.files and not args.interface:
@@ -63,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         signatures=args.signatures,
         country=args.country,
         analyst=getattr(args, "analyst", None),  # from the settings file, for exports
+        limits=limits_from_args(args),
     )
     from netscan.analyze import check_engine
 
