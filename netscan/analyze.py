@@ -8,8 +8,10 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
+import ipaddress
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ class Options:
     keep_evidence: str | None = None
     limits: _limits.Limits | None = None  # None: the defaults and $NETSCAN_LIMITS
     max_flows: int | None = None  # live flows the core keeps before evicting the idlest
+    analyst: str | None = None
 
 
 @dataclass
@@ -125,8 +128,108 @@ def _size(path: str) -> int:
         return 0
 
 
+def check_engine(name: str) -> None:
+    """Raise ``EngineError`` (one line) when the engine asked for cannot run here."""
+    if name == "tshark":
+        from netscan.engine.tshark import tshark_binary
+
+        tshark_binary()
+
+
+def unique_inputs(paths: list[str]) -> tuple[list[str], list[str], dict[str, str]]:
+    """The inputs without repeats of the same content (same sha256), a warning for each
+    repeat left out (the same capture given twice would count every packet twice), and
+    the sha256 of each input kept."""
+    kept: list[str] = []
+    digests: dict[str, str] = {}
+    warnings: list[str] = []
+    seen: dict[str, str] = {}
+    for p in paths:
+        try:
+            digest = sha256_file(Path(p))
+        except FileNotFoundError:
+            raise CaptureError(f"{p}: no such file") from None
+        except IsADirectoryError:
+            raise CaptureError(f"{p}: is a directory, not a capture file") from None
+        except OSError as exc:
+            raise CaptureError(f"{p}: cannot read ({exc.strerror or exc})") from None
+        first = seen.get(digest)
+        if first is not None:
+            warnings.append(
+                f"{p} has the same content (sha256 {digest[:12]}…) as {first}; "
+                "it was analysed once, not twice"
+            )
+            continue
+        seen[digest] = p
+        digests[p] = digest
+        kept.append(p)
+    return kept, warnings, digests
+
+
+def overlap_warnings(infos: list[InputInfo]) -> list[str]:
+    """A warning for each pair of inputs on the same link type whose packets overlap in
+    time: two captures of one link would count every packet twice."""
+
+    def hms(ts: float) -> str:
+        try:
+            return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        except (ValueError, OverflowError, OSError):  # a capture's clock out of range
+            return f"{ts:.0f} s"
+
+    out: list[str] = []
+    for i, a in enumerate(infos):
+        for b in infos[i + 1 :]:
+            if None in (a.first_ts, a.last_ts, b.first_ts, b.last_ts):
+                continue
+            if not set(a.linktypes) & set(b.linktypes):
+                continue
+            start = max(a.first_ts, b.first_ts)  # type: ignore[type-var]
+            stop = min(a.last_ts, b.last_ts)  # type: ignore[type-var]
+            if start >= stop:  # type: ignore[operator]
+                continue
+            out.append(
+                f"{a.path} and {b.path} overlap in time ({hms(start)} to {hms(stop)} UTC) on "  # type: ignore[arg-type]
+                "the same link type: if both were captured on the same interface or link, "
+                "the packets of that period are counted twice (give one of them)"
+            )
+    return out
+
+
+def premises_warnings(premises: list[str] | None, inventory: Inventory) -> list[str]:
+    """A warning when premises ranges the user gave match no address seen: every device
+    then counts as off-site and findings can vanish or be wrong."""
+    if not premises:
+        return []
+    seen: set[str] = set()
+    for dev in inventory.devices.values():
+        seen.update(dev.ips)
+    seen.update(inventory.endpoints)
+    if not seen:
+        return []
+    addrs = []
+    for ip in seen:
+        with contextlib.suppress(ValueError):
+            addrs.append(ipaddress.ip_address(ip))
+    unmatched = []
+    for cidr in premises:
+        net = ipaddress.ip_network(cidr, strict=False)
+        if not any(a.version == net.version and a in net for a in addrs):
+            unmatched.append(cidr)
+    if not unmatched:
+        return []
+    if len(unmatched) == len(premises):
+        return [
+            f"the premises ranges ({', '.join(unmatched)}) match no device or address seen in "
+            "the captures: every address counts as off-site, so findings may be missing or "
+            "wrong (check --premises or the settings file)"
+        ]
+    return [f"premises range(s) {', '.join(unmatched)} match no device or address seen"]
+
+
 def open_inputs(
-    paths: list[str], limits: _limits.Limits | None = None
+    paths: list[str],
+    limits: _limits.Limits | None = None,
+    digests: dict[str, str] | None = None,
 ) -> tuple[list[CaptureFile], list[InputInfo]]:
     lim = _limits.resolve(limits)
     captures: list[CaptureFile] = []
@@ -135,7 +238,8 @@ def open_inputs(
         cap = CaptureFile(p, index=i, gunzip=lim.gunzip, gunzip_ratio=lim.gunzip_ratio)
         captures.append(cap)
         path = Path(p)
-        infos.append(InputInfo(path=str(p), sha256=sha256_file(path), size=path.stat().st_size,
+        digest = (digests or {}).get(p) or sha256_file(path)
+        infos.append(InputInfo(path=str(p), sha256=digest, size=path.stat().st_size,
                                format=cap.format))  # fmt: skip
     return captures, infos
 
@@ -157,6 +261,7 @@ class Analyzer:
             "count": 0,
             "counts": {},
         }
+        check_engine(options.engine)
         self.matcher, self.pack = load_signatures(options.signatures)
         # checked (or created 0700) before any work: an unsafe directory is refused up front
         self.keep: PrivateDir | None = None
@@ -168,16 +273,16 @@ class Analyzer:
             return self._run(paths, progress)
 
     def _run(self, paths: list[str], progress: Callable[[int, int], None] | None = None) -> Result:
+        paths, warnings, digests = unique_inputs(list(paths))
         if self.options.engine == "core" and (
             self.options.jobs <= 1 or sum(_size(p) for p in paths) < 2 * MIN_SEGMENT_BYTES
         ):
-            return self._run_core(paths, progress)
-        captures, infos = open_inputs(paths, self.limits)
+            return self._run_core(paths, progress, warnings, digests)
+        captures, infos = open_inputs(paths, self.limits, digests)
         inventory = Inventory(
             self.premises, self.matcher, files=[str(p) for p in paths], limits=self.limits
         )
         total = sum(c.size for c in captures)
-        warnings: list[str] = []
         try:
             if self.options.engine == "tshark":
                 from netscan.engine.tshark import TsharkEngine
@@ -229,7 +334,11 @@ class Analyzer:
                              sum(i.packets for i in infos), unsupported)  # fmt: skip
 
     def _run_core(
-        self, paths: list[str], progress: Callable[[int, int], None] | None = None
+        self,
+        paths: list[str],
+        progress: Callable[[int, int], None] | None,
+        warnings: list[str],
+        digests: dict[str, str],
     ) -> Result:
         """The Rust packet core reads, decodes and tracks flows; Python dissects what it
         hands over and keeps everything above."""
@@ -241,7 +350,7 @@ class Analyzer:
         engine = CoreEngine(inventory, self.premises, max_flows=self.max_flows)
         captures = engine.open(paths)
         infos = [
-            InputInfo(path=str(p), sha256=sha256_file(Path(p)), size=c.size, format=c.format)
+            InputInfo(path=str(p), sha256=digests[p], size=c.size, format=c.format)
             for p, c in zip(paths, captures, strict=True)
         ]
         total = sum(c.size for c in captures)
@@ -249,7 +358,6 @@ class Analyzer:
         engine.finish()
         engine.release()
         inventory.seal()
-        warnings: list[str] = []
         for cap, info in zip(captures, infos, strict=True):
             info.warnings = list(cap.warnings)
             info.packets = cap.frames
@@ -278,8 +386,10 @@ class Analyzer:
             warnings.append(
                 f"link type {lt} is not supported; its frames were counted but not decoded"
             )
+        warnings.extend(overlap_warnings(infos))
         convs = inventory.finalize()
         warnings.extend(limit_warnings(inventory, engine, convs, self.limits))
+        warnings.extend(premises_warnings(self.options.premises, inventory))
         from netscan.analysis.findings import find
         from netscan.analysis.roles import assign_roles
 
@@ -386,8 +496,10 @@ def _incremental(
         return
     from netscan.engine.native import Engine
 
+    repeats: list[str] = []
     if paths is not None:
-        captures, infos = open_inputs(paths, self.limits)
+        paths, repeats, digests = unique_inputs(list(paths))
+        captures, infos = open_inputs(paths, self.limits, digests)
         files = [str(p) for p in paths]
         stream: Iterator[Any] = iter(merged(captures))
     else:
@@ -401,7 +513,7 @@ def _incremental(
         return sum(c.position for c in captures)
 
     def build(final: bool) -> Result:
-        warnings: list[str] = []
+        warnings: list[str] = list(repeats)
         step_infos = [replace(i) for i in infos]
         for cap, info in zip(captures, step_infos, strict=True):
             info.warnings = list(cap.warnings)

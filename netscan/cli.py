@@ -31,8 +31,9 @@ class UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        print(f"netscan: error: {message}", file=sys.stderr)
+        # one line: the problem, and where the usage is (the usage itself can span lines)
+        message = one_line(" ".join(message.split()))
+        print(f"{self.prog}: error: {message} (see '{self.prog} --help')", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
 
 
@@ -53,11 +54,21 @@ def _cidr(value: str) -> str:
         raise argparse.ArgumentTypeError(f"not a CIDR network: {value!r}") from None
 
 
+def _country(value: str) -> str:
+    from netscan.countries import CountryError, country_code
+
+    try:
+        return country_code(value)
+    except CountryError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _add_analysis_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--premises", action="append", type=_cidr, metavar="CIDR",
                    help="premises network (repeatable); default: private, link-local and ULA ranges")  # fmt: skip
-    p.add_argument("--country", metavar="CC",
-                   help="ISO country of the premises, for cross-border findings")  # fmt: skip
+    p.add_argument("--country", metavar="CC", type=_country,
+                   help="ISO 3166-1 alpha-2 code of the premises country (e.g. CN), "
+                   "for cross-border findings")  # fmt: skip
     p.add_argument("--signatures", metavar="DIR", help="signature pack directory to use")
     p.add_argument("--engine", choices=("core", "native", "tshark"), default="core",
                    help="packet engine: core (default, the Rust packet core), native (the "
@@ -141,9 +152,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         premises=args.premises,
         engine=args.engine,
         signatures=args.signatures,
-        country=args.country.upper() if args.country else None,
+        country=args.country,
         jobs=args.jobs,
         keep_evidence=args.keep_evidence,
+        analyst=args.analyst,
         limits=limits_from_args(args),
         max_flows=getattr(args, "max_flows", None),
     )
@@ -178,12 +190,25 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def one_line(text: str) -> str:
+    """``text`` on one line: line breaks and other control characters shown escaped."""
+    out = []
+    for ch in text:
+        if ch.isprintable() or ch == " ":
+            out.append(ch)
+        else:
+            out.append(repr(ch)[1:-1])
+    return "".join(out)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:
-        parser.print_help()
+        print("netscan: error: missing command (analyze, evidence, tui, capture, interfaces, "
+              "signatures; see 'netscan --help')", file=sys.stderr)  # fmt: skip
         return EXIT_USAGE
+    from netscan.engine import EngineError
     from netscan.settings import SettingsError, apply, load_settings
     from netscan.signatures.pack import PackError
     from netscan.sources.pcapfile import CaptureError
@@ -197,8 +222,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return EXIT_USAGE
         return int(handler(args))
-    except (CaptureError, UsageError, PackError, SettingsError) as exc:
-        print(f"netscan: error: {exc}", file=sys.stderr)
+    except (CaptureError, UsageError, PackError, SettingsError, EngineError) as exc:
+        print(f"netscan: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("netscan: interrupted", file=sys.stderr)
@@ -208,7 +233,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
     except OSError as exc:
-        print(f"netscan: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"netscan: error: {one_line(where + str(exc.strerror or exc))}", file=sys.stderr)
         return EXIT_USAGE
 
 

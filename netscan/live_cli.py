@@ -19,7 +19,7 @@ BEHIND_BYTES = 16_000_000
 
 
 def add_parser(sub: Any) -> None:
-    from netscan.cli import _cidr
+    from netscan.cli import _cidr, _country
 
     it = sub.add_parser("interfaces", help="list the interfaces netscan can capture on",
                         description="List the interfaces to capture on (dumpcap -D, or "
@@ -42,7 +42,8 @@ def add_parser(sub: Any) -> None:
     cp.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     cp.add_argument("--premises", action="append", type=_cidr, metavar="CIDR",
                     help="premises network (repeatable); default: private, link-local and ULA")  # fmt: skip
-    cp.add_argument("--country", metavar="CC", help="ISO country of the premises")
+    cp.add_argument("--country", metavar="CC", type=_country,
+                    help="ISO 3166-1 alpha-2 code of the premises country (e.g. CN)")  # fmt: skip
     cp.add_argument("--signatures", metavar="DIR", help="signature pack directory to use")
     cp.add_argument("--ring-size", type=float, default=100.0, metavar="MB",
                     help="start a new ring file at this size (default 100 MB)")  # fmt: skip
@@ -164,7 +165,7 @@ def cmd_capture(args: argparse.Namespace) -> int:
         raise UsageError("--ring-files must be 0 (keep all) or at least 2")
     evidence = args.evidence or datetime.now().strftime("evidence-%Y%m%d-%H%M%S")
     options = Options(premises=args.premises, signatures=args.signatures,
-                      country=args.country.upper() if args.country else None)  # fmt: skip
+                      country=args.country, analyst=getattr(args, "analyst", None))  # fmt: skip
     capture = LiveCapture(args.iface, bpf=args.bpf, evidence_dir=evidence,
                           ring_size_mb=args.ring_size, ring_files=args.ring_files,
                           backend=args.backend, netns=args.netns)  # fmt: skip

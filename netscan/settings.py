@@ -2,10 +2,10 @@
 
 A TOML file with any of these keys::
 
-    country = "CN"                          # ISO country of the premises (cross-border, provisions)
+    country = "CN"                          # ISO 3166-1 alpha-2 code of the premises country
     premises = ["10.20.0.0/16", "192.168.8.0/24"]   # the premises networks
     analyst = "A. Auditor"                  # for the report's chain of custody
-    signatures = "/path/to/pack"            # a signature pack directory
+    signatures = "/path/to/pack"            # a signature pack (relative: to this file)
 
 It is read from ``$NETSCAN_SETTINGS``, else ``./netscan.toml``, else
 ``$XDG_CONFIG_HOME/netscan/settings.toml`` (default ``~/.config/netscan/settings.toml``).
@@ -19,6 +19,8 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Any
+
+from netscan.countries import CountryError, country_code
 
 KEYS = {"country": str, "premises": list, "analyst": str, "signatures": str}
 
@@ -66,13 +68,26 @@ def load_settings(path: Path | None = None) -> dict[str, Any]:
         except (TypeError, ValueError) as exc:
             raise SettingsError(f"{path}: premises: {exc}") from None
     if "country" in out:
-        out["country"] = out["country"].upper()
+        try:
+            out["country"] = country_code(out["country"])
+        except CountryError as exc:
+            raise SettingsError(f"{path}: country: {exc}") from None
+    if "signatures" in out:  # a relative pack path is relative to the settings file
+        pack = Path(out["signatures"]).expanduser()
+        out["signatures"] = str(pack if pack.is_absolute() else path.parent / pack)
     out["_path"] = str(path)
     return out
 
 
 def apply(args: Any, settings: dict[str, Any]) -> None:
-    """Fill options the command line left unset from the settings."""
+    """Fill options the command line left unset from the settings.
+
+    The one settings resolution for every subcommand: an option a subcommand does not
+    define on its command line (or defines without a default, as ``signatures`` does for
+    ``--signatures``) is still filled in, so every subcommand sees the same settings."""
+    applied: dict[str, str] = {}
     for key in KEYS:
-        if key in settings and hasattr(args, key) and getattr(args, key) in (None, []):
+        if key in settings and getattr(args, key, None) in (None, []):
             setattr(args, key, settings[key])
+            applied[key] = settings.get("_path", "settings")
+    args.from_settings = applied

@@ -61,7 +61,10 @@ MAX_BURSTS = 100
 def _iso(ts: float | None) -> str | None:
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+    try:
+        return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+    except (ValueError, OverflowError, OSError):  # a capture's clock beyond year 1..9999
+        return None
 
 
 # -- provisions ---------------------------------------------------------------------------

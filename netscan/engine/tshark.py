@@ -36,6 +36,7 @@ from __future__ import annotations
 import functools
 import heapq
 import json
+import os
 import re
 import subprocess
 import tempfile
@@ -46,6 +47,7 @@ from typing import Any
 
 from netscan import limits as _limits
 from netscan.dissectors.tls import describe_der
+from netscan.engine import EngineError
 from netscan.events import (
     ArpEvent,
     Ctx,
@@ -133,10 +135,24 @@ WSD_ACTIONS = {
 
 
 def tshark_binary() -> str:
-    """The tshark executable, as pyshark finds it (its config file, then the PATH)."""
-    from pyshark.tshark.tshark import get_process_path
-
-    return str(get_process_path())
+    """The tshark executable, as pyshark finds it (its config file, then the PATH);
+    ``EngineError`` in one line when there is none."""
+    try:
+        from pyshark.tshark.tshark import TSharkNotFoundException, get_process_path
+    except ImportError as exc:
+        raise EngineError(
+            f"--engine tshark needs pyshark, which cannot be imported ({exc})"
+        ) from None
+    try:
+        path = str(get_process_path())
+    except TSharkNotFoundException:
+        raise EngineError(
+            "--engine tshark: tshark is not installed or not on the PATH "
+            "(install Wireshark's tshark, or use the native engine)"
+        ) from None
+    if not os.access(path, os.X_OK):
+        raise EngineError(f"--engine tshark: {path} is not executable")
+    return path
 
 
 @functools.lru_cache(maxsize=4)

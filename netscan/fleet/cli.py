@@ -48,7 +48,12 @@ def cmd_fleet(args: argparse.Namespace) -> int:
         raise UsageError("--workers must be at least 1")
     defaults: dict[str, Any] = {}
     if args.country:
-        defaults["country"] = args.country.upper()
+        from netscan.countries import CountryError, country_code
+
+        try:
+            defaults["country"] = country_code(args.country)
+        except CountryError as exc:
+            raise UsageError(f"--country: {exc}") from None
     if args.premises:
         try:
             defaults["premises"] = premises_list(args.premises, "--premises")

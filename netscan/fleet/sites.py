@@ -29,6 +29,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from netscan.countries import CountryError, country_code
+
 SITE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".gz")
 MAX_SITES = 100_000
@@ -89,6 +91,16 @@ def _paths(v: Any, base: Path) -> list[str]:
     return [str((base / str(p).strip()).resolve()) for p in items if str(p).strip()]
 
 
+def _country(value: str, where: str) -> str:
+    """An ISO 3166-1 alpha-2 code (upper case), the same check as ``--country``."""
+    if not value:
+        return ""
+    try:
+        return country_code(value)
+    except CountryError as exc:
+        raise SitesError(f"{where}: country: {exc}") from None
+
+
 def _site(raw: dict[str, Any], base: Path, defaults: dict[str, Any], where: str) -> Site:
     unknown = set(raw) - set(FIELDS)
     if unknown:
@@ -96,9 +108,9 @@ def _site(raw: dict[str, Any], base: Path, defaults: dict[str, Any], where: str)
     sid = _text(raw.get("id"), "id", where)
     if not SITE_ID.match(sid):
         raise SitesError(f"{where}: site id {sid!r} must be 1-64 letters, digits, '.', '_', '-'")
-    country = _text(raw.get("country"), "country", where).upper() or defaults.get("country")
-    if country and not re.fullmatch(r"[A-Z]{2}", country):
-        raise SitesError(f"{where}: country must be an ISO 3166 alpha-2 code, not {country!r}")
+    country = _country(_text(raw.get("country"), "country", where), where) or defaults.get(
+        "country"
+    )
     zeek = _paths(raw.get("zeek"), base)
     zfiles = _paths(raw.get("zeek_files"), base)
     sig = _paths(raw.get("signatures"), base)
@@ -131,7 +143,7 @@ def _defaults(raw: dict[str, Any], base: dict[str, Any], where: str) -> dict[str
         if raw.get(key):
             out[key] = _text(raw[key], key, where)
     if out.get("country"):
-        out["country"] = str(out["country"]).upper()
+        out["country"] = _country(str(out["country"]), where)
     if raw.get("premises"):
         out["premises"] = premises_list(raw["premises"], where)
     if raw.get("signatures"):

@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 from netscan import __version__
 from netscan.decode.link import WLAN_PROTECTED, decode_link, mac_str
 from netscan.safefile import private_output
-from netscan.sources.pcapfile import CaptureFile, Record
+from netscan.sources.pcapfile import CaptureError, CaptureFile, Record
 
 BYTE_ORDER_MAGIC = 0x1A2B3C4D
 SNAPLEN = 262144
@@ -166,30 +166,56 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+class EvidenceError(LookupError):
+    """The evidence cannot be written as asked; the message is one line."""
+
+
 def map_inputs(report: dict[str, Any], files: list[str]) -> dict[str, str]:
-    """Report input path → local file, by content hash first, then by path or file name."""
-    local = {sha256_file(Path(f)): f for f in files}
+    """Report input path → local file, by content hash (the sha256 the report recorded).
+
+    Every file given must be one of the report's inputs, unchanged: a capture with other
+    content would give other frames under the same numbers, so it is refused."""
+    local: dict[str, str] = {}
+    for f in files:
+        try:
+            digest = sha256_file(Path(f))
+        except OSError as exc:
+            raise EvidenceError(f"{f}: cannot read ({exc.strerror or exc})") from None
+        local.setdefault(digest, f)
+    recorded = {str(inp.get("sha256") or "") for inp in report.get("inputs", [])}
+    for digest, f in local.items():
+        if digest not in recorded:
+            raise EvidenceError(
+                f"{f} is not one of the captures the report was made from (its sha256 "
+                f"{digest[:12]}… is not among the report's inputs)"
+            )
     out: dict[str, str] = {}
     for inp in report.get("inputs", []):
-        path = inp.get("path", "")
-        hit = local.get(inp.get("sha256", ""))
-        if hit is None:
-            hit = next((f for f in files if f == path), None) or next(
-                (f for f in files if Path(f).name == Path(path).name), None
-            )
+        hit = local.get(str(inp.get("sha256") or ""))
         if hit is not None:
-            out[path] = hit
+            out[str(inp.get("path", ""))] = hit
     return out
+
+
+def _input_sha(report: dict[str, Any], path: str) -> str:
+    for inp in report.get("inputs", []):
+        if inp.get("path") == path:
+            return str(inp.get("sha256") or "")[:12]
+    return ""
 
 
 def extract(
     report: dict[str, Any], finding_id: str, files: list[str], output: str | Path
 ) -> tuple[int, list[str]]:
-    """Write the finding's frames to ``output``; (packets written, warnings)."""
+    """Write the finding's frames to ``output``; (packets written, warnings).
+
+    ``EvidenceError`` (nothing written) when a file given is not one the report was made
+    from, when a capture holding the finding's frames is missing, or when no frame of the
+    finding was found: an empty pcapng is never left behind."""
     finding = next((f for f in report.get("findings", []) if f.get("id") == finding_id), None)
     if finding is None:
         known = ", ".join(f.get("id", "") for f in report.get("findings", [])) or "none"
-        raise LookupError(f"no finding {finding_id!r} in the report (findings: {known})")
+        raise EvidenceError(f"no finding {finding_id!r} in the report (findings: {known})")
     mapping = map_inputs(report, files)
     warnings: list[str] = []
     wanted: dict[str, set[int]] = {}
@@ -204,28 +230,37 @@ def extract(
     by_file: dict[str, list[dict[str, Any]]] = {}
     for fl in finding.get("flows", []):
         by_file.setdefault(fl.get("file", ""), []).append(fl)
-    paths = sorted(set(wanted) | set(by_file))
-    with private_output(output, "wb") as fh:  # 0600, never through a link
+    paths = sorted(p for p in set(wanted) | set(by_file) if p)
+    missing = [p for p in paths if p not in mapping]
+    if missing:
+        sha = _input_sha(report, missing[0])
+        raise EvidenceError(
+            f"the finding's frames are in {missing[0]}"
+            + (f" (sha256 {sha}…)" if sha else "")
+            + ", which was not given"
+            + (f" (+{len(missing) - 1} more)" if len(missing) > 1 else "")
+        )
+    # 0600, never through a link; on an error the temporary file goes and nothing is left
+    with private_output(output, "wb") as fh:
         writer = PcapngWriter(
             fh, comment=f"netscan evidence for finding {finding_id} ({finding.get('level')})"
         )
         for rpath in paths:
-            local = mapping.get(rpath)
-            if local is None:
-                if rpath:
-                    warnings.append(f"input {rpath} was not given (or its content changed)")
-                continue
             selector = Selector(by_file.get(rpath, []))
             frames = wanted.get(rpath, set())
-            cap = CaptureFile(local)
+            cap = CaptureFile(mapping[rpath])
             try:
                 for rec in cap:
                     if rec.frame in frames or selector.match(rec):
                         writer.write(rec, comment=f"{Path(rpath).name} frame {rec.frame}")
             finally:
-                warnings.extend(f"{local}: {w}" for w in cap.warnings)
+                warnings.extend(f"{mapping[rpath]}: {w}" for w in cap.warnings)
                 cap.close()
         count = writer.count
+        if count == 0:
+            raise EvidenceError(
+                f"no frame of finding {finding_id} was found in the captures given; nothing written"
+            )
     return count, warnings
 
 
@@ -233,6 +268,8 @@ def extract(
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    from netscan.cli import _cidr, _country
+
     p = subparsers.add_parser(
         "evidence",
         help="write the frames behind one finding to a pcapng file",
@@ -244,12 +281,30 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--report", metavar="REPORT.json",
                    help="take the finding from this JSON report instead of analysing again")  # fmt: skip
     p.add_argument("-o", "--output", required=True, metavar="OUT.pcapng", help="output file")
-    p.add_argument("--premises", action="append", metavar="CIDR",
+    p.add_argument("--premises", action="append", metavar="CIDR", type=_cidr,
                    help="premises network when analysing again (repeatable)")  # fmt: skip
-    p.add_argument("--country", metavar="CC", help="premises country when analysing again")
+    p.add_argument("--country", metavar="CC", type=_country,
+                   help="premises country (ISO 3166-1 alpha-2) when analysing again")  # fmt: skip
     p.add_argument("--signatures", metavar="DIR", help="signature pack when analysing again")
     p.set_defaults(handler=run)
     return p
+
+
+def _report_problem(report: Any) -> str | None:
+    """Why ``report`` is not a JSON report this netscan can use (its schema), or None."""
+    import jsonschema
+
+    from netscan.report.json_report import schema
+
+    if not isinstance(report, dict):
+        return "not a JSON object"
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(schema()).iter_errors(report)
+    )
+    if error is None:
+        return None
+    where = "/".join(str(p) for p in error.absolute_path) or "top level"
+    return f"{where}: {error.message[:200]}"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -260,6 +315,9 @@ def run(args: argparse.Namespace) -> int:
             report = json.loads(Path(args.report).read_text("utf-8"))
         except (OSError, ValueError) as exc:
             raise UsageError(f"cannot read report {args.report}: {exc}") from None
+        problem = _report_problem(report)
+        if problem:
+            raise UsageError(f"{args.report} is not a netscan JSON report ({problem})")
     else:
         from netscan.analyze import Analyzer, Options
         from netscan.report import json_report
@@ -267,13 +325,15 @@ def run(args: argparse.Namespace) -> int:
         opts = Options(
             premises=args.premises,
             signatures=args.signatures,
-            country=args.country.upper() if args.country else None,
+            country=args.country,
         )
         report = json_report.build(Analyzer(opts).run(list(args.files)))
     try:
         count, warnings = extract(report, args.finding, list(args.files), args.output)
     except LookupError as exc:
         raise UsageError(str(exc.args[0])) from None
+    except CaptureError as exc:  # unreadable capture: one line, exit 2, nothing written
+        raise UsageError(str(exc)) from None
     for w in warnings:
         print(f"netscan: warning: {w}", file=sys.stderr)
     print(f"wrote {count} packets for finding {args.finding} to {args.output}", file=sys.stderr)

@@ -29,7 +29,10 @@ SCHEMA_VERSION = "1.0"
 def _iso(ts: float | None) -> str | None:
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+    try:
+        return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+    except (ValueError, OverflowError, OSError):  # a capture's clock beyond year 1..9999
+        return None
 
 
 def _evidence(ev: Evidence, files: list[str]) -> dict[str, Any]:
@@ -184,6 +187,7 @@ def build(result: Result) -> dict[str, Any]:
         "engine": result.engine,
         "premises": list(inv.premises.cidrs),
         "country": result.options.country,
+        "analyst": getattr(result.options, "analyst", None),
         "signatures": result.pack,
         "inputs": [
             {

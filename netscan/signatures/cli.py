@@ -1,7 +1,10 @@
 """``netscan signatures``: list, show, validate, test and describe the signature pack.
 
 ``update`` and ``rollback`` come from ``netscan.signatures.update`` when it is present.
-Errors are one line on stderr and a non-zero exit code, never a traceback.
+Errors are one line on stderr and a non-zero exit code, never a traceback: 1 when the
+check asked for failed (``validate``, ``test``) or an update or rollback was refused, 2
+for bad usage or unreadable input (unknown id, missing directory, unloadable pack, bad
+``--from`` source).
 """
 
 from __future__ import annotations
@@ -27,6 +30,13 @@ EXIT_OK = 0
 EXIT_FAIL = 1
 EXIT_USAGE = 2
 
+EPILOG = """exit codes:
+  0  done
+  1  validate/test: the pack has problems; update/rollback: refused (nothing changed)
+  2  bad usage or unreadable input (unknown id, missing directory, unloadable pack,
+     bad update source)
+"""
+
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the ``signatures`` command and its subcommands."""
@@ -34,6 +44,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "signatures",
         help="inspect, validate and test the signature pack",
         description="Inspect, validate and test the signature pack in use.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "--signatures",
@@ -71,7 +83,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _err(message: str) -> None:
-    print(f"netscan signatures: {message}", file=sys.stderr)
+    print(f"netscan signatures: error: {message}", file=sys.stderr)
 
 
 def _active(args: argparse.Namespace) -> Pack:
@@ -95,8 +107,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
     pack = _active(args)
     sig = pack.by_id.get(args.id)
     if sig is None:
-        _err(f"no signature with id {args.id!r}")
-        return EXIT_FAIL
+        _err(f"no signature with id {args.id!r} (see 'netscan signatures list')")
+        return EXIT_USAGE
     data = sig.to_dict()
     if args.json:
         print(json.dumps(data, indent=2, ensure_ascii=False))
@@ -124,7 +136,10 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 def _pack_dir(args: argparse.Namespace) -> Path:
     if getattr(args, "dir", None):
-        return Path(args.dir)
+        path = Path(args.dir).expanduser()
+        if not path.is_dir():
+            raise PackError(f"pack directory not found: {path}")
+        return path
     return resolve_pack_source(getattr(args, "signatures", None))[0]
 
 
@@ -169,6 +184,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         "git_dirty": v.git_dirty,
         "counts": pack.counts,
         "total": len(pack.signatures),
+        "settings_file": (getattr(args, "from_settings", None) or {}).get("signatures"),
     }
     if args.json:
         print(json.dumps(info, indent=2))
@@ -182,7 +198,11 @@ def _cmd_info(args: argparse.Namespace) -> int:
         "explicit": "explicit path",
     }
     print(f"pack:      {v.name} {v.pack_version} (format {v.format_version})")
-    print(f"directory: {v.source_dir} ({origins.get(v.origin, v.origin)})")
+    where = origins.get(v.origin, v.origin)
+    settings_file = (getattr(args, "from_settings", None) or {}).get("signatures")
+    if v.origin == "cli" and settings_file:
+        where = f"signatures = in {settings_file}"
+    print(f"directory: {v.source_dir} ({where})")
     if v.git_commit:
         dirty = " + local changes" if v.git_dirty else ""
         print(f"git:       {v.git_commit} {v.git_date}{dirty}")
@@ -214,8 +234,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         return command(args)
     except PackError as exc:
-        _err(str(exc))
-        return EXIT_FAIL
+        _err(_one_line(str(exc)))
+        return EXIT_USAGE
     except OSError as exc:
-        _err(f"{exc.filename or ''}: {exc.strerror or exc}")
-        return EXIT_FAIL
+        _err(_one_line(f"{exc.filename or ''}: {exc.strerror or exc}"))
+        return EXIT_USAGE
+
+
+def _one_line(text: str) -> str:
+    from netscan.cli import one_line
+
+    return one_line(text)

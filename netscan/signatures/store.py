@@ -400,3 +400,13 @@ class Store:
         for stray in self.base.glob(f".{LINK_NAME}.*"):
             if stray.is_symlink():
                 stray.unlink(missing_ok=True)
+
+    def remove(self) -> None:
+        """Remove the store (the link first, so no reader sees half of it): the bundled
+        pack is in charge again. Call with the lock held."""
+        if self.link.is_symlink():
+            self.link.unlink()
+        for name in (REPO_DIR, TREES_DIR):
+            shutil.rmtree(self.state / name, ignore_errors=True)
+        for stray in self.state.glob("index.*"):
+            stray.unlink(missing_ok=True)

@@ -34,7 +34,7 @@ import stat
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,10 @@ _SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9._-]+:[^:]")
 
 class UpdateError(Exception):
     """An update or rollback was refused; the message says why in one line."""
+
+
+class UpdateUsageError(UpdateError):
+    """The update was asked for wrongly (bad or missing source, no such key): exit 2."""
 
 
 # --- changes between two packs ---------------------------------------------------
@@ -192,14 +196,14 @@ def normalize_source(source: str) -> str:
     """An absolute path for a local source, the URL unchanged otherwise."""
     source = source.strip()
     if not source or source.startswith("-") or "::" in source or "\n" in source:
-        raise UpdateError(f"unsupported update source {source!r}")
+        raise UpdateUsageError(f"unsupported update source {source!r}")
     if source.startswith(_SCHEMES) or _SCP_LIKE.match(source):
         return source
     if "://" in source:
-        raise UpdateError(f"unsupported transport in update source {source!r}")
+        raise UpdateUsageError(f"unsupported transport in update source {source!r}")
     path = Path(source).expanduser()
     if not path.exists():
-        raise UpdateError(f"update source {source} does not exist")
+        raise UpdateUsageError(f"update source {source} does not exist")
     return str(path.resolve())
 
 
@@ -336,7 +340,7 @@ class TrustedKeys:
             self._import(exported, fpr.group(1))
             return
         if not path.exists():
-            raise UpdateError(f"trusted key {key} is neither a file nor a full fingerprint")
+            raise UpdateUsageError(f"trusted key {key} is neither a file nor a full fingerprint")
         data = _read_key_file(path)
         if _is_openpgp_key(data[:64]):
             self._import(data, str(path))
@@ -454,16 +458,33 @@ def _make_live(store: Store, tree: Path, commit: str, old: str, old_tree: Path |
     store.prune(keep=[p for p in (tree, old_tree) if p is not None])
 
 
+@contextlib.contextmanager
+def _removed_unless_installed(store: Store) -> Iterator[None]:
+    """Around an update: when it makes the store (the first update) and then fails, the
+    store is removed again rather than left on the commit made from the bundled copy."""
+    first = not store.exists()
+    try:
+        yield
+    except BaseException:
+        if first:
+            store.remove()
+        raise
+
+
 def update(
     store: Store,
     source: str | None = None,
     require_signed: bool = False,
     trusted_keys: Iterable[str | Path] | Path | str | None = None,
 ) -> tuple[str, str, Changes]:
-    """Run one update; return (old commit, new commit, changes). Raises on refusal."""
+    """Run one update; return (old commit, new commit, changes). Raises on refusal.
+
+    The first update makes the user's copy from the bundled pack; when that update fails,
+    the copy is removed again, so the bundled pack (which newer netscan versions update)
+    stays in charge instead of a frozen copy of it."""
     if isinstance(trusted_keys, (str, Path)):
         trusted_keys = [trusted_keys]
-    with store.locked():
+    with store.locked(), _removed_unless_installed(store):
         store.ensure()
         old = store.current()
         old_tree = store.current_tree()
@@ -475,7 +496,7 @@ def update(
         from_arg = source is not None
         source = normalize_source(source) if source is not None else store.source()
         if source is None:
-            raise UpdateError("no update source configured; use --from URL|PATH")
+            raise UpdateUsageError("no update source configured; use --from URL|PATH")
         store.git(
             [
                 # objects git itself considers malformed (paths with .git or .., odd modes)
@@ -600,12 +621,16 @@ def add_update_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser])
 
 
 def _fail(command: str, exc: BaseException) -> int:
-    print(f"netscan signatures {command}: {_reason(exc)}", file=sys.stderr)
-    return 1
+    print(f"netscan signatures {command}: error: {_reason(exc)}", file=sys.stderr)
+    return 2 if isinstance(exc, UpdateUsageError) else 1
 
 
 def run_update(args: argparse.Namespace) -> int:
     store = Store.default()
+    for key in getattr(args, "trusted_keys", None) or ():  # before anything is fetched or made
+        if not Path(key).expanduser().exists() and not _FINGERPRINT.match(key.replace(" ", "")):
+            err = UpdateUsageError(f"trusted key {key} is neither a file nor a full fingerprint")
+            return _fail("update", err)
     try:
         old, new, changes = update(
             store,

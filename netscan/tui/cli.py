@@ -61,9 +61,13 @@ def run(args: argparse.Namespace) -> int:
         premises=args.premises,
         engine=args.engine,
         signatures=args.signatures,
-        country=args.country.upper() if args.country else None,
+        country=args.country,
+        analyst=getattr(args, "analyst", None),  # from the settings file, for exports
         limits=limits_from_args(args),
     )
+    from netscan.analyze import check_engine
+
+    check_engine(args.engine)  # fail here, on the terminal, rather than inside the app
     from netscan.tui.app import NetscanApp
 
     app = NetscanApp(

@@ -442,13 +442,19 @@ def human_bytes(n: float) -> str:
 def clock(ts: float | None) -> str:
     if ts is None:
         return "—"
-    return time.strftime("%H:%M:%S", time.gmtime(ts))
+    try:
+        return time.strftime("%H:%M:%S", time.gmtime(ts))
+    except (ValueError, OverflowError, OSError):  # a capture's clock out of range
+        return "?"
 
 
 def stamp(ts: float | None) -> str:
     if ts is None:
         return "—"
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts)) + "Z"
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts)) + "Z"
+    except (ValueError, OverflowError, OSError):  # a capture's clock out of range
+        return "?"
 
 
 def finding_path(f: dict[str, Any]) -> str:

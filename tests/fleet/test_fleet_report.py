@@ -64,6 +64,7 @@ def test_directory_manifest_and_overrides(tmp_path: Path) -> None:
         ("id,captures\na,x.pcap\na,y.pcap\n", "twice"),
         ("id,captures,premises\na,x.pcap,not-a-net\n", "CIDR"),
         ("id,captures,country\na,x.pcap,CHINA\n", "alpha-2"),
+        ("id,captures,country\na,x.pcap,ZZ\n", "ISO 3166-1 alpha-2"),  # two letters, unassigned
         ("id,colour\na,red\n", "unknown field"),
         ("id\na\n", "no captures"),
     ],

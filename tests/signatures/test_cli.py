@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -65,7 +66,7 @@ def test_show_text_and_json(capsys):
 
 def test_show_unknown_id_is_one_line_error(capsys):
     rc, out, err = _run(["signatures", "show", "device.nope"], capsys)
-    assert rc == 1 and out == ""
+    assert rc == 2 and out == ""  # bad usage
     assert err.strip().count("\n") == 0 and "device.nope" in err
 
 
@@ -112,7 +113,7 @@ def test_info_reports_origin_and_counts(capsys, monkeypatch):
 
 def test_missing_pack_dir_is_one_line_error(capsys, tmp_path):
     rc, out, err = _run(["signatures", "--signatures", str(tmp_path / "x"), "list"], capsys)
-    assert rc == 1 and out == "" and "Traceback" not in err
+    assert rc == 2 and out == "" and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
 
 
@@ -153,3 +154,85 @@ def test_subprocess_error_has_no_traceback(tmp_path):
         pytest.skip("main CLI does not register the signatures command")
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr and "not found" in proc.stderr
+
+
+# -- through the real command line: documented exit codes, one line, no traceback ----------
+
+
+def _netscan(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("NETSCAN_", "XDG_"))}
+    full.update(PYTHONPATH=str(ROOT), HOME=str(tmp_path / "home"),
+                XDG_DATA_HOME=str(tmp_path / "data"), GIT_CONFIG_NOSYSTEM="1",
+                GIT_CONFIG_GLOBAL=str(tmp_path / "gitconfig"), **env)  # fmt: skip
+    return subprocess.run([sys.executable, "-m", "netscan", *args], capture_output=True,
+                          text=True, cwd=tmp_path, env=full, timeout=300)  # fmt: skip
+
+
+def _one_line(proc: subprocess.CompletedProcess[str], code: int) -> str:
+    assert proc.returncode == code, (proc.returncode, proc.stderr)
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["show", "device.nope"], "no signature with id 'device.nope'"),
+        (["show", "device.nope", "--json"], "no signature with id"),
+        (["validate", "{tmp}/none"], "not found"),
+        (["test", "{tmp}/none"], "not found"),
+        (["--signatures", "{tmp}/none", "info"], "not found"),
+        (["--signatures", "{tmp}/none", "list"], "not found"),
+        (["update", "--from", "{tmp}/none"], "does not exist"),
+        (["update", "--from", "ext::sh -c touch% /tmp/x"], "unsupported"),
+        (["update", "--trusted-key", "{tmp}/none.pub"], "neither a file nor a full fingerprint"),
+        (["update"], "no update source configured"),
+    ],
+)
+def test_bad_usage_exits_2(tmp_path: Path, args: list[str], words: str) -> None:
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    line = _one_line(_netscan(tmp_path, "signatures", *argv), 2)
+    assert line.startswith("netscan signatures") and "error:" in line and words in line
+    assert not (tmp_path / "data" / "netscan" / "signatures").exists()
+
+
+def test_failed_checks_exit_1(tmp_path: Path) -> None:
+    bad = make_pack(
+        tmp_path,
+        {"device/a.yaml": "signatures:\n" + sig_yaml("device.xx", "dns_name: [a..b]", role="iot")},
+    )
+    proc = _netscan(tmp_path, "signatures", "validate", str(bad))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "1 problem(s)" in proc.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
+def test_failed_first_update_leaves_the_bundled_pack_in_charge(tmp_path: Path) -> None:
+    """The first update makes the user's copy from the bundled pack; if that update then
+    fails (here: the source is not a git repository), no copy may be left behind to pin
+    the bundled pack of this version for ever."""
+    (tmp_path / "gitconfig").write_text("")
+    not_git = tmp_path / "not-a-repo"
+    not_git.mkdir()
+    (not_git / "README").write_text("nothing here\n")
+    line = _one_line(_netscan(tmp_path, "signatures", "update", "--from", str(not_git)), 1)
+    assert line.startswith("netscan signatures update: error:")
+    store = tmp_path / "data" / "netscan"
+    assert not (store / "signatures").exists() and not (store / "signatures").is_symlink()
+    assert not (store / "signatures.d" / "repo.git").exists()
+    assert not any((store / "signatures.d" / "trees").glob("*"))
+    proc = _netscan(tmp_path, "signatures", "info", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["origin"] in ("bundled", "source")
+    # and a later good update still works from scratch
+    src = tmp_path / "src"
+    shutil.copytree(BUNDLED, src)
+    for cmd in (["init", "-q", "-b", "main"], ["add", "-A"],
+                ["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "pack"]):  # fmt: skip
+        subprocess.run(["git", *cmd], cwd=src, check=True, capture_output=True)
+    proc = _netscan(tmp_path, "signatures", "update", "--from", str(src))
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(_netscan(tmp_path, "signatures", "info", "--json").stdout)
+    assert info["origin"] == "user"

@@ -229,16 +229,18 @@ def test_already_up_to_date(world: Upstream, capsys: pytest.CaptureFixture[str])
 
 
 def test_no_source_configured(world: Upstream, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli("update") == 1
+    assert cli("update") == 2  # bad usage
     err = capsys.readouterr().err
     assert "no update source configured" in err
     assert len(err.strip().splitlines()) == 1
-    assert live().is_symlink()  # the store was still created from the bundled pack
+    # the failed first update leaves no user copy: the bundled pack stays in charge
+    assert not live().is_symlink() and not live().exists()
 
 
 def test_missing_source_is_refused(world: Upstream, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli("update", "--from", str(world.bare.parent / "nowhere.git")) == 1
+    assert cli("update", "--from", str(world.bare.parent / "nowhere.git")) == 2
     assert "does not exist" in capsys.readouterr().err
+    assert not live().is_symlink()
 
 
 # --- refusals leave the old pack in place -----------------------------------------------
