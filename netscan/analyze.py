@@ -121,6 +121,14 @@ def pack_info(pack: Any) -> dict[str, Any]:
     }
 
 
+def _is_gzip(path: str) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(2) == b"\x1f\x8b"
+    except OSError:
+        return False
+
+
 def _size(path: str) -> int:
     try:
         return Path(path).stat().st_size
@@ -274,8 +282,12 @@ class Analyzer:
 
     def _run(self, paths: list[str], progress: Callable[[int, int], None] | None = None) -> Result:
         paths, warnings, digests = unique_inputs(list(paths))
-        if self.options.engine == "core" and (
-            self.options.jobs <= 1 or sum(_size(p) for p in paths) < 2 * MIN_SEGMENT_BYTES
+        # gzip inputs stay with the Python streaming reader for now: it checks every
+        # member's CRC and length and applies the gunzip and gunzip-ratio limits
+        if (
+            self.options.engine == "core"
+            and not any(_is_gzip(p) for p in paths)
+            and (self.options.jobs <= 1 or sum(_size(p) for p in paths) < 2 * MIN_SEGMENT_BYTES)
         ):
             return self._run_core(paths, progress, warnings, digests)
         captures, infos = open_inputs(paths, self.limits, digests)
@@ -435,7 +447,8 @@ def limit_warnings(
     retired = getattr(engine, "flows_retired", 0)
     if retired:
         out.append(
-            f"{retired:,} flows were retired from the engine's table of {limits.flows:,} live "
+            f"{retired:,} flows were retired from the engine's table of "
+            f"{getattr(engine, 'max_flows', None) or limits.flows:,} live "
             "flows (idlest first); their totals are kept in the conversations (--limit flows=N)"
         )
     unlisted = getattr(engine, "l2_unlisted", 0)
@@ -486,10 +499,10 @@ def _incremental(
     records: Iterable[Any] | None,
     source: str,
 ) -> Iterator[Partial]:
-    if paths is not None and self.options.engine == "core":
+    if paths is not None and self.options.engine == "core" and not any(map(_is_gzip, paths)):
         yield from _incremental_core(self, paths, batch)
         return
-    if paths is not None and self.options.engine != "native":
+    if paths is not None and self.options.engine not in ("native", "core"):
         result = self.run(paths)
         total = sum(i.size for i in result.inputs)
         yield Partial(total, total, result.packets, True, lambda: result, result)

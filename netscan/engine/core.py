@@ -133,6 +133,8 @@ class CoreEngine:
         self.dissector_errors: dict[str, int] = {}
         self.unsupported_linktypes: set[int] = set()
         self.warnings: list[str] = []
+        self.flows_retired = 0
+        self.max_flows = max_flows or MAX_FLOWS
         self._stopped: list[int] = []
         self._pending: list[tuple[int, int, float, int, bytes, int]] = []
         self._ip_cache: dict[bytes, str] = {}
@@ -219,12 +221,8 @@ class CoreEngine:
             c.refresh()
         self._stats()
         st = self.core.stats()
-        if st["evicted"]:
-            self.warnings.append(
-                f"{st['evicted']} idle flows were evicted from the flow table (at most "
-                f"{st['max_flows']} live flows); their counts are in the report, later packets "
-                "of the same conversations counted as new flows"
-            )
+        # evicted flows are reported with every engine's retired flows (analyze.limit_warnings)
+        self.flows_retired = int(st["evicted"])
         if st["panics"]:
             self.warnings.append(
                 f"{st['panics']} packets could not be decoded (a fault in the packet core was "
