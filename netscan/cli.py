@@ -76,6 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
                     help="worker processes for large files (default 1)")  # fmt: skip
     an.add_argument("--quiet", "-q", action="store_true", help="no summary on the terminal")
+    an.add_argument("--case", metavar="NAME",
+                    help="record this analysis as a visit of --site in case NAME (case store)")  # fmt: skip
+    an.add_argument("--site", metavar="SITE", help="the site visited (with --case)")
+    an.add_argument("--store", metavar="PATH|URL",
+                    help="case store: SQLite file or postgresql://… (default under XDG data)")  # fmt: skip
 
     try:
         from netscan.signatures import cli as sig_cli
@@ -83,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
         sig_cli.add_parser(sub)
     except ImportError:
         pass
-    for mod in ("netscan.report.evidence_cli", "netscan.tui.cli", "netscan.live_cli"):
+    for mod in ("netscan.report.evidence_cli", "netscan.tui.cli", "netscan.live_cli",
+                "netscan.case.cli"):
         try:
             module = __import__(mod, fromlist=["add_parser"])
             module.add_parser(sub)
@@ -99,6 +105,13 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    if bool(args.case) != bool(args.site):
+        raise UsageError("--case and --site go together")
+    store = None
+    if args.case:
+        from netscan.case.cli import open_store
+
+        store = open_store(args)  # opened (and checked) before the analysis runs
     opts = Options(
         premises=args.premises,
         engine=args.engine,
@@ -112,6 +125,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     with progress_bar(enabled=not quiet and sys.stderr.isatty()) as progress:
         result = analyzer.run(args.files, progress=progress)
     report = json_report.build(result)
+    if store is not None:
+        from netscan.case.casework import record
+
+        with store:
+            record(store, args.case, args.site, report, analyst=args.analyst or "")
     for w in result.warnings:
         print(f"netscan: warning: {w}", file=sys.stderr)
     if not quiet:
@@ -140,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return EXIT_USAGE
+    from netscan.case.errors import StoreError
     from netscan.settings import SettingsError, apply, load_settings
     from netscan.signatures.pack import PackError
     from netscan.sources.pcapfile import CaptureError
@@ -153,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return EXIT_USAGE
         return int(handler(args))
-    except (CaptureError, UsageError, PackError, SettingsError) as exc:
+    except (CaptureError, UsageError, PackError, SettingsError, StoreError) as exc:
         print(f"netscan: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
