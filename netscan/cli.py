@@ -134,6 +134,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         print(f"netscan: warning: {w}", file=sys.stderr)
     if not quiet:
         print_summary(result)
+        if "case" in report:
+            from netscan.report.case_section import terminal_lines
+
+            print("\n".join(terminal_lines(report)))
     if args.json:
         json_report.emit(report, args.json)
     if args.report:
