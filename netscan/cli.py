@@ -7,6 +7,7 @@ import ipaddress
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from netscan import __version__
 
@@ -125,19 +126,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     with progress_bar(enabled=not quiet and sys.stderr.isatty()) as progress:
         result = analyzer.run(args.files, progress=progress)
     report = json_report.build(result)
+    store_error: Exception | None = None
     if store is not None:
-        from netscan.case.casework import record
-
-        with store:
-            record(store, args.case, args.site, report, analyst=args.analyst or "")
-    for w in result.warnings:
-        print(f"netscan: warning: {w}", file=sys.stderr)
-    if not quiet:
-        print_summary(result)
-        if "case" in report:
-            from netscan.report.case_section import terminal_lines
-
-            print("\n".join(terminal_lines(report)))
+        # recorded before the reports are written, so they carry the case section; a store
+        # that fails now costs the case record, never the reports
+        store_error = _record_visit(store, args, report)
+    # the reports first: nothing displayed afterwards can lose them
     if args.json:
         json_report.emit(report, args.json)
     if args.report:
@@ -148,12 +142,43 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         from netscan.report import markdown_report
 
         markdown_report.write(report, args.markdown, analyst=args.analyst)
+    from netscan.untrusted import TEXT_LIMIT, display
+
+    for w in result.warnings:
+        print(f"netscan: warning: {display(w, TEXT_LIMIT)}", file=sys.stderr)
+    if not quiet:
+        print_summary(result)
+        if "case" in report:
+            from netscan.report.case_section import terminal_lines
+
+            print("\n".join(terminal_lines(report)))
+    if store_error is not None:
+        raise store_error
     if args.fail_on:
         order = {"possible": 1, "likely": 2, "confirmed": 3}
         worst = max((order.get(f.get("level", ""), 0) for f in result.findings), default=0)
         if worst >= order[args.fail_on]:
             return EXIT_FINDINGS
     return EXIT_OK
+
+
+def _record_visit(store: Any, args: argparse.Namespace, report: dict[str, Any]) -> Exception | None:
+    """Record the analysis as a visit (adds the case section to ``report``); the error, if
+    the store failed, to raise once the reports are written."""
+    import sqlalchemy
+
+    from netscan.case.casework import record
+    from netscan.case.errors import StoreError
+
+    try:
+        with store:
+            record(store, args.case, args.site, report, analyst=args.analyst or "")
+    except StoreError as exc:
+        return exc
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        first = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        return StoreError(f"the visit was not recorded in the case store: {first}")
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

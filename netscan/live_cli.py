@@ -12,6 +12,8 @@ from datetime import datetime
 from types import FrameType
 from typing import Any, TextIO
 
+from netscan.untrusted import TEXT_LIMIT, display, join
+
 BEHIND_PACKETS = 20_000  # warn when the analysis is this many packets behind the capture
 BEHIND_BYTES = 16_000_000
 
@@ -74,15 +76,34 @@ def cmd_interfaces(args: argparse.Namespace) -> int:
 
 
 def _label(dev: Any) -> str:
+    """A new device in one safe line (every part came from the network)."""
     ips = sorted(dev.ips, key=lambda ip: (":" in ip, ip)) if dev.ips else []
-    parts = [dev.key]
+    parts = [display(dev.key)]
     if dev.vendor:
-        parts.append(dev.vendor)
+        parts.append(display(dev.vendor))
     if ips:
-        parts.append(ips[0])
+        parts.append(display(ips[0]))
     if dev.hostnames:
-        parts.append(sorted(dev.hostnames)[0])
+        parts.append(display(sorted(dev.hostnames)[0]))
     return "  ".join(parts)
+
+
+def device_line(stamp: str, dev: Any) -> str:
+    return f"{stamp} device    {_label(dev)}"
+
+
+def endpoint_line(stamp: str, ep: Any) -> str:
+    names = join(sorted(ep.names)[:2])
+    return (f"{stamp} {display(ep.category, 20):<9} {display(ep.ip)}  "
+            f"{display(ep.provider or '')}  {names}").rstrip()  # fmt: skip
+
+
+def finding_line(stamp: str, f: dict[str, Any]) -> str:
+    dest = f.get("destination") or {}
+    where = join((dest.get("names") or [])[:2]) or display(dest.get("ip") or "")
+    return (f"{stamp} FINDING   {display(str(f.get('level', '')).upper(), 12)}  "
+            f"{display(f.get('device_label') or f.get('device'))} → {where}"
+            f"  {display(f.get('reason', ''), TEXT_LIMIT)}").rstrip()  # fmt: skip
 
 
 class _Printer:
@@ -120,17 +141,11 @@ class _Printer:
             self.next_findings = now + max(2.0, 10 * (time.monotonic() - started))
         stamp = datetime.now().strftime("%H:%M:%S")
         for dev in news.devices:
-            print(f"{stamp} device    {_label(dev)}", file=self.out)
+            print(device_line(stamp, dev), file=self.out)
         for ep in news.endpoints:
-            names = ", ".join(sorted(ep.names)[:2])
-            print(f"{stamp} {ep.category:<9} {ep.ip}  {ep.provider or ''}  {names}".rstrip(),
-                  file=self.out)  # fmt: skip
+            print(endpoint_line(stamp, ep), file=self.out)
         for f in news.findings:
-            dest = f.get("destination") or {}
-            where = ", ".join((dest.get("names") or [])[:2]) or dest.get("ip") or ""
-            print(f"{stamp} FINDING   {f.get('level', '').upper()}  "
-                  f"{f.get('device_label') or f.get('device')} → {where}"
-                  f"  {f.get('reason', '')}".rstrip(), file=self.out)  # fmt: skip
+            print(finding_line(stamp, f), file=self.out)
         self.out.flush()
 
 
@@ -198,8 +213,10 @@ def cmd_capture(args: argparse.Namespace) -> int:
         "max_pending_packets": printer.max_pending_packets,
         "max_pending_bytes": printer.max_pending_bytes,
     }
+    if args.json:  # the report first: nothing displayed afterwards can lose it
+        json_report.emit(report, args.json)
     for w in result.warnings:
-        print(f"netscan: warning: {w}", file=sys.stderr)
+        print(f"netscan: warning: {display(w, TEXT_LIMIT)}", file=sys.stderr)
     print(f"netscan: stopped; {st.packets_read} packets analysed in {st.files} ring file(s) "
           f"in {capture.evidence_dir} (manifest.jsonl); dropped by the capture: "
           f"{st.drops.total}; most behind: {printer.max_pending_packets} packets, "
@@ -208,6 +225,4 @@ def cmd_capture(args: argparse.Namespace) -> int:
         from netscan.output.summary import print_summary
 
         print_summary(result)
-    if args.json:
-        json_report.emit(report, args.json)
     return 0

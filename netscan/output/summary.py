@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from netscan.analyze import Result
+from netscan.untrusted import TEXT_LIMIT, assemble, display, join, text
 
 LEVEL_STYLE = {"confirmed": "bold red", "likely": "red", "possible": "yellow"}
 ROLE_STYLE = {"camera": "cyan", "nvr": "cyan", "face-terminal": "magenta", "doorbell": "cyan",
@@ -51,8 +54,27 @@ def progress_bar(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
             progress.stop()
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """The reader went away (``netscan analyze … | head``): stop printing and let the
+        command end as it documents (Rich would exit with 1, which reads as a finding)."""
+        self.quiet = True
+        raise BrokenPipeError
+
+
+def _console() -> Console:
+    """The terminal's console; on a terminal that cannot encode every character (a legacy
+    locale), those characters become '?' instead of ending the run with a traceback."""
+    encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "")
+    if encoding != "utf8":
+        with contextlib.suppress(AttributeError, ValueError):
+            sys.stdout.reconfigure(errors="replace")  # type: ignore[union-attr]
+    return _Console()
+
+
 def path_text(path: list[Any]) -> str:
-    """A finding's path in a few words: feeding devices counted by role, then the rest."""
+    """A finding's path in a few words: feeding devices counted by role, then the rest.
+    Untrusted labels are cleaned: the result is one safe line."""
     stages: dict[int, list[dict[str, Any]]] = {}
     for item in path:
         if isinstance(item, dict):
@@ -61,11 +83,11 @@ def path_text(path: list[Any]) -> str:
     for _stage, items in sorted(stages.items()):
         if len(items) == 1:
             it = items[0]
-            words.append(str(it.get("label") or it.get("ip") or it.get("key") or ""))
+            words.append(display(it.get("label") or it.get("ip") or it.get("key") or ""))
         else:
             roles: dict[str, int] = {}
             for it in items:
-                role = str(it.get("role") or "device")
+                role = display(it.get("role") or "device", 40)
                 roles[role] = roles.get(role, 0) + 1
             words.append(
                 ", ".join(f"{n} {r}{'s' if n > 1 else ''}" for r, n in sorted(roles.items()))
@@ -74,36 +96,49 @@ def path_text(path: list[Any]) -> str:
 
 
 def print_summary(result: Result, console: Console | None = None) -> None:
-    console = console or Console()
+    """The summary on the terminal. Every value is a plain ``Text`` (never markup) made of
+    cleaned lines: a device cannot style, link, move the cursor or forge lines here."""
+    console = console or _console()
     inv = result.inventory
     pkts = sum(i.packets for i in result.inputs)
     pack = result.pack
     console.print(
-        f"[bold]netscan[/bold] analysed {len(result.inputs)} file(s), {pkts} packets; "
-        f"premises {', '.join(inv.premises.cidrs)}; signatures "
-        f"{pack.get('commit') or 'bundled'} ({pack.get('count', 0)} entries)"
+        assemble(
+            ("netscan", "bold"),
+            f" analysed {len(result.inputs)} file(s), {pkts} packets; premises "
+            f"{', '.join(inv.premises.cidrs)}; signatures ",
+            (pack.get("commit") or "bundled", ""),
+            f" ({display(pack.get('count', 0))} entries)",
+        )
     )
     if result.findings:
-        console.print("[bold]Face data leaving the premises[/bold]")
+        console.print(Text("Face data leaving the premises", style="bold"))
         for f in result.findings:
-            d = f["destination"]
-            dest = ", ".join(d.get("names", [])[:2]) or (d.get("ip") or "unknown")
-            where = d.get("ip_country") or "?"
+            d = f.get("destination") or {}
+            dest = join((d.get("names") or [])[:2]) or display(d.get("ip") or "unknown")
+            where = display(d.get("ip_country") or "?", 8)
             if d.get("operator_country") and d.get("operator_country") != d.get("ip_country"):
-                where += f", operator {d['operator_country']}"
-            style = LEVEL_STYLE.get(f["level"], "")
+                where += f", operator {display(d['operator_country'], 8)}"
+            level = str(f.get("level", ""))
+            line = assemble(
+                (f"{display(level.upper(), 12):<9}", LEVEL_STYLE.get(level, "")),
+                " ",
+                (f.get("device_label") or f.get("device_mac"), ""),
+                f" → {dest} [{where}], {human_bytes(f.get('bytes_up', 0))} up",
+            )
+            if f.get("cross_border"):
+                line.append(" ")
+                line.append("cross-border", style="bold")
+            console.print(line, highlight=False)
+            if len({p.get("stage") for p in f.get("path") or [] if isinstance(p, dict)}) > 2:
+                console.print(Text(f"          path: {path_text(f['path'])}"), highlight=False)
             console.print(
-                f"[{style}]{f['level'].upper():<9}[/] {f.get('device_label') or f.get('device_mac')}"
-                f" → {dest} [{where}], {human_bytes(f.get('bytes_up', 0))} up"
-                + (" [bold]cross-border[/bold]" if f.get("cross_border") else ""),
+                Text("          ") + text(f.get("reason", ""), "dim", TEXT_LIMIT),
                 highlight=False,
             )
-            if len({p.get("stage") for p in f["path"] if isinstance(p, dict)}) > 2:
-                console.print(f"          path: {path_text(f['path'])}", highlight=False)
-            console.print(f"          {f['reason']}", highlight=False, style="dim")
         console.print()
     else:
-        console.print("No device was seen sending face data off-site.")
+        console.print("No device was seen sending face data off-site.", highlight=False)
 
     t = Table(title="Devices on the premises", title_justify="left")
     for col in ("MAC", "IP", "vendor", "hostname / model", "role", "conf"):
@@ -112,14 +147,13 @@ def print_summary(result: Result, console: Console | None = None) -> None:
     devices = sorted(inv.devices.values(), key=lambda d: (order.get(d.role, 5), d.key))
     for d in devices:
         name = d.model or next(iter(d.hostnames), "")
-        style = ROLE_STYLE.get(d.role, "")
         t.add_row(
-            d.mac or d.key,
-            ", ".join(list(d.ips)[:2]),
-            (d.vendor or "")[:32],
-            name[:40],
-            f"[{style}]{d.role}[/]" if style else d.role,
-            f"{d.role_confidence:.2f}" if d.role != "unknown" else "",
+            text(d.mac or d.key),
+            Text(join(list(d.ips)[:2])),
+            text(d.vendor or "", limit=32),
+            text(name, limit=40),
+            text(d.role, ROLE_STYLE.get(d.role, "")),
+            Text(f"{d.role_confidence:.2f}" if d.role != "unknown" else ""),
         )
     console.print(t)
 
@@ -132,14 +166,14 @@ def print_summary(result: Result, console: Console | None = None) -> None:
         for c in offsite[:200]:
             ep = inv.endpoints.get(c.peer_ip)
             t.add_row(
-                c.device,
-                f"{c.peer_ip} {c.transport}/{c.port}",
-                ", ".join(sorted(ep.names)[:3]) if ep else "",
-                (ep.provider or "") if ep else "",
-                (ep.country or "") if ep else "",
-                human_bytes(c.bytes_up),
-                human_bytes(c.bytes_down),
+                text(c.device),
+                Text(f"{display(c.peer_ip)} {display(c.transport, 8)}/{display(c.port, 8)}"),
+                Text(join(sorted(ep.names)[:3])) if ep else Text(""),
+                text(ep.provider or "") if ep else Text(""),
+                text(ep.country or "", limit=8) if ep else Text(""),
+                Text(human_bytes(c.bytes_up)),
+                Text(human_bytes(c.bytes_down)),
             )
         console.print(t)
         if len(offsite) > 200:
-            console.print(f"... and {len(offsite) - 200} more (see --json)")
+            console.print(f"... and {len(offsite) - 200} more (see --json)", highlight=False)

@@ -8,11 +8,11 @@ alone, so a report can be re-rendered later without the captures.
 
 from __future__ import annotations
 
-import html
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from netscan import untrusted
 from netscan.report import case_section
 
 LEVEL_COLOURS = {"confirmed": "#b3261e", "likely": "#c25e00", "possible": "#8a7300"}
@@ -56,7 +56,9 @@ def _case_note(obj: dict[str, Any]) -> str:
 
 
 def _e(v: Any) -> str:
-    return html.escape("" if v is None else str(v), quote=True)
+    """Escaped for HTML text and attributes; control, bidi and invisible characters shown
+    as visible escapes and line breaks never kept (the one rule of ``netscan.untrusted``)."""
+    return untrusted.html(v)
 
 
 def _bytes(n: int | float | None) -> str:

@@ -8,10 +8,27 @@ from typing import Any
 
 from netscan.report import case_section
 from netscan.report.html_report import LEVEL_RANK, _bytes, _country_text, _dest_text, _path_text
+from netscan.untrusted import TEXT_LIMIT, display, filename, join
+from netscan.untrusted import markdown as m
+
+
+class _Md(str):
+    """Markdown we wrote ourselves (code spans of our own hashes and ids): not escaped."""
+
+
+def _code(v: Any) -> _Md:
+    """A code span for values netscan formats itself (hashes, ids, addresses); anything
+    that could break out of the span is refused in favour of escaped plain text."""
+    s = display(v, 200)
+    if not s or "`" in s or "|" in s:
+        return _Md(m(s))
+    return _Md(f"`{s}`")
 
 
 def _cell(v: Any) -> str:
-    return ("" if v is None else str(v)).replace("|", "\\|").replace("\n", " ")
+    if isinstance(v, _Md):
+        return str(v)
+    return m("" if v is None else v)
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
@@ -20,13 +37,25 @@ def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
     return out
 
 
+def _names(values: Any) -> str:
+    return join(values, most=50)
+
+
+def evidence_command(finding_id: Any) -> str:
+    fid = display(finding_id, 64)
+    return f"netscan evidence FILE… --finding {fid} --report REPORT.json -o {filename(fid)}.pcapng"
+
+
 def render(report: dict[str, Any], analyst: str | None = None) -> str:
+    """The Markdown report. Every value from the capture (names, banners, reasons, paths)
+    goes through ``untrusted.markdown``: it renders as its own characters, never as
+    Markdown or HTML, and never spans lines."""
     findings = report.get("findings", [])
     lines = [
         "# Face data on the premises network",
         "",
-        f"netscan {report.get('netscan_version')} · generated {report.get('generated_at')} · "
-        f"analyst {analyst or 'not given'}",
+        f"netscan {m(report.get('netscan_version'))} · generated "
+        f"{m(report.get('generated_at'))} · analyst {m(analyst or 'not given')}",
         "",
         "## Verdict",
         "",
@@ -34,37 +63,38 @@ def render(report: dict[str, Any], analyst: str | None = None) -> str:
     if not findings:
         lines.append("**No device was seen sending face data off-site.**")
     else:
-        worst = max(findings, key=lambda f: LEVEL_RANK.get(f["level"], 0))["level"]
+        worst = max(findings, key=lambda f: LEVEL_RANK.get(f.get("level", ""), 0))["level"]
         lines.append(
             {
                 "confirmed": "**Face data leaves the premises (confirmed).**",
                 "likely": "**Face data likely leaves the premises.**",
                 "possible": "**Face-capable devices send data off-site (possible face data).**",
-            }[worst]
+            }.get(worst, f"**{m(worst)}**")
         )
         lines.append("")
         for f in findings:
             lines.append(
-                f"- **{f['level']}** `{f['id']}`: {f.get('device_label')} → "
-                f"{_dest_text(f['destination'])}"
+                f"- **{m(f.get('level'))}** {_code(f.get('id'))}: {m(f.get('device_label'))} → "
+                f"{m(_dest_text(f.get('destination') or {}))}"
             )
     lines += ["", f"## Findings ({len(findings)})", ""]
     for f in findings:
-        d = f["destination"]
+        d = f.get("destination") or {}
         cross = f.get("cross_border")
         lines += [
-            f"### {f['level'].upper()} `{f['id']}` — {f.get('device_label')}",
+            f"### {m(str(f.get('level', '')).upper())} {_code(f.get('id'))} — "
+            f"{m(f.get('device_label'))}",
             "",
-            f.get("reason", ""),
+            m(f.get("reason", "")),
             "",
-            f"- Path: {_path_text(f.get('path', []))}",
-            f"- Destination: `{d.get('ip') or 'unknown'}` {', '.join(d.get('names') or [])} "
-            f"(provider {d.get('provider') or 'unknown'}; {_country_text(d)}; "
-            f"AS org {d.get('org') or 'unknown'})",
+            f"- Path: {m(_path_text(f.get('path', [])))}",
+            f"- Destination: {_code(d.get('ip') or 'unknown')} {m(_names(d.get('names')))} "
+            f"(provider {m(d.get('provider') or 'unknown')}; {m(_country_text(d))}; "
+            f"AS org {m(d.get('org') or 'unknown')})",
             f"- Cross-border: {'unknown' if cross is None else ('yes' if cross else 'no')}",
-            f"- Upstream: {_bytes(f.get('bytes_up'))}, {f.get('image_bursts', 0)} picture-sized "
-            f"bursts, shape {f.get('shape')}",
-            f"- Time: {f.get('first_ts')} – {f.get('last_ts')}",
+            f"- Upstream: {m(_bytes(f.get('bytes_up')))}, {m(f.get('image_bursts', 0))} "
+            f"picture-sized bursts, shape {m(f.get('shape'))}",
+            f"- Time: {m(f.get('first_ts'))} – {m(f.get('last_ts'))}",
             "",
         ]
         if f.get("faces"):
@@ -77,7 +107,7 @@ def render(report: dict[str, Any], analyst: str | None = None) -> str:
                         _bytes(x.get("size")),
                         f"{x.get('width')}×{x.get('height')}" if x.get("width") else "—",
                         "template" if x.get("format") == "template" else x.get("faces"),
-                        f"`{x.get('sha256')}`",
+                        _code(x.get("sha256")),
                     ]
                     for x in f["faces"]
                 ],
@@ -86,18 +116,18 @@ def render(report: dict[str, Any], analyst: str | None = None) -> str:
         if f.get("evidence"):
             lines += _table(
                 ["File", "Frame", "What"],
-                [[Path(str(e["file"])).name, e["frame"], e["what"]] for e in f["evidence"]],
-            )
+                [[Path(str(e.get("file"))).name, e.get("frame"), e.get("what")]
+                 for e in f["evidence"]],
+            )  # fmt: skip
             lines.append("")
         for p in f.get("provisions") or []:
             lines.append(
-                f"- *{p['instrument']}, {p['article']}*: {p['summary']} ({p['why']}; "
-                f"source: {p['source']})"
+                f"- *{m(p.get('instrument'))}, {m(p.get('article'))}*: {m(p.get('summary'))} "
+                f"({m(p.get('why'))}; source: {m(p.get('source'))})"
             )
         lines += [
             "",
-            f"Packets: `netscan evidence FILE… --finding {f['id']} --report REPORT.json "
-            f"-o {f['id']}.pcapng`",
+            f"Packets: {_code(evidence_command(f.get('id')))}",
             "",
         ]
     lines += ["## Device inventory", ""]
@@ -106,12 +136,12 @@ def render(report: dict[str, Any], analyst: str | None = None) -> str:
         [
             [
                 d.get("mac") or d.get("key"),
-                ", ".join(d.get("ips") or []),
-                ", ".join(d.get("hostnames") or []),
+                _names(d.get("ips")),
+                _names(d.get("hostnames")),
                 d.get("vendor") or "",
                 d.get("model") or "",
                 f"{d.get('role')} ({d.get('role_confidence')})",
-                "; ".join(d.get("role_reasons") or []),
+                "; ".join(display(r, TEXT_LIMIT) for r in d.get("role_reasons") or []),
             ]
             for d in sorted(report.get("devices", []), key=lambda d: d.get("key"))
         ],
@@ -127,14 +157,14 @@ def render(report: dict[str, Any], analyst: str | None = None) -> str:
             [
                 e.get("country") or "unknown",
                 e["ip"],
-                ", ".join(e.get("names") or []),
+                _names(e.get("names")),
                 e.get("provider") or e.get("org") or "",
                 e.get("category") or "",
                 _bytes(up.get(e["ip"], 0)),
             ]
             for e in sorted(
                 report.get("endpoints", []),
-                key=lambda e: (e.get("country") or "~", -up.get(e["ip"], 0), e["ip"]),
+                key=lambda e: (e.get("country") or "~", -up.get(e["ip"], 0), str(e["ip"])),
             )
         ],
     )
@@ -147,15 +177,16 @@ def render(report: dict[str, Any], analyst: str | None = None) -> str:
         "",
         "## Chain of custody",
         "",
-        f"- Analyst: {analyst or 'not given'}",
-        f"- Generated: {report.get('generated_at')}",
-        f"- netscan version: {report.get('netscan_version')} (report schema "
-        f"{report.get('schema_version')}, engine {report.get('engine')})",
-        f"- Signature pack: commit {sig.get('commit') or 'unknown'}, date "
-        f"{sig.get('date') or 'unknown'}, {sig.get('count')} signatures",
-        f"- Premises networks: {', '.join(report.get('premises') or [])}",
-        f"- Premises country: {report.get('country') or 'not given'}",
-        f"- Capture time range: {min(firsts) if firsts else '?'} – {max(lasts) if lasts else '?'}",
+        f"- Analyst: {m(analyst or 'not given')}",
+        f"- Generated: {m(report.get('generated_at'))}",
+        f"- netscan version: {m(report.get('netscan_version'))} (report schema "
+        f"{m(report.get('schema_version'))}, engine {m(report.get('engine'))})",
+        f"- Signature pack: commit {m(sig.get('commit') or 'unknown')}, date "
+        f"{m(sig.get('date') or 'unknown')}, {m(sig.get('count'))} signatures",
+        f"- Premises networks: {m(_names(report.get('premises')))}",
+        f"- Premises country: {m(report.get('country') or 'not given')}",
+        f"- Capture time range: {m(min(firsts) if firsts else '?')} – "
+        f"{m(max(lasts) if lasts else '?')}",
         "",
     ]
     lines += _table(
@@ -163,7 +194,7 @@ def render(report: dict[str, Any], analyst: str | None = None) -> str:
         [
             [
                 i["path"],
-                f"`{i['sha256']}`",
+                _code(i.get("sha256")),
                 i.get("size"),
                 i.get("packets"),
                 i.get("first_ts"),

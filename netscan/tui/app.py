@@ -9,9 +9,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.dom import DOMNode
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
 from textual.worker import Worker, get_current_worker
@@ -35,6 +37,7 @@ from netscan.tui.widgets.graph import GraphView
 from netscan.tui.widgets.header import ScanHeader
 from netscan.tui.widgets.help import HelpScreen
 from netscan.tui.widgets.marks import MarksPane
+from netscan.untrusted import TEXT_LIMIT, display, filename
 
 HERE = Path(__file__).parent
 WIDGETS = HERE / "widgets"
@@ -156,6 +159,34 @@ class NetscanApp(App[int]):
     def on_unmount(self) -> None:
         if self.live_capture is not None:
             self.live_capture.stop()
+
+    # -- untrusted text ----------------------------------------------------------------------
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Notifications carry error texts and paths that may hold network strings: shown
+        as one plain, escaped line, never as markup."""
+        super().notify(
+            display(message, TEXT_LIMIT),
+            title=display(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
+
+    async def _broker_event(
+        self, event_name: str, event: events.Event, default_namespace: DOMNode
+    ) -> bool:
+        """netscan never puts actions (``@click`` and the like) in what it renders; an
+        action found in rendered text came from the data, so it is never run."""
+        return False
 
     # -- the analysis worker ---------------------------------------------------------------
 
@@ -423,7 +454,7 @@ class NetscanApp(App[int]):
             self.notify("Select a finding (after the analysis of files) to export its evidence.")
             return
         fid = str(finding.get("id", "finding"))
-        default = str(self.export_dir / f"evidence-{fid.replace('/', '_')}.pcapng")
+        default = str(self.export_dir / f"evidence-{filename(fid)}.pcapng")
         result = snap.result
 
         def chosen(path: str | None) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from netscan.analyze import Result
 from netscan.inventory.model import Conversation
+from netscan.untrusted import display
 
 LEVEL_RANK = {"confirmed": 3, "likely": 2, "possible": 1}
 LEVELS = ("confirmed", "likely", "possible")
@@ -433,7 +434,8 @@ def build_graph(snap: Snapshot, limit: int = 400) -> GraphNode:
 def graph_text(node: GraphNode, prefix: str = "", last: bool = True, top: bool = True) -> str:
     """The tree as plain text (for export and tests)."""
     mark = " [FACE]" if node.face else ""
-    line = node.label + mark if top else f"{prefix}{'└─ ' if last else '├─ '}{node.label}{mark}"
+    label = display(node.label, 200)
+    line = label + mark if top else f"{prefix}{'└─ ' if last else '├─ '}{label}{mark}"
     lines = [line]
     child_prefix = "" if top else prefix + ("   " if last else "│  ")
     for i, child in enumerate(node.children):
@@ -465,12 +467,13 @@ def stamp(ts: float | None) -> str:
 
 
 def finding_path(f: dict[str, Any]) -> str:
+    """The path of a finding as one safe line (labels come from the network)."""
     parts = []
     for p in f.get("path") or []:
         parts.append(
-            str(p.get("label") or p.get("mac") or p.get("ip") or p)
+            display(p.get("label") or p.get("mac") or p.get("ip") or p)
             if isinstance(p, dict)
-            else str(p)
+            else display(p)
         )
     return " → ".join(parts)
 

@@ -25,6 +25,7 @@ from netscan.tui.state import (
 )
 from netscan.tui.widgets.devices import LEVEL_STYLE, ROLE_STYLE
 from netscan.tui.widgets.timeline import Timeline
+from netscan.untrusted import TEXT_LIMIT, assemble, display, join, text
 
 MAX_ROWS = 200
 
@@ -37,31 +38,34 @@ def _grid() -> Table:
 
 
 def identity(v: DeviceView) -> Table:
+    """Who the device is; every value a plain ``Text`` (names are data, never markup)."""
     t = _grid()
-    t.add_row("MAC", v.mac or "— (no MAC on this link type)")
-    t.add_row("IP", ", ".join(v.ips) or "—")
-    t.add_row("vendor", v.vendor or "—")
-    t.add_row("model", v.model or "—")
-    t.add_row("names", ", ".join(v.hostnames) or "—")
-    role = Text(f"{v.role} ({v.confidence:.2f})", style=ROLE_STYLE.get(v.role, ""))
+    t.add_row("MAC", text(v.mac) if v.mac else Text("— (no MAC on this link type)"))
+    t.add_row("IP", Text(join(v.ips, most=20) or "—"))
+    t.add_row("vendor", text(v.vendor or "—"))
+    t.add_row("model", text(v.model or "—"))
+    t.add_row("names", Text(join(v.hostnames, most=20) or "—"))
+    role = Text(f"{display(v.role, 20)} ({v.confidence:.2f})", style=ROLE_STYLE.get(v.role, ""))
     t.add_row("role", role)
-    t.add_row("verdict", Text(v.verdict, style=LEVEL_STYLE.get(v.verdict, "")))
-    t.add_row("seen", f"{stamp(v.first_ts)} … {clock(v.last_ts)}")
+    t.add_row("verdict", text(v.verdict, LEVEL_STYLE.get(v.verdict, "")))
+    t.add_row("seen", Text(f"{stamp(v.first_ts)} … {clock(v.last_ts)}"))
     if v.user_agents:
-        t.add_row("user agents", "\n".join(v.user_agents[:5]))
+        t.add_row("user agents", Text("\n").join(text(ua, limit=200) for ua in v.user_agents[:5]))
     return t
 
 
 def established(v: DeviceView) -> RenderableType:
     parts: list[RenderableType] = []
     if v.reasons:
-        parts.append(Text("role because: " + "; ".join(v.reasons)))
+        parts.append(Text("role because: " + "; ".join(display(r, TEXT_LIMIT) for r in v.reasons)))
     t = Table(box=None, expand=True, header_style="bold")
     t.add_column("frame", justify="right")
     t.add_column("file", max_width=20, overflow="ellipsis")
     t.add_column("evidence", overflow="fold")
     for e in v.evidence[:MAX_ROWS]:
-        t.add_row(str(e.frame), e.file.rsplit("/", 1)[-1], e.what)
+        t.add_row(
+            Text(str(e.frame)), text(e.file.rsplit("/", 1)[-1]), text(e.what, limit=TEXT_LIMIT)
+        )
     parts.append(t if v.evidence else Text("no identifying evidence yet", style="dim"))
     return Group(*parts)
 
@@ -78,21 +82,22 @@ def destinations(v: DeviceView, snap: Snapshot) -> Table:
     for c in convs[:MAX_ROWS]:
         ep = snap.offsite(c)
         if ep is not None:
-            label = Text(f"{c.peer_ip} {' '.join(ep.names[:2])}".strip())
+            label = Text(f"{display(c.peer_ip)} {join(ep.names[:2], sep=' ')}".strip())
             if ep.provider:
-                label.append(f" {ep.provider}", style="bold")
+                label.append(f" {display(ep.provider)}", style="bold")
             if ep.category == "face-cloud":
                 label.stylize("bold red")
-            cc = ep.country or "?"
+            cc = display(ep.country or "?", 8)
         else:
             peer = snap.devices.get(c.peer_device or "")
-            label = Text(f"{c.peer_ip or c.peer_mac or '?'} (local"
-                         f"{' ' + peer.role if peer else ''})", style="dim")  # fmt: skip
+            label = Text(f"{display(c.peer_ip or c.peer_mac or '?')} (local"
+                         f"{' ' + display(peer.role, 20) if peer else ''})", style="dim")  # fmt: skip
             cc = "—"
-        t.add_row(label, cc, f"{c.transport}/{c.port}", human_bytes(c.bytes_up),
-                  human_bytes(c.bytes_down), f"{clock(c.first_ts)}–{clock(c.last_ts)}")  # fmt: skip
+        t.add_row(label, Text(cc), Text(f"{display(c.transport, 8)}/{display(c.port, 8)}"),
+                  Text(human_bytes(c.bytes_up)), Text(human_bytes(c.bytes_down)),
+                  Text(f"{clock(c.first_ts)}–{clock(c.last_ts)}"))  # fmt: skip
     if len(convs) > MAX_ROWS:
-        t.add_row(f"… {len(convs) - MAX_ROWS} more", "", "", "", "", "")
+        t.add_row(Text(f"… {len(convs) - MAX_ROWS} more"), "", "", "", "", "")
     return t
 
 
@@ -101,7 +106,7 @@ def services(v: DeviceView) -> RenderableType:
         return Text("no services seen", style="dim")
     t = _grid()
     for key, facts in sorted(v.services.items()):
-        t.add_row(key, facts)
+        t.add_row(text(key), text(facts, limit=TEXT_LIMIT))
     return t
 
 
@@ -109,10 +114,15 @@ def events(v: DeviceView, snap: Snapshot, marks: list[Mark]) -> Table:
     rows: list[tuple[float, str, str]] = [(v.first_ts, "first seen", "")]
     for c in v.conversations:
         ep = snap.offsite(c)
-        where = f"{c.peer_ip} {ep.label}" if ep is not None else c.peer_ip or (c.peer_mac or "")
-        rows.append((c.first_ts, f"{c.transport}/{c.port} {where}", "off-site" if ep else ""))
+        where = display(
+            f"{c.peer_ip} {ep.label}" if ep is not None else c.peer_ip or (c.peer_mac or "")
+        )
+        rows.append((c.first_ts, f"{display(c.transport, 8)}/{display(c.port, 8)} {where}",
+                     "off-site" if ep else ""))  # fmt: skip
     for b in device_bursts(v, snap)[:MAX_ROWS]:
-        rows.append((b.start, f"upload {human_bytes(b.bytes)} to {b.destination}", "burst"))
+        rows.append(
+            (b.start, f"upload {human_bytes(b.bytes)} to {display(b.destination)}", "burst")
+        )
     for m in marks:
         rows.append((m.capture_ts, f"mark #{m.number}", "mark"))
     rows.sort(key=lambda r: r[0])
@@ -121,7 +131,7 @@ def events(v: DeviceView, snap: Snapshot, marks: list[Mark]) -> Table:
     t.add_column(overflow="fold")
     style = {"mark": "bold yellow", "burst": "red", "off-site": "cyan"}
     for ts, what, kind in rows[: MAX_ROWS * 2]:
-        t.add_row(clock(ts), Text(what, style=style.get(kind, "")))
+        t.add_row(Text(clock(ts)), Text(what, style=style.get(kind, "")))
     return t
 
 
@@ -140,8 +150,8 @@ class DeviceScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         v, snap = self.view, self.snap
         bursts = device_bursts(v, snap)
-        title = Text.assemble(
-            ("device ", "bold"), (v.label, "bold"), f"  {v.name}  ",
+        title = assemble(
+            ("device ", "bold"), (v.label, "bold"), "  ", (v.name, ""), "  ",
             (v.verdict, LEVEL_STYLE.get(v.verdict, "")),
         )  # fmt: skip
         yield Static(title, id="device-title")
@@ -152,11 +162,9 @@ class DeviceScreen(Screen[None]):
             timeline.set_data(bursts, self.marks, snap.capture_first, snap.capture_last)
             yield Static("off-site uploads over time, marks ▲", classes="section-title")
             yield timeline
-            yield Static(
-                walk_verdict(self.marks, bursts, self.window,
-                             (snap.capture_first, snap.capture_last)),
-                id="device-marks",
-            )  # fmt: skip
+            verdict = walk_verdict(self.marks, bursts, self.window,
+                                   (snap.capture_first, snap.capture_last))  # fmt: skip
+            yield Static(Text(verdict), id="device-marks")
             yield self._section(f"destinations ({len(v.conversations)})", destinations(v, snap))
             yield self._section("services", services(v))
             yield self._section("timeline", events(v, snap, self.marks))

@@ -17,6 +17,7 @@ from textual.widgets import DataTable, Input, Select
 
 from netscan.inventory.model import ROLES
 from netscan.tui.state import LEVEL_RANK, DeviceView, Snapshot, human_bytes
+from netscan.untrusted import text
 
 LEVEL_STYLE = {
     "confirmed": "bold white on red",
@@ -142,7 +143,7 @@ class DevicesPane(Vertical):
             self._vendors = vendors
             sel = self.query_one("#device-vendor", Select)
             current = sel.value
-            sel.set_options([(v[:40], v) for v in sorted(vendors)])
+            sel.set_options([(text(v, limit=40), v) for v in sorted(vendors)])
             if isinstance(current, str) and current in vendors:
                 sel.value = current
         self.refilter(incremental=True)
@@ -175,15 +176,15 @@ class DevicesPane(Vertical):
         new = self.is_new(v.key)
         verdict = v.verdict
         role = f"{v.role} {v.confidence:.2f}" if v.role != "unknown" else "unknown"
-        return (
+        return (  # every cell a plain Text: names are data, never markup
             Text("●", style="bold green") if new else Text(""),
-            Text(v.label, style="bold green" if new else ""),
-            Text(verdict, style=LEVEL_STYLE.get(verdict, "")),
-            Text(role, style=ROLE_STYLE.get(v.role, "")),
-            v.ip,
-            human_bytes(v.bytes_offsite) if v.bytes_offsite else "",
-            v.name[:24],
-            v.vendor[:22],
+            text(v.label, "bold green" if new else ""),
+            text(verdict, LEVEL_STYLE.get(verdict, "")),
+            text(role, ROLE_STYLE.get(v.role, "")),
+            text(v.ip),
+            Text(human_bytes(v.bytes_offsite) if v.bytes_offsite else ""),
+            text(v.name, limit=24),
+            text(v.vendor, limit=22),
         )
 
     def refilter(self, incremental: bool = False) -> None:

@@ -25,59 +25,65 @@ from netscan.tui.state import (
     to_ts,
     walk_verdict,
 )
+from netscan.untrusted import TEXT_LIMIT, assemble, display, join, text
 
 LEVEL_STYLE = {"confirmed": "bold white on red", "likely": "bold red", "possible": "bold yellow"}
 SPARK_BUCKETS = 60
 
 
 def finding_prompt(f: dict[str, Any]) -> Text:
-    level = str(f.get("level", "?"))
+    level = display(f.get("level", "?"), 12)
     d = f.get("destination") or {}
-    country = d.get("ip_country") or d.get("operator_country") or "?"
-    return Text.assemble(
+    country = display(d.get("ip_country") or d.get("operator_country") or "?", 8)
+    return assemble(
         (f" {level[:9]:<9} ", LEVEL_STYLE.get(level, "")),
-        f" {f.get('device_mac') or '?'} → {destination_label(d)} [{country}]",
+        f" {display(f.get('device_mac') or '?')} → {display(destination_label(d))} [{country}]",
         (f" ↑{human_bytes(float(f.get('bytes_up', 0) or 0))}", "bold"),
     )
 
 
 def finding_detail(f: dict[str, Any], hits_text: str) -> Group:
+    """The selected finding, every value a plain ``Text`` (the report's strings are data)."""
     d = f.get("destination") or {}
     t = Table.grid(padding=(0, 1))
     t.add_column(style="bold", no_wrap=True)
     t.add_column(overflow="fold")
-    level = str(f.get("level", "?"))
+    level = display(f.get("level", "?"), 12)
     t.add_row("level", Text(level, style=LEVEL_STYLE.get(level, "")))
-    t.add_row("walk test", hits_text)
-    t.add_row("kind", str(f.get("kind", "")))
-    t.add_row("reason", str(f.get("reason", "")))
-    t.add_row("path", finding_path(f) or str(f.get("device_mac", "")))
-    names = ", ".join(d.get("names") or [])
-    t.add_row("destination", f"{d.get('ip', '?')} {names}".strip())
-    t.add_row("provider", str(d.get("provider") or "—"))
+    t.add_row("walk test", Text(hits_text))
+    t.add_row("kind", text(f.get("kind", "")))
+    t.add_row("reason", text(f.get("reason", ""), limit=TEXT_LIMIT))
+    t.add_row("path", Text(finding_path(f) or display(f.get("device_mac", ""))))
+    names = join(d.get("names") or [])
+    t.add_row("destination", Text(f"{display(d.get('ip', '?'))} {names}".strip()))
+    t.add_row("provider", text(d.get("provider") or "—"))
     t.add_row(
         "countries",
-        f"address in {d.get('ip_country') or '?'}, operator in {d.get('operator_country') or '?'}"
-        + (f", AS{d['asn']}" if d.get("asn") else "")
-        + (f" {d['org']}" if d.get("org") else ""),
+        Text(
+            f"address in {display(d.get('ip_country') or '?', 8)}, "
+            f"operator in {display(d.get('operator_country') or '?', 8)}"
+            + (f", AS{display(d['asn'], 12)}" if d.get("asn") else "")
+            + (f" {display(d['org'])}" if d.get("org") else "")
+        ),
     )
     cross = f.get("cross_border")
     if cross is not None:
-        t.add_row("cross-border", Text("yes", style="bold red") if cross else "no")
-    t.add_row("sent", f"{human_bytes(float(f.get('bytes_up', 0) or 0))} in "
-              f"{len(f.get('bursts') or [])} burst(s)")  # fmt: skip
-    t.add_row("seen", f"{stamp(to_ts(f.get('first_ts')))} … {clock(to_ts(f.get('last_ts')))}")
+        t.add_row("cross-border", Text("yes", style="bold red") if cross else Text("no"))
+    t.add_row("sent", Text(f"{human_bytes(float(f.get('bytes_up', 0) or 0))} in "
+              f"{len(f.get('bursts') or [])} burst(s)"))  # fmt: skip
+    t.add_row("seen", Text(f"{stamp(to_ts(f.get('first_ts')))} … {clock(to_ts(f.get('last_ts')))}"))
     provisions = f.get("provisions") or []
     if provisions:
-        t.add_row("provisions", "\n".join(_provision(p) for p in provisions))
+        t.add_row("provisions", Text("\n").join(_provision(p) for p in provisions))
     ev = Table(title="evidence frames", title_justify="left", expand=True, box=None)
     ev.add_column("frame", justify="right", style="bold")
     ev.add_column("file", overflow="fold", max_width=24)
     ev.add_column("what", overflow="fold")
     for e in (f.get("evidence") or [])[:50]:
         if isinstance(e, dict):
-            ev.add_row(str(e.get("frame", "")), str(e.get("file", "")).rsplit("/", 1)[-1],
-                       str(e.get("what", "")))  # fmt: skip
+            ev.add_row(text(e.get("frame", ""), limit=12),
+                       text(str(e.get("file", "")).rsplit("/", 1)[-1]),
+                       text(e.get("what", ""), limit=TEXT_LIMIT))  # fmt: skip
     return Group(t, ev)
 
 
@@ -149,16 +155,16 @@ class FindingsPane(Vertical):
             if bursts
             else "no upload bursts recorded"
         )
-        self.query_one("#finding-spark-label", Static).update(label)
+        self.query_one("#finding-spark-label", Static).update(Text(label))
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         event.stop()
         self.explain(event.option_index)
 
 
-def _provision(p: object) -> str:
+def _provision(p: object) -> Text:
     """One legal provision in a line: instrument and article (the report has the rest)."""
     if not isinstance(p, dict):
-        return str(p)
-    head = " ".join(str(p[k]) for k in ("instrument", "article") if p.get(k))
-    return head or str(p.get("id", p))
+        return text(p)
+    head = " ".join(display(p[k]) for k in ("instrument", "article") if p.get(k))
+    return Text(head) if head else text(p.get("id", p))

@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from netscan import untrusted
 from netscan.tui.state import GraphNode
 
 STYLE = {"hub": "bold", "device": "", "provider": "cyan", "note": "dim italic"}
@@ -28,7 +29,7 @@ class GraphView(Tree[GraphNode]):
         self.root.expand()
 
     def _label(self, node: GraphNode) -> Text:
-        text = Text(node.label, style=STYLE.get(node.kind, ""))
+        text = untrusted.text(node.label, STYLE.get(node.kind, ""), limit=200)
         if node.face:
             text.stylize("bold red")
             text.append(" ⚠ face", style="bold red reverse")

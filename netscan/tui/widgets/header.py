@@ -9,6 +9,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from netscan.tui.state import Snapshot
+from netscan.untrusted import display, join
 
 
 class ScanHeader(Static):
@@ -68,20 +69,20 @@ class ScanHeader(Static):
             state = f"analysing {self.fraction:4.0%}"
         else:
             state = self.state
-        commit = str(self.pack.get("commit") or "bundled")[:10]
+        commit = display(self.pack.get("commit") or "bundled", 10)
         drops = "n/a" if self.drops is None else f"{self.drops:,}"
         line1 = Text.assemble(
             ("netscan ", "bold"),
-            (self.source, "bold"),
+            (display(self.source, 200), "bold"),
             "  ",
             (state, "reverse" if self.state == "analysing" else ""),
             f"  ⏱ {elapsed}  pkts {self.packets:,}  drops {drops}",
         )
-        prem = ", ".join(self.premises[:3]) + (" …" if len(self.premises) > 3 else "")
+        prem = join(self.premises[:3]) + (" …" if len(self.premises) > 3 else "")
         line2 = Text.assemble(
-            f"sigs {commit} ({self.pack.get('count', 0)})",
+            f"sigs {commit} ({display(self.pack.get('count', 0), 12)})",
             f"  premises {prem or 'default'}",
-            f"  country {self.country or '—'}",
+            f"  country {display(self.country or '—', 8)}",
             f"  marks {self.marks}",
         )
         line1.truncate(max(self.size.width, 20), overflow="ellipsis")

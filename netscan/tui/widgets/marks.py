@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 from netscan.tui.state import Mark, Snapshot, clock, device_bursts, human_bytes, uploads_after_marks
 from netscan.tui.widgets.timeline import Timeline
+from netscan.untrusted import display
 
 
 class MarksPane(VerticalScroll):
@@ -49,12 +50,12 @@ class MarksPane(VerticalScroll):
             for key, bursts in per_device.items():
                 hit = uploads_after_marks([m], bursts, window)[0]
                 if hit.bursts:
-                    label = snap.devices[key].label
+                    label = display(snap.devices[key].label)
                     followers.append(f"{label} +{hit.delay:.1f}s ↑{human_bytes(hit.bytes)}")
             t.add_row(
-                str(m.number),
-                time.strftime("%H:%M:%S", time.localtime(m.wall)),
-                clock(m.capture_ts),
+                Text(str(m.number)),
+                Text(time.strftime("%H:%M:%S", time.localtime(m.wall))),
+                Text(clock(m.capture_ts)),
                 Text("\n".join(followers), style="bold red")
                 if followers
                 else Text("none", style="dim"),
