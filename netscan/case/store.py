@@ -285,6 +285,11 @@ class CaseStore:
                       .values(description=_bounded(description, "description")))  # fmt: skip
             return sid
 
+    def ensure_site(self, case: str, site: str) -> None:
+        """Create the case and the site when they do not exist yet."""
+        with self._tx() as c:
+            self._site_id(c, case, site, create=True)
+
     def cases(self) -> list[dict[str, Any]]:
         with self._tx() as c:
             q = (
