@@ -58,6 +58,10 @@ class Result:
     packets: int
     warnings: list[str]
     dissector_errors: dict[str, int]
+    # sources other than captures (Zeek logs): where evidence lines came from, and what the
+    # source cannot tell
+    record_refs: Any = None
+    limits: list[str] = field(default_factory=list)
 
 
 @contextlib.contextmanager

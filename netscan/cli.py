@@ -64,8 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     an = sub.add_parser("analyze", help="analyse capture files (pcap, pcapng, gzip)",
                         description="Analyse capture files and print the premises inventory.",
                         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    an.add_argument("files", nargs="+", metavar="FILE", help="capture files, merged by time")
+    an.add_argument("files", nargs="*", metavar="FILE", help="capture files, merged by time")
     _add_analysis_options(an)
+    from netscan.sources.options import add_analyze_options  # --zeek, --zeek-files, --flows
+
+    add_analyze_options(an)
     an.add_argument("--json", metavar="OUT", help="write the JSON report to OUT ('-' for stdout)")
     an.add_argument("--report", metavar="OUT.html", help="write the HTML report")
     an.add_argument("--markdown", metavar="OUT.md", help="write the Markdown report")
@@ -89,8 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
         sig_cli.add_parser(sub)
     except ImportError:
         pass
-    for mod in ("netscan.report.evidence_cli", "netscan.tui.cli", "netscan.live_cli",
-                "netscan.case.cli"):
+    subcommands = ("netscan.report.evidence_cli", "netscan.tui.cli", "netscan.live_cli")
+    for mod in (*subcommands, "netscan.fleet.cli", "netscan.case.cli"):
         try:
             module = __import__(mod, fromlist=["add_parser"])
             module.add_parser(sub)
@@ -108,6 +111,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         raise UsageError("--jobs must be at least 1")
     if bool(args.case) != bool(args.site):
         raise UsageError("--case and --site go together")
+    from netscan.sources import options as source_options
+
+    source_options.check(args, UsageError)
     store = None
     if args.case:
         from netscan.case.cli import open_store
@@ -124,7 +130,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     analyzer = Analyzer(opts)
     quiet = args.quiet or args.json == "-"
     with progress_bar(enabled=not quiet and sys.stderr.isatty()) as progress:
-        result = analyzer.run(args.files, progress=progress)
+        result = source_options.run(analyzer, args, progress)
     report = json_report.build(result)
     store_error: Exception | None = None
     if store is not None:
@@ -142,6 +148,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         from netscan.report import markdown_report
 
         markdown_report.write(report, args.markdown, analyst=args.analyst)
+    source_options.write_outputs(result, args)
     from netscan.untrusted import TEXT_LIMIT, display
 
     for w in result.warnings:

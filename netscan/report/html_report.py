@@ -61,6 +61,13 @@ def _e(v: Any) -> str:
     return untrusted.html(v)
 
 
+def _position(e: dict[str, Any]) -> str:
+    """A frame number, or for Zeek logs the log line and connection uid."""
+    if e.get("line"):
+        return f"line {e['line']}" + (f", uid {e['uid']}" if e.get("uid") else "")
+    return str(e.get("frame"))
+
+
 def _bytes(n: int | float | None) -> str:
     if n is None:
         return ""
@@ -231,7 +238,7 @@ def _finding(f: dict[str, Any]) -> str:
         for e in ev:
             out.append(
                 f"<tr><td class='mono'>{_e(Path(str(e.get('file', ''))).name)}</td>"
-                f"<td class='num'>{_e(e.get('frame'))}</td><td>{_e(e.get('what'))}</td></tr>"
+                f"<td class='num'>{_e(_position(e))}</td><td>{_e(e.get('what'))}</td></tr>"
             )
         out.append("</table>")
     provs = f.get("provisions") or []
@@ -466,6 +473,12 @@ def _custody(report: dict[str, Any], analyst: str | None) -> str:
         out.append(
             "<h3>Warnings</h3><ul>"
             + "".join(f"<li>{_e(w)}</li>" for w in report["warnings"])
+            + "</ul>"
+        )
+    if report.get("limits"):  # what the source (e.g. Zeek logs) cannot show
+        out.append(
+            "<h3>What this source cannot show</h3><ul>"
+            + "".join(f"<li>{_e(w)}</li>" for w in report["limits"])
             + "</ul>"
         )
     return "\n".join(out)

@@ -119,7 +119,7 @@ def build(result: Result) -> dict[str, Any]:
     devices = sorted(inv.devices.values(), key=lambda d: d.key)
     endpoints = sorted(inv.endpoints.values(), key=lambda e: _ip_key(e.ip))
     convs = sorted(result.conversations, key=lambda c: (c.device, c.peer_ip, c.transport, c.port))
-    return {
+    out = {
         "schema_version": SCHEMA_VERSION,
         "netscan_version": __version__,
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
@@ -156,6 +156,11 @@ def build(result: Result) -> dict[str, Any]:
         "findings": [_jsonable(f) for f in result.findings],
         "warnings": list(result.warnings),
     }
+    if result.limits:
+        out["limits"] = list(result.limits)
+    if result.record_refs is not None:  # Zeek logs: log lines and connection uids
+        result.record_refs.annotate(out)
+    return out
 
 
 def _ip_key(ip: str) -> tuple[int, int]:

@@ -7,7 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from netscan.report import case_section
-from netscan.report.html_report import LEVEL_RANK, _bytes, _country_text, _dest_text, _path_text
+from netscan.report.html_report import (
+    LEVEL_RANK,
+    _bytes,
+    _country_text,
+    _dest_text,
+    _path_text,
+    _position,
+)
 from netscan.untrusted import TEXT_LIMIT, display, filename, join
 from netscan.untrusted import markdown as m
 
@@ -116,7 +123,7 @@ def render(report: dict[str, Any], analyst: str | None = None) -> str:
         if f.get("evidence"):
             lines += _table(
                 ["File", "Frame", "What"],
-                [[Path(str(e.get("file"))).name, e.get("frame"), e.get("what")]
+                [[Path(str(e.get("file"))).name, _position(e), e.get("what")]
                  for e in f["evidence"]],
             )  # fmt: skip
             lines.append("")
@@ -204,6 +211,9 @@ def render(report: dict[str, Any], analyst: str | None = None) -> str:
         ],  # fmt: skip
     )
     lines += case_section.markdown_overrides(report)
+    if report.get("limits"):  # what the source (e.g. Zeek logs) cannot show
+        lines += ["", "## What this source cannot show", ""]
+        lines += [f"- {_cell(x)}" for x in report["limits"]]
     return "\n".join(lines) + "\n"
 
 

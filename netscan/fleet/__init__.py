@@ -1,0 +1,1 @@
+"""Fleet audits: many premises analysed as tasks on Dask distributed, one fleet report."""

@@ -1,0 +1,391 @@
+"""The fleet report: every site's result side by side, as JSON (``fleet.schema.json``) and as
+one self-contained HTML page (inline CSS and SVG, no scripts, no external assets).
+
+It is built from the sites' own JSON reports on disk (so sites skipped as unchanged count
+too) and their states. Every number links to the site report it comes from, to the finding
+where there is one. All site- and network-provided text is escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections import defaultdict
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from netscan import __version__
+from netscan.fleet.sites import Site
+
+FLEET_SCHEMA_VERSION = "1.0"
+LEVELS = ("confirmed", "likely", "possible")
+RANK = {"confirmed": 3, "likely": 2, "possible": 1, None: 0}
+COLOURS = {"confirmed": "#b3261e", "likely": "#c25e00", "possible": "#8a7300", "none": "#2e7d32",
+           "failed": "#555555"}  # fmt: skip
+FACE_FAMILY = ("camera", "nvr", "face-terminal", "doorbell", "edge-server")
+MODEL_MIN_SITES = 3  # the same model at this many sites is a fleet finding
+MAX_LINKS = 50  # links kept per aggregate row
+
+
+def _href(site_id: str, anchor: str | None = None) -> str:
+    base = f"sites/{quote(site_id, safe='')}/report.html"
+    return base + (f"#{quote(anchor, safe='')}" if anchor else "")
+
+
+def _load(out: Path, sid: str) -> dict[str, Any] | None:
+    try:
+        data = json.loads((out / "sites" / sid / "report.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def build(out: Path, sites: list[Site], states: dict[str, dict[str, Any]],
+          run: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    rows: list[dict[str, Any]] = []
+    providers: dict[str, dict[str, Any]] = {}
+    countries: dict[str, dict[str, Any]] = {}
+    operators: dict[str, dict[str, Any]] = {}
+    models: dict[tuple[str, str, str], dict[str, Any]] = {}
+    cross = {"findings": 0, "sites": [], "bytes_up": 0, "by_country": {}}
+    signatures: dict[str, Any] | None = None
+
+    def agg(table: dict[str, dict[str, Any]], key: str, sid: str, f: dict[str, Any]) -> None:
+        e = table.setdefault(key, {"name": key, "sites": [], "findings": 0, "bytes_up": 0,
+                                   "levels": {lv: 0 for lv in LEVELS}, "links": []})  # fmt: skip
+        if sid not in e["sites"]:
+            e["sites"].append(sid)
+        e["findings"] += 1
+        e["bytes_up"] += int(f.get("bytes_up") or 0)
+        e["levels"][f["level"]] = e["levels"].get(f["level"], 0) + 1
+        if len(e["links"]) < MAX_LINKS:
+            e["links"].append(
+                {"site": sid, "finding": f.get("id"), "href": _href(sid, f.get("id"))}
+            )
+
+    for s in sites:
+        st = states.get(s.id) or {}
+        rep = _load(out, s.id) if st.get("status") == "done" else None
+        row: dict[str, Any] = {
+            "id": s.id, "name": s.name, "address": s.address, "country": s.country,
+            "analyst": s.analyst, "status": st.get("status_this_run") or st.get("status") or "missing",
+            "reason": st.get("reason"), "report": None, "json": None, "markdown": None,
+            "worst": None, "levels": {lv: 0 for lv in LEVELS}, "level_links": {},
+            "findings": 0, "devices": 0, "endpoints": 0, "packets": 0, "cross_border": 0,
+            "bytes_up": 0, "inputs": len(s.captures) + (1 if s.zeek else 0),
+        }  # fmt: skip
+        if rep is not None:
+            signatures = signatures or rep.get("signatures")
+            row.update({"report": _href(s.id), "json": f"sites/{quote(s.id, safe='')}/report.json",
+                        "markdown": f"sites/{quote(s.id, safe='')}/report.md",
+                        "devices": len(rep.get("devices", [])),
+                        "endpoints": len(rep.get("endpoints", [])),
+                        "packets": sum(int(i.get("packets") or 0) for i in rep.get("inputs", [])),
+                        "engine": rep.get("engine")})  # fmt: skip
+            for f in rep.get("findings", []):
+                lv = f.get("level")
+                if lv not in LEVELS:
+                    continue
+                row["levels"][lv] += 1
+                row["level_links"].setdefault(lv, _href(s.id, f.get("id")))
+                row["findings"] += 1
+                row["bytes_up"] += int(f.get("bytes_up") or 0)
+                if RANK[lv] > RANK[row["worst"]]:
+                    row["worst"] = lv
+                d = f.get("destination") or {}
+                agg(
+                    providers, str(d.get("provider") or d.get("org") or "unknown provider"), s.id, f
+                )
+                for cc in sorted(
+                    {c for c in (d.get("ip_country"), d.get("operator_country")) if c}
+                ):
+                    agg(countries, str(cc), s.id, f)
+                if not d.get("ip_country") and not d.get("operator_country"):
+                    agg(countries, "unknown", s.id, f)
+                op = d.get("org") or (f"AS{d['asn']}" if d.get("asn") else "unknown operator")
+                agg(operators, str(op), s.id, f)
+                if f.get("cross_border"):
+                    row["cross_border"] += 1
+                    cross["findings"] += 1
+                    cross["bytes_up"] += int(f.get("bytes_up") or 0)
+                    if s.id not in cross["sites"]:
+                        cross["sites"].append(s.id)
+                    cc = str(d.get("ip_country") or d.get("operator_country") or "unknown")
+                    c = cross["by_country"].setdefault(
+                        cc, {"findings": 0, "bytes_up": 0, "sites": []}
+                    )
+                    c["findings"] += 1
+                    c["bytes_up"] += int(f.get("bytes_up") or 0)
+                    if s.id not in c["sites"]:
+                        c["sites"].append(s.id)
+            for dev in rep.get("devices", []):
+                if dev.get("role") not in FACE_FAMILY:
+                    continue
+                key = (str(dev.get("vendor") or "unknown vendor"),
+                       str(dev.get("model") or "unknown model"), str(dev.get("role")))  # fmt: skip
+                m = models.setdefault(key, {"vendor": key[0], "model": key[1], "role": key[2],
+                                            "sites": [], "devices": 0, "links": []})  # fmt: skip
+                m["devices"] += 1
+                if s.id not in m["sites"]:
+                    m["sites"].append(s.id)
+                    if len(m["links"]) < MAX_LINKS:
+                        m["links"].append({"site": s.id, "href": _href(s.id)})
+        rows.append(row)
+
+    status_rank = {"failed": 1, "missing": 2}  # sites without a result go last
+    rows.sort(key=lambda r: (-RANK[r["worst"]], -r["levels"]["confirmed"], -r["levels"]["likely"],
+                             -r["findings"], -r["bytes_up"], status_rank.get(r["status"], 0),
+                             r["id"]))  # fmt: skip
+    for i, r in enumerate(rows, start=1):
+        r["rank"] = i
+    model_list = sorted(models.values(), key=lambda m: (-len(m["sites"]), -m["devices"], m["vendor"],
+                                                       m["model"]))  # fmt: skip
+    fleet_findings = []
+    for m in model_list:
+        known = m["model"] != "unknown model" or m["vendor"] != "unknown vendor"
+        if known and len(m["sites"]) >= MODEL_MIN_SITES:
+            fleet_findings.append({
+                "kind": "same-model-many-sites", "vendor": m["vendor"], "model": m["model"],
+                "role": m["role"], "sites": len(m["sites"]), "devices": m["devices"],
+                "text": f"the same {m['role']} ({m['vendor']}, {m['model']}) at {len(m['sites'])} "
+                        f"sites ({m['devices']} devices): one procurement, one decision to review",
+            })  # fmt: skip
+
+    def ranked(t: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+        return sorted(t.values(), key=lambda e: (-len(e["sites"]), -e["findings"], e["name"]))
+
+    by = defaultdict(int)
+    for r in rows:
+        by[r["worst"] or ("failed" if r["status"] == "failed" else "none")] += 1
+    return {
+        "fleet_schema_version": FLEET_SCHEMA_VERSION,
+        "netscan_version": __version__,
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "run": dict(run or {}),
+        "signatures": signatures,
+        "totals": {
+            "sites": len(rows),
+            "analysed": sum(1 for r in rows if r["status"] == "done"),
+            "unchanged": sum(1 for r in rows if r["status"] == "unchanged"),
+            "failed": sum(1 for r in rows if r["status"] == "failed"),
+            "findings": sum(r["findings"] for r in rows),
+            "levels": {lv: sum(r["levels"][lv] for r in rows) for lv in LEVELS},
+            "sites_by_worst": {k: by.get(k, 0) for k in (*LEVELS, "none", "failed")},
+            "packets": sum(r["packets"] for r in rows),
+        },
+        "sites": rows,
+        "destinations": {
+            "providers": ranked(providers),
+            "countries": ranked(countries),
+            "operators": ranked(operators),
+        },  # fmt: skip
+        "device_models": model_list,
+        "cross_border": cross,
+        "fleet_findings": fleet_findings,
+    }
+
+
+def schema() -> dict[str, Any]:
+    text = resources.files("netscan.fleet").joinpath("fleet.schema.json").read_text("utf-8")
+    return json.loads(text)
+
+
+# -- HTML ---------------------------------------------------------------------------------------
+
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1c1b1f;
+background:#fafafa}main{max-width:1280px;margin:0 auto;padding:24px}
+h1{font-size:24px;margin:0 0 4px}h2{font-size:19px;margin:30px 0 10px;border-bottom:2px solid #ddd;
+padding-bottom:4px}.meta{color:#555}
+table{border-collapse:collapse;width:100%;margin:8px 0;background:#fff}
+th,td{border:1px solid #ddd;padding:4px 6px;text-align:left;vertical-align:top}
+th{background:#f0f0f0}td.id{white-space:nowrap}td.reason{overflow-wrap:anywhere;max-width:320px}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.badge{display:inline-block;border-radius:4px;padding:1px 8px;color:#fff;font-size:12px;
+font-weight:600;text-transform:uppercase}
+.cards{display:flex;gap:12px;flex-wrap:wrap;margin:14px 0}
+.card{background:#fff;border:1px solid #ddd;border-radius:6px;padding:10px 16px;min-width:130px}
+.card .n{font-size:24px;font-weight:600}.small{font-size:12px;color:#555}
+.fleetf{background:#fff;border-left:6px solid #6a1b9a;padding:8px 12px;margin:8px 0}
+td.heat{text-align:center;font-weight:600}
+svg text{font:12px system-ui,sans-serif}
+"""
+
+
+def _visible(text: str) -> str:
+    """Control characters (terminal escapes, bidi overrides, NULs) shown, never obeyed."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else f"\\x{ord(c):02x}" if ord(c) < 256
+                   else f"\\u{ord(c):04x}" for c in text)  # fmt: skip
+
+
+def _e(v: Any) -> str:
+    return html.escape(_visible("" if v is None else str(v)), quote=True)
+
+
+def _bytes(n: int | float) -> str:
+    n = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1000
+    return f"{n:,.1f} TB"
+
+
+def _badge(level: str | None, status: str = "") -> str:
+    label = level or ("failed" if status == "failed" else "none")
+    return f'<span class="badge" style="background:{COLOURS[label]}">{_e(label)}</span>'
+
+
+def _a(href: str | None, text: Any) -> str:
+    return f'<a href="{_e(href)}">{_e(text)}</a>' if href else _e(text)
+
+
+def _bar_chart(items: list[tuple[str, int, str]], title: str, width: int = 560) -> str:
+    """Horizontal bars: (label, value, colour)."""
+    if not items:
+        return ""
+    top = max(v for _, v, _ in items) or 1
+    h = 26 * len(items) + 30
+    out = [f'<svg role="img" aria-label="{_e(title)}" width="{width}" height="{h}" '
+           f'viewBox="0 0 {width} {h}" xmlns="http://www.w3.org/2000/svg">',
+           f'<text x="0" y="14" font-weight="600">{_e(title)}</text>']  # fmt: skip
+    for i, (label, v, colour) in enumerate(items):
+        y = 26 + 26 * i
+        w = int((width - 230) * v / top)
+        out.append(f'<text x="0" y="{y + 14}">{_e(label[:28])}</text>'
+                   f'<rect x="170" y="{y}" width="{max(w, 1)}" height="18" fill="{_e(colour)}"/>'
+                   f'<text x="{176 + w}" y="{y + 14}">{v:,}</text>')  # fmt: skip
+    out.append("</svg>")
+    return "".join(out)
+
+
+def render(fleet: dict[str, Any], title: str = "Fleet audit") -> str:
+    t = fleet["totals"]
+    sites = fleet["sites"]
+    out = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width,initial-scale=1'>",
+        f"<title>{_e(title)}</title><style>{CSS}</style></head><body><main>",
+        f"<h1>{_e(title)}</h1>",
+        f"<p class='meta'>netscan {_e(fleet['netscan_version'])}, generated "
+        f"{_e(fleet['generated_at'])}; signature pack "
+        f"{_e((fleet.get('signatures') or {}).get('commit') or 'unknown')}</p>",
+        "<div class='cards'>",
+    ]
+    for label, n in (("sites", t["sites"]), ("analysed", t["analysed"]),
+                     ("unchanged", t["unchanged"]), ("failed", t["failed"]),
+                     ("findings", t["findings"]), ("cross-border findings",
+                     fleet["cross_border"]["findings"])):  # fmt: skip
+        out.append(f"<div class='card'><div class='n'>{n:,}</div><div class='small'>"
+                   f"{_e(label)}</div></div>")  # fmt: skip
+    out.append("</div>")
+    if fleet["fleet_findings"]:
+        out.append("<h2>Across the fleet</h2>")
+        for ff in fleet["fleet_findings"]:
+            out.append(f"<div class='fleetf'>{_e(ff['text'])}</div>")
+    sbw = t["sites_by_worst"]
+    out.append("<h2>Overview</h2><div class='cards'>")
+    out.append(_bar_chart([(k, sbw[k], COLOURS[k]) for k in (*LEVELS, "none", "failed")],
+                          "Sites by worst finding"))  # fmt: skip
+    ctry = fleet["destinations"]["countries"][:10]
+    out.append(_bar_chart([(c["name"], len(c["sites"]), "#1565c0") for c in ctry],
+                          "Sites sending to each destination country"))  # fmt: skip
+    out.append("</div>")
+
+    out.append("<h2>Sites ranked by worst finding</h2><table id='sites'><thead><tr>"
+               "<th>#</th><th>Site</th><th>Name</th><th>Address</th><th>Country</th>"
+               "<th>Worst</th><th>Findings</th><th>Cross-border</th><th>Upstream</th>"
+               "<th>Devices</th><th>Packets</th><th>Status</th></tr></thead><tbody>")  # fmt: skip
+    for r in sites:
+        rep = r["report"]
+        status = _e(r["status"]) + (f": {_e(r['reason'])}" if r.get("reason") else "")
+        out.append(
+            f"<tr><td class='num'>{r['rank']}</td><td class='id'>{_a(rep, r['id'])}</td>"
+            f"<td>{_e(r['name'])}</td><td>{_e(r['address'])}</td><td>{_e(r['country'])}</td>"
+            f"<td>{_badge(r['worst'], r['status'])}</td>"
+            f"<td class='num'>{_a(rep, r['findings'])}</td>"
+            f"<td class='num'>{_a(rep, r['cross_border'])}</td>"
+            f"<td class='num'>{_a(rep, _bytes(r['bytes_up']))}</td>"
+            f"<td class='num'>{_a(rep, r['devices'])}</td>"
+            f"<td class='num'>{_a(rep, format(r['packets'], ','))}</td>"
+            f"<td class='reason'>{status}</td></tr>"
+        )
+    out.append("</tbody></table>")
+
+    out.append("<h2>Sites × levels</h2><table id='levels'><thead><tr><th>Site</th>"
+               + "".join(f"<th>{_e(lv)}</th>" for lv in LEVELS) + "</tr></thead><tbody>")  # fmt: skip
+    for r in sites:
+        cells = []
+        for lv in LEVELS:
+            n = r["levels"][lv]
+            style = f" style='background:{COLOURS[lv]};color:#fff'" if n else ""
+            cells.append(
+                f"<td class='heat'{style}>{_a(r['level_links'].get(lv), n) if n else 0}</td>"
+            )
+        out.append(f"<tr><td class='id'>{_a(r['report'], r['id'])}</td>{''.join(cells)}</tr>")
+    out.append("</tbody></table>")
+
+    for key, label in (("providers", "Providers"), ("countries", "Countries"),
+                       ("operators", "Network operators")):  # fmt: skip
+        rows = fleet["destinations"][key]
+        out.append(f"<h2>Destinations receiving face data: {_e(label.lower())}</h2>")
+        if not rows:
+            out.append("<p>None.</p>")
+            continue
+        out.append(f"<table id='dest-{_e(key)}'><thead><tr><th>{_e(label[:-1] if key != 'countries' else 'Country')}</th>"
+                   "<th>Sites</th><th>Findings</th><th>confirmed / likely / possible</th>"
+                   "<th>Upstream</th><th>Findings at</th></tr></thead><tbody>")  # fmt: skip
+        for d in rows:
+            links = ", ".join(_a(x["href"], x["site"]) for x in d["links"][:12])
+            first = d["links"][0]["href"] if d["links"] else None
+            lv = " / ".join(str(d["levels"].get(x, 0)) for x in LEVELS)
+            out.append(f"<tr><td>{_e(d['name'])}</td><td class='num'>{_a(first, len(d['sites']))}</td>"
+                       f"<td class='num'>{_a(first, d['findings'])}</td><td>{_e(lv)}</td>"
+                       f"<td class='num'>{_e(_bytes(d['bytes_up']))}</td><td>{links}</td></tr>")  # fmt: skip
+        out.append("</tbody></table>")
+
+    out.append("<h2>Camera, recorder and face-terminal models across sites</h2>")
+    if fleet["device_models"]:
+        out.append("<table id='models'><thead><tr><th>Vendor</th><th>Model</th><th>Role</th>"
+                   "<th>Sites</th><th>Devices</th><th>At</th></tr></thead><tbody>")  # fmt: skip
+        for m in fleet["device_models"]:
+            links = ", ".join(_a(x["href"], x["site"]) for x in m["links"][:12])
+            first = m["links"][0]["href"] if m["links"] else None
+            out.append(f"<tr><td>{_e(m['vendor'])}</td><td>{_e(m['model'])}</td>"
+                       f"<td>{_e(m['role'])}</td><td class='num'>{_a(first, len(m['sites']))}</td>"
+                       f"<td class='num'>{_a(first, m['devices'])}</td><td>{links}</td></tr>")  # fmt: skip
+        out.append("</tbody></table>")
+    else:
+        out.append("<p>None.</p>")
+
+    cb = fleet["cross_border"]
+    out.append(f"<h2>Cross-border</h2><p>{cb['findings']:,} finding(s) at {len(cb['sites']):,} "
+               f"site(s), {_e(_bytes(cb['bytes_up']))} upstream.</p>")  # fmt: skip
+    if cb["by_country"]:
+        out.append("<table id='cross'><thead><tr><th>Country</th><th>Findings</th><th>Sites</th>"
+                   "<th>Upstream</th></tr></thead><tbody>")  # fmt: skip
+        for cc, c in sorted(cb["by_country"].items(), key=lambda x: -x[1]["findings"]):
+            first = _href(c["sites"][0]) if c["sites"] else None
+            out.append(f"<tr><td>{_e(cc)}</td><td class='num'>{_a(first, c['findings'])}</td>"
+                       f"<td class='num'>{_a(first, len(c['sites']))}</td>"
+                       f"<td class='num'>{_e(_bytes(c['bytes_up']))}</td></tr>")  # fmt: skip
+        out.append("</tbody></table>")
+    run = fleet.get("run") or {}
+    if run:
+        out.append(f"<p class='small'>Run: {_e(run.get('seconds'))} s on {_e(run.get('cluster'))}; "
+                   f"{_e(run.get('packets'))} packets analysed in this run.</p>")  # fmt: skip
+    out.append("</main></body></html>\n")
+    return "".join(out)
+
+
+def write(out: Path, fleet: dict[str, Any]) -> tuple[Path, Path]:
+    j, h = out / "fleet.json", out / "fleet.html"
+    from netscan.safefile import write_private
+
+    for path, text in ((j, json.dumps(fleet, indent=2) + "\n"), (h, render(fleet))):
+        write_private(path, text)
+    return j, h
