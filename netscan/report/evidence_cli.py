@@ -158,6 +158,39 @@ class Selector:
         return False
 
 
+def feeding_pairs(finding: dict[str, Any]) -> set[frozenset[str]]:
+    """The local streams a finding's path names: (feeding device, the device it feeds)
+    address pairs on the premises, e.g. camera → recorder or camera → edge server."""
+    path = [p for p in finding.get("path") or [] if isinstance(p, dict)]
+    by_key = {str(p.get("key")): p for p in path}
+    device = finding.get("device")
+    pairs: set[frozenset[str]] = set()
+    for p in path:
+        if p.get("kind") != "device" or p.get("key") == device or not p.get("ip"):
+            continue
+        for to in p.get("to") or []:
+            q = by_key.get(str(to))
+            if q is not None and q.get("kind") == "device" and q.get("ip"):
+                pairs.add(frozenset((str(p["ip"]), str(q["ip"]))))
+    return pairs
+
+
+class ContextSelector:
+    """Matches the packets of the local streams that feed a finding's device."""
+
+    def __init__(self, pairs: set[frozenset[str]]) -> None:
+        self.pairs = pairs
+
+    def match(self, rec: Record) -> bool:
+        if not self.pairs:
+            return False
+        link = decode_link(rec.linktype, bytes(rec.data))
+        if link is None or link.ethertype == WLAN_PROTECTED:
+            return False
+        hit = _l3(bytes(rec.data), link.ethertype, link.offset)
+        return hit is not None and frozenset((hit[0], hit[1])) in self.pairs
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
@@ -204,6 +237,10 @@ def extract(
     by_file: dict[str, list[dict[str, Any]]] = {}
     for fl in finding.get("flows", []):
         by_file.setdefault(fl.get("file", ""), []).append(fl)
+    context = ContextSelector(feeding_pairs(finding))
+    if context.pairs:  # the feeding streams are in the same files as the finding's flows
+        for inp in report.get("inputs", []):
+            by_file.setdefault(inp.get("path", ""), [])
     paths = sorted(set(wanted) | set(by_file))
     with private_output(output, "wb") as fh:  # 0600, never through a link
         writer = PcapngWriter(
@@ -222,6 +259,9 @@ def extract(
                 for rec in cap:
                     if rec.frame in frames or selector.match(rec):
                         writer.write(rec, comment=f"{Path(rpath).name} frame {rec.frame}")
+                    elif context.match(rec):
+                        writer.write(rec, comment=f"{Path(rpath).name} frame {rec.frame} "
+                                     "(context: a local stream feeding the finding's device)")  # fmt: skip
             finally:
                 warnings.extend(f"{local}: {w}" for w in cap.warnings)
                 cap.close()
