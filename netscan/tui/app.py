@@ -445,6 +445,19 @@ class NetscanApp(App[int]):
                             followed.append({"device": view.label, "delay": hit.delay,
                                              "bytes": hit.bytes})  # fmt: skip
             out["marks"].append({**asdict(mark), "uploads": followed})
+        # each device's walk test judged against its base rate (netscan.analysis.walktest)
+        out["walk_tests"] = []
+        if snap is not None and self.marks:
+            from netscan.analysis.walktest import judge
+
+            marks = [(m.number, m.capture_ts) for m in self.marks]
+            lo, hi = snap.capture_first, snap.capture_last
+            for view in snap.devices.values():
+                if not view.bytes_offsite or lo is None or hi is None:
+                    continue
+                bursts = [(b.start, b.bytes) for b in device_bursts(view, snap)]
+                verdict = judge(marks, bursts, self.mark_window, (lo, hi))
+                out["walk_tests"].append({"device": view.label, **verdict.as_dict()})
         marks_path = path.with_name(path.stem + ".marks.json")
         write_private(marks_path, json.dumps(out, indent=2) + "\n")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -230,6 +231,10 @@ def test_export_report_and_evidence(tmp_path: Path) -> None:
             await pilot.pause(0.1)
         assert out.exists() and out.stat().st_size > 1000
         assert out.with_name("report.marks.json").exists()
+        marks = json.loads(out.with_name("report.marks.json").read_text())
+        assert marks["walk_tests"], "every device with off-site uploads is judged"
+        for w in marks["walk_tests"]:
+            assert w["marks"] == 1 and w["verdict"] and "p_bytes" in w
         findings = app.main.query_one(FindingsPane).findings
         if findings and evidence_extractor() is not None:
             await pilot.press("f", "x")
