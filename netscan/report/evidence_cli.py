@@ -175,20 +175,47 @@ def feeding_pairs(finding: dict[str, Any]) -> set[frozenset[str]]:
     return pairs
 
 
-class ContextSelector:
-    """Matches the packets of the local streams that feed a finding's device."""
+CONTEXT_PER_STREAM = 16  # packets kept of each feeding stream (a camera streams all day)
+CONTEXT_MARGIN = 5.0  # seconds around the finding's first and last upload
 
-    def __init__(self, pairs: set[frozenset[str]]) -> None:
+
+def _ts(value: Any) -> float | None:
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+class ContextSelector:
+    """Matches packets of the local streams that feed a finding's device: a bounded sample
+    (the first ``CONTEXT_PER_STREAM`` packets of each stream while the finding's uploads
+    were under way), enough to show in Wireshark what fed the device."""
+
+    def __init__(self, pairs: set[frozenset[str]], first: float | None = None,
+                 last: float | None = None) -> None:  # fmt: skip
         self.pairs = pairs
+        self.lo = None if first is None else first - CONTEXT_MARGIN
+        self.hi = None if last is None else last + CONTEXT_MARGIN
+        self.kept: dict[frozenset[str], int] = {}
 
     def match(self, rec: Record) -> bool:
         if not self.pairs:
+            return False
+        if (self.lo is not None and rec.ts < self.lo) or (self.hi is not None and rec.ts > self.hi):
             return False
         link = decode_link(rec.linktype, bytes(rec.data))
         if link is None or link.ethertype == WLAN_PROTECTED:
             return False
         hit = _l3(bytes(rec.data), link.ethertype, link.offset)
-        return hit is not None and frozenset((hit[0], hit[1])) in self.pairs
+        if hit is None:
+            return False
+        pair = frozenset((hit[0], hit[1]))
+        if pair not in self.pairs or self.kept.get(pair, 0) >= CONTEXT_PER_STREAM:
+            return False
+        self.kept[pair] = self.kept.get(pair, 0) + 1
+        return True
 
 
 def sha256_file(path: Path) -> str:
@@ -237,7 +264,8 @@ def extract(
     by_file: dict[str, list[dict[str, Any]]] = {}
     for fl in finding.get("flows", []):
         by_file.setdefault(fl.get("file", ""), []).append(fl)
-    context = ContextSelector(feeding_pairs(finding))
+    context = ContextSelector(feeding_pairs(finding), _ts(finding.get("first_ts")),
+                              _ts(finding.get("last_ts")))  # fmt: skip
     if context.pairs:  # the feeding streams are in the same files as the finding's flows
         for inp in report.get("inputs", []):
             by_file.setdefault(inp.get("path", ""), [])
