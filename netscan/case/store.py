@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +28,9 @@ from netscan.safefile import UnsafePathError, _make_dirs
 DEVICE_FIELDS = ("role", "name", "manufacturer")
 FINDING_STATUSES = ("accepted", "disputed", "resolved")
 MAX_TEXT = 4000  # analyst text (notes, reasons) is bounded
+VISIT_RETRIES = 5
+MIGRATION_LOCK_KEY = 0x6E657473  # "nets": the advisory lock serialising migrations
+_MIGRATE_LOCK = threading.Lock()
 
 
 def now_iso() -> str:
@@ -101,7 +105,11 @@ def migrate(engine: Engine) -> None:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
-    with engine.begin() as conn:
+    # Alembic's migration context is process-global: one migration at a time per process,
+    # and on PostgreSQL one at a time per database (an advisory lock held by the transaction)
+    with _MIGRATE_LOCK, engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 
@@ -317,7 +325,18 @@ class CaseStore:
     def record_visit(self, case: str, site: str, report: dict[str, Any],
                      analyst: str = "") -> Visit:  # fmt: skip
         """Store one analysis (its JSON report) as the site's next visit; the case and the
-        site are created when new."""
+        site are created when new. Two analysts recording the same site at once each get
+        their own visit number (the loser of the race tries again)."""
+        for attempt in range(VISIT_RETRIES):
+            try:
+                return self._record_visit(case, site, report, analyst)
+            except sa.exc.IntegrityError:
+                if attempt == VISIT_RETRIES - 1:
+                    raise StoreError("the visit could not be numbered: other visits of this "
+                                     "site were being recorded at the same time") from None  # fmt: skip
+        raise AssertionError("unreachable")
+
+    def _record_visit(self, case: str, site: str, report: dict[str, Any], analyst: str) -> Visit:
         facts = report_facts(report)
         inputs = report.get("inputs", [])
         firsts = [i["first_ts"] for i in inputs if i.get("first_ts")]

@@ -262,3 +262,29 @@ def test_cli_errors(tmp_path: Path) -> None:
     assert "Traceback" not in r.stderr
     r = _cli("analyze", "pcaps/demo_sales_office.pcapng", "--case", "X")
     assert r.returncode == 2 and "go together" in r.stderr
+
+
+def test_concurrent_visits_get_distinct_numbers(store_url: str,
+                                               reports: dict[str, dict[str, Any]]) -> None:  # fmt: skip
+    """Two auditors sharing a case record the same site at the same moment."""
+    import threading
+
+    with CaseStore(store_url) as s:
+        s.ensure_site("Shared", "Lobby")
+    errors: list[BaseException] = []
+
+    def one() -> None:
+        try:
+            with CaseStore(store_url) as s:
+                s.record_visit("Shared", "Lobby", copy.deepcopy(reports["v2"]), "auditor")
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors
+    with CaseStore(store_url) as s:
+        assert [v.number for v in s.visits("Shared", "Lobby")] == [1, 2, 3, 4]
