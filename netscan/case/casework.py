@@ -227,6 +227,13 @@ def record(store: CaseStore, case: str, site: str, report: dict[str, Any],
     site's overrides and notes. The overrides are attached beside what the traffic said
     (``overrides`` on devices, ``analyst_status`` on findings). Returns the section."""
     visit = store.record_visit(case, site, report, analyst)
+    return annotate(store, visit, report)
+
+
+def annotate(store: CaseStore, visit: Any, report: dict[str, Any]) -> dict[str, Any]:
+    """Add the ``case`` section for ``visit`` to ``report`` (the report of that visit, fresh
+    or read back from the store) and attach the site's overrides as they stand now."""
+    case, site = visit.case, visit.site
     prev = store.previous(visit)
     changes = None
     if prev is not None:

@@ -67,6 +67,17 @@ def add_parser(sub: Any) -> None:
     q.add_argument("--json", action="store_true", help="the visit's stored JSON report")
     q.set_defaults(handler=cmd_show)
 
+    q = add("report", "write a visit's reports again from the store (with the changes since "
+            "the visit before it and the overrides as they stand now)")  # fmt: skip
+    q.add_argument("site", metavar="SITE")
+    q.add_argument("visit", metavar="VISIT", type=int, nargs="?")
+    q.add_argument("--case", metavar="CASE")
+    q.add_argument("--json", metavar="OUT", help="the JSON report ('-' for stdout)")
+    q.add_argument("--report", metavar="OUT.html", help="the HTML report")
+    q.add_argument("--markdown", metavar="OUT.md", help="the Markdown report")
+    q.add_argument("--analyst", metavar="NAME", help="analyst named in the chain of custody")
+    q.set_defaults(handler=cmd_report)
+
     q = add("diff", "what changed between two visits (default: the last two)")
     q.add_argument("site", metavar="SITE")
     q.add_argument("visits", metavar="VISIT", type=int, nargs="*")
@@ -211,6 +222,33 @@ def cmd_show(args: argparse.Namespace) -> int:
     for f in facts["findings"].values():
         _out(f"  {f['finding_id']}  {f['level']}  {display(f['device_key'], 40)} -> "
              f"{display(f['destination'], 80)} ({display(f['country'] or '?', 8)})")  # fmt: skip
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from netscan.case.casework import annotate
+    from netscan.case.errors import StoreError
+
+    if not (args.json or args.report or args.markdown):
+        raise StoreError("give --json, --report or --markdown")
+    with open_store(args) as s:
+        case, site = _site(s, args)
+        v = s.visit(case, site, args.visit)
+        report = s.report(v)
+        annotate(s, v, report)
+    analyst = args.analyst or v.analyst or None
+    if args.json:
+        from netscan.report import json_report
+
+        json_report.emit(report, args.json)
+    if args.report:
+        from netscan.report import html_report
+
+        html_report.write(report, args.report, analyst=analyst)
+    if args.markdown:
+        from netscan.report import markdown_report
+
+        markdown_report.write(report, args.markdown, analyst=analyst)
     return 0
 
 

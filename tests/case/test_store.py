@@ -250,6 +250,17 @@ def test_cli_two_visits(backend: str, tmp_path: Path, captures: dict[str, list[P
     assert r.returncode == 0
     r = _cli("case", "show", "Office", "1", *st)
     assert r.returncode == 0 and "face-terminal" in r.stdout
+    # the reports of visit 2 written again from the store, with today's overrides
+    html, js = tmp_path / "again.html", tmp_path / "again.json"
+    r = _cli("case", "report", "Office", "2", "--report", str(html), "--json", str(js), *st)
+    assert r.returncode == 0, r.stderr
+    again = json.loads(js.read_text())
+    assert again["case"]["visit"] == 2 and again["case"]["changes"]["devices_left"]
+    nvr = next(d for d in again["devices"] if d["key"] == HIK_NVR.mac)
+    assert nvr["overrides"]["role"]["value"] == "nvr"
+    page = html.read_text()
+    assert "Since the previous visit" in page and "Analyst overrides (2)" in page
+    assert "\x1b" not in page and "\\x1b" in page  # the analyst's escape shown, not obeyed
 
 
 def test_cli_errors(tmp_path: Path) -> None:
