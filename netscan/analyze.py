@@ -14,6 +14,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from netscan import limits as _limits
 from netscan.engine.parallel import MIN_SEGMENT_BYTES
 from netscan.inventory.enrich import Premises
 from netscan.inventory.inventory import Inventory
@@ -31,6 +32,7 @@ class Options:
     country: str | None = None
     jobs: int = 1
     keep_evidence: str | None = None
+    limits: _limits.Limits | None = None  # None: the defaults and $NETSCAN_LIMITS
 
 
 @dataclass
@@ -115,11 +117,14 @@ def pack_info(pack: Any) -> dict[str, Any]:
     }
 
 
-def open_inputs(paths: list[str]) -> tuple[list[CaptureFile], list[InputInfo]]:
+def open_inputs(
+    paths: list[str], limits: _limits.Limits | None = None
+) -> tuple[list[CaptureFile], list[InputInfo]]:
+    lim = _limits.resolve(limits)
     captures: list[CaptureFile] = []
     infos: list[InputInfo] = []
     for i, p in enumerate(paths):
-        cap = CaptureFile(p, index=i)
+        cap = CaptureFile(p, index=i, gunzip=lim.gunzip, gunzip_ratio=lim.gunzip_ratio)
         captures.append(cap)
         path = Path(p)
         infos.append(InputInfo(path=str(p), sha256=sha256_file(path), size=path.stat().st_size,
@@ -132,6 +137,7 @@ class Analyzer:
 
     def __init__(self, options: Options) -> None:
         self.options = options
+        self.limits = _limits.resolve(options.limits)
         self.premises = Premises(options.premises)
         self.matcher: Any = None
         self.pack: dict[str, Any] = {
@@ -152,20 +158,22 @@ class Analyzer:
             return self._run(paths, progress)
 
     def _run(self, paths: list[str], progress: Callable[[int, int], None] | None = None) -> Result:
-        captures, infos = open_inputs(paths)
-        inventory = Inventory(self.premises, self.matcher, files=[str(p) for p in paths])
+        captures, infos = open_inputs(paths, self.limits)
+        inventory = Inventory(
+            self.premises, self.matcher, files=[str(p) for p in paths], limits=self.limits
+        )
         total = sum(c.size for c in captures)
         warnings: list[str] = []
         try:
             if self.options.engine == "tshark":
                 from netscan.engine.tshark import TsharkEngine
 
-                engine: Any = TsharkEngine(inventory)
+                engine: Any = TsharkEngine(inventory, limits=self.limits)
                 engine.run_files(paths, captures)
             elif self.options.jobs > 1 and total >= 2 * MIN_SEGMENT_BYTES:
                 from netscan.engine.parallel import ParallelEngine
 
-                engine = ParallelEngine(inventory, self.premises, self.options.jobs)
+                engine = ParallelEngine(inventory, self.premises, self.options.jobs, self.limits)
                 engine.run_files(
                     captures,
                     None if progress is None else (lambda d, t: progress(d * total // t, total)),
@@ -173,7 +181,7 @@ class Analyzer:
             else:
                 from netscan.engine.native import Engine
 
-                engine = Engine(inventory)
+                engine = Engine(inventory, limits=self.limits)
                 cb = None
                 if progress is not None:
 
@@ -183,6 +191,7 @@ class Analyzer:
                 engine.run(merged(captures), cb)
                 engine.finish()
                 engine.release()
+            inventory.seal()
         finally:
             for c in captures:
                 c.close()
@@ -220,17 +229,13 @@ class Analyzer:
             warnings.append(
                 f"link type {lt} is not supported; its frames were counted but not decoded"
             )
-        if inventory.bodies_dropped:
-            warnings.append(
-                f"{inventory.bodies_dropped} request bodies beyond the memory budget were not "
-                "examined for faces"
-            )
         convs = inventory.finalize()
+        warnings.extend(limit_warnings(inventory, engine, convs, self.limits))
         from netscan.analysis.findings import find
         from netscan.analysis.roles import assign_roles
 
         assign_roles(inventory, convs)
-        findings = find(inventory, convs, self.options, keep=self.keep)
+        findings = find(inventory, convs, self.options, warnings, keep=self.keep)
         if self.keep is not None:
             warnings.extend(self.keep.warnings)
         return Result(
@@ -261,6 +266,33 @@ class Analyzer:
         if batch < 1:
             raise ValueError("batch must be at least 1")
         return _incremental(self, paths, batch, records, source)
+
+
+def limit_warnings(
+    inventory: Inventory, engine: Any, convs: list[Conversation], limits: _limits.Limits
+) -> list[str]:
+    """What the work limits retired, folded or left out, counted (engine, inventory, report)."""
+    out: list[str] = []
+    retired = getattr(engine, "flows_retired", 0)
+    if retired:
+        out.append(
+            f"{retired:,} flows were retired from the engine's table of {limits.flows:,} live "
+            "flows (idlest first); their totals are kept in the conversations (--limit flows=N)"
+        )
+    unlisted = getattr(engine, "l2_unlisted", 0)
+    if unlisted:
+        out.append(
+            f"{unlisted:,} frames came from MAC addresses beyond the limit of {limits.devices:,} "
+            "devices and were not inventoried (--limit devices=N)"
+        )
+    out.extend(inventory.limit_warnings())
+    if len(convs) > limits.report_flows:
+        out.append(
+            f"{len(convs) - limits.report_flows:,} of {len(convs):,} conversations (the smallest) "
+            f"are not listed in the JSON report's flows (limit report-flows="
+            f"{limits.report_flows:,}); their totals are in flows_aggregated"
+        )
+    return out
 
 
 # -- incremental runs (the TUI) ---------------------------------------------------------
@@ -303,14 +335,14 @@ def _incremental(
     from netscan.engine.native import Engine
 
     if paths is not None:
-        captures, infos = open_inputs(paths)
+        captures, infos = open_inputs(paths, self.limits)
         files = [str(p) for p in paths]
         stream: Iterator[Any] = iter(merged(captures))
     else:
         captures, infos, files = [], [InputInfo(path=source, sha256="", size=0)], [source]
         stream = iter(records or ())
-    inventory = Inventory(self.premises, self.matcher, files=files)
-    engine = Engine(inventory)
+    inventory = Inventory(self.premises, self.matcher, files=files, limits=self.limits)
+    engine = Engine(inventory, limits=self.limits)
     total = sum(c.size for c in captures)
 
     def done() -> int:
@@ -338,6 +370,7 @@ def _incremental(
                 break
             yield Partial(done(), total, engine.packets, False, lambda: build(False))
         engine.finish()
+        inventory.seal()
     finally:
         for c in captures:
             c.close()

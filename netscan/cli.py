@@ -7,9 +7,12 @@ import ipaddress
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netscan import __version__
+
+if TYPE_CHECKING:
+    from netscan.limits import Limits
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -48,6 +51,19 @@ def _add_analysis_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--signatures", metavar="DIR", help="signature pack directory to use")
     p.add_argument("--engine", choices=("native", "tshark"), default="native",
                    help="packet engine: native (default) or tshark (Wireshark's dissectors)")  # fmt: skip
+    p.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE",
+                   help="raise or lower a work limit (repeatable), e.g. flows=500000, gunzip=8G; "
+                   "names: see netscan/limits.py")  # fmt: skip
+
+
+def limits_from_args(args: argparse.Namespace) -> Limits:
+    """The run's work limits: defaults, $NETSCAN_LIMITS, then ``--limit`` options."""
+    from netscan.limits import LimitError, from_env
+
+    try:
+        return from_env(getattr(args, "limit", None) or ())
+    except LimitError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -126,6 +142,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         country=args.country.upper() if args.country else None,
         jobs=args.jobs,
         keep_evidence=args.keep_evidence,
+        limits=limits_from_args(args),
     )
     analyzer = Analyzer(opts)
     quiet = args.quiet or args.json == "-"

@@ -46,6 +46,26 @@ def sender_is_client(proto: int, sport: int, dport: int, tcp_flags: int = 0) -> 
     return True
 
 
+RETIRE_FRACTION = 4  # a full flow table retires 1/RETIRE_FRACTION of its flows at once
+
+
+def retire_idlest(flows: list[Flow], tables: list[dict[Any, tuple[Flow, bool]]]) -> list[Flow]:
+    """The flow-table bound, shared by the engines: take the idlest quarter of ``flows``
+    (least recent packet first, then frame) out of the list and out of every lookup table
+    (in place: hot loops hold references to them), and return them. The caller closes their
+    parsers and tells its sink (``on_flow_end``) so their totals are folded, never lost."""
+    flows.sort(key=lambda f: (f.last_ts, f.last_frame))
+    n = max(1, len(flows) // RETIRE_FRACTION)
+    gone = flows[:n]
+    del flows[:n]
+    dead = {id(f) for f in gone}
+    for table in tables:
+        stale = [k for k, hit in table.items() if id(hit[0]) in dead]
+        for k in stale:
+            del table[k]
+    return gone
+
+
 class Flow:
     __slots__ = (
         "file",

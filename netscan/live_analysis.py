@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from netscan.analyze import Analyzer, InputInfo, Options, Result
+from netscan.analyze import Analyzer, InputInfo, Options, Result, limit_warnings
 from netscan.engine.native import Engine
 from netscan.inventory.inventory import Inventory
 from netscan.sources import pcapfile
@@ -41,8 +41,10 @@ class LiveAnalysis:
         self.options = options
         self.capture = capture
         self.analyzer = Analyzer(options)
-        self.inventory = Inventory(self.analyzer.premises, self.analyzer.matcher, files=[])
-        self.engine = Engine(self.inventory)
+        self.inventory = Inventory(
+            self.analyzer.premises, self.analyzer.matcher, files=[], limits=self.analyzer.limits
+        )
+        self.engine = Engine(self.inventory, limits=self.analyzer.limits)
         self.packets = 0
         self.finished = False
         self._seen_devices: set[str] = set()
@@ -153,6 +155,7 @@ class LiveAnalysis:
                 f"link type {lt} is not supported; its frames were counted but not decoded"
             )
         convs = inv.finalize()
+        warnings.extend(limit_warnings(inv, self.engine, convs, self.analyzer.limits))
         from netscan.analysis.roles import assign_roles
 
         assign_roles(inv, convs)
@@ -160,7 +163,7 @@ class LiveAnalysis:
         try:
             from netscan.analysis.findings import find
 
-            findings = find(inv, convs, self.options)
+            findings = find(inv, convs, self.options, warnings)
         except ImportError:
             pass
         return Result(

@@ -7,6 +7,9 @@
 
 use pyo3::prelude::*;
 
+pub mod dissect;
+pub mod events;
+
 /// The version of the core, so the Python side can say which core it runs.
 #[pyfunction]
 fn core_version() -> &'static str {
@@ -16,5 +19,6 @@ fn core_version() -> &'static str {
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(core_version, m)?)?;
+    dissect::register(m)?;
     Ok(())
 }

@@ -6,6 +6,10 @@ or the profile cascade finds one. Requiring two detectors to agree keeps texture
 coins from being taken for faces. Everything runs locally on the bundled cascade files; no
 picture is sent anywhere.
 
+Every picture's dimensions are read from its header (PNG IHDR, JPEG SOF) before anything is
+decoded: a picture above the per-picture pixel limit, or beyond the run's decoding budget
+(pictures and pixels), is not decoded, and ``FaceChecker.limit_warnings()`` counts what was left.
+
 Pictures are written to disk only when the analyst asked for it (``--keep-evidence DIR``):
 the directory is created with mode 0700 (an existing one is used only when nobody else can
 write into it, and never re-moded) and every file is created new, never through a link,
@@ -22,11 +26,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from netscan import limits as _limits
+from netscan.limits import Limits
 from netscan.safefile import PrivateDir, safe_name
 
 DETECTOR = "opencv-haar frontalface_alt2+default, profileface"
 MIN_FACE = 24  # pixels
-MAX_PIXELS = 40_000_000  # refuse absurd decoded sizes
+MAX_PIXELS = Limits().image_pixels  # refuse absurd decoded sizes (the default limit)
 
 
 @dataclass(slots=True)
@@ -40,6 +46,7 @@ class ImageCheck:
     detector: str | None
     boxes: list[list[int]]
     kept_as: str | None = None
+    not_decoded: str | None = None  # why the picture was not decoded, when it was refused
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -52,6 +59,7 @@ class ImageCheck:
             "detector": self.detector,
             "boxes": self.boxes,
             "kept_as": self.kept_as,
+            "not_decoded": self.not_decoded,
         }
 
 
@@ -107,22 +115,70 @@ def _png_intact(data: bytes) -> bool:
     return False
 
 
-def _detect(data: bytes) -> tuple[int | None, int | None, int | None, list[list[int]]]:
+# JPEG start-of-frame markers (baseline, extended, progressive, lossless; Huffman and
+# arithmetic coded): their segment carries the frame's height and width
+_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) as the picture's header declares them, read without decoding
+    anything: the PNG IHDR chunk, or the first JPEG start-of-frame segment. None when
+    the header does not say (such a picture is not decoded either)."""
+    if data.startswith(PNG_MAGIC):
+        if len(data) >= 24 and data[12:16] == b"IHDR":
+            return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        return None
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    i, n = 2, len(data)
+    while i + 4 <= n:
+        if data[i] != 0xFF:  # stray bytes: the decoder skips to the next marker, so do we
+            i = data.find(b"\xff", i)
+            if i < 0:
+                return None
+            continue
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:
+            i += 2
+            continue
+        if marker in (0xD9, 0xDA):  # end of image, or scan data before any frame header
+            return None
+        seglen = int.from_bytes(data[i + 2 : i + 4], "big")
+        if seglen < 2:
+            return None
+        if marker in _SOF:
+            if seglen < 7 or i + 9 > n:
+                return None
+            height = int.from_bytes(data[i + 5 : i + 7], "big")
+            width = int.from_bytes(data[i + 7 : i + 9], "big")
+            return width, height
+        i += 2 + seglen
+    return None
+
+
+def _detect(
+    data: bytes, size: tuple[int, int]
+) -> tuple[int | None, int | None, int | None, list[list[int]]]:
+    """Decode (grey) and look for faces; ``size`` is what the header declared."""
     loaded = _cascades()
     if loaded is None:
-        return None, None, None, []
+        return size[0], size[1], None, []
     cv2, clf = loaded
     import numpy as np
 
     if data.startswith(PNG_MAGIC) and not _png_intact(data):
         return None, None, None, []  # damaged: the decoder would only complain on stderr
     arr = np.frombuffer(data, dtype=np.uint8)
-    img = cv2.imdecode(arr, cv2.IMREAD_GRAYSCALE)
+    try:
+        img = cv2.imdecode(arr, cv2.IMREAD_GRAYSCALE)
+    except cv2.error:  # the decoder refusing a picture is an undecodable picture
+        img = None
     if img is None:
         return None, None, None, []
     h, w = img.shape[:2]
-    if w * h > MAX_PIXELS:
-        return w, h, None, []
     gray = cv2.equalizeHist(img)
     side = max(MIN_FACE, min(w, h) // 12)
 
@@ -144,9 +200,16 @@ class FaceChecker:
 
     ``keep_dir`` is a directory path, or a :class:`~netscan.safefile.PrivateDir` already
     opened (and checked) by the caller; its ``warnings`` say what could not be kept where.
-    """
 
-    def __init__(self, keep_dir: str | os.PathLike[str] | PrivateDir | None = None) -> None:
+    Decoding is bounded: one picture may hold at most ``limits.image_pixels`` pixels (as
+    its header declares, checked before decoding), and one run decodes at most
+    ``limits.images`` pictures and ``limits.image_budget`` pixels in all."""
+
+    def __init__(
+        self,
+        keep_dir: str | os.PathLike[str] | PrivateDir | None = None,
+        limits: Limits | None = None,
+    ) -> None:
         self._keep_arg = keep_dir
         self.keep_dir: Path | None = None
         if isinstance(keep_dir, PrivateDir):
@@ -156,14 +219,65 @@ class FaceChecker:
         self._store: PrivateDir | None = keep_dir if isinstance(keep_dir, PrivateDir) else None
         self._seen: dict[str, ImageCheck] = {}
         self.detector = DETECTOR if detector_available() else None
+        self.limits = _limits.resolve(limits)
+        self.decoded = 0  # pictures decoded
+        self.pixels = 0  # their pixels
+        self.too_large = 0  # pictures above the per-picture limit
+        self.largest: tuple[int, int] = (0, 0)
+        self.over_budget = 0  # pictures left once the run's budget was spent
+
+    def _refusal(self, size: tuple[int, int] | None) -> str | None:
+        """Why a picture of this declared size is not decoded (None: decode it)."""
+        if size is None:
+            return "no dimensions in its header"
+        w, h = size
+        px = w * h
+        lim = self.limits
+        if px > lim.image_pixels:
+            self.too_large += 1
+            if px > self.largest[0] * self.largest[1]:
+                self.largest = (w, h)
+            return f"{w}x{h} is above the limit of {lim.image_pixels:,} pixels"
+        if self.decoded >= lim.images or self.pixels + px > lim.image_budget:
+            self.over_budget += 1
+            return "the run's picture decoding budget was spent"
+        self.decoded += 1
+        self.pixels += px
+        return None
+
+    def limit_warnings(self) -> list[str]:
+        """What the decoding limits left undone, one line each (none when nothing was)."""
+        out: list[str] = []
+        lim = self.limits
+        if self.too_large:
+            w, h = self.largest
+            out.append(
+                f"{self.too_large} picture(s) above the limit of {lim.image_pixels:,} pixels "
+                f"(largest {w}x{h}) were not decoded for faces (--limit image-pixels=N)"
+            )
+        if self.over_budget:
+            out.append(
+                f"{self.over_budget} picture(s) were not decoded for faces: the run's budget of "
+                f"{lim.images:,} pictures / {lim.image_budget:,} pixels was spent "
+                "(--limit images=N, --limit image-budget=N)"
+            )
+        return out
 
     def check(self, data: bytes, fmt: str) -> ImageCheck:
         digest = hashlib.sha256(data).hexdigest()
         hit = self._seen.get(digest)
         if hit is not None:
             return hit
-        w, h, faces, boxes = _detect(data)
+        size = image_size(data)
+        refused = self._refusal(size)
+        if refused is None and size is not None:
+            w, h, faces, boxes = _detect(data, size)
+        else:
+            w, h = size if size is not None else (None, None)
+            faces, boxes = None, []
         chk = ImageCheck(digest, len(data), fmt, w, h, faces, self.detector, boxes)
+        if refused is not None and size is not None:
+            chk.not_decoded = refused
         if self.keep_dir is not None:
             kept = self._keep(data, digest, fmt)
             chk.kept_as = str(kept) if kept is not None else None

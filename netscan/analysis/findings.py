@@ -478,6 +478,8 @@ def _face_summary(hits: list[ContentHit]) -> list[dict[str, Any]]:
                     "kept_as": h.check.kept_as,
                 }
             )
+            if h.check.not_decoded:
+                entry["not_decoded"] = h.check.not_decoded
         else:
             entry.update({"size": len(h.item.template or b""), "format": "template"})
         out.append(entry)
@@ -490,6 +492,8 @@ def _body_what(h: ContentHit) -> str:
         c = h.check
         dims = f"{c.width}x{c.height}" if c.width else "undecodable"
         faces = "detector unavailable" if c.faces is None else f"{c.faces} face(s) detected"
+        if c.not_decoded:
+            faces = f"not decoded: {c.not_decoded}"
         bits.append(f"{h.item.what} ({c.size:,} bytes, {dims}, {faces}, sha256 {c.sha256[:16]})")
     else:
         bits.append(f"{h.item.what} ({len(h.item.template or b''):,} bytes)")
@@ -497,14 +501,24 @@ def _body_what(h: ContentHit) -> str:
 
 
 def find(
-    inventory: Inventory, convs: list[Conversation], options: Any, keep: Any = None
+    inventory: Inventory,
+    convs: list[Conversation],
+    options: Any,
+    warnings: list[str] | None = None,
+    keep: Any = None,
 ) -> list[dict[str, Any]]:
     """The findings. ``keep`` (a ``netscan.safefile.PrivateDir``) overrides
-    ``options.keep_evidence`` as the place carved images are kept."""
+    ``options.keep_evidence`` as the place carved images are kept; what the picture
+    decoding limits left undone goes to ``warnings``."""
     inv = inventory
     country = getattr(options, "country", None)
-    checker = FaceChecker(keep if keep is not None else getattr(options, "keep_evidence", None))
+    checker = FaceChecker(
+        keep if keep is not None else getattr(options, "keep_evidence", None),
+        getattr(options, "limits", None),
+    )
     hits = content_hits(inv, checker)
+    if warnings is not None:
+        warnings.extend(checker.limit_warnings())
     feeds = feeders(inv, convs, hits)
 
     groups: dict[tuple[str, str], Group] = {}

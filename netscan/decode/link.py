@@ -35,6 +35,12 @@ LT_LINUX_SLL2 = 276
 LT_ETHERNET_MPACKET = 274
 LT_PPP = 9
 LT_PPP_HDLC = 50
+# link types decode_link understands (None for one of these means a short or odd frame)
+SUPPORTED_LINKTYPES = frozenset({
+    LT_NULL, LT_ETHERNET, LT_RAW, *LT_RAW_ALT, LT_IEEE802_11, LT_LINUX_SLL, LT_LOOP,
+    LT_RADIOTAP, LT_NFLOG, LT_IPV4, LT_IPV6, LT_LINUX_SLL2, LT_ETHERNET_MPACKET, LT_PPP,
+    LT_PPP_HDLC,
+})  # fmt: skip
 
 SUPPORTED = {
     LT_NULL: "BSD loopback",

@@ -6,6 +6,14 @@ a dict keyed by the raw address bytes and ports (both directions point at one ``
 and bumps its counters. Only flows with a parser attached (the first bytes of TCP
 streams, datagrams on discovery and name-service ports, QUIC Initials) pay for
 dissection; a datagram repeating one already seen between the same hosts is skipped.
+
+The flow table is bounded (``Limits.flows``): when it is full, the idlest quarter of the
+flows (by last packet time) is retired: their parsers are closed (what they hold is
+emitted), the sink is told (``on_flow_end``: the inventory folds their totals into the
+conversations, so no byte is lost) and their table entries go. A later packet of a
+retired 5-tuple opens a new flow. ``flows_retired`` counts them; the MAC sightings table
+is bounded by ``Limits.devices`` the same way (``l2_unlisted`` counts frames whose source
+MAC was beyond it). A Rust engine mirrors this policy: same cap, same order, same counts.
 """
 
 from __future__ import annotations
@@ -15,13 +23,20 @@ import struct
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from netscan.decode.link import ETH_ARP, WLAN_PROTECTED, Link, decode_link
+from netscan import limits as _limits
+from netscan.decode.link import (
+    ETH_ARP,
+    SUPPORTED_LINKTYPES,
+    WLAN_PROTECTED,
+    Link,
+    decode_link,
+)
 from netscan.decode.tcp import TcpReassembly
 from netscan.dissectors import registry
 from netscan.dissectors.http import HttpStream
 from netscan.dissectors.registry import Datagrams
 from netscan.events import ArpEvent, Ctx, Event
-from netscan.flow import Flow, sender_is_client
+from netscan.flow import Flow, retire_idlest, sender_is_client
 from netscan.sources.pcapfile import RawRecord
 
 _PORTS = struct.Struct("!HH").unpack_from
@@ -48,9 +63,16 @@ class Sink(Protocol):
 class Engine:
     """Runs records through decoding, flow tracking and dissection into a ``Sink``."""
 
-    def __init__(self, sink: Sink, dissect: bool = True) -> None:
+    def __init__(
+        self, sink: Sink, dissect: bool = True, limits: _limits.Limits | None = None
+    ) -> None:
         self.sink = sink
         self.dissect = dissect
+        self.limits = _limits.resolve(limits)
+        self.max_flows = max(1, self.limits.flows)
+        self.max_l2 = max(1, self.limits.devices)
+        self.flows_retired = 0  # flows retired from a full table (their totals live on)
+        self.l2_unlisted = 0  # frames whose source MAC found the sightings table full
         self.flows: dict[bytes, tuple[Flow, bool]] = {}
         self.all_flows: list[Flow] = []
         self.frag_map: dict[bytes, tuple[Flow, bool]] = {}
@@ -147,6 +169,8 @@ class Engine:
             self.flows[key] = fwd
             self.flows[rkey] = (flow, True)
         flow.last_frame = frame  # the sink may want the frame that opened the flow
+        if len(self.all_flows) >= self.max_flows:
+            self.retire()
         self.all_flows.append(flow)
         self.sink.on_flow(flow)
         return fwd
@@ -277,13 +301,17 @@ class Engine:
             else:
                 link = decode_link(linktype, data)
                 if link is None:
-                    self.unsupported_linktypes.add(linktype)
+                    if linktype not in SUPPORTED_LINKTYPES:  # not merely a short frame
+                        self.unsupported_linktypes.add(linktype)
                     continue
                 et, off = link.ethertype, link.offset
             smac = data[6:12] if link is None else link.src
             if smac not in l2_seen and smac is not None and not smac[0] & 1:
-                l2_seen[smac] = None
-                self.sink.on_frame_l2(file, frame, ts, smac, wirelen)
+                if len(l2_seen) < self.max_l2:
+                    l2_seen[smac] = None
+                    self.sink.on_frame_l2(file, frame, ts, smac, wirelen)
+                else:
+                    self.l2_unlisted += 1
             # -- network layer --
             if et == 0x0800:
                 if dlen < off + 20:
@@ -439,7 +467,7 @@ class Engine:
             smac, dmac = data[6:12], data[0:6]
         else:
             return
-        if smac is not None and not smac[0] & 1:
+        if smac is not None and not smac[0] & 1 and smac in self._l2_seen:
             # first sightings are reported in the main loop; keep the latest non-IP one
             self._l2_seen[smac] = (file, frame, ts, wirelen)
         if et == ETH_ARP:
@@ -511,13 +539,52 @@ class Engine:
             hit = (flow, True)
             self.wlan_flows[key] = hit
             self.wlan_flows[dmac + smac] = (flow, False)
+            if len(self.all_flows) >= self.max_flows:
+                self.retire()
             self.all_flows.append(flow)
             self.sink.on_flow(flow)
         self._count(hit, wirelen, ts, frame, 0)
 
+    def retire(self) -> None:
+        """The flow table is full: retire its idlest flows (least recent packet first).
+
+        Tables are pruned in place (the hot loop holds references to them)."""
+        gone = retire_idlest(self.all_flows, [self.flows, self.wlan_flows, self.frag_map])
+        for flow in gone:
+            self._flush(flow)
+        on_end = getattr(self.sink, "on_flow_end", None)
+        if on_end is not None:
+            for flow in gone:
+                on_end(flow)
+        self.flows_retired += len(gone)
+
+    def _flush(self, flow: Flow) -> None:
+        """Hand a flow's parser what its reassembly still holds, then close it."""
+        parser = flow.parser
+        if not parser:
+            return
+        if flow.tcp is not None:
+            for d in (0, 1):
+                if flow.tcp is None or not flow.parser:
+                    break
+                gaps = flow.tcp.gaps[d]
+                chunks = flow.tcp.flush(d)
+                from_a = d == 0
+                if chunks and flow.tcp.gaps[d] != gaps and flow.parser:
+                    self._gap(flow, flow.ctx(flow.last_frame, flow.last_ts, from_a), from_a)
+                    if not flow.parser or flow.tcp is None:
+                        break
+                ctx = flow.ctx(flow.last_frame, flow.last_ts, from_a)
+                for chunk in chunks:
+                    if flow.parser:
+                        self._feed(flow, parser, chunk, ctx, from_a)
+        ctx = flow.ctx(flow.last_frame, flow.last_ts, True)
+        self._close_parser(flow, ctx)
+
     def release(self) -> None:
         """Drop the lookup tables once the input is done: the flows live on in the sink."""
         self.flows = {}
+        self.all_flows = []
         self.wlan_flows = {}
         self.frag_map = {}
         self._seen_datagrams = {}
@@ -530,23 +597,4 @@ class Engine:
             if last is not None:
                 self.sink.on_frame_l2(last[0], last[1], last[2], mac, last[3])
         for flow in self.all_flows:
-            parser = flow.parser
-            if parser:
-                if flow.tcp is not None:
-                    from_a = True
-                    for d in (0, 1):
-                        if flow.tcp is None or not flow.parser:
-                            break
-                        gaps = flow.tcp.gaps[d]
-                        chunks = flow.tcp.flush(d)
-                        from_a = d == 0
-                        if chunks and flow.tcp.gaps[d] != gaps and flow.parser:
-                            self._gap(flow, flow.ctx(flow.last_frame, flow.last_ts, from_a), from_a)
-                            if not flow.parser or flow.tcp is None:
-                                break
-                        ctx = flow.ctx(flow.last_frame, flow.last_ts, from_a)
-                        for chunk in chunks:
-                            if flow.parser:
-                                self._feed(flow, parser, chunk, ctx, from_a)
-                ctx = flow.ctx(flow.last_frame, flow.last_ts, True)
-                self._close_parser(flow, ctx)
+            self._flush(flow)

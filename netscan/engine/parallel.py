@@ -21,9 +21,10 @@ from typing import Any
 
 from netscan.engine.native import Engine
 from netscan.events import EVENT_TYPES, Ctx, Event
-from netscan.flow import BURST_GAP, Flow
+from netscan.flow import BURST_GAP, Flow, retire_idlest
 from netscan.inventory.enrich import Premises
 from netscan.inventory.inventory import burst_policy
+from netscan.limits import Limits, resolve
 from netscan.sources.pcapfile import CaptureFile, Segment
 
 MIN_SEGMENT_BYTES = 8 * 1024 * 1024  # smaller inputs are not worth a process
@@ -52,12 +53,12 @@ class Recorder:
         self.l2.append((file, frame, ts, src, wirelen))
 
 
-def _work(job: tuple[str, int, Segment, list[str]]) -> dict[str, Any]:
+def _work(job: tuple[str, int, Segment, list[str], Limits]) -> dict[str, Any]:
     gc.set_threshold(200_000, 50, 1000)  # see analyze.relaxed_gc
-    path, index, segment, premises = job
-    cap = CaptureFile(path, index=index)
+    path, index, segment, premises, limits = job
+    cap = CaptureFile(path, index=index, gunzip=limits.gunzip, gunzip_ratio=limits.gunzip_ratio)
     rec = Recorder(Premises(premises))
-    engine = Engine(rec)
+    engine = Engine(rec, limits=limits)
     try:
         engine.run(cap.records(segment))
         engine.finish()
@@ -70,6 +71,7 @@ def _work(job: tuple[str, int, Segment, list[str]]) -> dict[str, Any]:
         "packets": engine.packets,
         "bytes": engine.bytes,
         "errors": engine.dissector_errors,
+        "l2_unlisted": engine.l2_unlisted,
         "unsupported": engine.unsupported_linktypes,
         "warnings": cap.warnings,
         "linktypes": cap.linktypes,
@@ -166,10 +168,15 @@ def _merge_into(into: Flow, other: Flow) -> None:
 class ParallelEngine:
     """Same interface as ``Engine`` for the analyzer: run over files, then read counters."""
 
-    def __init__(self, sink: Any, premises: Premises, jobs: int) -> None:
+    def __init__(
+        self, sink: Any, premises: Premises, jobs: int, limits: Limits | None = None
+    ) -> None:
         self.sink = sink
         self.premises = premises
         self.jobs = jobs
+        self.limits = resolve(limits)
+        self.flows_retired = 0
+        self.l2_unlisted = 0
         self.packets = 0
         self.bytes = 0
         self.dissector_errors: dict[str, int] = {}
@@ -178,11 +185,11 @@ class ParallelEngine:
     def run_files(
         self, captures: list[CaptureFile], progress: Callable[[int, int], None] | None = None
     ) -> None:
-        jobs: list[tuple[str, int, Segment, list[str]]] = []
+        jobs: list[tuple[str, int, Segment, list[str], Limits]] = []
         for cap in captures:
             parts = max(1, min(self.jobs * 4, cap.size // MIN_SEGMENT_BYTES))
             for seg in cap.split(parts):
-                jobs.append((str(cap.path), cap.index, seg, list(self.premises.cidrs)))
+                jobs.append((str(cap.path), cap.index, seg, list(self.premises.cidrs), self.limits))
         self._merged: dict[tuple[Any, ...], Flow] = {}
         single = len(captures) == 1
         facts: list[tuple[int, dict[str, Any]]] = []
@@ -194,6 +201,7 @@ class ParallelEngine:
                 if single:
                     # segments come back in order: replay each while the workers go on
                     self._replay([res], single=True)
+                    self._bound()
                 else:
                     held.append(res)
                 if progress is not None:
@@ -201,6 +209,19 @@ class ParallelEngine:
         if held:
             self._replay(held, single=False)
         self._file_facts(captures, facts)
+
+    def _bound(self) -> None:
+        """The parent's table of merged flows obeys the flow limit like an engine's table:
+        the idlest are retired (their totals folded by the sink), never dropped."""
+        on_end = getattr(self.sink, "on_flow_end", None)
+        while len(self._merged) > self.limits.flows and on_end is not None:
+            gone = retire_idlest(list(self._merged.values()), [])
+            dead = {id(f) for f in gone}
+            for key in [k for k, f in self._merged.items() if id(f) in dead]:
+                del self._merged[key]
+            for flow in gone:
+                on_end(flow)
+            self.flows_retired += len(gone)
 
     @staticmethod
     def _file_facts(captures: list[CaptureFile], facts: list[tuple[int, dict[str, Any]]]) -> None:
@@ -241,6 +262,7 @@ class ParallelEngine:
                     _merge_into(have, f)
                     local.append(have)
             self.packets += res["packets"]
+            self.l2_unlisted += res["l2_unlisted"]
             self.bytes += res["bytes"]
             for k, v in res["errors"].items():
                 self.dissector_errors[k] = self.dissector_errors.get(k, 0) + v

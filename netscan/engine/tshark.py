@@ -44,6 +44,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from netscan import limits as _limits
 from netscan.dissectors.tls import describe_der
 from netscan.events import (
     ArpEvent,
@@ -64,7 +65,7 @@ from netscan.events import (
     TlsClientHelloEvent,
     WsdEvent,
 )
-from netscan.flow import ICMP, ICMPV6, TCP, UDP, Flow, sender_is_client
+from netscan.flow import ICMP, ICMPV6, TCP, UDP, Flow, retire_idlest, sender_is_client
 
 Layers = dict[str, list[str]]
 
@@ -312,8 +313,17 @@ def _local(tag: object) -> str:
 class TsharkEngine:
     """Runs captures through tshark into a ``Sink`` (see ``netscan.engine.native``)."""
 
-    def __init__(self, sink: Any, dissect: bool = True, tshark: str | None = None) -> None:
+    def __init__(
+        self,
+        sink: Any,
+        dissect: bool = True,
+        tshark: str | None = None,
+        limits: _limits.Limits | None = None,
+    ) -> None:
         self.sink = sink
+        self.limits = _limits.resolve(limits)
+        self.flows_retired = 0  # flows retired from a full table (see the native engine)
+        self.l2_unlisted = 0
         self.dissect = dissect
         self.tshark = tshark or tshark_binary()
         self.flows: dict[tuple[str, str, int, int, int], tuple[Flow, bool]] = {}
@@ -416,8 +426,12 @@ class TsharkEngine:
         elif "wlan" in link:
             smac = _first(L, "wlan_sa") or _first(L, "wlan_ta")
             dmac = _first(L, "wlan_da") or _first(L, "wlan_ra")
-        if smac is not None and smac not in self._l2_seen and not int(smac[:2], 16) & 1:
-            self._l2_seen.add(smac)
+        if (
+            smac is not None
+            and smac not in self._l2_seen
+            and not int(smac[:2], 16) & 1
+            and self._l2_room(smac)
+        ):
             self.sink.on_frame_l2(file, frame, ts, bytes.fromhex(smac.replace(":", "")), wirelen)
         if net_i < 0:
             if "wlan" in link and smac is not None and dmac is not None:
@@ -524,6 +538,8 @@ class TsharkEngine:
             self.flows[rkey] = (flow, True)
         if proto in (ICMP, ICMPV6):
             flow.app = flow.app | {"icmp" if proto == ICMP else "icmpv6"}
+        if len(self.all_flows) >= self.limits.flows:
+            self._retire()
         self.all_flows.append(flow)
         self.sink.on_flow(flow)
         return fwd
@@ -536,9 +552,30 @@ class TsharkEngine:
             hit = (flow, True)
             self.wlan_flows[(smac, dmac)] = hit
             self.wlan_flows[(dmac, smac)] = (flow, False)
+            if len(self.all_flows) >= self.limits.flows:
+                self._retire()
             self.all_flows.append(flow)
             self.sink.on_flow(flow)
         hit[0].count(hit[1], wirelen, 0, ts, frame)
+
+    def _l2_room(self, mac: str) -> bool:
+        """Note a first MAC sighting, within the devices limit (beyond it: counted)."""
+        if len(self._l2_seen) >= self.limits.devices:
+            self.l2_unlisted += 1
+            return False
+        self._l2_seen.add(mac)
+        return True
+
+    def _retire(self) -> None:
+        """The flow table is full: retire the idlest flows (``netscan.flow.retire_idlest``)."""
+        gone = retire_idlest(self.all_flows, [self.flows, self.wlan_flows, self.frag_map])
+        dead = {id(f) for f in gone}
+        self._reported = {k for k in self._reported if k[0] not in dead}
+        on_end = getattr(self.sink, "on_flow_end", None)
+        if on_end is not None:
+            for flow in gone:
+                on_end(flow)
+        self.flows_retired += len(gone)
 
     def _arp(self, file: int, frame: int, ts: float, L: Layers) -> None:
         if (

@@ -2,15 +2,21 @@
 
 The inventory is the engines' sink: it receives new flows, protocol events and the
 first frame of every source MAC, and keeps what the report, the analysis and the TUI
-need. Its size grows with devices and flows, never with packets.
+need. Its size grows with devices and flows, never with packets, and every table is
+bounded by ``netscan.limits.Limits``: devices, endpoints, passive DNS, conversations held
+(the smallest are folded into per-device totals: ``folded``), request bodies. Flows the
+engine retires (``on_flow_end``) are folded into their conversation at once.
+``limit_warnings()`` says what each bound dropped or folded.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import networkx as nx
 
+from netscan import limits as _limits
 from netscan.events import (
     ArpEvent,
     DhcpEvent,
@@ -31,10 +37,26 @@ from netscan.events import (
 )
 from netscan.flow import Flow
 from netscan.inventory.enrich import Geo, Premises, oui_vendor
-from netscan.inventory.model import Conversation, Device, Endpoint
+from netscan.inventory.model import (
+    MAX_EVIDENCE,
+    MAX_IPS,
+    Conversation,
+    Device,
+    Endpoint,
+    FlowTotals,
+)
 
-MAX_BODIES = 2000
-MAX_BODY_BYTES = 256 * 1024 * 1024
+MAX_BODIES = _limits.Limits().bodies  # defaults; the run's limits may differ
+MAX_BODY_BYTES = _limits.Limits().body_bytes
+ConvKey = tuple[str, str, str, int]
+MAX_CONV_BURSTS = 20_000  # upload bursts one conversation keeps (each flow keeps 2000)
+
+
+def _clone(c: Conversation) -> Conversation:
+    """A copy of a held conversation that live flows can be added to."""
+    return replace(c, frames=list(c.frames), protocols=set(c.protocols), bursts=list(c.bursts))
+
+
 # events whose handlers decide themselves which device or endpoint a signature hit belongs to
 SELF_MATCHED = frozenset({"dhcp", "rtsp", "http_response", "tls_certificate"})
 
@@ -71,14 +93,24 @@ class Inventory:
         premises: Premises | None = None,
         matcher: Any = None,
         files: list[str] | None = None,
+        limits: _limits.Limits | None = None,
     ) -> None:
+        self.limits = _limits.resolve(limits)
         self.premises = premises or Premises()
         self.matcher = matcher
         self.files = files or []
         self.geo = Geo()
         self.devices: dict[str, Device] = {}
         self.endpoints: dict[str, Endpoint] = {}
-        self.flows: list[Flow] = []
+        self._live: dict[int, Flow] = {}  # live flows by id (insertion order)
+        self._retired: dict[ConvKey, Conversation] = {}  # conversations of retired flows
+        self.folded: dict[tuple[str, str], FlowTotals] = {}  # conversations folded away
+        self.flows_ended = 0  # flows retired by the engine and folded in
+        self.conversations_folded = 0
+        # what the bounds kept out (distinct keys, counted up to the bound itself)
+        self._unlisted_devices: set[str] = set()
+        self._unlisted_endpoints: set[str] = set()
+        self.dns_unlisted = 0  # passive DNS answers for addresses beyond the table
         # passive DNS from the capture: ip -> {name: (file, frame) of the answer}
         self.passive_dns: dict[str, dict[str, tuple[int, int]]] = {}
         self.bodies: list[HttpBodyEvent] = []
@@ -90,12 +122,27 @@ class Inventory:
         self._seen_pairs: dict[tuple[str | None, str], Device] = {}  # (mac, ip) -> device
         self._synced_flows = 0
 
+    @property
+    def flows(self) -> list[Flow]:
+        """The live flows (the engine has not retired), in order of appearance."""
+        return list(self._live.values())
+
     # -- devices and endpoints ---------------------------------------------------------
+
+    def _full(self, table: dict[str, Any], limit: int, unlisted: set[str], key: str) -> bool:
+        """Whether ``table`` has no room for ``key`` (which is then counted as unlisted)."""
+        if len(table) < limit:
+            return False
+        if len(unlisted) < limit:
+            unlisted.add(key)
+        return True
 
     def device(self, mac: str, file: int, frame: int, ts: float) -> Device:
         dev = self.devices.get(mac)
         if dev is None:
             dev = Device(key=mac, mac=mac, first_ts=ts, last_ts=ts, first_frame=(file, frame))
+            if self._full(self.devices, self.limits.devices, self._unlisted_devices, mac):
+                return dev  # beyond the bound: a stand-in that is not kept
             dev.vendor = oui_vendor(mac)
             self.devices[mac] = dev
             if self.matcher is not None:
@@ -116,15 +163,28 @@ class Inventory:
             dev = self.devices.get(key)
             if dev is None:
                 dev = Device(key=key, mac=None, first_ts=ts, last_ts=ts, first_frame=(file, frame))
+                if self._full(self.devices, self.limits.devices, self._unlisted_devices, key):
+                    return dev
                 self.devices[key] = dev
             dev.add_ip(ip, ts)
             return dev
         return None
 
-    def endpoint(self, ip: str) -> Endpoint:
+    def endpoint(self, ip: str, anonymous: bool = False) -> Endpoint:
+        """The off-site endpoint at ``ip``. Past the endpoint limit only addresses with a
+        name or a signature are still listed (up to twice the limit); an ``anonymous``
+        sighting (a bare flow) then gets a stand-in that is not kept."""
         ep = self.endpoints.get(ip)
         if ep is None:
             ep = Endpoint(ip=ip)
+            cap = self.limits.endpoints
+            if len(self.endpoints) >= cap:
+                known = ip in self.passive_dns or (
+                    self.matcher is not None and bool(self.matcher.match_ip(ip))
+                )
+                hard = cap if anonymous or not known else 2 * cap
+                if self._full(self.endpoints, hard, self._unlisted_endpoints, ip):
+                    return ep
             self.endpoints[ip] = ep
             for name, (file, frame) in self.passive_dns.get(ip, {}).items():
                 self._endpoint_name(ep, name, "dns", file, frame)
@@ -194,7 +254,7 @@ class Inventory:
         self.device(src.hex(":"), file, frame, ts)
 
     def on_flow(self, flow: Flow) -> None:
-        self.flows.append(flow)
+        self._live[id(flow)] = flow
         if not flow.a_ip:  # encrypted 802.11: station pairs, seen as MAC sightings
             return
         scope = self.premises.scope
@@ -210,13 +270,20 @@ class Inventory:
                     seen.add_ip(ip, flow.first_ts)
                     continue
                 dev = self.device_for(mac, ip, flow.file, frame, flow.first_ts)
-                if dev is not None and not ip.startswith(("0.", "169.254.")) and ip != "::":
+                if (
+                    dev is not None
+                    and dev.key in self.devices
+                    and not ip.startswith(("0.", "169.254."))
+                    and ip != "::"
+                ):
                     dev.add_ip(ip, flow.first_ts)
-                    self._ip_to_device.setdefault(ip, dev.key)
-                    self._seen_pairs[(mac, ip)] = dev
+                    if ip in dev.ips:
+                        self._ip_to_device.setdefault(ip, dev.key)
+                        if len(self._seen_pairs) < 4 * self.limits.devices:
+                            self._seen_pairs[(mac, ip)] = dev
             elif sc == 2:
                 if ip not in self.endpoints:
-                    self.endpoint(ip)
+                    self.endpoint(ip, anonymous=True)
                 if mac and not int(mac[:2], 16) & 1:
                     # the MAC behind an off-site address is the premises gateway
                     self.device(mac, flow.file, frame, flow.first_ts)
@@ -302,8 +369,16 @@ class Inventory:
 
     def _passive(self, ip: str, name: str, file: int, frame: int) -> None:
         name = name.lower().rstrip(".")
-        known = self.passive_dns.setdefault(ip, {})
+        known = self.passive_dns.get(ip)
+        if known is None:
+            if len(self.passive_dns) >= 4 * self.limits.endpoints:
+                self.dns_unlisted += 1
+                return
+            known = self.passive_dns[ip] = {}
         if name in known:
+            return
+        if len(known) >= 64:  # names per address: a wildcard flood would add millions
+            self.dns_unlisted += 1
             return
         known[name] = (file, frame)
         ep = self.endpoints.get(ip)
@@ -538,7 +613,8 @@ class Inventory:
         self, ev: HttpBodyEvent, dev: Device | None, ep: Endpoint | None, flow: Flow | None
     ) -> None:
         # bodies wait for the content analysis: bounded in count and in bytes
-        if len(self.bodies) < MAX_BODIES and self._body_bytes + len(ev.body) <= MAX_BODY_BYTES:
+        lim = self.limits
+        if len(self.bodies) < lim.bodies and self._body_bytes + len(ev.body) <= lim.body_bytes:
             self.bodies.append(ev)
             self._body_bytes += len(ev.body)
         else:
@@ -546,54 +622,147 @@ class Inventory:
 
     # -- aggregation -------------------------------------------------------------------
 
+    def on_flow_end(self, flow: Flow) -> None:
+        """The engine retired a flow: fold it into its conversation now, and let it go."""
+        self._live.pop(id(flow), None)
+        self.flows_ended += 1
+        hit = self._conversation_of(self._retired, flow)
+        if hit is not None:
+            self._add_flow(hit[0], flow, hit[1])
+            if len(self._retired) > self.limits.conversations:
+                self._fold()
+
+    def seal(self) -> None:
+        """The input is done: when the conversations outgrow their limit, fold the remaining
+        live flows in as well (and let them go), so the rows handed on stay bounded."""
+        if len(self._live) + len(self._retired) <= self.limits.conversations:
+            return
+        for flow in list(self._live.values()):
+            self.on_flow_end(flow)
+            self.flows_ended -= 1  # not retired by the engine: sealed at the end
+
+    def _fold(self) -> None:
+        """Too many conversations held: fold the smaller half (by bytes) into one row of
+        totals per device and transport. A flood's one-packet conversations go first; a
+        device's real uploads are larger than they are."""
+        held = sorted(self._retired.items(), key=lambda kv: kv[1].bytes_up + kv[1].bytes_down)
+        n = len(held) - self.limits.conversations // 2
+        for key, conv in held[:n]:
+            del self._retired[key]
+            tkey = (conv.device, conv.transport)
+            tot = self.folded.get(tkey)
+            if tot is None:
+                tot = self.folded[tkey] = FlowTotals(conv.device, conv.transport)
+            tot.add(conv)
+        self.conversations_folded += max(0, n)
+
     def conversations(self) -> list[Conversation]:
         """Flows aggregated device → peer (ip, transport, server port)."""
-        convs: dict[tuple[str, str, str, int], Conversation] = {}
+        if not self._live:
+            return list(self._retired.values())
+        convs: dict[ConvKey, Conversation] = {k: _clone(c) for k, c in self._retired.items()}
+        add = self._add_flow
+        for flow in self._live.values():
+            hit = self._conversation_of(convs, flow)
+            if hit is not None:
+                add(hit[0], flow, hit[1])
+        return list(convs.values())
+
+    def _conversation_of(
+        self, convs: dict[ConvKey, Conversation], flow: Flow
+    ) -> tuple[Conversation, bool] | None:
+        """The conversation in ``convs`` a flow belongs to (made if new) and whether the
+        flow's a→b direction is the device's upstream; None for flows of no device."""
         prem = self.premises
-        for flow in self.flows:
-            if not flow.a_ip:  # encrypted 802.11: station pairs
-                a = flow.a_mac
-                if a is None or int(a[:2], 16) & 1:
-                    continue
-                key = (a, "", "wlan", 0)
-                conv = convs.get(key)
-                if conv is None:
-                    conv = convs[key] = Conversation(device=a, peer_ip="", transport="wlan", port=0,
-                                                     peer_mac=flow.b_mac, first_ts=flow.first_ts,
-                                                     first_frame=(flow.file, flow.first_frames[0] if flow.first_frames else flow.last_frame))  # fmt: skip
-                self._add_flow(conv, flow, True)
-                continue
-            a_prem, b_prem = prem.is_premises(flow.a_ip), prem.is_premises(flow.b_ip)
-            if a_prem or not b_prem:
-                dev_mac, dev_ip, peer_ip, up_is_ab = flow.a_mac, flow.a_ip, flow.b_ip, True
-                peer_mac = flow.b_mac
-                port = flow.b_port
-                device_is_client = True
-            else:
-                dev_mac, dev_ip, peer_ip, up_is_ab = flow.b_mac, flow.b_ip, flow.a_ip, False
-                peer_mac = flow.a_mac
-                port = flow.b_port
-                device_is_client = False
-            if dev_mac is not None and not int(dev_mac[:2], 16) & 1:
-                dkey = dev_mac
-            elif dev_mac is None and prem.is_premises(dev_ip):
-                dkey = self._ip_to_device.get(dev_ip, f"ip:{dev_ip}")
-            else:
-                continue
-            key = (dkey, peer_ip, flow.transport, port)
+        if not flow.a_ip:  # encrypted 802.11: station pairs
+            a = flow.a_mac
+            if a is None or int(a[:2], 16) & 1:
+                return None
+            key = (a, "", "wlan", 0)
             conv = convs.get(key)
             if conv is None:
-                conv = convs[key] = Conversation(device=dkey, peer_ip=peer_ip, transport=flow.transport,
-                                                 port=port, peer_mac=peer_mac, first_ts=flow.first_ts,
-                                                 first_frame=(flow.file, flow.first_frames[0] if flow.first_frames else flow.last_frame),
-                                                 device_is_client=device_is_client)  # fmt: skip
-                if prem.is_premises(peer_ip):
-                    if peer_mac and not int(peer_mac[:2], 16) & 1:
-                        conv.peer_device = peer_mac
-                    elif peer_mac is None:
-                        conv.peer_device = self._ip_to_device.get(peer_ip, f"ip:{peer_ip}")
-            self._add_flow(conv, flow, up_is_ab)
-        return list(convs.values())
+                conv = convs[key] = Conversation(device=a, peer_ip="", transport="wlan", port=0,
+                                                 peer_mac=flow.b_mac, first_ts=flow.first_ts,
+                                                 first_frame=(flow.file, flow.first_frames[0] if flow.first_frames else flow.last_frame))  # fmt: skip
+            return conv, True
+        a_prem, b_prem = prem.is_premises(flow.a_ip), prem.is_premises(flow.b_ip)
+        if a_prem or not b_prem:
+            dev_mac, dev_ip, peer_ip, up_is_ab = flow.a_mac, flow.a_ip, flow.b_ip, True
+            peer_mac = flow.b_mac
+            port = flow.b_port
+            device_is_client = True
+        else:
+            dev_mac, dev_ip, peer_ip, up_is_ab = flow.b_mac, flow.b_ip, flow.a_ip, False
+            peer_mac = flow.a_mac
+            port = flow.b_port
+            device_is_client = False
+        if dev_mac is not None and not int(dev_mac[:2], 16) & 1:
+            dkey = dev_mac
+        elif dev_mac is None and prem.is_premises(dev_ip):
+            dkey = self._ip_to_device.get(dev_ip, f"ip:{dev_ip}")
+        else:
+            return None
+        key = (dkey, peer_ip, flow.transport, port)
+        conv = convs.get(key)
+        if conv is None:
+            conv = convs[key] = Conversation(device=dkey, peer_ip=peer_ip, transport=flow.transport,
+                                             port=port, peer_mac=peer_mac, first_ts=flow.first_ts,
+                                             first_frame=(flow.file, flow.first_frames[0] if flow.first_frames else flow.last_frame),
+                                             device_is_client=device_is_client)  # fmt: skip
+            if prem.is_premises(peer_ip):
+                if peer_mac and not int(peer_mac[:2], 16) & 1:
+                    conv.peer_device = peer_mac
+                elif peer_mac is None:
+                    conv.peer_device = self._ip_to_device.get(peer_ip, f"ip:{peer_ip}")
+        return conv, up_is_ab
+
+    def limit_warnings(self) -> list[str]:
+        """What the inventory's bounds dropped or folded, one line each."""
+        out: list[str] = []
+        lim = self.limits
+        if self.bodies_dropped:
+            out.append(
+                f"{self.bodies_dropped} request bodies beyond the memory budget were not "
+                f"examined for faces ({lim.bodies:,} bodies / {_limits.human(lim.body_bytes)} "
+                "bytes; --limit bodies=N, --limit body-bytes=SIZE)"
+            )
+
+        def some(n: int, bound: int) -> str:
+            return f"at least {n:,}" if n >= bound else f"{n:,}"
+
+        if self._unlisted_devices:
+            out.append(
+                f"{some(len(self._unlisted_devices), lim.devices)} devices beyond the limit of "
+                f"{lim.devices:,} were not inventoried (--limit devices=N)"
+            )
+        if self._unlisted_endpoints:
+            out.append(
+                f"{some(len(self._unlisted_endpoints), lim.endpoints)} off-site addresses beyond "
+                f"the limit of {lim.endpoints:,} endpoints were not listed as endpoints; their "
+                "traffic is in the flows (--limit endpoints=N)"
+            )
+        if self.dns_unlisted:
+            out.append(
+                f"{self.dns_unlisted:,} DNS answers beyond the passive DNS table's bounds were "
+                "not remembered (--limit endpoints=N)"
+            )
+        if self.conversations_folded:
+            out.append(
+                f"{self.conversations_folded:,} conversations (the smallest) beyond the limit of "
+                f"{lim.conversations:,} were folded into per-device totals "
+                "(flows_aggregated in the JSON report; --limit conversations=N)"
+            )
+        ev = sum(d.evidence_dropped for d in self.devices.values()) + sum(
+            e.evidence_dropped for e in self.endpoints.values()
+        )
+        if ev:
+            out.append(
+                f"{ev:,} evidence facts beyond {MAX_EVIDENCE} per device or endpoint were not kept"
+            )
+        ips = sum(d.ips_dropped for d in self.devices.values())
+        if ips:
+            out.append(f"{ips:,} addresses beyond {MAX_IPS} per device were not kept")
+        return out
 
     @staticmethod
     def _add_flow(conv: Conversation, flow: Flow, up_is_ab: bool) -> None:
@@ -602,7 +771,7 @@ class Inventory:
             conv.bytes_down += flow.bytes_ba
             conv.packets_up += flow.pkts_ab
             conv.packets_down += flow.pkts_ba
-            if flow.bursts:
+            if flow.bursts and len(conv.bursts) < MAX_CONV_BURSTS:
                 conv.bursts.extend(flow.bursts)
         else:
             conv.bytes_up += flow.bytes_ba

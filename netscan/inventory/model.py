@@ -32,15 +32,20 @@ class Evidence:
 
 
 MAX_EVIDENCE = 200
+MAX_IPS = 1024  # addresses remembered per device (a spoofing flood would add millions)
 
 
 def add_evidence(
     items: list[Evidence], file: int, frame: int, what: str, sig_id: str | None = None
-) -> None:
-    """Keep the first frame that showed each fact, up to MAX_EVIDENCE facts."""
-    if len(items) >= MAX_EVIDENCE or any(ev.what == what for ev in items):
-        return
+) -> bool:
+    """Keep the first frame that showed each fact, up to MAX_EVIDENCE facts; False when a
+    new fact was dropped because the list is full."""
+    if any(ev.what == what for ev in items):
+        return True
+    if len(items) >= MAX_EVIDENCE:
+        return False
     items.append(Evidence(file, frame, what, sig_id))
+    return True
 
 
 @dataclass(slots=True)
@@ -67,13 +72,19 @@ class Device:
     wlan_only: bool = False
     role_hints: list[tuple[str, float, str]] = field(default_factory=list)  # role, conf, why
     role_reasons: list[str] = field(default_factory=list)
+    evidence_dropped: int = 0  # facts beyond MAX_EVIDENCE
+    ips_dropped: int = 0  # addresses beyond MAX_IPS
 
     def add_evidence(self, file: int, frame: int, what: str, sig_id: str | None = None) -> None:
-        add_evidence(self.evidence, file, frame, what, sig_id)
+        if not add_evidence(self.evidence, file, frame, what, sig_id):
+            self.evidence_dropped += 1
 
     def add_ip(self, ip: str, ts: float) -> None:
         span = self.ips.get(ip)
         if span is None:
+            if len(self.ips) >= MAX_IPS:
+                self.ips_dropped += 1
+                return
             self.ips[ip] = [ts, ts]
         else:
             if ts < span[0]:
@@ -100,6 +111,7 @@ class Endpoint:
     matches: dict[str, dict[str, Any]] = field(default_factory=dict)
     evidence: list[Evidence] = field(default_factory=list)
     cert_subjects: set[str] = field(default_factory=set)
+    evidence_dropped: int = 0  # facts beyond MAX_EVIDENCE
 
     def add_name(self, name: str, how: str) -> bool:
         name = name.lower().rstrip(".")
@@ -109,7 +121,8 @@ class Endpoint:
         return True
 
     def add_evidence(self, file: int, frame: int, what: str, sig_id: str | None = None) -> None:
-        add_evidence(self.evidence, file, frame, what, sig_id)
+        if not add_evidence(self.evidence, file, frame, what, sig_id):
+            self.evidence_dropped += 1
 
 
 @dataclass(slots=True)
@@ -134,3 +147,46 @@ class Conversation:
     flows: int = 0
     device_is_client: bool = True
     bursts: list[list[float]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class FlowTotals:
+    """Conversations of one device and transport folded into one row of totals (when more
+    conversations exist than the limits let the inventory hold or the report list)."""
+
+    device: str
+    transport: str
+    conversations: int = 0
+    flows: int = 0
+    bytes_up: int = 0
+    bytes_down: int = 0
+    packets_up: int = 0
+    packets_down: int = 0
+    first_ts: float | None = None
+    last_ts: float | None = None
+
+    def add(self, conv: Conversation) -> None:
+        self.conversations += 1
+        self.flows += conv.flows
+        self.bytes_up += conv.bytes_up
+        self.bytes_down += conv.bytes_down
+        self.packets_up += conv.packets_up
+        self.packets_down += conv.packets_down
+        if self.first_ts is None or conv.first_ts < self.first_ts:
+            self.first_ts = conv.first_ts
+        if self.last_ts is None or conv.last_ts > self.last_ts:
+            self.last_ts = conv.last_ts
+
+    def merge(self, other: FlowTotals) -> None:
+        self.conversations += other.conversations
+        self.flows += other.flows
+        self.bytes_up += other.bytes_up
+        self.bytes_down += other.bytes_down
+        self.packets_up += other.packets_up
+        self.packets_down += other.packets_down
+        for ts in (other.first_ts, other.last_ts):
+            if ts is not None:
+                if self.first_ts is None or ts < self.first_ts:
+                    self.first_ts = ts
+                if self.last_ts is None or ts > self.last_ts:
+                    self.last_ts = ts

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from netscan import __version__
+from netscan import limits as _limits
 from netscan.analyze import Result
-from netscan.inventory.model import Conversation, Device, Endpoint, Evidence
+from netscan.inventory.model import Conversation, Device, Endpoint, Evidence, FlowTotals
 from netscan.safefile import private_output
 
 SCHEMA_VERSION = "1.0"
@@ -100,6 +101,57 @@ def flow_json(c: Conversation, devices: dict[str, Device], files: list[str]) -> 
     }
 
 
+def listed_flows(
+    convs: list[Conversation], limit: int
+) -> tuple[list[Conversation], list[Conversation]]:
+    """The conversations the report lists (at most ``limit``, the largest by bytes, ties by
+    key) and the ones it leaves to the aggregated totals."""
+    if len(convs) <= limit:
+        return convs, []
+    ranked = sorted(
+        convs,
+        key=lambda c: (-(c.bytes_up + c.bytes_down), c.device, c.peer_ip, c.transport, c.port),
+    )
+    return ranked[:limit], ranked[limit:]
+
+
+def totals_json(t: FlowTotals, why: str, devices: dict[str, Device]) -> dict[str, Any]:
+    dev = devices.get(t.device)
+    return {
+        "mac": dev.mac if dev else None,
+        "device": t.device,
+        "transport": t.transport,
+        "why": why,
+        "conversations": t.conversations,
+        "flows": t.flows,
+        "bytes_up": t.bytes_up,
+        "bytes_down": t.bytes_down,
+        "packets_up": t.packets_up,
+        "packets_down": t.packets_down,
+        "first_ts": _iso(t.first_ts),
+        "last_ts": _iso(t.last_ts),
+    }
+
+
+def _aggregated(
+    folded: dict[tuple[str, str], FlowTotals],
+    omitted: list[Conversation],
+    devices: dict[str, Device],
+) -> list[dict[str, Any]]:
+    """Per device and transport: conversations folded in memory, and conversations the
+    report does not list, as totals (so every byte stays accounted for)."""
+    out = [totals_json(t, "folded", devices) for _k, t in sorted(folded.items())]
+    left: dict[tuple[str, str], FlowTotals] = {}
+    for c in omitted:
+        key = (c.device, c.transport)
+        t = left.get(key)
+        if t is None:
+            t = left[key] = FlowTotals(c.device, c.transport)
+        t.add(c)
+    out.extend(totals_json(t, "not listed", devices) for _k, t in sorted(left.items()))
+    return out
+
+
 def _jsonable(v: Any) -> Any:
     if isinstance(v, dict):
         return {str(k): _jsonable(x) for k, x in v.items()}
@@ -118,7 +170,10 @@ def build(result: Result) -> dict[str, Any]:
     files = [i.path for i in result.inputs]
     devices = sorted(inv.devices.values(), key=lambda d: d.key)
     endpoints = sorted(inv.endpoints.values(), key=lambda e: _ip_key(e.ip))
-    convs = sorted(result.conversations, key=lambda c: (c.device, c.peer_ip, c.transport, c.port))
+    limits = _limits.resolve(getattr(result.options, "limits", None))
+    listed, omitted = listed_flows(result.conversations, limits.report_flows)
+    convs = sorted(listed, key=lambda c: (c.device, c.peer_ip, c.transport, c.port))
+    folded = getattr(inv, "folded", {})
     out = {
         "schema_version": SCHEMA_VERSION,
         "netscan_version": __version__,
@@ -145,7 +200,11 @@ def build(result: Result) -> dict[str, Any]:
             "packets": sum(i.packets for i in result.inputs),
             "devices": len(devices),
             "endpoints": len(endpoints),
-            "flows": len(convs),
+            "flows": len(result.conversations),
+            "flows_listed": len(convs),
+            "flows_not_listed": len(omitted),
+            "flows_folded": sum(t.conversations for t in folded.values()),
+            "flows_retired": getattr(inv, "flows_ended", 0),
             "findings": len(result.findings),
             "by_role": _count(d.role for d in devices),
             "by_level": _count(f.get("level", "") for f in result.findings),
@@ -153,6 +212,7 @@ def build(result: Result) -> dict[str, Any]:
         "devices": [device_json(d, files) for d in devices],
         "endpoints": [endpoint_json(e, files) for e in endpoints],
         "flows": [flow_json(c, inv.devices, files) for c in convs],
+        "flows_aggregated": _aggregated(folded, omitted, inv.devices),
         "findings": [_jsonable(f) for f in result.findings],
         "warnings": list(result.warnings),
     }

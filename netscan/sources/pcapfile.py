@@ -10,13 +10,15 @@ yielded, and ``warnings`` says what happened. A file that is not a capture raise
 from __future__ import annotations
 
 import contextlib
-import gzip
 import mmap
 import os
 import struct
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
+
+from netscan import limits
+from netscan.sources.gzstream import GzipStream
 
 PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
@@ -27,6 +29,8 @@ PCAP_MAGICS = {
 PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 GZIP_MAGIC = b"\x1f\x8b"
 RELEASE_EVERY = 32 * 1024 * 1024  # give read pages of a mapped file back this often
+MAX_BLOCK = 64 * 1024 * 1024  # larger pcapng blocks (and streamed pcap records) are corrupt
+STREAM_WINDOW = 1 << 20  # decompressed bytes added to a streamed file's window at a time
 
 
 class CaptureError(Exception):
@@ -60,33 +64,25 @@ class Interface(NamedTuple):
     tsoffset: int  # seconds
 
 
-def _open_bytes(path: Path) -> bytes | mmap.mmap:
+def _open_bytes(path: Path, gunzip: int, ratio: int) -> bytes | mmap.mmap | GzipStream:
+    """The file mapped, or (gzip) a stream over its decompressed bytes."""
     try:
         size = path.stat().st_size
         if path.is_dir():
             raise CaptureError(f"{path}: is a directory, not a capture file")
-        with path.open("rb") as fh:
-            head = fh.read(2)
-            if head == GZIP_MAGIC:
+        fh = path.open("rb")
+        streamed = False
+        try:
+            if fh.read(2) == GZIP_MAGIC:
                 fh.seek(0)
-                try:
-                    with gzip.GzipFile(fileobj=fh) as gz:
-                        chunks = []
-                        try:
-                            while True:
-                                chunk = gz.read(1 << 20)
-                                if not chunk:
-                                    break
-                                chunks.append(chunk)
-                        except (EOFError, OSError, gzip.BadGzipFile):
-                            # truncated gzip stream: keep what was decompressed
-                            pass
-                        return b"".join(chunks)
-                except gzip.BadGzipFile as exc:
-                    raise CaptureError(f"{path}: damaged gzip data ({exc})") from None
+                streamed = True
+                return GzipStream(fh, gunzip, ratio)
             if size == 0:
                 return b""
             return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        finally:
+            if not streamed:
+                fh.close()
     except FileNotFoundError:
         raise CaptureError(f"{path}: no such file") from None
     except PermissionError:
@@ -100,30 +96,62 @@ def _open_bytes(path: Path) -> bytes | mmap.mmap:
 class CaptureFile:
     """One capture file. Iterate it for records; read ``warnings`` afterwards."""
 
-    def __init__(self, path: str | os.PathLike[str], index: int = 0) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        index: int = 0,
+        gunzip: int | None = None,
+        gunzip_ratio: int | None = None,
+    ) -> None:
         self.path = Path(path)
         self.index = index  # this file's position in the run's inputs
         self.warnings: list[str] = []
-        self.buf = _open_bytes(self.path)
+        lim = limits.resolve(None)
+        self.gunzip = lim.gunzip if gunzip is None else gunzip
+        self.gunzip_ratio = lim.gunzip_ratio if gunzip_ratio is None else gunzip_ratio
+        opened = _open_bytes(self.path, self.gunzip, self.gunzip_ratio)
+        self.streamed = isinstance(opened, GzipStream)
+        self._stream: GzipStream | None = None
+        if isinstance(opened, GzipStream):
+            # gzip: read as a stream, a window at a time; ``size`` is the file's size on
+            # disk and ``position`` the compressed bytes read (for progress)
+            self._stream = opened
+            self.buf: bytes | mmap.mmap = opened.read(STREAM_WINDOW)
+            self._first_window: bytes | None = bytes(self.buf)
+            if len(self.buf) < STREAM_WINDOW:
+                # everything, or a problem already: say which before judging the content
+                if len(self.buf) < 24 and opened.problems:
+                    opened.fh.close()
+                    raise CaptureError(f"{self.path}: {opened.problems[0]}")
+            self.size = self.path.stat().st_size
+        else:
+            self.buf = opened
+            self._first_window = None
+            self.size = len(self.buf)
         head = bytes(self.buf[:4])
         if len(self.buf) == 0:
+            self.close()
             raise CaptureError(f"{self.path}: empty file, not a capture")
         if head in PCAP_MAGICS:
             self.format = "pcap"
             if len(self.buf) < 24:
+                self.close()
                 raise CaptureError(f"{self.path}: pcap header cut short")
         elif head == PCAPNG_SHB:
             self.format = "pcapng"
             if len(self.buf) < 12:
+                self.close()
                 raise CaptureError(f"{self.path}: pcapng header cut short")
             bom = bytes(self.buf[8:12])
             if bom not in (b"\x4d\x3c\x2b\x1a", b"\x1a\x2b\x3c\x4d"):
+                self.close()
                 raise CaptureError(f"{self.path}: pcapng byte-order magic is wrong")
         else:
+            self.close()
             raise CaptureError(
                 f"{self.path}: not a pcap or pcapng capture (unknown magic {head.hex()})"
             )
-        self.size = len(self.buf)
+        self._head = bytes(self.buf[:24])
         self.position = 0  # bytes consumed so far, for progress
         self.linktypes: set[int] = set()
         self.frames = 0  # records read so far (set when iteration ends)
@@ -151,6 +179,10 @@ class CaptureFile:
     def split(self, parts: int) -> list[Segment]:
         """Cut the file into about ``parts`` segments of similar size at record boundaries,
         each knowing the frame number before it (so numbering stays Wireshark's)."""
+        if self.streamed:  # a stream is read in one piece
+            if self.format == "pcap":
+                return [Segment(24, None, 0, None)]
+            return [Segment(0, None, 0, ("<", []))]
         size = self.size
         target = max(1, size // max(1, parts))
         cuts: list[Segment] = []
@@ -223,42 +255,97 @@ class CaptureFile:
                 self._released = stop
         return upto + RELEASE_EVERY
 
-    def _done(self, frame: int, last_ts: float | None) -> None:
+    def _done(self, frame: int, last_ts: float | None, stream: GzipStream | None) -> None:
         self.frames = frame
         self.last_ts = last_ts
+        if stream is not None:
+            self.position = stream.consumed
+            for problem in stream.problems:
+                self.warn(problem)
+            stream.fh.close()
+
+    def _window(self) -> tuple[bytes | mmap.mmap, GzipStream | None]:
+        """Where an iteration starts: the mapped file, or a gzip stream's first window."""
+        if not self.streamed:
+            return self.buf, None
+        if self._first_window is not None and self._stream is not None:
+            buf, stream = self._first_window, self._stream
+            self._first_window = None
+            return buf, stream
+        try:
+            stream = GzipStream(self.path.open("rb"), self.gunzip, self.gunzip_ratio)
+        except OSError as exc:
+            raise CaptureError(f"{self.path}: cannot read ({exc.strerror or exc})") from None
+        self._stream = stream
+        return stream.read(STREAM_WINDOW), stream
+
+    def _refill(
+        self, stream: GzipStream, buf: bytes | mmap.mmap, off: int, need: int
+    ) -> bytes | None:
+        """The streamed window moved on: the bytes from ``off`` and at least ``need`` more
+        if the stream has them; None when it has nothing more."""
+        parts = [bytes(buf[off:])]
+        have = 0
+        while have < need:
+            chunk = stream.read(max(STREAM_WINDOW, need - have))
+            if not chunk:
+                break
+            parts.append(chunk)
+            have += len(chunk)
+        self.position = stream.consumed
+        return b"".join(parts) if have else None
+
+    def _cut(self, stream: GzipStream | None, msg: str) -> None:
+        """A record cut short: say so, unless the gunzip cap cut it (that has its warning)."""
+        if stream is None or not stream.capped:
+            self.warn(msg)
 
     def close(self) -> None:
         if isinstance(self.buf, mmap.mmap):
             self.buf.close()
+        if self._stream is not None:
+            self._stream.fh.close()
 
     # -- pcap -------------------------------------------------------------------------
 
     def _pcap_header(self) -> tuple[str, float, int, int]:
-        endian, res = PCAP_MAGICS[bytes(self.buf[:4])]
+        endian, res = PCAP_MAGICS[self._head[:4]]
         _vmaj, _vmin, _tz, _sig, snaplen, network = struct.unpack_from(
-            endian + "HHiIII", self.buf, 4
+            endian + "HHiIII", self._head, 4
         )
         return endian, res, snaplen, network & 0xFFFF  # upper bits may carry FCS information
 
     def _iter_pcap(
         self, start: int = 24, stop: int | None = None, frame: int = 0
     ) -> Iterator[RawRecord]:
-        buf = self.buf
+        buf, stream = self._window()
         endian, res, snaplen, linktype = self._pcap_header()
         self.linktypes.add(linktype)
         unpack = struct.Struct(endian + "IIII").unpack_from
-        size = self.size
+        size = len(buf)
         chunk_end = size if stop is None else stop
+        if stream is not None:
+            chunk_end = 1 << 62  # the window moves; the stream's end ends the loop
         index = self.index
         off = start
         ts = None
         limit = max(snaplen, 1 << 20)
+        if stream is not None:
+            limit = min(limit, MAX_BLOCK)  # a streamed record is held whole in memory
         release_at = off + RELEASE_EVERY
         try:
             while off < chunk_end:
                 if off + 16 > size:
-                    self.warn(
-                        f"truncated record header after frame {frame}; analysed up to the cut"
+                    if stream is not None:
+                        more = self._refill(stream, buf, off, off + 16 - size)
+                        if more is not None:
+                            buf, off, size = more, 0, len(more)
+                            continue
+                        if off == size:
+                            break
+                    self._cut(
+                        stream,
+                        f"truncated record header after frame {frame}; analysed up to the cut",
                     )
                     break
                 sec, frac, incl, orig = unpack(buf, off)
@@ -269,10 +356,18 @@ class CaptureFile:
                     break
                 end = off + 16 + incl
                 if end > size:
-                    self.warn(f"truncated last record (frame {frame + 1}); analysed up to the cut")
+                    if stream is not None:
+                        more = self._refill(stream, buf, off, end - size)
+                        if more is not None:
+                            buf, off, size = more, 0, len(more)
+                            continue
+                    self._cut(
+                        stream, f"truncated last record (frame {frame + 1}); analysed up to the cut"
+                    )
                     break
                 frame += 1
-                self.position = end
+                if stream is None:
+                    self.position = end
                 if end >= release_at:
                     release_at = self._release(end)
                 ts = sec + frac * res
@@ -281,7 +376,7 @@ class CaptureFile:
                 yield (index, frame, ts, linktype, buf[off + 16 : end], orig)
                 off = end
         finally:
-            self._done(frame, ts)
+            self._done(frame, ts, stream)
 
     # -- pcapng -----------------------------------------------------------------------
 
@@ -292,9 +387,11 @@ class CaptureFile:
         frame: int = 0,
         state: tuple[str, list[Interface]] | None = None,
     ) -> Iterator[RawRecord]:
-        buf = self.buf
-        size = self.size
+        buf, stream = self._window()
+        size = len(buf)
         chunk_end = size if stop is None else stop
+        if stream is not None:
+            chunk_end = 1 << 62  # the window moves; the stream's end ends the loop
         off = start
         endian, ifaces = state if state is not None else ("<", [])
         ifaces = list(ifaces)
@@ -306,7 +403,16 @@ class CaptureFile:
                 if off >= release_at:
                     release_at = self._release(off)
                 if off + 12 > size:
-                    self.warn(f"truncated block after frame {frame}; analysed up to the cut")
+                    if stream is not None:
+                        more = self._refill(stream, buf, off, off + 12 - size)
+                        if more is not None:
+                            buf, off, size = more, 0, len(more)
+                            continue
+                        if off == size:
+                            break
+                    self._cut(
+                        stream, f"truncated block after frame {frame}; analysed up to the cut"
+                    )
                     break
                 raw_type = bytes(buf[off : off + 4])
                 if raw_type == PCAPNG_SHB:
@@ -320,14 +426,22 @@ class CaptureFile:
                         break
                     ifaces = []
                 btype, blen = struct.unpack_from(endian + "II", buf, off)
-                if blen < 12 or blen % 4 or blen > 64 * 1024 * 1024:
+                if blen < 12 or blen % 4 or blen > MAX_BLOCK:
                     self.warn(
                         f"corrupt block after frame {frame} (length {blen}); analysed up to it"
                     )
                     break
                 end = off + blen
                 if end > size:
-                    self.warn(f"truncated last block (after frame {frame}); analysed up to the cut")
+                    if stream is not None:
+                        more = self._refill(stream, buf, off, end - size)
+                        if more is not None:
+                            buf, off, size = more, 0, len(more)
+                            continue
+                    self._cut(
+                        stream,
+                        f"truncated last block (after frame {frame}); analysed up to the cut",
+                    )
                     break
                 (trailer,) = struct.unpack_from(endian + "I", buf, end - 4)
                 if trailer != blen:
@@ -351,7 +465,8 @@ class CaptureFile:
                     last_ts = ((hi << 32) | lo) * itf.tsres + itf.tsoffset
                     if self.first_ts is None:
                         self.first_ts = last_ts
-                    self.position = end
+                    if stream is None:
+                        self.position = end
                     data = buf[body + 20 : body + 20 + cap]
                     yield (index, frame, last_ts, itf.linktype, data, orig)
                 elif btype == 3:  # Simple Packet Block
@@ -365,7 +480,8 @@ class CaptureFile:
                     if itf.snaplen:
                         cap = min(cap, itf.snaplen)
                     frame += 1
-                    self.position = end
+                    if stream is None:
+                        self.position = end
                     data = buf[body + 4 : body + 4 + cap]
                     yield (index, frame, last_ts, itf.linktype, data, orig)
                 elif btype == 1:  # Interface Description Block
@@ -374,4 +490,4 @@ class CaptureFile:
                     self.linktypes.add(itf.linktype)
                 off = end
         finally:
-            self._done(frame, last_ts if frame else None)
+            self._done(frame, last_ts if frame else None, stream)

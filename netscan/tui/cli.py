@@ -43,7 +43,7 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from netscan.analyze import Options
-    from netscan.cli import EXIT_OK, EXIT_USAGE, UsageError
+    from netscan.cli import EXIT_OK, EXIT_USAGE, UsageError, limits_from_args
     from netscan.sources.pcapfile import CaptureFile
 
     if not args.files and not args.interface:
@@ -78,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         engine=args.engine,
         signatures=args.signatures,
         country=args.country.upper() if args.country else None,
+        limits=limits_from_args(args),
     )
     from netscan.tui.app import NetscanApp
 

@@ -1,0 +1,94 @@
+"""The inventory's tables are bounded and count what they dropped: bodies, devices,
+endpoints (named ones outrank bare addresses), per-device addresses and evidence, and
+the conversations of retired flows (folded, totals kept)."""
+
+from __future__ import annotations
+
+from netscan.events import Ctx, HttpBodyEvent
+from netscan.flow import Flow
+from netscan.inventory.enrich import Premises
+from netscan.inventory.inventory import Inventory
+from netscan.inventory.model import MAX_EVIDENCE, MAX_IPS
+from netscan.limits import Limits
+
+CAM = "44:19:b6:2e:7c:51"
+GW = "50:c7:bf:3a:91:01"
+
+
+def _body(i: int, size: int) -> HttpBodyEvent:
+    ctx = Ctx(0, i + 1, 1.0 + i, CAM, GW, "192.168.1.64", "150.109.20.77", 40000, 80, "tcp")
+    return HttpBodyEvent(ctx=ctx, method="POST", path="/up", body=b"x" * size)
+
+
+def _flow(i: int, peer: str, up: int = 100) -> Flow:
+    f = Flow(0, 17, "192.168.1.64", peer, 40000 + i % 20000, 9999, CAM, GW, float(i))
+    f.count(True, up, up - 42, float(i), i + 1)
+    return f
+
+
+def test_bodies_bounded_by_count_and_bytes() -> None:
+    inv = Inventory(Premises(), limits=Limits(bodies=3, body_bytes=10_000))
+    for size in (100, 9000, 5000, 100, 100):  # the 5000 is over the bytes, the last over count
+        inv.on_event(_body(len(inv.bodies) + inv.bodies_dropped, size), None)
+    assert [len(b.body) for b in inv.bodies] == [100, 9000, 100] and inv.bodies_dropped == 2
+    assert inv.limit_warnings() == [
+        "2 request bodies beyond the memory budget were not examined for faces (3 bodies / "
+        "10000 bytes; --limit bodies=N, --limit body-bytes=SIZE)"
+    ]
+
+
+def test_devices_bounded_and_counted() -> None:
+    inv = Inventory(Premises(), limits=Limits(devices=10))
+    for i in range(25):
+        inv.on_frame_l2(0, i + 1, 1.0, bytes([2, 0, 0, 0, 0, i]), 60)
+    assert len(inv.devices) == 10
+    assert inv.limit_warnings() == [
+        "at least 10 devices beyond the limit of 10 were not inventoried (--limit devices=N)"
+    ]
+
+
+def test_named_endpoints_outrank_bare_addresses() -> None:
+    inv = Inventory(Premises(), limits=Limits(endpoints=5))
+    for i in range(8):
+        inv.on_flow(_flow(i, f"203.0.113.{i + 1}"))
+    assert len(inv.endpoints) == 5
+    # a name seen in DNS still makes its address an endpoint past the bound (up to twice)
+    inv._passive("198.51.100.7", "api.example.com", 0, 99)
+    assert inv.endpoints["198.51.100.7"].names == {"api.example.com": "dns"}
+    assert any(
+        w.startswith("3 off-site addresses beyond the limit of 5") for w in inv.limit_warnings()
+    )
+
+
+def test_addresses_and_evidence_per_device_are_bounded() -> None:
+    inv = Inventory(Premises())
+    dev = inv.device(CAM, 0, 1, 1.0)
+    for i in range(MAX_IPS + 10):
+        dev.add_ip(f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}", 1.0)
+    for i in range(MAX_EVIDENCE + 7):
+        dev.add_evidence(0, i, f"fact {i}")
+    dev.add_evidence(0, 1, "fact 0")  # a repeat is not a drop
+    assert len(dev.ips) == MAX_IPS and len(dev.evidence) == MAX_EVIDENCE
+    assert inv.limit_warnings() == [
+        f"7 evidence facts beyond {MAX_EVIDENCE} per device or endpoint were not kept",
+        f"10 addresses beyond {MAX_IPS} per device were not kept",
+    ]
+
+
+def test_retired_flows_fold_into_conversations_and_totals_survive() -> None:
+    inv = Inventory(Premises(), limits=Limits(conversations=10))
+    flows = [_flow(i, f"203.0.113.{i % 40 + 1}", up=100 + i) for i in range(100)]
+    for f in flows:
+        inv.on_flow(f)
+    for f in flows[:90]:
+        inv.on_flow_end(f)
+    assert len(inv.flows) == 10
+    convs = inv.conversations()
+    up = sum(c.bytes_up for c in convs) + sum(t.bytes_up for t in inv.folded.values())
+    assert up == sum(f.bytes_ab for f in flows)
+    assert inv.conversations_folded == sum(t.conversations for t in inv.folded.values()) > 0
+    # the largest conversations are the ones kept as rows
+    kept = min(c.bytes_up for c in inv._retired.values())
+    assert all(t.bytes_up / t.conversations <= kept for t in inv.folded.values())
+    inv.seal()
+    assert not inv.flows and len(inv.conversations()) <= 10
