@@ -7,7 +7,7 @@ import ipaddress
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from netscan import __version__
 
@@ -121,6 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
                     help="worker processes for large files (default 1)")  # fmt: skip
     an.add_argument("--quiet", "-q", action="store_true", help="no summary on the terminal")
+    an.add_argument("--case", metavar="NAME",
+                    help="record this analysis as a visit of --site in case NAME (case store)")  # fmt: skip
+    an.add_argument("--site", metavar="SITE", help="the site visited (with --case)")
+    an.add_argument("--store", metavar="PATH|URL",
+                    help="case store: SQLite file or postgresql://… (default under XDG data)")  # fmt: skip
 
     try:
         from netscan.signatures import cli as sig_cli
@@ -129,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     except ImportError:
         pass
     subcommands = ("netscan.report.evidence_cli", "netscan.tui.cli", "netscan.live_cli")
-    for mod in (*subcommands, "netscan.fleet.cli"):
+    for mod in (*subcommands, "netscan.fleet.cli", "netscan.case.cli"):
         try:
             module = __import__(mod, fromlist=["add_parser"])
             module.add_parser(sub)
@@ -145,9 +150,16 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    if bool(args.case) != bool(args.site):
+        raise UsageError("--case and --site go together")
     from netscan.sources import options as source_options
 
     source_options.check(args, UsageError)
+    store = None
+    if args.case:
+        from netscan.case.cli import open_store
+
+        store = open_store(args)  # opened (and checked) before the analysis runs
     opts = Options(
         premises=args.premises,
         engine=args.engine,
@@ -164,6 +176,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     with progress_bar(enabled=not quiet and sys.stderr.isatty()) as progress:
         result = source_options.run(analyzer, args, progress)
     report = json_report.build(result)
+    store_error: Exception | None = None
+    if store is not None:
+        # recorded before the reports are written, so they carry the case section; a store
+        # that fails now costs the case record, never the reports
+        store_error = _record_visit(store, args, report)
     # the reports first: nothing displayed afterwards can lose them
     if args.json:
         json_report.emit(report, args.json)
@@ -182,6 +199,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         print(f"netscan: warning: {display(w, TEXT_LIMIT)}", file=sys.stderr)
     if not quiet:
         print_summary(result)
+        if "case" in report:
+            from netscan.report.case_section import terminal_lines
+
+            print("\n".join(terminal_lines(report)))
+    if store_error is not None:
+        raise store_error
     if args.fail_on:
         order = {"possible": 1, "likely": 2, "confirmed": 3}
         worst = max((order.get(f.get("level", ""), 0) for f in result.findings), default=0)
@@ -201,6 +224,25 @@ def one_line(text: str) -> str:
     return "".join(out)
 
 
+def _record_visit(store: Any, args: argparse.Namespace, report: dict[str, Any]) -> Exception | None:
+    """Record the analysis as a visit (adds the case section to ``report``); the error, if
+    the store failed, to raise once the reports are written."""
+    import sqlalchemy
+
+    from netscan.case.casework import record
+    from netscan.case.errors import StoreError
+
+    try:
+        with store:
+            record(store, args.case, args.site, report, analyst=args.analyst or "")
+    except StoreError as exc:
+        return exc
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        first = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        return StoreError(f"the visit was not recorded in the case store: {first}")
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -209,6 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               "signatures; see 'netscan --help')", file=sys.stderr)  # fmt: skip
         return EXIT_USAGE
     from netscan.engine import EngineError
+    from netscan.case.errors import StoreError
     from netscan.settings import SettingsError, apply, load_settings
     from netscan.signatures.pack import PackError
     from netscan.sources.pcapfile import CaptureError
@@ -222,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return EXIT_USAGE
         return int(handler(args))
-    except (CaptureError, UsageError, PackError, SettingsError, EngineError) as exc:
+    except (CaptureError, UsageError, PackError, SettingsError, EngineError, StoreError) as exc:
         print(f"netscan: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

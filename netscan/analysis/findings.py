@@ -156,6 +156,8 @@ def content_hits(inv: Inventory, checker: FaceChecker) -> list[ContentHit]:
     hits: list[ContentHit] = []
     for ev in inv.bodies:
         ctx = ev.ctx
+        if ev.method == "RESPONSE":  # answers handed to a device (netscan.analysis.facelib)
+            continue
         if not ctx.src_ip or not inv.premises.is_premises(ctx.src_ip):
             continue
         parsed = parse_body(ev)
@@ -557,6 +559,9 @@ def find(
         f = _assess_wlan(inv, dkey, wconvs, country)
         if f is not None:
             findings.append(f)
+    from netscan.analysis.facelib import library_findings
+
+    findings.extend(library_findings(inv, convs, country, checker))
     findings.sort(
         key=lambda f: (-LEVEL_RANK[f["level"]], f["device"], f["destination"]["ip"] or "", f["id"])
     )

@@ -142,7 +142,9 @@ def content_hints(inv: Inventory) -> dict[str, list[tuple[str, float, str]]]:
     hints: dict[str, list[tuple[str, float, str]]] = defaultdict(list)
     for ev in inv.bodies:
         ctx = ev.ctx
-        key = ctx.src_mac if ctx.src_mac in inv.devices else None
+        # a kept response (ADMS getrequest answer) speaks for the device that asked for it
+        poster = ctx.dst_mac if ev.method == "RESPONSE" else ctx.src_mac
+        key = poster if poster in inv.devices else None
         if key is None:
             continue
         low = (ev.path or "").lower()

@@ -55,6 +55,11 @@ CAPTURE_PATH_WORDS = (
 )
 
 
+# Responses whose bodies are kept: the commands an off-site server hands a device when it polls
+# (ZKTeco ADMS "getrequest": user records, photos and face templates pushed to the terminal).
+RESPONSE_CAPTURE_PREFIXES = ("/iclock/getrequest",)
+
+
 # Leading bytes of picture formats: a body starting with one is kept whatever its headers say.
 IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a")
 SNIFF_BYTES = 12
@@ -126,6 +131,8 @@ class HttpStream:
         self._client = Framer(VERSIONS, self._decide)
         self._server = Framer(VERSIONS, self._decide)
         self._methods: deque[str] = deque(maxlen=256)  # methods of requests awaiting a response
+        self._paths: deque[str] = deque(maxlen=256)  # and their paths
+        self._response_paths: deque[str] = deque(maxlen=256)  # responses whose body is kept
         self._messages = 0
         self._last_request_worth = False
         self._capture: _Capture | None = None
@@ -145,6 +152,7 @@ class HttpStream:
 
     def _decide_request(self, head: Head) -> BodyMode:
         self._methods.append(head.method.upper())
+        self._paths.append(head.target)
         if head.is_chunked():
             kind, length = _text.CHUNKED, 0
         else:
@@ -163,23 +171,32 @@ class HttpStream:
                 return BodyMode(_text.STOP)
             return BodyMode(_text.NONE)
         method = self._methods.popleft() if self._methods else "GET"
+        path = self._paths.popleft() if self._paths else ""
         if method == "CONNECT" and 200 <= status < 300:
             self._stop_all = True
             return BodyMode(_text.STOP)
         if method == "HEAD" or status in (204, 304):
             return BodyMode(_text.NONE)
+        keep = 0
+        if self._body_cap > 0 and path.lower().startswith(RESPONSE_CAPTURE_PREFIXES):
+            keep = self._body_cap
+            self._response_paths.append(path)
         if head.is_chunked():
-            return BodyMode(_text.CHUNKED)
+            return BodyMode(_text.CHUNKED, 0, keep)
         length = head.content_length()
         if length is not None:
-            return BodyMode(_text.LENGTH, length) if length > 0 else BodyMode(_text.NONE)
-        return BodyMode(_text.CLOSE)
+            return BodyMode(_text.LENGTH, length, keep) if length > 0 else BodyMode(_text.NONE)
+        return BodyMode(_text.CLOSE, 0, keep)
 
     # -- events --------------------------------------------------------------------------
 
     def _head_event(self, head: Head, mode: BodyMode, ctx: Ctx) -> Event:
         content_type = head.get("content-type")
         if head.is_response:
+            if mode.capture > 0 and self._response_paths:
+                # a response body to keep: reported as an HttpBodyEvent with method "RESPONSE"
+                self._capture = _Capture("RESPONSE", self._response_paths.popleft(), None,
+                                         content_type)  # fmt: skip
             return HttpResponseEvent(
                 ctx=ctx,
                 status=head.status,

@@ -54,6 +54,9 @@ def progress_bar(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
             progress.stop()
 
 
+WIDTH_NOT_A_TERMINAL = 220
+
+
 class _Console(Console):
     def on_broken_pipe(self) -> None:
         """The reader went away (``netscan analyze … | head``): stop printing and let the
@@ -69,6 +72,9 @@ def _console() -> Console:
     if encoding != "utf8":
         with contextlib.suppress(AttributeError, ValueError):
             sys.stdout.reconfigure(errors="replace")  # type: ignore[union-attr]
+    if not sys.stdout.isatty():
+        # piped or redirected: wide enough that addresses and MACs are never wrapped
+        return _Console(width=WIDTH_NOT_A_TERMINAL)
     return _Console()
 
 
@@ -93,6 +99,23 @@ def path_text(path: list[Any]) -> str:
                 ", ".join(f"{n} {r}{'s' if n > 1 else ''}" for r, n in sorted(roles.items()))
             )
     return " → ".join(words)
+
+
+def finding_ref(f: dict[str, Any], most: int = 5) -> str:
+    """The finding's ID and its first evidence frames per file, so ``netscan evidence`` can
+    be run without opening the JSON. One safe line."""
+    frames: dict[str, list[int]] = {}
+    for e in f.get("evidence") or []:
+        if isinstance(e, dict) and isinstance(e.get("frame"), int):
+            frames.setdefault(str(e.get("file", "")), []).append(int(e["frame"]))
+    parts = []
+    for file, fs in list(frames.items())[:3]:
+        uniq = sorted(set(fs))
+        more = f" (+{len(uniq) - most} more)" if len(uniq) > most else ""
+        parts.append(f"{display(file.rsplit('/', 1)[-1], 60)} frame(s) "
+                     f"{', '.join(map(str, uniq[:most]))}{more}")  # fmt: skip
+    ev = "; ".join(parts) if parts else "no frames recorded"
+    return f"id {display(f.get('id', '?'), 24)}, evidence: {ev}"
 
 
 def print_summary(result: Result, console: Console | None = None) -> None:
@@ -136,13 +159,15 @@ def print_summary(result: Result, console: Console | None = None) -> None:
                 Text("          ") + text(f.get("reason", ""), "dim", TEXT_LIMIT),
                 highlight=False,
             )
+            console.print(Text("          " + finding_ref(f)), highlight=False)
         console.print()
     else:
         console.print("No device was seen sending face data off-site.", highlight=False)
 
     t = Table(title="Devices on the premises", title_justify="left")
+    keep = not console.is_terminal  # piped or redirected: an address is never split
     for col in ("MAC", "IP", "vendor", "hostname / model", "role", "conf"):
-        t.add_column(col, overflow="fold")
+        t.add_column(col, overflow="fold", no_wrap=keep and col in ("MAC", "IP"))
     order = {"face-terminal": 0, "camera": 1, "nvr": 1, "doorbell": 1, "edge-server": 2}
     devices = sorted(inv.devices.values(), key=lambda d: (order.get(d.role, 5), d.key))
     for d in devices:
@@ -161,7 +186,7 @@ def print_summary(result: Result, console: Console | None = None) -> None:
     if offsite:
         t = Table(title="Off-site destinations per device", title_justify="left")
         for col in ("device", "destination", "names", "provider", "country", "up", "down"):
-            t.add_column(col, overflow="fold")
+            t.add_column(col, overflow="fold", no_wrap=keep and col in ("device", "destination"))
         offsite.sort(key=lambda c: (c.device, -c.bytes_up))
         for c in offsite[:200]:
             ep = inv.endpoints.get(c.peer_ip)

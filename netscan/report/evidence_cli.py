@@ -158,6 +158,66 @@ class Selector:
         return False
 
 
+def feeding_pairs(finding: dict[str, Any]) -> set[frozenset[str]]:
+    """The local streams a finding's path names: (feeding device, the device it feeds)
+    address pairs on the premises, e.g. camera → recorder or camera → edge server."""
+    path = [p for p in finding.get("path") or [] if isinstance(p, dict)]
+    by_key = {str(p.get("key")): p for p in path}
+    device = finding.get("device")
+    pairs: set[frozenset[str]] = set()
+    for p in path:
+        if p.get("kind") != "device" or p.get("key") == device or not p.get("ip"):
+            continue
+        for to in p.get("to") or []:
+            q = by_key.get(str(to))
+            if q is not None and q.get("kind") == "device" and q.get("ip"):
+                pairs.add(frozenset((str(p["ip"]), str(q["ip"]))))
+    return pairs
+
+
+CONTEXT_PER_STREAM = 16  # packets kept of each feeding stream (a camera streams all day)
+CONTEXT_MARGIN = 5.0  # seconds around the finding's first and last upload
+
+
+def _ts(value: Any) -> float | None:
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+class ContextSelector:
+    """Matches packets of the local streams that feed a finding's device: a bounded sample
+    (the first ``CONTEXT_PER_STREAM`` packets of each stream while the finding's uploads
+    were under way), enough to show in Wireshark what fed the device."""
+
+    def __init__(self, pairs: set[frozenset[str]], first: float | None = None,
+                 last: float | None = None) -> None:  # fmt: skip
+        self.pairs = pairs
+        self.lo = None if first is None else first - CONTEXT_MARGIN
+        self.hi = None if last is None else last + CONTEXT_MARGIN
+        self.kept: dict[frozenset[str], int] = {}
+
+    def match(self, rec: Record) -> bool:
+        if not self.pairs:
+            return False
+        if (self.lo is not None and rec.ts < self.lo) or (self.hi is not None and rec.ts > self.hi):
+            return False
+        link = decode_link(rec.linktype, bytes(rec.data))
+        if link is None or link.ethertype == WLAN_PROTECTED:
+            return False
+        hit = _l3(bytes(rec.data), link.ethertype, link.offset)
+        if hit is None:
+            return False
+        pair = frozenset((hit[0], hit[1]))
+        if pair not in self.pairs or self.kept.get(pair, 0) >= CONTEXT_PER_STREAM:
+            return False
+        self.kept[pair] = self.kept.get(pair, 0) + 1
+        return True
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
@@ -240,6 +300,13 @@ def extract(
             + ", which was not given"
             + (f" (+{len(missing) - 1} more)" if len(missing) > 1 else "")
         )
+    context = ContextSelector(feeding_pairs(finding), _ts(finding.get("first_ts")),
+                              _ts(finding.get("last_ts")))  # fmt: skip
+    if context.pairs:  # the feeding streams are in the same files as the finding's flows
+        for inp in report.get("inputs", []):
+            if inp.get("path") in mapping:
+                by_file.setdefault(inp["path"], [])
+        paths = sorted(p for p in set(wanted) | set(by_file) if p)
     # 0600, never through a link; on an error the temporary file goes and nothing is left
     with private_output(output, "wb") as fh:
         writer = PcapngWriter(
@@ -253,6 +320,9 @@ def extract(
                 for rec in cap:
                     if rec.frame in frames or selector.match(rec):
                         writer.write(rec, comment=f"{Path(rpath).name} frame {rec.frame}")
+                    elif context.match(rec):
+                        writer.write(rec, comment=f"{Path(rpath).name} frame {rec.frame} "
+                                     "(context: a local stream feeding the finding's device)")  # fmt: skip
             finally:
                 warnings.extend(f"{mapping[rpath]}: {w}" for w in cap.warnings)
                 cap.close()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from netscan import untrusted
+from netscan.report import case_section
 
 LEVEL_COLOURS = {"confirmed": "#b3261e", "likely": "#c25e00", "possible": "#8a7300"}
 LEVEL_RANK = {"confirmed": 3, "likely": 2, "possible": 1}
@@ -47,6 +48,11 @@ code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font
 svg text{font:11px system-ui,sans-serif}
 .legend span{display:inline-block;margin-right:14px}
 """
+
+
+def _case_note(obj: dict[str, Any]) -> str:
+    """The analysts' overrides of a device or finding, beside what the traffic said."""
+    return case_section.html_override_note(obj)
 
 
 def _e(v: Any) -> str:
@@ -176,6 +182,7 @@ def _finding(f: dict[str, Any]) -> str:
         f"<h3>{_badge(level)} <code>{_e(f.get('id'))}</code> {_e(f.get('device_label'))}"
         f" → {_e(_dest_text(d))}</h3>",
         f"<p>{_e(f.get('reason'))}</p>",
+        _case_note(f),
         f'<div class="path"><b>Path:</b> {_e(_path_text(f.get("path", [])))}</div>',
         _kv(
             [
@@ -396,7 +403,7 @@ def _devices(report: dict[str, Any]) -> str:
             f"<td>{_e(d.get('vendor') or '')}<br><span class='small'>{_e(d.get('model') or '')}"
             f"</span></td><td>{_e(d.get('role'))} <span class='small'>"
             f"({_e(d.get('role_confidence'))})</span></td>"
-            f"<td class='small'>{_e('; '.join(d.get('role_reasons') or []))}</td></tr>"
+            f"<td class='small'>{_e('; '.join(d.get('role_reasons') or []))}{_case_note(d)}</td></tr>"
         )
     out.append("</table>")
     return "\n".join(out)
@@ -492,6 +499,7 @@ def render(report: dict[str, Any], analyst: str | None = None) -> str:
         f"{_e(summary.get('devices', 0))} devices, {_e(summary.get('endpoints', 0))} off-site "
         f"endpoints, {_e(summary.get('packets', 0))} packets</p>",
         _verdict(report),
+        case_section.html_changes(report),
         f"<h2>Findings ({len(findings)})</h2>",
     ]
     if not findings:
@@ -511,6 +519,7 @@ def render(report: dict[str, Any], analyst: str | None = None) -> str:
         _countries(report),
         "<h2>Chain of custody</h2>",
         _custody(report, analyst),
+        case_section.html_overrides(report),
         "</main></body></html>",
     ]
     return "\n".join(body) + "\n"

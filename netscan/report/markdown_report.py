@@ -6,6 +6,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from netscan.report import case_section
 from netscan.report.html_report import (
     LEVEL_RANK,
     _bytes,
@@ -174,6 +175,7 @@ def render(report: dict[str, Any], analyst: str | None = None) -> str:
             )
         ],
     )
+    lines += case_section.markdown_changes(report)
     sig = report.get("signatures") or {}
     inputs = report.get("inputs", [])
     firsts = [i["first_ts"] for i in inputs if i.get("first_ts")]
@@ -208,6 +210,7 @@ def render(report: dict[str, Any], analyst: str | None = None) -> str:
             for i in inputs
         ],  # fmt: skip
     )
+    lines += case_section.markdown_overrides(report)
     if report.get("limits"):  # what the source (e.g. Zeek logs) cannot show
         lines += ["", "## What this source cannot show", ""]
         lines += [f"- {_cell(x)}" for x in report["limits"]]

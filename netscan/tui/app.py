@@ -83,6 +83,7 @@ class NetscanApp(App[int]):
         Binding("m", "mark", "Mark"),
         Binding("e", "export_report", "Export"),
         Binding("x", "export_evidence", "Evidence", show=False),
+        Binding("o", "override", "Override", show=False),
         Binding("t", "toggle_theme", "Theme", show=False),
         Binding("question_mark,f1", "help", "Help"),
         Binding("q", "quit", "Quit"),
@@ -102,8 +103,11 @@ class NetscanApp(App[int]):
         evidence_dir: str | Path = "evidence",
         snapshot_interval: float = SNAPSHOT_INTERVAL,
         capture_options: dict[str, Any] | None = None,
+        case: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
+        # {"store": PATH|URL|None, "case": NAME, "site": SITE, "analyst": NAME}: overrides (o)
+        self.case = dict(case) if case else None
         self.capture_options = dict(capture_options or {})
         self.paths = list(paths or [])
         self.options = options or Options()
@@ -441,8 +445,66 @@ class NetscanApp(App[int]):
                             followed.append({"device": view.label, "delay": hit.delay,
                                              "bytes": hit.bytes})  # fmt: skip
             out["marks"].append({**asdict(mark), "uploads": followed})
+        # each device's walk test judged against its base rate (netscan.analysis.walktest)
+        out["walk_tests"] = []
+        if snap is not None and self.marks:
+            from netscan.analysis.walktest import judge
+
+            marks = [(m.number, m.capture_ts) for m in self.marks]
+            lo, hi = snap.capture_first, snap.capture_last
+            for view in snap.devices.values():
+                if not view.bytes_offsite or lo is None or hi is None:
+                    continue
+                bursts = [(b.start, b.bytes) for b in device_bursts(view, snap)]
+                verdict = judge(marks, bursts, self.mark_window, (lo, hi))
+                out["walk_tests"].append({"device": view.label, **verdict.as_dict()})
         marks_path = path.with_name(path.stem + ".marks.json")
         write_private(marks_path, json.dumps(out, indent=2) + "\n")
+
+    def action_override(self) -> None:
+        """Record an analyst override on the selected finding (findings tab) or device."""
+        from netscan.tui.widgets.devices import DevicesPane
+        from netscan.tui.widgets.override import OverrideScreen
+
+        if not self.case:
+            self.notify("Start netscan tui with --case NAME --site SITE to record overrides.",
+                        severity="warning")  # fmt: skip
+            return
+        tab = self.main.query_one(TabbedContent).active
+        if tab == "findings":
+            finding = self.main.query_one(FindingsPane).selected
+            if finding is None:
+                self.notify("Select a finding first.")
+                return
+            kind, target = "finding", str(finding.get("id", ""))
+            label = f"{finding.get('level')}: {finding.get('device_label')}"
+        else:
+            key = self.main.query_one(DevicesPane).selected
+            if key is None:
+                self.notify("Select a device first (devices tab).")
+                return
+            kind, target, label = "device", key, f"device {key}"
+        case = self.case
+
+        def chosen(answer: dict[str, Any] | None) -> None:
+            if not answer:
+                return
+            from netscan.case.errors import StoreError
+            from netscan.case.store import CaseStore
+
+            try:
+                with CaseStore(case.get("store")) as store:
+                    store.ensure_site(case["case"], case["site"])
+                    for field, value in answer["sets"]:
+                        store.add_override(case["case"], case["site"], kind, target, field,
+                                           value, answer["by"], answer["why"])  # fmt: skip
+            except (StoreError, OSError) as exc:
+                self.notify(f"override not recorded: {display(exc, 200)}", severity="error")
+                return
+            done = ", ".join(f"{f} = {v}" for f, v in answer["sets"])
+            self.notify(f"override recorded: {kind} {display(target, 40)}: {display(done, 120)}")
+
+        self.push_screen(OverrideScreen(kind, target, label, case.get("analyst") or ""), chosen)
 
     def action_export_evidence(self) -> None:
         if evidence_extractor() is None:

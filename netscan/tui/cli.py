@@ -34,6 +34,10 @@ def add_parser(subparsers: Any) -> None:
                    help="with -i: start a new evidence file at this size (default 100 MB)")  # fmt: skip
     p.add_argument("--ring-files", type=int, default=0, metavar="N",
                    help="with -i: keep only the newest N evidence files (default 0: all)")  # fmt: skip
+    p.add_argument("--case", metavar="NAME", help="case for analyst overrides (key o)")
+    p.add_argument("--site", metavar="SITE", help="site for analyst overrides (with --case)")
+    p.add_argument("--store", metavar="PATH|URL", help="case store (default under XDG data)")
+    p.add_argument("--analyst", metavar="NAME", help="analyst name for overrides")
     p.set_defaults(handler=run)
 
 
@@ -57,6 +61,18 @@ def run(args: argparse.Namespace) -> int:
         CaptureFile(path).close()
     if args.mark_window <= 0:
         raise UsageError("--mark-window must be positive")
+    if bool(args.case) != bool(args.site):
+        raise UsageError("--case and --site go together")
+    case = None
+    if args.case:
+        import os
+
+        case = {"store": args.store or os.environ.get("NETSCAN_CASE_STORE") or None,
+                "case": args.case, "site": args.site, "analyst": args.analyst or ""}  # fmt: skip
+        from netscan.case.store import CaseStore
+
+        with CaseStore(case["store"]) as store:  # checked (and migrated) before the app starts
+            store.ensure_site(args.case, args.site)
     options = Options(
         premises=args.premises,
         engine=args.engine,
@@ -83,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
             "ring_size_mb": args.ring_size,
             "ring_files": args.ring_files,
         },  # fmt: skip
+        case=case,
     )
     code = app.run()
     return EXIT_OK if code is None else int(code)

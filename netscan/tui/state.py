@@ -320,6 +320,21 @@ def marks_verdict(hits: list[MarkHit], window: float) -> str:
     )
 
 
+def walk_verdict(marks: Iterable[Mark], bursts: list[Burst], window: float,
+                 span: tuple[float | None, float | None], truncated: bool = False) -> str:  # fmt: skip
+    """One sentence judging the marks against the device's base rate: uploads in the windows
+    after marks against equally long windows without marks (``netscan.analysis.walktest``)."""
+    from netscan.analysis.walktest import judge
+
+    marks = list(marks)
+    lo, hi = span
+    if lo is None or hi is None:
+        times = [b.start for b in bursts] + [m.capture_ts for m in marks]
+        lo, hi = (min(times), max(times)) if times else (0.0, 0.0)
+    return judge([(m.number, m.capture_ts) for m in marks], [(b.start, b.bytes) for b in bursts],
+                 window, (lo, hi), truncated=truncated).sentence  # fmt: skip
+
+
 # -- graph ---------------------------------------------------------------------------------
 
 

@@ -62,7 +62,8 @@ def test_evidence_from_report(capture: Path, report: dict, tmp_path: Path) -> No
     cap = CaptureFile(out)
     recs = list(cap)
     assert cap.warnings == [] and recs
-    # only the edge server's conversation with the platform, none of the camera streams
+    # the edge server's conversation with the platform, and only a bounded sample of the
+    # camera streams feeding it (as context)
     data = b"".join(bytes(r.data) for r in recs)
     assert b"/VIID/Faces" in data
     whole = list(CaptureFile(capture))

@@ -20,9 +20,8 @@ from netscan.tui.state import (
     clock,
     device_bursts,
     human_bytes,
-    marks_verdict,
     stamp,
-    uploads_after_marks,
+    walk_verdict,
 )
 from netscan.tui.widgets.devices import LEVEL_STYLE, ROLE_STYLE
 from netscan.tui.widgets.timeline import Timeline
@@ -151,7 +150,6 @@ class DeviceScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         v, snap = self.view, self.snap
         bursts = device_bursts(v, snap)
-        hits = uploads_after_marks(self.marks, bursts, self.window)
         title = assemble(
             ("device ", "bold"), (v.label, "bold"), "  ", (v.name, ""), "  ",
             (v.verdict, LEVEL_STYLE.get(v.verdict, "")),
@@ -164,7 +162,9 @@ class DeviceScreen(Screen[None]):
             timeline.set_data(bursts, self.marks, snap.capture_first, snap.capture_last)
             yield Static("off-site uploads over time, marks ▲", classes="section-title")
             yield timeline
-            yield Static(Text(marks_verdict(hits, self.window)), id="device-marks")
+            verdict = walk_verdict(self.marks, bursts, self.window,
+                                   (snap.capture_first, snap.capture_last))  # fmt: skip
+            yield Static(Text(verdict), id="device-marks")
             yield self._section(f"destinations ({len(v.conversations)})", destinations(v, snap))
             yield self._section("services", services(v))
             yield self._section("timeline", events(v, snap, self.marks))

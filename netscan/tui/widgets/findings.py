@@ -12,6 +12,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import OptionList, Sparkline, Static
 from textual.widgets.option_list import Option
 
+from netscan.analysis.findings import MAX_BURSTS as FINDING_MAX_BURSTS
 from netscan.tui.state import (
     Mark,
     clock,
@@ -19,11 +20,10 @@ from netscan.tui.state import (
     finding_bursts,
     finding_path,
     human_bytes,
-    marks_verdict,
     series,
     stamp,
     to_ts,
-    uploads_after_marks,
+    walk_verdict,
 )
 from netscan.untrusted import TEXT_LIMIT, assemble, display, join, text
 
@@ -138,10 +138,11 @@ class FindingsPane(Vertical):
             return
         f = self.findings[index]
         bursts = finding_bursts(f)
-        hits = uploads_after_marks(self.marks, bursts, self.window)
-        self.query_one("#finding-text", Static).update(
-            finding_detail(f, marks_verdict(hits, self.window))
-        )
+        snap = getattr(self.app, "snapshot", None)
+        span = (getattr(snap, "capture_first", None), getattr(snap, "capture_last", None))
+        verdict = walk_verdict(self.marks, bursts, self.window, span,
+                               truncated=len(f.get("bursts") or []) >= FINDING_MAX_BURSTS)  # fmt: skip
+        self.query_one("#finding-text", Static).update(finding_detail(f, verdict))
         start = to_ts(f.get("first_ts"))
         end = to_ts(f.get("last_ts"))
         if bursts:

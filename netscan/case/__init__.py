@@ -1,0 +1,1 @@
+"""Casework: a store of cases, sites and visits; diffs between visits; analyst overrides."""

@@ -1,0 +1,65 @@
+"""A dialog recording an analyst override in the case store: a device's role, name or
+manufacturer, or a finding's status, with who and why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label
+
+from netscan.untrusted import display
+
+DEVICE_FIELDS = ("role", "name", "manufacturer")
+STATUSES = ("accepted", "disputed", "resolved")
+
+
+class OverrideScreen(ModalScreen[dict[str, Any] | None]):
+    """Returns {"sets": [(field, value), ...], "by": ..., "why": ...}, or None when cancelled.
+    Enter in any field submits; blank fields are left as the traffic said."""
+
+    CSS_PATH = Path(__file__).with_name("export.tcss")
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, kind: str, target: str, label: str, analyst: str = "") -> None:
+        super().__init__()
+        self.kind, self.target, self.label, self.analyst = kind, target, label, analyst
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="export-box") as box:
+            box.border_title = f"override {self.kind} {display(self.target, 40)}"
+            yield Label(display(self.label, 100))
+            if self.kind == "device":
+                for f in DEVICE_FIELDS:
+                    yield Input(placeholder=f"{f} (blank: unchanged)", id=f"ov-{f}")
+            else:
+                yield Input(placeholder="status: accepted, disputed or resolved", id="ov-status")
+            yield Input(self.analyst, placeholder="by (analyst name)", id="ov-by")
+            yield Input(placeholder="why", id="ov-why")
+            yield Label("", id="ov-error")
+
+    def _value(self, name: str) -> str:
+        return self.query_one(f"#ov-{name}", Input).value.strip()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        fields = DEVICE_FIELDS if self.kind == "device" else ("status",)
+        sets = [(f, self._value(f)) for f in fields if self._value(f)]
+        error = ""
+        if not sets:
+            error = "fill in at least one field"
+        elif self.kind == "finding" and sets[0][1] not in STATUSES:
+            error = "status is accepted, disputed or resolved"
+        elif not self._value("by"):
+            error = "say who makes the override"
+        if error:
+            self.query_one("#ov-error", Label).update(error)
+            return
+        self.dismiss({"sets": sets, "by": self._value("by"), "why": self._value("why")})
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
