@@ -250,8 +250,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("netscan: error: missing command (analyze, evidence, tui, capture, interfaces, "
               "signatures; see 'netscan --help')", file=sys.stderr)  # fmt: skip
         return EXIT_USAGE
-    from netscan.engine import EngineError
     from netscan.case.errors import StoreError
+    from netscan.engine import EngineError
     from netscan.settings import SettingsError, apply, load_settings
     from netscan.signatures.pack import PackError
     from netscan.sources.pcapfile import CaptureError

@@ -19,7 +19,10 @@ KEYS = [
     ("m", "mark this moment (walk test); uploads that follow are reported"),
     ("e", "export the report (HTML when available, else JSON)"),
     ("x", "export the selected finding's evidence frames (pcapng)"),
-    ("o", "override the selected device (role, name, manufacturer) or finding (status): case store"),
+    (
+        "o",
+        "override the selected device (role, name, manufacturer) or finding (status): case store",
+    ),
     ("t", "switch between dark and light themes"),
     ("ctrl+p", "command palette"),
     ("?", "this help"),
