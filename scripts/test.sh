@@ -23,7 +23,9 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-python3 -m pip install -q '.[test]'
+# editable: the Rust extension is built (release) into netscan/ beside the sources, so the
+# suite, run from this directory, imports the same package the subprocesses do
+python3 -m pip install -q -e '.[test]'
 # the Rust core's own tests (parsers, flow table), then the Python suite
 cargo test --release --quiet
 python3 -m pytest -n 2 -q "$@"
