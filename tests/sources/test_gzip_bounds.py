@@ -164,7 +164,9 @@ def test_gzip_bomb_costs_bounded_memory(tmp_path: Path) -> None:
     assert size < 4 << 20
     run = run_netscan([str(bomb)], tmp_path)
     assert run.returncode == 0, run.stderr
-    assert run.maxrss_mb < 450, run.maxrss_mb
+    # the interpreter and its libraries take about 200 MB; the decompressed GiB could not fit
+    # (peaks of 420-470 MB were seen, depending on when the collector ran)
+    assert run.maxrss_mb < 640, run.maxrss_mb
     grown = [w for w in run.warnings if "gzip bomb?" in w]
     assert len(grown) == 1 and "limit gunzip-ratio=100" in grown[0], run.warnings
     read = count_in(r"after ([\d,]+) bytes \(gzip bomb", run.warnings)
