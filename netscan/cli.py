@@ -214,14 +214,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def one_line(text: str) -> str:
-    """``text`` on one line: line breaks and other control characters shown escaped."""
-    out = []
-    for ch in text:
-        if ch.isprintable() or ch == " ":
-            out.append(ch)
-        else:
-            out.append(repr(ch)[1:-1])
-    return "".join(out)
+    """``text`` on one line, as the one rule for untrusted text shows it (error messages
+    quote file names, hosts and exception texts)."""
+    from netscan.untrusted import TEXT_LIMIT, display
+
+    return display(text, TEXT_LIMIT)
 
 
 def _record_visit(store: Any, args: argparse.Namespace, report: dict[str, Any]) -> Exception | None:

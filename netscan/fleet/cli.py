@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from netscan.untrusted import display
+
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
@@ -86,8 +88,7 @@ def cmd_fleet(args: argparse.Namespace) -> int:
           f"{t['failed']} failed; {t['findings']} findings; report {h}")  # fmt: skip
     for r in fleet["sites"]:
         if r["status"] == "failed":
-            reason = "".join(c if c.isprintable() else "?" for c in str(r["reason"]))[:300]
-            print(f"  failed: {r['id']}: {reason}")
+            print(f"  failed: {display(r['id'])}: {display(r['reason'], 300)}")
     if args.fail_on:
         order = {"possible": 1, "likely": 2, "confirmed": 3}
         worst = max((order.get(r["worst"] or "", 0) for r in fleet["sites"]), default=0)

@@ -26,6 +26,7 @@ from netscan.fleet.task import (
     read_state,
     write_state,
 )
+from netscan.untrusted import display
 
 
 class FleetError(Exception):
@@ -51,7 +52,7 @@ class FleetRun:
 
 def _plain(text: str, n: int = 120) -> str:
     """Site-provided text for a terminal line: control characters shown, never obeyed."""
-    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in str(text))[:n]
+    return display(text, n)
 
 
 class Progress:

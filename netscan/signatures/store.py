@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import re
 import secrets
 import shutil
 import subprocess
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import netscan
+from netscan.untrusted import display
 
 LINK_NAME = "signatures"
 STATE_DIR = "signatures.d"
@@ -89,14 +89,10 @@ def one_line(text: str, limit: int = 300) -> str:
     return ""
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
 def shown(text: str) -> str:
-    """``text`` (a file name from a fetched tree, a line of git's output) with control and
-    bidi characters escaped, so that it prints as one plain line."""
-    return _CONTROL.sub(lambda m: "\\" + ("x%02x" if ord(m.group()) < 256 else "u%04x")
-                        % ord(m.group()), text)  # fmt: skip
+    """``text`` (a file name from a fetched tree, a line of git's output) as one plain line:
+    the project's one rule for untrusted text (``netscan.untrusted``)."""
+    return display(text, None)
 
 
 def git(
