@@ -22,8 +22,8 @@ from typing import Any
 from netscan import _core
 from netscan.dissectors import dns, http, quic, rtsp, sip, tls
 from netscan.dissectors.registry import HTTP_MAX_MESSAGES, UDP_PARSERS, Datagrams
-from netscan.engine.native import Sink
-from netscan.events import ArpEvent, Ctx
+from netscan.engine.native import Sink, arp_event
+from netscan.events import Ctx
 from netscan.flow import Flow
 from netscan.inventory.enrich import DEFAULT_PREMISES, LOCAL_SCOPE
 from netscan.sources.pcapfile import CaptureError
@@ -390,18 +390,7 @@ class CoreEngine:
 
     def _arp(self, op: tuple[Any, ...]) -> None:
         _, file, frame, ts, code, sha, spa, tha, tpa = op
-        ctx = Ctx(file, frame, ts, sha.hex(":"), None, None, None, 0, 0, "")
-        self.sink.on_event(
-            ArpEvent(
-                ctx=ctx,
-                op=code,
-                sender_mac=sha.hex(":"),
-                sender_ip=socket.inet_ntoa(spa),
-                target_mac=tha.hex(":"),
-                target_ip=socket.inet_ntoa(tpa),
-            ),
-            None,
-        )
+        self.sink.on_event(arp_event(file, frame, ts, code, sha, spa, tha, tpa), None)
 
 
 def _set_counters(flow: Flow, t: tuple[Any, ...]) -> None:

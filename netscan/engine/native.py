@@ -60,6 +60,21 @@ class Sink(Protocol):
     def on_frame_l2(self, file: int, frame: int, ts: float, src: bytes, wirelen: int) -> None: ...
 
 
+def arp_event(
+    file: int, frame: int, ts: float, op: int, sha: bytes, spa: bytes, tha: bytes, tpa: bytes
+) -> ArpEvent:
+    """The ARP fact of one Ethernet/IPv4 request or reply (both engines build it here)."""
+    mac = sha.hex(":")
+    return ArpEvent(
+        ctx=Ctx(file, frame, ts, mac, None, None, None, 0, 0, ""),
+        op=op,
+        sender_mac=mac,
+        sender_ip=socket.inet_ntoa(spa),
+        target_mac=tha.hex(":"),
+        target_ip=socket.inet_ntoa(tpa),
+    )
+
+
 class Engine:
     """Runs records through decoding, flow tracking and dissection into a ``Sink``."""
 
@@ -510,18 +525,7 @@ class Engine:
         htype, ptype, hlen, plen, op, sha, spa, tha, tpa = _ARP(data, off)
         if htype != 1 or ptype != 0x0800 or hlen != 6 or plen != 4:
             return
-        ctx = Ctx(file, frame, ts, sha.hex(":"), None, None, None, 0, 0, "")
-        self.sink.on_event(
-            ArpEvent(
-                ctx=ctx,
-                op=op,
-                sender_mac=sha.hex(":"),
-                sender_ip=socket.inet_ntoa(spa),
-                target_mac=tha.hex(":"),
-                target_ip=socket.inet_ntoa(tpa),
-            ),
-            None,
-        )
+        self.sink.on_event(arp_event(file, frame, ts, op, sha, spa, tha, tpa), None)
 
     def _wlan(
         self, file: int, frame: int, ts: float, smac: bytes | None, dmac: bytes | None,
