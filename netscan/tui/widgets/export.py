@@ -10,6 +10,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
+from netscan.i18n import _
+
 
 class ExportScreen(ModalScreen[str | None]):
     """Returns the chosen path, or None when cancelled."""
@@ -25,7 +27,7 @@ class ExportScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="export-box") as box:
             box.border_title = self.title_text
-            yield Label("Write to (enter to confirm, escape to cancel):")
+            yield Label(_("Write to (enter to confirm, escape to cancel):"))
             yield Input(self.default, id="export-path")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
