@@ -180,6 +180,11 @@ def html_override_note(obj: dict[str, Any]) -> str:
     return "<p class='small override'>" + "<br>".join(parts) + "</p>"
 
 
+def _mt(message: str, **fields: Any) -> str:
+    """Our own Markdown line in the current language, every field escaped on its own."""
+    return _(message).format(**{k: m(v, TEXT_LIMIT) for k, v in fields.items()})
+
+
 # -- Markdown ------------------------------------------------------------------------------
 
 
@@ -193,16 +198,16 @@ def markdown_changes(report: dict[str, Any]) -> list[str]:
     case = report.get("case")
     if not case:
         return []
-    out = ["", f"## {m(_('Since the previous visit'))}", "",
-           m(_("Case {case}, site {site}, visit {visit}.").format(
-               case=case["case"], site=case["site"], visit=case["visit"]))]  # fmt: skip
+    out = ["", f"## {_mt('Since the previous visit')}", "",
+           _mt("Case {case}, site {site}, visit {visit}.", case=case["case"], site=case["site"],
+               visit=case["visit"])]  # fmt: skip
     if case.get("previous_visit") is None:
-        out[-1] += m(_(" The first visit of this site: nothing to compare."))
+        out[-1] += _mt(" The first visit of this site: nothing to compare.")
         return out
-    out[-1] += m(_(" Compared with visit {visit}.").format(visit=case["previous_visit"]))
+    out[-1] += _mt(" Compared with visit {visit}.", visit=case["previous_visit"])
     lines = (case.get("changes") or {}).get("lines") or []
     if not lines:
-        return out + ["", m(_("No change."))]
+        return out + ["", _mt("No change.")]
     out.append("")
     out += [f"- {m(ln, TEXT_LIMIT)}" for ln in lines]
     out.append("")
@@ -215,15 +220,15 @@ def markdown_overrides(report: dict[str, Any]) -> list[str]:
     case = report.get("case")
     if not case:
         return []
-    out = ["", "- " + m(_("Case record: case {case}, site {site}, visit {visit} recorded {when}")
-                        .format(case=case["case"], site=case["site"], visit=case["visit"],
-                                when=i18n.when(case.get("recorded_at")))), ""]  # fmt: skip
+    out = ["", "- " + _mt("Case record: case {case}, site {site}, visit {visit} recorded {when}",
+                          case=case["case"], site=case["site"], visit=case["visit"],
+                          when=i18n.when(case.get("recorded_at"))), ""]  # fmt: skip
     ov = _override_rows(case, report)
-    out += [f"### {m(_('Analyst overrides ({n})').format(n=len(ov)))}", ""]
+    out += [f"### {_mt('Analyst overrides ({n})', n=len(ov))}", ""]
     if ov:
         out += _md_table(OVERRIDE_HEADER, ov)
     notes = case.get("notes") or []
-    out += ["", f"### {m(_('Analyst notes ({n})').format(n=len(notes)))}", ""]
+    out += ["", f"### {_mt('Analyst notes ({n})', n=len(notes))}", ""]
     for n in notes:
         about = (f" [{m(i18n.term('kind', n['target_kind']))} {m(n['target'])}]"
                  if n.get("target_kind") else "")  # fmt: skip

@@ -52,9 +52,10 @@ def _names(values: Any) -> str:
 
 
 def _t(message: str, **fields: Any) -> str:
-    """A translated line of ours with its fields filled, escaped as a whole: whatever the
-    fields hold (they may come from the network) renders as its own characters."""
-    return m(_(message).format(**fields) if fields else _(message))
+    """A line of ours in the current language with its fields filled in: the template is
+    our own Markdown, every field (it may come from the network) is escaped on its own, so
+    whatever it holds renders as its own characters."""
+    return _(message).format(**{k: m(v) for k, v in fields.items()})
 
 
 def evidence_command(finding_id: Any) -> str:
@@ -101,11 +102,13 @@ def _render(report: dict[str, Any], analyst: str | None) -> str:
         f"## {_t('Verdict')}",
         "",
     ]  # fmt: skip
+    # the headline is our own sentence (never network text): written as it is
     if not findings:
-        lines.append(f"**{m(headline_text(None))}**")
+        lines.append(f"**{headline_text(None)}**")
     else:
         worst = max(findings, key=lambda f: LEVEL_RANK.get(f.get("level", ""), 0))["level"]
-        lines.append(f"**{m(headline_text(worst))}**")
+        headline = headline_text(worst) if worst in LEVEL_RANK else m(worst)
+        lines.append(f"**{headline}**")
         lines.append("")
         for f in findings:
             lines.append(
