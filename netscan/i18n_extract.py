@@ -13,8 +13,8 @@ import ast
 from collections.abc import Collection, Iterator, Mapping
 from typing import IO, Any
 
-# the translation functions of netscan.i18n, and the reports' "translate and escape" helper
-FUNCTIONS = {"_": "_", "N_": "N_", "_t": "_", "ngettext": "ngettext", "pgettext": "pgettext"}
+# the translation functions of netscan.i18n, and the Markdown reports' "translate and fill" helpers
+FUNCTIONS = {"_": "_", "N_": "N_", "_t": "_", "_mt": "_", "ngettext": "ngettext", "pgettext": "pgettext"}
 
 
 def _name(func: ast.expr) -> str | None:
