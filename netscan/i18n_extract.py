@@ -14,7 +14,14 @@ from collections.abc import Collection, Iterator, Mapping
 from typing import IO, Any
 
 # the translation functions of netscan.i18n, and the Markdown reports' "translate and fill" helpers
-FUNCTIONS = {"_": "_", "N_": "N_", "_t": "_", "_mt": "_", "ngettext": "ngettext", "pgettext": "pgettext"}
+FUNCTIONS = {
+    "_": "_",
+    "N_": "N_",
+    "_t": "_",
+    "_mt": "_",
+    "ngettext": "ngettext",
+    "pgettext": "pgettext",
+}
 
 
 def _name(func: ast.expr) -> str | None:

@@ -98,7 +98,9 @@ def test_translations_load_through_gettext() -> None:
         assert i18n.term("role", "face-terminal") == "人脸识别终端"
         assert i18n.term("level", "confirmed") == "已确认"
         assert i18n.term("role", "<b>made-up</b>") == "<b>made-up</b>"  # not ours: unchanged
-        assert i18n.ngettext("{n} {role}", "{n} {role}", 3).format(n=3, role="摄像机") == "3 个摄像机"
+        assert (
+            i18n.ngettext("{n} {role}", "{n} {role}", 3).format(n=3, role="摄像机") == "3 个摄像机"
+        )
     assert i18n._("Device inventory") == "Device inventory"
     assert i18n.current() == "en"  # the block left the language as it was
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
@@ -24,6 +23,7 @@ from netscan import i18n
 from netscan.analyze import Analyzer, Options, Result
 from netscan.i18n import N_, _
 from netscan.safefile import safe_name, write_private
+from netscan.tui.lang import translate_bindings
 from netscan.tui.messages import AnalysisFailed, AnalysisProgress, ExportDone, SnapshotReady
 from netscan.tui.state import (
     Mark,
@@ -117,11 +117,7 @@ class NetscanApp(App[int]):
         self.lang = self.langs[0]
         i18n.translations(self.lang)  # a missing catalogue fails here, before the screen
         with i18n.use(self.lang):
-            for key, bindings in self._bindings.key_to_bindings.items():
-                self._bindings.key_to_bindings[key] = [
-                    dataclasses.replace(b, description=_(b.description)) if b.description else b
-                    for b in bindings
-                ]
+            translate_bindings(self)
         # {"store": PATH|URL|None, "case": NAME, "site": SITE, "analyst": NAME}: overrides (o)
         self.case = dict(case) if case else None
         self.capture_options = dict(capture_options or {})

@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Input, Select
 from netscan import i18n
 from netscan.i18n import N_, _
 from netscan.inventory.model import ROLES
+from netscan.tui.lang import translate_bindings
 from netscan.tui.state import LEVEL_RANK, DeviceView, Snapshot, human_bytes
 from netscan.untrusted import text
 
@@ -78,9 +79,9 @@ class DevicesPane(Vertical):
     """Filter bar over a ``DataTable`` of devices; Enter opens a device."""
 
     BINDINGS = [
-        Binding("slash", "focus_filter", "Filter", show=True),
-        Binding("s", "cycle_sort", "Sort", show=False),
-        Binding("r", "reverse_sort", "Reverse", show=False),
+        Binding("slash", "focus_filter", N_("Filter"), show=True),
+        Binding("s", "cycle_sort", N_("Sort"), show=False),
+        Binding("r", "reverse_sort", N_("Reverse"), show=False),
     ]
 
     class Selected(Message):
@@ -92,6 +93,7 @@ class DevicesPane(Vertical):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        translate_bindings(self)
         self.views: dict[str, DeviceView] = {}
         self.shown: list[str] = []
         self.matching = 0
@@ -228,7 +230,8 @@ class DevicesPane(Vertical):
         self._update_title()
 
     def _update_title(self) -> None:
-        sort = f"{self.sort_column}{'↓' if self.sort_reverse else '↑'}"
+        label = dict(COLUMNS).get(self.sort_column, self.sort_column)
+        sort = f"{_(label) if label.strip() else label}{'↓' if self.sort_reverse else '↑'}"
         more = (_(" (first {n})").format(n=len(self.shown))
                 if self.matching > len(self.shown) else "")  # fmt: skip
         self.border_title = _("devices {matching}/{total}{more}  sort {sort}").format(

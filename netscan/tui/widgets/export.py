@@ -10,17 +10,19 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
-from netscan.i18n import _
+from netscan.i18n import N_, _
+from netscan.tui.lang import translate_bindings
 
 
 class ExportScreen(ModalScreen[str | None]):
     """Returns the chosen path, or None when cancelled."""
 
     CSS_PATH = Path(__file__).with_name("export.tcss")
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", N_("Cancel"))]
 
     def __init__(self, title: str, default: str) -> None:
         super().__init__()
+        translate_bindings(self)
         self.title_text = title
         self.default = default
 

@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from netscan.i18n import N_, _
+from netscan.tui.lang import translate_bindings
 
 KEYS = [
     ("d f g w", N_("devices, findings, graph, walk-test marks")),
@@ -44,8 +45,12 @@ ABOUT = N_(
 class HelpScreen(ModalScreen[None]):
     CSS_PATH = Path(__file__).with_name("help.tcss")
     BINDINGS = [
-        Binding("escape,q,question_mark", "dismiss", "Close"),
+        Binding("escape,q,question_mark", "dismiss", N_("Close")),
     ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        translate_bindings(self)
 
     def compose(self) -> ComposeResult:
         t = Table(box=None, show_header=False, expand=True)
