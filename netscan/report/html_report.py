@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from netscan import i18n, untrusted
-from netscan.i18n import _, ngettext
+from netscan.i18n import N_, _, ngettext
 from netscan.report import case_section, legal
 
 LEVEL_COLOURS = {"confirmed": "#b3261e", "likely": "#c25e00", "possible": "#8a7300"}
@@ -179,6 +179,33 @@ def _verdict(report: dict[str, Any]) -> str:
     )
 
 
+# what each kind of finding means, in a sentence (the finding's reason has the particulars)
+KIND_MEANING = {
+    "face-upload": N_("Face pictures or face templates are sent off-site."),
+    "face-cloud-upload": N_("Picture-sized uploads go to a facial-recognition cloud."),
+    "face-cloud-contact": N_("A face-capable device talks to a facial-recognition cloud."),
+    "offsite-upstream": N_("A face-capable device sends significant upstream data off-site."),
+    "wlan-camera-upstream": N_(
+        "A camera seen only as encrypted Wi-Fi sends a steady video-shaped upstream."
+    ),
+    "face-library-sync": N_("A face library held off-site is pushed to this device."),
+}
+
+
+def kind_text(kind: Any) -> str:
+    """The finding's kind in the current language, with what it means when we know it."""
+    meaning = KIND_MEANING.get(str(kind))
+    word = i18n.term("kind", kind)
+    if not meaning:
+        return word
+    return _("{kind}: {meaning}").format(kind=word, meaning=_(meaning))
+
+
+def reason_label() -> str:
+    """In a language other than English, the analysis' own (English) reason is labelled so."""
+    return "" if i18n.current() == "en" else _("Analysis (as netscan wrote it, in English): ")
+
+
 def headline_text(worst: str | None) -> str:
     """The verdict in one sentence, in the current language."""
     if worst is None:
@@ -215,7 +242,7 @@ def _finding(f: dict[str, Any]) -> str:
         f'<article class="finding" id="{_e(str(f.get("id")) + _ID_SUFFIX.get())}" style="border-left-color:{colour}">',
         f"<h3>{_badge(level)} <code>{_e(f.get('id'))}</code> {_e(f.get('device_label'))}"
         f" → {_e(_dest_text(d))}</h3>",
-        f"<p>{_e(f.get('reason'))}</p>",
+        f"<p>{_e(reason_label())}{_e(f.get('reason'))}</p>",
         _case_note(f),
         f'<div class="path"><b>{_e(_("Path:"))}</b> {_e(_path_text(f.get("path", [])))}</div>',
         _kv(
@@ -233,6 +260,7 @@ def _finding(f: dict[str, Any]) -> str:
                 (_("Provider"), _e(d.get("provider") or _("unknown"))),
                 (_("Country"), _e(_country_text(d))),
                 (_("AS organisation"), _e(d.get("org") or _("unknown"))),
+                (_("Kind"), _e(kind_text(f.get("kind")))),
                 (_("Cross-border"), _e(cross_txt)),
                 (
                     _("Upstream"),

@@ -17,6 +17,8 @@ from netscan.report.html_report import (
     _path_text,
     _position,
     headline_text,
+    kind_text,
+    reason_label,
 )
 from netscan.untrusted import TEXT_LIMIT, display, filename, join
 from netscan.untrusted import markdown as m
@@ -122,9 +124,10 @@ def _render(report: dict[str, Any], analyst: str | None) -> str:
         lines += [
             f"### {m(level.upper())} {_code(f.get('id'))} — {m(f.get('device_label'))}",
             "",
-            m(f.get("reason", "")),
+            m(reason_label()) + m(f.get("reason", "")),
             "",
             f"- {_t('Path: {path}', path=_path_text(f.get('path', [])))}",
+            f"- {_t('Kind: {kind}', kind=kind_text(f.get('kind')))}",
             f"- {_t('Destination:')} {_code(d.get('ip') or _('unknown'))} "
             f"{m(_names(d.get('names')))} "
             + _t("(provider {provider}; {country}; AS org {org})",
