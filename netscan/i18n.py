@@ -40,7 +40,7 @@ _CATALOGUE = {"zh-CN": "zh_CN"}  # catalogue directory under LOCALE_DIR
 _ALIASES = {
     "en": "en", "en-us": "en", "en-gb": "en", "english": "en",
     "zh": "zh-CN", "zh-cn": "zh-CN", "zh-hans": "zh-CN", "zh-hans-cn": "zh-CN",
-    "cn": "zh-CN", "chinese": "zh-CN",
+    "chinese": "zh-CN",
 }  # fmt: skip
 
 _current: ContextVar[str] = ContextVar("netscan_lang", default=DEFAULT)
@@ -103,14 +103,6 @@ def use(lang: str | None) -> Iterator[str]:
         yield lang
     finally:
         _current.reset(token)
-
-
-def set_default(lang: str | None) -> None:
-    """Make ``lang`` the language of this thread of work (the TUI sets it once)."""
-    if lang:
-        lang = normalise(lang)
-        translations(lang)
-        _current.set(lang)
 
 
 def _(message: str) -> str:

@@ -81,11 +81,11 @@ def _provision_lines(p: dict[str, Any]) -> list[str]:
     v = legal.view(p)
     title = _("{instrument}, {article}").format(instrument=v.instrument, article=v.article)
     out = [f"- *{m(title)}*{m(_(': '))}{m(v.summary)} "
-           f"({m(v.why)}{m(_('; '))}{_t('source: {source}', source=v.source)})"]  # fmt: skip
+           + _t("({why}; source: {source})", why=v.why, source=v.source)]  # fmt: skip
     if v.quote:
         head = _("Original text ({lang})").format(lang=i18n.native_name(v.quote_lang))
         cite = f"{v.quote_instrument} {v.quote_article}".strip()
-        out.append(f"  > **{m(head)}** · {m(cite)}: {m(v.quote)}")
+        out.append(f"  > **{m(head)}** · {m(cite)}{m(_(': '))}{m(v.quote)}")
         if v.translation:
             out.append("  >")
             out.append(f"  > **{_t('Translation (unofficial)')}**: {m(v.translation)}")
