@@ -70,6 +70,7 @@ def parse_langs(value: str | list[str] | None) -> list[str]:
     for item in items:
         if str(item).strip():
             lang = normalise(item)
+            translations(lang)  # a missing catalogue (a broken install) is refused here
             if lang not in out:
                 out.append(lang)
     if not out:

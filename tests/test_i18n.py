@@ -115,6 +115,19 @@ def test_language_tags() -> None:
         i18n.parse_langs(" , ")
 
 
+def test_a_missing_catalogue_is_refused_when_the_language_is_chosen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    i18n.translations.cache_clear()
+    monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path)
+    try:
+        with pytest.raises(i18n.LangError, match="zh-CN message catalogue is missing"):
+            i18n.parse_langs("zh-CN")
+        assert i18n.parse_langs("en") == ["en"]  # the source language needs none
+    finally:
+        i18n.translations.cache_clear()
+
+
 def test_numbers_dates_and_sizes_follow_the_locale() -> None:
     stamp = "2026-03-02T09:00:35Z"
     with i18n.use("zh-CN"):
