@@ -15,6 +15,7 @@ from netscan import i18n
 from netscan.analyze import Options
 from netscan.cli import build_parser
 from netscan.tui.app import NetscanApp
+from netscan.tui.widgets.device_detail import DeviceScreen
 from netscan.tui.widgets.help import HelpScreen
 from tests.tui.test_tui import DEMO, screenshot_text, until_done
 
@@ -40,6 +41,14 @@ def test_tui_in_chinese(tmp_path: Path) -> None:
                       "数据包 8,443", "特征库"):  # fmt: skip
             assert words in text, words
         assert "Devices" not in text and "Quit" not in text
+        await pilot.press("enter")  # the selected device's own screen
+        await pilot.pause()
+        assert isinstance(app.screen, DeviceScreen)
+        text = screenshot_text(app, tmp_path, "device")
+        for words in ("身份", "身份是如何确定的", "角色依据：", "返回"):
+            assert words in text, words
+        await pilot.press("escape")
+        await pilot.pause()
         await pilot.press("f")
         await pilot.pause()
         text = screenshot_text(app, tmp_path, "findings")
