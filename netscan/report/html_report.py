@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from netscan import untrusted
-from netscan.report import case_section
+from netscan.report import case_section, walk_section
 
 LEVEL_COLOURS = {"confirmed": "#b3261e", "likely": "#c25e00", "possible": "#8a7300"}
 LEVEL_RANK = {"confirmed": 3, "likely": 2, "possible": 1}
@@ -47,6 +47,7 @@ code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font
 .small{font-size:12px;color:#555}
 svg text{font:11px system-ui,sans-serif}
 .legend span{display:inline-block;margin-right:14px}
+.walk-yes{border-left-color:#b3261e}.walk-no{border-left-color:#2e7d32}
 """
 
 
@@ -506,6 +507,7 @@ def render(report: dict[str, Any], analyst: str | None = None) -> str:
         body.append("<p>None.</p>")
     body.extend(_finding(f) for f in findings)
     body += [
+        walk_section.html(report),
         "<h2>Premises picture</h2>",
         "<p class='legend small'><span>grey: traffic</span>"
         + "".join(

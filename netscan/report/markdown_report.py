@@ -6,7 +6,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from netscan.report import case_section
+from netscan.report import case_section, walk_section
 from netscan.report.html_report import (
     LEVEL_RANK,
     _bytes,
@@ -137,6 +137,9 @@ def render(report: dict[str, Any], analyst: str | None = None) -> str:
             f"Packets: {_code(evidence_command(f.get('id')))}",
             "",
         ]
+    walk = walk_section.markdown(report)
+    if walk:
+        lines += walk[1:] + [""]  # the section starts where the findings' blank line ends
     lines += ["## Device inventory", ""]
     lines += _table(
         ["MAC", "Addresses", "Names", "Vendor", "Model", "Role", "Why"],

@@ -417,6 +417,12 @@ class NetscanApp(App[int]):
 
         try:
             report = json_report.build(result)
+            if self.marks:  # the walk test judged in the report itself, with its timeline
+                from netscan.report import walk_section
+
+                walk_section.attach(report, result,
+                                    [(m.number, m.capture_ts, m.note) for m in list(self.marks)],
+                                    self.mark_window)  # fmt: skip
             html = _optional("netscan.report.html_report")
             if html is not None and not path.endswith(".json"):
                 html.write(report, path, analyst=None)
