@@ -298,6 +298,8 @@ class Signature:
     kb_ref: str | None = None
     file: str = ""
     line: int = 0
+    # face-library synchronisation knowledge (signatures/schema.json, $defs/library)
+    library: dict[str, Any] | None = None
 
     @property
     def all_fields(self) -> frozenset[str]:
@@ -329,6 +331,7 @@ class Signature:
             "near_misses": [dict(x) for x in self.near_misses],
             "file": self.file,
             "line": self.line,
+            **({"library": dict(self.library)} if self.library else {}),
         }
 
 
@@ -583,10 +586,16 @@ _SOURCE_PATTERNS = (
 _NOT_REFERENCES = (
     (re.compile(r"^code-index:"), "an internal index number"),
     (re.compile(r"^capture:"), "a local capture file name (cite the capture's public URL)"),
-    (re.compile(r"^doc:.*\b(excerpt|code search|public code|search result|dossier|notes?)\b",
-                re.I), "a note, not a document (cite the page, file or document itself)"),
-    (re.compile(r"^doc:\s*[a-z0-9-]+(\.[a-z0-9-]+)+\.[a-z]{2,}\b", re.I),
-     "a web host (cite its URL)"),
+    (
+        re.compile(
+            r"^doc:.*\b(excerpt|code search|public code|search result|dossier|notes?)\b", re.I
+        ),
+        "a note, not a document (cite the page, file or document itself)",
+    ),
+    (
+        re.compile(r"^doc:\s*[a-z0-9-]+(\.[a-z0-9-]+)+\.[a-z]{2,}\b", re.I),
+        "a web host (cite its URL)",
+    ),
 )
 
 
@@ -760,7 +769,17 @@ def _build_signature(raw: Mapping[str, Any], file: Path, errors: list[str]) -> S
         kb_ref=raw.get("kb_ref"),
         file=str(file),
         line=line,
+        library=_plain(raw.get("library")) if isinstance(raw.get("library"), Mapping) else None,
     )
+
+
+def _plain(value: Any) -> Any:
+    """A YAML value as plain dicts, lists and strings (no loader line bookkeeping)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return str(value) if isinstance(value, str) else value
 
 
 def _collect(pack_dir: Path) -> tuple[list[Signature], dict[str, Any], list[str]]:
