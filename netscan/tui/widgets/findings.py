@@ -39,7 +39,16 @@ def finding_prompt(f: dict[str, Any]) -> Text:
         (f" {level[:9]:<9} ", LEVEL_STYLE.get(level, "")),
         f" {display(f.get('device_mac') or '?')} → {display(destination_label(d))} [{country}]",
         (f" ↑{human_bytes(float(f.get('bytes_up', 0) or 0))}", "bold"),
+        _status_mark(f),
     )
+
+
+def _status_mark(f: dict[str, Any]) -> Text:
+    """The analyst's status from the case store, beside the level the traffic gave."""
+    st = f.get("analyst_status")
+    if not isinstance(st, dict):
+        return Text("")
+    return Text(f" ✎ {display(st.get('status', '?'), 12)}", style="italic")
 
 
 def finding_detail(f: dict[str, Any], hits_text: str) -> Group:
@@ -51,6 +60,12 @@ def finding_detail(f: dict[str, Any], hits_text: str) -> Group:
     level = display(f.get("level", "?"), 12)
     t.add_row("level", Text(level, style=LEVEL_STYLE.get(level, "")))
     t.add_row("walk test", Text(hits_text))
+    st = f.get("analyst_status")
+    if isinstance(st, dict):
+        t.add_row("analyst", Text(
+            f"✎ {display(st.get('status', '?'), 12)} by {display(st.get('by') or '?', 60)} "
+            f"at {display(st.get('at') or '?', 32)}: {display(st.get('why') or '', 200)} "
+            "(the level stays what the traffic said)"))  # fmt: skip
     t.add_row("kind", text(f.get("kind", "")))
     t.add_row("reason", text(f.get("reason", ""), limit=TEXT_LIMIT))
     t.add_row("path", Text(finding_path(f) or display(f.get("device_mac", ""))))
@@ -121,6 +136,12 @@ class FindingsPane(Vertical):
         if findings:
             ol.highlighted = keep if keep is not None and keep < len(findings) else 0
             self.explain(ol.highlighted or 0)
+
+    def refresh_findings(self, findings: list[dict[str, Any]]) -> None:
+        """Show ``findings`` again even when their IDs did not change (an analyst's status
+        was added)."""
+        self._ids = []
+        self.show(findings)
 
     def set_marks(self, marks: list[Mark], window: float) -> None:
         self.marks, self.window = list(marks), window
