@@ -145,6 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
                     help="worker processes for large files (default 1)")  # fmt: skip
     an.add_argument("--quiet", "-q", action="store_true", help="no summary on the terminal")
+    an.add_argument("--marks", metavar="FILE",
+                    help="walk-test marks (the TUI's .marks.json, or a JSON list of capture "
+                    "times): each uploading device judged against its base rate in the reports")  # fmt: skip
+    an.add_argument("--mark-window", type=float, metavar="SECONDS",
+                    help="seconds after a mark judged (default: the marks file's, else 30)")  # fmt: skip
     an.add_argument("--case", metavar="NAME",
                     help="record this analysis as a visit of --site in case NAME (case store)")  # fmt: skip
     an.add_argument("--site", metavar="SITE", help="the site visited (with --case)")
@@ -167,6 +172,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _read_marks(args: argparse.Namespace) -> tuple[list[tuple[int, float, str]], float]:
+    """The walk-test marks of ``--marks`` (read, and checked, before the analysis runs)."""
+    from netscan.report import walk_section
+
+    window = getattr(args, "mark_window", None)
+    if window is not None and not (0 < window < 86_400):
+        raise UsageError("--mark-window must be between 0 and 86400 seconds")
+    if not getattr(args, "marks", None):
+        if window is not None:
+            raise UsageError("--mark-window goes with --marks")
+        return [], walk_section.DEFAULT_WINDOW
+    try:
+        marks, file_window = walk_section.read_marks(args.marks)
+    except walk_section.MarksError as exc:
+        raise UsageError(f"--marks: {exc}") from None
+    return marks, window or file_window or walk_section.DEFAULT_WINDOW
+
+
 def cmd_analyze(args: argparse.Namespace) -> int:
     from netscan.analyze import Analyzer, Options
     from netscan.output.summary import print_summary, progress_bar
@@ -179,6 +202,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from netscan.sources import options as source_options
 
     source_options.check(args, UsageError)
+    marks, window = _read_marks(args)
     store = None
     if args.case:
         from netscan.case.cli import open_store
@@ -200,6 +224,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     with progress_bar(enabled=not quiet and sys.stderr.isatty()) as progress:
         result = source_options.run(analyzer, args, progress)
     report = json_report.build(result)
+    if marks:
+        from netscan.report import walk_section
+
+        walk_section.attach(report, result, marks, window)
     store_error: Exception | None = None
     if store is not None:
         # recorded before the reports are written, so they carry the case section; a store

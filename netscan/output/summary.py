@@ -99,7 +99,7 @@ def path_text(path: list[Any]) -> str:
 
 
 def _count_role(n: int, role: str) -> str:
-    """"3 cameras": a count of devices of one role, in the current language."""
+    """ "3 cameras": a count of devices of one role, in the current language."""
     word = i18n.term("role", role)
     if i18n.current() == "en":
         return f"{n} {word}{'s' if n > 1 else ''}"
@@ -179,8 +179,14 @@ def print_summary(result: Result, console: Console | None = None) -> None:
 
     t = Table(title=_("Devices on the premises"), title_justify="left")
     keep = not console.is_terminal  # piped or redirected: an address is never split
-    cols = (("MAC", _("MAC")), ("IP", _("IP")), ("vendor", _("vendor")),
-            ("hostname / model", _("hostname / model")), ("role", _("role")), ("conf", _("conf")))
+    cols = (
+        ("MAC", _("MAC")),
+        ("IP", _("IP")),
+        ("vendor", _("vendor")),
+        ("hostname / model", _("hostname / model")),
+        ("role", _("role")),
+        ("conf", _("conf")),
+    )
     for col, title in cols:
         t.add_column(title, overflow="fold", no_wrap=keep and col in ("MAC", "IP"))
     order = {"face-terminal": 0, "camera": 1, "nvr": 1, "doorbell": 1, "edge-server": 2}

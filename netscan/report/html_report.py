@@ -15,7 +15,7 @@ from typing import Any
 
 from netscan import i18n, untrusted
 from netscan.i18n import N_, _, ngettext
-from netscan.report import case_section, legal
+from netscan.report import case_section, legal, walk_section
 
 LEVEL_COLOURS = {"confirmed": "#b3261e", "likely": "#c25e00", "possible": "#8a7300"}
 LEVEL_RANK = {"confirmed": 3, "likely": 2, "possible": 1}
@@ -65,6 +65,7 @@ nav.langs a{display:inline-block;border:1px solid #bbb;border-radius:4px;padding
 margin-left:6px;background:#fff;color:#1c1b1f;text-decoration:none}
 main.lang{display:none}main.lang:first-of-type{display:block}main.lang:target{display:block}
 body:has(main.lang:target) main.lang:not(:target){display:none}
+.walk-yes{border-left-color:#b3261e}.walk-no{border-left-color:#2e7d32}
 """
 
 
@@ -136,8 +137,12 @@ def _verdict(report: dict[str, Any]) -> str:
         return (
             f'<section class="verdict v-none"><p class="big">'
             f"{_e(_('No device was seen sending face data off-site.'))}</p><p>"
-            + _e(_("No camera, recorder, face terminal or edge server sent significant upstream "
-                   "data to an off-site host in these captures."))
+            + _e(
+                _(
+                    "No camera, recorder, face terminal or edge server sent significant upstream "
+                    "data to an off-site host in these captures."
+                )
+            )
             + "</p></section>"
         )
     by_level: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -264,11 +269,18 @@ def _finding(f: dict[str, Any]) -> str:
                 (_("Cross-border"), _e(cross_txt)),
                 (
                     _("Upstream"),
-                    _e(_("{size} ({bursts} picture-sized bursts, shape {shape})").format(
-                        size=_bytes(f.get("bytes_up")), bursts=_n(f.get("image_bursts", 0)),
-                        shape=i18n.term("shape", f.get("shape")))),
+                    _e(
+                        _("{size} ({bursts} picture-sized bursts, shape {shape})").format(
+                            size=_bytes(f.get("bytes_up")),
+                            bursts=_n(f.get("image_bursts", 0)),
+                            shape=i18n.term("shape", f.get("shape")),
+                        )
+                    ),
                 ),
-                (_("Time"), f"{_e(i18n.when(f.get('first_ts')))} – {_e(i18n.when(f.get('last_ts')))}"),
+                (
+                    _("Time"),
+                    f"{_e(i18n.when(f.get('first_ts')))} – {_e(i18n.when(f.get('last_ts')))}",
+                ),
                 (
                     _("Transport"),
                     _e(", ".join(f.get("transport") or []))
@@ -518,8 +530,11 @@ def _countries(report: dict[str, Any]) -> str:
             lvl = flagged.get(e["ip"])
             out.append(
                 "<tr>"
-                + (f"<td rowspan='{len(eps)}'><b>{_e(country or _('unknown'))}</b></td>"
-                   if i == 0 else "")
+                + (
+                    f"<td rowspan='{len(eps)}'><b>{_e(country or _('unknown'))}</b></td>"
+                    if i == 0
+                    else ""
+                )
                 + f"<td class='mono'>{_e(e['ip'])}</td><td>{_e(', '.join(e.get('names') or []))}"
                 f"</td><td>{_e(e.get('provider') or e.get('org') or '')}</td>"
                 f"<td>{_e(i18n.term('category', e.get('category') or ''))}</td>"
@@ -596,6 +611,7 @@ def _body(report: dict[str, Any], analyst: str | None) -> list[str]:
         body.append(f"<p>{_e(_('None.'))}</p>")
     body.extend(_finding(f) for f in findings)
     body += [
+        walk_section.html(report),
         f"<h2>{_e(_('Premises picture'))}</h2>",
         f"<p class='legend small'><span>{_e(_('grey: traffic'))}</span>"
         + "".join(
@@ -641,9 +657,8 @@ def render(
     # the language shown is the one the address names (report.html#lang-en), else the first;
     # links switch between them: CSS only, so the report stays one self-contained file
     on = "{background:#1c1b1f;color:#fff}"
-    switch_css = (
-        f"body:not(:has(main.lang:target)) nav a[href='#lang-{first}']{on}"
-        + "".join(f"body:has(#lang-{x}:target) nav a[href='#lang-{x}']{on}" for x in langs)
+    switch_css = f"body:not(:has(main.lang:target)) nav a[href='#lang-{first}']{on}" + "".join(
+        f"body:has(#lang-{x}:target) nav a[href='#lang-{x}']{on}" for x in langs
     )
     page = [*head, f"<style>{CSS}{switch_css}</style></head><body>"]
     page.append(

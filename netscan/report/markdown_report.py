@@ -8,7 +8,7 @@ from typing import Any
 
 from netscan import i18n
 from netscan.i18n import _
-from netscan.report import case_section, legal
+from netscan.report import case_section, legal, walk_section
 from netscan.report.html_report import (
     LEVEL_RANK,
     _bytes,
@@ -171,6 +171,9 @@ def _render(report: dict[str, Any], analyst: str | None) -> str:
             f"{_t('Packets:')} {_code(evidence_command(f.get('id')))}",
             "",
         ]
+    walk = walk_section.markdown(report)
+    if walk:
+        lines += walk[1:] + [""]  # the section starts where the findings' blank line ends
     lines += [f"## {_t('Device inventory')}", ""]
     lines += _table(
         [_("MAC"), _("Addresses"), _("Names"), _("Vendor"), _("Model"), _("Role"), _("Why")],

@@ -120,6 +120,10 @@ class NetscanApp(App[int]):
             translate_bindings(self)
         # {"store": PATH|URL|None, "case": NAME, "site": SITE, "analyst": NAME}: overrides (o)
         self.case = dict(case) if case else None
+        # the site's overrides from the case store, shown beside what the traffic said
+        self.case_overrides: list[dict[str, Any]] = []
+        self.case_finding_keys: dict[str, tuple[str, str]] = {}
+        self.case_visit: int | None = None  # the visit this session's report was recorded as
         self.capture_options = dict(capture_options or {})
         self.paths = list(paths or [])
         self.options = options or Options()
@@ -174,6 +178,7 @@ class NetscanApp(App[int]):
 
     def on_mount(self) -> None:
         self.main.query_one(DevicesPane).table.focus()
+        self.load_case_overrides()
         if self._initial is not None:
             self.post_message(SnapshotReady(self._initial))
         elif self.paths or self.iface:
@@ -289,6 +294,7 @@ class NetscanApp(App[int]):
         self.snapshot = snap
         self.updates.append(snap.packets)
         self.main.query_one(ScanHeader).snapshot(snap)
+        self._apply_case_overrides(snap.findings)
         self.main.query_one(DevicesPane).show(snap)
         findings = self.main.query_one(FindingsPane)
         findings.show(snap.findings)
@@ -440,6 +446,13 @@ class NetscanApp(App[int]):
 
         try:
             report = json_report.build(result)
+            if self.marks:  # the walk test judged in the report itself, with its timeline
+                from netscan.report import walk_section
+
+                walk_section.attach(report, result,
+                                    [(m.number, m.capture_ts, m.note) for m in list(self.marks)],
+                                    self.mark_window)  # fmt: skip
+            self._case_report(report)
             html = _optional("netscan.report.html_report")
             if html is not None and not path.endswith(".json"):
                 html.write(report, path, analyst=None, lang=self.langs)
@@ -484,6 +497,65 @@ class NetscanApp(App[int]):
         marks_path = path.with_name(path.stem + ".marks.json")
         write_private(marks_path, json.dumps(out, indent=2) + "\n")
 
+    # -- the case store ----------------------------------------------------------------------
+
+    def load_case_overrides(self) -> None:
+        """Read the site's overrides from the case store and show them beside what the traffic
+        said: an analyst's name, role or manufacturer beside the device's, a finding's status
+        beside its level."""
+        if not self.case:
+            return
+        from netscan.case.errors import StoreError
+        from netscan.case.store import CaseStore
+
+        case = self.case
+        try:
+            with CaseStore(case.get("store")) as store:
+                self.case_overrides = store.overrides(case["case"], case["site"])
+                self.case_finding_keys = store.finding_keys(case["case"], case["site"])
+        except (StoreError, OSError) as exc:
+            self.notify(f"case store not read: {display(exc, 200)}", severity="error")
+            return
+        snap = self.snapshot
+        if snap is not None:
+            self._apply_case_overrides(snap.findings)
+            findings = self.main.query_one(FindingsPane)
+            findings.refresh_findings(snap.findings)
+            self.main.query_one(DevicesPane).show(snap)
+
+    def _apply_case_overrides(self, findings: list[dict[str, Any]]) -> None:
+        from netscan.tui.widgets.devices import DevicesPane
+
+        if not self.case_overrides:
+            return
+        from netscan.case.casework import apply_overrides, effective_overrides
+
+        apply_overrides({"devices": [], "findings": findings}, self.case_overrides,
+                        self.case_finding_keys)  # fmt: skip
+        per_device: dict[str, dict[str, str]] = {}
+        for (kind, target, field), o in effective_overrides(self.case_overrides).items():
+            if kind == "device":
+                per_device.setdefault(target, {})[field] = str(o["value"])
+        self.main.query_one(DevicesPane).analyst = per_device
+
+    def _case_report(self, report: dict[str, Any]) -> None:
+        """With --case: the exported report is this session's visit of the site (recorded at
+        the first export, the same visit afterwards), with the case section (changes since
+        the previous visit, the site's overrides and notes, listed in the chain of custody)."""
+        if not self.case:
+            return
+        from netscan.case.casework import annotate, record
+        from netscan.case.store import CaseStore
+
+        case = self.case
+        with CaseStore(case.get("store")) as store:
+            if self.case_visit is None:
+                section = record(store, case["case"], case["site"], report,
+                                 analyst=case.get("analyst") or "")  # fmt: skip
+                self.case_visit = int(section["visit"])
+            else:
+                annotate(store, store.visit(case["case"], case["site"], self.case_visit), report)
+
     def action_override(self) -> None:
         """Record an analyst override on the selected finding (findings tab) or device."""
         from netscan.tui.widgets.devices import DevicesPane
@@ -526,6 +598,7 @@ class NetscanApp(App[int]):
                 return
             done = ", ".join(f"{f} = {v}" for f, v in answer["sets"])
             self.notify(f"override recorded: {kind} {display(target, 40)}: {display(done, 120)}")
+            self.load_case_overrides()
 
         self.push_screen(OverrideScreen(kind, target, label, case.get("analyst") or ""), chosen)
 

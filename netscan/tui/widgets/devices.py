@@ -106,6 +106,9 @@ class DevicesPane(Vertical):
         self.vendor = "any"
         self.level = "any"
         self._rows: dict[str, tuple[str, ...]] = {}
+        # analysts' overrides from the case store: device key -> {field: value}, shown beside
+        # what the traffic said (marked ✎), never instead of it
+        self.analyst: dict[str, dict[str, str]] = {}
         self._debounce: Timer | None = None
         self._vendors: list[str] = []
 
@@ -186,15 +189,20 @@ class DevicesPane(Vertical):
         verdict = v.verdict
         role = (f"{i18n.term('role', v.role)} {v.confidence:.2f}" if v.role != "unknown"
                 else i18n.term("role", "unknown"))  # fmt: skip
+        ov = self.analyst.get(v.key) or self.analyst.get(getattr(v, "mac", "") or "") or {}
+
+        def beside(seen: str, field: str) -> str:
+            return f"{seen} ✎ {ov[field]}" if field in ov else seen
+
         return (  # every cell a plain Text: names are data, never markup
             Text("●", style="bold green") if new else Text(""),
             text(v.label, "bold green" if new else ""),
             text(i18n.term("verdict", verdict), LEVEL_STYLE.get(verdict, "")),
-            text(role, ROLE_STYLE.get(v.role, "")),
+            text(beside(role, "role"), ROLE_STYLE.get(v.role, "")),
             text(v.ip),
             Text(human_bytes(v.bytes_offsite) if v.bytes_offsite else ""),
-            text(v.name, limit=24),
-            text(v.vendor, limit=22),
+            text(beside(v.name, "name"), limit=48),
+            text(beside(v.vendor, "manufacturer"), limit=44),
         )
 
     def refilter(self, incremental: bool = False) -> None:
@@ -235,7 +243,8 @@ class DevicesPane(Vertical):
         more = (_(" (first {n})").format(n=len(self.shown))
                 if self.matching > len(self.shown) else "")  # fmt: skip
         self.border_title = _("devices {matching}/{total}{more}  sort {sort}").format(
-            matching=self.matching, total=len(self.views), more=more, sort=sort)
+            matching=self.matching, total=len(self.views), more=more, sort=sort
+        )
 
     def _age_new(self) -> None:
         if self.initial is not None and any(k not in self.initial for k in self.shown):

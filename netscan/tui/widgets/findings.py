@@ -43,7 +43,16 @@ def finding_prompt(f: dict[str, Any]) -> Text:
         (f" {word[:9]}{' ' * max(pad, 0)} ", LEVEL_STYLE.get(level, "")),
         f" {display(f.get('device_mac') or '?')} → {display(destination_label(d))} [{country}]",
         (f" ↑{human_bytes(float(f.get('bytes_up', 0) or 0))}", "bold"),
+        _status_mark(f),
     )
+
+
+def _status_mark(f: dict[str, Any]) -> Text:
+    """The analyst's status from the case store, beside the level the traffic gave."""
+    st = f.get("analyst_status")
+    if not isinstance(st, dict):
+        return Text("")
+    return Text(f" ✎ {display(st.get('status', '?'), 12)}", style="italic")
 
 
 def finding_detail(f: dict[str, Any], hits_text: str) -> Group:
@@ -55,6 +64,12 @@ def finding_detail(f: dict[str, Any], hits_text: str) -> Group:
     level = display(f.get("level", "?"), 12)
     t.add_row(_("level"), Text(i18n.term("level", level), style=LEVEL_STYLE.get(level, "")))
     t.add_row(_("walk test"), Text(hits_text))
+    st = f.get("analyst_status")
+    if isinstance(st, dict):
+        t.add_row(_("analyst"), Text(
+            _("✎ {status} by {who} at {when}: {why} (the level stays what the traffic said)").format(
+                status=display(st.get("status", "?"), 12), who=display(st.get("by") or "?", 60),
+                when=display(st.get("at") or "?", 32), why=display(st.get("why") or "", 200))))  # fmt: skip
     t.add_row(_("kind"), text(i18n.term("kind", f.get("kind", ""))))
     t.add_row(_("reason"), text(f.get("reason", ""), limit=TEXT_LIMIT))
     t.add_row(_("path"), Text(finding_path(f) or display(f.get("device_mac", ""))))
@@ -78,7 +93,9 @@ def finding_detail(f: dict[str, Any], hits_text: str) -> Group:
                   Text(_("yes"), style="bold red") if cross else Text(_("no")))  # fmt: skip
     t.add_row(_("sent"), Text(_("{size} in {n} burst(s)").format(
         size=human_bytes(float(f.get("bytes_up", 0) or 0)), n=len(f.get("bursts") or []))))  # fmt: skip
-    t.add_row(_("seen"), Text(f"{stamp(to_ts(f.get('first_ts')))} … {clock(to_ts(f.get('last_ts')))}"))
+    t.add_row(
+        _("seen"), Text(f"{stamp(to_ts(f.get('first_ts')))} … {clock(to_ts(f.get('last_ts')))}")
+    )
     provisions = f.get("provisions") or []
     if provisions:
         t.add_row(_("provisions"), Text("\n").join(_provision(p) for p in provisions))
@@ -128,6 +145,12 @@ class FindingsPane(Vertical):
         if findings:
             ol.highlighted = keep if keep is not None and keep < len(findings) else 0
             self.explain(ol.highlighted or 0)
+
+    def refresh_findings(self, findings: list[dict[str, Any]]) -> None:
+        """Show ``findings`` again even when their IDs did not change (an analyst's status
+        was added)."""
+        self._ids = []
+        self.show(findings)
 
     def set_marks(self, marks: list[Mark], window: float) -> None:
         self.marks, self.window = list(marks), window

@@ -24,8 +24,10 @@ KEYS = [
     ("x", N_("export the selected finding's evidence frames (pcapng)")),
     (
         "o",
-        N_("override the selected device (role, name, manufacturer) or finding (status): "
-           "case store"),
+        N_(
+            "override the selected device (role, name, manufacturer) or finding (status): "
+            "case store"
+        ),
     ),  # fmt: skip
     ("t", N_("switch between dark and light themes")),
     ("ctrl+p", N_("command palette")),

@@ -30,7 +30,8 @@ class MarksPane(VerticalScroll):
 
     def show(self, snap: Snapshot | None, marks: list[Mark], window: float) -> None:
         self.border_title = _("marks {n}  window {seconds} s").format(
-            n=len(marks), seconds=f"{window:.0f}")
+            n=len(marks), seconds=f"{window:.0f}"
+        )
         if snap is None:
             return
         all_bursts = []

@@ -36,7 +36,8 @@ class OverrideScreen(ModalScreen[dict[str, Any] | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="export-box") as box:
             box.border_title = _("override {kind} {target}").format(
-                kind=i18n.term("kind", self.kind), target=display(self.target, 40))
+                kind=i18n.term("kind", self.kind), target=display(self.target, 40)
+            )
             yield Label(display(self.label, 100))
             if self.kind == "device":
                 for f in DEVICE_FIELDS:
