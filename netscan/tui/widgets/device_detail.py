@@ -62,7 +62,9 @@ def identity(v: DeviceView) -> Table:
 def established(v: DeviceView) -> RenderableType:
     parts: list[RenderableType] = []
     if v.reasons:
-        parts.append(Text(_("role because: ") + "; ".join(display(r, TEXT_LIMIT) for r in v.reasons)))
+        parts.append(
+            Text(_("role because: ") + "; ".join(display(r, TEXT_LIMIT) for r in v.reasons))
+        )
     t = Table(box=None, expand=True, header_style="bold")
     t.add_column(_("frame"), justify="right")
     t.add_column(_("file"), max_width=20, overflow="ellipsis")
@@ -127,8 +129,13 @@ def events(v: DeviceView, snap: Snapshot, marks: list[Mark]) -> Table:
                      "off-site" if ep else ""))  # fmt: skip
     for b in device_bursts(v, snap)[:MAX_ROWS]:
         rows.append(
-            (b.start, _("upload {size} to {destination}").format(
-                size=human_bytes(b.bytes), destination=display(b.destination)), "burst")  # fmt: skip
+            (
+                b.start,
+                _("upload {size} to {destination}").format(
+                    size=human_bytes(b.bytes), destination=display(b.destination)
+                ),
+                "burst",
+            )  # fmt: skip
         )
     for m in marks:
         rows.append((m.capture_ts, _("mark #{n}").format(n=m.number), "mark"))
