@@ -270,7 +270,8 @@ def timeline_svg(test: dict[str, Any], section: dict[str, Any]) -> str:
                f"{e(_bytes(top))}</text>")  # fmt: skip
     out.append(f'<text x="{PAD_L - 6}" y="{AXIS}" text-anchor="end" fill="#555">0</text>')
     axis = _("time since the capture's first packet ({unit})").format(
-        unit="h:min" if length >= 3600 else "min:s")
+        unit="h:min" if length >= 3600 else "min:s"
+    )
     out.append(f'<text x="{SVG_W - PAD_R}" y="{SVG_H - 4}" text-anchor="end" fill="#555">'
                f"{e(axis)}</text>")  # fmt: skip
     out.append("</svg>")
@@ -300,8 +301,9 @@ def _summary(test: dict[str, Any]) -> tuple[str, str]:
         mean = sum(float(w["bytes"]) for w in ws) / len(ws)
         up = sum(1 for w in ws if w.get("bursts"))
         pics = sum(1 for w in ws if w.get("pictures"))
-        return _("{n} window(s), {mean} on average, {up} with uploads, {pics} with "
-                 "picture-sized bursts").format(n=len(ws), mean=_bytes(mean), up=up, pics=pics)
+        return _(
+            "{n} window(s), {mean} on average, {up} with uploads, {pics} with picture-sized bursts"
+        ).format(n=len(ws), mean=_bytes(mean), up=up, pics=pics)
 
     return words(test.get("mark_windows") or []), words(test.get("control_windows") or [])
 
@@ -338,7 +340,9 @@ def html(report: dict[str, Any]) -> str:
         ) + "</ul>")  # fmt: skip
     tests = sec.get("devices") or []
     if not tests:
-        out.append(f"<p>{e(_('No device uploaded off-site during the capture: nothing to judge.'))}</p>")
+        out.append(
+            f"<p>{e(_('No device uploaded off-site during the capture: nothing to judge.'))}</p>"
+        )
     else:
         out.append(html_legend())
     for t in tests:
@@ -355,8 +359,11 @@ def html(report: dict[str, Any]) -> str:
                     (e(_("Without marks")), e(control)),
                     (
                         e(_("Probability by chance")),
-                        e(_("bytes {p_bytes}, picture-sized bursts {p_pictures}").format(
-                            p_bytes=_p(t.get("p_bytes")), p_pictures=_p(t.get("p_pictures")))),
+                        e(
+                            _("bytes {p_bytes}, picture-sized bursts {p_pictures}").format(
+                                p_bytes=_p(t.get("p_bytes")), p_pictures=_p(t.get("p_pictures"))
+                            )
+                        ),
                     ),
                     (e(_("Method")), e(t.get("method") or _("not judged"))),
                 ]
@@ -365,7 +372,8 @@ def html(report: dict[str, Any]) -> str:
         )
     if sec.get("devices_not_judged"):
         more = _("{n} more device(s) uploading off-site were not judged (at most {most}).").format(
-            n=int(sec["devices_not_judged"]), most=MAX_DEVICES)
+            n=int(sec["devices_not_judged"]), most=MAX_DEVICES
+        )
         out.append(f"<p class='small'>{e(more)}</p>")
     return "\n".join(out)
 
@@ -418,8 +426,11 @@ def markdown(report: dict[str, Any]) -> list[str]:
                              "text."), ""]  # fmt: skip
     for mk in marks:
         note = f": {m(mk['note'])}" if mk.get("note") else ""
-        lines.append("- " + _("Mark #{n} at {when}").format(n=int(mk["number"]),
-                                                            when=m(_iso(mk["capture_ts"]))) + note)
+        lines.append(
+            "- "
+            + _("Mark #{n} at {when}").format(n=int(mk["number"]), when=m(_iso(mk["capture_ts"])))
+            + note
+        )
     for t in sec.get("devices") or []:
         after, control = _summary(t)
         lines += [
@@ -432,11 +443,14 @@ def markdown(report: dict[str, Any]) -> list[str]:
             f"- {_('Without marks')}{_(': ')}{control}",
             f"- {_('Probability by chance')}{_(': ')}"
             + _("bytes {p_bytes}, picture-sized bursts {p_pictures}").format(
-                p_bytes=_p(t.get("p_bytes")), p_pictures=_p(t.get("p_pictures")))
+                p_bytes=_p(t.get("p_bytes")), p_pictures=_p(t.get("p_pictures"))
+            )
             + f" ({m(t.get('method') or _('not judged'))})",
             "",
-            _("Timeline of windows (`[n…]` after mark n, `.` no upload, `-` uploads, `*` a "
-              "picture-sized burst):"),
+            _(
+                "Timeline of windows (`[n…]` after mark n, `.` no upload, `-` uploads, `*` a "
+                "picture-sized burst):"
+            ),
             "",
             "```",
             text_timeline(t),
