@@ -121,14 +121,6 @@ def pack_info(pack: Any) -> dict[str, Any]:
     }
 
 
-def _is_gzip(path: str) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(2) == b"\x1f\x8b"
-    except OSError:
-        return False
-
-
 def _size(path: str) -> int:
     try:
         return Path(path).stat().st_size
@@ -282,12 +274,8 @@ class Analyzer:
 
     def _run(self, paths: list[str], progress: Callable[[int, int], None] | None = None) -> Result:
         paths, warnings, digests = unique_inputs(list(paths))
-        # gzip inputs stay with the Python streaming reader for now: it checks every
-        # member's CRC and length and applies the gunzip and gunzip-ratio limits
-        if (
-            self.options.engine == "core"
-            and not any(_is_gzip(p) for p in paths)
-            and (self.options.jobs <= 1 or sum(_size(p) for p in paths) < 2 * MIN_SEGMENT_BYTES)
+        if self.options.engine == "core" and (
+            self.options.jobs <= 1 or sum(_size(p) for p in paths) < 2 * MIN_SEGMENT_BYTES
         ):
             return self._run_core(paths, progress, warnings, digests)
         captures, infos = open_inputs(paths, self.limits, digests)
@@ -360,7 +348,7 @@ class Analyzer:
             self.premises, self.matcher, files=[str(p) for p in paths], limits=self.limits
         )
         engine = CoreEngine(inventory, self.premises, max_flows=self.max_flows)
-        captures = engine.open(paths)
+        captures = engine.open(paths, self.limits.gunzip, self.limits.gunzip_ratio)
         infos = [
             InputInfo(path=str(p), sha256=digests[p], size=c.size, format=c.format)
             for p, c in zip(paths, captures, strict=True)
@@ -499,7 +487,7 @@ def _incremental(
     records: Iterable[Any] | None,
     source: str,
 ) -> Iterator[Partial]:
-    if paths is not None and self.options.engine == "core" and not any(map(_is_gzip, paths)):
+    if paths is not None and self.options.engine == "core":
         yield from _incremental_core(self, paths, batch)
         return
     if paths is not None and self.options.engine not in ("native", "core"):
@@ -562,7 +550,7 @@ def _incremental_core(self: Analyzer, paths: list[str], batch: int) -> Iterator[
     inventory = Inventory(self.premises, self.matcher, files=[str(p) for p in paths],
                           limits=self.limits)  # fmt: skip
     engine = CoreEngine(inventory, self.premises, max_flows=self.max_flows)
-    captures = engine.open(paths)
+    captures = engine.open(paths, self.limits.gunzip, self.limits.gunzip_ratio)
     infos = [
         InputInfo(path=str(p), sha256=sha256_file(Path(p)), size=c.size, format=c.format)
         for p, c in zip(paths, captures, strict=True)

@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use pyo3::IntoPyObjectExt;
 
-use crate::capture::{CaptureReader, DEFAULT_GZIP_CAP};
+use crate::capture::{CaptureReader, DEFAULT_GZIP_CAP, DEFAULT_GZIP_RATIO};
 use crate::engine::{Config, Counters, Engine, Net6, Op, BUILTIN_NAMES};
 
 pub const OP_L2: u8 = 0;
@@ -297,10 +297,16 @@ impl Core {
 
     /// Opens a capture file as the next input; ValueError (the message names the file)
     /// when it is not a capture at all.
-    #[pyo3(signature = (path, gzip_cap=DEFAULT_GZIP_CAP))]
-    fn open(&self, py: Python<'_>, path: PathBuf, gzip_cap: u64) -> PyResult<usize> {
+    #[pyo3(signature = (path, gzip_cap=DEFAULT_GZIP_CAP, gzip_ratio=DEFAULT_GZIP_RATIO))]
+    fn open(
+        &self,
+        py: Python<'_>,
+        path: PathBuf,
+        gzip_cap: u64,
+        gzip_ratio: u64,
+    ) -> PyResult<usize> {
         let r = py
-            .detach(|| CaptureReader::open(&path, gzip_cap))
+            .detach(|| CaptureReader::open(&path, gzip_cap, gzip_ratio))
             .map_err(|e| PyValueError::new_err(e.0))?;
         let mut g = self.lock()?;
         g.readers.push(r);
@@ -442,10 +448,10 @@ pub struct Reader {
 #[pymethods]
 impl Reader {
     #[new]
-    #[pyo3(signature = (path, gzip_cap=DEFAULT_GZIP_CAP))]
-    fn new(py: Python<'_>, path: PathBuf, gzip_cap: u64) -> PyResult<Reader> {
+    #[pyo3(signature = (path, gzip_cap=DEFAULT_GZIP_CAP, gzip_ratio=DEFAULT_GZIP_RATIO))]
+    fn new(py: Python<'_>, path: PathBuf, gzip_cap: u64, gzip_ratio: u64) -> PyResult<Reader> {
         let r = py
-            .detach(|| CaptureReader::open(&path, gzip_cap))
+            .detach(|| CaptureReader::open(&path, gzip_cap, gzip_ratio))
             .map_err(|e| PyValueError::new_err(e.0))?;
         Ok(Reader {
             inner: Mutex::new(r),

@@ -26,6 +26,7 @@ from netscan.engine.native import Sink, arp_event
 from netscan.events import Ctx
 from netscan.flow import Flow
 from netscan.inventory.enrich import DEFAULT_PREMISES, LOCAL_SCOPE
+from netscan.limits import resolve as resolve_limits
 from netscan.sources.pcapfile import CaptureError
 
 BATCH = 65536  # records per call into the core (the GIL is released while it runs)
@@ -143,11 +144,18 @@ class CoreEngine:
 
     # -- inputs ------------------------------------------------------------------------
 
-    def open(self, paths: Iterable[str]) -> list[CoreCapture]:
-        """Opens capture files as inputs (in order); CaptureError for one that is not."""
+    def open(
+        self, paths: Iterable[str], gunzip: int | None = None, gunzip_ratio: int | None = None
+    ) -> list[CoreCapture]:
+        """Opens capture files as inputs (in order); CaptureError for one that is not.
+        gzip files are streamed with at most ``gunzip`` decompressed bytes and the
+        ``gunzip_ratio`` expansion guard (the work limits' defaults when not given)."""
+        lim = resolve_limits(None)
+        cap = lim.gunzip if gunzip is None else gunzip
+        ratio = lim.gunzip_ratio if gunzip_ratio is None else gunzip_ratio
         for p in paths:
             try:
-                index = self.core.open(str(p))
+                index = self.core.open(str(p), cap, ratio)
             except ValueError as exc:
                 raise CaptureError(str(exc)) from None
             self.captures.append(CoreCapture(self.core, index, str(p)))
