@@ -274,9 +274,7 @@ class Analyzer:
 
     def _run(self, paths: list[str], progress: Callable[[int, int], None] | None = None) -> Result:
         paths, warnings, digests = unique_inputs(list(paths))
-        if self.options.engine == "core" and (
-            self.options.jobs <= 1 or sum(_size(p) for p in paths) < 2 * MIN_SEGMENT_BYTES
-        ):
+        if self.options.engine == "core":
             return self._run_core(paths, progress, warnings, digests)
         captures, infos = open_inputs(paths, self.limits, digests)
         inventory = Inventory(
@@ -347,7 +345,15 @@ class Analyzer:
         inventory = Inventory(
             self.premises, self.matcher, files=[str(p) for p in paths], limits=self.limits
         )
-        engine = CoreEngine(inventory, self.premises, max_flows=self.max_flows)
+        engine: Any
+        if self.options.jobs > 1 and sum(_size(p) for p in paths) >= 2 * MIN_SEGMENT_BYTES:
+            # --jobs: worker processes, each with the core over its share of the flows
+            from netscan.engine.parallel import ParallelEngine
+
+            engine = ParallelEngine(inventory, self.premises, self.options.jobs,
+                                    max_flows=self.max_flows, limits=self.limits)  # fmt: skip
+        else:
+            engine = CoreEngine(inventory, self.premises, max_flows=self.max_flows)
         captures = engine.open(paths, self.limits.gunzip, self.limits.gunzip_ratio)
         infos = [
             InputInfo(path=str(p), sha256=digests[p], size=c.size, format=c.format)

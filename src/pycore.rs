@@ -252,7 +252,8 @@ impl Core {
     /// `premises`/`local`: (network address bytes, prefix length) of the premises policy.
     #[new]
     #[pyo3(signature = (udp_ports, premises, local, max_flows=crate::engine::DEFAULT_MAX_FLOWS,
-                        reassembly_budget=crate::engine::DEFAULT_REASSEMBLY_BUDGET, dissect=true))]
+                        reassembly_budget=crate::engine::DEFAULT_REASSEMBLY_BUDGET, dissect=true,
+                        shard=(0, 1)))]
     fn new(
         udp_ports: Vec<(u16, String, bool)>,
         premises: Vec<(Vec<u8>, u8)>,
@@ -260,7 +261,11 @@ impl Core {
         max_flows: usize,
         reassembly_budget: usize,
         dissect: bool,
+        shard: (u32, u32),
     ) -> PyResult<Core> {
+        if shard.1 == 0 || shard.0 >= shard.1 {
+            return Err(PyValueError::new_err("shard must be (k, n) with k < n"));
+        }
         let mut names: Vec<String> = BUILTIN_NAMES.iter().map(|s| s.to_string()).collect();
         let mut cfg = Config {
             premises: nets(premises)?,
@@ -268,6 +273,7 @@ impl Core {
             max_flows: max_flows.max(1),
             reassembly_budget,
             dissect,
+            shard,
             ..Config::default()
         };
         for (port, name, skip) in udp_ports {

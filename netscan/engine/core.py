@@ -120,13 +120,15 @@ class CoreEngine:
         premises: Any = None,
         dissect: bool = True,
         max_flows: int | None = None,
+        shard: tuple[int, int] = (0, 1),
     ) -> None:
         self.sink = sink
         prem = premises if premises is not None else getattr(sink, "premises", None)
         cidrs = list(prem.cidrs) if prem is not None else list(DEFAULT_PREMISES)
         ports, self._udp = _udp_table()
         self.core = _core.Core(ports, _nets(cidrs), _nets(LOCAL_SCOPE),
-                               max_flows=max_flows or MAX_FLOWS, dissect=dissect)  # fmt: skip
+                               max_flows=max_flows or MAX_FLOWS, dissect=dissect,
+                               shard=shard)  # fmt: skip
         self.flows: dict[int, Flow] = {}  # live flows by the core's id
         self.captures: list[CoreCapture] = []
         self.packets = 0
