@@ -96,11 +96,11 @@ class _Recorder:
         """The position of the op about to be replayed; core ops that the parent's sink
         needs as they are (new flows, attachments, evictions) are recorded here."""
         kind = op[0]
-        if kind == OP_L2 or kind == OP_ARP:
+        if kind in (OP_L2, OP_ARP):
             file, frame, ts = op[1], op[2], op[3]
         elif kind == OP_FLOW:
             file, frame, ts = op[2], op[12], op[11]
-        elif kind == OP_PAYLOAD or kind == OP_CLOSE:
+        elif kind in (OP_PAYLOAD, OP_CLOSE):
             flow = flows.get(op[1])
             file, frame, ts = (flow.file if flow is not None else 0), op[3], op[4]
         else:
@@ -119,7 +119,7 @@ class _Recorder:
             self.fid = op[1]
             self.created[op[1]] = self.cur
             self._raw(op)
-        elif kind == OP_ATTACH or kind == OP_FINAL:
+        elif kind in (OP_ATTACH, OP_FINAL):
             self._raw(op)
             if kind == OP_FINAL:
                 self.created.pop(op[1], None)
