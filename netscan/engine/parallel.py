@@ -306,9 +306,7 @@ class ParallelEngine:
                     p.kill()
         self._conclude([e for e in ends if e is not None])
 
-    def _merge(
-        self, bufs: list[deque[tuple[Any, ...]]], fill: Callable[[int], None]
-    ) -> None:
+    def _merge(self, bufs: list[deque[tuple[Any, ...]]], fill: Callable[[int], None]) -> None:
         """Replays the workers' items in position order (each worker's are in order)."""
         sink = self.sink
         flows = self.replayer.flows
