@@ -501,7 +501,29 @@ impl Reader {
     }
 }
 
+/// The link layer of one frame, decoded as the core decodes it: `(ethertype, offset of the
+/// network header, source MAC, destination MAC)` (a MAC is None where the link has none),
+/// or None when the frame is too short or its link type is not supported. Encrypted
+/// 802.11 data frames have the pseudo EtherType `WLAN_PROTECTED`.
+#[pyfunction]
+fn decode_link<'py>(
+    py: Python<'py>,
+    linktype: u32,
+    data: &[u8],
+) -> PyResult<Option<Bound<'py, PyTuple>>> {
+    let link = std::panic::catch_unwind(|| crate::decode::decode_link(linktype, data))
+        .ok()
+        .flatten();
+    match link {
+        Some(l) => Ok(Some(tup!(py; l.ethertype, l.offset, mac_obj(py, &l.src)?,
+            mac_obj(py, &l.dst)?))),
+        None => Ok(None),
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(decode_link, m)?)?;
+    m.add("WLAN_PROTECTED", crate::decode::WLAN_PROTECTED)?;
     m.add_class::<Core>()?;
     m.add_class::<Reader>()?;
     m.add("MAX_FLOWS", crate::engine::DEFAULT_MAX_FLOWS)?;

@@ -1,5 +1,5 @@
-"""The core engine: the Rust packet core (``netscan._core``) feeding the same ``Sink`` as
-the native engine always has.
+"""The core engine: the Rust packet core (``netscan._core``) feeding the ``Sink`` that the
+inventory implements (``netscan.engine.sink``).
 
 The core reads the capture files itself (or takes live records), decodes, keeps the flow
 table and its counters and upload bursts, reassembles the TCP streams that have a parser
@@ -22,7 +22,7 @@ from typing import Any
 from netscan import _core
 from netscan.dissectors import dns, http, quic, rtsp, sip, tls
 from netscan.dissectors.registry import HTTP_MAX_MESSAGES, UDP_PARSERS, Datagrams
-from netscan.engine.native import Sink, arp_event
+from netscan.engine.sink import Sink, arp_event
 from netscan.events import Ctx
 from netscan.flow import Flow
 from netscan.inventory.enrich import DEFAULT_PREMISES, LOCAL_SCOPE

@@ -1,6 +1,6 @@
 """Differential test: the Rust dissectors (netscan._core) against the Python ones.
 
-Every payload the Python dissectors see while the native engine reads the public
+Every payload the Python dissectors see while the pure-Python reference engine (tests/reference) reads the public
 captures, the demo capture and the scenario captures is handed to the Rust dissector as
 well; both must give equal events, field by field. The registry's parser choices must
 agree too. Mutated copies of the real payloads (seeded, so reproducible) go through both
