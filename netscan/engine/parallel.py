@@ -23,12 +23,13 @@ table of the same size).
 from __future__ import annotations
 
 import gc
+import heapq
 import multiprocessing as mp
 import traceback
-from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import fields
 from multiprocessing.connection import Connection
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,7 @@ MIN_SEGMENT_BYTES = 8 * 1024 * 1024  # inputs smaller than two of these run in o
 BATCH = 16384  # records per core call in a worker: what it found goes to the parent then
 
 # what crosses the process boundary: (position, seq, tag, payload)
-_RAW, _EVENT, _L2 = 0, 1, 2
+_RAW, _EVENT, _L2, _ATTACH = 0, 1, 2, 3
 
 _EVENT_FIELDS: dict[type, tuple[str, ...]] = {
     cls: tuple(f.name for f in fields(cls) if f.name not in ("ctx", "kind"))
@@ -68,9 +69,22 @@ def _pack_event(ev: Event) -> tuple[Any, ...]:
     return (ev.kind, ctx, tuple(getattr(ev, n) for n in _EVENT_FIELDS[type(ev)]))
 
 
+def _maker(cls: type) -> Callable[..., Event]:
+    """A constructor taking an event's fields positionally (the parent rebuilds every
+    event it is sent: no keyword dict per event)."""
+    names = _EVENT_FIELDS[cls]
+    params = "".join(f", v{i}" for i in range(len(names)))
+    kw = "".join(f", {n}=v{i}" for i, n in enumerate(names))
+    space: dict[str, Any] = {"cls": cls, "Ctx": Ctx}
+    exec(f"def make(ctx{params}):\n    return cls(ctx=Ctx(*ctx){kw})\n", space)  # noqa: S102
+    return space["make"]  # type: ignore[no-any-return]
+
+
+_MAKERS = {kind: _maker(cls) for kind, cls in EVENT_TYPES.items()}
+
+
 def _unpack_event(t: tuple[Any, ...]) -> Event:
-    cls = EVENT_TYPES[t[0]]
-    return cls(ctx=Ctx(*t[1]), **dict(zip(_EVENT_FIELDS[cls], t[2], strict=True)))
+    return _MAKERS[t[0]](t[1], *t[2])
 
 
 class _Recorder:
@@ -119,10 +133,12 @@ class _Recorder:
             self.fid = op[1]
             self.created[op[1]] = self.cur
             self._raw(op)
-        elif kind in (OP_ATTACH, OP_FINAL):
+        elif kind == OP_ATTACH:
+            self.seq += 1
+            self.items.append((self.key, self.seq, _ATTACH, (self.gfid(op[1]), op[2])))
+        elif kind == OP_FINAL:
             self._raw(op)
-            if kind == OP_FINAL:
-                self.created.pop(op[1], None)
+            self.created.pop(op[1], None)
 
     def _raw(self, op: tuple[Any, ...]) -> None:
         self.seq += 1
@@ -274,29 +290,30 @@ class ParallelEngine:
             conns.append(recv)
             procs.append(proc)
         ends: list[tuple[Any, ...] | None] = [None] * n
-        bufs: list[deque[tuple[Any, ...]]] = [deque() for _ in range(n)]
 
-        def fill(i: int) -> None:
-            """Worker i's next items, unless it has ended (waits for them)."""
-            while not bufs[i] and ends[i] is None:
+        def stream(i: int) -> Iterator[tuple[Any, ...]]:
+            """Worker i's items as they come (each worker's are in position order)."""
+            while True:
                 try:
                     msg = conns[i].recv()
                 except EOFError:
                     raise RuntimeError(f"--jobs worker {i} ended without its results") from None
                 if msg[0] == "items":
-                    bufs[i].extend(msg[1])
                     if msg[2] is not None:
                         for cap, pos in zip(self.captures, msg[2], strict=True):
                             cap.position = pos
                         if progress is not None:
                             progress(sum(c.position for c in self.captures), total)
+                    yield from msg[1]
                 elif msg[0] == "end":
                     ends[i] = msg
+                    return
                 else:
                     raise RuntimeError(f"--jobs worker {i} failed:\n{msg[1]}")
 
         try:
-            self._merge(bufs, fill)
+            # ties between workers cannot happen but for evictions; then worker order
+            self._replay(heapq.merge(*(stream(i) for i in range(n)), key=itemgetter(0, 1)))
         finally:
             for c in conns:
                 c.close()
@@ -306,35 +323,37 @@ class ParallelEngine:
                     p.kill()
         self._conclude([e for e in ends if e is not None])
 
-    def _merge(self, bufs: list[deque[tuple[Any, ...]]], fill: Callable[[int], None]) -> None:
-        """Replays the workers' items in position order (each worker's are in order)."""
+    def _replay(self, items: Iterable[tuple[Any, ...]]) -> None:
+        """Tells the sink what the workers recorded, in input order."""
         sink = self.sink
         flows = self.replayer.flows
         replay = self.replayer._replay
+        udp = self.replayer._udp
         on_event = sink.on_event
         on_l2 = sink.on_frame_l2
-        n = len(bufs)
-        while True:
-            for i in range(n):
-                fill(i)
-            live = [i for i in range(n) if bufs[i]]
-            if not live:
-                return
-            heads = sorted((bufs[i][0][:2], i) for i in live)
-            i = heads[0][1]
-            bound = heads[1][0] if len(heads) > 1 else None
-            buf = bufs[i]
-            while buf and (bound is None or buf[0][:2] < bound):
-                _key, _seq, tag, item = buf.popleft()
-                if tag == _EVENT:
-                    packed, g = item
-                    on_event(_unpack_event(packed), flows.get(g) if g is not None else None)
-                elif tag == _RAW:
-                    replay([item])
-                else:
-                    on_l2(*item)
-                if not buf:
-                    fill(i)
+        makers = _MAKERS
+        raw: list[tuple[Any, ...]] = []  # core ops replayed together, in order
+        for _key, _seq, tag, item in items:
+            if tag == _RAW:
+                raw.append(item)
+                continue
+            if raw:
+                replay(raw)
+                raw = []
+            if tag == _EVENT:
+                (kind, ctx, values), g = item
+                ev = makers[kind](ctx, *values)
+                on_event(ev, flows.get(g) if g is not None else None)
+            elif tag == _ATTACH:  # the parser itself ran in the worker
+                flow = flows.get(item[0])
+                if flow is not None:
+                    key = item[1]
+                    name = udp[key][0] if key.startswith("udp:") else key
+                    flow.app = flow.app | {name}
+            else:
+                on_l2(*item)
+        if raw:
+            replay(raw)
 
     def _conclude(self, ends: list[tuple[Any, ...]]) -> None:
         flows = self.replayer.flows
