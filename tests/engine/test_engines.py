@@ -87,7 +87,13 @@ def facts(path: str, engine: str) -> Facts:
         events.append(ev)
         original(self, ev, flow)
 
-    with mock.patch.object(Inventory, "on_event", record):
+    # "core-all": the core handing over every datagram fact, repeats included
+    dedup = engine != "core-all"
+    engine = "core" if engine == "core-all" else engine
+    with (
+        mock.patch.object(Inventory, "on_event", record),
+        mock.patch("netscan.engine.core.DEDUP_FACTS", dedup),
+    ):
         result = _analyzer(engine).run([path])
     return Facts(
         packets=result.packets,
@@ -150,15 +156,62 @@ def test_same_flows_and_counts(path: Path) -> None:
 
 @pytest.mark.parametrize("path", _captures())
 def test_core_equals_native_engine(path: Path) -> None:
-    """Every event (in order, with its frame) and every flow counter of the Rust core equal
-    the pure-Python engine's."""
-    core = facts(str(path), "core")
+    """Every event (in order, with its frame) and every flow counter of the Rust core, its
+    repeated datagram facts included, equal the pure-Python engine's."""
+    core = facts(str(path), "core-all")
     native = facts(str(path), "native")
     assert core.packets == native.packets
     assert core.flows == native.flows
     assert len(core.events) == len(native.events)
     for a, b in zip(core.events, native.events, strict=True):
         assert a == b
+
+
+# the datagram facts whose repeats the core drops (the same fact between the same hosts)
+_DEDUP_KINDS = {"dns", "nbns", "dhcp", "dhcpv6", "ntp", "ssdp", "sip"}
+
+
+def _deduped(ev: Event) -> bool:
+    return ev.kind in _DEDUP_KINDS and ev.ctx.transport == "udp"
+
+
+def _fact(ev: Event) -> str:
+    """What a datagram event says, with its sender and receiver (DNS TTLs left out)."""
+    import dataclasses
+
+    bare = dataclasses.replace(ev, ctx=None)  # type: ignore[arg-type]
+    if isinstance(bare, DnsEvent):
+        bare.answers = [dataclasses.replace(r, ttl=0) for r in bare.answers]
+    return repr((ev.ctx.src_ip, ev.ctx.dst_ip, bare))
+
+
+@pytest.mark.parametrize("path", _captures())
+def test_core_hands_over_first_and_latest_sighting_of_each_fact(path: Path) -> None:
+    """With repeats dropped, the core hands over every other event exactly as the Python
+    engine does, and of each datagram fact its first sighting (same frame) and its latest
+    one (same time), nothing it did not see, and fewer events where facts repeat."""
+    core = facts(str(path), "core")
+    native = facts(str(path), "native")
+    assert [e for e in core.events if not _deduped(e)] == [
+        e for e in native.events if not _deduped(e)
+    ]
+    first: dict[str, Event] = {}
+    latest: dict[str, float] = {}
+    for e in native.events:
+        if _deduped(e):
+            first.setdefault(_fact(e), e)
+            latest[_fact(e)] = max(latest.get(_fact(e), e.ctx.ts), e.ctx.ts)
+    core_first: dict[str, Event] = {}
+    core_latest: dict[str, float] = {}
+    native_all = [e for e in native.events if _deduped(e)]
+    for e in core.events:
+        if _deduped(e):
+            assert e in native_all
+            core_first.setdefault(_fact(e), e)
+            core_latest[_fact(e)] = max(core_latest.get(_fact(e), e.ctx.ts), e.ctx.ts)
+    assert core_first == first
+    assert core_latest == latest
+    assert len(core.events) <= len(native.events)
 
 
 # -- the tshark engine on its own ------------------------------------------------------
