@@ -12,8 +12,10 @@
 //!
 //! Repeated facts are dropped here: an identical datagram between the same two hosts
 //! (DNS-like transaction ids ignored) is not parsed again, and a datagram event equal to
-//! one already reported for the same sender and receiver (DNS answers compared without
-//! their TTLs) is not reported again. What the inventory keeps of a sighting is its first
+//! one already reported from the same sender (address and MAC) to the same receiver (DNS
+//! answers compared without their TTLs; a resolver's answer to any premises or local
+//! receiver counts as one, since what is kept of it is the names and the resolver's
+//! sighting) is not reported again. What the inventory keeps of a sighting is its first
 //! and its last time, so the latest repeat of each fact is held back and handed over later
 //! (`flush_repeats`: when a minute of capture time has passed since the last hand-over,
 //! when too many are held, before a flow that has one is evicted, and at the end): a fact
@@ -919,10 +921,17 @@ impl Engine {
         // the same fact between the same two hosts is reported once
         let (a, b) = (flow.a_addr(), flow.b_addr());
         let (src, dst) = if from_a { (a, b) } else { (b, a) };
-        let mut base = FxHasher::default();
-        name.hash(&mut base);
-        src.hash(&mut base);
-        dst.hash(&mut base);
+        let src_mac = if from_a { flow.a_mac } else { flow.b_mac };
+        let dst_offsite = self.scope(dst) == 2;
+        let dst_key = {
+            let mut h = FxHasher::default();
+            dst.hash(&mut h);
+            h.finish()
+        };
+        let mut sender = FxHasher::default();
+        name.hash(&mut sender);
+        src.hash(&mut sender);
+        src_mac.hash(&mut sender);
         if !self.cfg.dedup_facts {
             self.events += events.len() as u64;
             let ctx = self.ev_ctx(slot, from_a, frame, ts);
@@ -936,7 +945,12 @@ impl Engine {
         let mut fresh = Vec::with_capacity(events.len());
         let mut repeated = Vec::new();
         for ev in events {
-            let mut h = base.clone();
+            let mut h = sender.clone();
+            // a resolver's answer says the same to every client on the premises (the
+            // inventory keeps the names and the resolver's sighting, not who asked)
+            if dst_offsite || !resolver_answer(&ev) {
+                dst_key.hash(&mut h);
+            }
             fact_hash(&ev, &mut h);
             let key = h.finish();
             if self.seen_facts.contains(&key) {
@@ -1095,6 +1109,11 @@ impl Engine {
         self.seen_datagrams = Default::default();
         self.seen_facts = Default::default();
     }
+}
+
+/// A DNS (not mDNS/LLMNR) response: its facts are the names and addresses it gives.
+fn resolver_answer(ev: &Event) -> bool {
+    matches!(ev, Event::Dns(e) if e.proto == "dns" && e.is_response)
 }
 
 /// What a datagram event says, for repeat suppression: the whole event, but DNS answers
@@ -1302,6 +1321,33 @@ mod tests {
         e.ops.clear();
         e.flush_repeats();
         assert!(e.ops.is_empty());
+    }
+
+    #[test]
+    fn a_resolver_answer_to_many_premises_clients_is_one_fact() {
+        let mut e = engine(100);
+        let m = dns_response(1, 300, [1, 2, 3, 4]);
+        for client in 1u8..=3 {
+            let mut p = udp(client, 53, 40000, &m);
+            // from the off-site resolver 8.8.8.8 to the premises client
+            let (src, dst) = (p[26..30].to_vec(), p[30..34].to_vec());
+            p[26..30].copy_from_slice(&dst);
+            p[30..34].copy_from_slice(&src);
+            p[11] = 0xAA; // the router's MAC as sender
+            p[5] = client;
+            e.packet(0, u64::from(client), 0.0, 1, &p, p.len() as u32);
+        }
+        assert_eq!(events_of(&e).len(), 1);
+        assert_eq!(e.facts_repeated, 2);
+        // a query is the asking client's fact: one per client
+        let mut e = engine(100);
+        let mut q = dns_response(1, 300, [1, 2, 3, 4]);
+        q[2] = 0x01; // a query
+        for client in 1u8..=3 {
+            let p = udp(client, 40000, 53, &q);
+            e.packet(0, u64::from(client), 0.0, 1, &p, p.len() as u32);
+        }
+        assert_eq!(events_of(&e).len(), 3);
     }
 
     #[test]

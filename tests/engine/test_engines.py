@@ -176,13 +176,19 @@ def _deduped(ev: Event) -> bool:
 
 
 def _fact(ev: Event) -> str:
-    """What a datagram event says, with its sender and receiver (DNS TTLs left out)."""
+    """What a datagram event says, with its sender (address and MAC) and receiver (DNS TTLs
+    left out; a resolver's answer to a receiver that is not off-site is one fact)."""
     import dataclasses
 
+    from netscan.inventory.enrich import Premises
+
     bare = dataclasses.replace(ev, ctx=None)  # type: ignore[arg-type]
+    dst = ev.ctx.dst_ip
     if isinstance(bare, DnsEvent):
         bare.answers = [dataclasses.replace(r, ttl=0) for r in bare.answers]
-    return repr((ev.ctx.src_ip, ev.ctx.dst_ip, bare))
+        if bare.proto == "dns" and bare.is_response and not Premises().is_offsite(dst or ""):
+            dst = "not off-site"
+    return repr((ev.ctx.src_ip, ev.ctx.src_mac, dst, bare))
 
 
 @pytest.mark.parametrize("path", _captures())
