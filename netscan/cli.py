@@ -63,6 +63,29 @@ def _country(value: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _langs(value: str) -> list[str]:
+    from netscan.i18n import LangError, parse_langs
+
+    try:
+        return parse_langs(value)
+    except LangError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_lang_option(p: argparse.ArgumentParser, what: str = "reports and summary") -> None:
+    """``--lang``: the language of the human-readable outputs (the JSON stays neutral)."""
+    p.add_argument("--lang", type=_langs, metavar="LANG", default=None,
+                   help=f"language of the {what}: en or zh-CN (default: the 'lang' setting, "
+                   "else en); several, e.g. zh-CN,en, make the HTML report switchable")  # fmt: skip
+
+
+def langs_of(args: argparse.Namespace) -> list[str]:
+    """The languages asked for (``--lang``, else the settings), the first one the main one."""
+    from netscan.i18n import DEFAULT
+
+    return list(getattr(args, "lang", None) or [DEFAULT])
+
+
 def _add_analysis_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--premises", action="append", type=_cidr, metavar="CIDR",
                    help="premises network (repeatable); default: private, link-local and ULA ranges")  # fmt: skip
@@ -114,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--report", metavar="OUT.html", help="write the HTML report")
     an.add_argument("--markdown", metavar="OUT.md", help="write the Markdown report")
     an.add_argument("--analyst", metavar="NAME", help="analyst name for the chain of custody")
+    add_lang_option(an)
     an.add_argument("--fail-on", choices=("possible", "likely", "confirmed"),
                     help="exit 1 when a finding at or above this level exists")  # fmt: skip
     an.add_argument("--keep-evidence", metavar="DIR",
@@ -182,27 +206,31 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         # that fails now costs the case record, never the reports
         store_error = _record_visit(store, args, report)
     # the reports first: nothing displayed afterwards can lose them
+    langs = langs_of(args)
     if args.json:
         json_report.emit(report, args.json)
     if args.report:
         from netscan.report import html_report
 
-        html_report.write(report, args.report, analyst=args.analyst)
+        html_report.write(report, args.report, analyst=args.analyst, lang=langs)
     if args.markdown:
         from netscan.report import markdown_report
 
-        markdown_report.write(report, args.markdown, analyst=args.analyst)
+        markdown_report.write(report, args.markdown, analyst=args.analyst, lang=langs)
     source_options.write_outputs(result, args)
     from netscan.untrusted import TEXT_LIMIT, display
 
     for w in result.warnings:
         print(f"netscan: warning: {display(w, TEXT_LIMIT)}", file=sys.stderr)
     if not quiet:
-        print_summary(result)
-        if "case" in report:
-            from netscan.report.case_section import terminal_lines
+        from netscan import i18n
 
-            print("\n".join(terminal_lines(report)))
+        with i18n.use(langs[0]):
+            print_summary(result)
+            if "case" in report:
+                from netscan.report.case_section import terminal_lines
+
+                print("\n".join(terminal_lines(report)))
     if store_error is not None:
         raise store_error
     if args.fail_on:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
 from textual.worker import Worker, get_current_worker
 
+from netscan import i18n
 from netscan.analyze import Analyzer, Options, Result
+from netscan.i18n import N_, _
 from netscan.safefile import safe_name, write_private
+from netscan.tui.lang import translate_bindings
 from netscan.tui.messages import AnalysisFailed, AnalysisProgress, ExportDone, SnapshotReady
 from netscan.tui.state import (
     Mark,
@@ -41,6 +45,7 @@ from netscan.untrusted import TEXT_LIMIT, display, filename
 
 HERE = Path(__file__).parent
 WIDGETS = HERE / "widgets"
+EXPORT_KINDS = (N_("report"), N_("evidence"))  # ExportDone.what, shown translated
 SNAPSHOT_INTERVAL = 0.5  # seconds between UI updates while the analysis streams
 FILE_BATCH = 5000
 
@@ -76,17 +81,17 @@ class NetscanApp(App[int]):
         WIDGETS / "timeline.tcss",
     ]
     BINDINGS = [
-        Binding("d", "show_tab('devices')", "Devices"),
-        Binding("f", "show_tab('findings')", "Findings"),
-        Binding("g", "show_tab('graph')", "Graph"),
-        Binding("w", "show_tab('marks')", "Marks", show=False),
-        Binding("m", "mark", "Mark"),
-        Binding("e", "export_report", "Export"),
-        Binding("x", "export_evidence", "Evidence", show=False),
-        Binding("o", "override", "Override", show=False),
-        Binding("t", "toggle_theme", "Theme", show=False),
-        Binding("question_mark,f1", "help", "Help"),
-        Binding("q", "quit", "Quit"),
+        Binding("d", "show_tab('devices')", N_("Devices")),
+        Binding("f", "show_tab('findings')", N_("Findings")),
+        Binding("g", "show_tab('graph')", N_("Graph")),
+        Binding("w", "show_tab('marks')", N_("Marks"), show=False),
+        Binding("m", "mark", N_("Mark")),
+        Binding("e", "export_report", N_("Export")),
+        Binding("x", "export_evidence", N_("Evidence"), show=False),
+        Binding("o", "override", N_("Override"), show=False),
+        Binding("t", "toggle_theme", N_("Theme"), show=False),
+        Binding("question_mark,f1", "help", N_("Help")),
+        Binding("q", "quit", N_("Quit")),
     ]
 
     def __init__(
@@ -104,8 +109,15 @@ class NetscanApp(App[int]):
         snapshot_interval: float = SNAPSHOT_INTERVAL,
         capture_options: dict[str, Any] | None = None,
         case: dict[str, Any] | None = None,
+        lang: str | list[str] | None = None,
     ) -> None:
         super().__init__()
+        # the TUI's language (the first) and the exported HTML report's languages (all)
+        self.langs = i18n.parse_langs(lang) if lang else [i18n.DEFAULT]
+        self.lang = self.langs[0]
+        i18n.translations(self.lang)  # a missing catalogue fails here, before the screen
+        with i18n.use(self.lang):
+            translate_bindings(self)
         # {"store": PATH|URL|None, "case": NAME, "site": SITE, "analyst": NAME}: overrides (o)
         self.case = dict(case) if case else None
         self.capture_options = dict(capture_options or {})
@@ -133,6 +145,13 @@ class NetscanApp(App[int]):
         else:
             self.source = snapshot.source if snapshot else "no input"
 
+    @contextlib.contextmanager
+    def _context(self) -> Generator[None, None, None]:
+        """Textual's context for the app's tasks, with the TUI's language set in it (the
+        widgets' tasks inherit it; the caller's own context is left as it was)."""
+        with super()._context(), i18n.use(self.lang):
+            yield
+
     @property
     def main(self) -> Screen[Any]:
         """The main screen (devices, findings, graph, marks), under any pushed screen."""
@@ -143,13 +162,13 @@ class NetscanApp(App[int]):
     def compose(self) -> ComposeResult:
         yield ScanHeader(self.source, id="scan-header")
         with TabbedContent(initial="devices", id="tabs"):
-            with TabPane("Devices", id="devices"):
+            with TabPane(_("Devices"), id="devices"):
                 yield DevicesPane(id="devices-pane")
-            with TabPane("Findings", id="findings"):
+            with TabPane(_("Findings"), id="findings"):
                 yield FindingsPane(id="findings-pane")
-            with TabPane("Graph", id="graph"):
+            with TabPane(_("Graph"), id="graph"):
                 yield GraphView(id="graph-view")
-            with TabPane("Marks", id="marks"):
+            with TabPane(_("Marks"), id="marks"):
                 yield MarksPane(id="marks-pane")
         yield Footer()
 
@@ -282,9 +301,10 @@ class NetscanApp(App[int]):
             self._refresh_marks()
         if snap.final:
             self.notify(
-                f"Analysis done: {len(snap.devices)} devices, {len(snap.findings)} finding(s).",
+                _("Analysis done: {devices} devices, {findings} finding(s).").format(
+                    devices=len(snap.devices), findings=len(snap.findings)),
                 timeout=4,
-            )
+            )  # fmt: skip
             pending, self._requests = self._requests, []
             for what, path in pending:
                 if what == "report":
@@ -292,13 +312,15 @@ class NetscanApp(App[int]):
 
     def on_analysis_failed(self, message: AnalysisFailed) -> None:
         self.main.query_one(ScanHeader).finish("failed")
-        self.notify(message.error, title="analysis failed", severity="error", timeout=10)
+        self.notify(message.error, title=_("analysis failed"), severity="error", timeout=10)
 
     def on_export_done(self, message: ExportDone) -> None:
         if message.error:
-            self.notify(message.error, title=f"{message.what} export failed", severity="error")
+            self.notify(message.error, severity="error",
+                        title=_("{what} export failed").format(what=_(message.what)))  # fmt: skip
         else:
-            self.notify(f"{message.what} written to {message.path}", title="export")
+            self.notify(_("{what} written to {path}").format(what=_(message.what),
+                        path=message.path), title=_("export"))  # fmt: skip
 
     # -- views -----------------------------------------------------------------------------
 
@@ -360,7 +382,8 @@ class NetscanApp(App[int]):
         self.main.query_one(ScanHeader).marks = len(self.marks)
         self.main.query_one(FindingsPane).set_marks(self.marks, self.mark_window)
         self._refresh_marks()
-        self.notify(f"Mark #{mark.number} at {time.strftime('%H:%M:%S')}", timeout=2)
+        self.notify(_("Mark #{n} at {time}").format(n=mark.number, time=time.strftime("%H:%M:%S")),
+                    timeout=2)  # fmt: skip
         return mark
 
     # -- exports ---------------------------------------------------------------------------
@@ -404,9 +427,9 @@ class NetscanApp(App[int]):
             self._export_worker(snap.result, path)
         elif self.analysis is not None and self.analysis.is_running:
             self._requests.append(("report", path))
-            self.notify("The report will be written at the next analysis step.", timeout=3)
+            self.notify(_("The report will be written at the next analysis step."), timeout=3)
         else:
-            self.notify("Nothing to export yet.", severity="warning")
+            self.notify(_("Nothing to export yet."), severity="warning")
 
     @work(thread=True, group="export")
     def _export_worker(self, result: Result, path: str) -> None:
@@ -419,7 +442,7 @@ class NetscanApp(App[int]):
             report = json_report.build(result)
             html = _optional("netscan.report.html_report")
             if html is not None and not path.endswith(".json"):
-                html.write(report, path, analyst=None)
+                html.write(report, path, analyst=None, lang=self.langs)
             else:
                 json_report.write(report, path)
             if self.marks:

@@ -13,6 +13,8 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from netscan.i18n import N_, _
+from netscan.tui.lang import translate_bindings
 from netscan.tui.state import (
     DeviceView,
     Mark,
@@ -140,11 +142,12 @@ class DeviceScreen(Screen[None]):
 
     CSS_PATH = Path(__file__).with_name("device_detail.tcss")
     BINDINGS = [
-        Binding("escape,q,backspace", "close", "Back"),
+        Binding("escape,q,backspace", "close", N_("Back")),
     ]
 
     def __init__(self, view: DeviceView, snap: Snapshot, marks: list[Mark], window: float) -> None:
         super().__init__()
+        translate_bindings(self)
         self.view, self.snap, self.marks, self.window = view, snap, marks, window
 
     def compose(self) -> ComposeResult:
@@ -160,7 +163,7 @@ class DeviceScreen(Screen[None]):
             yield self._section("how the identity was established", established(v))
             timeline = Timeline(id="device-timeline")
             timeline.set_data(bursts, self.marks, snap.capture_first, snap.capture_last)
-            yield Static("off-site uploads over time, marks ▲", classes="section-title")
+            yield Static(_("off-site uploads over time, marks ▲"), classes="section-title")
             yield timeline
             verdict = walk_verdict(self.marks, bursts, self.window,
                                    (snap.capture_first, snap.capture_last))  # fmt: skip
