@@ -68,6 +68,20 @@ def _udp_table() -> tuple[list[tuple[int, str, bool]], dict[str, tuple[str, Any]
     return ports, keys
 
 
+_APPS: dict[tuple[frozenset[str], str], frozenset[str]] = {}
+
+
+def _with_app(app: frozenset[str], name: str) -> frozenset[str]:
+    """``app | {name}``, one shared set per combination (most flows have one application)."""
+    key = (app, name)
+    out = _APPS.get(key)
+    if out is None:
+        out = app | {name}
+        if len(_APPS) < 4096:
+            _APPS[key] = out
+    return out
+
+
 def _nets(cidrs: Iterable[str]) -> list[tuple[bytes, int]]:
     out = []
     for c in cidrs:
@@ -340,7 +354,7 @@ class CoreEngine:
                 flow = flows.get(op[1])
                 if flow is not None:
                     if op[3]:  # dissected in the core: only the application is named here
-                        flow.app = flow.app | {op[2]}
+                        flow.app = _with_app(flow.app, op[2])
                     else:
                         self._attach(flow, op[2])
             elif kind == OP_CLOSE:
@@ -363,7 +377,7 @@ class CoreEngine:
             parser: Any = Datagrams(fn, skip_id=name in _SKIP_ID)
         else:
             name, parser = key, _TCP_PARSERS[key]()
-        flow.app = flow.app | {name}
+        flow.app = _with_app(flow.app, name)
         flow.parser = parser
 
     def _error(self, flow: Flow, parser: Any, fid: int) -> None:
