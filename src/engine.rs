@@ -1351,6 +1351,31 @@ mod tests {
     }
 
     #[test]
+    fn a_dissector_fault_is_counted_and_stops_the_flow() {
+        let mut e = engine(100);
+        let m = dns_response(1, 300, [1, 2, 3, 4]);
+        let p = udp(1, 53, 40000, &m);
+        e.packet(0, 1, 0.0, 1, &p, p.len() as u32);
+        let (slot, _) = e
+            .table
+            .lookup(&Key::new(
+                &[192, 168, 1, 1, 8, 8, 8, 8],
+                [0, 53, 0x9c, 0x40],
+                17,
+            ))
+            .unwrap();
+        e.dissector_fault(slot, "Datagrams");
+        assert_eq!(e.dissector_errors.get("Datagrams"), Some(&1));
+        assert_eq!(e.table.get(slot).parse, Parse::Off);
+        let before = e.ops.len();
+        let m = dns_response(2, 300, [9, 9, 9, 9]);
+        let p = udp(1, 53, 40000, &m);
+        e.packet(0, 2, 1.0, 1, &p, p.len() as u32);
+        assert_eq!(e.ops.len(), before); // counted, no longer parsed
+        assert_eq!(e.table.get(slot).pkts_ab + e.table.get(slot).pkts_ba, 2);
+    }
+
+    #[test]
     fn parser_names_follow_the_registry() {
         let names = builtin_names();
         assert_eq!(names[TLS as usize], "tls");
