@@ -1,23 +1,46 @@
-//! The packet loop: records to flows, counters, reassembled payloads for the dissectors,
+//! The packet loop: records to flows, counters, reassembled payloads, dissected events,
 //! L2 sightings and ARP facts, as a list of `Op`s that the Python side replays into its
 //! sink in exactly this order.
 //!
-//! Which flows are dissected is decided here (ported from the Python registry): UDP by
-//! port (server port first) or a QUIC Initial, TCP by the first in-order payload bytes.
-//! Only those flows pay for reassembly and copies; every other packet only moves counters.
+//! Which flows are dissected is decided by `dissect::registry` alone: UDP by port (server
+//! port first) or a QUIC Initial, TCP by the first in-order payload bytes. Only those flows
+//! pay for reassembly and copies; every other packet only moves counters. The core runs
+//! the Rust dissectors itself (DNS/mDNS/LLMNR, NBNS, DHCP, DHCPv6, NTP, SSDP, SIP over UDP,
+//! QUIC Initial, TLS, DNS over TCP) and hands over ready events with their context; the
+//! payloads of the parsers that stay in Python (HTTP, RTSP and SIP streams, WS-Discovery,
+//! vendor discovery) are handed over as before.
+//!
+//! Repeated facts are dropped here: an identical datagram between the same two hosts
+//! (DNS-like transaction ids ignored) is not parsed again, and a datagram event equal to
+//! one already reported from the same sender (address and MAC) to the same receiver (DNS
+//! answers compared without their TTLs; a resolver's answer to any premises or local
+//! receiver counts as one, since what is kept of it is the names and the resolver's
+//! sighting) is not reported again. What the inventory keeps of a sighting is its first
+//! and its last time, so the latest repeat of each fact is held back and handed over later
+//! (`flush_repeats`: when a minute of capture time has passed since the last hand-over,
+//! when too many are held, before a flow that has one is evicted, and at the end): a fact
+//! sent at its first and at its latest sighting records exactly what every repeat would,
+//! whatever the batches. Both kinds of repeats are counted.
 
 use std::collections::BTreeSet;
 use std::hash::{Hash, Hasher};
 
-use rustc_hash::{FxHashMap, FxHasher};
+use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 
 use crate::decode::link::Mac;
 use crate::decode::net::FragKey;
 use crate::decode::{decode_link, network, Link, Net, ETH_ARP, WLAN_PROTECTED};
+use crate::dissect::registry::{self, Stream, TcpParser, UdpParser};
+use crate::events::Event;
 use crate::flow::{sender_is_client, FlowTable, Key, NewFlow, Parse};
 use crate::reassembly::{Budget, Reassembly};
 
 pub const MAX_SEEN_DATAGRAMS: usize = 200_000;
+pub const MAX_SEEN_FACTS: usize = 200_000;
+/// held-back latest repeats of facts, at most
+pub const MAX_HELD_REPEATS: usize = 20_000;
+/// capture seconds between hand-overs of the held-back repeats
+pub const REPEAT_FLUSH_SECS: f64 = 60.0;
 pub const MAX_FRAGMENTS: usize = 65_536;
 pub const MAX_L2: usize = 1_000_000;
 pub const MAX_TCP_PARSE: u64 = 256 * 1024;
@@ -25,14 +48,89 @@ pub const MAX_HTTP_DOWNLOAD: u64 = 16 * 1024 * 1024;
 pub const DEFAULT_MAX_FLOWS: usize = 1_000_000;
 pub const DEFAULT_REASSEMBLY_BUDGET: usize = 256 * 1024 * 1024;
 
-/// Parser names the core decides on itself (UDP port parsers come from Python).
+/// Parser ids (`Parse::Active`): the TCP stream parsers in `TCP_PARSERS` order, QUIC, the
+/// UDP datagram parsers the core runs in `UDP_CORE` order, then (from `PY_BASE`) the names
+/// of the UDP parsers that stay in Python.
+const TCP_PARSERS: [TcpParser; 5] = [
+    TcpParser::Tls,
+    TcpParser::Rtsp,
+    TcpParser::Sip,
+    TcpParser::Http,
+    TcpParser::Dns,
+];
 pub const TLS: u8 = 0;
-pub const RTSP: u8 = 1;
-pub const SIP: u8 = 2;
 pub const HTTP: u8 = 3;
-pub const DNS: u8 = 4;
+pub const DNS_TCP: u8 = 4;
 pub const QUIC: u8 = 5;
-pub const BUILTIN_NAMES: [&str; 6] = ["tls", "rtsp", "sip", "http", "dns", "quic"];
+const UDP_BASE: u8 = 6;
+const UDP_CORE: [UdpParser; 9] = [
+    UdpParser::Dns,
+    UdpParser::Mdns,
+    UdpParser::Llmnr,
+    UdpParser::Nbns,
+    UdpParser::Dhcp,
+    UdpParser::Dhcpv6,
+    UdpParser::Ntp,
+    UdpParser::Ssdp,
+    UdpParser::Sip,
+];
+pub const PY_BASE: u8 = 16;
+
+/// The names of the parser ids below `PY_BASE` (the flow's application, as Python names it).
+pub fn builtin_names() -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = TCP_PARSERS.iter().map(|p| p.name()).collect();
+    v.push(UdpParser::Quic.name());
+    v.extend(UDP_CORE.iter().map(|p| p.name()));
+    v.resize(PY_BASE as usize, "");
+    v
+}
+
+/// Whether the core runs the parser `id` itself (no payloads for Python).
+pub fn in_core(id: u8) -> bool {
+    matches!(id, TLS | DNS_TCP | QUIC) || (UDP_BASE..PY_BASE).contains(&id)
+}
+
+fn tcp_id(p: TcpParser) -> u8 {
+    TCP_PARSERS.iter().position(|&t| t == p).unwrap_or(0) as u8
+}
+
+fn udp_core_id(p: UdpParser) -> Option<u8> {
+    if p == UdpParser::Quic {
+        return Some(QUIC);
+    }
+    UDP_CORE
+        .iter()
+        .position(|&u| u == p)
+        .map(|i| UDP_BASE + i as u8)
+}
+
+/// Where an event was seen, for its Python `Ctx`: addresses as bytes (16 for IPv4 too,
+/// `v6` says which), the sender first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvCtx {
+    pub file: u32,
+    pub frame: u64,
+    pub ts: f64,
+    pub src_mac: Option<Mac>,
+    pub dst_mac: Option<Mac>,
+    pub src: [u8; 16],
+    pub dst: [u8; 16],
+    pub v6: bool,
+    pub sport: u16,
+    pub dport: u16,
+    /// the IP protocol (6 or 17)
+    pub proto: u8,
+}
+
+impl EvCtx {
+    pub fn src_ip(&self) -> &[u8] {
+        &self.src[..if self.v6 { 16 } else { 4 }]
+    }
+
+    pub fn dst_ip(&self) -> &[u8] {
+        &self.dst[..if self.v6 { 16 } else { 4 }]
+    }
+}
 
 /// What happened, in order, for the Python side to replay.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,9 +168,9 @@ pub enum Op {
         tha: Mac,
         tpa: [u8; 4],
     },
-    /// a parser is attached to the flow (its name)
+    /// a parser is attached to the flow (its id; `in_core(name)`: the core runs it)
     Attach { fid: u64, name: u8 },
-    /// bytes for the flow's parser; `gap`: bytes before these were never captured;
+    /// bytes for the flow's Python parser; `gap`: bytes before these were never captured;
     /// `last`: the last piece delivered for this packet
     Payload {
         fid: u64,
@@ -83,8 +181,14 @@ pub enum Op {
         gap: bool,
         last: bool,
     },
-    /// the flow's parser is done (a byte budget was reached, the capture ended, or the
-    /// flow was evicted)
+    /// events of the core's own dissectors for one packet of the flow
+    Events {
+        fid: u64,
+        ctx: Box<EvCtx>,
+        events: Vec<Event>,
+    },
+    /// the flow's Python parser is done (a byte budget was reached, the capture ended, or
+    /// the flow was evicted)
     Close {
         fid: u64,
         from_a: bool,
@@ -138,10 +242,9 @@ impl Net6 {
 }
 
 pub struct Config {
-    /// UDP port to (parser name id, whether its first two bytes are a transaction id)
-    pub udp_ports: FxHashMap<u16, (u8, bool)>,
-    /// per parser name id: whether its datagrams start with a transaction id
-    pub skip_id: [bool; 256],
+    /// UDP ports whose parsers stay in Python: port to (parser id from `PY_BASE`, whether
+    /// its first two bytes are a transaction id)
+    pub python_ports: FxHashMap<u16, (u8, bool)>,
     pub premises: Vec<Net6>,
     pub local: Vec<Net6>,
     pub max_flows: usize,
@@ -151,19 +254,21 @@ pub struct Config {
     /// k modulo n, and only shard 0 the frames of no flow (MAC sightings, ARP, 802.11
     /// pairs); `--jobs` runs n such engines over the same input. (0, 1): everything.
     pub shard: (u32, u32),
+    /// drop repeated datagram facts (the exact parity tests turn it off)
+    pub dedup_facts: bool,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
-            udp_ports: FxHashMap::default(),
-            skip_id: [false; 256],
+            python_ports: FxHashMap::default(),
             premises: Vec::new(),
             local: Vec::new(),
             max_flows: DEFAULT_MAX_FLOWS,
             reassembly_budget: DEFAULT_REASSEMBLY_BUDGET,
             dissect: true,
             shard: (0, 1),
+            dedup_facts: true,
         }
     }
 }
@@ -178,9 +283,26 @@ pub struct Engine {
     pub evicted: u64,
     pub panics: u64,
     pub l2_dropped: u64,
+    /// identical datagrams not parsed again
+    pub datagrams_repeated: u64,
+    /// datagram events not reported again (the same fact between the same hosts)
+    pub facts_repeated: u64,
+    /// events of the core's dissectors handed over
+    pub events: u64,
+    /// repeated facts handed over as their batch's latest sighting
+    pub facts_resent: u64,
+    /// faults of the core's dissectors, by the name of the matching Python parser class
+    pub dissector_errors: FxHashMap<&'static str, u64>,
     budget: Budget,
     frag_map: FxHashMap<FragKey, (u32, u64, bool)>,
-    seen_datagrams: rustc_hash::FxHashSet<u64>,
+    seen_datagrams: FxHashSet<u64>,
+    seen_facts: FxHashSet<u64>,
+    /// the latest repeat of each fact in this batch, in order of first repeat
+    repeats: Vec<(u64, Box<EvCtx>, Event)>,
+    repeat_index: FxHashMap<u64, usize>,
+    repeat_fids: FxHashSet<u64>,
+    repeats_since: f64,
+    python_port_list: Vec<u16>,
     l2_index: FxHashMap<Mac, usize>,
     l2_last: Vec<(Mac, Option<Sighting>)>,
     chunks: Vec<Vec<u8>>,
@@ -193,136 +315,12 @@ fn be16(d: &[u8], off: usize) -> u16 {
     u16::from_be_bytes([d[off], d[off + 1]])
 }
 
-fn rstrip(b: &[u8]) -> &[u8] {
-    let mut n = b.len();
-    while n > 0 && matches!(b[n - 1], b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
-        n -= 1;
-    }
-    &b[..n]
-}
-
-const HTTP_METHODS: [&[u8]; 8] = [
-    b"GET ",
-    b"POST ",
-    b"PUT ",
-    b"HEAD ",
-    b"DELETE ",
-    b"OPTIONS ",
-    b"PATCH ",
-    b"CONNECT ",
-];
-const RTSP_METHODS: [&[u8]; 11] = [
-    b"OPTIONS ",
-    b"DESCRIBE ",
-    b"SETUP ",
-    b"PLAY ",
-    b"PAUSE ",
-    b"TEARDOWN ",
-    b"ANNOUNCE ",
-    b"RECORD ",
-    b"GET_PARAMETER ",
-    b"SET_PARAMETER ",
-    b"REDIRECT ",
-];
-const SIP_METHODS: [&[u8]; 10] = [
-    b"REGISTER ",
-    b"INVITE ",
-    b"ACK ",
-    b"BYE ",
-    b"CANCEL ",
-    b"MESSAGE ",
-    b"SUBSCRIBE ",
-    b"NOTIFY ",
-    b"INFO ",
-    b"OPTIONS ",
-];
-
-fn starts_any(line: &[u8], set: &[&[u8]]) -> bool {
-    set.iter().any(|m| line.starts_with(m))
-}
-
-/// The stream parser for a TCP flow, chosen from its first payload bytes.
-pub fn tcp_parser(first: &[u8], a_port: u16, b_port: u16) -> Option<u8> {
-    if first.len() >= 3 && first[0] == 0x16 && first[1] == 0x03 {
-        return Some(TLS);
-    }
-    if first.len() >= 5 && first[0] & 0x80 != 0 && first[2] == 0x01 && matches!(first[3], 0 | 3) {
-        return Some(TLS); // SSLv2-format ClientHello of old TLS clients
-    }
-    let line = match first.iter().position(|&c| c == b'\n') {
-        Some(i) => &first[..i],
-        None => &first[..first.len().min(200)],
-    };
-    let stripped = rstrip(line);
-    if line.starts_with(b"RTSP/1.") || stripped.ends_with(b"RTSP/1.0") {
-        return Some(RTSP);
-    }
-    if line.starts_with(b"SIP/2.0")
-        || (stripped.ends_with(b"SIP/2.0") && starts_any(line, &SIP_METHODS))
-    {
-        return Some(SIP);
-    }
-    if starts_any(line, &HTTP_METHODS) || line.starts_with(b"HTTP/1.") {
-        return Some(HTTP);
-    }
-    if starts_any(line, &RTSP_METHODS) && (a_port == 554 || b_port == 554) {
-        return Some(RTSP);
-    }
-    if a_port == 53 || b_port == 53 {
-        return Some(DNS);
-    }
-    None
-}
-
-fn varint(d: &[u8], pos: usize) -> Option<(u64, usize)> {
-    let first = *d.get(pos)?;
-    let size = 1usize << (first >> 6);
-    if pos + size > d.len() {
-        return None;
-    }
-    let mut v = (first & 0x3F) as u64;
-    for i in 1..size {
-        v = (v << 8) | d[pos + i] as u64;
-    }
-    Some((v, pos + size))
-}
-
-/// A QUIC v1/v2 long-header Initial whose header fields fit the datagram.
-pub fn looks_like_quic_initial(p: &[u8]) -> bool {
-    (|| -> Option<bool> {
-        if p.len() < 7 || p[0] & 0xC0 != 0xC0 {
-            return Some(false);
-        }
-        let version = u32::from_be_bytes([p[1], p[2], p[3], p[4]]);
-        let bits = (p[0] >> 4) & 3;
-        let ty = match version {
-            0x0000_0001 => bits,
-            0x6B33_43CF => bits.wrapping_sub(1) & 3,
-            _ => return Some(false),
-        };
-        if ty != 0 {
-            return Some(false);
-        }
-        let mut pos = 5usize;
-        for _ in 0..2 {
-            let n = *p.get(pos)? as usize;
-            if n > 20 {
-                return Some(false);
-            }
-            pos += 1 + n;
-        }
-        let (token, pos) = varint(p, pos)?;
-        let pos = pos.checked_add(usize::try_from(token).ok()?)?;
-        let (length, pos) = varint(p, pos)?;
-        Some(length >= 20 && (pos as u64).saturating_add(length) <= p.len() as u64)
-    })()
-    .unwrap_or(false)
-}
-
 impl Engine {
     pub fn new(cfg: Config) -> Engine {
         let max = cfg.max_flows;
         let budget = Budget::new(cfg.reassembly_budget);
+        let mut python_port_list: Vec<u16> = cfg.python_ports.keys().copied().collect();
+        python_port_list.sort_unstable();
         Engine {
             cfg,
             table: FlowTable::new(max),
@@ -333,9 +331,20 @@ impl Engine {
             evicted: 0,
             panics: 0,
             l2_dropped: 0,
+            datagrams_repeated: 0,
+            facts_repeated: 0,
+            events: 0,
+            dissector_errors: FxHashMap::default(),
             budget,
             frag_map: FxHashMap::default(),
             seen_datagrams: Default::default(),
+            seen_facts: Default::default(),
+            repeats: Vec::new(),
+            repeat_index: FxHashMap::default(),
+            repeat_fids: FxHashSet::default(),
+            repeats_since: f64::NEG_INFINITY,
+            facts_resent: 0,
+            python_port_list,
             l2_index: FxHashMap::default(),
             l2_last: Vec::new(),
             chunks: Vec::new(),
@@ -554,6 +563,8 @@ impl Engine {
             ts,
             frame,
             track_bursts: track,
+            a_mac,
+            b_mac,
         });
         let fid = self.table.get(hit.0).fid;
         self.ops.push(Op::NewFlow {
@@ -581,6 +592,9 @@ impl Engine {
             return;
         }
         if let Some(slot) = self.table.idlest() {
+            if self.repeat_fids.contains(&self.table.get(slot).fid) {
+                self.flush_repeats();
+            }
             self.finish_flow(slot);
             let flow = self.table.remove(slot);
             self.ops.push(Op::Final(counters(&flow)));
@@ -647,6 +661,8 @@ impl Engine {
                         ts,
                         frame,
                         track_bursts: false,
+                        a_mac: Some(smac),
+                        b_mac: Some(dmac),
                     });
                     let flow = self.table.get_mut(hit.0);
                     flow.parse = Parse::Off;
@@ -675,6 +691,69 @@ impl Engine {
         }
     }
 
+    /// The context of an event in a packet of the flow in `slot` (its sender first).
+    fn ev_ctx(&self, slot: u32, from_a: bool, frame: u64, ts: f64) -> Box<EvCtx> {
+        let flow = self.table.get(slot);
+        let (a, b) = (flow.a_addr(), flow.b_addr());
+        let mut ctx = EvCtx {
+            file: flow.file,
+            frame,
+            ts,
+            src_mac: flow.a_mac,
+            dst_mac: flow.b_mac,
+            src: [0; 16],
+            dst: [0; 16],
+            v6: a.len() == 16,
+            sport: flow.a_port,
+            dport: flow.b_port,
+            proto: flow.proto,
+        };
+        ctx.src[..a.len()].copy_from_slice(a);
+        ctx.dst[..b.len()].copy_from_slice(b);
+        if !from_a {
+            std::mem::swap(&mut ctx.src, &mut ctx.dst);
+            std::mem::swap(&mut ctx.src_mac, &mut ctx.dst_mac);
+            std::mem::swap(&mut ctx.sport, &mut ctx.dport);
+        }
+        Box::new(ctx)
+    }
+
+    /// A dissector of the flow in `slot` failed (a caught panic): counted by the name of
+    /// the matching Python parser class, and the flow is no longer parsed.
+    fn dissector_fault(&mut self, slot: u32, class: &'static str) {
+        *self.dissector_errors.entry(class).or_insert(0) += 1;
+        self.stop_slot(slot);
+    }
+
+    /// Feeds in-order bytes to the flow's core stream parser; its events go out as one op.
+    fn feed_stream(&mut self, slot: u32, from_a: bool, chunks: &[Vec<u8>], frame: u64, ts: f64) {
+        let flow = self.table.get_mut(slot);
+        let fid = flow.fid;
+        let Some(mut stream) = flow.stream.take() else {
+            return;
+        };
+        let mut events = Vec::new();
+        for data in chunks {
+            match stream.feed_checked(data, from_a) {
+                Some(ev) => events.extend(ev),
+                None => {
+                    self.dissector_fault(slot, stream.class_name());
+                    return;
+                }
+            }
+        }
+        if !events.is_empty() {
+            self.events += events.len() as u64;
+            let ctx = self.ev_ctx(slot, from_a, frame, ts);
+            self.ops.push(Op::Events { fid, ctx, events });
+        }
+        if stream.done() {
+            self.stop_slot(slot);
+        } else {
+            self.table.get_mut(slot).stream = Some(stream);
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn tcp_payload(
         &mut self,
@@ -700,9 +779,11 @@ impl Engine {
         let gap = tcp.gaps(d) != gaps && matches!(flow.parse, Parse::Active(_));
         let fid = flow.fid;
         if flow.parse == Parse::Undecided {
-            match tcp_parser(&chunks[0], flow.a_port, flow.b_port) {
-                Some(name) => {
+            match registry::tcp_parser(&chunks[0], flow.a_port, flow.b_port) {
+                Some(p) => {
+                    let name = tcp_id(p);
                     flow.parse = Parse::Active(name);
+                    flow.stream = Stream::for_tcp(p).map(Box::new);
                     self.ops.push(Op::Attach { fid, name });
                 }
                 None => {
@@ -715,17 +796,23 @@ impl Engine {
                 }
             }
         }
-        let n = chunks.len();
-        for (i, data) in chunks.drain(..).enumerate() {
-            self.ops.push(Op::Payload {
-                fid,
-                from_a,
-                frame,
-                ts,
-                data,
-                gap: gap && i == 0,
-                last: i + 1 == n,
-            });
+        if flow.stream.is_some() {
+            // the core's parsers have no use for the gap mark (as their Python twins)
+            self.feed_stream(slot, from_a, &chunks, frame, ts);
+            chunks.clear();
+        } else {
+            let n = chunks.len();
+            for (i, data) in chunks.drain(..).enumerate() {
+                self.ops.push(Op::Payload {
+                    fid,
+                    from_a,
+                    frame,
+                    ts,
+                    data,
+                    gap: gap && i == 0,
+                    last: i + 1 == n,
+                });
+            }
         }
         self.chunks = chunks;
         let flow = self.table.get(slot);
@@ -735,7 +822,8 @@ impl Engine {
                 // endless MJPEG response to a client that sends nothing is not worth it
                 flow.payload_ba > MAX_HTTP_DOWNLOAD && flow.payload_ab < MAX_TCP_PARSE
             }
-            _ => flow.payload_ab > MAX_TCP_PARSE && flow.payload_ba > MAX_TCP_PARSE,
+            Parse::Active(_) => flow.payload_ab > MAX_TCP_PARSE && flow.payload_ba > MAX_TCP_PARSE,
+            _ => false,
         };
         if over {
             self.close(slot, from_a, frame, ts);
@@ -744,36 +832,63 @@ impl Engine {
 
     fn close(&mut self, slot: u32, from_a: bool, frame: u64, ts: f64) {
         let flow = self.table.get_mut(slot);
+        let python = flow.stream.is_none();
+        let fid = flow.fid;
+        self.stop_slot(slot);
+        if python {
+            self.ops.push(Op::Close {
+                fid,
+                from_a,
+                frame,
+                ts,
+            });
+        }
+    }
+
+    /// The flow in `slot` is no longer parsed: its reassembly and parser state go.
+    fn stop_slot(&mut self, slot: u32) {
+        let flow = self.table.get_mut(slot);
         flow.parse = Parse::Off;
+        flow.stream = None;
         if let Some(mut t) = flow.tcp.take() {
             t.release(&mut self.budget);
         }
-        let fid = flow.fid;
-        self.ops.push(Op::Close {
-            fid,
-            from_a,
-            frame,
-            ts,
-        });
+    }
+
+    /// The parser id for a new UDP flow, by `registry::udp_parser`.
+    fn udp_choice(&self, a_port: u16, b_port: u16, payload: &[u8]) -> Option<u8> {
+        let p = registry::udp_parser(a_port, b_port, payload, &self.python_port_list)?;
+        if let Some(id) = udp_core_id(p) {
+            return Some(id);
+        }
+        // a parser that stays in Python: the one registered for the matching port
+        let port = match p {
+            UdpParser::Python(port) => port,
+            _ if registry::udp_port(b_port) == Some(p) => b_port,
+            _ => a_port,
+        };
+        self.cfg.python_ports.get(&port).map(|&(id, _)| id)
+    }
+
+    fn skip_id(&self, id: u8) -> bool {
+        if id >= PY_BASE {
+            return self.cfg.python_ports.values().any(|&(i, s)| i == id && s);
+        }
+        id >= UDP_BASE && UDP_CORE[(id - UDP_BASE) as usize].skip_id()
     }
 
     fn udp_payload(&mut self, slot: u32, from_a: bool, payload: &[u8], frame: u64, ts: f64) {
-        let flow = self.table.get_mut(slot);
+        let flow = self.table.get(slot);
         let fid = flow.fid;
         if flow.parse == Parse::Undecided {
-            let hit = self
-                .cfg
-                .udp_ports
-                .get(&flow.b_port)
-                .or_else(|| self.cfg.udp_ports.get(&flow.a_port));
-            let name = match hit {
-                Some(&(name, _)) => Some(name),
-                None if looks_like_quic_initial(payload) => Some(QUIC),
-                None => None,
-            };
-            match name {
+            let choice = self.udp_choice(flow.a_port, flow.b_port, payload);
+            let flow = self.table.get_mut(slot);
+            match choice {
                 Some(name) => {
                     flow.parse = Parse::Active(name);
+                    if name == QUIC {
+                        flow.stream = Stream::for_udp(UdpParser::Quic).map(Box::new);
+                    }
                     self.ops.push(Op::Attach { fid, name });
                 }
                 None => {
@@ -782,52 +897,148 @@ impl Engine {
                 }
             }
         }
+        let flow = self.table.get(slot);
         let Parse::Active(name) = flow.parse else {
             return;
         };
-        if name != QUIC {
-            // discovery and name-service chatter repeats itself: an identical datagram
-            // between the same two hosts says nothing new (DNS-like ids are ignored)
-            let body = if self.cfg.skip_id[name as usize] {
-                payload.get(2..).unwrap_or(&[])
-            } else {
-                payload
-            };
-            let mut h = FxHasher::default();
-            name.hash(&mut h);
-            flow.a_addr().hash(&mut h);
-            flow.b_addr().hash(&mut h);
-            from_a.hash(&mut h);
-            body.hash(&mut h);
-            let key = h.finish();
-            if self.seen_datagrams.contains(&key) {
-                return;
-            }
-            if self.seen_datagrams.len() >= MAX_SEEN_DATAGRAMS {
-                self.seen_datagrams.clear();
-            }
-            self.seen_datagrams.insert(key);
+        if name == QUIC {
+            self.feed_stream(slot, from_a, &[payload.to_vec()], frame, ts);
+            return;
         }
-        self.ops.push(Op::Payload {
+        // discovery and name-service chatter repeats itself: an identical datagram
+        // between the same two hosts says nothing new (DNS-like ids are ignored)
+        let body = if self.skip_id(name) {
+            payload.get(2..).unwrap_or(&[])
+        } else {
+            payload
+        };
+        let mut h = FxHasher::default();
+        name.hash(&mut h);
+        flow.a_addr().hash(&mut h);
+        flow.b_addr().hash(&mut h);
+        from_a.hash(&mut h);
+        body.hash(&mut h);
+        let key = h.finish();
+        if self.seen_datagrams.contains(&key) {
+            self.datagrams_repeated += 1;
+            return;
+        }
+        if self.seen_datagrams.len() >= MAX_SEEN_DATAGRAMS {
+            self.seen_datagrams.clear();
+        }
+        self.seen_datagrams.insert(key);
+        if name >= PY_BASE {
+            self.ops.push(Op::Payload {
+                fid,
+                from_a,
+                frame,
+                ts,
+                data: payload.to_vec(),
+                gap: false,
+                last: true,
+            });
+            return;
+        }
+        let parser = UDP_CORE[(name - UDP_BASE) as usize];
+        let Some(events) = registry::datagram_checked(parser, payload) else {
+            self.dissector_fault(slot, "Datagrams");
+            return;
+        };
+        // the same fact between the same two hosts is reported once
+        let (a, b) = (flow.a_addr(), flow.b_addr());
+        let (src, dst) = if from_a { (a, b) } else { (b, a) };
+        let src_mac = if from_a { flow.a_mac } else { flow.b_mac };
+        let dst_offsite = self.scope(dst) == 2;
+        let dst_key = {
+            let mut h = FxHasher::default();
+            dst.hash(&mut h);
+            h.finish()
+        };
+        let mut sender = FxHasher::default();
+        name.hash(&mut sender);
+        src.hash(&mut sender);
+        src_mac.hash(&mut sender);
+        if !self.cfg.dedup_facts {
+            self.events += events.len() as u64;
+            let ctx = self.ev_ctx(slot, from_a, frame, ts);
+            self.ops.push(Op::Events { fid, ctx, events });
+            return;
+        }
+        if (ts - self.repeats_since).abs() >= REPEAT_FLUSH_SECS {
+            self.flush_repeats();
+            self.repeats_since = ts;
+        }
+        let mut fresh = Vec::with_capacity(events.len());
+        let mut repeated = Vec::new();
+        for ev in events {
+            let mut h = sender.clone();
+            // a resolver's answer says the same to every client on the premises (the
+            // inventory keeps the names and the resolver's sighting, not who asked)
+            if dst_offsite || !resolver_answer(&ev) {
+                dst_key.hash(&mut h);
+            }
+            fact_hash(&ev, &mut h);
+            let key = h.finish();
+            if self.seen_facts.contains(&key) {
+                repeated.push((key, ev));
+                continue;
+            }
+            if self.seen_facts.len() >= MAX_SEEN_FACTS {
+                self.flush_repeats();
+                self.seen_facts.clear();
+            }
+            self.seen_facts.insert(key);
+            fresh.push(ev);
+        }
+        if !repeated.is_empty() {
+            self.facts_repeated += repeated.len() as u64;
+            let ctx = self.ev_ctx(slot, from_a, frame, ts);
+            for (key, ev) in repeated {
+                match self.repeat_index.get(&key) {
+                    Some(&i) => self.repeats[i] = (fid, ctx.clone(), ev),
+                    None => {
+                        self.repeat_index.insert(key, self.repeats.len());
+                        self.repeats.push((fid, ctx.clone(), ev));
+                    }
+                }
+            }
+            self.repeat_fids.insert(fid);
+            if self.repeats.len() >= MAX_HELD_REPEATS {
+                self.flush_repeats();
+            }
+        }
+        if fresh.is_empty() {
+            return;
+        }
+        self.events += fresh.len() as u64;
+        let ctx = self.ev_ctx(slot, from_a, frame, ts);
+        self.ops.push(Op::Events {
             fid,
-            from_a,
-            frame,
-            ts,
-            data: payload.to_vec(),
-            gap: false,
-            last: true,
+            ctx,
+            events: fresh,
         });
+    }
+
+    /// Hands over the latest repeat of each fact held back, in order of their first repeat.
+    pub fn flush_repeats(&mut self) {
+        self.repeat_index.clear();
+        self.repeat_fids.clear();
+        for (fid, ctx, ev) in self.repeats.drain(..) {
+            self.facts_resent += 1;
+            self.events += 1;
+            self.ops.push(Op::Events {
+                fid,
+                ctx,
+                events: vec![ev],
+            });
+        }
     }
 
     /// The Python side stopped a flow's parser (it finished, or failed).
     pub fn stop(&mut self, fid: u64) {
         // fids are handed out in slot order only at first; look the slot up
         if let Some(slot) = self.slot_of(fid) {
-            let flow = self.table.get_mut(slot);
-            flow.parse = Parse::Off;
-            if let Some(mut t) = flow.tcp.take() {
-                t.release(&mut self.budget);
-            }
+            self.stop_slot(slot);
         }
     }
 
@@ -838,16 +1049,23 @@ impl Engine {
     /// Flushes a flow's reassembly into its parser and closes it (end of input, eviction).
     fn finish_flow(&mut self, slot: u32) {
         let flow = self.table.get_mut(slot);
-        if !matches!(flow.parse, Parse::Active(_)) {
+        let Parse::Active(name) = flow.parse else {
             return;
-        }
+        };
         let fid = flow.fid;
         let (frame, ts) = (flow.last_frame, flow.last_ts);
+        let core = in_core(name);
         if let Some(mut tcp) = flow.tcp.take() {
             for d in 0..2 {
                 let mut chunks = Vec::new();
                 let gaps = tcp.gaps(d);
                 tcp.flush(d, &mut self.budget, &mut chunks);
+                if core {
+                    if !chunks.is_empty() {
+                        self.feed_stream(slot, d == 0, &chunks, frame, ts);
+                    }
+                    continue;
+                }
                 let gap = !chunks.is_empty() && tcp.gaps(d) != gaps;
                 let n = chunks.len();
                 for (i, data) in chunks.into_iter().enumerate() {
@@ -864,15 +1082,10 @@ impl Engine {
             }
             tcp.release(&mut self.budget);
         }
-        let flow = self.table.get_mut(slot);
-        let name = match flow.parse {
-            Parse::Active(n) => n,
-            _ => 0,
-        };
-        flow.parse = Parse::Off;
-        if (name as usize) < BUILTIN_NAMES.len() {
-            // stream parsers may hold a message in progress; stateless datagram parsers
-            // (the UDP port table's) have nothing to say at the end: no op for them
+        self.stop_slot(slot);
+        if !core && name < PY_BASE {
+            // Python stream parsers may hold a message in progress; stateless datagram
+            // parsers (the UDP port table's) have nothing to say at the end: no op for them
             self.ops.push(Op::Close {
                 fid,
                 from_a: true,
@@ -885,6 +1098,7 @@ impl Engine {
     /// End of input: last non-IP sightings of MACs, then every parser flushed and closed
     /// in flow creation order.
     pub fn finish(&mut self) {
+        self.flush_repeats();
         for (mac, last) in &self.l2_last {
             if let Some((file, frame, ts, wirelen)) = *last {
                 self.ops.push(Op::L2 {
@@ -919,6 +1133,35 @@ impl Engine {
         self.table.clear();
         self.frag_map = FxHashMap::default();
         self.seen_datagrams = Default::default();
+        self.seen_facts = Default::default();
+    }
+}
+
+/// A DNS (not mDNS/LLMNR) response: its facts are the names and addresses it gives.
+fn resolver_answer(ev: &Event) -> bool {
+    matches!(ev, Event::Dns(e) if e.proto == "dns" && e.is_response)
+}
+
+/// What a datagram event says, for repeat suppression: the whole event, but DNS answers
+/// without their TTLs (a cache counting down says nothing new about a device).
+fn fact_hash(ev: &Event, h: &mut FxHasher) {
+    match ev {
+        Event::Dns(e) => {
+            0u8.hash(h);
+            e.proto.hash(h);
+            e.is_response.hash(h);
+            e.rcode.hash(h);
+            e.queries.hash(h);
+            for r in &e.answers {
+                r.name.hash(h);
+                r.rtype.hash(h);
+                r.value.hash(h);
+            }
+        }
+        other => {
+            1u8.hash(h);
+            other.hash(h);
+        }
     }
 }
 
@@ -975,8 +1218,7 @@ mod tests {
             max_flows,
             ..Config::default()
         };
-        cfg.udp_ports.insert(53, (6, true));
-        cfg.skip_id[6] = true;
+        cfg.python_ports.insert(37020, (PY_BASE, true));
         cfg.premises.push(Net6 {
             v6: false,
             addr: [192, 168, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
@@ -1073,7 +1315,7 @@ mod tests {
         for (i, id) in [[0u8, 1], [0, 2], [0, 2]].iter().enumerate() {
             let mut q = id.to_vec();
             q.extend(b"query");
-            let p = udp(1, 40000, 53, &q);
+            let p = udp(1, 40000, 37020, &q);
             e.packet(0, i as u64 + 1, 0.0, 1, &p, p.len() as u32);
         }
         let payloads = e
@@ -1082,44 +1324,148 @@ mod tests {
             .filter(|o| matches!(o, Op::Payload { .. }))
             .count();
         assert_eq!(payloads, 1);
+        assert_eq!(e.datagrams_repeated, 2);
         assert!(e
             .ops
             .iter()
-            .any(|o| matches!(o, Op::Attach { name: 6, .. })));
+            .any(|o| matches!(o, Op::Attach { name, .. } if *name == PY_BASE)));
+    }
+
+    fn dns_response(id: u16, ttl: u32, addr: [u8; 4]) -> Vec<u8> {
+        let mut m = id.to_be_bytes().to_vec();
+        m.extend([0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0]);
+        let name = [3, b'c', b'a', b'm', 2, b'i', b'o', 0];
+        m.extend(name);
+        m.extend([0, 1, 0, 1]);
+        m.extend([0xc0, 12, 0, 1, 0, 1]);
+        m.extend(ttl.to_be_bytes());
+        m.extend([0, 4]);
+        m.extend(addr);
+        m
+    }
+
+    fn events_of(e: &Engine) -> Vec<&Event> {
+        e.ops
+            .iter()
+            .filter_map(|o| match o {
+                Op::Events { events, .. } => Some(events),
+                _ => None,
+            })
+            .flatten()
+            .collect()
     }
 
     #[test]
-    fn tcp_parser_choices() {
-        assert_eq!(tcp_parser(b"\x16\x03\x01\x02\x00", 5000, 443), Some(TLS));
-        assert_eq!(tcp_parser(b"GET / HTTP/1.1\r\n", 5000, 8080), Some(HTTP));
-        assert_eq!(tcp_parser(b"HTTP/1.1 200 OK\r\n", 5000, 80), Some(HTTP));
-        assert_eq!(
-            tcp_parser(b"OPTIONS rtsp://x RTSP/1.0\r\n", 5000, 8554),
-            Some(RTSP)
-        );
-        assert_eq!(tcp_parser(b"PLAY x\r\n", 5000, 554), Some(RTSP));
-        assert_eq!(tcp_parser(b"PLAY x\r\n", 5000, 555), None);
-        assert_eq!(
-            tcp_parser(b"INVITE sip:a SIP/2.0\r\n", 5000, 5060),
-            Some(SIP)
-        );
-        assert_eq!(tcp_parser(b"\x00\x1c", 5000, 53), Some(DNS));
-        assert_eq!(tcp_parser(b"random", 5000, 9), None);
+    fn dns_is_dissected_in_the_core_and_repeated_answers_are_one_fact() {
+        let mut e = engine(100);
+        // the same answer with another id and a lower TTL, then a new answer
+        let answers = [
+            dns_response(1, 300, [1, 2, 3, 4]),
+            dns_response(2, 299, [1, 2, 3, 4]),
+            dns_response(3, 298, [5, 6, 7, 8]),
+        ];
+        for (i, m) in answers.iter().enumerate() {
+            let p = udp(1, 53, 40000 + i as u16, m);
+            e.packet(0, i as u64 + 1, i as f64, 1, &p, p.len() as u32);
+        }
+        let evs = events_of(&e);
+        assert_eq!(evs.len(), 2);
+        match evs[1] {
+            Event::Dns(d) => assert_eq!(d.answers[0].value, "5.6.7.8"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(e.facts_repeated, 1);
+        assert!(!e.ops.iter().any(|o| matches!(o, Op::Payload { .. })));
+        // the batch's latest repeat goes out at its end (the fact's last sighting)
+        e.flush_repeats();
+        let ctxs: Vec<u64> = e
+            .ops
+            .iter()
+            .filter_map(|o| match o {
+                Op::Events { ctx, .. } => Some(ctx.frame),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ctxs, vec![1, 3, 2]);
+        assert_eq!(e.facts_resent, 1);
+        // the context is the sender's (the server: source port 53)
+        let ctx = e
+            .ops
+            .iter()
+            .find_map(|o| match o {
+                Op::Events { ctx, .. } => Some(ctx),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!((ctx.sport, ctx.dport, ctx.frame), (53, 40000, 1));
+        assert_eq!(ctx.src_ip(), &[192, 168, 1, 1]);
+        assert_eq!(ctx.src_mac, Some([0x10, 0x11, 0x12, 0x13, 0x14, 1]));
+        e.ops.clear();
+        e.flush_repeats();
+        assert!(e.ops.is_empty());
     }
 
     #[test]
-    fn quic_initial_check() {
-        let mut p = vec![0xc3, 0, 0, 0, 1, 8];
-        p.extend([7; 8]);
-        p.push(0); // SCID length
-        p.push(0); // token length
-        p.extend([0x40, 30]); // length 30 (two-byte varint)
-        p.extend([0; 30]);
-        assert!(looks_like_quic_initial(&p));
-        p[4] = 2; // unknown version
-        assert!(!looks_like_quic_initial(&p));
-        p[4] = 1;
-        p.truncate(40);
-        assert!(!looks_like_quic_initial(&p));
+    fn a_resolver_answer_to_many_premises_clients_is_one_fact() {
+        let mut e = engine(100);
+        let m = dns_response(1, 300, [1, 2, 3, 4]);
+        for client in 1u8..=3 {
+            let mut p = udp(client, 53, 40000, &m);
+            // from the off-site resolver 8.8.8.8 to the premises client
+            let (src, dst) = (p[26..30].to_vec(), p[30..34].to_vec());
+            p[26..30].copy_from_slice(&dst);
+            p[30..34].copy_from_slice(&src);
+            p[11] = 0xAA; // the router's MAC as sender
+            p[5] = client;
+            e.packet(0, u64::from(client), 0.0, 1, &p, p.len() as u32);
+        }
+        assert_eq!(events_of(&e).len(), 1);
+        assert_eq!(e.facts_repeated, 2);
+        // a query is the asking client's fact: one per client
+        let mut e = engine(100);
+        let mut q = dns_response(1, 300, [1, 2, 3, 4]);
+        q[2] = 0x01; // a query
+        for client in 1u8..=3 {
+            let p = udp(client, 40000, 53, &q);
+            e.packet(0, u64::from(client), 0.0, 1, &p, p.len() as u32);
+        }
+        assert_eq!(events_of(&e).len(), 3);
+    }
+
+    #[test]
+    fn a_dissector_fault_is_counted_and_stops_the_flow() {
+        let mut e = engine(100);
+        let m = dns_response(1, 300, [1, 2, 3, 4]);
+        let p = udp(1, 53, 40000, &m);
+        e.packet(0, 1, 0.0, 1, &p, p.len() as u32);
+        let (slot, _) = e
+            .table
+            .lookup(&Key::new(
+                &[192, 168, 1, 1, 8, 8, 8, 8],
+                [0, 53, 0x9c, 0x40],
+                17,
+            ))
+            .unwrap();
+        e.dissector_fault(slot, "Datagrams");
+        assert_eq!(e.dissector_errors.get("Datagrams"), Some(&1));
+        assert_eq!(e.table.get(slot).parse, Parse::Off);
+        let before = e.ops.len();
+        let m = dns_response(2, 300, [9, 9, 9, 9]);
+        let p = udp(1, 53, 40000, &m);
+        e.packet(0, 2, 1.0, 1, &p, p.len() as u32);
+        assert_eq!(e.ops.len(), before); // counted, no longer parsed
+        assert_eq!(e.table.get(slot).pkts_ab + e.table.get(slot).pkts_ba, 2);
+    }
+
+    #[test]
+    fn parser_names_follow_the_registry() {
+        let names = builtin_names();
+        assert_eq!(names[TLS as usize], "tls");
+        assert_eq!(names[HTTP as usize], "http");
+        assert_eq!(names[DNS_TCP as usize], "dns");
+        assert_eq!(names[QUIC as usize], "quic");
+        assert_eq!(names[UDP_BASE as usize], "dns");
+        assert!(in_core(TLS) && in_core(DNS_TCP) && in_core(QUIC) && !in_core(HTTP));
+        assert!(!in_core(PY_BASE));
     }
 }

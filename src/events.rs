@@ -26,7 +26,7 @@ pub struct Ctx {
     pub transport: &'static str,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct DnsRecord {
     pub name: String,
     pub rtype: String,
@@ -34,7 +34,7 @@ pub struct DnsRecord {
     pub ttl: u32,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct DnsEvent {
     /// "dns" | "mdns" | "llmnr"
     pub proto: &'static str,
@@ -44,7 +44,7 @@ pub struct DnsEvent {
     pub answers: Vec<DnsRecord>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct NbnsEvent {
     pub is_response: bool,
     pub opcode: u8,
@@ -53,7 +53,7 @@ pub struct NbnsEvent {
     pub addresses: Vec<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct DhcpEvent {
     pub msg_type: u8,
     pub client_mac: String,
@@ -66,7 +66,7 @@ pub struct DhcpEvent {
     pub fqdn: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Dhcpv6Event {
     pub msg_type: u8,
     pub duid: Option<String>,
@@ -75,7 +75,7 @@ pub struct Dhcpv6Event {
     pub fqdn: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct TlsClientHelloEvent {
     pub sni: Option<String>,
     pub alpn: Vec<String>,
@@ -86,21 +86,21 @@ pub struct TlsClientHelloEvent {
     pub quic: bool,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct TlsCertificateEvent {
     pub subject: String,
     pub issuer: String,
     pub san: Vec<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct NtpEvent {
     pub version: u8,
     pub mode: u8,
     pub stratum: u8,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct SsdpEvent {
     pub method: String,
     pub server: Option<String>,
@@ -111,7 +111,7 @@ pub struct SsdpEvent {
     pub user_agent: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct HttpRequestEvent {
     pub method: String,
     pub path: String,
@@ -125,7 +125,7 @@ pub struct HttpRequestEvent {
     pub headers: Vec<(String, String)>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct HttpResponseEvent {
     pub status: u16,
     pub reason: String,
@@ -136,7 +136,7 @@ pub struct HttpResponseEvent {
     pub headers: Vec<(String, String)>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct HttpBodyEvent {
     pub method: String,
     pub path: String,
@@ -148,7 +148,7 @@ pub struct HttpBodyEvent {
     pub last_frame: u64,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct RtspEvent {
     pub is_response: bool,
     pub method: String,
@@ -160,7 +160,7 @@ pub struct RtspEvent {
     pub headers: Vec<(String, String)>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct SipEvent {
     pub is_response: bool,
     pub method: String,
@@ -175,7 +175,7 @@ pub struct SipEvent {
 }
 
 /// Every event kind the Rust dissectors produce.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Event {
     Dns(DnsEvent),
     Nbns(NbnsEvent),
@@ -477,6 +477,12 @@ pub fn batch_to_py<'py>(py: Python<'py>, items: &[(Ctx, Event)]) -> PyResult<Bou
         last = Some((ctx, py_ctx));
     }
     Ok(out)
+}
+
+/// A `netscan.events.Ctx` from its fields (file, frame, ts, src_mac, dst_mac, src_ip,
+/// dst_ip, sport, dport, transport) as Python objects.
+pub fn new_ctx<'py>(py: Python<'py>, args: Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyAny>> {
+    classes(py)?.ctx.bind(py).call1(args)
 }
 
 /// A Python `Ctx` from either a `Ctx` instance or a tuple of its fields.

@@ -6,6 +6,8 @@
 
 use rustc_hash::FxHashMap;
 
+use crate::decode::link::Mac;
+use crate::dissect::registry::Stream;
 use crate::reassembly::Reassembly;
 
 pub const FIRST_FRAMES: usize = 5;
@@ -152,6 +154,10 @@ pub struct Flow {
     pub dirty: bool,
     pub tcp: Option<Box<Reassembly>>,
     pub bursts: Option<Box<Bursts>>,
+    /// the Rust stream parser of a flow dissected in the core (TLS, DNS over TCP, QUIC)
+    pub stream: Option<Box<Stream>>,
+    pub a_mac: Option<Mac>,
+    pub b_mac: Option<Mac>,
     prev: u32,
     next: u32,
 }
@@ -227,6 +233,8 @@ pub struct NewFlow {
     pub ts: f64,
     pub frame: u64,
     pub track_bursts: bool,
+    pub a_mac: Option<Mac>,
+    pub b_mac: Option<Mac>,
 }
 
 pub struct FlowTable {
@@ -316,6 +324,9 @@ impl FlowTable {
             dirty: true,
             tcp: None,
             bursts: n.track_bursts.then(Box::default),
+            stream: None,
+            a_mac: n.a_mac,
+            b_mac: n.b_mac,
             prev: NIL,
             next: NIL,
         };
@@ -441,6 +452,8 @@ mod tests {
             ts: 0.0,
             frame: 1,
             track_bursts: false,
+            a_mac: None,
+            b_mac: None,
         }
     }
 

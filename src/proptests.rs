@@ -4,7 +4,9 @@ use proptest::prelude::*;
 
 use crate::capture::{CaptureReader, GzStream, Source};
 use crate::decode::{decode_link, network};
-use crate::engine::{looks_like_quic_initial, tcp_parser, Config, Engine, Net6};
+use crate::dissect::quic::looks_like_quic_initial;
+use crate::dissect::registry::tcp_parser;
+use crate::engine::{Config, Engine, Net6, PY_BASE};
 use crate::reassembly::{Budget, Reassembly};
 
 const LINKTYPES: [u32; 18] = [
@@ -65,8 +67,7 @@ fn packet(tcp: bool, payload: &[u8]) -> Vec<u8> {
 
 fn engine() -> Engine {
     let mut cfg = Config::default();
-    cfg.udp_ports.insert(53, (6, true));
-    cfg.skip_id[6] = true;
+    cfg.python_ports.insert(37020, (PY_BASE, false));
     cfg.premises.push(Net6 {
         v6: false,
         addr: [192, 168, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],

@@ -10,12 +10,15 @@ use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use pyo3::IntoPyObjectExt;
 
 use crate::capture::{CaptureReader, DEFAULT_GZIP_CAP, DEFAULT_GZIP_RATIO};
-use crate::engine::{Config, Counters, Engine, Net6, Op, BUILTIN_NAMES};
+use crate::dissect::registry;
+use crate::engine::{builtin_names, in_core, Config, Counters, Engine, EvCtx, Net6, Op, PY_BASE};
+use crate::events::new_ctx;
 
 pub const OP_L2: u8 = 0;
 pub const OP_FLOW: u8 = 1;
@@ -24,6 +27,7 @@ pub const OP_ATTACH: u8 = 3;
 pub const OP_PAYLOAD: u8 = 4;
 pub const OP_CLOSE: u8 = 5;
 pub const OP_FINAL: u8 = 6;
+pub const OP_EVENTS: u8 = 7;
 
 struct Head {
     file: u32,
@@ -40,6 +44,7 @@ struct Inner {
     heads: Vec<Option<Head>>,
     started: bool,
     names: Vec<String>,
+    strs: StrCache,
 }
 
 impl Inner {
@@ -158,7 +163,123 @@ fn counters_tuple<'py>(py: Python<'py>, c: &Counters) -> PyResult<Bound<'py, PyT
     )
 }
 
-fn ops_list<'py>(py: Python<'py>, ops: Vec<Op>, names: &[String]) -> PyResult<Bound<'py, PyList>> {
+/// An IP address as Python's `socket.inet_ntoa`/`inet_ntop` writes it (glibc's rules: the
+/// longest run of two or more zero groups, the first of equals, becomes "::"; IPv4-mapped
+/// and IPv4-compatible addresses end in dotted quads), so that the core's contexts carry
+/// the same strings as the flows built from its addresses.
+pub fn ip_text(ip: &[u8]) -> String {
+    use std::fmt::Write;
+    if ip.len() == 4 {
+        return format!("{}.{}.{}.{}", ip[0], ip[1], ip[2], ip[3]);
+    }
+    let mut w = [0u16; 8];
+    for (i, g) in w.iter_mut().enumerate() {
+        *g = u16::from_be_bytes([ip[2 * i], ip[2 * i + 1]]);
+    }
+    let (mut best, mut best_len) = (usize::MAX, 0usize);
+    let mut i = 0;
+    while i < 8 {
+        if w[i] == 0 {
+            let start = i;
+            while i < 8 && w[i] == 0 {
+                i += 1;
+            }
+            if i - start > best_len {
+                best = start;
+                best_len = i - start;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    if best_len < 2 {
+        best = usize::MAX;
+    }
+    let mut out = String::with_capacity(39);
+    let mut i = 0;
+    while i < 8 {
+        if i == best {
+            if i == 0 {
+                out.push(':');
+            }
+            out.push(':');
+            i += best_len;
+            continue;
+        }
+        if i == 6 && best == 0 && (best_len == 6 || (best_len == 5 && w[5] == 0xffff)) {
+            let _ = write!(out, "{}.{}.{}.{}", ip[12], ip[13], ip[14], ip[15]);
+            return out;
+        }
+        let _ = write!(out, "{:x}", w[i]);
+        if i < 7 {
+            out.push(':');
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Python strings of addresses, made once (bounded as the Python engine's caches are).
+#[derive(Default)]
+pub struct StrCache {
+    ips: rustc_hash::FxHashMap<([u8; 16], bool), Py<PyString>>,
+    macs: rustc_hash::FxHashMap<[u8; 6], Py<PyString>>,
+}
+
+const MAX_IP_STRS: usize = 500_000;
+const MAX_MAC_STRS: usize = 100_000;
+
+impl StrCache {
+    fn ip<'py>(&mut self, py: Python<'py>, raw: &[u8; 16], v6: bool) -> Bound<'py, PyString> {
+        if let Some(s) = self.ips.get(&(*raw, v6)) {
+            return s.bind(py).clone();
+        }
+        let s = PyString::new(py, &ip_text(&raw[..if v6 { 16 } else { 4 }]));
+        if self.ips.len() < MAX_IP_STRS {
+            self.ips.insert((*raw, v6), s.clone().unbind());
+        }
+        s
+    }
+
+    fn mac<'py>(&mut self, py: Python<'py>, m: &Option<[u8; 6]>) -> Bound<'py, PyAny> {
+        let Some(m) = m else {
+            return py.None().into_bound(py);
+        };
+        if let Some(s) = self.macs.get(m) {
+            return s.bind(py).clone().into_any();
+        }
+        let text = m
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(":");
+        let s = PyString::new(py, &text);
+        if self.macs.len() < MAX_MAC_STRS {
+            self.macs.insert(*m, s.clone().unbind());
+        }
+        s.into_any()
+    }
+
+    /// The Python `Ctx` of an event context.
+    fn ctx<'py>(&mut self, py: Python<'py>, c: &EvCtx) -> PyResult<Bound<'py, PyAny>> {
+        let transport = match c.proto {
+            6 => intern!(py, "tcp"),
+            17 => intern!(py, "udp"),
+            _ => intern!(py, ""),
+        };
+        let args = tup!(py; c.file, c.frame, c.ts, self.mac(py, &c.src_mac),
+            self.mac(py, &c.dst_mac), self.ip(py, &c.src, c.v6), self.ip(py, &c.dst, c.v6),
+            c.sport, c.dport, transport);
+        new_ctx(py, args)
+    }
+}
+
+fn ops_list<'py>(
+    py: Python<'py>,
+    ops: Vec<Op>,
+    names: &[String],
+    strs: &mut StrCache,
+) -> PyResult<Bound<'py, PyList>> {
     let list = PyList::empty(py);
     for op in ops {
         let t = match op {
@@ -199,7 +320,15 @@ fn ops_list<'py>(py: Python<'py>, ops: Vec<Op>, names: &[String]) -> PyResult<Bo
                 PyBytes::new(py, &spa), PyBytes::new(py, &tha), PyBytes::new(py, &tpa)),
             Op::Attach { fid, name } => {
                 let n = names.get(name as usize).map(String::as_str).unwrap_or("");
-                tup!(py; OP_ATTACH, fid, n)
+                tup!(py; OP_ATTACH, fid, n, in_core(name))
+            }
+            Op::Events { fid, ctx, events } => {
+                let ctx = strs.ctx(py, &ctx)?;
+                let evs = PyList::empty(py);
+                for e in &events {
+                    evs.append(e.to_py(py, &ctx)?)?;
+                }
+                tup!(py; OP_EVENTS, fid, evs)
             }
             Op::Payload {
                 fid,
@@ -238,6 +367,13 @@ impl Core {
         })
     }
 
+    /// Python objects for a batch of ops (with the GIL).
+    fn convert<'py>(&self, py: Python<'py>, ops: Vec<Op>) -> PyResult<Bound<'py, PyList>> {
+        let mut g = self.lock()?;
+        let inner = &mut *g;
+        ops_list(py, ops, &inner.names, &mut inner.strs)
+    }
+
     /// The core's state without the GIL (inside `detach`): waiting is safe there.
     fn lock_detached(&self) -> PyResult<std::sync::MutexGuard<'_, Inner>> {
         self.inner
@@ -253,7 +389,7 @@ impl Core {
     #[new]
     #[pyo3(signature = (udp_ports, premises, local, max_flows=crate::engine::DEFAULT_MAX_FLOWS,
                         reassembly_budget=crate::engine::DEFAULT_REASSEMBLY_BUDGET, dissect=true,
-                        shard=(0, 1)))]
+                        shard=(0, 1), dedup_facts=true))]
     fn new(
         udp_ports: Vec<(u16, String, bool)>,
         premises: Vec<(Vec<u8>, u8)>,
@@ -262,11 +398,12 @@ impl Core {
         reassembly_budget: usize,
         dissect: bool,
         shard: (u32, u32),
+        dedup_facts: bool,
     ) -> PyResult<Core> {
         if shard.1 == 0 || shard.0 >= shard.1 {
             return Err(PyValueError::new_err("shard must be (k, n) with k < n"));
         }
-        let mut names: Vec<String> = BUILTIN_NAMES.iter().map(|s| s.to_string()).collect();
+        let mut names: Vec<String> = builtin_names().iter().map(|s| s.to_string()).collect();
         let mut cfg = Config {
             premises: nets(premises)?,
             local: nets(local)?,
@@ -274,21 +411,27 @@ impl Core {
             reassembly_budget,
             dissect,
             shard,
+            dedup_facts,
             ..Config::default()
         };
-        for (port, name, skip) in udp_ports {
-            let id = match names.iter().position(|n| *n == name) {
-                Some(i) => i,
+        for (port, key, skip) in udp_ports {
+            // keys are "udp:NAME:N" (or a plain name): the parser's name is what the core
+            // compares with its own table; a port the core parses itself is not handed over
+            let name = key.split(':').nth(1).unwrap_or(&key);
+            if registry::udp_port(port).is_some_and(|p| p.in_core() && p.name() == name) {
+                continue;
+            }
+            let id = match names[PY_BASE as usize..].iter().position(|n| *n == key) {
+                Some(i) => i + PY_BASE as usize,
                 None => {
-                    names.push(name);
+                    names.push(key);
                     names.len() - 1
                 }
             };
             if id > 255 {
                 return Err(PyValueError::new_err("too many parser names"));
             }
-            cfg.udp_ports.entry(port).or_insert((id as u8, skip));
-            cfg.skip_id[id] = skip;
+            cfg.python_ports.entry(port).or_insert((id as u8, skip));
         }
         Ok(Core {
             inner: Mutex::new(Inner {
@@ -297,6 +440,7 @@ impl Core {
                 heads: Vec::new(),
                 started: false,
                 names,
+                strs: StrCache::default(),
             }),
         })
     }
@@ -349,13 +493,12 @@ impl Core {
         py: Python<'py>,
         max_records: usize,
     ) -> PyResult<(Bound<'py, PyList>, usize)> {
-        let (ops, n, names) = py.detach(|| -> PyResult<_> {
+        let (ops, n) = py.detach(|| -> PyResult<_> {
             let mut g = self.lock_detached()?;
             let n = g.run(max_records);
-            let ops = std::mem::take(&mut g.engine.ops);
-            Ok((ops, n, g.names.clone()))
+            Ok((std::mem::take(&mut g.engine.ops), n))
         })?;
-        Ok((ops_list(py, ops, &names)?, n))
+        Ok((self.convert(py, ops)?, n))
     }
 
     /// Processes records handed over by Python (live capture):
@@ -365,27 +508,29 @@ impl Core {
         py: Python<'py>,
         records: Vec<(u32, u64, f64, u32, Vec<u8>, u32)>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let (ops, names) = py.detach(|| -> PyResult<_> {
+        let ops = py.detach(|| -> PyResult<_> {
             let mut g = self.lock_detached()?;
             for (file, frame, ts, lt, data, wirelen) in &records {
                 g.engine
                     .packet_guarded(*file, *frame, *ts, *lt, data, *wirelen);
             }
-            Ok((std::mem::take(&mut g.engine.ops), g.names.clone()))
+            Ok(std::mem::take(&mut g.engine.ops))
         })?;
-        ops_list(py, ops, &names)
+        self.convert(py, ops)
     }
 
     /// End of input: last sightings, every parser flushed and closed.
     fn finish<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let mut g = self.lock()?;
-        let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| g.engine.finish()));
-        if res.is_err() {
-            g.engine.panics += 1;
-        }
-        let ops = std::mem::take(&mut g.engine.ops);
-        let names = g.names.clone();
-        ops_list(py, ops, &names)
+        // the last reassembled bytes are parsed here: without the GIL
+        let ops = py.detach(|| -> PyResult<_> {
+            let mut g = self.lock_detached()?;
+            let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| g.engine.finish()));
+            if res.is_err() {
+                g.engine.panics += 1;
+            }
+            Ok(std::mem::take(&mut g.engine.ops))
+        })?;
+        self.convert(py, ops)
     }
 
     /// The Python side stopped these flows' parsers.
@@ -429,6 +574,15 @@ impl Core {
         d.set_item("panics", e.panics)?;
         d.set_item("forced_skips", e.forced_skips())?;
         d.set_item("l2_dropped", e.l2_dropped)?;
+        d.set_item("datagrams_repeated", e.datagrams_repeated)?;
+        d.set_item("facts_repeated", e.facts_repeated - e.facts_resent)?;
+        d.set_item("facts_resent", e.facts_resent)?;
+        d.set_item("events", e.events)?;
+        let errors = PyDict::new(py);
+        for (k, v) in &e.dissector_errors {
+            errors.set_item(*k, *v)?;
+        }
+        d.set_item("dissector_errors", errors)?;
         d.set_item("live_flows", e.table.live)?;
         d.set_item("max_flows", e.table.max_live)?;
         Ok(d)
@@ -438,6 +592,7 @@ impl Core {
     fn release(&self) -> PyResult<()> {
         let mut g = self.lock()?;
         g.engine.release();
+        g.strs = StrCache::default();
         g.readers.clear();
         g.heads.clear();
         Ok(())
@@ -521,11 +676,21 @@ fn decode_link<'py>(
     }
 }
 
+/// The core's text for an IP address (4 or 16 bytes), for the tests: Python's own.
+#[pyfunction]
+fn ip_string(raw: &[u8]) -> PyResult<String> {
+    match raw.len() {
+        4 | 16 => Ok(ip_text(raw)),
+        _ => Err(PyValueError::new_err("an IP address is 4 or 16 bytes")),
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(decode_link, m)?)?;
     m.add("WLAN_PROTECTED", crate::decode::WLAN_PROTECTED)?;
     m.add_class::<Core>()?;
     m.add_class::<Reader>()?;
     m.add("MAX_FLOWS", crate::engine::DEFAULT_MAX_FLOWS)?;
+    m.add_function(wrap_pyfunction!(ip_string, m)?)?;
     Ok(())
 }

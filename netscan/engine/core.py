@@ -2,12 +2,15 @@
 inventory implements (``netscan.engine.sink``).
 
 The core reads the capture files itself (or takes live records), decodes, keeps the flow
-table and its counters and upload bursts, reassembles the TCP streams that have a parser
-and decides which flows are dissected. What it hands back per batch is an ordered list of
-ops (MAC sightings, new flows, ARP facts, parser attachments, payloads, parser closes,
-evicted flows' final counters) that this module replays into the sink, calling the Python
-dissectors for the payloads. Flow counters are synchronised into the ``Flow`` objects at
-the end of the input and whenever ``sync()`` is called (incremental runs).
+table and its counters and upload bursts, reassembles the TCP streams that have a parser,
+decides which flows are dissected and runs the high-volume dissectors itself (DNS, mDNS,
+LLMNR, NBNS, DHCP, DHCPv6, NTP, SSDP, SIP over UDP, QUIC Initial, TLS, DNS over TCP),
+dropping repeated facts. What it hands back per batch is an ordered list of ops (MAC
+sightings, new flows, ARP facts, parser attachments, ready events with their contexts,
+payloads, parser closes, evicted flows' final counters) that this module replays into the
+sink, calling the Python dissectors only for the payloads of the parsers that stay in
+Python (HTTP, RTSP and SIP streams, WS-Discovery, vendor discovery). Flow counters are
+synchronised into the ``Flow`` objects at the end of the input and whenever ``sync()`` is called (incremental runs).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from netscan import _core
-from netscan.dissectors import dns, http, quic, rtsp, sip, tls
+from netscan.dissectors import http, rtsp, sip
 from netscan.dissectors.registry import HTTP_MAX_MESSAGES, UDP_PARSERS, Datagrams
 from netscan.engine.sink import Sink, arp_event
 from netscan.events import Ctx
@@ -32,23 +35,27 @@ from netscan.sources.pcapfile import CaptureError
 BATCH = 65536  # records per call into the core (the GIL is released while it runs)
 PUSH_CHUNK = 4096  # records handed over from Python (live capture) per call
 MAX_FLOWS = _core.MAX_FLOWS
+# the core drops repeated datagram facts (the same DNS answer, the same SSDP announcement
+# between the same hosts), handing over each fact's first and latest sighting only
+DEDUP_FACTS = True
 
-OP_L2, OP_FLOW, OP_ARP, OP_ATTACH, OP_PAYLOAD, OP_CLOSE, OP_FINAL = range(7)
+OP_L2, OP_FLOW, OP_ARP, OP_ATTACH, OP_PAYLOAD, OP_CLOSE, OP_FINAL, OP_EVENTS = range(8)
 
-# TCP stream parsers by the names the core decides on
+# the TCP stream parsers that stay in Python, by the names the core decides on (TLS and
+# DNS over TCP, like QUIC and the built-in datagram parsers, run in the core)
 _TCP_PARSERS: dict[str, Callable[[], Any]] = {
-    "tls": tls.TlsStream,
     "rtsp": rtsp.RtspStream,
     "sip": sip.SipStream,
     "http": lambda: http.HttpStream(max_messages=HTTP_MAX_MESSAGES),
-    "dns": dns.DnsTcpStream,
 }
 _SKIP_ID = ("dns", "mdns", "llmnr", "nbns")
 
 
 def _udp_table() -> tuple[list[tuple[int, str, bool]], dict[str, tuple[str, Any]]]:
     """The UDP port parsers for the core: (port, key, skip_id) and key -> (name, function).
-    Keys are unique per function, so two ports sharing a name but not a parser stay apart."""
+    Keys are unique per function, so two ports sharing a name but not a parser stay apart.
+    The core runs its own parsers for the built-in ports whose names it knows; the others'
+    payloads come back here."""
     ports: list[tuple[int, str, bool]] = []
     keys: dict[str, tuple[str, Any]] = {}
     fn_key: dict[int, str] = {}
@@ -60,6 +67,20 @@ def _udp_table() -> tuple[list[tuple[int, str, bool]], dict[str, tuple[str, Any]
             keys[key] = (name, fn)
         ports.append((port, key, name in _SKIP_ID))
     return ports, keys
+
+
+_APPS: dict[tuple[frozenset[str], str], frozenset[str]] = {}
+
+
+def _with_app(app: frozenset[str], name: str) -> frozenset[str]:
+    """``app | {name}``, one shared set per combination (most flows have one application)."""
+    key = (app, name)
+    out = _APPS.get(key)
+    if out is None:
+        out = app | {name}
+        if len(_APPS) < 4096:
+            _APPS[key] = out
+    return out
 
 
 def _nets(cidrs: Iterable[str]) -> list[tuple[bytes, int]]:
@@ -128,12 +149,13 @@ class CoreEngine:
         ports, self._udp = _udp_table()
         self.core = _core.Core(ports, _nets(cidrs), _nets(LOCAL_SCOPE),
                                max_flows=max_flows or MAX_FLOWS, dissect=dissect,
-                               shard=shard)  # fmt: skip
+                               shard=shard, dedup_facts=DEDUP_FACTS)  # fmt: skip
         self.flows: dict[int, Flow] = {}  # live flows by the core's id
         self.captures: list[CoreCapture] = []
         self.packets = 0
         self.bytes = 0
         self.dissector_errors: dict[str, int] = {}
+        self.repeats: dict[str, int] = {}  # repeated datagrams / facts the core dropped
         self.unsupported_linktypes: set[int] = set()
         self.warnings: list[str] = []
         self.flows_retired = 0
@@ -231,6 +253,13 @@ class CoreEngine:
             c.refresh()
         self._stats()
         st = self.core.stats()
+        for name, n in st["dissector_errors"].items():  # faults of the core's dissectors
+            self.dissector_errors[name] = self.dissector_errors.get(name, 0) + n
+        self.repeats = {
+            "datagrams": int(st["datagrams_repeated"]),
+            "facts": int(st["facts_repeated"]),
+            "latest_sightings": int(st["facts_resent"]),
+        }
         # evicted flows are reported with every engine's retired flows (analyze.limit_warnings)
         self.flows_retired = int(st["evicted"])
         if st["panics"]:
@@ -292,9 +321,15 @@ class CoreEngine:
         flows = self.flows
         sink = self.sink
         flow_end = getattr(sink, "on_flow_end", None)
+        on_event = sink.on_event
         for op in ops:
             kind = op[0]
-            if kind == OP_PAYLOAD:
+            if kind == OP_EVENTS:  # the core's dissectors: events ready, with their Ctx
+                flow = flows.get(op[1])
+                if flow is not None:
+                    for ev in op[2]:
+                        on_event(ev, flow)
+            elif kind == OP_PAYLOAD:
                 _, fid, from_a, frame, ts, data, gap, last = op
                 flow = flows.get(fid)
                 if flow is None or not flow.parser:
@@ -327,7 +362,10 @@ class CoreEngine:
             elif kind == OP_ATTACH:
                 flow = flows.get(op[1])
                 if flow is not None:
-                    self._attach(flow, op[2])
+                    if op[3]:  # dissected in the core: only the application is named here
+                        flow.app = _with_app(flow.app, op[2])
+                    else:
+                        self._attach(flow, op[2])
             elif kind == OP_CLOSE:
                 flow = flows.get(op[1])
                 if flow is not None and flow.parser:
@@ -346,11 +384,9 @@ class CoreEngine:
         if key.startswith("udp:"):
             name, fn = self._udp[key]
             parser: Any = Datagrams(fn, skip_id=name in _SKIP_ID)
-        elif key == "quic":
-            name, parser = key, quic.QuicInitialParser()
         else:
             name, parser = key, _TCP_PARSERS[key]()
-        flow.app = flow.app | {name}
+        flow.app = _with_app(flow.app, name)
         flow.parser = parser
 
     def _error(self, flow: Flow, parser: Any, fid: int) -> None:

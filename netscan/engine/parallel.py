@@ -37,6 +37,7 @@ from netscan.engine.core import (
     OP_ARP,
     OP_ATTACH,
     OP_CLOSE,
+    OP_EVENTS,
     OP_FINAL,
     OP_FLOW,
     OP_L2,
@@ -117,6 +118,9 @@ class _Recorder:
         elif kind in (OP_PAYLOAD, OP_CLOSE):
             flow = flows.get(op[1])
             file, frame, ts = (flow.file if flow is not None else 0), op[3], op[4]
+        elif kind == OP_EVENTS and op[2]:  # the core's own dissectors: where the fact was seen
+            ctx = op[2][0].ctx
+            file, frame, ts = ctx.file, ctx.frame, ctx.ts
         else:
             frame = -1
         if self.phase == 0:

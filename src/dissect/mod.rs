@@ -49,11 +49,17 @@ static PANICS: AtomicU64 = AtomicU64::new(0);
 
 /// Run a parser; a panic (a bug, never expected) becomes "no events" and is counted.
 pub fn guarded<F: FnOnce() -> Vec<Event>>(f: F) -> Vec<Event> {
+    checked(f).unwrap_or_default()
+}
+
+/// Run a parser; None (and counted) when it panicked, so the caller can count the fault
+/// against the flow and stop parsing it.
+pub fn checked<F: FnOnce() -> Vec<Event>>(f: F) -> Option<Vec<Event>> {
     match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(events) => events,
+        Ok(events) => Some(events),
         Err(_) => {
             PANICS.fetch_add(1, Ordering::Relaxed);
-            Vec::new()
+            None
         }
     }
 }

@@ -100,6 +100,18 @@ pub fn datagram(parser: UdpParser, payload: &[u8]) -> Vec<Event> {
     super::guarded(|| datagram_unguarded(parser, payload))
 }
 
+/// As [`datagram`], but None when the parser panicked.
+pub fn datagram_checked(parser: UdpParser, payload: &[u8]) -> Option<Vec<Event>> {
+    super::checked(|| datagram_unguarded(parser, payload))
+}
+
+impl UdpParser {
+    /// Whether the core runs this parser itself (else its payloads go to Python).
+    pub fn in_core(self) -> bool {
+        !matches!(self, UdpParser::Wsd | UdpParser::Python(_))
+    }
+}
+
 fn datagram_unguarded(parser: UdpParser, payload: &[u8]) -> Vec<Event> {
     let one = match parser {
         UdpParser::Dns => dns::event(payload, "dns"),
@@ -239,6 +251,12 @@ pub enum Stream {
     Quic(quic::QuicInitialParser),
 }
 
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.class_name())
+    }
+}
+
 impl Stream {
     /// The Rust stream parser for a TCP flow; None for the protocols whose stream parsers
     /// are still in Python (HTTP, RTSP, SIP over TCP): hand their payloads over.
@@ -257,11 +275,25 @@ impl Stream {
 
     /// In-order payload of one direction.
     pub fn feed(&mut self, data: &[u8], from_client: bool) -> Vec<Event> {
-        super::guarded(|| match self {
+        self.feed_checked(data, from_client).unwrap_or_default()
+    }
+
+    /// As [`Stream::feed`], but None when the parser panicked.
+    pub fn feed_checked(&mut self, data: &[u8], from_client: bool) -> Option<Vec<Event>> {
+        super::checked(|| match self {
             Stream::Tls(s) => s.feed(data, from_client),
             Stream::Dns(s) => s.feed(data, from_client),
             Stream::Quic(s) => s.feed(data, from_client),
         })
+    }
+
+    /// The name of the matching Python class (dissector errors are counted by it).
+    pub fn class_name(&self) -> &'static str {
+        match self {
+            Stream::Tls(_) => "TlsStream",
+            Stream::Dns(_) => "DnsTcpStream",
+            Stream::Quic(_) => "QuicInitialParser",
+        }
     }
 
     /// No more bytes wanted from either direction.

@@ -181,3 +181,49 @@ def test_two_cores_in_threads_equal_one_after_the_other() -> None:
     for t in threads:
         t.join()
     assert together == alone
+
+
+def test_core_writes_addresses_as_python_does() -> None:
+    """The core builds the contexts of its events itself: its address text must be the
+    text the flows carry (Python's inet_ntoa/inet_ntop), for every shape of IPv6 address."""
+    import random
+    import socket
+
+    from netscan import _core
+
+    rng = random.Random(11)
+    samples = [bytes(16), bytes(15) + b"\x01", bytes(10) + b"\xff\xff\x0a\x00\x00\x01",
+               bytes(12) + b"\x0a\x00\x00\x01", bytes(8) + b"\x00\x01" + bytes(6),
+               b"\xfe\x80" + bytes(6) + b"\x02\x11\x22\xff\xfe\x33\x44\x55",
+               b"\x20\x01\x0d\xb8\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x01"]  # fmt: skip
+    for _ in range(3000):  # random zero runs of every length and place
+        words = [rng.choice((0, 0, 0, 1, 0xFFFF, rng.randrange(65536))) for _ in range(8)]
+        samples.append(b"".join(w.to_bytes(2, "big") for w in words))
+    for raw in samples:
+        assert _core.ip_string(raw) == socket.inet_ntop(socket.AF_INET6, raw), raw.hex()
+    for _ in range(200):
+        raw = rng.randbytes(4)
+        assert _core.ip_string(raw) == socket.inet_ntoa(raw)
+
+
+def test_core_dissects_and_counts_repeats() -> None:
+    """DNS, TLS and the other built-in dissectors run in the core (no payloads come back for
+    them), and the repeats it dropped are counted."""
+    demo = PCAPS / "demo_sales_office.pcapng"
+    rec = Recorder()
+    eng = CoreEngine(rec)
+    eng.open([str(demo)])
+    seen: list[int] = []
+    original = eng._feed
+
+    def feed(flow, parser, data, ctx, from_a, fid):  # type: ignore[no-untyped-def]
+        seen.append(ctx.dport if from_a else ctx.sport)
+        return original(flow, parser, data, ctx, from_a, fid)
+
+    eng._feed = feed  # type: ignore[method-assign]
+    eng.run_files()
+    eng.finish()
+    kinds = {e.kind for e, _ in rec.events}
+    assert {"dns", "tls_client_hello"} <= kinds
+    assert 53 not in seen and 443 not in seen  # parsed in the core, not handed over
+    assert eng.repeats["datagrams"] + eng.repeats["facts"] > 0

@@ -77,9 +77,57 @@ def _analyzer(engine: str) -> Any:
     return Analyzer(Options(engine=engine))
 
 
+class _Recorder:
+    """A sink that keeps what the reference engine hands over."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def on_flow(self, flow: Flow) -> None:
+        pass
+
+    def on_event(self, event: Event, flow: Flow | None) -> None:
+        self.events.append(event)
+
+    def on_frame_l2(self, file: int, frame: int, ts: float, src: bytes, wirelen: int) -> None:
+        pass
+
+
+def _reference_facts(path: str) -> Facts:
+    """The pure-Python engine the core was ported from (tests/reference), on its own: its
+    events and flows, as the oracle of the core's exact parity."""
+    from netscan.sources.pcapfile import CaptureError, CaptureFile
+    from tests.reference.native import Engine
+
+    sink = _Recorder()
+    engine = Engine(sink)  # type: ignore[arg-type]
+    try:
+        capture = CaptureFile(Path(path))
+    except CaptureError:
+        return Facts(0, set(), set(), set(), set(), set(), {}, [])
+    engine.run(capture.records())
+    engine.finish()
+    capture.close()
+    return Facts(
+        packets=engine.packets,
+        dns=set(),
+        sni=set(),
+        host=set(),
+        dhcp=set(),
+        macs=set(),
+        flows={
+            _flow_key(f): (f.bytes_ab, f.bytes_ba, f.pkts_ab, f.pkts_ba) for f in engine.all_flows
+        },
+        events=sink.events,
+    )
+
+
 @functools.cache
 def facts(path: str, engine: str) -> Facts:
     from netscan.inventory.inventory import Inventory
+
+    if engine == "native":
+        return _reference_facts(path)
 
     events: list[Event] = []
     original = Inventory.on_event
@@ -88,7 +136,13 @@ def facts(path: str, engine: str) -> Facts:
         events.append(ev)
         original(self, ev, flow)
 
-    with mock.patch.object(Inventory, "on_event", record):
+    # "core-all": the core handing over every datagram fact, repeats included
+    dedup = engine != "core-all"
+    engine = "core" if engine == "core-all" else engine
+    with (
+        mock.patch.object(Inventory, "on_event", record),
+        mock.patch("netscan.engine.core.DEDUP_FACTS", dedup),
+    ):
         result = _analyzer(engine).run([path])
     return Facts(
         packets=result.packets,
@@ -147,6 +201,72 @@ def test_same_flows_and_counts(path: Path) -> None:
     assert not only_native and not only_tshark, (only_native[:5], only_tshark[:5])
     differ = {k: (v, tshark.flows[k]) for k, v in native.flows.items() if tshark.flows[k] != v}
     assert not differ, list(differ.items())[:5]
+
+
+@pytest.mark.parametrize("path", _captures())
+def test_core_equals_native_engine(path: Path) -> None:
+    """Every event (in order, with its frame) and every flow counter of the Rust core, its
+    repeated datagram facts included, equal the pure-Python engine's."""
+    core = facts(str(path), "core-all")
+    native = facts(str(path), "native")
+    assert core.packets == native.packets
+    assert core.flows == native.flows
+    assert len(core.events) == len(native.events)
+    for a, b in zip(core.events, native.events, strict=True):
+        assert a == b
+
+
+# the datagram facts whose repeats the core drops (the same fact between the same hosts)
+_DEDUP_KINDS = {"dns", "nbns", "dhcp", "dhcpv6", "ntp", "ssdp", "sip"}
+
+
+def _deduped(ev: Event) -> bool:
+    return ev.kind in _DEDUP_KINDS and ev.ctx.transport == "udp"
+
+
+def _fact(ev: Event) -> str:
+    """What a datagram event says, with its sender (address and MAC) and receiver (DNS TTLs
+    left out; a resolver's answer to a receiver that is not off-site is one fact)."""
+    import dataclasses
+
+    from netscan.inventory.enrich import Premises
+
+    bare = dataclasses.replace(ev, ctx=None)  # type: ignore[arg-type]
+    dst = ev.ctx.dst_ip
+    if isinstance(bare, DnsEvent):
+        bare.answers = [dataclasses.replace(r, ttl=0) for r in bare.answers]
+        if bare.proto == "dns" and bare.is_response and not Premises().is_offsite(dst or ""):
+            dst = "not off-site"
+    return repr((ev.ctx.src_ip, ev.ctx.src_mac, dst, bare))
+
+
+@pytest.mark.parametrize("path", _captures())
+def test_core_hands_over_first_and_latest_sighting_of_each_fact(path: Path) -> None:
+    """With repeats dropped, the core hands over every other event exactly as the Python
+    engine does, and of each datagram fact its first sighting (same frame) and its latest
+    one (same time), nothing it did not see, and fewer events where facts repeat."""
+    core = facts(str(path), "core")
+    native = facts(str(path), "native")
+    assert [e for e in core.events if not _deduped(e)] == [
+        e for e in native.events if not _deduped(e)
+    ]
+    first: dict[str, Event] = {}
+    latest: dict[str, float] = {}
+    for e in native.events:
+        if _deduped(e):
+            first.setdefault(_fact(e), e)
+            latest[_fact(e)] = max(latest.get(_fact(e), e.ctx.ts), e.ctx.ts)
+    core_first: dict[str, Event] = {}
+    core_latest: dict[str, float] = {}
+    native_all = [e for e in native.events if _deduped(e)]
+    for e in core.events:
+        if _deduped(e):
+            assert e in native_all
+            core_first.setdefault(_fact(e), e)
+            core_latest[_fact(e)] = max(core_latest.get(_fact(e), e.ctx.ts), e.ctx.ts)
+    assert core_first == first
+    assert core_latest == latest
+    assert len(core.events) <= len(native.events)
 
 
 # -- the tshark engine on its own ------------------------------------------------------
