@@ -36,7 +36,7 @@ from netscan.events import (
     WsdEvent,
 )
 from netscan.flow import Flow
-from netscan.inventory.enrich import Geo, Premises, oui_vendor
+from netscan.inventory.enrich import Geo, Premises
 from netscan.inventory.model import (
     MAX_EVIDENCE,
     MAX_IPS,
@@ -45,6 +45,7 @@ from netscan.inventory.model import (
     Endpoint,
     FlowTotals,
 )
+from netscan.inventory.oui import oui_vendor
 
 MAX_BODIES = _limits.Limits().bodies  # defaults; the run's limits may differ
 MAX_BODY_BYTES = _limits.Limits().body_bytes
