@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from netscan import untrusted
+from netscan.inventory.model import CAMERA_FAMILY
 from netscan.report import case_section
 
 LEVEL_COLOURS = {"confirmed": "#b3261e", "likely": "#c25e00", "possible": "#8a7300"}
 LEVEL_RANK = {"confirmed": 3, "likely": 2, "possible": 1}
-CAMERA_FAMILY = ("camera", "nvr", "face-terminal", "doorbell", "edge-server")
 MAX_COLUMN = 24  # nodes per column in the picture
 
 CSS = """
