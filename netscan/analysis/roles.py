@@ -182,7 +182,11 @@ def _wlan_video(c: Conversation) -> bool:
 
 
 def _speaks_as_client(dev: Device) -> bool:
-    return bool(dev.dhcp or dev.hostnames or dev.user_agents or dev.dns_queries)
+    """Whether the device speaks for itself like a personal device does: DHCP, names,
+    mDNS, DNS or web requests (not only as a hop or a stream)."""
+    return bool(
+        dev.dhcp or dev.hostnames or dev.user_agents or dev.dns_queries or "mdns" in dev.services
+    )
 
 
 # -- facts of a device, as observations in the pack's vocabulary --------------------------
@@ -246,13 +250,23 @@ def facts(
     out.extend(("mdns_service", s) for s in _first(services))
     models = [*mdns.get("models", []), *([dev.model] if dev.model else [])]
     out.extend(("mdns_model", m) for m in _first(models))
-    for key in ("vendor_class", "v6_vendor_class"):
-        if dev.dhcp.get(key):
-            out.append(("dhcp_vendor_class", str(dev.dhcp[key])))
+    if dev.dhcp.get("vendor_class"):
+        out.append(("dhcp_vendor_class", str(dev.dhcp["vendor_class"])))
+    if dev.dhcp.get("v6_vendor_class"):  # "<enterprise>:<data>" (311:MSFT 5.0)
+        head, sep, data = str(dev.dhcp["v6_vendor_class"]).partition(":")
+        out.append(("dhcp_vendor_class", data if sep and head.isdigit() else head))
     if dev.dhcp.get("prl"):
         out.append(("dhcp_prl", str(dev.dhcp["prl"])))
+    for _key, svc in sorted(dev.services.items())[:MAX_OBSERVED]:
+        # what the device's own answers say: banners and Digest realms
+        proto = svc.get("protocol")
+        if proto in ("http", "rtsp") and svc.get("server"):
+            out.append((f"{proto}_server", str(svc["server"])))
+        if proto == "rtsp" and svc.get("realm"):
+            out.append(("rtsp_realm", str(svc["realm"])))
     out.extend(("http_user_agent", ua) for ua in _first(sorted(dev.user_agents)))
     out.extend(("dns_name", n) for n in _first(sorted(dev.dns_queries | dev.requested_hosts)))
+    out.extend(("http_path_prefix", p) for p in _first(dev.requested_paths))
     out.extend(posted[: 2 * MAX_OBSERVED])
     if dev.vendor:
         out.append(("oui_vendor", dev.vendor))

@@ -55,6 +55,8 @@ MAX_CONV_BURSTS = 20_000  # upload bursts one conversation keeps (each flow keep
 MDNS_MODEL_KEYS = frozenset({"model", "ty", "usb_mdl", "mdl", "product"})
 MDNS_MAKER_KEYS = frozenset({"usb_mfg", "mfg", "manufacturer"})
 MDNS_TXT_VALUE = 100  # characters kept of one TXT value
+MAX_REQUESTED_PATHS = 32  # distinct request paths kept per device (role rules read them)
+MAX_PATH_CHARS = 256
 
 
 def _clone(c: Conversation) -> Conversation:
@@ -505,6 +507,17 @@ class Inventory:
                 self._endpoint_name(ep, host, "http", ev.ctx.file, ev.ctx.frame)
         if dev is not None and ev.user_agent and len(dev.user_agents) < 20:
             dev.user_agents.add(ev.user_agent)
+        # paths asked of off-site servers (platform polls): what the role rules weigh; paths
+        # asked of premises devices describe those devices, not the one asking
+        if (
+            dev is not None
+            and ep is not None
+            and ev.path
+            and len(dev.requested_paths) < MAX_REQUESTED_PATHS
+        ):
+            path = ev.path[:MAX_PATH_CHARS]
+            if path not in dev.requested_paths:
+                dev.requested_paths.append(path)
         if dev is not None and ev.host and len(dev.requested_hosts) < 200:
             host = _strip_port(ev.host).lower().rstrip(".")
             if host and not _is_ip_literal(host):

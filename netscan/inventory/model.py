@@ -85,6 +85,7 @@ class Device:
     user_agents: set[str] = field(default_factory=set)
     dns_queries: set[str] = field(default_factory=set)
     requested_hosts: set[str] = field(default_factory=set)  # HTTP Host of its requests
+    requested_paths: list[str] = field(default_factory=list)  # paths asked of off-site hosts
     tls_fingerprints: set[str] = field(default_factory=set)  # ja4 strings
     matches: dict[str, dict[str, Any]] = field(default_factory=dict)  # sig_id -> match facts
     first_frame: tuple[int, int] = (0, 0)
