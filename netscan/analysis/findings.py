@@ -31,7 +31,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from netscan.analysis.content import ContentItem, parse_body
+from netscan.analysis.content import BodyRouter, ContentItem, body_router, parse_body
 from netscan.analysis.faces import FaceChecker, ImageCheck
 from netscan.analysis.roles import looks_like_video_vendor, trusted_signature
 from netscan.events import HttpBodyEvent
@@ -153,13 +153,14 @@ def _device_key(inv: Inventory, mac: str | None, ip: str | None) -> str | None:
 
 def content_hits(inv: Inventory, checker: FaceChecker) -> list[ContentHit]:
     hits: list[ContentHit] = []
+    route: BodyRouter | None = body_router(inv.matcher) if inv.matcher is not None else None
     for ev in inv.bodies:
         ctx = ev.ctx
         if ev.method == "RESPONSE":  # answers handed to a device (netscan.analysis.facelib)
             continue
         if not ctx.src_ip or not inv.premises.is_premises(ctx.src_ip):
             continue
-        parsed = parse_body(ev)
+        parsed = parse_body(ev, route)
         if not parsed.items:
             continue
         src = _device_key(inv, ctx.src_mac, ctx.src_ip)

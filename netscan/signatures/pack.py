@@ -321,6 +321,7 @@ class Signature:
     kb_ref: str | None = None
     file: str = ""
     line: int = 0
+    parser: str | None = None  # protocol signatures: the body parser for their HTTP paths
 
     @property
     def all_fields(self) -> frozenset[str]:
@@ -345,6 +346,7 @@ class Signature:
             "confidence": self.confidence,
             "notes": self.notes,
             "kb_ref": self.kb_ref,
+            "parser": self.parser,
             "sources": list(self.sources),
             "match": [entry(e) for e in self.match],
             "match_all": [entry(e) for e in self.match_all],
@@ -771,6 +773,7 @@ def _build_signature(raw: Mapping[str, Any], file: Path, errors: list[str]) -> S
         kb_ref=raw.get("kb_ref"),
         file=str(file),
         line=line,
+        parser=str(raw["parser"]) if raw.get("parser") is not None else None,
     )
 
 
@@ -869,6 +872,10 @@ def _rule_checks(sig: Signature) -> list[str]:
     out: list[str] = []
     where = f"{sig.file}:{sig.line}: {sig.id}"
     is_rule = sig.category == RULE_CATEGORY
+    if sig.parser is not None and (
+        sig.category != "protocol" or not any(e.field == "http_path_prefix" for e in sig.match)
+    ):
+        out.append(f"{where}: parser is for protocol signatures that match http_path_prefix")
     if is_rule and sig.role not in _model.ROLES[:-1]:
         out.append(
             f"{where}: a role rule needs a report role (one of {', '.join(_model.ROLES[:-1])})"
