@@ -38,7 +38,8 @@ STREAM_MIN_BYTES = 200_000  # a sustained media stream sends at least this much
 EDGE_UPLOAD_BYTES = 4_000  # a stream-pulling box that sends this much off-site forwards
 HOUSEKEEPING_PORTS = frozenset({53, 123})  # DNS and NTP: every box talks them off-site
 ROUTER_MIN_OFFSITE_PEERS = 3  # the MAC behind this many off-site addresses is a gateway
-# ... or behind one, when it also answers the premises' DNS (the usual home/shop router)
+# ... or behind one, when it also answers the premises' DNS (the usual home/shop router) or
+# starts no conversation of its own
 WLAN_VIDEO_BYTES = 1_000_000
 WLAN_VIDEO_RATE = 30_000  # bytes/s
 MAX_OBSERVED = 64  # facts of one kind taken from one device (names, agents, paths)
@@ -151,8 +152,11 @@ def behaviours(inv: Inventory, convs: list[Conversation]) -> dict[str, dict[str,
                 out[receiver]["records-streams-uploads-offsite"] = (
                     f"{what} and sends {offsite_up[receiver]:,} bytes off-site"
                 )
+    talkers = {c.device for c in convs if c.device_is_client and c.transport != "wlan"}
     for mac, peers in offsite_peers_via.items():
-        if len(peers) >= ROUTER_MIN_OFFSITE_PEERS or mac in resolvers:
+        # a MAC that off-site traffic comes through and that starts no conversation of its
+        # own is a gateway too (a device behind it would be the one talking)
+        if len(peers) >= ROUTER_MIN_OFFSITE_PEERS or mac in resolvers or mac not in talkers:
             n = len(peers)
             out[mac]["forwards-offsite"] = (
                 f"forwards traffic for {n} off-site address{'es' if n > 1 else ''}"

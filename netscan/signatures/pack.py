@@ -56,7 +56,7 @@ BEHAVIOURS: dict[str, str] = {
     ),
     "uploads-to-camera-cloud": "uploads sustained data to a camera vendor's cloud",
     "forwards-offsite": (
-        "is the MAC behind three or more off-site addresses, or behind one and answers DNS"
+        "is the MAC behind off-site addresses (three or more, or one while it answers DNS or starts no conversation itself)"
     ),
     "wlan-video-upstream": "sends a steady video-shaped upstream on encrypted 802.11",
     "private-mac-client": "a locally administered MAC that speaks as a client",
