@@ -401,7 +401,12 @@ def _devices(report: dict[str, Any]) -> str:
             f"<td>{_e(', '.join(d.get('ips') or []))}</td>"
             f"<td>{_e(', '.join(d.get('hostnames') or []))}</td>"
             f"<td>{_e(d.get('vendor') or '')}<br><span class='small'>{_e(d.get('model') or '')}"
-            f"</span></td><td>{_e(d.get('role'))} <span class='small'>"
+            + (
+                f"<br>says: {_e(d['manufacturer'])}"
+                if d.get("manufacturer") and d.get("manufacturer") != d.get("vendor")
+                else ""
+            )
+            + f"</span></td><td>{_e(d.get('role'))} <span class='small'>"
             f"({_e(d.get('role_confidence'))})</span></td>"
             f"<td class='small'>{_e('; '.join(d.get('role_reasons') or []))}{_case_note(d)}</td></tr>"
         )

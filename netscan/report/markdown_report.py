@@ -139,14 +139,14 @@ def render(report: dict[str, Any], analyst: str | None = None) -> str:
         ]
     lines += ["## Device inventory", ""]
     lines += _table(
-        ["MAC", "Addresses", "Names", "Vendor", "Model", "Role", "Why"],
+        ["MAC", "Addresses", "Names", "Vendor", "Model / manufacturer", "Role", "Why"],
         [
             [
                 d.get("mac") or d.get("key"),
                 _names(d.get("ips")),
                 _names(d.get("hostnames")),
                 d.get("vendor") or "",
-                d.get("model") or "",
+                " / ".join(x for x in (d.get("model"), d.get("manufacturer")) if x),
                 f"{d.get('role')} ({d.get('role_confidence')})",
                 "; ".join(display(r, TEXT_LIMIT) for r in d.get("role_reasons") or []),
             ]

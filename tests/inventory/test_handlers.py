@@ -278,17 +278,24 @@ def test_stream_puller_is_a_recorder_unless_it_forwards(upload: int, role: str) 
     assert {inv.devices[c].role for c in cams} == {"camera"}
 
 
-def test_gateway_needs_several_offsite_peers_or_dns() -> None:
+def test_gateway_needs_several_offsite_peers_or_dns_or_silence() -> None:
     inv = _inv()
     inv.device(GW_MAC, 0, 1, 0.0)
-    one = [_conv(MAC, OFF, None, "tcp", 443, 10, 10, 1, 1, peer_mac=GW_MAC)]
     inv.device(MAC, 0, 2, 0.0)
-    assert "forwards-offsite" not in behaviours(inv, one).get(GW_MAC, {})
-    dns = [*one, _conv(MAC, GW_IP, GW_MAC, "udp", 53, 80, 120, 1, 1)]
-    assert "forwards-offsite" in behaviours(inv, dns)[GW_MAC]
+    via = _conv(MAC, OFF, None, "tcp", 443, 10, 10, 1, 1, peer_mac=GW_MAC)
+    # carries one off-site address and talks itself (a capture artefact, a bridge): not enough
+    own = _conv(
+        GW_MAC, "198.51.100.9", None, "tcp", 443, 10, 10, 1, 1, peer_mac="02:00:00:00:00:09"
+    )
+    assert "forwards-offsite" not in behaviours(inv, [via, own]).get(GW_MAC, {})
+    # ... unless it also answers the premises' DNS
+    dns = _conv(MAC, GW_IP, GW_MAC, "udp", 53, 80, 120, 1, 1)
+    assert "forwards-offsite" in behaviours(inv, [via, own, dns])[GW_MAC]
+    # a MAC that off-site traffic comes through and that never talks itself is the gateway
+    assert "forwards-offsite" in behaviours(inv, [via])[GW_MAC]
     many = [_conv(MAC, f"203.0.113.{i}", None, "tcp", 443, 10, 10, 1, 1, peer_mac=GW_MAC)
             for i in range(3)]  # fmt: skip
-    assert "forwards-offsite" in behaviours(inv, many)[GW_MAC]
+    assert "forwards-offsite" in behaviours(inv, [*many, own])[GW_MAC]
 
 
 def test_role_rules_never_add_packet_evidence() -> None:
