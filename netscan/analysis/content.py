@@ -8,10 +8,15 @@ Each ``HttpBodyEvent`` the engine kept is parsed by the protocol it speaks:
   ``AccessControllerEvent`` (JSON) part and a picture part;
 * Dahua event/snapshot uploads: ``Events[0].Code=FaceDetection`` style text parts with JPEG
   parts beside them;
-* ZKTeco ADMS (``/iclock/cdata``): ``ATTPHOTO`` (a text header, NUL, the JPEG), ``BIOPHOTO``
+* ZKTeco ADMS (iclock ``cdata``): ``ATTPHOTO`` (a text header, NUL, the JPEG), ``BIOPHOTO``
   and ``USERPIC`` (base64 ``Content=``) and ``BIODATA``/``FACE`` templates;
 * anything else: multipart picture parts, base64 pictures inside JSON or form fields, raw
   picture bodies.
+
+Which parser reads a body is decided by its path: the protocol signatures of the pack that
+carry a ``parser`` (``viid``, ``iclock``, ``isapi``) name the path prefixes each parser
+serves, so no path is spelled here. Bodies whose content speaks for itself (ISAPI event
+parts, Dahua event codes, VIID object lists) are recognised whatever the path.
 
 The result lists ``ContentItem`` objects: a carved picture (JPEG/PNG bytes) or a biometric
 template, with what the protocol says about it. Nothing here writes to disk.
@@ -24,11 +29,15 @@ import binascii
 import json
 import re
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus, urlsplit
 
 from netscan.events import HttpBodyEvent
+
+# path -> names of the body parsers the pack assigns to it
+BodyRouter = Callable[[str], frozenset[str]]
 
 JPEG_SOI = b"\xff\xd8\xff"
 PNG_SIG = b"\x89PNG\r\n\x1a\n"
@@ -587,18 +596,54 @@ def _short(path: str, n: int = 80) -> str:
     return path if len(path) <= n else path[: n - 1] + "…"
 
 
-def parse_body(ev: HttpBodyEvent) -> ParsedBody:
-    """What face-bearing content a request body carries."""
+def body_router(matcher: Any) -> BodyRouter:
+    """The parsers the pack's protocol signatures assign to a request path (their
+    ``parser`` key, for the ``http_path_prefix`` entries that match)."""
+    pack = matcher.pack
+    cache: dict[str, frozenset[str]] = {}
+
+    def route(path: str) -> frozenset[str]:
+        hit = cache.get(path)
+        if hit is None:
+            names = set()
+            for m in matcher.match_facts([("http_path_prefix", path)]):
+                sig = pack.by_id.get(m.sig_id)
+                if sig is not None and sig.parser:
+                    names.add(sig.parser)
+            hit = frozenset(names)
+            if len(cache) < 4096:
+                cache[path] = hit
+        return hit
+
+    return route
+
+
+_DEFAULT_ROUTER: BodyRouter | None = None
+
+
+def _default_router() -> BodyRouter:
+    global _DEFAULT_ROUTER
+    if _DEFAULT_ROUTER is None:
+        from netscan.signatures.matcher import Matcher
+        from netscan.signatures.pack import load_active_pack
+
+        _DEFAULT_ROUTER = body_router(Matcher(load_active_pack()))
+    return _DEFAULT_ROUTER
+
+
+def parse_body(ev: HttpBodyEvent, route: BodyRouter | None = None) -> ParsedBody:
+    """What face-bearing content a request body carries. ``route`` names the parsers for a
+    path (``body_router`` of the run's matcher; the active pack's when not given)."""
     body = ev.body
     path = ev.path or ""
-    low_path = path.lower()
+    parsers = (route or _default_router())(path) if path else frozenset()
     ctype = ev.content_type or ""
     parts: list[Part] = []
     if "multipart/" in ctype.lower() or body[:2] == b"--":
         parts = split_multipart(body, boundary_of(ctype))
-    if low_path.startswith("/viid/"):
+    if "viid" in parsers:
         return _parse_viid(ev, _load_json(body))
-    if low_path.startswith("/iclock/"):
+    if "iclock" in parsers:
         return _parse_iclock(ev)
     head = body[:4096]
     if parts and any(
@@ -608,7 +653,7 @@ def parse_body(ev: HttpBodyEvent) -> ParsedBody:
         for p in parts
     ):
         return _parse_isapi(ev, parts)
-    if low_path.startswith("/isapi/") and parts:
+    if "isapi" in parsers and parts:
         return _parse_isapi(ev, parts)
     if _DAHUA_CODE.search(head.decode("latin-1")) or any(
         _DAHUA_CODE.search(p.body[:2048].decode("latin-1")) for p in parts

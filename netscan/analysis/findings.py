@@ -31,18 +31,17 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from netscan.analysis.content import ContentItem, parse_body
+from netscan.analysis.content import BodyRouter, ContentItem, body_router, parse_body
 from netscan.analysis.faces import FaceChecker, ImageCheck
-from netscan.analysis.roles import CAMERA_VENDOR_WORDS, trusted_signature
+from netscan.analysis.roles import looks_like_video_vendor, trusted_signature
 from netscan.events import HttpBodyEvent
 from netscan.inventory.enrich import registered_domain
 from netscan.inventory.inventory import Inventory
-from netscan.inventory.model import Conversation, Device, Endpoint
+from netscan.inventory.model import CAMERA_FAMILY, FEEDER_ROLES, Conversation, Device, Endpoint
 
 LEVELS = ("confirmed", "likely", "possible")
 LEVEL_RANK = {"confirmed": 3, "likely": 2, "possible": 1}
-FACE_CAPABLE = frozenset({"camera", "nvr", "face-terminal", "doorbell", "edge-server"})
-FEEDER_ROLES = frozenset({"camera", "nvr", "face-terminal", "doorbell"})
+FACE_CAPABLE = CAMERA_FAMILY
 
 IMAGE_BURST_MIN = 20_000
 IMAGE_BURST_MAX = 2_000_000
@@ -154,13 +153,14 @@ def _device_key(inv: Inventory, mac: str | None, ip: str | None) -> str | None:
 
 def content_hits(inv: Inventory, checker: FaceChecker) -> list[ContentHit]:
     hits: list[ContentHit] = []
+    route: BodyRouter | None = body_router(inv.matcher) if inv.matcher is not None else None
     for ev in inv.bodies:
         ctx = ev.ctx
         if ev.method == "RESPONSE":  # answers handed to a device (netscan.analysis.facelib)
             continue
         if not ctx.src_ip or not inv.premises.is_premises(ctx.src_ip):
             continue
-        parsed = parse_body(ev)
+        parsed = parse_body(ev, route)
         if not parsed.items:
             continue
         src = _device_key(inv, ctx.src_mac, ctx.src_ip)
@@ -753,11 +753,6 @@ def _a(word: str) -> str:
     return ("an " if word[:1] in "aeiou" or word.startswith("nvr") else "a ") + word
 
 
-def _looks_like_camera_vendor(dev: Device | None) -> bool:
-    vendor = (dev.vendor or "").lower() if dev else ""
-    return any(w in vendor for w in CAMERA_VENDOR_WORDS)
-
-
 def wlan_video_shape(c: Conversation) -> bool:
     dur = max(c.last_ts - c.first_ts, 0.0)
     if c.bytes_up < WLAN_MIN_BYTES or dur < WLAN_MIN_SECONDS:
@@ -773,7 +768,7 @@ def _assess_wlan(
 ) -> dict[str, Any] | None:
     dev = inv.devices.get(dkey)
     role = dev.role if dev else "unknown"
-    if role not in FACE_CAPABLE and not _looks_like_camera_vendor(dev):
+    if role not in FACE_CAPABLE and not looks_like_video_vendor(inv, dev):
         return None
     video = [c for c in convs if wlan_video_shape(c)]
     if not video:

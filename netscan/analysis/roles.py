@@ -1,39 +1,94 @@
-"""Device roles from combined evidence: signatures, discovery, services, traffic shape."""
+"""Device roles from combined evidence: signatures, the pack's role rules, behaviours.
+
+Every word that decides a role is data in the signature pack: device signatures say what a
+device announces (and which role that supports), and role rules (``signatures/role/``) weigh
+device facts (host names, mDNS models and services, DHCP vendor classes and parameter lists,
+user agents, names asked for, paths posted) and behaviours measured here from the flows
+(``netscan.signatures.pack.BEHAVIOURS``) into report roles. This module only measures the
+behaviours, gathers each device's facts as observations, matches them against the rules and
+combines what fired (noisy-or per role).
+
+It also names each device's ``manufacturer`` from what the device says about itself (device
+signatures on discovery replies, banners, realms, names; mDNS TXT records), beside ``vendor``,
+the registrant of its MAC block.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
+from netscan.inventory.enrich import is_locally_administered
 from netscan.inventory.inventory import Inventory
-from netscan.inventory.model import ROLES, Conversation, Device
+from netscan.inventory.model import (
+    CAMERA_FAMILY,
+    GENERIC_VIDEO,
+    ROLES,
+    SIGNATURE_ONLY_ROLES,
+    VIDEO_SIGNATURE_ROLES,
+    Conversation,
+    Device,
+)
+from netscan.signatures.matcher import Matcher, SigMatch
+from netscan.signatures.pack import BEHAVIOURS, RULE_CATEGORY, Pack
 
-CAMERA_VENDOR_WORDS = (
-    "hikvision",
-    "dahua",
-    "ezviz",
-    "uniview",
-    "axis communications",
-    "hanwha",
-    "vivotek",
-    "reolink",
-    "amcrest",
-    "foscam",
-)
 CLOUD_UPLOAD_BYTES = 1_000_000  # sustained upload to a camera vendor's cloud
-MEDIA_MIN_BYTES = 200_000  # a sustained media stream sends at least this much
-ROUTER_MIN_OFFSITE_PEERS = 3
-CAMERA_SIGNATURE_ROLES = ("camera", "nvr", "doorbell", "face-terminal", "video-device")
-# request paths that only face/attendance terminals post
-TERMINAL_PATHS = (
-    ("/iclock/", "pushes ZKTeco ADMS (iclock) records"),
-    ("/isapi/accesscontrol", "pushes Hikvision access-control events"),
-)
+STREAM_MIN_BYTES = 200_000  # a sustained media stream sends at least this much
+EDGE_UPLOAD_BYTES = 4_000  # a stream-pulling box that sends this much off-site forwards
+HOUSEKEEPING_PORTS = frozenset({53, 123})  # DNS and NTP: every box talks them off-site
+ROUTER_MIN_OFFSITE_PEERS = 3  # the MAC behind this many off-site addresses is a gateway
+# ... or behind one, when it also answers the premises' DNS (the usual home/shop router) or
+# starts no conversation of its own
 WLAN_VIDEO_BYTES = 1_000_000
 WLAN_VIDEO_RATE = 30_000  # bytes/s
+MAX_OBSERVED = 64  # facts of one kind taken from one device (names, agents, paths)
+REASON_VALUE_CHARS = 80
+# fields that a client's request carries: they describe the server, not the requester
+SERVER_FIELDS = {"rtsp_path": "rtsp", "http_path_prefix": "http"}
+# signature fields that only say who registered the MAC block, not what the device says
+REGISTRY_FIELDS = frozenset({"oui_prefix", "oui_vendor"})
+
+Hint = tuple[str, float, str]
 
 
-def _combine(hints: list[tuple[str, float, str]]) -> dict[str, tuple[float, list[str]]]:
+# -- the pack's role rules -------------------------------------------------------------------
+
+_RULES: dict[int, tuple[Pack, Matcher]] = {}
+
+
+def rules_for(pack: Pack) -> Matcher:
+    """A matcher over the pack's role rules only (built once per pack)."""
+    hit = _RULES.get(id(pack))
+    if hit is not None and hit[0] is pack:
+        return hit[1]
+    sub = Pack(
+        signatures=[s for s in pack.signatures if s.category == RULE_CATEGORY],
+        version=pack.version,
+    )
+    matcher = Matcher(sub)
+    if len(_RULES) >= 8:
+        _RULES.clear()
+    _RULES[id(pack)] = (pack, matcher)
+    return matcher
+
+
+def _pack_of(inv: Inventory) -> Pack:
+    pack = getattr(inv.matcher, "pack", None)
+    if isinstance(pack, Pack):
+        return pack
+    from netscan.signatures.pack import load_active_pack
+
+    global _ACTIVE
+    if _ACTIVE is None:
+        _ACTIVE = load_active_pack()
+    return _ACTIVE
+
+
+_ACTIVE: Pack | None = None
+
+
+def _combine(hints: list[Hint]) -> dict[str, tuple[float, list[str]]]:
     """Noisy-or per role: independent pieces of evidence reinforce each other."""
     acc: dict[str, tuple[float, list[str]]] = {}
     for role, conf, why in hints:
@@ -44,155 +99,101 @@ def _combine(hints: list[tuple[str, float, str]]) -> dict[str, tuple[float, list
     return acc
 
 
-def traffic_hints(
-    inv: Inventory, convs: list[Conversation]
-) -> dict[str, list[tuple[str, float, str]]]:
-    hints: dict[str, list[tuple[str, float, str]]] = defaultdict(list)
+# -- behaviours ------------------------------------------------------------------------------
+
+
+def behaviours(inv: Inventory, convs: list[Conversation]) -> dict[str, dict[str, str]]:
+    """``{device key: {behaviour: what was seen}}`` for the behaviours of the pack's
+    vocabulary, measured from the conversations and the inventory."""
+    out: dict[str, dict[str, str]] = defaultdict(dict)
     media_sources: dict[str, set[str]] = defaultdict(set)  # receiver -> senders of media
     offsite_peers_via: dict[str, set[str]] = defaultdict(set)
+    offsite_up: dict[str, int] = defaultdict(int)
+    resolvers: set[str] = set()  # premises devices that answer DNS
     for c in convs:
         dev = inv.devices.get(c.device)
         if dev is None:
             continue
         rtsp_server = c.port in (554, 8554) and c.transport == "tcp"
         # an RTSP server that streams (the server side is the peer of a client conversation)
-        if rtsp_server and c.peer_device and c.bytes_down > MEDIA_MIN_BYTES:
+        if rtsp_server and c.peer_device and c.bytes_down > STREAM_MIN_BYTES:
             media_sources[c.device].add(c.peer_device)
         if c.peer_device and c.transport == "udp":
             # media over UDP (RTP, P2P video): one side sends far more packets than it gets
-            if c.bytes_up > MEDIA_MIN_BYTES and c.packets_up > 3 * max(1, c.packets_down):
+            if c.bytes_up > STREAM_MIN_BYTES and c.packets_up > 3 * max(1, c.packets_down):
                 media_sources[c.peer_device].add(c.device)
-            elif c.bytes_down > MEDIA_MIN_BYTES and c.packets_down > 3 * max(1, c.packets_up):
+            elif c.bytes_down > STREAM_MIN_BYTES and c.packets_down > 3 * max(1, c.packets_up):
                 media_sources[c.device].add(c.peer_device)
-        if c.peer_device is None and c.bytes_up >= CLOUD_UPLOAD_BYTES:
-            ep = inv.endpoints.get(c.peer_ip)
-            if (
-                ep is not None
-                and ep.category == "vendor-cloud"
-                and c.bytes_up >= 3 * max(1, c.bytes_down)
-            ):
-                hints[c.device].append(
-                    ("camera", 0.5, f"uploads sustained data to the camera cloud {ep.provider}")
-                )
-        if c.peer_mac and not inv.premises.is_premises(c.peer_ip) and c.peer_mac in inv.devices:
+        if c.peer_device is None and inv.premises.is_offsite(c.peer_ip):
+            if c.port not in HOUSEKEEPING_PORTS:
+                offsite_up[c.device] += c.bytes_up
+            if c.bytes_up >= CLOUD_UPLOAD_BYTES and c.bytes_up >= 3 * max(1, c.bytes_down):
+                ep = inv.endpoints.get(c.peer_ip)
+                if ep is not None and ep.category == "vendor-cloud":
+                    out[c.device]["uploads-to-camera-cloud"] = (
+                        f"uploads {c.bytes_up:,} bytes to the camera cloud {ep.provider}"
+                    )
+        if (
+            c.peer_mac
+            and c.peer_ip
+            and not inv.premises.is_premises(c.peer_ip)
+            and c.peer_mac in inv.devices
+        ):
             offsite_peers_via[c.peer_mac].add(c.peer_ip)
-    offsite_talkers = {
-        c.device for c in convs if c.peer_device is None and inv.premises.is_offsite(c.peer_ip)
-    }
+        if c.port == 53 and c.peer_device and c.device_is_client:
+            resolvers.add(c.peer_device)
     for receiver, senders in media_sources.items():
         for s in senders:
-            hints[s].append(("camera", 0.6, "sends a sustained media stream to a local device"))
+            out[s].setdefault("streams-media", "sends a sustained media stream to a local device")
         if len(senders) >= 2:
-            rdev = inv.devices.get(receiver)
-            camera_sig = rdev is not None and any(
-                m.get("role") in CAMERA_SIGNATURE_ROLES and trusted_signature(rdev, m)
-                for m in rdev.matches.values()
-            )
-            why = f"receives media streams from {len(senders)} local devices"
-            if camera_sig:
-                # a camera-vendor box that records several cameras is a recorder
-                hints[receiver].append(("nvr", 0.6, why))
-            elif receiver in offsite_talkers:
-                # no camera signature, pulls several streams and talks off-site
-                hints[receiver].append(("edge-server", 0.85, why + " and talks off-site"))
-            else:
-                hints[receiver].append(("edge-server", 0.5, why))
+            what = f"receives media streams from {len(senders)} local devices"
+            out[receiver]["records-streams"] = what
+            if offsite_up.get(receiver, 0) >= EDGE_UPLOAD_BYTES:
+                out[receiver]["records-streams-uploads-offsite"] = (
+                    f"{what} and sends {offsite_up[receiver]:,} bytes off-site"
+                )
+    talkers = {c.device for c in convs if c.device_is_client and c.transport != "wlan"}
     for mac, peers in offsite_peers_via.items():
-        if len(peers) >= ROUTER_MIN_OFFSITE_PEERS:
-            hints[mac].append(
-                ("router", 0.9, f"forwards traffic for {len(peers)} off-site addresses")
+        # a MAC that off-site traffic comes through and that starts no conversation of its
+        # own is a gateway too (a device behind it would be the one talking)
+        if len(peers) >= ROUTER_MIN_OFFSITE_PEERS or mac in resolvers or mac not in talkers:
+            n = len(peers)
+            out[mac]["forwards-offsite"] = (
+                f"forwards traffic for {n} off-site address{'es' if n > 1 else ''}"
+                + (" and answers DNS" if mac in resolvers else "")
             )
-    return hints
-
-
-def _service_hints(dev: Device) -> list[tuple[str, float, str]]:
-    out: list[tuple[str, float, str]] = []
-    for key, svc in dev.services.items():
-        if svc.get("protocol") == "rtsp":
-            out.append(("camera", 0.5, f"serves RTSP on {key}"))
-        if key == "mdns":
-            names = " ".join(svc.get("names", []))
-            if "_ipp._tcp" in names or "_printer._tcp" in names or "_pdl-datastream" in names:
-                out.append(("printer", 0.8, "advertises a printer service over mDNS"))
-            if "_axis-video" in names:
-                out.append(("camera", 0.8, "advertises _axis-video over mDNS"))
-            if "_airplay" in names and "_companion-link" in names:
-                out.append(("phone", 0.3, "advertises Apple device services"))
-    vc = (dev.dhcp.get("vendor_class") or "").lower()
-    if vc.startswith("android-dhcp"):
-        out.append(("phone", 0.7, f"DHCP vendor class {dev.dhcp.get('vendor_class')}"))
-    if vc.startswith("msft"):
-        out.append(("computer", 0.4, f"DHCP vendor class {dev.dhcp.get('vendor_class')}"))
-    for ua in dev.user_agents:
-        low = ua.lower()
-        if "windows nt" in low or "macintosh" in low or "x11; linux" in low:
-            out.append(("computer", 0.5, "web browser user agent"))
-        elif "iphone" in low or "android" in low:
-            out.append(("phone", 0.5, "mobile user agent"))
-    vendor = (dev.vendor or "").lower()
-    if "apple" in vendor and any(h.lower().startswith(("iphone", "ipad")) for h in dev.hostnames):
-        out.append(("phone", 0.7, "Apple device named like a phone"))
-    if any("laserjet" in h.lower() or "officejet" in h.lower() for h in dev.hostnames):
-        out.append(("printer", 0.7, "printer host name"))
-    return out
-
-
-def content_hints(inv: Inventory) -> dict[str, list[tuple[str, float, str]]]:
-    """Roles implied by what a device posts: attendance and face terminals."""
-    hints: dict[str, list[tuple[str, float, str]]] = defaultdict(list)
-    for ev in inv.bodies:
-        ctx = ev.ctx
-        # a kept response (ADMS getrequest answer) speaks for the device that asked for it
-        poster = ctx.dst_mac if ev.method == "RESPONSE" else ctx.src_mac
-        key = poster if poster in inv.devices else None
-        if key is None:
-            continue
-        low = (ev.path or "").lower()
-        for prefix, why in TERMINAL_PATHS:
-            if low.startswith(prefix):
-                hints[key].append(("face-terminal", 0.7, why))
-        if b"AccessControllerEvent" in ev.body[:4096]:
-            hints[key].append(("face-terminal", 0.7, "posts access-control events"))
-    return hints
-
-
-def wlan_hints(
-    inv: Inventory, convs: list[Conversation]
-) -> dict[str, list[tuple[str, float, str]]]:
-    """A device seen only on encrypted 802.11 with a camera vendor's OUI and a steady,
-    video-shaped upstream is most likely a camera."""
-    hints: dict[str, list[tuple[str, float, str]]] = defaultdict(list)
     wired = {c.device for c in convs if c.transport != "wlan"}
     for c in convs:
-        if c.transport != "wlan" or c.device in wired:
-            continue
-        dev = inv.devices.get(c.device)
-        if dev is None:
-            continue
-        vendor = (dev.vendor or "").lower()
-        dur = max(c.last_ts - c.first_ts, 1.0)
-        steady = (
-            c.bytes_up >= WLAN_VIDEO_BYTES
-            and c.bytes_up / dur >= WLAN_VIDEO_RATE
-            and c.bytes_up >= 3 * max(c.bytes_down, 1)
-        )
-        camera_oui = any(w in vendor for w in CAMERA_VENDOR_WORDS) or any(
-            m.get("role") in CAMERA_SIGNATURE_ROLES for m in dev.matches.values()
-        )
-        if steady and camera_oui:
-            hints[c.device].append(
-                ("camera", 0.6, "camera-vendor OUI with a steady video-shaped 802.11 upstream")
-            )
-    return hints
+        if c.transport == "wlan" and c.device not in wired and _wlan_video(c):
+            out[c.device]["wlan-video-upstream"] = "a steady video-shaped 802.11 upstream"
+    for key, dev in inv.devices.items():
+        rtsp = [k for k, svc in sorted(dev.services.items()) if svc.get("protocol") == "rtsp"]
+        if rtsp:
+            out[key]["serves-rtsp"] = "serves RTSP on " + ", ".join(rtsp[:4])
+        if dev.mac and is_locally_administered(dev.mac) and _speaks_as_client(dev):
+            out[key]["private-mac-client"] = "a private (locally administered) MAC address"
+    # only words of the pack's vocabulary leave here (the pack validates rules against it)
+    return {k: {b: w for b, w in bs.items() if b in BEHAVIOURS} for k, bs in out.items()}
 
 
-# Pack roles that are not report roles: "video-device" supports whichever camera-family role
-# the other evidence picks (a camera when nothing else does); the others map or drop.
-PACK_ROLE_MAP = {"access-control": "iot", "module": "iot", "vendor-only": None}
-CAMERA_FAMILY = ("camera", "nvr", "doorbell", "face-terminal", "edge-server")
-GENERIC_VIDEO = "video-device"
-# fields that a client's request carries: they describe the server, not the requester
-SERVER_FIELDS = {"rtsp_path": "rtsp", "http_path_prefix": "http"}
+def _wlan_video(c: Conversation) -> bool:
+    dur = max(c.last_ts - c.first_ts, 1.0)
+    return (
+        c.bytes_up >= WLAN_VIDEO_BYTES
+        and c.bytes_up / dur >= WLAN_VIDEO_RATE
+        and c.bytes_up >= 3 * max(c.bytes_down, 1)
+    )
+
+
+def _speaks_as_client(dev: Device) -> bool:
+    """Whether the device speaks for itself like a personal device does: DHCP, names,
+    mDNS, DNS or web requests (not only as a hop or a stream)."""
+    return bool(
+        dev.dhcp or dev.hostnames or dev.user_agents or dev.dns_queries or "mdns" in dev.services
+    )
+
+
+# -- facts of a device, as observations in the pack's vocabulary --------------------------
 
 
 def _hex(s: str) -> str:
@@ -212,16 +213,128 @@ def trusted_signature(dev: Device, m: dict[str, Any]) -> bool:
     return True
 
 
-def _device_hints(dev: Device) -> list[tuple[str, float, str]]:
+def _signature_roles(dev: Device) -> list[str]:
+    return sorted(
+        {
+            str(m["role"])
+            for m in dev.matches.values()
+            if m.get("role") and trusted_signature(dev, m)
+        }
+    )
+
+
+def _mdns_service_type(name: str) -> str | None:
+    labels = name.lower().rstrip(".").split(".")
+    for i in range(len(labels) - 1):
+        if labels[i + 1] in ("_tcp", "_udp") and labels[i].startswith("_"):
+            return f"{labels[i]}.{labels[i + 1]}"
+    return None
+
+
+def _first(items: Iterable[str]) -> list[str]:
+    out: list[str] = []
+    for x in items:
+        if x and x not in out:
+            out.append(x)
+            if len(out) >= MAX_OBSERVED:
+                break
+    return out
+
+
+def facts(
+    dev: Device, seen: dict[str, str], posted: list[tuple[str, Any]]
+) -> list[tuple[str, Any]]:
+    """What is known of ``dev`` as ``(pack field, value)`` pairs: its names, mDNS services
+    and models, DHCP classes and parameter list, user agents, names it asked for, what it
+    posted, its MAC registrant, the roles of its device signatures and its behaviours."""
+    out: list[tuple[str, Any]] = []
+    out.extend(("hostname", h) for h in _first(sorted(dev.hostnames)))
+    mdns = dev.services.get("mdns", {})
+    services = (t for t in map(_mdns_service_type, mdns.get("names", [])) if t)
+    out.extend(("mdns_service", s) for s in _first(services))
+    models = [*mdns.get("models", []), *([dev.model] if dev.model else [])]
+    out.extend(("mdns_model", m) for m in _first(models))
+    if dev.dhcp.get("vendor_class"):
+        out.append(("dhcp_vendor_class", str(dev.dhcp["vendor_class"])))
+    if dev.dhcp.get("v6_vendor_class"):  # "<enterprise>:<data>" (311:MSFT 5.0)
+        head, sep, data = str(dev.dhcp["v6_vendor_class"]).partition(":")
+        out.append(("dhcp_vendor_class", data if sep and head.isdigit() else head))
+    if dev.dhcp.get("prl"):
+        out.append(("dhcp_prl", str(dev.dhcp["prl"])))
+    for _key, svc in sorted(dev.services.items())[:MAX_OBSERVED]:
+        # what the device's own answers say: banners and Digest realms
+        proto = svc.get("protocol")
+        if proto in ("http", "rtsp") and svc.get("server"):
+            out.append((f"{proto}_server", str(svc["server"])))
+        if proto == "rtsp" and svc.get("realm"):
+            out.append(("rtsp_realm", str(svc["realm"])))
+    out.extend(("http_user_agent", ua) for ua in _first(sorted(dev.user_agents)))
+    out.extend(("dns_name", n) for n in _first(sorted(dev.dns_queries | dev.requested_hosts)))
+    out.extend(("http_path_prefix", p) for p in _first(dev.requested_paths))
+    out.extend(posted[: 2 * MAX_OBSERVED])
+    if dev.vendor:
+        out.append(("oui_vendor", dev.vendor))
+    out.extend(("device_role", r) for r in _signature_roles(dev))
+    out.extend(("behaviour", b) for b in seen)
+    return out
+
+
+def _posted(inv: Inventory) -> dict[str, list[tuple[str, Any]]]:
+    """Request paths and bodies each device posted (a kept response, such as an ADMS
+    getrequest answer, speaks for the device that asked for it)."""
+    out: dict[str, list[tuple[str, Any]]] = defaultdict(list)
+    for ev in inv.bodies:
+        ctx = ev.ctx
+        poster = ctx.dst_mac if ev.method == "RESPONSE" else ctx.src_mac
+        if poster not in inv.devices or len(out[poster]) >= 2 * MAX_OBSERVED:
+            continue
+        out[poster].append(("content_marker", ev.body))
+        if ev.path:  # the path the device posted to, or asked for (an answer's request)
+            out[poster].append(("http_path_prefix", ev.path))
+    return out
+
+
+def _why(m: SigMatch, seen: dict[str, str]) -> str:
+    """A reason line: what was seen and the rule that weighed it."""
+    if m.field == "behaviour":
+        what = seen.get(m.value.lower(), m.value)
+    elif m.field == "content_marker":
+        what = f"posts {m.name.lower()}"
+    else:
+        value = " ".join(m.value.split())  # rendered escaped by every report
+        if len(value) > REASON_VALUE_CHARS:
+            value = value[: REASON_VALUE_CHARS - 1] + "…"
+        what = f"{m.field.replace('_', ' ')} {value}"
+    return f"{what} ({m.sig_id})"
+
+
+def rule_hints(rules: Matcher, known: list[tuple[str, Any]], seen: dict[str, str]) -> list[Hint]:
+    """Role hints from the rules that fire on what is known of a device: each rule counts
+    once (its strongest hit), so repeating a fact does not reinforce it."""
+    best: dict[str, SigMatch] = {}
+    for m in rules.match_facts(known):
+        prev = best.get(m.sig_id)
+        # a match_all rule reports the behaviour it weighed, if it weighed one
+        if m.role and (
+            prev is None
+            or m.confidence > prev.confidence
+            or (m.field == "behaviour" and prev.field != "behaviour")
+        ):
+            best[m.sig_id] = m
+    return [(str(m.role), m.confidence, _why(m, seen)) for _, m in sorted(best.items())]
+
+
+def _device_hints(dev: Device) -> list[Hint]:
+    """Role hints of the device signatures that fired on the device (and describe it)."""
     untrusted = {
         f"signature {sig}" for sig, m in dev.matches.items() if not trusted_signature(dev, m)
     }
-    out: list[tuple[str, float, str]] = []
+    out: list[Hint] = []
     for role, conf, why in dev.role_hints:
         if why in untrusted:
             continue
-        if role in PACK_ROLE_MAP:
-            mapped = PACK_ROLE_MAP[role]
+        if role in SIGNATURE_ONLY_ROLES and role != GENERIC_VIDEO:
+            mapped = SIGNATURE_ONLY_ROLES[role]
             if mapped is None:
                 continue
             out.append((mapped, conf * 0.5, why))
@@ -230,15 +343,60 @@ def _device_hints(dev: Device) -> list[tuple[str, float, str]]:
     return out
 
 
+def looks_like_video_vendor(inv: Inventory, dev: Device | None) -> bool:
+    """Whether the registrant of the device's MAC block is one the role rules count as a
+    video-device maker (the rules that pair a registrant with a video-shaped upstream)."""
+    if dev is None or not dev.vendor:
+        return False
+    rules = rules_for(_pack_of(inv))
+    probe = [("behaviour", "wlan-video-upstream"), ("oui_vendor", dev.vendor)]
+    return any(
+        m.role in CAMERA_FAMILY and m.field == "oui_vendor" for m in rules.match_facts(probe)
+    )
+
+
+# -- the manufacturer ------------------------------------------------------------------------
+
+
+def manufacturer(inv: Inventory, dev: Device) -> tuple[str | None, str | None]:
+    """(maker, why) from what the device says about itself: the most confident device
+    signature that fired on its own words (discovery replies, banners, realms, names,
+    certificates), else the maker its mDNS TXT records name. The MAC registrant is not
+    asked: that is ``vendor``."""
+    best: tuple[float, str, str] | None = None
+    for sig_id, m in sorted(dev.matches.items()):
+        if m.get("field") in REGISTRY_FIELDS or not trusted_signature(dev, m):
+            continue
+        if m.get("role") == "module" or not m.get("vendor"):
+            continue
+        sig = _pack_of(inv).by_id.get(sig_id)
+        if sig is not None and sig.jurisdiction == "ZZ":  # a standard, not a maker
+            continue
+        conf = float(m.get("confidence") or 0)
+        if best is None or conf > best[0]:
+            best = (conf, str(m["vendor"]), f"signature {sig_id} ({m.get('field')})")
+    if best is not None:
+        return best[1], best[2]
+    makers = dev.services.get("mdns", {}).get("makers", [])
+    if makers:
+        return str(makers[0])[:120], "mDNS TXT record"
+    return None, None
+
+
+# -- putting it together ---------------------------------------------------------------------
+
+
 def assign_roles(inv: Inventory, convs: list[Conversation]) -> None:
-    """Set ``role`` and ``role_confidence`` on every device."""
-    extra = traffic_hints(inv, convs)
-    for source in (content_hints(inv), wlan_hints(inv, convs)):
-        for key, hs in source.items():
-            extra.setdefault(key, []).extend(hs)
+    """Set ``role``, ``role_confidence``, ``role_reasons`` and ``manufacturer`` on every
+    device."""
+    rules = rules_for(_pack_of(inv))
+    seen_all = behaviours(inv, convs)
+    posted = _posted(inv)
     order = {"face-terminal": 3, "nvr": 2, "doorbell": 2, "edge-server": 1}
     for key, dev in inv.devices.items():
-        hints = _device_hints(dev) + _service_hints(dev) + extra.get(key, [])
+        dev.manufacturer, dev.manufacturer_source = manufacturer(inv, dev)
+        seen = seen_all.get(key, {})
+        hints = _device_hints(dev) + rule_hints(rules, facts(dev, seen, posted.get(key, [])), seen)
         generic = [h for h in hints if h[0] == GENERIC_VIDEO]
         specific = [h for h in hints if h[0] != GENERIC_VIDEO and h[0] in ROLES]
         if not specific and not generic:
@@ -251,7 +409,7 @@ def assign_roles(inv: Inventory, convs: list[Conversation]) -> None:
             )
         else:
             scored = _combine(specific)
-            # a face terminal or NVR signature is more specific than "camera"
+            # a face terminal or NVR is more specific than "camera"
             role, (conf, whys) = max(
                 scored.items(), key=lambda kv: (round(kv[1][0], 2), order.get(kv[0], 0))
             )
@@ -263,3 +421,16 @@ def assign_roles(inv: Inventory, convs: list[Conversation]) -> None:
         dev.role = role
         dev.role_confidence = round(conf, 2)
         dev.role_reasons = whys[:8]
+
+
+__all__ = [
+    "VIDEO_SIGNATURE_ROLES",
+    "assign_roles",
+    "behaviours",
+    "looks_like_video_vendor",
+    "manufacturer",
+    "facts",
+    "rule_hints",
+    "rules_for",
+    "trusted_signature",
+]

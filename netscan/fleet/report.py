@@ -19,13 +19,13 @@ from urllib.parse import quote
 
 from netscan import __version__
 from netscan.fleet.sites import Site
+from netscan.inventory.model import CAMERA_FAMILY
 
 FLEET_SCHEMA_VERSION = "1.0"
 LEVELS = ("confirmed", "likely", "possible")
 RANK = {"confirmed": 3, "likely": 2, "possible": 1, None: 0}
 COLOURS = {"confirmed": "#b3261e", "likely": "#c25e00", "possible": "#8a7300", "none": "#2e7d32",
            "failed": "#555555"}  # fmt: skip
-FACE_FAMILY = ("camera", "nvr", "face-terminal", "doorbell", "edge-server")
 MODEL_MIN_SITES = 3  # the same model at this many sites is a fleet finding
 MAX_LINKS = 50  # links kept per aggregate row
 
@@ -122,7 +122,7 @@ def build(out: Path, sites: list[Site], states: dict[str, dict[str, Any]],
                     if s.id not in c["sites"]:
                         c["sites"].append(s.id)
             for dev in rep.get("devices", []):
-                if dev.get("role") not in FACE_FAMILY:
+                if dev.get("role") not in CAMERA_FAMILY:
                     continue
                 key = (str(dev.get("vendor") or "unknown vendor"),
                        str(dev.get("model") or "unknown model"), str(dev.get("role")))  # fmt: skip

@@ -66,23 +66,8 @@ class Premises:
         return bool(ip) and self.scope(ip) == 2
 
 
-@lru_cache(maxsize=65536)
-def oui_vendor(mac: str) -> str | None:
-    """Organisation registered for the MAC's OUI in the IEEE registry (netaddr's copy)."""
-    if not mac:
-        return None
-    try:
-        first = int(mac[:2], 16)
-    except ValueError:
-        return None
-    if first & 0x02:  # locally administered: no registry entry
-        return None
-    try:
-        import netaddr
-
-        return str(netaddr.EUI(mac).oui.registration().org)
-    except Exception:
-        return None
+# MAC registrants (MA-L, MA-M, MA-S) live in netscan.inventory.oui
+from netscan.inventory.oui import oui_vendor  # noqa: E402, F401
 
 
 def is_locally_administered(mac: str) -> bool:

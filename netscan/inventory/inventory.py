@@ -36,7 +36,7 @@ from netscan.events import (
     WsdEvent,
 )
 from netscan.flow import Flow
-from netscan.inventory.enrich import Geo, Premises, oui_vendor
+from netscan.inventory.enrich import Geo, Premises
 from netscan.inventory.model import (
     MAX_EVIDENCE,
     MAX_IPS,
@@ -45,11 +45,18 @@ from netscan.inventory.model import (
     Endpoint,
     FlowTotals,
 )
+from netscan.inventory.oui import oui_vendor
 
 MAX_BODIES = _limits.Limits().bodies  # defaults; the run's limits may differ
 MAX_BODY_BYTES = _limits.Limits().body_bytes
 ConvKey = tuple[str, str, str, int]
 MAX_CONV_BURSTS = 20_000  # upload bursts one conversation keeps (each flow keeps 2000)
+# mDNS TXT keys that name the device's model or maker (Apple device-info, IPP/LPD printers)
+MDNS_MODEL_KEYS = frozenset({"model", "ty", "usb_mdl", "mdl", "product"})
+MDNS_MAKER_KEYS = frozenset({"usb_mfg", "mfg", "manufacturer"})
+MDNS_TXT_VALUE = 100  # characters kept of one TXT value
+MAX_REQUESTED_PATHS = 32  # distinct request paths kept per device (role rules read them)
+MAX_PATH_CHARS = 256
 
 
 def _clone(c: Conversation) -> Conversation:
@@ -243,7 +250,7 @@ class Inventory:
             elif m.category in ("face-cloud", "vendor-cloud"):
                 if ep is not None:
                     self._endpoint_match(ep, m, ctx.file, ctx.frame)
-            elif dev is not None:
+            elif dev is not None and m.category == "protocol":
                 # content and protocol signatures: evidence about what the sender sends
                 dev.add_evidence(ctx.file, ctx.frame,
                                  f"{m.field} {m.value!r} matches {m.sig_id}", m.sig_id)  # fmt: skip
@@ -366,6 +373,29 @@ class Inventory:
                 svc_entry = src_dev.services.setdefault("mdns", {"names": []})
                 if svc not in svc_entry["names"] and len(svc_entry["names"]) < 50:
                     svc_entry["names"].append(svc)
+                if rr.rtype == "TXT":
+                    self._mdns_txt(src_dev, svc_entry, rr.value, ctx.file, ctx.frame)
+
+    def _mdns_txt(
+        self, dev: Device, entry: dict[str, Any], txt: str, file: int, frame: int
+    ) -> None:
+        """Model and maker keys of an mDNS TXT record (Apple device-info ``model=``, printer
+        ``ty=``/``usb_MDL=``/``usb_MFG=``): what the device says it is, kept bounded."""
+        for item in txt.split("\n")[:64]:
+            key, sep, value = item.partition("=")
+            value = value.strip()[:MDNS_TXT_VALUE]
+            if not sep or not value:
+                continue
+            k = key.strip().lower()
+            slot = "models" if k in MDNS_MODEL_KEYS else "makers" if k in MDNS_MAKER_KEYS else None
+            if slot is None:
+                continue
+            values = entry.setdefault(slot, [])
+            if value not in values and len(values) < 8:
+                values.append(value)
+                dev.add_evidence(file, frame, f"mDNS TXT {k}={value}")
+                if slot == "models" and not dev.model:
+                    dev.model = value
 
     def _passive(self, ip: str, name: str, file: int, frame: int) -> None:
         name = name.lower().rstrip(".")
@@ -477,6 +507,21 @@ class Inventory:
                 self._endpoint_name(ep, host, "http", ev.ctx.file, ev.ctx.frame)
         if dev is not None and ev.user_agent and len(dev.user_agents) < 20:
             dev.user_agents.add(ev.user_agent)
+        # paths asked of off-site servers (platform polls): what the role rules weigh; paths
+        # asked of premises devices describe those devices, not the one asking
+        if (
+            dev is not None
+            and ep is not None
+            and ev.path
+            and len(dev.requested_paths) < MAX_REQUESTED_PATHS
+        ):
+            path = ev.path[:MAX_PATH_CHARS]
+            if path not in dev.requested_paths:
+                dev.requested_paths.append(path)
+        if dev is not None and ev.host and len(dev.requested_hosts) < 200:
+            host = _strip_port(ev.host).lower().rstrip(".")
+            if host and not _is_ip_literal(host):
+                dev.requested_hosts.add(host[:253])
 
     def _service(self, ev: Event, proto: str, facts: dict[str, Any]) -> None:
         ctx = ev.ctx

@@ -18,6 +18,22 @@ ROLES = (
     "iot",
     "unknown",
 )
+# The one role vocabulary. Report roles are ROLES; these sets name the families the analysis,
+# the reports and the fleet view use, so no module spells them again.
+CAMERA_FAMILY: tuple[str, ...] = ("camera", "nvr", "face-terminal", "doorbell", "edge-server")
+FEEDER_ROLES: tuple[str, ...] = ("camera", "nvr", "face-terminal", "doorbell")  # capture faces
+# Roles only a signature may claim, and the report role each supports: "video-device" backs
+# whichever camera-family role other evidence picks (a camera when nothing else does);
+# access-control readers and radio modules are "iot"; "vendor-only" names the maker only.
+SIGNATURE_ONLY_ROLES: dict[str, str | None] = {
+    "video-device": "camera",
+    "access-control": "iot",
+    "module": "iot",
+    "vendor-only": None,
+}
+GENERIC_VIDEO = "video-device"
+# signature roles that say "this is a video device" (camera, recorder, terminal or generic)
+VIDEO_SIGNATURE_ROLES: tuple[str, ...] = (*FEEDER_ROLES, GENERIC_VIDEO)
 
 
 @dataclass(slots=True)
@@ -54,7 +70,9 @@ class Device:
     mac: str | None
     first_ts: float
     last_ts: float
-    vendor: str | None = None
+    vendor: str | None = None  # registrant of the MAC block (IEEE MA-L/MA-M/MA-S)
+    manufacturer: str | None = None  # what the device says about itself names this maker
+    manufacturer_source: str | None = None  # which signature or record said so
     ips: dict[str, list[float]] = field(default_factory=dict)  # ip -> [first, last]
     hostnames: dict[str, str] = field(default_factory=dict)  # name -> source protocol
     model: str | None = None
@@ -66,6 +84,8 @@ class Device:
     dhcp: dict[str, Any] = field(default_factory=dict)
     user_agents: set[str] = field(default_factory=set)
     dns_queries: set[str] = field(default_factory=set)
+    requested_hosts: set[str] = field(default_factory=set)  # HTTP Host of its requests
+    requested_paths: list[str] = field(default_factory=list)  # paths asked of off-site hosts
     tls_fingerprints: set[str] = field(default_factory=set)  # ja4 strings
     matches: dict[str, dict[str, Any]] = field(default_factory=dict)  # sig_id -> match facts
     first_frame: tuple[int, int] = (0, 0)

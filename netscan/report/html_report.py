@@ -15,11 +15,11 @@ from typing import Any
 
 from netscan import i18n, untrusted
 from netscan.i18n import N_, _, ngettext
+from netscan.inventory.model import CAMERA_FAMILY
 from netscan.report import case_section, legal, walk_section
 
 LEVEL_COLOURS = {"confirmed": "#b3261e", "likely": "#c25e00", "possible": "#8a7300"}
 LEVEL_RANK = {"confirmed": 3, "likely": 2, "possible": 1}
-CAMERA_FAMILY = ("camera", "nvr", "face-terminal", "doorbell", "edge-server")
 MAX_COLUMN = 24  # nodes per column in the picture
 # element ids in the second and later languages of a bilingual report carry a suffix, so the
 # first language keeps the plain ids other reports link to (fleet.html → report.html#F-…)
@@ -499,7 +499,12 @@ def _devices(report: dict[str, Any]) -> str:
             f"<td>{_e(', '.join(d.get('ips') or []))}</td>"
             f"<td>{_e(', '.join(d.get('hostnames') or []))}</td>"
             f"<td>{_e(d.get('vendor') or '')}<br><span class='small'>{_e(d.get('model') or '')}"
-            f"</span></td><td>{_e(i18n.term('role', d.get('role')))} <span class='small'>"
+            + (
+                f"<br>{_e(d['manufacturer'])}"
+                if d.get("manufacturer") and d.get("manufacturer") != d.get("vendor")
+                else ""
+            )
+            + f"</span></td><td>{_e(i18n.term('role', d.get('role')))} <span class='small'>"
             f"({_e(d.get('role_confidence'))})</span></td>"
             f"<td class='small'>{_e('; '.join(d.get('role_reasons') or []))}{_case_note(d)}</td></tr>"
         )

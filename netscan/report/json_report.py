@@ -52,6 +52,8 @@ def device_json(dev: Device, files: list[str]) -> dict[str, Any]:
         "key": dev.key,
         "ips": sorted(dev.ips, key=lambda ip: (":" in ip, ip)),
         "vendor": dev.vendor,
+        "manufacturer": dev.manufacturer,
+        "manufacturer_source": dev.manufacturer_source,
         "hostnames": sorted(dev.hostnames),
         "model": dev.model,
         "role": dev.role,

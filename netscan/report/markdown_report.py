@@ -183,7 +183,7 @@ def _render(report: dict[str, Any], analyst: str | None) -> str:
                 _names(d.get("ips")),
                 _names(d.get("hostnames")),
                 d.get("vendor") or "",
-                d.get("model") or "",
+                " / ".join(x for x in (d.get("model"), d.get("manufacturer")) if x),
                 f"{i18n.term('role', d.get('role'))} ({d.get('role_confidence')})",
                 "; ".join(display(r, TEXT_LIMIT) for r in d.get("role_reasons") or []),
             ]

@@ -567,6 +567,18 @@ class Matcher:
             items.append((fname, str(raw), self._field_refs(fname, raw)))
         return self._assemble(items)
 
+    def match_facts(self, facts: Iterable[tuple[str, Any]]) -> list[SigMatch]:
+        """Match many ``(field, value)`` facts, several per field allowed, as one
+        observation: a match_all signature fires when each of its fields is hit by one of
+        the facts. Role rules see everything known of one device this way."""
+        items: list[tuple[str, str, Iterable[_Ref]]] = []
+        for fname, raw in facts:
+            if fname not in FIELD_MODES:
+                raise ValueError(f"unknown field {fname!r} (known: {', '.join(MATCH_FIELDS)})")
+            shown = f"<{len(raw)} bytes>" if isinstance(raw, bytes) else str(raw)
+            items.append((fname, shown, self._field_refs(fname, raw)))
+        return self._assemble(items)
+
     def _field_refs(self, fname: str, raw: Any) -> list[_Ref]:
         if fname in DOMAIN_FIELDS:
             return self._name_refs(str(raw), fname)

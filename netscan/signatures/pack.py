@@ -28,35 +28,58 @@ from typing import Any
 import jsonschema
 import yaml
 
+from netscan.inventory import model as _model
+
 try:  # linear-time regular expressions when available
     import re2 as _re2  # type: ignore[import-not-found]
 except ImportError:  # pragma: no cover - depends on the environment
     _re2 = None
 
 FORMAT_VERSION = 1
-CATEGORIES: tuple[str, ...] = ("device", "face-cloud", "vendor-cloud", "protocol")
-ROLES: tuple[str, ...] = (
-    "camera",
-    "nvr",
-    "video-device",
-    "face-terminal",
-    "access-control",
-    "doorbell",
-    "edge-server",
-    "iot",
-    "module",
-    "vendor-only",
+CATEGORIES: tuple[str, ...] = ("device", "face-cloud", "vendor-cloud", "protocol", "role")
+# Roles a signature may claim: the report's device roles (one vocabulary, in
+# netscan.inventory.model) plus the pack-only ones that say less than a report role.
+ROLES: tuple[str, ...] = tuple(
+    r for r in (*_model.ROLES, *_model.SIGNATURE_ONLY_ROLES) if r != "unknown"
 )
+# ``role`` signatures are rules that weigh device facts and behaviours into report roles;
+# they are matched against what is known of a device, never against single packets.
+RULE_CATEGORY = "role"
+RULE_ONLY_FIELDS = frozenset({"behaviour", "device_role"})
+# Behaviours netscan measures from the flows of a device (``behaviour`` values of role rules).
+BEHAVIOURS: dict[str, str] = {
+    "serves-rtsp": "answers RTSP requests",
+    "streams-media": "sends a sustained media stream to a local device",
+    "records-streams": "pulls sustained media streams from two or more local devices",
+    "records-streams-uploads-offsite": (
+        "pulls streams from two or more local devices and sends data off-site"
+    ),
+    "uploads-to-camera-cloud": "uploads sustained data to a camera vendor's cloud",
+    "forwards-offsite": (
+        "is the MAC behind off-site addresses (three or more, or one while it answers DNS or starts no conversation itself)"
+    ),
+    "wlan-video-upstream": "sends a steady video-shaped upstream on encrypted 802.11",
+    "private-mac-client": "a locally administered MAC that speaks as a client",
+}
 
 # Default matching mode of each field. A plain string in a pack uses this mode; a mapping
 # entry may choose another one where ALLOWED_MODES permits it.
 DOMAIN_FIELDS = frozenset({"dns_name", "tls_sni", "http_host"})
-_PREFIX_FIELDS = ("http_path_prefix", "rtsp_path")
-_EXACT_FIELDS = ("dhcp_prl", "mdns_service", "ja3", "ja4", "vendor_discovery")
+_PREFIX_FIELDS = ("http_path_prefix", "rtsp_path", "mdns_model")
+_EXACT_FIELDS = (
+    "dhcp_prl",
+    "mdns_service",
+    "ja3",
+    "ja4",
+    "vendor_discovery",
+    "behaviour",
+    "device_role",
+)
 _CONTAINS_FIELDS = (
     "oui_vendor",
     "dhcp_hostname",
     "dhcp_vendor_class",
+    "hostname",
     "mdns_name",
     "ssdp_server",
     "ssdp_usn",
@@ -298,6 +321,7 @@ class Signature:
     kb_ref: str | None = None
     file: str = ""
     line: int = 0
+    parser: str | None = None  # protocol signatures: the body parser for their HTTP paths
     # face-library synchronisation knowledge (signatures/schema.json, $defs/library)
     library: dict[str, Any] | None = None
 
@@ -324,6 +348,7 @@ class Signature:
             "confidence": self.confidence,
             "notes": self.notes,
             "kb_ref": self.kb_ref,
+            "parser": self.parser,
             "sources": list(self.sources),
             "match": [entry(e) for e in self.match],
             "match_all": [entry(e) for e in self.match_all],
@@ -769,6 +794,7 @@ def _build_signature(raw: Mapping[str, Any], file: Path, errors: list[str]) -> S
         kb_ref=raw.get("kb_ref"),
         file=str(file),
         line=line,
+        parser=str(raw["parser"]) if raw.get("parser") is not None else None,
         library=_plain(raw.get("library")) if isinstance(raw.get("library"), Mapping) else None,
     )
 
@@ -840,6 +866,7 @@ def _cross_checks(signatures: list[Signature]) -> list[str]:
             errors.append(f"{sig.file}:{sig.line}: {sig.id}: unknown category {sig.category!r}")
         if sig.role is not None and sig.role not in ROLES:
             errors.append(f"{sig.file}:{sig.line}: {sig.id}: unknown role {sig.role!r}")
+        errors.extend(_rule_checks(sig))
         first = seen.get(sig.id)
         if first is not None:
             errors.append(
@@ -849,10 +876,11 @@ def _cross_checks(signatures: list[Signature]) -> list[str]:
         else:
             seen[sig.id] = sig
     # The same standalone match value in two signatures must not claim different things.
-    owners: dict[tuple[str, str, str], tuple[Signature, Entry]] = {}
+    # Role rules are a layer of their own: they weigh facts that signatures also name.
+    owners: dict[tuple[bool, str, str, str], tuple[Signature, Entry]] = {}
     for sig in signatures:
         for e in sig.match:
-            key = (e.key_space, e.mode, e.value)
+            key = (sig.category == RULE_CATEGORY, e.key_space, e.mode, e.value)
             prev = owners.get(key)
             if prev is None:
                 owners[key] = (sig, e)
@@ -867,6 +895,33 @@ def _cross_checks(signatures: list[Signature]) -> list[str]:
                     f"{sig.category}/{sig.role or '-'}) at {other.file}:{oe.line}"
                 )
     return errors
+
+
+def _rule_checks(sig: Signature) -> list[str]:
+    """Role rules name a report role; behaviours and device roles are known words, and only
+    role rules use them."""
+    out: list[str] = []
+    where = f"{sig.file}:{sig.line}: {sig.id}"
+    is_rule = sig.category == RULE_CATEGORY
+    if sig.parser is not None and (
+        sig.category != "protocol" or not any(e.field == "http_path_prefix" for e in sig.match)
+    ):
+        out.append(f"{where}: parser is for protocol signatures that match http_path_prefix")
+    if is_rule and sig.role not in _model.ROLES[:-1]:
+        out.append(
+            f"{where}: a role rule needs a report role (one of {', '.join(_model.ROLES[:-1])})"
+        )
+    for e in (*sig.match, *sig.match_all):
+        if e.field in RULE_ONLY_FIELDS and not is_rule:
+            out.append(f"{sig.file}:{e.line}: {sig.id}: {e.field} is for role rules only")
+        elif e.field == "behaviour" and e.mode == "exact" and e.value not in BEHAVIOURS:
+            out.append(
+                f"{sig.file}:{e.line}: {sig.id}: unknown behaviour {e.raw!r} "
+                f"(known: {', '.join(BEHAVIOURS)})"
+            )
+        elif e.field == "device_role" and e.mode == "exact" and e.value not in ROLES:
+            out.append(f"{sig.file}:{e.line}: {sig.id}: unknown device_role {e.raw!r}")
+    return out
 
 
 def _git_info(path: Path) -> tuple[str | None, str | None, bool]:

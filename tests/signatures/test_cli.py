@@ -43,7 +43,13 @@ def test_list_json_has_every_signature(capsys):
     assert len(rows) >= 100
     assert set(rows[0]) == {"id", "category", "name", "vendor"}
     assert len({r["id"] for r in rows}) == len(rows)
-    assert {r["category"] for r in rows} == {"device", "face-cloud", "vendor-cloud", "protocol"}
+    assert {r["category"] for r in rows} == {
+        "device",
+        "face-cloud",
+        "vendor-cloud",
+        "protocol",
+        "role",
+    }
 
 
 def test_list_table_and_category_filter(capsys):
@@ -105,7 +111,7 @@ def test_info_reports_origin_and_counts(capsys, monkeypatch):
     info = json.loads(out)
     assert rc == 0 and info["origin"] == "env"
     assert Path(info["source_dir"]) == BUNDLED.resolve()
-    assert set(info["counts"]) == {"device", "face-cloud", "vendor-cloud", "protocol"}
+    assert set(info["counts"]) == {"device", "face-cloud", "vendor-cloud", "protocol", "role"}
     assert info["total"] == sum(info["counts"].values())
     rc, out, _ = _run(["signatures", "--signatures", str(BUNDLED), "info"], capsys)
     assert rc == 0 and "--signatures option" in out and "counts:" in out

@@ -14,10 +14,11 @@ from functools import cache
 import pytest
 
 from netscan.analyze import Analyzer, Options
+from netscan.inventory.model import CAMERA_FAMILY
 from netscan.report.json_report import build
 from tests.conftest import realworld
 
-CAMERA_LIKE = {"camera", "nvr", "face-terminal", "doorbell", "edge-server"}
+CAMERA_LIKE = set(CAMERA_FAMILY)
 NOT_CAMERA = {"computer", "phone", "printer", "router", "iot", "unknown"}
 
 CASES = [
