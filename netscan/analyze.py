@@ -203,6 +203,23 @@ def overlap_warnings(infos: list[InputInfo]) -> list[str]:
     return out
 
 
+def _inference_warnings(inference: Any) -> list[str]:
+    """What the premises inference added (a line for the summary and every report)."""
+    if inference is None or not inference.applied:
+        return []
+    if inference.origin.startswith("given"):
+        return [
+            "addresses outside the given premises ranges come straight from MACs on the "
+            f"local link and were counted as premises: {', '.join(inference.cidrs[:8])}"
+            + (" …" if len(inference.cidrs) > 8 else "")
+        ]
+    return [
+        f"premises inferred from the link and added to the default ranges: "
+        f"{', '.join(inference.cidrs[:8])}" + (" …" if len(inference.cidrs) > 8 else "")
+        + " (the report lists why; --premises overrides)"
+    ]
+
+
 def premises_warnings(premises: list[str] | None, inventory: Inventory) -> list[str]:
     """A warning when premises ranges the user gave match no address seen: every device
     then counts as off-site and findings can vanish or be wrong."""
@@ -278,7 +295,44 @@ class Analyzer:
 
     def run(self, paths: list[str], progress: Callable[[int, int], None] | None = None) -> Result:
         with relaxed_gc():
-            return self._run(paths, progress)
+            result = self._run(paths, progress)
+            premises = self._inferred_premises(result.inventory)
+            if premises is None:
+                return result
+            # the link shows addresses of the premises the run called off-site: run again
+            # with them, so every decision (devices, bursts, findings) is made with them
+            base = self.premises
+            self.premises = premises
+            try:
+                result = self._run(paths, progress)
+            finally:
+                self.premises = base
+            result.warnings.extend(_inference_warnings(premises.inference))
+            return result
+
+    def _inferred_premises(self, inventory: Inventory) -> Premises | None:
+        """The premises with what the link shows added, when that changes the analysis
+        (None: the run's premises stand; its inference is recorded for the report).
+        Without ``--premises`` every inferred range is added to the defaults; with it, only
+        the addresses whose frames come straight from a MAC on the local link."""
+        given = bool(self.options.premises)
+        inference = inventory.link.infer(inventory.premises)
+        if given:
+            local = [r for r in inference.ranges if "local-link" in r.sources]
+            inference.local_outside = [r.range for r in local]
+            inference.ranges = local
+        inference.origin = "given" if given else "default"
+        inventory.premises.inference = inference
+        if not inference.ranges:
+            return None
+        offsite = list(inventory.endpoints) + [
+            ip for addrs in inventory.link.carried.values() for ip in addrs
+        ]
+        if not any(inference.covers(ip) for ip in offsite):
+            return None
+        applied = replace(inference, applied=True,
+                          origin="given+local-link" if given else "default+inferred")  # fmt: skip
+        return Premises(list(self.premises.cidrs) + applied.cidrs, inference=applied)
 
     def _run(self, paths: list[str], progress: Callable[[int, int], None] | None = None) -> Result:
         paths, warnings, digests = unique_inputs(list(paths))

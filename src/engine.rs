@@ -32,7 +32,10 @@ pub const SIP: u8 = 2;
 pub const HTTP: u8 = 3;
 pub const DNS: u8 = 4;
 pub const QUIC: u8 = 5;
-pub const BUILTIN_NAMES: [&str; 6] = ["tls", "rtsp", "sip", "http", "dns", "quic"];
+/// ICMPv6 Router Advertisements (the premises inference reads their prefixes)
+pub const ICMPV6: u8 = 6;
+pub const BUILTIN_NAMES: [&str; 7] = ["tls", "rtsp", "sip", "http", "dns", "quic", "icmpv6"];
+const ICMPV6_ROUTER_ADVERT: u8 = 134;
 
 /// What happened, in order, for the Python side to replay.
 #[derive(Debug, Clone, PartialEq)]
@@ -473,6 +476,14 @@ impl Engine {
                     self.table
                         .get_mut(slot)
                         .count(from_a, wirelen, 0, ts, frame);
+                    if proto == 58
+                        && self.cfg.dissect
+                        && frag.is_none()
+                        && end > l4
+                        && d[l4] == ICMPV6_ROUTER_ADVERT
+                    {
+                        self.router_advert(slot, from_a, &d[l4..end], frame, ts);
+                    }
                 }
             },
         }
@@ -788,6 +799,45 @@ impl Engine {
             frame,
             ts,
             data: payload.to_vec(),
+            gap: false,
+            last: true,
+        });
+    }
+
+    /// An ICMPv6 Router Advertisement: handed to the Python dissector (a repeated one between
+    /// the same two hosts says nothing new and is skipped).
+    fn router_advert(&mut self, slot: u32, from_a: bool, msg: &[u8], frame: u64, ts: f64) {
+        let flow = self.table.get_mut(slot);
+        let fid = flow.fid;
+        match flow.parse {
+            Parse::Off => return,
+            Parse::Undecided => {
+                flow.parse = Parse::Active(ICMPV6);
+                self.ops.push(Op::Attach { fid, name: ICMPV6 });
+            }
+            Parse::Active(_) => {}
+        }
+        let mut h = FxHasher::default();
+        ICMPV6.hash(&mut h);
+        flow.a_addr().hash(&mut h);
+        flow.b_addr().hash(&mut h);
+        from_a.hash(&mut h);
+        // the checksum (bytes 2..4) follows the content; the rest is the message
+        msg.get(4..).unwrap_or(&[]).hash(&mut h);
+        let key = h.finish();
+        if self.seen_datagrams.contains(&key) {
+            return;
+        }
+        if self.seen_datagrams.len() >= MAX_SEEN_DATAGRAMS {
+            self.seen_datagrams.clear();
+        }
+        self.seen_datagrams.insert(key);
+        self.ops.push(Op::Payload {
+            fid,
+            from_a,
+            frame,
+            ts,
+            data: msg.to_vec(),
             gap: false,
             last: true,
         });

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from netscan import _core
-from netscan.dissectors import dns, http, quic, rtsp, sip, tls
+from netscan.dissectors import dns, http, icmpv6, quic, rtsp, sip, tls
 from netscan.dissectors.registry import HTTP_MAX_MESSAGES, UDP_PARSERS, Datagrams
 from netscan.engine.native import Sink, arp_event
 from netscan.events import Ctx
@@ -338,6 +338,9 @@ class CoreEngine:
             parser: Any = Datagrams(fn, skip_id=name in _SKIP_ID)
         elif key == "quic":
             name, parser = key, quic.QuicInitialParser()
+        elif key == "icmpv6":  # Router Advertisements: link facts, not an application
+            flow.parser = Datagrams(icmpv6.parse)
+            return
         else:
             name, parser = key, _TCP_PARSERS[key]()
         flow.app = flow.app | {name}
