@@ -37,6 +37,9 @@ class Options:
     limits: _limits.Limits | None = None  # None: the defaults and $NETSCAN_LIMITS
     max_flows: int | None = None  # live flows the core keeps before evicting the idlest
     analyst: str | None = None
+    # premises ranges inferred from the link (Router Advertisements, DHCPv6, local MACs)
+    # are added to the premises; False: only reported
+    infer_premises: bool = True
 
 
 @dataclass
@@ -323,7 +326,7 @@ class Analyzer:
             inference.ranges = local
         inference.origin = "given" if given else "default"
         inventory.premises.inference = inference
-        if not inference.ranges:
+        if not inference.ranges or not self.options.infer_premises:
             return None
         offsite = list(inventory.endpoints) + [
             ip for addrs in inventory.link.carried.values() for ip in addrs
