@@ -224,20 +224,16 @@ class LinkEvidence:
                 net = ipaddress.ip_network(prefix, strict=False)
             except ValueError:
                 continue
-            if (
-                net.version != 6
-                or net.prefixlen < MIN_V6_PREFIX
-                or net.is_multicast
-                or net.is_link_local
-                or premises.scope(str(net.network_address)) != 2
-            ):
+            if net.version != 6 or net.prefixlen < MIN_V6_PREFIX or net.is_multicast:
                 rejected.append(prefix)
                 continue
+            if premises.scope(str(net.network_address)) != 2:
+                continue  # already on the premises (ULA) or of local scope
             add(str(net), source, why, file, frame)
         if rejected:
             out.notes.append(
                 "announced or assigned prefixes not taken as premises (wider than "
-                f"/{MIN_V6_PREFIX}, multicast, link-local or already classified): "
+                f"/{MIN_V6_PREFIX} or multicast): "
                 + ", ".join(rejected[:10])
             )
 
@@ -260,12 +256,6 @@ class LinkEvidence:
                         f"through the gateway ({', '.join(sorted(gateways)[:3])})"
                     )
                     add(rng, "local-link", why, file, frame)
-        elif self.carried:
-            out.notes.append(
-                "no gateway identified on the link (no Router Advertisement, no MAC carrying "
-                "off-site addresses of several networks): frames do not show which "
-                "addresses are local"
-            )
         if self.dropped:
             out.notes.append(f"{self.dropped:,} link sightings beyond the bounds were not kept")
         out.ranges = _merge(list(ranges.values()))
