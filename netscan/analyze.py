@@ -218,7 +218,8 @@ def _inference_warnings(inference: Any) -> list[str]:
         ]
     return [
         f"premises inferred from the link and added to the default ranges: "
-        f"{', '.join(inference.cidrs[:8])}" + (" …" if len(inference.cidrs) > 8 else "")
+        f"{', '.join(inference.cidrs[:8])}"
+        + (" …" if len(inference.cidrs) > 8 else "")
         + " (the report lists why; --premises overrides)"
     ]
 
@@ -399,8 +400,11 @@ class Analyzer:
         unsupported = getattr(engine, "unsupported_linktypes", set())
         if progress is not None:
             progress(total, total)
-        return self.conclude(inventory, engine, infos, warnings, self.options.engine,
-                             sum(i.packets for i in infos), unsupported)  # fmt: skip
+        result = self.conclude(inventory, engine, infos, warnings, self.options.engine,
+                               sum(i.packets for i in infos), unsupported)  # fmt: skip
+        # what the engine could not see (the tshark engine: protocols Wireshark lacks)
+        result.limits.extend(getattr(engine, "blind_spots", None) or [])
+        return result
 
     def _run_core(
         self,

@@ -34,8 +34,8 @@ from netscan.decode.link import (
 from netscan.decode.tcp import TcpReassembly
 from netscan.dissectors import icmpv6, registry
 from netscan.dissectors.http import HttpStream
-from netscan.dissectors.registry import Datagrams
 from netscan.dissectors.icmpv6 import ROUTER_ADVERTISEMENT
+from netscan.dissectors.registry import Datagrams
 from netscan.events import ArpEvent, Ctx, Event
 from netscan.flow import Flow, retire_idlest, sender_is_client
 from netscan.sources.pcapfile import RawRecord
@@ -441,7 +441,13 @@ class Engine:
                 if hit is None:
                     hit = new_flow(file, key, proto, addrs, data, -1, link, ts, 0, frame)
                 self._count(hit, wirelen, ts, frame, 0)
-                if proto == 58 and dissect and l4 < end and data[l4] == ROUTER_ADVERTISEMENT and frag_id is None:
+                if (
+                    proto == 58
+                    and dissect
+                    and l4 < end
+                    and data[l4] == ROUTER_ADVERTISEMENT
+                    and frag_id is None
+                ):
                     self._router_advert(hit, data[l4:end], frame, ts)
         self.packets = packets
         self.bytes = nbytes

@@ -48,6 +48,7 @@ from typing import Any
 
 from netscan import limits as _limits
 from netscan.dissectors import http as http_dissector
+from netscan.dissectors import registry
 from netscan.dissectors.icmpv6 import MAX_PREFIXES as RA_MAX_PREFIXES
 from netscan.dissectors.tls import describe_der
 from netscan.engine import EngineError
@@ -128,6 +129,11 @@ FIELDS: list[str] = [
     "ntp.flags.vn", "ntp.flags.mode", "ntp.stratum",
 ]  # fmt: skip
 OPTIONAL_FIELDS = ["tls.handshake.ja4"]  # newer Wireshark releases only
+
+# UDP parsers of the native registry that Wireshark has no dissector for: port -> name
+_TSHARK_UDP_APPS = {"dns", "mdns", "llmnr", "nbns", "dhcp", "dhcpv6", "ntp", "ssdp", "wsd", "sip"}
+_BLIND_UDP = {port: name for port, (name, _fn) in registry.UDP_PARSERS.items()
+              if name not in _TSHARK_UDP_APPS}  # fmt: skip
 
 PREFERENCES = [
     "ip.defragment:FALSE",  # first fragments keep their transport header, as on the wire
@@ -370,6 +376,9 @@ class TsharkEngine:
         self._bodies: dict[int, list[tuple[int, float, Flow, bool, str, str, str | None,
                                            str | None]]] = {}  # fmt: skip
         self._ra_seen: set[int] = set()  # Router Advertisements already reported
+        # datagrams on the ports of parsers Wireshark has no dissector for (vendor
+        # discovery): name -> (datagrams, first frame), for the report's limits
+        self._unseen: dict[str, list[int]] = {}
         names = available_fields(self.tshark)
         self.fields = FIELDS + [f for f in OPTIONAL_FIELDS if f in names]
 
@@ -533,6 +542,11 @@ class TsharkEngine:
             if _first(L, "icmpv6_type") == "134":
                 self._router_advert(flow, from_a, frame, ts, L)
             return
+        if proto == UDP and plen > 0 and self.dissect:
+            blind = _BLIND_UDP.get(dport) or _BLIND_UDP.get(sport)
+            if blind is not None:
+                seen = self._unseen.setdefault(blind, [0, frame])
+                seen[0] += 1
         if not self.dissect or transport not in ("tcp", "udp") or not app:
             return
         try:
@@ -849,8 +863,9 @@ class TsharkEngine:
                 enterprise=_int(enterprise) if enterprise is not None else None,
                 fqdn=fqdn,
                 addresses=_v6_list(L.get("dhcpv6_iaaddr_ip", []))[:16],
-                prefixes=_v6_prefixes(L.get("dhcpv6_iaprefix_pref_addr", []),
-                                      L.get("dhcpv6_iaprefix_pref_len", []))[:16],  # fmt: skip
+                prefixes=_v6_prefixes(
+                    L.get("dhcpv6_iaprefix_pref_addr", []), L.get("dhcpv6_iaprefix_pref_len", [])
+                )[:16],  # fmt: skip
             )
         ]
 
@@ -1020,6 +1035,20 @@ class TsharkEngine:
         return [WsdEvent(ctx=ctx, action=action, types=types, scopes=scopes, xaddrs=xaddrs,
                          endpoint=endpoint)]  # fmt: skip
 
+    @property
+    def blind_spots(self) -> list[str]:
+        """What this engine could not see in the inputs, and why (the report's limits)."""
+        out = []
+        for name, (count, frame) in sorted(self._unseen.items()):
+            ports = ", ".join(str(p) for p, n in sorted(_BLIND_UDP.items()) if n == name)
+            out.append(
+                f"tshark engine: {count:,} UDP datagrams on the {name} discovery port(s) "
+                f"{ports} (first in frame {frame}) were not decoded: Wireshark has no "
+                f"dissector for {name}, so the device facts they announce (model, serial, "
+                "vendor) are missing; the core engine decodes them"
+            )
+        return out
+
     # -- ICMPv6 Router Advertisements ----------------------------------------------------
 
     def _router_advert(self, flow: Flow, from_a: bool, frame: int, ts: float, L: Layers) -> None:
@@ -1067,7 +1096,7 @@ class TsharkEngine:
         else:
             uri = _first(L, "http_response_for_uri") or ""
             path = uri.split("://", 1)[-1]
-            path = path[path.find("/"):] if "/" in path else path
+            path = path[path.find("/") :] if "/" in path else path
             if not path.lower().startswith(http_dissector.RESPONSE_CAPTURE_PREFIXES):
                 return
             headers = _http_headers(L, "response")
@@ -1267,7 +1296,7 @@ def _v6_list(values: list[str]) -> list[str]:
 
 
 def _v6_prefixes(addrs: list[str], lengths: list[str]) -> list[str]:
-    """"prefix/len" strings (bits past the length cleared), pairing the two field lists."""
+    """Prefixes as "prefix/len" (bits past the length cleared), pairing the two field lists."""
     out = []
     for addr, plen in zip(addrs, lengths, strict=False):
         try:

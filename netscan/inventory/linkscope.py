@@ -233,8 +233,7 @@ class LinkEvidence:
         if rejected:
             out.notes.append(
                 "announced or assigned prefixes not taken as premises (wider than "
-                f"/{MIN_V6_PREFIX} or multicast): "
-                + ", ".join(rejected[:10])
+                f"/{MIN_V6_PREFIX} or multicast): " + ", ".join(rejected[:10])
             )
 
         gateways = dict(self.gateways)
@@ -267,6 +266,4 @@ class LinkEvidence:
         gw = set(inference.gateways)
         if not gw:
             return []
-        return sorted(
-            {ip for mac, addrs in self.carried.items() if mac not in gw for ip in addrs}
-        )
+        return sorted({ip for mac, addrs in self.carried.items() if mac not in gw for ip in addrs})

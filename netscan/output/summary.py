@@ -146,7 +146,9 @@ def print_summary(result: Result, console: Console | None = None) -> None:
                 )
             )
         if len(inference.ranges) > 8:
-            console.print(f"… and {len(inference.ranges) - 8} more inferred ranges (see the report)")
+            console.print(
+                f"… and {len(inference.ranges) - 8} more inferred ranges (see the report)"
+            )
     if result.findings:
         console.print(Text("Face data leaving the premises", style="bold"))
         for f in result.findings:

@@ -213,7 +213,11 @@ def render(report: dict[str, Any], analyst: str | None = None) -> str:
     lines += case_section.markdown_overrides(report)
     inferred = report.get("premises_inference") or {}
     if inferred.get("ranges") or inferred.get("notes"):
-        used = "used in this analysis" if inferred.get("applied") else "not needed: nothing seen in them was off-site"
+        used = (
+            "used in this analysis"
+            if inferred.get("applied")
+            else "not needed: nothing seen in them was off-site"
+        )
         lines += ["", "## Premises inferred from the link", "",
                   f"Origin {_cell(inferred.get('origin'))}; {used}; gateways "
                   f"{_cell(', '.join(inferred.get('gateways') or []) or 'none identified')}.", ""]  # fmt: skip

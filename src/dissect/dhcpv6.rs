@@ -77,7 +77,11 @@ fn ia(e: &mut Dhcpv6Event, code: u16, value: &[u8]) {
                 let mut raw = [0u8; 16];
                 raw.copy_from_slice(&value[start + 9..start + 25]);
                 let bits = u128::from_be_bytes(raw);
-                let mask = if plen == 0 { 0 } else { u128::MAX << (128 - u32::from(plen)) };
+                let mask = if plen == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - u32::from(plen))
+                };
                 let net = (bits & mask).to_be_bytes();
                 e.prefixes.push(format!("{}/{plen}", ipv6_python(&net)));
             }

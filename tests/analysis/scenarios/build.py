@@ -20,16 +20,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from scapy.layers.dns import DNS, DNSQR, DNSRR
-from scapy.layers.dot11 import Dot11, RadioTap
 from scapy.layers.dhcp6 import (
+    DUID_LL,
     DHCP6_Reply,
     DHCP6OptClientId,
     DHCP6OptIA_NA,
     DHCP6OptIAAddress,
     DHCP6OptServerId,
-    DUID_LL,
 )
+from scapy.layers.dns import DNS, DNSQR, DNSRR
+from scapy.layers.dot11 import Dot11, RadioTap
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.inet6 import (
     ICMPv6ND_RA,
