@@ -206,6 +206,19 @@ def overlap_warnings(infos: list[InputInfo]) -> list[str]:
     return out
 
 
+def _unapplied_inference(analyzer: Analyzer, inventory: Inventory) -> list[str]:
+    """Step-by-step runs cannot run again: the inference is reported, not applied."""
+    if analyzer._inferred_premises(inventory) is None:
+        return []
+    cidrs = inventory.premises.inference.cidrs
+    return [
+        "the link shows premises ranges the step-by-step analysis did not use: "
+        f"{', '.join(cidrs[:8])}"
+        + (" …" if len(cidrs) > 8 else "")
+        + " (netscan analyze applies them; or give --premises)"
+    ]
+
+
 def _inference_warnings(inference: Any) -> list[str]:
     """What the premises inference added (a line for the summary and every report)."""
     if inference is None or not inference.applied:
@@ -326,7 +339,8 @@ class Analyzer:
             inference.local_outside = [r.range for r in local]
             inference.ranges = local
         inference.origin = "given" if given else "default"
-        inventory.premises.inference = inference
+        # the run's own copy: the analyzer's premises stay as they were for the next run
+        inventory.premises = Premises(list(inventory.premises.cidrs), inference=inference)
         if not inference.ranges or not self.options.infer_premises:
             return None
         offsite = list(inventory.endpoints) + [
@@ -613,6 +627,7 @@ def _incremental(
         for c in captures:
             c.close()
     result = build(True)
+    result.warnings.extend(_unapplied_inference(self, inventory))
     yield Partial(total, total, result.packets, True, lambda: result, result)
 
 
@@ -654,6 +669,7 @@ def _incremental_core(self: Analyzer, paths: list[str], batch: int) -> Iterator[
     engine.release()
     inventory.seal()
     result = build(True)
+    result.warnings.extend(_unapplied_inference(self, inventory))
     yield Partial(total, total, result.packets, True, lambda: result, result)
 
 
