@@ -999,8 +999,8 @@ mod tests {
             max_flows,
             ..Config::default()
         };
-        cfg.udp_ports.insert(53, (6, true));
-        cfg.skip_id[6] = true;
+        cfg.udp_ports.insert(53, (7, true)); // the first name after the built-in ones
+        cfg.skip_id[7] = true;
         cfg.premises.push(Net6 {
             v6: false,
             addr: [192, 168, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
@@ -1053,7 +1053,64 @@ mod tests {
         assert!(e
             .ops
             .iter()
-            .any(|o| matches!(o, Op::Attach { name: 6, .. })));
+            .any(|o| matches!(o, Op::Attach { name: 7, .. })));
+    }
+
+    /// An Ethernet frame with an IPv6 header from fe80::1 to ff02::1 carrying `msg`.
+    fn icmp6(msg: &[u8]) -> Vec<u8> {
+        let mut v = vec![
+            0x33, 0x33, 0, 0, 0, 1, 0x50, 0xc7, 0xbf, 0x3a, 0x91, 1, 0x86, 0xdd,
+        ];
+        v.extend([0x60, 0, 0, 0]);
+        v.extend((msg.len() as u16).to_be_bytes());
+        v.extend([58, 255]);
+        v.extend([0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        v.extend([0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        v.extend(msg);
+        v
+    }
+
+    #[test]
+    fn router_advertisements_go_to_python_once_each() {
+        let mut e = engine(100);
+        let mut ra = vec![
+            134, 0, 0x12, 0x34, 64, 0, 0x07, 0x08, 0, 0, 0, 0, 0, 0, 0, 0,
+        ];
+        ra.extend([3, 4, 64, 0xc0]);
+        ra.extend([0; 12]);
+        ra.extend([
+            0x24, 0x08, 0x82, 0x07, 0x18, 0x50, 0xa2, 0xc0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ]);
+        let mut other = ra.clone();
+        other[7] = 0x09; // another router lifetime: something new
+        let echo = [128u8, 0, 0, 0, 0, 1, 0, 1];
+        for (i, msg) in [&ra[..], &ra[..], &other[..], &echo[..]].iter().enumerate() {
+            let p = icmp6(msg);
+            e.packet(0, i as u64 + 1, 0.0, 1, &p, p.len() as u32);
+        }
+        let attached = e
+            .ops
+            .iter()
+            .filter(|o| matches!(o, Op::Attach { name: ICMPV6, .. }))
+            .count();
+        assert_eq!(attached, 1);
+        let payloads: Vec<&Vec<u8>> = e
+            .ops
+            .iter()
+            .filter_map(|o| match o {
+                Op::Payload { data, .. } => Some(data),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(payloads, vec![&ra, &other]);
+        // without dissection, nothing is handed over
+        let mut e = Engine::new(Config {
+            dissect: false,
+            ..Config::default()
+        });
+        let p = icmp6(&ra);
+        e.packet(0, 1, 0.0, 1, &p, p.len() as u32);
+        assert!(!e.ops.iter().any(|o| matches!(o, Op::Payload { .. })));
     }
 
     #[test]
