@@ -1107,7 +1107,13 @@ class TsharkEngine:
     def _body_pass(self, file: int, path: str) -> None:
         pending = {item[0]: item for item in self._bodies.get(file, [])}
         fields = ["frame.number", "tcp.reassembled.data", "tcp.payload", "tcp.segment"]
-        cmd = self.command(path, fields, "http.request || http.response")
+        # only messages that can be candidates: requests with a body, enrolment answers
+        answers = " || ".join(
+            f'http.response_for.uri contains "{p}"'
+            for p in http_dissector.RESPONSE_CAPTURE_PREFIXES
+        )
+        wanted = "(http.request && (http.content_length_header > 0 || http.transfer_encoding))"
+        cmd = self.command(path, fields, f"{wanted} || (http.response && ({answers}))")
         for layers in self._lines(cmd, None):
             frame = _int(_first(layers, "frame_number"))
             item = pending.pop(frame, None)

@@ -212,6 +212,21 @@ def test_same_findings_on_scenarios(name: str, tmp_path_factory: pytest.TempPath
 
 
 @requires_tshark
+@pytest.mark.parametrize("name", ["isapi", "dahua", "zkteco", "encrypted"])
+def test_same_findings_on_face_library_scenarios(
+    name: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Face libraries pushed to terminals (enrolment answers the tshark engine takes from
+    its second pass over the reassembled responses)."""
+    from tests.analysis import test_facelib
+
+    path = str(getattr(test_facelib, name)(tmp_path_factory.mktemp(f"facelib-{name}")))
+    core, tshark = facts(path, ENGINE), facts(path, "tshark")
+    assert any(f[2] == "face-library-sync" for f in core.findings)
+    _same_findings(name, core, tshark)
+
+
+@requires_tshark
 def test_tshark_engine_says_what_it_cannot_decode() -> None:
     """Vendor discovery protocols Wireshark has no dissector for are listed in the limits,
     counted, with the first frame; the core engine decodes them and lists nothing."""
