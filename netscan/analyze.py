@@ -219,16 +219,24 @@ def _unapplied_inference(analyzer: Analyzer, inventory: Inventory) -> list[str]:
     ]
 
 
+def _outside_warnings(inference: Any) -> list[str]:
+    """With --premises: addresses outside the given ranges whose frames are local."""
+    if inference is None or inference.origin != "given" or not inference.local_outside:
+        return []
+    out = inference.local_outside
+    return [
+        "addresses outside the given premises ranges come straight from MACs on the local "
+        f"link: {', '.join(out[:8])}"
+        + (" …" if len(out) > 8 else "")
+        + "; they count as off-site because --premises says so (without --premises they "
+        "would be inferred as premises)"
+    ]
+
+
 def _inference_warnings(inference: Any) -> list[str]:
     """What the premises inference added (a line for the summary and every report)."""
     if inference is None or not inference.applied:
         return []
-    if inference.origin.startswith("given"):
-        return [
-            "addresses outside the given premises ranges come straight from MACs on the "
-            f"local link and were counted as premises: {', '.join(inference.cidrs[:8])}"
-            + (" …" if len(inference.cidrs) > 8 else "")
-        ]
     return [
         f"premises inferred from the link and added to the default ranges: "
         f"{', '.join(inference.cidrs[:8])}"
@@ -315,6 +323,7 @@ class Analyzer:
             result = self._run(paths, progress)
             premises = self._inferred_premises(result.inventory)
             if premises is None:
+                result.warnings.extend(_outside_warnings(result.inventory.premises.inference))
                 return result
             # the link shows addresses of the premises the run called off-site: run again
             # with them, so every decision (devices, bursts, findings) is made with them
@@ -330,8 +339,9 @@ class Analyzer:
     def _inferred_premises(self, inventory: Inventory) -> Premises | None:
         """The premises with what the link shows added, when that changes the analysis
         (None: the run's premises stand; its inference is recorded for the report).
-        Without ``--premises`` every inferred range is added to the defaults; with it, only
-        the addresses whose frames come straight from a MAC on the local link."""
+        Without ``--premises`` every inferred range is added to the defaults; ``--premises``
+        overrides: nothing is added, and the ranges of local-link addresses outside the
+        given ones are only reported (a warning)."""
         given = bool(self.options.premises)
         inference = inventory.link.infer(inventory.premises)
         if given:
@@ -341,15 +351,14 @@ class Analyzer:
         inference.origin = "given" if given else "default"
         # the run's own copy: the analyzer's premises stay as they were for the next run
         inventory.premises = Premises(list(inventory.premises.cidrs), inference=inference)
-        if not inference.ranges or not self.options.infer_premises:
+        if given or not inference.ranges or not self.options.infer_premises:
             return None
         offsite = list(inventory.endpoints) + [
             ip for addrs in inventory.link.carried.values() for ip in addrs
         ]
         if not any(inference.covers(ip) for ip in offsite):
             return None
-        applied = replace(inference, applied=True,
-                          origin="given+local-link" if given else "default+inferred")  # fmt: skip
+        applied = replace(inference, applied=True, origin="default+inferred")
         return Premises(list(self.premises.cidrs) + applied.cidrs, inference=applied)
 
     def _run(self, paths: list[str], progress: Callable[[int, int], None] | None = None) -> Result:

@@ -87,17 +87,20 @@ def test_given_premises_override(analyse: Callable[..., Result]) -> None:
     inf = res.inventory.premises.inference
     assert inf.origin == "given" and not inf.applied
     assert res.inventory.premises.cidrs == [PREFIX]
-    # ranges that miss the devices: RA prefixes are not added, but a device whose frames
-    # are local is never called off-site
+    # ranges that miss the devices: the auditor's word stands, and a warning names the
+    # addresses outside them whose frames are local
     res = analyse("ipv6_slaac", premises=["10.20.0.0/16"])
-    assert len(res.findings) == 2
+    assert res.findings == []
     inf = res.inventory.premises.inference
-    assert inf.origin == "given+local-link" and inf.applied
+    assert inf.origin == "given" and not inf.applied
     assert inf.local_outside == [PREFIX]
     assert [r.sources for r in inf.ranges] == [["router-advertisement", "local-link"]]
-    assert res.inventory.premises.cidrs == ["10.20.0.0/16", PREFIX]
-    assert any("come straight from MACs on the local link" in w for w in res.warnings)
-    _validate(json_report.build(res))
+    assert res.inventory.premises.cidrs == ["10.20.0.0/16"]
+    assert any("come straight from MACs on the local link: " + PREFIX in w
+               for w in res.warnings)  # fmt: skip
+    report = json_report.build(res)
+    _validate(report)
+    assert report["premises_inference"]["local_outside"] == [PREFIX]
 
 
 def test_no_router_advertisement_gateway_from_its_networks(
