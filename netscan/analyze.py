@@ -356,7 +356,7 @@ class Analyzer:
         offsite = list(inventory.endpoints) + [
             ip for addrs in inventory.link.carried.values() for ip in addrs
         ]
-        if not any(inference.covers(ip) for ip in offsite):
+        if not inference.covering(offsite):
             return None
         applied = replace(inference, applied=True, origin="default+inferred")
         return Premises(list(self.premises.cidrs) + applied.cidrs, inference=applied)

@@ -28,8 +28,8 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
-MAX_MACS = 20_000  # MACs whose off-site addresses are remembered
-MAX_ADDRS_PER_MAC = 64  # addresses remembered per MAC (networks are counted up to 3)
+MAX_MACS = 10_000  # MACs whose off-site addresses are remembered
+MAX_ADDRS_PER_MAC = 16  # addresses remembered per MAC (networks are counted up to 3)
 MAX_PREFIXES = 256  # announced or assigned prefixes remembered
 MAX_RANGES = 256  # inferred ranges reported
 MIN_V6_PREFIX = 48  # a Router Advertisement or DHCPv6 prefix wider than this is ignored
@@ -84,11 +84,27 @@ class Inference:
         return [r.range for r in self.ranges]
 
     def covers(self, ip: str) -> bool:
-        try:
-            addr = ipaddress.ip_address(ip)
-        except ValueError:
-            return False
-        return any(addr in ipaddress.ip_network(r.range) for r in self.ranges)
+        return self.covering([ip]) > 0
+
+    def covering(self, ips: Any) -> int:
+        """How many of ``ips`` fall in an inferred range (one set look-up per address and
+        distinct prefix length, whatever the number of ranges)."""
+        by_len: dict[tuple[int, int], set[int]] = {}
+        for r in self.ranges:
+            net = ipaddress.ip_network(r.range)
+            by_len.setdefault((net.version, net.prefixlen), set()).add(int(net.network_address))
+        masks = [(v, (1 << (32 if v == 4 else 128)) - (1 << ((32 if v == 4 else 128) - plen)),
+                  starts) for (v, plen), starts in by_len.items()]  # fmt: skip
+        n = 0
+        for ip in ips:
+            try:
+                addr = ipaddress.ip_address(ip)
+            except ValueError:
+                continue
+            value, version = int(addr), addr.version
+            if any(v == version and value & mask in starts for v, mask, starts in masks):
+                n += 1
+        return n
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -211,10 +227,13 @@ class LinkEvidence:
         ranges: dict[str, InferredRange] = {}
         rejected: list[str] = []
 
+        left_out: set[str] = set()
+
         def add(rng: str, source: str, why: str, file: int, frame: int) -> None:
             r = ranges.get(rng)
             if r is None:
                 if len(ranges) >= MAX_RANGES:
+                    left_out.add(rng)
                     return
                 r = ranges[rng] = InferredRange(rng)
             r.add(source, why, file, frame)
@@ -257,6 +276,11 @@ class LinkEvidence:
                     add(rng, "local-link", why, file, frame)
         if self.dropped:
             out.notes.append(f"{self.dropped:,} link sightings beyond the bounds were not kept")
+        if left_out:
+            out.notes.append(
+                f"{len(left_out):,} more ranges beyond the limit of {MAX_RANGES} were not "
+                "inferred (give --premises)"
+            )
         out.ranges = _merge(list(ranges.values()))
         return out
 

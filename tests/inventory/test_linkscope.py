@@ -5,7 +5,14 @@ from __future__ import annotations
 from netscan.events import Ctx, Dhcpv6Event, RouterAdvertEvent
 from netscan.flow import Flow
 from netscan.inventory.enrich import Premises
-from netscan.inventory.linkscope import MIN_V6_PREFIX, LinkEvidence
+from netscan.inventory.linkscope import (
+    MAX_ADDRS_PER_MAC,
+    MAX_RANGES,
+    MIN_V6_PREFIX,
+    Inference,
+    InferredRange,
+    LinkEvidence,
+)
 
 GW = "50:c7:bf:3a:91:01"
 CAM = "44:19:b6:2e:7c:51"
@@ -114,8 +121,25 @@ def test_bounds() -> None:
         for j in range(100):
             _see(link, prem, _flow(f"2001:db8:{k:x}::{j:x}", CLOUD, mac, GW))
     assert len(link.carried) == 3
-    assert all(len(a) <= 64 for a in link.carried.values())
+    assert all(len(a) <= MAX_ADDRS_PER_MAC for a in link.carried.values())
     assert all(len(n) <= 3 for n in link.nets.values())
     assert link.dropped > 0
     inf = link.infer(prem)
     assert any("beyond the bounds" in n for n in inf.notes)
+
+
+def test_too_many_ranges_are_counted_and_coverage_is_quick() -> None:
+    prem, link = Premises(), LinkEvidence()
+    link.router_advert(_ra(["2408:8207:1850:a2c0::/64"]))  # names the gateway
+    for k in range(MAX_RANGES + 10):  # public IPv4 hosts, one range each
+        mac = f"02:00:00:00:{k >> 8:02x}:{k & 255:02x}"
+        _see(link, prem, _flow(f"59.1.{k >> 8}.{k & 255}", "203.0.113.9", mac, GW))
+    inf = link.infer(prem)
+    assert len(inf.ranges) == MAX_RANGES
+    assert any("more ranges beyond the limit" in n for n in inf.notes)
+    # coverage: a set look-up per distinct prefix length
+    inf = Inference(ranges=[InferredRange(f"2001:db8:{k:x}::/64") for k in range(200)]
+                    + [InferredRange("59.1.2.3/32")])  # fmt: skip
+    ips = ["2001:db8:5::7", "59.1.2.3", "59.1.2.4", "2001:db8:c7::1", "2001:db9::1", "junk"]
+    assert inf.covering(ips) == 3
+    assert inf.covers("2001:db8:c7::1") and not inf.covers("2001:db8:c8::1")
