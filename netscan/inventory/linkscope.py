@@ -185,10 +185,10 @@ class LinkEvidence:
         nets = self.nets[mac]
         if len(nets) < 3:
             nets.add(_net_key(ip) + ("/v6" if ":" in ip else "/v4"))
+        # past the bound a MAC's addresses add nothing: more IPv4 addresses make it a
+        # gateway (its networks are counted), more IPv6 ones of a host share its /64
         if len(addrs) < MAX_ADDRS_PER_MAC:
             addrs[ip] = (file, frame)
-        else:
-            self.dropped += 1
 
     def router_advert(self, ev: Any) -> None:
         ctx = ev.ctx

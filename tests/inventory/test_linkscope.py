@@ -116,7 +116,10 @@ def test_hostile_or_useless_prefixes_are_not_taken() -> None:
 
 def test_bounds() -> None:
     prem, link = Premises(), LinkEvidence(max_macs=3)
-    for k in range(10):
+    for j in range(100):  # addresses past a MAC's bound are not counted as dropped
+        _see(link, prem, _flow(f"2001:db8:ffff::{j:x}", CLOUD, "02:00:00:00:01:00", GW))
+    assert link.dropped == 0
+    for k in range(1, 10):
         mac = f"02:00:00:00:00:{k:02x}"
         for j in range(100):
             _see(link, prem, _flow(f"2001:db8:{k:x}::{j:x}", CLOUD, mac, GW))
