@@ -23,6 +23,7 @@ from typing import Any
 from netscan import untrusted
 from netscan.analysis.findings import IMAGE_BURST_MAX, IMAGE_BURST_MIN
 from netscan.analysis.walktest import judge
+from netscan.i18n import _
 
 MAX_MARKS = 200
 MAX_DEVICES = 12
@@ -268,9 +269,11 @@ def timeline_svg(test: dict[str, Any], section: dict[str, Any]) -> str:
     out.append(f'<text x="{PAD_L - 6}" y="{TOP + 10}" text-anchor="end" fill="#555">'
                f"{e(_bytes(top))}</text>")  # fmt: skip
     out.append(f'<text x="{PAD_L - 6}" y="{AXIS}" text-anchor="end" fill="#555">0</text>')
+    axis = _("time since the capture's first packet ({unit})").format(
+        unit="h:min" if length >= 3600 else "min:s"
+    )
     out.append(f'<text x="{SVG_W - PAD_R}" y="{SVG_H - 4}" text-anchor="end" fill="#555">'
-               f"time since the capture's first packet ({'h:min' if length >= 3600 else 'min:s'})"
-               "</text>")  # fmt: skip
+               f"{e(axis)}</text>")  # fmt: skip
     out.append("</svg>")
     return "".join(out)
 
@@ -294,23 +297,28 @@ def _summary(test: dict[str, Any]) -> tuple[str, str]:
 
     def words(ws: list[dict[str, Any]]) -> str:
         if not ws:
-            return "none"
+            return _("none")
         mean = sum(float(w["bytes"]) for w in ws) / len(ws)
         up = sum(1 for w in ws if w.get("bursts"))
         pics = sum(1 for w in ws if w.get("pictures"))
-        return (f"{len(ws)} window(s), {_bytes(mean)} on average, {up} with uploads, "
-                f"{pics} with picture-sized bursts")  # fmt: skip
+        return _(
+            "{n} window(s), {mean} on average, {up} with uploads, {pics} with picture-sized bursts"
+        ).format(n=len(ws), mean=_bytes(mean), up=up, pics=pics)
 
     return words(test.get("mark_windows") or []), words(test.get("control_windows") or [])
 
 
-HTML_LEGEND = (
-    "<p class='legend small'>"
-    f"<span style='color:{MARK_COLOUR}'>■ window after a mark (numbered line: the mark)</span>"
-    f"<span style='color:{CONTROL_COLOUR}'>□ equally long window without marks</span>"
-    f"<span style='color:{UPLOAD_COLOUR}'>■ uploads off-site</span>"
-    f"<span style='color:{PICTURE_COLOUR}'>■ with a picture-sized burst</span></p>"
-)
+def html_legend() -> str:
+    """The timeline's legend, in the current language."""
+    e = untrusted.html
+    return (
+        "<p class='legend small'>"
+        f"<span style='color:{MARK_COLOUR}'>■ "
+        f"{e(_('window after a mark (numbered line: the mark)'))}</span>"
+        f"<span style='color:{CONTROL_COLOUR}'>□ {e(_('equally long window without marks'))}</span>"
+        f"<span style='color:{UPLOAD_COLOUR}'>■ {e(_('uploads off-site'))}</span>"
+        f"<span style='color:{PICTURE_COLOUR}'>■ {e(_('with a picture-sized burst'))}</span></p>"
+    )  # fmt: skip
 
 
 def html(report: dict[str, Any]) -> str:
@@ -321,21 +329,22 @@ def html(report: dict[str, Any]) -> str:
     e = untrusted.html
     window = float(sec.get("window_seconds") or 0.0)
     marks = sec.get("marks") or []
-    out = [
-        "<h2>Walk test</h2>",
-        f"<p>{len(marks)} mark(s); each judged over the {window:.0f} s after it against equally "
-        "long windows without marks on the same device (its base rate).</p>",
-    ]
+    intro = _("{n} mark(s); each judged over the {seconds} s after it against equally long "
+              "windows without marks on the same device (its base rate).").format(
+        n=len(marks), seconds=f"{window:.0f}")  # fmt: skip
+    out = [f"<h2>{e(_('Walk test'))}</h2>", f"<p>{e(intro)}</p>"]
     if marks:
         out.append("<ul class='small'>" + "".join(
-            f"<li>#{int(m['number'])} at {e(_iso(m['capture_ts']))}"
+            "<li>" + e(_("#{n} at {when}").format(n=int(m["number"]), when=_iso(m["capture_ts"])))
             + (f": {e(m['note'])}" if m.get("note") else "") + "</li>" for m in marks
         ) + "</ul>")  # fmt: skip
     tests = sec.get("devices") or []
     if not tests:
-        out.append("<p>No device uploaded off-site during the capture: nothing to judge.</p>")
+        out.append(
+            f"<p>{e(_('No device uploaded off-site during the capture: nothing to judge.'))}</p>"
+        )
     else:
-        out.append(HTML_LEGEND)
+        out.append(html_legend())
     for t in tests:
         cls = "walk-yes" if t.get("significant") else "walk-no"
         after, control = _summary(t)
@@ -346,21 +355,26 @@ def html(report: dict[str, Any]) -> str:
             + timeline_svg(t, sec)
             + _kv_html(
                 [
-                    ("After marks", e(after)),
-                    ("Without marks", e(control)),
+                    (e(_("After marks")), e(after)),
+                    (e(_("Without marks")), e(control)),
                     (
-                        "Probability by chance",
-                        f"bytes {e(_p(t.get('p_bytes')))}, picture-sized "
-                        f"bursts {e(_p(t.get('p_pictures')))}",
+                        e(_("Probability by chance")),
+                        e(
+                            _("bytes {p_bytes}, picture-sized bursts {p_pictures}").format(
+                                p_bytes=_p(t.get("p_bytes")), p_pictures=_p(t.get("p_pictures"))
+                            )
+                        ),
                     ),
-                    ("Method", e(t.get("method") or "not judged")),
+                    (e(_("Method")), e(t.get("method") or _("not judged"))),
                 ]
             )
             + "</div>"  # fmt: skip
         )
     if sec.get("devices_not_judged"):
-        out.append(f"<p class='small'>{int(sec['devices_not_judged'])} more device(s) uploading "
-                   f"off-site were not judged (at most {MAX_DEVICES}).</p>")  # fmt: skip
+        more = _("{n} more device(s) uploading off-site were not judged (at most {most}).").format(
+            n=int(sec["devices_not_judged"]), most=MAX_DEVICES
+        )
+        out.append(f"<p class='small'>{e(more)}</p>")
     return "\n".join(out)
 
 
@@ -404,13 +418,19 @@ def markdown(report: dict[str, Any]) -> list[str]:
     m = untrusted.markdown
     window = float(sec.get("window_seconds") or 0.0)
     marks = sec.get("marks") or []
-    lines = ["", "## Walk test", "",
-             f"{len(marks)} mark(s); each judged over the {window:.0f} s after it against "
-             "equally long windows without marks on the same device (its base rate). The HTML "
-             "report draws each device's timeline; here it is as text.", ""]  # fmt: skip
+    intro = _("{n} mark(s); each judged over the {seconds} s after it against equally long "
+              "windows without marks on the same device (its base rate).").format(
+        n=len(marks), seconds=f"{window:.0f}")  # fmt: skip
+    lines = ["", f"## {_('Walk test')}", "",
+             intro + " " + _("The HTML report draws each device's timeline; here it is as "
+                             "text."), ""]  # fmt: skip
     for mk in marks:
         note = f": {m(mk['note'])}" if mk.get("note") else ""
-        lines.append(f"- Mark #{int(mk['number'])} at {m(_iso(mk['capture_ts']))}{note}")
+        lines.append(
+            "- "
+            + _("Mark #{n} at {when}").format(n=int(mk["number"]), when=m(_iso(mk["capture_ts"])))
+            + note
+        )
     for t in sec.get("devices") or []:
         after, control = _summary(t)
         lines += [
@@ -419,21 +439,26 @@ def markdown(report: dict[str, Any]) -> list[str]:
             "",
             f"**{m(t.get('verdict'))}**",
             "",
-            f"- After marks: {after}",
-            f"- Without marks: {control}",
-            f"- Probability by chance: bytes {_p(t.get('p_bytes'))}, picture-sized bursts "
-            f"{_p(t.get('p_pictures'))} ({m(t.get('method') or 'not judged')})",
+            f"- {_('After marks')}{_(': ')}{after}",
+            f"- {_('Without marks')}{_(': ')}{control}",
+            f"- {_('Probability by chance')}{_(': ')}"
+            + _("bytes {p_bytes}, picture-sized bursts {p_pictures}").format(
+                p_bytes=_p(t.get("p_bytes")), p_pictures=_p(t.get("p_pictures"))
+            )
+            + f" ({m(t.get('method') or _('not judged'))})",
             "",
-            "Timeline of windows (`[n…]` after mark n, `.` no upload, `-` uploads, `*` a "
-            "picture-sized burst):",
+            _(
+                "Timeline of windows (`[n…]` after mark n, `.` no upload, `-` uploads, `*` a "
+                "picture-sized burst):"
+            ),
             "",
             "```",
             text_timeline(t),
             "```",
         ]
     if not sec.get("devices"):
-        lines += ["", "No device uploaded off-site during the capture: nothing to judge."]
+        lines += ["", _("No device uploaded off-site during the capture: nothing to judge.")]
     if sec.get("devices_not_judged"):
-        lines += ["", f"{int(sec['devices_not_judged'])} more device(s) uploading off-site were "
-                  f"not judged (at most {MAX_DEVICES})."]  # fmt: skip
+        lines += ["", _("{n} more device(s) uploading off-site were not judged (at most "
+                        "{most}).").format(n=int(sec["devices_not_judged"]), most=MAX_DEVICES)]  # fmt: skip
     return lines

@@ -172,3 +172,19 @@ def test_every_character_has_a_glyph(pages: dict[str, Path]) -> None:
         covering = subprocess.run(["fc-list", f":charset={charset}", "family"],
                                   capture_output=True, text=True, check=True).stdout  # fmt: skip
         assert "Noto Sans CJK SC" in covering, (name, "".join(chars))
+
+
+def test_walk_test_section_in_chinese(tmp_path: Path) -> None:
+    """The walk-test section (marks judged against the device's base rate) in Chinese: the
+    headings, labels and the timeline's legend and axis; the verdict is the analysis' own."""
+    from tests.report.test_walk_report import _marks_file, _run
+
+    marks = _marks_file(tmp_path, note="<b>门口</b>")
+    report, page, md = _run(tmp_path, "follows", marks, "--lang", "zh-CN")
+    assert report["walk_test"]["devices"]  # the JSON is the same in every language
+    text = visible_text(page)
+    for words in ("走测", "标记之后", "无标记", "偶然出现的概率", "标记之后的窗口（带编号的竖线：标记）",
+                  "自抓包第一个数据包起的时间"):  # fmt: skip
+        assert words in text, words
+    assert "<b>门口</b>" not in page and "&lt;b&gt;门口&lt;/b&gt;" in page
+    assert "## 走测" in md and "- 标记之后：" in md and "- 偶然出现的概率：字节数" in md
