@@ -38,7 +38,7 @@ def _validate(report: dict[str, Any]) -> None:
     jsonschema.Draft202012Validator(json_report.schema()).validate(report)
 
 
-@pytest.mark.parametrize("engine", ["core", "native"])
+@pytest.mark.parametrize("engine", ["core", "tshark"])
 def test_slaac_premises_inferred_from_router_advertisement(
     analyse: Callable[..., Result], engine: str
 ) -> None:
