@@ -36,6 +36,9 @@ class Options:
     limits: _limits.Limits | None = None  # None: the defaults and $NETSCAN_LIMITS
     max_flows: int | None = None  # live flows the core keeps before evicting the idlest
     analyst: str | None = None
+    # premises ranges inferred from the link (Router Advertisements, DHCPv6, local MACs)
+    # are added to the premises; False: only reported
+    infer_premises: bool = True
 
 
 @dataclass
@@ -194,6 +197,45 @@ def overlap_warnings(infos: list[InputInfo]) -> list[str]:
     return out
 
 
+def _unapplied_inference(analyzer: Analyzer, inventory: Inventory) -> list[str]:
+    """Step-by-step runs cannot run again: the inference is reported, not applied."""
+    if analyzer._inferred_premises(inventory) is None:
+        return []
+    cidrs = inventory.premises.inference.cidrs
+    return [
+        "the link shows premises ranges the step-by-step analysis did not use: "
+        f"{', '.join(cidrs[:8])}"
+        + (" …" if len(cidrs) > 8 else "")
+        + " (netscan analyze applies them; or give --premises)"
+    ]
+
+
+def _outside_warnings(inference: Any) -> list[str]:
+    """With --premises: addresses outside the given ranges whose frames are local."""
+    if inference is None or inference.origin != "given" or not inference.local_outside:
+        return []
+    out = inference.local_outside
+    return [
+        "addresses outside the given premises ranges come straight from MACs on the local "
+        f"link: {', '.join(out[:8])}"
+        + (" …" if len(out) > 8 else "")
+        + "; they count as off-site because --premises says so (without --premises they "
+        "would be inferred as premises)"
+    ]
+
+
+def _inference_warnings(inference: Any) -> list[str]:
+    """What the premises inference added (a line for the summary and every report)."""
+    if inference is None or not inference.applied:
+        return []
+    return [
+        f"premises inferred from the link and added to the default ranges: "
+        f"{', '.join(inference.cidrs[:8])}"
+        + (" …" if len(inference.cidrs) > 8 else "")
+        + " (the report lists why; --premises overrides)"
+    ]
+
+
 def premises_warnings(premises: list[str] | None, inventory: Inventory) -> list[str]:
     """A warning when premises ranges the user gave match no address seen: every device
     then counts as off-site and findings can vanish or be wrong."""
@@ -269,7 +311,46 @@ class Analyzer:
 
     def run(self, paths: list[str], progress: Callable[[int, int], None] | None = None) -> Result:
         with relaxed_gc():
-            return self._run(paths, progress)
+            result = self._run(paths, progress)
+            premises = self._inferred_premises(result.inventory)
+            if premises is None:
+                result.warnings.extend(_outside_warnings(result.inventory.premises.inference))
+                return result
+            # the link shows addresses of the premises the run called off-site: run again
+            # with them, so every decision (devices, bursts, findings) is made with them
+            base = self.premises
+            self.premises = premises
+            try:
+                result = self._run(paths, progress)
+            finally:
+                self.premises = base
+            result.warnings.extend(_inference_warnings(premises.inference))
+            return result
+
+    def _inferred_premises(self, inventory: Inventory) -> Premises | None:
+        """The premises with what the link shows added, when that changes the analysis
+        (None: the run's premises stand; its inference is recorded for the report).
+        Without ``--premises`` every inferred range is added to the defaults; ``--premises``
+        overrides: nothing is added, and the ranges of local-link addresses outside the
+        given ones are only reported (a warning)."""
+        given = bool(self.options.premises)
+        inference = inventory.link.infer(inventory.premises)
+        if given:
+            local = [r for r in inference.ranges if "local-link" in r.sources]
+            inference.local_outside = [r.range for r in local]
+            inference.ranges = local
+        inference.origin = "given" if given else "default"
+        # the run's own copy: the analyzer's premises stay as they were for the next run
+        inventory.premises = Premises(list(inventory.premises.cidrs), inference=inference)
+        if given or not inference.ranges or not self.options.infer_premises:
+            return None
+        offsite = list(inventory.endpoints) + [
+            ip for addrs in inventory.link.carried.values() for ip in addrs
+        ]
+        if not inference.covering(offsite):
+            return None
+        applied = replace(inference, applied=True, origin="default+inferred")
+        return Premises(list(self.premises.cidrs) + applied.cidrs, inference=applied)
 
     def _run(self, paths: list[str], progress: Callable[[int, int], None] | None = None) -> Result:
         paths, warnings, digests = unique_inputs(list(paths))
@@ -306,8 +387,11 @@ class Analyzer:
         unsupported = getattr(engine, "unsupported_linktypes", set())
         if progress is not None:
             progress(total, total)
-        return self.conclude(inventory, engine, infos, warnings, self.options.engine,
-                             sum(i.packets for i in infos), unsupported)  # fmt: skip
+        result = self.conclude(inventory, engine, infos, warnings, self.options.engine,
+                               sum(i.packets for i in infos), unsupported)  # fmt: skip
+        # what the engine could not see (the tshark engine: protocols Wireshark lacks)
+        result.limits.extend(getattr(engine, "blind_spots", None) or [])
+        return result
 
     def _run_core(
         self,
@@ -503,6 +587,7 @@ def _incremental(
     engine.release()
     inventory.seal()
     result = build(True)
+    result.warnings.extend(_unapplied_inference(self, inventory))
     yield Partial(0, 0, result.packets, True, lambda: result, result)
 
 
@@ -544,6 +629,7 @@ def _incremental_core(self: Analyzer, paths: list[str], batch: int) -> Iterator[
     engine.release()
     inventory.seal()
     result = build(True)
+    result.warnings.extend(_unapplied_inference(self, inventory))
     yield Partial(total, total, result.packets, True, lambda: result, result)
 
 

@@ -89,6 +89,9 @@ def langs_of(args: argparse.Namespace) -> list[str]:
 def _add_analysis_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--premises", action="append", type=_cidr, metavar="CIDR",
                    help="premises network (repeatable); default: private, link-local and ULA ranges")  # fmt: skip
+    p.add_argument("--no-premises-inference", dest="infer_premises", action="store_false",
+                   help="do not add the premises ranges the link shows (Router Advertisement and "
+                        "DHCPv6 prefixes, addresses of MACs on the local link); only report them")  # fmt: skip
     p.add_argument("--country", metavar="CC", type=_country,
                    help="ISO 3166-1 alpha-2 code of the premises country (e.g. CN), "
                    "for cross-border findings")  # fmt: skip
@@ -218,6 +221,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         analyst=args.analyst,
         limits=limits_from_args(args),
         max_flows=getattr(args, "max_flows", None),
+        infer_premises=getattr(args, "infer_premises", True),
     )
     analyzer = Analyzer(opts)
     quiet = args.quiet or args.json == "-"

@@ -93,6 +93,26 @@ class Dhcpv6Event(Event):
     vendor_class: str | None = None  # option 16, enterprise number and data joined
     enterprise: int | None = None
     fqdn: str | None = None  # option 39
+    # addresses the server assigns (option 5 inside IA_NA 3 / IA_TA 4) and prefixes it
+    # delegates (option 26 inside IA_PD 25), as "addr" and "prefix/len"
+    addresses: list[str] = field(default_factory=list)
+    prefixes: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True, kw_only=True)
+class RouterAdvertEvent(Event):
+    """ICMPv6 Router Advertisement (RFC 4861): a router announcing itself and the link's
+    prefixes. ``prefixes`` are the Prefix Information options ("prefix/len"), ``on_link``
+    and ``autonomous`` the L and A flags of each, ``router_mac`` the Source Link-Layer
+    Address option (or None)."""
+
+    kind: str = "icmpv6_ra"
+    router_lifetime: int = 0
+    managed: bool = False  # M flag: addresses from DHCPv6
+    prefixes: list[str] = field(default_factory=list)
+    on_link: list[bool] = field(default_factory=list)
+    autonomous: list[bool] = field(default_factory=list)
+    router_mac: str | None = None
 
 
 @dataclass(slots=True, kw_only=True)
@@ -254,6 +274,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         NbnsEvent,
         DhcpEvent,
         Dhcpv6Event,
+        RouterAdvertEvent,
         ArpEvent,
         TlsClientHelloEvent,
         TlsCertificateEvent,

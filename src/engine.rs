@@ -74,6 +74,10 @@ const UDP_CORE: [UdpParser; 9] = [
     UdpParser::Ssdp,
     UdpParser::Sip,
 ];
+/// ICMPv6 Router Advertisements, handed to the Python dissector (the premises inference
+/// reads their prefixes): a link fact, not an application
+pub const ICMPV6: u8 = UDP_BASE + UDP_CORE.len() as u8;
+const ICMPV6_ROUTER_ADVERT: u8 = 134;
 pub const PY_BASE: u8 = 16;
 
 /// The names of the parser ids below `PY_BASE` (the flow's application, as Python names it).
@@ -81,13 +85,14 @@ pub fn builtin_names() -> Vec<&'static str> {
     let mut v: Vec<&'static str> = TCP_PARSERS.iter().map(|p| p.name()).collect();
     v.push(UdpParser::Quic.name());
     v.extend(UDP_CORE.iter().map(|p| p.name()));
+    v.push("icmpv6");
     v.resize(PY_BASE as usize, "");
     v
 }
 
 /// Whether the core runs the parser `id` itself (no payloads for Python).
 pub fn in_core(id: u8) -> bool {
-    matches!(id, TLS | DNS_TCP | QUIC) || (UDP_BASE..PY_BASE).contains(&id)
+    matches!(id, TLS | DNS_TCP | QUIC) || (UDP_BASE..ICMPV6).contains(&id)
 }
 
 fn tcp_id(p: TcpParser) -> u8 {
@@ -508,6 +513,14 @@ impl Engine {
                     self.table
                         .get_mut(slot)
                         .count(from_a, wirelen, 0, ts, frame);
+                    if proto == 58
+                        && self.cfg.dissect
+                        && frag.is_none()
+                        && end > l4
+                        && d[l4] == ICMPV6_ROUTER_ADVERT
+                    {
+                        self.router_advert(slot, from_a, &d[l4..end], frame, ts);
+                    }
                 }
             },
         }
@@ -1034,6 +1047,45 @@ impl Engine {
         }
     }
 
+    /// An ICMPv6 Router Advertisement: handed to the Python dissector (a repeated one between
+    /// the same two hosts says nothing new and is skipped).
+    fn router_advert(&mut self, slot: u32, from_a: bool, msg: &[u8], frame: u64, ts: f64) {
+        let flow = self.table.get_mut(slot);
+        let fid = flow.fid;
+        match flow.parse {
+            Parse::Off => return,
+            Parse::Undecided => {
+                flow.parse = Parse::Active(ICMPV6);
+                self.ops.push(Op::Attach { fid, name: ICMPV6 });
+            }
+            Parse::Active(_) => {}
+        }
+        let mut h = FxHasher::default();
+        ICMPV6.hash(&mut h);
+        flow.a_addr().hash(&mut h);
+        flow.b_addr().hash(&mut h);
+        from_a.hash(&mut h);
+        // the checksum (bytes 2..4) follows the content; the rest is the message
+        msg.get(4..).unwrap_or(&[]).hash(&mut h);
+        let key = h.finish();
+        if self.seen_datagrams.contains(&key) {
+            return;
+        }
+        if self.seen_datagrams.len() >= MAX_SEEN_DATAGRAMS {
+            self.seen_datagrams.clear();
+        }
+        self.seen_datagrams.insert(key);
+        self.ops.push(Op::Payload {
+            fid,
+            from_a,
+            frame,
+            ts,
+            data: msg.to_vec(),
+            gap: false,
+            last: true,
+        });
+    }
+
     /// The Python side stopped a flow's parser (it finished, or failed).
     pub fn stop(&mut self, fid: u64) {
         // fids are handed out in slot order only at first; look the slot up
@@ -1353,6 +1405,63 @@ mod tests {
             })
             .flatten()
             .collect()
+    }
+
+    /// An Ethernet frame with an IPv6 header from fe80::1 to ff02::1 carrying `msg`.
+    fn icmp6(msg: &[u8]) -> Vec<u8> {
+        let mut v = vec![
+            0x33, 0x33, 0, 0, 0, 1, 0x50, 0xc7, 0xbf, 0x3a, 0x91, 1, 0x86, 0xdd,
+        ];
+        v.extend([0x60, 0, 0, 0]);
+        v.extend((msg.len() as u16).to_be_bytes());
+        v.extend([58, 255]);
+        v.extend([0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        v.extend([0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        v.extend(msg);
+        v
+    }
+
+    #[test]
+    fn router_advertisements_go_to_python_once_each() {
+        let mut e = engine(100);
+        let mut ra = vec![
+            134, 0, 0x12, 0x34, 64, 0, 0x07, 0x08, 0, 0, 0, 0, 0, 0, 0, 0,
+        ];
+        ra.extend([3, 4, 64, 0xc0]);
+        ra.extend([0; 12]);
+        ra.extend([
+            0x24, 0x08, 0x82, 0x07, 0x18, 0x50, 0xa2, 0xc0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ]);
+        let mut other = ra.clone();
+        other[7] = 0x09; // another router lifetime: something new
+        let echo = [128u8, 0, 0, 0, 0, 1, 0, 1];
+        for (i, msg) in [&ra[..], &ra[..], &other[..], &echo[..]].iter().enumerate() {
+            let p = icmp6(msg);
+            e.packet(0, i as u64 + 1, 0.0, 1, &p, p.len() as u32);
+        }
+        let attached = e
+            .ops
+            .iter()
+            .filter(|o| matches!(o, Op::Attach { name: ICMPV6, .. }))
+            .count();
+        assert_eq!(attached, 1);
+        let payloads: Vec<&Vec<u8>> = e
+            .ops
+            .iter()
+            .filter_map(|o| match o {
+                Op::Payload { data, .. } => Some(data),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(payloads, vec![&ra, &other]);
+        // without dissection, nothing is handed over
+        let mut e = Engine::new(Config {
+            dissect: false,
+            ..Config::default()
+        });
+        let p = icmp6(&ra);
+        e.packet(0, 1, 0.0, 1, &p, p.len() as u32);
+        assert!(!e.ops.iter().any(|o| matches!(o, Op::Payload { .. })));
     }
 
     #[test]

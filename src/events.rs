@@ -73,6 +73,8 @@ pub struct Dhcpv6Event {
     pub vendor_class: Option<String>,
     pub enterprise: Option<u32>,
     pub fqdn: Option<String>,
+    pub addresses: Vec<String>,
+    pub prefixes: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -354,6 +356,8 @@ impl Event {
                 kw.set_item(intern!(py, "vendor_class"), &e.vendor_class)?;
                 kw.set_item(intern!(py, "enterprise"), e.enterprise)?;
                 kw.set_item(intern!(py, "fqdn"), &e.fqdn)?;
+                kw.set_item(intern!(py, "addresses"), PyList::new(py, &e.addresses)?)?;
+                kw.set_item(intern!(py, "prefixes"), PyList::new(py, &e.prefixes)?)?;
                 &c.dhcpv6
             }
             Event::TlsClientHello(e) => {

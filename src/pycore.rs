@@ -390,6 +390,7 @@ impl Core {
     #[pyo3(signature = (udp_ports, premises, local, max_flows=crate::engine::DEFAULT_MAX_FLOWS,
                         reassembly_budget=crate::engine::DEFAULT_REASSEMBLY_BUDGET, dissect=true,
                         shard=(0, 1), dedup_facts=true))]
+    #[allow(clippy::too_many_arguments)] // the Python constructor's keyword arguments
     fn new(
         udp_ports: Vec<(u16, String, bool)>,
         premises: Vec<(Vec<u8>, u8)>,

@@ -10,6 +10,9 @@ One `Dhcpv6Event` per client/server message:
   with replacement and joined by "," (e.g. "311:MSFT 5.0").
 * `fqdn`: option 39 (Client FQDN), the DNS wire-encoded name after the flags byte
   (a partial name without the root label is accepted), trailing dot removed, case kept.
+* `addresses`: the IA Address options (5) inside IA_NA (3) and IA_TA (4); `prefixes`:
+  the IA Prefix options (26, "prefix/len", bits past the length cleared) inside IA_PD
+  (25). At most 16 of each per message, in order; a malformed inner option ends that IA.
 
 Relay-forward/relay-reply messages (12, 13) give []: their inner client message would
 be attributed to the relay's addresses. A message shorter than its 4-byte header gives
@@ -18,11 +21,37 @@ be attributed to the relay's addresses. A message shorter than its 4-byte header
 
 from __future__ import annotations
 
+import ipaddress
+
 from netscan.events import Ctx, Dhcpv6Event, Event
 
 __all__ = ["parse"]
 
 _RELAY_TYPES = (12, 13)
+_MAX_IA = 16
+# the IA option, the offset of its inner options, and the inner option it carries
+_IA = {3: (12, 5), 4: (4, 5), 25: (12, 26)}
+
+
+def _ia(event: Dhcpv6Event, code: int, value: bytes) -> None:
+    skip, inner = _IA[code]
+    off = skip
+    n = len(value)
+    while off + 4 <= n:
+        icode = (value[off] << 8) | value[off + 1]
+        start = off + 4
+        off = start + ((value[off + 2] << 8) | value[off + 3])
+        if off > n:
+            return
+        if icode != inner:
+            continue
+        if inner == 5 and off - start >= 24 and len(event.addresses) < _MAX_IA:
+            event.addresses.append(str(ipaddress.IPv6Address(value[start : start + 16])))
+        elif inner == 26 and off - start >= 25 and len(event.prefixes) < _MAX_IA:
+            plen = value[start + 8]
+            if plen <= 128:
+                raw = value[start + 9 : start + 25]
+                event.prefixes.append(str(ipaddress.IPv6Network((raw, plen), strict=False)))
 
 
 def _wire_name(data: bytes) -> str | None:
@@ -76,4 +105,6 @@ def parse(payload: bytes, ctx: Ctx) -> list[Event]:
                 event.enterprise, event.vendor_class = vendor
         elif code == 39 and off > start:
             event.fqdn = _wire_name(payload[start + 1 : off])
+        elif code in _IA:
+            _ia(event, code, payload[start:off])
     return [event]

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from netscan import _core
-from netscan.dissectors import http, rtsp, sip
+from netscan.dissectors import http, icmpv6, rtsp, sip
 from netscan.dissectors.registry import HTTP_MAX_MESSAGES, UDP_PARSERS, Datagrams
 from netscan.engine.sink import Sink, arp_event
 from netscan.events import Ctx
@@ -384,6 +384,9 @@ class CoreEngine:
         if key.startswith("udp:"):
             name, fn = self._udp[key]
             parser: Any = Datagrams(fn, skip_id=name in _SKIP_ID)
+        elif key == "icmpv6":  # Router Advertisements: link facts, not an application
+            flow.parser = Datagrams(icmpv6.parse)
+            return
         else:
             name, parser = key, _TCP_PARSERS[key]()
         flow.app = _with_app(flow.app, name)

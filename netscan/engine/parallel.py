@@ -352,8 +352,9 @@ class ParallelEngine:
                 flow = flows.get(item[0])
                 if flow is not None:
                     key = item[1]
-                    name = udp[key][0] if key.startswith("udp:") else key
-                    flow.app = flow.app | {name}
+                    if key != "icmpv6":  # Router Advertisements: link facts, no application
+                        name = udp[key][0] if key.startswith("udp:") else key
+                        flow.app = flow.app | {name}
             else:
                 on_l2(*item)
         if raw:

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import functools
 import heapq
+import ipaddress
 import json
 import os
 import re
@@ -46,6 +47,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netscan import limits as _limits
+from netscan.dissectors import http as http_dissector
+from netscan.dissectors import registry
+from netscan.dissectors.icmpv6 import MAX_PREFIXES as RA_MAX_PREFIXES
 from netscan.dissectors.tls import describe_der
 from netscan.engine import EngineError
 from netscan.events import (
@@ -56,10 +60,12 @@ from netscan.events import (
     DnsEvent,
     DnsRecord,
     Event,
+    HttpBodyEvent,
     HttpRequestEvent,
     HttpResponseEvent,
     NbnsEvent,
     NtpEvent,
+    RouterAdvertEvent,
     RtspEvent,
     SipEvent,
     SsdpEvent,
@@ -101,6 +107,11 @@ FIELDS: list[str] = [
     "dhcp.option.value", "dhcp.fqdn.name",
     "dhcpv6.msgtype", "dhcpv6.option.type", "dhcpv6.duid.bytes",
     "dhcpv6.vendorclass.enterprise", "dhcpv6.vendorclass.data", "dhcpv6.client_domain",
+    "dhcpv6.iaaddr.ip", "dhcpv6.iaprefix.pref_addr", "dhcpv6.iaprefix.pref_len",
+    # ICMPv6 Router Advertisements
+    "icmpv6.type", "icmpv6.code", "icmpv6.nd.ra.flag.m", "icmpv6.nd.ra.router_lifetime",
+    "icmpv6.opt.src_linkaddr", "icmpv6.opt.prefix", "icmpv6.opt.prefix.length",
+    "icmpv6.opt.prefix.flag.l", "icmpv6.opt.prefix.flag.a",
     # TLS and QUIC
     "tls.handshake.type", "tls.handshake.version", "tls.handshake.extensions_server_name",
     "tls.handshake.extensions_alpn_str", "tls.handshake.extensions.supported_version",
@@ -110,6 +121,7 @@ FIELDS: list[str] = [
     "http.response.code", "http.response.phrase", "http.response.version",
     "http.response.line", "http.host", "http.user_agent", "http.server", "http.content_type",
     "http.content_length_header", "http.unknown_header", "http.location",
+    "http.transfer_encoding", "http.response_for.uri",
     # RTSP, SIP, NTP
     "rtsp.method", "rtsp.url", "rtsp.status", "rtsp.request", "rtsp.response",
     "sip.Method", "sip.r-uri", "sip.Status-Code", "sip.from.addr", "sip.to.addr",
@@ -117,6 +129,11 @@ FIELDS: list[str] = [
     "ntp.flags.vn", "ntp.flags.mode", "ntp.stratum",
 ]  # fmt: skip
 OPTIONAL_FIELDS = ["tls.handshake.ja4"]  # newer Wireshark releases only
+
+# UDP parsers of the native registry that Wireshark has no dissector for: port -> name
+_TSHARK_UDP_APPS = {"dns", "mdns", "llmnr", "nbns", "dhcp", "dhcpv6", "ntp", "ssdp", "wsd", "sip"}
+_BLIND_UDP = {port: name for port, (name, _fn) in registry.UDP_PARSERS.items()
+              if name not in _TSHARK_UDP_APPS}  # fmt: skip
 
 PREFERENCES = [
     "ip.defragment:FALSE",  # first fragments keep their transport header, as on the wire
@@ -355,6 +372,13 @@ class TsharkEngine:
         self._reported: set[tuple[int, str]] = set()  # (id(flow), what) already reported
         self._rtsp: dict[int, list[tuple[int, float, Flow, bool, Layers]]] = {}
         self._cseq: dict[tuple[int, str], str] = {}  # (id(flow), CSeq) -> request method
+        # HTTP messages whose bodies a second, filtered tshark run fetches (per file)
+        self._bodies: dict[int, list[tuple[int, float, Flow, bool, str, str, str | None,
+                                           str | None]]] = {}  # fmt: skip
+        self._ra_seen: set[int] = set()  # Router Advertisements already reported
+        # datagrams on the ports of parsers Wireshark has no dissector for (vendor
+        # discovery): name -> (datagrams, first frame), for the report's limits
+        self._unseen: dict[str, list[int]] = {}
         names = available_fields(self.tshark)
         self.fields = FIELDS + [f for f in OPTIONAL_FIELDS if f in names]
 
@@ -422,7 +446,10 @@ class TsharkEngine:
         for i, p in enumerate(paths):
             if self._rtsp.get(i):
                 self._rtsp_pass(i, str(p))
+            if self._bodies.get(i):
+                self._body_pass(i, str(p))
         self._rtsp.clear()
+        self._bodies.clear()
 
     # -- one frame -----------------------------------------------------------------------
 
@@ -511,6 +538,15 @@ class TsharkEngine:
         flow.count(from_a, wirelen, plen, ts, frame, proto != TCP or plen > 0)
         if frag_id is not None:
             self.frag_map[frag_id] = hit
+        if proto == ICMPV6 and self.dissect and transport == "icmpv6" and frag_id is None:
+            if _first(L, "icmpv6_type") == "134":
+                self._router_advert(flow, from_a, frame, ts, L)
+            return
+        if proto == UDP and plen > 0 and self.dissect:
+            blind = _BLIND_UDP.get(dport) or _BLIND_UDP.get(sport)
+            if blind is not None:
+                seen = self._unseen.setdefault(blind, [0, frame])
+                seen[0] += 1
         if not self.dissect or transport not in ("tcp", "udp") or not app:
             return
         try:
@@ -652,6 +688,7 @@ class TsharkEngine:
             self._emit(flow, app, self._ssdp(ctx, L))
         elif app == "http" and flow.proto == TCP:
             self._emit(flow, app, self._http(ctx, L))
+            self._body_candidate(file, frame, ts, flow, from_a, L)
         elif app == "sip":
             self._emit(flow, app, self._sip(ctx, L))
         elif app in ("data", "xml") and 3702 in (flow.a_port, flow.b_port):
@@ -825,6 +862,10 @@ class TsharkEngine:
                 vendor_class=vendor_class,
                 enterprise=_int(enterprise) if enterprise is not None else None,
                 fqdn=fqdn,
+                addresses=_v6_list(L.get("dhcpv6_iaaddr_ip", []))[:16],
+                prefixes=_v6_prefixes(
+                    L.get("dhcpv6_iaprefix_pref_addr", []), L.get("dhcpv6_iaprefix_pref_len", [])
+                )[:16],  # fmt: skip
             )
         ]
 
@@ -994,6 +1035,112 @@ class TsharkEngine:
         return [WsdEvent(ctx=ctx, action=action, types=types, scopes=scopes, xaddrs=xaddrs,
                          endpoint=endpoint)]  # fmt: skip
 
+    @property
+    def blind_spots(self) -> list[str]:
+        """What this engine could not see in the inputs, and why (the report's limits)."""
+        out = []
+        for name, (count, frame) in sorted(self._unseen.items()):
+            ports = ", ".join(str(p) for p, n in sorted(_BLIND_UDP.items()) if n == name)
+            out.append(
+                f"tshark engine: {count:,} UDP datagrams on the {name} discovery port(s) "
+                f"{ports} (first in frame {frame}) were not decoded: Wireshark has no "
+                f"dissector for {name}, so the device facts they announce (model, serial, "
+                "vendor) are missing; the core engine decodes them"
+            )
+        return out
+
+    # -- ICMPv6 Router Advertisements ----------------------------------------------------
+
+    def _router_advert(self, flow: Flow, from_a: bool, frame: int, ts: float, L: Layers) -> None:
+        if _first(L, "icmpv6_code") not in (None, "0"):
+            return
+        prefixes = _v6_prefixes(L.get("icmpv6_opt_prefix", []),
+                                L.get("icmpv6_opt_prefix_length", []))  # fmt: skip
+        on_link = [_flag(x) for x in L.get("icmpv6_opt_prefix_flag_l", [])]
+        auto = [_flag(x) for x in L.get("icmpv6_opt_prefix_flag_a", [])]
+        n = min(len(prefixes), len(on_link), len(auto), RA_MAX_PREFIXES)
+        mac = _first(L, "icmpv6_opt_src_linkaddr")
+        lifetime = _int(_first(L, "icmpv6_nd_ra_router_lifetime"))
+        managed = _flag(_first(L, "icmpv6_nd_ra_flag_m"))
+        # a repeated advertisement between the same two hosts says nothing new
+        key = hash((flow.a_ip, flow.b_ip, from_a, tuple(prefixes[:n]), mac, lifetime, managed))
+        if key in self._ra_seen:
+            return
+        if len(self._ra_seen) >= 200_000:
+            self._ra_seen.clear()
+        self._ra_seen.add(key)
+        ev = RouterAdvertEvent(ctx=flow.ctx(frame, ts, from_a), router_lifetime=lifetime,
+                               managed=managed, prefixes=prefixes[:n], on_link=on_link[:n],
+                               autonomous=auto[:n], router_mac=mac.lower() if mac else None)  # fmt: skip
+        self.sink.on_event(ev, flow)
+
+    # -- HTTP bodies: a second, filtered tshark run for the reassembled messages -----------
+
+    def _body_candidate(
+        self, file: int, frame: int, ts: float, flow: Flow, from_a: bool, L: Layers
+    ) -> None:
+        """Remember a message whose body the native engine would keep or sniff: a request
+        with a body, or a response to a request whose answers carry enrolment records."""
+        methods = L.get("http_request_method", [])
+        codes = L.get("http_response_code", [])
+        if len(methods) + len(codes) != 1:
+            return
+        chunked = "chunked" in (_first(L, "http_transfer_encoding") or "").lower()
+        length = _int(_first(L, "http_content_length_header"), 0)
+        if methods:
+            if not chunked and length <= 0:
+                return
+            headers = _http_headers(L, "request")
+            item = (frame, ts, flow, from_a, methods[0], _first(L, "http_request_uri") or "",
+                    _get(headers, "host"), _get(headers, "content-type"))  # fmt: skip
+        else:
+            uri = _first(L, "http_response_for_uri") or ""
+            path = uri.split("://", 1)[-1]
+            path = path[path.find("/") :] if "/" in path else path
+            if not path.lower().startswith(http_dissector.RESPONSE_CAPTURE_PREFIXES):
+                return
+            headers = _http_headers(L, "response")
+            item = (frame, ts, flow, from_a, "RESPONSE", path, None,
+                    _get(headers, "content-type"))  # fmt: skip
+        self._bodies.setdefault(file, []).append(item)
+
+    def _body_pass(self, file: int, path: str) -> None:
+        pending = {item[0]: item for item in self._bodies.get(file, [])}
+        fields = ["frame.number", "tcp.reassembled.data", "tcp.payload", "tcp.segment"]
+        # only messages that can be candidates: requests with a body, enrolment answers
+        answers = " || ".join(
+            f'http.response_for.uri contains "{p}"'
+            for p in http_dissector.RESPONSE_CAPTURE_PREFIXES
+        )
+        wanted = "(http.request && (http.content_length_header > 0 || http.transfer_encoding))"
+        cmd = self.command(path, fields, f"{wanted} || (http.response && ({answers}))")
+        for layers in self._lines(cmd, None):
+            frame = _int(_first(layers, "frame_number"))
+            item = pending.pop(frame, None)
+            if item is None:
+                continue
+            _, ts, flow, from_a, method, upath, host, ctype = item
+            data = _first(layers, "tcp_reassembled_data") or _first(layers, "tcp_payload")
+            segments = [_int(x) for x in layers.get("tcp_segment", [])]
+            try:
+                body, complete = _http_body(bytes.fromhex((data or "").replace(":", "")))
+            except ValueError:
+                self.dissector_errors["tshark:http-body"] = (
+                    self.dissector_errors.get("tshark:http-body", 0) + 1
+                )
+                continue
+            if not body:
+                continue
+            if method != "RESPONSE" and not (
+                http_dissector.body_worth_capturing(upath, ctype)
+                or http_dissector.looks_like_image(body[: http_dissector.SNIFF_BYTES])
+            ):
+                continue
+            ev = HttpBodyEvent(ctx=flow.ctx(frame, ts, from_a), method=method, path=upath,
+                               host=host, content_type=ctype, body=body, complete=complete,
+                               first_frame=min(segments, default=frame), last_frame=frame)  # fmt: skip
+            self._emit(flow, "http", [ev])
+
     # -- RTSP: a second, filtered tshark run for the header lines -------------------------
 
     def _rtsp_pass(self, file: int, path: str) -> None:
@@ -1142,3 +1289,64 @@ def _nth(L: Layers, key: str, i: int) -> str | None:
 
 
 __all__ = ["FIELDS", "FileStats", "TsharkEngine", "tshark_binary"]
+
+
+def _v6_list(values: list[str]) -> list[str]:
+    out = []
+    for v in values:
+        try:
+            out.append(str(ipaddress.IPv6Address(v)))
+        except ValueError:
+            continue
+    return out
+
+
+def _v6_prefixes(addrs: list[str], lengths: list[str]) -> list[str]:
+    """Prefixes as "prefix/len" (bits past the length cleared), pairing the two field lists."""
+    out = []
+    for addr, plen in zip(addrs, lengths, strict=False):
+        try:
+            out.append(str(ipaddress.IPv6Network((addr, _int(plen, -1)), strict=False)))
+        except ValueError:
+            continue
+    return out
+
+
+def _http_body(raw: bytes, cap: int = http_dissector.DEFAULT_BODY_CAP) -> tuple[bytes, bool]:
+    """The body of one HTTP message as tshark reassembled it (head and body): framed by
+    Content-Length or de-chunked, at most ``cap`` bytes; and whether it is complete."""
+    end = raw.find(b"\r\n\r\n")
+    if end < 0:
+        return b"", False
+    head = raw[:end].decode("latin-1").split("\r\n")[1:]
+    fields: dict[str, str] = {}
+    for line in head:
+        name, sep, value = line.partition(":")
+        if sep:
+            fields.setdefault(name.strip().lower(), value.strip())
+    rest = raw[end + 4 :]
+    if "chunked" in fields.get("transfer-encoding", "").lower():
+        out = bytearray()
+        pos = 0
+        while pos < len(rest) and len(out) < cap:
+            eol = rest.find(b"\r\n", pos)
+            if eol < 0:
+                return bytes(out[:cap]), False
+            size_text = rest[pos:eol].split(b";", 1)[0].strip()
+            try:
+                size = int(size_text, 16)
+            except ValueError:
+                return bytes(out[:cap]), False
+            if size == 0:
+                return bytes(out[:cap]), len(out) <= cap
+            out += rest[eol + 2 : eol + 2 + size]
+            if eol + 2 + size > len(rest):
+                return bytes(out[:cap]), False
+            pos = eol + 2 + size + 2
+        return bytes(out[:cap]), False
+    try:
+        length = int(fields.get("content-length", ""))
+    except ValueError:
+        return rest[:cap], False
+    body = rest[: min(length, cap)]
+    return body, len(rest) >= length and length <= cap

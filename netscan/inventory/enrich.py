@@ -7,6 +7,7 @@ import ipaddress
 import os
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 DEFAULT_PREMISES = (
     "10.0.0.0/8",
@@ -33,8 +34,10 @@ LOCAL_SCOPE = (
 class Premises:
     """Decides whether an address is on the premises, local-scope, or off-site."""
 
-    def __init__(self, cidrs: list[str] | None = None) -> None:
+    def __init__(self, cidrs: list[str] | None = None, inference: Any = None) -> None:
         self.cidrs = list(cidrs) if cidrs else list(DEFAULT_PREMISES)
+        # what the link showed (netscan.inventory.linkscope.Inference), once decided
+        self.inference = inference
         self._nets = [ipaddress.ip_network(c, strict=False) for c in self.cidrs]
         self._local = [ipaddress.ip_network(c) for c in LOCAL_SCOPE]
         self._cache: dict[str, int] = {}

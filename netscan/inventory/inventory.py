@@ -27,6 +27,7 @@ from netscan.events import (
     HttpRequestEvent,
     HttpResponseEvent,
     NbnsEvent,
+    RouterAdvertEvent,
     RtspEvent,
     SipEvent,
     SsdpEvent,
@@ -37,6 +38,7 @@ from netscan.events import (
 )
 from netscan.flow import Flow
 from netscan.inventory.enrich import Geo, Premises
+from netscan.inventory.linkscope import LinkEvidence
 from netscan.inventory.model import (
     MAX_EVIDENCE,
     MAX_IPS,
@@ -128,6 +130,7 @@ class Inventory:
         self._ip_to_device: dict[str, str] = {}
         self._seen_pairs: dict[tuple[str | None, str], Device] = {}  # (mac, ip) -> device
         self._synced_flows = 0
+        self.link = LinkEvidence()  # what the link says about the premises (linkscope)
 
     @property
     def flows(self) -> list[Flow]:
@@ -269,6 +272,8 @@ class Inventory:
         if sb == 2 and sa != 2 and flow.bursts is None:
             flow.track_bursts()
         frame = flow.first_frames[0] if flow.first_frames else flow.last_frame
+        if sa == 2 or sb == 2:
+            self.link.flow(flow, sa, sb, frame)
         for ip, mac, sc in ((flow.a_ip, flow.a_mac, sa), (flow.b_ip, flow.b_mac, sb)):
             if sc == 0:
                 seen = self._seen_pairs.get((mac, ip))
@@ -457,9 +462,16 @@ class Inventory:
         elif ev.msg_type == 5 and ev.your_ip and ev.your_ip != "0.0.0.0":  # ACK
             cdev.add_ip(ev.your_ip, ctx.ts)
 
+    def _on_icmpv6_ra(
+        self, ev: RouterAdvertEvent, dev: Device | None, ep: Endpoint | None, flow: Flow | None
+    ) -> None:
+        self.link.router_advert(ev)
+
     def _on_dhcpv6(
         self, ev: Dhcpv6Event, dev: Device | None, ep: Endpoint | None, flow: Flow | None
     ) -> None:
+        if ev.addresses or ev.prefixes:
+            self.link.dhcpv6(ev)
         if dev is None:
             return
         if ev.vendor_class:

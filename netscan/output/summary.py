@@ -142,6 +142,21 @@ def print_summary(result: Result, console: Console | None = None) -> None:
             " " + _("({count} entries)").format(count=i18n.number(pack.get("count", 0))),
         )
     )  # fmt: skip
+    inference = getattr(inv.premises, "inference", None)
+    if inference is not None and inference.applied:
+        for r in inference.ranges[:8]:
+            console.print(
+                assemble(
+                    ("premises inferred from the link: ", "bold"),
+                    display(r.range, 50),
+                    f" ({display(', '.join(r.sources), 60)}): ",
+                    display(r.reasons[0] if r.reasons else "", 200),
+                )
+            )
+        if len(inference.ranges) > 8:
+            console.print(
+                f"… and {len(inference.ranges) - 8} more inferred ranges (see the report)"
+            )
     if result.findings:
         console.print(Text(_("Face data leaving the premises"), style="bold"))
         for f in result.findings:

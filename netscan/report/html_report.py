@@ -587,6 +587,22 @@ def _custody(report: dict[str, Any], analyst: str | None) -> str:
             + "".join(f"<li>{_e(w)}</li>" for w in report["warnings"])
             + "</ul>"
         )
+    inferred = report.get("premises_inference") or {}
+    if inferred.get("ranges") or inferred.get("notes"):
+        used = ("used in this analysis" if inferred.get("applied")
+                else "not needed: nothing seen in them was off-site")  # fmt: skip
+        gws = ", ".join(inferred.get("gateways") or []) or "none identified"
+        out.append(
+            "<h3>Premises inferred from the link</h3>"
+            f"<p>Origin {_e(inferred.get('origin'))}; {_e(used)}; gateways {_e(gws)}.</p><ul>"
+            + "".join(
+                f"<li><code>{_e(r.get('range'))}</code> ({_e(', '.join(r.get('sources') or []))})"
+                f": {_e('; '.join(r.get('reasons') or []))}</li>"
+                for r in inferred.get("ranges") or []
+            )
+            + "".join(f"<li>note: {_e(x)}</li>" for x in inferred.get("notes") or [])
+            + "</ul>"
+        )
     if report.get("limits"):  # what the source (e.g. Zeek logs) cannot show
         out.append(
             f"<h3>{_e(_('What this source cannot show'))}</h3><ul>"

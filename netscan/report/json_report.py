@@ -225,10 +225,24 @@ def build(result: Result) -> dict[str, Any]:
         "findings": [_jsonable(f) for f in result.findings],
         "warnings": list(result.warnings),
     }
+    inference = getattr(inv.premises, "inference", None)
+    if inference is not None and (inference.ranges or inference.notes):
+        out["premises_inference"] = premises_inference_json(inference, files)
     if result.limits:
         out["limits"] = list(result.limits)
     if result.record_refs is not None:  # Zeek logs: log lines and connection uids
         result.record_refs.annotate(out)
+    return out
+
+
+def premises_inference_json(inference: Any, files: list[str]) -> dict[str, Any]:
+    """The premises ranges the link showed, why, and whether the analysis used them."""
+    out = inference.as_json()
+    for r in out["ranges"]:
+        r["frames"] = [
+            {"file": files[f["file"]] if f["file"] < len(files) else "", "frame": f["frame"]}
+            for f in r["frames"]
+        ]
     return out
 
 

@@ -37,6 +37,17 @@ EXPECTED: dict[str, list[tuple[str, str, str, str | None, set[str]]]] = {
         ("possible", "offsite-upstream", sc.HIK_CAM1.mac, sc.UNKNOWN_HOST, {"multipart"})
     ],
     "wlan_camera": [("possible", "wlan-camera-upstream", "44:19:b6:2e:7c:99", None, set())],
+    # global IPv6 premises: found because the premises are inferred from the link
+    "ipv6_slaac": [
+        ("confirmed", "face-upload", sc.V6_CAM.mac, sc.V6_VIID_PLATFORM, {"viid"}),
+        ("confirmed", "face-upload", sc.V6_TERMINAL.mac, sc.V6_ISAPI_PLATFORM, {"isapi"}),
+    ],
+    "ipv6_slaac_no_ra": [
+        ("confirmed", "face-upload", sc.V6_CAM.mac, sc.V6_VIID_PLATFORM, {"viid"})
+    ],
+    "dual_stack_dhcpv6": [
+        ("confirmed", "face-upload", sc.V6_CAM.mac, sc.V6_VIID_PLATFORM, {"viid"})
+    ],
 }
 
 

@@ -164,3 +164,45 @@ def test_real_information_requests() -> None:
     assert duids[949] == "000100011ea37b92f45c8989e607"
     assert {_one(p).msg_type for p in payloads.values()} == {11}
     assert all(_one(p).vendor_class is None for p in payloads.values())
+
+
+def test_assigned_addresses_and_delegated_prefixes() -> None:
+    from scapy.layers.dhcp6 import (
+        DHCP6_Reply,
+        DHCP6OptIA_NA,
+        DHCP6OptIA_PD,
+        DHCP6OptIA_TA,
+        DHCP6OptIAAddress,
+        DHCP6OptIAPrefix,
+    )
+
+    msg = (
+        DHCP6_Reply(trid=7)
+        / DHCP6OptClientId(duid=DUID_LL(lladdr="00:11:22:33:44:55"))
+        / DHCP6OptIA_NA(iaid=1, ianaopts=[DHCP6OptIAAddress(addr="2001:db8:1::9"),
+                                          DHCP6OptIAAddress(addr="2001:db8:1::a")])
+        / DHCP6OptIA_TA(iaid=2, iataopts=[DHCP6OptIAAddress(addr="2001:db8:1::b")])
+        / DHCP6OptIA_PD(iaid=3, iapdopt=[DHCP6OptIAPrefix(prefix="2001:db8:2:ff::", plen=56)])
+    )  # fmt: skip
+    event = _one(bytes(msg))
+    assert event.msg_type == 7
+    assert event.addresses == ["2001:db8:1::9", "2001:db8:1::a", "2001:db8:1::b"]
+    assert event.prefixes == ["2001:db8:2::/56"]  # bits past the length cleared
+
+
+def test_ia_options_broken_or_many() -> None:
+    # an IA_NA whose inner option runs past it: nothing from that IA, the rest still read
+    ia = struct.pack(">III", 1, 0, 0) + struct.pack(">HH", 5, 40) + bytes(10)
+    payload = b"\x07\x00\x00\x01" + struct.pack(">HH", 3, len(ia)) + ia
+    fqdn = b"\x00\x03cam\x00"
+    payload += struct.pack(">HH", 39, len(fqdn)) + fqdn
+    event = _one(payload)
+    assert event.addresses == [] and event.fqdn == "cam"
+    # at most 16 addresses per message
+    inner = b"".join(
+        struct.pack(">HH", 5, 24) + bytes.fromhex("20010db8000100000000000000000000")[:15]
+        + bytes([k]) + bytes(8) for k in range(30)
+    )  # fmt: skip
+    ia = struct.pack(">III", 1, 0, 0) + inner
+    payload = b"\x07\x00\x00\x01" + struct.pack(">HH", 3, len(ia)) + ia
+    assert len(_one(payload).addresses) == 16

@@ -62,6 +62,8 @@ class Facts:
     macs: set[str]
     flows: dict[tuple[Any, ...], tuple[int, int, int, int]]
     events: list[Event]
+    findings: list[tuple[Any, ...]]  # (id, level, kind, destination ip), sorted
+    limits: list[str]  # what the engine says it could not see
 
 
 def _flow_key(flow: Flow) -> tuple[Any, ...]:
@@ -104,7 +106,7 @@ def _reference_facts(path: str) -> Facts:
     try:
         capture = CaptureFile(Path(path))
     except CaptureError:
-        return Facts(0, set(), set(), set(), set(), set(), {}, [])
+        return Facts(0, set(), set(), set(), set(), set(), {}, [], [], [])
     engine.run(capture.records())
     engine.finish()
     capture.close()
@@ -119,6 +121,8 @@ def _reference_facts(path: str) -> Facts:
             _flow_key(f): (f.bytes_ab, f.bytes_ba, f.pkts_ab, f.pkts_ba) for f in engine.all_flows
         },
         events=sink.events,
+        findings=[],
+        limits=[],
     )
 
 
@@ -156,7 +160,31 @@ def facts(path: str, engine: str) -> Facts:
             for f in result.inventory.flows
         },
         events=events,
+        findings=_findings(result),
+        limits=list(result.limits),
     )
+
+
+def _findings(result: Any) -> list[tuple[Any, ...]]:
+    return sorted(
+        (f.get("id"), f.get("level"), f.get("kind"), (f.get("destination") or {}).get("ip"))
+        for f in result.findings
+    )
+
+
+def _scenario_names() -> list[str]:
+    from tests.analysis.scenarios.build import SCENARIOS
+
+    return list(SCENARIOS)
+
+
+_SCENARIO_DIR: list[Path] = []
+
+
+def _scenario_dir(factory: pytest.TempPathFactory) -> Path:
+    if not _SCENARIO_DIR:
+        _SCENARIO_DIR.append(factory.mktemp("parity-scenarios"))
+    return _SCENARIO_DIR[0]
 
 
 def _captures() -> list[Any]:
@@ -267,6 +295,69 @@ def test_core_hands_over_first_and_latest_sighting_of_each_fact(path: Path) -> N
     assert core_first == first
     assert core_latest == latest
     assert len(core.events) <= len(native.events)
+
+
+# (capture, finding id) the tshark engine cannot reach -> words its report's limits must
+# contain (what it could not see and why). Empty: it reaches every finding today.
+FINDINGS_LIMITED: dict[tuple[str, str], str] = {}
+
+
+def _same_findings(name: str, core: Facts, tshark: Facts) -> None:
+    if core.findings == tshark.findings:
+        return
+    missing = [f for f in core.findings if f not in tshark.findings]
+    extra = [f for f in tshark.findings if f not in core.findings]
+    assert not extra, f"tshark only: {extra}"
+    for f in missing:
+        words = FINDINGS_LIMITED.get((name, f[0]))
+        assert words is not None, f"the tshark engine misses {f} without saying why"
+        assert any(words in line for line in tshark.limits), (f, tshark.limits)
+
+
+@requires_tshark
+@pytest.mark.parametrize("path", _captures())
+def test_same_findings(path: Path) -> None:
+    """Engine parity: the tshark engine (Wireshark's dissectors, the independent reference)
+    reaches the core engine's findings (id, level, kind, destination), or its report says
+    what it could not see."""
+    _same_findings(path.name, facts(str(path), ENGINE), facts(str(path), "tshark"))
+
+
+@requires_tshark
+@pytest.mark.parametrize("name", sorted(_scenario_names()))
+def test_same_findings_on_scenarios(name: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    from tests.baselines import capture_path
+
+    path = str(capture_path("scenarios", name, _scenario_dir(tmp_path_factory)))
+    core, tshark = facts(path, ENGINE), facts(path, "tshark")
+    assert core.findings or name in ("benign_local", "wlan_camera"), "a scenario without finding"
+    _same_findings(name, core, tshark)
+
+
+@requires_tshark
+@pytest.mark.parametrize("name", ["isapi", "dahua", "zkteco", "encrypted"])
+def test_same_findings_on_face_library_scenarios(
+    name: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Face libraries pushed to terminals (enrolment answers the tshark engine takes from
+    its second pass over the reassembled responses)."""
+    from tests.analysis import test_facelib
+
+    path = str(getattr(test_facelib, name)(tmp_path_factory.mktemp(f"facelib-{name}")))
+    core, tshark = facts(path, ENGINE), facts(path, "tshark")
+    assert any(f[2] == "face-library-sync" for f in core.findings)
+    _same_findings(name, core, tshark)
+
+
+@requires_tshark
+def test_tshark_engine_says_what_it_cannot_decode() -> None:
+    """Vendor discovery protocols Wireshark has no dissector for are listed in the limits,
+    counted, with the first frame; the core engine decodes them and lists nothing."""
+    tshark = facts(str(DEMO), "tshark")
+    lines = [x for x in tshark.limits if "discovery port" in x]
+    assert lines and all("were not decoded" in x and "first in frame" in x for x in lines)
+    assert any("sadp" in x for x in lines)
+    assert facts(str(DEMO), ENGINE).limits == []
 
 
 # -- the tshark engine on its own ------------------------------------------------------

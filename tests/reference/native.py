@@ -25,8 +25,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from netscan import limits as _limits
-from netscan.dissectors import registry
+from netscan.dissectors import icmpv6, registry
 from netscan.dissectors.http import HttpStream
+from netscan.dissectors.icmpv6 import ROUTER_ADVERTISEMENT
 from netscan.dissectors.registry import Datagrams
 from netscan.engine.sink import Sink, arp_event
 from netscan.events import Ctx, Event
@@ -417,6 +418,14 @@ class Engine:
                 if hit is None:
                     hit = new_flow(file, key, proto, addrs, data, -1, link, ts, 0, frame)
                 self._count(hit, wirelen, ts, frame, 0)
+                if (
+                    proto == 58
+                    and dissect
+                    and l4 < end
+                    and data[l4] == ROUTER_ADVERTISEMENT
+                    and frag_id is None
+                ):
+                    self._router_advert(hit, data[l4:end], frame, ts)
         self.packets = packets
         self.bytes = nbytes
 
@@ -490,6 +499,15 @@ class Engine:
         self._feed(flow, parser, payload, ctx, from_a)
         if flow.parser and parser.done:
             self._close_parser(flow, ctx)
+
+    def _router_advert(self, hit: tuple[Flow, bool], msg: bytes, frame: int, ts: float) -> None:
+        """An ICMPv6 Router Advertisement, for the premises inference (repeats skipped)."""
+        flow, from_a = hit
+        if flow.parser is False:
+            return
+        if flow.parser is None:
+            flow.parser = Datagrams(icmpv6.parse)
+        self._udp_payload(flow, from_a, msg, frame, ts)
 
     def _count(
         self, hit: tuple[Flow, bool], wirelen: int, ts: float, frame: int, plen: int

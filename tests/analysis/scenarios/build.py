@@ -20,9 +20,23 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from scapy.layers.dhcp6 import (
+    DUID_LL,
+    DHCP6_Reply,
+    DHCP6OptClientId,
+    DHCP6OptIA_NA,
+    DHCP6OptIAAddress,
+    DHCP6OptServerId,
+)
 from scapy.layers.dns import DNS, DNSQR, DNSRR
 from scapy.layers.dot11 import Dot11, RadioTap
 from scapy.layers.inet import IP, TCP, UDP
+from scapy.layers.inet6 import (
+    ICMPv6ND_RA,
+    ICMPv6NDOptPrefixInfo,
+    ICMPv6NDOptSrcLLAddr,
+    IPv6,
+)
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
 from scapy.utils import wrpcap
@@ -114,6 +128,11 @@ def _eth(src_mac: str, dst_mac: str) -> Ether:
     return Ether(src=src_mac, dst=dst_mac)
 
 
+def _ip(src: str, dst: str) -> Packet:
+    """An IPv4 or IPv6 header, by the addresses' family."""
+    return IPv6(src=src, dst=dst) if ":" in src else IP(src=src, dst=dst)
+
+
 def tcp_exchange(
     cap: Capture,
     t: float,
@@ -134,7 +153,7 @@ def tcp_exchange(
         nonlocal cseq
         pkt = (
             _eth(client.mac, smac)
-            / IP(src=client.ip, dst=server_ip)
+            / _ip(client.ip, server_ip)
             / TCP(sport=sport, dport=dport, flags=flags, seq=cseq, ack=sseq, window=64240)
         )
         cap.add(tt, pkt / Raw(payload) if payload else pkt)
@@ -144,7 +163,7 @@ def tcp_exchange(
         nonlocal sseq
         pkt = (
             _eth(smac, client.mac)
-            / IP(src=server_ip, dst=client.ip)
+            / _ip(server_ip, client.ip)
             / TCP(sport=dport, dport=sport, flags=flags, seq=sseq, ack=cseq, window=64240)
         )
         cap.add(tt, pkt / Raw(payload) if payload else pkt)
@@ -152,7 +171,7 @@ def tcp_exchange(
 
     pkt = (
         _eth(client.mac, smac)
-        / IP(src=client.ip, dst=server_ip)
+        / _ip(client.ip, server_ip)
         / TCP(sport=sport, dport=dport, flags="S", seq=cseq, window=64240)
     )
     cap.add(t, pkt)
@@ -196,20 +215,24 @@ def http_ok(body: bytes = b"OK", ctype: str = "text/plain") -> bytes:
     ).encode() + body
 
 
-def dns_lookup(cap: Capture, t: float, client: Host, name: str, ip: str, qid: int) -> None:
-    q = DNS(id=qid, rd=1, qd=DNSQR(qname=name))
+def dns_lookup(
+    cap: Capture, t: float, client: Host, name: str, ip: str, qid: int, resolver: Host = RESOLVER
+) -> None:
+    qtype = "AAAA" if ":" in ip else "A"
+    q = DNS(id=qid, rd=1, qd=DNSQR(qname=name, qtype=qtype))
     cap.add(
         t,
-        _eth(client.mac, RESOLVER.mac)
-        / IP(src=client.ip, dst=RESOLVER.ip)
+        _eth(client.mac, resolver.mac)
+        / _ip(client.ip, resolver.ip)
         / UDP(sport=40000 + qid, dport=53)
         / q,
     )
-    r = DNS(id=qid, qr=1, rd=1, ra=1, qd=DNSQR(qname=name), an=DNSRR(rrname=name, rdata=ip, ttl=60))
+    an = DNSRR(rrname=name, type=qtype, rdata=ip, ttl=60)
+    r = DNS(id=qid, qr=1, rd=1, ra=1, qd=DNSQR(qname=name, qtype=qtype), an=an)
     cap.add(
         t + 0.01,
-        _eth(RESOLVER.mac, client.mac)
-        / IP(src=RESOLVER.ip, dst=client.ip)
+        _eth(resolver.mac, client.mac)
+        / _ip(resolver.ip, client.ip)
         / UDP(sport=53, dport=40000 + qid)
         / r,
     )
@@ -305,16 +328,21 @@ def viid_faces_body(jpeg: bytes, device_id: str = "32010500001320000001") -> byt
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
-def viid_post(cap: Capture, t: float, client: Host, jpeg: bytes) -> float:
+def viid_post(
+    cap: Capture, t: float, client: Host, jpeg: bytes, platform: str = VIID_PLATFORM,
+    gateway_mac: str | None = None,
+) -> float:  # fmt: skip
     body = viid_faces_body(jpeg)
+    host = f"[{platform}]:8088" if ":" in platform else f"{platform}:8088"
     req = http_post(
         "/VIID/Faces",
-        f"{VIID_PLATFORM}:8088",
+        host,
         body,
         "application/VIID+JSON;charset=UTF-8",
         "User-Identify: 32010500001320000001\r\n",
     )
-    return tcp_exchange(cap, t, client, VIID_PLATFORM, 8088, req, http_ok(b'{"StatusCode":0}'))
+    return tcp_exchange(cap, t, client, platform, 8088, req, http_ok(b'{"StatusCode":0}'),
+                        server_mac=gateway_mac)  # fmt: skip
 
 
 # -- scenarios --------------------------------------------------------------------------------
@@ -490,6 +518,102 @@ def wlan_camera(d: Path) -> Path:
     return cap.write(d / "wlan_camera.pcap")
 
 
+# -- global IPv6 premises (SLAAC, DHCPv6): the premises are inferred from the link ----------
+
+V6_PREFIX = "2408:8207:1850:a2c0"  # the premises' /64 (a Chinese ISP's allocation)
+V6_ROUTER = Host(GATEWAY.mac, f"{V6_PREFIX}::1")
+V6_ROUTER_LL = "fe80::52c7:bfff:fe3a:9101"
+V6_CAM = Host(HIK_CAM1.mac, f"{V6_PREFIX}:4619:b6ff:fe2e:7c51")  # SLAAC (EUI-64)
+V6_TERMINAL = Host(HIK_TERMINAL.mac, f"{V6_PREFIX}:4619:b6ff:fe77:1020")
+V6_NVR = Host(HIK_NVR.mac, f"{V6_PREFIX}:2648:45ff:feb1:3c70")
+V6_VIID_PLATFORM = "240e:f7:4f01:c::34"  # the face platform, reached through the gateway
+V6_ISAPI_PLATFORM = "240e:f7:4f01:d::40"
+V6_RESOLVER = Host(GATEWAY.mac, "2408:8899::8")  # the ISP's resolver, off-site
+V6_NTP = "2001:da8:9000::130"
+
+
+def _router_advert(cap: Capture, t: float, prefix: str = f"{V6_PREFIX}::", plen: int = 64) -> None:
+    cap.add(
+        t,
+        _eth(GATEWAY.mac, "33:33:00:00:00:01")
+        / IPv6(src=V6_ROUTER_LL, dst="ff02::1", hlim=255)
+        / ICMPv6ND_RA(routerlifetime=1800)
+        / ICMPv6NDOptSrcLLAddr(lladdr=GATEWAY.mac)
+        / ICMPv6NDOptPrefixInfo(prefix=prefix, prefixlen=plen, L=1, A=1,
+                                validlifetime=86400, preferredlifetime=14400),
+    )  # fmt: skip
+
+
+def _isapi_body(terminal: Host) -> tuple[bytes, str]:
+    event = {
+        "ipAddress": terminal.ip,
+        "dateTime": "2026-01-01T17:00:00+08:00",
+        "eventType": "AccessControllerEvent",
+        "AccessControllerEvent": {"deviceName": "Access Controller", "majorEventType": 5,
+                                  "subEventType": 75, "employeeNoString": "1007"},
+    }  # fmt: skip
+    b = "MIME_boundary"
+    body = (
+        f'--{b}\r\nContent-Disposition: form-data; name="AccessControllerEvent"\r\n'
+        "Content-Type: application/json\r\n\r\n"
+    ).encode() + json.dumps(event).encode()
+    body += (
+        f'\r\n--{b}\r\nContent-Disposition: form-data; name="Picture"; filename="Picture.jpg"'
+        "\r\nContent-Type: image/jpeg\r\n\r\n"
+    ).encode() + face_jpeg()
+    body += f"\r\n--{b}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={b}"
+
+
+def ipv6_slaac(d: Path) -> Path:
+    """IPv6 only, global SLAAC addresses from the router's advertised /64: a camera posts
+    GA/T 1400 faces and a face terminal an ISAPI event picture to platforms in China."""
+    cap = Capture(12)
+    _router_advert(cap, 0.1)
+    cap.add(0.5, _eth(V6_CAM.mac, V6_NVR.mac) / IPv6(src=V6_CAM.ip, dst=V6_NVR.ip)
+            / UDP(sport=50064, dport=60064) / Raw(b"\x80\x60" + bytes(200)))  # fmt: skip
+    t = viid_post(cap, 1.0, V6_CAM, face_jpeg(), V6_VIID_PLATFORM)
+    body, ctype = _isapi_body(V6_TERMINAL)
+    req = http_post("/event/notify", f"[{V6_ISAPI_PLATFORM}]:8080", body, ctype)
+    tcp_exchange(cap, t + 1.0, V6_TERMINAL, V6_ISAPI_PLATFORM, 8080, req, http_ok())
+    _router_advert(cap, 9.0)  # periodic: the repeat says nothing new
+    return cap.write(d / "ipv6_slaac.pcap")
+
+
+def ipv6_slaac_no_ra(d: Path) -> Path:
+    """IPv6 only, no Router Advertisement captured: the gateway is the MAC that carries
+    off-site addresses of several networks (resolver, time server, face platform)."""
+    cap = Capture(13)
+    dns_lookup(cap, 0.5, V6_CAM, "viid.example.cn", V6_VIID_PLATFORM, 51, resolver=V6_RESOLVER)
+    cap.add(0.7, _eth(V6_CAM.mac, GATEWAY.mac) / IPv6(src=V6_CAM.ip, dst=V6_NTP)
+            / UDP(sport=123, dport=123) / Raw(b"\x23" + bytes(47)))  # fmt: skip
+    viid_post(cap, 1.0, V6_CAM, face_jpeg(), V6_VIID_PLATFORM)
+    return cap.write(d / "ipv6_slaac_no_ra.pcap")
+
+
+def dual_stack_dhcpv6(d: Path) -> Path:
+    """Dual stack: private IPv4 and global IPv6 from DHCPv6 (IA_NA). The camera resolves
+    over IPv4 through the gateway and posts faces over IPv6."""
+    cap = Capture(14)
+    cam4 = HIK_CAM1
+    duid = DUID_LL(lladdr=cam4.mac)
+    reply = (
+        _eth(GATEWAY.mac, cam4.mac)
+        / IPv6(src=V6_ROUTER_LL, dst="fe80::4619:b6ff:fe2e:7c51")
+        / UDP(sport=547, dport=546)
+        / DHCP6_Reply(trid=0x51A7)
+        / DHCP6OptClientId(duid=duid)
+        / DHCP6OptServerId(duid=DUID_LL(lladdr=GATEWAY.mac))
+        / DHCP6OptIA_NA(iaid=1, T1=3600, T2=5400, ianaopts=[
+            DHCP6OptIAAddress(addr=V6_CAM.ip, preflft=7200, validlft=7500)])
+    )  # fmt: skip
+    cap.add(0.2, reply)
+    dns_lookup(cap, 0.5, cam4, "viid.example.cn", V6_VIID_PLATFORM, 61)
+    tcp_exchange(cap, 0.6, cam4, "203.107.6.88", 443, b"\x16\x03\x01" + bytes(200), b"")
+    viid_post(cap, 1.5, V6_CAM, face_jpeg(), V6_VIID_PLATFORM)
+    return cap.write(d / "dual_stack_dhcpv6.pcap")
+
+
 SCENARIOS: dict[str, Callable[[Path], Path]] = {
     f.__name__: f
     for f in (
@@ -504,6 +628,9 @@ SCENARIOS: dict[str, Callable[[Path], Path]] = {
         benign_local,
         nonface_upload,
         wlan_camera,
+        ipv6_slaac,
+        ipv6_slaac_no_ra,
+        dual_stack_dhcpv6,
     )
 }
 
