@@ -7,6 +7,7 @@ like a server's reply); side B the server. Counters use the frame length on the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from netscan.events import Ctx
@@ -91,6 +92,8 @@ class Flow:
         "tcp",
         "bursts",
         "burst_cur",
+        "a_scope",
+        "b_scope",
     )
 
     def __init__(
@@ -126,8 +129,14 @@ class Flow:
         self.app: frozenset[str] = NO_APP  # application protocols recognised on this flow
         self.parser: Any = None  # stream parser while it still wants bytes
         self.tcp: Any = None  # TCP reassembly state while a parser is attached
-        self.bursts: list[list[float]] | None = None  # [start, end, bytes, packets] a→b
+        # [start, end, bytes, packets] a→b; an engine that keeps them itself sets an empty
+        # tuple until it hands them over
+        self.bursts: Sequence[list[float]] | None = None
         self.burst_cur: list[float] | None = None
+        # the premises policy's scope of each side's address (0 premises, 1 local scope,
+        # 2 off-site) when the engine knows it (the Rust core), else -1 (the sink decides)
+        self.a_scope = -1
+        self.b_scope = -1
 
     @property
     def transport(self) -> str:
@@ -179,7 +188,7 @@ class Flow:
         cur = [ts, ts, float(size), 1.0]
         self.burst_cur = cur
         bursts = self.bursts
-        if bursts is not None and len(bursts) < MAX_BURSTS:
+        if isinstance(bursts, list) and len(bursts) < MAX_BURSTS:
             bursts.append(cur)
 
     def __repr__(self) -> str:

@@ -183,9 +183,11 @@ fn ops_list<'py>(py: Python<'py>, ops: Vec<Op>, names: &[String]) -> PyResult<Bo
                 ts,
                 frame,
                 bursts,
+                a_scope,
+                b_scope,
             } => tup!(py; OP_FLOW, fid, file, proto, wlan, PyBytes::new(py, &a),
                 PyBytes::new(py, &b), a_port, b_port, mac_obj(py, &a_mac)?,
-                mac_obj(py, &b_mac)?, ts, frame, bursts),
+                mac_obj(py, &b_mac)?, ts, frame, bursts, a_scope, b_scope),
             Op::Arp {
                 file,
                 frame,
@@ -387,12 +389,18 @@ impl Core {
 
     /// Counters of the flows changed since the last call (of every live flow with `all`),
     /// as `(6, fid, bytes_ab, bytes_ba, pkts_ab, pkts_ba, payload_ab, payload_ba, last_ts,
-    /// last_frame, first_frames, bursts)` tuples.
-    #[pyo3(signature = (all=false))]
-    fn counters<'py>(&self, py: Python<'py>, all: bool) -> PyResult<Bound<'py, PyList>> {
+    /// last_frame, first_frames, bursts)` tuples; at most `limit` per call (call again
+    /// without `all` until the list is empty for the rest).
+    #[pyo3(signature = (all=false, limit=usize::MAX))]
+    fn counters<'py>(
+        &self,
+        py: Python<'py>,
+        all: bool,
+        limit: usize,
+    ) -> PyResult<Bound<'py, PyList>> {
         let cs = {
             let mut g = self.lock()?;
-            g.engine.take_counters(all)
+            g.engine.take_counters(all, limit)
         };
         let list = PyList::empty(py);
         for c in &cs {

@@ -28,6 +28,10 @@ from netscan.flow import Flow
 from netscan.inventory.enrich import DEFAULT_PREMISES, LOCAL_SCOPE
 from netscan.sources.pcapfile import CaptureError
 
+WLAN_APP = frozenset({"wlan-encrypted"})  # shared by every encrypted station pair
+NO_BURSTS: tuple[list[float], ...] = ()  # a watched flow's bursts before the core's counters
+IP_CACHE = 65536  # address strings shared between flows (dropped and refilled when full)
+COUNTERS_CHUNK = 16384  # flows' counters taken from the core per call
 BATCH = 65536  # records per call into the core (the GIL is released while it runs)
 PUSH_CHUNK = 4096  # records handed over from Python (live capture) per call
 MAX_FLOWS = _core.MAX_FLOWS
@@ -139,6 +143,7 @@ class CoreEngine:
         self._pending: list[tuple[int, int, float, int, bytes, int]] = []
         self._ip_cache: dict[bytes, str] = {}
         self._mac_cache: dict[bytes, str] = {}
+        self._apps: dict[tuple[frozenset[str], str], frozenset[str]] = {}
         self._finished = False
 
     # -- inputs ------------------------------------------------------------------------
@@ -198,11 +203,18 @@ class CoreEngine:
         self.sync()
 
     def sync(self) -> None:
-        """Brings the ``Flow`` objects' counters up to date (incremental runs)."""
-        for t in self.core.counters(False):
-            flow = self.flows.get(t[1])
-            if flow is not None:
-                _set_counters(flow, t)
+        """Brings the ``Flow`` objects' counters up to date (incremental runs, and the end).
+        The core hands over only the flows changed since the last call, in pieces, so a
+        full table never becomes one list of every flow's counters at once."""
+        flows = self.flows
+        while True:
+            part = self.core.counters(False, COUNTERS_CHUNK)
+            for t in part:
+                flow = flows.get(t[1])
+                if flow is not None:
+                    _set_counters(flow, t)
+            if len(part) < COUNTERS_CHUNK:
+                break
 
     def finish(self) -> None:
         """End of input: parsers flushed and closed, counters final, warnings made."""
@@ -213,10 +225,9 @@ class CoreEngine:
             self.flush()
         self._flush_stops()
         self._replay(self.core.finish())
-        for t in self.core.counters(True):
-            flow = self.flows.get(t[1])
-            if flow is not None:
-                _set_counters(flow, t)
+        # every flow whose counters were never handed over, or changed since, is marked
+        # in the core: the changed ones are all the ones still to bring up to date
+        self.sync()
         for c in self.captures:
             c.refresh()
         self._stats()
@@ -264,8 +275,11 @@ class CoreEngine:
         s = self._ip_cache.get(raw)
         if s is None:
             s = socket.inet_ntoa(raw) if len(raw) == 4 else socket.inet_ntop(socket.AF_INET6, raw)
-            if len(self._ip_cache) < 500_000:
-                self._ip_cache[raw] = s
+            if len(self._ip_cache) >= IP_CACHE:
+                # a flood of distinct addresses must not keep every one: start afresh
+                # (busy addresses come back at once; the flows keep their own strings)
+                self._ip_cache = {}
+            self._ip_cache[raw] = s
         return s
 
     def mac_str(self, raw: bytes | None) -> str | None:
@@ -301,14 +315,19 @@ class CoreEngine:
                     self._stopped.append(fid)
             elif kind == OP_FLOW:
                 (_, fid, file, proto, wlan, a, b, a_port, b_port, a_mac, b_mac, ts,
-                 frame, _bursts) = op  # fmt: skip
+                 frame, bursts, a_scope, b_scope) = op  # fmt: skip
                 if wlan:
                     flow = Flow(file, 0, "", "", 0, 0, self.mac_str(a_mac), self.mac_str(b_mac),
                                 ts)  # fmt: skip
-                    flow.app = flow.app | {"wlan-encrypted"}
+                    flow.app = WLAN_APP
                 else:
                     flow = Flow(file, proto, self.ip_str(a), self.ip_str(b), a_port, b_port,
                                 self.mac_str(a_mac), self.mac_str(b_mac), ts)  # fmt: skip
+                    # the core decided the premises scope (and whether uploads are watched)
+                    flow.a_scope = a_scope
+                    flow.b_scope = b_scope
+                    if bursts:
+                        flow.bursts = NO_BURSTS  # the core keeps them until the counters
                 flow.last_frame = frame  # the sink may want the frame that opened the flow
                 flows[fid] = flow
                 sink.on_flow(flow)
@@ -340,7 +359,12 @@ class CoreEngine:
             name, parser = key, quic.QuicInitialParser()
         else:
             name, parser = key, _TCP_PARSERS[key]()
-        flow.app = flow.app | {name}
+        apps = self._apps.get((flow.app, name))
+        if apps is None:  # one shared set per combination, not one per flow
+            apps = flow.app | {name}
+            if len(self._apps) < 1024:
+                self._apps[(flow.app, name)] = apps
+        flow.app = apps
         flow.parser = parser
 
     def _error(self, flow: Flow, parser: Any, fid: int) -> None:

@@ -102,7 +102,9 @@ class Inventory:
         self.geo = Geo()
         self.devices: dict[str, Device] = {}
         self.endpoints: dict[str, Endpoint] = {}
-        self._live: dict[int, Flow] = {}  # live flows by id (insertion order)
+        # live flows (insertion order; keyed by the objects themselves, which hash by
+        # identity: no per-flow id integer)
+        self._live: dict[Flow, None] = {}
         self._retired: dict[ConvKey, Conversation] = {}  # conversations of retired flows
         self.folded: dict[tuple[str, str], FlowTotals] = {}  # conversations folded away
         self.flows_ended = 0  # flows retired by the engine and folded in
@@ -125,7 +127,7 @@ class Inventory:
     @property
     def flows(self) -> list[Flow]:
         """The live flows (the engine has not retired), in order of appearance."""
-        return list(self._live.values())
+        return list(self._live)
 
     # -- devices and endpoints ---------------------------------------------------------
 
@@ -253,12 +255,21 @@ class Inventory:
     def on_frame_l2(self, file: int, frame: int, ts: float, src: bytes, wirelen: int) -> None:
         self.device(src.hex(":"), file, frame, ts)
 
+    def _scopes(self, flow: Flow) -> tuple[int, int]:
+        """The premises scope of the flow's two sides: the engine's when it gave them,
+        else decided here once and kept on the flow."""
+        sa, sb = flow.a_scope, flow.b_scope
+        if sa < 0 or sb < 0:
+            scope = self.premises.scope
+            sa = flow.a_scope = scope(flow.a_ip)
+            sb = flow.b_scope = scope(flow.b_ip)
+        return sa, sb
+
     def on_flow(self, flow: Flow) -> None:
-        self._live[id(flow)] = flow
+        self._live[flow] = None
         if not flow.a_ip:  # encrypted 802.11: station pairs, seen as MAC sightings
             return
-        scope = self.premises.scope
-        sa, sb = scope(flow.a_ip), scope(flow.b_ip)
+        sa, sb = self._scopes(flow)
         if sb == 2 and sa != 2 and flow.bursts is None:
             flow.track_bursts()
         frame = flow.first_frames[0] if flow.first_frames else flow.last_frame
@@ -624,7 +635,7 @@ class Inventory:
 
     def on_flow_end(self, flow: Flow) -> None:
         """The engine retired a flow: fold it into its conversation now, and let it go."""
-        self._live.pop(id(flow), None)
+        self._live.pop(flow, None)
         self.flows_ended += 1
         hit = self._conversation_of(self._retired, flow)
         if hit is not None:
@@ -637,7 +648,7 @@ class Inventory:
         live flows in as well (and let them go), so the rows handed on stay bounded."""
         if len(self._live) + len(self._retired) <= self.limits.conversations:
             return
-        for flow in list(self._live.values()):
+        for flow in list(self._live):
             self.on_flow_end(flow)
             self.flows_ended -= 1  # not retired by the engine: sealed at the end
 
@@ -662,7 +673,7 @@ class Inventory:
             return list(self._retired.values())
         convs: dict[ConvKey, Conversation] = {k: _clone(c) for k, c in self._retired.items()}
         add = self._add_flow
-        for flow in self._live.values():
+        for flow in self._live:
             hit = self._conversation_of(convs, flow)
             if hit is not None:
                 add(hit[0], flow, hit[1])
@@ -673,7 +684,6 @@ class Inventory:
     ) -> tuple[Conversation, bool] | None:
         """The conversation in ``convs`` a flow belongs to (made if new) and whether the
         flow's a→b direction is the device's upstream; None for flows of no device."""
-        prem = self.premises
         if not flow.a_ip:  # encrypted 802.11: station pairs
             a = flow.a_mac
             if a is None or int(a[:2], 16) & 1:
@@ -685,20 +695,22 @@ class Inventory:
                                                  peer_mac=flow.b_mac, first_ts=flow.first_ts,
                                                  first_frame=(flow.file, flow.first_frames[0] if flow.first_frames else flow.last_frame))  # fmt: skip
             return conv, True
-        a_prem, b_prem = prem.is_premises(flow.a_ip), prem.is_premises(flow.b_ip)
-        if a_prem or not b_prem:
+        sa, sb = self._scopes(flow)
+        if sa == 0 or sb != 0:
             dev_mac, dev_ip, peer_ip, up_is_ab = flow.a_mac, flow.a_ip, flow.b_ip, True
             peer_mac = flow.b_mac
             port = flow.b_port
             device_is_client = True
+            dev_prem, peer_prem = sa == 0, sb == 0
         else:
             dev_mac, dev_ip, peer_ip, up_is_ab = flow.b_mac, flow.b_ip, flow.a_ip, False
             peer_mac = flow.a_mac
             port = flow.b_port
             device_is_client = False
+            dev_prem, peer_prem = True, False
         if dev_mac is not None and not int(dev_mac[:2], 16) & 1:
             dkey = dev_mac
-        elif dev_mac is None and prem.is_premises(dev_ip):
+        elif dev_mac is None and dev_prem:
             dkey = self._ip_to_device.get(dev_ip, f"ip:{dev_ip}")
         else:
             return None
@@ -709,7 +721,7 @@ class Inventory:
                                              port=port, peer_mac=peer_mac, first_ts=flow.first_ts,
                                              first_frame=(flow.file, flow.first_frames[0] if flow.first_frames else flow.last_frame),
                                              device_is_client=device_is_client)  # fmt: skip
-            if prem.is_premises(peer_ip):
+            if peer_prem:
                 if peer_mac and not int(peer_mac[:2], 16) & 1:
                     conv.peer_device = peer_mac
                 elif peer_mac is None:
