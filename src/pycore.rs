@@ -145,10 +145,17 @@ fn mac_obj<'py>(py: Python<'py>, m: &Option<[u8; 6]>) -> PyResult<Bound<'py, PyA
 }
 
 fn counters_tuple<'py>(py: Python<'py>, c: &Counters) -> PyResult<Bound<'py, PyTuple>> {
+    // bursts as packed native-endian doubles, four a burst (`BurstList.from_bytes`): one
+    // bytes object instead of a list and four floats per burst
     let bursts = match &c.bursts {
         Some(list) => {
-            let items: Vec<Vec<f64>> = list.iter().map(|b| b.to_vec()).collect();
-            items.into_bound_py_any(py)?
+            let mut raw = Vec::with_capacity(list.len() * 32);
+            for b in list {
+                for x in b {
+                    raw.extend_from_slice(&x.to_ne_bytes());
+                }
+            }
+            PyBytes::new(py, &raw).into_bound_py_any(py)?
         }
         None => py.None().into_bound(py),
     };
@@ -389,7 +396,8 @@ impl Core {
 
     /// Counters of the flows changed since the last call (of every live flow with `all`),
     /// as `(6, fid, bytes_ab, bytes_ba, pkts_ab, pkts_ba, payload_ab, payload_ba, last_ts,
-    /// last_frame, first_frames, bursts)` tuples; at most `limit` per call (call again
+    /// last_frame, first_frames, bursts)` tuples (bursts: packed doubles, four a burst, or
+    /// None for a flow whose uploads are not watched); at most `limit` per call (call again
     /// without `all` until the list is empty for the rest).
     #[pyo3(signature = (all=false, limit=usize::MAX))]
     fn counters<'py>(

@@ -24,15 +24,19 @@ from netscan.dissectors import dns, http, quic, rtsp, sip, tls
 from netscan.dissectors.registry import HTTP_MAX_MESSAGES, UDP_PARSERS, Datagrams
 from netscan.engine.native import Sink, arp_event
 from netscan.events import Ctx
-from netscan.flow import Flow
+from netscan.flow import BurstList, Flow
 from netscan.inventory.enrich import DEFAULT_PREMISES, LOCAL_SCOPE
 from netscan.sources.pcapfile import CaptureError
 
 WLAN_APP = frozenset({"wlan-encrypted"})  # shared by every encrypted station pair
 NO_BURSTS: tuple[list[float], ...] = ()  # a watched flow's bursts before the core's counters
+NO_FRAMES: tuple[int, ...] = ()
 IP_CACHE = 65536  # address strings shared between flows (dropped and refilled when full)
 COUNTERS_CHUNK = 16384  # flows' counters taken from the core per call
-BATCH = 65536  # records per call into the core (the GIL is released while it runs)
+# records per call into the core (the GIL is released while it runs); the ops of one batch
+# are Python objects at once, so a smaller batch keeps the peak down (a flood of new flows
+# makes two ops a record)
+BATCH = 16384
 PUSH_CHUNK = 4096  # records handed over from Python (live capture) per call
 MAX_FLOWS = _core.MAX_FLOWS
 
@@ -328,6 +332,7 @@ class CoreEngine:
                     flow.b_scope = b_scope
                     if bursts:
                         flow.bursts = NO_BURSTS  # the core keeps them until the counters
+                flow.first_frames = NO_FRAMES  # type: ignore[assignment]  # from the counters
                 flow.last_frame = frame  # the sink may want the frame that opened the flow
                 flows[fid] = flow
                 sink.on_flow(flow)
@@ -422,4 +427,4 @@ def _set_counters(flow: Flow, t: tuple[Any, ...]) -> None:
      flow.payload_ba, flow.last_ts, flow.last_frame, first, bursts) = t  # fmt: skip
     flow.first_frames = first  # fresh lists from the core, nobody else holds them
     if bursts is not None:
-        flow.bursts = bursts
+        flow.bursts = BurstList.from_bytes(bursts)

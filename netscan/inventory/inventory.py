@@ -35,7 +35,7 @@ from netscan.events import (
     VendorDiscoveryEvent,
     WsdEvent,
 )
-from netscan.flow import Flow
+from netscan.flow import BurstList, Flow
 from netscan.inventory.enrich import Geo, Premises, oui_vendor
 from netscan.inventory.model import (
     MAX_EVIDENCE,
@@ -50,11 +50,16 @@ MAX_BODIES = _limits.Limits().bodies  # defaults; the run's limits may differ
 MAX_BODY_BYTES = _limits.Limits().body_bytes
 ConvKey = tuple[str, str, str, int]
 MAX_CONV_BURSTS = 20_000  # upload bursts one conversation keeps (each flow keeps 2000)
+# upload bursts all held conversations keep together (32 bytes each): a flood of one-packet
+# uploads in many conversations must not grow memory without end
+MAX_HELD_BURSTS = 1_000_000
 
 
 def _clone(c: Conversation) -> Conversation:
     """A copy of a held conversation that live flows can be added to."""
-    return replace(c, frames=list(c.frames), protocols=set(c.protocols), bursts=list(c.bursts))
+    return replace(
+        c, frames=list(c.frames), protocols=set(c.protocols), bursts=BurstList(c.bursts)
+    )
 
 
 # events whose handlers decide themselves which device or endpoint a signature hit belongs to
@@ -108,6 +113,8 @@ class Inventory:
         self._retired: dict[ConvKey, Conversation] = {}  # conversations of retired flows
         self.folded: dict[tuple[str, str], FlowTotals] = {}  # conversations folded away
         self.flows_ended = 0  # flows retired by the engine and folded in
+        self._bursts_held = 0  # upload bursts the held conversations keep
+        self.bursts_dropped = 0  # ... and those beyond MAX_HELD_BURSTS, not kept
         self.conversations_folded = 0
         # what the bounds kept out (distinct keys, counted up to the bound itself)
         self._unlisted_devices: set[str] = set()
@@ -639,7 +646,11 @@ class Inventory:
         self.flows_ended += 1
         hit = self._conversation_of(self._retired, flow)
         if hit is not None:
-            self._add_flow(hit[0], flow, hit[1])
+            added, refused = self._add_flow(
+                hit[0], flow, hit[1], MAX_HELD_BURSTS - self._bursts_held
+            )
+            self._bursts_held += added
+            self.bursts_dropped += refused
             if len(self._retired) > self.limits.conversations:
                 self._fold()
 
@@ -660,6 +671,7 @@ class Inventory:
         n = len(held) - self.limits.conversations // 2
         for key, conv in held[:n]:
             del self._retired[key]
+            self._bursts_held -= len(conv.bursts)
             tkey = (conv.device, conv.transport)
             tot = self.folded.get(tkey)
             if tot is None:
@@ -771,20 +783,37 @@ class Inventory:
             out.append(
                 f"{ev:,} evidence facts beyond {MAX_EVIDENCE} per device or endpoint were not kept"
             )
+        if self.bursts_dropped:
+            out.append(
+                f"{self.bursts_dropped:,} upload bursts beyond the limit of "
+                f"{MAX_HELD_BURSTS:,} held by all conversations were not kept (their bytes are "
+                "in the conversations' totals)"
+            )
         ips = sum(d.ips_dropped for d in self.devices.values())
         if ips:
             out.append(f"{ips:,} addresses beyond {MAX_IPS} per device were not kept")
         return out
 
     @staticmethod
-    def _add_flow(conv: Conversation, flow: Flow, up_is_ab: bool) -> None:
+    def _add_flow(
+        conv: Conversation, flow: Flow, up_is_ab: bool, room: int = MAX_CONV_BURSTS
+    ) -> tuple[int, int]:
+        """Adds the flow's totals to the conversation. Its upload bursts are added while
+        the conversation holds fewer than its bound, at most ``room`` of them; returns
+        (bursts kept, bursts refused for want of ``room``)."""
+        added = refused = 0
         if up_is_ab:
             conv.bytes_up += flow.bytes_ab
             conv.bytes_down += flow.bytes_ba
             conv.packets_up += flow.pkts_ab
             conv.packets_down += flow.pkts_ba
-            if flow.bursts and len(conv.bursts) < MAX_CONV_BURSTS:
-                conv.bursts.extend(flow.bursts)
+            bursts = flow.bursts
+            if bursts and len(conv.bursts) < MAX_CONV_BURSTS:
+                if len(bursts) > room:
+                    refused = len(bursts) - max(room, 0)
+                    bursts = bursts[: max(room, 0)]
+                conv.bursts.extend(bursts)  # type: ignore[attr-defined]
+                added = len(bursts)
         else:
             conv.bytes_up += flow.bytes_ba
             conv.bytes_down += flow.bytes_ab
@@ -801,6 +830,7 @@ class Inventory:
         conv.flows += 1
         if len(conv.frames) < 10:
             conv.frames.extend((flow.file, f) for f in flow.first_frames[: 10 - len(conv.frames)])
+        return added, refused
 
     def finalize(self) -> list[Conversation]:
         """Bring device times up to date from flows, enrich endpoints, rebuild the graph."""
