@@ -63,8 +63,10 @@ class BurstList(Sequence[list[float]]):
     @classmethod
     def from_bytes(cls, raw: bytes) -> BurstList:
         """From packed native-endian doubles, four a burst (the Rust core's form)."""
-        out = cls()
-        out._a.frombytes(raw[: len(raw) - len(raw) % 32])
+        a = array("d")
+        a.frombytes(raw if not len(raw) % 32 else raw[: len(raw) - len(raw) % 32])
+        out = cls.__new__(cls)
+        out._a = a
         return out
 
     def extend(self, items: Iterable[Sequence[float]]) -> None:
@@ -81,7 +83,10 @@ class BurstList(Sequence[list[float]]):
         return out
 
     def __len__(self) -> int:
-        return len(self._a) // 4
+        return len(self._a) >> 2
+
+    def __bool__(self) -> bool:
+        return bool(self._a)
 
     def __iter__(self) -> Iterator[list[float]]:
         a = self._a
