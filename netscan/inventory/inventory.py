@@ -57,9 +57,7 @@ MAX_HELD_BURSTS = 1_000_000
 
 def _clone(c: Conversation) -> Conversation:
     """A copy of a held conversation that live flows can be added to."""
-    return replace(
-        c, frames=list(c.frames), protocols=set(c.protocols), bursts=BurstList(c.bursts)
-    )
+    return replace(c, frames=list(c.frames), protocols=set(c.protocols), bursts=BurstList(c.bursts))
 
 
 # events whose handlers decide themselves which device or endpoint a signature hit belongs to
