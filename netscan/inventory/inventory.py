@@ -52,7 +52,7 @@ ConvKey = tuple[str, str, str, int]
 MAX_CONV_BURSTS = 20_000  # upload bursts one conversation keeps (each flow keeps 2000)
 # upload bursts all held conversations keep together (32 bytes each): a flood of one-packet
 # uploads in many conversations must not grow memory without end
-MAX_HELD_BURSTS = 1_000_000
+MAX_HELD_BURSTS = 500_000
 
 
 def _clone(c: Conversation) -> Conversation:
