@@ -68,11 +68,14 @@ def cmd_interfaces(args: argparse.Namespace) -> int:
     if not ifaces:
         print("netscan: no interfaces found", file=sys.stderr)
         return 2
-    width = max(len(i.name) for i in ifaces)
-    for i in ifaces:
-        facts = " ".join(x for x in (i.kind, i.state or "", i.mac or "") if x)
-        desc = f"  ({i.description})" if i.description else ""
-        print(f"{i.name:<{width}}  {facts}{desc}")
+    # names and descriptions come from the system (a driver, a VPN, a USB gadget may set
+    # them): one safe line each, like every other outside string
+    names = [display(i.name) for i in ifaces]
+    width = max(len(n) for n in names)
+    for name, i in zip(names, ifaces, strict=True):
+        facts = display(" ".join(x for x in (i.kind, i.state or "", i.mac or "") if x))
+        desc = f"  ({display(i.description, TEXT_LIMIT)})" if i.description else ""
+        print(f"{name:<{width}}  {facts}{desc}")
     return 0
 
 

@@ -25,6 +25,7 @@ from netscan.signatures.pack import (
     run_examples,
     validate_pack,
 )
+from netscan.untrusted import TEXT_LIMIT, display
 
 EXIT_OK = 0
 EXIT_FAIL = 1
@@ -97,8 +98,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return EXIT_OK
-    width = max((len(r["id"]) for r in rows), default=2)
-    for r in rows:
+    # a pack can come from a remote repository: its strings are shown as safe lines
+    shown_rows = [{k: display(v) for k, v in r.items()} for r in rows]
+    width = max((len(r["id"]) for r in shown_rows), default=2)
+    for r in shown_rows:
         print(f"{r['id']:<{width}}  {r['category']:<12}  {r['name']}  [{r['vendor']}]")
     return EXIT_OK
 
@@ -115,22 +118,25 @@ def _cmd_show(args: argparse.Namespace) -> int:
         return EXIT_OK
     for key in ("id", "name", "category", "vendor", "jurisdiction", "role", "confidence"):
         if data[key] is not None:
-            print(f"{key + ':':<14}{data[key]}")
+            print(f"{key + ':':<14}{display(data[key])}")
     if data["notes"]:
-        print(f"{'notes:':<14}{data['notes']}")
-    print(f"{'defined at:':<14}{data['file']}:{data['line']}")
+        print(f"{'notes:':<14}{display(data['notes'], TEXT_LIMIT)}")
+    print(f"{'defined at:':<14}{display(data['file'], TEXT_LIMIT)}:{data['line']}")
     for block in ("match", "match_all"):
         if data[block]:
             print(f"{block}:" + ("  (every field must match)" if block == "match_all" else ""))
             for e in data[block]:
-                extra = f"  conf {e['confidence']}" if "confidence" in e else ""
+                extra = f"  conf {display(e['confidence'])}" if "confidence" in e else ""
                 proto = (
-                    f"  [{e['protocol']}: {e.get('image_field', '')}]" if "protocol" in e else ""
+                    f"  [{display(e['protocol'])}: {display(e.get('image_field', ''))}]"
+                    if "protocol" in e
+                    else ""
                 )
-                print(f"  {e['field']:<18} {e['mode']:<8} {e['value']}{extra}{proto}")
+                field, mode = display(e["field"]), display(e["mode"])
+                print(f"  {field:<18} {mode:<8} {display(e['value'], TEXT_LIMIT)}{extra}{proto}")
     print("sources:")
     for s in data["sources"]:
-        print(f"  - {s}")
+        print(f"  - {display(s, TEXT_LIMIT)}")
     return EXIT_OK
 
 

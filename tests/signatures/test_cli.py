@@ -236,3 +236,21 @@ def test_failed_first_update_leaves_the_bundled_pack_in_charge(tmp_path: Path) -
     assert proc.returncode == 0, proc.stderr
     info = json.loads(_netscan(tmp_path, "signatures", "info", "--json").stdout)
     assert info["origin"] == "user"
+
+
+def test_list_and_show_print_pack_strings_as_safe_lines(tmp_path, monkeypatch, capsys):
+    # a pack fetched from a remote repository is outside text: a name that carries a
+    # terminal escape or a line break is printed escaped, on its own line
+    sig = sig_yaml("device.hostile", "dns_name: [a.invalid]", role="camera",
+                   examples="[{dns_name: a.invalid}]")  # fmt: skip
+    sig = sig.replace("name: Test device.hostile", 'name: "Cam\\e]2;pwned\\a\\nFAKE: ok"')
+    sig = sig.replace("sources: [https://example.org/doc]",
+                      'sources: ["https://example.org/\\e[2J"]')  # fmt: skip
+    pack = make_pack(tmp_path, {"device/hostile.yaml": "signatures:\n" + sig})
+    monkeypatch.setenv("NETSCAN_SIGNATURES", str(pack))
+    for argv in (["signatures", "list"], ["signatures", "show", "device.hostile"]):
+        rc, out, _ = _run(argv, capsys)
+        assert rc == 0
+        assert "\x1b" not in out and "\x07" not in out
+        assert "\\x1b]2;pwned" in out
+        assert not any(line.startswith("FAKE") for line in out.splitlines())
