@@ -885,15 +885,20 @@ impl Engine {
     }
 
     /// Counters of flows changed since the last call (all live flows with `all`).
-    /// At most `limit` of them: the rest stay marked, so that repeated calls without
-    /// `all` hand the changed flows over in pieces (bounded memory on the Python side).
-    pub fn take_counters(&mut self, all: bool, limit: usize) -> Vec<Counters> {
+    /// In the order the flows were made (by flow id), from flow id `from_fid` on, at most
+    /// `limit` of them: the rest stay marked, so that repeated calls hand the flows over
+    /// in pieces (bounded memory on the Python side); with `all`, the next piece starts
+    /// after the last flow id of the previous one.
+    pub fn take_counters(&mut self, all: bool, limit: usize, from_fid: u64) -> Vec<Counters> {
         let mut out = Vec::new();
         for slot in self.table.live_slots() {
             if out.len() >= limit {
                 break;
             }
             let flow = self.table.get_mut(slot);
+            if flow.fid < from_fid {
+                continue;
+            }
             if all || flow.dirty {
                 flow.dirty = false;
                 out.push(counters(flow));
@@ -995,7 +1000,7 @@ mod tests {
         assert_eq!((c.fid, c.pkts_ab, c.bytes_ab, c.payload_ab), (0, 1, 47, 5));
         // off-site flows from the premises have their upload bursts kept
         assert_eq!(c.bursts.as_ref().map(|b| b.len()), Some(1));
-        let live = e.take_counters(true, usize::MAX);
+        let live = e.take_counters(true, usize::MAX, 0);
         assert_eq!(live.iter().map(|c| c.fid).collect::<Vec<_>>(), vec![1, 2]);
     }
 
@@ -1030,7 +1035,7 @@ mod tests {
         }
         let mut got = Vec::new();
         loop {
-            let part = e.take_counters(false, 2);
+            let part = e.take_counters(false, 2, 0);
             assert!(part.len() <= 2);
             if part.is_empty() {
                 break;
@@ -1040,8 +1045,18 @@ mod tests {
         got.sort_unstable();
         assert_eq!(got, vec![0, 1, 2, 3, 4]);
         // nothing changed since: nothing more to hand over, yet `all` still gives every flow
-        assert!(e.take_counters(false, usize::MAX).is_empty());
-        assert_eq!(e.take_counters(true, usize::MAX).len(), 5);
+        assert!(e.take_counters(false, usize::MAX, 0).is_empty());
+        assert_eq!(e.take_counters(true, usize::MAX, 0).len(), 5);
+        // every flow in order of flow id, in pieces after the last id handed over
+        let mut from = 0;
+        let mut order = Vec::new();
+        loop {
+            let part = e.take_counters(true, 2, from);
+            let Some(last) = part.last() else { break };
+            from = last.fid + 1;
+            order.extend(part.iter().map(|c| c.fid));
+        }
+        assert_eq!(order, vec![0, 1, 2, 3, 4]);
     }
 
     #[test]

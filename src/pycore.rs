@@ -397,18 +397,20 @@ impl Core {
     /// Counters of the flows changed since the last call (of every live flow with `all`),
     /// as `(6, fid, bytes_ab, bytes_ba, pkts_ab, pkts_ba, payload_ab, payload_ba, last_ts,
     /// last_frame, first_frames, bursts)` tuples (bursts: packed doubles, four a burst, or
-    /// None for a flow whose uploads are not watched); at most `limit` per call (call again
-    /// without `all` until the list is empty for the rest).
-    #[pyo3(signature = (all=false, limit=usize::MAX))]
+    /// None for a flow whose uploads are not watched), in order of flow id from `from_fid`
+    /// on; at most `limit` per call (call again, without `all` or with `from_fid` past the
+    /// last one, until the list is empty for the rest).
+    #[pyo3(signature = (all=false, limit=usize::MAX, from_fid=0))]
     fn counters<'py>(
         &self,
         py: Python<'py>,
         all: bool,
         limit: usize,
+        from_fid: u64,
     ) -> PyResult<Bound<'py, PyList>> {
         let cs = {
             let mut g = self.lock()?;
-            g.engine.take_counters(all, limit)
+            g.engine.take_counters(all, limit, from_fid)
         };
         let list = PyList::empty(py);
         for c in &cs {

@@ -220,6 +220,20 @@ class CoreEngine:
             if len(part) < COUNTERS_CHUNK:
                 break
 
+    def _seal_all(self, seal: Callable[[Flow], None]) -> None:
+        flows = self.flows
+        start = 0
+        while True:
+            part = self.core.counters(True, COUNTERS_CHUNK, start)
+            for t in part:
+                flow = flows.pop(t[1], None)
+                if flow is not None:
+                    _set_counters(flow, t)
+                    seal(flow)
+            if len(part) < COUNTERS_CHUNK:
+                break
+            start = part[-1][1] + 1
+
     def finish(self) -> None:
         """End of input: parsers flushed and closed, counters final, warnings made."""
         if self._finished:
@@ -229,9 +243,16 @@ class CoreEngine:
             self.flush()
         self._flush_stops()
         self._replay(self.core.finish())
-        # every flow whose counters were never handed over, or changed since, is marked
-        # in the core: the changed ones are all the ones still to bring up to date
-        self.sync()
+        seal = getattr(self.sink, "seal_flow", None)
+        if seal is not None and self.sink.sealing():
+            # the sink folds every live flow at the end: hand each over with its final
+            # counters in order of appearance (the order it folds them in), and let it
+            # go at once, rather than bring every flow's counters up to date first
+            self._seal_all(seal)
+        else:
+            # every flow whose counters were never handed over, or changed since, is
+            # marked in the core: the changed ones are all the ones still to bring up to date
+            self.sync()
         for c in self.captures:
             c.refresh()
         self._stats()

@@ -652,14 +652,24 @@ class Inventory:
             if len(self._retired) > self.limits.conversations:
                 self._fold()
 
+    def sealing(self) -> bool:
+        """Whether ``seal()`` will fold the live flows (the conversations outgrow their
+        limit): an engine may then hand each flow over with ``seal_flow`` as soon as its
+        final counters are known, in order of appearance, instead of keeping them all."""
+        return len(self._live) + len(self._retired) > self.limits.conversations
+
+    def seal_flow(self, flow: Flow) -> None:
+        """Fold one live flow in at the end of the input (and let it go)."""
+        self.on_flow_end(flow)
+        self.flows_ended -= 1  # not retired by the engine: sealed at the end
+
     def seal(self) -> None:
         """The input is done: when the conversations outgrow their limit, fold the remaining
         live flows in as well (and let them go), so the rows handed on stay bounded."""
-        if len(self._live) + len(self._retired) <= self.limits.conversations:
+        if not self.sealing():
             return
         for flow in list(self._live):
-            self.on_flow_end(flow)
-            self.flows_ended -= 1  # not retired by the engine: sealed at the end
+            self.seal_flow(flow)
 
     def _fold(self) -> None:
         """Too many conversations held: fold the smaller half (by bytes) into one row of

@@ -196,3 +196,56 @@ def test_core_flows_counted_in_pieces_and_evicted_ones_kept(
     # the engine let go of its flows; the inventory keeps the last 400 live ones (few
     # conversations: not sealed), with their final counters
     assert len(inv.flows) == 400 and all(f.pkts_ab == 1 for f in inv.flows)
+
+
+class LateSeal(Inventory):
+    """The inventory as an engine without ``seal_flow`` sees it: every flow's counters are
+    brought up to date first, the flows folded by ``seal()`` afterwards."""
+
+    seal_flow = None  # type: ignore[assignment]
+
+    def seal(self) -> None:
+        if self.sealing():
+            for flow in list(self._live):
+                Inventory.seal_flow(self, flow)
+
+
+def _conv_rows(inv: Inventory) -> list[tuple[object, ...]]:
+    rows = [
+        (c.device, c.peer_ip, c.transport, c.port, c.flows, c.bytes_up, c.bytes_down,
+         c.packets_up, c.packets_down, c.first_ts, c.last_ts, c.first_frame, tuple(c.frames),
+         tuple(map(tuple, c.bursts)))
+        for c in inv.conversations()
+    ]  # fmt: skip
+    folded = [
+        (k, t.conversations, t.flows, t.bytes_up, t.packets_up) for k, t in inv.folded.items()
+    ]
+    return [*rows, *folded, ("ended", inv.flows_ended, inv.conversations_folded)]
+
+
+def test_flows_sealed_at_the_end_one_by_one_as_seal_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pcap = tmp_path / "flows.pcap"
+    gen_flows.write(pcap, 2000)
+    monkeypatch.setattr(core_engine, "COUNTERS_CHUNK", 64)
+    results = []
+    for cls in (Inventory, LateSeal):
+        inv = cls(Premises(), limits=Limits(conversations=100))
+        eng = CoreEngine(inv, inv.premises, max_flows=700)
+        eng.open([str(pcap)])
+        eng.run_files()
+        assert inv.sealing() and len(inv.flows) == 700
+        eng.finish()
+        # the streamed seal let every flow go already; the late one still holds them
+        streamed = cls is Inventory
+        assert len(inv.flows) == len(eng.flows) == (0 if streamed else 700)
+        eng.release()
+        inv.seal()
+        assert not inv.flows and inv.flows_ended == 1300
+        results.append(_conv_rows(inv))
+    assert results[0] == results[1]
+    assert (
+        sum(r[4] for r in results[0] if len(r) > 10) + sum(r[2] for r in results[0] if len(r) == 5)
+        == 2000
+    )
