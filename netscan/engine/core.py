@@ -13,6 +13,7 @@ the end of the input and whenever ``sync()`` is called (incremental runs).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import ipaddress
 import socket
 from collections.abc import Callable, Iterable
@@ -282,6 +283,7 @@ class CoreEngine:
         self.core.release()
         self.flows = {}
         self._ip_cache = {}
+        _trim_heap()
 
     # -- replay ------------------------------------------------------------------------
 
@@ -441,6 +443,18 @@ class CoreEngine:
     def _arp(self, op: tuple[Any, ...]) -> None:
         _, file, frame, ts, code, sha, spa, tha, tpa = op
         self.sink.on_event(arp_event(file, frame, ts, code, sha, spa, tha, tpa), None)
+
+
+def _trim_heap() -> None:
+    """Give the heap memory freed with the flow table back to the system (glibc keeps it
+    otherwise, and the stages after the engine would start from the table's peak)."""
+    try:
+        libc = ctypes.CDLL(None)
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        return
+    trim.argtypes = [ctypes.c_size_t]
+    trim(0)
 
 
 def _set_counters(flow: Flow, t: tuple[Any, ...]) -> None:
