@@ -63,6 +63,29 @@ def _country(value: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _langs(value: str) -> list[str]:
+    from netscan.i18n import LangError, parse_langs
+
+    try:
+        return parse_langs(value)
+    except LangError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_lang_option(p: argparse.ArgumentParser, what: str = "reports and summary") -> None:
+    """``--lang``: the language of the human-readable outputs (the JSON stays neutral)."""
+    p.add_argument("--lang", type=_langs, metavar="LANG", default=None,
+                   help=f"language of the {what}: en or zh-CN (default: the 'lang' setting, "
+                   "else en); several, e.g. zh-CN,en, make the HTML report switchable")  # fmt: skip
+
+
+def langs_of(args: argparse.Namespace) -> list[str]:
+    """The languages asked for (``--lang``, else the settings), the first one the main one."""
+    from netscan.i18n import DEFAULT
+
+    return list(getattr(args, "lang", None) or [DEFAULT])
+
+
 def _add_analysis_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--premises", action="append", type=_cidr, metavar="CIDR",
                    help="premises network (repeatable); default: private, link-local and ULA ranges")  # fmt: skip
@@ -70,9 +93,9 @@ def _add_analysis_options(p: argparse.ArgumentParser) -> None:
                    help="ISO 3166-1 alpha-2 code of the premises country (e.g. CN), "
                    "for cross-border findings")  # fmt: skip
     p.add_argument("--signatures", metavar="DIR", help="signature pack directory to use")
-    p.add_argument("--engine", choices=("core", "native", "tshark"), default="core",
-                   help="packet engine: core (default, the Rust packet core), native (the "
-                        "pure-Python engine) or tshark (Wireshark's dissectors)")  # fmt: skip
+    p.add_argument("--engine", choices=("core", "tshark"), default="core",
+                   help="packet engine: core (default, the Rust packet core) or tshark "
+                        "(Wireshark's dissectors, the independent reference)")  # fmt: skip
     p.add_argument("--max-flows", type=_positive, metavar="N", default=None,
                    help="live flows kept at once by the core engine (default: the flows work limit); beyond "
                         "it the idlest are evicted, their counts kept in the report")  # fmt: skip
@@ -114,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--report", metavar="OUT.html", help="write the HTML report")
     an.add_argument("--markdown", metavar="OUT.md", help="write the Markdown report")
     an.add_argument("--analyst", metavar="NAME", help="analyst name for the chain of custody")
+    add_lang_option(an)
     an.add_argument("--fail-on", choices=("possible", "likely", "confirmed"),
                     help="exit 1 when a finding at or above this level exists")  # fmt: skip
     an.add_argument("--keep-evidence", metavar="DIR",
@@ -121,6 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
                     help="worker processes for large files (default 1)")  # fmt: skip
     an.add_argument("--quiet", "-q", action="store_true", help="no summary on the terminal")
+    an.add_argument("--marks", metavar="FILE",
+                    help="walk-test marks (the TUI's .marks.json, or a JSON list of capture "
+                    "times): each uploading device judged against its base rate in the reports")  # fmt: skip
+    an.add_argument("--mark-window", type=float, metavar="SECONDS",
+                    help="seconds after a mark judged (default: the marks file's, else 30)")  # fmt: skip
     an.add_argument("--case", metavar="NAME",
                     help="record this analysis as a visit of --site in case NAME (case store)")  # fmt: skip
     an.add_argument("--site", metavar="SITE", help="the site visited (with --case)")
@@ -143,6 +172,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _read_marks(args: argparse.Namespace) -> tuple[list[tuple[int, float, str]], float]:
+    """The walk-test marks of ``--marks`` (read, and checked, before the analysis runs)."""
+    from netscan.report import walk_section
+
+    window = getattr(args, "mark_window", None)
+    if window is not None and not (0 < window < 86_400):
+        raise UsageError("--mark-window must be between 0 and 86400 seconds")
+    if not getattr(args, "marks", None):
+        if window is not None:
+            raise UsageError("--mark-window goes with --marks")
+        return [], walk_section.DEFAULT_WINDOW
+    try:
+        marks, file_window = walk_section.read_marks(args.marks)
+    except walk_section.MarksError as exc:
+        raise UsageError(f"--marks: {exc}") from None
+    return marks, window or file_window or walk_section.DEFAULT_WINDOW
+
+
 def cmd_analyze(args: argparse.Namespace) -> int:
     from netscan.analyze import Analyzer, Options
     from netscan.output.summary import print_summary, progress_bar
@@ -155,6 +202,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from netscan.sources import options as source_options
 
     source_options.check(args, UsageError)
+    marks, window = _read_marks(args)
     store = None
     if args.case:
         from netscan.case.cli import open_store
@@ -176,33 +224,41 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     with progress_bar(enabled=not quiet and sys.stderr.isatty()) as progress:
         result = source_options.run(analyzer, args, progress)
     report = json_report.build(result)
+    if marks:
+        from netscan.report import walk_section
+
+        walk_section.attach(report, result, marks, window)
     store_error: Exception | None = None
     if store is not None:
         # recorded before the reports are written, so they carry the case section; a store
         # that fails now costs the case record, never the reports
         store_error = _record_visit(store, args, report)
     # the reports first: nothing displayed afterwards can lose them
+    langs = langs_of(args)
     if args.json:
         json_report.emit(report, args.json)
     if args.report:
         from netscan.report import html_report
 
-        html_report.write(report, args.report, analyst=args.analyst)
+        html_report.write(report, args.report, analyst=args.analyst, lang=langs)
     if args.markdown:
         from netscan.report import markdown_report
 
-        markdown_report.write(report, args.markdown, analyst=args.analyst)
+        markdown_report.write(report, args.markdown, analyst=args.analyst, lang=langs)
     source_options.write_outputs(result, args)
     from netscan.untrusted import TEXT_LIMIT, display
 
     for w in result.warnings:
         print(f"netscan: warning: {display(w, TEXT_LIMIT)}", file=sys.stderr)
     if not quiet:
-        print_summary(result)
-        if "case" in report:
-            from netscan.report.case_section import terminal_lines
+        from netscan import i18n
 
-            print("\n".join(terminal_lines(report)))
+        with i18n.use(langs[0]):
+            print_summary(result)
+            if "case" in report:
+                from netscan.report.case_section import terminal_lines
+
+                print("\n".join(terminal_lines(report)))
     if store_error is not None:
         raise store_error
     if args.fail_on:

@@ -55,6 +55,9 @@ def add_parser(sub: Any) -> None:
                     help="run dumpcap inside this network namespace (ip netns exec)")  # fmt: skip
     cp.add_argument("--quiet", "-q", action="store_true",
                     help="no live lines and no summary on the terminal")  # fmt: skip
+    from netscan.cli import add_lang_option
+
+    add_lang_option(cp, "summary")
     cp.set_defaults(handler=cmd_capture)
 
 
@@ -226,7 +229,10 @@ def cmd_capture(args: argparse.Namespace) -> int:
           f"{st.drops.total}; most behind: {printer.max_pending_packets} packets, "
           f"{printer.max_pending_bytes / 1e6:.1f} MB", file=sys.stderr)  # fmt: skip
     if not quiet:
+        from netscan import i18n
+        from netscan.cli import langs_of
         from netscan.output.summary import print_summary
 
-        print_summary(result)
+        with i18n.use(langs_of(args)[0]):
+            print_summary(result)
     return 0

@@ -6,6 +6,8 @@ A TOML file with any of these keys::
     premises = ["10.20.0.0/16", "192.168.8.0/24"]   # the premises networks
     analyst = "A. Auditor"                  # for the report's chain of custody
     signatures = "/path/to/pack"            # a signature pack (relative: to this file)
+    lang = "zh-CN"                          # reports, summary and TUI: en or zh-CN; "zh-CN,en"
+                                            # also makes the HTML report switchable to English
 
 It is read from ``$NETSCAN_SETTINGS``, else ``./netscan.toml``, else
 ``$XDG_CONFIG_HOME/netscan/settings.toml`` (default ``~/.config/netscan/settings.toml``).
@@ -22,7 +24,7 @@ from typing import Any
 
 from netscan.countries import CountryError, country_code
 
-KEYS = {"country": str, "premises": list, "analyst": str, "signatures": str}
+KEYS = {"country": str, "premises": list, "analyst": str, "signatures": str, "lang": str}
 
 
 class SettingsError(Exception):
@@ -72,6 +74,13 @@ def load_settings(path: Path | None = None) -> dict[str, Any]:
             out["country"] = country_code(out["country"])
         except CountryError as exc:
             raise SettingsError(f"{path}: country: {exc}") from None
+    if "lang" in out:
+        from netscan.i18n import LangError, parse_langs
+
+        try:
+            out["lang"] = parse_langs(out["lang"])
+        except LangError as exc:
+            raise SettingsError(f"{path}: lang: {exc}") from None
     if "signatures" in out:  # a relative pack path is relative to the settings file
         pack = Path(out["signatures"]).expanduser()
         out["signatures"] = str(pack if pack.is_absolute() else path.parent / pack)

@@ -19,6 +19,9 @@ command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 # the case store's tests start a real PostgreSQL server (initdb/pg_ctl, run as "postgres")
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need+=(postgresql)
 command -v runuser >/dev/null 2>&1 || need+=(util-linux)
+# the Chinese reports are rendered in headless Chromium: a CJK font, and fontconfig's tools
+fc-list :lang=zh family 2>/dev/null | grep -q "Noto Sans CJK" || need+=(fonts-noto-cjk)
+command -v fc-match >/dev/null 2>&1 || need+=(fontconfig)
 if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq "${need[@]}" >/dev/null

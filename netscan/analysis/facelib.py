@@ -4,17 +4,16 @@ A face terminal that uploads nothing may still prove that faces are held off-sit
 platform pushes it the face library (employees' and visitors' photos, face templates). This
 module finds such pushes, from an off-site host to a device on the premises:
 
-* plaintext HTTP requests *to* the device: Hikvision ISAPI face-library records
-  (``/ISAPI/Intelligent/FDLib/…`` multipart with a ``FaceDataRecord`` and the picture),
-  Dahua access-control face records (``/cgi-bin/AccessFace.cgi`` / ``FaceInfoManager.cgi``
-  JSON with base64 ``PhotoData``);
-* plaintext HTTP responses to a device's poll: ZKTeco ADMS ``getrequest`` commands
-  (``DATA UPDATE USERINFO`` / ``BIOPHOTO`` / ``USERPIC`` / ``BIODATA`` / ``FACE``);
+* plaintext pushes described by the signature pack: every signature with a ``library``
+  block (``signatures/protocol/face-library.yaml``) names its paths, which way the records
+  travel (a request *to* the device, or the answer to the device's poll), how they are
+  framed (``multipart-json``, ``json-records``, ``line-commands``) and the vendor's names
+  for records, pictures and templates — Hikvision ISAPI face-library records, Dahua
+  access-control face records, ZKTeco ADMS user, photo and template commands;
 * encrypted bulk downloads to a face terminal from an off-site host (download-heavy).
 
 Records and pictures are counted; pictures go through the same face detector as uploads.
-The signatures naming these protocols, with their sources, are in the pack
-(``signatures/protocol/face-library.yaml``).
+The code here only knows the three framings; the protocol knowledge is data in the pack.
 """
 
 from __future__ import annotations
@@ -23,11 +22,11 @@ import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
 from netscan.analysis.content import (
-    ZK_FACE_TYPES,
     _b64,
     boundary_of,
     carve_images,
@@ -37,11 +36,79 @@ from netscan.analysis.content import (
 
 MAX_RECORDS = 10_000  # records counted per push; beyond, counted as dropped
 MAX_PICTURES_CHECKED = 64  # pictures run through the face detector per device → host
+MAX_ID = 64  # characters of a record's id kept
 BULK_DOWN_MIN = 1_000_000  # encrypted: at least this many bytes down ...
 BULK_DOWN_RATIO = 4.0  # ... and this many times what went up
 LEVEL_RANK = {"confirmed": 3, "likely": 2, "possible": 1}
 
-_ZK_CMD = re.compile(r"^C:[^:]{0,32}:DATA\s+(?:UPDATE|ADD)\s+(\w{1,16})\s+(.*)$", re.I)
+
+@dataclass(frozen=True)
+class Spec:
+    """One pack signature's face-library knowledge."""
+
+    sig_id: str
+    name: str
+    prefixes: tuple[str, ...]  # lower-case path prefixes
+    lib: dict[str, Any]
+
+    @property
+    def protocol(self) -> str:
+        return str(self.lib.get("protocol") or self.sig_id)
+
+    @property
+    def direction(self) -> str:
+        return str(self.lib.get("direction") or "request")
+
+    def words(self, key: str) -> list[str]:
+        v = self.lib.get(key) or []
+        return [str(x) for x in v] if isinstance(v, list) else [str(v)]
+
+    @cached_property
+    def command(self) -> re.Pattern[str]:
+        """line-commands: ``<prefix><id>:<verb> <TABLE> <fields>``, built from the pack's
+        words (escaped: the pack supplies words, never a pattern)."""
+        verbs = (
+            "|".join(
+                r"\s+".join(re.escape(w) for w in v.split()) for v in self.words("command_verbs")
+            )
+            or r"\S+"
+        )
+        prefix = re.escape(str(self.lib.get("command_prefix") or ""))
+        return re.compile(rf"^{prefix}[^:]{{0,32}}:(?:{verbs})\s+(\w{{1,16}})\s+(.*)$", re.I)
+
+
+def specs_from_pack(pack: Any) -> list[Spec]:
+    out: list[Spec] = []
+    for sig in getattr(pack, "signatures", None) or []:
+        lib = getattr(sig, "library", None)
+        if not lib:
+            continue
+        prefixes = tuple(
+            str(e.value).lower()
+            for e in sig.match
+            if e.field == "http_path_prefix" and isinstance(e.value, str)
+        )
+        if prefixes:
+            out.append(Spec(sig.id, sig.name, prefixes, dict(lib)))
+    return out
+
+
+_BUNDLED: list[Spec] | None = None
+
+
+def _specs(inv: Any) -> list[Spec]:
+    """The face-library knowledge of the pack the analysis runs with (the bundled pack when
+    the inventory has no matcher)."""
+    global _BUNDLED
+    matcher = getattr(inv, "matcher", None)
+    if matcher is not None and getattr(matcher, "pack", None) is not None:
+        return specs_from_pack(matcher.pack)
+    if _BUNDLED is None:
+        from netscan.signatures.pack import load_pack, resolve_pack_source
+
+        path, origin = resolve_pack_source(None)
+        _BUNDLED = specs_from_pack(load_pack(path, origin))
+    return _BUNDLED
 
 
 @dataclass(slots=True)
@@ -62,47 +129,66 @@ def _kv(text: str) -> dict[str, str]:
     return out
 
 
-def parse_zkteco(body: bytes) -> Push | None:
-    """ADMS commands handed to a terminal in a getrequest answer."""
-    push = Push("zkteco-adms", "ZKTeco ADMS getrequest commands")
+def _first(d: dict[str, Any], keys: list[str]) -> Any:
+    for k in keys:
+        v = d.get(k)
+        if v is not None and v != "":
+            return v
+    return None
+
+
+def parse_commands(spec: Spec, path: str, body: bytes) -> Push | None:
+    """line-commands: records, pictures and templates handed to a device one per line."""
+    push = Push(spec.protocol, f"{spec.name}: {path}")
+    record_tables = {t.upper() for t in spec.words("record_tables")}
+    picture_tables = {t.upper() for t in spec.words("picture_tables")}
+    template_tables = {t.upper() for t in spec.words("template_tables")}
+    face_tables = {t.upper() for t in spec.words("face_template_tables")}
+    face_types = set(spec.words("face_template_types"))
+    type_field = str(spec.lib.get("template_type_field") or "")
+    ids, pics, tmpls = spec.words("record_ids"), spec.words("picture_fields"), spec.words(
+        "template_fields")  # fmt: skip
     seen = False
     for line in body.decode("latin-1").splitlines():
-        m = _ZK_CMD.match(line.strip())
+        m = spec.command.match(line.strip())
         if not m:
             continue
         table, kv = m.group(1).upper(), _kv(m.group(2))
-        pin = kv.get("PIN") or kv.get("Pin") or kv.get("pin") or ""
-        if table in ("USERINFO", "USER", "BIOPHOTO", "USERPIC", "BIODATA", "FACE"):
-            seen = True
-            if pin and len(push.records) < MAX_RECORDS:
-                push.records.add(pin)
-        if table in ("BIOPHOTO", "USERPIC"):
-            hit = decode_b64_image(kv.get("Content") or kv.get("content") or "")
+        if table not in record_tables | picture_tables | template_tables:
+            continue
+        seen = True
+        rid = _first(kv, ids)
+        if rid and table in record_tables and len(push.records) < MAX_RECORDS:
+            push.records.add(str(rid)[:MAX_ID])
+        if table in picture_tables:
+            hit = decode_b64_image(str(_first(kv, pics) or ""))
             if hit is not None:
                 push.pictures.append(hit)
-        elif table in ("BIODATA", "FACE"):
-            btype = kv.get("Type", "2" if table == "FACE" else "")
-            tmpl = kv.get("Tmp") or kv.get("TMP")
-            if tmpl and btype in ZK_FACE_TYPES and (_b64(tmpl) or tmpl):
+        if table in template_tables:
+            tmpl = _first(kv, tmpls)
+            face = table in face_tables or (type_field and kv.get(type_field) in face_types)
+            if tmpl and face and (_b64(tmpl) or tmpl):
                 push.templates += 1
     return push if seen else None
 
 
-def parse_isapi(path: str, content_type: str | None, body: bytes) -> Push | None:
-    """A Hikvision ISAPI face-library record (FDLib FaceDataRecord / FDSetUp)."""
-    if not path.lower().startswith("/isapi/intelligent/fdlib"):
-        return None
-    push = Push("hikvision-isapi", f"ISAPI face-library record {path.split('?')[0]}")
+def parse_multipart_records(spec: Spec, path: str, content_type: str | None,
+                            body: bytes) -> Push | None:  # fmt: skip
+    """multipart-json: a JSON record part (optionally wrapped in the container key) beside
+    the picture parts; a body that is not multipart is read as one part."""
+    push = Push(spec.protocol, f"{spec.name}: {path}")
+    container = str(spec.lib.get("record_container") or "")
+    ids = spec.words("record_ids")
     parts = split_multipart(body, boundary_of(content_type or ""))
     chunks = [p.body for p in parts] if parts else [body]
     for chunk in chunks:
         doc = _json(chunk)
         if isinstance(doc, dict):
-            rec = doc.get("FaceDataRecord", doc)
+            rec = doc.get(container, doc) if container else doc
             if isinstance(rec, dict):
-                rid = rec.get("FPID") or rec.get("employeeNo") or rec.get("name")
-                if rid is not None:
-                    push.records.add(str(rid)[:64])
+                rid = _first(rec, ids)
+                if rid is not None and len(push.records) < MAX_RECORDS:
+                    push.records.add(str(rid)[:MAX_ID])
         for _off, img, fmt in carve_images(chunk):
             push.pictures.append((img, fmt))
     if not push.records and push.pictures:
@@ -110,25 +196,25 @@ def parse_isapi(path: str, content_type: str | None, body: bytes) -> Push | None
     return push if push.records or push.pictures else None
 
 
-def parse_dahua(path: str, body: bytes) -> Push | None:
-    """Dahua access-control face records (AccessFace insertMulti, FaceInfoManager add)."""
-    low = path.lower()
-    if not low.startswith(("/cgi-bin/accessface.cgi", "/cgi-bin/faceinfomanager.cgi")):
-        return None
+def parse_json_records(spec: Spec, path: str, body: bytes) -> Push | None:
+    """json-records: a list of records (or one record), each with base64 pictures."""
     doc = _json(body)
     if not isinstance(doc, dict):
         return None
-    entries = doc.get("FaceList") if isinstance(doc.get("FaceList"), list) else [doc]
-    push = Push("dahua-http-api", f"Dahua face records {path.split('?')[0]}")
+    lists = [doc[k] for k in spec.words("record_lists") if isinstance(doc.get(k), list)]
+    entries = lists[0] if lists else [doc]
+    info_key = str(spec.lib.get("record_info") or "")
+    ids, pics = spec.words("record_ids"), spec.words("picture_fields")
+    push = Push(spec.protocol, f"{spec.name}: {path}")
     for e in entries[:MAX_RECORDS]:
         if not isinstance(e, dict):
             continue
-        info = e.get("Info") if isinstance(e.get("Info"), dict) else e
-        uid = e.get("UserID") or info.get("UserID")
-        if uid is not None:
-            push.records.add(str(uid)[:64])
-        photos = info.get("PhotoData") or e.get("PhotoData") or []
-        for ph in photos if isinstance(photos, list) else [photos]:
+        info = e.get(info_key) if info_key and isinstance(e.get(info_key), dict) else e
+        rid = _first(e, ids) if _first(e, ids) is not None else _first(info, ids)
+        if rid is not None:
+            push.records.add(str(rid)[:MAX_ID])
+        photos = _first(info, pics) or _first(e, pics) or []
+        for ph in (photos if isinstance(photos, list) else [photos])[:MAX_RECORDS]:
             hit = decode_b64_image(str(ph)) if ph else None
             if hit is not None:
                 push.pictures.append(hit)
@@ -145,13 +231,27 @@ def _json(data: bytes) -> Any:
         return None
 
 
-def parse_push(method: str, path: str, content_type: str | None, body: bytes) -> Push | None:
+def parse_push(method: str, path: str, content_type: str | None, body: bytes,
+               specs: list[Spec]) -> Push | None:  # fmt: skip
+    """The push in one HTTP body, by the first pack signature whose direction and path fit."""
     path_only = urlsplit(path).path if path.startswith("/") else path
-    if method == "RESPONSE":
-        if path_only.lower().startswith("/iclock/getrequest"):
-            return parse_zkteco(body)
-        return None
-    return parse_isapi(path, content_type, body) or parse_dahua(path, body)
+    direction = "response" if method == "RESPONSE" else "request"
+    low = path_only.lower()
+    for spec in specs:
+        if spec.direction != direction or not low.startswith(spec.prefixes):
+            continue
+        fmt = spec.lib.get("format")
+        if fmt == "line-commands":
+            push = parse_commands(spec, path_only, body)
+        elif fmt == "multipart-json":
+            push = parse_multipart_records(spec, path_only, content_type, body)
+        elif fmt == "json-records":
+            push = parse_json_records(spec, path_only, body)
+        else:
+            push = None
+        if push is not None:
+            return push
+    return None
 
 
 def library_findings(
@@ -161,6 +261,7 @@ def library_findings(
     from netscan.analysis import findings as fx
 
     files = list(getattr(inv, "files", []) or [])
+    specs = _specs(inv)
     groups: dict[tuple[str, str], list[tuple[Any, Push]]] = defaultdict(list)
     for ev in inv.bodies:
         ctx = ev.ctx
@@ -172,7 +273,7 @@ def library_findings(
             or not inv.premises.is_premises(dst)
         ):
             continue
-        push = parse_push(ev.method, ev.path or "", ev.content_type, ev.body)
+        push = parse_push(ev.method, ev.path or "", ev.content_type, ev.body, specs)
         if push is None:
             continue
         dev = fx._device_key(inv, ctx.dst_mac, dst)

@@ -76,6 +76,9 @@ def add_parser(sub: Any) -> None:
     q.add_argument("--report", metavar="OUT.html", help="the HTML report")
     q.add_argument("--markdown", metavar="OUT.md", help="the Markdown report")
     q.add_argument("--analyst", metavar="NAME", help="analyst named in the chain of custody")
+    from netscan.cli import add_lang_option
+
+    add_lang_option(q, "HTML and Markdown reports")
     q.set_defaults(handler=cmd_report)
 
     q = add("diff", "what changed between two visits (default: the last two)")
@@ -237,6 +240,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         report = s.report(v)
         annotate(s, v, report)
     analyst = args.analyst or v.analyst or None
+    from netscan.cli import langs_of
+
+    langs = langs_of(args)
     if args.json:
         from netscan.report import json_report
 
@@ -244,11 +250,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.report:
         from netscan.report import html_report
 
-        html_report.write(report, args.report, analyst=analyst)
+        html_report.write(report, args.report, analyst=analyst, lang=langs)
     if args.markdown:
         from netscan.report import markdown_report
 
-        markdown_report.write(report, args.markdown, analyst=analyst)
+        markdown_report.write(report, args.markdown, analyst=analyst, lang=langs)
     return 0
 
 

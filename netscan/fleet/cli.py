@@ -37,6 +37,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--signatures", metavar="DIR", help="signature pack directory to use")
     p.add_argument("--fail-on", choices=("possible", "likely", "confirmed"),
                    help="exit 1 when any site has a finding at or above this level")  # fmt: skip
+    from netscan.cli import add_lang_option
+
+    add_lang_option(p, "site reports (fleet default)")
     p.set_defaults(handler=cmd_fleet)
 
 
@@ -63,6 +66,8 @@ def cmd_fleet(args: argparse.Namespace) -> int:
             raise UsageError(str(exc)) from None
     if args.analyst:
         defaults["analyst"] = args.analyst
+    if getattr(args, "lang", None):
+        defaults["lang"] = list(args.lang)
     if args.signatures:
         defaults["signatures"] = str(Path(args.signatures).resolve())
     try:

@@ -3,9 +3,9 @@
 Directory layout::
 
     SITES/
-      fleet.toml            optional fleet defaults: country, premises, analyst, signatures
+      fleet.toml            optional fleet defaults: country, premises, analyst, signatures, lang
       shop-001/             the folder name is the site id
-        site.toml           optional: name, address, country, premises, analyst, zeek, ...
+        site.toml           optional: name, address, country, premises, analyst, lang, zeek, ...
         *.pcap *.pcapng *.gz *.cap    the site's captures
         zeek/               optional: a Zeek log directory (zeek/extract_files/ for extractions)
 
@@ -36,7 +36,7 @@ CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".gz")
 MAX_SITES = 100_000
 MAX_TEXT = 512  # characters of a name, address or analyst field
 FIELDS = ("id", "name", "address", "country", "premises", "captures", "zeek", "zeek_files",
-          "analyst", "signatures")  # fmt: skip
+          "analyst", "signatures", "lang")  # fmt: skip
 
 
 class SitesError(Exception):
@@ -55,6 +55,7 @@ class Site:
     zeek_files: str | None = None
     analyst: str | None = None
     signatures: str | None = None
+    lang: list[str] = field(default_factory=list)  # languages of the site's HTML/Markdown
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -91,6 +92,22 @@ def _paths(v: Any, base: Path) -> list[str]:
     return [str((base / str(p).strip()).resolve()) for p in items if str(p).strip()]
 
 
+def _langs(value: Any, where: str) -> list[str]:
+    """Report languages (``"zh-CN"``, ``"zh-CN,en"`` or a list), the same check as ``--lang``."""
+    if value in (None, "", []):
+        return []
+    from netscan.i18n import LangError, parse_langs
+
+    if not isinstance(value, str | list):
+        raise SitesError(f"{where}: lang must be text or a list")
+    try:
+        # a CSV manifest separates list items with ';'
+        items = [str(v) for v in value] if isinstance(value, list) else value.replace(";", ",")
+        return parse_langs(items)
+    except LangError as exc:
+        raise SitesError(f"{where}: lang: {exc}") from None
+
+
 def _country(value: str, where: str) -> str:
     """An ISO 3166-1 alpha-2 code (upper case), the same check as ``--country``."""
     if not value:
@@ -125,6 +142,7 @@ def _site(raw: dict[str, Any], base: Path, defaults: dict[str, Any], where: str)
         zeek_files=zfiles[0] if zfiles else None,
         analyst=_text(raw.get("analyst"), "analyst", where) or defaults.get("analyst"),
         signatures=sig[0] if sig else defaults.get("signatures"),
+        lang=_langs(raw.get("lang"), where) or list(defaults.get("lang") or []),
     )
 
 
@@ -146,6 +164,8 @@ def _defaults(raw: dict[str, Any], base: dict[str, Any], where: str) -> dict[str
         out["country"] = _country(str(out["country"]), where)
     if raw.get("premises"):
         out["premises"] = premises_list(raw["premises"], where)
+    if raw.get("lang"):
+        out["lang"] = _langs(raw["lang"], where)
     if raw.get("signatures"):
         out["signatures"] = str(Path(str(raw["signatures"])).expanduser().resolve())
     return out

@@ -79,6 +79,8 @@ def fingerprint(site: dict[str, Any], pack_fp: str) -> tuple[str, dict[str, str]
     """The fingerprint a finished run is kept under, and each input's sha256."""
     hashes = {str(p): _sha256(p) for p in input_files(site)}
     settings = {k: site.get(k) for k in ("premises", "country", "signatures", "zeek", "captures")}
+    if site.get("lang"):  # reports in another language are another run (English: as before)
+        settings["lang"] = site["lang"]
     h = hashlib.sha256(
         json.dumps([settings, hashes, pack_fp, __version__], sort_keys=True).encode()
     )
@@ -202,8 +204,9 @@ def _analyse(
         report = json_report.build(result)
         report["site"] = {k: site.get(k) for k in ("id", "name", "address", "country", "analyst")}
         _write(site_dir / "report.json", json.dumps(report, indent=2) + "\n")
-        _write(site_dir / "report.html", html_report.render(report, site.get("analyst")))
-        _write(site_dir / "report.md", markdown_report.render(report, site.get("analyst")))
+        lang = site.get("lang") or None
+        _write(site_dir / "report.html", html_report.render(report, site.get("analyst"), lang))
+        _write(site_dir / "report.md", markdown_report.render(report, site.get("analyst"), lang))
         if flows:
             from netscan.report import flows_parquet
 

@@ -12,7 +12,9 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 from rich.text import Text
 
+from netscan import i18n
 from netscan.analyze import Result
+from netscan.i18n import _
 from netscan.untrusted import TEXT_LIMIT, assemble, display, join, text
 
 LEVEL_STYLE = {"confirmed": "bold red", "likely": "red", "possible": "yellow"}
@@ -21,11 +23,8 @@ ROLE_STYLE = {"camera": "cyan", "nvr": "cyan", "face-terminal": "magenta", "door
 
 
 def human_bytes(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
+    """A byte count in decimal units, the number written as the current locale does."""
+    return i18n.size(n)
 
 
 @contextlib.contextmanager
@@ -34,7 +33,7 @@ def progress_bar(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
         yield None
         return
     progress = Progress(
-        TextColumn("analysing"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+        TextColumn(display(_("analysing"))), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
         transient=True, console=Console(stderr=True),
     )  # fmt: skip
     task = progress.add_task("analyse", total=None)
@@ -95,10 +94,16 @@ def path_text(path: list[Any]) -> str:
             for it in items:
                 role = display(it.get("role") or "device", 40)
                 roles[role] = roles.get(role, 0) + 1
-            words.append(
-                ", ".join(f"{n} {r}{'s' if n > 1 else ''}" for r, n in sorted(roles.items()))
-            )
+            words.append(_(", ").join(_count_role(n, r) for r, n in sorted(roles.items())))
     return " → ".join(words)
+
+
+def _count_role(n: int, role: str) -> str:
+    """ "3 cameras": a count of devices of one role, in the current language."""
+    word = i18n.term("role", role)
+    if i18n.current() == "en":
+        return f"{n} {word}{'s' if n > 1 else ''}"
+    return i18n.ngettext("{n} {role}", "{n} {role}", n).format(n=n, role=word)
 
 
 def finding_ref(f: dict[str, Any], most: int = 5) -> str:
@@ -111,11 +116,12 @@ def finding_ref(f: dict[str, Any], most: int = 5) -> str:
     parts = []
     for file, fs in list(frames.items())[:3]:
         uniq = sorted(set(fs))
-        more = f" (+{len(uniq) - most} more)" if len(uniq) > most else ""
-        parts.append(f"{display(file.rsplit('/', 1)[-1], 60)} frame(s) "
-                     f"{', '.join(map(str, uniq[:most]))}{more}")  # fmt: skip
-    ev = "; ".join(parts) if parts else "no frames recorded"
-    return f"id {display(f.get('id', '?'), 24)}, evidence: {ev}"
+        more = _(" (+{n} more)").format(n=len(uniq) - most) if len(uniq) > most else ""
+        parts.append(_("{file} frame(s) {frames}").format(
+            file=display(file.rsplit('/', 1)[-1], 60),
+            frames=", ".join(map(str, uniq[:most]))) + more)  # fmt: skip
+    ev = _("; ").join(parts) if parts else _("no frames recorded")
+    return _("id {id}, evidence: {evidence}").format(id=display(f.get("id", "?"), 24), evidence=ev)
 
 
 def print_summary(result: Result, console: Console | None = None) -> None:
@@ -128,33 +134,40 @@ def print_summary(result: Result, console: Console | None = None) -> None:
     console.print(
         assemble(
             ("netscan", "bold"),
-            f" analysed {len(result.inputs)} file(s), {pkts} packets; premises "
-            f"{', '.join(inv.premises.cidrs)}; signatures ",
-            (pack.get("commit") or "bundled", ""),
-            f" ({display(pack.get('count', 0))} entries)",
+            " " + _("analysed {files} file(s), {packets} packets; premises {premises}; "
+                    "signatures ").format(files=i18n.number(len(result.inputs)),
+                                          packets=i18n.number(pkts),
+                                          premises=", ".join(inv.premises.cidrs)),
+            (pack.get("commit") or _("bundled"), ""),
+            " " + _("({count} entries)").format(count=i18n.number(pack.get("count", 0))),
         )
-    )
+    )  # fmt: skip
     if result.findings:
-        console.print(Text("Face data leaving the premises", style="bold"))
+        console.print(Text(_("Face data leaving the premises"), style="bold"))
         for f in result.findings:
             d = f.get("destination") or {}
-            dest = join((d.get("names") or [])[:2]) or display(d.get("ip") or "unknown")
+            dest = join((d.get("names") or [])[:2]) or display(d.get("ip") or _("unknown"))
             where = display(d.get("ip_country") or "?", 8)
             if d.get("operator_country") and d.get("operator_country") != d.get("ip_country"):
-                where += f", operator {display(d['operator_country'], 8)}"
+                where += _(", operator {country}").format(country=display(d["operator_country"], 8))
             level = str(f.get("level", ""))
+            word = i18n.term("level", level)
+            shown = word.upper() if i18n.current() == "en" else word
+            pad = 9 - sum(2 if ord(c) > 0x2E80 else 1 for c in shown)  # CJK: two columns
             line = assemble(
-                (f"{display(level.upper(), 12):<9}", LEVEL_STYLE.get(level, "")),
+                (display(shown, 12) + " " * max(pad, 0), LEVEL_STYLE.get(level, "")),
                 " ",
                 (f.get("device_label") or f.get("device_mac"), ""),
-                f" → {dest} [{where}], {human_bytes(f.get('bytes_up', 0))} up",
-            )
+                " " + _("→ {dest} [{where}], {size} up").format(
+                    dest=dest, where=where, size=human_bytes(f.get("bytes_up", 0))),
+            )  # fmt: skip
             if f.get("cross_border"):
                 line.append(" ")
-                line.append("cross-border", style="bold")
+                line.append(_("cross-border"), style="bold")
             console.print(line, highlight=False)
             if len({p.get("stage") for p in f.get("path") or [] if isinstance(p, dict)}) > 2:
-                console.print(Text(f"          path: {path_text(f['path'])}"), highlight=False)
+                console.print(Text("          " + _("path: {path}").format(path=path_text(f["path"]))),
+                              highlight=False)  # fmt: skip
             console.print(
                 Text("          ") + text(f.get("reason", ""), "dim", TEXT_LIMIT),
                 highlight=False,
@@ -162,12 +175,20 @@ def print_summary(result: Result, console: Console | None = None) -> None:
             console.print(Text("          " + finding_ref(f)), highlight=False)
         console.print()
     else:
-        console.print("No device was seen sending face data off-site.", highlight=False)
+        console.print(Text(_("No device was seen sending face data off-site.")), highlight=False)
 
-    t = Table(title="Devices on the premises", title_justify="left")
+    t = Table(title=_("Devices on the premises"), title_justify="left")
     keep = not console.is_terminal  # piped or redirected: an address is never split
-    for col in ("MAC", "IP", "vendor", "hostname / model", "role", "conf"):
-        t.add_column(col, overflow="fold", no_wrap=keep and col in ("MAC", "IP"))
+    cols = (
+        ("MAC", _("MAC")),
+        ("IP", _("IP")),
+        ("vendor", _("vendor")),
+        ("hostname / model", _("hostname / model")),
+        ("role", _("role")),
+        ("conf", _("conf")),
+    )
+    for col, title in cols:
+        t.add_column(title, overflow="fold", no_wrap=keep and col in ("MAC", "IP"))
     order = {"face-terminal": 0, "camera": 1, "nvr": 1, "doorbell": 1, "edge-server": 2}
     devices = sorted(inv.devices.values(), key=lambda d: (order.get(d.role, 5), d.key))
     for d in devices:
@@ -177,16 +198,19 @@ def print_summary(result: Result, console: Console | None = None) -> None:
             Text(join(list(d.ips)[:2])),
             text(d.vendor or "", limit=32),
             text(name, limit=40),
-            text(d.role, ROLE_STYLE.get(d.role, "")),
+            text(i18n.term("role", d.role), ROLE_STYLE.get(d.role, "")),
             Text(f"{d.role_confidence:.2f}" if d.role != "unknown" else ""),
         )
     console.print(t)
 
     offsite = [c for c in result.conversations if inv.premises.is_offsite(c.peer_ip)]
     if offsite:
-        t = Table(title="Off-site destinations per device", title_justify="left")
-        for col in ("device", "destination", "names", "provider", "country", "up", "down"):
-            t.add_column(col, overflow="fold", no_wrap=keep and col in ("device", "destination"))
+        t = Table(title=_("Off-site destinations per device"), title_justify="left")
+        cols = (("device", _("device")), ("destination", _("destination")), ("names", _("names")),
+                ("provider", _("provider")), ("country", _("country")), ("up", _("up")),
+                ("down", _("down")))  # fmt: skip
+        for col, title in cols:
+            t.add_column(title, overflow="fold", no_wrap=keep and col in ("device", "destination"))
         offsite.sort(key=lambda c: (c.device, -c.bytes_up))
         for c in offsite[:200]:
             ep = inv.endpoints.get(c.peer_ip)
@@ -201,4 +225,5 @@ def print_summary(result: Result, console: Console | None = None) -> None:
             )
         console.print(t)
         if len(offsite) > 200:
-            console.print(f"... and {len(offsite) - 200} more (see --json)", highlight=False)
+            console.print(Text(_("... and {n} more (see --json)").format(n=len(offsite) - 200)),
+                          highlight=False)  # fmt: skip

@@ -10,38 +10,41 @@ from __future__ import annotations
 
 from typing import Any
 
+from netscan import i18n
+from netscan.i18n import N_, _
 from netscan.untrusted import TEXT_LIMIT, display
 from netscan.untrusted import html as h
 from netscan.untrusted import markdown as m
 
 CHANGE_KINDS = (
-    ("devices_appeared", "Devices that appeared"),
-    ("devices_left", "Devices no longer seen"),
-    ("roles_changed", "Roles that changed"),
-    ("destinations_appeared", "Destinations that appeared"),
-    ("destinations_stopped", "Destinations no longer used"),
-    ("countries_appeared", "Countries that appeared"),
-    ("countries_stopped", "Countries no longer sent to"),
-    ("findings_new", "New findings"),
-    ("findings_resolved", "Findings no longer seen"),
-    ("findings_changed", "Findings whose level changed"),
+    ("devices_appeared", N_("Devices that appeared")),
+    ("devices_left", N_("Devices no longer seen")),
+    ("roles_changed", N_("Roles that changed")),
+    ("destinations_appeared", N_("Destinations that appeared")),
+    ("destinations_stopped", N_("Destinations no longer used")),
+    ("countries_appeared", N_("Countries that appeared")),
+    ("countries_stopped", N_("Countries no longer sent to")),
+    ("findings_new", N_("New findings")),
+    ("findings_resolved", N_("Findings no longer seen")),
+    ("findings_changed", N_("Findings whose level changed")),
 )
 
 
 def _what(kind: str, item: dict[str, Any]) -> str:
     if kind.startswith("devices"):
-        return f"{item.get('label')} ({item.get('role')})"
+        return f"{item.get('label')} ({i18n.term('role', item.get('role'))})"
     if kind == "roles_changed":
-        return f"{item.get('label')}: {item.get('from')} → {item.get('to')}"
+        return (f"{item.get('label')}: {i18n.term('role', item.get('from'))} → "
+                f"{i18n.term('role', item.get('to'))}")  # fmt: skip
     if kind.startswith("destinations"):
         return (f"{item.get('device_label')} → {item.get('destination')} ({item.get('ip')}, "
                 f"{item.get('country') or '?'}, {item.get('org') or ''})")  # fmt: skip
     if kind.startswith("countries"):
         return (f"{item.get('device_label')} → {item.get('country')} "
                 f"({', '.join(item.get('orgs') or item.get('destinations') or [])})")  # fmt: skip
-    level = item.get("level")
+    level = i18n.term("level", item.get("level"))
     if kind == "findings_changed":
-        level = f"{item.get('from')} → {item.get('to')}"
+        level = f"{i18n.term('level', item.get('from'))} → {i18n.term('level', item.get('to'))}"
     return (f"{item.get('finding')} ({level}): {item.get('device_label')} → "
             f"{item.get('destination')} ({item.get('country') or '?'})")  # fmt: skip
 
@@ -53,11 +56,11 @@ def evidence_text(ev: dict[str, Any] | None) -> str:
     if "absent_in" in ev:
         caps = ", ".join(f"{c.get('path')} (sha256 {str(c.get('sha256'))[:12]}…)"
                          for c in ev.get("captures") or [])  # fmt: skip
-        return f"not seen in {ev['absent_in']}: {caps}"
+        return _("not seen in {visit}: {captures}").format(visit=ev["absent_in"], captures=caps)
     if ev.get("frame") is None:
         return "—"
     what = f": {ev.get('what')}" if ev.get("what") else ""
-    return f"{ev.get('file')} frame {ev.get('frame')}{what}"
+    return _("{file} frame {frame}").format(file=ev.get("file"), frame=ev.get("frame")) + what
 
 
 def _sides(kind: str, item: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
@@ -74,7 +77,7 @@ def rows(case: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     for kind, title in CHANGE_KINDS:
         for item in ch.get(kind) or []:
             before, after = _sides(kind, item)
-            out.append((title, _what(kind, item), evidence_text(before), evidence_text(after)))
+            out.append((_(title), _what(kind, item), evidence_text(before), evidence_text(after)))
     return out
 
 
@@ -89,12 +92,14 @@ def _override_rows(case: dict[str, Any], report: dict[str, Any]) -> list[list[st
                     "manufacturer": traffic_vendor.get(o["target"])}.get(o["field"])  # fmt: skip
         else:
             said = levels.get(o["target"])
-        out.append([o["created_at"], f"{o['target_kind']} {o['target']}", o["field"], o["value"],
-                    "" if said is None else str(said), o["author"], o["reason"]])  # fmt: skip
+        out.append([i18n.when(o["created_at"]), f"{i18n.term('kind', o['target_kind'])} {o['target']}",
+                    o["field"], o["value"], "" if said is None else str(said), o["author"],
+                    o["reason"]])  # fmt: skip
     return out
 
 
-OVERRIDE_HEADER = ["When", "On", "Field", "Analyst's value", "What the traffic said", "By", "Why"]
+OVERRIDE_HEADER = [N_("When"), N_("On"), N_("Field"), N_("Analyst's value"),
+                   N_("What the traffic said"), N_("By"), N_("Why")]  # fmt: skip
 
 
 # -- HTML --------------------------------------------------------------------------------
@@ -104,19 +109,22 @@ def html_changes(report: dict[str, Any]) -> str:
     case = report.get("case")
     if not case:
         return ""
-    head = (f"<h2>Since the previous visit</h2><p class='meta'>case {h(case['case'])} · site "
-            f"{h(case['site'])} · visit {h(case['visit'])}")  # fmt: skip
+    head = (f"<h2>{h(_('Since the previous visit'))}</h2><p class='meta'>"
+            + h(_("case {case} · site {site} · visit {visit}").format(
+                case=case["case"], site=case["site"], visit=case["visit"])))  # fmt: skip
     if case.get("previous_visit") is None:
-        return head + " · the first visit of this site: nothing to compare.</p>"
+        return head + h(_(" · the first visit of this site: nothing to compare.")) + "</p>"
     ch = case.get("changes") or {}
-    out = [head + f" compared with visit {h(case['previous_visit'])}</p>"]
+    out = [head + h(_(" compared with visit {visit}").format(visit=case["previous_visit"]))
+           + "</p>"]  # fmt: skip
     lines = ch.get("lines") or []
     if not lines:
-        out.append("<p>No change.</p>")
+        out.append(f"<p>{h(_('No change.'))}</p>")
     else:
         out.append("<ul>" + "".join(f"<li>{h(ln, TEXT_LIMIT)}</li>" for ln in lines) + "</ul>")
-        out.append("<table><tr><th>Change</th><th>What</th><th>Evidence before</th>"
-                   "<th>Evidence after</th></tr>")  # fmt: skip
+        out.append("<table><tr>" + "".join(
+            f"<th>{h(c)}</th>" for c in (_("Change"), _("What"), _("Evidence before"),
+                                          _("Evidence after"))) + "</tr>")  # fmt: skip
         for title, what, before, after in rows(case):
             out.append(f"<tr><td>{h(title)}</td><td>{h(what, TEXT_LIMIT)}</td><td class='mono'>"
                        f"{h(before, TEXT_LIMIT)}</td><td class='mono'>{h(after, TEXT_LIMIT)}</td></tr>")  # fmt: skip
@@ -129,24 +137,28 @@ def html_overrides(report: dict[str, Any]) -> str:
     case = report.get("case")
     if not case:
         return ""
-    out = [f"<h3>Case record</h3><p>case {h(case['case'])}, site {h(case['site'])}, visit "
-           f"{h(case['visit'])} recorded {h(case.get('recorded_at'))} in "
-           f"<code>{h(case.get('store'))}</code></p>"]  # fmt: skip
+    out = [f"<h3>{h(_('Case record'))}</h3><p>"
+           + h(_("case {case}, site {site}, visit {visit} recorded {when} in").format(
+               case=case["case"], site=case["site"], visit=case["visit"],
+               when=i18n.when(case.get("recorded_at"))))
+           + f" <code>{h(case.get('store'))}</code></p>"]  # fmt: skip
     ov = _override_rows(case, report)
-    out.append(f"<h3>Analyst overrides ({len(ov)})</h3>")
+    out.append(f"<h3>{h(_('Analyst overrides ({n})').format(n=len(ov)))}</h3>")
     if ov:
-        out.append("<p class='small'>Shown beside what the traffic said; the findings and the "
-                   "inventory above keep the traffic's values.</p>")  # fmt: skip
-        out.append("<table><tr>" + "".join(f"<th>{h(c)}</th>" for c in OVERRIDE_HEADER) + "</tr>")
+        out.append("<p class='small'>" + h(_("Shown beside what the traffic said; the findings "
+                   "and the inventory above keep the traffic's values.")) + "</p>")  # fmt: skip
+        out.append("<table><tr>" + "".join(f"<th>{h(_(c))}</th>" for c in OVERRIDE_HEADER)
+                   + "</tr>")  # fmt: skip
         for r in ov:
             out.append("<tr>" + "".join(f"<td>{h(c, TEXT_LIMIT)}</td>" for c in r) + "</tr>")
         out.append("</table>")
     notes = case.get("notes") or []
-    out.append(f"<h3>Analyst notes ({len(notes)})</h3>")
+    out.append(f"<h3>{h(_('Analyst notes ({n})').format(n=len(notes)))}</h3>")
     if notes:
         out.append("<ul>" + "".join(
-            f"<li>{h(n['created_at'])} {h(n['author'])}"
-            + (f" [{h(n['target_kind'])} {h(n['target'])}]" if n.get("target_kind") else "")
+            f"<li>{h(i18n.when(n['created_at']))} {h(n['author'])}"
+            + (f" [{h(i18n.term('kind', n['target_kind']))} {h(n['target'])}]"
+               if n.get("target_kind") else "")
             + f": {h(n['text'], TEXT_LIMIT)}</li>" for n in notes) + "</ul>")  # fmt: skip
     return "\n".join(out)
 
@@ -156,21 +168,28 @@ def html_override_note(obj: dict[str, Any]) -> str:
     parts = []
     st = obj.get("analyst_status")
     if st:
-        parts.append(f"analyst status: <b>{h(st['status'])}</b> by {h(st['by'])} "
-                     f"({h(st['at'])}): {h(st['why'], TEXT_LIMIT)}")  # fmt: skip
+        parts.append(f"{h(_('analyst status:'))} <b>{h(st['status'])}</b> "
+                     + h(_("by {who} ({when}): {why}").format(
+                         who=st["by"], when=i18n.when(st["at"]), why=st["why"]), TEXT_LIMIT))  # fmt: skip
     for field, o in sorted((obj.get("overrides") or {}).items()):
-        parts.append(f"analyst {h(field)}: <b>{h(o['value'])}</b> by {h(o['by'])} "
-                     f"({h(o['at'])}): {h(o['why'], TEXT_LIMIT)}")  # fmt: skip
+        parts.append(f"{h(_('analyst {field}:').format(field=field))} <b>{h(o['value'])}</b> "
+                     + h(_("by {who} ({when}): {why}").format(
+                         who=o["by"], when=i18n.when(o["at"]), why=o["why"]), TEXT_LIMIT))  # fmt: skip
     if not parts:
         return ""
     return "<p class='small override'>" + "<br>".join(parts) + "</p>"
+
+
+def _mt(message: str, **fields: Any) -> str:
+    """Our own Markdown line in the current language, every field escaped on its own."""
+    return _(message).format(**{k: m(v, TEXT_LIMIT) for k, v in fields.items()})
 
 
 # -- Markdown ------------------------------------------------------------------------------
 
 
 def _md_table(header: list[str], body: list[list[str]]) -> list[str]:
-    out = ["| " + " | ".join(m(c) for c in header) + " |", "|" + "---|" * len(header)]
+    out = ["| " + " | ".join(m(_(c)) for c in header) + " |", "|" + "---|" * len(header)]
     out += ["| " + " | ".join(m(c, TEXT_LIMIT) for c in r) + " |" for r in body]
     return out
 
@@ -179,19 +198,20 @@ def markdown_changes(report: dict[str, Any]) -> list[str]:
     case = report.get("case")
     if not case:
         return []
-    out = ["", "## Since the previous visit", "",
-           f"Case {m(case['case'])}, site {m(case['site'])}, visit {case['visit']}."]  # fmt: skip
+    out = ["", f"## {_mt('Since the previous visit')}", "",
+           _mt("Case {case}, site {site}, visit {visit}.", case=case["case"], site=case["site"],
+               visit=case["visit"])]  # fmt: skip
     if case.get("previous_visit") is None:
-        out[-1] += " The first visit of this site: nothing to compare."
+        out[-1] += _mt(" The first visit of this site: nothing to compare.")
         return out
-    out[-1] += f" Compared with visit {case['previous_visit']}."
+    out[-1] += _mt(" Compared with visit {visit}.", visit=case["previous_visit"])
     lines = (case.get("changes") or {}).get("lines") or []
     if not lines:
-        return out + ["", "No change."]
+        return out + ["", _mt("No change.")]
     out.append("")
     out += [f"- {m(ln, TEXT_LIMIT)}" for ln in lines]
     out.append("")
-    out += _md_table(["Change", "What", "Evidence before", "Evidence after"],
+    out += _md_table([N_("Change"), N_("What"), N_("Evidence before"), N_("Evidence after")],
                      [list(r) for r in rows(case)])  # fmt: skip
     return out
 
@@ -200,17 +220,20 @@ def markdown_overrides(report: dict[str, Any]) -> list[str]:
     case = report.get("case")
     if not case:
         return []
-    out = ["", f"- Case record: case {m(case['case'])}, site {m(case['site'])}, visit "
-           f"{case['visit']} recorded {m(case.get('recorded_at'))}", ""]  # fmt: skip
+    out = ["", "- " + _mt("Case record: case {case}, site {site}, visit {visit} recorded {when}",
+                          case=case["case"], site=case["site"], visit=case["visit"],
+                          when=i18n.when(case.get("recorded_at"))), ""]  # fmt: skip
     ov = _override_rows(case, report)
-    out += [f"### Analyst overrides ({len(ov)})", ""]
+    out += [f"### {_mt('Analyst overrides ({n})', n=len(ov))}", ""]
     if ov:
         out += _md_table(OVERRIDE_HEADER, ov)
     notes = case.get("notes") or []
-    out += ["", f"### Analyst notes ({len(notes)})", ""]
+    out += ["", f"### {_mt('Analyst notes ({n})', n=len(notes))}", ""]
     for n in notes:
-        about = f" [{m(n['target_kind'])} {m(n['target'])}]" if n.get("target_kind") else ""
-        out.append(f"- {m(n['created_at'])} {m(n['author'])}{about}: {m(n['text'], TEXT_LIMIT)}")
+        about = (f" [{m(i18n.term('kind', n['target_kind']))} {m(n['target'])}]"
+                 if n.get("target_kind") else "")  # fmt: skip
+        out.append(f"- {m(i18n.when(n['created_at']))} {m(n['author'])}{about}: "
+                   f"{m(n['text'], TEXT_LIMIT)}")  # fmt: skip
     return out
 
 
@@ -222,15 +245,18 @@ def terminal_lines(report: dict[str, Any]) -> list[str]:
     case = report.get("case")
     if not case:
         return []
-    out = [f"Case {display(case['case'])}, site {display(case['site'])}: visit {case['visit']}"]
+    out = [display(_("Case {case}, site {site}: visit {visit}").format(
+        case=case["case"], site=case["site"], visit=case["visit"]), TEXT_LIMIT)]  # fmt: skip
     if case.get("previous_visit") is None:
-        out.append("  first visit of this site: nothing to compare")
+        out.append("  " + _("first visit of this site: nothing to compare"))
     else:
         lines = (case.get("changes") or {}).get("lines") or []
-        out.append(f"  since visit {case['previous_visit']}: "
-                   f"{len(lines) if lines else 'no'} change(s)")  # fmt: skip
+        n = len(lines) if lines else _("no")
+        out.append("  " + _("since visit {visit}: {n} change(s)").format(
+            visit=case["previous_visit"], n=n))  # fmt: skip
         out += ["  " + display(ln, TEXT_LIMIT) for ln in lines]
     for o in case.get("overrides") or []:
-        out.append(f"  override {display(o['target_kind'])} {display(o['target'])}: "
-                   f"{display(o['field'])} = {display(o['value'])} by {display(o['author'])}")  # fmt: skip
+        out.append("  " + display(_("override {kind} {target}: {field} = {value} by {who}").format(
+            kind=i18n.term("kind", o["target_kind"]), target=o["target"], field=o["field"],
+            value=o["value"], who=o["author"]), TEXT_LIMIT))  # fmt: skip
     return out

@@ -9,16 +9,21 @@ alone, so a report can be re-rendered later without the captures.
 from __future__ import annotations
 
 from collections import defaultdict
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from netscan import untrusted
-from netscan.report import case_section
+from netscan import i18n, untrusted
+from netscan.i18n import N_, _, ngettext
+from netscan.report import case_section, legal, walk_section
 
 LEVEL_COLOURS = {"confirmed": "#b3261e", "likely": "#c25e00", "possible": "#8a7300"}
 LEVEL_RANK = {"confirmed": 3, "likely": 2, "possible": 1}
 CAMERA_FAMILY = ("camera", "nvr", "face-terminal", "doorbell", "edge-server")
 MAX_COLUMN = 24  # nodes per column in the picture
+# element ids in the second and later languages of a bilingual report carry a suffix, so the
+# first language keeps the plain ids other reports link to (fleet.html → report.html#F-…)
+_ID_SUFFIX: ContextVar[str] = ContextVar("html_id_suffix", default="")
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1c1b1f;
@@ -47,6 +52,20 @@ code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font
 .small{font-size:12px;color:#555}
 svg text{font:11px system-ui,sans-serif}
 .legend span{display:inline-block;margin-right:14px}
+:lang(zh-CN) body,:lang(zh-CN){font-family:system-ui,"Noto Sans CJK SC","Source Han Sans SC",
+"PingFang SC","Microsoft YaHei",sans-serif}
+.provision{margin:6px 0 10px}
+.quote{display:grid;grid-template-columns:1fr 1fr;gap:10px;margin:4px 0}
+.quote blockquote{margin:0;padding:6px 10px;background:#f6f6f6;border-left:3px solid #bbb}
+.quote .tr{border-left-color:#ddd;color:#333}
+.quote .label{display:block;font-size:11px;color:#666;margin-bottom:2px}
+.quote.one{grid-template-columns:1fr}
+nav.langs{max-width:1180px;margin:0 auto;padding:10px 24px 0;text-align:right}
+nav.langs a{display:inline-block;border:1px solid #bbb;border-radius:4px;padding:2px 10px;
+margin-left:6px;background:#fff;color:#1c1b1f;text-decoration:none}
+main.lang{display:none}main.lang:first-of-type{display:block}main.lang:target{display:block}
+body:has(main.lang:target) main.lang:not(:target){display:none}
+.walk-yes{border-left-color:#b3261e}.walk-no{border-left-color:#2e7d32}
 """
 
 
@@ -64,24 +83,24 @@ def _e(v: Any) -> str:
 def _position(e: dict[str, Any]) -> str:
     """A frame number, or for Zeek logs the log line and connection uid."""
     if e.get("line"):
-        return f"line {e['line']}" + (f", uid {e['uid']}" if e.get("uid") else "")
+        out = _("line {line}").format(line=e["line"])
+        return out + (_(", uid {uid}").format(uid=e["uid"]) if e.get("uid") else "")
     return str(e.get("frame"))
 
 
 def _bytes(n: int | float | None) -> str:
-    if n is None:
-        return ""
-    n = float(n)
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
-        n /= 1000
-    return f"{n:,.1f} GB"
+    """A byte count in decimal units, the number written as the report's locale does."""
+    return i18n.size(n)
+
+
+def _n(v: Any) -> str:
+    """A count, grouped for the locale."""
+    return i18n.number(v)
 
 
 def _badge(level: str) -> str:
     colour = LEVEL_COLOURS.get(level, "#555")
-    return f'<span class="badge" style="background:{colour}">{_e(level)}</span>'
+    return f'<span class="badge" style="background:{colour}">{_e(i18n.term("level", level))}</span>'
 
 
 def _worst(findings: list[dict[str, Any]]) -> str | None:
@@ -91,20 +110,20 @@ def _worst(findings: list[dict[str, Any]]) -> str | None:
 
 
 def _dest_text(d: dict[str, Any]) -> str:
-    name = ", ".join(d.get("names") or []) or d.get("ip") or "unknown destination"
+    name = ", ".join(d.get("names") or []) or d.get("ip") or _("unknown destination")
     bits = [name]
     if d.get("provider"):
-        bits.append(f"operated by {d['provider']}")
+        bits.append(_("operated by {provider}").format(provider=d["provider"]))
     return " — ".join(bits)
 
 
 def _country_text(d: dict[str, Any]) -> str:
     parts = []
     if d.get("ip_country"):
-        parts.append(f"address in {d['ip_country']}")
+        parts.append(_("address in {country}").format(country=d["ip_country"]))
     if d.get("operator_country"):
-        parts.append(f"operator in {d['operator_country']}")
-    return ", ".join(parts) or "country unknown"
+        parts.append(_("operator in {country}").format(country=d["operator_country"]))
+    return _(", ").join(parts) or _("country unknown")
 
 
 # -- sections -----------------------------------------------------------------------------
@@ -116,18 +135,20 @@ def _verdict(report: dict[str, Any]) -> str:
     country = report.get("country")
     if worst is None:
         return (
-            '<section class="verdict v-none"><p class="big">No device was seen sending face '
-            "data off-site.</p><p>No camera, recorder, face terminal or edge server sent "
-            "significant upstream data to an off-site host in these captures.</p></section>"
+            f'<section class="verdict v-none"><p class="big">'
+            f"{_e(_('No device was seen sending face data off-site.'))}</p><p>"
+            + _e(
+                _(
+                    "No camera, recorder, face terminal or edge server sent significant upstream "
+                    "data to an off-site host in these captures."
+                )
+            )
+            + "</p></section>"
         )
     by_level: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for f in findings:
         by_level[f["level"]].append(f)
-    headline = {
-        "confirmed": "Face data leaves the premises (confirmed).",
-        "likely": "Face data likely leaves the premises.",
-        "possible": "Face-capable devices send data off-site (possible face data).",
-    }[worst]
+    headline = headline_text(worst)
     lines = []
     for level in ("confirmed", "likely", "possible"):
         fs = by_level.get(level, [])
@@ -135,25 +156,70 @@ def _verdict(report: dict[str, Any]) -> str:
             continue
         devices = sorted({f.get("device_label") or f.get("device") or "" for f in fs})
         dests = sorted({_dest_text(f["destination"]) for f in fs})
+        count = _("{count} {level}").format(count=_n(len(fs)), level=i18n.term("level", level))
         lines.append(
-            f"<p><b>{len(fs)} {level}</b>: {_e('; '.join(devices))} → {_e('; '.join(dests))}</p>"
+            f"<p><b>{_e(count)}</b>: {_e('; '.join(devices))} → {_e('; '.join(dests))}</p>"
         )
     faces = sum(int(f.get("face_images") or 0) for f in findings)
     crossing = [f for f in findings if f.get("cross_border")]
     extra = []
     if faces:
-        extra.append(f"{faces} distinct face picture(s) seen leaving in plaintext")
+        extra.append(
+            ngettext("{n} distinct face picture seen leaving in plaintext",
+                     "{n} distinct face pictures seen leaving in plaintext", faces
+                     ).format(n=_n(faces))
+        )  # fmt: skip
     if country:
         extra.append(
-            f"{len(crossing)} finding(s) cross the border of the premises country {country}"
-        )
+            ngettext("{n} finding crosses the border of the premises country {country}",
+                     "{n} findings cross the border of the premises country {country}",
+                     len(crossing)).format(n=_n(len(crossing)), country=country)
+        )  # fmt: skip
     else:
-        extra.append("premises country not given: cross-border status not assessed")
+        extra.append(_("premises country not given: cross-border status not assessed"))
     return (
-        f'<section class="verdict v-{worst}"><p class="big">{_e(headline)}</p>'
+        f'<section class="verdict v-{_e(worst)}"><p class="big">{_e(headline)}</p>'
         + "".join(lines)
-        + f"<p>{_e('; '.join(extra))}.</p></section>"
+        + f"<p>{_e(_('; ').join(extra) + _('.'))}</p></section>"
     )
+
+
+# what each kind of finding means, in a sentence (the finding's reason has the particulars)
+KIND_MEANING = {
+    "face-upload": N_("Face pictures or face templates are sent off-site."),
+    "face-cloud-upload": N_("Picture-sized uploads go to a facial-recognition cloud."),
+    "face-cloud-contact": N_("A face-capable device talks to a facial-recognition cloud."),
+    "offsite-upstream": N_("A face-capable device sends significant upstream data off-site."),
+    "wlan-camera-upstream": N_(
+        "A camera seen only as encrypted Wi-Fi sends a steady video-shaped upstream."
+    ),
+    "face-library-sync": N_("A face library held off-site is pushed to this device."),
+}
+
+
+def kind_text(kind: Any) -> str:
+    """The finding's kind in the current language, with what it means when we know it."""
+    meaning = KIND_MEANING.get(str(kind))
+    word = i18n.term("kind", kind)
+    if not meaning:
+        return word
+    return _("{kind}: {meaning}").format(kind=word, meaning=_(meaning))
+
+
+def reason_label() -> str:
+    """In a language other than English, the analysis' own (English) reason is labelled so."""
+    return "" if i18n.current() == "en" else _("Analysis (as netscan wrote it, in English): ")
+
+
+def headline_text(worst: str | None) -> str:
+    """The verdict in one sentence, in the current language."""
+    if worst is None:
+        return _("No device was seen sending face data off-site.")
+    return {
+        "confirmed": _("Face data leaves the premises (confirmed)."),
+        "likely": _("Face data likely leaves the premises."),
+        "possible": _("Face-capable devices send data off-site (possible face data)."),
+    }.get(worst, worst)
 
 
 def _kv(rows: list[tuple[str, str]]) -> str:
@@ -176,55 +242,64 @@ def _finding(f: dict[str, Any]) -> str:
     colour = LEVEL_COLOURS.get(level, "#999")
     d = f.get("destination", {})
     cross = f.get("cross_border")
-    cross_txt = "unknown" if cross is None else ("yes" if cross else "no")
+    cross_txt = i18n.yes_no(cross)
     out = [
-        f'<article class="finding" id="{_e(f.get("id"))}" style="border-left-color:{colour}">',
+        f'<article class="finding" id="{_e(str(f.get("id")) + _ID_SUFFIX.get())}" style="border-left-color:{colour}">',
         f"<h3>{_badge(level)} <code>{_e(f.get('id'))}</code> {_e(f.get('device_label'))}"
         f" → {_e(_dest_text(d))}</h3>",
-        f"<p>{_e(f.get('reason'))}</p>",
+        f"<p>{_e(reason_label())}{_e(f.get('reason'))}</p>",
         _case_note(f),
-        f'<div class="path"><b>Path:</b> {_e(_path_text(f.get("path", [])))}</div>',
+        f'<div class="path"><b>{_e(_("Path:"))}</b> {_e(_path_text(f.get("path", [])))}</div>',
         _kv(
             [
                 (
-                    "Device",
+                    _("Device"),
                     f"<code>{_e(f.get('device_mac') or f.get('device'))}</code> "
-                    f"{_e(f.get('device_ip') or '')} ({_e(f.get('device_role'))})",
+                    f"{_e(f.get('device_ip') or '')} ({_e(i18n.term('role', f.get('device_role')))})",
                 ),
                 (
-                    "Destination",
-                    f"<code>{_e(d.get('ip') or 'unknown')}</code> "
+                    _("Destination"),
+                    f"<code>{_e(d.get('ip') or _('unknown'))}</code> "
                     f"{_e(', '.join(d.get('names') or []))}",
                 ),
-                ("Provider", _e(d.get("provider") or "unknown")),
-                ("Country", _e(_country_text(d))),
-                ("AS organisation", _e(d.get("org") or "unknown")),
-                ("Cross-border", _e(cross_txt)),
+                (_("Provider"), _e(d.get("provider") or _("unknown"))),
+                (_("Country"), _e(_country_text(d))),
+                (_("AS organisation"), _e(d.get("org") or _("unknown"))),
+                (_("Kind"), _e(kind_text(f.get("kind")))),
+                (_("Cross-border"), _e(cross_txt)),
                 (
-                    "Upstream",
-                    f"{_e(_bytes(f.get('bytes_up')))} "
-                    f"({_e(f.get('image_bursts', 0))} picture-sized bursts, shape "
-                    f"{_e(f.get('shape'))})",
+                    _("Upstream"),
+                    _e(
+                        _("{size} ({bursts} picture-sized bursts, shape {shape})").format(
+                            size=_bytes(f.get("bytes_up")),
+                            bursts=_n(f.get("image_bursts", 0)),
+                            shape=i18n.term("shape", f.get("shape")),
+                        )
+                    ),
                 ),
-                ("Time", f"{_e(f.get('first_ts'))} – {_e(f.get('last_ts'))}"),
                 (
-                    "Transport",
+                    _("Time"),
+                    f"{_e(i18n.when(f.get('first_ts')))} – {_e(i18n.when(f.get('last_ts')))}",
+                ),
+                (
+                    _("Transport"),
                     _e(", ".join(f.get("transport") or []))
-                    + (" (plaintext content seen)" if f.get("plaintext") else ""),
+                    + (_e(_(" (plaintext content seen)")) if f.get("plaintext") else ""),
                 ),
             ]
         ),  # fmt: skip
     ]
     faces = f.get("faces") or []
     if faces:
-        out.append("<h4>Pictures and templates carved from the traffic</h4><table><tr>"
-                   "<th>Frames</th><th>Content</th><th>Size</th><th>Dimensions</th>"
-                   "<th>Faces detected</th><th>SHA-256</th></tr>")  # fmt: skip
+        heads = (_("Frames"), _("Content"), _("Size"), _("Dimensions"), _("Faces detected"),
+                 _("SHA-256"))  # fmt: skip
+        out.append(f"<h4>{_e(_('Pictures and templates carved from the traffic'))}</h4><table><tr>"
+                   + "".join(f"<th>{_e(x)}</th>" for x in heads) + "</tr>")  # fmt: skip
         for x in faces:
             dims = f"{x.get('width')}×{x.get('height')}" if x.get("width") else "—"
             nfaces = x.get("faces")
-            nf = "template" if x.get("format") == "template" else (
-                "detector unavailable" if nfaces is None else str(nfaces))  # fmt: skip
+            nf = _("template") if x.get("format") == "template" else (
+                _("detector unavailable") if nfaces is None else str(nfaces))  # fmt: skip
             out.append(
                 f"<tr><td class='num'>{_e(x.get('first_frame'))}–{_e(x.get('last_frame'))}</td>"
                 f"<td>{_e(x.get('what'))}</td><td class='num'>{_e(_bytes(x.get('size')))}</td>"
@@ -234,7 +309,8 @@ def _finding(f: dict[str, Any]) -> str:
         out.append("</table>")
     ev = f.get("evidence") or []
     if ev:
-        out.append("<h4>Evidence</h4><table><tr><th>File</th><th>Frame</th><th>What</th></tr>")
+        out.append(f"<h4>{_e(_('Evidence'))}</h4><table><tr><th>{_e(_('File'))}</th>"
+                   f"<th>{_e(_('Frame'))}</th><th>{_e(_('What'))}</th></tr>")  # fmt: skip
         for e in ev:
             out.append(
                 f"<tr><td class='mono'>{_e(Path(str(e.get('file', ''))).name)}</td>"
@@ -243,26 +319,48 @@ def _finding(f: dict[str, Any]) -> str:
         out.append("</table>")
     provs = f.get("provisions") or []
     if provs:
-        out.append("<h4>Provisions this may engage</h4><ul>")
-        for p in provs:
-            src = str(p.get("source") or "")
-            link = (
-                f' <a href="{_e(src)}" rel="noreferrer">source</a>'
-                if src.startswith("https://")
-                else f" ({_e(src)})"
-            )
-            out.append(
-                f"<li><b>{_e(p.get('instrument'))}, {_e(p.get('article'))}</b>: "
-                f"{_e(p.get('summary'))} <span class='small'>({_e(p.get('why'))})</span>{link}"
-                "</li>"
-            )
+        out.append(f"<h4>{_e(_('Provisions this may engage'))}</h4><ul>")
+        out.extend(_provision(p) for p in provs)
         out.append("</ul>")
     out.append(
-        f"<p class='small'>Extract the packets: <code>netscan evidence FILE… --finding "
+        f"<p class='small'>{_e(_('Extract the packets:'))} <code>netscan evidence FILE… --finding "
         f"{_e(f.get('id'))} --report REPORT.json -o {_e(f.get('id'))}.pcapng</code></p>"
     )
     out.append("</article>")
     return "\n".join(out)
+
+
+def _link(src: str) -> str:
+    if src.startswith("https://"):
+        return f' <a href="{_e(src)}" rel="noreferrer">{_e(_("source"))}</a>'
+    return f" ({_e(src)})" if src else ""
+
+
+def _provision(p: dict[str, Any]) -> str:
+    """One provision: the instrument and article, the summary in the report's language, and
+    the text quoted in its original language with the translation beside it."""
+    v = legal.view(p)
+    title = _("{instrument}, {article}").format(instrument=v.instrument, article=v.article)
+    out = [
+        f"<li class='provision'><b>{_e(title)}</b>{_e(_(': '))}{_e(v.summary)} "
+        f"<span class='small'>({_e(v.why)})</span>{_link(v.source)}"
+    ]
+    if v.quote:
+        head = _("Original text ({lang})").format(lang=i18n.native_name(v.quote_lang))
+        cite = f"{v.quote_instrument} {v.quote_article}".strip()
+        one = "" if v.translation else " one"
+        out.append(
+            f"<div class='quote{one}'><blockquote lang='{_e(v.quote_lang)}'><span class='label'>"
+            f"{_e(head)} · {_e(cite)}{_link(v.quote_source)}</span>{_e(v.quote)}</blockquote>"
+        )
+        if v.translation:
+            out.append(
+                f"<blockquote class='tr' lang='{_e(i18n.current())}'><span class='label'>"
+                f"{_e(_('Translation (unofficial)'))}</span>{_e(v.translation)}</blockquote>"
+            )
+        out.append("</div>")
+    out.append("</li>")
+    return "".join(out)
 
 
 # -- the premises picture -------------------------------------------------------------------
@@ -335,9 +433,9 @@ def graph_svg(report: dict[str, Any]) -> str:
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
         f'width="100%" role="img" aria-label="premises graph">',
-        '<text x="20" y="24" font-weight="600">feeding devices</text>',
-        '<text x="420" y="24" font-weight="600">devices talking off-site</text>',
-        '<text x="800" y="24" font-weight="600">off-site endpoints (by country)</text>',
+        f'<text x="20" y="24" font-weight="600">{_e(_("feeding devices"))}</text>',
+        f'<text x="420" y="24" font-weight="600">{_e(_("devices talking off-site"))}</text>',
+        f'<text x="800" y="24" font-weight="600">{_e(_("off-site endpoints (by country)"))}</text>',
     ]
     edges: list[tuple[str, str, str, float]] = []
     for (a, b), v in local.items():
@@ -363,7 +461,7 @@ def graph_svg(report: dict[str, Any]) -> str:
         if k in devices:
             d = devices[k]
             name = (d.get("hostnames") or [None])[0] or (d.get("ips") or [k])[0]
-            label = f"{name} · {d.get('role')}"
+            label = f"{name} · {i18n.term('role', d.get('role'))}"
             sub = d.get("model") or d.get("vendor") or k
             fill = "#e8f0fe" if d.get("role") in CAMERA_FAMILY else "#f1f1f1"
         else:
@@ -390,8 +488,8 @@ def _clip(s: str, n: int) -> str:
 
 
 def _devices(report: dict[str, Any]) -> str:
-    out = ["<table><tr><th>MAC</th><th>Addresses</th><th>Names</th><th>Vendor / model</th>"
-           "<th>Role</th><th>Why</th></tr>"]  # fmt: skip
+    out = [_header(_("MAC"), _("Addresses"), _("Names"), _("Vendor / model"), _("Role"),
+                   _("Why"))]  # fmt: skip
     order = {r: i for i, r in enumerate(CAMERA_FAMILY)}
     for d in sorted(
         report.get("devices", []), key=lambda d: (order.get(d.get("role"), 9), d.get("key"))
@@ -401,12 +499,16 @@ def _devices(report: dict[str, Any]) -> str:
             f"<td>{_e(', '.join(d.get('ips') or []))}</td>"
             f"<td>{_e(', '.join(d.get('hostnames') or []))}</td>"
             f"<td>{_e(d.get('vendor') or '')}<br><span class='small'>{_e(d.get('model') or '')}"
-            f"</span></td><td>{_e(d.get('role'))} <span class='small'>"
+            f"</span></td><td>{_e(i18n.term('role', d.get('role')))} <span class='small'>"
             f"({_e(d.get('role_confidence'))})</span></td>"
             f"<td class='small'>{_e('; '.join(d.get('role_reasons') or []))}{_case_note(d)}</td></tr>"
         )
     out.append("</table>")
     return "\n".join(out)
+
+
+def _header(*cols: str) -> str:
+    return "<table><tr>" + "".join(f"<th>{_e(c)}</th>" for c in cols) + "</tr>"
 
 
 def _countries(report: dict[str, Any]) -> str:
@@ -419,20 +521,24 @@ def _countries(report: dict[str, Any]) -> str:
     flagged = {f["destination"].get("ip"): f["level"] for f in report.get("findings", [])}
     by_country: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for e in report.get("endpoints", []):
-        by_country[e.get("country") or "unknown"].append(e)
-    out = ["<table><tr><th>Country</th><th>Endpoint</th><th>Names</th><th>Provider</th>"
-           "<th>Category</th><th>Devices</th><th>Bytes up</th><th>Finding</th></tr>"]  # fmt: skip
-    for country in sorted(by_country, key=lambda c: (c == "unknown", c)):
+        by_country[e.get("country") or ""].append(e)
+    out = [_header(_("Country"), _("Endpoint"), _("Names"), _("Provider"), _("Category"),
+                   _("Devices"), _("Bytes up"), _("Finding"))]  # fmt: skip
+    for country in sorted(by_country, key=lambda c: (c == "", c)):
         eps = sorted(by_country[country], key=lambda e: -up.get(e["ip"], 0))
         for i, e in enumerate(eps):
             lvl = flagged.get(e["ip"])
             out.append(
                 "<tr>"
-                + (f"<td rowspan='{len(eps)}'><b>{_e(country)}</b></td>" if i == 0 else "")
+                + (
+                    f"<td rowspan='{len(eps)}'><b>{_e(country or _('unknown'))}</b></td>"
+                    if i == 0
+                    else ""
+                )
                 + f"<td class='mono'>{_e(e['ip'])}</td><td>{_e(', '.join(e.get('names') or []))}"
                 f"</td><td>{_e(e.get('provider') or e.get('org') or '')}</td>"
-                f"<td>{_e(e.get('category') or '')}</td>"
-                f"<td class='num'>{len(talkers.get(e['ip'], ()))}</td>"
+                f"<td>{_e(i18n.term('category', e.get('category') or ''))}</td>"
+                f"<td class='num'>{_n(len(talkers.get(e['ip'], ())))}</td>"
                 f"<td class='num'>{_e(_bytes(up.get(e['ip'], 0)))}</td>"
                 f"<td>{_badge(lvl) if lvl else ''}</td></tr>"
             )
@@ -446,87 +552,140 @@ def _custody(report: dict[str, Any], analyst: str | None) -> str:
     lasts = [i["last_ts"] for i in inputs if i.get("last_ts")]
     sig = report.get("signatures") or {}
     rows = [
-        ("Analyst", _e(analyst or "not given")),
-        ("Generated", _e(report.get("generated_at"))),
-        ("netscan version", _e(report.get("netscan_version"))),
-        ("Report schema", _e(report.get("schema_version"))),
-        ("Engine", _e(report.get("engine"))),
-        ("Signature pack", f"commit <code>{_e(sig.get('commit') or 'unknown')}</code>, "
-         f"date {_e(sig.get('date') or 'unknown')}, {_e(sig.get('count'))} signatures, "
-         f"source {_e(sig.get('source') or 'bundled')}"),
-        ("Premises networks", _e(", ".join(report.get("premises") or []))),
-        ("Premises country", _e(report.get("country") or "not given")),
-        ("Capture time range", f"{_e(min(firsts) if firsts else '?')} – "
-         f"{_e(max(lasts) if lasts else '?')}"),
+        (_("Analyst"), _e(analyst or _("not given"))),
+        (_("Generated"), _e(i18n.when(report.get("generated_at")))),
+        (_("netscan version"), _e(report.get("netscan_version"))),
+        (_("Report schema"), _e(report.get("schema_version"))),
+        (_("Engine"), _e(report.get("engine"))),
+        (_("Signature pack"), _e(_("commit {commit}, date {date}, {count} signatures, source "
+                                   "{source}").format(
+            commit=sig.get("commit") or _("unknown"), date=sig.get("date") or _("unknown"),
+            count=_n(sig.get("count")), source=sig.get("source") or _("bundled")))),
+        (_("Premises networks"), _e(", ".join(report.get("premises") or []))),
+        (_("Premises country"), _e(report.get("country") or _("not given"))),
+        (_("Capture time range"), f"{_e(i18n.when(min(firsts)) if firsts else '?')} – "
+         f"{_e(i18n.when(max(lasts)) if lasts else '?')}"),
     ]  # fmt: skip
-    out = [_kv(rows), "<table><tr><th>Input</th><th>SHA-256</th><th>Size</th><th>Format</th>"
-           "<th>Packets</th><th>First</th><th>Last</th><th>Warnings</th></tr>"]  # fmt: skip
+    out = [_kv(rows), _header(_("Input"), _("SHA-256"), _("Size"), _("Format"), _("Packets"),
+                              _("First"), _("Last"), _("Warnings"))]  # fmt: skip
     for i in inputs:
         out.append(
             f"<tr><td class='mono'>{_e(i.get('path'))}</td><td class='mono'>{_e(i.get('sha256'))}"
-            f"</td><td class='num'>{_e(i.get('size'))}</td><td>{_e(i.get('format'))}</td>"
-            f"<td class='num'>{_e(i.get('packets'))}</td><td>{_e(i.get('first_ts'))}</td>"
-            f"<td>{_e(i.get('last_ts'))}</td><td>{_e('; '.join(i.get('warnings') or []))}</td></tr>"
+            f"</td><td class='num'>{_e(_n(i.get('size')))}</td><td>{_e(i.get('format'))}</td>"
+            f"<td class='num'>{_e(_n(i.get('packets')))}</td><td>{_e(i18n.when(i.get('first_ts')))}</td>"
+            f"<td>{_e(i18n.when(i.get('last_ts')))}</td><td>{_e('; '.join(i.get('warnings') or []))}</td></tr>"
         )
     out.append("</table>")
     if report.get("warnings"):
         out.append(
-            "<h3>Warnings</h3><ul>"
+            f"<h3>{_e(_('Warnings'))}</h3><ul>"
             + "".join(f"<li>{_e(w)}</li>" for w in report["warnings"])
             + "</ul>"
         )
     if report.get("limits"):  # what the source (e.g. Zeek logs) cannot show
         out.append(
-            "<h3>What this source cannot show</h3><ul>"
+            f"<h3>{_e(_('What this source cannot show'))}</h3><ul>"
             + "".join(f"<li>{_e(w)}</li>" for w in report["limits"])
             + "</ul>"
         )
     return "\n".join(out)
 
 
-def render(report: dict[str, Any], analyst: str | None = None) -> str:
+def _body(report: dict[str, Any], analyst: str | None) -> list[str]:
+    """The report's sections in the current language."""
     findings = report.get("findings", [])
     summary = report.get("summary", {})
+    meta = _("netscan {version} · generated {generated} · analyst {analyst} · {devices} devices, "
+             "{endpoints} off-site endpoints, {packets} packets").format(
+        version=report.get("netscan_version"), generated=i18n.when(report.get("generated_at")),
+        analyst=analyst or _("not given"), devices=_n(summary.get("devices", 0)),
+        endpoints=_n(summary.get("endpoints", 0)), packets=_n(summary.get("packets", 0)))  # fmt: skip
     body = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        "<title>netscan report: face data on the premises network</title>",
-        f"<style>{CSS}</style></head><body><main>",
-        "<h1>Face data on the premises network</h1>",
-        f"<p class='meta'>netscan {_e(report.get('netscan_version'))} · generated "
-        f"{_e(report.get('generated_at'))} · analyst {_e(analyst or 'not given')} · "
-        f"{_e(summary.get('devices', 0))} devices, {_e(summary.get('endpoints', 0))} off-site "
-        f"endpoints, {_e(summary.get('packets', 0))} packets</p>",
+        f"<h1>{_e(_('Face data on the premises network'))}</h1>",
+        f"<p class='meta'>{_e(meta)}</p>",
         _verdict(report),
         case_section.html_changes(report),
-        f"<h2>Findings ({len(findings)})</h2>",
+        f"<h2>{_e(_('Findings ({n})').format(n=_n(len(findings))))}</h2>",
     ]
     if not findings:
-        body.append("<p>None.</p>")
+        body.append(f"<p>{_e(_('None.'))}</p>")
     body.extend(_finding(f) for f in findings)
     body += [
-        "<h2>Premises picture</h2>",
-        "<p class='legend small'><span>grey: traffic</span>"
+        walk_section.html(report),
+        f"<h2>{_e(_('Premises picture'))}</h2>",
+        f"<p class='legend small'><span>{_e(_('grey: traffic'))}</span>"
         + "".join(
-            f"<span style='color:{c}'>■ {lvl} face path</span>" for lvl, c in LEVEL_COLOURS.items()
+            f"<span style='color:{c}'>■ "
+            f"{_e(_('{level} face path').format(level=i18n.term('level', lvl)))}</span>"
+            for lvl, c in LEVEL_COLOURS.items()
         )
-        + "<span>red box: device or endpoint on a finding's path</span></p>",
+        + f"<span>{_e(_('red box: device or endpoint on a finding’s path'))}</span></p>",
         graph_svg(report),
-        "<h2>Device inventory</h2>",
+        f"<h2>{_e(_('Device inventory'))}</h2>",
         _devices(report),
-        "<h2>Destinations by country</h2>",
+        f"<h2>{_e(_('Destinations by country'))}</h2>",
         _countries(report),
-        "<h2>Chain of custody</h2>",
+        f"<h2>{_e(_('Chain of custody'))}</h2>",
         _custody(report, analyst),
         case_section.html_overrides(report),
-        "</main></body></html>",
     ]
-    return "\n".join(body) + "\n"
+    return body
 
 
-def write(report: dict[str, Any], path: str | Path, analyst: str | None = None) -> None:
+def render(
+    report: dict[str, Any], analyst: str | None = None, lang: str | list[str] | None = None
+) -> str:
+    """The HTML report in ``lang`` (default: the current language). Several languages
+    (``["zh-CN", "en"]`` or ``"zh-CN,en"``) make a bilingual report: each a complete report,
+    the first shown, the others a click away (links and CSS ``:target``, no script;
+    ``report.html#lang-en`` opens in English)."""
+    langs = i18n.parse_langs(lang) if lang else [i18n.current()]
+    first = langs[0]
+    with i18n.use(first):
+        title = _("netscan report: face data on the premises network")
+    head = [
+        "<!DOCTYPE html>",
+        f'<html lang="{_e(first)}"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_e(title)}</title>",
+    ]
+    if len(langs) == 1:
+        with i18n.use(first):
+            body = _body(report, analyst)
+        page = [*head, f"<style>{CSS}</style></head><body><main>", *body, "</main></body></html>"]
+        return "\n".join(page) + "\n"
+    # the language shown is the one the address names (report.html#lang-en), else the first;
+    # links switch between them: CSS only, so the report stays one self-contained file
+    on = "{background:#1c1b1f;color:#fff}"
+    switch_css = f"body:not(:has(main.lang:target)) nav a[href='#lang-{first}']{on}" + "".join(
+        f"body:has(#lang-{x}:target) nav a[href='#lang-{x}']{on}" for x in langs
+    )
+    page = [*head, f"<style>{CSS}{switch_css}</style></head><body>"]
+    page.append(
+        "<nav class='langs'>"
+        + "".join(f"<a href='#lang-{x}' lang='{x}'>{_e(i18n.native_name(x))}</a>"
+                  for x in langs)
+        + "</nav>"
+    )  # fmt: skip
+    for i, x in enumerate(langs):
+        token = _ID_SUFFIX.set("" if i == 0 else f"-{x}")
+        try:
+            with i18n.use(x):
+                body = _body(report, analyst)
+        finally:
+            _ID_SUFFIX.reset(token)
+        page += [f"<main class='lang' id='lang-{x}' lang='{x}'>", *body, "</main>"]
+    page.append("</body></html>")
+    return "\n".join(page) + "\n"
+
+
+def write(
+    report: dict[str, Any],
+    path: str | Path,
+    analyst: str | None = None,
+    lang: str | list[str] | None = None,
+) -> None:
     """Write the report to ``path``: a new file only the user can read (0600)."""
     from netscan.safefile import write_private
 
-    write_private(path, render(report, analyst))
+    write_private(path, render(report, analyst, lang))

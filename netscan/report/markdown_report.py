@@ -6,7 +6,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from netscan.report import case_section
+from netscan import i18n
+from netscan.i18n import _
+from netscan.report import case_section, legal, walk_section
 from netscan.report.html_report import (
     LEVEL_RANK,
     _bytes,
@@ -14,6 +16,9 @@ from netscan.report.html_report import (
     _dest_text,
     _path_text,
     _position,
+    headline_text,
+    kind_text,
+    reason_label,
 )
 from netscan.untrusted import TEXT_LIMIT, display, filename, join
 from netscan.untrusted import markdown as m
@@ -48,72 +53,104 @@ def _names(values: Any) -> str:
     return join(values, most=50)
 
 
+def _t(message: str, **fields: Any) -> str:
+    """A line of ours in the current language with its fields filled in: the template is
+    our own Markdown, every field (it may come from the network) is escaped on its own, so
+    whatever it holds renders as its own characters."""
+    return _(message).format(**{k: m(v) for k, v in fields.items()})
+
+
 def evidence_command(finding_id: Any) -> str:
     fid = display(finding_id, 64)
     return f"netscan evidence FILE… --finding {fid} --report REPORT.json -o {filename(fid)}.pcapng"
 
 
-def render(report: dict[str, Any], analyst: str | None = None) -> str:
-    """The Markdown report. Every value from the capture (names, banners, reasons, paths)
-    goes through ``untrusted.markdown``: it renders as its own characters, never as
-    Markdown or HTML, and never spans lines."""
+def render(
+    report: dict[str, Any], analyst: str | None = None, lang: str | list[str] | None = None
+) -> str:
+    """The Markdown report in ``lang`` (the first of several; default: the current language).
+    Every value from the capture (names, banners, reasons, paths) goes through
+    ``untrusted.markdown``: it renders as its own characters, never as Markdown or HTML, and
+    never spans lines."""
+    langs = i18n.parse_langs(lang) if lang else [i18n.current()]
+    with i18n.use(langs[0]):
+        return _render(report, analyst)
+
+
+def _provision_lines(p: dict[str, Any]) -> list[str]:
+    v = legal.view(p)
+    title = _("{instrument}, {article}").format(instrument=v.instrument, article=v.article)
+    out = [f"- *{m(title)}*{m(_(': '))}{m(v.summary)} "
+           + _t("({why}; source: {source})", why=v.why, source=v.source)]  # fmt: skip
+    if v.quote:
+        head = _("Original text ({lang})").format(lang=i18n.native_name(v.quote_lang))
+        cite = f"{v.quote_instrument} {v.quote_article}".strip()
+        out.append(f"  > **{m(head)}** · {m(cite)}{m(_(': '))}{m(v.quote)}")
+        if v.translation:
+            out.append("  >")
+            out.append(f"  > **{_t('Translation (unofficial)')}**: {m(v.translation)}")
+    return out
+
+
+def _render(report: dict[str, Any], analyst: str | None) -> str:
     findings = report.get("findings", [])
     lines = [
-        "# Face data on the premises network",
+        f"# {_t('Face data on the premises network')}",
         "",
-        f"netscan {m(report.get('netscan_version'))} · generated "
-        f"{m(report.get('generated_at'))} · analyst {m(analyst or 'not given')}",
+        _t("netscan {version} · generated {generated} · analyst {analyst}",
+           version=report.get("netscan_version"), generated=i18n.when(report.get("generated_at")),
+           analyst=analyst or _("not given")),
         "",
-        "## Verdict",
+        f"## {_t('Verdict')}",
         "",
-    ]
+    ]  # fmt: skip
+    # the headline is our own sentence (never network text): written as it is
     if not findings:
-        lines.append("**No device was seen sending face data off-site.**")
+        lines.append(f"**{headline_text(None)}**")
     else:
         worst = max(findings, key=lambda f: LEVEL_RANK.get(f.get("level", ""), 0))["level"]
-        lines.append(
-            {
-                "confirmed": "**Face data leaves the premises (confirmed).**",
-                "likely": "**Face data likely leaves the premises.**",
-                "possible": "**Face-capable devices send data off-site (possible face data).**",
-            }.get(worst, f"**{m(worst)}**")
-        )
+        headline = headline_text(worst) if worst in LEVEL_RANK else m(worst)
+        lines.append(f"**{headline}**")
         lines.append("")
         for f in findings:
             lines.append(
-                f"- **{m(f.get('level'))}** {_code(f.get('id'))}: {m(f.get('device_label'))} → "
-                f"{m(_dest_text(f.get('destination') or {}))}"
+                f"- **{m(i18n.term('level', f.get('level')))}** {_code(f.get('id'))}: "
+                f"{m(f.get('device_label'))} → {m(_dest_text(f.get('destination') or {}))}"
             )
-    lines += ["", f"## Findings ({len(findings)})", ""]
+    lines += ["", f"## {_t('Findings ({n})', n=i18n.number(len(findings)))}", ""]
     for f in findings:
         d = f.get("destination") or {}
-        cross = f.get("cross_border")
+        level = i18n.term("level", f.get("level", ""))
         lines += [
-            f"### {m(str(f.get('level', '')).upper())} {_code(f.get('id'))} — "
-            f"{m(f.get('device_label'))}",
+            f"### {m(level.upper())} {_code(f.get('id'))} — {m(f.get('device_label'))}",
             "",
-            m(f.get("reason", "")),
+            m(reason_label()) + m(f.get("reason", "")),
             "",
-            f"- Path: {m(_path_text(f.get('path', [])))}",
-            f"- Destination: {_code(d.get('ip') or 'unknown')} {m(_names(d.get('names')))} "
-            f"(provider {m(d.get('provider') or 'unknown')}; {m(_country_text(d))}; "
-            f"AS org {m(d.get('org') or 'unknown')})",
-            f"- Cross-border: {'unknown' if cross is None else ('yes' if cross else 'no')}",
-            f"- Upstream: {m(_bytes(f.get('bytes_up')))}, {m(f.get('image_bursts', 0))} "
-            f"picture-sized bursts, shape {m(f.get('shape'))}",
-            f"- Time: {m(f.get('first_ts'))} – {m(f.get('last_ts'))}",
+            f"- {_t('Path: {path}', path=_path_text(f.get('path', [])))}",
+            f"- {_t('Kind: {kind}', kind=kind_text(f.get('kind')))}",
+            f"- {_t('Destination:')} {_code(d.get('ip') or _('unknown'))} "
+            f"{m(_names(d.get('names')))} "
+            + _t("(provider {provider}; {country}; AS org {org})",
+                 provider=d.get("provider") or _("unknown"), country=_country_text(d),
+                 org=d.get("org") or _("unknown")),
+            f"- {_t('Cross-border: {value}', value=i18n.yes_no(f.get('cross_border')))}",
+            "- " + _t("Upstream: {size}, {bursts} picture-sized bursts, shape {shape}",
+                      size=_bytes(f.get("bytes_up")), bursts=i18n.number(f.get("image_bursts", 0)),
+                      shape=i18n.term("shape", f.get("shape"))),
+            "- " + _t("Time: {first} – {last}", first=i18n.when(f.get("first_ts")),
+                      last=i18n.when(f.get("last_ts"))),
             "",
-        ]
+        ]  # fmt: skip
         if f.get("faces"):
             lines += _table(
-                ["Frames", "Content", "Size", "Dimensions", "Faces", "SHA-256"],
+                [_("Frames"), _("Content"), _("Size"), _("Dimensions"), _("Faces"), _("SHA-256")],
                 [
                     [
                         f"{x.get('first_frame')}–{x.get('last_frame')}",
                         x.get("what"),
                         _bytes(x.get("size")),
                         f"{x.get('width')}×{x.get('height')}" if x.get("width") else "—",
-                        "template" if x.get("format") == "template" else x.get("faces"),
+                        _("template") if x.get("format") == "template" else x.get("faces"),
                         _code(x.get("sha256")),
                     ]
                     for x in f["faces"]
@@ -122,24 +159,24 @@ def render(report: dict[str, Any], analyst: str | None = None) -> str:
             lines.append("")
         if f.get("evidence"):
             lines += _table(
-                ["File", "Frame", "What"],
+                [_("File"), _("Frame"), _("What")],
                 [[Path(str(e.get("file"))).name, _position(e), e.get("what")]
                  for e in f["evidence"]],
             )  # fmt: skip
             lines.append("")
         for p in f.get("provisions") or []:
-            lines.append(
-                f"- *{m(p.get('instrument'))}, {m(p.get('article'))}*: {m(p.get('summary'))} "
-                f"({m(p.get('why'))}; source: {m(p.get('source'))})"
-            )
+            lines += _provision_lines(p)
         lines += [
             "",
-            f"Packets: {_code(evidence_command(f.get('id')))}",
+            f"{_t('Packets:')} {_code(evidence_command(f.get('id')))}",
             "",
         ]
-    lines += ["## Device inventory", ""]
+    walk = walk_section.markdown(report)
+    if walk:
+        lines += walk[1:] + [""]  # the section starts where the findings' blank line ends
+    lines += [f"## {_t('Device inventory')}", ""]
     lines += _table(
-        ["MAC", "Addresses", "Names", "Vendor", "Model", "Role", "Why"],
+        [_("MAC"), _("Addresses"), _("Names"), _("Vendor"), _("Model"), _("Role"), _("Why")],
         [
             [
                 d.get("mac") or d.get("key"),
@@ -147,7 +184,7 @@ def render(report: dict[str, Any], analyst: str | None = None) -> str:
                 _names(d.get("hostnames")),
                 d.get("vendor") or "",
                 d.get("model") or "",
-                f"{d.get('role')} ({d.get('role_confidence')})",
+                f"{i18n.term('role', d.get('role'))} ({d.get('role_confidence')})",
                 "; ".join(display(r, TEXT_LIMIT) for r in d.get("role_reasons") or []),
             ]
             for d in sorted(report.get("devices", []), key=lambda d: d.get("key"))
@@ -157,16 +194,16 @@ def render(report: dict[str, Any], analyst: str | None = None) -> str:
     for fl in report.get("flows", []):
         if fl.get("ip") and not fl.get("peer_device"):
             up[fl["ip"]] += int(fl.get("bytes_up", 0))
-    lines += ["", "## Destinations by country", ""]
+    lines += ["", f"## {_t('Destinations by country')}", ""]
     lines += _table(
-        ["Country", "Endpoint", "Names", "Provider", "Category", "Bytes up"],
+        [_("Country"), _("Endpoint"), _("Names"), _("Provider"), _("Category"), _("Bytes up")],
         [
             [
-                e.get("country") or "unknown",
+                e.get("country") or _("unknown"),
                 e["ip"],
                 _names(e.get("names")),
                 e.get("provider") or e.get("org") or "",
-                e.get("category") or "",
+                i18n.term("category", e.get("category") or ""),
                 _bytes(up.get(e["ip"], 0)),
             ]
             for e in sorted(
@@ -182,43 +219,51 @@ def render(report: dict[str, Any], analyst: str | None = None) -> str:
     lasts = [i["last_ts"] for i in inputs if i.get("last_ts")]
     lines += [
         "",
-        "## Chain of custody",
+        f"## {_t('Chain of custody')}",
         "",
-        f"- Analyst: {m(analyst or 'not given')}",
-        f"- Generated: {m(report.get('generated_at'))}",
-        f"- netscan version: {m(report.get('netscan_version'))} (report schema "
-        f"{m(report.get('schema_version'))}, engine {m(report.get('engine'))})",
-        f"- Signature pack: commit {m(sig.get('commit') or 'unknown')}, date "
-        f"{m(sig.get('date') or 'unknown')}, {m(sig.get('count'))} signatures",
-        f"- Premises networks: {m(_names(report.get('premises')))}",
-        f"- Premises country: {m(report.get('country') or 'not given')}",
-        f"- Capture time range: {m(min(firsts) if firsts else '?')} – "
-        f"{m(max(lasts) if lasts else '?')}",
+        "- " + _t("Analyst: {analyst}", analyst=analyst or _("not given")),
+        "- " + _t("Generated: {when}", when=i18n.when(report.get("generated_at"))),
+        "- " + _t("netscan version: {version} (report schema {schema}, engine {engine})",
+                  version=report.get("netscan_version"), schema=report.get("schema_version"),
+                  engine=report.get("engine")),
+        "- " + _t("Signature pack: commit {commit}, date {date}, {count} signatures",
+                  commit=sig.get("commit") or _("unknown"), date=sig.get("date") or _("unknown"),
+                  count=i18n.number(sig.get("count"))),
+        "- " + _t("Premises networks: {networks}", networks=_names(report.get("premises"))),
+        "- " + _t("Premises country: {country}", country=report.get("country") or _("not given")),
+        "- " + _t("Capture time range: {first} – {last}",
+                  first=i18n.when(min(firsts)) if firsts else "?",
+                  last=i18n.when(max(lasts)) if lasts else "?"),
         "",
-    ]
+    ]  # fmt: skip
     lines += _table(
-        ["Input", "SHA-256", "Size", "Packets", "First", "Last"],
+        [_("Input"), _("SHA-256"), _("Size"), _("Packets"), _("First"), _("Last")],
         [
             [
                 i["path"],
                 _code(i.get("sha256")),
-                i.get("size"),
-                i.get("packets"),
-                i.get("first_ts"),
-                i.get("last_ts"),
+                i18n.number(i.get("size")),
+                i18n.number(i.get("packets")),
+                i18n.when(i.get("first_ts")),
+                i18n.when(i.get("last_ts")),
             ]
             for i in inputs
         ],  # fmt: skip
     )
     lines += case_section.markdown_overrides(report)
     if report.get("limits"):  # what the source (e.g. Zeek logs) cannot show
-        lines += ["", "## What this source cannot show", ""]
+        lines += ["", f"## {_t('What this source cannot show')}", ""]
         lines += [f"- {_cell(x)}" for x in report["limits"]]
     return "\n".join(lines) + "\n"
 
 
-def write(report: dict[str, Any], path: str | Path, analyst: str | None = None) -> None:
+def write(
+    report: dict[str, Any],
+    path: str | Path,
+    analyst: str | None = None,
+    lang: str | list[str] | None = None,
+) -> None:
     """Write the report to ``path``: a new file only the user can read (0600)."""
     from netscan.safefile import write_private
 
-    write_private(path, render(report, analyst))
+    write_private(path, render(report, analyst, lang))

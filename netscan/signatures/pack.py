@@ -298,6 +298,8 @@ class Signature:
     kb_ref: str | None = None
     file: str = ""
     line: int = 0
+    # face-library synchronisation knowledge (signatures/schema.json, $defs/library)
+    library: dict[str, Any] | None = None
 
     @property
     def all_fields(self) -> frozenset[str]:
@@ -329,6 +331,7 @@ class Signature:
             "near_misses": [dict(x) for x in self.near_misses],
             "file": self.file,
             "line": self.line,
+            **({"library": dict(self.library)} if self.library else {}),
         }
 
 
@@ -576,26 +579,44 @@ def _parse_entries(
 _SOURCE_PATTERNS = (
     re.compile(r"^https?://[A-Za-z0-9.-]+\.[A-Za-z]{2,}(:\d+)?(/\S*)?$"),
     re.compile(r"^github:[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+(/\S+)?$"),
-    re.compile(r"^code-index:\d{3,}$"),
-    re.compile(r"^capture:[A-Za-z0-9_.-]+\.(pcap|pcapng)$"),
     re.compile(r"^doc:\S.{6,}$"),
+)
+# Not references: numbers of an index nobody outside can open, names of local files, notes
+# about where something was seen. Each needs the public page, file or document instead.
+_NOT_REFERENCES = (
+    (re.compile(r"^code-index:"), "an internal index number"),
+    (re.compile(r"^capture:"), "a local capture file name (cite the capture's public URL)"),
+    (
+        re.compile(
+            r"^doc:.*\b(excerpt|code search|public code|search result|dossier|notes?)\b", re.I
+        ),
+        "a note, not a document (cite the page, file or document itself)",
+    ),
+    (
+        re.compile(r"^doc:\s*[a-z0-9-]+(\.[a-z0-9-]+)+\.[a-z]{2,}\b", re.I),
+        "a web host (cite its URL)",
+    ),
 )
 
 
 def check_source(src: Any) -> str | None:
-    """Why a `sources` entry is malformed, or None.
+    """Why a `sources` entry is not a well-formed real reference, or None.
 
-    Accepted forms: an http(s) URL with a host; ``github:owner/repo[/path]``;
-    ``code-index:<number>`` (public-code index excerpt); ``capture:<file>.pcap[ng]``
-    (public capture listed in the realworld manifest); ``doc:<title of a named document>``.
+    Accepted forms: an http(s) URL with a host; ``github:owner/repo[/path]`` (a public
+    repository or a file in it); ``doc:<title of a named document>`` (a standard, manual or
+    specification without a stable URL). Index numbers, local capture names and notes such
+    as "public code search excerpt" are refused: they cannot be checked by anyone else.
     """
     if not isinstance(src, str) or not src.strip():
         return "empty source"
     if src != src.strip():
         return f"source {src!r} has surrounding blanks"
+    for pattern, what in _NOT_REFERENCES:
+        if pattern.search(src):
+            return f"source {src!r} is {what}, not a reference (use a URL, github: or doc:)"
     if any(p.match(src) for p in _SOURCE_PATTERNS):
         return None
-    return f"malformed source {src!r} (use a URL, github:, code-index:, capture: or doc:)"
+    return f"malformed source {src!r} (use a URL, github: or doc:)"
 
 
 # --- reading a pack directory ------------------------------------------------------------
@@ -748,7 +769,17 @@ def _build_signature(raw: Mapping[str, Any], file: Path, errors: list[str]) -> S
         kb_ref=raw.get("kb_ref"),
         file=str(file),
         line=line,
+        library=_plain(raw.get("library")) if isinstance(raw.get("library"), Mapping) else None,
     )
+
+
+def _plain(value: Any) -> Any:
+    """A YAML value as plain dicts, lists and strings (no loader line bookkeeping)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return str(value) if isinstance(value, str) else value
 
 
 def _collect(pack_dir: Path) -> tuple[list[Signature], dict[str, Any], list[str]]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
 from textual.worker import Worker, get_current_worker
 
+from netscan import i18n
 from netscan.analyze import Analyzer, Options, Result
+from netscan.i18n import N_, _
 from netscan.safefile import safe_name, write_private
+from netscan.tui.lang import translate_bindings
 from netscan.tui.messages import AnalysisFailed, AnalysisProgress, ExportDone, SnapshotReady
 from netscan.tui.state import (
     Mark,
@@ -41,6 +45,7 @@ from netscan.untrusted import TEXT_LIMIT, display, filename
 
 HERE = Path(__file__).parent
 WIDGETS = HERE / "widgets"
+EXPORT_KINDS = (N_("report"), N_("evidence"))  # ExportDone.what, shown translated
 SNAPSHOT_INTERVAL = 0.5  # seconds between UI updates while the analysis streams
 FILE_BATCH = 5000
 
@@ -76,17 +81,17 @@ class NetscanApp(App[int]):
         WIDGETS / "timeline.tcss",
     ]
     BINDINGS = [
-        Binding("d", "show_tab('devices')", "Devices"),
-        Binding("f", "show_tab('findings')", "Findings"),
-        Binding("g", "show_tab('graph')", "Graph"),
-        Binding("w", "show_tab('marks')", "Marks", show=False),
-        Binding("m", "mark", "Mark"),
-        Binding("e", "export_report", "Export"),
-        Binding("x", "export_evidence", "Evidence", show=False),
-        Binding("o", "override", "Override", show=False),
-        Binding("t", "toggle_theme", "Theme", show=False),
-        Binding("question_mark,f1", "help", "Help"),
-        Binding("q", "quit", "Quit"),
+        Binding("d", "show_tab('devices')", N_("Devices")),
+        Binding("f", "show_tab('findings')", N_("Findings")),
+        Binding("g", "show_tab('graph')", N_("Graph")),
+        Binding("w", "show_tab('marks')", N_("Marks"), show=False),
+        Binding("m", "mark", N_("Mark")),
+        Binding("e", "export_report", N_("Export")),
+        Binding("x", "export_evidence", N_("Evidence"), show=False),
+        Binding("o", "override", N_("Override"), show=False),
+        Binding("t", "toggle_theme", N_("Theme"), show=False),
+        Binding("question_mark,f1", "help", N_("Help")),
+        Binding("q", "quit", N_("Quit")),
     ]
 
     def __init__(
@@ -104,10 +109,21 @@ class NetscanApp(App[int]):
         snapshot_interval: float = SNAPSHOT_INTERVAL,
         capture_options: dict[str, Any] | None = None,
         case: dict[str, Any] | None = None,
+        lang: str | list[str] | None = None,
     ) -> None:
         super().__init__()
+        # the TUI's language (the first) and the exported HTML report's languages (all)
+        self.langs = i18n.parse_langs(lang) if lang else [i18n.DEFAULT]
+        self.lang = self.langs[0]
+        i18n.translations(self.lang)  # a missing catalogue fails here, before the screen
+        with i18n.use(self.lang):
+            translate_bindings(self)
         # {"store": PATH|URL|None, "case": NAME, "site": SITE, "analyst": NAME}: overrides (o)
         self.case = dict(case) if case else None
+        # the site's overrides from the case store, shown beside what the traffic said
+        self.case_overrides: list[dict[str, Any]] = []
+        self.case_finding_keys: dict[str, tuple[str, str]] = {}
+        self.case_visit: int | None = None  # the visit this session's report was recorded as
         self.capture_options = dict(capture_options or {})
         self.paths = list(paths or [])
         self.options = options or Options()
@@ -133,6 +149,13 @@ class NetscanApp(App[int]):
         else:
             self.source = snapshot.source if snapshot else "no input"
 
+    @contextlib.contextmanager
+    def _context(self) -> Generator[None, None, None]:
+        """Textual's context for the app's tasks, with the TUI's language set in it (the
+        widgets' tasks inherit it; the caller's own context is left as it was)."""
+        with super()._context(), i18n.use(self.lang):
+            yield
+
     @property
     def main(self) -> Screen[Any]:
         """The main screen (devices, findings, graph, marks), under any pushed screen."""
@@ -143,18 +166,19 @@ class NetscanApp(App[int]):
     def compose(self) -> ComposeResult:
         yield ScanHeader(self.source, id="scan-header")
         with TabbedContent(initial="devices", id="tabs"):
-            with TabPane("Devices", id="devices"):
+            with TabPane(_("Devices"), id="devices"):
                 yield DevicesPane(id="devices-pane")
-            with TabPane("Findings", id="findings"):
+            with TabPane(_("Findings"), id="findings"):
                 yield FindingsPane(id="findings-pane")
-            with TabPane("Graph", id="graph"):
+            with TabPane(_("Graph"), id="graph"):
                 yield GraphView(id="graph-view")
-            with TabPane("Marks", id="marks"):
+            with TabPane(_("Marks"), id="marks"):
                 yield MarksPane(id="marks-pane")
         yield Footer()
 
     def on_mount(self) -> None:
         self.main.query_one(DevicesPane).table.focus()
+        self.load_case_overrides()
         if self._initial is not None:
             self.post_message(SnapshotReady(self._initial))
         elif self.paths or self.iface:
@@ -270,6 +294,7 @@ class NetscanApp(App[int]):
         self.snapshot = snap
         self.updates.append(snap.packets)
         self.main.query_one(ScanHeader).snapshot(snap)
+        self._apply_case_overrides(snap.findings)
         self.main.query_one(DevicesPane).show(snap)
         findings = self.main.query_one(FindingsPane)
         findings.show(snap.findings)
@@ -282,9 +307,10 @@ class NetscanApp(App[int]):
             self._refresh_marks()
         if snap.final:
             self.notify(
-                f"Analysis done: {len(snap.devices)} devices, {len(snap.findings)} finding(s).",
+                _("Analysis done: {devices} devices, {findings} finding(s).").format(
+                    devices=len(snap.devices), findings=len(snap.findings)),
                 timeout=4,
-            )
+            )  # fmt: skip
             pending, self._requests = self._requests, []
             for what, path in pending:
                 if what == "report":
@@ -292,13 +318,15 @@ class NetscanApp(App[int]):
 
     def on_analysis_failed(self, message: AnalysisFailed) -> None:
         self.main.query_one(ScanHeader).finish("failed")
-        self.notify(message.error, title="analysis failed", severity="error", timeout=10)
+        self.notify(message.error, title=_("analysis failed"), severity="error", timeout=10)
 
     def on_export_done(self, message: ExportDone) -> None:
         if message.error:
-            self.notify(message.error, title=f"{message.what} export failed", severity="error")
+            self.notify(message.error, severity="error",
+                        title=_("{what} export failed").format(what=_(message.what)))  # fmt: skip
         else:
-            self.notify(f"{message.what} written to {message.path}", title="export")
+            self.notify(_("{what} written to {path}").format(what=_(message.what),
+                        path=message.path), title=_("export"))  # fmt: skip
 
     # -- views -----------------------------------------------------------------------------
 
@@ -360,7 +388,8 @@ class NetscanApp(App[int]):
         self.main.query_one(ScanHeader).marks = len(self.marks)
         self.main.query_one(FindingsPane).set_marks(self.marks, self.mark_window)
         self._refresh_marks()
-        self.notify(f"Mark #{mark.number} at {time.strftime('%H:%M:%S')}", timeout=2)
+        self.notify(_("Mark #{n} at {time}").format(n=mark.number, time=time.strftime("%H:%M:%S")),
+                    timeout=2)  # fmt: skip
         return mark
 
     # -- exports ---------------------------------------------------------------------------
@@ -404,9 +433,9 @@ class NetscanApp(App[int]):
             self._export_worker(snap.result, path)
         elif self.analysis is not None and self.analysis.is_running:
             self._requests.append(("report", path))
-            self.notify("The report will be written at the next analysis step.", timeout=3)
+            self.notify(_("The report will be written at the next analysis step."), timeout=3)
         else:
-            self.notify("Nothing to export yet.", severity="warning")
+            self.notify(_("Nothing to export yet."), severity="warning")
 
     @work(thread=True, group="export")
     def _export_worker(self, result: Result, path: str) -> None:
@@ -417,9 +446,16 @@ class NetscanApp(App[int]):
 
         try:
             report = json_report.build(result)
+            if self.marks:  # the walk test judged in the report itself, with its timeline
+                from netscan.report import walk_section
+
+                walk_section.attach(report, result,
+                                    [(m.number, m.capture_ts, m.note) for m in list(self.marks)],
+                                    self.mark_window)  # fmt: skip
+            self._case_report(report)
             html = _optional("netscan.report.html_report")
             if html is not None and not path.endswith(".json"):
-                html.write(report, path, analyst=None)
+                html.write(report, path, analyst=None, lang=self.langs)
             else:
                 json_report.write(report, path)
             if self.marks:
@@ -460,6 +496,65 @@ class NetscanApp(App[int]):
                 out["walk_tests"].append({"device": view.label, **verdict.as_dict()})
         marks_path = path.with_name(path.stem + ".marks.json")
         write_private(marks_path, json.dumps(out, indent=2) + "\n")
+
+    # -- the case store ----------------------------------------------------------------------
+
+    def load_case_overrides(self) -> None:
+        """Read the site's overrides from the case store and show them beside what the traffic
+        said: an analyst's name, role or manufacturer beside the device's, a finding's status
+        beside its level."""
+        if not self.case:
+            return
+        from netscan.case.errors import StoreError
+        from netscan.case.store import CaseStore
+
+        case = self.case
+        try:
+            with CaseStore(case.get("store")) as store:
+                self.case_overrides = store.overrides(case["case"], case["site"])
+                self.case_finding_keys = store.finding_keys(case["case"], case["site"])
+        except (StoreError, OSError) as exc:
+            self.notify(f"case store not read: {display(exc, 200)}", severity="error")
+            return
+        snap = self.snapshot
+        if snap is not None:
+            self._apply_case_overrides(snap.findings)
+            findings = self.main.query_one(FindingsPane)
+            findings.refresh_findings(snap.findings)
+            self.main.query_one(DevicesPane).show(snap)
+
+    def _apply_case_overrides(self, findings: list[dict[str, Any]]) -> None:
+        from netscan.tui.widgets.devices import DevicesPane
+
+        if not self.case_overrides:
+            return
+        from netscan.case.casework import apply_overrides, effective_overrides
+
+        apply_overrides({"devices": [], "findings": findings}, self.case_overrides,
+                        self.case_finding_keys)  # fmt: skip
+        per_device: dict[str, dict[str, str]] = {}
+        for (kind, target, field), o in effective_overrides(self.case_overrides).items():
+            if kind == "device":
+                per_device.setdefault(target, {})[field] = str(o["value"])
+        self.main.query_one(DevicesPane).analyst = per_device
+
+    def _case_report(self, report: dict[str, Any]) -> None:
+        """With --case: the exported report is this session's visit of the site (recorded at
+        the first export, the same visit afterwards), with the case section (changes since
+        the previous visit, the site's overrides and notes, listed in the chain of custody)."""
+        if not self.case:
+            return
+        from netscan.case.casework import annotate, record
+        from netscan.case.store import CaseStore
+
+        case = self.case
+        with CaseStore(case.get("store")) as store:
+            if self.case_visit is None:
+                section = record(store, case["case"], case["site"], report,
+                                 analyst=case.get("analyst") or "")  # fmt: skip
+                self.case_visit = int(section["visit"])
+            else:
+                annotate(store, store.visit(case["case"], case["site"], self.case_visit), report)
 
     def action_override(self) -> None:
         """Record an analyst override on the selected finding (findings tab) or device."""
@@ -503,6 +598,7 @@ class NetscanApp(App[int]):
                 return
             done = ", ".join(f"{f} = {v}" for f, v in answer["sets"])
             self.notify(f"override recorded: {kind} {display(target, 40)}: {display(done, 120)}")
+            self.load_case_overrides()
 
         self.push_screen(OverrideScreen(kind, target, label, case.get("analyst") or ""), chosen)
 

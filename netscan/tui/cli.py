@@ -38,12 +38,15 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--site", metavar="SITE", help="site for analyst overrides (with --case)")
     p.add_argument("--store", metavar="PATH|URL", help="case store (default under XDG data)")
     p.add_argument("--analyst", metavar="NAME", help="analyst name for overrides")
+    from netscan.cli import add_lang_option
+
+    add_lang_option(p, "TUI and its exported reports")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from netscan.analyze import Options
-    from netscan.cli import EXIT_OK, EXIT_USAGE, UsageError, limits_from_args
+    from netscan.cli import EXIT_OK, EXIT_USAGE, UsageError, langs_of, limits_from_args
     from netscan.sources.pcapfile import CaptureFile
 
     if not args.files and not args.interface:
@@ -100,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
             "ring_files": args.ring_files,
         },  # fmt: skip
         case=case,
+        lang=langs_of(args),
     )
     code = app.run()
     return EXIT_OK if code is None else int(code)

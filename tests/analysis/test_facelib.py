@@ -169,3 +169,124 @@ def test_reports_valid_and_other_scenarios_untouched(results: dict[str, dict[str
 def test_uploads_alone_make_no_library_finding(analyse: Any) -> None:
     for name in ("iclock_attphoto", "isapi_multipart", "dahua_snapshot", "possible_vendor_cloud"):
         assert not [f for f in analyse(name).findings if f["kind"] == "face-library-sync"], name
+
+
+# -- the other records each protocol sends, and the knowledge coming from the pack ----------
+
+
+def isapi_face_data_record(d: Path) -> Path:
+    """One person added by POST to FaceDataRecord: JSON record part and the picture part."""
+    cap = Capture(205)
+    rec = {"faceLibType": "blackFD", "FDID": "2", "FPID": "2001", "name": "Zhao Lei"}
+    b = "----NetscanBoundary"
+    body = (
+        f'--{b}\r\nContent-Disposition: form-data; name="FaceDataRecord"\r\n'
+        "Content-Type: application/json\r\n\r\n"
+    ).encode() + json.dumps(rec).encode()
+    body += (
+        f'\r\n--{b}\r\nContent-Disposition: form-data; name="FaceImage"; '
+        'filename="2001.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'
+    ).encode() + face_jpeg()
+    body += f"\r\n--{b}--\r\n".encode()
+    req = _request("POST", "/ISAPI/Intelligent/FDLib/FaceDataRecord?format=json",
+                   HIK_TERMINAL.ip, body, f"multipart/form-data; boundary={b}")  # fmt: skip
+    _push(cap, 1.0, ISAPI_PLATFORM, HIK_TERMINAL, 80, req)
+    return cap.write(d / "facelib_isapi_fdr.pcap")
+
+
+def dahua_face_info(d: Path) -> Path:
+    """Two people added one by one through FaceInfoManager.cgi (record in Info)."""
+    cap = Capture(206)
+    photo = base64.b64encode(face_jpeg()).decode()
+    t = 1.0
+    for uid in ("31", "32"):
+        doc = {"UserID": uid, "Info": {"UserName": f"user {uid}", "PhotoData": [photo]}}
+        req = _request("POST", "/cgi-bin/FaceInfoManager.cgi?action=add", DAHUA_CAM.ip,
+                       json.dumps(doc).encode(), "application/json")  # fmt: skip
+        t = _push(cap, t, DAHUA_PLATFORM, DAHUA_CAM, 80, req) + 1.0
+    return cap.write(d / "facelib_dahua_faceinfo.pcap")
+
+
+def zkteco_userpic_face(d: Path) -> Path:
+    """Older ADMS commands: USERPIC (user photo), FACE (face template) and a fingerprint
+    BIODATA (Type=1: a template, but not a face)."""
+    cap = Capture(207)
+    photo = base64.b64encode(face_jpeg()).decode()
+    tmpl = base64.b64encode(bytes(range(256)) * 2).decode()
+    cmds = "\n".join([
+        "C:201:DATA UPDATE USERINFO PIN=3001\tName=Sun Li\tPri=0",
+        f"C:202:DATA UPDATE USERPIC PIN=3001\tSize={len(photo)}\tContent={photo}",
+        f"C:203:DATA UPDATE FACE PIN=3002\tFID=0\tSize={len(tmpl)}\tValid=1\tTMP={tmpl}",
+        f"C:204:DATA UPDATE BIODATA Pin=3003\tNo=0\tIndex=0\tValid=1\tType=1\tTmp={tmpl}",
+        "C:205:DATA QUERY ATTLOG StartTime=2026-01-01 00:00:00",
+    ]).encode() + b"\n"  # fmt: skip
+    req = (f"GET /iclock/getrequest?SN=CQUJ224460123 HTTP/1.1\r\nHost: {ADMS_SERVER}:8081\r\n"
+           "User-Agent: iClock Proxy/1.09\r\nConnection: close\r\n\r\n").encode()  # fmt: skip
+    resp = (f"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {len(cmds)}\r\n"
+            "Connection: close\r\n\r\n").encode() + cmds  # fmt: skip
+    tcp_exchange(cap, 1.0, ZK_TERMINAL, ADMS_SERVER, 8081, req, resp)
+    return cap.write(d / "facelib_zkteco_userpic.pcap")
+
+
+@pytest.fixture(scope="module")
+def more(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("facelib_more")
+    return {"isapi": isapi_face_data_record(d), "dahua": dahua_face_info(d),
+            "zkteco": zkteco_userpic_face(d)}  # fmt: skip
+
+
+def _run(capture: Path, signatures: str | None = None) -> dict[str, Any]:
+    opts = Options(country="CN", signatures=signatures)
+    return json_report.build(Analyzer(opts).run([str(capture)]))
+
+
+def test_isapi_face_data_record_post(more: dict[str, Path]) -> None:
+    (f,) = _lib(_run(more["isapi"]))
+    assert f["device"] == HIK_TERMINAL.mac and f["level"] == "confirmed"
+    assert (f["library"]["records"], f["library"]["pictures"]) == (1, 1)
+    assert f["library"]["protocols"] == ["hikvision-isapi"]
+
+
+def test_dahua_face_info_manager(more: dict[str, Path]) -> None:
+    (f,) = _lib(_run(more["dahua"]))
+    assert f["device"] == DAHUA_CAM.mac and f["level"] == "confirmed"
+    assert (f["library"]["records"], f["library"]["pictures"]) == (2, 2)
+    assert len(f["evidence"]) == 2
+
+
+def test_zkteco_userpic_and_face_templates(more: dict[str, Path]) -> None:
+    (f,) = _lib(_run(more["zkteco"]))
+    lib = f["library"]
+    # USERINFO 3001, FACE 3002, BIODATA 3003: three people; one photo; one face template
+    # (the Type=1 BIODATA is a fingerprint); the QUERY command is not a push
+    assert (lib["records"], lib["pictures"], lib["templates"]) == (3, 1, 1)
+    assert lib["faces_detected"] == 1 and f["level"] == "confirmed"
+
+
+def test_the_knowledge_comes_from_the_pack(more: dict[str, Path], tmp_path: Path) -> None:
+    """Without the pack's library blocks the same pushes are not recognised; with their
+    words changed, only what the words name is counted."""
+    import re
+    import shutil
+
+    from tests.signatures.helpers import BUNDLED
+
+    bare = tmp_path / "bare"
+    shutil.copytree(BUNDLED, bare)
+    lib_file = bare / "protocol" / "face-library.yaml"
+    text = lib_file.read_text(encoding="utf-8")
+    stripped = re.sub(r"(?m)^    library:\n(?:      .*\n)+", "", text)
+    assert stripped != text and not re.search(r"(?m)^    library:", stripped)
+    lib_file.write_text(stripped, encoding="utf-8")
+    for name in ("isapi", "dahua", "zkteco"):
+        assert _lib(_run(more[name], str(bare))) == [], name
+
+    photos_only = tmp_path / "photos"
+    shutil.copytree(BUNDLED, photos_only)
+    lib_file = photos_only / "protocol" / "face-library.yaml"
+    lib_file.write_text(
+        text.replace("template_tables: [BIODATA, FACE]", "template_tables: [BIODATA]"),
+        encoding="utf-8",
+    )
+    (f,) = _lib(_run(more["zkteco"], str(photos_only)))
+    assert f["library"]["templates"] == 0 and f["library"]["pictures"] == 1

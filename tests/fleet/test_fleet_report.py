@@ -46,7 +46,11 @@ def test_directory_manifest_and_overrides(tmp_path: Path) -> None:
     )
     a1, a2 = load_sites(csv, {"country": "FR"})
     assert a1.premises == ["10.1.0.0/16", "10.2.0.0/24"] and a1.address == "1 Main St, X"
-    assert a2.country == "FR" and Path(a2.zeek).resolve() == (ZEEK / "opt.basic").resolve() and not a2.captures
+    assert (
+        a2.country == "FR"
+        and Path(a2.zeek).resolve() == (ZEEK / "opt.basic").resolve()
+        and not a2.captures
+    )
 
     toml = tmp_path / "fleet.toml"
     toml.write_text(

@@ -258,6 +258,57 @@ def test_malformed_sources_are_rejected(tmp_path, source):
 
 
 @pytest.mark.parametrize(
+    "source",
+    [
+        "code-index:15915547666",
+        "capture:cam_tapo_c200_boot_shncp.pcap",
+        "doc:Shaykhnazar HikvisionIsapi FaceService (public code search excerpt)",
+        "doc:Shodan dork notes (CCTV section)",
+        "doc:Blink APK dossier",
+        "doc:ieu.hik-proconnect.com user manual pages",
+    ],
+)
+def test_non_reference_sources_are_rejected(tmp_path, source):
+    """An index number, a local file name or a note is not a reference anyone can check."""
+    assert "not a reference" in (check_source(source) or "")
+    body = sig_yaml("face-cloud.src", "dns_name: [s.example.com]").replace(
+        "[https://example.org/doc]", json.dumps([source])
+    )
+    pack = make_pack(tmp_path, {"face-cloud/a.yaml": _one_sig_file(body)})
+    assert any("not a reference" in e for e in validate_pack(pack))
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "https://docs.aws.amazon.com/general/latest/gr/rekognition.html",
+        "github:nmap/nmap/nmap-service-probes",
+        "github:rroller/dahua",
+        "doc:GA/T 1400.4-2017 section 7.2.12.1 (batch face add)",
+        "doc:Dahua HTTP API for IPC & NVR, Zhejiang Dahua Technology",
+    ],
+)
+def test_references_are_accepted(source):
+    assert check_source(source) is None
+
+
+def test_bundled_pack_sources_are_real_references():
+    """Read straight from the YAML files (not through the loader): every source of every
+    bundled signature is a URL, a public repository (file) or a named document."""
+    seen = 0
+    for path in sorted(BUNDLED.rglob("*.yaml")):
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if not isinstance(doc, dict):
+            continue
+        for sig in doc.get("signatures") or []:
+            for src in sig.get("sources") or []:
+                seen += 1
+                assert src.startswith(("https://", "http://", "github:", "doc:")), (sig["id"], src)
+                assert check_source(src) is None, (sig["id"], src)
+    assert seen > 200
+
+
+@pytest.mark.parametrize(
     ("field", "value", "reason"),
     [
         ("oui_prefix", '"38:af"', "hex digits"),

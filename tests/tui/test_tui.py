@@ -235,6 +235,10 @@ def test_export_report_and_evidence(tmp_path: Path) -> None:
         assert marks["walk_tests"], "every device with off-site uploads is judged"
         for w in marks["walk_tests"]:
             assert w["marks"] == 1 and w["verdict"] and "p_bytes" in w
+        # the report itself carries the walk test: verdicts and the timeline picture
+        page = out.read_text()
+        assert "<h2>Walk test</h2>" in page and 'class="walk"' in page
+        assert page.count('class="mark"') >= 1 and 'class="mark-window"' in page
         findings = app.main.query_one(FindingsPane).findings
         if findings and evidence_extractor() is not None:
             await pilot.press("f", "x")

@@ -83,3 +83,72 @@ def test_override_needs_a_case(tmp_path: Path) -> None:
         assert not isinstance(app.screen, OverrideScreen)
 
     drive(_app(tmp_path, None), script)
+
+
+def test_overrides_shown_and_exported_from_the_store(tmp_path: Path) -> None:
+    """A later session on the same site reads the site's overrides from the store and shows
+    them beside what the traffic said; its exported report is recorded as a visit (once)
+    and lists the overrides in the chain of custody."""
+    import json
+
+    from netscan.tui.widgets.findings import finding_detail, finding_prompt
+
+    store = str(tmp_path / "s" / "cases.sqlite")
+    first: dict[str, Any] = {}
+
+    async def pick(pilot: Pilot[Any], app: NetscanApp) -> None:
+        await until_done(pilot, app)
+        first["finding"] = app.main.query_one(FindingsPane).findings[0]["id"]
+        first["device"] = next(iter(app.snapshot.devices))  # type: ignore[union-attr]
+
+    drive(_app(tmp_path, None), pick)
+    with CaseStore(store) as s:
+        s.ensure_site("Demo", "Office")
+        s.add_override("Demo", "Office", "finding", first["finding"], "status", "accepted",
+                       "B. Lead", "owner confirmed the cloud contract")  # fmt: skip
+        s.add_override("Demo", "Office", "device", first["device"], "name", "front desk unit",
+                       "B. Lead", "seen on site")  # fmt: skip
+    out = tmp_path / "visit.html"
+
+    async def script(pilot: Pilot[Any], app: NetscanApp) -> None:
+        await until_done(pilot, app)
+        fpane = app.main.query_one(FindingsPane)
+        f = next(x for x in fpane.findings if x["id"] == first["finding"])
+        assert f["analyst_status"]["status"] == "accepted" and f["level"] in (
+            "confirmed",
+            "likely",
+            "possible",
+        )  # the traffic's level stays
+        assert "✎ accepted" in finding_prompt(f).plain
+        detail = finding_detail(f, "")
+        from rich.console import Console
+
+        con = Console(width=200, record=True)
+        con.print(detail)
+        assert "owner confirmed the cloud contract" in con.export_text()
+        dpane = app.main.query_one(DevicesPane)
+        assert dpane.analyst[first["device"]] == {"name": "front desk unit"}
+        view = app.snapshot.devices[first["device"]]  # type: ignore[union-attr]
+        cells = [c.plain for c in dpane.cells(view)]
+        assert f"{view.name} ✎ front desk unit" in cells  # beside the traffic's name
+        row = [str(getattr(c, "plain", c)) for c in dpane.table.get_row(first["device"])]
+        assert any("✎ front desk unit" in c for c in row)
+        for _ in range(2):  # two exports: one visit
+            app.export_report(str(out))
+            for _ in range(100):
+                await pilot.pause(0.1)
+                if out.exists():
+                    break
+            assert out.exists()
+            first.setdefault("html", out.read_text())
+            out.unlink()
+
+    drive(_app(tmp_path, store), script)
+    page = first["html"]
+    assert "Analyst overrides (2)" in page and "owner confirmed the cloud contract" in page
+    assert page.index("Analyst overrides") > page.index("<h2>Chain of custody</h2>")
+    with CaseStore(store) as s:
+        visits = s.visits("Demo", "Office")
+        assert len(visits) == 1
+        stored = s.report(visits[0])
+    assert json.dumps(stored)  # the visit's report is in the store

@@ -13,6 +13,9 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from netscan import i18n
+from netscan.i18n import N_, _
+from netscan.tui.lang import translate_bindings
 from netscan.tui.state import (
     DeviceView,
     Mark,
@@ -40,41 +43,45 @@ def _grid() -> Table:
 def identity(v: DeviceView) -> Table:
     """Who the device is; every value a plain ``Text`` (names are data, never markup)."""
     t = _grid()
-    t.add_row("MAC", text(v.mac) if v.mac else Text("— (no MAC on this link type)"))
-    t.add_row("IP", Text(join(v.ips, most=20) or "—"))
-    t.add_row("vendor", text(v.vendor or "—"))
-    t.add_row("model", text(v.model or "—"))
-    t.add_row("names", Text(join(v.hostnames, most=20) or "—"))
-    role = Text(f"{display(v.role, 20)} ({v.confidence:.2f})", style=ROLE_STYLE.get(v.role, ""))
-    t.add_row("role", role)
-    t.add_row("verdict", text(v.verdict, LEVEL_STYLE.get(v.verdict, "")))
-    t.add_row("seen", Text(f"{stamp(v.first_ts)} … {clock(v.last_ts)}"))
+    t.add_row(_("MAC"), text(v.mac) if v.mac else Text(_("— (no MAC on this link type)")))
+    t.add_row(_("IP"), Text(join(v.ips, most=20) or "—"))
+    t.add_row(_("vendor"), text(v.vendor or "—"))
+    t.add_row(_("model"), text(v.model or "—"))
+    t.add_row(_("names"), Text(join(v.hostnames, most=20) or "—"))
+    role = Text(f"{display(i18n.term('role', v.role), 20)} ({v.confidence:.2f})",
+                style=ROLE_STYLE.get(v.role, ""))  # fmt: skip
+    t.add_row(_("role"), role)
+    t.add_row(_("verdict"), text(i18n.term("verdict", v.verdict), LEVEL_STYLE.get(v.verdict, "")))
+    t.add_row(_("seen"), Text(f"{stamp(v.first_ts)} … {clock(v.last_ts)}"))
     if v.user_agents:
-        t.add_row("user agents", Text("\n").join(text(ua, limit=200) for ua in v.user_agents[:5]))
+        t.add_row(_("user agents"),
+                  Text("\n").join(text(ua, limit=200) for ua in v.user_agents[:5]))  # fmt: skip
     return t
 
 
 def established(v: DeviceView) -> RenderableType:
     parts: list[RenderableType] = []
     if v.reasons:
-        parts.append(Text("role because: " + "; ".join(display(r, TEXT_LIMIT) for r in v.reasons)))
+        parts.append(
+            Text(_("role because: ") + "; ".join(display(r, TEXT_LIMIT) for r in v.reasons))
+        )
     t = Table(box=None, expand=True, header_style="bold")
-    t.add_column("frame", justify="right")
-    t.add_column("file", max_width=20, overflow="ellipsis")
-    t.add_column("evidence", overflow="fold")
+    t.add_column(_("frame"), justify="right")
+    t.add_column(_("file"), max_width=20, overflow="ellipsis")
+    t.add_column(_("evidence"), overflow="fold")
     for e in v.evidence[:MAX_ROWS]:
         t.add_row(
             Text(str(e.frame)), text(e.file.rsplit("/", 1)[-1]), text(e.what, limit=TEXT_LIMIT)
         )
-    parts.append(t if v.evidence else Text("no identifying evidence yet", style="dim"))
+    parts.append(t if v.evidence else Text(_("no identifying evidence yet"), style="dim"))
     return Group(*parts)
 
 
 def destinations(v: DeviceView, snap: Snapshot) -> Table:
     t = Table(box=None, expand=True, header_style="bold")
-    t.add_column("destination", overflow="fold", ratio=3)
-    t.add_column("cc", no_wrap=True)
-    t.add_column("port", no_wrap=True)
+    t.add_column(_("destination"), overflow="fold", ratio=3)
+    t.add_column(_("cc"), no_wrap=True)
+    t.add_column(_("port"), no_wrap=True)
     t.add_column("↑", justify="right", no_wrap=True)
     t.add_column("↓", justify="right", no_wrap=True)
     t.add_column("when", no_wrap=True)
@@ -90,20 +97,21 @@ def destinations(v: DeviceView, snap: Snapshot) -> Table:
             cc = display(ep.country or "?", 8)
         else:
             peer = snap.devices.get(c.peer_device or "")
-            label = Text(f"{display(c.peer_ip or c.peer_mac or '?')} (local"
-                         f"{' ' + display(peer.role, 20) if peer else ''})", style="dim")  # fmt: skip
+            label = Text(f"{display(c.peer_ip or c.peer_mac or '?')} ({_('local')}"
+                         f"{' ' + display(i18n.term('role', peer.role), 20) if peer else ''})",
+                         style="dim")  # fmt: skip
             cc = "—"
         t.add_row(label, Text(cc), Text(f"{display(c.transport, 8)}/{display(c.port, 8)}"),
                   Text(human_bytes(c.bytes_up)), Text(human_bytes(c.bytes_down)),
                   Text(f"{clock(c.first_ts)}–{clock(c.last_ts)}"))  # fmt: skip
     if len(convs) > MAX_ROWS:
-        t.add_row(Text(f"… {len(convs) - MAX_ROWS} more"), "", "", "", "", "")
+        t.add_row(Text(_("… {n} more").format(n=len(convs) - MAX_ROWS)), "", "", "", "", "")
     return t
 
 
 def services(v: DeviceView) -> RenderableType:
     if not v.services:
-        return Text("no services seen", style="dim")
+        return Text(_("no services seen"), style="dim")
     t = _grid()
     for key, facts in sorted(v.services.items()):
         t.add_row(text(key), text(facts, limit=TEXT_LIMIT))
@@ -111,7 +119,7 @@ def services(v: DeviceView) -> RenderableType:
 
 
 def events(v: DeviceView, snap: Snapshot, marks: list[Mark]) -> Table:
-    rows: list[tuple[float, str, str]] = [(v.first_ts, "first seen", "")]
+    rows: list[tuple[float, str, str]] = [(v.first_ts, _("first seen"), "")]
     for c in v.conversations:
         ep = snap.offsite(c)
         where = display(
@@ -121,10 +129,16 @@ def events(v: DeviceView, snap: Snapshot, marks: list[Mark]) -> Table:
                      "off-site" if ep else ""))  # fmt: skip
     for b in device_bursts(v, snap)[:MAX_ROWS]:
         rows.append(
-            (b.start, f"upload {human_bytes(b.bytes)} to {display(b.destination)}", "burst")
+            (
+                b.start,
+                _("upload {size} to {destination}").format(
+                    size=human_bytes(b.bytes), destination=display(b.destination)
+                ),
+                "burst",
+            )  # fmt: skip
         )
     for m in marks:
-        rows.append((m.capture_ts, f"mark #{m.number}", "mark"))
+        rows.append((m.capture_ts, _("mark #{n}").format(n=m.number), "mark"))
     rows.sort(key=lambda r: r[0])
     t = Table(box=None, expand=True, show_header=False)
     t.add_column(no_wrap=True)
@@ -140,34 +154,36 @@ class DeviceScreen(Screen[None]):
 
     CSS_PATH = Path(__file__).with_name("device_detail.tcss")
     BINDINGS = [
-        Binding("escape,q,backspace", "close", "Back"),
+        Binding("escape,q,backspace", "close", N_("Back")),
     ]
 
     def __init__(self, view: DeviceView, snap: Snapshot, marks: list[Mark], window: float) -> None:
         super().__init__()
+        translate_bindings(self)
         self.view, self.snap, self.marks, self.window = view, snap, marks, window
 
     def compose(self) -> ComposeResult:
         v, snap = self.view, self.snap
         bursts = device_bursts(v, snap)
         title = assemble(
-            ("device ", "bold"), (v.label, "bold"), "  ", (v.name, ""), "  ",
-            (v.verdict, LEVEL_STYLE.get(v.verdict, "")),
+            (_("device") + " ", "bold"), (v.label, "bold"), "  ", (v.name, ""), "  ",
+            (i18n.term("verdict", v.verdict), LEVEL_STYLE.get(v.verdict, "")),
         )  # fmt: skip
         yield Static(title, id="device-title")
         with VerticalScroll(id="device-body"):
-            yield self._section("identity", identity(v))
-            yield self._section("how the identity was established", established(v))
+            yield self._section(_("identity"), identity(v))
+            yield self._section(_("how the identity was established"), established(v))
             timeline = Timeline(id="device-timeline")
             timeline.set_data(bursts, self.marks, snap.capture_first, snap.capture_last)
-            yield Static("off-site uploads over time, marks ▲", classes="section-title")
+            yield Static(_("off-site uploads over time, marks ▲"), classes="section-title")
             yield timeline
             verdict = walk_verdict(self.marks, bursts, self.window,
                                    (snap.capture_first, snap.capture_last))  # fmt: skip
             yield Static(Text(verdict), id="device-marks")
-            yield self._section(f"destinations ({len(v.conversations)})", destinations(v, snap))
-            yield self._section("services", services(v))
-            yield self._section("timeline", events(v, snap, self.marks))
+            yield self._section(_("destinations ({n})").format(n=len(v.conversations)),
+                                destinations(v, snap))  # fmt: skip
+            yield self._section(_("services"), services(v))
+            yield self._section(_("timeline"), events(v, snap, self.marks))
         yield Footer()
 
     @staticmethod

@@ -15,7 +15,10 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import DataTable, Input, Select
 
+from netscan import i18n
+from netscan.i18n import N_, _
 from netscan.inventory.model import ROLES
+from netscan.tui.lang import translate_bindings
 from netscan.tui.state import LEVEL_RANK, DeviceView, Snapshot, human_bytes
 from netscan.untrusted import text
 
@@ -39,13 +42,13 @@ MAX_ROWS = 500  # rows in the table; filter or sort to reach the others
 
 COLUMNS: list[tuple[str, str]] = [
     ("new", " "),
-    ("device", "device"),
-    ("verdict", "verdict"),
-    ("role", "role"),
-    ("ip", "IP"),
-    ("up", "off-site ↑"),
-    ("name", "model / name"),
-    ("vendor", "vendor"),
+    ("device", N_("device")),
+    ("verdict", N_("verdict")),
+    ("role", N_("role")),
+    ("ip", N_("IP")),
+    ("up", N_("off-site ↑")),
+    ("name", N_("model / name")),
+    ("vendor", N_("vendor")),
 ]
 SORT_KEYS: dict[str, Callable[[DeviceView], Any]] = {
     "new": lambda v: 0,
@@ -58,23 +61,27 @@ SORT_KEYS: dict[str, Callable[[DeviceView], Any]] = {
     "up": lambda v: v.bytes_offsite,
 }
 LEVEL_FILTERS = [
-    ("any level", "any"),
-    ("any finding", "finding"),
+    (N_("any level"), "any"),
+    (N_("any finding"), "finding"),
     ("confirmed", "confirmed"),
     ("likely", "likely"),
     ("possible", "possible"),
-    ("off-site, no finding", "off-site"),
-    ("local only", "local"),
+    (N_("off-site, no finding"), "off-site"),
+    (N_("local only"), "local"),
 ]
+
+
+def _filter_label(label: str, value: str) -> str:
+    return i18n.term("level", value) if label == value else _(label)
 
 
 class DevicesPane(Vertical):
     """Filter bar over a ``DataTable`` of devices; Enter opens a device."""
 
     BINDINGS = [
-        Binding("slash", "focus_filter", "Filter", show=True),
-        Binding("s", "cycle_sort", "Sort", show=False),
-        Binding("r", "reverse_sort", "Reverse", show=False),
+        Binding("slash", "focus_filter", N_("Filter"), show=True),
+        Binding("s", "cycle_sort", N_("Sort"), show=False),
+        Binding("r", "reverse_sort", N_("Reverse"), show=False),
     ]
 
     class Selected(Message):
@@ -86,6 +93,7 @@ class DevicesPane(Vertical):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        translate_bindings(self)
         self.views: dict[str, DeviceView] = {}
         self.shown: list[str] = []
         self.matching = 0
@@ -98,17 +106,21 @@ class DevicesPane(Vertical):
         self.vendor = "any"
         self.level = "any"
         self._rows: dict[str, tuple[str, ...]] = {}
+        # analysts' overrides from the case store: device key -> {field: value}, shown beside
+        # what the traffic said (marked ✎), never instead of it
+        self.analyst: dict[str, dict[str, str]] = {}
         self._debounce: Timer | None = None
         self._vendors: list[str] = []
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="device-filters"):
-            yield Input(placeholder="/ filter: mac, ip, name…", id="device-text", compact=True)
-            yield Select([(r, r) for r in ROLES], prompt="role", id="device-role", compact=True)
-            yield Select([], prompt="vendor", id="device-vendor", compact=True)
+            yield Input(placeholder=_("/ filter: mac, ip, name…"), id="device-text", compact=True)
+            yield Select([(i18n.term("role", r), r) for r in ROLES], prompt=_("role"),
+                         id="device-role", compact=True)  # fmt: skip
+            yield Select([], prompt=_("vendor"), id="device-vendor", compact=True)
             yield Select(
-                [(label, v) for label, v in LEVEL_FILTERS if v != "any"],
-                prompt="level",
+                [(_filter_label(label, v), v) for label, v in LEVEL_FILTERS if v != "any"],
+                prompt=_("level"),
                 id="device-level",
                 compact=True,
             )
@@ -118,7 +130,7 @@ class DevicesPane(Vertical):
     def on_mount(self) -> None:
         table = self.table
         for key, label in COLUMNS:
-            table.add_column(label, key=key)
+            table.add_column(_(label) if label.strip() else label, key=key)
         self.set_interval(5.0, self._age_new)
 
     @property
@@ -175,16 +187,22 @@ class DevicesPane(Vertical):
     def cells(self, v: DeviceView) -> tuple[Any, ...]:
         new = self.is_new(v.key)
         verdict = v.verdict
-        role = f"{v.role} {v.confidence:.2f}" if v.role != "unknown" else "unknown"
+        role = (f"{i18n.term('role', v.role)} {v.confidence:.2f}" if v.role != "unknown"
+                else i18n.term("role", "unknown"))  # fmt: skip
+        ov = self.analyst.get(v.key) or self.analyst.get(getattr(v, "mac", "") or "") or {}
+
+        def beside(seen: str, field: str) -> str:
+            return f"{seen} ✎ {ov[field]}" if field in ov else seen
+
         return (  # every cell a plain Text: names are data, never markup
             Text("●", style="bold green") if new else Text(""),
             text(v.label, "bold green" if new else ""),
-            text(verdict, LEVEL_STYLE.get(verdict, "")),
-            text(role, ROLE_STYLE.get(v.role, "")),
+            text(i18n.term("verdict", verdict), LEVEL_STYLE.get(verdict, "")),
+            text(beside(role, "role"), ROLE_STYLE.get(v.role, "")),
             text(v.ip),
             Text(human_bytes(v.bytes_offsite) if v.bytes_offsite else ""),
-            text(v.name, limit=24),
-            text(v.vendor, limit=22),
+            text(beside(v.name, "name"), limit=48),
+            text(beside(v.vendor, "manufacturer"), limit=44),
         )
 
     def refilter(self, incremental: bool = False) -> None:
@@ -220,9 +238,13 @@ class DevicesPane(Vertical):
         self._update_title()
 
     def _update_title(self) -> None:
-        sort = f"{self.sort_column}{'↓' if self.sort_reverse else '↑'}"
-        more = f" (first {len(self.shown)})" if self.matching > len(self.shown) else ""
-        self.border_title = f"devices {self.matching}/{len(self.views)}{more}  sort {sort}"
+        label = dict(COLUMNS).get(self.sort_column, self.sort_column)
+        sort = f"{_(label) if label.strip() else label}{'↓' if self.sort_reverse else '↑'}"
+        more = (_(" (first {n})").format(n=len(self.shown))
+                if self.matching > len(self.shown) else "")  # fmt: skip
+        self.border_title = _("devices {matching}/{total}{more}  sort {sort}").format(
+            matching=self.matching, total=len(self.views), more=more, sort=sort
+        )
 
     def _age_new(self) -> None:
         if self.initial is not None and any(k not in self.initial for k in self.shown):

@@ -12,7 +12,9 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import OptionList, Sparkline, Static
 from textual.widgets.option_list import Option
 
+from netscan import i18n
 from netscan.analysis.findings import MAX_BURSTS as FINDING_MAX_BURSTS
+from netscan.i18n import _
 from netscan.tui.state import (
     Mark,
     clock,
@@ -35,11 +37,22 @@ def finding_prompt(f: dict[str, Any]) -> Text:
     level = display(f.get("level", "?"), 12)
     d = f.get("destination") or {}
     country = display(d.get("ip_country") or d.get("operator_country") or "?", 8)
+    word = i18n.term("level", level)
+    pad = 9 - sum(2 if ord(c) > 0x2E80 else 1 for c in word[:9])  # CJK: two columns each
     return assemble(
-        (f" {level[:9]:<9} ", LEVEL_STYLE.get(level, "")),
+        (f" {word[:9]}{' ' * max(pad, 0)} ", LEVEL_STYLE.get(level, "")),
         f" {display(f.get('device_mac') or '?')} → {display(destination_label(d))} [{country}]",
         (f" ↑{human_bytes(float(f.get('bytes_up', 0) or 0))}", "bold"),
+        _status_mark(f),
     )
+
+
+def _status_mark(f: dict[str, Any]) -> Text:
+    """The analyst's status from the case store, beside the level the traffic gave."""
+    st = f.get("analyst_status")
+    if not isinstance(st, dict):
+        return Text("")
+    return Text(f" ✎ {display(st.get('status', '?'), 12)}", style="italic")
 
 
 def finding_detail(f: dict[str, Any], hits_text: str) -> Group:
@@ -49,36 +62,47 @@ def finding_detail(f: dict[str, Any], hits_text: str) -> Group:
     t.add_column(style="bold", no_wrap=True)
     t.add_column(overflow="fold")
     level = display(f.get("level", "?"), 12)
-    t.add_row("level", Text(level, style=LEVEL_STYLE.get(level, "")))
-    t.add_row("walk test", Text(hits_text))
-    t.add_row("kind", text(f.get("kind", "")))
-    t.add_row("reason", text(f.get("reason", ""), limit=TEXT_LIMIT))
-    t.add_row("path", Text(finding_path(f) or display(f.get("device_mac", ""))))
+    t.add_row(_("level"), Text(i18n.term("level", level), style=LEVEL_STYLE.get(level, "")))
+    t.add_row(_("walk test"), Text(hits_text))
+    st = f.get("analyst_status")
+    if isinstance(st, dict):
+        t.add_row(_("analyst"), Text(
+            _("✎ {status} by {who} at {when}: {why} (the level stays what the traffic said)").format(
+                status=display(st.get("status", "?"), 12), who=display(st.get("by") or "?", 60),
+                when=display(st.get("at") or "?", 32), why=display(st.get("why") or "", 200))))  # fmt: skip
+    t.add_row(_("kind"), text(i18n.term("kind", f.get("kind", ""))))
+    t.add_row(_("reason"), text(f.get("reason", ""), limit=TEXT_LIMIT))
+    t.add_row(_("path"), Text(finding_path(f) or display(f.get("device_mac", ""))))
     names = join(d.get("names") or [])
-    t.add_row("destination", Text(f"{display(d.get('ip', '?'))} {names}".strip()))
-    t.add_row("provider", text(d.get("provider") or "—"))
+    t.add_row(_("destination"), Text(f"{display(d.get('ip', '?'))} {names}".strip()))
+    t.add_row(_("provider"), text(d.get("provider") or "—"))
     t.add_row(
-        "countries",
+        _("countries"),
         Text(
-            f"address in {display(d.get('ip_country') or '?', 8)}, "
-            f"operator in {display(d.get('operator_country') or '?', 8)}"
+            _("address in {country}").format(country=display(d.get("ip_country") or "?", 8))
+            + _(", ")
+            + _("operator in {country}").format(
+                country=display(d.get("operator_country") or "?", 8))
             + (f", AS{display(d['asn'], 12)}" if d.get("asn") else "")
             + (f" {display(d['org'])}" if d.get("org") else "")
         ),
-    )
+    )  # fmt: skip
     cross = f.get("cross_border")
     if cross is not None:
-        t.add_row("cross-border", Text("yes", style="bold red") if cross else Text("no"))
-    t.add_row("sent", Text(f"{human_bytes(float(f.get('bytes_up', 0) or 0))} in "
-              f"{len(f.get('bursts') or [])} burst(s)"))  # fmt: skip
-    t.add_row("seen", Text(f"{stamp(to_ts(f.get('first_ts')))} … {clock(to_ts(f.get('last_ts')))}"))
+        t.add_row(_("cross-border"),
+                  Text(_("yes"), style="bold red") if cross else Text(_("no")))  # fmt: skip
+    t.add_row(_("sent"), Text(_("{size} in {n} burst(s)").format(
+        size=human_bytes(float(f.get("bytes_up", 0) or 0)), n=len(f.get("bursts") or []))))  # fmt: skip
+    t.add_row(
+        _("seen"), Text(f"{stamp(to_ts(f.get('first_ts')))} … {clock(to_ts(f.get('last_ts')))}")
+    )
     provisions = f.get("provisions") or []
     if provisions:
-        t.add_row("provisions", Text("\n").join(_provision(p) for p in provisions))
-    ev = Table(title="evidence frames", title_justify="left", expand=True, box=None)
-    ev.add_column("frame", justify="right", style="bold")
-    ev.add_column("file", overflow="fold", max_width=24)
-    ev.add_column("what", overflow="fold")
+        t.add_row(_("provisions"), Text("\n").join(_provision(p) for p in provisions))
+    ev = Table(title=_("evidence frames"), title_justify="left", expand=True, box=None)
+    ev.add_column(_("frame"), justify="right", style="bold")
+    ev.add_column(_("file"), overflow="fold", max_width=24)
+    ev.add_column(_("what"), overflow="fold")
     for e in (f.get("evidence") or [])[:50]:
         if isinstance(e, dict):
             ev.add_row(text(e.get("frame", ""), limit=12),
@@ -100,9 +124,9 @@ class FindingsPane(Vertical):
     def compose(self) -> ComposeResult:
         yield OptionList(id="finding-list")
         with VerticalScroll(id="finding-detail"):
-            yield Static("No findings yet: no device was seen sending face data off-site.",
+            yield Static(_("No findings yet: no device was seen sending face data off-site."),
                          id="finding-text")  # fmt: skip
-            yield Static("upload bursts over time", id="finding-spark-label")
+            yield Static(_("upload bursts over time"), id="finding-spark-label")
             yield Sparkline([], id="finding-spark")
 
     def show(self, findings: list[dict[str, Any]]) -> None:
@@ -117,10 +141,16 @@ class FindingsPane(Vertical):
         ol.add_options(
             Option(finding_prompt(f), id=fid) for f, fid in zip(findings, ids, strict=True)
         )
-        self.border_title = f"findings {len(findings)}"
+        self.border_title = _("findings {n}").format(n=len(findings))
         if findings:
             ol.highlighted = keep if keep is not None and keep < len(findings) else 0
             self.explain(ol.highlighted or 0)
+
+    def refresh_findings(self, findings: list[dict[str, Any]]) -> None:
+        """Show ``findings`` again even when their IDs did not change (an analyst's status
+        was added)."""
+        self._ids = []
+        self.show(findings)
 
     def set_marks(self, marks: list[Mark], window: float) -> None:
         self.marks, self.window = list(marks), window
@@ -151,10 +181,11 @@ class FindingsPane(Vertical):
         data = series(bursts, start or 0.0, end or 0.0, SPARK_BUCKETS) if bursts else []
         self.query_one(Sparkline).data = data
         label = (
-            f"upload bursts {clock(start)} … {clock(end)} ({len(bursts)})"
+            _("upload bursts {start} … {end} ({n})").format(
+                start=clock(start), end=clock(end), n=len(bursts))
             if bursts
-            else "no upload bursts recorded"
-        )
+            else _("no upload bursts recorded")
+        )  # fmt: skip
         self.query_one("#finding-spark-label", Static).update(Text(label))
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
@@ -163,8 +194,18 @@ class FindingsPane(Vertical):
 
 
 def _provision(p: object) -> Text:
-    """One legal provision in a line: instrument and article (the report has the rest)."""
+    """One legal provision in a line: instrument and article in the TUI's language, and the
+    text quoted in its original language (the report has the translation beside it)."""
     if not isinstance(p, dict):
         return text(p)
-    head = " ".join(display(p[k]) for k in ("instrument", "article") if p.get(k))
-    return Text(head) if head else text(p.get("id", p))
+    from netscan.report import legal
+
+    v = legal.view(p)
+    head = " ".join(display(x) for x in (v.instrument, v.article) if x)
+    if not head:
+        return text(p.get("id", p))
+    out = Text(head)
+    if v.quote:
+        out.append("\n  ")
+        out.append(display(f"「{v.quote}」", 600), style="italic")
+    return out

@@ -8,6 +8,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from netscan import i18n
+from netscan.i18n import _
 from netscan.tui.state import Snapshot
 from netscan.untrusted import display, join
 
@@ -66,25 +68,27 @@ class ScanHeader(Static):
         secs = int(self.elapsed)
         elapsed = f"{secs // 3600:d}:{secs % 3600 // 60:02d}:{secs % 60:02d}"
         if self.state == "analysing" and self.fraction is not None:
-            state = f"analysing {self.fraction:4.0%}"
+            state = _("analysing {percent}").format(percent=f"{self.fraction:4.0%}")
         else:
-            state = self.state
-        commit = display(self.pack.get("commit") or "bundled", 10)
-        drops = "n/a" if self.drops is None else f"{self.drops:,}"
+            state = i18n.term("state", self.state)
+        commit = display(self.pack.get("commit") or _("bundled"), 10)
+        drops = _("n/a") if self.drops is None else i18n.number(self.drops)
         line1 = Text.assemble(
             ("netscan ", "bold"),
             (display(self.source, 200), "bold"),
             "  ",
             (state, "reverse" if self.state == "analysing" else ""),
-            f"  ⏱ {elapsed}  pkts {self.packets:,}  drops {drops}",
-        )
+            "  " + _("⏱ {elapsed}  pkts {packets}  drops {drops}").format(
+                elapsed=elapsed, packets=i18n.number(self.packets), drops=drops),
+        )  # fmt: skip
         prem = join(self.premises[:3]) + (" …" if len(self.premises) > 3 else "")
         line2 = Text.assemble(
-            f"sigs {commit} ({display(self.pack.get('count', 0), 12)})",
-            f"  premises {prem or 'default'}",
-            f"  country {display(self.country or '—', 8)}",
-            f"  marks {self.marks}",
-        )
+            _("sigs {commit} ({count})").format(
+                commit=commit, count=display(self.pack.get("count", 0), 12)),
+            "  " + _("premises {premises}").format(premises=prem or _("default")),
+            "  " + _("country {country}").format(country=display(self.country or "—", 8)),
+            "  " + _("marks {n}").format(n=self.marks),
+        )  # fmt: skip
         line1.truncate(max(self.size.width, 20), overflow="ellipsis")
         line2.truncate(max(self.size.width, 20), overflow="ellipsis")
         return Text("\n").join([line1, line2])

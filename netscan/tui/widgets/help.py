@@ -11,26 +11,32 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from netscan.i18n import N_, _
+from netscan.tui.lang import translate_bindings
+
 KEYS = [
-    ("d f g w", "devices, findings, graph, walk-test marks"),
-    ("enter", "open the selected device (devices table)"),
-    ("/", "filter devices by text; role, vendor and level filters beside it"),
-    ("s / r", "sort devices by the next column / reverse (or click a header)"),
-    ("m", "mark this moment (walk test); uploads that follow are reported"),
-    ("e", "export the report (HTML when available, else JSON)"),
-    ("x", "export the selected finding's evidence frames (pcapng)"),
+    ("d f g w", N_("devices, findings, graph, walk-test marks")),
+    ("enter", N_("open the selected device (devices table)")),
+    ("/", N_("filter devices by text; role, vendor and level filters beside it")),
+    ("s / r", N_("sort devices by the next column / reverse (or click a header)")),
+    ("m", N_("mark this moment (walk test); uploads that follow are reported")),
+    ("e", N_("export the report (HTML when available, else JSON)")),
+    ("x", N_("export the selected finding's evidence frames (pcapng)")),
     (
         "o",
-        "override the selected device (role, name, manufacturer) or finding (status): case store",
-    ),
-    ("t", "switch between dark and light themes"),
-    ("ctrl+p", "command palette"),
-    ("?", "this help"),
-    ("escape", "back / close"),
-    ("q", "quit"),
+        N_(
+            "override the selected device (role, name, manufacturer) or finding (status): "
+            "case store"
+        ),
+    ),  # fmt: skip
+    ("t", N_("switch between dark and light themes")),
+    ("ctrl+p", N_("command palette")),
+    ("?", N_("this help")),
+    ("escape", N_("back / close")),
+    ("q", N_("quit")),
 ]
 
-ABOUT = (
+ABOUT = N_(
     "netscan reads the capture in batches and fills the views in as it goes. Verdicts: "
     "confirmed / likely / possible come from findings (face data sent off-site); "
     "'off-site' means the device talks to off-site addresses without a finding; new devices "
@@ -41,20 +47,24 @@ ABOUT = (
 class HelpScreen(ModalScreen[None]):
     CSS_PATH = Path(__file__).with_name("help.tcss")
     BINDINGS = [
-        Binding("escape,q,question_mark", "dismiss", "Close"),
+        Binding("escape,q,question_mark", "dismiss", N_("Close")),
     ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        translate_bindings(self)
 
     def compose(self) -> ComposeResult:
         t = Table(box=None, show_header=False, expand=True)
         t.add_column(style="bold", no_wrap=True)
         t.add_column()
         for key, what in KEYS:
-            t.add_row(key, what)
+            t.add_row(key, _(what))
         with VerticalScroll(id="help-box") as box:
-            box.border_title = "netscan help"
-            box.border_subtitle = "escape to close"
+            box.border_title = _("netscan help")
+            box.border_subtitle = _("escape to close")
             yield Static(t)
-            yield Static(ABOUT, id="help-about")
+            yield Static(_(ABOUT), id="help-about")
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)

@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from netscan.i18n import _
 from netscan.tui.state import Mark, Snapshot, clock, device_bursts, human_bytes, uploads_after_marks
 from netscan.tui.widgets.timeline import Timeline
 from netscan.untrusted import display
@@ -21,14 +22,16 @@ class MarksPane(VerticalScroll):
 
     def compose(self) -> ComposeResult:
         yield Static(
-            "Press m to mark a moment (e.g. when you walk in front of a camera).",
+            _("Press m to mark a moment (e.g. when you walk in front of a camera)."),
             id="marks-help",
         )
         yield Timeline(id="marks-timeline")
         yield Static("", id="marks-table")
 
     def show(self, snap: Snapshot | None, marks: list[Mark], window: float) -> None:
-        self.border_title = f"marks {len(marks)}  window {window:.0f} s"
+        self.border_title = _("marks {n}  window {seconds} s").format(
+            n=len(marks), seconds=f"{window:.0f}"
+        )
         if snap is None:
             return
         all_bursts = []
@@ -42,9 +45,9 @@ class MarksPane(VerticalScroll):
         self.query_one(Timeline).set_data(all_bursts, marks, snap.capture_first, snap.capture_last)
         t = Table(expand=True, box=None, header_style="bold")
         t.add_column("#", justify="right")
-        t.add_column("marked at")
-        t.add_column("capture time")
-        t.add_column("uploads within the window", overflow="fold")
+        t.add_column(_("marked at"))
+        t.add_column(_("capture time"))
+        t.add_column(_("uploads within the window"), overflow="fold")
         for m in reversed(marks):
             followers = []
             for key, bursts in per_device.items():
@@ -58,6 +61,6 @@ class MarksPane(VerticalScroll):
                 Text(clock(m.capture_ts)),
                 Text("\n".join(followers), style="bold red")
                 if followers
-                else Text("none", style="dim"),
+                else Text(_("none"), style="dim"),
             )
         self.query_one("#marks-table", Static).update(Group(t) if marks else "")

@@ -12,6 +12,9 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
+from netscan import i18n
+from netscan.i18n import N_, _
+from netscan.tui.lang import translate_bindings
 from netscan.untrusted import display
 
 DEVICE_FIELDS = ("role", "name", "manufacturer")
@@ -23,23 +26,28 @@ class OverrideScreen(ModalScreen[dict[str, Any] | None]):
     Enter in any field submits; blank fields are left as the traffic said."""
 
     CSS_PATH = Path(__file__).with_name("export.tcss")
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", N_("Cancel"))]
 
     def __init__(self, kind: str, target: str, label: str, analyst: str = "") -> None:
         super().__init__()
+        translate_bindings(self)
         self.kind, self.target, self.label, self.analyst = kind, target, label, analyst
 
     def compose(self) -> ComposeResult:
         with Vertical(id="export-box") as box:
-            box.border_title = f"override {self.kind} {display(self.target, 40)}"
+            box.border_title = _("override {kind} {target}").format(
+                kind=i18n.term("kind", self.kind), target=display(self.target, 40)
+            )
             yield Label(display(self.label, 100))
             if self.kind == "device":
                 for f in DEVICE_FIELDS:
-                    yield Input(placeholder=f"{f} (blank: unchanged)", id=f"ov-{f}")
+                    yield Input(placeholder=_("{field} (blank: unchanged)").format(field=f),
+                                id=f"ov-{f}")  # fmt: skip
             else:
-                yield Input(placeholder="status: accepted, disputed or resolved", id="ov-status")
-            yield Input(self.analyst, placeholder="by (analyst name)", id="ov-by")
-            yield Input(placeholder="why", id="ov-why")
+                yield Input(placeholder=_("status: accepted, disputed or resolved"),
+                            id="ov-status")  # fmt: skip
+            yield Input(self.analyst, placeholder=_("by (analyst name)"), id="ov-by")
+            yield Input(placeholder=_("why"), id="ov-why")
             yield Label("", id="ov-error")
 
     def _value(self, name: str) -> str:
@@ -51,11 +59,11 @@ class OverrideScreen(ModalScreen[dict[str, Any] | None]):
         sets = [(f, self._value(f)) for f in fields if self._value(f)]
         error = ""
         if not sets:
-            error = "fill in at least one field"
+            error = _("fill in at least one field")
         elif self.kind == "finding" and sets[0][1] not in STATUSES:
-            error = "status is accepted, disputed or resolved"
+            error = _("status is accepted, disputed or resolved")
         elif not self._value("by"):
-            error = "say who makes the override"
+            error = _("say who makes the override")
         if error:
             self.query_one("#ov-error", Label).update(error)
             return
