@@ -7,7 +7,9 @@ like a server's reply); side B the server. Counters use the frame length on the 
 
 from __future__ import annotations
 
-from typing import Any
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, overload
 
 from netscan.events import Ctx
 
@@ -44,6 +46,79 @@ def sender_is_client(proto: int, sport: int, dport: int, tcp_flags: int = 0) -> 
     if proto == UDP:
         return sport not in WELL_KNOWN or dport in WELL_KNOWN
     return True
+
+
+class BurstList(Sequence[list[float]]):
+    """Upload bursts ``[start, end, bytes, packets]`` held as four doubles each in one
+    array: 32 bytes a burst instead of a list and four float objects (about 180 bytes).
+    Reads back as lists of four floats; ``extend`` takes another ``BurstList`` or any
+    iterable of four-number sequences."""
+
+    __slots__ = ("_a",)
+
+    def __init__(self, items: Iterable[Sequence[float]] = ()) -> None:
+        self._a = array("d")
+        self.extend(items)
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> BurstList:
+        """From packed native-endian doubles, four a burst (the Rust core's form)."""
+        a = array("d")
+        a.frombytes(raw if not len(raw) % 32 else raw[: len(raw) - len(raw) % 32])
+        out = cls.__new__(cls)
+        out._a = a
+        return out
+
+    def extend(self, items: Iterable[Sequence[float]]) -> None:
+        if isinstance(items, BurstList):
+            self._a.extend(items._a)
+            return
+        a = self._a
+        for b in items:
+            a.extend((float(b[0]), float(b[1]), float(b[2]), float(b[3])))
+
+    def copy(self) -> BurstList:
+        out = BurstList()
+        out._a = array("d", self._a)
+        return out
+
+    def __len__(self) -> int:
+        return len(self._a) >> 2
+
+    def __bool__(self) -> bool:
+        return bool(self._a)
+
+    def __iter__(self) -> Iterator[list[float]]:
+        a = self._a
+        for i in range(0, len(a), 4):
+            yield a[i : i + 4].tolist()
+
+    @overload
+    def __getitem__(self, i: int) -> list[float]: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[list[float]]: ...
+    def __getitem__(self, i: int | slice) -> list[float] | list[list[float]]:
+        n = len(self)
+        if isinstance(i, slice):
+            a = self._a
+            return [a[4 * j : 4 * j + 4].tolist() for j in range(*i.indices(n))]
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("burst index out of range")
+        return self._a[4 * i : 4 * i + 4].tolist()
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, BurstList):
+            return self._a == other._a
+        if isinstance(other, (list, tuple)):
+            return list(self) == [list(b) for b in other]
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"BurstList({list(self)!r})"
 
 
 RETIRE_FRACTION = 4  # a full flow table retires 1/RETIRE_FRACTION of its flows at once
@@ -91,6 +166,8 @@ class Flow:
         "tcp",
         "bursts",
         "burst_cur",
+        "a_scope",
+        "b_scope",
     )
 
     def __init__(
@@ -126,8 +203,14 @@ class Flow:
         self.app: frozenset[str] = NO_APP  # application protocols recognised on this flow
         self.parser: Any = None  # stream parser while it still wants bytes
         self.tcp: Any = None  # TCP reassembly state while a parser is attached
-        self.bursts: list[list[float]] | None = None  # [start, end, bytes, packets] a→b
+        # [start, end, bytes, packets] a→b; an engine that keeps them itself sets an empty
+        # tuple until it hands them over
+        self.bursts: Sequence[list[float]] | None = None
         self.burst_cur: list[float] | None = None
+        # the premises policy's scope of each side's address (0 premises, 1 local scope,
+        # 2 off-site) when the engine knows it (the Rust core), else -1 (the sink decides)
+        self.a_scope = -1
+        self.b_scope = -1
 
     @property
     def transport(self) -> str:
@@ -179,7 +262,7 @@ class Flow:
         cur = [ts, ts, float(size), 1.0]
         self.burst_cur = cur
         bursts = self.bursts
-        if bursts is not None and len(bursts) < MAX_BURSTS:
+        if isinstance(bursts, list) and len(bursts) < MAX_BURSTS:
             bursts.append(cur)
 
     def __repr__(self) -> str:

@@ -162,6 +162,10 @@ pub enum Op {
         ts: f64,
         frame: u64,
         bursts: bool,
+        /// the premises policy's scope of side A's and side B's address (0 premises,
+        /// 1 local scope, 2 off-site), so that Python need not parse the addresses
+        a_scope: u8,
+        b_scope: u8,
     },
     Arp {
         file: u32,
@@ -557,7 +561,8 @@ impl Engine {
         } else {
             (key.dst(), key.src())
         };
-        let track = self.scope(b) == 2 && self.scope(a) != 2;
+        let (a_scope, b_scope) = (self.scope(a), self.scope(b));
+        let track = b_scope == 2 && a_scope != 2;
         let (a, b) = (a.to_vec(), b.to_vec());
         let (a_port, b_port, a_mac, b_mac) = if client {
             (sport, dport, smac, dmac)
@@ -594,6 +599,8 @@ impl Engine {
             ts,
             frame,
             bursts: track,
+            a_scope,
+            b_scope,
         });
         hit
     }
@@ -694,6 +701,8 @@ impl Engine {
                         ts,
                         frame,
                         bursts: false,
+                        a_scope: 1,
+                        b_scope: 1,
                     });
                     hit
                 }
@@ -1168,10 +1177,20 @@ impl Engine {
     }
 
     /// Counters of flows changed since the last call (all live flows with `all`).
-    pub fn take_counters(&mut self, all: bool) -> Vec<Counters> {
+    /// In the order the flows were made (by flow id), from flow id `from_fid` on, at most
+    /// `limit` of them: the rest stay marked, so that repeated calls hand the flows over
+    /// in pieces (bounded memory on the Python side); with `all`, the next piece starts
+    /// after the last flow id of the previous one.
+    pub fn take_counters(&mut self, all: bool, limit: usize, from_fid: u64) -> Vec<Counters> {
         let mut out = Vec::new();
         for slot in self.table.live_slots() {
+            if out.len() >= limit {
+                break;
+            }
             let flow = self.table.get_mut(slot);
+            if flow.fid < from_fid {
+                continue;
+            }
             if all || flow.dirty {
                 flow.dirty = false;
                 out.push(counters(flow));
@@ -1357,8 +1376,63 @@ mod tests {
         assert_eq!((c.fid, c.pkts_ab, c.bytes_ab, c.payload_ab), (0, 1, 47, 5));
         // off-site flows from the premises have their upload bursts kept
         assert_eq!(c.bursts.as_ref().map(|b| b.len()), Some(1));
-        let live = e.take_counters(true);
+        let live = e.take_counters(true, usize::MAX, 0);
         assert_eq!(live.iter().map(|c| c.fid).collect::<Vec<_>>(), vec![1, 2]);
+    }
+
+    #[test]
+    fn new_flows_carry_the_scope_of_both_sides() {
+        let mut e = engine(10);
+        let p = udp(7, 40000, 9999, b"x");
+        e.packet(0, 1, 0.0, 1, &p, p.len() as u32);
+        let scopes: Vec<(u8, u8, bool)> = e
+            .ops
+            .iter()
+            .filter_map(|o| match o {
+                Op::NewFlow {
+                    a_scope,
+                    b_scope,
+                    bursts,
+                    ..
+                } => Some((*a_scope, *b_scope, *bursts)),
+                _ => None,
+            })
+            .collect();
+        // 192.168.1.7 is on the premises, 8.8.8.8 off-site: the upload is watched
+        assert_eq!(scopes, vec![(0, 2, true)]);
+    }
+
+    #[test]
+    fn changed_counters_come_in_pieces() {
+        let mut e = engine(100);
+        for src in 1u8..=5 {
+            let p = udp(src, 40000, 9999, b"hello");
+            e.packet(0, src as u64, 0.0, 1, &p, p.len() as u32);
+        }
+        let mut got = Vec::new();
+        loop {
+            let part = e.take_counters(false, 2, 0);
+            assert!(part.len() <= 2);
+            if part.is_empty() {
+                break;
+            }
+            got.extend(part.into_iter().map(|c| c.fid));
+        }
+        got.sort_unstable();
+        assert_eq!(got, vec![0, 1, 2, 3, 4]);
+        // nothing changed since: nothing more to hand over, yet `all` still gives every flow
+        assert!(e.take_counters(false, usize::MAX, 0).is_empty());
+        assert_eq!(e.take_counters(true, usize::MAX, 0).len(), 5);
+        // every flow in order of flow id, in pieces after the last id handed over
+        let mut from = 0;
+        let mut order = Vec::new();
+        loop {
+            let part = e.take_counters(true, 2, from);
+            let Some(last) = part.last() else { break };
+            from = last.fid + 1;
+            order.extend(part.iter().map(|c| c.fid));
+        }
+        assert_eq!(order, vec![0, 1, 2, 3, 4]);
     }
 
     #[test]

@@ -120,6 +120,10 @@ impl Bursts {
         self.cur = Some(cur);
         self.listed = self.list.len() < MAX_BURSTS;
         if self.listed {
+            if self.list.is_empty() {
+                // most watched flows have one burst: room for one, not the default four
+                self.list.reserve_exact(1);
+            }
             self.list.push(cur);
         }
     }

@@ -150,10 +150,17 @@ fn mac_obj<'py>(py: Python<'py>, m: &Option<[u8; 6]>) -> PyResult<Bound<'py, PyA
 }
 
 fn counters_tuple<'py>(py: Python<'py>, c: &Counters) -> PyResult<Bound<'py, PyTuple>> {
+    // bursts as packed native-endian doubles, four a burst (`BurstList.from_bytes`): one
+    // bytes object instead of a list and four floats per burst
     let bursts = match &c.bursts {
         Some(list) => {
-            let items: Vec<Vec<f64>> = list.iter().map(|b| b.to_vec()).collect();
-            items.into_bound_py_any(py)?
+            let mut raw = Vec::with_capacity(list.len() * 32);
+            for b in list {
+                for x in b {
+                    raw.extend_from_slice(&x.to_ne_bytes());
+                }
+            }
+            PyBytes::new(py, &raw).into_bound_py_any(py)?
         }
         None => py.None().into_bound(py),
     };
@@ -304,9 +311,11 @@ fn ops_list<'py>(
                 ts,
                 frame,
                 bursts,
+                a_scope,
+                b_scope,
             } => tup!(py; OP_FLOW, fid, file, proto, wlan, PyBytes::new(py, &a),
                 PyBytes::new(py, &b), a_port, b_port, mac_obj(py, &a_mac)?,
-                mac_obj(py, &b_mac)?, ts, frame, bursts),
+                mac_obj(py, &b_mac)?, ts, frame, bursts, a_scope, b_scope),
             Op::Arp {
                 file,
                 frame,
@@ -545,12 +554,21 @@ impl Core {
 
     /// Counters of the flows changed since the last call (of every live flow with `all`),
     /// as `(6, fid, bytes_ab, bytes_ba, pkts_ab, pkts_ba, payload_ab, payload_ba, last_ts,
-    /// last_frame, first_frames, bursts)` tuples.
-    #[pyo3(signature = (all=false))]
-    fn counters<'py>(&self, py: Python<'py>, all: bool) -> PyResult<Bound<'py, PyList>> {
+    /// last_frame, first_frames, bursts)` tuples (bursts: packed doubles, four a burst, or
+    /// None for a flow whose uploads are not watched), in order of flow id from `from_fid`
+    /// on; at most `limit` per call (call again, without `all` or with `from_fid` past the
+    /// last one, until the list is empty for the rest).
+    #[pyo3(signature = (all=false, limit=usize::MAX, from_fid=0))]
+    fn counters<'py>(
+        &self,
+        py: Python<'py>,
+        all: bool,
+        limit: usize,
+        from_fid: u64,
+    ) -> PyResult<Bound<'py, PyList>> {
         let cs = {
             let mut g = self.lock()?;
-            g.engine.take_counters(all)
+            g.engine.take_counters(all, limit, from_fid)
         };
         let list = PyList::empty(py);
         for c in &cs {

@@ -16,6 +16,7 @@ synchronised into the ``Flow`` objects at the end of the input and whenever ``sy
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import ipaddress
 import socket
 from collections.abc import Callable, Iterable
@@ -27,12 +28,20 @@ from netscan.dissectors import http, icmpv6, rtsp, sip
 from netscan.dissectors.registry import HTTP_MAX_MESSAGES, UDP_PARSERS, Datagrams
 from netscan.engine.sink import Sink, arp_event
 from netscan.events import Ctx
-from netscan.flow import Flow
+from netscan.flow import BurstList, Flow
 from netscan.inventory.enrich import DEFAULT_PREMISES, LOCAL_SCOPE
 from netscan.limits import resolve as resolve_limits
 from netscan.sources.pcapfile import CaptureError
 
-BATCH = 65536  # records per call into the core (the GIL is released while it runs)
+WLAN_APP = frozenset({"wlan-encrypted"})  # shared by every encrypted station pair
+NO_BURSTS: tuple[list[float], ...] = ()  # a watched flow's bursts before the core's counters
+NO_FRAMES: tuple[int, ...] = ()
+IP_CACHE = 65536  # address strings shared between flows (dropped and refilled when full)
+COUNTERS_CHUNK = 16384  # flows' counters taken from the core per call
+# records per call into the core (the GIL is released while it runs); the ops of one batch
+# are Python objects at once, so a smaller batch keeps the peak down (a flood of new flows
+# makes two ops a record)
+BATCH = 16384
 PUSH_CHUNK = 4096  # records handed over from Python (live capture) per call
 MAX_FLOWS = _core.MAX_FLOWS
 # the core drops repeated datagram facts (the same DNS answer, the same SSDP announcement
@@ -230,11 +239,32 @@ class CoreEngine:
         self.sync()
 
     def sync(self) -> None:
-        """Brings the ``Flow`` objects' counters up to date (incremental runs)."""
-        for t in self.core.counters(False):
-            flow = self.flows.get(t[1])
-            if flow is not None:
-                _set_counters(flow, t)
+        """Brings the ``Flow`` objects' counters up to date (incremental runs, and the end).
+        The core hands over only the flows changed since the last call, in pieces, so a
+        full table never becomes one list of every flow's counters at once."""
+        flows = self.flows
+        while True:
+            part = self.core.counters(False, COUNTERS_CHUNK)
+            for t in part:
+                flow = flows.get(t[1])
+                if flow is not None:
+                    _set_counters(flow, t)
+            if len(part) < COUNTERS_CHUNK:
+                break
+
+    def _seal_all(self, seal: Callable[[Flow], None]) -> None:
+        flows = self.flows
+        start = 0
+        while True:
+            part = self.core.counters(True, COUNTERS_CHUNK, start)
+            for t in part:
+                flow = flows.pop(t[1], None)
+                if flow is not None:
+                    _set_counters(flow, t)
+                    seal(flow)
+            if len(part) < COUNTERS_CHUNK:
+                break
+            start = part[-1][1] + 1
 
     def finish(self) -> None:
         """End of input: parsers flushed and closed, counters final, warnings made."""
@@ -245,10 +275,16 @@ class CoreEngine:
             self.flush()
         self._flush_stops()
         self._replay(self.core.finish())
-        for t in self.core.counters(True):
-            flow = self.flows.get(t[1])
-            if flow is not None:
-                _set_counters(flow, t)
+        seal = getattr(self.sink, "seal_flow", None)
+        if seal is not None and self.sink.sealing():
+            # the sink folds every live flow at the end: hand each over with its final
+            # counters in order of appearance (the order it folds them in), and let it
+            # go at once, rather than bring every flow's counters up to date first
+            self._seal_all(seal)
+        else:
+            # every flow whose counters were never handed over, or changed since, is
+            # marked in the core: the changed ones are all the ones still to bring up to date
+            self.sync()
         for c in self.captures:
             c.refresh()
         self._stats()
@@ -285,6 +321,7 @@ class CoreEngine:
         self.core.release()
         self.flows = {}
         self._ip_cache = {}
+        _trim_heap()
 
     # -- replay ------------------------------------------------------------------------
 
@@ -303,8 +340,11 @@ class CoreEngine:
         s = self._ip_cache.get(raw)
         if s is None:
             s = socket.inet_ntoa(raw) if len(raw) == 4 else socket.inet_ntop(socket.AF_INET6, raw)
-            if len(self._ip_cache) < 500_000:
-                self._ip_cache[raw] = s
+            if len(self._ip_cache) >= IP_CACHE:
+                # a flood of distinct addresses must not keep every one: start afresh
+                # (busy addresses come back at once; the flows keep their own strings)
+                self._ip_cache = {}
+            self._ip_cache[raw] = s
         return s
 
     def mac_str(self, raw: bytes | None) -> str | None:
@@ -346,14 +386,20 @@ class CoreEngine:
                     self._stopped.append(fid)
             elif kind == OP_FLOW:
                 (_, fid, file, proto, wlan, a, b, a_port, b_port, a_mac, b_mac, ts,
-                 frame, _bursts) = op  # fmt: skip
+                 frame, bursts, a_scope, b_scope) = op  # fmt: skip
                 if wlan:
                     flow = Flow(file, 0, "", "", 0, 0, self.mac_str(a_mac), self.mac_str(b_mac),
                                 ts)  # fmt: skip
-                    flow.app = flow.app | {"wlan-encrypted"}
+                    flow.app = WLAN_APP
                 else:
                     flow = Flow(file, proto, self.ip_str(a), self.ip_str(b), a_port, b_port,
                                 self.mac_str(a_mac), self.mac_str(b_mac), ts)  # fmt: skip
+                    # the core decided the premises scope (and whether uploads are watched)
+                    flow.a_scope = a_scope
+                    flow.b_scope = b_scope
+                    if bursts:
+                        flow.bursts = NO_BURSTS  # the core keeps them until the counters
+                flow.first_frames = NO_FRAMES  # type: ignore[assignment]  # from the counters
                 flow.last_frame = frame  # the sink may want the frame that opened the flow
                 flows[fid] = flow
                 sink.on_flow(flow)
@@ -442,9 +488,21 @@ class CoreEngine:
         self.sink.on_event(arp_event(file, frame, ts, code, sha, spa, tha, tpa), None)
 
 
+def _trim_heap() -> None:
+    """Give the heap memory freed with the flow table back to the system (glibc keeps it
+    otherwise, and the stages after the engine would start from the table's peak)."""
+    try:
+        libc = ctypes.CDLL(None)
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        return
+    trim.argtypes = [ctypes.c_size_t]
+    trim(0)
+
+
 def _set_counters(flow: Flow, t: tuple[Any, ...]) -> None:
     (_, _fid, flow.bytes_ab, flow.bytes_ba, flow.pkts_ab, flow.pkts_ba, flow.payload_ab,
      flow.payload_ba, flow.last_ts, flow.last_frame, first, bursts) = t  # fmt: skip
     flow.first_frames = first  # fresh lists from the core, nobody else holds them
     if bursts is not None:
-        flow.bursts = bursts
+        flow.bursts = BurstList.from_bytes(bursts)

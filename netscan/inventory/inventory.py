@@ -36,7 +36,7 @@ from netscan.events import (
     VendorDiscoveryEvent,
     WsdEvent,
 )
-from netscan.flow import Flow
+from netscan.flow import BurstList, Flow
 from netscan.inventory.enrich import Geo, Premises
 from netscan.inventory.linkscope import LinkEvidence
 from netscan.inventory.model import (
@@ -59,11 +59,14 @@ MDNS_MAKER_KEYS = frozenset({"usb_mfg", "mfg", "manufacturer"})
 MDNS_TXT_VALUE = 100  # characters kept of one TXT value
 MAX_REQUESTED_PATHS = 32  # distinct request paths kept per device (role rules read them)
 MAX_PATH_CHARS = 256
+# upload bursts all held conversations keep together (32 bytes each): a flood of one-packet
+# uploads in many conversations must not grow memory without end
+MAX_HELD_BURSTS = 500_000
 
 
 def _clone(c: Conversation) -> Conversation:
     """A copy of a held conversation that live flows can be added to."""
-    return replace(c, frames=list(c.frames), protocols=set(c.protocols), bursts=list(c.bursts))
+    return replace(c, frames=list(c.frames), protocols=set(c.protocols), bursts=BurstList(c.bursts))
 
 
 # events whose handlers decide themselves which device or endpoint a signature hit belongs to
@@ -111,10 +114,14 @@ class Inventory:
         self.geo = Geo()
         self.devices: dict[str, Device] = {}
         self.endpoints: dict[str, Endpoint] = {}
-        self._live: dict[int, Flow] = {}  # live flows by id (insertion order)
+        # live flows (insertion order; keyed by the objects themselves, which hash by
+        # identity: no per-flow id integer)
+        self._live: dict[Flow, None] = {}
         self._retired: dict[ConvKey, Conversation] = {}  # conversations of retired flows
         self.folded: dict[tuple[str, str], FlowTotals] = {}  # conversations folded away
         self.flows_ended = 0  # flows retired by the engine and folded in
+        self._bursts_held = 0  # upload bursts the held conversations keep
+        self.bursts_dropped = 0  # ... and those beyond MAX_HELD_BURSTS, not kept
         self.conversations_folded = 0
         # what the bounds kept out (distinct keys, counted up to the bound itself)
         self._unlisted_devices: set[str] = set()
@@ -135,7 +142,7 @@ class Inventory:
     @property
     def flows(self) -> list[Flow]:
         """The live flows (the engine has not retired), in order of appearance."""
-        return list(self._live.values())
+        return list(self._live)
 
     # -- devices and endpoints ---------------------------------------------------------
 
@@ -263,12 +270,21 @@ class Inventory:
     def on_frame_l2(self, file: int, frame: int, ts: float, src: bytes, wirelen: int) -> None:
         self.device(src.hex(":"), file, frame, ts)
 
+    def _scopes(self, flow: Flow) -> tuple[int, int]:
+        """The premises scope of the flow's two sides: the engine's when it gave them,
+        else decided here once and kept on the flow."""
+        sa, sb = flow.a_scope, flow.b_scope
+        if sa < 0 or sb < 0:
+            scope = self.premises.scope
+            sa = flow.a_scope = scope(flow.a_ip)
+            sb = flow.b_scope = scope(flow.b_ip)
+        return sa, sb
+
     def on_flow(self, flow: Flow) -> None:
-        self._live[id(flow)] = flow
+        self._live[flow] = None
         if not flow.a_ip:  # encrypted 802.11: station pairs, seen as MAC sightings
             return
-        scope = self.premises.scope
-        sa, sb = scope(flow.a_ip), scope(flow.b_ip)
+        sa, sb = self._scopes(flow)
         if sb == 2 and sa != 2 and flow.bursts is None:
             flow.track_bursts()
         frame = flow.first_frames[0] if flow.first_frames else flow.last_frame
@@ -681,22 +697,36 @@ class Inventory:
 
     def on_flow_end(self, flow: Flow) -> None:
         """The engine retired a flow: fold it into its conversation now, and let it go."""
-        self._live.pop(id(flow), None)
+        self._live.pop(flow, None)
         self.flows_ended += 1
         hit = self._conversation_of(self._retired, flow)
         if hit is not None:
-            self._add_flow(hit[0], flow, hit[1])
+            added, refused = self._add_flow(
+                hit[0], flow, hit[1], MAX_HELD_BURSTS - self._bursts_held
+            )
+            self._bursts_held += added
+            self.bursts_dropped += refused
             if len(self._retired) > self.limits.conversations:
                 self._fold()
+
+    def sealing(self) -> bool:
+        """Whether ``seal()`` will fold the live flows (the conversations outgrow their
+        limit): an engine may then hand each flow over with ``seal_flow`` as soon as its
+        final counters are known, in order of appearance, instead of keeping them all."""
+        return len(self._live) + len(self._retired) > self.limits.conversations
+
+    def seal_flow(self, flow: Flow) -> None:
+        """Fold one live flow in at the end of the input (and let it go)."""
+        self.on_flow_end(flow)
+        self.flows_ended -= 1  # not retired by the engine: sealed at the end
 
     def seal(self) -> None:
         """The input is done: when the conversations outgrow their limit, fold the remaining
         live flows in as well (and let them go), so the rows handed on stay bounded."""
-        if len(self._live) + len(self._retired) <= self.limits.conversations:
+        if not self.sealing():
             return
-        for flow in list(self._live.values()):
-            self.on_flow_end(flow)
-            self.flows_ended -= 1  # not retired by the engine: sealed at the end
+        for flow in list(self._live):
+            self.seal_flow(flow)
 
     def _fold(self) -> None:
         """Too many conversations held: fold the smaller half (by bytes) into one row of
@@ -706,6 +736,7 @@ class Inventory:
         n = len(held) - self.limits.conversations // 2
         for key, conv in held[:n]:
             del self._retired[key]
+            self._bursts_held -= len(conv.bursts)
             tkey = (conv.device, conv.transport)
             tot = self.folded.get(tkey)
             if tot is None:
@@ -719,7 +750,7 @@ class Inventory:
             return list(self._retired.values())
         convs: dict[ConvKey, Conversation] = {k: _clone(c) for k, c in self._retired.items()}
         add = self._add_flow
-        for flow in self._live.values():
+        for flow in self._live:
             hit = self._conversation_of(convs, flow)
             if hit is not None:
                 add(hit[0], flow, hit[1])
@@ -730,7 +761,6 @@ class Inventory:
     ) -> tuple[Conversation, bool] | None:
         """The conversation in ``convs`` a flow belongs to (made if new) and whether the
         flow's a→b direction is the device's upstream; None for flows of no device."""
-        prem = self.premises
         if not flow.a_ip:  # encrypted 802.11: station pairs
             a = flow.a_mac
             if a is None or int(a[:2], 16) & 1:
@@ -742,20 +772,22 @@ class Inventory:
                                                  peer_mac=flow.b_mac, first_ts=flow.first_ts,
                                                  first_frame=(flow.file, flow.first_frames[0] if flow.first_frames else flow.last_frame))  # fmt: skip
             return conv, True
-        a_prem, b_prem = prem.is_premises(flow.a_ip), prem.is_premises(flow.b_ip)
-        if a_prem or not b_prem:
+        sa, sb = self._scopes(flow)
+        if sa == 0 or sb != 0:
             dev_mac, dev_ip, peer_ip, up_is_ab = flow.a_mac, flow.a_ip, flow.b_ip, True
             peer_mac = flow.b_mac
             port = flow.b_port
             device_is_client = True
+            dev_prem, peer_prem = sa == 0, sb == 0
         else:
             dev_mac, dev_ip, peer_ip, up_is_ab = flow.b_mac, flow.b_ip, flow.a_ip, False
             peer_mac = flow.a_mac
             port = flow.b_port
             device_is_client = False
+            dev_prem, peer_prem = True, False
         if dev_mac is not None and not int(dev_mac[:2], 16) & 1:
             dkey = dev_mac
-        elif dev_mac is None and prem.is_premises(dev_ip):
+        elif dev_mac is None and dev_prem:
             dkey = self._ip_to_device.get(dev_ip, f"ip:{dev_ip}")
         else:
             return None
@@ -766,7 +798,7 @@ class Inventory:
                                              port=port, peer_mac=peer_mac, first_ts=flow.first_ts,
                                              first_frame=(flow.file, flow.first_frames[0] if flow.first_frames else flow.last_frame),
                                              device_is_client=device_is_client)  # fmt: skip
-            if prem.is_premises(peer_ip):
+            if peer_prem:
                 if peer_mac and not int(peer_mac[:2], 16) & 1:
                     conv.peer_device = peer_mac
                 elif peer_mac is None:
@@ -816,20 +848,37 @@ class Inventory:
             out.append(
                 f"{ev:,} evidence facts beyond {MAX_EVIDENCE} per device or endpoint were not kept"
             )
+        if self.bursts_dropped:
+            out.append(
+                f"{self.bursts_dropped:,} upload bursts beyond the limit of "
+                f"{MAX_HELD_BURSTS:,} held by all conversations were not kept (their bytes are "
+                "in the conversations' totals)"
+            )
         ips = sum(d.ips_dropped for d in self.devices.values())
         if ips:
             out.append(f"{ips:,} addresses beyond {MAX_IPS} per device were not kept")
         return out
 
     @staticmethod
-    def _add_flow(conv: Conversation, flow: Flow, up_is_ab: bool) -> None:
+    def _add_flow(
+        conv: Conversation, flow: Flow, up_is_ab: bool, room: int = MAX_CONV_BURSTS
+    ) -> tuple[int, int]:
+        """Adds the flow's totals to the conversation. Its upload bursts are added while
+        the conversation holds fewer than its bound, at most ``room`` of them; returns
+        (bursts kept, bursts refused for want of ``room``)."""
+        added = refused = 0
         if up_is_ab:
             conv.bytes_up += flow.bytes_ab
             conv.bytes_down += flow.bytes_ba
             conv.packets_up += flow.pkts_ab
             conv.packets_down += flow.pkts_ba
-            if flow.bursts and len(conv.bursts) < MAX_CONV_BURSTS:
-                conv.bursts.extend(flow.bursts)
+            bursts = flow.bursts
+            if bursts and len(conv.bursts) < MAX_CONV_BURSTS:
+                if len(bursts) > room:
+                    refused = len(bursts) - max(room, 0)
+                    bursts = bursts[: max(room, 0)]
+                conv.bursts.extend(bursts)  # type: ignore[attr-defined]
+                added = len(bursts)
         else:
             conv.bytes_up += flow.bytes_ba
             conv.bytes_down += flow.bytes_ab
@@ -846,6 +895,7 @@ class Inventory:
         conv.flows += 1
         if len(conv.frames) < 10:
             conv.frames.extend((flow.file, f) for f in flow.first_frames[: 10 - len(conv.frames)])
+        return added, refused
 
     def finalize(self) -> list[Conversation]:
         """Bring device times up to date from flows, enrich endpoints, rebuild the graph."""

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from netscan.flow import BurstList
 
 ROLES = (
     "camera",
@@ -166,7 +169,8 @@ class Conversation:
     protocols: set[str] = field(default_factory=set)
     flows: int = 0
     device_is_client: bool = True
-    bursts: list[list[float]] = field(default_factory=list)
+    # upload bursts [start, end, bytes, packets] of its flows (device to peer), compact
+    bursts: Sequence[list[float]] = field(default_factory=BurstList)
 
 
 @dataclass(slots=True)
