@@ -60,6 +60,20 @@ TEMPLATES: frozenset[str] = frozenset({
        "in plaintext ({protocols}) to this device"),
     N_("face library possibly held off-site: encrypted bulk download of {down:,} bytes "
        "(against {up:,} up) to this face terminal from {peer}"),
+    # walktest.py: the walk test's verdicts
+    N_("No marks yet (press m during a walk test)."),
+    N_("The {n} mark(s) fall after the recorded upload bursts (the record is bounded): "
+       "not judged."),
+    N_("Uploads in {followed} of {k} window(s) of {window:.0f} s after marks; only {control} "
+       "equally long window(s) without marks to compare with: not enough traffic to tell cause "
+       "from coincidence (capture longer before or after the marks)."),
+    N_("{mark_mean} per {window:.0f} s window after {k} mark(s) ({followed} with uploads, "
+       "{pictures} with picture-sized bursts) against {control_mean} per window in {control} "
+       "window(s) without marks ({control_followed} with uploads)"),
+    N_("{detail}; {n} later mark(s) not judged (the record of upload bursts is bounded)"),
+    N_("Uploads followed the marks: {detail}; probability by chance {p}."),
+    N_("Uploads after the marks are not distinguishable from its normal traffic: {detail}; "
+       "probability by chance {p}."),
 })  # fmt: skip
 
 
@@ -134,6 +148,25 @@ def reason_text(f: dict[str, Any]) -> str:
         return _("; ").join(_fill(p, 0, bound=True) for p in parts[:MAX_PARTS])
     except _Unfit:
         return fallback
+
+
+def sentence_text(part: Any, fallback: str) -> str:
+    """One sentence (a walk test's verdict) in the current language, as plain text for the
+    caller to escape; ``fallback`` (the English original) when the part is missing or does
+    not hold together."""
+    if i18n.current() == "en" or not isinstance(part, dict):
+        return fallback
+    try:
+        return _fill(part, 0, bound=True)
+    except _Unfit:
+        return fallback
+
+
+def verdict_text(test: dict[str, Any]) -> str:
+    """A walk test's verdict (a report's ``walk_test.tests[]`` item) in the current language."""
+    parts = test.get("verdict_parts")
+    part = parts[0] if isinstance(parts, list) and len(parts) == 1 else None
+    return sentence_text(part, str(test.get("verdict") or ""))
 
 
 def is_translated(f: dict[str, Any]) -> bool:

@@ -142,3 +142,46 @@ def test_terminal_summary_and_tui_in_chinese(report: dict[str, Any]) -> None:
         console.print(finding_detail(f, "—"))
         out = console.file.getvalue()  # type: ignore[attr-defined]
     assert "网络录像机向厂商云 pbdev.ys7.com" in out and f["reason"] not in out
+
+
+def test_walk_test_verdicts_in_chinese(tmp_path: Path) -> None:
+    """The walk test's verdict sentence: English in the JSON (``verdict``) with its parts
+    (``verdict_parts``), Chinese in the Chinese reports, English reports unchanged."""
+    from tests.report.test_walk_report import _marks_file, _run
+
+    marks = _marks_file(tmp_path)
+    report, page, md = _run(tmp_path, "follows", marks, "--lang", "zh-CN")
+    tests = report["walk_test"]["devices"]
+    assert tests
+    for t in tests:
+        assert len(t["verdict_parts"]) == 1
+        assert reasons.english(t["verdict_parts"][0]) == t["verdict"]
+        assert t["verdict"] not in page and t["verdict"] not in md.replace("\\", "")
+    text = visible_text(page)
+    assert "上传紧随标记出现：" in text and "偶然出现的概率 p" in text
+    assert "个标记后每个 10 秒窗口平均" in text
+    with i18n.use("zh-CN"):
+        assert all(reasons.verdict_text(t) in text for t in tests)
+        old = {k: v for k, v in tests[0].items() if k != "verdict_parts"}
+        assert reasons.verdict_text(old) == tests[0]["verdict"]  # an older report: as it was
+    en_dir = tmp_path / "en"
+    en_dir.mkdir()
+    report_en, page_en, _md = _run(en_dir, "follows", marks)
+    assert "Uploads followed the marks: " in page_en
+    assert all(html.escape(t["verdict"], quote=True) in page_en for t in report_en["walk_test"]["devices"])
+
+
+def test_walk_verdicts_in_the_tui_follow_the_language() -> None:
+    from netscan.analysis.walktest import judge
+
+    marks = [(1, 100.0), (2, 200.0), (3, 300.0)]
+    bursts = [(t + 2.0, 60_000.0) for t, in ((100.0,), (200.0,), (300.0,))]
+    bursts += [(t, 300.0) for t in range(0, 600, 37)]
+    v = judge(marks, bursts, 10.0, (0.0, 600.0))
+    assert v.sentence.startswith("Uploads followed the marks: ")
+    assert v.text() == v.sentence
+    with i18n.use("zh-CN"):
+        assert v.text().startswith("上传紧随标记出现：") and "3 个标记后每个 10 秒窗口平均" in v.text()
+    empty = judge([], [], 10.0, (0.0, 1.0))
+    with i18n.use("zh-CN"):
+        assert empty.text() == "尚无标记（走测时按 m）。"
