@@ -385,11 +385,19 @@ def _finding(inv: Any, fx: Any, files: list[str], dkey: str, peer: str,
     f = _common(inv, fx, dkey, peer, level, country)
     cs = [c for c in convs if c.device == dkey and c.peer_ip == peer]
     proto = ", ".join(sorted(protocols))
-    parts = [R.part(
-        "face library held off-site: {peer} pushed {records} enrolment record(s) with "
-        "{pictures} picture(s) ({faces} with a face detected) and {templates} face template(s) "
-        "in plaintext ({protocols}) to this device", peer=peer, records=len(records),
-        pictures=pictures, faces=faces, templates=templates, protocols=proto)]
+    parts = [
+        R.part(
+            "face library held off-site: {peer} pushed {records} enrolment record(s) with "
+            "{pictures} picture(s) ({faces} with a face detected) and {templates} face template(s) "
+            "in plaintext ({protocols}) to this device",
+            peer=peer,
+            records=len(records),
+            pictures=pictures,
+            faces=faces,
+            templates=templates,
+            protocols=proto,
+        )
+    ]
     f.update({
         "bytes_up": sum(c.bytes_up for c in cs),
         "bytes_down": sum(c.bytes_down for c in cs),
@@ -418,9 +426,15 @@ def _bulk_finding(inv: Any, fx: Any, files: list[str], dkey: str, peer: str, cs:
     for c in cs:
         ev.add(c.first_frame[0], c.first_frame[1],
                f"encrypted {c.transport}/{c.port} from {peer}: {bd:,} bytes down, {bu:,} up")  # fmt: skip
-    parts = [R.part(
-        "face library possibly held off-site: encrypted bulk download of {down:,} bytes "
-        "(against {up:,} up) to this face terminal from {peer}", down=bd, up=bu, peer=peer)]
+    parts = [
+        R.part(
+            "face library possibly held off-site: encrypted bulk download of {down:,} bytes "
+            "(against {up:,} up) to this face terminal from {peer}",
+            down=bd,
+            up=bu,
+            peer=peer,
+        )
+    ]
     f.update({
         "bytes_up": bu,
         "bytes_down": bd,

@@ -260,8 +260,9 @@ def upstream_shape(g: Group) -> tuple[str, str]:
     images = g.image_bursts
     dur = max(g.last_ts - g.first_ts, 1.0)
     ratio = up / max(down, 1)
-    desc = R.english(R.part(SHAPE_DESC, up=up, down=down, seconds=dur, bursts=len(bursts),
-                            images=len(images)))
+    desc = R.english(
+        R.part(SHAPE_DESC, up=up, down=down, seconds=dur, bursts=len(bursts), images=len(images))
+    )
     if up >= MEDIA_MIN_BYTES and ratio >= MEDIA_UP_DOWN and (not bursts or big >= 0.5 * up):
         return "media", desc
     if len(images) >= IMAGE_UPLOADS_MIN and ratio >= MEDIA_UP_DOWN:
@@ -601,35 +602,48 @@ def _assess(
         protos = sorted({h.item.protocol for h in faces})
         what = []
         if n_img:
-            what.append(R.part("{images} distinct picture(s) in which a face was detected",
-                               images=n_img))
+            what.append(
+                R.part("{images} distinct picture(s) in which a face was detected", images=n_img)
+            )
         if n_tpl:
             what.append(R.part("{templates} face template(s)", templates=n_tpl))
         both = R.part("{first} and {second}", first=what[0], second=what[-1])
         reasons.append(
-            R.part("{what} sent in plaintext ({protocols}) to {dest}",
-                   what=both if len(what) > 1 else what[0], protocols=", ".join(protos),
-                   dest=dest_label)
+            R.part(
+                "{what} sent in plaintext ({protocols}) to {dest}",
+                what=both if len(what) > 1 else what[0],
+                protocols=", ".join(protos),
+                dest=dest_label,
+            )
         )
     elif face_cloud and images:
         level, kind = "likely", "face-cloud-upload"
         reasons.append(
-            R.part("{n} picture-sized upload burst(s) to the face-recognition cloud {dest}",
-                   n=len(images), dest=dest_label)
+            R.part(
+                "{n} picture-sized upload burst(s) to the face-recognition cloud {dest}",
+                n=len(images),
+                dest=dest_label,
+            )
         )
     elif unconfirmed:
         level, kind = "likely", "face-upload"
         reasons.append(
-            R.part("{n} picture(s) labelled as faces by the protocol ({protocols}) sent to "
-                   "{dest}; the local detector did not confirm a face", n=len(unconfirmed),
-                   protocols=", ".join(sorted({h.item.protocol for h in unconfirmed})),
-                   dest=dest_label)
+            R.part(
+                "{n} picture(s) labelled as faces by the protocol ({protocols}) sent to "
+                "{dest}; the local detector did not confirm a face",
+                n=len(unconfirmed),
+                protocols=", ".join(sorted({h.item.protocol for h in unconfirmed})),
+                dest=dest_label,
+            )
         )
     elif capable and face_cloud:
         level, kind = "possible", "face-cloud-contact"
         reasons.append(
-            R.part(R.with_article("a {role} talks to the face-recognition cloud {dest}", role),
-                   role=R.term("role", role), dest=dest_label)
+            R.part(
+                R.with_article("a {role} talks to the face-recognition cloud {dest}", role),
+                role=R.term("role", role),
+                dest=dest_label,
+            )
         )
     elif capable and (shape in ("media", "image-uploads") or pictures):
         level, kind = "possible", "offsite-upstream"
@@ -639,22 +653,30 @@ def _assess(
         }.get(shape, "picture uploads")
         cat = "vendor cloud" if ep and ep.category == "vendor-cloud" else "off-site host"
         reasons.append(
-            R.part(R.with_article("a {role} sends {what} to the {where} {dest}", role),
-                   role=R.term("role", role), what=R.part(sends), where=R.part(cat),
-                   dest=dest_label)
+            R.part(
+                R.with_article("a {role} sends {what} to the {where} {dest}", role),
+                role=R.term("role", role),
+                what=R.part(sends),
+                where=R.part(cat),
+                dest=dest_label,
+            )
         )
         if pictures:
             reasons.append(
-                R.part("{n} picture(s) carved from its uploads; none holds a face",
-                       n=len(pictures))
+                R.part("{n} picture(s) carved from its uploads; none holds a face", n=len(pictures))
             )
     else:
         return None
     if shape_desc:
         reasons.append(
-            R.part(SHAPE_DESC, up=g.bytes_up, down=g.bytes_down,
-                   seconds=max(g.last_ts - g.first_ts, 1.0), bursts=len(g.bursts),
-                   images=len(g.image_bursts))
+            R.part(
+                SHAPE_DESC,
+                up=g.bytes_up,
+                down=g.bytes_down,
+                seconds=max(g.last_ts - g.first_ts, 1.0),
+                bursts=len(g.bursts),
+                images=len(g.image_bursts),
+            )
         )
 
     # evidence: content first, then the destination's naming, the flow, the device
@@ -828,7 +850,10 @@ def _assess_wlan(
             "video-shaped upstream ({up:,} bytes over {seconds:.0f} s) through {peers}; the "
             "final destination cannot be seen, so it may leave the premises",
             role=R.term("role", role) if role != "unknown" else R.part("camera-vendor"),
-            vendor=vendor, up=up, seconds=last - first, peers=", ".join(peers),
+            vendor=vendor,
+            up=up,
+            seconds=last - first,
+            peers=", ".join(peers),
         )
     ]
     reason = R.join(reason_parts)

@@ -208,8 +208,15 @@ def judge(marks: Sequence[tuple[int, float]], bursts: Iterable[tuple[float, floa
         "{mark_mean} per {window:.0f} s window after {k} mark(s) ({followed} with uploads, "
         "{pictures} with picture-sized bursts) against {control_mean} per window in {control} "
         "window(s) without marks ({control_followed} with uploads)",
-        mark_mean=_bytes(mark_mean), window=window, k=k, followed=followed, pictures=pic_after,
-        control_mean=_bytes(ctl_mean), control=len(control), control_followed=ctl_any)
+        mark_mean=_bytes(mark_mean),
+        window=window,
+        k=k,
+        followed=followed,
+        pictures=pic_after,
+        control_mean=_bytes(ctl_mean),
+        control=len(control),
+        control_followed=ctl_any,
+    )
     assert v.p is not None
     if unjudged:
         detail = R.part("{detail}; {n} later mark(s) not judged (the record of upload bursts is "

@@ -96,8 +96,9 @@ def test_older_reports_show_the_english_reason_labelled(report: dict[str, Any]) 
     broken = copy.deepcopy(report)
     broken["findings"][0]["reason_parts"][0]["msg"] = "{dest} <b>not ours</b>"
     broken["findings"][1]["reason_parts"][-1]["args"]["n"] = "three"  # {n} fits, a string
-    broken["findings"][2]["reason_parts"][-1]["args"] = {"n": {"msg": "picture uploads",
-                                                                "args": {"x": [1]}}}
+    broken["findings"][2]["reason_parts"][-1]["args"] = {
+        "n": {"msg": "picture uploads", "args": {"x": [1]}}
+    }
     broken["findings"][0]["reason_parts"].append({"msg": "{up:,} bytes", "args": {"up": "x"}})
     text = visible_text(html_report.render(old, lang="zh-CN"))
     for f in old["findings"]:
@@ -168,20 +169,24 @@ def test_walk_test_verdicts_in_chinese(tmp_path: Path) -> None:
     en_dir.mkdir()
     report_en, page_en, _md = _run(en_dir, "follows", marks)
     assert "Uploads followed the marks: " in page_en
-    assert all(html.escape(t["verdict"], quote=True) in page_en for t in report_en["walk_test"]["devices"])
+    assert all(
+        html.escape(t["verdict"], quote=True) in page_en for t in report_en["walk_test"]["devices"]
+    )
 
 
 def test_walk_verdicts_in_the_tui_follow_the_language() -> None:
     from netscan.analysis.walktest import judge
 
     marks = [(1, 100.0), (2, 200.0), (3, 300.0)]
-    bursts = [(t + 2.0, 60_000.0) for t, in ((100.0,), (200.0,), (300.0,))]
+    bursts = [(t + 2.0, 60_000.0) for (t,) in ((100.0,), (200.0,), (300.0,))]
     bursts += [(t, 300.0) for t in range(0, 600, 37)]
     v = judge(marks, bursts, 10.0, (0.0, 600.0))
     assert v.sentence.startswith("Uploads followed the marks: ")
     assert v.text() == v.sentence
     with i18n.use("zh-CN"):
-        assert v.text().startswith("上传紧随标记出现：") and "3 个标记后每个 10 秒窗口平均" in v.text()
+        assert (
+            v.text().startswith("上传紧随标记出现：") and "3 个标记后每个 10 秒窗口平均" in v.text()
+        )
     empty = judge([], [], 10.0, (0.0, 1.0))
     with i18n.use("zh-CN"):
         assert empty.text() == "尚无标记（走测时按 m）。"
