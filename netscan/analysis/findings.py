@@ -261,7 +261,14 @@ def upstream_shape(g: Group) -> tuple[str, str]:
     dur = max(g.last_ts - g.first_ts, 1.0)
     ratio = up / max(down, 1)
     desc = R.english(
-        R.part(SHAPE_DESC, up=up, down=down, seconds=dur, bursts=len(bursts), images=len(images))
+        R.part(
+            SHAPE_DESC,
+            up=up,
+            down=down,
+            seconds=round(dur, 3),
+            bursts=len(bursts),
+            images=len(images),
+        )
     )
     if up >= MEDIA_MIN_BYTES and ratio >= MEDIA_UP_DOWN and (not bursts or big >= 0.5 * up):
         return "media", desc
@@ -673,7 +680,7 @@ def _assess(
                 SHAPE_DESC,
                 up=g.bytes_up,
                 down=g.bytes_down,
-                seconds=max(g.last_ts - g.first_ts, 1.0),
+                seconds=round(max(g.last_ts - g.first_ts, 1.0), 3),
                 bursts=len(g.bursts),
                 images=len(g.image_bursts),
             )
@@ -852,7 +859,7 @@ def _assess_wlan(
             role=R.term("role", role) if role != "unknown" else R.part("camera-vendor"),
             vendor=vendor,
             up=up,
-            seconds=last - first,
+            seconds=round(last - first, 3),
             peers=", ".join(peers),
         )
     ]
