@@ -2,10 +2,11 @@
 
     python benchmarks/dissect_speed.py [--repeat 20] [--files F ...]
 
-The payloads are the ones the Python dissectors see when the native engine reads the
-public captures in ../shared/realworld and pcaps/demo_sales_office.pcapng (recorded by
-tests/dissectors/parity_payloads.py, the same inputs as the parity test). For each
-protocol it prints the mean time per payload (or per flow for stream parsers) of
+The payloads are the ones the Python dissectors see when the pure-Python reference engine
+(tests/reference) reads the public captures in ../shared/realworld and
+pcaps/demo_sales_office.pcapng (recorded by tests/dissectors/parity_payloads.py, the same
+inputs as the parity test). For each protocol it prints the mean time per payload (or per
+flow for stream parsers) of
 
 * ``python``: the Python dissector, events included;
 * ``rust+py``: the Rust dissector called from Python, events built as the same Python

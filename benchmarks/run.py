@@ -1,14 +1,14 @@
 """Benchmark: netscan against tshark and ndpiReader on the same captures.
 
     python benchmarks/run.py [--mix stress|realistic|both] [--packets 1000000] [--file F]
-                             [--repeat 1] [--native]
+                             [--repeat 1]
 
 The stress mix is generated with ``gen_large.py``, the realistic mix (public captures,
 scenario captures and the demo, concatenated) with ``make_realistic.py``; both are cached
 under ``benchmarks/out/``. Each tool is timed on each file and a table printed: seconds,
 packets/s, ratio to tshark, and peak memory (max RSS of the child process). netscan runs
 with the Rust core on one core and with ``--jobs 2``, with an empty signature pack (the
-difference is the matcher's cost), and with ``--native`` also the pure-Python engine.
+difference is the matcher's cost).
 """
 
 from __future__ import annotations
@@ -85,7 +85,6 @@ def main() -> int:
     ap.add_argument("--file", type=Path)
     ap.add_argument("--mix", choices=("stress", "realistic", "both"), default="both")
     ap.add_argument("--repeat", type=int, default=1, help="runs per tool; the best is kept")
-    ap.add_argument("--native", action="store_true", help="also time the pure-Python engine")
     args = ap.parse_args()
     if args.file is not None:
         return bench(args.file, args)
@@ -156,14 +155,6 @@ def bench(path: Path, args: argparse.Namespace) -> int:
                 ],
             ),
         ]
-        if args.native:
-            runs.append(
-                (
-                    "netscan --engine native",
-                    [py, "-m", "netscan", "analyze", "-q", "--engine", "native", str(path),
-                     "--json", str(tmp / "d.json")],
-                )
-            )  # fmt: skip
         tshark = shutil.which("tshark")
         if tshark:
             fields = [x for f in TSHARK_FIELDS for x in ("-e", f)]

@@ -22,7 +22,6 @@ from netscan.inventory.enrich import Premises
 from netscan.inventory.inventory import Inventory
 from netscan.inventory.model import Conversation
 from netscan.safefile import PrivateDir
-from netscan.sources.merge import merged
 from netscan.sources.pcapfile import CaptureError, CaptureFile
 
 
@@ -119,14 +118,6 @@ def pack_info(pack: Any) -> dict[str, Any]:
         "count": len(pack.signatures),
         "counts": dict(pack.counts),
     }
-
-
-def _is_gzip(path: str) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(2) == b"\x1f\x8b"
-    except OSError:
-        return False
 
 
 def _size(path: str) -> int:
@@ -282,13 +273,7 @@ class Analyzer:
 
     def _run(self, paths: list[str], progress: Callable[[int, int], None] | None = None) -> Result:
         paths, warnings, digests = unique_inputs(list(paths))
-        # gzip inputs stay with the Python streaming reader for now: it checks every
-        # member's CRC and length and applies the gunzip and gunzip-ratio limits
-        if (
-            self.options.engine == "core"
-            and not any(_is_gzip(p) for p in paths)
-            and (self.options.jobs <= 1 or sum(_size(p) for p in paths) < 2 * MIN_SEGMENT_BYTES)
-        ):
+        if self.options.engine != "tshark":
             return self._run_core(paths, progress, warnings, digests)
         captures, infos = open_inputs(paths, self.limits, digests)
         inventory = Inventory(
@@ -296,32 +281,11 @@ class Analyzer:
         )
         total = sum(c.size for c in captures)
         try:
-            if self.options.engine == "tshark":
-                from netscan.engine.tshark import TsharkEngine
+            # the other engine: tshark, the independent reference
+            from netscan.engine.tshark import TsharkEngine
 
-                engine: Any = TsharkEngine(inventory, limits=self.limits)
-                engine.run_files(paths, captures)
-            elif self.options.jobs > 1 and total >= 2 * MIN_SEGMENT_BYTES:
-                from netscan.engine.parallel import ParallelEngine
-
-                engine = ParallelEngine(inventory, self.premises, self.options.jobs, self.limits)
-                engine.run_files(
-                    captures,
-                    None if progress is None else (lambda d, t: progress(d * total // t, total)),
-                )
-            else:
-                from netscan.engine.native import Engine
-
-                engine = Engine(inventory, limits=self.limits)
-                cb = None
-                if progress is not None:
-
-                    def cb(_n: int) -> None:
-                        progress(sum(c.position for c in captures), total)
-
-                engine.run(merged(captures), cb)
-                engine.finish()
-                engine.release()
+            engine: Any = TsharkEngine(inventory, limits=self.limits)
+            engine.run_files(paths, captures)
             inventory.seal()
         finally:
             for c in captures:
@@ -359,8 +323,16 @@ class Analyzer:
         inventory = Inventory(
             self.premises, self.matcher, files=[str(p) for p in paths], limits=self.limits
         )
-        engine = CoreEngine(inventory, self.premises, max_flows=self.max_flows)
-        captures = engine.open(paths)
+        engine: Any
+        if self.options.jobs > 1 and sum(_size(p) for p in paths) >= 2 * MIN_SEGMENT_BYTES:
+            # --jobs: worker processes, each with the core over its share of the flows
+            from netscan.engine.parallel import ParallelEngine
+
+            engine = ParallelEngine(inventory, self.premises, self.options.jobs,
+                                    max_flows=self.max_flows, limits=self.limits)  # fmt: skip
+        else:
+            engine = CoreEngine(inventory, self.premises, max_flows=self.max_flows)
+        captures = engine.open(paths, self.limits.gunzip, self.limits.gunzip_ratio)
         infos = [
             InputInfo(path=str(p), sha256=digests[p], size=c.size, format=c.format)
             for p, c in zip(paths, captures, strict=True)
@@ -432,8 +404,8 @@ class Analyzer:
     ) -> Iterator[Partial]:
         """Run the analysis in steps of ``batch`` records, yielding a ``Partial`` after each and a
         final one whose ``result()`` is what ``run(paths)`` returns. Give capture ``paths``, or
-        ``records`` (engine input records, e.g. from a live capture) named ``source``. Only the
-        native engine streams; with tshark the whole run is one step."""
+        ``records`` (engine input records, e.g. from a live capture) named ``source``. The core
+        streams; with tshark the whole run is one step."""
         if batch < 1:
             raise ValueError("batch must be at least 1")
         return _incremental(self, paths, batch, records, source)
@@ -499,60 +471,39 @@ def _incremental(
     records: Iterable[Any] | None,
     source: str,
 ) -> Iterator[Partial]:
-    if paths is not None and self.options.engine == "core" and not any(map(_is_gzip, paths)):
+    if paths is not None and self.options.engine != "tshark":
         yield from _incremental_core(self, paths, batch)
         return
-    if paths is not None and self.options.engine not in ("native", "core"):
+    if paths is not None:
         result = self.run(paths)
         total = sum(i.size for i in result.inputs)
         yield Partial(total, total, result.packets, True, lambda: result, result)
         return
-    from netscan.engine.native import Engine
+    from netscan.engine.core import CoreEngine
 
-    repeats: list[str] = []
-    if paths is not None:
-        paths, repeats, digests = unique_inputs(list(paths))
-        captures, infos = open_inputs(paths, self.limits, digests)
-        files = [str(p) for p in paths]
-        stream: Iterator[Any] = iter(merged(captures))
-    else:
-        captures, infos, files = [], [InputInfo(path=source, sha256="", size=0)], [source]
-        stream = iter(records or ())
-    inventory = Inventory(self.premises, self.matcher, files=files, limits=self.limits)
-    engine = Engine(inventory, limits=self.limits)
-    total = sum(c.size for c in captures)
-
-    def done() -> int:
-        return sum(c.position for c in captures)
+    # records handed over from elsewhere (a live capture): the core takes them as they come
+    info = InputInfo(path=source, sha256="", size=0)
+    inventory = Inventory(self.premises, self.matcher, files=[source], limits=self.limits)
+    engine = CoreEngine(inventory, self.premises, max_flows=self.max_flows)
+    stream: Iterator[Any] = iter(records or ())
 
     def build(final: bool) -> Result:
-        warnings: list[str] = list(repeats)
-        step_infos = [replace(i) for i in infos]
-        for cap, info in zip(captures, step_infos, strict=True):
-            info.warnings = list(cap.warnings)
-            info.packets = cap.frames if final else 0
-            info.first_ts, info.last_ts = cap.first_ts, cap.last_ts
-            info.linktypes = sorted(cap.linktypes)
-            warnings.extend(f"{info.path}: {w}" for w in cap.warnings)
-        if not captures:
-            step_infos[0].packets = engine.packets
-        return self.conclude(inventory, engine, step_infos, warnings, "native", engine.packets,
-                             set(getattr(engine, "unsupported_linktypes", set())))  # fmt: skip
+        step = replace(info, packets=engine.packets)
+        warnings = list(engine.warnings) if final else []
+        return self.conclude(inventory, engine, [step], warnings, "core", engine.packets,
+                             set(engine.unsupported_linktypes))  # fmt: skip
 
-    try:
-        while True:
-            before = engine.packets
-            engine.run(islice(stream, batch))
-            if engine.packets == before:
-                break
-            yield Partial(done(), total, engine.packets, False, lambda: build(False))
-        engine.finish()
-        inventory.seal()
-    finally:
-        for c in captures:
-            c.close()
+    while True:
+        before = engine.packets
+        engine.run(islice(stream, batch))
+        if engine.packets == before:
+            break
+        yield Partial(0, 0, engine.packets, False, lambda: build(False))
+    engine.finish()
+    engine.release()
+    inventory.seal()
     result = build(True)
-    yield Partial(total, total, result.packets, True, lambda: result, result)
+    yield Partial(0, 0, result.packets, True, lambda: result, result)
 
 
 def _incremental_core(self: Analyzer, paths: list[str], batch: int) -> Iterator[Partial]:
@@ -562,7 +513,7 @@ def _incremental_core(self: Analyzer, paths: list[str], batch: int) -> Iterator[
     inventory = Inventory(self.premises, self.matcher, files=[str(p) for p in paths],
                           limits=self.limits)  # fmt: skip
     engine = CoreEngine(inventory, self.premises, max_flows=self.max_flows)
-    captures = engine.open(paths)
+    captures = engine.open(paths, self.limits.gunzip, self.limits.gunzip_ratio)
     infos = [
         InputInfo(path=str(p), sha256=sha256_file(Path(p)), size=c.size, format=c.format)
         for p, c in zip(paths, captures, strict=True)

@@ -93,9 +93,9 @@ def _add_analysis_options(p: argparse.ArgumentParser) -> None:
                    help="ISO 3166-1 alpha-2 code of the premises country (e.g. CN), "
                    "for cross-border findings")  # fmt: skip
     p.add_argument("--signatures", metavar="DIR", help="signature pack directory to use")
-    p.add_argument("--engine", choices=("core", "native", "tshark"), default="core",
-                   help="packet engine: core (default, the Rust packet core), native (the "
-                        "pure-Python engine) or tshark (Wireshark's dissectors)")  # fmt: skip
+    p.add_argument("--engine", choices=("core", "tshark"), default="core",
+                   help="packet engine: core (default, the Rust packet core) or tshark "
+                        "(Wireshark's dissectors, the independent reference)")  # fmt: skip
     p.add_argument("--max-flows", type=_positive, metavar="N", default=None,
                    help="live flows kept at once by the core engine (default: the flows work limit); beyond "
                         "it the idlest are evicted, their counts kept in the report")  # fmt: skip

@@ -2,7 +2,7 @@
 
 Every dissector turns payload bytes into zero or more events. An event carries the
 packet context (`Ctx`: file index, frame number as Wireshark counts it, timestamp,
-addresses, ports) plus the protocol facts. Both engines (native and tshark) produce
+addresses, ports) plus the protocol facts. Both engines (the core and tshark) produce
 the same event types, so everything downstream is engine-agnostic.
 """
 

@@ -1,6 +1,6 @@
 """Work limits: every input costs bounded memory and CPU, whatever it claims or holds.
 
-One table of caps, one place. The native engine, the inventory, the content analysis and
+One table of caps, one place. The packet engines, the inventory, the content analysis and
 the report read them from a ``Limits`` value; a future engine (the Rust core) mirrors
 the same names and meanings. Each cap, when reached, is reported as a warning that says
 what was dropped or folded and how much, and how to raise the cap.

@@ -822,7 +822,7 @@ def fuzz(
     iterations: int,
     seed: int,
     mode: str = "analyzer",
-    engine: str = "native",
+    engine: str = "core",
     jobs: int = 1,
     timeout: float = 60.0,
     memory_mb: int = 3072,
@@ -893,7 +893,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", type=int, metavar="N", help="run only mutant N of the seed")
     ap.add_argument("--mode", choices=("analyzer", "cli"), default="analyzer",
                     help="in this process (fast) or through 'python -m netscan analyze'")  # fmt: skip
-    ap.add_argument("--engine", default="native", help="netscan engine to fuzz (native)")
+    ap.add_argument("--engine", default="core", help="netscan engine to fuzz (core or tshark)")
     ap.add_argument("--jobs", "-j", type=int, default=1, help="parallel CLI runs (cli mode)")
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds per mutant (60)")
     ap.add_argument("--memory-mb", type=int, default=3072,

@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 
-use crate::capture::{CaptureReader, Source};
+use crate::capture::{CaptureReader, GzStream, Source};
 use crate::decode::{decode_link, network};
 use crate::engine::{looks_like_quic_initial, tcp_parser, Config, Engine, Net6};
 use crate::reassembly::{Budget, Reassembly};
@@ -90,6 +90,37 @@ proptest! {
         };
         bytes.extend(body);
         read_all(bytes);
+    }
+
+    #[test]
+    fn gzip_stream_never_panics(
+        body in proptest::collection::vec(any::<u8>(), 0..400),
+        flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..6),
+        cut in any::<usize>(),
+    ) {
+        use std::io::{Read, Write};
+        // a real gzip member, then damaged: flipped bytes, a cut, the raw body appended
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(&body).unwrap();
+        let mut gz = e.finish().unwrap();
+        for (at, x) in flips {
+            let n = gz.len();
+            gz[at % n] ^= x;
+        }
+        gz.truncate(cut % (gz.len() + 1));
+        gz.extend_from_slice(&body[..body.len().min(40)]);
+        let (mut s, state) = GzStream::new(std::io::Cursor::new(gz), 1 << 20, 100);
+        let mut out = Vec::new();
+        let mut buf = [0u8; 97];
+        loop {
+            let n = s.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+            prop_assert!(out.len() <= 1 << 20);
+        }
+        prop_assert_eq!(state.lock().unwrap().out, out.len() as u64);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use pyo3::IntoPyObjectExt;
 
-use crate::capture::{CaptureReader, DEFAULT_GZIP_CAP};
+use crate::capture::{CaptureReader, DEFAULT_GZIP_CAP, DEFAULT_GZIP_RATIO};
 use crate::engine::{Config, Counters, Engine, Net6, Op, BUILTIN_NAMES};
 
 pub const OP_L2: u8 = 0;
@@ -252,7 +252,8 @@ impl Core {
     /// `premises`/`local`: (network address bytes, prefix length) of the premises policy.
     #[new]
     #[pyo3(signature = (udp_ports, premises, local, max_flows=crate::engine::DEFAULT_MAX_FLOWS,
-                        reassembly_budget=crate::engine::DEFAULT_REASSEMBLY_BUDGET, dissect=true))]
+                        reassembly_budget=crate::engine::DEFAULT_REASSEMBLY_BUDGET, dissect=true,
+                        shard=(0, 1)))]
     fn new(
         udp_ports: Vec<(u16, String, bool)>,
         premises: Vec<(Vec<u8>, u8)>,
@@ -260,7 +261,11 @@ impl Core {
         max_flows: usize,
         reassembly_budget: usize,
         dissect: bool,
+        shard: (u32, u32),
     ) -> PyResult<Core> {
+        if shard.1 == 0 || shard.0 >= shard.1 {
+            return Err(PyValueError::new_err("shard must be (k, n) with k < n"));
+        }
         let mut names: Vec<String> = BUILTIN_NAMES.iter().map(|s| s.to_string()).collect();
         let mut cfg = Config {
             premises: nets(premises)?,
@@ -268,6 +273,7 @@ impl Core {
             max_flows: max_flows.max(1),
             reassembly_budget,
             dissect,
+            shard,
             ..Config::default()
         };
         for (port, name, skip) in udp_ports {
@@ -297,10 +303,16 @@ impl Core {
 
     /// Opens a capture file as the next input; ValueError (the message names the file)
     /// when it is not a capture at all.
-    #[pyo3(signature = (path, gzip_cap=DEFAULT_GZIP_CAP))]
-    fn open(&self, py: Python<'_>, path: PathBuf, gzip_cap: u64) -> PyResult<usize> {
+    #[pyo3(signature = (path, gzip_cap=DEFAULT_GZIP_CAP, gzip_ratio=DEFAULT_GZIP_RATIO))]
+    fn open(
+        &self,
+        py: Python<'_>,
+        path: PathBuf,
+        gzip_cap: u64,
+        gzip_ratio: u64,
+    ) -> PyResult<usize> {
         let r = py
-            .detach(|| CaptureReader::open(&path, gzip_cap))
+            .detach(|| CaptureReader::open(&path, gzip_cap, gzip_ratio))
             .map_err(|e| PyValueError::new_err(e.0))?;
         let mut g = self.lock()?;
         g.readers.push(r);
@@ -442,10 +454,10 @@ pub struct Reader {
 #[pymethods]
 impl Reader {
     #[new]
-    #[pyo3(signature = (path, gzip_cap=DEFAULT_GZIP_CAP))]
-    fn new(py: Python<'_>, path: PathBuf, gzip_cap: u64) -> PyResult<Reader> {
+    #[pyo3(signature = (path, gzip_cap=DEFAULT_GZIP_CAP, gzip_ratio=DEFAULT_GZIP_RATIO))]
+    fn new(py: Python<'_>, path: PathBuf, gzip_cap: u64, gzip_ratio: u64) -> PyResult<Reader> {
         let r = py
-            .detach(|| CaptureReader::open(&path, gzip_cap))
+            .detach(|| CaptureReader::open(&path, gzip_cap, gzip_ratio))
             .map_err(|e| PyValueError::new_err(e.0))?;
         Ok(Reader {
             inner: Mutex::new(r),
@@ -489,7 +501,29 @@ impl Reader {
     }
 }
 
+/// The link layer of one frame, decoded as the core decodes it: `(ethertype, offset of the
+/// network header, source MAC, destination MAC)` (a MAC is None where the link has none),
+/// or None when the frame is too short or its link type is not supported. Encrypted
+/// 802.11 data frames have the pseudo EtherType `WLAN_PROTECTED`.
+#[pyfunction]
+fn decode_link<'py>(
+    py: Python<'py>,
+    linktype: u32,
+    data: &[u8],
+) -> PyResult<Option<Bound<'py, PyTuple>>> {
+    let link = std::panic::catch_unwind(|| crate::decode::decode_link(linktype, data))
+        .ok()
+        .flatten();
+    match link {
+        Some(l) => Ok(Some(tup!(py; l.ethertype, l.offset, mac_obj(py, &l.src)?,
+            mac_obj(py, &l.dst)?))),
+        None => Ok(None),
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(decode_link, m)?)?;
+    m.add("WLAN_PROTECTED", crate::decode::WLAN_PROTECTED)?;
     m.add_class::<Core>()?;
     m.add_class::<Reader>()?;
     m.add("MAX_FLOWS", crate::engine::DEFAULT_MAX_FLOWS)?;

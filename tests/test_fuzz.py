@@ -4,7 +4,7 @@ Generated and public captures are mutated at the packet level (bit flips, cuts, 
 bytes, length fields that lie in IP/UDP/TCP headers and in DNS, DHCP, TLS, HTTP and SSDP
 payloads, container lies) with a fixed seed, and run through the Analyzer and through the
 real command line: every mutant ends in a schema-valid report or a one-line refusal with
-exit 2, never a traceback. ``NETSCAN_FUZZ_ENGINE`` picks the engine (default native), so
+exit 2, never a traceback. ``NETSCAN_FUZZ_ENGINE`` picks the engine (default core), so
 the same mutants run against every engine.
 """
 
@@ -21,7 +21,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-ENGINE = os.environ.get("NETSCAN_FUZZ_ENGINE", "native")
+ENGINE = os.environ.get("NETSCAN_FUZZ_ENGINE", "core")
 CI_SEED = 20260
 ANALYZER_MUTANTS = 40
 CLI_MUTANTS = 4

@@ -1,5 +1,5 @@
-"""The core engine: the Rust packet core (``netscan._core``) feeding the same ``Sink`` as
-the native engine always has.
+"""The core engine: the Rust packet core (``netscan._core``) feeding the ``Sink`` that the
+inventory implements (``netscan.engine.sink``).
 
 The core reads the capture files itself (or takes live records), decodes, keeps the flow
 table and its counters and upload bursts, reassembles the TCP streams that have a parser
@@ -22,10 +22,11 @@ from typing import Any
 from netscan import _core
 from netscan.dissectors import dns, http, quic, rtsp, sip, tls
 from netscan.dissectors.registry import HTTP_MAX_MESSAGES, UDP_PARSERS, Datagrams
-from netscan.engine.native import Sink, arp_event
+from netscan.engine.sink import Sink, arp_event
 from netscan.events import Ctx
 from netscan.flow import Flow
 from netscan.inventory.enrich import DEFAULT_PREMISES, LOCAL_SCOPE
+from netscan.limits import resolve as resolve_limits
 from netscan.sources.pcapfile import CaptureError
 
 BATCH = 65536  # records per call into the core (the GIL is released while it runs)
@@ -119,13 +120,15 @@ class CoreEngine:
         premises: Any = None,
         dissect: bool = True,
         max_flows: int | None = None,
+        shard: tuple[int, int] = (0, 1),
     ) -> None:
         self.sink = sink
         prem = premises if premises is not None else getattr(sink, "premises", None)
         cidrs = list(prem.cidrs) if prem is not None else list(DEFAULT_PREMISES)
         ports, self._udp = _udp_table()
         self.core = _core.Core(ports, _nets(cidrs), _nets(LOCAL_SCOPE),
-                               max_flows=max_flows or MAX_FLOWS, dissect=dissect)  # fmt: skip
+                               max_flows=max_flows or MAX_FLOWS, dissect=dissect,
+                               shard=shard)  # fmt: skip
         self.flows: dict[int, Flow] = {}  # live flows by the core's id
         self.captures: list[CoreCapture] = []
         self.packets = 0
@@ -143,11 +146,18 @@ class CoreEngine:
 
     # -- inputs ------------------------------------------------------------------------
 
-    def open(self, paths: Iterable[str]) -> list[CoreCapture]:
-        """Opens capture files as inputs (in order); CaptureError for one that is not."""
+    def open(
+        self, paths: Iterable[str], gunzip: int | None = None, gunzip_ratio: int | None = None
+    ) -> list[CoreCapture]:
+        """Opens capture files as inputs (in order); CaptureError for one that is not.
+        gzip files are streamed with at most ``gunzip`` decompressed bytes and the
+        ``gunzip_ratio`` expansion guard (the work limits' defaults when not given)."""
+        lim = resolve_limits(None)
+        cap = lim.gunzip if gunzip is None else gunzip
+        ratio = lim.gunzip_ratio if gunzip_ratio is None else gunzip_ratio
         for p in paths:
             try:
-                index = self.core.open(str(p))
+                index = self.core.open(str(p), cap, ratio)
             except ValueError as exc:
                 raise CaptureError(str(exc)) from None
             self.captures.append(CoreCapture(self.core, index, str(p)))

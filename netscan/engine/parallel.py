@@ -1,110 +1,66 @@
-"""``--jobs N``: the native engine over segments of large captures in worker processes.
+"""``--jobs N``: the Rust core in N worker processes, each owning a share of the flows.
 
-Each input is cut at record boundaries into segments (``CaptureFile.split``); a worker
-runs the native engine over one segment with a recording sink and sends back its flows,
-events and MAC sightings. The parent merges flows that several segments saw (same
-5-tuple), then replays everything into the one inventory in capture order, so the rest
-of the pipeline cannot tell the difference. Frame numbers stay Wireshark's: every segment
-knows how many frames come before it.
+Every worker runs the core over the whole input with ``shard=(k, N)``: the core handles
+only the IP packets whose address pair hashes to k (every flow of one pair of hosts, both
+directions, fragments and repeated datagrams included), and worker 0 alone the frames of
+no flow (MAC sightings, ARP, 802.11 station pairs). Each worker dissects its flows in
+Python, as one engine would, and sends back what the sink would have been told: new flows,
+parser attachments and evictions (the core's own ops), events and MAC sightings, each
+tagged with where in the input it happened. The parent merges the workers' streams by
+that position and replays them into the one inventory while the workers go on, so the
+inventory is told the same things in the same order as by a single engine: flows are
+never cut, and nothing needs merging afterwards.
 
-Limit: a TCP stream cut by a segment boundary is parsed only in the segment where it
-starts (its counters are complete; its later application bytes are not dissected).
+Processes, not threads: the core releases the GIL, but the core's own work is a tenth of
+a run; the rest (the Python dissectors) holds the GIL.
+
+Where the order can differ from one engine's: inputs whose timestamps go backwards when
+several captures are merged (positions are compared by time there), and runs that evict
+flows (each worker's table holds only its share, so evictions come later than in one
+table of the same size).
 """
 
 from __future__ import annotations
 
 import gc
+import heapq
 import multiprocessing as mp
-from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import fields
+from multiprocessing.connection import Connection
+from operator import itemgetter
+from pathlib import Path
 from typing import Any
 
-from netscan.engine.native import Engine
+from netscan.engine.core import (
+    OP_ARP,
+    OP_ATTACH,
+    OP_CLOSE,
+    OP_FINAL,
+    OP_FLOW,
+    OP_L2,
+    OP_PAYLOAD,
+    CoreCapture,
+    CoreEngine,
+    _set_counters,
+)
 from netscan.events import EVENT_TYPES, Ctx, Event
-from netscan.flow import BURST_GAP, Flow, retire_idlest
+from netscan.flow import Flow
 from netscan.inventory.enrich import Premises
-from netscan.inventory.inventory import burst_policy
 from netscan.limits import Limits, resolve
-from netscan.sources.pcapfile import CaptureFile, Segment
 
-MIN_SEGMENT_BYTES = 8 * 1024 * 1024  # smaller inputs are not worth a process
-FACT_KEYS = ("frames", "first_ts", "last_ts", "linktypes", "warnings")
+MIN_SEGMENT_BYTES = 8 * 1024 * 1024  # inputs smaller than two of these run in one process
+BATCH = 16384  # records per core call in a worker: what it found goes to the parent then
 
+# what crosses the process boundary: (position, seq, tag, payload)
+_RAW, _EVENT, _L2, _ATTACH = 0, 1, 2, 3
 
-@dataclass
-class Recorder:
-    """A sink that only records, for shipping back to the parent."""
-
-    premises: Premises
-    flows: list[Flow] = field(default_factory=list)
-    flow_ids: dict[int, int] = field(default_factory=dict)
-    events: list[tuple[Event, int]] = field(default_factory=list)
-    l2: list[tuple[int, int, float, bytes, int]] = field(default_factory=list)
-
-    def on_flow(self, flow: Flow) -> None:
-        self.flow_ids[id(flow)] = len(self.flows)
-        self.flows.append(flow)
-        burst_policy(self.premises, flow)
-
-    def on_event(self, event: Event, flow: Flow | None) -> None:
-        self.events.append((event, self.flow_ids.get(id(flow), -1) if flow is not None else -1))
-
-    def on_frame_l2(self, file: int, frame: int, ts: float, src: bytes, wirelen: int) -> None:
-        self.l2.append((file, frame, ts, src, wirelen))
-
-
-def _work(job: tuple[str, int, Segment, list[str], Limits]) -> dict[str, Any]:
-    gc.set_threshold(200_000, 50, 1000)  # see analyze.relaxed_gc
-    path, index, segment, premises, limits = job
-    cap = CaptureFile(path, index=index, gunzip=limits.gunzip, gunzip_ratio=limits.gunzip_ratio)
-    rec = Recorder(Premises(premises))
-    engine = Engine(rec, limits=limits)
-    try:
-        engine.run(cap.records(segment))
-        engine.finish()
-    finally:
-        cap.close()
-    return {
-        "flows": [_pack_flow(f) for f in rec.flows],
-        "events": [(_pack_event(ev), idx) for ev, idx in rec.events],
-        "l2": rec.l2,
-        "packets": engine.packets,
-        "bytes": engine.bytes,
-        "errors": engine.dissector_errors,
-        "l2_unlisted": engine.l2_unlisted,
-        "unsupported": engine.unsupported_linktypes,
-        "warnings": cap.warnings,
-        "linktypes": cap.linktypes,
-        "frames": cap.frames,
-        "first_ts": cap.first_ts,
-        "last_ts": cap.last_ts,
-    }
-
-
-# Results cross the process boundary as plain tuples: pickling slotted objects one by one
-# costs more than the analysis that made them.
-_FLOW_FIELDS = (
-    "file", "proto", "a_ip", "b_ip", "a_port", "b_port", "a_mac", "b_mac", "bytes_ab",
-    "bytes_ba", "pkts_ab", "pkts_ba", "payload_ab", "payload_ba", "first_ts", "last_ts",
-    "first_frames", "last_frame", "app", "bursts",
-)  # fmt: skip
 _EVENT_FIELDS: dict[type, tuple[str, ...]] = {
     cls: tuple(f.name for f in fields(cls) if f.name not in ("ctx", "kind"))
     for cls in EVENT_TYPES.values()
 }
 _CTX_FIELDS = tuple(f.name for f in fields(Ctx))
-
-
-def _pack_flow(f: Flow) -> tuple[Any, ...]:
-    return tuple(getattr(f, name) for name in _FLOW_FIELDS)
-
-
-def _unpack_flow(t: tuple[Any, ...]) -> Flow:
-    f = Flow(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[14])
-    for name, value in zip(_FLOW_FIELDS[8:], t[8:], strict=True):
-        setattr(f, name, value)
-    f.parser = False
-    return f
 
 
 def _pack_event(ev: Event) -> tuple[Any, ...]:
@@ -113,174 +69,332 @@ def _pack_event(ev: Event) -> tuple[Any, ...]:
     return (ev.kind, ctx, tuple(getattr(ev, n) for n in _EVENT_FIELDS[type(ev)]))
 
 
+def _maker(cls: type) -> Callable[..., Event]:
+    """A constructor taking an event's fields positionally (the parent rebuilds every
+    event it is sent: no keyword dict per event)."""
+    names = _EVENT_FIELDS[cls]
+    params = "".join(f", v{i}" for i in range(len(names)))
+    kw = "".join(f", {n}=v{i}" for i, n in enumerate(names))
+    space: dict[str, Any] = {"cls": cls, "Ctx": Ctx}
+    exec(f"def make(ctx{params}):\n    return cls(ctx=Ctx(*ctx){kw})\n", space)  # noqa: S102
+    return space["make"]  # type: ignore[no-any-return]
+
+
+_MAKERS = {kind: _maker(cls) for kind, cls in EVENT_TYPES.items()}
+
+
 def _unpack_event(t: tuple[Any, ...]) -> Event:
-    cls = EVENT_TYPES[t[0]]
-    ev = cls(ctx=Ctx(*t[1]), **dict(zip(_EVENT_FIELDS[cls], t[2], strict=True)))
-    return ev
+    return _MAKERS[t[0]](t[1], *t[2])
 
 
-def _flow_key(f: Flow) -> tuple[Any, ...]:
-    a, b = (f.a_ip, f.a_port, f.a_mac), (f.b_ip, f.b_port, f.b_mac)
-    if not f.a_ip:  # 802.11 station pairs are keyed by MACs
-        a, b = (f.a_mac, 0, None), (f.b_mac, 0, None)
-    lo, hi = (a, b) if (a[0] or "", a[1]) <= (b[0] or "", b[1]) else (b, a)
-    return (f.file, f.proto, lo[0], lo[1], hi[0], hi[1])
+class _Recorder:
+    """The worker's sink: records what the parent's sink is to be told, and where."""
+
+    def __init__(self, shard: int, shards: int, single: bool) -> None:
+        self.k = shard
+        self.n = shards
+        self.single = single  # one input: positions are frame numbers
+        self.items: list[tuple[Any, ...]] = []
+        self.seq = 0
+        self.phase = 0  # 1: the end of input (parsers flushed and closed)
+        self.cur: Any = -1 if single else (float("-inf"), -1, -1)
+        self.key: tuple[Any, ...] = (0, self.cur, 1)
+        self.created: dict[int, Any] = {}  # fid -> position of the packet that opened it
+        self.fid = 0
+        self._gfid: dict[int, int] = {}  # id(flow) -> global flow id
+
+    def gfid(self, fid: int) -> int:
+        return fid * self.n + self.k
+
+    def at(self, op: tuple[Any, ...], flows: dict[int, Flow]) -> None:
+        """The position of the op about to be replayed; core ops that the parent's sink
+        needs as they are (new flows, attachments, evictions) are recorded here."""
+        kind = op[0]
+        if kind in (OP_L2, OP_ARP):
+            file, frame, ts = op[1], op[2], op[3]
+        elif kind == OP_FLOW:
+            file, frame, ts = op[2], op[12], op[11]
+        elif kind in (OP_PAYLOAD, OP_CLOSE):
+            flow = flows.get(op[1])
+            file, frame, ts = (flow.file if flow is not None else 0), op[3], op[4]
+        else:
+            frame = -1
+        if self.phase == 0:
+            if frame >= 0:
+                pos = frame if self.single else (ts, file, frame)
+                if pos > self.cur:
+                    self.cur = pos
+            self.key = (0, self.cur, 0 if kind == OP_L2 else 1)
+        elif kind == OP_L2:
+            self.key = (1, 0, 0)
+        else:  # parsers closed at the end, in the order their flows were opened
+            self.key = (1, 1, self.created.get(op[1], self.cur))
+        if kind == OP_FLOW:
+            self.fid = op[1]
+            self.created[op[1]] = self.cur
+            self._raw(op)
+        elif kind == OP_ATTACH:
+            self.seq += 1
+            self.items.append((self.key, self.seq, _ATTACH, (self.gfid(op[1]), op[2])))
+        elif kind == OP_FINAL:
+            self._raw(op)
+            self.created.pop(op[1], None)
+
+    def _raw(self, op: tuple[Any, ...]) -> None:
+        self.seq += 1
+        self.items.append((self.key, self.seq, _RAW, (op[0], self.gfid(op[1]), *op[2:])))
+
+    def take(self) -> list[tuple[Any, ...]]:
+        out, self.items = self.items, []
+        return out
+
+    # -- sink --------------------------------------------------------------------------
+
+    def on_flow(self, flow: Flow) -> None:
+        self._gfid[id(flow)] = self.gfid(self.fid)
+
+    def on_event(self, event: Event, flow: Flow | None) -> None:
+        self.seq += 1
+        g = self._gfid.get(id(flow)) if flow is not None else None
+        self.items.append((self.key, self.seq, _EVENT, (_pack_event(event), g)))
+
+    def on_frame_l2(self, file: int, frame: int, ts: float, src: bytes, wirelen: int) -> None:
+        self.seq += 1
+        self.items.append((self.key, self.seq, _L2, (file, frame, ts, src, wirelen)))
 
 
-def _merge_into(into: Flow, other: Flow) -> None:
-    same = (into.a_ip, into.a_port, into.a_mac if not into.a_ip else None) == (
-        other.a_ip, other.a_port, other.a_mac if not other.a_ip else None,
-    )  # fmt: skip
-    if same:
-        into.bytes_ab += other.bytes_ab
-        into.bytes_ba += other.bytes_ba
-        into.pkts_ab += other.pkts_ab
-        into.pkts_ba += other.pkts_ba
-        into.payload_ab += other.payload_ab
-        into.payload_ba += other.payload_ba
-        if other.bursts:
-            into.track_bursts()
-            assert into.bursts is not None
-            more = [list(b) for b in other.bursts]
-            last = into.bursts[-1] if into.bursts else None
-            if last is not None and more[0][0] - last[1] <= BURST_GAP:
-                # one burst cut in two by the segment boundary
-                first = more.pop(0)
-                last[1] = first[1]
-                last[2] += first[2]
-                last[3] += first[3]
-            into.bursts.extend(more)
-    else:
-        into.bytes_ab += other.bytes_ba
-        into.bytes_ba += other.bytes_ab
-        into.pkts_ab += other.pkts_ba
-        into.pkts_ba += other.pkts_ab
-        into.payload_ab += other.payload_ba
-        into.payload_ba += other.payload_ab
-    if len(into.first_frames) < 5:
-        into.first_frames.extend(other.first_frames[: 5 - len(into.first_frames)])
-    if other.last_ts >= into.last_ts:
-        into.last_ts = other.last_ts
-        into.last_frame = other.last_frame
-    into.app |= other.app
+class _ShardEngine(CoreEngine):
+    """The core engine of one worker: notes each op's position before replaying it."""
+
+    def _replay(self, ops: list[tuple[Any, ...]]) -> None:
+        rec = self.sink
+        assert isinstance(rec, _Recorder)
+        replay = super()._replay
+        flows = self.flows
+        for op in ops:
+            rec.at(op, flows)
+            replay([op])
+
+
+def _worker(conn: Connection, job: tuple[Any, ...]) -> None:
+    gc.set_threshold(200_000, 50, 1000)  # see analyze.relaxed_gc
+    paths, k, n, cidrs, max_flows, gunzip, ratio = job
+    try:
+        rec = _Recorder(k, n, single=len(paths) == 1)
+        eng = _ShardEngine(rec, Premises(cidrs), max_flows=max_flows, shard=(k, n))  # type: ignore[arg-type]
+        caps = eng.open(paths, gunzip, ratio)
+        while True:
+            ops, done = eng.core.run(BATCH)
+            eng._replay(ops)
+            conn.send(("items", rec.take(), [c.position for c in caps] if k == 0 else None))
+            if done < BATCH:
+                break
+        # the end of input, as CoreEngine.finish does it, keeping the final counters
+        rec.phase = 1
+        eng._flush_stops()
+        eng._replay(eng.core.finish())
+        counters = [(t[0], rec.gfid(t[1]), *t[2:]) for t in eng.core.counters(True)]
+        conn.send(("items", rec.take(), None))
+        infos = [eng.core.file_info(c.index) for c in caps] if k == 0 else None
+        conn.send(("end", counters, dict(eng.core.stats()), eng.dissector_errors, infos))
+    except BaseException:  # noqa: BLE001 - reported to the parent, which raises it
+        conn.send(("error", traceback.format_exc()))
+    finally:
+        conn.close()
+
+
+class ShardCapture:
+    """An input of a ``--jobs`` run: the facts ``CoreCapture`` offers, from worker 0."""
+
+    def __init__(self, base: CoreCapture) -> None:
+        self.index = base.index
+        self.path = Path(base.path)
+        self.size = base.size
+        self.format = base.format
+        self.warnings: list[str] = []
+        self.frames = 0
+        self.first_ts: float | None = None
+        self.last_ts: float | None = None
+        self.linktypes: set[int] = set(base.linktypes)
+        self.position = 0
+
+    def update(self, info: dict[str, Any]) -> None:
+        self.format = info["format"]
+        self.warnings = list(info["warnings"])
+        self.frames = info["frames"]
+        self.first_ts = info["first_ts"]
+        self.last_ts = info["last_ts"]
+        self.linktypes = set(info["linktypes"])
+        self.position = int(info["position"])
+
+    def refresh(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 class ParallelEngine:
-    """Same interface as ``Engine`` for the analyzer: run over files, then read counters."""
+    """``CoreEngine``'s interface for the analysis, with the work done by ``jobs`` workers."""
 
     def __init__(
-        self, sink: Any, premises: Premises, jobs: int, limits: Limits | None = None
+        self,
+        sink: Any,
+        premises: Premises,
+        jobs: int,
+        max_flows: int | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.sink = sink
         self.premises = premises
-        self.jobs = jobs
+        self.jobs = max(2, jobs)
         self.limits = resolve(limits)
-        self.flows_retired = 0
-        self.l2_unlisted = 0
+        # replays the workers' flows, attachments and evictions into the sink exactly as
+        # the single-process engine does (it never reads a packet itself)
+        self.replayer = CoreEngine(sink, premises, max_flows=max_flows)
+        self.max_flows = self.replayer.max_flows
+        self.captures: list[ShardCapture] = []
+        self.paths: list[str] = []
         self.packets = 0
         self.bytes = 0
         self.dissector_errors: dict[str, int] = {}
         self.unsupported_linktypes: set[int] = set()
+        self.warnings: list[str] = []
+        self.flows_retired = 0
 
-    def run_files(
-        self, captures: list[CaptureFile], progress: Callable[[int, int], None] | None = None
-    ) -> None:
-        jobs: list[tuple[str, int, Segment, list[str], Limits]] = []
-        for cap in captures:
-            parts = max(1, min(self.jobs * 4, cap.size // MIN_SEGMENT_BYTES))
-            for seg in cap.split(parts):
-                jobs.append((str(cap.path), cap.index, seg, list(self.premises.cidrs), self.limits))
-        self._merged: dict[tuple[Any, ...], Flow] = {}
-        single = len(captures) == 1
-        facts: list[tuple[int, dict[str, Any]]] = []
-        held: list[dict[str, Any]] = []
-        total = len(jobs)
-        with mp.get_context("fork").Pool(min(self.jobs, total)) as pool:
-            for i, res in enumerate(pool.imap(_work, jobs)):
-                facts.append((jobs[i][1], {k: res[k] for k in FACT_KEYS}))
-                if single:
-                    # segments come back in order: replay each while the workers go on
-                    self._replay([res], single=True)
-                    self._bound()
+    def open(
+        self, paths: Iterable[str], gunzip: int | None = None, gunzip_ratio: int | None = None
+    ) -> list[ShardCapture]:
+        """Checks the inputs are captures (CaptureError otherwise) before any worker starts."""
+        self.paths = [str(p) for p in paths]
+        self.gunzip = self.limits.gunzip if gunzip is None else gunzip
+        self.gunzip_ratio = self.limits.gunzip_ratio if gunzip_ratio is None else gunzip_ratio
+        base = self.replayer.open(self.paths, self.gunzip, self.gunzip_ratio)
+        self.captures = [ShardCapture(c) for c in base]
+        self.replayer.core.release()  # the parent reads no packet
+        return self.captures
+
+    def run_files(self, progress: Callable[[int, int], None] | None = None) -> None:
+        n = self.jobs
+        total = sum(c.size for c in self.captures)
+        ctx = mp.get_context("fork")
+        conns: list[Connection] = []
+        procs = []
+        cidrs = list(self.premises.cidrs)
+        for k in range(n):
+            recv, send = ctx.Pipe(duplex=False)
+            job = (self.paths, k, n, cidrs, self.max_flows, self.gunzip, self.gunzip_ratio)
+            proc = ctx.Process(target=_worker, args=(send, job), daemon=True)
+            proc.start()
+            send.close()
+            conns.append(recv)
+            procs.append(proc)
+        ends: list[tuple[Any, ...] | None] = [None] * n
+
+        def stream(i: int) -> Iterator[tuple[Any, ...]]:
+            """Worker i's items as they come (each worker's are in position order)."""
+            while True:
+                try:
+                    msg = conns[i].recv()
+                except EOFError:
+                    raise RuntimeError(f"--jobs worker {i} ended without its results") from None
+                if msg[0] == "items":
+                    if msg[2] is not None:
+                        for cap, pos in zip(self.captures, msg[2], strict=True):
+                            cap.position = pos
+                        if progress is not None:
+                            progress(sum(c.position for c in self.captures), total)
+                    yield from msg[1]
+                elif msg[0] == "end":
+                    ends[i] = msg
+                    return
                 else:
-                    held.append(res)
-                if progress is not None:
-                    progress(i + 1, total)
-        if held:
-            self._replay(held, single=False)
-        self._file_facts(captures, facts)
+                    raise RuntimeError(f"--jobs worker {i} failed:\n{msg[1]}")
 
-    def _bound(self) -> None:
-        """The parent's table of merged flows obeys the flow limit like an engine's table:
-        the idlest are retired (their totals folded by the sink), never dropped."""
-        on_end = getattr(self.sink, "on_flow_end", None)
-        while len(self._merged) > self.limits.flows and on_end is not None:
-            gone = retire_idlest(list(self._merged.values()), [])
-            dead = {id(f) for f in gone}
-            for key in [k for k, f in self._merged.items() if id(f) in dead]:
-                del self._merged[key]
-            for flow in gone:
-                on_end(flow)
-            self.flows_retired += len(gone)
+        try:
+            # ties between workers cannot happen but for evictions; then worker order
+            self._replay(heapq.merge(*(stream(i) for i in range(n)), key=itemgetter(0, 1)))
+        finally:
+            for c in conns:
+                c.close()
+            for p in procs:
+                p.join(timeout=5)
+                if p.is_alive():
+                    p.kill()
+        self._conclude([e for e in ends if e is not None])
 
-    @staticmethod
-    def _file_facts(captures: list[CaptureFile], facts: list[tuple[int, dict[str, Any]]]) -> None:
-        """Per-input facts: frames, times, link types and warnings from its segments."""
-        for cap in captures:
-            parts = [f for index, f in facts if index == cap.index]
-            cap.frames = max((r["frames"] for r in parts), default=0)
-            firsts = [r["first_ts"] for r in parts if r["first_ts"] is not None]
-            lasts = [r["last_ts"] for r in parts if r["last_ts"] is not None]
-            cap.first_ts = firsts[0] if firsts else None
-            cap.last_ts = lasts[-1] if lasts else None
-            for r in parts:
-                cap.linktypes |= r["linktypes"]
-                for w in r["warnings"]:
-                    cap.warn(w)
-
-    def _replay(self, results: list[dict[str, Any]], single: bool) -> None:
-        """Feed the sink in the order one engine would have: per input in frame order
-        (several inputs: merged by time); a flow is announced before its first event."""
-        merged = self._merged
-        timeline: list[tuple[tuple[Any, ...], int, Any]] = []
-
-        def at(file: int, frame: int, ts: float, kind: int) -> tuple[Any, ...]:
-            return (frame, kind) if single else (ts, file, frame, kind)
-
-        for res in results:
-            local: list[Flow] = []
-            for packed in res["flows"]:
-                f = _unpack_flow(packed)
-                key = _flow_key(f)
-                have = merged.get(key)
-                if have is None:
-                    merged[key] = f
-                    local.append(f)
-                    first = f.first_frames[0] if f.first_frames else 0
-                    timeline.append((at(f.file, first, f.first_ts, 0), 0, f))
-                else:
-                    _merge_into(have, f)
-                    local.append(have)
-            self.packets += res["packets"]
-            self.l2_unlisted += res["l2_unlisted"]
-            self.bytes += res["bytes"]
-            for k, v in res["errors"].items():
-                self.dissector_errors[k] = self.dissector_errors.get(k, 0) + v
-            self.unsupported_linktypes |= res["unsupported"]
-            for item in res["l2"]:
-                timeline.append((at(item[0], item[1], item[2], 1), 1, item))
-            for packed, idx in res["events"]:
-                ev = _unpack_event(packed)
-                c = ev.ctx
-                timeline.append(
-                    (at(c.file, c.frame, c.ts, 2), 2, (ev, local[idx] if idx >= 0 else None))
-                )
-        timeline.sort(key=lambda t: t[0])
+    def _replay(self, items: Iterable[tuple[Any, ...]]) -> None:
+        """Tells the sink what the workers recorded, in input order."""
         sink = self.sink
-        for _key, kind, item in timeline:
-            if kind == 0:
-                sink.on_flow(item)
-            elif kind == 1:
-                sink.on_frame_l2(*item)
+        flows = self.replayer.flows
+        replay = self.replayer._replay
+        udp = self.replayer._udp
+        on_event = sink.on_event
+        on_l2 = sink.on_frame_l2
+        makers = _MAKERS
+        raw: list[tuple[Any, ...]] = []  # core ops replayed together, in order
+        for _key, _seq, tag, item in items:
+            if tag == _RAW:
+                raw.append(item)
+                continue
+            if raw:
+                replay(raw)
+                raw = []
+            if tag == _EVENT:
+                (kind, ctx, values), g = item
+                ev = makers[kind](ctx, *values)
+                on_event(ev, flows.get(g) if g is not None else None)
+            elif tag == _ATTACH:  # the parser itself ran in the worker
+                flow = flows.get(item[0])
+                if flow is not None:
+                    key = item[1]
+                    name = udp[key][0] if key.startswith("udp:") else key
+                    flow.app = flow.app | {name}
             else:
-                sink.on_event(item[0], item[1])
+                on_l2(*item)
+        if raw:
+            replay(raw)
+
+    def _conclude(self, ends: list[tuple[Any, ...]]) -> None:
+        flows = self.replayer.flows
+        panics = forced = evicted = l2_dropped = 0
+        for k, (_tag, counters, stats, errors, infos) in enumerate(ends):
+            for t in counters:
+                flow = flows.get(t[1])
+                if flow is not None:
+                    _set_counters(flow, t)
+            for name, count in errors.items():
+                self.dissector_errors[name] = self.dissector_errors.get(name, 0) + count
+            evicted += int(stats["evicted"])
+            forced += int(stats["forced_skips"])
+            panics = max(panics, int(stats["panics"]))
+            if k == 0:
+                self.packets = int(stats["packets"])
+                self.bytes = int(stats["bytes"])
+                self.unsupported_linktypes = set(stats["unsupported"])
+                l2_dropped = int(stats["l2_dropped"])
+                for cap, info in zip(self.captures, infos, strict=True):
+                    cap.update(info)
+        self.flows_retired = evicted
+        # the single-process engine's warnings (CoreEngine.finish), in its words
+        if panics:
+            self.warnings.append(
+                f"{panics} packets could not be decoded (a fault in the packet core was "
+                "caught); they were counted but not analysed"
+            )
+        if forced:
+            self.warnings.append(
+                f"{forced} out-of-order TCP stretches were skipped because the "
+                "reassembly memory budget was reached"
+            )
+        if l2_dropped:
+            self.warnings.append(
+                f"{l2_dropped} frames came from MAC addresses beyond the limit of "
+                "distinct addresses tracked; they were counted but their senders not listed"
+            )
+
+    def finish(self) -> None:
+        """Nothing left: the workers finished their input in ``run_files``."""
+
+    def release(self) -> None:
+        self.replayer.flows = {}

@@ -3,29 +3,29 @@
 pyshark is the entry point: it finds the tshark binary. For speed the engine does not
 build pyshark packet objects; it runs that tshark once per input with ``-T ek`` and a
 fixed list of ``-e`` fields (one JSON line per frame, every field an array of its values
-in dissection order) and turns each frame into the calls the native engine makes on its
+in dissection order) and turns each frame into the calls the core engine makes on its
 sink: ``on_frame_l2`` for the first frame of every unicast source MAC, ``on_flow`` for a
 new flow, ``on_event`` for each protocol event.
 
-Flow rules are the native engine's: the outermost IP header and its transport header
+Flow rules are the core engine's: the outermost IP header and its transport header
 key the flow, ``netscan.flow.sender_is_client`` picks side A, counters use ``frame.len``,
 IP fragments after the first count towards the first fragment's flow (tshark runs with
 IP reassembly off so that every first fragment shows its transport header), ICMP and
 other IP protocols make one flow per address pair, encrypted 802.11 data frames one flow
 per station pair. Events come only from an application protocol that tshark dissected
 directly on that transport (not from payloads quoted in ICMP errors or inside tunnels);
-as in the native engine, a flow gives at most one TLS ClientHello (from side A) and one
+as in the core engine, a flow gives at most one TLS ClientHello (from side A) and one
 server certificate (from side B).
 
 What tshark does not expose as fields is taken from the bytes tshark shows: the DER of
-the server certificate (described like the native dissector does), SIP bodies and the
+the server certificate (described like the Python dissector does), SIP bodies and the
 WS-Discovery XML (tshark 4.0 has no WS-Discovery dissector and shows the UDP/3702
 payload as data), and RTSP header lines, which
 tshark 4.0 shows only as text: a second tshark run restricted to RTSP frames fetches
 those messages, so RTSP events of a file are delivered after its other events.
 
 Differences by design: tshark reassembles HTTP bodies before it reports a message, so an
-HTTP event carries the frame that completes the message (the native engine: the frame
+HTTP event carries the frame that completes the message (the core engine: the frame
 that completes the headers); ``HttpBodyEvent`` and ``VendorDiscoveryEvent`` (Wireshark
 has no dissectors for those vendor protocols) are not produced; JA4 is filled in only by
 tshark releases that compute it; RDATA of record types without a decoded value is "".
@@ -148,7 +148,7 @@ def tshark_binary() -> str:
     except TSharkNotFoundException:
         raise EngineError(
             "--engine tshark: tshark is not installed or not on the PATH "
-            "(install Wireshark's tshark, or use the native engine)"
+            "(install Wireshark's tshark, or use the default core engine)"
         ) from None
     if not os.access(path, os.X_OK):
         raise EngineError(f"--engine tshark: {path} is not executable")
@@ -327,7 +327,7 @@ def _local(tag: object) -> str:
 
 
 class TsharkEngine:
-    """Runs captures through tshark into a ``Sink`` (see ``netscan.engine.native``)."""
+    """Runs captures through tshark into a ``Sink`` (see ``netscan.engine.sink``)."""
 
     def __init__(
         self,
@@ -338,7 +338,7 @@ class TsharkEngine:
     ) -> None:
         self.sink = sink
         self.limits = _limits.resolve(limits)
-        self.flows_retired = 0  # flows retired from a full table (see the native engine)
+        self.flows_retired = 0  # flows retired from a full table (see the core engine)
         self.l2_unlisted = 0
         self.dissect = dissect
         self.tshark = tshark or tshark_binary()
@@ -408,7 +408,7 @@ class TsharkEngine:
             yield ts, index, layers
 
     def run_files(self, paths: list[str], captures: Any = None) -> None:
-        """Process the captures, merged by timestamp like the native engine's inputs."""
+        """Process the captures, merged by timestamp like the core engine's inputs."""
         base = len(self.file_stats)
         self.file_stats.extend(FileStats(path=str(p)) for p in paths)
         streams = [self._frames(base + i, str(p)) for i, p in enumerate(paths)]
@@ -507,7 +507,7 @@ class TsharkEngine:
         if hit is None:
             hit = self._new_flow(file, proto, src, dst, sport, dport, smac, dmac, ts, flags)
         flow, from_a = hit
-        # as in the native engine, TCP segments without payload never extend an upload burst
+        # as in the core engine, TCP segments without payload never extend an upload burst
         flow.count(from_a, wirelen, plen, ts, frame, proto != TCP or plen > 0)
         if frag_id is not None:
             self.frag_map[frag_id] = hit

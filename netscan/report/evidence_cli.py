@@ -20,10 +20,9 @@ import struct
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
-from netscan import __version__
-from netscan.decode.link import WLAN_PROTECTED, decode_link, mac_str
+from netscan import __version__, _core
 from netscan.safefile import private_output
 from netscan.sources.pcapfile import CaptureError, CaptureFile, Record
 
@@ -80,6 +79,26 @@ class PcapngWriter:
 
 
 # -- packet selection -----------------------------------------------------------------------
+
+
+WLAN_PROTECTED: int = _core.WLAN_PROTECTED  # pseudo EtherType: an encrypted 802.11 frame
+
+
+class _Link(NamedTuple):
+    ethertype: int
+    offset: int
+    src: bytes | None
+    dst: bytes | None
+
+
+def decode_link(linktype: int, data: bytes) -> _Link | None:
+    """The frame's link layer as the packet core decodes it (None: not decodable)."""
+    hit = _core.decode_link(linktype, data)
+    return None if hit is None else _Link(*hit)
+
+
+def mac_str(b: bytes | None) -> str | None:
+    return None if b is None else b.hex(":")
 
 
 def _l3(data: bytes, ethertype: int, off: int) -> tuple[str, str, int, int, int] | None:

@@ -31,7 +31,7 @@ def check(args: argparse.Namespace, error: Callable[[str], Exception]) -> None:
         d = getattr(args, opt)
         if d and not Path(d).is_dir():
             raise error(f"--{opt.replace('_', '-')}: not a directory: {d}")
-    if args.zeek and args.engine not in ("core", "native"):  # the default is core
+    if args.zeek and args.engine != "core":  # the default is core
         raise error("--engine does not apply to --zeek (the logs are already dissected)")
 
 

@@ -7,27 +7,29 @@
 //! in the words the Python reader has always used. Every length is checked before use and
 //! no buffer grows beyond the largest record allowed.
 
+pub mod gz;
 pub mod source;
 
 use std::collections::BTreeSet;
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use flate2::read::MultiGzDecoder;
-
+pub use gz::{GzState, GzStream};
 pub use source::Source;
 
 /// pcapng blocks larger than this are taken for damage.
 pub const MAX_BLOCK: u32 = 64 * 1024 * 1024;
 /// pcap records larger than this are taken for damage, whatever the snaplen says.
 pub const MAX_RECORD: u32 = 128 * 1024 * 1024;
-/// Decompressed bytes read from one gzip file at most (a "zip bomb" stops here).
-pub const DEFAULT_GZIP_CAP: u64 = 16 * 1024 * 1024 * 1024;
-
-const GZIP_READ: u64 = 16 * 1024;
+/// Decompressed bytes read from one gzip file at most (a "zip bomb" stops here); the
+/// analysis passes its `gunzip` limit.
+pub const DEFAULT_GZIP_CAP: u64 = 4 * 1024 * 1024 * 1024;
+/// Past `gz::RATIO_FLOOR` bytes, decompressed data may grow to this many times the
+/// compressed bytes read (the `gunzip-ratio` limit; 0: no check).
+pub const DEFAULT_GZIP_RATIO: u64 = 100;
 const SHB: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
 
 /// The input is not a capture at all (raised before any record is read).
@@ -81,34 +83,6 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-/// Stops a decompressed stream at a cap, noting that it did.
-struct Capped<R> {
-    inner: R,
-    left: u64,
-    cap: u64,
-}
-
-impl<R: Read> Read for Capped<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.left == 0 {
-            // one byte more tells a stream that ends exactly at the cap from a longer one
-            let mut probe = [0u8; 1];
-            return match self.inner.read(&mut probe)? {
-                0 => Ok(0),
-                _ => Err(std::io::Error::other(format!(
-                    "decompressed data beyond the cap of {} bytes",
-                    self.cap
-                ))),
-            };
-        }
-        // small reads: a damaged stream fails one read, and loses only what that read held
-        let want = (buf.len() as u64).min(self.left).min(GZIP_READ) as usize;
-        let n = self.inner.read(&mut buf[..want])?;
-        self.left -= n as u64;
-        Ok(n)
-    }
-}
-
 pub struct CaptureReader {
     src: Source,
     pub format: Format,
@@ -120,6 +94,8 @@ pub struct CaptureReader {
     pub linktypes: BTreeSet<u32>,
     /// file bytes read so far (compressed bytes for gzip)
     pub read_bytes: Arc<AtomicU64>,
+    /// what the gzip stream found (integrity problems, caps), reported at the end
+    gz: Option<Arc<Mutex<GzState>>>,
     done: bool,
     /// bytes of the record handed out last, consumed on the next call
     pending: usize,
@@ -176,8 +152,13 @@ fn hex(b: &[u8]) -> String {
 }
 
 impl CaptureReader {
-    /// Opens a capture file by path (gzip recognised by its magic).
-    pub fn open(path: &Path, gzip_cap: u64) -> Result<CaptureReader, CaptureError> {
+    /// Opens a capture file by path (gzip recognised by its magic, streamed with at most
+    /// `gzip_cap` decompressed bytes and the `gzip_ratio` expansion guard).
+    pub fn open(
+        path: &Path,
+        gzip_cap: u64,
+        gzip_ratio: u64,
+    ) -> Result<CaptureReader, CaptureError> {
         let shown = path.display().to_string();
         if path.is_dir() {
             return Err(CaptureError(format!(
@@ -202,17 +183,30 @@ impl CaptureReader {
             count: count.clone(),
         };
         let gzip = n == 2 && head == [0x1f, 0x8b];
+        let mut gz = None;
         let rd: Box<dyn Read + Send> = if gzip {
-            Box::new(Capped {
-                inner: MultiGzDecoder::new(BufReader::with_capacity(1 << 16, counting)),
-                left: gzip_cap,
-                cap: gzip_cap,
-            })
+            let (stream, state) = GzStream::new(counting, gzip_cap, gzip_ratio);
+            gz = Some(state);
+            Box::new(stream)
         } else {
             Box::new(counting)
         };
-        let mut r = CaptureReader::from_source(Source::new(rd), &shown)?;
+        let mut r = match CaptureReader::from_source(Source::new(rd), &shown) {
+            Ok(r) => r,
+            Err(e) => {
+                // a gzip problem before the capture header says more than "not a capture"
+                let first = gz.as_ref().and_then(|g| {
+                    let st = g.lock().unwrap_or_else(|e| e.into_inner());
+                    st.problems.first().cloned()
+                });
+                return Err(match first {
+                    Some(p) => CaptureError(format!("{shown}: {p}")),
+                    None => e,
+                });
+            }
+        };
         r.gzip = gzip;
+        r.gz = gz;
         r.read_bytes = count;
         Ok(r)
     }
@@ -248,6 +242,7 @@ impl CaptureReader {
             last_ts: None,
             linktypes: BTreeSet::new(),
             read_bytes: Arc::new(AtomicU64::new(0)),
+            gz: None,
             done: false,
             pending: 0,
             big,
@@ -291,6 +286,19 @@ impl CaptureReader {
         }
     }
 
+    /// A record cut short: said, unless the gunzip cap cut it (that has its own warning).
+    fn cut(&mut self, msg: String) {
+        if !self.gz_state().is_some_and(|st| st.capped) {
+            self.warn(msg);
+        }
+    }
+
+    fn gz_state(&self) -> Option<std::sync::MutexGuard<'_, GzState>> {
+        self.gz
+            .as_ref()
+            .map(|g| g.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
     fn finish(&mut self) {
         self.done = true;
         if let Some(err) = self.src.error.take() {
@@ -299,6 +307,13 @@ impl CaptureReader {
             self.warn(format!(
                 "{what} unreadable after byte {at} ({err}); analysed up to it"
             ));
+        }
+        let problems = self
+            .gz_state()
+            .map(|st| st.problems.clone())
+            .unwrap_or_default();
+        for p in problems {
+            self.warn(p);
         }
         match self.format {
             Format::Pcap => {}
@@ -347,7 +362,7 @@ impl CaptureReader {
         }
         let frame = self.frames;
         if avail < 16 {
-            self.warn(format!(
+            self.cut(format!(
                 "truncated record header after frame {frame}; analysed up to the cut"
             ));
             return None;
@@ -366,7 +381,7 @@ impl CaptureReader {
         }
         let need = 16 + incl as usize;
         if self.src.fill(need) < need {
-            self.warn(format!(
+            self.cut(format!(
                 "truncated last record (frame {}); analysed up to the cut",
                 frame + 1
             ));
@@ -390,7 +405,7 @@ impl CaptureReader {
             }
             let frame = self.frames;
             if avail < 12 {
-                self.warn(format!(
+                self.cut(format!(
                     "truncated block after frame {frame}; analysed up to the cut"
                 ));
                 return None;
@@ -420,7 +435,7 @@ impl CaptureReader {
             }
             let blen = blen as usize;
             if self.src.fill(blen) < blen {
-                self.warn(format!(
+                self.cut(format!(
                     "truncated last block (after frame {frame}); analysed up to the cut"
                 ));
                 return None;

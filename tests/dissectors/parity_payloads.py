@@ -1,10 +1,10 @@
 """Test helper: every payload the Python dissectors see, with the events they made.
 
-The native engine runs over a capture with the registry's parser choices wrapped, so
-that each datagram parser call and each stream parser's sequence of ``feed`` calls is
-recorded together with the events the Python dissector returned. The Rust dissectors are
-then replayed on exactly the same inputs (see test_rust_parity.py and
-benchmarks/dissect_speed.py).
+The pure-Python reference engine (``tests/reference``) runs over a capture with the
+registry's parser choices wrapped, so that each datagram parser call and each stream
+parser's sequence of ``feed`` calls is recorded together with the events the Python
+dissector returned. The Rust dissectors are then replayed on exactly the same inputs (see
+test_rust_parity.py and benchmarks/dissect_speed.py).
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from unittest import mock
 
 from netscan.dissectors import _text, registry
 from netscan.dissectors.registry import Datagrams
-from netscan.engine.native import Engine
 from netscan.events import Ctx, Event
 from netscan.flow import Flow
 from netscan.sources.pcapfile import CaptureError, CaptureFile
+from tests.reference.native import Engine
 
 
 @dataclass

@@ -1,10 +1,11 @@
 """Differential test: the Rust dissectors (netscan._core) against the Python ones.
 
-Every payload the Python dissectors see while the native engine reads the public
-captures, the demo capture and the scenario captures is handed to the Rust dissector as
-well; both must give equal events, field by field. The registry's parser choices must
-agree too. Mutated copies of the real payloads (seeded, so reproducible) go through both
-as well: the Rust port must agree on damaged input, not only on well-formed input.
+Every payload the Python dissectors see while the pure-Python reference engine
+(tests/reference) reads the public captures, the demo capture and the scenario captures
+is handed to the Rust dissector as well; both must give equal events, field by field. The
+registry's parser choices must agree too. Mutated copies of the real payloads (seeded, so
+reproducible) go through both as well: the Rust port must agree on damaged input, not
+only on well-formed input.
 
 Deliberate differences (a Python bug fixed in the port) are listed in ``DELIBERATE``
 with the reason; there are none at present.

@@ -107,10 +107,10 @@ def test_both_engines_apply_the_same_caps(floods: Any, monkeypatch: pytest.Monke
     path, wire = floods(12_000)
     lim = Limits().with_settings(["flows=2000", "conversations=800", "endpoints=300"])
     results = {}
-    for engine in ("native", "tshark"):
+    for engine in ("core", "tshark"):
         res = Analyzer(Options(engine=engine, limits=lim)).run([str(path)])
         results[engine] = res
-    nat, tsh = results["native"], results["tshark"]
+    nat, tsh = results["core"], results["tshark"]
     assert nat.warnings == tsh.warnings
     assert any(w.startswith("10,000 flows were retired") for w in nat.warnings), nat.warnings
     assert len(nat.conversations) == len(tsh.conversations) <= 800 + 2000

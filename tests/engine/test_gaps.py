@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from netscan.engine.native import Engine
+from netscan.engine.core import CoreEngine
 from netscan.events import Event, HttpBodyEvent, HttpRequestEvent
 from netscan.flow import Flow
 
@@ -45,7 +45,7 @@ def _run(stream: bytes, lost: tuple[int, int]) -> list[Event]:
         data = _frame(1000 + off, stream[off : off + 1000])
         records.append((0, frame, 1.0 + frame / 100, 1, data, len(data)))
     sink = Sink()
-    engine = Engine(sink)
+    engine = CoreEngine(sink)
     engine.run(records)
     engine.finish()
     return sink.events

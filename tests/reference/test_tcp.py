@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from netscan.decode.tcp import TcpReassembly
+from tests.reference.decode.tcp import TcpReassembly
 
 
 def _feed(segments: list[tuple[int, int, bytes]]) -> bytes:

@@ -1,4 +1,5 @@
-"""The native engine: capture records → flows and protocol events, with a tight hot path.
+"""The pure-Python engine (a test oracle, see ``tests/reference``): capture records → flows
+and protocol events.
 
 Per packet the engine decapsulates the link layer (plain and single-tagged Ethernet
 inline), reads the few IP and transport header bytes it needs by index, finds the flow in
@@ -21,23 +22,24 @@ from __future__ import annotations
 import socket
 import struct
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Any
 
 from netscan import limits as _limits
-from netscan.decode.link import (
+from netscan.dissectors import registry
+from netscan.dissectors.http import HttpStream
+from netscan.dissectors.registry import Datagrams
+from netscan.engine.sink import Sink, arp_event
+from netscan.events import Ctx, Event
+from netscan.flow import Flow, retire_idlest, sender_is_client
+from netscan.sources.pcapfile import RawRecord
+from tests.reference.decode.link import (
     ETH_ARP,
     SUPPORTED_LINKTYPES,
     WLAN_PROTECTED,
     Link,
     decode_link,
 )
-from netscan.decode.tcp import TcpReassembly
-from netscan.dissectors import registry
-from netscan.dissectors.http import HttpStream
-from netscan.dissectors.registry import Datagrams
-from netscan.events import ArpEvent, Ctx, Event
-from netscan.flow import Flow, retire_idlest, sender_is_client
-from netscan.sources.pcapfile import RawRecord
+from tests.reference.decode.tcp import TcpReassembly
 
 _PORTS = struct.Struct("!HH").unpack_from
 _ARP = struct.Struct("!HHBBH6s4s6s4s").unpack_from
@@ -48,31 +50,6 @@ MAX_SEEN_DATAGRAMS = 200_000  # remembered datagrams for repeat suppression
 MAX_FRAGMENTS = 65536  # fragmented datagrams remembered at once
 MAX_HTTP_DOWNLOAD = 16 * 1024 * 1024  # downstream bytes after which a silent client's HTTP stops
 MAX_TCP_PARSE = 256 * 1024  # stop feeding a parser after this many bytes per direction
-
-
-class Sink(Protocol):
-    """What the engines feed: the inventory implements this."""
-
-    def on_flow(self, flow: Flow) -> None: ...
-
-    def on_event(self, event: Event, flow: Flow | None) -> None: ...
-
-    def on_frame_l2(self, file: int, frame: int, ts: float, src: bytes, wirelen: int) -> None: ...
-
-
-def arp_event(
-    file: int, frame: int, ts: float, op: int, sha: bytes, spa: bytes, tha: bytes, tpa: bytes
-) -> ArpEvent:
-    """The ARP fact of one Ethernet/IPv4 request or reply (both engines build it here)."""
-    mac = sha.hex(":")
-    return ArpEvent(
-        ctx=Ctx(file, frame, ts, mac, None, None, None, 0, 0, ""),
-        op=op,
-        sender_mac=mac,
-        sender_ip=socket.inet_ntoa(spa),
-        target_mac=tha.hex(":"),
-        target_ip=socket.inet_ntoa(tpa),
-    )
 
 
 class Engine:

@@ -10,7 +10,7 @@ from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import LLC, SNAP, Dot1AD, Dot1Q, Ether
 from scapy.layers.ppp import PPP, PPPoE
 
-from netscan.decode.link import (
+from tests.reference.decode.link import (
     ETH_IPV4,
     ETH_IPV6,
     WLAN_PROTECTED,

@@ -1,1 +1,0 @@
-"""netscan.decode"""

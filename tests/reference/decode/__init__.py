@@ -1,0 +1,1 @@
+"""The pure-Python link, IP and TCP decoding of the reference engine."""
