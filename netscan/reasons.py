@@ -113,7 +113,8 @@ def _arg(value: Any, depth: int, bound: bool) -> Any:
         if "msg" in value:
             return _fill(value, depth + 1, bound)
         if "term" in value:
-            return i18n.term(str(value.get("term")), value.get("value"))
+            word = i18n.term(str(value.get("term")), value.get("value"))
+            return display(word, NAME_LIMIT) if bound else word
         raise _Unfit("unknown parameter")
     if isinstance(value, bool) or value is None:
         raise _Unfit("unexpected parameter")

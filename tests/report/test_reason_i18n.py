@@ -117,10 +117,17 @@ def test_a_hostile_parameter_stays_text(report: dict[str, Any]) -> None:
                 if k in p["args"]:
                     p["args"][k] = HOSTILE
         f["reason"] = reasons.join(f["reason_parts"])
+        for p in f["reason_parts"]:
+            if "role" in p["args"]:
+                p["args"]["role"] = {"term": "role", "value": HOSTILE}
+    assert any(
+        isinstance(p["args"].get("role"), dict) for f in bad["findings"] for p in f["reason_parts"]
+    )
     for lang in ("zh-CN", "zh-CN,en"):
         page = html_report.render(bad, lang=lang)
         assert "<img" not in page and "\u202e" not in page and "\x1b" not in page
         assert "发送至 &lt;img src=x onerror=alert(1)&gt; {0} {n} **b**" in page
+        assert "http://e.example) \\u202e\\x1b[31m向" in page  # a hostile role word too
         md = markdown_report.render(bad, lang=lang)
         assert "<img" not in md and "[l](http" not in md and "**b**" not in md
         assert "发送至 &lt;img src\\=x onerror\\=alert\\(1\\)&gt; \\{0\\} \\{n\\}" in md
