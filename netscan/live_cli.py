@@ -12,6 +12,7 @@ from datetime import datetime
 from types import FrameType
 from typing import Any, TextIO
 
+from netscan import reasons
 from netscan.untrusted import TEXT_LIMIT, display, join
 
 BEHIND_PACKETS = 20_000  # warn when the analysis is this many packets behind the capture
@@ -110,7 +111,7 @@ def finding_line(stamp: str, f: dict[str, Any]) -> str:
     where = join((dest.get("names") or [])[:2]) or display(dest.get("ip") or "")
     return (f"{stamp} FINDING   {display(str(f.get('level', '')).upper(), 12)}  "
             f"{display(f.get('device_label') or f.get('device'))} → {where}"
-            f"  {display(f.get('reason', ''), TEXT_LIMIT)}").rstrip()  # fmt: skip
+            f"  {display(reasons.reason_text(f), TEXT_LIMIT)}").rstrip()  # fmt: skip
 
 
 class _Printer:

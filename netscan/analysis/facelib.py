@@ -26,6 +26,7 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
+from netscan import reasons as R
 from netscan.analysis.content import (
     _b64,
     boundary_of,
@@ -384,14 +385,26 @@ def _finding(inv: Any, fx: Any, files: list[str], dkey: str, peer: str,
     f = _common(inv, fx, dkey, peer, level, country)
     cs = [c for c in convs if c.device == dkey and c.peer_ip == peer]
     proto = ", ".join(sorted(protocols))
+    parts = [
+        R.part(
+            "face library held off-site: {peer} pushed {records} enrolment record(s) with "
+            "{pictures} picture(s) ({faces} with a face detected) and {templates} face template(s) "
+            "in plaintext ({protocols}) to this device",
+            peer=peer,
+            records=len(records),
+            pictures=pictures,
+            faces=faces,
+            templates=templates,
+            protocols=proto,
+        )
+    ]
     f.update({
         "bytes_up": sum(c.bytes_up for c in cs),
         "bytes_down": sum(c.bytes_down for c in cs),
         "first_ts": fx._iso(first),
         "last_ts": fx._iso(last),
-        "reason": (f"face library held off-site: {peer} pushed {len(records)} enrolment "
-                   f"record(s) with {pictures} picture(s) ({faces} with a face detected) and "
-                   f"{templates} face template(s) in plaintext ({proto}) to this device"),
+        "reason": R.join(parts),
+        "reason_parts": parts,
         "evidence": ev.items,
         "faces": [],
         "face_images": faces,
@@ -413,13 +426,22 @@ def _bulk_finding(inv: Any, fx: Any, files: list[str], dkey: str, peer: str, cs:
     for c in cs:
         ev.add(c.first_frame[0], c.first_frame[1],
                f"encrypted {c.transport}/{c.port} from {peer}: {bd:,} bytes down, {bu:,} up")  # fmt: skip
+    parts = [
+        R.part(
+            "face library possibly held off-site: encrypted bulk download of {down:,} bytes "
+            "(against {up:,} up) to this face terminal from {peer}",
+            down=bd,
+            up=bu,
+            peer=peer,
+        )
+    ]
     f.update({
         "bytes_up": bu,
         "bytes_down": bd,
         "first_ts": fx._iso(min(c.first_ts for c in cs)),
         "last_ts": fx._iso(max(c.last_ts for c in cs)),
-        "reason": (f"face library possibly held off-site: encrypted bulk download of {bd:,} bytes "
-                   f"(against {bu:,} up) to this face terminal from {peer}"),
+        "reason": R.join(parts),
+        "reason_parts": parts,
         "evidence": ev.items,
         "faces": [],
         "face_images": 0,

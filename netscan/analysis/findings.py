@@ -31,6 +31,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from netscan import reasons as R
 from netscan.analysis.content import BodyRouter, ContentItem, body_router, parse_body
 from netscan.analysis.faces import FaceChecker, ImageCheck
 from netscan.analysis.roles import looks_like_video_vendor, trusted_signature
@@ -245,6 +246,12 @@ def _ip_sort(ip: str) -> tuple[int, int]:
     return (a.version, int(a))
 
 
+SHAPE_DESC = (
+    "{up:,} bytes up / {down:,} down over {seconds:.0f} s, {bursts} upload bursts "
+    "({images} picture-sized)"
+)
+
+
 def upstream_shape(g: Group) -> tuple[str, str]:
     """("media" | "image-uploads" | "chatter", description) for a device → peer group."""
     up, down = g.bytes_up, g.bytes_down
@@ -253,9 +260,15 @@ def upstream_shape(g: Group) -> tuple[str, str]:
     images = g.image_bursts
     dur = max(g.last_ts - g.first_ts, 1.0)
     ratio = up / max(down, 1)
-    desc = (
-        f"{up:,} bytes up / {down:,} down over {dur:.0f} s, {len(bursts)} upload bursts "
-        f"({len(images)} picture-sized)"
+    desc = R.english(
+        R.part(
+            SHAPE_DESC,
+            up=up,
+            down=down,
+            seconds=round(dur, 3),
+            bursts=len(bursts),
+            images=len(images),
+        )
     )
     if up >= MEDIA_MIN_BYTES and ratio >= MEDIA_UP_DOWN and (not bursts or big >= 0.5 * up):
         return "media", desc
@@ -586,7 +599,7 @@ def _assess(
     pictures = [h for h in hits if h.check is not None]
     images = g.image_bursts if g.convs else []
     ev = _Ev(inv.files)
-    reasons: list[str] = []
+    reasons: list[dict[str, Any]] = []
     dest_label = _endpoint_label(ep, g.peer)
 
     if faces:
@@ -596,42 +609,82 @@ def _assess(
         protos = sorted({h.item.protocol for h in faces})
         what = []
         if n_img:
-            what.append(f"{n_img} distinct picture(s) in which a face was detected")
+            what.append(
+                R.part("{images} distinct picture(s) in which a face was detected", images=n_img)
+            )
         if n_tpl:
-            what.append(f"{n_tpl} face template(s)")
+            what.append(R.part("{templates} face template(s)", templates=n_tpl))
+        both = R.part("{first} and {second}", first=what[0], second=what[-1])
         reasons.append(
-            f"{' and '.join(what)} sent in plaintext ({', '.join(protos)}) to {dest_label}"
+            R.part(
+                "{what} sent in plaintext ({protocols}) to {dest}",
+                what=both if len(what) > 1 else what[0],
+                protocols=", ".join(protos),
+                dest=dest_label,
+            )
         )
     elif face_cloud and images:
         level, kind = "likely", "face-cloud-upload"
         reasons.append(
-            f"{len(images)} picture-sized upload burst(s) to the face-recognition cloud "
-            f"{dest_label}"
+            R.part(
+                "{n} picture-sized upload burst(s) to the face-recognition cloud {dest}",
+                n=len(images),
+                dest=dest_label,
+            )
         )
     elif unconfirmed:
         level, kind = "likely", "face-upload"
         reasons.append(
-            f"{len(unconfirmed)} picture(s) labelled as faces by the protocol "
-            f"({', '.join(sorted({h.item.protocol for h in unconfirmed}))}) sent to "
-            f"{dest_label}; the local detector did not confirm a face"
+            R.part(
+                "{n} picture(s) labelled as faces by the protocol ({protocols}) sent to "
+                "{dest}; the local detector did not confirm a face",
+                n=len(unconfirmed),
+                protocols=", ".join(sorted({h.item.protocol for h in unconfirmed})),
+                dest=dest_label,
+            )
         )
     elif capable and face_cloud:
         level, kind = "possible", "face-cloud-contact"
-        reasons.append(f"{_a(role)} talks to the face-recognition cloud {dest_label}")
+        reasons.append(
+            R.part(
+                R.with_article("a {role} talks to the face-recognition cloud {dest}", role),
+                role=R.term("role", role),
+                dest=dest_label,
+            )
+        )
     elif capable and (shape in ("media", "image-uploads") or pictures):
         level, kind = "possible", "offsite-upstream"
-        what = {
+        sends = {
             "media": "sustained upstream media",
             "image-uploads": "repeated picture-sized uploads",
         }.get(shape, "picture uploads")
         cat = "vendor cloud" if ep and ep.category == "vendor-cloud" else "off-site host"
-        reasons.append(f"{_a(role)} sends {what} to the {cat} {dest_label}")
+        reasons.append(
+            R.part(
+                R.with_article("a {role} sends {what} to the {where} {dest}", role),
+                role=R.term("role", role),
+                what=R.part(sends),
+                where=R.part(cat),
+                dest=dest_label,
+            )
+        )
         if pictures:
-            reasons.append(f"{len(pictures)} picture(s) carved from its uploads; none holds a face")
+            reasons.append(
+                R.part("{n} picture(s) carved from its uploads; none holds a face", n=len(pictures))
+            )
     else:
         return None
     if shape_desc:
-        reasons.append(shape_desc)
+        reasons.append(
+            R.part(
+                SHAPE_DESC,
+                up=g.bytes_up,
+                down=g.bytes_down,
+                seconds=round(max(g.last_ts - g.first_ts, 1.0), 3),
+                bursts=len(g.bursts),
+                images=len(g.image_bursts),
+            )
+        )
 
     # evidence: content first, then the destination's naming, the flow, the device
     for h in faces + unconfirmed + [h for h in pictures if h not in faces + unconfirmed]:
@@ -658,7 +711,7 @@ def _assess(
     path = _path(inv, layers, ep, g.peer)
     if len(layers) > 1:
         n_feed = sum(len(layer) for layer in layers[:-1])
-        reasons.append(f"fed by {n_feed} device(s) on the premises")
+        reasons.append(R.part("fed by {n} device(s) on the premises", n=n_feed))
         for layer in layers[:-1]:
             for key, how in layer:
                 fdev = inv.devices.get(key)
@@ -702,7 +755,8 @@ def _assess(
         "shape": shape,
         "first_ts": _iso(first),
         "last_ts": _iso(last),
-        "reason": "; ".join(reasons),
+        "reason": R.join(reasons),
+        "reason_parts": reasons,
         "evidence": ev.items,
         "faces": face_summary,
         "face_images": len({f["sha256"] for f in face_summary if f["face"]}),
@@ -749,10 +803,6 @@ def _path(
     return out
 
 
-def _a(word: str) -> str:
-    return ("an " if word[:1] in "aeiou" or word.startswith("nvr") else "a ") + word
-
-
 def wlan_video_shape(c: Conversation) -> bool:
     dur = max(c.last_ts - c.first_ts, 0.0)
     if c.bytes_up < WLAN_MIN_BYTES or dur < WLAN_MIN_SECONDS:
@@ -795,13 +845,20 @@ def _assess_wlan(
             f"{c.packets_up} frames over {c.last_ts - c.first_ts:.0f} s",
         )
     _role_evidence(ev, dev)
-    vendor = dev.vendor if dev and dev.vendor else "unknown vendor"
-    reason = (
-        f"seen only as encrypted 802.11: a {role if role != 'unknown' else 'camera-vendor'} "
-        f"device ({vendor}) sends a steady video-shaped upstream ({up:,} bytes over "
-        f"{last - first:.0f} s) through {', '.join(peers)}; the final destination cannot be "
-        "seen, so it may leave the premises"
-    )
+    vendor: Any = dev.vendor if dev and dev.vendor else R.part("unknown vendor")
+    reason_parts = [
+        R.part(
+            "seen only as encrypted 802.11: a {role} device ({vendor}) sends a steady "
+            "video-shaped upstream ({up:,} bytes over {seconds:.0f} s) through {peers}; the "
+            "final destination cannot be seen, so it may leave the premises",
+            role=R.term("role", role) if role != "unknown" else R.part("camera-vendor"),
+            vendor=vendor,
+            up=up,
+            seconds=round(last - first, 3),
+            peers=", ".join(peers),
+        )
+    ]
+    reason = R.join(reason_parts)
     dest = _destination(None, None)
     peer_key = peers[0] if peers else ""
     level = "possible"
@@ -845,6 +902,7 @@ def _assess_wlan(
         "first_ts": _iso(first),
         "last_ts": _iso(last),
         "reason": reason,
+        "reason_parts": reason_parts,
         "evidence": ev.items,
         "faces": [],
         "face_images": 0,

@@ -162,6 +162,9 @@ def behaviours(inv: Inventory, convs: list[Conversation]) -> dict[str, dict[str,
                 f"forwards traffic for {n} off-site address{'es' if n > 1 else ''}"
                 + (" and answers DNS" if mac in resolvers else "")
             )
+    for mac, frame in inv.link.ra_senders.items():
+        if mac in inv.devices:
+            out[mac]["advertises-routes"] = f"sends IPv6 Router Advertisements (frame {frame})"
     wired = {c.device for c in convs if c.transport != "wlan"}
     for c in convs:
         if c.transport == "wlan" and c.device not in wired and _wlan_video(c):

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 
+from netscan import reasons as R
 from netscan.analysis.findings import IMAGE_BURST_MAX, IMAGE_BURST_MIN
 
 ALPHA = 0.05
@@ -53,7 +54,16 @@ class WalkVerdict:
     p_pictures: float | None = None  # binomial test on windows with a picture-sized burst
     method: str = ""
     significant: bool = False
-    sentence: str = ""
+    sentence: str = ""  # in English; sentence_part keeps its template and parameters
+    sentence_part: dict[str, object] | None = None
+
+    def say(self, part: dict[str, object]) -> None:
+        self.sentence_part = part
+        self.sentence = R.english(part)
+
+    def text(self) -> str:
+        """The verdict in the current language."""
+        return R.sentence_text(self.sentence_part, self.sentence)
 
     @property
     def p(self) -> float | None:
@@ -73,6 +83,7 @@ class WalkVerdict:
             "method": self.method,
             "significant": self.significant,
             "verdict": self.sentence,
+            "verdict_parts": [self.sentence_part] if self.sentence_part else [],
             "mark_windows": [w(x) for x in self.mark_windows],
             "control_windows": [w(x) for x in self.control_windows],
         }
@@ -158,7 +169,7 @@ def judge(marks: Sequence[tuple[int, float]], bursts: Iterable[tuple[float, floa
     burst is known; marks after that are left unjudged (and said so)."""
     v = WalkVerdict(marks=len(marks), window=window)
     if not marks:
-        v.sentence = "No marks yet (press m during a walk test)."
+        v.say(R.part("No marks yet (press m during a walk test)."))
         return v
     bursts = list(bursts)
     unjudged = 0
@@ -169,8 +180,8 @@ def judge(marks: Sequence[tuple[int, float]], bursts: Iterable[tuple[float, floa
         unjudged = len(marks) - len(kept)
         marks = kept
         if not marks:
-            v.sentence = (f"The {unjudged} mark(s) fall after the recorded upload bursts "
-                          "(the record is bounded): not judged.")  # fmt: skip
+            v.say(R.part("The {n} mark(s) fall after the recorded upload bursts (the record "
+                         "is bounded): not judged.", n=unjudged))  # fmt: skip
             return v
     after, control = windows(marks, bursts, window, span)
     v.mark_windows, v.control_windows = after, control
@@ -178,11 +189,11 @@ def judge(marks: Sequence[tuple[int, float]], bursts: Iterable[tuple[float, floa
     followed = sum(1 for w in after if w.bursts)
     mark_mean = sum(w.bytes for w in after) / k
     if len(control) < MIN_CONTROL:
-        v.sentence = (
-            f"Uploads in {followed} of {k} window(s) of {window:.0f} s after marks; only "
-            f"{len(control)} equally long window(s) without marks to compare with: not enough "
-            "traffic to tell cause from coincidence (capture longer before or after the marks)."
-        )
+        v.say(R.part(
+            "Uploads in {followed} of {k} window(s) of {window:.0f} s after marks; only "
+            "{control} equally long window(s) without marks to compare with: not enough "
+            "traffic to tell cause from coincidence (capture longer before or after the marks).",
+            followed=followed, k=k, window=window, control=len(control)))  # fmt: skip
         return v
     ctl_mean = sum(w.bytes for w in control) / len(control)
     v.p_bytes, v.method = _perm_p([w.bytes for w in after], [w.bytes for w in control])
@@ -193,20 +204,27 @@ def judge(marks: Sequence[tuple[int, float]], bursts: Iterable[tuple[float, floa
         v.method += "; binomial test on windows with a picture-sized burst"
     v.significant = v.p is not None and v.p < alpha and mark_mean > ctl_mean
     ctl_any = sum(1 for w in control if w.bursts)
-    detail = (
-        f"{_bytes(mark_mean)} per {window:.0f} s window after {k} mark(s) "
-        f"({followed} with uploads, {pic_after} with picture-sized bursts) against "
-        f"{_bytes(ctl_mean)} per window in {len(control)} window(s) without marks "
-        f"({ctl_any} with uploads)"
+    detail = R.part(
+        "{mark_mean} per {window:.0f} s window after {k} mark(s) ({followed} with uploads, "
+        "{pictures} with picture-sized bursts) against {control_mean} per window in {control} "
+        "window(s) without marks ({control_followed} with uploads)",
+        mark_mean=_bytes(mark_mean),
+        window=window,
+        k=k,
+        followed=followed,
+        pictures=pic_after,
+        control_mean=_bytes(ctl_mean),
+        control=len(control),
+        control_followed=ctl_any,
     )
     assert v.p is not None
     if unjudged:
-        detail += (f"; {unjudged} later mark(s) not judged (the record of upload bursts is "
-                   "bounded)")  # fmt: skip
+        detail = R.part("{detail}; {n} later mark(s) not judged (the record of upload bursts is "
+                        "bounded)", detail=detail, n=unjudged)  # fmt: skip
     if v.significant:
-        v.sentence = (f"Uploads followed the marks: {detail}; probability by chance "
-                      f"{_fmt_p(v.p)}.")  # fmt: skip
+        v.say(R.part("Uploads followed the marks: {detail}; probability by chance {p}.",
+                     detail=detail, p=_fmt_p(v.p)))  # fmt: skip
     else:
-        v.sentence = (f"Uploads after the marks are not distinguishable from its normal "
-                      f"traffic: {detail}; probability by chance {_fmt_p(v.p)}.")  # fmt: skip
+        v.say(R.part("Uploads after the marks are not distinguishable from its normal traffic: "
+                     "{detail}; probability by chance {p}.", detail=detail, p=_fmt_p(v.p)))  # fmt: skip
     return v

@@ -155,6 +155,7 @@ class LinkEvidence:
         self.gateways: dict[str, str] = {}  # MAC -> why it is a gateway
         self.announced: dict[str, tuple[str, str, int, int]] = {}  # prefix -> source facts
         self.dropped = 0  # sightings beyond the bounds
+        self.ra_senders: dict[str, int] = {}  # MAC -> first frame of its Router Advertisement
 
     # -- collection ---------------------------------------------------------------------
 
@@ -195,6 +196,8 @@ class LinkEvidence:
         mac = ev.router_mac or ctx.src_mac
         if mac and not int(mac[:2], 16) & 1:
             self.gateways[mac] = f"sends Router Advertisements (frame {ctx.frame})"
+            if len(self.ra_senders) < self.max_macs:
+                self.ra_senders.setdefault(mac, ctx.frame)
         for prefix, on_link, auto in zip(ev.prefixes, ev.on_link, ev.autonomous, strict=False):
             flags = ", ".join(n for n, f in (("on-link", on_link), ("autonomous", auto)) if f)
             why = f"Router Advertisement from {mac or ctx.src_ip} announces {prefix}" + (

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 from rich.text import Text
 
-from netscan import i18n
+from netscan import i18n, reasons
 from netscan.analyze import Result
 from netscan.i18n import _
 from netscan.untrusted import TEXT_LIMIT, assemble, display, join, text
@@ -184,7 +184,7 @@ def print_summary(result: Result, console: Console | None = None) -> None:
                 console.print(Text("          " + _("path: {path}").format(path=path_text(f["path"]))),
                               highlight=False)  # fmt: skip
             console.print(
-                Text("          ") + text(f.get("reason", ""), "dim", TEXT_LIMIT),
+                Text("          ") + text(reasons.reason_text(f), "dim", TEXT_LIMIT),
                 highlight=False,
             )
             console.print(Text("          " + finding_ref(f)), highlight=False)

@@ -13,7 +13,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from netscan import i18n, untrusted
+from netscan import i18n, reasons, untrusted
 from netscan.i18n import N_, _, ngettext
 from netscan.inventory.model import CAMERA_FAMILY
 from netscan.report import case_section, legal, walk_section
@@ -206,9 +206,12 @@ def kind_text(kind: Any) -> str:
     return _("{kind}: {meaning}").format(kind=word, meaning=_(meaning))
 
 
-def reason_label() -> str:
-    """In a language other than English, the analysis' own (English) reason is labelled so."""
-    return "" if i18n.current() == "en" else _("Analysis (as netscan wrote it, in English): ")
+def reason_label(f: dict[str, Any] | None = None) -> str:
+    """In a language other than English, the analysis' own (English) reason is labelled so
+    when it is shown as it is (the finding ``f`` has no translatable ``reason_parts``)."""
+    if i18n.current() == "en" or (f is not None and reasons.is_translated(f)):
+        return ""
+    return _("Analysis (as netscan wrote it, in English): ")
 
 
 def headline_text(worst: str | None) -> str:
@@ -247,7 +250,7 @@ def _finding(f: dict[str, Any]) -> str:
         f'<article class="finding" id="{_e(str(f.get("id")) + _ID_SUFFIX.get())}" style="border-left-color:{colour}">',
         f"<h3>{_badge(level)} <code>{_e(f.get('id'))}</code> {_e(f.get('device_label'))}"
         f" → {_e(_dest_text(d))}</h3>",
-        f"<p>{_e(reason_label())}{_e(f.get('reason'))}</p>",
+        f"<p>{_e(reason_label(f))}{_e(reasons.reason_text(f))}</p>",
         _case_note(f),
         f'<div class="path"><b>{_e(_("Path:"))}</b> {_e(_path_text(f.get("path", [])))}</div>',
         _kv(

@@ -6,7 +6,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from netscan import i18n
+from netscan import i18n, reasons
 from netscan.i18n import _
 from netscan.report import case_section, legal, walk_section
 from netscan.report.html_report import (
@@ -124,7 +124,7 @@ def _render(report: dict[str, Any], analyst: str | None) -> str:
         lines += [
             f"### {m(level.upper())} {_code(f.get('id'))} — {m(f.get('device_label'))}",
             "",
-            m(reason_label()) + m(f.get("reason", "")),
+            m(reason_label(f)) + m(reasons.reason_text(f)),
             "",
             f"- {_t('Path: {path}', path=_path_text(f.get('path', [])))}",
             f"- {_t('Kind: {kind}', kind=kind_text(f.get('kind')))}",

@@ -20,7 +20,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from netscan import untrusted
+from netscan import reasons, untrusted
 from netscan.analysis.findings import IMAGE_BURST_MAX, IMAGE_BURST_MIN
 from netscan.analysis.walktest import judge
 from netscan.i18n import _
@@ -212,8 +212,8 @@ def timeline_svg(test: dict[str, Any], section: dict[str, Any]) -> str:
 
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="walk" viewBox="0 0 {SVG_W} {SVG_H}" '
-        f'width="100%" role="img" aria-label="{e("walk test timeline: " + str(test.get("verdict")))}">',
-        f"<title>{e(test.get('verdict'))}</title>",
+        f'width="100%" role="img" aria-label="{e("walk test timeline: " + reasons.verdict_text(test))}">',
+        f"<title>{e(reasons.verdict_text(test))}</title>",
         f'<rect x="{PAD_L}" y="{TOP}" width="{plot_w}" height="{AXIS - TOP}" fill="#fff" '
         'stroke="#ccc"/>',
     ]
@@ -351,7 +351,7 @@ def html(report: dict[str, Any]) -> str:
         out.append(
             f"<div class='finding walktest {cls}'><h3>{e(t.get('device_label'))} "
             f"<span class='small mono'>{e(t.get('device'))}</span></h3>"
-            f"<p class='walk-verdict'><b>{e(t.get('verdict'))}</b></p>"
+            f"<p class='walk-verdict'><b>{e(reasons.verdict_text(t))}</b></p>"
             + timeline_svg(t, sec)
             + _kv_html(
                 [
@@ -437,7 +437,7 @@ def markdown(report: dict[str, Any]) -> list[str]:
             "",
             f"### {m(t.get('device_label'))} ({m(t.get('device'))})",
             "",
-            f"**{m(t.get('verdict'))}**",
+            f"**{m(reasons.verdict_text(t))}**",
             "",
             f"- {_('After marks')}{_(': ')}{after}",
             f"- {_('Without marks')}{_(': ')}{control}",

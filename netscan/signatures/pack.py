@@ -58,6 +58,7 @@ BEHAVIOURS: dict[str, str] = {
     "forwards-offsite": (
         "is the MAC behind off-site addresses (three or more, or one while it answers DNS or starts no conversation itself)"
     ),
+    "advertises-routes": "sends IPv6 Router Advertisements (RFC 4861): it is the link's router",
     "wlan-video-upstream": "sends a steady video-shaped upstream on encrypted 802.11",
     "private-mac-client": "a locally administered MAC that speaks as a client",
 }

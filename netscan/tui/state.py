@@ -332,7 +332,7 @@ def walk_verdict(marks: Iterable[Mark], bursts: list[Burst], window: float,
         times = [b.start for b in bursts] + [m.capture_ts for m in marks]
         lo, hi = (min(times), max(times)) if times else (0.0, 0.0)
     return judge([(m.number, m.capture_ts) for m in marks], [(b.start, b.bytes) for b in bursts],
-                 window, (lo, hi), truncated=truncated).sentence  # fmt: skip
+                 window, (lo, hi), truncated=truncated).text()  # fmt: skip
 
 
 # -- graph ---------------------------------------------------------------------------------

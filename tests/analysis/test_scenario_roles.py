@@ -32,6 +32,7 @@ UNTELLABLE = {
     ("wlan_camera", sc.GATEWAY.mac): {"unknown"},  # an 802.11 address, no traffic of its own
     ("json_face_api", sc.PC.mac): {"unknown"},  # one JSON post, no name, agent or DHCP
     ("possible_vendor_cloud", sc.HIK_NVR.mac): {"camera"},  # a Hikvision box uploading video
+    ("ipv6_slaac", sc.HIK_NVR.mac): {"camera"},  # receives one datagram; only its OUI speaks
 }
 # pcaps/README.md: the demo's stated roles
 DEMO = {

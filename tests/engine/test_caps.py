@@ -98,7 +98,8 @@ def test_flood_memory_does_not_grow_with_the_flood(tmp_path: Path, floods: Any) 
     assert a.returncode == b.returncode == 0, (a.stderr, b.stderr)
     # twice the flows, the same tables: a few MB of address strings at most
     assert b.maxrss_mb - a.maxrss_mb < 25, (a.maxrss_mb, b.maxrss_mb)
-    assert b.maxrss_mb < 400, b.maxrss_mb
+    # the fixed part (interpreter, pack, the IEEE MA-L/MA-M/MA-S registry, geo tables)
+    assert b.maxrss_mb < 450, b.maxrss_mb
     assert a.report is not None and b.report is not None
     assert len(b.report["flows"]) == len(a.report["flows"]) == 200
 

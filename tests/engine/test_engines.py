@@ -135,8 +135,12 @@ def facts(path: str, engine: str) -> Facts:
 
     events: list[Event] = []
     original = Inventory.on_event
+    current: list[Inventory] = []
 
     def record(self: Inventory, ev: Event, flow: Flow | None) -> None:
+        if not current or current[0] is not self:  # a new pass (premises inference): anew
+            current[:] = [self]
+            events.clear()
         events.append(ev)
         original(self, ev, flow)
 

@@ -49,7 +49,7 @@ def test_jobs_equal_single_process(small_segments: list[int], name: str) -> None
     path = str(PCAPS / "demo_sales_office.pcapng") if name == "demo" else str(realworld(name))
     single = _report(path, 1)
     multi = _report(path, 3)
-    assert small_segments == [3]  # the workers ran
+    assert small_segments and set(small_segments) == {3}  # the workers ran (every pass)
     assert multi["inputs"] == single["inputs"]
     assert multi["flows"] == single["flows"]
     assert multi["devices"] == single["devices"]
@@ -61,7 +61,7 @@ def test_jobs_equal_single_process_over_several_inputs(small_segments: list[int]
     paths = [str(PCAPS / "demo_sales_office.pcapng"), str(realworld("big_mixed_1kxun_ndpi.pcap"))]
     single = _report(paths, 1)
     multi = _report(paths, 2)
-    assert small_segments == [2]
+    assert small_segments and set(small_segments) == {2}
     for key in ("inputs", "flows", "devices", "endpoints", "findings", "warnings"):
         assert multi[key] == single[key], key
 

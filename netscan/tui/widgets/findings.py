@@ -12,7 +12,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import OptionList, Sparkline, Static
 from textual.widgets.option_list import Option
 
-from netscan import i18n
+from netscan import i18n, reasons
 from netscan.analysis.findings import MAX_BURSTS as FINDING_MAX_BURSTS
 from netscan.i18n import _
 from netscan.tui.state import (
@@ -71,7 +71,7 @@ def finding_detail(f: dict[str, Any], hits_text: str) -> Group:
                 status=display(st.get("status", "?"), 12), who=display(st.get("by") or "?", 60),
                 when=display(st.get("at") or "?", 32), why=display(st.get("why") or "", 200))))  # fmt: skip
     t.add_row(_("kind"), text(i18n.term("kind", f.get("kind", ""))))
-    t.add_row(_("reason"), text(f.get("reason", ""), limit=TEXT_LIMIT))
+    t.add_row(_("reason"), text(reasons.reason_text(f), limit=TEXT_LIMIT))
     t.add_row(_("path"), Text(finding_path(f) or display(f.get("device_mac", ""))))
     names = join(d.get("names") or [])
     t.add_row(_("destination"), Text(f"{display(d.get('ip', '?'))} {names}".strip()))
