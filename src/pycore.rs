@@ -481,19 +481,7 @@ impl Core {
             .readers
             .get(i)
             .ok_or_else(|| PyValueError::new_err("no such input"))?;
-        let d = PyDict::new(py);
-        d.set_item("format", r.format.name())?;
-        d.set_item("gzip", r.gzip)?;
-        d.set_item("frames", r.frames)?;
-        d.set_item("first_ts", r.first_ts)?;
-        d.set_item("last_ts", r.last_ts)?;
-        d.set_item(
-            "linktypes",
-            r.linktypes.iter().copied().collect::<Vec<u32>>(),
-        )?;
-        d.set_item("warnings", r.warnings.clone())?;
-        d.set_item("position", r.read_bytes.load(Ordering::Relaxed))?;
-        Ok(d)
+        reader_info(py, r)
     }
 
     /// Reads and processes up to `max_records` records of the open inputs with the GIL
@@ -659,20 +647,25 @@ impl Reader {
             .inner
             .lock()
             .map_err(|_| PyRuntimeError::new_err("the reader failed earlier"))?;
-        let d = PyDict::new(py);
-        d.set_item("format", r.format.name())?;
-        d.set_item("gzip", r.gzip)?;
-        d.set_item("frames", r.frames)?;
-        d.set_item("first_ts", r.first_ts)?;
-        d.set_item("last_ts", r.last_ts)?;
-        d.set_item(
-            "linktypes",
-            r.linktypes.iter().copied().collect::<Vec<u32>>(),
-        )?;
-        d.set_item("warnings", r.warnings.clone())?;
-        d.set_item("position", r.read_bytes.load(Ordering::Relaxed))?;
-        Ok(d)
+        reader_info(py, &r)
     }
+}
+
+/// What a reader knows of its input so far (`Core.file_info` and `Reader.info`).
+fn reader_info<'py>(py: Python<'py>, r: &CaptureReader) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("format", r.format.name())?;
+    d.set_item("gzip", r.gzip)?;
+    d.set_item("frames", r.frames)?;
+    d.set_item("first_ts", r.first_ts)?;
+    d.set_item("last_ts", r.last_ts)?;
+    d.set_item(
+        "linktypes",
+        r.linktypes.iter().copied().collect::<Vec<u32>>(),
+    )?;
+    d.set_item("warnings", r.warnings.clone())?;
+    d.set_item("position", r.read_bytes.load(Ordering::Relaxed))?;
+    Ok(d)
 }
 
 /// The link layer of one frame, decoded as the core decodes it: `(ethertype, offset of the
