@@ -426,16 +426,24 @@ class CoreEngine:
                         flow_end(flow)
         self._flush_stops()
 
+    def app_name(self, key: str) -> str | None:
+        """The application a parser key names on its flow (``Flow.app``); None for the
+        parsers of link facts (Router Advertisements), which name none."""
+        if key == "icmpv6":
+            return None
+        return self._udp[key][0] if key.startswith("udp:") else key
+
     def _attach(self, flow: Flow, key: str) -> None:
         if key.startswith("udp:"):
             name, fn = self._udp[key]
             parser: Any = Datagrams(fn, skip_id=name in _SKIP_ID)
-        elif key == "icmpv6":  # Router Advertisements: link facts, not an application
-            flow.parser = Datagrams(icmpv6.parse)
-            return
+        elif key == "icmpv6":
+            parser = Datagrams(icmpv6.parse)
         else:
-            name, parser = key, _TCP_PARSERS[key]()
-        flow.app = _with_app(flow.app, name)
+            parser = _TCP_PARSERS[key]()
+        name = self.app_name(key)
+        if name is not None:
+            flow.app = _with_app(flow.app, name)
         flow.parser = parser
 
     def _error(self, flow: Flow, parser: Any, fid: int) -> None:

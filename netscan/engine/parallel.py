@@ -45,6 +45,7 @@ from netscan.engine.core import (
     CoreCapture,
     CoreEngine,
     _set_counters,
+    _with_app,
 )
 from netscan.events import EVENT_TYPES, Ctx, Event
 from netscan.flow import Flow
@@ -332,7 +333,7 @@ class ParallelEngine:
         sink = self.sink
         flows = self.replayer.flows
         replay = self.replayer._replay
-        udp = self.replayer._udp
+        app_name = self.replayer.app_name
         on_event = sink.on_event
         on_l2 = sink.on_frame_l2
         makers = _MAKERS
@@ -351,10 +352,9 @@ class ParallelEngine:
             elif tag == _ATTACH:  # the parser itself ran in the worker
                 flow = flows.get(item[0])
                 if flow is not None:
-                    key = item[1]
-                    if key != "icmpv6":  # Router Advertisements: link facts, no application
-                        name = udp[key][0] if key.startswith("udp:") else key
-                        flow.app = flow.app | {name}
+                    name = app_name(item[1])
+                    if name is not None:
+                        flow.app = _with_app(flow.app, name)
             else:
                 on_l2(*item)
         if raw:
