@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from netscan.dissectors import dhcp, dhcpv6, dns, http, nbns, ntp, quic, rtsp, sip, ssdp, tls, wsd
-from netscan.dissectors.vendor.registry import VENDOR_UDP_PARSERS
+from netscan.dissectors.discovery.registry import DISCOVERY_UDP_PARSERS
 from netscan.events import Ctx, Event
 
 HTTP_MAX_MESSAGES = 5000  # keep-alive devices poll for hours; their uploads come late
@@ -27,8 +27,8 @@ UDP_PARSERS: dict[int, tuple[str, DatagramParser]] = {
     3702: ("wsd", wsd.parse),
     5060: ("sip", sip.parse),
 }
-for _port, _fn in VENDOR_UDP_PARSERS.items():
-    UDP_PARSERS.setdefault(_port, (getattr(_fn, "__module__", "vendor").rsplit(".", 1)[-1], _fn))
+for _port, _fn in DISCOVERY_UDP_PARSERS.items():
+    UDP_PARSERS.setdefault(_port, (getattr(_fn, "__module__", "discovery").rsplit(".", 1)[-1], _fn))
 
 
 class Datagrams:

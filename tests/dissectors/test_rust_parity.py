@@ -23,7 +23,7 @@ import pytest
 
 from netscan import _core
 from netscan.dissectors import dhcp, dhcpv6, dns, nbns, ntp, quic, sip, ssdp, tls
-from netscan.dissectors.vendor.registry import VENDOR_UDP_PARSERS
+from netscan.dissectors.discovery.registry import DISCOVERY_UDP_PARSERS
 from netscan.events import Ctx, Event
 from tests.conftest import PCAPS, realworld_files
 from tests.dissectors.parity_payloads import Recording, Stream, recording
@@ -144,7 +144,7 @@ def _check_streams(rec: Recording) -> tuple[int, list[str]]:
 
 
 def _check_choices(rec: Recording) -> list[str]:
-    vendor = list(VENDOR_UDP_PARSERS)
+    vendor = list(DISCOVERY_UDP_PARSERS)
     bad = []
     for c in rec.choices:
         if c.transport == "udp":
@@ -152,7 +152,7 @@ def _check_choices(rec: Recording) -> list[str]:
             name = None if hit is None else hit[0]
             if name == "python":
                 port = hit[1]
-                name = VENDOR_UDP_PARSERS[port].__module__.rsplit(".", 1)[-1]
+                name = DISCOVERY_UDP_PARSERS[port].__module__.rsplit(".", 1)[-1]
         else:
             name = _core.tcp_parser_name(c.first, c.a_port, c.b_port)
         if name != c.name:

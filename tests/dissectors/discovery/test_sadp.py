@@ -1,16 +1,16 @@
 """Hikvision SADP parser.
 
 The messages below are written by hand after the public descriptions cited in
-``netscan/dissectors/vendor/sadp.py``: the probe layout of julienblitte/UniversalScanner
+``netscan/dissectors/discovery/sadp.py``: the probe layout of julienblitte/UniversalScanner
 ``Hikvision.cs`` and the ProbeMatch element names of cameronnewman/hikvision-tooling
 ``internal/sadp/scanner.go``. Values (serial, addresses) are invented.
 """
 
 from __future__ import annotations
 
-from netscan.dissectors.vendor import sadp
+from netscan.dissectors.discovery import sadp
 from netscan.events import Ctx, VendorDiscoveryEvent
-from tests.dissectors.vendor._fuzz import assert_never_raises
+from tests.dissectors.discovery._fuzz import assert_never_raises
 
 CTX = Ctx(file=0, frame=1, ts=0.0, src_ip="192.168.1.64", sport=37020, dport=37020, transport="udp")
 

@@ -33,7 +33,7 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from netscan.dissectors.vendor._common import (
+from netscan.dissectors.discovery._common import (
     MAX_DATAGRAM,
     clean_text,
     normalize_ipv4,

@@ -32,7 +32,7 @@ import re
 import struct
 from typing import Any
 
-from netscan.dissectors.vendor._common import (
+from netscan.dissectors.discovery._common import (
     MAX_DATAGRAM,
     clean_text,
     load_json_object,

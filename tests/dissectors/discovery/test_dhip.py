@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import struct
 
-from netscan.dissectors.vendor import dhip
+from netscan.dissectors.discovery import dhip
 from netscan.events import Ctx
-from tests.dissectors.vendor._fuzz import assert_never_raises
+from tests.dissectors.discovery._fuzz import assert_never_raises
 
 CTX = Ctx(
     file=0, frame=7, ts=1.5, src_ip="192.168.1.108", sport=37810, dport=37810, transport="udp"

@@ -1,7 +1,7 @@
 """Xiongmai discovery parser.
 
 The answer below is written by hand after the public descriptions cited in
-``netscan/dissectors/vendor/xiongmai.py``: the ``NetWork.NetCommon`` keys and hex
+``netscan/dissectors/discovery/xiongmai.py``: the ``NetWork.NetCommon`` keys and hex
 address notation of the Besder XMA501 investigation README, and the 20-byte header
 (0xFF start byte, message ids 1530/1531, JSON length) of python-dvr's ``SearchXM``.
 Values are invented.
@@ -14,9 +14,9 @@ import struct
 
 import pytest
 
-from netscan.dissectors.vendor import xiongmai
+from netscan.dissectors.discovery import xiongmai
 from netscan.events import Ctx
-from tests.dissectors.vendor._fuzz import assert_never_raises
+from tests.dissectors.discovery._fuzz import assert_never_raises
 
 CTX = Ctx(file=0, frame=3, ts=0.0, src_ip="192.168.1.10", sport=34569, dport=34569, transport="udp")
 

@@ -1,6 +1,6 @@
 """UDP port → datagram parser for the vendor discovery protocols.
 
-The main dissector registry merges ``VENDOR_UDP_PARSERS`` into its own port table.
+The main dissector registry merges ``DISCOVERY_UDP_PARSERS`` into its own port table.
 A parser is registered for every port its module lists in ``PORTS``; the pipeline calls
 it when either the source or the destination port matches.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from types import ModuleType
 
-from netscan.dissectors.vendor import dhip, sadp, xiongmai
+from netscan.dissectors.discovery import dhip, sadp, xiongmai
 from netscan.events import Ctx, Event
 
 DatagramParser = Callable[[bytes, Ctx], list[Event]]
@@ -28,4 +28,4 @@ def _build() -> dict[int, DatagramParser]:
     return table
 
 
-VENDOR_UDP_PARSERS: dict[int, DatagramParser] = _build()
+DISCOVERY_UDP_PARSERS: dict[int, DatagramParser] = _build()

@@ -1,2 +1,0 @@
-"""Vendor discovery protocols (Hikvision SADP, Dahua DHIP, Xiongmai, ...): one module each,
-datagram parsers producing ``VendorDiscoveryEvent``."""
