@@ -6,9 +6,9 @@
 //! port first) or a QUIC Initial, TCP by the first in-order payload bytes. Only those flows
 //! pay for reassembly and copies; every other packet only moves counters. The core runs
 //! the Rust dissectors itself (DNS/mDNS/LLMNR, NBNS, DHCP, DHCPv6, NTP, SSDP, SIP over UDP,
-//! QUIC Initial, TLS, DNS over TCP) and hands over ready events with their context; the
-//! payloads of the parsers that stay in Python (HTTP, RTSP and SIP streams, WS-Discovery,
-//! vendor discovery) are handed over as before.
+//! QUIC Initial, and every TCP stream: TLS, DNS over TCP, HTTP/1.x, RTSP, SIP over TCP) and
+//! hands over ready events with their context; the payloads of the parsers that stay in
+//! Python (WS-Discovery, vendor discovery, Router Advertisements) are handed over as before.
 //!
 //! Repeated facts are dropped here: an identical datagram between the same two hosts
 //! (DNS-like transaction ids ignored) is not parsed again, and a datagram event equal to
@@ -92,7 +92,7 @@ pub fn builtin_names() -> Vec<&'static str> {
 
 /// Whether the core runs the parser `id` itself (no payloads for Python).
 pub fn in_core(id: u8) -> bool {
-    matches!(id, TLS | DNS_TCP | QUIC) || (UDP_BASE..ICMPV6).contains(&id)
+    id <= DNS_TCP || id == QUIC || (UDP_BASE..ICMPV6).contains(&id)
 }
 
 fn tcp_id(p: TcpParser) -> u8 {
@@ -747,16 +747,46 @@ impl Engine {
         self.stop_slot(slot);
     }
 
-    /// Feeds in-order bytes to the flow's core stream parser; its events go out as one op.
-    fn feed_stream(&mut self, slot: u32, from_a: bool, chunks: &[Vec<u8>], frame: u64, ts: f64) {
+    /// Feeds in-order bytes to the flow's core stream parser (told first, with `gap`, that
+    /// bytes before them were never captured); its events go out as one op. A parser that
+    /// is done is closed at once (what it holds is reported with the same context).
+    #[allow(clippy::too_many_arguments)]
+    fn feed_stream(
+        &mut self,
+        slot: u32,
+        from_a: bool,
+        chunks: &[Vec<u8>],
+        frame: u64,
+        ts: f64,
+        gap: bool,
+    ) {
         let flow = self.table.get_mut(slot);
         let fid = flow.fid;
         let Some(mut stream) = flow.stream.take() else {
             return;
         };
         let mut events = Vec::new();
+        if gap {
+            match stream.gap_checked(from_a, frame) {
+                Some(ev) => events.extend(ev),
+                None => {
+                    self.dissector_fault(slot, stream.class_name());
+                    return;
+                }
+            }
+        }
         for data in chunks {
-            match stream.feed_checked(data, from_a) {
+            match stream.feed_checked(data, from_a, frame) {
+                Some(ev) => events.extend(ev),
+                None => {
+                    self.dissector_fault(slot, stream.class_name());
+                    return;
+                }
+            }
+        }
+        let done = stream.done();
+        if done {
+            match stream.close_checked(frame) {
                 Some(ev) => events.extend(ev),
                 None => {
                     self.dissector_fault(slot, stream.class_name());
@@ -769,10 +799,28 @@ impl Engine {
             let ctx = self.ev_ctx(slot, from_a, frame, ts);
             self.ops.push(Op::Events { fid, ctx, events });
         }
-        if stream.done() {
+        if done {
             self.stop_slot(slot);
         } else {
             self.table.get_mut(slot).stream = Some(stream);
+        }
+    }
+
+    /// Closes the flow's core stream parser: what it holds goes out with this context.
+    fn close_stream(&mut self, slot: u32, from_a: bool, frame: u64, ts: f64) {
+        let flow = self.table.get_mut(slot);
+        let fid = flow.fid;
+        let Some(mut stream) = flow.stream.take() else {
+            return;
+        };
+        let Some(events) = stream.close_checked(frame) else {
+            self.dissector_fault(slot, stream.class_name());
+            return;
+        };
+        if !events.is_empty() {
+            self.events += events.len() as u64;
+            let ctx = self.ev_ctx(slot, from_a, frame, ts);
+            self.ops.push(Op::Events { fid, ctx, events });
         }
     }
 
@@ -819,8 +867,7 @@ impl Engine {
             }
         }
         if flow.stream.is_some() {
-            // the core's parsers have no use for the gap mark (as their Python twins)
-            self.feed_stream(slot, from_a, &chunks, frame, ts);
+            self.feed_stream(slot, from_a, &chunks, frame, ts, gap);
             chunks.clear();
         } else {
             let n = chunks.len();
@@ -856,6 +903,7 @@ impl Engine {
         let flow = self.table.get_mut(slot);
         let python = flow.stream.is_none();
         let fid = flow.fid;
+        self.close_stream(slot, from_a, frame, ts);
         self.stop_slot(slot);
         if python {
             self.ops.push(Op::Close {
@@ -924,7 +972,7 @@ impl Engine {
             return;
         };
         if name == QUIC {
-            self.feed_stream(slot, from_a, &[payload.to_vec()], frame, ts);
+            self.feed_stream(slot, from_a, &[payload.to_vec()], frame, ts, false);
             return;
         }
         // discovery and name-service chatter repeats itself: an identical datagram
@@ -1121,13 +1169,13 @@ impl Engine {
                 let mut chunks = Vec::new();
                 let gaps = tcp.gaps(d);
                 tcp.flush(d, &mut self.budget, &mut chunks);
+                let gap = !chunks.is_empty() && tcp.gaps(d) != gaps;
                 if core {
                     if !chunks.is_empty() {
-                        self.feed_stream(slot, d == 0, &chunks, frame, ts);
+                        self.feed_stream(slot, d == 0, &chunks, frame, ts, gap);
                     }
                     continue;
                 }
-                let gap = !chunks.is_empty() && tcp.gaps(d) != gaps;
                 let n = chunks.len();
                 for (i, data) in chunks.into_iter().enumerate() {
                     self.ops.push(Op::Payload {
@@ -1143,6 +1191,8 @@ impl Engine {
             }
             tcp.release(&mut self.budget);
         }
+        // a parser still going has what it holds reported (the end of the flow)
+        self.close_stream(slot, true, frame, ts);
         self.stop_slot(slot);
         if !core && name < PY_BASE {
             // Python stream parsers may hold a message in progress; stateless datagram
@@ -1648,7 +1698,7 @@ mod tests {
         assert_eq!(names[DNS_TCP as usize], "dns");
         assert_eq!(names[QUIC as usize], "quic");
         assert_eq!(names[UDP_BASE as usize], "dns");
-        assert!(in_core(TLS) && in_core(DNS_TCP) && in_core(QUIC) && !in_core(HTTP));
-        assert!(!in_core(PY_BASE));
+        assert!(in_core(TLS) && in_core(DNS_TCP) && in_core(QUIC) && in_core(HTTP));
+        assert!(!in_core(PY_BASE) && !in_core(ICMPV6));
     }
 }
