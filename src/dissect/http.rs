@@ -137,11 +137,7 @@ fn is_chunked(head: &Head) -> bool {
         return false;
     }
     let joined = values.join(",");
-    let last = joined
-        .split(',')
-        .map(py_strip)
-        .filter(|c| !c.is_empty())
-        .last();
+    let last = joined.split(',').map(py_strip).rfind(|c| !c.is_empty());
     last.is_some_and(|c| c.to_lowercase() == "chunked")
 }
 
