@@ -86,7 +86,10 @@ def test_same_events_whole_and_cut_at_every_boundary(case: StreamCase) -> None:
             continue
         for cut in range(1, len(data)):
             calls = list(case[2])
-            calls[index : index + 1] = [(op, data[:cut], from_client), (op, data[cut:], from_client)]
+            calls[index : index + 1] = [
+                (op, data[:cut], from_client),
+                (op, data[cut:], from_client),
+            ]
             bad += _drive(case, calls)
             if bad:
                 break
@@ -157,7 +160,9 @@ def test_memory_stays_bounded_on_hostile_streams() -> None:
         b"POST /upload HTTP/1.1\r\nContent-Type: image/png\r\nContent-Length: 90000000\r\n\r\n"
         + rng.randbytes(2_000_000),
         b"POST /upload HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-        + b"100\r\n" + b"z" * 256 + b"\r\n" * 8000,
+        + b"100\r\n"
+        + b"z" * 256
+        + b"\r\n" * 8000,
     ]
     for data in streams:
         for gaps in (False, True):
