@@ -6,8 +6,8 @@ them) plus the frames its evidence table names (DNS answers, discovery messages,
 packet carries a comment naming its source file and frame number, so an auditor can check it
 against the original capture.
 
-The pcapng writer is minimal: one Section Header Block, one Interface Description Block per
-link type, Enhanced Packet Blocks with microsecond timestamps.
+The pcapng file (``netscan.sources.pcapng``): one Section Header Block, one Interface
+Description Block per link type, Enhanced Packet Blocks with microsecond timestamps.
 """
 
 from __future__ import annotations
@@ -20,63 +20,12 @@ import struct
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple
+from typing import Any, NamedTuple
 
 from netscan import __version__, _core
 from netscan.safefile import private_output
 from netscan.sources.pcapfile import CaptureError, CaptureFile, Record
-
-BYTE_ORDER_MAGIC = 0x1A2B3C4D
-SNAPLEN = 262144
-
-
-# -- pcapng writing --------------------------------------------------------------------------
-
-
-def _pad4(b: bytes) -> bytes:
-    return b + b"\0" * (-len(b) % 4)
-
-
-def _opt(code: int, value: bytes) -> bytes:
-    return struct.pack("<HH", code, len(value)) + _pad4(value)
-
-
-def _block(btype: int, body: bytes) -> bytes:
-    total = 12 + len(body)
-    return struct.pack("<II", btype, total) + body + struct.pack("<I", total)
-
-
-class PcapngWriter:
-    def __init__(self, fh: BinaryIO, comment: str | None = None) -> None:
-        self.fh = fh
-        self.ifaces: dict[int, int] = {}  # linktype -> interface id
-        self.count = 0
-        opts = _opt(4, f"netscan {__version__}".encode())
-        if comment:
-            opts = _opt(1, comment.encode()) + opts
-        body = struct.pack("<IHHq", BYTE_ORDER_MAGIC, 1, 0, -1) + opts + _opt(0, b"")
-        fh.write(_block(0x0A0D0D0A, body))
-
-    def _iface(self, linktype: int) -> int:
-        iid = self.ifaces.get(linktype)
-        if iid is None:
-            iid = self.ifaces[linktype] = len(self.ifaces)
-            body = struct.pack("<HHI", linktype, 0, SNAPLEN) + _opt(9, b"\x06") + _opt(0, b"")
-            self.fh.write(_block(1, body))
-        return iid
-
-    def write(self, rec: Record, comment: str | None = None) -> None:
-        iid = self._iface(rec.linktype)
-        ts = round(rec.ts * 1_000_000)
-        data = bytes(rec.data)
-        body = struct.pack(
-            "<IIIII", iid, (ts >> 32) & 0xFFFFFFFF, ts & 0xFFFFFFFF, len(data), rec.wirelen
-        ) + _pad4(data)
-        if comment:
-            body += _opt(1, comment.encode()) + _opt(0, b"")
-        self.fh.write(_block(6, body))
-        self.count += 1
-
+from netscan.sources.pcapng import PcapngWriter
 
 # -- packet selection -----------------------------------------------------------------------
 
@@ -329,8 +278,14 @@ def extract(
     # 0600, never through a link; on an error the temporary file goes and nothing is left
     with private_output(output, "wb") as fh:
         writer = PcapngWriter(
-            fh, comment=f"netscan evidence for finding {finding_id} ({finding.get('level')})"
+            fh,
+            f"netscan {__version__}",
+            comment=f"netscan evidence for finding {finding_id} ({finding.get('level')})",
         )
+
+        def keep(rec: Record, comment: str) -> None:
+            writer.write(rec.ts, rec.linktype, bytes(rec.data), rec.wirelen, comment)
+
         for rpath in paths:
             selector = Selector(by_file.get(rpath, []))
             frames = wanted.get(rpath, set())
@@ -338,10 +293,10 @@ def extract(
             try:
                 for rec in cap:
                     if rec.frame in frames or selector.match(rec):
-                        writer.write(rec, comment=f"{Path(rpath).name} frame {rec.frame}")
+                        keep(rec, f"{Path(rpath).name} frame {rec.frame}")
                     elif context.match(rec):
-                        writer.write(rec, comment=f"{Path(rpath).name} frame {rec.frame} "
-                                     "(context: a local stream feeding the finding's device)")  # fmt: skip
+                        keep(rec, f"{Path(rpath).name} frame {rec.frame} "
+                             "(context: a local stream feeding the finding's device)")  # fmt: skip
             finally:
                 warnings.extend(f"{mapping[rpath]}: {w}" for w in cap.warnings)
                 cap.close()
