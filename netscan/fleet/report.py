@@ -11,7 +11,6 @@ from __future__ import annotations
 import html
 import json
 from collections import defaultdict
-from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from urllib.parse import quote
 from netscan import __version__
 from netscan.fleet.sites import Site
 from netscan.inventory.model import CAMERA_FAMILY
+from netscan.util import now_iso
 
 FLEET_SCHEMA_VERSION = "1.0"
 LEVELS = ("confirmed", "likely", "possible")
@@ -163,7 +163,7 @@ def build(out: Path, sites: list[Site], states: dict[str, dict[str, Any]],
     return {
         "fleet_schema_version": FLEET_SCHEMA_VERSION,
         "netscan_version": __version__,
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "generated_at": now_iso(),
         "run": dict(run or {}),
         "signatures": signatures,
         "totals": {

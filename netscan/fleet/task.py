@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from netscan import __version__
+from netscan.util import sha256_file
 
 TOPIC = "netscan-fleet"
 STATE = "state.json"
@@ -58,14 +59,6 @@ def pack_fingerprint(directory: str | None) -> str:
     return h.hexdigest()
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def input_files(site: dict[str, Any]) -> list[Path]:
     files = [Path(p) for p in site.get("captures") or []]
     for key in ("zeek", "zeek_files"):
@@ -77,7 +70,7 @@ def input_files(site: dict[str, Any]) -> list[Path]:
 
 def fingerprint(site: dict[str, Any], pack_fp: str) -> tuple[str, dict[str, str]]:
     """The fingerprint a finished run is kept under, and each input's sha256."""
-    hashes = {str(p): _sha256(p) for p in input_files(site)}
+    hashes = {str(p): sha256_file(p) for p in input_files(site)}
     settings = {k: site.get(k) for k in ("premises", "country", "signatures", "zeek", "captures")}
     if site.get("lang"):  # reports in another language are another run (English: as before)
         settings["lang"] = site["lang"]

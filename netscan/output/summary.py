@@ -22,9 +22,7 @@ ROLE_STYLE = {"camera": "cyan", "nvr": "cyan", "face-terminal": "magenta", "door
               "edge-server": "magenta", "router": "dim"}  # fmt: skip
 
 
-def human_bytes(n: float) -> str:
-    """A byte count in decimal units, the number written as the current locale does."""
-    return i18n.size(n)
+human_bytes = i18n.size  # a byte count in decimal units, the number written the locale's way
 
 
 @contextlib.contextmanager

@@ -13,7 +13,6 @@ Description Block per link type, Enhanced Packet Blocks with microsecond timesta
 from __future__ import annotations
 
 import argparse
-import hashlib
 import ipaddress
 import json
 import struct
@@ -26,6 +25,7 @@ from netscan import __version__, _core
 from netscan.safefile import private_output
 from netscan.sources.pcapfile import CaptureError, CaptureFile, Record
 from netscan.sources.pcapng import PcapngWriter
+from netscan.util import parse_iso, sha256_file
 
 # -- packet selection -----------------------------------------------------------------------
 
@@ -147,15 +147,6 @@ CONTEXT_PER_STREAM = 16  # packets kept of each feeding stream (a camera streams
 CONTEXT_MARGIN = 5.0  # seconds around the finding's first and last upload
 
 
-def _ts(value: Any) -> float | None:
-    from datetime import datetime
-
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
 class ContextSelector:
     """Matches packets of the local streams that feed a finding's device: a bounded sample
     (the first ``CONTEXT_PER_STREAM`` packets of each stream while the finding's uploads
@@ -184,14 +175,6 @@ class ContextSelector:
             return False
         self.kept[pair] = self.kept.get(pair, 0) + 1
         return True
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class EvidenceError(LookupError):
@@ -268,8 +251,8 @@ def extract(
             + ", which was not given"
             + (f" (+{len(missing) - 1} more)" if len(missing) > 1 else "")
         )
-    context = ContextSelector(feeding_pairs(finding), _ts(finding.get("first_ts")),
-                              _ts(finding.get("last_ts")))  # fmt: skip
+    context = ContextSelector(feeding_pairs(finding), parse_iso(finding.get("first_ts")),
+                              parse_iso(finding.get("last_ts")))  # fmt: skip
     if context.pairs:  # the feeding streams are in the same files as the finding's flows
         for inp in report.get("inputs", []):
             if inp.get("path") in mapping:

@@ -39,10 +39,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from netscan import util
 from netscan.safefile import PrivateDir, UnsafePathError
 from netscan.sources import pcapng
 from netscan.sources.pcapfile import CaptureError, Record
@@ -69,7 +69,7 @@ class LiveCaptureError(CaptureError):
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return util.now_iso("milliseconds")
 
 
 def ring_sequence(name: str, stem: str = RING_STEM) -> int | None:
