@@ -295,7 +295,8 @@ def extract(
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    from netscan.cli import _cidr, _country
+    from netscan.cliargs import cidr as _cidr
+    from netscan.cliargs import country as _country
 
     p = subparsers.add_parser(
         "evidence",
@@ -335,7 +336,7 @@ def _report_problem(report: Any) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from netscan.cli import UsageError
+    from netscan.cliargs import UsageError
 
     if args.report:
         try:

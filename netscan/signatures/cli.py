@@ -248,6 +248,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _one_line(text: str) -> str:
-    from netscan.cli import one_line
+    from netscan.cliargs import one_line
 
     return one_line(text)

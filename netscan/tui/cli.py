@@ -38,7 +38,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--site", metavar="SITE", help="site for analyst overrides (with --case)")
     p.add_argument("--store", metavar="PATH|URL", help="case store (default under XDG data)")
     p.add_argument("--analyst", metavar="NAME", help="analyst name for overrides")
-    from netscan.cli import add_lang_option
+    from netscan.cliargs import add_lang_option
 
     add_lang_option(p, "TUI and its exported reports")
     p.set_defaults(handler=run)
@@ -46,7 +46,7 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from netscan.analyze import Options
-    from netscan.cli import EXIT_OK, EXIT_USAGE, UsageError, langs_of, limits_from_args
+    from netscan.cliargs import EXIT_OK, EXIT_USAGE, UsageError, langs_of, limits_from_args
     from netscan.sources.pcapfile import CaptureFile
 
     if not args.files and not args.interface:
