@@ -99,19 +99,17 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--store", metavar="PATH|URL",
                     help="case store: SQLite file or postgresql://… (default under XDG data)")  # fmt: skip
 
-    try:
-        from netscan.signatures import cli as sig_cli
+    # every subcommand is part of netscan: a module that does not import is a broken install,
+    # and must say so (a traceback), never make its subcommand quietly vanish
+    from netscan import live_cli
+    from netscan.case import cli as case_cli
+    from netscan.fleet import cli as fleet_cli
+    from netscan.report import evidence_cli
+    from netscan.signatures import cli as sig_cli
+    from netscan.tui import cli as tui_cli
 
-        sig_cli.add_parser(sub)
-    except ImportError:
-        pass
-    subcommands = ("netscan.report.evidence_cli", "netscan.tui.cli", "netscan.live_cli")
-    for mod in (*subcommands, "netscan.fleet.cli", "netscan.case.cli"):
-        try:
-            module = __import__(mod, fromlist=["add_parser"])
-            module.add_parser(sub)
-        except ImportError:
-            pass
+    for module in (sig_cli, evidence_cli, tui_cli, live_cli, fleet_cli, case_cli):
+        module.add_parser(sub)
     return parser
 
 

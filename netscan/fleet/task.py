@@ -36,12 +36,10 @@ _local = threading.local()
 
 
 def _event(msg: dict[str, Any]) -> None:
-    try:
-        from distributed import get_worker
+    from distributed import get_worker
 
+    with contextlib.suppress(ValueError):  # not on a worker (a plain call, e.g. in a test)
         get_worker().log_event(TOPIC, msg)
-    except (ImportError, ValueError):  # not on a worker (a plain call, e.g. in a test)
-        pass
 
 
 def pack_fingerprint(directory: str | None) -> str:
@@ -165,11 +163,11 @@ def analyse_site(
 
 
 def _worker_address() -> str | None:
-    try:
-        from distributed import get_worker
+    from distributed import get_worker
 
+    try:
         return str(get_worker().address)
-    except (ImportError, ValueError):
+    except ValueError:  # not on a worker
         return None
 
 

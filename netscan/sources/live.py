@@ -760,11 +760,9 @@ class _ScapyRingWriter:
         self.kept: list[Path] = []
 
     def open(self) -> None:
-        try:
-            import scapy.arch  # noqa: F401  (sets conf.L2listen for this platform)
-            from scapy.config import conf
-        except ImportError as exc:
-            raise LiveCaptureError(f"neither dumpcap nor scapy is available ({exc})") from None
+        import scapy.arch  # noqa: F401  (sets conf.L2listen for this platform)
+        from scapy.config import conf
+
         if self.cap.netns:
             raise LiveCaptureError("the scapy backend cannot enter a network namespace")
         try:
