@@ -87,7 +87,7 @@ def cmd_fleet(args: argparse.Namespace) -> int:
         "seconds": round(run.seconds, 3), "cluster": run.cluster, "packets": run.packets,
         "workers": args.workers if not args.scheduler else None,
     })  # fmt: skip
-    j, h = fleet_report.write(out, fleet)
+    j, h = fleet_report.write(out, fleet, (getattr(args, "lang", None) or [None])[0])
     t = fleet["totals"]
     print(f"fleet: {t['sites']} sites, {t['analysed']} analysed, {t['unchanged']} unchanged, "
           f"{t['failed']} failed; {t['findings']} findings; report {h}")  # fmt: skip
