@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import hashlib
 import ipaddress
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -23,6 +22,7 @@ from netscan.inventory.inventory import Inventory
 from netscan.inventory.model import Conversation
 from netscan.safefile import PrivateDir
 from netscan.sources.pcapfile import CaptureError, CaptureFile
+from netscan.util import sha256_file
 
 
 @dataclass
@@ -87,14 +87,6 @@ def relaxed_gc() -> Iterator[None]:
     finally:
         gc.set_threshold(*old)
         gc.unfreeze()
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def load_signatures(directory: str | None) -> tuple[Any, dict[str, Any]]:

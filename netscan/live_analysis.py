@@ -174,13 +174,9 @@ class LiveAnalysis:
         from netscan.analysis.roles import assign_roles
 
         assign_roles(inv, convs)
-        findings: list[dict[str, Any]] = []
-        try:
-            from netscan.analysis.findings import find
+        from netscan.analysis.findings import find
 
-            findings = find(inv, convs, self.options, warnings)
-        except ImportError:
-            pass
+        findings = find(inv, convs, self.options, warnings)
         return Result(
             options=self.options,
             inputs=self._inputs(),

@@ -26,7 +26,6 @@ import hashlib
 import ipaddress
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -39,6 +38,7 @@ from netscan.events import HttpBodyEvent
 from netscan.inventory.enrich import registered_domain
 from netscan.inventory.inventory import Inventory
 from netscan.inventory.model import CAMERA_FAMILY, FEEDER_ROLES, Conversation, Device, Endpoint
+from netscan.util import iso_utc
 
 LEVELS = ("confirmed", "likely", "possible")
 LEVEL_RANK = {"confirmed": 3, "likely": 2, "possible": 1}
@@ -58,13 +58,7 @@ MAX_EVIDENCE = 40
 MAX_BURSTS = 100
 
 
-def _iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    try:
-        return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
-    except (ValueError, OverflowError, OSError):  # a capture's clock beyond year 1..9999
-        return None
+_iso = iso_utc
 
 
 # -- provisions ---------------------------------------------------------------------------

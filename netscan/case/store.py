@@ -14,13 +14,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from netscan import util
 from netscan.case import schema as t
 from netscan.case.errors import StoreError
 from netscan.safefile import UnsafePathError, _make_dirs
@@ -34,7 +34,7 @@ _MIGRATE_LOCK = threading.Lock()
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return util.now_iso()
 
 
 def default_store_path() -> Path:

@@ -22,9 +22,7 @@ ROLE_STYLE = {"camera": "cyan", "nvr": "cyan", "face-terminal": "magenta", "door
               "edge-server": "magenta", "router": "dim"}  # fmt: skip
 
 
-def human_bytes(n: float) -> str:
-    """A byte count in decimal units, the number written as the current locale does."""
-    return i18n.size(n)
+human_bytes = i18n.size  # a byte count in decimal units, the number written the locale's way
 
 
 @contextlib.contextmanager
@@ -145,18 +143,19 @@ def print_summary(result: Result, console: Console | None = None) -> None:
     inference = getattr(inv.premises, "inference", None)
     if inference is not None and inference.applied:
         for r in inference.ranges[:8]:
+            why = reasons.sentences(r.reasons[:1], r.reason_parts[:1])
+            sources = ", ".join(i18n.term("source", s) for s in r.sources)
             console.print(
                 assemble(
-                    ("premises inferred from the link: ", "bold"),
+                    (_("premises inferred from the link: "), "bold"),
                     display(r.range, 50),
-                    f" ({display(', '.join(r.sources), 60)}): ",
-                    display(r.reasons[0] if r.reasons else "", 200),
+                    f" ({display(sources, 60)}): ",
+                    display(why[0] if why else "", 200),
                 )
             )
         if len(inference.ranges) > 8:
-            console.print(
-                f"… and {len(inference.ranges) - 8} more inferred ranges (see the report)"
-            )
+            more = _("… and {n} more inferred ranges (see the report)")
+            console.print(Text(more.format(n=i18n.number(len(inference.ranges) - 8))))
     if result.findings:
         console.print(Text(_("Face data leaving the premises"), style="bold"))
         for f in result.findings:

@@ -592,18 +592,14 @@ def _custody(report: dict[str, Any], analyst: str | None) -> str:
         )
     inferred = report.get("premises_inference") or {}
     if inferred.get("ranges") or inferred.get("notes"):
-        used = ("used in this analysis" if inferred.get("applied")
-                else "not needed: nothing seen in them was off-site")  # fmt: skip
-        gws = ", ".join(inferred.get("gateways") or []) or "none identified"
+        section = reasons.premises_inference(inferred)
         out.append(
-            "<h3>Premises inferred from the link</h3>"
-            f"<p>Origin {_e(inferred.get('origin'))}; {_e(used)}; gateways {_e(gws)}.</p><ul>"
+            f"<h3>{_e(section['heading'])}</h3><p>{_e(section['summary'])}</p><ul>"
             + "".join(
-                f"<li><code>{_e(r.get('range'))}</code> ({_e(', '.join(r.get('sources') or []))})"
-                f": {_e('; '.join(r.get('reasons') or []))}</li>"
-                for r in inferred.get("ranges") or []
+                f"<li><code>{_e(rng)}</code> ({_e(sources)}): {_e(_('; ').join(why))}</li>"
+                for rng, sources, why in section["ranges"]
             )
-            + "".join(f"<li>note: {_e(x)}</li>" for x in inferred.get("notes") or [])
+            + "".join(f"<li>{_e(note)}</li>" for note in section["notes"])
             + "</ul>"
         )
     if report.get("limits"):  # what the source (e.g. Zeek logs) cannot show

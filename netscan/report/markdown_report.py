@@ -253,18 +253,12 @@ def _render(report: dict[str, Any], analyst: str | None) -> str:
     lines += case_section.markdown_overrides(report)
     inferred = report.get("premises_inference") or {}
     if inferred.get("ranges") or inferred.get("notes"):
-        used = (
-            "used in this analysis"
-            if inferred.get("applied")
-            else "not needed: nothing seen in them was off-site"
-        )
-        lines += ["", "## Premises inferred from the link", "",
-                  f"Origin {_cell(inferred.get('origin'))}; {used}; gateways "
-                  f"{_cell(', '.join(inferred.get('gateways') or []) or 'none identified')}.", ""]  # fmt: skip
-        for r in inferred.get("ranges") or []:
-            lines.append(f"- {_cell(r.get('range'))} ({_cell(', '.join(r.get('sources') or []))}): "
-                         + "; ".join(_cell(x) for x in r.get("reasons") or []))  # fmt: skip
-        lines += [f"- note: {_cell(x)}" for x in inferred.get("notes") or []]
+        section = reasons.premises_inference(inferred)
+        lines += ["", f"## {_cell(section['heading'])}", "", _cell(section["summary"]), ""]
+        for rng, sources, why in section["ranges"]:
+            lines.append(f"- {_cell(rng)} ({_cell(sources)}): "
+                         + _cell(_("; ").join(why)))  # fmt: skip
+        lines += [f"- {_cell(note)}" for note in section["notes"]]
     if report.get("limits"):  # what the source (e.g. Zeek logs) cannot show
         lines += ["", f"## {_t('What this source cannot show')}", ""]
         lines += [f"- {_cell(x)}" for x in report["limits"]]

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import re2 as _re2  # type: ignore[import-not-found]  # linear-time regular expressions
+
 from netscan import events as ev
 from netscan.signatures.pack import (
     DOMAIN_FIELDS,
@@ -44,11 +46,6 @@ from netscan.signatures.pack import (
     normalize_port,
     normalize_prl,
 )
-
-try:
-    import re2 as _re2  # type: ignore[import-not-found]
-except ImportError:  # pragma: no cover - depends on the environment
-    _re2 = None
 
 BODY_SCAN_LIMIT = 64 * 1024  # bytes of an HTTP body searched for content markers
 TEXT_LIMIT = 4096  # characters of any other text field searched

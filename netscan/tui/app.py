@@ -50,21 +50,11 @@ SNAPSHOT_INTERVAL = 0.5  # seconds between UI updates while the analysis streams
 FILE_BATCH = 5000
 
 
-def _optional(module: str) -> Any:
-    try:
-        return __import__(module, fromlist=["_"])
-    except ImportError:
-        return None
+def evidence_extractor() -> Callable[[dict[str, Any], str, list[str], str], Any]:
+    """``extract(report, finding_id, files, output)`` of ``netscan evidence``."""
+    from netscan.report.evidence_cli import extract
 
-
-def evidence_extractor() -> Callable[[dict[str, Any], str, list[str], str], Any] | None:
-    """``extract(report, finding_id, files, output)`` of the evidence module, when present."""
-    for name in ("netscan.report.evidence", "netscan.report.evidence_cli"):
-        module = _optional(name)
-        fn = getattr(module, "extract", None) if module is not None else None
-        if callable(fn):
-            return fn
-    return None
+    return extract
 
 
 class NetscanApp(App[int]):
@@ -395,8 +385,7 @@ class NetscanApp(App[int]):
     # -- exports ---------------------------------------------------------------------------
 
     def default_report_path(self) -> Path:
-        ext = "html" if _optional("netscan.report.html_report") is not None else "json"
-        return self.export_dir / f"netscan-report-{time.strftime('%Y%m%d-%H%M%S')}.{ext}"
+        return self.export_dir / f"netscan-report-{time.strftime('%Y%m%d-%H%M%S')}.html"
 
     def deliver_screenshot(
         self,
@@ -453,9 +442,10 @@ class NetscanApp(App[int]):
                                     [(m.number, m.capture_ts, m.note) for m in list(self.marks)],
                                     self.mark_window)  # fmt: skip
             self._case_report(report)
-            html = _optional("netscan.report.html_report")
-            if html is not None and not path.endswith(".json"):
-                html.write(report, path, analyst=None, lang=self.langs)
+            if not path.endswith(".json"):
+                from netscan.report import html_report
+
+                html_report.write(report, path, analyst=None, lang=self.langs)
             else:
                 json_report.write(report, path)
             if self.marks:
@@ -603,9 +593,6 @@ class NetscanApp(App[int]):
         self.push_screen(OverrideScreen(kind, target, label, case.get("analyst") or ""), chosen)
 
     def action_export_evidence(self) -> None:
-        if evidence_extractor() is None:
-            self.notify("Evidence export is not available in this build.", severity="warning")
-            return
         finding = self.main.query_one(FindingsPane).selected
         snap = self.snapshot
         if finding is None or snap is None or snap.result is None or not self.paths:
@@ -628,8 +615,6 @@ class NetscanApp(App[int]):
 
         extract = evidence_extractor()
         try:
-            if extract is None:
-                raise RuntimeError("evidence export is not available")
             count, _warnings = extract(json_report.build(result), finding_id, self.paths, path)
         except Exception as exc:
             self.post_message(ExportDone("evidence", path, f"{type(exc).__name__}: {exc}"))

@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netscan.analyze import Result
+from netscan.i18n import size
 from netscan.inventory.model import Conversation
 from netscan.untrusted import display
+from netscan.util import parse_iso
 
 LEVEL_RANK = {"confirmed": 3, "likely": 2, "possible": 1}
 LEVELS = ("confirmed", "likely", "possible")
@@ -446,12 +448,7 @@ def graph_text(node: GraphNode, prefix: str = "", last: bool = True, top: bool =
 # -- formatting ----------------------------------------------------------------------------
 
 
-def human_bytes(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
+human_bytes = size  # a byte count in decimal units, the number written the locale's way
 
 
 def clock(ts: float | None) -> str:
@@ -495,12 +492,7 @@ def to_ts(value: Any) -> float | None:
         return None
     if isinstance(value, (int, float)):
         return float(value)
-    from datetime import datetime
-
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+    return parse_iso(value)
 
 
 def finding_bursts(f: dict[str, Any]) -> list[Burst]:

@@ -145,6 +145,28 @@ def test_fleet_report_and_page(tmp_path: Path) -> None:
     assert (out / "sites" / "site-000" / "report.json").stat().st_mode & 0o077 == 0
 
 
+def test_fleet_page_in_chinese(tmp_path: Path) -> None:
+    """fleet.html under zh-CN: headings, labels, levels, statuses and the fleet findings in
+    Chinese; site and network text unchanged and escaped; the JSON is the same."""
+    out, fleet = _fleet(tmp_path)
+    page = fleet_report.render(fleet, lang="zh-CN")
+    assert (
+        "<html lang='zh-CN'>" in page and "多场所审计" in page and "按最严重发现排序的场所" in page
+    )
+    for english in ("Sites ranked by worst finding", "Across the fleet", "Overview",
+                    "Destinations receiving face data", "Cross-border</h2>", ">none<"):  # fmt: skip
+        assert english not in page, english
+    assert "已确认" in page and "个场所使用同一" in page  # a level and the fleet finding
+    assert "&lt;img src=x onerror=alert(1)&gt;\\x1b[2J" in page and "<img" not in page
+    english = fleet_report.render(fleet, lang="en")
+    assert (
+        "Sites ranked by worst finding" in english and fleet["fleet_findings"][0]["text"] in english
+    )
+    fleet_report.write(out, fleet, "zh-CN")
+    assert "多场所审计" in (out / "fleet.html").read_text()
+    assert json.loads((out / "fleet.json").read_text()) == json.loads(json.dumps(fleet))
+
+
 def test_page_in_headless_chromium(tmp_path: Path) -> None:
     out, fleet = _fleet(tmp_path)
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
