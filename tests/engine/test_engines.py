@@ -171,7 +171,7 @@ def facts(path: str, engine: str) -> Facts:
 
 def _findings(result: Any) -> list[tuple[Any, ...]]:
     return sorted(
-        (f.get("id"), f.get("level"), f.get("kind"), (f.get("destination") or {}).get("ip"))
+        (f.id, f.level.value, f.kind, f.destination.ip)
         for f in result.findings
     )
 
