@@ -170,10 +170,7 @@ def facts(path: str, engine: str) -> Facts:
 
 
 def _findings(result: Any) -> list[tuple[Any, ...]]:
-    return sorted(
-        (f.id, f.level.value, f.kind, f.destination.ip)
-        for f in result.findings
-    )
+    return sorted((f.id, f.level.value, f.kind, f.destination.ip) for f in result.findings)
 
 
 def _scenario_names() -> list[str]:

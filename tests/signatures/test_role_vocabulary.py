@@ -31,7 +31,7 @@ def test_the_pack_and_the_code_speak_the_same_role_words() -> None:
 
 
 def test_the_families_are_made_of_role_words() -> None:
-    assert ROLES == tuple(r.value for r in Role) and ROLES[-1] == "unknown"
+    assert tuple(r.value for r in Role) == ROLES and ROLES[-1] == "unknown"
     for family in (CAMERA_FAMILY, FEEDER_ROLES, LOCAL_SINK_ROLES):
         assert all(isinstance(r, Role) for r in family)
     assert set(FEEDER_ROLES) < set(CAMERA_FAMILY) and set(LOCAL_SINK_ROLES) < set(CAMERA_FAMILY)
