@@ -297,16 +297,13 @@ def feeders(
 ) -> dict[str, dict[str, str]]:
     """receiver device → {feeding device: how}."""
     out: dict[str, dict[str, str]] = defaultdict(dict)
+    ratio = MEDIA_UP_DOWN_RATIO
     for c in convs:
         if not c.peer_device or c.peer_device == c.device:
             continue
-        if c.bytes_down >= LOCAL_FEED_MIN_BYTES and c.bytes_down >= MEDIA_UP_DOWN_RATIO * max(
-            c.bytes_up, 1
-        ):
+        if c.bytes_down >= LOCAL_FEED_MIN_BYTES and c.bytes_down >= ratio * max(c.bytes_up, 1):
             src, dst = c.peer_device, c.device  # the device pulls from its peer
-        elif c.bytes_up >= LOCAL_FEED_MIN_BYTES and c.bytes_up >= MEDIA_UP_DOWN_RATIO * max(
-            c.bytes_down, 1
-        ):
+        elif c.bytes_up >= LOCAL_FEED_MIN_BYTES and c.bytes_up >= ratio * max(c.bytes_down, 1):
             src, dst = c.device, c.peer_device  # the device pushes to its peer
         else:
             continue

@@ -124,18 +124,16 @@ def behaviours(inv: Inventory, convs: list[Conversation]) -> dict[str, dict[str,
             media_sources[c.device].add(c.peer_device)
         if c.peer_device and c.transport == "udp":
             # media over UDP (RTP, P2P video): one side sends far more packets than it gets
-            if c.bytes_up > LOCAL_STREAM_MIN_BYTES and c.packets_up > 3 * max(1, c.packets_down):
+            up, down = c.bytes_up, c.bytes_down
+            if up > LOCAL_STREAM_MIN_BYTES and c.packets_up > 3 * max(1, c.packets_down):
                 media_sources[c.peer_device].add(c.device)
-            elif c.bytes_down > LOCAL_STREAM_MIN_BYTES and c.packets_down > 3 * max(
-                1, c.packets_up
-            ):
+            elif down > LOCAL_STREAM_MIN_BYTES and c.packets_down > 3 * max(1, c.packets_up):
                 media_sources[c.device].add(c.peer_device)
         if c.peer_device is None and inv.premises.is_offsite(c.peer_ip):
             if c.port not in HOUSEKEEPING_PORTS:
                 offsite_up[c.device] += c.bytes_up
-            if c.bytes_up >= VENDOR_CLOUD_UPLOAD_MIN_BYTES and c.bytes_up >= 3 * max(
-                1, c.bytes_down
-            ):
+            sustained = c.bytes_up >= VENDOR_CLOUD_UPLOAD_MIN_BYTES
+            if sustained and c.bytes_up >= 3 * max(1, c.bytes_down):
                 ep = inv.endpoints.get(c.peer_ip)
                 if ep is not None and ep.category == "vendor-cloud":
                     out[c.device]["uploads-to-camera-cloud"] = (
