@@ -597,7 +597,7 @@ def _assess(
 ) -> Finding | None:
     dev = inv.devices.get(g.device)
     ep = inv.endpoints.get(g.peer)
-    role = dev.role if dev else Role.UNKNOWN
+    role = dev.role if dev else Role.UNKNOWN.value
     capable = role in FACE_CAPABLE
     face_cloud = ep is not None and ep.category == "face-cloud"
     shape, shape_desc = upstream_shape(g) if g.convs else ("content", "")
@@ -791,7 +791,7 @@ def _path(
                     "key": key,
                     "mac": dev.mac if dev else None,
                     "ip": _first_ip(dev),
-                    "role": dev.role if dev else Role.UNKNOWN,
+                    "role": dev.role if dev else Role.UNKNOWN.value,
                     "label": _device_label(dev, key),
                     "to": nxt if stage + 1 < len(layers) else [peer or ""],
                     "how": how or None,
@@ -825,7 +825,7 @@ def _assess_wlan(
     inv: Inventory, dkey: str, convs: list[Conversation], country: str | None
 ) -> Finding | None:
     dev = inv.devices.get(dkey)
-    role = dev.role if dev else Role.UNKNOWN
+    role = dev.role if dev else Role.UNKNOWN.value
     if role not in FACE_CAPABLE and not looks_like_video_vendor(inv, dev):
         return None
     video = [c for c in convs if wlan_video_shape(c)]

@@ -409,7 +409,7 @@ def assign_roles(inv: Inventory, convs: list[Conversation]) -> None:
         generic = [h for h in hints if h[0] == GENERIC_VIDEO]
         specific = [h for h in hints if h[0] != GENERIC_VIDEO and h[0] in ROLES]
         if not specific and not generic:
-            dev.role, dev.role_confidence, dev.role_reasons = Role.UNKNOWN, 0.0, []
+            dev.role, dev.role_confidence, dev.role_reasons = Role.UNKNOWN.value, 0.0, []
             continue
         if not specific:
             role, (conf, whys) = (
@@ -427,7 +427,7 @@ def assign_roles(inv: Inventory, convs: list[Conversation]) -> None:
                     if w not in whys:
                         conf = 1 - (1 - conf) * (1 - c)
                         whys = [*whys, w]
-        dev.role = role
+        dev.role = str(role)  # a plain word (Role members are str subclasses)
         dev.role_confidence = round(conf, 2)
         dev.role_reasons = whys[:8]
 

@@ -154,7 +154,7 @@ def build(result: Any, marks: list[Mark], window: float, findings: list[Finding]
         section["devices"].append({
             "device": dkey,
             "device_label": label,
-            "device_role": getattr(dev, "role", None) or Role.UNKNOWN,
+            "device_role": getattr(dev, "role", None) or Role.UNKNOWN.value,
             **verdict.as_dict(),
             "timeline": _timeline(bursts[dkey], span),
         })  # fmt: skip
