@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from netscan import limits as _limits
+from netscan.analysis.finding import Finding
 from netscan.engine.parallel import MIN_SEGMENT_BYTES
 from netscan.inventory.enrich import Premises
 from netscan.inventory.inventory import Inventory
@@ -60,7 +61,7 @@ class Result:
     inputs: list[InputInfo]
     inventory: Inventory
     conversations: list[Conversation]
-    findings: list[dict[str, Any]]
+    findings: list[Finding]
     pack: dict[str, Any]
     engine: str
     packets: int

@@ -204,9 +204,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if store_error is not None:
         raise store_error
     if args.fail_on:
-        order = {"possible": 1, "likely": 2, "confirmed": 3}
-        worst = max((order.get(f.get("level", ""), 0) for f in result.findings), default=0)
-        if worst >= order[args.fail_on]:
+        from netscan.analysis.finding import level_rank
+
+        worst = max((f.level.rank for f in result.findings), default=0)
+        if worst >= level_rank(args.fail_on):
             return EXIT_FINDINGS
     return EXIT_OK
 

@@ -13,6 +13,7 @@ from types import FrameType
 from typing import Any, TextIO
 
 from netscan import reasons
+from netscan.analysis.finding import Finding
 from netscan.untrusted import TEXT_LIMIT, display, join
 
 BEHIND_PACKETS = 20_000  # warn when the analysis is this many packets behind the capture
@@ -107,11 +108,11 @@ def endpoint_line(stamp: str, ep: Any) -> str:
             f"{display(ep.provider or '')}  {names}").rstrip()  # fmt: skip
 
 
-def finding_line(stamp: str, f: dict[str, Any]) -> str:
-    dest = f.get("destination") or {}
-    where = join((dest.get("names") or [])[:2]) or display(dest.get("ip") or "")
-    return (f"{stamp} FINDING   {display(str(f.get('level', '')).upper(), 12)}  "
-            f"{display(f.get('device_label') or f.get('device'))} → {where}"
+def finding_line(stamp: str, f: Finding) -> str:
+    dest = f.destination
+    where = join(dest.names[:2]) or display(dest.ip or "")
+    return (f"{stamp} FINDING   {display(f.level.value.upper(), 12)}  "
+            f"{display(f.device_label or f.device)} → {where}"
             f"  {display(reasons.reason_text(f), TEXT_LIMIT)}").rstrip()  # fmt: skip
 
 

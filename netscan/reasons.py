@@ -16,11 +16,14 @@ A report whose parts are missing (written by an older netscan) or do not hold to
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netscan import i18n
 from netscan.i18n import N_, _
 from netscan.untrusted import NAME_LIMIT, display
+
+if TYPE_CHECKING:
+    from netscan.analysis.finding import Finding
 
 MAX_PARTS = 16  # sentences of one reason
 MAX_DEPTH = 3  # parts inside parameters inside parts
@@ -153,12 +156,12 @@ def _fill(p: Any, depth: int, bound: bool) -> str:
         raise _Unfit("parameters do not fit") from exc
 
 
-def reason_text(f: dict[str, Any]) -> str:
+def reason_text(f: Finding) -> str:
     """The finding's reason in the current language, as plain text for the caller to escape
     (the English ``reason`` when the parts are missing or do not hold together)."""
-    fallback = str(f.get("reason") or "")
-    parts = f.get("reason_parts")
-    if i18n.current() == "en" or not isinstance(parts, list) or not parts:
+    fallback = f.reason
+    parts = f.reason_parts
+    if i18n.current() == "en" or not parts:
         return fallback
     try:
         return _("; ").join(_fill(p, 0, bound=True) for p in parts[:MAX_PARTS])
@@ -219,10 +222,10 @@ def verdict_text(test: dict[str, Any]) -> str:
     return sentence_text(part, str(test.get("verdict") or ""))
 
 
-def is_translated(f: dict[str, Any]) -> bool:
+def is_translated(f: Finding) -> bool:
     """Whether ``reason_text`` shows the parts (rather than the English original)."""
-    parts = f.get("reason_parts")
-    if i18n.current() == "en" or not isinstance(parts, list) or not parts:
+    parts = f.reason_parts
+    if i18n.current() == "en" or not parts:
         return False
     try:
         for p in parts[:MAX_PARTS]:

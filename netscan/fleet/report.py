@@ -17,6 +17,8 @@ from typing import Any
 from urllib.parse import quote
 
 from netscan import __version__, i18n
+from netscan.analysis.finding import LEVEL_NAMES as LEVELS  # strongest first
+from netscan.analysis.finding import Finding, level_rank, report_findings
 from netscan.fleet.sites import Site
 from netscan.i18n import _
 from netscan.inventory.model import CAMERA_FAMILY
@@ -24,8 +26,6 @@ from netscan.untrusted import NAME_LIMIT, display
 from netscan.util import now_iso
 
 FLEET_SCHEMA_VERSION = "1.0"
-LEVELS = ("confirmed", "likely", "possible")
-RANK = {"confirmed": 3, "likely": 2, "possible": 1, None: 0}
 COLOURS = {"confirmed": "#b3261e", "likely": "#c25e00", "possible": "#8a7300", "none": "#2e7d32",
            "failed": "#555555"}  # fmt: skip
 MODEL_MIN_SITES = 3  # the same model at this many sites is a fleet finding
@@ -55,18 +55,16 @@ def build(out: Path, sites: list[Site], states: dict[str, dict[str, Any]],
     cross = {"findings": 0, "sites": [], "bytes_up": 0, "by_country": {}}
     signatures: dict[str, Any] | None = None
 
-    def agg(table: dict[str, dict[str, Any]], key: str, sid: str, f: dict[str, Any]) -> None:
+    def agg(table: dict[str, dict[str, Any]], key: str, sid: str, f: Finding) -> None:
         e = table.setdefault(key, {"name": key, "sites": [], "findings": 0, "bytes_up": 0,
                                    "levels": {lv: 0 for lv in LEVELS}, "links": []})  # fmt: skip
         if sid not in e["sites"]:
             e["sites"].append(sid)
         e["findings"] += 1
-        e["bytes_up"] += int(f.get("bytes_up") or 0)
-        e["levels"][f["level"]] = e["levels"].get(f["level"], 0) + 1
+        e["bytes_up"] += f.bytes_up
+        e["levels"][f.level.value] = e["levels"].get(f.level.value, 0) + 1
         if len(e["links"]) < MAX_LINKS:
-            e["links"].append(
-                {"site": sid, "finding": f.get("id"), "href": _href(sid, f.get("id"))}
-            )
+            e["links"].append({"site": sid, "finding": f.id, "href": _href(sid, f.id or None)})
 
     for s in sites:
         st = states.get(s.id) or {}
@@ -87,40 +85,34 @@ def build(out: Path, sites: list[Site], states: dict[str, dict[str, Any]],
                         "endpoints": len(rep.get("endpoints", [])),
                         "packets": sum(int(i.get("packets") or 0) for i in rep.get("inputs", [])),
                         "engine": rep.get("engine")})  # fmt: skip
-            for f in rep.get("findings", []):
-                lv = f.get("level")
-                if lv not in LEVELS:
-                    continue
+            for f in report_findings(rep):
+                lv = f.level.value
                 row["levels"][lv] += 1
-                row["level_links"].setdefault(lv, _href(s.id, f.get("id")))
+                row["level_links"].setdefault(lv, _href(s.id, f.id or None))
                 row["findings"] += 1
-                row["bytes_up"] += int(f.get("bytes_up") or 0)
-                if RANK[lv] > RANK[row["worst"]]:
+                row["bytes_up"] += f.bytes_up
+                if f.level.rank > level_rank(row["worst"]):
                     row["worst"] = lv
-                d = f.get("destination") or {}
-                agg(
-                    providers, str(d.get("provider") or d.get("org") or "unknown provider"), s.id, f
-                )
-                for cc in sorted(
-                    {c for c in (d.get("ip_country"), d.get("operator_country")) if c}
-                ):
+                d = f.destination
+                agg(providers, str(d.provider or d.org or "unknown provider"), s.id, f)
+                for cc in sorted({c for c in (d.ip_country, d.operator_country) if c}):
                     agg(countries, str(cc), s.id, f)
-                if not d.get("ip_country") and not d.get("operator_country"):
+                if not d.ip_country and not d.operator_country:
                     agg(countries, "unknown", s.id, f)
-                op = d.get("org") or (f"AS{d['asn']}" if d.get("asn") else "unknown operator")
+                op = d.org or (f"AS{d.asn}" if d.asn else "unknown operator")
                 agg(operators, str(op), s.id, f)
-                if f.get("cross_border"):
+                if f.cross_border:
                     row["cross_border"] += 1
                     cross["findings"] += 1
-                    cross["bytes_up"] += int(f.get("bytes_up") or 0)
+                    cross["bytes_up"] += f.bytes_up
                     if s.id not in cross["sites"]:
                         cross["sites"].append(s.id)
-                    cc = str(d.get("ip_country") or d.get("operator_country") or "unknown")
+                    cc = str(d.ip_country or d.operator_country or "unknown")
                     c = cross["by_country"].setdefault(
                         cc, {"findings": 0, "bytes_up": 0, "sites": []}
                     )
                     c["findings"] += 1
-                    c["bytes_up"] += int(f.get("bytes_up") or 0)
+                    c["bytes_up"] += f.bytes_up
                     if s.id not in c["sites"]:
                         c["sites"].append(s.id)
             for dev in rep.get("devices", []):
@@ -138,7 +130,7 @@ def build(out: Path, sites: list[Site], states: dict[str, dict[str, Any]],
         rows.append(row)
 
     status_rank = {"failed": 1, "missing": 2}  # sites without a result go last
-    rows.sort(key=lambda r: (-RANK[r["worst"]], -r["levels"]["confirmed"], -r["levels"]["likely"],
+    rows.sort(key=lambda r: (-level_rank(r["worst"]), -r["levels"]["confirmed"], -r["levels"]["likely"],
                              -r["findings"], -r["bytes_up"], status_rank.get(r["status"], 0),
                              r["id"]))  # fmt: skip
     for i, r in enumerate(rows, start=1):

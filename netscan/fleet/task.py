@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from netscan import __version__
+from netscan.analysis.finding import LEVEL_NAMES, report_findings
 from netscan.util import sha256_file
 
 TOPIC = "netscan-fleet"
 STATE = "state.json"
 RUNNING = "running.json"  # which worker process holds the site now (removed when it ends)
-LEVELS = ("confirmed", "likely", "possible")
 BATCH = 50_000  # records between progress reports
 _local = threading.local()
 
@@ -128,11 +128,10 @@ def write_state(site_dir: Path, state: dict[str, Any]) -> None:
 
 def summarize(report: dict[str, Any]) -> dict[str, Any]:
     """The few numbers the driver shows and the fleet report ranks by."""
-    levels = {lv: 0 for lv in LEVELS}
-    for f in report.get("findings", []):
-        if f.get("level") in levels:
-            levels[f["level"]] += 1
-    worst = next((lv for lv in LEVELS if levels[lv]), None)
+    levels = {lv: 0 for lv in LEVEL_NAMES}
+    for f in report_findings(report):
+        levels[f.level.value] += 1
+    worst = next((lv for lv in LEVEL_NAMES if levels[lv]), None)
     return {
         "packets": sum(int(i.get("packets") or 0) for i in report.get("inputs", [])),
         "devices": len(report.get("devices", [])),

@@ -40,7 +40,6 @@ from netscan.flow import BurstList, Flow
 from netscan.inventory.enrich import Geo, Premises
 from netscan.inventory.linkscope import LinkEvidence
 from netscan.inventory.model import (
-    MAX_EVIDENCE,
     MAX_IPS,
     Conversation,
     Device,
@@ -48,6 +47,7 @@ from netscan.inventory.model import (
     FlowTotals,
 )
 from netscan.inventory.oui import oui_vendor
+from netscan.limits import INVENTORY_MAX_EVIDENCE
 
 MAX_BODIES = _limits.Limits().bodies  # defaults; the run's limits may differ
 MAX_BODY_BYTES = _limits.Limits().body_bytes
@@ -846,7 +846,7 @@ class Inventory:
         )
         if ev:
             out.append(
-                f"{ev:,} evidence facts beyond {MAX_EVIDENCE} per device or endpoint were not kept"
+                f"{ev:,} evidence facts beyond {INVENTORY_MAX_EVIDENCE} per device or endpoint were not kept"
             )
         if self.bursts_dropped:
             out.append(

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from netscan import __version__, _core
+from netscan.analysis.finding import Finding, report_findings
 from netscan.safefile import private_output
 from netscan.sources.pcapfile import CaptureError, CaptureFile, Record
 from netscan.sources.pcapng import PcapngWriter
@@ -126,12 +127,12 @@ class Selector:
         return False
 
 
-def feeding_pairs(finding: dict[str, Any]) -> set[frozenset[str]]:
+def feeding_pairs(finding: Finding) -> set[frozenset[str]]:
     """The local streams a finding's path names: (feeding device, the device it feeds)
     address pairs on the premises, e.g. camera → recorder or camera → edge server."""
-    path = [p for p in finding.get("path") or [] if isinstance(p, dict)]
+    path = finding.path
     by_key = {str(p.get("key")): p for p in path}
-    device = finding.get("device")
+    device = finding.device
     pairs: set[frozenset[str]] = set()
     for p in path:
         if p.get("kind") != "device" or p.get("key") == device or not p.get("ip"):
@@ -223,23 +224,24 @@ def extract(
     ``EvidenceError`` (nothing written) when a file given is not one the report was made
     from, when a capture holding the finding's frames is missing, or when no frame of the
     finding was found: an empty pcapng is never left behind."""
-    finding = next((f for f in report.get("findings", []) if f.get("id") == finding_id), None)
+    findings = report_findings(report)
+    finding = next((f for f in findings if f.id == finding_id), None)
     if finding is None:
-        known = ", ".join(f.get("id", "") for f in report.get("findings", [])) or "none"
+        known = ", ".join(f.id for f in findings) or "none"
         raise EvidenceError(f"no finding {finding_id!r} in the report (findings: {known})")
     mapping = map_inputs(report, files)
     warnings: list[str] = []
     wanted: dict[str, set[int]] = {}
-    for ev in finding.get("evidence", []):
+    for ev in finding.evidence:
         wanted.setdefault(ev.get("file", ""), set()).add(int(ev.get("frame", 0)))
-    for face in finding.get("faces", []):
+    for face in finding.faces:
         inputs = report.get("inputs", [])
         idx = int(face.get("file_index", 0))
         if idx < len(inputs):
             first, last = int(face.get("first_frame", 0)), int(face.get("last_frame", 0))
             wanted.setdefault(inputs[idx]["path"], set()).update(range(first, last + 1))
     by_file: dict[str, list[dict[str, Any]]] = {}
-    for fl in finding.get("flows", []):
+    for fl in finding.flows:
         by_file.setdefault(fl.get("file", ""), []).append(fl)
     paths = sorted(p for p in set(wanted) | set(by_file) if p)
     missing = [p for p in paths if p not in mapping]
@@ -251,8 +253,8 @@ def extract(
             + ", which was not given"
             + (f" (+{len(missing) - 1} more)" if len(missing) > 1 else "")
         )
-    context = ContextSelector(feeding_pairs(finding), parse_iso(finding.get("first_ts")),
-                              parse_iso(finding.get("last_ts")))  # fmt: skip
+    context = ContextSelector(feeding_pairs(finding), parse_iso(finding.first_ts),
+                              parse_iso(finding.last_ts))  # fmt: skip
     if context.pairs:  # the feeding streams are in the same files as the finding's flows
         for inp in report.get("inputs", []):
             if inp.get("path") in mapping:
@@ -263,7 +265,7 @@ def extract(
         writer = PcapngWriter(
             fh,
             f"netscan {__version__}",
-            comment=f"netscan evidence for finding {finding_id} ({finding.get('level')})",
+            comment=f"netscan evidence for finding {finding_id} ({finding.level.value})",
         )
 
         def keep(rec: Record, comment: str) -> None:

@@ -219,13 +219,13 @@ def _build(result: Result) -> dict[str, Any]:
             "flows_retired": getattr(inv, "flows_ended", 0),
             "findings": len(result.findings),
             "by_role": _count(d.role for d in devices),
-            "by_level": _count(f.get("level", "") for f in result.findings),
+            "by_level": _count(f.level.value for f in result.findings),
         },
         "devices": [device_json(d, files) for d in devices],
         "endpoints": [endpoint_json(e, files) for e in endpoints],
         "flows": [flow_json(c, inv.devices, files) for c in convs],
         "flows_aggregated": _aggregated(folded, omitted, inv.devices),
-        "findings": [_jsonable(f) for f in result.findings],
+        "findings": [_jsonable(f.to_json()) for f in result.findings],
         "warnings": list(result.warnings),
     }
     inference = getattr(inv.premises, "inference", None)

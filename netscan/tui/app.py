@@ -20,8 +20,10 @@ from textual.widgets import Footer, TabbedContent, TabPane
 from textual.worker import Worker, get_current_worker
 
 from netscan import i18n
+from netscan.analysis.finding import Finding
 from netscan.analyze import Analyzer, Options, Result
 from netscan.i18n import N_, _
+from netscan.inventory.model import Role
 from netscan.safefile import safe_name, write_private
 from netscan.tui.lang import translate_bindings
 from netscan.tui.messages import AnalysisFailed, AnalysisProgress, ExportDone, SnapshotReady
@@ -513,15 +515,14 @@ class NetscanApp(App[int]):
             findings.refresh_findings(snap.findings)
             self.main.query_one(DevicesPane).show(snap)
 
-    def _apply_case_overrides(self, findings: list[dict[str, Any]]) -> None:
+    def _apply_case_overrides(self, findings: list[Finding]) -> None:
         from netscan.tui.widgets.devices import DevicesPane
 
         if not self.case_overrides:
             return
-        from netscan.case.casework import apply_overrides, effective_overrides
+        from netscan.case.casework import apply_finding_overrides, effective_overrides
 
-        apply_overrides({"devices": [], "findings": findings}, self.case_overrides,
-                        self.case_finding_keys)  # fmt: skip
+        apply_finding_overrides(findings, self.case_overrides, self.case_finding_keys)
         per_device: dict[str, dict[str, str]] = {}
         for (kind, target, field), o in effective_overrides(self.case_overrides).items():
             if kind == "device":
@@ -561,8 +562,8 @@ class NetscanApp(App[int]):
             if finding is None:
                 self.notify("Select a finding first.")
                 return
-            kind, target = "finding", str(finding.get("id", ""))
-            label = f"{finding.get('level')}: {finding.get('device_label')}"
+            kind, target = "finding", finding.id
+            label = f"{finding.level.value}: {finding.device_label}"
         else:
             key = self.main.query_one(DevicesPane).selected
             if key is None:
@@ -598,7 +599,7 @@ class NetscanApp(App[int]):
         if finding is None or snap is None or snap.result is None or not self.paths:
             self.notify("Select a finding (after the analysis of files) to export its evidence.")
             return
-        fid = str(finding.get("id", "finding"))
+        fid = finding.id or "finding"
         default = str(self.export_dir / f"evidence-{filename(fid)}.pcapng")
         result = snap.result
 
@@ -639,7 +640,7 @@ class NetscanApp(App[int]):
         yield SystemCommand("Devices with findings", "Filter the devices table",
                             lambda: pane.set_filter(level="finding"))  # fmt: skip
         yield SystemCommand("Cameras, NVRs and face terminals", "Filter the devices table",
-                            lambda: pane.set_filter(text="", role="camera"))  # fmt: skip
+                            lambda: pane.set_filter(text="", role=Role.CAMERA))  # fmt: skip
         yield SystemCommand("Clear device filters", "Show every device",
                             lambda: pane.set_filter("", "any", "any", "any"))  # fmt: skip
         yield SystemCommand("Toggle light/dark", "Switch theme", self.action_toggle_theme)

@@ -30,8 +30,7 @@ PREFIX = f"{V6_PREFIX}::/64"
 
 
 def _findings(res: Result) -> list[tuple[str, str, str | None]]:
-    return sorted((f["level"], f["kind"], (f.get("destination") or {}).get("ip"))
-                  for f in res.findings)  # fmt: skip
+    return sorted((f.level.value, f.kind, f.destination.ip) for f in res.findings)
 
 
 def _validate(report: dict[str, Any]) -> None:

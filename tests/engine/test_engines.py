@@ -191,10 +191,7 @@ def _device_facts(result: Any) -> dict[str, tuple[Any, ...]]:
 
 
 def _findings(result: Any) -> list[tuple[Any, ...]]:
-    return sorted(
-        (f.get("id"), f.get("level"), f.get("kind"), (f.get("destination") or {}).get("ip"))
-        for f in result.findings
-    )
+    return sorted((f.id, f.level.value, f.kind, f.destination.ip) for f in result.findings)
 
 
 def _scenario_names() -> list[str]:

@@ -13,6 +13,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from netscan.analysis.finding import level_rank
 from netscan.fleet import report as fleet_report
 from netscan.fleet.sites import SitesError, load_sites
 from netscan.fleet.task import analyse_site, pack_fingerprint, read_state
@@ -125,7 +126,7 @@ def test_fleet_report_and_page(tmp_path: Path) -> None:
     assert by_id["sensor-9"]["status"] == "done" and by_id["sensor-9"]["engine"] == "zeek"
     assert by_id["broken"]["reason"]
     # ranked: worst level first; every count links to its site report (and finding)
-    ranks = [fleet_report.RANK[r["worst"]] for r in fleet["sites"]]
+    ranks = [level_rank(r["worst"]) for r in fleet["sites"]]
     assert ranks == sorted(ranks, reverse=True)
     for r in fleet["sites"]:
         for lv, href in r["level_links"].items():
