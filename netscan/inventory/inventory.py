@@ -999,7 +999,7 @@ class Inventory:
         else:
             target.add_evidence(
                 file, frame,
-                f"{m.field} {m.value!r} is a port of {m.sig_id} (a port alone names no one)",
+                f"{m.field} {m.value!r} is a port of {m.sig_id} (a port alone is not enough)",
             )  # fmt: skip
 
     def sync_graph(self, convs: list[Conversation] | None = None) -> nx.DiGraph:
