@@ -113,6 +113,9 @@ def _dns(e: ev.DnsEvent) -> list[Observation]:
     if e.is_response and e.proto != "llmnr":
         return []
     subject = SENDER if e.is_response else ASKER
+    if len(e.queries) == 1 and not e.answers:  # the usual question: one name
+        name = e.queries[0][0]
+        return [("dns_name", name, subject)] if name.strip(" .") else []
     out: list[Observation] = []
     seen: set[str] = set()
     names = [q for q, _ in e.queries[:MAX_QUERIES]]

@@ -589,9 +589,22 @@ class Matcher:
         return self._assemble(items)
 
     def _lookup_for(self, fname: str) -> Any:
-        """The function that finds the refs of one observed value of ``fname``."""
+        """The function that finds the refs of one observed value of ``fname``. Names and
+        text values are answered from the caches without a copy: the caller only reads."""
         if fname in DOMAIN_FIELDS:
-            return lambda raw: self._name_refs(str(raw), fname)
+            names, find_name = self._name_cache, self._name_refs_uncached
+
+            def name_lookup(raw: Any) -> list[_Ref]:
+                key = (raw, fname)
+                hit = names.get(key)
+                if hit is None:
+                    hit = find_name(str(raw), fname)
+                    if len(names) >= CACHE_LIMIT:
+                        names.clear()
+                    names[key] = hit
+                return hit
+
+            return name_lookup
         if fname == "oui_prefix":
             return lambda raw: self._mac_refs(str(raw))
         if fname == "ip_cidr":
@@ -602,7 +615,19 @@ class Matcher:
             return self._port_value_refs
         if fname == "asn":
             return self._asn_refs
-        return lambda raw: self._text_refs(fname, str(raw))
+        texts, find_text = self._text_cache, self._text_refs_uncached
+
+        def text_lookup(raw: Any) -> list[_Ref]:
+            key = (fname, raw)
+            hit = texts.get(key)
+            if hit is None:
+                hit = find_text(fname, str(raw))
+                if len(texts) >= CACHE_LIMIT:
+                    texts.clear()
+                texts[key] = hit
+            return hit
+
+        return text_lookup
 
     def _marker_refs_of(self, raw: Any) -> list[_Ref]:
         return self._body_refs(raw if isinstance(raw, bytes) else str(raw).encode("utf-8"))

@@ -23,6 +23,7 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
+from netscan.inventory import oui
 from netscan.signatures.pack import RULE_CATEGORY, Pack, Signature, normalize_port
 from tests.analysis.scenarios.build import (
     GATEWAY,
@@ -37,14 +38,13 @@ from tests.analysis.scenarios.build import (
 GENERATED = frozenset({
     "dns_name", "tls_sni", "http_host", "http_path_prefix", "http_user_agent",
     "http_content_type", "http_server", "content_marker", "port", "ip_cidr", "oui_prefix",
+    "oui_vendor",
     "dhcp_hostname", "dhcp_vendor_class", "dhcp_prl", "mdns_service", "mdns_name",
     "ssdp_server", "ssdp_usn", "ssdp_nt", "wsd_type", "wsd_scope", "rtsp_path",
     "rtsp_server", "rtsp_realm",
 })  # fmt: skip
 
 NOT_GENERATED = {
-    "oui_vendor": "the registrant comes from the IEEE registry by MAC block: an example names "
-    "an organisation, not a block (oui_prefix examples are generated)",
     "ja3": "a hash of a whole ClientHello: it cannot be turned back into one",
     "ja4": "a fingerprint with truncated hashes of the cipher and extension lists",
     "tls_cert_subject": "needs a signed X.509 certificate in a TLS 1.2 handshake",
@@ -57,6 +57,8 @@ NOT_GENERATED = {
     "behaviour": "role rules only: measured from flows (tests/analysis/role_captures.py)",
     "device_role": "role rules only: the role of other signatures that fired",
 }
+
+NO_BLOCK = "no MAC block of a registrant the signature names in the registry netscan reads"
 
 CLIENT = Host("02:00:5e:00:00:01", "192.168.200.2")  # asks premises devices for things
 T_STEP = 2.0
@@ -87,6 +89,12 @@ def cases(pack: Pack) -> tuple[list[Case], list[tuple[str, dict[str, Any], str]]
             if missing:
                 skipped.append((sig.id, ex, NOT_GENERATED.get(missing[0], "not generated")))
                 continue
+            if "oui_vendor" in ex:  # a MAC block whose registrant the signature names
+                block = registrant_block(sig)
+                if block is None:
+                    skipped.append((sig.id, ex, NO_BLOCK))
+                    continue
+                ex = {**{k: v for k, v in ex.items() if k != "oui_vendor"}, "oui_prefix": block}
             n += 1
             out.append(_case(sig, ex, n))
     return out, skipped
@@ -108,6 +116,23 @@ def _case(sig: Signature, ex: dict[str, Any], n: int) -> Case:
         offsite = str(ipaddress.ip_address("198.18.0.0") + n)  # off-site, never premises
     subject = {"device": "device", "protocol": "evidence"}.get(sig.category, "endpoint")
     return Case(sig.id, sig.category, dict(ex), device, offsite, subject)
+
+
+def registrant_block(sig: Signature) -> str | None:
+    """A MAC block (MA-L) whose registrant, as netscan's registry reads it, is named by one
+    of the signature's ``oui_vendor`` words (an example names an organisation; the packet
+    needs a block of it), or None."""
+    reg = oui.registry()
+    words = [e.value.lower() for e in sig.match if e.field == "oui_vendor" and e.mode != "regex"]
+    if reg is None or not words:
+        return None
+    for digits, org in sorted(reg.table.items()):
+        if len(digits) == 6 and any(w in org.lower() for w in words):
+            mac = f"{digits[:2]}:{digits[2:4]}:{digits[4:6]}:00:00:01"
+            found = (oui.oui_vendor(mac) or "").lower()
+            if any(w in found for w in words):
+                return mac[:8]
+    return None
 
 
 # -- messages ---------------------------------------------------------------------------------

@@ -191,8 +191,12 @@ def test_every_generated_example_fires_end_to_end(generated: Any) -> None:
 def test_left_out_examples_are_only_those_of_ungenerated_fields() -> None:
     _items, skipped = xp.cases(_pack())
     for sig_id, ex, why in skipped:
+        if why == xp.NO_BLOCK:  # the registry at hand has no block of that registrant
+            assert "oui_vendor" in ex
+            continue
         assert set(ex) - xp.GENERATED, (sig_id, ex)
         assert why in xp.NOT_GENERATED.values()
+    assert len(skipped) < 10
 
 
 def test_a_port_alone_names_no_device(generated: Any) -> None:
