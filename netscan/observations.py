@@ -236,12 +236,19 @@ def _vendor_discovery(e: ev.VendorDiscoveryEvent) -> list[Observation]:
     return []
 
 
+def _sip(e: ev.SipEvent) -> list[Observation]:
+    # a SIP body (GB/T 28181 MANSCDP XML) is a payload like an HTTP body: content markers
+    if not e.body:
+        return []
+    return [("content_marker", e.body.encode("utf-8"), SENDER if e.is_response else CLIENT)]
+
+
 def _nothing(e: Any) -> list[Observation]:
     return []
 
 
 # Every event type and what it contributes. Events with nothing to say for the signatures
-# (ARP, NBNS, NTP, Router Advertisements, SIP) are listed too: a new event type must be
+# (ARP, NBNS, NTP, Router Advertisements) are listed too: a new event type must be
 # placed here (a test checks that every type of ``events.EVENT_TYPES`` is).
 EVENT_OBSERVERS: dict[str, Observer] = {
     "dns": _dns,
@@ -256,7 +263,7 @@ EVENT_OBSERVERS: dict[str, Observer] = {
     "http_response": _http_response,
     "http_body": _http_body,
     "rtsp": _rtsp,
-    "sip": _nothing,
+    "sip": _sip,
     "ssdp": _ssdp,
     "wsd": _wsd,
     "ntp": _nothing,

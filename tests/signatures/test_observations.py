@@ -283,3 +283,17 @@ def test_sni_names_the_server_for_clouds_and_the_client_for_devices() -> None:
     inv.on_event(hello, None)
     assert inv.endpoints[OFF].category == "face-cloud"
     assert Subject.CLIENT in {s for _f, _v, s in observe(hello)}
+
+
+def test_a_sip_body_is_searched_for_content_markers() -> None:
+    """Content markers are looked at outside HTTP too: a SIP message body."""
+    inv = _inv()
+    body = '{"FaceListObject":{"FaceObject":[{"SubImageList":{"SubImageInfoObject":[]}}]}}'
+    msg = ev.SipEvent(ctx=_ctx(dst_ip=OFF, dport=5060, transport="udp"), method="MESSAGE",
+                      body=body)  # fmt: skip
+    inv.on_event(msg, None)
+    dev = inv.devices["02:00:5e:00:00:09"]
+    assert any(
+        e.sig_id == "protocol.gat1400-viid-face" and "image in FaceListObject" in e.what
+        for e in dev.evidence
+    ), [e.what for e in dev.evidence]
