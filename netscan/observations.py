@@ -243,6 +243,15 @@ def _sip(e: ev.SipEvent) -> list[Observation]:
     return [("content_marker", e.body.encode("utf-8"), SENDER if e.is_response else CLIENT)]
 
 
+def _payload(e: ev.PayloadEvent) -> list[Observation]:
+    # the head of a payload on a port the pack names for its markers: what the sender sends.
+    # Sent to the named port it is a request (CLIENT: a cloud signature names the server);
+    # sent from it, the named service speaks of itself (SENDER)
+    if not e.head:
+        return []
+    return [("content_marker", e.head, CLIENT if e.direction == "to-port" else SENDER)]
+
+
 def _nothing(e: Any) -> list[Observation]:
     return []
 
@@ -264,6 +273,7 @@ EVENT_OBSERVERS: dict[str, Observer] = {
     "http_body": _http_body,
     "rtsp": _rtsp,
     "sip": _sip,
+    "payload": _payload,
     "ssdp": _ssdp,
     "wsd": _wsd,
     "ntp": _nothing,

@@ -79,6 +79,12 @@ const UDP_CORE: [UdpParser; 9] = [
 pub const ICMPV6: u8 = UDP_BASE + UDP_CORE.len() as u8;
 const ICMPV6_ROUTER_ADVERT: u8 = 134;
 pub const PY_BASE: u8 = 16;
+/// The name of the Python parser that takes the payload heads of the UDP ports the signature
+/// pack names for its content markers (`netscan/dissectors/payload.py`): only the first
+/// `MAX_PROBE_DATAGRAMS` datagrams of a flow, each cut to `PROBE_HEAD` bytes, are handed over.
+pub const PROBE_PARSER: &str = "payload";
+pub const MAX_PROBE_DATAGRAMS: u64 = 8;
+pub const PROBE_HEAD: usize = 2048;
 
 /// The names of the parser ids below `PY_BASE` (the flow's application, as Python names it).
 pub fn builtin_names() -> Vec<&'static str> {
@@ -265,6 +271,8 @@ pub struct Config {
     pub shard: (u32, u32),
     /// drop repeated datagram facts (the exact parity tests turn it off)
     pub dedup_facts: bool,
+    /// the parser id of `PROBE_PARSER`, when a port is handed to it
+    pub probe_id: Option<u8>,
 }
 
 impl Default for Config {
@@ -278,6 +286,7 @@ impl Default for Config {
             dissect: true,
             shard: (0, 1),
             dedup_facts: true,
+            probe_id: None,
         }
     }
 }
@@ -296,6 +305,10 @@ pub struct Engine {
     pub datagrams_repeated: u64,
     /// datagram events not reported again (the same fact between the same hosts)
     pub facts_repeated: u64,
+    /// datagrams of payload-probe ports not handed over (beyond a flow's first ones)
+    pub probe_dropped: u64,
+    /// bytes cut from the payload heads handed over for probe ports
+    pub probe_cut: u64,
     /// events of the core's dissectors handed over
     pub events: u64,
     /// repeated facts handed over as their batch's latest sighting
@@ -342,6 +355,8 @@ impl Engine {
             l2_dropped: 0,
             datagrams_repeated: 0,
             facts_repeated: 0,
+            probe_dropped: 0,
+            probe_cut: 0,
             events: 0,
             dissector_errors: FxHashMap::default(),
             budget,
@@ -998,12 +1013,23 @@ impl Engine {
         }
         self.seen_datagrams.insert(key);
         if name >= PY_BASE {
+            let mut data = payload;
+            if self.cfg.probe_id == Some(name) {
+                // a content-marker probe: a flow's first datagrams, their heads only
+                if flow.pkts_ab + flow.pkts_ba > MAX_PROBE_DATAGRAMS {
+                    self.probe_dropped += 1;
+                    return;
+                }
+                let head = payload.len().min(PROBE_HEAD);
+                self.probe_cut += (payload.len() - head) as u64;
+                data = &payload[..head];
+            }
             self.ops.push(Op::Payload {
                 fid,
                 from_a,
                 frame,
                 ts,
-                data: payload.to_vec(),
+                data: data.to_vec(),
                 gap: false,
                 last: true,
             });

@@ -17,7 +17,9 @@ use pyo3::IntoPyObjectExt;
 
 use crate::capture::{CaptureReader, DEFAULT_GZIP_CAP, DEFAULT_GZIP_RATIO};
 use crate::dissect::registry;
-use crate::engine::{builtin_names, in_core, Config, Counters, Engine, EvCtx, Net6, Op, PY_BASE};
+use crate::engine::{
+    builtin_names, in_core, Config, Counters, Engine, EvCtx, Net6, Op, PROBE_PARSER, PY_BASE,
+};
 use crate::events::new_ctx;
 
 pub const OP_L2: u8 = 0;
@@ -427,7 +429,7 @@ impl Core {
         for (port, key, skip) in udp_ports {
             // keys are "udp:NAME:N" (or a plain name): the parser's name is what the core
             // compares with its own table; a port the core parses itself is not handed over
-            let name = key.split(':').nth(1).unwrap_or(&key);
+            let name = key.split(':').nth(1).unwrap_or(&key).to_string();
             if registry::udp_port(port).is_some_and(|p| p.in_core() && p.name() == name) {
                 continue;
             }
@@ -442,6 +444,9 @@ impl Core {
                 return Err(PyValueError::new_err("too many parser names"));
             }
             cfg.python_ports.entry(port).or_insert((id as u8, skip));
+            if name == PROBE_PARSER {
+                cfg.probe_id = Some(id as u8);
+            }
         }
         Ok(Core {
             inner: Mutex::new(Inner {
@@ -582,6 +587,8 @@ impl Core {
         d.set_item("forced_skips", e.forced_skips())?;
         d.set_item("l2_dropped", e.l2_dropped)?;
         d.set_item("datagrams_repeated", e.datagrams_repeated)?;
+        d.set_item("probe_dropped", e.probe_dropped)?;
+        d.set_item("probe_cut", e.probe_cut)?;
         d.set_item("facts_repeated", e.facts_repeated - e.facts_resent)?;
         d.set_item("facts_resent", e.facts_resent)?;
         d.set_item("events", e.events)?;

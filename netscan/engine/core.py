@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from netscan import _core
-from netscan.dissectors import icmpv6
+from netscan.dissectors import icmpv6, payload
 from netscan.dissectors.registry import UDP_PARSERS, Datagrams
 from netscan.engine.sink import Sink, arp_event
 from netscan.events import Ctx
@@ -53,15 +53,24 @@ OP_L2, OP_FLOW, OP_ARP, OP_ATTACH, OP_PAYLOAD, OP_CLOSE, OP_FINAL, OP_EVENTS = r
 _SKIP_ID = ("dns", "mdns", "llmnr", "nbns")
 
 
-def _udp_table() -> tuple[list[tuple[int, str, bool]], dict[str, tuple[str, Any]]]:
+def _udp_table(
+    marker_ports: Iterable[int] = (),
+) -> tuple[list[tuple[int, str, bool]], dict[str, tuple[str, Any]]]:
     """The UDP port parsers for the core: (port, key, skip_id) and key -> (name, function).
     Keys are unique per function, so two ports sharing a name but not a parser stay apart.
     The core runs its own parsers for the built-in ports whose names it knows; the others'
-    payloads come back here."""
+    payloads come back here. ``marker_ports`` (named by the pack for its content markers)
+    that no parser claims get the payload-head parser, which the core bounds per flow."""
     ports: list[tuple[int, str, bool]] = []
     keys: dict[str, tuple[str, Any]] = {}
     fn_key: dict[int, str] = {}
-    for port, (name, fn) in UDP_PARSERS.items():
+    table = dict(UDP_PARSERS)
+    free = sorted(p for p in marker_ports if p not in table)
+    if free:
+        probe = payload.parser(free)
+        for p in free:
+            table[p] = (payload.NAME, probe)
+    for port, (name, fn) in table.items():
         key = fn_key.get(id(fn))
         if key is None:
             key = f"udp:{name}:{len(fn_key)}"
@@ -144,11 +153,16 @@ class CoreEngine:
         dissect: bool = True,
         max_flows: int | None = None,
         shard: tuple[int, int] = (0, 1),
+        marker_ports: Iterable[int] | None = None,
     ) -> None:
         self.sink = sink
         prem = premises if premises is not None else getattr(sink, "premises", None)
         cidrs = list(prem.cidrs) if prem is not None else list(DEFAULT_PREMISES)
-        ports, self._udp = _udp_table()
+        if marker_ports is None:  # the UDP ports the sink's signature pack names for markers
+            matcher = getattr(sink, "matcher", None)
+            marker_ports = matcher.marker_ports("udp") if matcher is not None else ()
+        self.marker_ports = frozenset(marker_ports)
+        ports, self._udp = _udp_table(self.marker_ports)
         self.core = _core.Core(ports, _nets(cidrs), _nets(LOCAL_SCOPE),
                                max_flows=max_flows or MAX_FLOWS, dissect=dissect,
                                shard=shard, dedup_facts=DEDUP_FACTS)  # fmt: skip
@@ -288,6 +302,9 @@ class CoreEngine:
             "datagrams": int(st["datagrams_repeated"]),
             "facts": int(st["facts_repeated"]),
             "latest_sightings": int(st["facts_resent"]),
+            # payload heads of pack-named ports: datagrams past a flow's first ones, bytes cut
+            "payload_datagrams": int(st["probe_dropped"]),
+            "payload_bytes_cut": int(st["probe_cut"]),
         }
         # evicted flows are reported with every engine's retired flows (analyze.limit_warnings)
         self.flows_retired = int(st["evicted"])

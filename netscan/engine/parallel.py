@@ -183,10 +183,11 @@ class _ShardEngine(CoreEngine):
 
 def _worker(conn: Connection, job: tuple[Any, ...]) -> None:
     gc.set_threshold(200_000, 50, 1000)  # see analyze.relaxed_gc
-    paths, k, n, cidrs, max_flows, gunzip, ratio = job
+    paths, k, n, cidrs, max_flows, gunzip, ratio, marker_ports = job
     try:
         rec = _Recorder(k, n, single=len(paths) == 1)
-        eng = _ShardEngine(rec, Premises(cidrs), max_flows=max_flows, shard=(k, n))  # type: ignore[arg-type]
+        eng = _ShardEngine(rec, Premises(cidrs), max_flows=max_flows, shard=(k, n),  # type: ignore[arg-type]
+                           marker_ports=marker_ports)  # fmt: skip
         caps = eng.open(paths, gunzip, ratio)
         while True:
             ops, done = eng.core.run(BATCH)
@@ -288,7 +289,8 @@ class ParallelEngine:
         cidrs = list(self.premises.cidrs)
         for k in range(n):
             recv, send = ctx.Pipe(duplex=False)
-            job = (self.paths, k, n, cidrs, self.max_flows, self.gunzip, self.gunzip_ratio)
+            job = (self.paths, k, n, cidrs, self.max_flows, self.gunzip, self.gunzip_ratio,
+                   self.replayer.marker_ports)  # fmt: skip
             proc = ctx.Process(target=_worker, args=(send, job), daemon=True)
             proc.start()
             send.close()

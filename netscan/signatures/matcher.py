@@ -555,6 +555,21 @@ class Matcher:
             items.append(("asn", str(asn), self._asn_refs(asn)))
         return self._assemble(items)
 
+    def marker_ports(self, transport: str) -> frozenset[int]:
+        """The ports (of ``transport``) named by signatures that also have content markers:
+        the engines hand the payload heads of those ports' flows over for the marker scan
+        (``events.PayloadEvent``). The pack decides the ports, not the code."""
+        out: set[int] = set()
+        for sig in self.pack.signatures:
+            entries = (*sig.match, *sig.match_all)
+            if not any(e.mode == "marker" for e in entries):
+                continue
+            for e in entries:
+                t, _, num = e.value.partition("/")
+                if e.mode == "port" and t == transport and num.isdigit():
+                    out.add(int(num))
+        return frozenset(out)
+
     def match_port(self, transport: str, port: int) -> list[SigMatch]:
         """Signatures for a transport port, e.g. ("udp", 32100)."""
         value = f"{transport.lower()}/{port}"

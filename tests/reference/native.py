@@ -26,8 +26,10 @@ from typing import Any
 
 from netscan import limits as _limits
 from netscan.dissectors import icmpv6, registry
+from netscan.dissectors import payload as payload_mod
 from netscan.dissectors.http import HttpStream
 from netscan.dissectors.icmpv6 import ROUTER_ADVERTISEMENT
+from netscan.dissectors.payload import NAME as PROBE_NAME
 from netscan.dissectors.registry import Datagrams
 from netscan.engine.sink import Sink, arp_event
 from netscan.events import Ctx, Event
@@ -57,9 +59,19 @@ class Engine:
     """Runs records through decoding, flow tracking and dissection into a ``Sink``."""
 
     def __init__(
-        self, sink: Sink, dissect: bool = True, limits: _limits.Limits | None = None
+        self,
+        sink: Sink,
+        dissect: bool = True,
+        limits: _limits.Limits | None = None,
+        marker_ports: Iterable[int] | None = None,
     ) -> None:
         self.sink = sink
+        if marker_ports is None:  # the UDP ports the sink's pack names for content markers
+            matcher = getattr(sink, "matcher", None)
+            marker_ports = matcher.marker_ports("udp") if matcher is not None else ()
+        # pack-named ports no parser claims: their first datagrams' heads (as the core)
+        self._probe_ports = frozenset(p for p in marker_ports if p not in registry.UDP_PARSERS)
+        self._probe = payload_mod.parser(sorted(self._probe_ports)) if self._probe_ports else None
         self.dissect = dissect
         self.limits = _limits.resolve(limits)
         self.max_flows = max(1, self.limits.flows)
@@ -169,6 +181,14 @@ class Engine:
         return fwd
 
     def _attach_udp(self, flow: Flow, payload: bytes) -> None:
+        # the server port first, then the client port: a parser's port, else a pack-named one
+        for port in (flow.b_port, flow.a_port):
+            if port in registry.UDP_PARSERS:
+                break
+            if port in self._probe_ports:
+                flow.app = flow.app | {PROBE_NAME}
+                flow.parser = Datagrams(self._probe)  # type: ignore[arg-type]
+                return
         hit = registry.udp_parser(flow.a_port, flow.b_port, payload)
         if hit is None:
             flow.parser = False  # decided: nothing to parse
@@ -495,6 +515,10 @@ class Engine:
             if len(seen) >= MAX_SEEN_DATAGRAMS:
                 seen.clear()
             seen[key] = None
+            if parser.fn is self._probe:  # a flow's first datagrams, their heads only
+                if flow.pkts_ab + flow.pkts_ba > payload_mod.MAX_PROBE_DATAGRAMS:
+                    return
+                payload = payload[: payload_mod.PROBE_HEAD]
         ctx = flow.ctx(frame, ts, from_a)
         self._feed(flow, parser, payload, ctx, from_a)
         if flow.parser and parser.done:
