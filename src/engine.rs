@@ -1533,6 +1533,32 @@ mod tests {
             .any(|o| matches!(o, Op::Attach { name, .. } if *name == PY_BASE)));
     }
 
+    #[test]
+    fn probe_ports_hand_over_a_flows_first_heads_only() {
+        let mut cfg = Config::default();
+        cfg.python_ports.insert(8800, (PY_BASE + 1, false));
+        cfg.probe_id = Some(PY_BASE + 1);
+        let mut e = Engine::new(cfg);
+        let n = 50u64;
+        for i in 0..n {
+            let mut d = vec![b'x'; PROBE_HEAD + 100];
+            d.extend(i.to_be_bytes()); // distinct datagrams: not repeats
+            let p = udp(1, 40000, 8800, &d);
+            e.packet(0, i + 1, 0.0, 1, &p, p.len() as u32);
+        }
+        let heads: Vec<usize> = e
+            .ops
+            .iter()
+            .filter_map(|o| match o {
+                Op::Payload { data, .. } => Some(data.len()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(heads, vec![PROBE_HEAD; MAX_PROBE_DATAGRAMS as usize]);
+        assert_eq!(e.probe_dropped, n - MAX_PROBE_DATAGRAMS);
+        assert_eq!(e.probe_cut, 108 * MAX_PROBE_DATAGRAMS);
+    }
+
     fn dns_response(id: u16, ttl: u32, addr: [u8; 4]) -> Vec<u8> {
         let mut m = id.to_be_bytes().to_vec();
         m.extend([0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0]);
