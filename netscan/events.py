@@ -224,15 +224,15 @@ class SipEvent(Event):
 class PayloadEvent(Event):
     """The head of a payload on a port the signature pack names for its content markers
     (e.g. a vendor's P2P probe on UDP 8800), where no protocol dissector claims the flow.
-    Only a flow's first datagrams reach it, each cut to a bounded head (``cut`` counts the
-    bytes left out): the bytes are attacker-chosen and only scanned for markers."""
+    Only a flow's first datagrams reach it, each cut to a bounded head (the engine counts
+    the datagrams and bytes left out): the bytes are attacker-chosen and only scanned for
+    markers."""
 
     kind: str = "payload"
     transport: str = "udp"
     port: int = 0  # the pack-named port the payload was sent to or from
     direction: str = "to-port"  # "to-port" (sent to the named port) or "from-port"
     head: bytes = b""
-    cut: int = 0
 
 
 @dataclass(slots=True, kw_only=True)

@@ -26,15 +26,13 @@ def parser(ports: Iterable[int]) -> Callable[[bytes, Ctx], list[Event]]:
         if not data:
             return []
         to_port = ctx.dport in named or ctx.sport not in named
-        head = data[:PROBE_HEAD]
         return [
             PayloadEvent(
                 ctx=ctx,
                 transport=ctx.transport or "udp",
                 port=ctx.dport if to_port else ctx.sport,
                 direction="to-port" if to_port else "from-port",
-                head=bytes(head),
-                cut=len(data) - len(head),
+                head=bytes(data[:PROBE_HEAD]),
             )
         ]
 

@@ -48,6 +48,7 @@ from typing import Any
 
 from netscan import limits as _limits
 from netscan.dissectors import http as http_dissector
+from netscan.dissectors import payload as payload_mod
 from netscan.dissectors import registry
 from netscan.dissectors.icmpv6 import MAX_PREFIXES as RA_MAX_PREFIXES
 from netscan.dissectors.tls import describe_der
@@ -375,6 +376,12 @@ class TsharkEngine:
         # datagrams on the ports of parsers Wireshark has no dissector for (vendor
         # discovery): name -> (datagrams, first frame), for the report's limits
         self._unseen: dict[str, list[int]] = {}
+        # UDP ports the sink's pack names for content markers and no parser claims: the
+        # heads of a flow's first datagrams go to the marker scan, as in the core engine
+        matcher = getattr(sink, "matcher", None)
+        named = matcher.marker_ports("udp") if matcher is not None else frozenset()
+        self._probe_ports = frozenset(p for p in named if p not in registry.UDP_PARSERS)
+        self._probe = payload_mod.parser(sorted(self._probe_ports))
         names = available_fields(self.tshark)
         self.fields = FIELDS + [f for f in OPTIONAL_FIELDS if f in names]
 
@@ -543,6 +550,14 @@ class TsharkEngine:
             if blind is not None:
                 seen = self._unseen.setdefault(blind, [0, frame])
                 seen[0] += 1
+            elif (
+                (dport in self._probe_ports or sport in self._probe_ports)
+                and flow.pkts_ab + flow.pkts_ba <= payload_mod.MAX_PROBE_DATAGRAMS
+                and (raw := _first(L, "udp_payload"))
+            ):
+                data = bytes.fromhex(raw[: 3 * payload_mod.PROBE_HEAD].replace(":", ""))
+                for event in self._probe(data, flow.ctx(frame, ts, from_a)):
+                    self.sink.on_event(event, flow)
         if not self.dissect or transport not in ("tcp", "udp") or not app:
             return
         try:

@@ -129,3 +129,20 @@ def test_inventory_sink_drives_the_ports(tmp_path: Path) -> None:
     engine.run_files()
     engine.finish()
     assert SIG in inv.endpoints[CLOUD].matches
+
+
+def test_tshark_engine_hands_over_the_same_heads(tmp_path: Path) -> None:
+    """The tshark engine (Wireshark reads the datagrams) fires the probe's signature too and
+    hands over a flow's first heads only."""
+    from netscan.engine.tshark import TsharkEngine
+
+    path = _capture(tmp_path / "tshark.pcap", 8800, PROBE + b"z" * 3000, count=20)
+    sink = Recorder()
+    sink.matcher = _matcher()  # type: ignore[attr-defined]
+    engine = TsharkEngine(sink)
+    engine.run_files([str(path)])
+    heads = sink.of(PayloadEvent)
+    _engine, core_sink = _core_run(path)
+    assert heads == core_sink.of(PayloadEvent)
+    inv = Analyzer(Options(engine="tshark")).run([str(_capture(tmp_path / "t1.pcap", 8800))])
+    assert SIG in inv.inventory.endpoints[CLOUD].matches
