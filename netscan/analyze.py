@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import hashlib
 import ipaddress
+import os
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from netscan.inventory.enrich import Premises
 from netscan.inventory.inventory import Inventory
 from netscan.inventory.model import Conversation
 from netscan.safefile import PrivateDir
+from netscan.sources.digest import input_digest, sha256_file
 from netscan.sources.pcapfile import CaptureError, CaptureFile
 
 
@@ -89,14 +91,6 @@ def relaxed_gc() -> Iterator[None]:
         gc.unfreeze()
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def load_signatures(directory: str | None) -> tuple[Any, dict[str, Any]]:
     """The active signature pack's matcher and its version facts."""
     from netscan.signatures.matcher import Matcher
@@ -141,18 +135,31 @@ def check_engine(name: str) -> None:
 def unique_inputs(paths: list[str]) -> tuple[list[str], list[str], dict[str, str]]:
     """The inputs without repeats of the same content (same sha256), a warning for each
     repeat left out (the same capture given twice would count every packet twice), and
-    the sha256 of each input kept."""
+    the sha256 of the inputs that had to be hashed for it: only files of the same size
+    can repeat one another, so only those are read here (the core hashes the others
+    while it reads them)."""
+    sizes: dict[str, int] = {}
+    for p in paths:
+        try:
+            with open(p, "rb") as fh:
+                sizes[p] = os.fstat(fh.fileno()).st_size
+        except FileNotFoundError:
+            raise CaptureError(f"{p}: no such file") from None
+        except IsADirectoryError:
+            raise CaptureError(f"{p}: is a directory, not a capture file") from None
+        except OSError as exc:
+            raise CaptureError(f"{p}: cannot read ({exc.strerror or exc})") from None
+    same_size = Counter(sizes.values())
     kept: list[str] = []
     digests: dict[str, str] = {}
     warnings: list[str] = []
     seen: dict[str, str] = {}
     for p in paths:
+        if same_size[sizes[p]] < 2:
+            kept.append(p)
+            continue
         try:
-            digest = sha256_file(Path(p))
-        except FileNotFoundError:
-            raise CaptureError(f"{p}: no such file") from None
-        except IsADirectoryError:
-            raise CaptureError(f"{p}: is a directory, not a capture file") from None
+            digest = sha256_file(p)
         except OSError as exc:
             raise CaptureError(f"{p}: cannot read ({exc.strerror or exc})") from None
         first = seen.get(digest)
@@ -279,7 +286,7 @@ def open_inputs(
         cap = CaptureFile(p, index=i, gunzip=lim.gunzip, gunzip_ratio=lim.gunzip_ratio)
         captures.append(cap)
         path = Path(p)
-        digest = (digests or {}).get(p) or sha256_file(path)
+        digest = input_digest(path, (digests or {}).get(p))
         infos.append(InputInfo(path=str(p), sha256=digest, size=path.stat().st_size,
                                format=cap.format))  # fmt: skip
     return captures, infos
@@ -418,7 +425,7 @@ class Analyzer:
             engine = CoreEngine(inventory, self.premises, max_flows=self.max_flows)
         captures = engine.open(paths, self.limits.gunzip, self.limits.gunzip_ratio)
         infos = [
-            InputInfo(path=str(p), sha256=digests[p], size=c.size, format=c.format)
+            InputInfo(path=str(p), sha256=digests.get(p, ""), size=c.size, format=c.format)
             for p, c in zip(paths, captures, strict=True)
         ]
         total = sum(c.size for c in captures)
@@ -427,6 +434,8 @@ class Analyzer:
         engine.release()
         inventory.seal()
         for cap, info in zip(captures, infos, strict=True):
+            # the core hashed each file as it read it (the whole file, as stored)
+            info.sha256 = input_digest(info.path, info.sha256, cap.sha256)
             info.warnings = list(cap.warnings)
             info.packets = cap.frames
             info.first_ts, info.last_ts = cap.first_ts, cap.last_ts
@@ -600,17 +609,21 @@ def _incremental_core(self: Analyzer, paths: list[str], batch: int) -> Iterator[
     engine = CoreEngine(inventory, self.premises, max_flows=self.max_flows)
     captures = engine.open(paths, self.limits.gunzip, self.limits.gunzip_ratio)
     infos = [
-        InputInfo(path=str(p), sha256=sha256_file(Path(p)), size=c.size, format=c.format)
+        InputInfo(path=str(p), sha256="", size=c.size, format=c.format)
         for p, c in zip(paths, captures, strict=True)
     ]
     total = sum(c.size for c in captures)
 
     def build(final: bool) -> Result:
         warnings: list[str] = []
-        step_infos = [replace(i) for i in infos]
-        for cap, info in zip(captures, step_infos, strict=True):
+        for cap, info in zip(captures, infos, strict=True):
             if not final:
                 cap.refresh()
+            # the core's hash once it read the file to its end; a step before that reads
+            # the file for it (once)
+            info.sha256 = input_digest(info.path, info.sha256, cap.sha256)
+        step_infos = [replace(i) for i in infos]
+        for cap, info in zip(captures, step_infos, strict=True):
             info.warnings = list(cap.warnings)
             info.packets = cap.frames if final else 0
             info.first_ts, info.last_ts = cap.first_ts, cap.last_ts

@@ -665,6 +665,8 @@ fn reader_info<'py>(py: Python<'py>, r: &CaptureReader) -> PyResult<Bound<'py, P
     )?;
     d.set_item("warnings", r.warnings.clone())?;
     d.set_item("position", r.read_bytes.load(Ordering::Relaxed))?;
+    // the file's SHA-256 as stored (compressed bytes for gzip), once it was read to its end
+    d.set_item("sha256", r.sha256.as_deref())?;
     Ok(d)
 }
 

@@ -114,6 +114,8 @@ class CoreCapture:
         self.first_ts: float | None = None
         self.last_ts: float | None = None
         self.linktypes: set[int] = set()
+        # SHA-256 of the file as stored, hashed by the core as it reads (None until the end)
+        self.sha256: str | None = None
         self.refresh()
 
     def refresh(self) -> None:
@@ -128,6 +130,7 @@ class CoreCapture:
         self.last_ts = info["last_ts"]
         self.linktypes = set(info["linktypes"])
         self._position = info["position"]
+        self.sha256 = info["sha256"]
 
     @property
     def position(self) -> int:

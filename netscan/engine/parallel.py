@@ -222,6 +222,7 @@ class ShardCapture:
         self.last_ts: float | None = None
         self.linktypes: set[int] = set(base.linktypes)
         self.position = 0
+        self.sha256: str | None = None  # worker 0's core hashes the file as it reads it
 
     def update(self, info: dict[str, Any]) -> None:
         self.format = info["format"]
@@ -231,6 +232,7 @@ class ShardCapture:
         self.last_ts = info["last_ts"]
         self.linktypes = set(info["linktypes"])
         self.position = int(info["position"])
+        self.sha256 = info["sha256"]
 
     def refresh(self) -> None:
         pass
