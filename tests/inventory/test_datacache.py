@@ -1,0 +1,142 @@
+"""The compact indexes of the offline registries (IEEE MAC blocks, geoip2fast's country
+and AS ranges): the same answers as the parsed sources, kept 0600 in a 0700 cache
+directory, rebuilt whenever the source changes or the index does not read back whole."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import random
+import stat
+from pathlib import Path
+
+import pytest
+
+from netscan.inventory import datacache, geodb, oui
+from netscan.inventory.enrich import Geo
+
+SYSTEM_MANUF = Path("/usr/share/wireshark/manuf")
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    d = tmp_path / "cache" / "netscan"
+    monkeypatch.setenv("NETSCAN_CACHE_DIR", str(d))
+    oui.registry.cache_clear()
+    oui.oui_vendor.cache_clear()
+    geodb.table.cache_clear()
+    yield d
+    oui.registry.cache_clear()
+    oui.oui_vendor.cache_clear()
+    geodb.table.cache_clear()
+
+
+def _macs(table: dict[str, str], rng: random.Random) -> list[str]:
+    out = [":".join(f"{rng.randrange(256):02x}" for _ in range(6)) for _ in range(5000)]
+    for k in list(table)[::3]:
+        d = (k + "0123456789ab")[:12]
+        out.append(":".join(d[i : i + 2] for i in range(0, 12, 2)))
+    return out
+
+
+@pytest.mark.parametrize("source", ["bundled", "wireshark"])
+def test_manuf_index_answers_as_the_parsed_file(source: str, _cache: Path) -> None:
+    path = oui._bundled_manuf() if source == "bundled" else SYSTEM_MANUF
+    assert path is not None and path.is_file()
+    parsed = oui._parse_file(path)
+    for _ in range(2):  # built from the file, then read back from the cache
+        table = oui._load_file(path)
+        assert isinstance(table, oui.CompactTable)
+        assert len(table) == len(parsed) and dict(table.items()) == parsed
+    files = list(_cache.iterdir())
+    assert [f.name.startswith("manuf-") for f in files] == [True]
+    assert stat.S_IMODE(_cache.stat().st_mode) == 0o700
+    assert stat.S_IMODE(files[0].stat().st_mode) == 0o600
+    ref, idx = oui.OuiRegistry(parsed, "parsed"), oui.OuiRegistry(table, "index")
+    for mac in _macs(parsed, random.Random(3)):
+        assert idx.lookup(mac) == ref.lookup(mac), mac
+    assert "0000c" not in table and "00000C" not in table and " 00000c" not in table
+
+
+def test_index_is_rebuilt_when_the_source_changes(
+    tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    f = tmp_path / "manuf"
+    f.write_text("44:19:B6\tHik\tFirst Registrant Ltd\n")
+    assert dict(oui._load_file(f).items()) == {"4419b6": "First Registrant Ltd"}  # type: ignore[union-attr]
+    before = f.stat()
+    # same size and modification time, other content: the SHA-256 tells
+    f.write_text("44:19:B6\tHik\tOther Registrant Ltd\n")
+    os.utime(f, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert dict(oui._load_file(f).items()) == {"4419b6": "Other Registrant Ltd"}  # type: ignore[union-attr]
+    # a damaged index file is not used: the answer comes from the source again
+    (idx,) = _cache.iterdir()
+    data = idx.read_bytes()
+    for broken in (
+        data[: len(data) - 3],
+        b"garbage",
+        data.replace(b'"version": 1', b'"version": 9'),
+    ):
+        idx.write_bytes(broken)
+        assert dict(oui._load_file(f).items()) == {"4419b6": "Other Registrant Ltd"}  # type: ignore[union-attr]
+    # a cached index is used as it is: the source is not parsed again
+    monkeypatch.setattr(oui, "parse_manuf", lambda text: pytest.fail("parsed again"))
+    assert dict(oui._load_file(f).items()) == {"4419b6": "Other Registrant Ltd"}  # type: ignore[union-attr]
+
+
+def test_unsafe_cache_directory_is_not_used(tmp_path: Path, _cache: Path) -> None:
+    _cache.mkdir(parents=True)
+    _cache.chmod(0o777)
+    f = tmp_path / "manuf"
+    f.write_text("44:19:B6\tHik\tFirst Registrant Ltd\n")
+    assert datacache.cache_dir() is None
+    assert dict(oui._load_file(f).items()) == {"4419b6": "First Registrant Ltd"}  # type: ignore[union-attr]
+    assert list(_cache.iterdir()) == []
+
+
+def _addresses(g: object, rng: random.Random) -> list[str]:
+    out = []
+
+    def text(x: int) -> str:
+        return str(ipaddress.IPv4Address(x) if x < 1 << 32 else ipaddress.IPv6Address(x))
+
+    for lists in (g.mainListFirstIP, g.mainListFirstIPASN):  # type: ignore[attr-defined]
+        flat = [v for c in lists for v in c]
+        for v in flat[::101]:
+            out += [text(y) for y in (v - 1, v, v + 1) if 0 <= y < 1 << 128]
+    for _ in range(3000):
+        out.append(text(rng.randrange(1 << 32)))
+        out.append(text((0x2000 << 112) + rng.randrange(1 << 125)))
+        out.append(text(rng.randrange(1 << 128)))
+    return out + ["", "x", "1.2.3", "::", "::1", "::ffff:1.2.3.4", "255.255.255.255"]
+
+
+@pytest.mark.parametrize("ipv6", [False, True], ids=["ipv4-file", "ipv6-file"])
+def test_geo_index_answers_as_geoip2fast(ipv6: bool, _cache: Path) -> None:
+    import geoip2fast
+    from geoip2fast import GeoIP2Fast
+
+    path = geodb.data_file(ipv6)
+    assert path is not None and (geodb.FILE_V6 in path.name) == ipv6
+    ref = GeoIP2Fast(geoip2fast_data_file=str(path), verbose=False)
+    built = geodb.table(ipv6)
+    geodb.table.cache_clear()
+    cached = geodb.table(ipv6)
+    assert built is not None and cached is not None
+    assert [f.name.startswith("geoip2fast-") for f in _cache.iterdir()] == [True]
+    for ip in _addresses(geoip2fast.geoip2fast, random.Random(7)):
+        r = ref.lookup(ip)
+        want = (r.country_code, r.asn_name)
+        assert built.lookup(ip) == want == cached.lookup(ip), ip
+
+
+def test_geo_loads_only_for_offsite_lookups_and_keeps_the_file_choice() -> None:
+    geo = Geo()
+    assert geo._table is None  # nothing is read before an address needs it
+    geo.prepare(["47.74.128.10"])
+    assert geo._table is not None and not geo._has_v6
+    sg = geo.lookup("47.74.128.10")
+    assert sg.country == "SG" and sg.org
+    assert geo.lookup("10.0.0.1").country is None  # private: no country
+    v6 = geo.lookup("2001:4860:4860::8888")
+    assert geo._has_v6 and v6.country == "US"
