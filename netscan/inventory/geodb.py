@@ -2,7 +2,7 @@
 
 geoip2fast keeps its tables as lists of Python integers (about 76 MB once unpickled, and
 a third of a second to unpickle each run). The same tables are kept here as flat sorted
-arrays in a compact index (``netscan.inventory.datacache``: built once from the data
+arrays in a compact index (``netscan.datacache``: built once from the data
 file, tied to its size, modification time and SHA-256, and mapped by later runs, so only
 the pages a look-up touches are read). ``GeoTable.lookup`` answers exactly as
 ``GeoIP2Fast.lookup`` does with the same data file (country code and AS name, with the
@@ -96,9 +96,10 @@ def build_parts(path: Path) -> dict[str, bytes]:
     for idx, chunks, values in ((index, first_ip, flat), (index_asn, first_ip_asn, flat_asn)):
         if (
             [c[0] for c in chunks] != list(idx)
-            or any(a >= b for a, b in zip(values, values[1:], strict=False))
             or not values
             or values[0] != 0
+            or values != sorted(values)  # (timsort: one pass over sorted input)
+            or len(set(values)) != len(values)
         ):
             raise ValueError(f"{path}: ranges not in the order geoip2fast searches them")
     # a country id's answer: its code, "--" for the special and private networks, None
@@ -223,7 +224,7 @@ def table(ipv6: bool) -> GeoTable | None:
     path = data_file(ipv6)
     if path is None:
         return None
-    from netscan.inventory import datacache
+    from netscan import datacache
 
     parts = datacache.load("geoip2fast", INDEX_VERSION, path, lambda: build_parts(path))
     return GeoTable(parts, os.fspath(path))

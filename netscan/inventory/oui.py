@@ -17,7 +17,7 @@ Where the file comes from, first found wins:
 
 The file is bounded (``MAX_MANUF_BYTES``) and read lazily, on the first look-up. Its
 table is kept as a compact index (sorted block numbers and a blob of names, see
-``netscan.inventory.datacache``) in the user's cache directory, tied to the file's size,
+``netscan.datacache``) in the user's cache directory, tied to the file's size,
 modification time and SHA-256: a run maps the index instead of parsing 58,000 lines
 (0.45 s and about 10 MB of strings), and parses the file again only when it changed.
 """
@@ -185,7 +185,7 @@ def _load_file(path: Path) -> Mapping[str, str] | None:
     try:
         if not path.is_file() or path.stat().st_size > MAX_MANUF_BYTES:
             return None
-        from netscan.inventory import datacache
+        from netscan import datacache
 
         parts = datacache.load("manuf", INDEX_VERSION, path,
                                lambda: index_parts(_parse_file(path)))  # fmt: skip

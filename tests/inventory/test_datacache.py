@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from netscan.inventory import datacache, geodb, oui
+from netscan import datacache
+from netscan.inventory import geodb, oui
 from netscan.inventory.enrich import Geo
 
 SYSTEM_MANUF = Path("/usr/share/wireshark/manuf")
@@ -140,3 +141,39 @@ def test_geo_loads_only_for_offsite_lookups_and_keeps_the_file_choice() -> None:
     assert geo.lookup("10.0.0.1").country is None  # private: no country
     v6 = geo.lookup("2001:4860:4860::8888")
     assert geo._has_v6 and v6.country == "US"
+
+
+def test_pack_files_checked_once_against_their_schema(
+    tmp_path: Path, _cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    import jsonschema
+
+    from netscan.signatures import pack
+
+    src = pack._bundled_dir()
+    copy = tmp_path / "pack"
+    shutil.copytree(src, copy, symlinks=False)
+    first = pack.load_pack(copy)
+    marks = [f for f in _cache.iterdir() if f.name.startswith("pack-schema-")]
+    assert len(marks) >= 5 and all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in marks)
+
+    # every file checked before: the schema validator is not even built
+    def refuse(*args: object, **kw: object) -> None:
+        pytest.fail("schema validator built for files checked before")
+
+    with monkeypatch.context() as m:
+        m.setattr(jsonschema.Draft202012Validator, "check_schema", refuse)
+        again = pack.load_pack(copy)
+    assert [s.id for s in again.signatures] == [s.id for s in first.signatures]
+    # a file changed in a way the schema refuses is checked, and refused, as before
+    yml = next(p for p in sorted(copy.rglob("*.yaml")) if "signatures:" in p.read_text())
+    yml.write_text(yml.read_text().replace("signatures:", "signatures: 7\nbogus:", 1))
+    errors = pack.validate_pack(copy)
+    assert any("schema" in e and yml.name in e for e in errors), errors
+    # so is a schema that is not fit for use, even when every file passed an older one
+    yml.unlink()
+    (copy / "schema.json").write_text('{"type": 5}')
+    with pytest.raises(pack.PackError, match="unusable schema"):
+        pack.load_pack(copy)

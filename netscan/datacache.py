@@ -160,3 +160,24 @@ def load(
         with contextlib.suppress(OSError):
             _write(d / name, want, parts)
     return {k: memoryview(v) for k, v in parts.items()}
+
+
+def known(d: Path | None, kind: str, key: str) -> bool:
+    """Whether a fact named by ``key`` (a digest of everything it depends on) was recorded
+    in the cache directory ``d`` by an earlier run (``remember``)."""
+    if d is None:
+        return False
+    try:
+        st = os.lstat(d / f"{kind}-{key}.ok")
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid()
+
+
+def remember(d: Path | None, kind: str, key: str) -> None:
+    """Record the fact ``key`` (an empty 0600 file); best effort."""
+    if d is None:
+        return
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    with contextlib.suppress(OSError):
+        os.close(os.open(d / f"{kind}-{key}.ok", flags, 0o600))
