@@ -79,9 +79,11 @@ def relaxed_gc() -> Iterator[None]:
     """Cyclic garbage collection, rarely: an analysis allocates millions of small objects
     that never form cycles, and a full collection over them every few thousand
     allocations costs a fifth of the run. What exists before the run is frozen out of
-    the collector's view."""
+    the collector's view (after a collection of the young generations only: a full one
+    walks every object of the imported libraries, a tenth of a second or more, and finds
+    nothing to free; older garbage, if any, is collected after the unfreeze)."""
     old = gc.get_threshold()
-    gc.collect()
+    gc.collect(1)
     gc.freeze()
     gc.set_threshold(200_000, 50, 1000)
     try:
