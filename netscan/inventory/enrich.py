@@ -137,6 +137,51 @@ def registered_domain(name: str) -> str:
 
 @lru_cache(maxsize=1)
 def _psl():  # type: ignore[no-untyped-def]
+    """The bundled public suffix list, parsed once. The library adds the punycode form of
+    every rule through Python's IDNA codec (most of its 0.2-0.4 s parse); a rule in ASCII
+    is its own punycode form, so only the few hundred others are encoded, once per list
+    (kept in the cache directory, ``netscan.datacache``), handed over as rules of their
+    own, and the codec pass is skipped: the same rules either way."""
+    from pathlib import Path
+
+    import publicsuffixlist as psl_mod
     from publicsuffixlist import PublicSuffixList
 
-    return PublicSuffixList()
+    from netscan import datacache
+
+    try:
+        path = Path(psl_mod.PSLFILE)
+        lines = path.read_bytes().split(b"\n")
+
+        def build() -> dict[str, bytes]:
+            extra = _idn_rules(lines, psl_mod.encode_idn)
+            return {"ok": b"1" if extra is not None else b"", "rules": b"\n".join(extra or [])}
+
+        parts = datacache.load("psl", 1, path, build)
+        ok, rules = bytes(parts["ok"]), bytes(parts["rules"])
+    except Exception:  # anything unexpected: the library's own parse decides
+        ok, rules = b"", b""
+    if not ok:
+        return PublicSuffixList()
+    return PublicSuffixList(lines + (rules.split(b"\n") if rules else []), accept_encoded_idn=False)
+
+
+def _idn_rules(lines: list[bytes], encode_idn: Any) -> list[bytes] | None:
+    """The punycode forms of the non-ASCII rules among ``lines`` (None: a rule the IDNA
+    codec would refuse or change in shape, left to the library)."""
+    extra: list[bytes] = []
+    for line in lines:
+        rule = line.decode("utf8", "surrogateescape").lower().split(" ")[0].rstrip()
+        if not rule or rule.startswith("//"):
+            continue
+        bare = rule.lstrip("!")
+        if bare.isascii():
+            labels = bare.split(".")
+            if any(not 0 < len(x) < 64 for x in labels[:-1]) or len(labels[-1]) >= 64:
+                return None  # the codec raises for these
+            continue
+        enc = encode_idn(bare)
+        if enc.count(".") != rule.count("."):
+            return None
+        extra.append(("!" + enc if rule[0] == "!" else enc).encode("ascii"))
+    return extra

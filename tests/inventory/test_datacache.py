@@ -177,3 +177,18 @@ def test_pack_files_checked_once_against_their_schema(
     (copy / "schema.json").write_text('{"type": 5}')
     with pytest.raises(pack.PackError, match="unusable schema"):
         pack.load_pack(copy)
+
+
+def test_public_suffix_rules_as_the_library_parses_them() -> None:
+    from publicsuffixlist import PublicSuffixList
+
+    from netscan.inventory import enrich
+
+    enrich._psl.cache_clear()
+    ours, lib = enrich._psl(), PublicSuffixList()
+    assert ours._publicsuffix == lib._publicsuffix and ours._maxlabel == lib._maxlabel
+    assert any(not r.isascii() for r in lib._publicsuffix)  # IDN rules and their punycode
+    names = ["www.example.co.uk", "a.b.kobe.jp", "city.kobe.jp", "xn--p1ai", "foo.xn--p1ai",
+             "cam.example.com", "x.y.z.blogspot.com", "host.local", "예시.한국", "a.b.c.d"]  # fmt: skip
+    for n in names:
+        assert ours.privatesuffix(n) == lib.privatesuffix(n), n
