@@ -218,16 +218,33 @@ class GeoTable:
             return "", ""
 
 
+class _Library:
+    """geoip2fast itself, for a data file this module cannot index (a later format)."""
+
+    def __init__(self, path: Path) -> None:
+        from geoip2fast import GeoIP2Fast
+
+        self.source = os.fspath(path)
+        self._db = GeoIP2Fast(geoip2fast_data_file=self.source, verbose=False)
+
+    def lookup(self, ip: str) -> tuple[str, str]:
+        r = self._db.lookup(ip)
+        return r.country_code or "", getattr(r, "asn_name", "") or ""
+
+
 @lru_cache(maxsize=2)
-def table(ipv6: bool) -> GeoTable | None:
+def table(ipv6: bool) -> GeoTable | _Library | None:
     """The index of the data file for IPv4 only or IPv4 and IPv6 (None: no data file)."""
     path = data_file(ipv6)
     if path is None:
         return None
     from netscan import datacache
 
-    parts = datacache.load("geoip2fast", INDEX_VERSION, path, lambda: build_parts(path))
-    return GeoTable(parts, os.fspath(path))
+    try:
+        parts = datacache.load("geoip2fast", INDEX_VERSION, path, lambda: build_parts(path))
+        return GeoTable(parts, os.fspath(path))
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return _Library(path)  # tables laid out otherwise: the library answers
 
 
 def info(ip: str, ipv6: bool) -> dict[str, Any]:

@@ -192,3 +192,19 @@ def test_public_suffix_rules_as_the_library_parses_them() -> None:
              "cam.example.com", "x.y.z.blogspot.com", "host.local", "예시.한국", "a.b.c.d"]  # fmt: skip
     for n in names:
         assert ours.privatesuffix(n) == lib.privatesuffix(n), n
+
+
+def test_geo_falls_back_to_the_library_for_other_layouts(monkeypatch: pytest.MonkeyPatch) -> None:
+    def other_layout(path: Path) -> dict[str, bytes]:
+        raise ValueError(f"{path}: ranges not in the order geoip2fast searches them")
+
+    ours = geodb.table(False)
+    geodb.table.cache_clear()
+    for f in datacache.cache_dir().iterdir():  # type: ignore[union-attr]
+        f.unlink()
+    monkeypatch.setattr(geodb, "build_parts", other_layout)
+    lib = geodb.table(False)
+    assert isinstance(ours, geodb.GeoTable) and isinstance(lib, geodb._Library)
+    for ip in ("47.74.128.10", "10.1.2.3", "8.8.8.8", "2001:db8::1", "bogus"):
+        assert lib.lookup(ip) == ours.lookup(ip), ip
+    assert lib.lookup("47.74.128.10")[0] == "SG"
