@@ -1,5 +1,6 @@
 """Fixed costs stay out of runs that do not need them: ``netscan --version`` imports no
-subcommand, and OpenCV (with numpy) loads only for a capture that carries pictures."""
+subcommand, OpenCV (with numpy) loads only for a capture that carries pictures, networkx
+only when the inventory's graph is asked for."""
 
 from __future__ import annotations
 
@@ -38,14 +39,27 @@ def _analyse(path: Path, out: Path) -> list[str]:
         "from netscan.cli import main\n"
         f"sys.argv = ['netscan', 'analyze', {str(path)!r}, '--json', {str(out)!r}, '-q']\n"
         "assert main() == 0\n"
-        "print('cv2' in sys.modules, 'numpy' in sys.modules)\n"
+        "print('cv2' in sys.modules, 'numpy' in sys.modules, 'networkx' in sys.modules)\n"
     )
     return lines[-1].split()
 
 
 def test_opencv_only_for_pictures(tmp_path: Path) -> None:
     out = tmp_path / "r.json"
-    assert _analyse(realworld("mdns_zeek.pcap"), out) == ["False", "False"]
-    assert _analyse(PCAPS / "demo_sales_office.pcapng", out) == ["True", "True"]
+    assert _analyse(realworld("mdns_zeek.pcap"), out) == ["False", "False", "False"]
+    assert _analyse(PCAPS / "demo_sales_office.pcapng", out) == ["True", "True", "False"]
     rep = json.loads(out.read_text())
     assert "opencv" in json.dumps(rep["findings"])  # the detector is named where it ran
+
+
+def test_inventory_graph_on_demand() -> None:
+    from netscan.analyze import Analyzer, Options
+
+    result = Analyzer(Options(infer_premises=False)).run([str(PCAPS / "demo_sales_office.pcapng")])
+    inv = result.inventory
+    assert inv._graph is None  # not built by the analysis
+    g = inv.graph
+    assert set(inv.devices) <= set(g.nodes) and g.number_of_edges() > 0
+    kinds = {d.get("kind") for _n, d in g.nodes(data=True)}
+    assert kinds == {"device", "endpoint"}
+    assert inv.graph is g  # built once
