@@ -329,8 +329,10 @@ class Analyzer:
             # with them, so every decision (devices, bursts, findings) is made with them
             base = self.premises
             self.premises = premises
+            # the inputs were hashed in the first pass
+            known = {i.path: i.sha256 for i in result.inputs if i.sha256}
             try:
-                result = self._run(paths, progress)
+                result = self._run(paths, progress, known)
             finally:
                 self.premises = base
             result.warnings.extend(_inference_warnings(premises.inference))
@@ -361,8 +363,14 @@ class Analyzer:
         applied = replace(inference, applied=True, origin="default+inferred")
         return Premises(list(self.premises.cidrs) + applied.cidrs, inference=applied)
 
-    def _run(self, paths: list[str], progress: Callable[[int, int], None] | None = None) -> Result:
+    def _run(
+        self,
+        paths: list[str],
+        progress: Callable[[int, int], None] | None = None,
+        known: dict[str, str] | None = None,
+    ) -> Result:
         paths, warnings, digests = unique_inputs(list(paths))
+        digests = {**{p: known[p] for p in paths if p in (known or {})}, **digests}
         if self.options.engine != "tshark":
             return self._run_core(paths, progress, warnings, digests)
         captures, infos = open_inputs(paths, self.limits, digests)
@@ -425,7 +433,7 @@ class Analyzer:
                                     max_flows=self.max_flows, limits=self.limits)  # fmt: skip
         else:
             engine = CoreEngine(inventory, self.premises, max_flows=self.max_flows)
-        captures = engine.open(paths, self.limits.gunzip, self.limits.gunzip_ratio)
+        captures = engine.open(paths, self.limits.gunzip, self.limits.gunzip_ratio, digests)
         infos = [
             InputInfo(path=str(p), sha256=digests.get(p, ""), size=c.size, format=c.format)
             for p, c in zip(paths, captures, strict=True)

@@ -19,7 +19,7 @@ import contextlib
 import ctypes
 import ipaddress
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -181,17 +181,23 @@ class CoreEngine:
     # -- inputs ------------------------------------------------------------------------
 
     def open(
-        self, paths: Iterable[str], gunzip: int | None = None, gunzip_ratio: int | None = None
+        self,
+        paths: Iterable[str],
+        gunzip: int | None = None,
+        gunzip_ratio: int | None = None,
+        known: Collection[str] = (),
     ) -> list[CoreCapture]:
         """Opens capture files as inputs (in order); CaptureError for one that is not.
         gzip files are streamed with at most ``gunzip`` decompressed bytes and the
-        ``gunzip_ratio`` expansion guard (the work limits' defaults when not given)."""
+        ``gunzip_ratio`` expansion guard (the work limits' defaults when not given). The
+        core hashes each file as it reads it (``CoreCapture.sha256``), but the ``known``
+        ones (whose hash the caller has, or does not need)."""
         lim = resolve_limits(None)
         cap = lim.gunzip if gunzip is None else gunzip
         ratio = lim.gunzip_ratio if gunzip_ratio is None else gunzip_ratio
         for p in paths:
             try:
-                index = self.core.open(str(p), cap, ratio)
+                index = self.core.open(str(p), cap, ratio, str(p) not in known)
             except ValueError as exc:
                 raise CaptureError(str(exc)) from None
             self.captures.append(CoreCapture(self.core, index, str(p)))

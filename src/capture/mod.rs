@@ -77,17 +77,19 @@ struct Iface {
 struct Counting<R> {
     inner: R,
     count: Arc<AtomicU64>,
-    sha: Arc<Mutex<Sha256>>,
+    /// None: the caller knows the file's hash already
+    sha: Option<Arc<Mutex<Sha256>>>,
 }
 
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.count.fetch_add(n as u64, Ordering::Relaxed);
-        self.sha
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .update(&buf[..n]);
+        if let Some(sha) = &self.sha {
+            sha.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .update(&buf[..n]);
+        }
         Ok(n)
     }
 }
@@ -193,11 +195,23 @@ fn hex(b: &[u8]) -> String {
 
 impl CaptureReader {
     /// Opens a capture file by path (gzip recognised by its magic, streamed with at most
-    /// `gzip_cap` decompressed bytes and the `gzip_ratio` expansion guard).
+    /// `gzip_cap` decompressed bytes and the `gzip_ratio` expansion guard); `sha256`
+    /// holds the file's hash once it was read to its end.
     pub fn open(
         path: &Path,
         gzip_cap: u64,
         gzip_ratio: u64,
+    ) -> Result<CaptureReader, CaptureError> {
+        Self::open_hashed(path, gzip_cap, gzip_ratio, true)
+    }
+
+    /// `open`, hashing the file only with `hash` (a caller that knows the hash already,
+    /// or does not need it, saves the work).
+    pub fn open_hashed(
+        path: &Path,
+        gzip_cap: u64,
+        gzip_ratio: u64,
+        hash: bool,
     ) -> Result<CaptureReader, CaptureError> {
         let shown = path.display().to_string();
         if path.is_dir() {
@@ -218,14 +232,21 @@ impl CaptureReader {
         let count = Arc::new(AtomicU64::new(0));
         let reopened =
             File::open(path).map_err(|e| CaptureError(format!("{shown}: cannot read ({e})")))?;
-        let sha = Arc::new(Mutex::new(Sha256::new()));
-        let rest = reopened
-            .try_clone()
-            .map_err(|e| CaptureError(format!("{shown}: cannot read ({e})")))?;
+        let hashing = if hash {
+            let rest = reopened
+                .try_clone()
+                .map_err(|e| CaptureError(format!("{shown}: cannot read ({e})")))?;
+            Some(FileHash {
+                sha: Arc::new(Mutex::new(Sha256::new())),
+                rest,
+            })
+        } else {
+            None
+        };
         let counting = Counting {
             inner: reopened,
             count: count.clone(),
-            sha: sha.clone(),
+            sha: hashing.as_ref().map(|h| h.sha.clone()),
         };
         let gzip = n == 2 && head == [0x1f, 0x8b];
         let mut gz = None;
@@ -253,7 +274,7 @@ impl CaptureReader {
         r.gzip = gzip;
         r.gz = gz;
         r.read_bytes = count;
-        r.hash = Some(FileHash { sha, rest });
+        r.hash = hashing;
         Ok(r)
     }
 
@@ -931,6 +952,17 @@ mod tests {
         assert_eq!((n, warnings.len()), (600, 0));
         assert_eq!(sha.as_deref(), Some(sha_hex(&gz).as_str()));
         assert_ne!(sha.as_deref(), Some(sha_hex(&big).as_str()));
+    }
+
+    #[test]
+    fn no_hash_when_not_asked_for() {
+        let bytes = pcap(false, false, &[(1, 0, b"abc"), (2, 0, b"def")]);
+        let f = TempFile::new("nohash", &bytes);
+        let mut r =
+            CaptureReader::open_hashed(&f.0, DEFAULT_GZIP_CAP, DEFAULT_GZIP_RATIO, false).unwrap();
+        assert_eq!(all(&mut r).len(), 2);
+        assert_eq!(r.sha256, None);
+        assert_eq!(r.read_bytes.load(Ordering::Relaxed), bytes.len() as u64);
     }
 
     #[test]

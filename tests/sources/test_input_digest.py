@@ -99,3 +99,23 @@ def test_jobs_and_steps_give_the_same_digests(
 def test_tshark_engine_hashes_in_python(inputs: list[Path]) -> None:
     result = Analyzer(Options(engine="tshark", infer_premises=False)).run([str(DEMO)])
     assert [i.sha256 for i in result.inputs] == [sha(DEMO)]
+
+
+def test_second_pass_does_not_hash_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    from netscan.engine.core import CoreEngine
+
+    # a public capture whose own hosts use global addresses: premises inference runs twice
+    path = str(realworld("tls_sni_many_sites_22if_ndpi.pcapng"))
+    calls: list[set[str]] = []
+    real_open = CoreEngine.open
+
+    def spy(self: CoreEngine, paths: list[str], *args: object, **kw: object) -> object:
+        known = kw.get("known", args[2] if len(args) > 2 else ())
+        calls.append(set(known))  # type: ignore[arg-type]
+        return real_open(self, paths, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(CoreEngine, "open", spy)
+    result = Analyzer(Options()).run([path])
+    assert result.inventory.premises.inference.applied
+    assert calls == [set(), {path}]  # hashed by the core in the first pass only
+    assert [i.sha256 for i in result.inputs] == [sha(Path(path))]
