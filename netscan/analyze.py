@@ -8,6 +8,8 @@ from __future__ import annotations
 import contextlib
 import gc
 import ipaddress
+import os
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -22,6 +24,7 @@ from netscan.inventory.enrich import Premises
 from netscan.inventory.inventory import Inventory
 from netscan.inventory.model import Conversation
 from netscan.safefile import PrivateDir
+from netscan.sources.digest import input_digest, sha256_file
 from netscan.sources.pcapfile import CaptureError, CaptureFile
 from netscan.util import sha256_file
 
@@ -78,9 +81,11 @@ def relaxed_gc() -> Iterator[None]:
     """Cyclic garbage collection, rarely: an analysis allocates millions of small objects
     that never form cycles, and a full collection over them every few thousand
     allocations costs a fifth of the run. What exists before the run is frozen out of
-    the collector's view."""
+    the collector's view (after a collection of the young generations only: a full one
+    walks every object of the imported libraries, a tenth of a second or more, and finds
+    nothing to free; older garbage, if any, is collected after the unfreeze)."""
     old = gc.get_threshold()
-    gc.collect()
+    gc.collect(1)
     gc.freeze()
     gc.set_threshold(200_000, 50, 1000)
     try:
@@ -134,18 +139,31 @@ def check_engine(name: str) -> None:
 def unique_inputs(paths: list[str]) -> tuple[list[str], list[str], dict[str, str]]:
     """The inputs without repeats of the same content (same sha256), a warning for each
     repeat left out (the same capture given twice would count every packet twice), and
-    the sha256 of each input kept."""
+    the sha256 of the inputs that had to be hashed for it: only files of the same size
+    can repeat one another, so only those are read here (the core hashes the others
+    while it reads them)."""
+    sizes: dict[str, int] = {}
+    for p in paths:
+        try:
+            with open(p, "rb") as fh:
+                sizes[p] = os.fstat(fh.fileno()).st_size
+        except FileNotFoundError:
+            raise CaptureError(f"{p}: no such file") from None
+        except IsADirectoryError:
+            raise CaptureError(f"{p}: is a directory, not a capture file") from None
+        except OSError as exc:
+            raise CaptureError(f"{p}: cannot read ({exc.strerror or exc})") from None
+    same_size = Counter(sizes.values())
     kept: list[str] = []
     digests: dict[str, str] = {}
     warnings: list[str] = []
     seen: dict[str, str] = {}
     for p in paths:
+        if same_size[sizes[p]] < 2:
+            kept.append(p)
+            continue
         try:
-            digest = sha256_file(Path(p))
-        except FileNotFoundError:
-            raise CaptureError(f"{p}: no such file") from None
-        except IsADirectoryError:
-            raise CaptureError(f"{p}: is a directory, not a capture file") from None
+            digest = sha256_file(p)
         except OSError as exc:
             raise CaptureError(f"{p}: cannot read ({exc.strerror or exc})") from None
         first = seen.get(digest)
@@ -272,7 +290,7 @@ def open_inputs(
         cap = CaptureFile(p, index=i, gunzip=lim.gunzip, gunzip_ratio=lim.gunzip_ratio)
         captures.append(cap)
         path = Path(p)
-        digest = (digests or {}).get(p) or sha256_file(path)
+        digest = input_digest(path, (digests or {}).get(p))
         infos.append(InputInfo(path=str(p), sha256=digest, size=path.stat().st_size,
                                format=cap.format))  # fmt: skip
     return captures, infos
@@ -313,8 +331,10 @@ class Analyzer:
             # with them, so every decision (devices, bursts, findings) is made with them
             base = self.premises
             self.premises = premises
+            # the inputs were hashed in the first pass
+            known = {i.path: i.sha256 for i in result.inputs if i.sha256}
             try:
-                result = self._run(paths, progress)
+                result = self._run(paths, progress, known)
             finally:
                 self.premises = base
             result.warnings.extend(_inference_warnings(premises.inference))
@@ -345,8 +365,14 @@ class Analyzer:
         applied = replace(inference, applied=True, origin="default+inferred")
         return Premises(list(self.premises.cidrs) + applied.cidrs, inference=applied)
 
-    def _run(self, paths: list[str], progress: Callable[[int, int], None] | None = None) -> Result:
+    def _run(
+        self,
+        paths: list[str],
+        progress: Callable[[int, int], None] | None = None,
+        known: dict[str, str] | None = None,
+    ) -> Result:
         paths, warnings, digests = unique_inputs(list(paths))
+        digests = {**{p: known[p] for p in paths if p in (known or {})}, **digests}
         if self.options.engine != "tshark":
             return self._run_core(paths, progress, warnings, digests)
         captures, infos = open_inputs(paths, self.limits, digests)
@@ -409,9 +435,9 @@ class Analyzer:
                                     max_flows=self.max_flows, limits=self.limits)  # fmt: skip
         else:
             engine = CoreEngine(inventory, self.premises, max_flows=self.max_flows)
-        captures = engine.open(paths, self.limits.gunzip, self.limits.gunzip_ratio)
+        captures = engine.open(paths, self.limits.gunzip, self.limits.gunzip_ratio, digests)
         infos = [
-            InputInfo(path=str(p), sha256=digests[p], size=c.size, format=c.format)
+            InputInfo(path=str(p), sha256=digests.get(p, ""), size=c.size, format=c.format)
             for p, c in zip(paths, captures, strict=True)
         ]
         total = sum(c.size for c in captures)
@@ -420,6 +446,8 @@ class Analyzer:
         engine.release()
         inventory.seal()
         for cap, info in zip(captures, infos, strict=True):
+            # the core hashed each file as it read it (the whole file, as stored)
+            info.sha256 = input_digest(info.path, info.sha256, cap.sha256)
             info.warnings = list(cap.warnings)
             info.packets = cap.frames
             info.first_ts, info.last_ts = cap.first_ts, cap.last_ts
@@ -593,17 +621,21 @@ def _incremental_core(self: Analyzer, paths: list[str], batch: int) -> Iterator[
     engine = CoreEngine(inventory, self.premises, max_flows=self.max_flows)
     captures = engine.open(paths, self.limits.gunzip, self.limits.gunzip_ratio)
     infos = [
-        InputInfo(path=str(p), sha256=sha256_file(Path(p)), size=c.size, format=c.format)
+        InputInfo(path=str(p), sha256="", size=c.size, format=c.format)
         for p, c in zip(paths, captures, strict=True)
     ]
     total = sum(c.size for c in captures)
 
     def build(final: bool) -> Result:
         warnings: list[str] = []
-        step_infos = [replace(i) for i in infos]
-        for cap, info in zip(captures, step_infos, strict=True):
+        for cap, info in zip(captures, infos, strict=True):
             if not final:
                 cap.refresh()
+            # the core's hash once it read the file to its end; a step before that reads
+            # the file for it (once)
+            info.sha256 = input_digest(info.path, info.sha256, cap.sha256)
+        step_infos = [replace(i) for i in infos]
+        for cap, info in zip(captures, step_infos, strict=True):
             info.warnings = list(cap.warnings)
             info.packets = cap.frames if final else 0
             info.first_ts, info.last_ts = cap.first_ts, cap.last_ts

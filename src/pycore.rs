@@ -456,17 +456,19 @@ impl Core {
     }
 
     /// Opens a capture file as the next input; ValueError (the message names the file)
-    /// when it is not a capture at all.
-    #[pyo3(signature = (path, gzip_cap=DEFAULT_GZIP_CAP, gzip_ratio=DEFAULT_GZIP_RATIO))]
+    /// when it is not a capture at all. The file is hashed as it is read (`file_info`'s
+    /// `sha256`) unless `hash` is false.
+    #[pyo3(signature = (path, gzip_cap=DEFAULT_GZIP_CAP, gzip_ratio=DEFAULT_GZIP_RATIO, hash=true))]
     fn open(
         &self,
         py: Python<'_>,
         path: PathBuf,
         gzip_cap: u64,
         gzip_ratio: u64,
+        hash: bool,
     ) -> PyResult<usize> {
         let r = py
-            .detach(|| CaptureReader::open(&path, gzip_cap, gzip_ratio))
+            .detach(|| CaptureReader::open_hashed(&path, gzip_cap, gzip_ratio, hash))
             .map_err(|e| PyValueError::new_err(e.0))?;
         let mut g = self.lock()?;
         g.readers.push(r);
@@ -665,6 +667,8 @@ fn reader_info<'py>(py: Python<'py>, r: &CaptureReader) -> PyResult<Bound<'py, P
     )?;
     d.set_item("warnings", r.warnings.clone())?;
     d.set_item("position", r.read_bytes.load(Ordering::Relaxed))?;
+    // the file's SHA-256 as stored (compressed bytes for gzip), once it was read to its end
+    d.set_item("sha256", r.sha256.as_deref())?;
     Ok(d)
 }
 

@@ -19,7 +19,7 @@ import contextlib
 import ctypes
 import ipaddress
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +107,8 @@ class CoreCapture:
         self.first_ts: float | None = None
         self.last_ts: float | None = None
         self.linktypes: set[int] = set()
+        # SHA-256 of the file as stored, hashed by the core as it reads (None until the end)
+        self.sha256: str | None = None
         self.refresh()
 
     def refresh(self) -> None:
@@ -121,6 +123,7 @@ class CoreCapture:
         self.last_ts = info["last_ts"]
         self.linktypes = set(info["linktypes"])
         self._position = info["position"]
+        self.sha256 = info["sha256"]
 
     @property
     def position(self) -> int:
@@ -171,17 +174,23 @@ class CoreEngine:
     # -- inputs ------------------------------------------------------------------------
 
     def open(
-        self, paths: Iterable[str], gunzip: int | None = None, gunzip_ratio: int | None = None
+        self,
+        paths: Iterable[str],
+        gunzip: int | None = None,
+        gunzip_ratio: int | None = None,
+        known: Collection[str] = (),
     ) -> list[CoreCapture]:
         """Opens capture files as inputs (in order); CaptureError for one that is not.
         gzip files are streamed with at most ``gunzip`` decompressed bytes and the
-        ``gunzip_ratio`` expansion guard (the work limits' defaults when not given)."""
+        ``gunzip_ratio`` expansion guard (the work limits' defaults when not given). The
+        core hashes each file as it reads it (``CoreCapture.sha256``), but the ``known``
+        ones (whose hash the caller has, or does not need)."""
         lim = resolve_limits(None)
         cap = lim.gunzip if gunzip is None else gunzip
         ratio = lim.gunzip_ratio if gunzip_ratio is None else gunzip_ratio
         for p in paths:
             try:
-                index = self.core.open(str(p), cap, ratio)
+                index = self.core.open(str(p), cap, ratio, str(p) not in known)
             except ValueError as exc:
                 raise CaptureError(str(exc)) from None
             self.captures.append(CoreCapture(self.core, index, str(p)))

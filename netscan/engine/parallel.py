@@ -26,7 +26,7 @@ import gc
 import heapq
 import multiprocessing as mp
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import fields
 from multiprocessing.connection import Connection
 from operator import itemgetter
@@ -183,11 +183,12 @@ class _ShardEngine(CoreEngine):
 
 def _worker(conn: Connection, job: tuple[Any, ...]) -> None:
     gc.set_threshold(200_000, 50, 1000)  # see analyze.relaxed_gc
-    paths, k, n, cidrs, max_flows, gunzip, ratio = job
+    paths, k, n, cidrs, max_flows, gunzip, ratio, known = job
     try:
         rec = _Recorder(k, n, single=len(paths) == 1)
         eng = _ShardEngine(rec, Premises(cidrs), max_flows=max_flows, shard=(k, n))  # type: ignore[arg-type]
-        caps = eng.open(paths, gunzip, ratio)
+        # worker 0 reports the inputs' facts, their hashes included: the others need none
+        caps = eng.open(paths, gunzip, ratio, known=known if k == 0 else paths)
         while True:
             ops, done = eng.core.run(BATCH)
             eng._replay(ops)
@@ -222,6 +223,7 @@ class ShardCapture:
         self.last_ts: float | None = None
         self.linktypes: set[int] = set(base.linktypes)
         self.position = 0
+        self.sha256: str | None = None  # worker 0's core hashes the file as it reads it
 
     def update(self, info: dict[str, Any]) -> None:
         self.format = info["format"]
@@ -231,6 +233,7 @@ class ShardCapture:
         self.last_ts = info["last_ts"]
         self.linktypes = set(info["linktypes"])
         self.position = int(info["position"])
+        self.sha256 = info["sha256"]
 
     def refresh(self) -> None:
         pass
@@ -268,13 +271,19 @@ class ParallelEngine:
         self.flows_retired = 0
 
     def open(
-        self, paths: Iterable[str], gunzip: int | None = None, gunzip_ratio: int | None = None
+        self,
+        paths: Iterable[str],
+        gunzip: int | None = None,
+        gunzip_ratio: int | None = None,
+        known: Collection[str] = (),
     ) -> list[ShardCapture]:
-        """Checks the inputs are captures (CaptureError otherwise) before any worker starts."""
+        """Checks the inputs are captures (CaptureError otherwise) before any worker starts;
+        worker 0 hashes the inputs as it reads them, but the ``known`` ones."""
         self.paths = [str(p) for p in paths]
+        self.known = [p for p in self.paths if p in known]
         self.gunzip = self.limits.gunzip if gunzip is None else gunzip
         self.gunzip_ratio = self.limits.gunzip_ratio if gunzip_ratio is None else gunzip_ratio
-        base = self.replayer.open(self.paths, self.gunzip, self.gunzip_ratio)
+        base = self.replayer.open(self.paths, self.gunzip, self.gunzip_ratio, known=self.paths)
         self.captures = [ShardCapture(c) for c in base]
         self.replayer.core.release()  # the parent reads no packet
         return self.captures
@@ -288,7 +297,8 @@ class ParallelEngine:
         cidrs = list(self.premises.cidrs)
         for k in range(n):
             recv, send = ctx.Pipe(duplex=False)
-            job = (self.paths, k, n, cidrs, self.max_flows, self.gunzip, self.gunzip_ratio)
+            job = (self.paths, k, n, cidrs, self.max_flows, self.gunzip, self.gunzip_ratio,
+                   self.known)  # fmt: skip
             proc = ctx.Process(target=_worker, args=(send, job), daemon=True)
             proc.start()
             send.close()

@@ -4,7 +4,6 @@ registered domains (public suffix list), and the premises/off-site decision."""
 from __future__ import annotations
 
 import ipaddress
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -88,28 +87,25 @@ class GeoInfo:
 
 
 class Geo:
-    """Country and AS organisation from the database geoip2fast ships (no network)."""
+    """Country and AS organisation from the database geoip2fast ships (no network), read
+    through a compact index of it (``netscan.inventory.geodb``) only when an off-site
+    address needs them."""
 
     def __init__(self) -> None:
-        self._db = None
+        self._table: Any = None
+        self._loaded = False
         self._has_v6 = False
         self._cache: dict[str, GeoInfo] = {}
 
-    def _load(self, ipv6: bool = True):  # type: ignore[no-untyped-def]
-        """The database: IPv4 only when no IPv6 address needs it (a third less memory)."""
-        if self._db is None or (ipv6 and not self._has_v6):
-            import geoip2fast
-            from geoip2fast import GeoIP2Fast
+    def _load(self, ipv6: bool = True) -> Any:
+        """The database: IPv4 only when no IPv6 address needs it (a third less to read)."""
+        if not self._loaded or (ipv6 and not self._has_v6):
+            from netscan.inventory import geodb
 
-            base = os.path.dirname(geoip2fast.__file__)
-            names = ["geoip2fast-asn-ipv6.dat.gz"] if ipv6 else []
-            names.append("geoip2fast-asn.dat.gz")
-            path = next((os.path.join(base, n) for n in names
-                         if os.path.exists(os.path.join(base, n))), None)  # fmt: skip
-            self._db = None  # let the smaller one go before the larger one loads
-            self._db = GeoIP2Fast(geoip2fast_data_file=path, verbose=False)
-            self._has_v6 = path is not None and "ipv6" in path
-        return self._db
+            self._loaded = True
+            self._table = geodb.table(ipv6)
+            self._has_v6 = self._table is not None and geodb.FILE_V6 in self._table.source
+        return self._table
 
     def prepare(self, ips: list[str]) -> None:
         """Load the database once, sized for the addresses about to be looked up."""
@@ -120,12 +116,8 @@ class Geo:
         if hit is not None:
             return hit
         try:
-            r = self._load(ipv6=":" in ip).lookup(ip)
-            country = r.country_code or None
-            if country in ("--", ""):
-                country = None
-            org = getattr(r, "asn_name", "") or None
-            info = GeoInfo(country, None, org)
+            country, asn_name = self._load(ipv6=":" in ip).lookup(ip)
+            info = GeoInfo(None if country in ("--", "") else country, None, asn_name or None)
         except Exception:
             info = GeoInfo(None, None, None)
         self._cache[ip] = info
@@ -145,6 +137,51 @@ def registered_domain(name: str) -> str:
 
 @lru_cache(maxsize=1)
 def _psl():  # type: ignore[no-untyped-def]
+    """The bundled public suffix list, parsed once. The library adds the punycode form of
+    every rule through Python's IDNA codec (most of its 0.2-0.4 s parse); a rule in ASCII
+    is its own punycode form, so only the few hundred others are encoded, once per list
+    (kept in the cache directory, ``netscan.datacache``), handed over as rules of their
+    own, and the codec pass is skipped: the same rules either way."""
+    from pathlib import Path
+
+    import publicsuffixlist as psl_mod
     from publicsuffixlist import PublicSuffixList
 
-    return PublicSuffixList()
+    from netscan import datacache
+
+    try:
+        path = Path(psl_mod.PSLFILE)
+        lines = path.read_bytes().split(b"\n")
+
+        def build() -> dict[str, bytes]:
+            extra = _idn_rules(lines, psl_mod.encode_idn)
+            return {"ok": b"1" if extra is not None else b"", "rules": b"\n".join(extra or [])}
+
+        parts = datacache.load("psl", 1, path, build)
+        ok, rules = bytes(parts["ok"]), bytes(parts["rules"])
+    except Exception:  # anything unexpected: the library's own parse decides
+        ok, rules = b"", b""
+    if not ok:
+        return PublicSuffixList()
+    return PublicSuffixList(lines + (rules.split(b"\n") if rules else []), accept_encoded_idn=False)
+
+
+def _idn_rules(lines: list[bytes], encode_idn: Any) -> list[bytes] | None:
+    """The punycode forms of the non-ASCII rules among ``lines`` (None: a rule the IDNA
+    codec would refuse or change in shape, left to the library)."""
+    extra: list[bytes] = []
+    for line in lines:
+        rule = line.decode("utf8", "surrogateescape").lower().split(" ")[0].rstrip()
+        if not rule or rule.startswith("//"):
+            continue
+        bare = rule.lstrip("!")
+        if bare.isascii():
+            labels = bare.split(".")
+            if any(not 0 < len(x) < 64 for x in labels[:-1]) or len(labels[-1]) >= 64:
+                return None  # the codec raises for these
+            continue
+        enc = encode_idn(bare)
+        if enc.count(".") != rule.count("."):
+            return None
+        extra.append(("!" + enc if rule[0] == "!" else enc).encode("ascii"))
+    return extra

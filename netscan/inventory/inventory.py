@@ -12,11 +12,12 @@ engine retires (``on_flow_end``) are folded into their conversation at once.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from netscan import limits as _limits
+
+if TYPE_CHECKING:
+    import networkx as nx
 from netscan.events import (
     ArpEvent,
     DhcpEvent,
@@ -148,7 +149,10 @@ class Inventory:
         self.bodies: list[HttpBodyEvent] = []
         self._body_bytes = 0
         self.bodies_dropped = 0  # request bodies beyond the budget, not analysed for faces
-        self.graph: nx.DiGraph = nx.DiGraph()
+        # the device/endpoint graph, built when first asked for (networkx is a large
+        # import, and no report needs the graph): from the last finalize's conversations
+        self._graph: nx.DiGraph | None = None
+        self._graph_convs: list[Conversation] | None = None
         self.event_counts: dict[str, int] = {}
         self._ip_to_device: dict[str, str] = {}
         self._seen_pairs: dict[tuple[str | None, str], Device] = {}  # (mac, ip) -> device
@@ -954,7 +958,7 @@ class Inventory:
                         if m.field == "asn":
                             self._endpoint_match(ep, m, 0, 0)
         self._observe_ports(convs)
-        self.sync_graph(convs)
+        self._graph, self._graph_convs = None, convs
         return convs
 
     def _observe_ports(self, convs: list[Conversation]) -> None:
@@ -1002,9 +1006,19 @@ class Inventory:
                 f"{m.field} {m.value!r} is a port of {m.sig_id} (a port alone is not enough)",
             )  # fmt: skip
 
+    @property
+    def graph(self) -> nx.DiGraph:
+        """Devices and off-site endpoints as a graph (``sync_graph``), built on demand."""
+        if self._graph is None:
+            self.sync_graph(self._graph_convs)
+        assert self._graph is not None
+        return self._graph
+
     def sync_graph(self, convs: list[Conversation] | None = None) -> nx.DiGraph:
         """Refresh the device/endpoint graph: nodes for devices and off-site endpoints, edges
         device → peer carrying the conversation totals."""
+        import networkx as nx
+
         if convs is None:
             convs = self.conversations()
         g = nx.DiGraph()
@@ -1037,5 +1051,5 @@ class Inventory:
             data["packets"] += conv.packets_up + conv.packets_down
             data["protocols"] |= conv.protocols
             data["ports"].add(f"{conv.transport}/{conv.port}")
-        self.graph = g
+        self._graph = g
         return g
