@@ -8,20 +8,9 @@ does not read it (the tshark engine, inputs that may repeat one another).
 
 from __future__ import annotations
 
-import hashlib
 import os
-from pathlib import Path
 
-CHUNK = 1 << 20
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Lower-case hex SHA-256 of the file's bytes as stored."""
-    h = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
+from netscan.util import sha256_file
 
 
 def input_digest(path: str | os.PathLike[str], *known: str | None) -> str:
