@@ -460,9 +460,7 @@ class Matcher:
         raw = sorted({m for m, refs in self._marker_refs.items() if refs[0].entry.binary},
                      key=len, reverse=True)  # fmt: skip
         # lower-cased marker -> the marker (markers equal but for case share one entry)
-        self._text_markers: list[tuple[bytes, bytes]] = list(
-            {m.lower(): m for m in text}.items()
-        )
+        self._text_markers: list[tuple[bytes, bytes]] = list({m.lower(): m for m in text}.items())
         self._raw_markers: list[bytes] = raw
 
     def _body_refs(self, body: bytes) -> list[_Ref]:
