@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ipaddress
-import socket
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,6 @@ from netscan.sources.pcapfile import CaptureError
 WLAN_APP = frozenset({"wlan-encrypted"})  # shared by every encrypted station pair
 NO_BURSTS: tuple[list[float], ...] = ()  # a watched flow's bursts before the core's counters
 NO_FRAMES: tuple[int, ...] = ()
-IP_CACHE = 65536  # address strings shared between flows (dropped and refilled when full)
 COUNTERS_CHUNK = 16384  # flows' counters taken from the core per call
 # records per call into the core (the GIL is released while it runs); the ops of one batch
 # are Python objects at once, so a smaller batch keeps the peak down (a flood of new flows
@@ -171,8 +169,6 @@ class CoreEngine:
         self.max_flows = max_flows or MAX_FLOWS
         self._stopped: list[int] = []
         self._pending: list[tuple[int, int, float, int, bytes, int]] = []
-        self._ip_cache: dict[bytes, str] = {}
-        self._mac_cache: dict[bytes, str] = {}
         self._finished = False
 
     # -- inputs ------------------------------------------------------------------------
@@ -257,10 +253,16 @@ class CoreEngine:
         start = 0
         while True:
             part = self.core.counters(True, COUNTERS_CHUNK, start)
+            pop = flows.pop
+            from_bytes = BurstList.from_bytes
             for t in part:
-                flow = flows.pop(t[1], None)
-                if flow is not None:
-                    _set_counters(flow, t)
+                flow = pop(t[1], None)
+                if flow is not None:  # _set_counters, inline: once per flow of the run
+                    (_, _fid, flow.bytes_ab, flow.bytes_ba, flow.pkts_ab, flow.pkts_ba,
+                     flow.payload_ab, flow.payload_ba, flow.last_ts, flow.last_frame,
+                     flow.first_frames, bursts) = t  # fmt: skip
+                    if bursts is not None:
+                        flow.bursts = from_bytes(bursts)
                     seal(flow)
             if len(part) < COUNTERS_CHUNK:
                 break
@@ -320,7 +322,6 @@ class CoreEngine:
             c.refresh()
         self.core.release()
         self.flows = {}
-        self._ip_cache = {}
         _trim_heap()
 
     # -- replay ------------------------------------------------------------------------
@@ -335,27 +336,6 @@ class CoreEngine:
         if self._stopped:
             self.core.stop(self._stopped)
             self._stopped = []
-
-    def ip_str(self, raw: bytes) -> str:
-        s = self._ip_cache.get(raw)
-        if s is None:
-            s = socket.inet_ntoa(raw) if len(raw) == 4 else socket.inet_ntop(socket.AF_INET6, raw)
-            if len(self._ip_cache) >= IP_CACHE:
-                # a flood of distinct addresses must not keep every one: start afresh
-                # (busy addresses come back at once; the flows keep their own strings)
-                self._ip_cache = {}
-            self._ip_cache[raw] = s
-        return s
-
-    def mac_str(self, raw: bytes | None) -> str | None:
-        if raw is None:
-            return None
-        s = self._mac_cache.get(raw)
-        if s is None:
-            s = raw.hex(":")
-            if len(self._mac_cache) < 100_000:
-                self._mac_cache[raw] = s
-        return s
 
     def _replay(self, ops: list[tuple[Any, ...]]) -> None:
         flows = self.flows
@@ -387,13 +367,12 @@ class CoreEngine:
             elif kind == OP_FLOW:
                 (_, fid, file, proto, wlan, a, b, a_port, b_port, a_mac, b_mac, ts,
                  frame, bursts, a_scope, b_scope) = op  # fmt: skip
+                # (addresses and MACs come as the core's shared strings; "" for none)
                 if wlan:
-                    flow = Flow(file, 0, "", "", 0, 0, self.mac_str(a_mac), self.mac_str(b_mac),
-                                ts)  # fmt: skip
+                    flow = Flow(file, 0, "", "", 0, 0, a_mac, b_mac, ts)
                     flow.app = WLAN_APP
                 else:
-                    flow = Flow(file, proto, self.ip_str(a), self.ip_str(b), a_port, b_port,
-                                self.mac_str(a_mac), self.mac_str(b_mac), ts)  # fmt: skip
+                    flow = Flow(file, proto, a, b, a_port, b_port, a_mac, b_mac, ts)
                     # the core decided the premises scope (and whether uploads are watched)
                     flow.a_scope = a_scope
                     flow.b_scope = b_scope
