@@ -250,20 +250,18 @@ class CoreEngine:
 
     def _seal_all(self, seal: Callable[[Flow], None]) -> None:
         flows = self.flows
+        rows = getattr(self.sink, "seal_rows", None)  # a piece at a time, when it can
         start = 0
         while True:
             part = self.core.counters(True, COUNTERS_CHUNK, start)
-            pop = flows.pop
-            from_bytes = BurstList.from_bytes
-            for t in part:
-                flow = pop(t[1], None)
-                if flow is not None:  # _set_counters, inline: once per flow of the run
-                    (_, _fid, flow.bytes_ab, flow.bytes_ba, flow.pkts_ab, flow.pkts_ba,
-                     flow.payload_ab, flow.payload_ba, flow.last_ts, flow.last_frame,
-                     flow.first_frames, bursts) = t  # fmt: skip
-                    if bursts is not None:
-                        flow.bursts = from_bytes(bursts)
-                    seal(flow)
+            if rows is not None:
+                rows(part, flows)
+            else:
+                for t in part:
+                    flow = flows.pop(t[1], None)
+                    if flow is not None:
+                        _set_counters(flow, t)
+                        seal(flow)
             if len(part) < COUNTERS_CHUNK:
                 break
             start = part[-1][1] + 1

@@ -781,6 +781,42 @@ class Inventory:
         self._live.pop(flow, None)  # (not retired by the engine: sealed at the end)
         self._retire(flow)
 
+    def seal_rows(self, rows: list[tuple[Any, ...]], flows: dict[int, Flow]) -> None:
+        """``seal_flow`` for a piece of the engine's final counters, in one loop: each row
+        ``(op, fid, bytes_ab, bytes_ba, pkts_ab, pkts_ba, payload_ab, payload_ba, last_ts,
+        last_frame, first_frames, bursts)`` gives the counters of the flow ``flows[fid]``,
+        which is taken out of ``flows`` and folded in (the core engine's end of input, once
+        per live flow: kept lean)."""
+        flows_pop = flows.pop
+        live_pop = self._live.pop
+        retired = self._retired
+        conv_of = self._conversation_of
+        add = self._add_flow
+        from_bytes = BurstList.from_bytes
+        limit = self.limits.conversations
+        for t in rows:
+            flow = flows_pop(t[1], None)
+            if flow is None:
+                continue
+            (_, _fid, flow.bytes_ab, flow.bytes_ba, flow.pkts_ab, flow.pkts_ba,
+             flow.payload_ab, flow.payload_ba, flow.last_ts, flow.last_frame,
+             flow.first_frames, raw) = t  # fmt: skip
+            if raw is not None:
+                flow.bursts = from_bytes(raw)
+            live_pop(flow, None)
+            hit = conv_of(retired, flow)
+            if hit is None:
+                continue
+            conv, up_is_ab = hit
+            if up_is_ab and flow.bursts:
+                added, refused = add(conv, flow, True, MAX_HELD_BURSTS - self._bursts_held)
+                self._bursts_held += added
+                self.bursts_dropped += refused
+            else:
+                add(conv, flow, up_is_ab)
+            if conv.flows == 1 and len(retired) > limit:
+                self._fold()
+
     def seal(self) -> None:
         """The input is done: when the conversations outgrow their limit, fold the remaining
         live flows in as well (and let them go), so the rows handed on stay bounded."""
