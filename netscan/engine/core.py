@@ -340,6 +340,8 @@ class CoreEngine:
         sink = self.sink
         flow_end = getattr(sink, "on_flow_end", None)
         on_event = sink.on_event
+        on_flow = sink.on_flow
+        apps = _APPS
         for op in ops:
             kind = op[0]
             if kind == OP_EVENTS:  # the core's dissectors: events ready, with their Ctx
@@ -379,14 +381,15 @@ class CoreEngine:
                 flow.first_frames = NO_FRAMES  # type: ignore[assignment]  # from the counters
                 flow.last_frame = frame  # the sink may want the frame that opened the flow
                 flows[fid] = flow
-                sink.on_flow(flow)
+                on_flow(flow)
             elif kind == OP_L2:
                 sink.on_frame_l2(op[1], op[2], op[3], op[4], op[5])
             elif kind == OP_ATTACH:
                 flow = flows.get(op[1])
                 if flow is not None:
                     if op[3]:  # dissected in the core: only the application is named here
-                        flow.app = _with_app(flow.app, op[2])
+                        app = apps.get((flow.app, op[2]))
+                        flow.app = app if app is not None else _with_app(flow.app, op[2])
                     else:
                         self._attach(flow, op[2])
             elif kind == OP_CLOSE:
