@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from netscan.analysis.finding import Finding
 from netscan.analyze import Analyzer, InputInfo, Options, Result, limit_warnings
 from netscan.engine.core import CoreEngine
 from netscan.inventory.inventory import Inventory
@@ -22,7 +23,6 @@ from netscan.sources.pcapfile import Record
 
 # the engine's input: flat raw tuples (newer engines) or (file_index, Record) pairs
 _ENGINE_TAKES_RAW = hasattr(pcapfile, "RawRecord")
-LEVEL_RANK = {"possible": 1, "likely": 2, "confirmed": 3}
 
 
 @dataclass
@@ -31,7 +31,7 @@ class News:
 
     devices: list[Any] = field(default_factory=list)  # inventory Device objects
     endpoints: list[Any] = field(default_factory=list)  # Endpoints matched to a cloud
-    findings: list[dict[str, Any]] = field(default_factory=list)  # new or raised in level
+    findings: list[Finding] = field(default_factory=list)  # new or raised in level
 
 
 class LiveAnalysis:
@@ -119,8 +119,8 @@ class LiveAnalysis:
                 out.endpoints.append(ep)
         if findings:
             for f in self.snapshot().findings:
-                key = (str(f.get("device")), str((f.get("destination") or {}).get("ip")))
-                rank = LEVEL_RANK.get(f.get("level", ""), 0)
+                key = (f.device, str(f.destination.ip))
+                rank = f.level.rank
                 if rank > self._seen_findings.get(key, 0):
                     self._seen_findings[key] = rank
                     out.findings.append(f)
@@ -174,13 +174,9 @@ class LiveAnalysis:
         from netscan.analysis.roles import assign_roles
 
         assign_roles(inv, convs)
-        findings: list[dict[str, Any]] = []
-        try:
-            from netscan.analysis.findings import find
+        from netscan.analysis.findings import find
 
-            findings = find(inv, convs, self.options, warnings)
-        except ImportError:
-            pass
+        findings = find(inv, convs, self.options, warnings)
         return Result(
             options=self.options,
             inputs=self._inputs(),
