@@ -226,14 +226,15 @@ pub fn ip_text(ip: &[u8]) -> String {
     out
 }
 
-/// Python strings of addresses, made once (bounded as the Python engine's caches are).
+/// Python strings of addresses, made once and shared by the flows and event contexts that
+/// carry them (bounded: a full address table starts afresh).
 #[derive(Default)]
 pub struct StrCache {
     ips: rustc_hash::FxHashMap<([u8; 16], bool), Py<PyString>>,
     macs: rustc_hash::FxHashMap<[u8; 6], Py<PyString>>,
 }
 
-const MAX_IP_STRS: usize = 500_000;
+const MAX_IP_STRS: usize = 131_072;
 const MAX_MAC_STRS: usize = 100_000;
 
 impl StrCache {
@@ -242,10 +243,29 @@ impl StrCache {
             return s.bind(py).clone();
         }
         let s = PyString::new(py, &ip_text(&raw[..if v6 { 16 } else { 4 }]));
-        if self.ips.len() < MAX_IP_STRS {
-            self.ips.insert((*raw, v6), s.clone().unbind());
+        if self.ips.len() >= MAX_IP_STRS {
+            // a flood of distinct addresses must not keep every one: start afresh (busy
+            // addresses come back at once; the flows keep their own strings)
+            self.ips = Default::default();
         }
+        self.ips.insert((*raw, v6), s.clone().unbind());
         s
+    }
+
+    /// The text of a 4- or 16-byte address (`Flow.a_ip`), "" for none (802.11 pairs).
+    fn ip_of<'py>(&mut self, py: Python<'py>, raw: &[u8]) -> Bound<'py, PyString> {
+        let mut a = [0u8; 16];
+        match raw.len() {
+            4 => {
+                a[..4].copy_from_slice(raw);
+                self.ip(py, &a, false)
+            }
+            16 => {
+                a.copy_from_slice(raw);
+                self.ip(py, &a, true)
+            }
+            _ => intern!(py, "").clone(),
+        }
     }
 
     fn mac<'py>(&mut self, py: Python<'py>, m: &Option<[u8; 6]>) -> Bound<'py, PyAny> {
@@ -313,9 +333,9 @@ fn ops_list<'py>(
                 bursts,
                 a_scope,
                 b_scope,
-            } => tup!(py; OP_FLOW, fid, file, proto, wlan, PyBytes::new(py, &a),
-                PyBytes::new(py, &b), a_port, b_port, mac_obj(py, &a_mac)?,
-                mac_obj(py, &b_mac)?, ts, frame, bursts, a_scope, b_scope),
+            } => tup!(py; OP_FLOW, fid, file, proto, wlan, strs.ip_of(py, &a),
+                strs.ip_of(py, &b), a_port, b_port, strs.mac(py, &a_mac),
+                strs.mac(py, &b_mac), ts, frame, bursts, a_scope, b_scope),
             Op::Arp {
                 file,
                 frame,

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ipaddress
-import socket
 from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,6 @@ from netscan.sources.pcapfile import CaptureError
 WLAN_APP = frozenset({"wlan-encrypted"})  # shared by every encrypted station pair
 NO_BURSTS: tuple[list[float], ...] = ()  # a watched flow's bursts before the core's counters
 NO_FRAMES: tuple[int, ...] = ()
-IP_CACHE = 65536  # address strings shared between flows (dropped and refilled when full)
 COUNTERS_CHUNK = 16384  # flows' counters taken from the core per call
 # records per call into the core (the GIL is released while it runs); the ops of one batch
 # are Python objects at once, so a smaller batch keeps the peak down (a flood of new flows
@@ -167,8 +165,6 @@ class CoreEngine:
         self.max_flows = max_flows or MAX_FLOWS
         self._stopped: list[int] = []
         self._pending: list[tuple[int, int, float, int, bytes, int]] = []
-        self._ip_cache: dict[bytes, str] = {}
-        self._mac_cache: dict[bytes, str] = {}
         self._finished = False
 
     # -- inputs ------------------------------------------------------------------------
@@ -256,14 +252,18 @@ class CoreEngine:
 
     def _seal_all(self, seal: Callable[[Flow], None]) -> None:
         flows = self.flows
+        rows = getattr(self.sink, "seal_rows", None)  # a piece at a time, when it can
         start = 0
         while True:
             part = self.core.counters(True, COUNTERS_CHUNK, start)
-            for t in part:
-                flow = flows.pop(t[1], None)
-                if flow is not None:
-                    _set_counters(flow, t)
-                    seal(flow)
+            if rows is not None:
+                rows(part, flows)
+            else:
+                for t in part:
+                    flow = flows.pop(t[1], None)
+                    if flow is not None:
+                        _set_counters(flow, t)
+                        seal(flow)
             if len(part) < COUNTERS_CHUNK:
                 break
             start = part[-1][1] + 1
@@ -322,7 +322,6 @@ class CoreEngine:
             c.refresh()
         self.core.release()
         self.flows = {}
-        self._ip_cache = {}
         _trim_heap()
 
     # -- replay ------------------------------------------------------------------------
@@ -338,32 +337,13 @@ class CoreEngine:
             self.core.stop(self._stopped)
             self._stopped = []
 
-    def ip_str(self, raw: bytes) -> str:
-        s = self._ip_cache.get(raw)
-        if s is None:
-            s = socket.inet_ntoa(raw) if len(raw) == 4 else socket.inet_ntop(socket.AF_INET6, raw)
-            if len(self._ip_cache) >= IP_CACHE:
-                # a flood of distinct addresses must not keep every one: start afresh
-                # (busy addresses come back at once; the flows keep their own strings)
-                self._ip_cache = {}
-            self._ip_cache[raw] = s
-        return s
-
-    def mac_str(self, raw: bytes | None) -> str | None:
-        if raw is None:
-            return None
-        s = self._mac_cache.get(raw)
-        if s is None:
-            s = raw.hex(":")
-            if len(self._mac_cache) < 100_000:
-                self._mac_cache[raw] = s
-        return s
-
     def _replay(self, ops: list[tuple[Any, ...]]) -> None:
         flows = self.flows
         sink = self.sink
         flow_end = getattr(sink, "on_flow_end", None)
         on_event = sink.on_event
+        on_flow = sink.on_flow
+        apps = _APPS
         for op in ops:
             kind = op[0]
             if kind == OP_EVENTS:  # the core's dissectors: events ready, with their Ctx
@@ -389,13 +369,12 @@ class CoreEngine:
             elif kind == OP_FLOW:
                 (_, fid, file, proto, wlan, a, b, a_port, b_port, a_mac, b_mac, ts,
                  frame, bursts, a_scope, b_scope) = op  # fmt: skip
+                # (addresses and MACs come as the core's shared strings; "" for none)
                 if wlan:
-                    flow = Flow(file, 0, "", "", 0, 0, self.mac_str(a_mac), self.mac_str(b_mac),
-                                ts)  # fmt: skip
+                    flow = Flow(file, 0, "", "", 0, 0, a_mac, b_mac, ts)
                     flow.app = WLAN_APP
                 else:
-                    flow = Flow(file, proto, self.ip_str(a), self.ip_str(b), a_port, b_port,
-                                self.mac_str(a_mac), self.mac_str(b_mac), ts)  # fmt: skip
+                    flow = Flow(file, proto, a, b, a_port, b_port, a_mac, b_mac, ts)
                     # the core decided the premises scope (and whether uploads are watched)
                     flow.a_scope = a_scope
                     flow.b_scope = b_scope
@@ -404,14 +383,15 @@ class CoreEngine:
                 flow.first_frames = NO_FRAMES  # type: ignore[assignment]  # from the counters
                 flow.last_frame = frame  # the sink may want the frame that opened the flow
                 flows[fid] = flow
-                sink.on_flow(flow)
+                on_flow(flow)
             elif kind == OP_L2:
                 sink.on_frame_l2(op[1], op[2], op[3], op[4], op[5])
             elif kind == OP_ATTACH:
                 flow = flows.get(op[1])
                 if flow is not None:
                     if op[3]:  # dissected in the core: only the application is named here
-                        flow.app = _with_app(flow.app, op[2])
+                        app = apps.get((flow.app, op[2]))
+                        flow.app = app if app is not None else _with_app(flow.app, op[2])
                     else:
                         self._attach(flow, op[2])
             elif kind == OP_CLOSE:

@@ -4,6 +4,7 @@ registered domains (public suffix list), and the premises/off-site decision."""
 from __future__ import annotations
 
 import ipaddress
+import socket
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -30,6 +31,10 @@ LOCAL_SCOPE = (
 )
 
 
+def _net_int(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> tuple[int, int, int]:
+    return (net.max_prefixlen // 8, int(net.network_address), int(net.netmask))
+
+
 class Premises:
     """Decides whether an address is on the premises, local-scope, or off-site."""
 
@@ -39,17 +44,29 @@ class Premises:
         self.inference = inference
         self._nets = [ipaddress.ip_network(c, strict=False) for c in self.cidrs]
         self._local = [ipaddress.ip_network(c) for c in LOCAL_SCOPE]
+        # the same networks as (address length in bytes, network, mask) integers: a
+        # membership test is one AND and one comparison, no ipaddress object per address
+        self._nets_int = [_net_int(n) for n in self._nets]
+        self._local_int = [_net_int(n) for n in self._local]
         self._cache: dict[str, int] = {}
 
     def _classify(self, ip: str) -> int:
+        # the strict text forms (dotted quad, RFC 4291 text) the C parser reads; anything
+        # else (a zone index, say) goes through ipaddress as before
         try:
-            addr = ipaddress.ip_address(ip)
-        except ValueError:
-            return 1
-        if any(addr in n for n in self._nets):
-            return 0
-        if any(addr in n for n in self._local):
-            return 1
+            raw = socket.inet_pton(socket.AF_INET6 if ":" in ip else socket.AF_INET, ip)
+        except (OSError, ValueError):
+            try:
+                raw = ipaddress.ip_address(ip).packed
+            except ValueError:
+                return 1
+        n, size = int.from_bytes(raw, "big"), len(raw)
+        for sz, net, mask in self._nets_int:
+            if sz == size and n & mask == net:
+                return 0
+        for sz, net, mask in self._local_int:
+            if sz == size and n & mask == net:
+                return 1
         return 2
 
     def scope(self, ip: str) -> int:
