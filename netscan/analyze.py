@@ -462,11 +462,11 @@ class SinkLog:
     bursts are kept aside here, where the inventory does not see them, until the premises
     are decided."""
 
-    def __init__(self, inventory: Inventory, record: bool, limit: int = LOG_CALLS) -> None:
+    def __init__(self, inventory: Inventory, record: bool, limit: int | None = None) -> None:
         self.inventory = inventory
         self.premises = inventory.premises
         self.calls: list[tuple[Any, ...]] | None = [] if record else None
-        self.limit = limit
+        self.limit = LOG_CALLS if limit is None else limit
         self.aside: dict[Flow, Any] = {}  # flow -> upload bursts from an off-site address
         self.dropped = False  # the log outgrew its bound
 
