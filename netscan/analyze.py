@@ -449,7 +449,7 @@ def limit_warnings(
 # sink calls a run keeps so that premises the link shows (inferred at the end) apply without
 # reading the input again; a run with more drops its log and, when an inference then
 # applies, reads its files again (a step-by-step or live run reports the inference instead)
-LOG_CALLS = 200_000
+LOG_CALLS = 100_000
 _L2, _FLOW, _EVENT, _END, _SEAL = range(5)
 
 
@@ -640,8 +640,11 @@ class Drive:
             warnings.extend(f"{info.path}: {w}" for w in info.warnings)
         warnings.extend(self.engine.warnings)
         eng = self.engine
-        return self.analyzer.conclude(inventory, eng, infos, warnings, eng.name, eng.packets,
-                                      set(eng.unsupported_linktypes))  # fmt: skip
+        result = self.analyzer.conclude(inventory, eng, infos, warnings, eng.name, eng.packets,
+                                        set(eng.unsupported_linktypes))  # fmt: skip
+        # what the engine could not see (the tshark engine: protocols Wireshark lacks)
+        result.limits.extend(eng.blind_spots)
+        return result
 
     def result(self) -> Result:
         """The final result (after ``finish``), with the premises the link shows applied
