@@ -469,6 +469,16 @@ class SinkLog:
         self.limit = LOG_CALLS if limit is None else limit
         self.aside: dict[Flow, Any] = {}  # flow -> upload bursts from an off-site address
         self.dropped = False  # the log outgrew its bound
+        if not record:
+            self._pass_through()
+
+    def _pass_through(self) -> None:
+        """Nothing to record: the engine calls the inventory itself from now on (it looks
+        the sink's methods up per batch or per call), but for retired flows."""
+        inv = self.inventory
+        self.on_frame_l2 = inv.on_frame_l2  # type: ignore[method-assign]
+        self.on_flow = inv.on_flow  # type: ignore[method-assign]
+        self.on_event = inv.on_event  # type: ignore[method-assign]
 
     @property
     def complete(self) -> bool:
@@ -482,6 +492,7 @@ class SinkLog:
             self.calls = None
             self.aside = {}
             self.dropped = True
+            self._pass_through()
             return
         calls.append(call)
 
