@@ -30,7 +30,20 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from netscan import _core  # noqa: E402
-from netscan.dissectors import dhcp, dhcpv6, dns, nbns, ntp, quic, sip, ssdp, tls  # noqa: E402
+from netscan.dissectors import (  # noqa: E402
+    dhcp,
+    dhcpv6,
+    dns,
+    http,
+    nbns,
+    ntp,
+    quic,
+    rtsp,
+    sip,
+    ssdp,
+    tls,
+)
+from netscan.dissectors.registry import HTTP_MAX_MESSAGES  # noqa: E402
 from netscan.events import Ctx  # noqa: E402
 from tests.dissectors.parity_payloads import Recording, record  # noqa: E402
 
@@ -60,7 +73,15 @@ STREAMS: dict[str, tuple[Callable[[], Any], Callable[[], Any]]] = {
     "tls": (tls.TlsStream, _core.TlsStream),
     "quic": (quic.QuicInitialParser, _core.QuicInitialParser),
     "dns": (dns.DnsTcpStream, _core.DnsTcpStream),
+    "http": (
+        lambda: http.HttpStream(max_messages=HTTP_MAX_MESSAGES),
+        lambda: _core.HttpStream(max_messages=HTTP_MAX_MESSAGES),
+    ),
+    "rtsp": (rtsp.RtspStream, _core.RtspStream),
+    "sip": (sip.SipStream, _core.SipStream),
 }
+# the core's own timing of a stream parser over each flow's client bytes
+BENCH_STREAM = {"tls": "tls", "http": "http", "rtsp": "rtsp", "sip": "tcp-sip"}
 
 
 def _time(fn: Callable[[], Any], repeat: int) -> float:
@@ -139,13 +160,12 @@ def main(argv: list[str]) -> int:
         py = _time(lambda py_cls=py_cls: replay(py_cls), r)
         rpy = _time(lambda rust_cls=rust_cls: replay(rust_cls), r)
         core = None
-        if name == "tls":
-            hellos = [b"".join(c[1] for c in calls if c[0] == "feed" and c[3]) for calls in flows]
-            core = _core.dissect_bench("tls", hellos, r)[0] / r
+        if name in BENCH_STREAM:
+            sent = [b"".join(c[1] for c in calls if c[0] == "feed" and c[3]) for calls in flows]
+            core = _core.dissect_bench(BENCH_STREAM[name], sent, r)[0] / r
         print(_row(f"{name} stream", len(flows), py, rpy, core))
     blocks = sorted({b for rec in recs for b, v, _ in rec.heads if v == ("HTTP/",)})
     if blocks:
-        from netscan.dissectors import http
         from netscan.dissectors._text import NONE, BodyMode, parse_head
 
         ctx = Ctx(0, 1, 0.0)

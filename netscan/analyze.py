@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import hashlib
 import ipaddress
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from netscan import limits as _limits
+from netscan.analysis.finding import Finding
 from netscan.engine.parallel import MIN_SEGMENT_BYTES
 from netscan.engine.protocol import Engine, InputInfo
 from netscan.flow import Flow
@@ -24,6 +24,7 @@ from netscan.inventory.inventory import Inventory
 from netscan.inventory.model import Conversation
 from netscan.safefile import PrivateDir
 from netscan.sources.pcapfile import CaptureError
+from netscan.util import sha256_file
 
 
 @dataclass
@@ -48,7 +49,7 @@ class Result:
     inputs: list[InputInfo]
     inventory: Inventory
     conversations: list[Conversation]
-    findings: list[dict[str, Any]]
+    findings: list[Finding]
     pack: dict[str, Any]
     engine: str
     packets: int
@@ -75,14 +76,6 @@ def relaxed_gc() -> Iterator[None]:
     finally:
         gc.set_threshold(*old)
         gc.unfreeze()
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def load_signatures(directory: str | None) -> tuple[Any, dict[str, Any]]:

@@ -3,30 +3,29 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from netscan import __version__
+from netscan.cliargs import (  # the option types and errors every subcommand shares
+    EPILOG,
+    EXIT_FINDINGS,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    add_lang_option,
+    langs_of,
+    limits_from_args,
+    one_line,
+)
+from netscan.cliargs import cidr as _cidr
+from netscan.cliargs import country as _country
+from netscan.cliargs import positive as _positive
 
-if TYPE_CHECKING:
-    from netscan.limits import Limits
-
-EXIT_OK = 0
-EXIT_FINDINGS = 1
-EXIT_USAGE = 2
-
-EPILOG = """exit codes:
-  0  analysed (and, with --fail-on, no finding at or above that level)
-  1  --fail-on: a finding at or above the level was found
-  2  bad usage or unreadable input
-"""
-
-
-class UsageError(Exception):
-    """A problem with what the user asked for: one line on stderr, exit 2."""
+__all__ = ["EPILOG", "EXIT_FINDINGS", "EXIT_OK", "EXIT_USAGE", "UsageError", "add_lang_option",
+           "build_parser", "langs_of", "limits_from_args", "main", "one_line"]  # fmt: skip
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,55 +34,6 @@ class _Parser(argparse.ArgumentParser):
         message = one_line(" ".join(message.split()))
         print(f"{self.prog}: error: {message} (see '{self.prog} --help')", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
-
-
-def _positive(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"not a positive number: {value!r}")
-    return n
-
-
-def _cidr(value: str) -> str:
-    try:
-        return str(ipaddress.ip_network(value, strict=False))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a CIDR network: {value!r}") from None
-
-
-def _country(value: str) -> str:
-    from netscan.countries import CountryError, country_code
-
-    try:
-        return country_code(value)
-    except CountryError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _langs(value: str) -> list[str]:
-    from netscan.i18n import LangError, parse_langs
-
-    try:
-        return parse_langs(value)
-    except LangError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def add_lang_option(p: argparse.ArgumentParser, what: str = "reports and summary") -> None:
-    """``--lang``: the language of the human-readable outputs (the JSON stays neutral)."""
-    p.add_argument("--lang", type=_langs, metavar="LANG", default=None,
-                   help=f"language of the {what}: en or zh-CN (default: the 'lang' setting, "
-                   "else en); several, e.g. zh-CN,en, make the HTML report switchable")  # fmt: skip
-
-
-def langs_of(args: argparse.Namespace) -> list[str]:
-    """The languages asked for (``--lang``, else the settings), the first one the main one."""
-    from netscan.i18n import DEFAULT
-
-    return list(getattr(args, "lang", None) or [DEFAULT])
 
 
 def _add_analysis_options(p: argparse.ArgumentParser) -> None:
@@ -105,16 +55,6 @@ def _add_analysis_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE",
                    help="raise or lower a work limit (repeatable), e.g. flows=500000, gunzip=8G; "
                    "names: see netscan/limits.py")  # fmt: skip
-
-
-def limits_from_args(args: argparse.Namespace) -> Limits:
-    """The run's work limits: defaults, $NETSCAN_LIMITS, then ``--limit`` options."""
-    from netscan.limits import LimitError, from_env
-
-    try:
-        return from_env(getattr(args, "limit", None) or ())
-    except LimitError as exc:
-        raise UsageError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -159,19 +99,17 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--store", metavar="PATH|URL",
                     help="case store: SQLite file or postgresql://… (default under XDG data)")  # fmt: skip
 
-    try:
-        from netscan.signatures import cli as sig_cli
+    # every subcommand is part of netscan: a module that does not import is a broken install,
+    # and must say so (a traceback), never make its subcommand quietly vanish
+    from netscan import live_cli
+    from netscan.case import cli as case_cli
+    from netscan.fleet import cli as fleet_cli
+    from netscan.report import evidence_cli
+    from netscan.signatures import cli as sig_cli
+    from netscan.tui import cli as tui_cli
 
-        sig_cli.add_parser(sub)
-    except ImportError:
-        pass
-    subcommands = ("netscan.report.evidence_cli", "netscan.tui.cli", "netscan.live_cli")
-    for mod in (*subcommands, "netscan.fleet.cli", "netscan.case.cli"):
-        try:
-            module = __import__(mod, fromlist=["add_parser"])
-            module.add_parser(sub)
-        except ImportError:
-            pass
+    for module in (sig_cli, evidence_cli, tui_cli, live_cli, fleet_cli, case_cli):
+        module.add_parser(sub)
     return parser
 
 
@@ -266,19 +204,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if store_error is not None:
         raise store_error
     if args.fail_on:
-        order = {"possible": 1, "likely": 2, "confirmed": 3}
-        worst = max((order.get(f.get("level", ""), 0) for f in result.findings), default=0)
-        if worst >= order[args.fail_on]:
+        from netscan.analysis.finding import level_rank
+
+        worst = max((f.level.rank for f in result.findings), default=0)
+        if worst >= level_rank(args.fail_on):
             return EXIT_FINDINGS
     return EXIT_OK
-
-
-def one_line(text: str) -> str:
-    """``text`` on one line, as the one rule for untrusted text shows it (error messages
-    quote file names, hosts and exception texts)."""
-    from netscan.untrusted import TEXT_LIMIT, display
-
-    return display(text, TEXT_LIMIT)
 
 
 def _record_visit(store: Any, args: argparse.Namespace, report: dict[str, Any]) -> Exception | None:

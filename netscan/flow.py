@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, overload
 
 from netscan.events import Ctx
+from netscan.limits import FLOW_MAX_BURSTS
 
 TCP = 6
 UDP = 17
@@ -22,7 +23,6 @@ PROTO_NAMES = {TCP: "tcp", UDP: "udp", ICMP: "icmp", ICMPV6: "icmpv6"}
 NO_APP: frozenset[str] = frozenset()  # shared by the many flows nothing is recognised on
 FIRST_FRAMES = 5  # how many frame numbers of the first packets each flow keeps
 BURST_GAP = 1.0  # seconds of upstream silence that end an upload burst
-MAX_BURSTS = 2000
 
 # Ports that mark the server side of a flow whose first packet gives no other hint.
 WELL_KNOWN = frozenset({
@@ -262,7 +262,7 @@ class Flow:
         cur = [ts, ts, float(size), 1.0]
         self.burst_cur = cur
         bursts = self.bursts
-        if isinstance(bursts, list) and len(bursts) < MAX_BURSTS:
+        if isinstance(bursts, list) and len(bursts) < FLOW_MAX_BURSTS:
             bursts.append(cur)
 
     def __repr__(self) -> str:

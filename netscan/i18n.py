@@ -137,6 +137,9 @@ _TERMS: dict[str, tuple[str, ...]] = {
              "wlan-camera-upstream", "face-library-sync", "device", "finding", "endpoint"),
     "verdict": ("confirmed", "likely", "possible", "off-site", "local"),
     "state": ("starting", "analysing", "done", "failed"),
+    # the premises inferred from the link: where the premises came from, what showed a range
+    "origin": ("default", "given", "default+inferred"),
+    "source": ("router-advertisement", "dhcpv6", "local-link"),
 }  # fmt: skip
 
 
@@ -186,6 +189,12 @@ def _mark_terms() -> None:  # never called: lets the extractor see every term wi
         pgettext("state", "analysing"),
         pgettext("state", "done"),
         pgettext("state", "failed"),
+        pgettext("origin", "default"),
+        pgettext("origin", "given"),
+        pgettext("origin", "default+inferred"),
+        pgettext("source", "router-advertisement"),
+        pgettext("source", "dhcpv6"),
+        pgettext("source", "local-link"),
     ):
         pass
 

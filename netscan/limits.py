@@ -108,3 +108,32 @@ def human(n: int) -> str:
         if n >= unit and n % unit == 0:
             return f"{n // unit}{suffix}"
     return str(n)
+
+
+# -- fixed bounds ------------------------------------------------------------------------------
+# Not settable: each bounds one list in the results, and its name says which. (The Rust core
+# mirrors FLOW_MAX_BURSTS as ``flow::MAX_BURSTS`` in src/flow.rs.)
+
+FLOW_MAX_BURSTS = 2000  # upload bursts one flow keeps (its later bursts are only summed)
+FINDING_MAX_BURSTS = 100  # upload bursts one finding lists in the report
+INVENTORY_MAX_EVIDENCE = 200  # evidence facts kept per device or endpoint
+FINDING_MAX_EVIDENCE = 40  # evidence lines one finding lists
+
+# -- analysis thresholds -----------------------------------------------------------------------
+# What a traffic shape must reach to count; one name per threshold, even where two thresholds
+# share a value today.
+
+IMAGE_BURST_MIN = 20_000  # bytes: an upload burst this size or more may be a picture ...
+IMAGE_BURST_MAX = 2_000_000  # ... and this size or less
+MEDIA_UP_DOWN_RATIO = 3.0  # a media stream sends at least this many times what it receives
+OFFSITE_MEDIA_MIN_BYTES = 1_000_000  # findings: sustained upstream media to an off-site host
+OFFSITE_IMAGE_UPLOADS_MIN = 3  # findings: repeated picture-sized uploads to an off-site host
+LOCAL_FEED_MIN_BYTES = 200_000  # findings: a premises stream worth calling a feed of a path
+VENDOR_CLOUD_UPLOAD_MIN_BYTES = 1_000_000  # roles: sustained upload to a camera vendor's cloud
+LOCAL_STREAM_MIN_BYTES = 200_000  # roles: a media stream between premises devices
+WLAN_VIDEO_MIN_BYTES = 1_000_000  # encrypted 802.11: upstream bytes of a video-shaped stream
+WLAN_VIDEO_MIN_RATE = 30_000  # ... bytes/s averaged over the conversation
+WLAN_VIDEO_MIN_SECONDS = 30.0  # ... lasting at least this long (findings)
+WLAN_VIDEO_MIN_PACKET = 400  # ... mean upstream packet size (findings)
+LIBRARY_BULK_DOWN_MIN_BYTES = 1_000_000  # face library: encrypted download of at least this ...
+LIBRARY_BULK_DOWN_RATIO = 4.0  # ... and this many times what went up

@@ -16,13 +16,12 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from netscan.analysis.finding import Finding
 from netscan.analyze import Analyzer, Drive, InputInfo, Options, Result
 from netscan.engine.core import CoreEngine
 from netscan.engine.protocol import Progress
 from netscan.inventory.enrich import Premises
 from netscan.sources.live import LiveCapture, LiveStatus
-
-LEVEL_RANK = {"possible": 1, "likely": 2, "confirmed": 3}
 
 
 class RecordsEngine:
@@ -177,7 +176,7 @@ class News:
 
     devices: list[Any] = field(default_factory=list)  # inventory Device objects
     endpoints: list[Any] = field(default_factory=list)  # Endpoints matched to a cloud
-    findings: list[dict[str, Any]] = field(default_factory=list)  # new or raised in level
+    findings: list[Finding] = field(default_factory=list)  # new or raised in level
 
 
 class LiveAnalysis:
@@ -250,8 +249,8 @@ class LiveAnalysis:
                 out.endpoints.append(ep)
         if findings:
             for f in self.snapshot().findings:
-                key = (str(f.get("device")), str((f.get("destination") or {}).get("ip")))
-                rank = LEVEL_RANK.get(f.get("level", ""), 0)
+                key = (f.device, str(f.destination.ip))
+                rank = f.level.rank
                 if rank > self._seen_findings.get(key, 0):
                     self._seen_findings[key] = rank
                     out.findings.append(f)

@@ -13,6 +13,7 @@ from types import FrameType
 from typing import Any, TextIO
 
 from netscan import reasons
+from netscan.analysis.finding import Finding
 from netscan.untrusted import TEXT_LIMIT, display, join
 
 BEHIND_PACKETS = 20_000  # warn when the analysis is this many packets behind the capture
@@ -20,7 +21,8 @@ BEHIND_BYTES = 16_000_000
 
 
 def add_parser(sub: Any) -> None:
-    from netscan.cli import _cidr, _country
+    from netscan.cliargs import cidr as _cidr
+    from netscan.cliargs import country as _country
 
     it = sub.add_parser("interfaces", help="list the interfaces netscan can capture on",
                         description="List the interfaces to capture on (dumpcap -D, or "
@@ -60,7 +62,7 @@ def add_parser(sub: Any) -> None:
                     help="run dumpcap inside this network namespace (ip netns exec)")  # fmt: skip
     cp.add_argument("--quiet", "-q", action="store_true",
                     help="no live lines and no summary on the terminal")  # fmt: skip
-    from netscan.cli import add_lang_option
+    from netscan.cliargs import add_lang_option
 
     add_lang_option(cp, "summary")
     cp.set_defaults(handler=cmd_capture)
@@ -110,11 +112,11 @@ def endpoint_line(stamp: str, ep: Any) -> str:
             f"{display(ep.provider or '')}  {names}").rstrip()  # fmt: skip
 
 
-def finding_line(stamp: str, f: dict[str, Any]) -> str:
-    dest = f.get("destination") or {}
-    where = join((dest.get("names") or [])[:2]) or display(dest.get("ip") or "")
-    return (f"{stamp} FINDING   {display(str(f.get('level', '')).upper(), 12)}  "
-            f"{display(f.get('device_label') or f.get('device'))} → {where}"
+def finding_line(stamp: str, f: Finding) -> str:
+    dest = f.destination
+    where = join(dest.names[:2]) or display(dest.ip or "")
+    return (f"{stamp} FINDING   {display(f.level.value.upper(), 12)}  "
+            f"{display(f.device_label or f.device)} → {where}"
             f"  {display(reasons.reason_text(f), TEXT_LIMIT)}").rstrip()  # fmt: skip
 
 
@@ -163,7 +165,7 @@ class _Printer:
 
 def cmd_capture(args: argparse.Namespace) -> int:
     from netscan.analyze import Options
-    from netscan.cli import UsageError
+    from netscan.cliargs import UsageError
     from netscan.live_analysis import LiveAnalysis
     from netscan.report import json_report
     from netscan.sources.live import LiveCapture
@@ -236,7 +238,7 @@ def cmd_capture(args: argparse.Namespace) -> int:
           f"{printer.max_pending_bytes / 1e6:.1f} MB", file=sys.stderr)  # fmt: skip
     if not quiet:
         from netscan import i18n
-        from netscan.cli import langs_of
+        from netscan.cliargs import langs_of
         from netscan.output.summary import print_summary
 
         with i18n.use(langs_of(args)[0]):

@@ -16,14 +16,32 @@ A report whose parts are missing (written by an older netscan) or do not hold to
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netscan import i18n
 from netscan.i18n import N_, _
 from netscan.untrusted import NAME_LIMIT, display
 
+if TYPE_CHECKING:
+    from netscan.analysis.finding import Finding
+
 MAX_PARTS = 16  # sentences of one reason
 MAX_DEPTH = 3  # parts inside parameters inside parts
+
+# linkscope.py: the premises inferred from the link (reasons of ranges, notes)
+RA_PREFIX = N_("Router Advertisement from {sender} announces {prefix}")
+RA_PREFIX_FLAGS = N_("Router Advertisement from {sender} announces {prefix} ({flags})")
+DHCPV6_ASSIGNS = N_("DHCPv6 message type {type} from {sender} assigns {address}")
+DHCPV6_DELEGATES = N_("DHCPv6 message type {type} from {sender} delegates {prefix}")
+LOCAL_LINK = N_("frames of {ip} come straight from {mac} on the local link, not through the "
+                "gateway ({gateways})")  # fmt: skip
+NOTE_REJECTED = N_("announced or assigned prefixes not taken as premises (wider than /{bits} "
+                   "or multicast): {prefixes}")  # fmt: skip
+NOTE_DROPPED = N_("{n:,} link sightings beyond the bounds were not kept")
+NOTE_LEFT_OUT = N_("{n:,} more ranges beyond the limit of {limit} were not inferred "
+                   "(give --premises)")  # fmt: skip
+PREMISES_TEMPLATES = frozenset({RA_PREFIX, RA_PREFIX_FLAGS, DHCPV6_ASSIGNS, DHCPV6_DELEGATES,
+                                LOCAL_LINK, NOTE_REJECTED, NOTE_DROPPED, NOTE_LEFT_OUT})  # fmt: skip
 
 # every template a reason is made of; a part naming anything else is not ours
 TEMPLATES: frozenset[str] = frozenset({
@@ -74,7 +92,7 @@ TEMPLATES: frozenset[str] = frozenset({
     N_("Uploads followed the marks: {detail}; probability by chance {p}."),
     N_("Uploads after the marks are not distinguishable from its normal traffic: {detail}; "
        "probability by chance {p}."),
-})  # fmt: skip
+}) | PREMISES_TEMPLATES  # fmt: skip
 
 
 def part(msg: str, **args: Any) -> dict[str, Any]:
@@ -138,12 +156,12 @@ def _fill(p: Any, depth: int, bound: bool) -> str:
         raise _Unfit("parameters do not fit") from exc
 
 
-def reason_text(f: dict[str, Any]) -> str:
+def reason_text(f: Finding) -> str:
     """The finding's reason in the current language, as plain text for the caller to escape
     (the English ``reason`` when the parts are missing or do not hold together)."""
-    fallback = str(f.get("reason") or "")
-    parts = f.get("reason_parts")
-    if i18n.current() == "en" or not isinstance(parts, list) or not parts:
+    fallback = f.reason
+    parts = f.reason_parts
+    if i18n.current() == "en" or not parts:
         return fallback
     try:
         return _("; ").join(_fill(p, 0, bound=True) for p in parts[:MAX_PARTS])
@@ -163,6 +181,40 @@ def sentence_text(part: Any, fallback: str) -> str:
         return fallback
 
 
+def sentences(texts: Any, parts: Any) -> list[str]:
+    """Sentences in the current language: each English text of ``texts`` with its part of
+    ``parts`` (the same order; a report without parts shows the English texts)."""
+    texts = [str(t) for t in texts] if isinstance(texts, list) else []
+    if not isinstance(parts, list) or len(parts) != len(texts):
+        parts = [None] * len(texts)
+    return [sentence_text(p, t) for t, p in zip(texts, parts, strict=True)]
+
+
+def premises_inference(inferred: dict[str, Any]) -> dict[str, Any]:
+    """A report's ``premises_inference`` as plain-text lines in the current language, for
+    the HTML and Markdown reports to escape: ``heading``, ``summary`` (origin, whether it
+    was used, the gateways), ``ranges`` (range, its sources, its reasons) and ``notes``."""
+    used = (_("used in this analysis") if inferred.get("applied")
+            else _("not needed: nothing seen in them was off-site"))  # fmt: skip
+    gateways = ", ".join(str(g) for g in inferred.get("gateways") or []) or _("none identified")
+    summary = _("Origin {origin}; {used}; gateways {gateways}.").format(
+        origin=i18n.term("origin", inferred.get("origin")), used=used, gateways=gateways
+    )
+    ranges = [
+        (
+            str(r.get("range") or ""),
+            ", ".join(i18n.term("source", s) for s in r.get("sources") or []),
+            sentences(r.get("reasons"), r.get("reason_parts")),
+        )
+        for r in inferred.get("ranges") or []
+        if isinstance(r, dict)
+    ]
+    notes = [_("note: {note}").format(note=n)
+             for n in sentences(inferred.get("notes"), inferred.get("note_parts"))]  # fmt: skip
+    return {"heading": _("Premises inferred from the link"), "summary": summary,
+            "ranges": ranges, "notes": notes}  # fmt: skip
+
+
 def verdict_text(test: dict[str, Any]) -> str:
     """A walk test's verdict (a report's ``walk_test.tests[]`` item) in the current language."""
     parts = test.get("verdict_parts")
@@ -170,10 +222,10 @@ def verdict_text(test: dict[str, Any]) -> str:
     return sentence_text(part, str(test.get("verdict") or ""))
 
 
-def is_translated(f: dict[str, Any]) -> bool:
+def is_translated(f: Finding) -> bool:
     """Whether ``reason_text`` shows the parts (rather than the English original)."""
-    parts = f.get("reason_parts")
-    if i18n.current() == "en" or not isinstance(parts, list) or not parts:
+    parts = f.reason_parts
+    if i18n.current() == "en" or not parts:
         return False
     try:
         for p in parts[:MAX_PARTS]:

@@ -6,9 +6,9 @@
 //! port first) or a QUIC Initial, TCP by the first in-order payload bytes. Only those flows
 //! pay for reassembly and copies; every other packet only moves counters. The core runs
 //! the Rust dissectors itself (DNS/mDNS/LLMNR, NBNS, DHCP, DHCPv6, NTP, SSDP, SIP over UDP,
-//! QUIC Initial, TLS, DNS over TCP) and hands over ready events with their context; the
-//! payloads of the parsers that stay in Python (HTTP, RTSP and SIP streams, WS-Discovery,
-//! vendor discovery) are handed over as before.
+//! QUIC Initial, and every TCP stream: TLS, DNS over TCP, HTTP/1.x, RTSP, SIP over TCP) and
+//! hands over ready events with their context; the payloads of the parsers that stay in
+//! Python (WS-Discovery, vendor discovery, Router Advertisements) are handed over as before.
 //!
 //! Repeated facts are dropped here: an identical datagram between the same two hosts
 //! (DNS-like transaction ids ignored) is not parsed again, and a datagram event equal to
@@ -92,7 +92,7 @@ pub fn builtin_names() -> Vec<&'static str> {
 
 /// Whether the core runs the parser `id` itself (no payloads for Python).
 pub fn in_core(id: u8) -> bool {
-    matches!(id, TLS | DNS_TCP | QUIC) || (UDP_BASE..ICMPV6).contains(&id)
+    id <= DNS_TCP || id == QUIC || (UDP_BASE..ICMPV6).contains(&id)
 }
 
 fn tcp_id(p: TcpParser) -> u8 {
@@ -750,16 +750,46 @@ impl Engine {
         self.stop_slot(slot);
     }
 
-    /// Feeds in-order bytes to the flow's core stream parser; its events go out as one op.
-    fn feed_stream(&mut self, slot: u32, from_a: bool, chunks: &[Vec<u8>], frame: u64, ts: f64) {
+    /// Feeds in-order bytes to the flow's core stream parser (told first, with `gap`, that
+    /// bytes before them were never captured); its events go out as one op. A parser that
+    /// is done is closed at once (what it holds is reported with the same context).
+    #[allow(clippy::too_many_arguments)]
+    fn feed_stream(
+        &mut self,
+        slot: u32,
+        from_a: bool,
+        chunks: &[Vec<u8>],
+        frame: u64,
+        ts: f64,
+        gap: bool,
+    ) {
         let flow = self.table.get_mut(slot);
         let fid = flow.fid;
         let Some(mut stream) = flow.stream.take() else {
             return;
         };
         let mut events = Vec::new();
+        if gap {
+            match stream.gap_checked(from_a, frame) {
+                Some(ev) => events.extend(ev),
+                None => {
+                    self.dissector_fault(slot, stream.class_name());
+                    return;
+                }
+            }
+        }
         for data in chunks {
-            match stream.feed_checked(data, from_a) {
+            match stream.feed_checked(data, from_a, frame) {
+                Some(ev) => events.extend(ev),
+                None => {
+                    self.dissector_fault(slot, stream.class_name());
+                    return;
+                }
+            }
+        }
+        let done = stream.done();
+        if done {
+            match stream.close_checked(frame) {
                 Some(ev) => events.extend(ev),
                 None => {
                     self.dissector_fault(slot, stream.class_name());
@@ -772,10 +802,28 @@ impl Engine {
             let ctx = self.ev_ctx(slot, from_a, frame, ts);
             self.ops.push(Op::Events { fid, ctx, events });
         }
-        if stream.done() {
+        if done {
             self.stop_slot(slot);
         } else {
             self.table.get_mut(slot).stream = Some(stream);
+        }
+    }
+
+    /// Closes the flow's core stream parser: what it holds goes out with this context.
+    fn close_stream(&mut self, slot: u32, from_a: bool, frame: u64, ts: f64) {
+        let flow = self.table.get_mut(slot);
+        let fid = flow.fid;
+        let Some(mut stream) = flow.stream.take() else {
+            return;
+        };
+        let Some(events) = stream.close_checked(frame) else {
+            self.dissector_fault(slot, stream.class_name());
+            return;
+        };
+        if !events.is_empty() {
+            self.events += events.len() as u64;
+            let ctx = self.ev_ctx(slot, from_a, frame, ts);
+            self.ops.push(Op::Events { fid, ctx, events });
         }
     }
 
@@ -822,8 +870,7 @@ impl Engine {
             }
         }
         if flow.stream.is_some() {
-            // the core's parsers have no use for the gap mark (as their Python twins)
-            self.feed_stream(slot, from_a, &chunks, frame, ts);
+            self.feed_stream(slot, from_a, &chunks, frame, ts, gap);
             chunks.clear();
         } else {
             let n = chunks.len();
@@ -859,6 +906,7 @@ impl Engine {
         let flow = self.table.get_mut(slot);
         let python = flow.stream.is_none();
         let fid = flow.fid;
+        self.close_stream(slot, from_a, frame, ts);
         self.stop_slot(slot);
         if python {
             self.ops.push(Op::Close {
@@ -927,7 +975,7 @@ impl Engine {
             return;
         };
         if name == QUIC {
-            self.feed_stream(slot, from_a, &[payload.to_vec()], frame, ts);
+            self.feed_stream(slot, from_a, &[payload.to_vec()], frame, ts, false);
             return;
         }
         // discovery and name-service chatter repeats itself: an identical datagram
@@ -1124,13 +1172,13 @@ impl Engine {
                 let mut chunks = Vec::new();
                 let gaps = tcp.gaps(d);
                 tcp.flush(d, &mut self.budget, &mut chunks);
+                let gap = !chunks.is_empty() && tcp.gaps(d) != gaps;
                 if core {
                     if !chunks.is_empty() {
-                        self.feed_stream(slot, d == 0, &chunks, frame, ts);
+                        self.feed_stream(slot, d == 0, &chunks, frame, ts, gap);
                     }
                     continue;
                 }
-                let gap = !chunks.is_empty() && tcp.gaps(d) != gaps;
                 let n = chunks.len();
                 for (i, data) in chunks.into_iter().enumerate() {
                     self.ops.push(Op::Payload {
@@ -1146,6 +1194,8 @@ impl Engine {
             }
             tcp.release(&mut self.budget);
         }
+        // a parser still going has what it holds reported (the end of the flow)
+        self.close_stream(slot, true, frame, ts);
         self.stop_slot(slot);
         if !core && name < PY_BASE {
             // Python stream parsers may hold a message in progress; stateless datagram
@@ -1666,6 +1716,91 @@ mod tests {
         assert_eq!(e.table.get(slot).pkts_ab + e.table.get(slot).pkts_ba, 2);
     }
 
+    /// An Ethernet/IPv4/TCP frame from 192.168.1.2:40000 to 8.8.8.8:80 (or back).
+    fn tcp(to_server: bool, seq: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
+        let mut v = vec![
+            0, 1, 2, 3, 4, 5, 0x10, 0x11, 0x12, 0x13, 0x14, 2, 0x08, 0x00,
+        ];
+        let total = 40 + payload.len();
+        v.extend([
+            0x45,
+            0,
+            (total >> 8) as u8,
+            total as u8,
+            0,
+            1,
+            0x40,
+            0,
+            64,
+            6,
+            0,
+            0,
+        ]);
+        let (src, dst, sport, dport) = if to_server {
+            ([192, 168, 1, 2], [8, 8, 8, 8], 40000u16, 80u16)
+        } else {
+            ([8, 8, 8, 8], [192, 168, 1, 2], 80, 40000)
+        };
+        v.extend(src);
+        v.extend(dst);
+        v.extend(sport.to_be_bytes());
+        v.extend(dport.to_be_bytes());
+        v.extend(seq.to_be_bytes());
+        v.extend([0, 0, 0, 0, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        v.extend(payload);
+        v
+    }
+
+    #[test]
+    fn http_streams_are_framed_in_the_core() {
+        let mut e = engine(100);
+        let head =
+            b"POST /upload HTTP/1.1\r\nContent-Type: image/jpeg\r\nContent-Length: 40\r\n\r\n";
+        let body = [0xffu8; 40];
+        let mut seq = 1000u32;
+        let mut frame = 0u64;
+        let mut send = |e: &mut Engine, seq: &mut u32, data: &[u8], skip: u32| {
+            frame += 1;
+            let p = tcp(true, *seq + skip, 0x18, data);
+            e.packet(0, frame, frame as f64, 1, &p, p.len() as u32);
+            *seq += skip + data.len() as u32;
+        };
+        // the head split in two segments, the body in two more
+        send(&mut e, &mut seq, &head[..10], 0);
+        send(&mut e, &mut seq, &head[10..], 0);
+        send(&mut e, &mut seq, &body[..15], 0);
+        send(&mut e, &mut seq, &body[15..], 0);
+        // a second upload cut short by lost bytes: reported incomplete at the gap
+        send(&mut e, &mut seq, head, 0);
+        send(&mut e, &mut seq, &body[..20], 0);
+        send(&mut e, &mut seq, b"GET /next HTTP/1.1\r\n\r\n", 7);
+        // the end of the capture closes the stream (nothing in progress)
+        e.finish();
+        assert!(!e.ops.iter().any(|o| matches!(o, Op::Payload { .. })));
+        assert!(e
+            .ops
+            .iter()
+            .any(|o| matches!(o, Op::Attach { name: HTTP, .. })));
+        let evs = events_of(&e);
+        let kinds: Vec<&str> = evs.iter().map(|e| e.kind()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "http_request",
+                "http_body",
+                "http_request",
+                "http_body",
+                "http_request"
+            ]
+        );
+        let Event::HttpBody(b) = evs[1] else { panic!() };
+        assert_eq!((b.first_frame, b.last_frame, b.complete), (3, 4, true));
+        assert_eq!(b.body.len(), 40);
+        let Event::HttpBody(b) = evs[3] else { panic!() };
+        assert_eq!((b.first_frame, b.last_frame, b.complete), (6, 6, false));
+        assert_eq!(b.body.len(), 20);
+    }
+
     #[test]
     fn parser_names_follow_the_registry() {
         let names = builtin_names();
@@ -1674,7 +1809,7 @@ mod tests {
         assert_eq!(names[DNS_TCP as usize], "dns");
         assert_eq!(names[QUIC as usize], "quic");
         assert_eq!(names[UDP_BASE as usize], "dns");
-        assert!(in_core(TLS) && in_core(DNS_TCP) && in_core(QUIC) && !in_core(HTTP));
-        assert!(!in_core(PY_BASE));
+        assert!(in_core(TLS) && in_core(DNS_TCP) && in_core(QUIC) && in_core(HTTP));
+        assert!(!in_core(PY_BASE) && !in_core(ICMPV6));
     }
 }

@@ -68,8 +68,8 @@ def _run(path: Path, log_calls: int | None = None, **kw: Any) -> tuple[Result, i
 
 
 def _confirmed(result: Result) -> list[str]:
-    return sorted((f.get("destination") or {}).get("ip") for f in result.findings
-                  if f["level"] == "confirmed")  # fmt: skip
+    return sorted(str(f.destination.ip) for f in result.findings
+                  if f.level == "confirmed")  # fmt: skip
 
 
 def test_inferred_premises_apply_in_one_pass(scenario: Callable[[str], Path]) -> None:

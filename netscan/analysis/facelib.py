@@ -34,13 +34,13 @@ from netscan.analysis.content import (
     decode_b64_image,
     split_multipart,
 )
+from netscan.analysis.finding import Finding, Level, finding_id
+from netscan.inventory.model import Role
+from netscan.limits import LIBRARY_BULK_DOWN_MIN_BYTES, LIBRARY_BULK_DOWN_RATIO
 
 MAX_RECORDS = 10_000  # records counted per push; beyond, counted as dropped
 MAX_PICTURES_CHECKED = 64  # pictures run through the face detector per device → host
 MAX_ID = 64  # characters of a record's id kept
-BULK_DOWN_MIN = 1_000_000  # encrypted: at least this many bytes down ...
-BULK_DOWN_RATIO = 4.0  # ... and this many times what went up
-LEVEL_RANK = {"confirmed": 3, "likely": 2, "possible": 1}
 
 
 @dataclass(frozen=True)
@@ -257,7 +257,7 @@ def parse_push(method: str, path: str, content_type: str | None, body: bytes,
 
 def library_findings(
     inv: Any, convs: list[Any], country: str | None, checker: Any
-) -> list[dict[str, Any]]:
+) -> list[Finding]:
     """Findings of kind ``face-library-sync``: one per premises device and off-site host."""
     from netscan.analysis import findings as fx
 
@@ -281,7 +281,7 @@ def library_findings(
         if dev is None:
             continue
         groups[(dev, src)].append((ev, push))
-    out: list[dict[str, Any]] = []
+    out: list[Finding] = []
     plain_pairs = set(groups)
     for (dkey, peer), pushes in sorted(groups.items()):
         out.append(_finding(inv, fx, files, dkey, peer, pushes, country, checker, convs))
@@ -295,36 +295,39 @@ def library_findings(
         ):
             continue
         dev = inv.devices.get(c.device)
-        if dev is None or dev.role != "face-terminal" or (c.device, c.peer_ip) in plain_pairs:
+        if dev is None or dev.role != Role.FACE_TERMINAL or (c.device, c.peer_ip) in plain_pairs:
             continue
         if "tls" in c.protocols or "quic" in c.protocols or c.port in (443, 8443):
             down[(c.device, c.peer_ip)].append(c)
     for (dkey, peer), cs in sorted(down.items()):
         bd, bu = sum(c.bytes_down for c in cs), sum(c.bytes_up for c in cs)
-        if bd >= BULK_DOWN_MIN and bd >= BULK_DOWN_RATIO * max(bu, 1):
+        if bd >= LIBRARY_BULK_DOWN_MIN_BYTES and bd >= LIBRARY_BULK_DOWN_RATIO * max(bu, 1):
             out.append(_bulk_finding(inv, fx, files, dkey, peer, cs, country))
     return out
 
 
-def _common(
-    inv: Any, fx: Any, dkey: str, peer: str, level: str, country: str | None
-) -> dict[str, Any]:
+def _library_finding(inv: Any, fx: Any, dkey: str, peer: str, level: Level,
+                     country: str | None, *, bytes_up: int, bytes_down: int,
+                     first: float | None, last: float | None, parts: list[dict[str, Any]],
+                     evidence: list[dict[str, Any]], face_images: int, transport: list[str],
+                     plaintext: bool, library: dict[str, Any]) -> Finding:  # fmt: skip
+    """A ``face-library-sync`` finding: ``peer`` (off-site) pushes a face library to ``dkey``."""
     dev = inv.devices.get(dkey)
     ep = inv.endpoints.get(peer)
     dest = fx._destination(ep, peer)
-    dest["ips"] = [peer]
+    dest.ips = [peer]
     cross = fx._cross_border(country, dest)
     label = fx._device_label(dev, dkey)
-    return {
-        "id": fx.finding_id(dkey, "library:" + peer, level),
-        "kind": "face-library-sync",
-        "level": level,
-        "device": dkey,
-        "device_mac": dev.mac if dev else None,
-        "device_ip": fx._first_ip(dev),
-        "device_role": dev.role if dev else "unknown",
-        "device_label": label,
-        "path": [
+    return Finding(
+        id=finding_id(dkey, "library:" + peer, level),
+        kind="face-library-sync",
+        level=level,
+        device=dkey,
+        device_mac=dev.mac if dev else None,
+        device_ip=fx._first_ip(dev),
+        device_role=dev.role if dev else Role.UNKNOWN.value,
+        device_label=label,
+        path=[
             {
                 "stage": 0,
                 "kind": "endpoint",
@@ -340,24 +343,37 @@ def _common(
                 "key": dkey,
                 "mac": dev.mac if dev else None,
                 "ip": fx._first_ip(dev),
-                "role": dev.role if dev else "unknown",
+                "role": dev.role if dev else Role.UNKNOWN.value,
                 "label": label,
                 "to": [],
                 "how": None,
             },
-        ],  # fmt: skip
-        "destination": dest,
-        "cross_border": cross,
-        "provisions": fx.provisions_for(country, level, cross),
-        "bursts": [],
-        "image_bursts": 0,
-        "shape": "library-download",
-    }
+        ],
+        destination=dest,
+        bytes_up=bytes_up,
+        bytes_down=bytes_down,
+        bursts=[],
+        image_bursts=0,
+        shape="library-download",
+        first_ts=fx._iso(first),
+        last_ts=fx._iso(last),
+        reason=R.join(parts),
+        reason_parts=parts,
+        evidence=evidence,
+        faces=[],
+        face_images=face_images,
+        flows=[],
+        cross_border=cross,
+        provisions=fx.provisions_for(country, level, cross),
+        transport=transport,
+        plaintext=plaintext,
+        library=library,
+    )
 
 
 def _finding(inv: Any, fx: Any, files: list[str], dkey: str, peer: str,
              pushes: list[tuple[Any, Push]], country: str | None, checker: Any,
-             convs: list[Any]) -> dict[str, Any]:  # fmt: skip
+             convs: list[Any]) -> Finding:  # fmt: skip
     records: set[str] = set()
     pictures = templates = faces = checked = 0
     protocols: set[str] = set()
@@ -381,8 +397,7 @@ def _finding(inv: Any, fx: Any, files: list[str], dkey: str, peer: str,
         ts = e.ctx.ts
         first = ts if first is None else min(first, ts)
         last = ts if last is None else max(last, ts)
-    level = "confirmed" if faces or templates else "likely"
-    f = _common(inv, fx, dkey, peer, level, country)
+    level = Level.CONFIRMED if faces or templates else Level.LIKELY
     cs = [c for c in convs if c.device == dkey and c.peer_ip == peer]
     proto = ", ".join(sorted(protocols))
     parts = [
@@ -398,29 +413,21 @@ def _finding(inv: Any, fx: Any, files: list[str], dkey: str, peer: str,
             protocols=proto,
         )
     ]
-    f.update({
-        "bytes_up": sum(c.bytes_up for c in cs),
-        "bytes_down": sum(c.bytes_down for c in cs),
-        "first_ts": fx._iso(first),
-        "last_ts": fx._iso(last),
-        "reason": R.join(parts),
-        "reason_parts": parts,
-        "evidence": ev.items,
-        "faces": [],
-        "face_images": faces,
-        "flows": [],
-        "transport": sorted({f"{c.transport}/{c.port}" for c in cs}),
-        "plaintext": True,
-        "library": {"protocols": sorted(protocols), "records": len(records),
-                    "pictures": pictures, "faces_detected": faces, "templates": templates,
-                    "encrypted": False},
-    })  # fmt: skip
-    return f
+    return _library_finding(
+        inv, fx, dkey, peer, level, country,
+        bytes_up=sum(c.bytes_up for c in cs),
+        bytes_down=sum(c.bytes_down for c in cs),
+        first=first, last=last, parts=parts, evidence=ev.items, face_images=faces,
+        transport=sorted({f"{c.transport}/{c.port}" for c in cs}),
+        plaintext=True,
+        library={"protocols": sorted(protocols), "records": len(records),
+                 "pictures": pictures, "faces_detected": faces, "templates": templates,
+                 "encrypted": False},
+    )  # fmt: skip
 
 
 def _bulk_finding(inv: Any, fx: Any, files: list[str], dkey: str, peer: str, cs: list[Any],
-                  country: str | None) -> dict[str, Any]:  # fmt: skip
-    f = _common(inv, fx, dkey, peer, "possible", country)
+                  country: str | None) -> Finding:  # fmt: skip
     ev = fx._Ev(files)
     bd, bu = sum(c.bytes_down for c in cs), sum(c.bytes_up for c in cs)
     for c in cs:
@@ -435,20 +442,13 @@ def _bulk_finding(inv: Any, fx: Any, files: list[str], dkey: str, peer: str, cs:
             peer=peer,
         )
     ]
-    f.update({
-        "bytes_up": bu,
-        "bytes_down": bd,
-        "first_ts": fx._iso(min(c.first_ts for c in cs)),
-        "last_ts": fx._iso(max(c.last_ts for c in cs)),
-        "reason": R.join(parts),
-        "reason_parts": parts,
-        "evidence": ev.items,
-        "faces": [],
-        "face_images": 0,
-        "flows": [],
-        "transport": sorted({f"{c.transport}/{c.port}" for c in cs}),
-        "plaintext": False,
-        "library": {"protocols": [], "records": None, "pictures": None, "faces_detected": 0,
-                    "templates": None, "encrypted": True},
-    })  # fmt: skip
-    return f
+    return _library_finding(
+        inv, fx, dkey, peer, Level.POSSIBLE, country,
+        bytes_up=bu, bytes_down=bd,
+        first=min(c.first_ts for c in cs), last=max(c.last_ts for c in cs),
+        parts=parts, evidence=ev.items, face_images=0,
+        transport=sorted({f"{c.transport}/{c.port}" for c in cs}),
+        plaintext=False,
+        library={"protocols": [], "records": None, "pictures": None, "faces_detected": 0,
+                 "templates": None, "encrypted": True},
+    )  # fmt: skip

@@ -65,10 +65,8 @@ class ImageCheck:
 
 @lru_cache(maxsize=1)
 def _cascades() -> tuple[Any, dict[str, Any]] | None:
-    try:
-        import cv2
-    except ImportError:
-        return None
+    import cv2
+
     base = Path(cv2.data.haarcascades)
     out: dict[str, Any] = {}
     for name in ("frontalface_alt2", "frontalface_default", "profileface"):

@@ -26,7 +26,6 @@ import hashlib
 import ipaddress
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -34,37 +33,40 @@ from typing import Any
 from netscan import reasons as R
 from netscan.analysis.content import BodyRouter, ContentItem, body_router, parse_body
 from netscan.analysis.faces import FaceChecker, ImageCheck
+from netscan.analysis.finding import Destination, Finding, Level, finding_id
 from netscan.analysis.roles import looks_like_video_vendor, trusted_signature
 from netscan.events import HttpBodyEvent
 from netscan.inventory.enrich import registered_domain
 from netscan.inventory.inventory import Inventory
-from netscan.inventory.model import CAMERA_FAMILY, FEEDER_ROLES, Conversation, Device, Endpoint
+from netscan.inventory.model import (
+    CAMERA_FAMILY,
+    FEEDER_ROLES,
+    LOCAL_SINK_ROLES,
+    Conversation,
+    Device,
+    Endpoint,
+    Role,
+)
+from netscan.limits import (
+    FINDING_MAX_BURSTS,
+    FINDING_MAX_EVIDENCE,
+    IMAGE_BURST_MAX,
+    IMAGE_BURST_MIN,
+    LOCAL_FEED_MIN_BYTES,
+    MEDIA_UP_DOWN_RATIO,
+    OFFSITE_IMAGE_UPLOADS_MIN,
+    OFFSITE_MEDIA_MIN_BYTES,
+    WLAN_VIDEO_MIN_BYTES,
+    WLAN_VIDEO_MIN_PACKET,
+    WLAN_VIDEO_MIN_RATE,
+    WLAN_VIDEO_MIN_SECONDS,
+)
+from netscan.util import iso_utc
 
-LEVELS = ("confirmed", "likely", "possible")
-LEVEL_RANK = {"confirmed": 3, "likely": 2, "possible": 1}
 FACE_CAPABLE = CAMERA_FAMILY
 
-IMAGE_BURST_MIN = 20_000
-IMAGE_BURST_MAX = 2_000_000
-MEDIA_MIN_BYTES = 1_000_000  # sustained upstream media: at least this much
-MEDIA_UP_DOWN = 3.0  # and at least this many times more up than down
-IMAGE_UPLOADS_MIN = 3  # repeated picture-sized uploads
-FEED_MIN_BYTES = 200_000  # a local stream worth calling a feed
-WLAN_MIN_BYTES = 1_000_000
-WLAN_MIN_RATE = 30_000  # bytes/s averaged over the conversation
-WLAN_MIN_SECONDS = 30.0
-WLAN_MIN_PACKET = 400  # mean upstream packet size of a video stream
-MAX_EVIDENCE = 40
-MAX_BURSTS = 100
 
-
-def _iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    try:
-        return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
-    except (ValueError, OverflowError, OSError):  # a capture's clock beyond year 1..9999
-        return None
+_iso = iso_utc
 
 
 # -- provisions ---------------------------------------------------------------------------
@@ -270,9 +272,13 @@ def upstream_shape(g: Group) -> tuple[str, str]:
             images=len(images),
         )
     )
-    if up >= MEDIA_MIN_BYTES and ratio >= MEDIA_UP_DOWN and (not bursts or big >= 0.5 * up):
+    if (
+        up >= OFFSITE_MEDIA_MIN_BYTES
+        and ratio >= MEDIA_UP_DOWN_RATIO
+        and (not bursts or big >= 0.5 * up)
+    ):
         return "media", desc
-    if len(images) >= IMAGE_UPLOADS_MIN and ratio >= MEDIA_UP_DOWN:
+    if len(images) >= OFFSITE_IMAGE_UPLOADS_MIN and ratio >= MEDIA_UP_DOWN_RATIO:
         return "image-uploads", desc
     return "chatter", desc
 
@@ -285,12 +291,13 @@ def feeders(
 ) -> dict[str, dict[str, str]]:
     """receiver device → {feeding device: how}."""
     out: dict[str, dict[str, str]] = defaultdict(dict)
+    ratio = MEDIA_UP_DOWN_RATIO
     for c in convs:
         if not c.peer_device or c.peer_device == c.device:
             continue
-        if c.bytes_down >= FEED_MIN_BYTES and c.bytes_down >= MEDIA_UP_DOWN * max(c.bytes_up, 1):
+        if c.bytes_down >= LOCAL_FEED_MIN_BYTES and c.bytes_down >= ratio * max(c.bytes_up, 1):
             src, dst = c.peer_device, c.device  # the device pulls from its peer
-        elif c.bytes_up >= FEED_MIN_BYTES and c.bytes_up >= MEDIA_UP_DOWN * max(c.bytes_down, 1):
+        elif c.bytes_up >= LOCAL_FEED_MIN_BYTES and c.bytes_up >= ratio * max(c.bytes_down, 1):
             src, dst = c.device, c.peer_device  # the device pushes to its peer
         else:
             continue
@@ -369,31 +376,27 @@ def _operator_country(ep: Endpoint | None) -> str | None:
     return str(j).upper() if j else None
 
 
-def _destination(ep: Endpoint | None, ip: str | None) -> dict[str, Any]:
-    return {
-        "ip": ip,
-        "names": sorted(ep.names) if ep else [],
-        "provider": ep.provider if ep else None,
-        "operator_country": _operator_country(ep),
-        "ip_country": ep.country if ep else None,
-        "asn": ep.asn if ep else None,
-        "org": ep.org if ep else None,
-        "category": ep.category if ep else None,
-    }
+def _destination(ep: Endpoint | None, ip: str | None) -> Destination:
+    return Destination(
+        ip=ip,
+        names=sorted(ep.names) if ep else [],
+        provider=ep.provider if ep else None,
+        operator_country=_operator_country(ep),
+        ip_country=ep.country if ep else None,
+        asn=ep.asn if ep else None,
+        org=ep.org if ep else None,
+        category=ep.category if ep else None,
+    )
 
 
-def _cross_border(country: str | None, dest: dict[str, Any]) -> bool | None:
+def _cross_border(country: str | None, dest: Destination) -> bool | None:
     cc = _country_code(country)
     if not cc:
         return None
-    known = [c.upper() for c in (dest["ip_country"], dest["operator_country"]) if c]
+    known = [c.upper() for c in (dest.ip_country, dest.operator_country) if c]
     if not known:
         return None
     return any(c != cc for c in known)
-
-
-def finding_id(device: str, destination: str, level: str) -> str:
-    return "F-" + hashlib.sha256(f"{device}|{destination}|{level}".encode()).hexdigest()[:12]
 
 
 class _Ev:
@@ -404,7 +407,7 @@ class _Ev:
 
     def add(self, file: int, frame: int, what: str) -> None:
         key = (file, frame, what)
-        if key in self._keys or len(self.items) >= MAX_EVIDENCE:
+        if key in self._keys or len(self.items) >= FINDING_MAX_EVIDENCE:
             return
         self._keys.add(key)
         self.items.append(
@@ -522,7 +525,7 @@ def find(
     options: Any,
     warnings: list[str] | None = None,
     keep: Any = None,
-) -> list[dict[str, Any]]:
+) -> list[Finding]:
     """The findings. ``keep`` (a ``netscan.safefile.PrivateDir``) overrides
     ``options.keep_evidence`` as the place carved images are kept; what the picture
     decoding limits left undone goes to ``warnings``."""
@@ -559,7 +562,7 @@ def find(
             if key not in groups:
                 groups[key] = Group(h.device, h.dst_ip, key=key[1])
 
-    findings: list[dict[str, Any]] = []
+    findings: list[Finding] = []
     for (dkey, dest_key), g in sorted(groups.items()):
         g.settle()
         f = _assess(inv, g, offsite_hits.get((dkey, dest_key), []), feeds, country)
@@ -575,9 +578,7 @@ def find(
     from netscan.analysis.facelib import library_findings
 
     findings.extend(library_findings(inv, convs, country, checker))
-    findings.sort(
-        key=lambda f: (-LEVEL_RANK[f["level"]], f["device"], f["destination"]["ip"] or "", f["id"])
-    )
+    findings.sort(key=lambda f: (-f.level.rank, f.device, f.destination.ip or "", f.id))
     return findings
 
 
@@ -587,10 +588,10 @@ def _assess(
     hits: list[ContentHit],
     feeds: dict[str, dict[str, str]],
     country: str | None,
-) -> dict[str, Any] | None:
+) -> Finding | None:
     dev = inv.devices.get(g.device)
     ep = inv.endpoints.get(g.peer)
-    role = dev.role if dev else "unknown"
+    role = dev.role if dev else Role.UNKNOWN.value
     capable = role in FACE_CAPABLE
     face_cloud = ep is not None and ep.category == "face-cloud"
     shape, shape_desc = upstream_shape(g) if g.convs else ("content", "")
@@ -603,7 +604,7 @@ def _assess(
     dest_label = _endpoint_label(ep, g.peer)
 
     if faces:
-        level, kind = "confirmed", "face-upload"
+        level, kind = Level.CONFIRMED, "face-upload"
         n_img = len({h.check.sha256 for h in faces if h.check})
         n_tpl = len([h for h in faces if h.item.template is not None])
         protos = sorted({h.item.protocol for h in faces})
@@ -624,7 +625,7 @@ def _assess(
             )
         )
     elif face_cloud and images:
-        level, kind = "likely", "face-cloud-upload"
+        level, kind = Level.LIKELY, "face-cloud-upload"
         reasons.append(
             R.part(
                 "{n} picture-sized upload burst(s) to the face-recognition cloud {dest}",
@@ -633,7 +634,7 @@ def _assess(
             )
         )
     elif unconfirmed:
-        level, kind = "likely", "face-upload"
+        level, kind = Level.LIKELY, "face-upload"
         reasons.append(
             R.part(
                 "{n} picture(s) labelled as faces by the protocol ({protocols}) sent to "
@@ -644,7 +645,7 @@ def _assess(
             )
         )
     elif capable and face_cloud:
-        level, kind = "possible", "face-cloud-contact"
+        level, kind = Level.POSSIBLE, "face-cloud-contact"
         reasons.append(
             R.part(
                 R.with_article("a {role} talks to the face-recognition cloud {dest}", role),
@@ -653,7 +654,7 @@ def _assess(
             )
         )
     elif capable and (shape in ("media", "image-uploads") or pictures):
-        level, kind = "possible", "offsite-upstream"
+        level, kind = Level.POSSIBLE, "offsite-upstream"
         sends = {
             "media": "sustained upstream media",
             "image-uploads": "repeated picture-sized uploads",
@@ -721,13 +722,13 @@ def _assess(
     dest = _destination(ep, g.peer)
     if len(g.peers) > 1:
         # one provider behind several addresses: one finding, every address and name
-        names = set(dest["names"])
+        names = set(dest.names)
         for ip in g.peers:
             other = inv.endpoints.get(ip)
             if other is not None:
                 names.update(other.names)
-        dest["names"] = sorted(names)
-    dest["ips"] = sorted(g.peers, key=_ip_sort)
+        dest.names = sorted(names)
+    dest.ips = sorted(g.peers, key=_ip_sort)
     cross = _cross_border(country, dest)
     times = [h.ev.ctx.ts for h in hits]
     if g.convs:
@@ -735,37 +736,38 @@ def _assess(
     first, last = min(times), max(times)
     bursts = g.bursts if g.convs else []
     face_summary = _face_summary(hits)
-    return {
-        "id": finding_id(g.device, g.key or g.peer, level),
-        "kind": kind,
-        "level": level,
-        "device": g.device,
-        "device_mac": dev.mac if dev else None,
-        "device_ip": _first_ip(dev),
-        "device_role": role,
-        "device_label": _device_label(dev, g.device),
-        "path": path,
-        "destination": dest,
-        "bytes_up": g.bytes_up if g.convs else sum(len(h.ev.body) for h in hits),
-        "bytes_down": g.bytes_down,
-        "bursts": [
-            [round(b[0], 6), round(b[1], 6), int(b[2]), int(b[3])] for b in bursts[:MAX_BURSTS]
+    return Finding(
+        id=finding_id(g.device, g.key or g.peer, level),
+        kind=kind,
+        level=level,
+        device=g.device,
+        device_mac=dev.mac if dev else None,
+        device_ip=_first_ip(dev),
+        device_role=role,
+        device_label=_device_label(dev, g.device),
+        path=path,
+        destination=dest,
+        bytes_up=g.bytes_up if g.convs else sum(len(h.ev.body) for h in hits),
+        bytes_down=g.bytes_down,
+        bursts=[
+            [round(b[0], 6), round(b[1], 6), int(b[2]), int(b[3])]
+            for b in bursts[:FINDING_MAX_BURSTS]
         ],
-        "image_bursts": len(images),
-        "shape": shape,
-        "first_ts": _iso(first),
-        "last_ts": _iso(last),
-        "reason": R.join(reasons),
-        "reason_parts": reasons,
-        "evidence": ev.items,
-        "faces": face_summary,
-        "face_images": len({f["sha256"] for f in face_summary if f["face"]}),
-        "flows": _flow_selectors(inv, dev, g.convs),
-        "cross_border": cross,
-        "provisions": provisions_for(country, level, cross),
-        "transport": sorted({f"{c.transport}/{c.port}" for c in g.convs}),
-        "plaintext": bool(hits),
-    }
+        image_bursts=len(images),
+        shape=shape,
+        first_ts=_iso(first),
+        last_ts=_iso(last),
+        reason=R.join(reasons),
+        reason_parts=reasons,
+        evidence=ev.items,
+        faces=face_summary,
+        face_images=len({f["sha256"] for f in face_summary if f["face"]}),
+        flows=_flow_selectors(inv, dev, g.convs),
+        cross_border=cross,
+        provisions=provisions_for(country, level, cross),
+        transport=sorted({f"{c.transport}/{c.port}" for c in g.convs}),
+        plaintext=bool(hits),
+    )
 
 
 def _path(
@@ -783,7 +785,7 @@ def _path(
                     "key": key,
                     "mac": dev.mac if dev else None,
                     "ip": _first_ip(dev),
-                    "role": dev.role if dev else "unknown",
+                    "role": dev.role if dev else Role.UNKNOWN.value,
                     "label": _device_label(dev, key),
                     "to": nxt if stage + 1 < len(layers) else [peer or ""],
                     "how": how or None,
@@ -805,19 +807,19 @@ def _path(
 
 def wlan_video_shape(c: Conversation) -> bool:
     dur = max(c.last_ts - c.first_ts, 0.0)
-    if c.bytes_up < WLAN_MIN_BYTES or dur < WLAN_MIN_SECONDS:
+    if c.bytes_up < WLAN_VIDEO_MIN_BYTES or dur < WLAN_VIDEO_MIN_SECONDS:
         return False
-    if c.bytes_up < MEDIA_UP_DOWN * max(c.bytes_down, 1):
+    if c.bytes_up < MEDIA_UP_DOWN_RATIO * max(c.bytes_down, 1):
         return False
     mean = c.bytes_up / max(c.packets_up, 1)
-    return c.bytes_up / dur >= WLAN_MIN_RATE and mean >= WLAN_MIN_PACKET
+    return c.bytes_up / dur >= WLAN_VIDEO_MIN_RATE and mean >= WLAN_VIDEO_MIN_PACKET
 
 
 def _assess_wlan(
     inv: Inventory, dkey: str, convs: list[Conversation], country: str | None
-) -> dict[str, Any] | None:
+) -> Finding | None:
     dev = inv.devices.get(dkey)
-    role = dev.role if dev else "unknown"
+    role = dev.role if dev else Role.UNKNOWN.value
     if role not in FACE_CAPABLE and not looks_like_video_vendor(inv, dev):
         return None
     video = [c for c in convs if wlan_video_shape(c)]
@@ -827,7 +829,7 @@ def _assess_wlan(
     local_sinks = {
         c.peer_mac
         for c in video
-        if c.peer_mac in inv.devices and inv.devices[c.peer_mac].role in ("nvr", "edge-server")
+        if c.peer_mac in inv.devices and inv.devices[c.peer_mac].role in LOCAL_SINK_ROLES
     }
     video = [c for c in video if c.peer_mac not in local_sinks]
     if not video:
@@ -851,7 +853,7 @@ def _assess_wlan(
             "seen only as encrypted 802.11: a {role} device ({vendor}) sends a steady "
             "video-shaped upstream ({up:,} bytes over {seconds:.0f} s) through {peers}; the "
             "final destination cannot be seen, so it may leave the premises",
-            role=R.term("role", role) if role != "unknown" else R.part("camera-vendor"),
+            role=R.term("role", role) if role != Role.UNKNOWN else R.part("camera-vendor"),
             vendor=vendor,
             up=up,
             seconds=round(last - first, 3),
@@ -861,17 +863,17 @@ def _assess_wlan(
     reason = R.join(reason_parts)
     dest = _destination(None, None)
     peer_key = peers[0] if peers else ""
-    level = "possible"
-    return {
-        "id": finding_id(dkey, peer_key, level),
-        "kind": "wlan-camera-upstream",
-        "level": level,
-        "device": dkey,
-        "device_mac": dev.mac if dev else dkey,
-        "device_ip": None,
-        "device_role": role,
-        "device_label": _device_label(dev, dkey),
-        "path": [
+    level = Level.POSSIBLE
+    return Finding(
+        id=finding_id(dkey, peer_key, level),
+        kind="wlan-camera-upstream",
+        level=level,
+        device=dkey,
+        device_mac=dev.mac if dev else dkey,
+        device_ip=None,
+        device_role=role,
+        device_label=_device_label(dev, dkey),
+        path=[
             {
                 "stage": 0,
                 "kind": "device",
@@ -893,22 +895,22 @@ def _assess_wlan(
                 "category": None,
             },
         ],
-        "destination": dest,
-        "bytes_up": up,
-        "bytes_down": sum(c.bytes_down for c in video),
-        "bursts": [],
-        "image_bursts": 0,
-        "shape": "media",
-        "first_ts": _iso(first),
-        "last_ts": _iso(last),
-        "reason": reason,
-        "reason_parts": reason_parts,
-        "evidence": ev.items,
-        "faces": [],
-        "face_images": 0,
-        "flows": _flow_selectors(inv, dev, video),
-        "cross_border": None,
-        "provisions": provisions_for(country, level, None),
-        "transport": ["wlan"],
-        "plaintext": False,
-    }
+        destination=dest,
+        bytes_up=up,
+        bytes_down=sum(c.bytes_down for c in video),
+        bursts=[],
+        image_bursts=0,
+        shape="media",
+        first_ts=_iso(first),
+        last_ts=_iso(last),
+        reason=reason,
+        reason_parts=reason_parts,
+        evidence=ev.items,
+        faces=[],
+        face_images=0,
+        flows=_flow_selectors(inv, dev, video),
+        cross_border=None,
+        provisions=provisions_for(country, level, None),
+        transport=["wlan"],
+        plaintext=False,
+    )

@@ -24,24 +24,28 @@ from netscan.inventory.inventory import Inventory
 from netscan.inventory.model import (
     CAMERA_FAMILY,
     GENERIC_VIDEO,
+    MODULE_ROLE,
     ROLES,
     SIGNATURE_ONLY_ROLES,
     VIDEO_SIGNATURE_ROLES,
     Conversation,
     Device,
+    Role,
+)
+from netscan.limits import (
+    LOCAL_STREAM_MIN_BYTES,
+    VENDOR_CLOUD_UPLOAD_MIN_BYTES,
+    WLAN_VIDEO_MIN_BYTES,
+    WLAN_VIDEO_MIN_RATE,
 )
 from netscan.signatures.matcher import Matcher, SigMatch
 from netscan.signatures.pack import BEHAVIOURS, RULE_CATEGORY, Pack
 
-CLOUD_UPLOAD_BYTES = 1_000_000  # sustained upload to a camera vendor's cloud
-STREAM_MIN_BYTES = 200_000  # a sustained media stream sends at least this much
 EDGE_UPLOAD_BYTES = 4_000  # a stream-pulling box that sends this much off-site forwards
 HOUSEKEEPING_PORTS = frozenset({53, 123})  # DNS and NTP: every box talks them off-site
 ROUTER_MIN_OFFSITE_PEERS = 3  # the MAC behind this many off-site addresses is a gateway
 # ... or behind one, when it also answers the premises' DNS (the usual home/shop router) or
 # starts no conversation of its own
-WLAN_VIDEO_BYTES = 1_000_000
-WLAN_VIDEO_RATE = 30_000  # bytes/s
 MAX_OBSERVED = 64  # facts of one kind taken from one device (names, agents, paths)
 REASON_VALUE_CHARS = 80
 # fields that a client's request carries: they describe the server, not the requester
@@ -116,18 +120,20 @@ def behaviours(inv: Inventory, convs: list[Conversation]) -> dict[str, dict[str,
             continue
         rtsp_server = c.port in (554, 8554) and c.transport == "tcp"
         # an RTSP server that streams (the server side is the peer of a client conversation)
-        if rtsp_server and c.peer_device and c.bytes_down > STREAM_MIN_BYTES:
+        if rtsp_server and c.peer_device and c.bytes_down > LOCAL_STREAM_MIN_BYTES:
             media_sources[c.device].add(c.peer_device)
         if c.peer_device and c.transport == "udp":
             # media over UDP (RTP, P2P video): one side sends far more packets than it gets
-            if c.bytes_up > STREAM_MIN_BYTES and c.packets_up > 3 * max(1, c.packets_down):
+            up, down = c.bytes_up, c.bytes_down
+            if up > LOCAL_STREAM_MIN_BYTES and c.packets_up > 3 * max(1, c.packets_down):
                 media_sources[c.peer_device].add(c.device)
-            elif c.bytes_down > STREAM_MIN_BYTES and c.packets_down > 3 * max(1, c.packets_up):
+            elif down > LOCAL_STREAM_MIN_BYTES and c.packets_down > 3 * max(1, c.packets_up):
                 media_sources[c.device].add(c.peer_device)
         if c.peer_device is None and inv.premises.is_offsite(c.peer_ip):
             if c.port not in HOUSEKEEPING_PORTS:
                 offsite_up[c.device] += c.bytes_up
-            if c.bytes_up >= CLOUD_UPLOAD_BYTES and c.bytes_up >= 3 * max(1, c.bytes_down):
+            sustained = c.bytes_up >= VENDOR_CLOUD_UPLOAD_MIN_BYTES
+            if sustained and c.bytes_up >= 3 * max(1, c.bytes_down):
                 ep = inv.endpoints.get(c.peer_ip)
                 if ep is not None and ep.category == "vendor-cloud":
                     out[c.device]["uploads-to-camera-cloud"] = (
@@ -182,8 +188,8 @@ def behaviours(inv: Inventory, convs: list[Conversation]) -> dict[str, dict[str,
 def _wlan_video(c: Conversation) -> bool:
     dur = max(c.last_ts - c.first_ts, 1.0)
     return (
-        c.bytes_up >= WLAN_VIDEO_BYTES
-        and c.bytes_up / dur >= WLAN_VIDEO_RATE
+        c.bytes_up >= WLAN_VIDEO_MIN_BYTES
+        and c.bytes_up / dur >= WLAN_VIDEO_MIN_RATE
         and c.bytes_up >= 3 * max(c.bytes_down, 1)
     )
 
@@ -370,7 +376,7 @@ def manufacturer(inv: Inventory, dev: Device) -> tuple[str | None, str | None]:
     for sig_id, m in sorted(dev.matches.items()):
         if m.get("field") in REGISTRY_FIELDS or not trusted_signature(dev, m):
             continue
-        if m.get("role") == "module" or not m.get("vendor"):
+        if m.get("role") == MODULE_ROLE or not m.get("vendor"):
             continue
         sig = _pack_of(inv).by_id.get(sig_id)
         if sig is not None and sig.jurisdiction == "ZZ":  # a standard, not a maker
@@ -395,7 +401,7 @@ def assign_roles(inv: Inventory, convs: list[Conversation]) -> None:
     rules = rules_for(_pack_of(inv))
     seen_all = behaviours(inv, convs)
     posted = _posted(inv)
-    order = {"face-terminal": 3, "nvr": 2, "doorbell": 2, "edge-server": 1}
+    order = {Role.FACE_TERMINAL: 3, Role.NVR: 2, Role.DOORBELL: 2, Role.EDGE_SERVER: 1}
     for key, dev in inv.devices.items():
         dev.manufacturer, dev.manufacturer_source = manufacturer(inv, dev)
         seen = seen_all.get(key, {})
@@ -403,12 +409,12 @@ def assign_roles(inv: Inventory, convs: list[Conversation]) -> None:
         generic = [h for h in hints if h[0] == GENERIC_VIDEO]
         specific = [h for h in hints if h[0] != GENERIC_VIDEO and h[0] in ROLES]
         if not specific and not generic:
-            dev.role, dev.role_confidence, dev.role_reasons = "unknown", 0.0, []
+            dev.role, dev.role_confidence, dev.role_reasons = Role.UNKNOWN.value, 0.0, []
             continue
         if not specific:
             role, (conf, whys) = (
-                "camera",
-                _combine([("camera", c * 0.8, w) for _, c, w in generic])["camera"],
+                Role.CAMERA,
+                _combine([(Role.CAMERA, c * 0.8, w) for _, c, w in generic])[Role.CAMERA],
             )
         else:
             scored = _combine(specific)
@@ -421,7 +427,7 @@ def assign_roles(inv: Inventory, convs: list[Conversation]) -> None:
                     if w not in whys:
                         conf = 1 - (1 - conf) * (1 - c)
                         whys = [*whys, w]
-        dev.role = role
+        dev.role = str(role)  # a plain word (Role members are str subclasses)
         dev.role_confidence = round(conf, 2)
         dev.role_reasons = whys[:8]
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from itertools import combinations
 
 from netscan import reasons as R
-from netscan.analysis.findings import IMAGE_BURST_MAX, IMAGE_BURST_MIN
+from netscan.limits import IMAGE_BURST_MAX, IMAGE_BURST_MIN
 
 ALPHA = 0.05
 EXACT_LIMIT = 50_000  # subsets enumerated exactly up to this many

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from netscan.analysis.finding import Finding
+
 if TYPE_CHECKING:
     from netscan.case.store import CaseStore
-
-LEVEL_RANK = {"confirmed": 3, "likely": 2, "possible": 1}
 
 
 def _ev_ref(ev: list[dict[str, Any]] | None, file: str = "", frame: Any = None) -> dict[str, Any]:
@@ -200,24 +200,59 @@ def apply_overrides(report: dict[str, Any], overrides: list[dict[str, Any]],
                              "why": o["reason"]}  # fmt: skip
         if ov:
             d["overrides"] = ov
+    index = _status_index(eff, finding_keys)
+    for f in report.get("findings", []):
+        try:
+            status = _finding_status(Finding.from_json(f), eff, index)
+        except ValueError:  # not a finding netscan knows
+            continue
+        if status is not None:
+            f["analyst_status"] = status
+
+
+def apply_finding_overrides(findings: list[Finding], overrides: list[dict[str, Any]],
+                            finding_keys: dict[str, tuple[str, str]]) -> None:  # fmt: skip
+    """Attach the site's finding statuses to ``findings`` (``analyst_status``); the level
+    stays what the traffic said."""
+    eff = effective_overrides(overrides)
+    index = _status_index(eff, finding_keys)
+    for f in findings:
+        status = _finding_status(f, eff, index)
+        if status is not None:
+            f.analyst_status = status
+
+
+def _status_index(eff: dict[tuple[str, str, str], dict[str, Any]],
+                  finding_keys: dict[str, tuple[str, str]]
+                  ) -> dict[tuple[str, str], dict[str, Any]]:  # fmt: skip
+    """The latest finding status per (device, destination): a status follows a finding
+    whose level (and so its id) changed."""
     by_key: dict[tuple[str, str], dict[str, Any]] = {}
     for (kind, target, field), o in eff.items():
         if kind == "finding" and field == "status" and target in finding_keys:
             prev = by_key.get(finding_keys[target])
             if prev is None or prev["id"] < o["id"]:
                 by_key[finding_keys[target]] = o
-    for f in report.get("findings", []):
-        o = eff.get(("finding", f["id"], "status"))
-        dest = f.get("destination") or {}
-        names = dest.get("names") or []
-        label = str(names[0]) if names else str(dest.get("provider") or dest.get("ip") or "")
-        o2 = by_key.get((str(f.get("device") or ""), label))
-        if o2 is not None and (o is None or o2["id"] > o["id"]):
-            o = o2
-        if o:
-            f["analyst_status"] = {"status": o["value"], "by": o["author"],
-                                   "at": o["created_at"], "why": o["reason"],
-                                   "set_on": o["target"]}  # fmt: skip
+    return by_key
+
+
+def _finding_status(f: Finding, eff: dict[tuple[str, str, str], dict[str, Any]],
+                    index: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any] | None:  # fmt: skip
+    """The latest status an analyst set on this finding (by id, or by device and
+    destination), as the report shows it."""
+    o = eff.get(("finding", f.id, "status"))
+    o2 = index.get((f.device, f.destination.label))
+    if o2 is not None and (o is None or o2["id"] > o["id"]):
+        o = o2
+    if not o:
+        return None
+    return {
+        "status": o["value"],
+        "by": o["author"],
+        "at": o["created_at"],
+        "why": o["reason"],
+        "set_on": o["target"],
+    }
 
 
 def record(store: CaseStore, case: str, site: str, report: dict[str, Any],

@@ -76,7 +76,7 @@ def add_parser(sub: Any) -> None:
     q.add_argument("--report", metavar="OUT.html", help="the HTML report")
     q.add_argument("--markdown", metavar="OUT.md", help="the Markdown report")
     q.add_argument("--analyst", metavar="NAME", help="analyst named in the chain of custody")
-    from netscan.cli import add_lang_option
+    from netscan.cliargs import add_lang_option
 
     add_lang_option(q, "HTML and Markdown reports")
     q.set_defaults(handler=cmd_report)
@@ -240,7 +240,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         report = s.report(v)
         annotate(s, v, report)
     analyst = args.analyst or v.analyst or None
-    from netscan.cli import langs_of
+    from netscan.cliargs import langs_of
 
     langs = langs_of(args)
     if args.json:
@@ -262,7 +262,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     from netscan.case.casework import diff
 
     if len(args.visits) not in (0, 2):
-        from netscan.cli import UsageError
+        from netscan.cliargs import UsageError
 
         raise UsageError("give two visit numbers, or none for the last two")
     with open_store(args) as s:

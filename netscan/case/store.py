@@ -14,13 +14,14 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from netscan import util
+from netscan.analysis.finding import report_findings
 from netscan.case import schema as t
 from netscan.case.errors import StoreError
 from netscan.safefile import UnsafePathError, _make_dirs
@@ -34,7 +35,7 @@ _MIGRATE_LOCK = threading.Lock()
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return util.now_iso()
 
 
 def default_store_path() -> Path:
@@ -198,21 +199,20 @@ def report_facts(report: dict[str, Any]) -> dict[str, Any]:
         row["bytes_up"] += int(f.get("bytes_up") or 0)
         row["bytes_down"] += int(f.get("bytes_down") or 0)
     findings: dict[str, dict[str, Any]] = {}
-    for f in report.get("findings", []):
-        dest = f.get("destination") or {}
-        label = _dest_label(dest.get("names"), str(dest.get("ip") or ""), dest.get("provider"))
-        findings[str(f["id"])] = {
-            "finding_id": str(f["id"]),
-            "kind": f.get("kind", ""),
-            "level": f.get("level", ""),
-            "device_key": str(f.get("device") or ""),
-            "destination": label,
-            "country": dest.get("operator_country") or dest.get("ip_country"),
-            "bytes_up": int(f.get("bytes_up") or 0),
-            "reason": f.get("reason", ""),
+    for f in report_findings(report):
+        dest = f.destination
+        findings[f.id] = {
+            "finding_id": f.id,
+            "kind": f.kind,
+            "level": f.level.value,
+            "device_key": f.device,
+            "destination": dest.label,
+            "country": dest.operator_country or dest.ip_country,
+            "bytes_up": f.bytes_up,
+            "reason": f.reason,
             "evidence": [
                 {"file": e.get("file", ""), "frame": e.get("frame"), "what": e.get("what", "")}
-                for e in (f.get("evidence") or [])[:3]
+                for e in f.evidence[:3]
             ],
         }
     return {"devices": devices, "destinations": list(dests.values()), "findings": findings}

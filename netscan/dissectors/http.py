@@ -10,6 +10,10 @@ as ``HttpBodyEvent``.
 
 Messages are classified by their start line rather than by direction, so a flow whose
 client side was guessed wrong still yields the right event types.
+
+The packet core runs its Rust port of the HTTP stream parser (``src/dissect/``); this
+module is the reference it is parity-tested against (tests/dissectors/test_rust_parity*.py)
+and the source of the constants the tshark engine shares.
 """
 
 from __future__ import annotations

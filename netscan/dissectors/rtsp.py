@@ -5,6 +5,9 @@ one with the status, Server and the realm of WWW-Authenticate (cameras often put
 model or serial number there). A response's ``method`` is the one of the request with the
 same CSeq. After PLAY the server may interleave RTP/RTCP frames (``$``, channel, 16-bit
 length) with RTSP messages; they are skipped so later messages (TEARDOWN) still parse.
+
+The packet core runs its Rust port (``src/dissect/rtsp.rs``); this module is the
+reference it is parity-tested against (tests/dissectors/test_rust_parity*.py).
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ Each message gives a ``SipEvent``: request method (or, for responses, the CSeq m
 status, request URI, the bare URIs of From and To, User-Agent, Server, Content-Type and
 the first 4 KB of the body (GB/T 28181 devices carry MANSCDP XML there). Compact header
 names (``f``, ``t``, ``c``, ``l``, ``v``, ...) are expanded.
+
+The packet core runs its Rust ports of both (``src/dissect/sip.rs``); this module is the
+reference they are parity-tested against (tests/dissectors/test_rust_parity*.py).
 """
 
 from __future__ import annotations

@@ -3,13 +3,13 @@ inventory implements (``netscan.engine.sink``).
 
 The core reads the capture files itself (or takes live records), decodes, keeps the flow
 table and its counters and upload bursts, reassembles the TCP streams that have a parser,
-decides which flows are dissected and runs the high-volume dissectors itself (DNS, mDNS,
-LLMNR, NBNS, DHCP, DHCPv6, NTP, SSDP, SIP over UDP, QUIC Initial, TLS, DNS over TCP),
-dropping repeated facts. What it hands back per batch is an ordered list of ops (MAC
+decides which flows are dissected and runs the dissectors itself (DNS, mDNS, LLMNR, NBNS,
+DHCP, DHCPv6, NTP, SSDP, SIP over UDP, QUIC Initial, and every TCP stream: TLS, DNS over
+TCP, HTTP/1.x with its upload bodies, RTSP, SIP over TCP), dropping repeated facts. What it hands back per batch is an ordered list of ops (MAC
 sightings, new flows, ARP facts, parser attachments, ready events with their contexts,
 payloads, parser closes, evicted flows' final counters) that this module replays into the
 sink, calling the Python dissectors only for the payloads of the parsers that stay in
-Python (HTTP, RTSP and SIP streams, WS-Discovery, vendor discovery). Flow counters are
+Python (WS-Discovery, vendor discovery, Router Advertisements). Flow counters are
 synchronised into the ``Flow`` objects at the end of the input and whenever ``sync()`` is called (incremental runs).
 """
 
@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from netscan import _core
-from netscan.dissectors import http, icmpv6, rtsp, sip
-from netscan.dissectors.registry import HTTP_MAX_MESSAGES, UDP_PARSERS, Datagrams
+from netscan.dissectors import icmpv6
+from netscan.dissectors.registry import UDP_PARSERS, Datagrams
 from netscan.engine.protocol import InputInfo
 from netscan.engine.sink import Sink, arp_event
 from netscan.events import Ctx
@@ -51,13 +51,6 @@ DEDUP_FACTS = True
 
 OP_L2, OP_FLOW, OP_ARP, OP_ATTACH, OP_PAYLOAD, OP_CLOSE, OP_FINAL, OP_EVENTS = range(8)
 
-# the TCP stream parsers that stay in Python, by the names the core decides on (TLS and
-# DNS over TCP, like QUIC and the built-in datagram parsers, run in the core)
-_TCP_PARSERS: dict[str, Callable[[], Any]] = {
-    "rtsp": rtsp.RtspStream,
-    "sip": sip.SipStream,
-    "http": lambda: http.HttpStream(max_messages=HTTP_MAX_MESSAGES),
-}
 _SKIP_ID = ("dns", "mdns", "llmnr", "nbns")
 
 
@@ -439,13 +432,12 @@ class CoreEngine:
         return self._udp[key][0] if key.startswith("udp:") else key
 
     def _attach(self, flow: Flow, key: str) -> None:
+        # every TCP stream parser runs in the core: only datagram parsers are attached here
         if key.startswith("udp:"):
             name, fn = self._udp[key]
             parser: Any = Datagrams(fn, skip_id=name in _SKIP_ID)
-        elif key == "icmpv6":
-            parser = Datagrams(icmpv6.parse)
         else:
-            parser = _TCP_PARSERS[key]()
+            parser = Datagrams(icmpv6.parse)
         name = self.app_name(key)
         if name is not None:
             flow.app = _with_app(flow.app, name)

@@ -157,12 +157,8 @@ WSD_ACTIONS = {
 def tshark_binary() -> str:
     """The tshark executable, as pyshark finds it (its config file, then the PATH);
     ``EngineError`` in one line when there is none."""
-    try:
-        from pyshark.tshark.tshark import TSharkNotFoundException, get_process_path
-    except ImportError as exc:
-        raise EngineError(
-            f"--engine tshark needs pyshark, which cannot be imported ({exc})"
-        ) from None
+    from pyshark.tshark.tshark import TSharkNotFoundException, get_process_path
+
     try:
         path = str(get_process_path())
     except TSharkNotFoundException:

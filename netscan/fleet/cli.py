@@ -37,14 +37,14 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--signatures", metavar="DIR", help="signature pack directory to use")
     p.add_argument("--fail-on", choices=("possible", "likely", "confirmed"),
                    help="exit 1 when any site has a finding at or above this level")  # fmt: skip
-    from netscan.cli import add_lang_option
+    from netscan.cliargs import add_lang_option
 
     add_lang_option(p, "site reports (fleet default)")
     p.set_defaults(handler=cmd_fleet)
 
 
 def cmd_fleet(args: argparse.Namespace) -> int:
-    from netscan.cli import UsageError
+    from netscan.cliargs import UsageError
     from netscan.fleet import report as fleet_report
     from netscan.fleet.runner import FleetError, FleetRun, Progress, run_fleet
     from netscan.fleet.sites import SitesError, load_sites, premises_list
@@ -87,7 +87,7 @@ def cmd_fleet(args: argparse.Namespace) -> int:
         "seconds": round(run.seconds, 3), "cluster": run.cluster, "packets": run.packets,
         "workers": args.workers if not args.scheduler else None,
     })  # fmt: skip
-    j, h = fleet_report.write(out, fleet)
+    j, h = fleet_report.write(out, fleet, (getattr(args, "lang", None) or [None])[0])
     t = fleet["totals"]
     print(f"fleet: {t['sites']} sites, {t['analysed']} analysed, {t['unchanged']} unchanged, "
           f"{t['failed']} failed; {t['findings']} findings; report {h}")  # fmt: skip

@@ -11,19 +11,21 @@ from __future__ import annotations
 import html
 import json
 from collections import defaultdict
-from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from netscan import __version__
+from netscan import __version__, i18n
+from netscan.analysis.finding import LEVEL_NAMES as LEVELS  # strongest first
+from netscan.analysis.finding import Finding, level_rank, report_findings
 from netscan.fleet.sites import Site
+from netscan.i18n import _
 from netscan.inventory.model import CAMERA_FAMILY
+from netscan.untrusted import NAME_LIMIT, display
+from netscan.util import now_iso
 
 FLEET_SCHEMA_VERSION = "1.0"
-LEVELS = ("confirmed", "likely", "possible")
-RANK = {"confirmed": 3, "likely": 2, "possible": 1, None: 0}
 COLOURS = {"confirmed": "#b3261e", "likely": "#c25e00", "possible": "#8a7300", "none": "#2e7d32",
            "failed": "#555555"}  # fmt: skip
 MODEL_MIN_SITES = 3  # the same model at this many sites is a fleet finding
@@ -53,18 +55,16 @@ def build(out: Path, sites: list[Site], states: dict[str, dict[str, Any]],
     cross = {"findings": 0, "sites": [], "bytes_up": 0, "by_country": {}}
     signatures: dict[str, Any] | None = None
 
-    def agg(table: dict[str, dict[str, Any]], key: str, sid: str, f: dict[str, Any]) -> None:
+    def agg(table: dict[str, dict[str, Any]], key: str, sid: str, f: Finding) -> None:
         e = table.setdefault(key, {"name": key, "sites": [], "findings": 0, "bytes_up": 0,
                                    "levels": {lv: 0 for lv in LEVELS}, "links": []})  # fmt: skip
         if sid not in e["sites"]:
             e["sites"].append(sid)
         e["findings"] += 1
-        e["bytes_up"] += int(f.get("bytes_up") or 0)
-        e["levels"][f["level"]] = e["levels"].get(f["level"], 0) + 1
+        e["bytes_up"] += f.bytes_up
+        e["levels"][f.level.value] = e["levels"].get(f.level.value, 0) + 1
         if len(e["links"]) < MAX_LINKS:
-            e["links"].append(
-                {"site": sid, "finding": f.get("id"), "href": _href(sid, f.get("id"))}
-            )
+            e["links"].append({"site": sid, "finding": f.id, "href": _href(sid, f.id or None)})
 
     for s in sites:
         st = states.get(s.id) or {}
@@ -85,40 +85,34 @@ def build(out: Path, sites: list[Site], states: dict[str, dict[str, Any]],
                         "endpoints": len(rep.get("endpoints", [])),
                         "packets": sum(int(i.get("packets") or 0) for i in rep.get("inputs", [])),
                         "engine": rep.get("engine")})  # fmt: skip
-            for f in rep.get("findings", []):
-                lv = f.get("level")
-                if lv not in LEVELS:
-                    continue
+            for f in report_findings(rep):
+                lv = f.level.value
                 row["levels"][lv] += 1
-                row["level_links"].setdefault(lv, _href(s.id, f.get("id")))
+                row["level_links"].setdefault(lv, _href(s.id, f.id or None))
                 row["findings"] += 1
-                row["bytes_up"] += int(f.get("bytes_up") or 0)
-                if RANK[lv] > RANK[row["worst"]]:
+                row["bytes_up"] += f.bytes_up
+                if f.level.rank > level_rank(row["worst"]):
                     row["worst"] = lv
-                d = f.get("destination") or {}
-                agg(
-                    providers, str(d.get("provider") or d.get("org") or "unknown provider"), s.id, f
-                )
-                for cc in sorted(
-                    {c for c in (d.get("ip_country"), d.get("operator_country")) if c}
-                ):
+                d = f.destination
+                agg(providers, str(d.provider or d.org or "unknown provider"), s.id, f)
+                for cc in sorted({c for c in (d.ip_country, d.operator_country) if c}):
                     agg(countries, str(cc), s.id, f)
-                if not d.get("ip_country") and not d.get("operator_country"):
+                if not d.ip_country and not d.operator_country:
                     agg(countries, "unknown", s.id, f)
-                op = d.get("org") or (f"AS{d['asn']}" if d.get("asn") else "unknown operator")
+                op = d.org or (f"AS{d.asn}" if d.asn else "unknown operator")
                 agg(operators, str(op), s.id, f)
-                if f.get("cross_border"):
+                if f.cross_border:
                     row["cross_border"] += 1
                     cross["findings"] += 1
-                    cross["bytes_up"] += int(f.get("bytes_up") or 0)
+                    cross["bytes_up"] += f.bytes_up
                     if s.id not in cross["sites"]:
                         cross["sites"].append(s.id)
-                    cc = str(d.get("ip_country") or d.get("operator_country") or "unknown")
+                    cc = str(d.ip_country or d.operator_country or "unknown")
                     c = cross["by_country"].setdefault(
                         cc, {"findings": 0, "bytes_up": 0, "sites": []}
                     )
                     c["findings"] += 1
-                    c["bytes_up"] += int(f.get("bytes_up") or 0)
+                    c["bytes_up"] += f.bytes_up
                     if s.id not in c["sites"]:
                         c["sites"].append(s.id)
             for dev in rep.get("devices", []):
@@ -136,7 +130,7 @@ def build(out: Path, sites: list[Site], states: dict[str, dict[str, Any]],
         rows.append(row)
 
     status_rank = {"failed": 1, "missing": 2}  # sites without a result go last
-    rows.sort(key=lambda r: (-RANK[r["worst"]], -r["levels"]["confirmed"], -r["levels"]["likely"],
+    rows.sort(key=lambda r: (-level_rank(r["worst"]), -r["levels"]["confirmed"], -r["levels"]["likely"],
                              -r["findings"], -r["bytes_up"], status_rank.get(r["status"], 0),
                              r["id"]))  # fmt: skip
     for i, r in enumerate(rows, start=1):
@@ -163,7 +157,7 @@ def build(out: Path, sites: list[Site], states: dict[str, dict[str, Any]],
     return {
         "fleet_schema_version": FLEET_SCHEMA_VERSION,
         "netscan_version": __version__,
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "generated_at": now_iso(),
         "run": dict(run or {}),
         "signatures": signatures,
         "totals": {
@@ -237,7 +231,19 @@ def _bytes(n: int | float) -> str:
 
 def _badge(level: str | None, status: str = "") -> str:
     label = level or ("failed" if status == "failed" else "none")
-    return f'<span class="badge" style="background:{COLOURS[label]}">{_e(label)}</span>'
+    shown = i18n.term("level", label) if label in LEVELS else _word(label)
+    return f'<span class="badge" style="background:{COLOURS[label]}">{_e(shown)}</span>'
+
+
+def _word(value: Any) -> str:
+    """A site's status or a badge word in the current language (others as they are)."""
+    words = {"none": _("none"), "failed": i18n.term("state", "failed"),
+             "analysed": _("analysed"), "unchanged": _("unchanged")}  # fmt: skip
+    return words.get(str(value), str(value))
+
+
+def _n(n: Any) -> str:
+    return i18n.number(n)
 
 
 def _a(href: str | None, text: Any) -> str:
@@ -263,61 +269,83 @@ def _bar_chart(items: list[tuple[str, int, str]], title: str, width: int = 560) 
     return "".join(out)
 
 
-def render(fleet: dict[str, Any], title: str = "Fleet audit") -> str:
+def _fleet_finding(ff: dict[str, Any]) -> str:
+    """A fleet finding in the current language, from its facts (its English ``text`` for a
+    kind this netscan does not know)."""
+    if ff.get("kind") != "same-model-many-sites" or i18n.current() == "en":
+        return str(ff.get("text") or "")
+    return _("the same {role} ({vendor}, {model}) at {sites} sites ({devices} devices): one "
+             "procurement, one decision to review").format(
+        role=i18n.term("role", ff.get("role")), vendor=display(ff.get("vendor"), NAME_LIMIT),
+        model=display(ff.get("model"), NAME_LIMIT), sites=_n(ff.get("sites")),
+        devices=_n(ff.get("devices")))  # fmt: skip
+
+
+def render(fleet: dict[str, Any], title: str | None = None, lang: str | None = None) -> str:
+    """The fleet page in ``lang`` (default: the current language)."""
+    with i18n.use(lang):
+        return _render(fleet, title or _("Fleet audit"))
+
+
+def _render(fleet: dict[str, Any], title: str) -> str:
     t = fleet["totals"]
     sites = fleet["sites"]
+    meta = _("netscan {version}, generated {generated}; signature pack {commit}").format(
+        version=fleet["netscan_version"], generated=i18n.when(fleet["generated_at"]),
+        commit=(fleet.get("signatures") or {}).get("commit") or _("unknown"))  # fmt: skip
     out = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<!doctype html><html lang='{_e(i18n.current())}'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width,initial-scale=1'>",
         f"<title>{_e(title)}</title><style>{CSS}</style></head><body><main>",
         f"<h1>{_e(title)}</h1>",
-        f"<p class='meta'>netscan {_e(fleet['netscan_version'])}, generated "
-        f"{_e(fleet['generated_at'])}; signature pack "
-        f"{_e((fleet.get('signatures') or {}).get('commit') or 'unknown')}</p>",
+        f"<p class='meta'>{_e(meta)}</p>",
         "<div class='cards'>",
     ]
-    for label, n in (("sites", t["sites"]), ("analysed", t["analysed"]),
-                     ("unchanged", t["unchanged"]), ("failed", t["failed"]),
-                     ("findings", t["findings"]), ("cross-border findings",
+    for label, n in ((_("sites"), t["sites"]), (_("analysed"), t["analysed"]),
+                     (_("unchanged"), t["unchanged"]), (i18n.term("state", "failed"), t["failed"]),
+                     (_("findings"), t["findings"]), (_("cross-border findings"),
                      fleet["cross_border"]["findings"])):  # fmt: skip
-        out.append(f"<div class='card'><div class='n'>{n:,}</div><div class='small'>"
+        out.append(f"<div class='card'><div class='n'>{_e(_n(n))}</div><div class='small'>"
                    f"{_e(label)}</div></div>")  # fmt: skip
     out.append("</div>")
     if fleet["fleet_findings"]:
-        out.append("<h2>Across the fleet</h2>")
+        out.append(f"<h2>{_e(_('Across the fleet'))}</h2>")
         for ff in fleet["fleet_findings"]:
-            out.append(f"<div class='fleetf'>{_e(ff['text'])}</div>")
+            out.append(f"<div class='fleetf'>{_e(_fleet_finding(ff))}</div>")
     sbw = t["sites_by_worst"]
-    out.append("<h2>Overview</h2><div class='cards'>")
-    out.append(_bar_chart([(k, sbw[k], COLOURS[k]) for k in (*LEVELS, "none", "failed")],
-                          "Sites by worst finding"))  # fmt: skip
+    out.append(f"<h2>{_e(_('Overview'))}</h2><div class='cards'>")
+    out.append(_bar_chart([(i18n.term("level", k) if k in LEVELS else _word(k), sbw[k], COLOURS[k])
+                           for k in (*LEVELS, "none", "failed")],
+                          _("Sites by worst finding")))  # fmt: skip
     ctry = fleet["destinations"]["countries"][:10]
     out.append(_bar_chart([(c["name"], len(c["sites"]), "#1565c0") for c in ctry],
-                          "Sites sending to each destination country"))  # fmt: skip
+                          _("Sites sending to each destination country")))  # fmt: skip
     out.append("</div>")
 
-    out.append("<h2>Sites ranked by worst finding</h2><table id='sites'><thead><tr>"
-               "<th>#</th><th>Site</th><th>Name</th><th>Address</th><th>Country</th>"
-               "<th>Worst</th><th>Findings</th><th>Cross-border</th><th>Upstream</th>"
-               "<th>Devices</th><th>Packets</th><th>Status</th></tr></thead><tbody>")  # fmt: skip
+    heads = [_("#"), _("Site"), _("Name"), _("Address"), _("Country"), _("Worst"), _("Findings"),
+             _("Cross-border"), _("Upstream"), _("Devices"), _("Packets"), _("Status")]  # fmt: skip
+    out.append(f"<h2>{_e(_('Sites ranked by worst finding'))}</h2><table id='sites'><thead><tr>"
+               + "".join(f"<th>{_e(h)}</th>" for h in heads) + "</tr></thead><tbody>")  # fmt: skip
     for r in sites:
         rep = r["report"]
-        status = _e(r["status"]) + (f": {_e(r['reason'])}" if r.get("reason") else "")
+        status = _e(_word(r["status"])) + (f": {_e(r['reason'])}" if r.get("reason") else "")
         out.append(
             f"<tr><td class='num'>{r['rank']}</td><td class='id'>{_a(rep, r['id'])}</td>"
             f"<td>{_e(r['name'])}</td><td>{_e(r['address'])}</td><td>{_e(r['country'])}</td>"
             f"<td>{_badge(r['worst'], r['status'])}</td>"
-            f"<td class='num'>{_a(rep, r['findings'])}</td>"
-            f"<td class='num'>{_a(rep, r['cross_border'])}</td>"
+            f"<td class='num'>{_a(rep, _n(r['findings']))}</td>"
+            f"<td class='num'>{_a(rep, _n(r['cross_border']))}</td>"
             f"<td class='num'>{_a(rep, _bytes(r['bytes_up']))}</td>"
-            f"<td class='num'>{_a(rep, r['devices'])}</td>"
-            f"<td class='num'>{_a(rep, format(r['packets'], ','))}</td>"
+            f"<td class='num'>{_a(rep, _n(r['devices']))}</td>"
+            f"<td class='num'>{_a(rep, _n(r['packets']))}</td>"
             f"<td class='reason'>{status}</td></tr>"
         )
     out.append("</tbody></table>")
 
-    out.append("<h2>Sites × levels</h2><table id='levels'><thead><tr><th>Site</th>"
-               + "".join(f"<th>{_e(lv)}</th>" for lv in LEVELS) + "</tr></thead><tbody>")  # fmt: skip
+    out.append(f"<h2>{_e(_('Sites × levels'))}</h2><table id='levels'><thead><tr>"
+               f"<th>{_e(_('Site'))}</th>"
+               + "".join(f"<th>{_e(i18n.term('level', lv))}</th>" for lv in LEVELS)
+               + "</tr></thead><tbody>")  # fmt: skip
     for r in sites:
         cells = []
         for lv in LEVELS:
@@ -329,63 +357,75 @@ def render(fleet: dict[str, Any], title: str = "Fleet audit") -> str:
         out.append(f"<tr><td class='id'>{_a(r['report'], r['id'])}</td>{''.join(cells)}</tr>")
     out.append("</tbody></table>")
 
-    for key, label in (("providers", "Providers"), ("countries", "Countries"),
-                       ("operators", "Network operators")):  # fmt: skip
+    for key, heading, column in (
+        ("providers", _("Destinations receiving face data: providers"), _("Provider")),
+        ("countries", _("Destinations receiving face data: countries"), _("Country")),
+        ("operators", _("Destinations receiving face data: network operators"), _("Operator")),
+    ):
         rows = fleet["destinations"][key]
-        out.append(f"<h2>Destinations receiving face data: {_e(label.lower())}</h2>")
+        out.append(f"<h2>{_e(heading)}</h2>")
         if not rows:
-            out.append("<p>None.</p>")
+            out.append(f"<p>{_e(_('None.'))}</p>")
             continue
-        out.append(f"<table id='dest-{_e(key)}'><thead><tr><th>{_e(label[:-1] if key != 'countries' else 'Country')}</th>"
-                   "<th>Sites</th><th>Findings</th><th>confirmed / likely / possible</th>"
-                   "<th>Upstream</th><th>Findings at</th></tr></thead><tbody>")  # fmt: skip
+        heads = [column, _("Sites"), _("Findings"), _("confirmed / likely / possible"),
+                 _("Upstream"), _("Findings at")]  # fmt: skip
+        out.append(f"<table id='dest-{_e(key)}'><thead><tr>"
+                   + "".join(f"<th>{_e(h)}</th>" for h in heads) + "</tr></thead><tbody>")  # fmt: skip
         for d in rows:
             links = ", ".join(_a(x["href"], x["site"]) for x in d["links"][:12])
             first = d["links"][0]["href"] if d["links"] else None
-            lv = " / ".join(str(d["levels"].get(x, 0)) for x in LEVELS)
-            out.append(f"<tr><td>{_e(d['name'])}</td><td class='num'>{_a(first, len(d['sites']))}</td>"
-                       f"<td class='num'>{_a(first, d['findings'])}</td><td>{_e(lv)}</td>"
+            lv = " / ".join(_n(d["levels"].get(x, 0)) for x in LEVELS)
+            out.append(f"<tr><td>{_e(d['name'])}</td><td class='num'>{_a(first, _n(len(d['sites'])))}</td>"
+                       f"<td class='num'>{_a(first, _n(d['findings']))}</td><td>{_e(lv)}</td>"
                        f"<td class='num'>{_e(_bytes(d['bytes_up']))}</td><td>{links}</td></tr>")  # fmt: skip
         out.append("</tbody></table>")
 
-    out.append("<h2>Camera, recorder and face-terminal models across sites</h2>")
+    out.append(f"<h2>{_e(_('Camera, recorder and face-terminal models across sites'))}</h2>")
     if fleet["device_models"]:
-        out.append("<table id='models'><thead><tr><th>Vendor</th><th>Model</th><th>Role</th>"
-                   "<th>Sites</th><th>Devices</th><th>At</th></tr></thead><tbody>")  # fmt: skip
+        heads = [_("Vendor"), _("Model"), _("Role"), _("Sites"), _("Devices"), _("At")]
+        out.append("<table id='models'><thead><tr>"
+                   + "".join(f"<th>{_e(h)}</th>" for h in heads) + "</tr></thead><tbody>")  # fmt: skip
         for m in fleet["device_models"]:
             links = ", ".join(_a(x["href"], x["site"]) for x in m["links"][:12])
             first = m["links"][0]["href"] if m["links"] else None
             out.append(f"<tr><td>{_e(m['vendor'])}</td><td>{_e(m['model'])}</td>"
-                       f"<td>{_e(m['role'])}</td><td class='num'>{_a(first, len(m['sites']))}</td>"
-                       f"<td class='num'>{_a(first, m['devices'])}</td><td>{links}</td></tr>")  # fmt: skip
+                       f"<td>{_e(i18n.term('role', m['role']))}</td>"
+                       f"<td class='num'>{_a(first, _n(len(m['sites'])))}</td>"
+                       f"<td class='num'>{_a(first, _n(m['devices']))}</td><td>{links}</td></tr>")  # fmt: skip
         out.append("</tbody></table>")
     else:
-        out.append("<p>None.</p>")
+        out.append(f"<p>{_e(_('None.'))}</p>")
 
     cb = fleet["cross_border"]
-    out.append(f"<h2>Cross-border</h2><p>{cb['findings']:,} finding(s) at {len(cb['sites']):,} "
-               f"site(s), {_e(_bytes(cb['bytes_up']))} upstream.</p>")  # fmt: skip
+    line = _("{findings} finding(s) at {sites} site(s), {size} upstream.").format(
+        findings=_n(cb["findings"]), sites=_n(len(cb["sites"])), size=_bytes(cb["bytes_up"])
+    )
+    out.append(f"<h2>{_e(_('Cross-border'))}</h2><p>{_e(line)}</p>")
     if cb["by_country"]:
-        out.append("<table id='cross'><thead><tr><th>Country</th><th>Findings</th><th>Sites</th>"
-                   "<th>Upstream</th></tr></thead><tbody>")  # fmt: skip
+        heads = [_("Country"), _("Findings"), _("Sites"), _("Upstream")]
+        out.append("<table id='cross'><thead><tr>"
+                   + "".join(f"<th>{_e(h)}</th>" for h in heads) + "</tr></thead><tbody>")  # fmt: skip
         for cc, c in sorted(cb["by_country"].items(), key=lambda x: -x[1]["findings"]):
             first = _href(c["sites"][0]) if c["sites"] else None
-            out.append(f"<tr><td>{_e(cc)}</td><td class='num'>{_a(first, c['findings'])}</td>"
-                       f"<td class='num'>{_a(first, len(c['sites']))}</td>"
+            out.append(f"<tr><td>{_e(cc)}</td><td class='num'>{_a(first, _n(c['findings']))}</td>"
+                       f"<td class='num'>{_a(first, _n(len(c['sites'])))}</td>"
                        f"<td class='num'>{_e(_bytes(c['bytes_up']))}</td></tr>")  # fmt: skip
         out.append("</tbody></table>")
     run = fleet.get("run") or {}
     if run:
-        out.append(f"<p class='small'>Run: {_e(run.get('seconds'))} s on {_e(run.get('cluster'))}; "
-                   f"{_e(run.get('packets'))} packets analysed in this run.</p>")  # fmt: skip
+        line = _("Run: {seconds} s on {cluster}; {packets} packets analysed in this run.").format(
+            seconds=run.get("seconds"), cluster=run.get("cluster"), packets=run.get("packets")
+        )
+        out.append(f"<p class='small'>{_e(line)}</p>")
     out.append("</main></body></html>\n")
     return "".join(out)
 
 
-def write(out: Path, fleet: dict[str, Any]) -> tuple[Path, Path]:
+def write(out: Path, fleet: dict[str, Any], lang: str | None = None) -> tuple[Path, Path]:
+    """fleet.json and fleet.html (in ``lang``, default: the current language)."""
     j, h = out / "fleet.json", out / "fleet.html"
     from netscan.safefile import write_private
 
-    for path, text in ((j, json.dumps(fleet, indent=2) + "\n"), (h, render(fleet))):
+    for path, text in ((j, json.dumps(fleet, indent=2) + "\n"), (h, render(fleet, lang=lang))):
         write_private(path, text)
     return j, h

@@ -25,22 +25,21 @@ from pathlib import Path
 from typing import Any
 
 from netscan import __version__
+from netscan.analysis.finding import LEVEL_NAMES, report_findings
+from netscan.util import sha256_file
 
 TOPIC = "netscan-fleet"
 STATE = "state.json"
 RUNNING = "running.json"  # which worker process holds the site now (removed when it ends)
-LEVELS = ("confirmed", "likely", "possible")
 BATCH = 50_000  # records between progress reports
 _local = threading.local()
 
 
 def _event(msg: dict[str, Any]) -> None:
-    try:
-        from distributed import get_worker
+    from distributed import get_worker
 
+    with contextlib.suppress(ValueError):  # not on a worker (a plain call, e.g. in a test)
         get_worker().log_event(TOPIC, msg)
-    except (ImportError, ValueError):  # not on a worker (a plain call, e.g. in a test)
-        pass
 
 
 def pack_fingerprint(directory: str | None) -> str:
@@ -58,14 +57,6 @@ def pack_fingerprint(directory: str | None) -> str:
     return h.hexdigest()
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def input_files(site: dict[str, Any]) -> list[Path]:
     files = [Path(p) for p in site.get("captures") or []]
     for key in ("zeek", "zeek_files"):
@@ -77,7 +68,7 @@ def input_files(site: dict[str, Any]) -> list[Path]:
 
 def fingerprint(site: dict[str, Any], pack_fp: str) -> tuple[str, dict[str, str]]:
     """The fingerprint a finished run is kept under, and each input's sha256."""
-    hashes = {str(p): _sha256(p) for p in input_files(site)}
+    hashes = {str(p): sha256_file(p) for p in input_files(site)}
     settings = {k: site.get(k) for k in ("premises", "country", "signatures", "zeek", "captures")}
     if site.get("lang"):  # reports in another language are another run (English: as before)
         settings["lang"] = site["lang"]
@@ -137,11 +128,10 @@ def write_state(site_dir: Path, state: dict[str, Any]) -> None:
 
 def summarize(report: dict[str, Any]) -> dict[str, Any]:
     """The few numbers the driver shows and the fleet report ranks by."""
-    levels = {lv: 0 for lv in LEVELS}
-    for f in report.get("findings", []):
-        if f.get("level") in levels:
-            levels[f["level"]] += 1
-    worst = next((lv for lv in LEVELS if levels[lv]), None)
+    levels = {lv: 0 for lv in LEVEL_NAMES}
+    for f in report_findings(report):
+        levels[f.level.value] += 1
+    worst = next((lv for lv in LEVEL_NAMES if levels[lv]), None)
     return {
         "packets": sum(int(i.get("packets") or 0) for i in report.get("inputs", [])),
         "devices": len(report.get("devices", [])),
@@ -172,11 +162,11 @@ def analyse_site(
 
 
 def _worker_address() -> str | None:
-    try:
-        from distributed import get_worker
+    from distributed import get_worker
 
+    try:
         return str(get_worker().address)
-    except (ImportError, ValueError):
+    except ValueError:  # not on a worker
         return None
 
 

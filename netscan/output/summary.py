@@ -13,18 +13,18 @@ from rich.table import Table
 from rich.text import Text
 
 from netscan import i18n, reasons
+from netscan.analysis.finding import Finding
 from netscan.analyze import Result
 from netscan.i18n import _
+from netscan.inventory.model import Role
 from netscan.untrusted import TEXT_LIMIT, assemble, display, join, text
 
 LEVEL_STYLE = {"confirmed": "bold red", "likely": "red", "possible": "yellow"}
-ROLE_STYLE = {"camera": "cyan", "nvr": "cyan", "face-terminal": "magenta", "doorbell": "cyan",
-              "edge-server": "magenta", "router": "dim"}  # fmt: skip
+ROLE_STYLE = {Role.CAMERA: "cyan", Role.NVR: "cyan", Role.FACE_TERMINAL: "magenta",
+              Role.DOORBELL: "cyan", Role.EDGE_SERVER: "magenta", Role.ROUTER: "dim"}  # fmt: skip
 
 
-def human_bytes(n: float) -> str:
-    """A byte count in decimal units, the number written as the current locale does."""
-    return i18n.size(n)
+human_bytes = i18n.size  # a byte count in decimal units, the number written the locale's way
 
 
 @contextlib.contextmanager
@@ -106,11 +106,11 @@ def _count_role(n: int, role: str) -> str:
     return i18n.ngettext("{n} {role}", "{n} {role}", n).format(n=n, role=word)
 
 
-def finding_ref(f: dict[str, Any], most: int = 5) -> str:
+def finding_ref(f: Finding, most: int = 5) -> str:
     """The finding's ID and its first evidence frames per file, so ``netscan evidence`` can
     be run without opening the JSON. One safe line."""
     frames: dict[str, list[int]] = {}
-    for e in f.get("evidence") or []:
+    for e in f.evidence:
         if isinstance(e, dict) and isinstance(e.get("frame"), int):
             frames.setdefault(str(e.get("file", "")), []).append(int(e["frame"]))
     parts = []
@@ -121,7 +121,7 @@ def finding_ref(f: dict[str, Any], most: int = 5) -> str:
             file=display(file.rsplit('/', 1)[-1], 60),
             frames=", ".join(map(str, uniq[:most]))) + more)  # fmt: skip
     ev = _("; ").join(parts) if parts else _("no frames recorded")
-    return _("id {id}, evidence: {evidence}").format(id=display(f.get("id", "?"), 24), evidence=ev)
+    return _("id {id}, evidence: {evidence}").format(id=display(f.id or "?", 24), evidence=ev)
 
 
 def print_summary(result: Result, console: Console | None = None) -> None:
@@ -145,43 +145,44 @@ def print_summary(result: Result, console: Console | None = None) -> None:
     inference = getattr(inv.premises, "inference", None)
     if inference is not None and inference.applied:
         for r in inference.ranges[:8]:
+            why = reasons.sentences(r.reasons[:1], r.reason_parts[:1])
+            sources = ", ".join(i18n.term("source", s) for s in r.sources)
             console.print(
                 assemble(
-                    ("premises inferred from the link: ", "bold"),
+                    (_("premises inferred from the link: "), "bold"),
                     display(r.range, 50),
-                    f" ({display(', '.join(r.sources), 60)}): ",
-                    display(r.reasons[0] if r.reasons else "", 200),
+                    f" ({display(sources, 60)}): ",
+                    display(why[0] if why else "", 200),
                 )
             )
         if len(inference.ranges) > 8:
-            console.print(
-                f"… and {len(inference.ranges) - 8} more inferred ranges (see the report)"
-            )
+            more = _("… and {n} more inferred ranges (see the report)")
+            console.print(Text(more.format(n=i18n.number(len(inference.ranges) - 8))))
     if result.findings:
         console.print(Text(_("Face data leaving the premises"), style="bold"))
         for f in result.findings:
-            d = f.get("destination") or {}
-            dest = join((d.get("names") or [])[:2]) or display(d.get("ip") or _("unknown"))
-            where = display(d.get("ip_country") or "?", 8)
-            if d.get("operator_country") and d.get("operator_country") != d.get("ip_country"):
-                where += _(", operator {country}").format(country=display(d["operator_country"], 8))
-            level = str(f.get("level", ""))
+            d = f.destination
+            dest = join(d.names[:2]) or display(d.ip or _("unknown"))
+            where = display(d.ip_country or "?", 8)
+            if d.operator_country and d.operator_country != d.ip_country:
+                where += _(", operator {country}").format(country=display(d.operator_country, 8))
+            level = f.level.value
             word = i18n.term("level", level)
             shown = word.upper() if i18n.current() == "en" else word
             pad = 9 - sum(2 if ord(c) > 0x2E80 else 1 for c in shown)  # CJK: two columns
             line = assemble(
                 (display(shown, 12) + " " * max(pad, 0), LEVEL_STYLE.get(level, "")),
                 " ",
-                (f.get("device_label") or f.get("device_mac"), ""),
+                (f.device_label or f.device_mac or "", ""),
                 " " + _("→ {dest} [{where}], {size} up").format(
-                    dest=dest, where=where, size=human_bytes(f.get("bytes_up", 0))),
+                    dest=dest, where=where, size=human_bytes(f.bytes_up)),
             )  # fmt: skip
-            if f.get("cross_border"):
+            if f.cross_border:
                 line.append(" ")
                 line.append(_("cross-border"), style="bold")
             console.print(line, highlight=False)
-            if len({p.get("stage") for p in f.get("path") or [] if isinstance(p, dict)}) > 2:
-                console.print(Text("          " + _("path: {path}").format(path=path_text(f["path"]))),
+            if len({p.get("stage") for p in f.path}) > 2:
+                console.print(Text("          " + _("path: {path}").format(path=path_text(f.path))),
                               highlight=False)  # fmt: skip
             console.print(
                 Text("          ") + text(reasons.reason_text(f), "dim", TEXT_LIMIT),
@@ -204,7 +205,8 @@ def print_summary(result: Result, console: Console | None = None) -> None:
     )
     for col, title in cols:
         t.add_column(title, overflow="fold", no_wrap=keep and col in ("MAC", "IP"))
-    order = {"face-terminal": 0, "camera": 1, "nvr": 1, "doorbell": 1, "edge-server": 2}
+    order = {Role.FACE_TERMINAL: 0, Role.CAMERA: 1, Role.NVR: 1, Role.DOORBELL: 1,
+             Role.EDGE_SERVER: 2}  # fmt: skip
     devices = sorted(inv.devices.values(), key=lambda d: (order.get(d.role, 5), d.key))
     for d in devices:
         name = d.model or next(iter(d.hostnames), "")
@@ -214,7 +216,7 @@ def print_summary(result: Result, console: Console | None = None) -> None:
             text(d.vendor or "", limit=32),
             text(name, limit=40),
             text(i18n.term("role", d.role), ROLE_STYLE.get(d.role, "")),
-            Text(f"{d.role_confidence:.2f}" if d.role != "unknown" else ""),
+            Text(f"{d.role_confidence:.2f}" if d.role != Role.UNKNOWN else ""),
         )
     console.print(t)
 

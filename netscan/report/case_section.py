@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from netscan import i18n
+from netscan.analysis.finding import report_findings
 from netscan.i18n import N_, _
 from netscan.untrusted import TEXT_LIMIT, display
 from netscan.untrusted import html as h
@@ -84,7 +85,7 @@ def rows(case: dict[str, Any]) -> list[tuple[str, str, str, str]]:
 def _override_rows(case: dict[str, Any], report: dict[str, Any]) -> list[list[str]]:
     traffic_role = {d.get("key"): d.get("role") for d in report.get("devices", [])}
     traffic_vendor = {d.get("key"): d.get("vendor") for d in report.get("devices", [])}
-    levels = {f.get("id"): f.get("level") for f in report.get("findings", [])}
+    levels = {f.id: f.level.value for f in report_findings(report)}
     out = []
     for o in case.get("overrides") or []:
         if o["target_kind"] == "device":

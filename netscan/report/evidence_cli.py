@@ -6,77 +6,27 @@ them) plus the frames its evidence table names (DNS answers, discovery messages,
 packet carries a comment naming its source file and frame number, so an auditor can check it
 against the original capture.
 
-The pcapng writer is minimal: one Section Header Block, one Interface Description Block per
-link type, Enhanced Packet Blocks with microsecond timestamps.
+The pcapng file (``netscan.sources.pcapng``): one Section Header Block, one Interface
+Description Block per link type, Enhanced Packet Blocks with microsecond timestamps.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import ipaddress
 import json
 import struct
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple
+from typing import Any, NamedTuple
 
 from netscan import __version__, _core
+from netscan.analysis.finding import Finding, report_findings
 from netscan.safefile import private_output
 from netscan.sources.pcapfile import CaptureError, CaptureFile, Record
-
-BYTE_ORDER_MAGIC = 0x1A2B3C4D
-SNAPLEN = 262144
-
-
-# -- pcapng writing --------------------------------------------------------------------------
-
-
-def _pad4(b: bytes) -> bytes:
-    return b + b"\0" * (-len(b) % 4)
-
-
-def _opt(code: int, value: bytes) -> bytes:
-    return struct.pack("<HH", code, len(value)) + _pad4(value)
-
-
-def _block(btype: int, body: bytes) -> bytes:
-    total = 12 + len(body)
-    return struct.pack("<II", btype, total) + body + struct.pack("<I", total)
-
-
-class PcapngWriter:
-    def __init__(self, fh: BinaryIO, comment: str | None = None) -> None:
-        self.fh = fh
-        self.ifaces: dict[int, int] = {}  # linktype -> interface id
-        self.count = 0
-        opts = _opt(4, f"netscan {__version__}".encode())
-        if comment:
-            opts = _opt(1, comment.encode()) + opts
-        body = struct.pack("<IHHq", BYTE_ORDER_MAGIC, 1, 0, -1) + opts + _opt(0, b"")
-        fh.write(_block(0x0A0D0D0A, body))
-
-    def _iface(self, linktype: int) -> int:
-        iid = self.ifaces.get(linktype)
-        if iid is None:
-            iid = self.ifaces[linktype] = len(self.ifaces)
-            body = struct.pack("<HHI", linktype, 0, SNAPLEN) + _opt(9, b"\x06") + _opt(0, b"")
-            self.fh.write(_block(1, body))
-        return iid
-
-    def write(self, rec: Record, comment: str | None = None) -> None:
-        iid = self._iface(rec.linktype)
-        ts = round(rec.ts * 1_000_000)
-        data = bytes(rec.data)
-        body = struct.pack(
-            "<IIIII", iid, (ts >> 32) & 0xFFFFFFFF, ts & 0xFFFFFFFF, len(data), rec.wirelen
-        ) + _pad4(data)
-        if comment:
-            body += _opt(1, comment.encode()) + _opt(0, b"")
-        self.fh.write(_block(6, body))
-        self.count += 1
-
+from netscan.sources.pcapng import PcapngWriter
+from netscan.util import parse_iso, sha256_file
 
 # -- packet selection -----------------------------------------------------------------------
 
@@ -177,12 +127,12 @@ class Selector:
         return False
 
 
-def feeding_pairs(finding: dict[str, Any]) -> set[frozenset[str]]:
+def feeding_pairs(finding: Finding) -> set[frozenset[str]]:
     """The local streams a finding's path names: (feeding device, the device it feeds)
     address pairs on the premises, e.g. camera → recorder or camera → edge server."""
-    path = [p for p in finding.get("path") or [] if isinstance(p, dict)]
+    path = finding.path
     by_key = {str(p.get("key")): p for p in path}
-    device = finding.get("device")
+    device = finding.device
     pairs: set[frozenset[str]] = set()
     for p in path:
         if p.get("kind") != "device" or p.get("key") == device or not p.get("ip"):
@@ -196,15 +146,6 @@ def feeding_pairs(finding: dict[str, Any]) -> set[frozenset[str]]:
 
 CONTEXT_PER_STREAM = 16  # packets kept of each feeding stream (a camera streams all day)
 CONTEXT_MARGIN = 5.0  # seconds around the finding's first and last upload
-
-
-def _ts(value: Any) -> float | None:
-    from datetime import datetime
-
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 class ContextSelector:
@@ -235,14 +176,6 @@ class ContextSelector:
             return False
         self.kept[pair] = self.kept.get(pair, 0) + 1
         return True
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class EvidenceError(LookupError):
@@ -291,23 +224,24 @@ def extract(
     ``EvidenceError`` (nothing written) when a file given is not one the report was made
     from, when a capture holding the finding's frames is missing, or when no frame of the
     finding was found: an empty pcapng is never left behind."""
-    finding = next((f for f in report.get("findings", []) if f.get("id") == finding_id), None)
+    findings = report_findings(report)
+    finding = next((f for f in findings if f.id == finding_id), None)
     if finding is None:
-        known = ", ".join(f.get("id", "") for f in report.get("findings", [])) or "none"
+        known = ", ".join(f.id for f in findings) or "none"
         raise EvidenceError(f"no finding {finding_id!r} in the report (findings: {known})")
     mapping = map_inputs(report, files)
     warnings: list[str] = []
     wanted: dict[str, set[int]] = {}
-    for ev in finding.get("evidence", []):
+    for ev in finding.evidence:
         wanted.setdefault(ev.get("file", ""), set()).add(int(ev.get("frame", 0)))
-    for face in finding.get("faces", []):
+    for face in finding.faces:
         inputs = report.get("inputs", [])
         idx = int(face.get("file_index", 0))
         if idx < len(inputs):
             first, last = int(face.get("first_frame", 0)), int(face.get("last_frame", 0))
             wanted.setdefault(inputs[idx]["path"], set()).update(range(first, last + 1))
     by_file: dict[str, list[dict[str, Any]]] = {}
-    for fl in finding.get("flows", []):
+    for fl in finding.flows:
         by_file.setdefault(fl.get("file", ""), []).append(fl)
     paths = sorted(p for p in set(wanted) | set(by_file) if p)
     missing = [p for p in paths if p not in mapping]
@@ -319,8 +253,8 @@ def extract(
             + ", which was not given"
             + (f" (+{len(missing) - 1} more)" if len(missing) > 1 else "")
         )
-    context = ContextSelector(feeding_pairs(finding), _ts(finding.get("first_ts")),
-                              _ts(finding.get("last_ts")))  # fmt: skip
+    context = ContextSelector(feeding_pairs(finding), parse_iso(finding.first_ts),
+                              parse_iso(finding.last_ts))  # fmt: skip
     if context.pairs:  # the feeding streams are in the same files as the finding's flows
         for inp in report.get("inputs", []):
             if inp.get("path") in mapping:
@@ -329,8 +263,14 @@ def extract(
     # 0600, never through a link; on an error the temporary file goes and nothing is left
     with private_output(output, "wb") as fh:
         writer = PcapngWriter(
-            fh, comment=f"netscan evidence for finding {finding_id} ({finding.get('level')})"
+            fh,
+            f"netscan {__version__}",
+            comment=f"netscan evidence for finding {finding_id} ({finding.level.value})",
         )
+
+        def keep(rec: Record, comment: str) -> None:
+            writer.write(rec.ts, rec.linktype, bytes(rec.data), rec.wirelen, comment)
+
         for rpath in paths:
             selector = Selector(by_file.get(rpath, []))
             frames = wanted.get(rpath, set())
@@ -338,10 +278,10 @@ def extract(
             try:
                 for rec in cap:
                     if rec.frame in frames or selector.match(rec):
-                        writer.write(rec, comment=f"{Path(rpath).name} frame {rec.frame}")
+                        keep(rec, f"{Path(rpath).name} frame {rec.frame}")
                     elif context.match(rec):
-                        writer.write(rec, comment=f"{Path(rpath).name} frame {rec.frame} "
-                                     "(context: a local stream feeding the finding's device)")  # fmt: skip
+                        keep(rec, f"{Path(rpath).name} frame {rec.frame} "
+                             "(context: a local stream feeding the finding's device)")  # fmt: skip
             finally:
                 warnings.extend(f"{mapping[rpath]}: {w}" for w in cap.warnings)
                 cap.close()
@@ -357,7 +297,8 @@ def extract(
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    from netscan.cli import _cidr, _country
+    from netscan.cliargs import cidr as _cidr
+    from netscan.cliargs import country as _country
 
     p = subparsers.add_parser(
         "evidence",
@@ -397,7 +338,7 @@ def _report_problem(report: Any) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from netscan.cli import UsageError
+    from netscan.cliargs import UsageError
 
     if args.report:
         try:

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from netscan import i18n, reasons, untrusted
+from netscan.analysis.finding import LEVELS, Destination, Finding, report_findings, worst_level
 from netscan.i18n import N_, _, ngettext
 from netscan.inventory.model import CAMERA_FAMILY
 from netscan.report import case_section, legal, walk_section
 
 LEVEL_COLOURS = {"confirmed": "#b3261e", "likely": "#c25e00", "possible": "#8a7300"}
-LEVEL_RANK = {"confirmed": 3, "likely": 2, "possible": 1}
 MAX_COLUMN = 24  # nodes per column in the picture
 # element ids in the second and later languages of a bilingual report carry a suffix, so the
 # first language keeps the plain ids other reports link to (fleet.html → report.html#F-…)
@@ -70,8 +70,13 @@ body:has(main.lang:target) main.lang:not(:target){display:none}
 
 
 def _case_note(obj: dict[str, Any]) -> str:
-    """The analysts' overrides of a device or finding, beside what the traffic said."""
+    """The analysts' overrides of a device, beside what the traffic said."""
     return case_section.html_override_note(obj)
+
+
+def _status_note(f: Finding) -> str:
+    """The analysts' status of a finding, beside the level the traffic said."""
+    return case_section.html_override_note({"analyst_status": f.analyst_status})
 
 
 def _e(v: Any) -> str:
@@ -103,26 +108,25 @@ def _badge(level: str) -> str:
     return f'<span class="badge" style="background:{colour}">{_e(i18n.term("level", level))}</span>'
 
 
-def _worst(findings: list[dict[str, Any]]) -> str | None:
-    if not findings:
-        return None
-    return max(findings, key=lambda f: LEVEL_RANK.get(f.get("level", ""), 0)).get("level")
+def _worst(findings: list[Finding]) -> str | None:
+    worst = worst_level(f.level for f in findings)
+    return worst.value if worst is not None else None
 
 
-def _dest_text(d: dict[str, Any]) -> str:
-    name = ", ".join(d.get("names") or []) or d.get("ip") or _("unknown destination")
+def _dest_text(d: Destination) -> str:
+    name = ", ".join(d.names) or d.ip or _("unknown destination")
     bits = [name]
-    if d.get("provider"):
-        bits.append(_("operated by {provider}").format(provider=d["provider"]))
+    if d.provider:
+        bits.append(_("operated by {provider}").format(provider=d.provider))
     return " — ".join(bits)
 
 
-def _country_text(d: dict[str, Any]) -> str:
+def _country_text(d: Destination) -> str:
     parts = []
-    if d.get("ip_country"):
-        parts.append(_("address in {country}").format(country=d["ip_country"]))
-    if d.get("operator_country"):
-        parts.append(_("operator in {country}").format(country=d["operator_country"]))
+    if d.ip_country:
+        parts.append(_("address in {country}").format(country=d.ip_country))
+    if d.operator_country:
+        parts.append(_("operator in {country}").format(country=d.operator_country))
     return _(", ").join(parts) or _("country unknown")
 
 
@@ -130,7 +134,7 @@ def _country_text(d: dict[str, Any]) -> str:
 
 
 def _verdict(report: dict[str, Any]) -> str:
-    findings = report.get("findings", [])
+    findings = report_findings(report)
     worst = _worst(findings)
     country = report.get("country")
     if worst is None:
@@ -145,23 +149,23 @@ def _verdict(report: dict[str, Any]) -> str:
             )
             + "</p></section>"
         )
-    by_level: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_level: dict[str, list[Finding]] = defaultdict(list)
     for f in findings:
-        by_level[f["level"]].append(f)
+        by_level[f.level].append(f)
     headline = headline_text(worst)
     lines = []
-    for level in ("confirmed", "likely", "possible"):
+    for level in LEVELS:
         fs = by_level.get(level, [])
         if not fs:
             continue
-        devices = sorted({f.get("device_label") or f.get("device") or "" for f in fs})
-        dests = sorted({_dest_text(f["destination"]) for f in fs})
+        devices = sorted({f.device_label or f.device for f in fs})
+        dests = sorted({_dest_text(f.destination) for f in fs})
         count = _("{count} {level}").format(count=_n(len(fs)), level=i18n.term("level", level))
         lines.append(
             f"<p><b>{_e(count)}</b>: {_e('; '.join(devices))} → {_e('; '.join(dests))}</p>"
         )
-    faces = sum(int(f.get("face_images") or 0) for f in findings)
-    crossing = [f for f in findings if f.get("cross_border")]
+    faces = sum(f.face_images for f in findings)
+    crossing = [f for f in findings if f.cross_border]
     extra = []
     if faces:
         extra.append(
@@ -206,7 +210,7 @@ def kind_text(kind: Any) -> str:
     return _("{kind}: {meaning}").format(kind=word, meaning=_(meaning))
 
 
-def reason_label(f: dict[str, Any] | None = None) -> str:
+def reason_label(f: Finding | None = None) -> str:
     """In a language other than English, the analysis' own (English) reason is labelled so
     when it is shown as it is (the finding ``f`` has no translatable ``reason_parts``)."""
     if i18n.current() == "en" or (f is not None and reasons.is_translated(f)):
@@ -240,59 +244,57 @@ def _path_text(path: list[dict[str, Any]]) -> str:
     return " → ".join(" + ".join(stages[s]) for s in sorted(stages))
 
 
-def _finding(f: dict[str, Any]) -> str:
-    level = f.get("level", "")
+def _finding(f: Finding) -> str:
+    level = f.level.value
     colour = LEVEL_COLOURS.get(level, "#999")
-    d = f.get("destination", {})
-    cross = f.get("cross_border")
-    cross_txt = i18n.yes_no(cross)
+    d = f.destination
+    cross_txt = i18n.yes_no(f.cross_border)
     out = [
-        f'<article class="finding" id="{_e(str(f.get("id")) + _ID_SUFFIX.get())}" style="border-left-color:{colour}">',
-        f"<h3>{_badge(level)} <code>{_e(f.get('id'))}</code> {_e(f.get('device_label'))}"
+        f'<article class="finding" id="{_e(f.id + _ID_SUFFIX.get())}" style="border-left-color:{colour}">',
+        f"<h3>{_badge(level)} <code>{_e(f.id)}</code> {_e(f.device_label)}"
         f" → {_e(_dest_text(d))}</h3>",
         f"<p>{_e(reason_label(f))}{_e(reasons.reason_text(f))}</p>",
-        _case_note(f),
-        f'<div class="path"><b>{_e(_("Path:"))}</b> {_e(_path_text(f.get("path", [])))}</div>',
+        _status_note(f),
+        f'<div class="path"><b>{_e(_("Path:"))}</b> {_e(_path_text(f.path))}</div>',
         _kv(
             [
                 (
                     _("Device"),
-                    f"<code>{_e(f.get('device_mac') or f.get('device'))}</code> "
-                    f"{_e(f.get('device_ip') or '')} ({_e(i18n.term('role', f.get('device_role')))})",
+                    f"<code>{_e(f.device_mac or f.device)}</code> "
+                    f"{_e(f.device_ip or '')} ({_e(i18n.term('role', f.device_role))})",
                 ),
                 (
                     _("Destination"),
-                    f"<code>{_e(d.get('ip') or _('unknown'))}</code> "
-                    f"{_e(', '.join(d.get('names') or []))}",
+                    f"<code>{_e(d.ip or _('unknown'))}</code> {_e(', '.join(d.names))}",
                 ),
-                (_("Provider"), _e(d.get("provider") or _("unknown"))),
+                (_("Provider"), _e(d.provider or _("unknown"))),
                 (_("Country"), _e(_country_text(d))),
-                (_("AS organisation"), _e(d.get("org") or _("unknown"))),
-                (_("Kind"), _e(kind_text(f.get("kind")))),
+                (_("AS organisation"), _e(d.org or _("unknown"))),
+                (_("Kind"), _e(kind_text(f.kind))),
                 (_("Cross-border"), _e(cross_txt)),
                 (
                     _("Upstream"),
                     _e(
                         _("{size} ({bursts} picture-sized bursts, shape {shape})").format(
-                            size=_bytes(f.get("bytes_up")),
-                            bursts=_n(f.get("image_bursts", 0)),
-                            shape=i18n.term("shape", f.get("shape")),
+                            size=_bytes(f.bytes_up),
+                            bursts=_n(f.image_bursts),
+                            shape=i18n.term("shape", f.shape),
                         )
                     ),
                 ),
                 (
                     _("Time"),
-                    f"{_e(i18n.when(f.get('first_ts')))} – {_e(i18n.when(f.get('last_ts')))}",
+                    f"{_e(i18n.when(f.first_ts))} – {_e(i18n.when(f.last_ts))}",
                 ),
                 (
                     _("Transport"),
-                    _e(", ".join(f.get("transport") or []))
-                    + (_e(_(" (plaintext content seen)")) if f.get("plaintext") else ""),
+                    _e(", ".join(f.transport))
+                    + (_e(_(" (plaintext content seen)")) if f.plaintext else ""),
                 ),
             ]
         ),  # fmt: skip
     ]
-    faces = f.get("faces") or []
+    faces = f.faces
     if faces:
         heads = (_("Frames"), _("Content"), _("Size"), _("Dimensions"), _("Faces detected"),
                  _("SHA-256"))  # fmt: skip
@@ -310,7 +312,7 @@ def _finding(f: dict[str, Any]) -> str:
                 f"<td class='mono'>{_e(x.get('sha256'))}</td></tr>"
             )
         out.append("</table>")
-    ev = f.get("evidence") or []
+    ev = f.evidence
     if ev:
         out.append(f"<h4>{_e(_('Evidence'))}</h4><table><tr><th>{_e(_('File'))}</th>"
                    f"<th>{_e(_('Frame'))}</th><th>{_e(_('What'))}</th></tr>")  # fmt: skip
@@ -320,14 +322,14 @@ def _finding(f: dict[str, Any]) -> str:
                 f"<td class='num'>{_e(_position(e))}</td><td>{_e(e.get('what'))}</td></tr>"
             )
         out.append("</table>")
-    provs = f.get("provisions") or []
+    provs = f.provisions
     if provs:
         out.append(f"<h4>{_e(_('Provisions this may engage'))}</h4><ul>")
         out.extend(_provision(p) for p in provs)
         out.append("</ul>")
     out.append(
         f"<p class='small'>{_e(_('Extract the packets:'))} <code>netscan evidence FILE… --finding "
-        f"{_e(f.get('id'))} --report REPORT.json -o {_e(f.get('id'))}.pcapng</code></p>"
+        f"{_e(f.id)} --report REPORT.json -o {_e(f.id)}.pcapng</code></p>"
     )
     out.append("</article>")
     return "\n".join(out)
@@ -374,7 +376,7 @@ def graph_svg(report: dict[str, Any]) -> str:
     endpoints (right, grouped by country); edges carry traffic, face paths are coloured."""
     devices = {d["key"]: d for d in report.get("devices", [])}
     endpoints = {e["ip"]: e for e in report.get("endpoints", [])}
-    findings = report.get("findings", [])
+    findings = report_findings(report)
     offsite_up: dict[tuple[str, str], int] = defaultdict(int)
     local: dict[tuple[str, str], int] = defaultdict(int)
     for fl in report.get("flows", []):
@@ -390,19 +392,18 @@ def graph_svg(report: dict[str, Any]) -> str:
             offsite_up[(dev, fl["ip"])] += int(fl.get("bytes_up", 0))
     hot: dict[tuple[str, str], str] = {}  # edge -> level colour
     path_nodes: set[str] = set()
-    for f in sorted(findings, key=lambda f: LEVEL_RANK.get(f.get("level", ""), 0)):
-        path = f.get("path", [])
-        for node in path:
+    for f in sorted(findings, key=lambda f: f.level.rank):
+        for node in f.path:
             path_nodes.add(str(node.get("key")))
             for target in node.get("to") or []:
-                hot[(str(node.get("key")), str(target))] = LEVEL_COLOURS.get(f["level"], "#999")
+                hot[(str(node.get("key")), str(target))] = LEVEL_COLOURS.get(f.level, "#999")
     # columns
     talkers = {d for (d, _ip) in offsite_up}
     mid_keys = sorted(
         {k for k in talkers if k in devices and (
             devices[k].get("role") in CAMERA_FAMILY or k in path_nodes
             or sum(v for (d, _), v in offsite_up.items() if d == k) >= 100_000)}
-        | {str(f.get("device")) for f in findings if f.get("device") in devices}
+        | {f.device for f in findings if f.device in devices}
     )  # fmt: skip
     left_keys = sorted(
         k for k, d in devices.items()
@@ -412,7 +413,7 @@ def graph_svg(report: dict[str, Any]) -> str:
     for (d, ip), v in offsite_up.items():
         if d in mid_keys:
             ep_weight[ip] += v
-    dests = {str(f["destination"].get("ip")) for f in findings if f["destination"].get("ip")}
+    dests = {str(f.destination.ip) for f in findings if f.destination.ip}
     right = sorted(
         set(sorted(ep_weight, key=lambda ip: -ep_weight[ip])[:MAX_COLUMN]) | dests,
         key=lambda ip: (endpoints.get(ip, {}).get("country") or "~", ip),
@@ -526,7 +527,7 @@ def _countries(report: dict[str, Any]) -> str:
         if fl.get("ip") and not fl.get("peer_device"):
             up[fl["ip"]] += int(fl.get("bytes_up", 0))
             talkers[fl["ip"]].add(fl.get("device") or "")
-    flagged = {f["destination"].get("ip"): f["level"] for f in report.get("findings", [])}
+    flagged = {f.destination.ip: f.level.value for f in report_findings(report)}
     by_country: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for e in report.get("endpoints", []):
         by_country[e.get("country") or ""].append(e)
@@ -592,18 +593,14 @@ def _custody(report: dict[str, Any], analyst: str | None) -> str:
         )
     inferred = report.get("premises_inference") or {}
     if inferred.get("ranges") or inferred.get("notes"):
-        used = ("used in this analysis" if inferred.get("applied")
-                else "not needed: nothing seen in them was off-site")  # fmt: skip
-        gws = ", ".join(inferred.get("gateways") or []) or "none identified"
+        section = reasons.premises_inference(inferred)
         out.append(
-            "<h3>Premises inferred from the link</h3>"
-            f"<p>Origin {_e(inferred.get('origin'))}; {_e(used)}; gateways {_e(gws)}.</p><ul>"
+            f"<h3>{_e(section['heading'])}</h3><p>{_e(section['summary'])}</p><ul>"
             + "".join(
-                f"<li><code>{_e(r.get('range'))}</code> ({_e(', '.join(r.get('sources') or []))})"
-                f": {_e('; '.join(r.get('reasons') or []))}</li>"
-                for r in inferred.get("ranges") or []
+                f"<li><code>{_e(rng)}</code> ({_e(sources)}): {_e(_('; ').join(why))}</li>"
+                for rng, sources, why in section["ranges"]
             )
-            + "".join(f"<li>note: {_e(x)}</li>" for x in inferred.get("notes") or [])
+            + "".join(f"<li>{_e(note)}</li>" for note in section["notes"])
             + "</ul>"
         )
     if report.get("limits"):  # what the source (e.g. Zeek logs) cannot show
@@ -617,7 +614,7 @@ def _custody(report: dict[str, Any], analyst: str | None) -> str:
 
 def _body(report: dict[str, Any], analyst: str | None) -> list[str]:
     """The report's sections in the current language."""
-    findings = report.get("findings", [])
+    findings = report_findings(report)
     summary = report.get("summary", {})
     meta = _("netscan {version} · generated {generated} · analyst {analyst} · {devices} devices, "
              "{endpoints} off-site endpoints, {packets} packets").format(

@@ -10,7 +10,6 @@ import ipaddress
 import json
 import re
 import sys
-from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -22,17 +21,12 @@ from netscan import limits as _limits
 from netscan.analyze import Result, relaxed_gc
 from netscan.inventory.model import Conversation, Device, Endpoint, Evidence, FlowTotals
 from netscan.safefile import private_output
+from netscan.util import iso_utc, now_iso
 
 SCHEMA_VERSION = "1.0"
 
 
-def _iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    try:
-        return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
-    except (ValueError, OverflowError, OSError):  # a capture's clock beyond year 1..9999
-        return None
+_iso = iso_utc
 
 
 def _evidence(ev: Evidence, files: list[str]) -> dict[str, Any]:
@@ -194,7 +188,7 @@ def _build(result: Result) -> dict[str, Any]:
     out = {
         "schema_version": SCHEMA_VERSION,
         "netscan_version": __version__,
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "generated_at": now_iso(),
         "engine": result.engine,
         "premises": list(inv.premises.cidrs),
         "country": result.options.country,
@@ -225,13 +219,13 @@ def _build(result: Result) -> dict[str, Any]:
             "flows_retired": getattr(inv, "flows_ended", 0),
             "findings": len(result.findings),
             "by_role": _count(d.role for d in devices),
-            "by_level": _count(f.get("level", "") for f in result.findings),
+            "by_level": _count(f.level.value for f in result.findings),
         },
         "devices": [device_json(d, files) for d in devices],
         "endpoints": [endpoint_json(e, files) for e in endpoints],
         "flows": [flow_json(c, inv.devices, files) for c in convs],
         "flows_aggregated": _aggregated(folded, omitted, inv.devices),
-        "findings": [_jsonable(f) for f in result.findings],
+        "findings": [_jsonable(f.to_json()) for f in result.findings],
         "warnings": list(result.warnings),
     }
     inference = getattr(inv.premises, "inference", None)

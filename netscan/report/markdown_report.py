@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from netscan import i18n, reasons
+from netscan.analysis.finding import report_findings, worst_level
 from netscan.i18n import _
 from netscan.report import case_section, legal, walk_section
 from netscan.report.html_report import (
-    LEVEL_RANK,
     _bytes,
     _country_text,
     _dest_text,
@@ -93,7 +93,7 @@ def _provision_lines(p: dict[str, Any]) -> list[str]:
 
 
 def _render(report: dict[str, Any], analyst: str | None) -> str:
-    findings = report.get("findings", [])
+    findings = report_findings(report)
     lines = [
         f"# {_t('Face data on the premises network')}",
         "",
@@ -108,40 +108,40 @@ def _render(report: dict[str, Any], analyst: str | None) -> str:
     if not findings:
         lines.append(f"**{headline_text(None)}**")
     else:
-        worst = max(findings, key=lambda f: LEVEL_RANK.get(f.get("level", ""), 0))["level"]
-        headline = headline_text(worst) if worst in LEVEL_RANK else m(worst)
+        worst = worst_level(f.level for f in findings)
+        headline = headline_text(worst.value if worst is not None else None)
         lines.append(f"**{headline}**")
         lines.append("")
         for f in findings:
             lines.append(
-                f"- **{m(i18n.term('level', f.get('level')))}** {_code(f.get('id'))}: "
-                f"{m(f.get('device_label'))} → {m(_dest_text(f.get('destination') or {}))}"
+                f"- **{m(i18n.term('level', f.level.value))}** {_code(f.id)}: "
+                f"{m(f.device_label)} → {m(_dest_text(f.destination))}"
             )
     lines += ["", f"## {_t('Findings ({n})', n=i18n.number(len(findings)))}", ""]
     for f in findings:
-        d = f.get("destination") or {}
-        level = i18n.term("level", f.get("level", ""))
+        d = f.destination
+        level = i18n.term("level", f.level.value)
         lines += [
-            f"### {m(level.upper())} {_code(f.get('id'))} — {m(f.get('device_label'))}",
+            f"### {m(level.upper())} {_code(f.id)} — {m(f.device_label)}",
             "",
             m(reason_label(f)) + m(reasons.reason_text(f)),
             "",
-            f"- {_t('Path: {path}', path=_path_text(f.get('path', [])))}",
-            f"- {_t('Kind: {kind}', kind=kind_text(f.get('kind')))}",
-            f"- {_t('Destination:')} {_code(d.get('ip') or _('unknown'))} "
-            f"{m(_names(d.get('names')))} "
+            f"- {_t('Path: {path}', path=_path_text(f.path))}",
+            f"- {_t('Kind: {kind}', kind=kind_text(f.kind))}",
+            f"- {_t('Destination:')} {_code(d.ip or _('unknown'))} "
+            f"{m(_names(d.names))} "
             + _t("(provider {provider}; {country}; AS org {org})",
-                 provider=d.get("provider") or _("unknown"), country=_country_text(d),
-                 org=d.get("org") or _("unknown")),
-            f"- {_t('Cross-border: {value}', value=i18n.yes_no(f.get('cross_border')))}",
+                 provider=d.provider or _("unknown"), country=_country_text(d),
+                 org=d.org or _("unknown")),
+            f"- {_t('Cross-border: {value}', value=i18n.yes_no(f.cross_border))}",
             "- " + _t("Upstream: {size}, {bursts} picture-sized bursts, shape {shape}",
-                      size=_bytes(f.get("bytes_up")), bursts=i18n.number(f.get("image_bursts", 0)),
-                      shape=i18n.term("shape", f.get("shape"))),
-            "- " + _t("Time: {first} – {last}", first=i18n.when(f.get("first_ts")),
-                      last=i18n.when(f.get("last_ts"))),
+                      size=_bytes(f.bytes_up), bursts=i18n.number(f.image_bursts),
+                      shape=i18n.term("shape", f.shape)),
+            "- " + _t("Time: {first} – {last}", first=i18n.when(f.first_ts),
+                      last=i18n.when(f.last_ts)),
             "",
         ]  # fmt: skip
-        if f.get("faces"):
+        if f.faces:
             lines += _table(
                 [_("Frames"), _("Content"), _("Size"), _("Dimensions"), _("Faces"), _("SHA-256")],
                 [
@@ -153,22 +153,22 @@ def _render(report: dict[str, Any], analyst: str | None) -> str:
                         _("template") if x.get("format") == "template" else x.get("faces"),
                         _code(x.get("sha256")),
                     ]
-                    for x in f["faces"]
+                    for x in f.faces
                 ],
             )
             lines.append("")
-        if f.get("evidence"):
+        if f.evidence:
             lines += _table(
                 [_("File"), _("Frame"), _("What")],
                 [[Path(str(e.get("file"))).name, _position(e), e.get("what")]
-                 for e in f["evidence"]],
+                 for e in f.evidence],
             )  # fmt: skip
             lines.append("")
-        for p in f.get("provisions") or []:
+        for p in f.provisions:
             lines += _provision_lines(p)
         lines += [
             "",
-            f"{_t('Packets:')} {_code(evidence_command(f.get('id')))}",
+            f"{_t('Packets:')} {_code(evidence_command(f.id))}",
             "",
         ]
     walk = walk_section.markdown(report)
@@ -253,18 +253,12 @@ def _render(report: dict[str, Any], analyst: str | None) -> str:
     lines += case_section.markdown_overrides(report)
     inferred = report.get("premises_inference") or {}
     if inferred.get("ranges") or inferred.get("notes"):
-        used = (
-            "used in this analysis"
-            if inferred.get("applied")
-            else "not needed: nothing seen in them was off-site"
-        )
-        lines += ["", "## Premises inferred from the link", "",
-                  f"Origin {_cell(inferred.get('origin'))}; {used}; gateways "
-                  f"{_cell(', '.join(inferred.get('gateways') or []) or 'none identified')}.", ""]  # fmt: skip
-        for r in inferred.get("ranges") or []:
-            lines.append(f"- {_cell(r.get('range'))} ({_cell(', '.join(r.get('sources') or []))}): "
-                         + "; ".join(_cell(x) for x in r.get("reasons") or []))  # fmt: skip
-        lines += [f"- note: {_cell(x)}" for x in inferred.get("notes") or []]
+        section = reasons.premises_inference(inferred)
+        lines += ["", f"## {_cell(section['heading'])}", "", _cell(section["summary"]), ""]
+        for rng, sources, why in section["ranges"]:
+            lines.append(f"- {_cell(rng)} ({_cell(sources)}): "
+                         + _cell(_("; ").join(why)))  # fmt: skip
+        lines += [f"- {_cell(note)}" for note in section["notes"]]
     if report.get("limits"):  # what the source (e.g. Zeek logs) cannot show
         lines += ["", f"## {_t('What this source cannot show')}", ""]
         lines += [f"- {_cell(x)}" for x in report["limits"]]

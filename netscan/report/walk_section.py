@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from netscan import reasons, untrusted
-from netscan.analysis.findings import IMAGE_BURST_MAX, IMAGE_BURST_MIN
+from netscan.analysis.finding import Finding, report_findings
 from netscan.analysis.walktest import judge
 from netscan.i18n import _
+from netscan.inventory.model import Role
+from netscan.limits import IMAGE_BURST_MAX, IMAGE_BURST_MIN
 
 MAX_MARKS = 200
 MAX_DEVICES = 12
@@ -121,9 +123,7 @@ def _timeline(bursts: list[tuple[float, float]], span: tuple[float, float]) -> d
             "pictures": pics}  # fmt: skip
 
 
-def build(
-    result: Any, marks: list[Mark], window: float, findings: list[dict[str, Any]]
-) -> dict[str, Any]:
+def build(result: Any, marks: list[Mark], window: float, findings: list[Finding]) -> dict[str, Any]:
     """The ``walk_test`` section of the JSON report."""
     firsts = [i.first_ts for i in result.inputs if i.first_ts is not None]
     lasts = [i.last_ts for i in result.inputs if i.last_ts is not None]
@@ -139,11 +139,10 @@ def build(
         return section
     span = (float(section["span"][0]), float(section["span"][1]))
     bursts, truncated = _offsite_bursts(result)
-    labels = {f["device"]: f.get("device_label") for f in findings if f.get("device")}
+    labels = {f.device: f.device_label for f in findings if f.device}
     levels: dict[str, int] = defaultdict(int)
-    rank = {"confirmed": 3, "likely": 2, "possible": 1}
     for f in findings:
-        levels[f.get("device") or ""] = max(levels[f.get("device") or ""], rank.get(f["level"], 0))
+        levels[f.device] = max(levels[f.device], f.level.rank)
     # devices on a finding first (worst first), then the other uploaders by bytes
     order = sorted(bursts, key=lambda d: (-levels.get(d, 0), -sum(s for _t, s in bursts[d]), d))
     section["devices_not_judged"] = max(0, len(order) - MAX_DEVICES)
@@ -155,7 +154,7 @@ def build(
         section["devices"].append({
             "device": dkey,
             "device_label": label,
-            "device_role": getattr(dev, "role", None) or "unknown",
+            "device_role": getattr(dev, "role", None) or Role.UNKNOWN.value,
             **verdict.as_dict(),
             "timeline": _timeline(bursts[dkey], span),
         })  # fmt: skip
@@ -165,7 +164,7 @@ def build(
 def attach(report: dict[str, Any], result: Any, marks: list[Mark], window: float) -> None:
     """Add the ``walk_test`` section to a built report (only when there are marks)."""
     if marks:
-        report["walk_test"] = build(result, marks, window, report.get("findings") or [])
+        report["walk_test"] = build(result, marks, window, report_findings(report))
 
 
 # -- rendering ------------------------------------------------------------------------------

@@ -75,12 +75,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p_info = sub.add_parser("info", help="where the active pack comes from, version, counts")
     p_info.add_argument("--json", action="store_true", help="print JSON")
 
-    try:
-        from netscan.signatures import update as _update
-    except ImportError:
-        _update = None  # type: ignore[assignment]
-    if _update is not None and hasattr(_update, "add_update_parsers"):
-        _update.add_update_parsers(sub)
+    from netscan.signatures import update
+
+    update.add_update_parsers(sub)
 
 
 def _err(message: str) -> None:
@@ -248,6 +245,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _one_line(text: str) -> str:
-    from netscan.cli import one_line
+    from netscan.cliargs import one_line
 
     return one_line(text)

@@ -26,9 +26,11 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+
+import re2 as _re2  # type: ignore[import-not-found]  # linear-time regular expressions
 
 from netscan import events as ev
+from netscan.observations import Observation, observe
 from netscan.signatures.pack import (
     DOMAIN_FIELDS,
     FIELD_MODES,
@@ -44,11 +46,6 @@ from netscan.signatures.pack import (
     normalize_port,
     normalize_prl,
 )
-
-try:
-    import re2 as _re2  # type: ignore[import-not-found]
-except ImportError:  # pragma: no cover - depends on the environment
-    _re2 = None
 
 BODY_SCAN_LIMIT = 64 * 1024  # bytes of an HTTP body searched for content markers
 TEXT_LIMIT = 4096  # characters of any other text field searched
@@ -68,6 +65,10 @@ class SigMatch:
     confidence: float
     field: str
     value: str
+    subject: int = 0  # whom the matched value describes (netscan.observations.Subject)
+    # content markers: the protocol that carries them and the part that holds the image
+    protocol: str | None = None
+    image_field: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,6 +314,10 @@ class Matcher:
         self._build_marker_scan()
         self._v4.build()
         self._v6.build()
+        # one lookup per field of the pack vocabulary (and the observation-only alias
+        # ``tls_cert_san``: a certificate's names, matched as TLS names)
+        self._lookup: dict[str, Any] = {f: self._lookup_for(f) for f in FIELD_MODES}
+        self._lookup["tls_cert_san"] = lambda raw: self._name_refs(str(raw), "tls_sni")
 
     # -- building
 
@@ -490,24 +495,25 @@ class Matcher:
     # -- result assembly
 
     @staticmethod
-    def _assemble(items: Iterable[tuple[str, str, Iterable[_Ref]]]) -> list[SigMatch]:
-        """Turn (observed field, observed value, refs) triples into de-duplicated hits.
+    def _assemble(items: Iterable[tuple[Any, ...]]) -> list[SigMatch]:
+        """Turn (observed field, observed value, refs[, subject]) into de-duplicated hits.
 
         match entries fire on their own; match_all entries fire only when every field of
         the signature's match_all block was hit by the same set of inputs.
         """
-        out: dict[tuple[str, str, str], SigMatch] = {}
-        pending: dict[str, dict[str, tuple[str, str, _Ref]]] = {}
-        for obs_field, obs_value, refs in items:
+        out: dict[tuple[str, str, str, int], SigMatch] = {}
+        pending: dict[str, dict[str, tuple[str, str, _Ref, int]]] = {}
+        for item in items:
+            obs_field, obs_value, refs = item[0], item[1], item[2]
+            subject = item[3] if len(item) > 3 else 0
             for ref in refs:
                 if ref.all_clause:
                     pending.setdefault(ref.sig.id, {}).setdefault(
-                        ref.entry.field, (obs_field, obs_value, ref)
+                        ref.entry.field, (obs_field, obs_value, ref, subject)
                     )
                     continue
-                key = (ref.sig.id, obs_field, obs_value)
-                conf = ref.entry.confidence if ref.entry.confidence is not None else None
-                hit = _hit(ref.sig, conf, obs_field, obs_value)
+                key = (ref.sig.id, obs_field, obs_value, subject)
+                hit = _hit(ref.sig, ref.entry.confidence, obs_field, obs_value, subject, ref.entry)
                 prev = out.get(key)
                 if prev is None or hit.confidence > prev.confidence:
                     out[key] = hit
@@ -515,12 +521,12 @@ class Matcher:
             sig = next(iter(hits.values()))[2].sig
             if set(hits) != sig.all_fields:
                 continue
-            confs = [r.entry.confidence for _, _, r in hits.values() if r.entry.confidence]
+            confs = [r.entry.confidence for _, _, r, _ in hits.values() if r.entry.confidence]
             conf = min([sig.confidence, *confs])
-            for obs_field, obs_value, _ in hits.values():
-                key = (sig.id, obs_field, obs_value)
+            for obs_field, obs_value, ref, subject in hits.values():
+                key = (sig.id, obs_field, obs_value, subject)
                 if key not in out:
-                    out[key] = _hit(sig, conf, obs_field, obs_value)
+                    out[key] = _hit(sig, conf, obs_field, obs_value, subject, ref.entry)
         return sorted(out.values(), key=lambda m: (-m.confidence, m.sig_id, m.field, m.value))
 
     # -- public API
@@ -579,6 +585,57 @@ class Matcher:
             items.append((fname, shown, self._field_refs(fname, raw)))
         return self._assemble(items)
 
+    def _lookup_for(self, fname: str) -> Any:
+        """The function that finds the refs of one observed value of ``fname``. Names and
+        text values are answered from the caches without a copy: the caller only reads."""
+        if fname in DOMAIN_FIELDS:
+            names, find_name = self._name_cache, self._name_refs_uncached
+
+            def name_lookup(raw: Any) -> list[_Ref]:
+                key = (raw, fname)
+                hit = names.get(key)
+                if hit is None:
+                    hit = find_name(str(raw), fname)
+                    if len(names) >= CACHE_LIMIT:
+                        names.clear()
+                    names[key] = hit
+                return hit
+
+            return name_lookup
+        if fname == "oui_prefix":
+            return lambda raw: self._mac_refs(str(raw))
+        if fname == "ip_cidr":
+            return lambda raw: self._ip_refs(str(raw))
+        if fname == "content_marker":
+            return self._marker_refs_of
+        if fname == "port":
+            return self._port_value_refs
+        if fname == "asn":
+            return self._asn_refs
+        texts, find_text = self._text_cache, self._text_refs_uncached
+
+        def text_lookup(raw: Any) -> list[_Ref]:
+            key = (fname, raw)
+            hit = texts.get(key)
+            if hit is None:
+                hit = find_text(fname, str(raw))
+                if len(texts) >= CACHE_LIMIT:
+                    texts.clear()
+                texts[key] = hit
+            return hit
+
+        return text_lookup
+
+    def _marker_refs_of(self, raw: Any) -> list[_Ref]:
+        return self._body_refs(raw if isinstance(raw, bytes) else str(raw).encode("utf-8"))
+
+    def _port_value_refs(self, raw: Any) -> list[_Ref]:
+        try:
+            transport, _, num = normalize_port(str(raw)).partition("/")
+        except ValueError:
+            return []
+        return self._port_refs(transport, int(num))
+
     def _field_refs(self, fname: str, raw: Any) -> list[_Ref]:
         if fname in DOMAIN_FIELDS:
             return self._name_refs(str(raw), fname)
@@ -599,144 +656,38 @@ class Matcher:
             return self._body_refs(body)
         return self._text_refs(fname, str(raw))
 
-    def match_event(self, event: ev.Event) -> list[SigMatch]:
-        """Signatures for one protocol event.
-
-        Only what a device says about itself counts as device evidence: mDNS service types
-        come from answers and from probes of the device's own instance names (not from
-        browsing queries), WS-Discovery types/scopes from ProbeMatches/Hello/Bye/
-        ResolveMatches (not Probe), SSDP NT from NOTIFY and responses (not M-SEARCH), and
-        vendor discovery from responses or messages that carry device fields. Ports and
-        flow addresses are left to `match_port` / `match_ip` (called per flow).
+    def match_observations(self, observations: Iterable[Observation]) -> list[SigMatch]:
+        """Match what events, flows and addresses contribute (``netscan.observations``):
+        ``(field, value, subject)`` triples, taken together as one observation so that
+        match_all signatures can fire. Each hit carries the subject of the value it matched.
         """
-        items = list(self._event_items(event))
+        items: list[tuple[str, str, Iterable[_Ref], int]] = []
+        lookup = self._lookup
+        for fname, raw, subject in observations:
+            fn = lookup.get(fname)
+            if fn is None:
+                raise ValueError(f"unknown field {fname!r} (known: {', '.join(MATCH_FIELDS)})")
+            refs = fn(raw)
+            if refs:
+                shown = f"<{len(raw)} bytes>" if isinstance(raw, bytes) else raw
+                items.append((fname, shown, refs, subject))
+        if not items:
+            return []
         return self._assemble(items)
 
-    # -- event dispatch
-
-    def _event_items(self, e: ev.Event) -> Iterable[tuple[str, str, Iterable[_Ref]]]:
-        if isinstance(e, ev.DhcpEvent):
-            yield from self._text_items(
-                ("dhcp_hostname", e.hostname),
-                ("dhcp_hostname", e.fqdn),
-                ("dhcp_vendor_class", e.vendor_class),
-            )
-            if e.param_request_list:
-                prl = normalize_prl(e.param_request_list)
-                yield ("dhcp_prl", prl, self._text_refs("dhcp_prl", prl))
-            if e.client_mac:
-                yield ("oui_prefix", e.client_mac, self._mac_refs(e.client_mac))
-        elif isinstance(e, ev.Dhcpv6Event):
-            yield from self._text_items(
-                ("dhcp_hostname", e.fqdn), ("dhcp_vendor_class", e.vendor_class)
-            )
-        elif isinstance(e, ev.DnsEvent):
-            if e.proto == "mdns":
-                yield from self._mdns_items(e)
-            else:
-                yield from self._dns_items(e)
-        elif isinstance(e, ev.TlsClientHelloEvent):
-            if e.sni:
-                yield ("tls_sni", e.sni, self._name_refs(e.sni, "tls_sni"))
-            yield from self._text_items(("ja3", e.ja3_hash), ("ja3", e.ja3), ("ja4", e.ja4))
-        elif isinstance(e, ev.TlsCertificateEvent):
-            yield from self._text_items(
-                ("tls_cert_subject", e.subject), ("tls_cert_issuer", e.issuer)
-            )
-            for san in e.san[:64]:
-                if san and not san.startswith("*"):
-                    yield ("tls_cert_san", san, self._name_refs(san, "tls_sni"))
-        elif isinstance(e, ev.HttpRequestEvent):
-            if e.host:
-                yield ("http_host", e.host, self._name_refs(e.host, "http_host"))
-            yield from self._text_items(
-                ("http_path_prefix", e.path),
-                ("http_user_agent", e.user_agent),
-                ("http_content_type", e.content_type),
-            )
-        elif isinstance(e, ev.HttpResponseEvent):
-            yield from self._text_items(
-                ("http_server", e.server), ("http_content_type", e.content_type)
-            )
-        elif isinstance(e, ev.HttpBodyEvent):
-            if e.host:
-                yield ("http_host", e.host, self._name_refs(e.host, "http_host"))
-            yield from self._text_items(
-                ("http_path_prefix", e.path), ("http_content_type", e.content_type)
-            )
-            if e.body:
-                yield ("content_marker", f"<{len(e.body)} bytes>", self._body_refs(e.body))
-        elif isinstance(e, ev.RtspEvent):
-            if e.url and not e.is_response:
-                path = _rtsp_path(e.url)
-                yield ("rtsp_path", path, self._text_refs("rtsp_path", path))
-            yield from self._text_items(("rtsp_server", e.server), ("rtsp_realm", e.realm))
-        elif isinstance(e, ev.SsdpEvent):
-            yield from self._text_items(("ssdp_server", e.server), ("ssdp_usn", e.usn))
-            if e.method != "M-SEARCH":
-                yield from self._text_items(("ssdp_nt", e.nt))
-        elif isinstance(e, ev.WsdEvent):
-            if e.action not in ("Probe", "Resolve"):
-                for t in e.types[:32]:
-                    yield ("wsd_type", t, self._text_refs("wsd_type", t))
-                for s in e.scopes[:64]:
-                    yield ("wsd_scope", s, self._text_refs("wsd_scope", s))
-        elif isinstance(e, ev.VendorDiscoveryEvent):
-            device_keys = {"model", "serial", "mac", "sn", "device_type", "serialno"}
-            if e.protocol and (e.is_response or device_keys & {k.lower() for k in e.fields}):
-                yield from self._text_items(("vendor_discovery", e.protocol))
-
-    def _text_items(
-        self, *pairs: tuple[str, str | None]
-    ) -> Iterable[tuple[str, str, Iterable[_Ref]]]:
-        for fname, value in pairs:
-            if value:
-                yield (fname, value, self._text_refs(fname, value))
-
-    def _dns_items(self, e: ev.DnsEvent) -> Iterable[tuple[str, str, Iterable[_Ref]]]:
-        seen: set[str] = set()
-        names = [q for q, _ in e.queries]
-        for rr in e.answers[:128]:
-            names.append(rr.name)
-            if rr.rtype == "CNAME":
-                names.append(rr.value)
-            elif rr.rtype in ("A", "AAAA"):
-                yield ("ip_cidr", rr.value, self._ip_refs(rr.value))
-        for name in names[:256]:
-            n = normalize_name(name)
-            if n and n not in seen:
-                seen.add(n)
-                yield ("dns_name", name, self._name_refs(n, "dns_name"))
-
-    def _mdns_items(self, e: ev.DnsEvent) -> Iterable[tuple[str, str, Iterable[_Ref]]]:
-        services: set[str] = set()
-        names: set[str] = set()
-        for qname, _ in e.queries[:64]:
-            service, instance = _split_mdns(qname)
-            if instance:  # probing its own instance name, not browsing
-                names.add(qname)
-                if service:
-                    services.add(service)
-            elif service is None:
-                names.add(qname)  # a host name such as localcam.local
-        for rr in e.answers[:128]:
-            for n in (rr.name, rr.value if rr.rtype in ("PTR", "SRV") else ""):
-                if rr.rtype == "SRV" and n is rr.value:
-                    n = rr.value.split()[-1] if rr.value.split() else ""
-                if not n:
-                    continue
-                service, instance = _split_mdns(n)
-                if service:
-                    services.add(service)
-                if instance or service is None:
-                    names.add(n)
-        for s in sorted(services):
-            yield ("mdns_service", s, self._text_refs("mdns_service", s))
-        for n in sorted(names):
-            yield ("mdns_name", n, self._text_refs("mdns_name", n))
+    def match_event(self, event: ev.Event) -> list[SigMatch]:
+        """Signatures for one protocol event: its observations (``observations.observe``)."""
+        return self.match_observations(observe(event))
 
 
-def _hit(sig: Signature, conf: float | None, field_name: str, value: str) -> SigMatch:
+def _hit(
+    sig: Signature,
+    conf: float | None,
+    field_name: str,
+    value: str,
+    subject: int = 0,
+    entry: Entry | None = None,
+) -> SigMatch:
     return SigMatch(
         sig_id=sig.id,
         category=sig.category,
@@ -747,30 +698,7 @@ def _hit(sig: Signature, conf: float | None, field_name: str, value: str) -> Sig
         confidence=sig.confidence if conf is None else conf,
         field=field_name,
         value=value,
+        subject=subject,
+        protocol=entry.protocol if entry is not None else None,
+        image_field=entry.image_field if entry is not None else None,
     )
-
-
-def _rtsp_path(url: str) -> str:
-    if url.startswith("/"):
-        return url
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    path = parts.path or "/"
-    return f"{path}?{parts.query}" if parts.query else path
-
-
-def _split_mdns(name: str) -> tuple[str | None, str | None]:
-    """(service type like ``_http._tcp``, instance label) of an mDNS name."""
-    labels = name.strip().rstrip(".").split(".")
-    low = [lab.lower() for lab in labels]
-    for i in range(len(low) - 1):
-        if low[i + 1] in ("_tcp", "_udp") and low[i].startswith("_"):
-            service = f"{low[i]}.{low[i + 1]}"
-            inst_labels = labels[:i]
-            if inst_labels and inst_labels[-1].lower() == "_sub":
-                return service, None
-            instance = ".".join(inst_labels)
-            return service, (instance if instance and not instance.startswith("_") else None)
-    return None, None

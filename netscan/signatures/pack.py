@@ -26,14 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import re2 as _re2  # type: ignore[import-not-found]  # linear-time regular expressions
 import yaml
 
 from netscan.inventory import model as _model
-
-try:  # linear-time regular expressions when available
-    import re2 as _re2  # type: ignore[import-not-found]
-except ImportError:  # pragma: no cover - depends on the environment
-    _re2 = None
 
 FORMAT_VERSION = 1
 CATEGORIES: tuple[str, ...] = ("device", "face-cloud", "vendor-cloud", "protocol", "role")
@@ -471,11 +467,10 @@ def check_regex(pattern: str) -> str | None:
         re.compile(pattern)
     except re.error as exc:
         return f"regex does not compile: {exc}"
-    if _re2 is not None:
-        try:
-            _re2.compile(pattern)
-        except Exception as exc:  # re2 raises its own error type
-            return f"regex not accepted by RE2: {exc}"
+    try:
+        _re2.compile(pattern)
+    except Exception as exc:  # re2 raises its own error type
+        return f"regex not accepted by RE2: {exc}"
     return None
 
 

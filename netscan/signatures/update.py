@@ -157,10 +157,8 @@ def _summary(problems: list[str], what: str) -> str:
 
 def check_pack(tree: Path) -> Any:
     """Validate and test the pack in ``tree``; return the loaded pack or raise."""
-    try:
-        from netscan.signatures import pack as pack_mod
-    except ImportError as exc:
-        raise UpdateError(f"signature pack support is unavailable: {exc}") from exc
+    from netscan.signatures import pack as pack_mod
+
     try:
         errors = list(pack_mod.validate_pack(tree))
     except Exception as exc:  # a crash on bad input is still a refusal, not a traceback

@@ -39,12 +39,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from netscan import util
 from netscan.safefile import PrivateDir, UnsafePathError
-from netscan.sources.pcapfile import PCAPNG_SHB, CaptureError, Interface, Record
+from netscan.sources import pcapng
+from netscan.sources.pcapfile import CaptureError, Record
 
 RawRecord = tuple[
     int, int, float, int, bytes, int
@@ -54,7 +55,6 @@ MANIFEST = "manifest.jsonl"
 RING_STEM = "capture"
 RING_SUFFIX = ".pcapng"
 READ_CHUNK = 1 << 20
-MAX_BLOCK = 64 * 1024 * 1024
 
 _RING_RE = re.compile(r"^(?P<stem>.+)_(?P<seq>\d{5,})_(?P<stamp>\d{14})(?P<suffix>\.[^.]+)?$")
 _PACKETS_RE = re.compile(r"Packets(?: captured)?: (\d+)")
@@ -69,7 +69,7 @@ class LiveCaptureError(CaptureError):
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return util.now_iso("milliseconds")
 
 
 def ring_sequence(name: str, stem: str = RING_STEM) -> int | None:
@@ -113,14 +113,29 @@ class PcapngFollower:
         self.offset = 0  # bytes of the file consumed (complete blocks)
         self.read_pos = 0  # bytes of the file read into memory
         self.pending = b""
-        self.endian = "<"
-        self.ifaces: list[Interface] = []
-        self.frames = 0
-        self.first_ts: float | None = None
-        self.last_ts: float | None = None
-        self.linktypes: set[int] = set()
-        self.isb_drops: dict[int, dict[str, int]] = {}  # interface id -> isb counters
+        self.reader = pcapng.BlockReader()
         self.error: str | None = None
+
+    @property
+    def frames(self) -> int:
+        return self.reader.frame
+
+    @property
+    def first_ts(self) -> float | None:
+        return self.reader.first_ts
+
+    @property
+    def last_ts(self) -> float | None:
+        return self.reader.last_ts if self.reader.frame else None
+
+    @property
+    def linktypes(self) -> set[int]:
+        return self.reader.linktypes
+
+    @property
+    def isb_drops(self) -> dict[int, dict[str, int]]:
+        """Interface id -> the counters of its Interface Statistics Block."""
+        return self.reader.isb
 
     def _read(self) -> bool:
         chunk = os.pread(self.fd, READ_CHUNK, self.read_pos)
@@ -152,98 +167,21 @@ class PcapngFollower:
         buf = self.pending
         size = len(buf)
         off = 0
-        unpack = struct.unpack_from
-        while off + 12 <= size and len(out) < max_records:
-            if buf[off : off + 4] == PCAPNG_SHB:
-                bom = buf[off + 8 : off + 12]
-                if bom == b"\x4d\x3c\x2b\x1a":
-                    self.endian = "<"
-                elif bom == b"\x1a\x2b\x3c\x4d":
-                    self.endian = ">"
-                else:
-                    self.error = f"corrupt section header after frame {self.frames}"
-                    break
-                self.ifaces = []
-            e = self.endian
-            btype, blen = unpack(e + "II", buf, off)
-            if blen < 12 or blen % 4 or blen > MAX_BLOCK:
-                self.error = f"corrupt block after frame {self.frames} (length {blen})"
-                break
-            end = off + blen
-            if end > size:
-                break  # not written completely yet
-            body = off + 8
-            if btype == 6 or btype == 2:  # Enhanced / obsolete Packet Block
-                if btype == 6:
-                    iid, hi, lo, cap, orig = unpack(e + "IIIII", buf, body)
-                else:
-                    iid, _d, hi, lo, cap, orig = unpack(e + "HHIIII", buf, body)
-                if iid >= len(self.ifaces) or body + 20 + cap > end - 4:
-                    self.error = f"corrupt packet block at frame {self.frames + 1}"
-                    break
-                itf = self.ifaces[iid]
-                self.frames += 1
-                ts = ((hi << 32) | lo) * itf.tsres + itf.tsoffset
-                if self.first_ts is None:
-                    self.first_ts = ts
-                self.last_ts = ts
-                out.append((self.index, self.frames, ts, itf.linktype,
-                            buf[body + 20 : body + 20 + cap], orig))  # fmt: skip
-            elif btype == 3:  # Simple Packet Block
-                if not self.ifaces:
-                    self.error = "simple packet block before any interface"
-                    break
-                (orig,) = unpack(e + "I", buf, body)
-                itf = self.ifaces[0]
-                cap = min(orig, end - 4 - (body + 4))
-                if itf.snaplen:
-                    cap = min(cap, itf.snaplen)
-                self.frames += 1
-                ts = self.last_ts or 0.0
-                out.append((self.index, self.frames, ts, itf.linktype,
-                            buf[body + 4 : body + 4 + cap], orig))  # fmt: skip
-            elif btype == 1:  # Interface Description Block
-                linktype, _r, snaplen = unpack(e + "HHI", buf, body)
-                tsres, tsoffset = 1e-6, 0
-                for code, val, olen in _options(buf, body + 8, end - 4, e):
-                    if code == 9 and olen >= 1:
-                        r = buf[val]
-                        tsres = 2.0 ** -(r & 0x7F) if r & 0x80 else 10.0**-r
-                    elif code == 14 and olen >= 8:
-                        (tsoffset,) = unpack(e + "q", buf, val)
-                self.ifaces.append(Interface(linktype, snaplen, tsres, tsoffset))
-                self.linktypes.add(linktype)
-            elif btype == 5:  # Interface Statistics Block
-                iid = unpack(e + "I", buf, body)[0]
-                stats: dict[str, int] = {}
-                names = {4: "ifrecv", 5: "ifdrop", 6: "filteraccept", 7: "osdrop", 8: "usrdeliv"}
-                for code, val, olen in _options(buf, body + 12, end - 4, e):
-                    if code in names and olen >= 8:
-                        stats[names[code]] = unpack(e + "Q", buf, val)[0]
-                self.isb_drops[iid] = stats
-            off = end
+        reader = self.reader
+        try:
+            while off + 12 <= size and len(out) < max_records:
+                end, pkt = reader.next(buf, off, size)
+                if end < 0:
+                    break  # not written completely yet
+                if pkt is not None:
+                    ts, linktype, start, stop, wirelen = pkt
+                    out.append((self.index, reader.frame, ts, linktype, buf[start:stop], wirelen))
+                off = end
+        except pcapng.PcapngError as exc:
+            self.error = str(exc)
         self.offset += off
         self.pending = buf[off:]
         return self.error is None
-
-
-def _options(buf: bytes, opt: int, end: int, e: str) -> Iterator[tuple[int, int, int]]:
-    while opt + 4 <= end:
-        code, olen = struct.unpack_from(e + "HH", buf, opt)
-        if code == 0:
-            return
-        yield code, opt + 4, olen
-        opt += 4 + ((olen + 3) & ~3)
-
-
-def _block(btype: int, body: bytes) -> bytes:
-    body += b"\0" * (-len(body) % 4)
-    n = len(body) + 12
-    return struct.pack("<II", btype, n) + body + struct.pack("<I", n)
-
-
-def _option(code: int, value: bytes) -> bytes:
-    return struct.pack("<HH", code, len(value)) + value + b"\0" * (-len(value) % 4)
 
 
 # -- the ring ------------------------------------------------------------------------------
@@ -822,11 +760,9 @@ class _ScapyRingWriter:
         self.kept: list[Path] = []
 
     def open(self) -> None:
-        try:
-            import scapy.arch  # noqa: F401  (sets conf.L2listen for this platform)
-            from scapy.config import conf
-        except ImportError as exc:
-            raise LiveCaptureError(f"neither dumpcap nor scapy is available ({exc})") from None
+        import scapy.arch  # noqa: F401  (sets conf.L2listen for this platform)
+        from scapy.config import conf
+
         if self.cap.netns:
             raise LiveCaptureError("the scapy backend cannot enter a network namespace")
         try:
@@ -875,11 +811,9 @@ class _ScapyRingWriter:
         # full packets (face images included): 0600, new, never through a link
         assert self.cap._dir is not None
         fh = self.cap._dir.open_new(name)
-        shb = _block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)
-                     + _option(4, b"netscan live capture (scapy)") + _option(0, b""))  # fmt: skip
-        idb = _block(1, struct.pack("<HHI", self.linktype, 0, self.cap.snaplen or 262144)
-                     + _option(2, self.cap.iface.encode()) + _option(9, b"\x09")
-                     + _option(0, b""))  # fmt: skip
+        shb = pcapng.section_header("netscan live capture (scapy)")
+        idb = pcapng.interface_description(self.linktype, self.cap.snaplen or pcapng.SNAPLEN,
+                                           tsresol=9, name=self.cap.iface)  # fmt: skip
         fh.write(shb + idb)
         fh.flush()
         self.fh = fh
@@ -899,11 +833,8 @@ class _ScapyRingWriter:
         if self.fh is None:
             return
         self._stats()
-        isb = _block(5, struct.pack("<III", 0, *_ticks(time.time()))
-                     + _option(4, struct.pack("<Q", self.received))
-                     + _option(5, struct.pack("<Q", 0))
-                     + _option(7, struct.pack("<Q", self.dropped))
-                     + _option(0, b""))  # fmt: skip
+        isb = pcapng.interface_statistics(0, time.time(), {4: self.received, 5: 0,
+                                                           7: self.dropped}, tsresol=9)  # fmt: skip
         self.fh.write(isb)
         self.fh.flush()
         os.fsync(self.fh.fileno())
@@ -930,8 +861,8 @@ class _ScapyRingWriter:
                         break
                     wirelen = len(data)
                     data = data[:snap]
-                    hi, lo = _ticks(ts if ts is not None else time.time())
-                    block = _block(6, struct.pack("<IIIII", 0, hi, lo, len(data), wirelen) + data)
+                    block = pcapng.enhanced_packet(0, ts if ts is not None else time.time(),
+                                                   data, wirelen, tsresol=9)  # fmt: skip
                     fh.write(block)
                     self.size += len(block)
                     self.packets += 1
@@ -952,8 +883,3 @@ class _ScapyRingWriter:
                 with cap._lock:
                     cap.drops = Drops(received=self.received, kernel=self.dropped, source="socket")
                 cap._writer_done.set()
-
-
-def _ticks(ts: float) -> tuple[int, int]:
-    n = int(round(ts * 1e9))
-    return n >> 32, n & 0xFFFFFFFF

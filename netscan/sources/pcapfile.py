@@ -19,6 +19,16 @@ from typing import NamedTuple
 
 from netscan import limits
 from netscan.sources.gzstream import GzipStream
+from netscan.sources.pcapng import (
+    MAX_BLOCK,
+    PACKET_BLOCKS,
+    SHB_MAGIC,
+    BlockReader,
+    Interface,
+    PcapngError,
+    endian_of,
+    read_idb,
+)
 
 PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
@@ -26,10 +36,10 @@ PCAP_MAGICS = {
     b"\x4d\x3c\xb2\xa1": ("<", 1e-9),
     b"\xa1\xb2\x3c\x4d": (">", 1e-9),
 }
-PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
+PCAPNG_SHB = SHB_MAGIC
 GZIP_MAGIC = b"\x1f\x8b"
 RELEASE_EVERY = 32 * 1024 * 1024  # give read pages of a mapped file back this often
-MAX_BLOCK = 64 * 1024 * 1024  # larger pcapng blocks (and streamed pcap records) are corrupt
+# MAX_BLOCK (from pcapng): larger pcapng blocks (and streamed pcap records) are corrupt
 STREAM_WINDOW = 1 << 20  # decompressed bytes added to a streamed file's window at a time
 
 
@@ -55,13 +65,6 @@ class Segment(NamedTuple):
     stop: int | None
     frame0: int  # frames before the segment
     state: tuple[str, list[Interface]] | None  # pcapng: byte order and interfaces so far
-
-
-class Interface(NamedTuple):
-    linktype: int
-    snaplen: int
-    tsres: float  # seconds per timestamp unit
-    tsoffset: int  # seconds
 
 
 def _open_bytes(path: Path, gunzip: int, ratio: int) -> bytes | mmap.mmap | GzipStream:
@@ -142,8 +145,7 @@ class CaptureFile:
             if len(self.buf) < 12:
                 self.close()
                 raise CaptureError(f"{self.path}: pcapng header cut short")
-            bom = bytes(self.buf[8:12])
-            if bom not in (b"\x4d\x3c\x2b\x1a", b"\x1a\x2b\x3c\x4d"):
+            if endian_of(bytes(self.buf[8:12])) is None:
                 self.close()
                 raise CaptureError(f"{self.path}: pcapng byte-order magic is wrong")
         else:
@@ -203,44 +205,26 @@ class CaptureFile:
                     seg_start, seg_frame = off, frame
             cuts.append(Segment(seg_start, None, seg_frame, None))
             return cuts
-        off, frame, endian = 0, 0, "<"
-        ifaces: list[Interface] = []
+        off = 0
+        reader = BlockReader(check_trailer=False)
         seg = Segment(0, None, 0, ("<", []))
         while off + 12 <= size:
-            if bytes(buf[off : off + 4]) == PCAPNG_SHB:
-                endian = "<" if bytes(buf[off + 8 : off + 12]) == b"\x4d\x3c\x2b\x1a" else ">"
-                ifaces = []
-            btype, blen = struct.unpack_from(endian + "II", buf, off)
-            if blen < 12 or off + blen > size:
+            try:
+                btype, blen = reader.header(buf, off)
+            except PcapngError:
                 break
-            if btype in (2, 3, 6):
-                frame += 1
-            elif btype == 1:
-                ifaces.append(self._idb(buf, off + 8, off + blen, endian))
+            if off + blen > size:
+                break
+            if btype in PACKET_BLOCKS:
+                reader.frame += 1
+            elif btype == 1:  # Interface Description Block
+                reader.ifaces.append(read_idb(buf, off + 8, off + blen, reader.endian))
             off += blen
-            if off - seg.start >= target and len(cuts) < parts - 1 and btype in (2, 3, 6):
+            if off - seg.start >= target and len(cuts) < parts - 1 and btype in PACKET_BLOCKS:
                 cuts.append(Segment(seg.start, off, seg.frame0, seg.state))
-                seg = Segment(off, None, frame, (endian, list(ifaces)))
+                seg = Segment(off, None, reader.frame, reader.state())
         cuts.append(seg)
         return cuts
-
-    @staticmethod
-    def _idb(buf: bytes | mmap.mmap, body: int, end: int, endian: str) -> Interface:
-        linktype, _res, snaplen = struct.unpack_from(endian + "HHI", buf, body)
-        tsres, tsoffset = 1e-6, 0
-        opt = body + 8
-        while opt + 4 <= end - 4:
-            code, olen = struct.unpack_from(endian + "HH", buf, opt)
-            if code == 0:
-                break
-            val = opt + 4
-            if code == 9 and olen >= 1:
-                r = buf[val]
-                tsres = 2.0 ** -(r & 0x7F) if r & 0x80 else 10.0**-r
-            elif code == 14 and olen >= 8:
-                (tsoffset,) = struct.unpack_from(endian + "q", buf, val)
-            opt = val + ((olen + 3) & ~3)
-        return Interface(linktype, snaplen, tsres, tsoffset)
 
     def _release(self, upto: int) -> int:
         """Let the kernel drop the mapped pages already read: memory stays flat however
@@ -394,8 +378,9 @@ class CaptureFile:
             chunk_end = 1 << 62  # the window moves; the stream's end ends the loop
         off = start
         endian, ifaces = state if state is not None else ("<", [])
-        ifaces = list(ifaces)
-        last_ts = 0.0
+        reader = BlockReader(endian, ifaces, frame)
+        reader.linktypes = self.linktypes
+        step = reader.next
         index = self.index
         release_at = off + RELEASE_EVERY
         try:
@@ -411,83 +396,34 @@ class CaptureFile:
                         if off == size:
                             break
                     self._cut(
-                        stream, f"truncated block after frame {frame}; analysed up to the cut"
+                        stream,
+                        f"truncated block after frame {reader.frame}; analysed up to the cut",
                     )
                     break
-                raw_type = bytes(buf[off : off + 4])
-                if raw_type == PCAPNG_SHB:
-                    bom = bytes(buf[off + 8 : off + 12])
-                    if bom == b"\x4d\x3c\x2b\x1a":
-                        endian = "<"
-                    elif bom == b"\x1a\x2b\x3c\x4d":
-                        endian = ">"
-                    else:
-                        self.warn(f"corrupt section header after frame {frame}; analysed up to it")
-                        break
-                    ifaces = []
-                btype, blen = struct.unpack_from(endian + "II", buf, off)
-                if blen < 12 or blen % 4 or blen > MAX_BLOCK:
-                    self.warn(
-                        f"corrupt block after frame {frame} (length {blen}); analysed up to it"
-                    )
+                try:
+                    end, pkt = step(buf, off, size)
+                except PcapngError as exc:
+                    self.warn(f"{exc}; analysed up to it")
                     break
-                end = off + blen
-                if end > size:
+                if end < 0:
                     if stream is not None:
-                        more = self._refill(stream, buf, off, end - size)
+                        need = reader.header(buf, off)[1] - (size - off)
+                        more = self._refill(stream, buf, off, need)
                         if more is not None:
                             buf, off, size = more, 0, len(more)
                             continue
                     self._cut(
                         stream,
-                        f"truncated last block (after frame {frame}); analysed up to the cut",
+                        f"truncated last block (after frame {reader.frame}); analysed up to the cut",
                     )
                     break
-                (trailer,) = struct.unpack_from(endian + "I", buf, end - 4)
-                if trailer != blen:
-                    self.warn(
-                        f"corrupt block after frame {frame} (length mismatch); analysed up to it"
-                    )
-                    break
-                body = off + 8
-                if btype == 6 or btype == 2:  # Enhanced Packet Block, obsolete Packet Block
-                    if btype == 6:
-                        iid, hi, lo, cap, orig = struct.unpack_from(endian + "IIIII", buf, body)
-                    else:
-                        iid, _drops, hi, lo, cap, orig = struct.unpack_from(
-                            endian + "HHIIII", buf, body
-                        )
-                    if iid >= len(ifaces) or body + 20 + cap > end - 4:
-                        self.warn(f"corrupt packet block at frame {frame + 1}; analysed up to it")
-                        break
-                    itf = ifaces[iid]
-                    frame += 1
-                    last_ts = ((hi << 32) | lo) * itf.tsres + itf.tsoffset
+                if pkt is not None:
+                    ts = pkt[0]
                     if self.first_ts is None:
-                        self.first_ts = last_ts
+                        self.first_ts = ts
                     if stream is None:
                         self.position = end
-                    data = buf[body + 20 : body + 20 + cap]
-                    yield (index, frame, last_ts, itf.linktype, data, orig)
-                elif btype == 3:  # Simple Packet Block
-                    if not ifaces:
-                        self.warn("simple packet block before any interface; analysed up to it")
-                        break
-                    (orig,) = struct.unpack_from(endian + "I", buf, body)
-                    itf = ifaces[0]
-                    avail = end - 4 - (body + 4)
-                    cap = min(orig, avail)
-                    if itf.snaplen:
-                        cap = min(cap, itf.snaplen)
-                    frame += 1
-                    if stream is None:
-                        self.position = end
-                    data = buf[body + 4 : body + 4 + cap]
-                    yield (index, frame, last_ts, itf.linktype, data, orig)
-                elif btype == 1:  # Interface Description Block
-                    itf = self._idb(buf, body, end, endian)
-                    ifaces.append(itf)
-                    self.linktypes.add(itf.linktype)
+                    yield (index, reader.frame, ts, pkt[1], buf[pkt[2] : pkt[3]], pkt[4])
                 off = end
         finally:
-            self._done(frame, last_ts if frame else None, stream)
+            self._done(reader.frame, reader.last_ts if reader.frame else None, stream)

@@ -42,6 +42,7 @@ from netscan.events import (
 )
 from netscan.flow import NO_APP, TCP, UDP, Flow
 from netscan.sources.zeekfmt import LogStats, log_kind, read_log
+from netscan.util import sha256_file
 
 # the logs read, in the order they are read
 ORDER = ("dhcp", "conn", "x509", "dns", "quic", "ssl", "http", "files", "software",
@@ -331,10 +332,7 @@ class ZeekSource:
         self.premises = premises
         for fi, path in enumerate(self.logs):
             stats = LogStats(str(path))
-            h = hashlib.sha256()
-            with path.open("rb") as fh:
-                while chunk := fh.read(1 << 20):
-                    h.update(chunk)
+            digest = sha256_file(path)
             kind = log_kind(path)
             handler = getattr(self, "_" + kind, None)
             for line, rec in read_log(path, stats, WANTED.get(kind)):
@@ -347,7 +345,7 @@ class ZeekSource:
                     self.dissector_errors[f"zeek:{kind}"] = (
                         self.dissector_errors.get(f"zeek:{kind}", 0) + 1
                     )
-            self.inputs.append(ZeekInput(str(path), stats.kind or kind, h.hexdigest(),
+            self.inputs.append(ZeekInput(str(path), stats.kind or kind, digest,
                                          path.stat().st_size, stats))  # fmt: skip
             if stats.dropped() or stats.cut_fields:
                 self.warnings.append(

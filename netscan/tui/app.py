@@ -20,8 +20,10 @@ from textual.widgets import Footer, TabbedContent, TabPane
 from textual.worker import Worker, get_current_worker
 
 from netscan import i18n
+from netscan.analysis.finding import Finding
 from netscan.analyze import Analyzer, Options, Result
 from netscan.i18n import N_, _
+from netscan.inventory.model import Role
 from netscan.safefile import safe_name, write_private
 from netscan.tui.lang import translate_bindings
 from netscan.tui.messages import AnalysisFailed, AnalysisProgress, ExportDone, SnapshotReady
@@ -50,21 +52,11 @@ SNAPSHOT_INTERVAL = 0.5  # seconds between UI updates while the analysis streams
 FILE_BATCH = 5000
 
 
-def _optional(module: str) -> Any:
-    try:
-        return __import__(module, fromlist=["_"])
-    except ImportError:
-        return None
+def evidence_extractor() -> Callable[[dict[str, Any], str, list[str], str], Any]:
+    """``extract(report, finding_id, files, output)`` of ``netscan evidence``."""
+    from netscan.report.evidence_cli import extract
 
-
-def evidence_extractor() -> Callable[[dict[str, Any], str, list[str], str], Any] | None:
-    """``extract(report, finding_id, files, output)`` of the evidence module, when present."""
-    for name in ("netscan.report.evidence", "netscan.report.evidence_cli"):
-        module = _optional(name)
-        fn = getattr(module, "extract", None) if module is not None else None
-        if callable(fn):
-            return fn
-    return None
+    return extract
 
 
 class NetscanApp(App[int]):
@@ -395,8 +387,7 @@ class NetscanApp(App[int]):
     # -- exports ---------------------------------------------------------------------------
 
     def default_report_path(self) -> Path:
-        ext = "html" if _optional("netscan.report.html_report") is not None else "json"
-        return self.export_dir / f"netscan-report-{time.strftime('%Y%m%d-%H%M%S')}.{ext}"
+        return self.export_dir / f"netscan-report-{time.strftime('%Y%m%d-%H%M%S')}.html"
 
     def deliver_screenshot(
         self,
@@ -453,9 +444,10 @@ class NetscanApp(App[int]):
                                     [(m.number, m.capture_ts, m.note) for m in list(self.marks)],
                                     self.mark_window)  # fmt: skip
             self._case_report(report)
-            html = _optional("netscan.report.html_report")
-            if html is not None and not path.endswith(".json"):
-                html.write(report, path, analyst=None, lang=self.langs)
+            if not path.endswith(".json"):
+                from netscan.report import html_report
+
+                html_report.write(report, path, analyst=None, lang=self.langs)
             else:
                 json_report.write(report, path)
             if self.marks:
@@ -523,15 +515,14 @@ class NetscanApp(App[int]):
             findings.refresh_findings(snap.findings)
             self.main.query_one(DevicesPane).show(snap)
 
-    def _apply_case_overrides(self, findings: list[dict[str, Any]]) -> None:
+    def _apply_case_overrides(self, findings: list[Finding]) -> None:
         from netscan.tui.widgets.devices import DevicesPane
 
         if not self.case_overrides:
             return
-        from netscan.case.casework import apply_overrides, effective_overrides
+        from netscan.case.casework import apply_finding_overrides, effective_overrides
 
-        apply_overrides({"devices": [], "findings": findings}, self.case_overrides,
-                        self.case_finding_keys)  # fmt: skip
+        apply_finding_overrides(findings, self.case_overrides, self.case_finding_keys)
         per_device: dict[str, dict[str, str]] = {}
         for (kind, target, field), o in effective_overrides(self.case_overrides).items():
             if kind == "device":
@@ -571,8 +562,8 @@ class NetscanApp(App[int]):
             if finding is None:
                 self.notify("Select a finding first.")
                 return
-            kind, target = "finding", str(finding.get("id", ""))
-            label = f"{finding.get('level')}: {finding.get('device_label')}"
+            kind, target = "finding", finding.id
+            label = f"{finding.level.value}: {finding.device_label}"
         else:
             key = self.main.query_one(DevicesPane).selected
             if key is None:
@@ -603,15 +594,12 @@ class NetscanApp(App[int]):
         self.push_screen(OverrideScreen(kind, target, label, case.get("analyst") or ""), chosen)
 
     def action_export_evidence(self) -> None:
-        if evidence_extractor() is None:
-            self.notify("Evidence export is not available in this build.", severity="warning")
-            return
         finding = self.main.query_one(FindingsPane).selected
         snap = self.snapshot
         if finding is None or snap is None or snap.result is None or not self.paths:
             self.notify("Select a finding (after the analysis of files) to export its evidence.")
             return
-        fid = str(finding.get("id", "finding"))
+        fid = finding.id or "finding"
         default = str(self.export_dir / f"evidence-{filename(fid)}.pcapng")
         result = snap.result
 
@@ -628,8 +616,6 @@ class NetscanApp(App[int]):
 
         extract = evidence_extractor()
         try:
-            if extract is None:
-                raise RuntimeError("evidence export is not available")
             count, _warnings = extract(json_report.build(result), finding_id, self.paths, path)
         except Exception as exc:
             self.post_message(ExportDone("evidence", path, f"{type(exc).__name__}: {exc}"))
@@ -654,7 +640,7 @@ class NetscanApp(App[int]):
         yield SystemCommand("Devices with findings", "Filter the devices table",
                             lambda: pane.set_filter(level="finding"))  # fmt: skip
         yield SystemCommand("Cameras, NVRs and face terminals", "Filter the devices table",
-                            lambda: pane.set_filter(text="", role="camera"))  # fmt: skip
+                            lambda: pane.set_filter(text="", role=Role.CAMERA))  # fmt: skip
         yield SystemCommand("Clear device filters", "Show every device",
                             lambda: pane.set_filter("", "any", "any", "any"))  # fmt: skip
         yield SystemCommand("Toggle light/dark", "Switch theme", self.action_toggle_theme)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from datetime import datetime
 from typing import Any
 
@@ -38,7 +37,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--site", metavar="SITE", help="site for analyst overrides (with --case)")
     p.add_argument("--store", metavar="PATH|URL", help="case store (default under XDG data)")
     p.add_argument("--analyst", metavar="NAME", help="analyst name for overrides")
-    from netscan.cli import add_lang_option
+    from netscan.cliargs import add_lang_option
 
     add_lang_option(p, "TUI and its exported reports")
     p.set_defaults(handler=run)
@@ -46,7 +45,7 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from netscan.analyze import Options
-    from netscan.cli import EXIT_OK, EXIT_USAGE, UsageError, langs_of, limits_from_args
+    from netscan.cliargs import EXIT_OK, UsageError, langs_of, limits_from_args
     from netscan.sources.pcapfile import CaptureFile
 
     if not args.files and not args.interface:
@@ -55,11 +54,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("give capture files or -i IFACE, not both")
     live = None
     if args.interface:
-        try:
-            from netscan.sources import live
-        except ImportError:
-            print("netscan: error: live capture is unavailable in this build", file=sys.stderr)
-            return EXIT_USAGE
+        from netscan.sources import live
     for path in args.files:  # fail here, on the terminal, rather than inside the app
         CaptureFile(path).close()
     if args.mark_window <= 0:

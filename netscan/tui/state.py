@@ -13,13 +13,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from netscan.analysis.finding import Destination, Finding
 from netscan.analyze import Result
-from netscan.inventory.model import Conversation
+from netscan.i18n import size
+from netscan.inventory.model import LOCAL_SINK_ROLES, Conversation
 from netscan.untrusted import display
+from netscan.util import parse_iso
 
-LEVEL_RANK = {"confirmed": 3, "likely": 2, "possible": 1}
-LEVELS = ("confirmed", "likely", "possible")
-HUB_ROLES = ("nvr", "edge-server")
+HUB_ROLES = LOCAL_SINK_ROLES  # recorders and edge boxes: the hubs of the graph
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +102,7 @@ class Snapshot:
     country: str | None
     devices: dict[str, DeviceView]
     endpoints: dict[str, EndpointInfo]
-    findings: list[dict[str, Any]]
+    findings: list[Finding]
     warnings: list[str]
     capture_first: float | None
     capture_last: float | None
@@ -120,11 +121,11 @@ def _files(result: Result) -> list[str]:
     return [i.path for i in result.inputs]
 
 
-def finding_rank(f: dict[str, Any]) -> tuple[int, int]:
-    return (LEVEL_RANK.get(str(f.get("level", "")), 0), int(f.get("bytes_up", 0) or 0))
+def finding_rank(f: Finding) -> tuple[int, int]:
+    return (f.level.rank, f.bytes_up)
 
 
-def sort_findings(findings: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
     """Most serious first: level, then bytes sent."""
     return sorted(findings, key=finding_rank, reverse=True)
 
@@ -160,12 +161,12 @@ def build_snapshot(
     findings = sort_findings(copy.deepcopy(result.findings))
     level_of: dict[str, tuple[int, str, int]] = {}
     for f in findings:
-        mac = str(f.get("device_mac") or "")
-        rank = LEVEL_RANK.get(str(f.get("level", "")), 0)
+        mac = f.device_mac or ""
+        rank = f.level.rank
         old = level_of.get(mac, (0, "", 0))
         level_of[mac] = (
             max(old[0], rank),
-            old[1] if old[0] >= rank else str(f["level"]),
+            old[1] if old[0] >= rank else f.level.value,
             old[2] + 1,
         )
     first: float | None = None
@@ -371,8 +372,8 @@ def build_graph(snap: Snapshot, limit: int = 400) -> GraphNode:
     devices = snap.devices
     face_dests: dict[str, set[str]] = {}
     for f in snap.findings:
-        ip = str((f.get("destination") or {}).get("ip") or "")
-        face_dests.setdefault(str(f.get("device_mac") or ""), set()).add(ip)
+        ip = f.destination.ip or ""
+        face_dests.setdefault(f.device_mac or "", set()).add(ip)
     feeders: dict[str, dict[str, int]] = {}  # hub -> device -> bytes
     gateways: dict[str, set[str]] = {}  # gateway device -> devices using it off-site
     for key, view in devices.items():
@@ -446,12 +447,7 @@ def graph_text(node: GraphNode, prefix: str = "", last: bool = True, top: bool =
 # -- formatting ----------------------------------------------------------------------------
 
 
-def human_bytes(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
+human_bytes = size  # a byte count in decimal units, the number written the locale's way
 
 
 def clock(ts: float | None) -> str:
@@ -472,21 +468,13 @@ def stamp(ts: float | None) -> str:
         return "?"
 
 
-def finding_path(f: dict[str, Any]) -> str:
+def finding_path(f: Finding) -> str:
     """The path of a finding as one safe line (labels come from the network)."""
-    parts = []
-    for p in f.get("path") or []:
-        parts.append(
-            display(p.get("label") or p.get("mac") or p.get("ip") or p)
-            if isinstance(p, dict)
-            else display(p)
-        )
-    return " → ".join(parts)
+    return " → ".join(display(p.get("label") or p.get("mac") or p.get("ip") or p) for p in f.path)
 
 
-def destination_label(d: dict[str, Any]) -> str:
-    names = d.get("names") or []
-    return str(d.get("provider") or (names[0] if names else "") or d.get("ip") or "?")
+def destination_label(d: Destination) -> str:
+    return str(d.provider or (d.names[0] if d.names else "") or d.ip or "?")
 
 
 def to_ts(value: Any) -> float | None:
@@ -495,19 +483,14 @@ def to_ts(value: Any) -> float | None:
         return None
     if isinstance(value, (int, float)):
         return float(value)
-    from datetime import datetime
-
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+    return parse_iso(value)
 
 
-def finding_bursts(f: dict[str, Any]) -> list[Burst]:
-    bursts = parse_bursts(f.get("bursts"), destination_label(f.get("destination") or {}))
-    if not bursts and isinstance(f.get("bursts"), list):
+def finding_bursts(f: Finding) -> list[Burst]:
+    bursts = parse_bursts(f.bursts, destination_label(f.destination))
+    if not bursts and isinstance(f.bursts, list):
         # bursts given as ISO timestamps in dicts
-        for b in f["bursts"]:
+        for b in f.bursts:
             if isinstance(b, dict):
                 start = to_ts(b.get("start") or b.get("ts") or b.get("first_ts"))
                 if start is not None:

@@ -1,9 +1,429 @@
-//! HTTP/1.x and RTSP message heads: the event builders of `netscan/dissectors/http.py` and
-//! `rtsp.py` on a parsed [`Head`]. The stream framing (bodies, chunked coding, interleaved
-//! RTSP frames, resynchronisation after gaps) is still done by the Python stream parsers.
+//! HTTP/1.x over TCP (the port of `netscan/dissectors/http.py`): request and response
+//! heads, and capture of interesting request bodies; and the RTSP realm.
+//!
+//! One [`HttpStream`] per TCP flow. Requests give `HttpRequestEvent` as soon as their header
+//! block is complete, responses give `HttpResponseEvent`. Bodies are skipped using
+//! Content-Length, chunked coding or (responses) the end of the connection; request bodies
+//! that may carry pictures or structured data (image/*, multipart/*, JSON, XML,
+//! octet-stream, or an upload-like path), and any other request body that starts with a
+//! picture signature (JPEG, PNG, GIF, WebP), are reassembled, de-chunked, up to `body_cap`
+//! bytes and reported as `HttpBodyEvent`; so are the response bodies of the polls whose
+//! path starts with one of [`RESPONSE_CAPTURE_PREFIXES`] (method "RESPONSE").
+//!
+//! Messages are classified by their start line rather than by direction, so a flow whose
+//! client side was guessed wrong still yields the right event types.
 
+use std::collections::VecDeque;
+
+use super::framer::{BodyMode, Framer, Kind, Piece};
 use super::text::{media_type, py_strip, Head, MAX_HEADER_DICT};
-use crate::events::{Event, HttpRequestEvent, HttpResponseEvent};
+use crate::events::{Event, HttpBodyEvent, HttpRequestEvent, HttpResponseEvent};
+
+/// Request (and kept response) bodies are reassembled up to this many bytes.
+pub const DEFAULT_BODY_CAP: usize = 8 * 1024 * 1024;
+/// Messages after which a flow is no longer parsed (unless its last request was worth it).
+pub const DEFAULT_MAX_MESSAGES: usize = 50;
+/// What the engine uses (`registry.HTTP_MAX_MESSAGES`): keep-alive devices poll for hours,
+/// their uploads come late.
+pub const HTTP_MAX_MESSAGES: usize = 5000;
+
+const VERSIONS: &[&str] = &["HTTP/"];
+/// Requests awaiting a response, and kept response paths, at most (oldest dropped).
+const PENDING: usize = 256;
+
+/// Media types whose request bodies are worth keeping (besides every image/* and multipart/*).
+const CAPTURE_TYPES: &[&str] = &[
+    "application/json",
+    "application/octet-stream",
+    "text/xml",
+    "application/xml",
+    "application/soap+xml",
+];
+/// Words in a request path that suggest an upload of pictures or recognition records.
+const CAPTURE_PATH_WORDS: &[&str] = &[
+    "upload", "face", "snap", "pic", "image", "img", "photo", "capture", "alarm", "event",
+    "person", "record", ".jpg", ".jpeg", ".png",
+];
+/// Responses whose bodies are kept: the commands an off-site server hands a device when it
+/// polls (ZKTeco ADMS "getrequest": user records, photos and face templates).
+pub const RESPONSE_CAPTURE_PREFIXES: &[&str] = &["/iclock/getrequest"];
+/// Leading bytes of picture formats: a body starting with one is kept whatever its headers say.
+const IMAGE_MAGIC: &[&[u8]] = &[b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a"];
+const SNIFF_BYTES: usize = 12;
+
+pub fn looks_like_image(prefix: &[u8]) -> bool {
+    if IMAGE_MAGIC.iter().any(|m| prefix.starts_with(m)) {
+        return true;
+    }
+    prefix.get(..4) == Some(b"RIFF") && prefix.get(8..12.min(prefix.len())) == Some(b"WEBP")
+}
+
+/// Whether a request body with this path and Content-Type should be reassembled.
+pub fn body_worth_capturing(path: &str, content_type: Option<&str>) -> bool {
+    let (mtype, _) = media_type(content_type);
+    if mtype.starts_with("image/") || mtype.starts_with("multipart/") {
+        return true;
+    }
+    if CAPTURE_TYPES.contains(&mtype.as_str())
+        || mtype.ends_with("+json")
+        || mtype.ends_with("+xml")
+    {
+        return true;
+    }
+    let lower = path.to_lowercase();
+    CAPTURE_PATH_WORDS.iter().any(|w| lower.contains(w))
+}
+
+#[derive(Debug, Clone)]
+struct Capture {
+    method: String,
+    path: String,
+    host: Option<String>,
+    content_type: Option<String>,
+    body: Vec<u8>,
+    first: u64,
+    last: u64,
+    /// kept only if the body turns out to be a picture
+    tentative: bool,
+}
+
+impl Capture {
+    fn event(self, frame: u64, complete: bool) -> Event {
+        Event::HttpBody(HttpBodyEvent {
+            method: self.method,
+            path: self.path,
+            host: self.host,
+            content_type: self.content_type,
+            first_frame: if self.first != 0 { self.first } else { frame },
+            last_frame: if self.last != 0 { self.last } else { frame },
+            body: self.body,
+            complete,
+        })
+    }
+
+    fn is_image(&self) -> bool {
+        looks_like_image(&self.body[..self.body.len().min(SNIFF_BYTES)])
+    }
+}
+
+fn push_bounded(q: &mut VecDeque<String>, v: String) {
+    if q.len() >= PENDING {
+        q.pop_front();
+    }
+    q.push_back(v);
+}
+
+/// The framing decisions of one flow (what `_decide` keeps in `http.py`).
+#[derive(Debug, Clone, Default)]
+struct Decider {
+    body_cap: usize,
+    /// methods of requests awaiting a response, and their paths
+    methods: VecDeque<String>,
+    paths: VecDeque<String>,
+    /// paths of responses whose body is kept
+    response_paths: VecDeque<String>,
+    /// a protocol switch was seen
+    stop_all: bool,
+}
+
+fn is_chunked(head: &Head) -> bool {
+    let values: Vec<&str> = head
+        .headers
+        .iter()
+        .filter(|(k, _)| k == "transfer-encoding")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    if values.is_empty() {
+        return false;
+    }
+    let joined = values.join(",");
+    let last = joined.split(',').map(py_strip).rfind(|c| !c.is_empty());
+    last.is_some_and(|c| c.to_lowercase() == "chunked")
+}
+
+impl Decider {
+    fn decide(&mut self, head: &Head) -> BodyMode {
+        if head.is_response {
+            self.decide_response(head)
+        } else {
+            self.decide_request(head)
+        }
+    }
+
+    fn decide_request(&mut self, head: &Head) -> BodyMode {
+        push_bounded(&mut self.methods, head.method.to_uppercase());
+        push_bounded(&mut self.paths, head.target.clone());
+        let (kind, length) = if is_chunked(head) {
+            (Kind::Chunked, 0)
+        } else {
+            let length = head.content_length().unwrap_or(0);
+            (if length > 0 { Kind::Length } else { Kind::None }, length)
+        };
+        // every request body is delivered; those not selected by their headers are only
+        // sniffed: a picture is kept whatever its headers say
+        let capture = if kind != Kind::None && self.body_cap > 0 {
+            self.body_cap
+        } else {
+            0
+        };
+        BodyMode::new(kind, length, capture)
+    }
+
+    fn decide_response(&mut self, head: &Head) -> BodyMode {
+        let status = head.status;
+        if (100..200).contains(&status) {
+            if status == 101 {
+                self.stop_all = true;
+                return BodyMode::new(Kind::Stop, 0, 0);
+            }
+            return BodyMode::NONE;
+        }
+        let method = self
+            .methods
+            .pop_front()
+            .unwrap_or_else(|| "GET".to_string());
+        let path = self.paths.pop_front().unwrap_or_default();
+        if method == "CONNECT" && (200..300).contains(&status) {
+            self.stop_all = true;
+            return BodyMode::new(Kind::Stop, 0, 0);
+        }
+        if method == "HEAD" || status == 204 || status == 304 {
+            return BodyMode::NONE;
+        }
+        let mut keep = 0;
+        if self.body_cap > 0 {
+            let lower = path.to_lowercase();
+            if RESPONSE_CAPTURE_PREFIXES
+                .iter()
+                .any(|p| lower.starts_with(p))
+            {
+                keep = self.body_cap;
+                push_bounded(&mut self.response_paths, path);
+            }
+        }
+        if is_chunked(head) {
+            return BodyMode::new(Kind::Chunked, 0, keep);
+        }
+        match head.content_length() {
+            Some(n) if n > 0 => BodyMode::new(Kind::Length, n, keep),
+            Some(_) => BodyMode::NONE,
+            None => BodyMode::new(Kind::Close, 0, keep),
+        }
+    }
+}
+
+/// Stream parser for one HTTP/1.x TCP flow.
+#[derive(Debug, Clone)]
+pub struct HttpStream {
+    max_messages: usize,
+    client: Framer,
+    server: Framer,
+    decider: Decider,
+    messages: usize,
+    last_request_worth: bool,
+    capture: Option<Capture>,
+    pub done: bool,
+    pieces: Vec<Piece>,
+}
+
+impl Default for HttpStream {
+    fn default() -> Self {
+        HttpStream::new(DEFAULT_MAX_MESSAGES, DEFAULT_BODY_CAP)
+    }
+}
+
+impl HttpStream {
+    pub fn new(max_messages: usize, body_cap: usize) -> Self {
+        HttpStream {
+            max_messages,
+            client: Framer::new(VERSIONS, false, None),
+            server: Framer::new(VERSIONS, false, None),
+            decider: Decider {
+                body_cap,
+                ..Decider::default()
+            },
+            messages: 0,
+            last_request_worth: false,
+            capture: None,
+            done: false,
+            pieces: Vec::new(),
+        }
+    }
+
+    /// Bytes held: the framers' buffers and the body being reassembled (memory tests).
+    pub fn held(&self) -> usize {
+        self.client.buffered()
+            + self.server.buffered()
+            + self.capture.as_ref().map_or(0, |c| c.body.len())
+    }
+
+    fn head_event(&mut self, head: &Head, mode: BodyMode) -> Event {
+        let content_type = head.get("content-type");
+        if head.is_response {
+            if mode.capture > 0 {
+                if let Some(path) = self.decider.response_paths.pop_front() {
+                    // a response body to keep: an HttpBodyEvent with method "RESPONSE"
+                    self.capture = Some(Capture {
+                        method: "RESPONSE".to_string(),
+                        path,
+                        host: None,
+                        content_type: content_type.map(str::to_string),
+                        body: Vec::new(),
+                        first: 0,
+                        last: 0,
+                        tentative: false,
+                    });
+                }
+            }
+            return head_event(head);
+        }
+        let worth = mode.capture > 0 && body_worth_capturing(&head.target, content_type);
+        self.last_request_worth = worth;
+        if mode.capture > 0 {
+            self.capture = Some(Capture {
+                method: head.method.clone(),
+                path: head.target.clone(),
+                host: head.get("host").map(str::to_string),
+                content_type: content_type.map(str::to_string),
+                body: Vec::new(),
+                first: 0,
+                last: 0,
+                tentative: !worth,
+            });
+        }
+        head_event(head)
+    }
+
+    /// In-order bytes of one direction, seen in frame `frame`.
+    pub fn feed(&mut self, data: &[u8], from_client: bool, frame: u64) -> Vec<Event> {
+        let mut events = Vec::new();
+        if self.done || data.is_empty() {
+            return events;
+        }
+        let mut pieces = std::mem::take(&mut self.pieces);
+        pieces.clear();
+        {
+            let decider = &mut self.decider;
+            let framer = if from_client {
+                &mut self.client
+            } else {
+                &mut self.server
+            };
+            framer.feed(data, &mut |h: &Head| decider.decide(h), &mut pieces);
+        }
+        // the framer may already be past several messages: only the body after the last
+        // head in this batch (or one begun in an earlier batch) is still being framed
+        let last_head = pieces
+            .iter()
+            .rposition(|p| matches!(p, Piece::Head(..)))
+            .map_or(-1, |i| i as isize);
+        for (index, piece) in pieces.drain(..).enumerate() {
+            match piece {
+                Piece::Head(head, mode) => {
+                    self.messages += 1;
+                    events.push(self.head_event(&head, mode));
+                }
+                Piece::Body(chunk) => {
+                    let Some(cap) = self.capture.as_mut() else {
+                        continue;
+                    };
+                    cap.body.extend_from_slice(&chunk);
+                    if cap.first == 0 {
+                        cap.first = frame;
+                    }
+                    cap.last = frame;
+                    if cap.tentative && cap.body.len() >= SNIFF_BYTES {
+                        self.sniff(from_client, index as isize > last_head);
+                    }
+                }
+                Piece::End(complete) => {
+                    if self.capture.as_ref().is_some_and(|c| c.tentative) {
+                        self.sniff(from_client, false);
+                    }
+                    if let Some(cap) = self.capture.take() {
+                        if !cap.body.is_empty() {
+                            events.push(cap.event(frame, complete));
+                        }
+                    }
+                }
+            }
+        }
+        self.pieces = pieces;
+        if self.decider.stop_all {
+            self.client.stop();
+            self.server.stop();
+        }
+        if self.capture.is_some() && !(self.client.capturing() || self.server.capturing()) {
+            // the body framing broke off (garbage, protocol switch): report what we have
+            events.extend(self.flush_incomplete(frame));
+        }
+        self.update_done();
+        events
+    }
+
+    /// Decide on a tentative capture from its first bytes: keep pictures, drop the rest;
+    /// `still_framing`: the framer of `from_client` is still on this very body.
+    fn sniff(&mut self, from_client: bool, still_framing: bool) {
+        let Some(cap) = self.capture.as_mut() else {
+            return;
+        };
+        if cap.is_image() {
+            cap.tentative = false;
+            self.last_request_worth = true;
+        } else {
+            self.capture = None;
+            if still_framing {
+                if from_client {
+                    self.client.drop_capture();
+                } else {
+                    self.server.drop_capture();
+                }
+            }
+        }
+    }
+
+    fn update_done(&mut self) {
+        if self.capture.is_some() {
+            return;
+        }
+        let both_gave_up = self.client.gave_up() && self.server.gave_up();
+        let enough = self.messages >= self.max_messages && !self.last_request_worth;
+        if both_gave_up || enough {
+            self.done = true;
+        }
+    }
+
+    /// Bytes of one direction were lost (never captured): what was being read there is
+    /// incomplete, and parsing picks up again at the next message.
+    pub fn gap(&mut self, from_client: bool, frame: u64) -> Vec<Event> {
+        if from_client {
+            let events = self.flush_incomplete(frame);
+            self.client.resync();
+            events
+        } else {
+            // responses were lost: their requests cannot be paired
+            self.decider.methods.clear();
+            self.server.resync();
+            Vec::new()
+        }
+    }
+
+    pub fn close(&mut self, frame: u64) -> Vec<Event> {
+        let events = self.flush_incomplete(frame);
+        self.done = true;
+        events
+    }
+
+    fn flush_incomplete(&mut self, frame: u64) -> Vec<Event> {
+        let Some(cap) = self.capture.take() else {
+            return Vec::new();
+        };
+        if cap.body.is_empty() || (cap.tentative && !cap.is_image()) {
+            return Vec::new();
+        }
+        vec![cap.event(frame, false)]
+    }
+}
 
 /// The request or response event for an HTTP head.
 pub fn head_event(head: &Head) -> Event {

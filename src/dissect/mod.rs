@@ -11,17 +11,19 @@
 //! Ported (parity-tested against the Python dissectors on the public captures, the demo and
 //! scenario captures, damaged copies and the Python unit cases): DNS, mDNS, LLMNR, DNS over
 //! TCP, NBNS, DHCP, DHCPv6, NTP, TLS (ClientHello with JA3/JA4, SSLv2 hellos, ServerHello,
-//! certificates), QUIC Initial, SSDP, SIP over UDP, HTTP message heads (request/response
-//! events from a header block) and the RTSP realm. Still in Python: the stream framing of
-//! HTTP, RTSP and SIP over TCP (bodies, chunked coding, interleaved frames, gaps),
-//! WS-Discovery and the vendor discovery protocols; the registry names them so that the
-//! engine hands their payloads over.
+//! certificates), QUIC Initial, SSDP, SIP over UDP, and the TCP streams of HTTP/1.x, RTSP
+//! and SIP (`framer`: heads across segments, Content-Length and chunked bodies, keep-alive
+//! sequences, RTSP interleaved frames, resynchronisation after lost bytes; `http`: upload
+//! bodies and the kept poll responses). Still in Python: WS-Discovery and the vendor
+//! discovery protocols; the registry names them so that the engine hands their payloads
+//! over.
 //!
 //! Python entry points take `bytes` payloads and a `Ctx` (or a tuple of its fields).
 
 pub mod dhcp;
 pub mod dhcpv6;
 pub mod dns;
+pub mod framer;
 pub mod http;
 pub mod nbns;
 pub mod ntp;
@@ -29,6 +31,7 @@ pub mod ntp;
 mod proptests;
 pub mod quic;
 pub mod registry;
+pub mod rtsp;
 pub mod sip;
 pub mod ssdp;
 pub mod text;
@@ -390,6 +393,169 @@ impl PyQuicInitialParser {
     }
 }
 
+/// The frame number of a `Ctx` (or of a tuple of its fields).
+fn ctx_frame(ctx: &Bound<'_, PyAny>) -> PyResult<u64> {
+    if let Ok(t) = ctx.cast::<pyo3::types::PyTuple>() {
+        return t.get_item(1)?.extract();
+    }
+    ctx.getattr(pyo3::intern!(ctx.py(), "frame"))?.extract()
+}
+
+/// Python-visible HTTP/1.x stream parser (same interface as `http.HttpStream`).
+#[pyclass(name = "HttpStream", module = "netscan._core")]
+struct PyHttpStream {
+    inner: http::HttpStream,
+}
+
+#[pymethods]
+impl PyHttpStream {
+    #[new]
+    #[pyo3(signature = (max_messages = http::DEFAULT_MAX_MESSAGES, body_cap = http::DEFAULT_BODY_CAP))]
+    fn new(max_messages: usize, body_cap: usize) -> Self {
+        Self {
+            inner: http::HttpStream::new(max_messages, body_cap),
+        }
+    }
+
+    fn feed<'py>(
+        &mut self,
+        py: Python<'py>,
+        data: PyBackedBytes,
+        ctx: &Bound<'py, PyAny>,
+        from_client: bool,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let frame = ctx_frame(ctx)?;
+        let inner = &mut self.inner;
+        run(py, ctx, || inner.feed(&data, from_client, frame))
+    }
+
+    fn gap<'py>(
+        &mut self,
+        py: Python<'py>,
+        ctx: &Bound<'py, PyAny>,
+        from_client: bool,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let frame = ctx_frame(ctx)?;
+        let inner = &mut self.inner;
+        run(py, ctx, || inner.gap(from_client, frame))
+    }
+
+    fn close<'py>(
+        &mut self,
+        py: Python<'py>,
+        ctx: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let frame = ctx_frame(ctx)?;
+        let inner = &mut self.inner;
+        run(py, ctx, || inner.close(frame))
+    }
+
+    #[getter]
+    fn done(&self) -> bool {
+        self.inner.done
+    }
+
+    /// Bytes held (framer buffers and the body being reassembled).
+    #[getter]
+    fn held(&self) -> usize {
+        self.inner.held()
+    }
+}
+
+/// Python-visible RTSP stream parser (same interface as `rtsp.RtspStream`).
+#[pyclass(name = "RtspStream", module = "netscan._core")]
+struct PyRtspStream {
+    inner: rtsp::RtspStream,
+}
+
+#[pymethods]
+impl PyRtspStream {
+    #[new]
+    #[pyo3(signature = (max_messages = rtsp::DEFAULT_MAX_MESSAGES))]
+    fn new(max_messages: usize) -> Self {
+        Self {
+            inner: rtsp::RtspStream::new(max_messages),
+        }
+    }
+
+    fn feed<'py>(
+        &mut self,
+        py: Python<'py>,
+        data: PyBackedBytes,
+        ctx: &Bound<'py, PyAny>,
+        from_client: bool,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let inner = &mut self.inner;
+        run(py, ctx, || inner.feed(&data, from_client))
+    }
+
+    fn close<'py>(
+        &mut self,
+        py: Python<'py>,
+        ctx: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let inner = &mut self.inner;
+        run(py, ctx, || inner.close())
+    }
+
+    #[getter]
+    fn done(&self) -> bool {
+        self.inner.done
+    }
+
+    #[getter]
+    fn held(&self) -> usize {
+        self.inner.held()
+    }
+}
+
+/// Python-visible SIP-over-TCP stream parser (same interface as `sip.SipStream`).
+#[pyclass(name = "SipStream", module = "netscan._core")]
+struct PySipStream {
+    inner: sip::SipStream,
+}
+
+#[pymethods]
+impl PySipStream {
+    #[new]
+    #[pyo3(signature = (max_messages = sip::DEFAULT_MAX_MESSAGES))]
+    fn new(max_messages: usize) -> Self {
+        Self {
+            inner: sip::SipStream::new(max_messages),
+        }
+    }
+
+    fn feed<'py>(
+        &mut self,
+        py: Python<'py>,
+        data: PyBackedBytes,
+        ctx: &Bound<'py, PyAny>,
+        from_client: bool,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let inner = &mut self.inner;
+        run(py, ctx, || inner.feed(&data, from_client))
+    }
+
+    fn close<'py>(
+        &mut self,
+        py: Python<'py>,
+        ctx: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let inner = &mut self.inner;
+        run(py, ctx, || inner.close())
+    }
+
+    #[getter]
+    fn done(&self) -> bool {
+        self.inner.done
+    }
+
+    #[getter]
+    fn held(&self) -> usize {
+        self.inner.held()
+    }
+}
+
 /// ClientHello body (or whole message) -> `[TlsClientHelloEvent]` or `[]`.
 #[pyfunction]
 #[pyo3(signature = (hs, ctx, quic = false))]
@@ -430,7 +596,7 @@ fn dissect_bench(
 ) -> PyResult<(f64, usize)> {
     let kind = match parser {
         "dns" | "mdns" | "llmnr" | "nbns" | "dhcp" | "dhcpv6" | "ntp" | "ssdp" | "sip" | "tls"
-        | "quic" | "tcp-dns" | "certificate" => parser.to_string(),
+        | "quic" | "tcp-dns" | "certificate" | "http" | "rtsp" | "tcp-sip" => parser.to_string(),
         other => {
             return Err(pyo3::exceptions::PyValueError::new_err(format!(
                 "no Rust parser {other:?}"
@@ -455,6 +621,9 @@ fn dissect_bench(
                     "tls" => tls::TlsStream::default().feed(p, true).len(),
                     "quic" => quic::QuicInitialParser::new().feed(p, true).len(),
                     "tcp-dns" => dns::DnsTcpStream::default().feed(p, true).len(),
+                    "http" => http::HttpStream::default().feed(p, true, 1).len(),
+                    "rtsp" => rtsp::RtspStream::default().feed(p, true).len(),
+                    "tcp-sip" => sip::SipStream::default().feed(p, true).len(),
                     _ => usize::from(x509::describe(p).is_some()),
                 };
             }
@@ -485,6 +654,10 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyDnsTcpStream>()?;
     m.add_class::<PyTlsStream>()?;
     m.add_class::<PyQuicInitialParser>()?;
+    m.add_class::<PyHttpStream>()?;
+    m.add_class::<PyRtspStream>()?;
+    m.add_class::<PySipStream>()?;
+    m.add("HTTP_MAX_MESSAGES", http::HTTP_MAX_MESSAGES)?;
     registry::register(m)?;
     Ok(())
 }

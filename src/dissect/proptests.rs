@@ -3,7 +3,9 @@
 
 use proptest::prelude::*;
 
-use super::{dhcp, dhcpv6, dns, http, nbns, ntp, quic, registry, sip, ssdp, text, tls, x509};
+use super::framer::{CHUNK_LINE_CAP, START_LINE_CAP, SYNC_SCAN};
+use super::text::HEADER_BLOCK_CAP;
+use super::{dhcp, dhcpv6, dns, http, nbns, ntp, quic, registry, rtsp, sip, ssdp, text, tls, x509};
 
 /// Well-formed seeds: a DNS response, an NBNS registration, a DHCP discover, a DHCPv6
 /// solicit and a TLS ClientHello record.
@@ -81,6 +83,72 @@ fn mutated() -> impl Strategy<Value = Vec<u8>> {
         })
 }
 
+/// Pieces of HTTP, RTSP and SIP streams: start lines, headers that frame bodies, chunk
+/// lines, interleaved frames, picture bytes, garbage.
+const TEXT_PIECES: &[&[u8]] = &[
+    b"GET /a HTTP/1.1\r\n",
+    b"POST /upload HTTP/1.1\r\n",
+    b"GET /iclock/getrequest?SN=1 HTTP/1.1\r\n",
+    b"HTTP/1.1 200 OK\r\n",
+    b"HTTP/1.0 101 Switching\r\n",
+    b"HTTP/1.1 100 Continue\r\n\r\n",
+    b"DESCRIBE rtsp://c/ RTSP/1.0\r\n",
+    b"RTSP/1.0 200 OK\r\n",
+    b"REGISTER sip:a SIP/2.0\r\n",
+    b"SIP/2.0 200 OK\r\n",
+    b"Content-Length: 5\r\n",
+    b"Content-Length: 70000\r\n",
+    b"l: 9\r\n",
+    b"Transfer-Encoding: chunked\r\n",
+    b"Content-Type: image/jpeg\r\n",
+    b"Content-Type: multipart/form-data; boundary=b\r\n",
+    b"CSeq: 3\r\n",
+    b"WWW-Authenticate: Digest realm=\"x\"\r\n",
+    b"\r\n",
+    b"\n",
+    b"5\r\nhello\r\n",
+    b"0\r\n\r\n",
+    b"fffffff\r\n",
+    b"$\x00\x00\x08abcdefgh",
+    b"$\x01\xff\xff",
+    b"\xff\xd8\xff\xe0JFIF\x00\x01\x02",
+    b"\x89PNG\r\n\x1a\n",
+    b"\x00\x01\x02\x03",
+    b" HTTP/1.1 junk",
+    b"X-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n",
+];
+
+/// A stream of pieces and random bytes, cut into segments, some after lost bytes:
+/// (segments as (from_client, gap before, bytes)).
+fn text_stream() -> impl Strategy<Value = Vec<(bool, bool, Vec<u8>)>> {
+    prop::collection::vec(
+        (
+            any::<bool>(),
+            prop::bool::weighted(0.05),
+            prop::collection::vec(
+                prop_oneof![
+                    4 => (0..TEXT_PIECES.len()).prop_map(|i| TEXT_PIECES[i].to_vec()),
+                    1 => prop::collection::vec(any::<u8>(), 0..40),
+                    1 => (1usize..5000).prop_map(|n| vec![b'z'; n]),
+                ],
+                0..12,
+            )
+            .prop_map(|v| v.concat()),
+        ),
+        0..60,
+    )
+}
+
+/// What any text stream parser may hold between feeds: per direction a header block or a
+/// start-line search window and one segment, plus the bodies being kept.
+fn text_bound(segment: usize, bodies: usize) -> usize {
+    let framing = HEADER_BLOCK_CAP
+        .max(SYNC_SCAN + START_LINE_CAP)
+        .max(CHUNK_LINE_CAP)
+        + 3;
+    2 * (framing + segment) + bodies
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
 
@@ -120,5 +188,63 @@ proptest! {
                 prop_assert!(name.len() <= 3 * 255);
             }
         }
+    }
+
+    #[test]
+    fn text_streams_never_panic_and_stay_bounded(segments in text_stream(), cap in 0usize..3000) {
+        let mut h = http::HttpStream::new(http::HTTP_MAX_MESSAGES, cap);
+        let mut r = rtsp::RtspStream::default();
+        let mut s = sip::SipStream::default();
+        let mut longest = 0;
+        for (from_client, gap, data) in &segments {
+            longest = longest.max(data.len());
+            if *gap {
+                let _ = h.gap(*from_client, 7);
+            }
+            for ev in h.feed(data, *from_client, 7) {
+                if let crate::events::Event::HttpBody(b) = ev {
+                    prop_assert!(b.body.len() <= cap);
+                }
+            }
+            let _ = r.feed(data, *from_client);
+            for ev in s.feed(data, *from_client) {
+                if let crate::events::Event::Sip(e) = ev {
+                    prop_assert!(e.body.len() <= 3 * sip::BODY_CAP);
+                }
+            }
+            prop_assert!(h.held() <= text_bound(longest, cap));
+            prop_assert!(r.held() <= text_bound(longest, 0));
+            prop_assert!(s.held() <= text_bound(longest, 2 * sip::BODY_CAP));
+        }
+        let _ = h.close(8);
+        let _ = s.close();
+        prop_assert!(h.done && r.close().is_empty());
+    }
+
+    #[test]
+    fn text_streams_give_the_same_heads_however_cut(
+        segments in text_stream(),
+        cuts in prop::collection::vec(any::<usize>(), 1..6),
+    ) {
+        // one direction, no lost bytes: where the segments end must not matter
+        let whole: Vec<u8> = segments.iter().flat_map(|(_, _, d)| d.clone()).collect();
+        let mut points: Vec<usize> = cuts.iter().map(|c| c % (whole.len() + 1)).collect();
+        points.push(0);
+        points.push(whole.len());
+        points.sort_unstable();
+        let mut one = http::HttpStream::new(http::HTTP_MAX_MESSAGES, 1000);
+        let mut cut = http::HttpStream::new(http::HTTP_MAX_MESSAGES, 1000);
+        let a = one.feed(&whole, true, 1);
+        let mut b = Vec::new();
+        for w in points.windows(2) {
+            b.extend(cut.feed(&whole[w[0]..w[1]], true, 1));
+        }
+        let heads = |v: &[crate::events::Event]| {
+            v.iter()
+                .filter(|e| !matches!(e, crate::events::Event::HttpBody(_)))
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        prop_assert_eq!(heads(&a), heads(&b));
     }
 }

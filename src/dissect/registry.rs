@@ -5,7 +5,7 @@
 
 use pyo3::prelude::*;
 
-use super::{dhcp, dhcpv6, dns, nbns, ntp, quic, sip, ssdp, tls};
+use super::{dhcp, dhcpv6, dns, http, nbns, ntp, quic, rtsp, sip, ssdp, tls};
 use crate::events::Event;
 
 /// The parser a UDP flow gets.
@@ -249,6 +249,9 @@ pub enum Stream {
     Tls(tls::TlsStream),
     Dns(dns::DnsTcpStream),
     Quic(quic::QuicInitialParser),
+    Http(Box<http::HttpStream>),
+    Rtsp(Box<rtsp::RtspStream>),
+    Sip(Box<sip::SipStream>),
 }
 
 impl std::fmt::Debug for Stream {
@@ -258,14 +261,18 @@ impl std::fmt::Debug for Stream {
 }
 
 impl Stream {
-    /// The Rust stream parser for a TCP flow; None for the protocols whose stream parsers
-    /// are still in Python (HTTP, RTSP, SIP over TCP): hand their payloads over.
+    /// The Rust stream parser for a TCP flow (every TCP parser runs in the core).
     pub fn for_tcp(parser: TcpParser) -> Option<Self> {
-        match parser {
-            TcpParser::Tls => Some(Stream::Tls(tls::TlsStream::default())),
-            TcpParser::Dns => Some(Stream::Dns(dns::DnsTcpStream::default())),
-            TcpParser::Http | TcpParser::Rtsp | TcpParser::Sip => None,
-        }
+        Some(match parser {
+            TcpParser::Tls => Stream::Tls(tls::TlsStream::default()),
+            TcpParser::Dns => Stream::Dns(dns::DnsTcpStream::default()),
+            TcpParser::Http => Stream::Http(Box::new(http::HttpStream::new(
+                http::HTTP_MAX_MESSAGES,
+                http::DEFAULT_BODY_CAP,
+            ))),
+            TcpParser::Rtsp => Stream::Rtsp(Box::default()),
+            TcpParser::Sip => Stream::Sip(Box::default()),
+        })
     }
 
     /// The Rust stream parser for a UDP flow (QUIC only; the others are datagram parsers).
@@ -273,17 +280,47 @@ impl Stream {
         (parser == UdpParser::Quic).then(|| Stream::Quic(quic::QuicInitialParser::new()))
     }
 
-    /// In-order payload of one direction.
-    pub fn feed(&mut self, data: &[u8], from_client: bool) -> Vec<Event> {
-        self.feed_checked(data, from_client).unwrap_or_default()
+    /// In-order payload of one direction, seen in frame `frame`.
+    pub fn feed(&mut self, data: &[u8], from_client: bool, frame: u64) -> Vec<Event> {
+        self.feed_checked(data, from_client, frame)
+            .unwrap_or_default()
     }
 
     /// As [`Stream::feed`], but None when the parser panicked.
-    pub fn feed_checked(&mut self, data: &[u8], from_client: bool) -> Option<Vec<Event>> {
+    pub fn feed_checked(
+        &mut self,
+        data: &[u8],
+        from_client: bool,
+        frame: u64,
+    ) -> Option<Vec<Event>> {
         super::checked(|| match self {
             Stream::Tls(s) => s.feed(data, from_client),
             Stream::Dns(s) => s.feed(data, from_client),
             Stream::Quic(s) => s.feed(data, from_client),
+            Stream::Http(s) => s.feed(data, from_client, frame),
+            Stream::Rtsp(s) => s.feed(data, from_client),
+            Stream::Sip(s) => s.feed(data, from_client),
+        })
+    }
+
+    /// Bytes of one direction were lost just before the next feed (only the HTTP parser
+    /// looks for the next message; the others go on as their Python twins do); None when
+    /// the parser panicked.
+    pub fn gap_checked(&mut self, from_client: bool, frame: u64) -> Option<Vec<Event>> {
+        super::checked(|| match self {
+            Stream::Http(s) => s.gap(from_client, frame),
+            _ => Vec::new(),
+        })
+    }
+
+    /// No more bytes will come: what is in progress is reported (HTTP bodies, SIP
+    /// messages whose body was arriving); None when the parser panicked.
+    pub fn close_checked(&mut self, frame: u64) -> Option<Vec<Event>> {
+        super::checked(|| match self {
+            Stream::Http(s) => s.close(frame),
+            Stream::Rtsp(s) => s.close(),
+            Stream::Sip(s) => s.close(),
+            _ => Vec::new(),
         })
     }
 
@@ -293,6 +330,9 @@ impl Stream {
             Stream::Tls(_) => "TlsStream",
             Stream::Dns(_) => "DnsTcpStream",
             Stream::Quic(_) => "QuicInitialParser",
+            Stream::Http(_) => "HttpStream",
+            Stream::Rtsp(_) => "RtspStream",
+            Stream::Sip(_) => "SipStream",
         }
     }
 
@@ -302,6 +342,9 @@ impl Stream {
             Stream::Tls(s) => s.done(),
             Stream::Dns(s) => s.done,
             Stream::Quic(s) => s.done,
+            Stream::Http(s) => s.done,
+            Stream::Rtsp(s) => s.done,
+            Stream::Sip(s) => s.done,
         }
     }
 }
@@ -368,9 +411,11 @@ mod tests {
     #[test]
     fn streams_for_the_engine() {
         let mut s = Stream::for_tcp(TcpParser::Dns).unwrap();
-        assert!(s.feed(b"\x00\x05hello", true).is_empty());
+        assert!(s.feed(b"\x00\x05hello", true, 1).is_empty());
         assert!(s.done());
-        assert!(Stream::for_tcp(TcpParser::Http).is_none());
+        let mut h = Stream::for_tcp(TcpParser::Http).unwrap();
+        assert_eq!(h.feed(b"GET / HTTP/1.1\r\n\r\n", true, 1).len(), 1);
+        assert_eq!(h.class_name(), "HttpStream");
         assert!(Stream::for_udp(UdpParser::Quic).is_some());
         assert!(Stream::for_udp(UdpParser::Dns).is_none());
         assert_eq!(dispatch_udp(40000, 123, &[0x23, 2, 0, 0]).len(), 0);

@@ -1,8 +1,9 @@
-//! SIP (RFC 3261) over UDP: the port of `parse` in `netscan/dissectors/sip.py` (SIP over
-//! TCP stays with the Python stream parser for now). Request method (or the CSeq method of
+//! SIP (RFC 3261) over UDP and TCP: the port of `parse` and `SipStream` in
+//! `netscan/dissectors/sip.py`. Request method (or the CSeq method of
 //! a response), status, request URI, the bare From and To URIs, User-Agent, Server,
 //! Content-Type and the first 4 KB of the body; compact header names are expanded.
 
+use super::framer::{BodyMode, Framer, Kind, Piece};
 use super::text::{plausible_start, py_split, py_strip, split_message, Head, MAX_TOKEN};
 use super::util::utf8_replace;
 use crate::events::{Event, SipEvent};
@@ -104,6 +105,133 @@ pub fn event(payload: &[u8]) -> Option<Event> {
     Some(make_event(&head, body))
 }
 
+/// Messages after which a SIP flow over TCP is no longer parsed.
+pub const DEFAULT_MAX_MESSAGES: usize = 100;
+
+fn decide(head: &Head) -> BodyMode {
+    match head.content_length() {
+        Some(n) if n > 0 => BodyMode::new(Kind::Length, n, BODY_CAP),
+        _ => BodyMode::NONE,
+    }
+}
+
+/// SIP over TCP: messages delimited by Content-Length.
+#[derive(Debug, Clone)]
+pub struct SipStream {
+    max_messages: usize,
+    client: Framer,
+    server: Framer,
+    /// the message whose body is still arriving, per direction, in the order the
+    /// directions were first pending: (from_client, head, body so far)
+    pending: Vec<(bool, Head, Vec<u8>)>,
+    messages: usize,
+    pub done: bool,
+    pieces: Vec<Piece>,
+}
+
+impl Default for SipStream {
+    fn default() -> Self {
+        SipStream::new(DEFAULT_MAX_MESSAGES)
+    }
+}
+
+impl SipStream {
+    pub fn new(max_messages: usize) -> Self {
+        SipStream {
+            max_messages,
+            client: Framer::new(VERSIONS, false, Some(compact_name)),
+            server: Framer::new(VERSIONS, false, Some(compact_name)),
+            pending: Vec::new(),
+            messages: 0,
+            done: false,
+            pieces: Vec::new(),
+        }
+    }
+
+    /// Bytes held between feeds (memory tests).
+    pub fn held(&self) -> usize {
+        self.client.buffered()
+            + self.server.buffered()
+            + self.pending.iter().map(|p| p.2.len()).sum::<usize>()
+    }
+
+    fn take_pending(&mut self, from_client: bool) -> Option<(Head, Vec<u8>)> {
+        let i = self.pending.iter().position(|p| p.0 == from_client)?;
+        let (_, head, body) = self.pending.remove(i);
+        Some((head, body))
+    }
+
+    pub fn feed(&mut self, data: &[u8], from_client: bool) -> Vec<Event> {
+        let mut events = Vec::new();
+        if self.done || data.is_empty() {
+            return events;
+        }
+        let mut pieces = std::mem::take(&mut self.pieces);
+        pieces.clear();
+        let framer = if from_client {
+            &mut self.client
+        } else {
+            &mut self.server
+        };
+        framer.feed(data, &mut decide, &mut pieces);
+        for piece in pieces.drain(..) {
+            match piece {
+                Piece::Head(head, mode) => {
+                    self.messages += 1;
+                    if mode.capture > 0 {
+                        match self.pending.iter_mut().find(|p| p.0 == from_client) {
+                            Some(p) => {
+                                p.1 = head;
+                                p.2.clear();
+                            }
+                            None => self.pending.push((from_client, head, Vec::new())),
+                        }
+                    } else {
+                        events.push(make_event(&head, b""));
+                    }
+                }
+                Piece::Body(chunk) => {
+                    if let Some(p) = self.pending.iter_mut().find(|p| p.0 == from_client) {
+                        p.2.extend_from_slice(&chunk);
+                    }
+                }
+                Piece::End(_) => {
+                    if let Some((head, body)) = self.take_pending(from_client) {
+                        events.push(make_event(&head, &body));
+                    }
+                }
+            }
+        }
+        self.pieces = pieces;
+        let capturing = if from_client {
+            self.client.capturing()
+        } else {
+            self.server.capturing()
+        };
+        if !capturing {
+            if let Some((head, body)) = self.take_pending(from_client) {
+                events.push(make_event(&head, &body));
+            }
+        }
+        if (self.client.gave_up() && self.server.gave_up())
+            || (self.messages >= self.max_messages && self.pending.is_empty())
+        {
+            self.done = true;
+        }
+        events
+    }
+
+    pub fn close(&mut self) -> Vec<Event> {
+        let events = self
+            .pending
+            .drain(..)
+            .map(|(_, head, body)| make_event(&head, &body))
+            .collect();
+        self.done = true;
+        events
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,5 +252,23 @@ mod tests {
         };
         assert_eq!((e.method.as_str(), e.status), ("REGISTER", 200));
         assert!(event(b"HTTP/1.1 200 OK\r\n\r\n").is_none());
+    }
+
+    #[test]
+    fn stream_bodies_across_segments() {
+        let m = b"MESSAGE sip:a SIP/2.0\r\nl: 10\r\n\r\n0123456789OPTIONS sip:b SIP/2.0\r\n\r\n";
+        for cut in 0..m.len() {
+            let mut s = SipStream::default();
+            let mut ev = s.feed(&m[..cut], true);
+            ev.extend(s.feed(&m[cut..], true));
+            let bodies: Vec<&str> = ev
+                .iter()
+                .map(|e| match e {
+                    Event::Sip(e) => e.body.as_str(),
+                    _ => panic!(),
+                })
+                .collect();
+            assert_eq!(bodies, ["0123456789", ""], "cut {cut}");
+        }
     }
 }

@@ -20,13 +20,13 @@ def test_feeding_streams_are_context(analyse: Callable[..., Any], scenario: Call
                                      tmp_path: Path) -> None:  # fmt: skip
     res = analyse("multihop_edge")
     report = json_report.build(res)
-    f = next(f for f in report["findings"] if f["device"] == EDGE.mac)
+    f = next(f for f in res.findings if f.device == EDGE.mac)
     assert feeding_pairs(f) == {
         frozenset((HIK_CAM1.ip, EDGE.ip)),
         frozenset((HIK_CAM2.ip, EDGE.ip)),
     }
     out = tmp_path / "ev.pcapng"
-    count, warnings = extract(report, f["id"], [str(scenario("multihop_edge"))], out)
+    count, warnings = extract(report, f.id, [str(scenario("multihop_edge"))], out)
     assert not warnings
     cap = CaptureFile(str(out))
     n = sum(1 for _ in cap)

@@ -168,7 +168,7 @@ def test_reports_valid_and_other_scenarios_untouched(results: dict[str, dict[str
 
 def test_uploads_alone_make_no_library_finding(analyse: Any) -> None:
     for name in ("iclock_attphoto", "isapi_multipart", "dahua_snapshot", "possible_vendor_cloud"):
-        assert not [f for f in analyse(name).findings if f["kind"] == "face-library-sync"], name
+        assert not [f for f in analyse(name).findings if f.kind == "face-library-sync"], name
 
 
 # -- the other records each protocol sends, and the knowledge coming from the pack ----------

@@ -54,11 +54,11 @@ EXPECTED: dict[str, list[tuple[str, str, str, str | None, set[str]]]] = {
 def _summary(res: Result) -> list[tuple[str, str, str, str | None, set[str]]]:
     return [
         (
-            f["level"],
-            f["kind"],
-            f["device_mac"],
-            f["destination"]["ip"],
-            {x["protocol"] for x in f["faces"]},
+            f.level,
+            f.kind,
+            f.device_mac,
+            f.destination.ip,
+            {x["protocol"] for x in f.faces},
         )
         for f in res.findings
     ]
@@ -75,26 +75,26 @@ def test_every_scenario_has_an_expectation() -> None:
 
 def test_confirmed_face_evidence(analyse: Callable[..., Result]) -> None:
     (f,) = analyse("viid_confirmed").findings
-    face = f["faces"][0]
+    face = f.faces[0]
     assert face["faces"] >= 1 and face["width"] == 176 and face["height"] == 176
     assert face["sha256"] == __import__("hashlib").sha256(sc.face_jpeg()).hexdigest()
     assert face["kept_as"] is None
-    assert f["face_images"] == 1
-    assert f["evidence"][0]["what"].startswith("POST /VIID/Faces")
-    assert f["evidence"][0]["frame"] > 0
+    assert f.face_images == 1
+    assert f.evidence[0]["what"].startswith("POST /VIID/Faces")
+    assert f.evidence[0]["frame"] > 0
 
 
 def test_nonface_picture_is_not_confirmed(analyse: Callable[..., Result]) -> None:
     (f,) = analyse("nonface_upload").findings
-    assert f["level"] == "possible"
-    assert [x["faces"] for x in f["faces"]] == [0]
-    assert "none holds a face" in f["reason"]
+    assert f.level == "possible"
+    assert [x["faces"] for x in f.faces] == [0]
+    assert "none holds a face" in f.reason
 
 
 def test_multihop_path_and_no_feeder_findings(analyse: Callable[..., Result]) -> None:
     res = analyse("multihop_edge")
     (f,) = res.findings
-    stages = [(n["stage"], n["key"]) for n in f["path"]]
+    stages = [(n["stage"], n["key"]) for n in f.path]
     assert stages == [
         (0, sc.HIK_CAM1.mac),
         (0, sc.HIK_CAM2.mac),
@@ -113,22 +113,22 @@ def test_benign_cameras_are_still_inventoried(analyse: Callable[..., Result]) ->
 
 def test_cross_border_and_provisions(analyse: Callable[..., Result]) -> None:
     (cn,) = analyse("likely_face_cloud", "CN").findings
-    assert cn["cross_border"] is False
-    assert cn["destination"]["operator_country"] == "CN"
-    assert {p["id"] for p in cn["provisions"]} >= {"CN-FRT-2025", "CN-PIPL-28"}
-    assert "CN-PIPL-38" not in {p["id"] for p in cn["provisions"]}
+    assert cn.cross_border is False
+    assert cn.destination.operator_country == "CN"
+    assert {p["id"] for p in cn.provisions} >= {"CN-FRT-2025", "CN-PIPL-28"}
+    assert "CN-PIPL-38" not in {p["id"] for p in cn.provisions}
     (de,) = analyse("likely_face_cloud", "DE").findings
-    assert de["cross_border"] is True
-    assert [p["id"] for p in de["provisions"]] == ["EU-GDPR-9"]
+    assert de.cross_border is True
+    assert [p["id"] for p in de.provisions] == ["EU-GDPR-9"]
     (none,) = analyse("likely_face_cloud", None).findings
-    assert none["cross_border"] is None and none["provisions"] == []
+    assert none.cross_border is None and none.provisions == []
 
 
 def test_wlan_finding_is_at_most_possible(analyse: Callable[..., Result]) -> None:
     (f,) = analyse("wlan_camera").findings
-    assert f["level"] == "possible"
-    assert f["cross_border"] is None
-    assert f["flows"][0]["transport"] == "wlan"
+    assert f.level == "possible"
+    assert f.cross_border is None
+    assert f.flows[0]["transport"] == "wlan"
 
 
 def _stable(report: dict[str, Any]) -> str:
@@ -156,7 +156,7 @@ def test_report_validates_against_schema(analyse: Callable[..., Result]) -> None
 def test_keep_evidence_writes_private_files(analyse: Callable[..., Result], tmp_path: Path) -> None:
     keep = tmp_path / "evidence"
     res = analyse("viid_confirmed", keep_evidence=str(keep))
-    kept = res.findings[0]["faces"][0]["kept_as"]
+    kept = res.findings[0].faces[0]["kept_as"]
     assert kept is not None and Path(kept).parent == keep
     assert stat.S_IMODE(keep.stat().st_mode) == 0o700
     assert stat.S_IMODE(Path(kept).stat().st_mode) == 0o600

@@ -29,7 +29,7 @@ def image_name() -> str:
 
 
 def kept(res: Result) -> str | None:
-    return res.findings[0]["faces"][0]["kept_as"]
+    return res.findings[0].faces[0]["kept_as"]
 
 
 def netscan(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -30,8 +30,7 @@ PREFIX = f"{V6_PREFIX}::/64"
 
 
 def _findings(res: Result) -> list[tuple[str, str, str | None]]:
-    return sorted((f["level"], f["kind"], (f.get("destination") or {}).get("ip"))
-                  for f in res.findings)  # fmt: skip
+    return sorted((f.level.value, f.kind, f.destination.ip) for f in res.findings)
 
 
 def _validate(report: dict[str, Any]) -> None:
@@ -146,3 +145,50 @@ def test_cli_summary_and_json(scenario: Callable[[str], Path], tmp_path: Path) -
                        timeout=600)  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert json.loads(out.read_text())["summary"]["findings"] == 0
+
+
+def test_premises_section_in_chinese(analyse: Callable[..., Result]) -> None:
+    """Under zh-CN the section (heading, origin, reasons, sources, notes) is Chinese, made from
+    the parts beside the English sentences; the parameters stay as captured, escaped."""
+    import copy
+
+    from netscan import i18n
+
+    report = json_report.build(analyse("ipv6_slaac"))
+    inferred = report["premises_inference"]
+    (rng,) = [r for r in inferred["ranges"] if r["range"] == PREFIX]
+    assert len(rng["reason_parts"]) == len(rng["reasons"])
+    assert rng["reason_parts"][0]["msg"].startswith("Router Advertisement from {sender}")
+    md = markdown_report.render(report, lang="zh-CN")
+    assert "## 从链路推断的场所网络范围" in md and "来自 50:c7:bf:3a:91:01 的路由器通告" in md
+    assert "Router Advertisement from" not in md and "Origin " not in md and "路由器通告" in md
+    html = html_report.render(report, lang="zh-CN")
+    assert "从链路推断的场所网络范围" in html and "Router Advertisement from" not in html
+    with i18n.use("en"):  # English: the sentences exactly as the JSON keeps them
+        assert "Router Advertisement from 50:c7:bf:3a:91:01" in markdown_report.render(report)
+    # a hostile parameter is text, never markup; a report without parts shows the English
+    hostile = copy.deepcopy(report)
+    part = hostile["premises_inference"]["ranges"][0]["reason_parts"][0]
+    part["args"]["sender"] = "<script>alert(1)</script>"
+    html = html_report.render(hostile, lang="zh-CN")
+    assert "<script>alert" not in html and "&lt;script&gt;" in html
+    old = copy.deepcopy(report)
+    for r in old["premises_inference"]["ranges"]:
+        del r["reason_parts"]
+    assert "Router Advertisement from 50:c7:bf:3a:91:01" in markdown_report.render(
+        old, lang="zh-CN"
+    )
+
+
+def test_premises_notes_are_translated() -> None:
+    from netscan import i18n, reasons
+    from netscan.inventory.linkscope import Inference
+
+    inf = Inference(origin="default+inferred", applied=True)
+    inf.note(reasons.part(reasons.NOTE_DROPPED, n=12345))
+    assert inf.notes == ["12,345 link sightings beyond the bounds were not kept"]
+    section_json = inf.as_json()
+    with i18n.use("zh-CN"):
+        section = reasons.premises_inference(section_json)
+    assert section["notes"] == ["备注：超出上限的 12,345 条链路观察未保留"]
+    assert "默认加推断" in section["summary"] and "已用于本次分析" in section["summary"]

@@ -55,7 +55,7 @@ def walk(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = {}
     for kind in ("follows", "constant", "random"):
         res = Analyzer(Options(country="CN")).run([str(build(d, kind))])
-        finding = next(f for f in res.findings if f["device"] == HIK_TERMINAL.mac)
+        finding = next(f for f in res.findings if f.device == HIK_TERMINAL.mac)
         info = res.inputs[0]
         out[kind] = (finding, (info.first_ts, info.last_ts))
     return out
@@ -63,7 +63,7 @@ def walk(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 def _judge(walk: dict[str, Any], kind: str) -> Any:
     finding, span = walk[kind]
-    bursts = [(b[0], b[2]) for b in finding["bursts"]]
+    bursts = [(b[0], b[2]) for b in finding.bursts]
     marks = [(n, T0 + t) for n, t in MARKS]
     return judge(marks, bursts, WINDOW, span, truncated=len(bursts) >= 100)
 

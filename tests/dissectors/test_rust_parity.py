@@ -24,6 +24,7 @@ import pytest
 from netscan import _core
 from netscan.dissectors import dhcp, dhcpv6, dns, nbns, ntp, quic, sip, ssdp, tls
 from netscan.dissectors.discovery.registry import DISCOVERY_UDP_PARSERS
+from netscan.dissectors.registry import HTTP_MAX_MESSAGES
 from netscan.events import Ctx, Event
 from tests.conftest import PCAPS, realworld_files
 from tests.dissectors.parity_payloads import Recording, Stream, recording
@@ -74,6 +75,10 @@ RUST_STREAM: dict[str, Callable[[], Any]] = {
     "dns": _core.DnsTcpStream,
     "tls": _core.TlsStream,
     "quic": _core.QuicInitialParser,
+    # the registry's choices, as the engine makes them
+    "http": lambda: _core.HttpStream(max_messages=HTTP_MAX_MESSAGES),
+    "rtsp": _core.RtspStream,
+    "sip": _core.SipStream,
 }
 
 
@@ -177,7 +182,9 @@ def test_the_captures_exercise_every_ported_parser() -> None:
         seen |= {d.parser for d in rec.datagrams if d.events}
         seen |= {f"tcp-{s.parser}" for s in rec.streams if any(c[4] for c in s.calls)}
     assert set(PY_DATAGRAM) <= seen, sorted(set(PY_DATAGRAM) - seen)
-    assert {"tcp-dns", "tcp-tls", "tcp-quic"} <= seen
+    # no public capture has SIP over TCP: the crafted streams of test_rust_parity_streams do
+    assert {"tcp-dns", "tcp-tls", "tcp-quic", "tcp-http", "tcp-rtsp"} <= seen, seen
+    assert _core.HTTP_MAX_MESSAGES == HTTP_MAX_MESSAGES
 
 
 _TEXTY = (

@@ -9,7 +9,7 @@ are known to differ, ``KNOWN`` says which way and why; every other difference fa
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -64,6 +64,8 @@ class Facts:
     events: list[Event]
     findings: list[tuple[Any, ...]]  # (id, level, kind, destination ip), sorted
     limits: list[str]  # what the engine says it could not see
+    # device key -> what the capture says about the device (see _device_facts)
+    devices: dict[str, tuple[Any, ...]] = field(default_factory=dict)
 
 
 def _flow_key(flow: Flow) -> tuple[Any, ...]:
@@ -166,14 +168,30 @@ def facts(path: str, engine: str) -> Facts:
         events=events,
         findings=_findings(result),
         limits=list(result.limits),
+        devices=_device_facts(result),
     )
+
+
+def _device_facts(result: Any) -> dict[str, tuple[Any, ...]]:
+    """Per device: role, MAC registrant, the maker and model it names, its host names (with
+    the protocol that gave each), its DHCP/DHCPv6 facts (host name, vendor classes, ...) and
+    what its mDNS records said (services, TXT models and makers)."""
+    return {
+        key: (
+            d.role,
+            d.vendor,
+            d.manufacturer,
+            d.model,
+            sorted(d.hostnames.items()),
+            sorted((k, str(v)) for k, v in d.dhcp.items()),
+            d.services.get("mdns"),
+        )
+        for key, d in result.inventory.devices.items()
+    }
 
 
 def _findings(result: Any) -> list[tuple[Any, ...]]:
-    return sorted(
-        (f.get("id"), f.get("level"), f.get("kind"), (f.get("destination") or {}).get("ip"))
-        for f in result.findings
-    )
+    return sorted((f.id, f.level.value, f.kind, f.destination.ip) for f in result.findings)
 
 
 def _scenario_names() -> list[str]:
@@ -301,6 +319,28 @@ def test_core_hands_over_first_and_latest_sighting_of_each_fact(path: Path) -> N
     assert len(core.events) <= len(native.events)
 
 
+# (capture, device key) whose facts the tshark engine cannot see -> words its report's limits
+# must contain: the vendor discovery protocols Wireshark has no dissector for
+DEVICES_LIMITED: dict[tuple[str, str], str] = {
+    ("demo_sales_office.pcapng", "24:48:45:b1:3c:70"): "no dissector for sadp",  # NVR model
+    ("demo_sales_office.pcapng", "3c:ef:8c:6a:20:9e"): "no dissector for dhip",  # camera model
+    ("xiongmai_discovery", "00:12:41:8c:3f:2a"): "no dissector for xiongmai",
+}
+
+
+def _same_devices(name: str, core: Facts, tshark: Facts) -> None:
+    """The same devices with the same facts (role, maker, model, names, DHCP, mDNS), or the
+    tshark engine's limits say why not."""
+    assert set(core.devices) == set(tshark.devices), (name, set(core.devices) ^ set(tshark.devices))
+    for key, mine in core.devices.items():
+        theirs = tshark.devices[key]
+        if mine == theirs:
+            continue
+        words = DEVICES_LIMITED.get((name, key))
+        assert words is not None, f"{name} {key}: core {mine}, tshark {theirs}, without a why"
+        assert any(words in line for line in tshark.limits), (name, key, tshark.limits)
+
+
 # (capture, finding id) the tshark engine cannot reach -> words its report's limits must
 # contain (what it could not see and why). Empty: it reaches every finding today.
 FINDINGS_LIMITED: dict[tuple[str, str], str] = {}
@@ -322,9 +362,12 @@ def _same_findings(name: str, core: Facts, tshark: Facts) -> None:
 @pytest.mark.parametrize("path", _captures())
 def test_same_findings(path: Path) -> None:
     """Engine parity: the tshark engine (Wireshark's dissectors, the independent reference)
-    reaches the core engine's findings (id, level, kind, destination), or its report says
-    what it could not see."""
-    _same_findings(path.name, facts(str(path), ENGINE), facts(str(path), "tshark"))
+    reaches the core engine's findings (id, level, kind, destination) and device facts, or
+    its report says what it could not see."""
+    core, tshark = facts(str(path), ENGINE), facts(str(path), "tshark")
+    _same_findings(path.name, core, tshark)
+    if path.name not in NO_COUNTS:  # a misread frame gives tshark a device that is not there
+        _same_devices(path.name, core, tshark)
 
 
 @requires_tshark
@@ -335,7 +378,41 @@ def test_same_findings_on_scenarios(name: str, tmp_path_factory: pytest.TempPath
     path = str(capture_path("scenarios", name, _scenario_dir(tmp_path_factory)))
     core, tshark = facts(path, ENGINE), facts(path, "tshark")
     assert core.findings or name in ("benign_local", "wlan_camera"), "a scenario without finding"
+    assert core.devices
     _same_findings(name, core, tshark)
+    _same_devices(name, core, tshark)
+
+
+def _role_builders() -> list[Any]:
+    from tests.analysis import role_captures as rc
+
+    builders = {b for bs in rc.RULE_CAPTURES.values() for b in bs}
+    builders.add(rc.xiongmai_discovery)
+    return [pytest.param(b, id=b.__name__) for b in sorted(builders, key=lambda b: b.__name__)]
+
+
+@requires_tshark
+@pytest.mark.parametrize("builder", _role_builders())
+def test_same_device_facts_on_role_captures(builder: Any, tmp_path: Path) -> None:
+    """Device parity on the generated capture of every role rule: host names (DHCP, mDNS,
+    NBNS, DHCPv6 FQDN), DHCP and DHCPv6 vendor classes, mDNS TXT models and makers, user
+    agents and behaviour give the tshark engine the same role and facts as the core, or its
+    limits say what it could not decode."""
+    path, key = builder(tmp_path)
+    core, tshark = facts(str(path), ENGINE), facts(str(path), "tshark")
+    assert key in core.devices and core.devices[key][0] != "unknown"
+    _same_devices(builder.__name__, core, tshark)
+
+
+@requires_tshark
+def test_device_parity_guard_fails_without_a_why() -> None:
+    """The comparison above can fail: a device fact only one engine has, unexplained."""
+    core = facts(str(DEMO), ENGINE)
+    other = Facts(**{**core.__dict__, "devices": dict(core.devices), "limits": []})
+    key = "44:19:b6:2e:7c:51"
+    other.devices[key] = (*other.devices[key][:3], "another model", *other.devices[key][4:])
+    with pytest.raises(AssertionError, match="without a why"):
+        _same_devices("demo_sales_office.pcapng", core, other)
 
 
 @requires_tshark

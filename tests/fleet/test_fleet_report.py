@@ -13,6 +13,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from netscan.analysis.finding import level_rank
 from netscan.fleet import report as fleet_report
 from netscan.fleet.sites import SitesError, load_sites
 from netscan.fleet.task import analyse_site, pack_fingerprint, read_state
@@ -125,7 +126,7 @@ def test_fleet_report_and_page(tmp_path: Path) -> None:
     assert by_id["sensor-9"]["status"] == "done" and by_id["sensor-9"]["engine"] == "zeek"
     assert by_id["broken"]["reason"]
     # ranked: worst level first; every count links to its site report (and finding)
-    ranks = [fleet_report.RANK[r["worst"]] for r in fleet["sites"]]
+    ranks = [level_rank(r["worst"]) for r in fleet["sites"]]
     assert ranks == sorted(ranks, reverse=True)
     for r in fleet["sites"]:
         for lv, href in r["level_links"].items():
@@ -143,6 +144,28 @@ def test_fleet_report_and_page(tmp_path: Path) -> None:
     # file permissions: reports may hold network-provided text
     assert (out / "fleet.json").stat().st_mode & 0o077 == 0
     assert (out / "sites" / "site-000" / "report.json").stat().st_mode & 0o077 == 0
+
+
+def test_fleet_page_in_chinese(tmp_path: Path) -> None:
+    """fleet.html under zh-CN: headings, labels, levels, statuses and the fleet findings in
+    Chinese; site and network text unchanged and escaped; the JSON is the same."""
+    out, fleet = _fleet(tmp_path)
+    page = fleet_report.render(fleet, lang="zh-CN")
+    assert (
+        "<html lang='zh-CN'>" in page and "多场所审计" in page and "按最严重发现排序的场所" in page
+    )
+    for english in ("Sites ranked by worst finding", "Across the fleet", "Overview",
+                    "Destinations receiving face data", "Cross-border</h2>", ">none<"):  # fmt: skip
+        assert english not in page, english
+    assert "已确认" in page and "个场所使用同一" in page  # a level and the fleet finding
+    assert "&lt;img src=x onerror=alert(1)&gt;\\x1b[2J" in page and "<img" not in page
+    english = fleet_report.render(fleet, lang="en")
+    assert (
+        "Sites ranked by worst finding" in english and fleet["fleet_findings"][0]["text"] in english
+    )
+    fleet_report.write(out, fleet, "zh-CN")
+    assert "多场所审计" in (out / "fleet.html").read_text()
+    assert json.loads((out / "fleet.json").read_text()) == json.loads(json.dumps(fleet))
 
 
 def test_page_in_headless_chromium(tmp_path: Path) -> None:

@@ -8,8 +8,8 @@ from netscan.events import Ctx, HttpBodyEvent
 from netscan.flow import Flow
 from netscan.inventory.enrich import Premises
 from netscan.inventory.inventory import Inventory
-from netscan.inventory.model import MAX_EVIDENCE, MAX_IPS
-from netscan.limits import Limits
+from netscan.inventory.model import MAX_IPS
+from netscan.limits import INVENTORY_MAX_EVIDENCE, Limits
 
 CAM = "44:19:b6:2e:7c:51"
 GW = "50:c7:bf:3a:91:01"
@@ -65,12 +65,12 @@ def test_addresses_and_evidence_per_device_are_bounded() -> None:
     dev = inv.device(CAM, 0, 1, 1.0)
     for i in range(MAX_IPS + 10):
         dev.add_ip(f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}", 1.0)
-    for i in range(MAX_EVIDENCE + 7):
+    for i in range(INVENTORY_MAX_EVIDENCE + 7):
         dev.add_evidence(0, i, f"fact {i}")
     dev.add_evidence(0, 1, "fact 0")  # a repeat is not a drop
-    assert len(dev.ips) == MAX_IPS and len(dev.evidence) == MAX_EVIDENCE
+    assert len(dev.ips) == MAX_IPS and len(dev.evidence) == INVENTORY_MAX_EVIDENCE
     assert inv.limit_warnings() == [
-        f"7 evidence facts beyond {MAX_EVIDENCE} per device or endpoint were not kept",
+        f"7 evidence facts beyond {INVENTORY_MAX_EVIDENCE} per device or endpoint were not kept",
         f"10 addresses beyond {MAX_IPS} per device were not kept",
     ]
 

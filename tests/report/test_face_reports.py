@@ -70,7 +70,7 @@ def test_evidence_from_report(capture: Path, report: dict, tmp_path: Path) -> No
     assert len(recs) < len(whole) // 10
     # analysing the extract again gives the same confirmed finding
     again = Analyzer(Options(country="CN")).run([str(out)])
-    assert [f["level"] for f in again.findings] == ["confirmed"]
+    assert [f.level for f in again.findings] == ["confirmed"]
 
 
 def test_evidence_unknown_finding(capture: Path, tmp_path: Path) -> None:

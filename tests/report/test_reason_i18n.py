@@ -18,6 +18,7 @@ import pytest
 from rich.console import Console
 
 from netscan import i18n, reasons
+from netscan.analysis.finding import Finding
 from netscan.analyze import Analyzer, Options
 from netscan.report import html_report, json_report, markdown_report
 
@@ -58,7 +59,7 @@ def test_the_parts_rebuild_every_baselines_reason() -> None:
         for f in json.loads(path.read_text("utf-8")).get("findings") or []:
             assert reasons.join(f["reason_parts"]) == f["reason"], path.name
             with i18n.use("zh-CN"):
-                assert reasons.is_translated(f), (path.name, f["id"])
+                assert reasons.is_translated(Finding.from_json(f)), (path.name, f["id"])
             n += 1
     assert n >= 10
 
@@ -75,7 +76,7 @@ def test_chinese_reports_show_the_reasons_in_chinese(report: dict[str, Any]) -> 
         assert "网络录像机向厂商云 pbdev.ys7.com" in text and "由场所内 3 台设备提供数据" in text
     with i18n.use("zh-CN"):
         for f in report["findings"]:
-            shown = reasons.reason_text(f)
+            shown = reasons.reason_text(Finding.from_json(f))
             assert shown != f["reason"] and "；" in shown
             assert not re.search(r"\b(sent|bytes|picture|device|upload)\b", shown), shown
 
@@ -85,7 +86,7 @@ def test_english_reports_are_unchanged(report: dict[str, Any]) -> None:
     en_md = markdown_report.render(report, lang="en")
     for f in report["findings"]:
         assert f"<p>{html.escape(f['reason'], quote=True)}</p>" in en_html
-        assert reasons.reason_text(f) == f["reason"]
+        assert reasons.reason_text(Finding.from_json(f)) == f["reason"]
     assert "an nvr sends sustained upstream media to the vendor cloud pbdev.ys7.com" in en_md
 
 
@@ -135,7 +136,7 @@ def test_a_hostile_parameter_stays_text(report: dict[str, Any]) -> None:
 
     with i18n.use("zh-CN"):
         console = Console(file=io.StringIO(), width=400, color_system=None)
-        console.print(finding_detail(bad["findings"][0], "—"))
+        console.print(finding_detail(Finding.from_json(bad["findings"][0]), "—"))
         out = console.file.getvalue()  # type: ignore[attr-defined]
     assert "\u202e" not in out and "\x1b" not in out and "\\u202e\\x1b[31m" in out
     assert "发送至 <img src=x onerror=alert(1)> {0} {n}" in out
@@ -147,7 +148,7 @@ def test_terminal_summary_and_tui_in_chinese(report: dict[str, Any]) -> None:
     f = next(f for f in report["findings"] if "vendor cloud" in f["reason"])
     with i18n.use("zh-CN"):
         console = Console(file=io.StringIO(), width=400, color_system=None)
-        console.print(finding_detail(f, "—"))
+        console.print(finding_detail(Finding.from_json(f), "—"))
         out = console.file.getvalue()  # type: ignore[attr-defined]
     assert "网络录像机向厂商云 pbdev.ys7.com" in out and f["reason"] not in out
 

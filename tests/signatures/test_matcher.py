@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from netscan import events as ev
+from netscan.observations import Subject
 from netscan.signatures import matcher as matcher_mod
 from netscan.signatures.matcher import Matcher, SigMatch
 from netscan.signatures.pack import load_pack
@@ -225,6 +226,7 @@ def test_regex_fallback_without_re2(tmp_path, monkeypatch):
 def test_dhcp_event(m):
     e = ev.DhcpEvent(
         ctx=CTX,
+        msg_type=3,  # a request: the client speaks
         client_mac="38:af:29:00:00:01",
         hostname="chuangmi_camera_ipc019",
         param_request_list=[1, 3, 6, 15],
@@ -237,8 +239,19 @@ def test_dhcp_event(m):
     }
 
 
-def test_dns_event_names_cnames_and_addresses(m):
-    e = ev.DnsEvent(
+def test_dhcp_server_answers_say_nothing_of_the_client(m):
+    offer = ev.DhcpEvent(ctx=CTX, msg_type=2, client_mac="38:af:29:00:00:01", hostname="x")
+    assert m.match_event(offer) == []
+
+
+def test_dns_queries_are_observed_answers_reach_endpoints_by_passive_dns(m):
+    query = ev.DnsEvent(ctx=CTX, queries=[("API.face.example.", "A")])
+    hits = m.match_event(query)
+    assert {(h.sig_id, h.field, h.value) for h in hits} == {
+        ("face-cloud.exact-host", "dns_name", "API.face.example.")
+    }
+    assert {h.subject for h in hits} == {Subject.ASKER}  # describes the asker only
+    answer = ev.DnsEvent(
         ctx=CTX,
         is_response=True,
         queries=[("www.unrelated.example", "A")],
@@ -247,9 +260,15 @@ def test_dns_event_names_cnames_and_addresses(m):
             ev.DnsRecord(name="api.face.example", rtype="A", value="10.1.2.3"),
         ],
     )
-    assert {(h.sig_id, h.field) for h in m.match_event(e)} == {
-        ("face-cloud.exact-host", "dns_name"),
-        ("vendor-cloud.nets", "ip_cidr"),
+    assert m.match_event(answer) == []  # the resolver is not the names it gives
+    llmnr = ev.DnsEvent(
+        ctx=CTX,
+        proto="llmnr",
+        is_response=True,
+        answers=[ev.DnsRecord(name="api.face.example", rtype="A", value="10.1.2.3")],
+    )
+    assert {(h.sig_id, h.subject) for h in m.match_event(llmnr)} == {
+        ("face-cloud.exact-host", Subject.SENDER)  # an LLMNR answer names its sender
     }
 
 

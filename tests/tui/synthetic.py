@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from netscan.analysis.finding import findings_from_json
 from netscan.analyze import InputInfo, Options, Result
 from netscan.inventory.enrich import Premises
 from netscan.inventory.inventory import Inventory
@@ -49,7 +50,7 @@ def synthetic_result(devices: int, flows: int, endpoints: int = 2000) -> Result:
                          bytes_down=500, packets_up=10, packets_down=5, first_ts=start,
                          last_ts=start + 5, flows=1, bursts=[[start, start + 1, 1000.0 + j, 3.0]])
         )  # fmt: skip
-    findings = [
+    findings = findings_from_json([
         {
             "id": f"F-syn{i}",
             "kind": "face-upload",
@@ -77,7 +78,7 @@ def synthetic_result(devices: int, flows: int, endpoints: int = 2000) -> Result:
             "provisions": [],
         }  # fmt: skip
         for i in range(min(30, devices))
-    ]
+    ])  # fmt: skip
     return Result(
         options=Options(),
         inputs=[InputInfo(path="synthetic.pcapng", sha256="0" * 64, size=0, packets=flows * 10)],

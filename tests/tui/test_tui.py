@@ -156,7 +156,7 @@ def test_findings_most_serious_first_and_explained(tmp_path: Path) -> None:
         if not findings:
             pytest.skip("no findings in this build")
         order = {"confirmed": 3, "likely": 2, "possible": 1}
-        levels = [order[f["level"]] for f in findings]
+        levels = [order[f.level] for f in findings]
         assert levels == sorted(levels, reverse=True)
         await pilot.press("down")
         await pilot.pause()
@@ -165,7 +165,7 @@ def test_findings_most_serious_first_and_explained(tmp_path: Path) -> None:
         if finding_bursts(selected):
             assert any(app.main.query_one(Sparkline).data or [])
         text = screenshot_text(app, tmp_path, "findings")
-        for needle in ("reason", "path", selected["level"]):
+        for needle in ("reason", "path", selected.level):
             assert needle in text
 
     drive(demo_app(tmp_path), script)
@@ -190,7 +190,7 @@ def test_mark_and_uploads_after_marks(tmp_path: Path) -> None:
             assert snap is not None
             verdict = walk_verdict(app.marks, finding_bursts(pane.findings[0]), 30.0,
                                    (snap.capture_first, snap.capture_last),
-                                   truncated=len(pane.findings[0]["bursts"]) >= 100)  # fmt: skip
+                                   truncated=len(pane.findings[0].bursts) >= 100)  # fmt: skip
             # the demo's first finding uploads every few seconds whatever happens
             assert verdict.startswith("Uploads after the marks are not distinguishable from "
                                       "its normal traffic")  # fmt: skip

@@ -38,7 +38,7 @@ def test_override_finding_and_device(tmp_path: Path) -> None:
         await pilot.pause()
         finding = app.main.query_one(FindingsPane).selected
         assert finding is not None
-        seen["finding"] = finding["id"]
+        seen["finding"] = finding.id
         await pilot.press("o")
         await pilot.pause()
         assert isinstance(app.screen, OverrideScreen)
@@ -98,7 +98,7 @@ def test_overrides_shown_and_exported_from_the_store(tmp_path: Path) -> None:
 
     async def pick(pilot: Pilot[Any], app: NetscanApp) -> None:
         await until_done(pilot, app)
-        first["finding"] = app.main.query_one(FindingsPane).findings[0]["id"]
+        first["finding"] = app.main.query_one(FindingsPane).findings[0].id
         first["device"] = next(iter(app.snapshot.devices))  # type: ignore[union-attr]
 
     drive(_app(tmp_path, None), pick)
@@ -113,8 +113,8 @@ def test_overrides_shown_and_exported_from_the_store(tmp_path: Path) -> None:
     async def script(pilot: Pilot[Any], app: NetscanApp) -> None:
         await until_done(pilot, app)
         fpane = app.main.query_one(FindingsPane)
-        f = next(x for x in fpane.findings if x["id"] == first["finding"])
-        assert f["analyst_status"]["status"] == "accepted" and f["level"] in (
+        f = next(x for x in fpane.findings if x.id == first["finding"])
+        assert f.analyst_status["status"] == "accepted" and f.level in (
             "confirmed",
             "likely",
             "possible",

@@ -16,10 +16,11 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Input, Select
 
 from netscan import i18n
+from netscan.analysis.finding import level_rank
 from netscan.i18n import N_, _
-from netscan.inventory.model import ROLES
+from netscan.inventory.model import ROLES, Role
 from netscan.tui.lang import translate_bindings
-from netscan.tui.state import LEVEL_RANK, DeviceView, Snapshot, human_bytes
+from netscan.tui.state import DeviceView, Snapshot, human_bytes
 from netscan.untrusted import text
 
 LEVEL_STYLE = {
@@ -30,12 +31,12 @@ LEVEL_STYLE = {
     "local": "dim",
 }
 ROLE_STYLE = {
-    "camera": "cyan",
-    "nvr": "cyan",
-    "doorbell": "cyan",
-    "face-terminal": "bold magenta",
-    "edge-server": "magenta",
-    "router": "dim",
+    Role.CAMERA: "cyan",
+    Role.NVR: "cyan",
+    Role.DOORBELL: "cyan",
+    Role.FACE_TERMINAL: "bold magenta",
+    Role.EDGE_SERVER: "magenta",
+    Role.ROUTER: "dim",
 }
 NEW_SECONDS = 30.0
 MAX_ROWS = 500  # rows in the table; filter or sort to reach the others
@@ -57,7 +58,7 @@ SORT_KEYS: dict[str, Callable[[DeviceView], Any]] = {
     "vendor": lambda v: v.vendor.lower(),
     "name": lambda v: v.name.lower(),
     "role": lambda v: (v.role, -v.confidence),
-    "verdict": lambda v: (LEVEL_RANK.get(v.level, 0), v.bytes_offsite > 0, v.bytes_offsite),
+    "verdict": lambda v: (level_rank(v.level), v.bytes_offsite > 0, v.bytes_offsite),
     "up": lambda v: v.bytes_offsite,
 }
 LEVEL_FILTERS = [
@@ -187,8 +188,8 @@ class DevicesPane(Vertical):
     def cells(self, v: DeviceView) -> tuple[Any, ...]:
         new = self.is_new(v.key)
         verdict = v.verdict
-        role = (f"{i18n.term('role', v.role)} {v.confidence:.2f}" if v.role != "unknown"
-                else i18n.term("role", "unknown"))  # fmt: skip
+        role = (f"{i18n.term('role', v.role)} {v.confidence:.2f}" if v.role != Role.UNKNOWN
+                else i18n.term("role", Role.UNKNOWN))  # fmt: skip
         ov = self.analyst.get(v.key) or self.analyst.get(getattr(v, "mac", "") or "") or {}
 
         def beside(seen: str, field: str) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -13,8 +11,9 @@ from textual.widgets import OptionList, Sparkline, Static
 from textual.widgets.option_list import Option
 
 from netscan import i18n, reasons
-from netscan.analysis.findings import MAX_BURSTS as FINDING_MAX_BURSTS
+from netscan.analysis.finding import Finding
 from netscan.i18n import _
+from netscan.limits import FINDING_MAX_BURSTS
 from netscan.tui.state import (
     Mark,
     clock,
@@ -33,77 +32,79 @@ LEVEL_STYLE = {"confirmed": "bold white on red", "likely": "bold red", "possible
 SPARK_BUCKETS = 60
 
 
-def finding_prompt(f: dict[str, Any]) -> Text:
-    level = display(f.get("level", "?"), 12)
-    d = f.get("destination") or {}
-    country = display(d.get("ip_country") or d.get("operator_country") or "?", 8)
+def _bursts_count(f: Finding) -> int:
+    return len(f.bursts) if isinstance(f.bursts, list) else f.bursts
+
+
+def finding_prompt(f: Finding) -> Text:
+    level = f.level.value
+    d = f.destination
+    country = display(d.ip_country or d.operator_country or "?", 8)
     word = i18n.term("level", level)
     pad = 9 - sum(2 if ord(c) > 0x2E80 else 1 for c in word[:9])  # CJK: two columns each
     return assemble(
         (f" {word[:9]}{' ' * max(pad, 0)} ", LEVEL_STYLE.get(level, "")),
-        f" {display(f.get('device_mac') or '?')} → {display(destination_label(d))} [{country}]",
-        (f" ↑{human_bytes(float(f.get('bytes_up', 0) or 0))}", "bold"),
+        f" {display(f.device_mac or '?')} → {display(destination_label(d))} [{country}]",
+        (f" ↑{human_bytes(float(f.bytes_up))}", "bold"),
         _status_mark(f),
     )
 
 
-def _status_mark(f: dict[str, Any]) -> Text:
+def _status_mark(f: Finding) -> Text:
     """The analyst's status from the case store, beside the level the traffic gave."""
-    st = f.get("analyst_status")
+    st = f.analyst_status
     if not isinstance(st, dict):
         return Text("")
     return Text(f" ✎ {display(st.get('status', '?'), 12)}", style="italic")
 
 
-def finding_detail(f: dict[str, Any], hits_text: str) -> Group:
+def finding_detail(f: Finding, hits_text: str) -> Group:
     """The selected finding, every value a plain ``Text`` (the report's strings are data)."""
-    d = f.get("destination") or {}
+    d = f.destination
     t = Table.grid(padding=(0, 1))
     t.add_column(style="bold", no_wrap=True)
     t.add_column(overflow="fold")
-    level = display(f.get("level", "?"), 12)
+    level = f.level.value
     t.add_row(_("level"), Text(i18n.term("level", level), style=LEVEL_STYLE.get(level, "")))
     t.add_row(_("walk test"), Text(hits_text))
-    st = f.get("analyst_status")
+    st = f.analyst_status
     if isinstance(st, dict):
         t.add_row(_("analyst"), Text(
             _("✎ {status} by {who} at {when}: {why} (the level stays what the traffic said)").format(
                 status=display(st.get("status", "?"), 12), who=display(st.get("by") or "?", 60),
                 when=display(st.get("at") or "?", 32), why=display(st.get("why") or "", 200))))  # fmt: skip
-    t.add_row(_("kind"), text(i18n.term("kind", f.get("kind", ""))))
+    t.add_row(_("kind"), text(i18n.term("kind", f.kind)))
     t.add_row(_("reason"), text(reasons.reason_text(f), limit=TEXT_LIMIT))
-    t.add_row(_("path"), Text(finding_path(f) or display(f.get("device_mac", ""))))
-    names = join(d.get("names") or [])
-    t.add_row(_("destination"), Text(f"{display(d.get('ip', '?'))} {names}".strip()))
-    t.add_row(_("provider"), text(d.get("provider") or "—"))
+    t.add_row(_("path"), Text(finding_path(f) or display(f.device_mac or "")))
+    names = join(d.names)
+    t.add_row(_("destination"), Text(f"{display(d.ip)} {names}".strip()))
+    t.add_row(_("provider"), text(d.provider or "—"))
     t.add_row(
         _("countries"),
         Text(
-            _("address in {country}").format(country=display(d.get("ip_country") or "?", 8))
+            _("address in {country}").format(country=display(d.ip_country or "?", 8))
             + _(", ")
             + _("operator in {country}").format(
-                country=display(d.get("operator_country") or "?", 8))
-            + (f", AS{display(d['asn'], 12)}" if d.get("asn") else "")
-            + (f" {display(d['org'])}" if d.get("org") else "")
+                country=display(d.operator_country or "?", 8))
+            + (f", AS{display(d.asn, 12)}" if d.asn else "")
+            + (f" {display(d.org)}" if d.org else "")
         ),
     )  # fmt: skip
-    cross = f.get("cross_border")
+    cross = f.cross_border
     if cross is not None:
         t.add_row(_("cross-border"),
                   Text(_("yes"), style="bold red") if cross else Text(_("no")))  # fmt: skip
     t.add_row(_("sent"), Text(_("{size} in {n} burst(s)").format(
-        size=human_bytes(float(f.get("bytes_up", 0) or 0)), n=len(f.get("bursts") or []))))  # fmt: skip
-    t.add_row(
-        _("seen"), Text(f"{stamp(to_ts(f.get('first_ts')))} … {clock(to_ts(f.get('last_ts')))}")
-    )
-    provisions = f.get("provisions") or []
+        size=human_bytes(float(f.bytes_up)), n=_bursts_count(f))))  # fmt: skip
+    t.add_row(_("seen"), Text(f"{stamp(to_ts(f.first_ts))} … {clock(to_ts(f.last_ts))}"))
+    provisions = f.provisions
     if provisions:
         t.add_row(_("provisions"), Text("\n").join(_provision(p) for p in provisions))
     ev = Table(title=_("evidence frames"), title_justify="left", expand=True, box=None)
     ev.add_column(_("frame"), justify="right", style="bold")
     ev.add_column(_("file"), overflow="fold", max_width=24)
     ev.add_column(_("what"), overflow="fold")
-    for e in (f.get("evidence") or [])[:50]:
+    for e in f.evidence[:50]:
         if isinstance(e, dict):
             ev.add_row(text(e.get("frame", ""), limit=12),
                        text(str(e.get("file", "")).rsplit("/", 1)[-1]),
@@ -116,7 +117,7 @@ class FindingsPane(Vertical):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.findings: list[dict[str, Any]] = []
+        self.findings: list[Finding] = []
         self.marks: list[Mark] = []
         self.window = 30.0
         self._ids: list[str] = []
@@ -129,8 +130,8 @@ class FindingsPane(Vertical):
             yield Static(_("upload bursts over time"), id="finding-spark-label")
             yield Sparkline([], id="finding-spark")
 
-    def show(self, findings: list[dict[str, Any]]) -> None:
-        ids = [str(f.get("id", i)) for i, f in enumerate(findings)]
+    def show(self, findings: list[Finding]) -> None:
+        ids = [f.id or str(i) for i, f in enumerate(findings)]
         ol = self.query_one(OptionList)
         self.findings = findings
         if ids == self._ids:
@@ -146,7 +147,7 @@ class FindingsPane(Vertical):
             ol.highlighted = keep if keep is not None and keep < len(findings) else 0
             self.explain(ol.highlighted or 0)
 
-    def refresh_findings(self, findings: list[dict[str, Any]]) -> None:
+    def refresh_findings(self, findings: list[Finding]) -> None:
         """Show ``findings`` again even when their IDs did not change (an analyst's status
         was added)."""
         self._ids = []
@@ -159,7 +160,7 @@ class FindingsPane(Vertical):
             self.explain(ol.highlighted)
 
     @property
-    def selected(self) -> dict[str, Any] | None:
+    def selected(self) -> Finding | None:
         i = self.query_one(OptionList).highlighted
         return self.findings[i] if i is not None and i < len(self.findings) else None
 
@@ -171,10 +172,10 @@ class FindingsPane(Vertical):
         snap = getattr(self.app, "snapshot", None)
         span = (getattr(snap, "capture_first", None), getattr(snap, "capture_last", None))
         verdict = walk_verdict(self.marks, bursts, self.window, span,
-                               truncated=len(f.get("bursts") or []) >= FINDING_MAX_BURSTS)  # fmt: skip
+                               truncated=_bursts_count(f) >= FINDING_MAX_BURSTS)  # fmt: skip
         self.query_one("#finding-text", Static).update(finding_detail(f, verdict))
-        start = to_ts(f.get("first_ts"))
-        end = to_ts(f.get("last_ts"))
+        start = to_ts(f.first_ts)
+        end = to_ts(f.last_ts)
         if bursts:
             start = min(start or bursts[0].start, bursts[0].start)
             end = max(end or bursts[-1].end, bursts[-1].end)

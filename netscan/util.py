@@ -1,0 +1,46 @@
+"""Small helpers shared across netscan: file digests and UTC timestamps.
+
+(Byte counts for people are ``netscan.i18n.size``: they are written the locale's way.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+CHUNK = 1 << 20
+
+
+def sha256_file(path: str | Path) -> str:
+    """The SHA-256 of a file's content, read a chunk at a time (hex)."""
+    h = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def iso_utc(ts: float | None, timespec: str = "auto") -> str | None:
+    """A POSIX timestamp as ISO 8601 in UTC with a ``Z`` (None for None, and for a capture's
+    clock beyond the years 1..9999)."""
+    if ts is None:
+        return None
+    try:
+        return datetime.fromtimestamp(ts, UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def now_iso(timespec: str = "seconds") -> str:
+    """The current time as ISO 8601 in UTC with a ``Z``."""
+    return datetime.now(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
+def parse_iso(value: Any) -> float | None:
+    """An ISO 8601 time (``Z`` or an offset) as a POSIX timestamp; None if it is not one."""
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    except (ValueError, OverflowError, OSError):
+        return None

@@ -1,0 +1,619 @@
+//! Stream framing of HTTP-like text protocols over TCP (the `Framer` of
+//! `netscan/dissectors/_text.py`): cuts one direction of a stream into message heads and
+//! bodies. It finds header blocks, asks the protocol how the body is framed ([`BodyMode`]),
+//! skips or delivers the body (Content-Length, chunked, until close, RTSP interleaved
+//! binary frames), looks for the next start line after lost bytes and gives up cleanly on
+//! garbage or oversized header blocks.
+//!
+//! Memory: what is kept between feeds is at most one header block in progress
+//! ([`HEADER_BLOCK_CAP`]), one chunk-size or trailer line, or the tail of a search for a
+//! start line after lost bytes (about [`SYNC_SCAN`] plus [`START_LINE_CAP`]); body bytes
+//! are handed on at once, and only while the capture budget of the body lasts.
+
+use super::text::{find_block_end, parse_head, parse_start_line, plausible_start, Head, NameMap};
+use super::text::{HEADER_BLOCK_CAP, MAX_TOKEN};
+use super::util::utf8_replace;
+
+/// Longest start line looked at.
+pub const START_LINE_CAP: usize = 16 * 1024;
+/// Longest chunk-size line.
+pub const CHUNK_LINE_CAP: usize = 1024;
+/// How far one feed looks for a start line after lost bytes.
+pub const SYNC_SCAN: usize = 256 * 1024;
+
+/// How the body after a header block is framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// no body
+    None,
+    /// Content-Length bytes
+    Length,
+    /// chunked transfer coding
+    Chunked,
+    /// everything until the connection closes
+    Close,
+    /// the protocol changes after this head (upgrade, tunnel): stop parsing
+    Stop,
+}
+
+/// How the body following a header block is framed, and how much of it to deliver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyMode {
+    pub kind: Kind,
+    /// for `Length`
+    pub length: u64,
+    /// deliver up to this many body bytes as `Piece::Body` (0: skip silently)
+    pub capture: usize,
+}
+
+impl BodyMode {
+    pub const NONE: BodyMode = BodyMode {
+        kind: Kind::None,
+        length: 0,
+        capture: 0,
+    };
+
+    pub fn new(kind: Kind, length: u64, capture: usize) -> Self {
+        BodyMode {
+            kind,
+            length,
+            capture,
+        }
+    }
+}
+
+/// What one feed found, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    Head(Head, BodyMode),
+    /// body bytes (de-chunked), only while capturing
+    Body(Vec<u8>),
+    /// the captured body ended: complete (false when the capture limit was hit)
+    End(bool),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Head,
+    Length,
+    ChunkSize,
+    ChunkData,
+    ChunkCrlf,
+    Trailers,
+    Close,
+    /// RTSP interleaved frame
+    Raw,
+    Dead,
+    /// bytes were lost: looking for the next start line
+    Sync,
+}
+
+/// Where the search for a start line ended.
+enum Start {
+    At(usize),
+    /// a candidate line is not complete yet
+    Waiting,
+    None,
+}
+
+/// Cuts one direction of an HTTP-like stream into heads and bodies.
+#[derive(Debug, Clone)]
+pub struct Framer {
+    versions: &'static [&'static str],
+    interleaved: bool,
+    name_map: Option<NameMap>,
+    header_cap: usize,
+    buf: Vec<u8>,
+    state: State,
+    remaining: u64,
+    scan: usize,
+    checked: bool,
+    capture_left: usize,
+    capturing: bool,
+    truncated: bool,
+}
+
+fn find_byte(buf: &[u8], b: u8, start: usize, stop: usize) -> Option<usize> {
+    let stop = stop.min(buf.len());
+    if start >= stop {
+        return None;
+    }
+    buf[start..stop]
+        .iter()
+        .position(|&c| c == b)
+        .map(|i| i + start)
+}
+
+fn find_bytes(buf: &[u8], needle: &[u8], start: usize, stop: usize) -> Option<usize> {
+    let stop = stop.min(buf.len());
+    if start >= stop || stop - start < needle.len() {
+        return None;
+    }
+    let first = needle[0];
+    let mut at = start;
+    while let Some(i) = find_byte(buf, first, at, stop + 1 - needle.len()) {
+        if &buf[i..i + needle.len()] == needle {
+            return Some(i);
+        }
+        at = i + 1;
+    }
+    None
+}
+
+/// Python's `bytes.strip()` (ASCII white space).
+fn strip(b: &[u8]) -> &[u8] {
+    let ws = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c);
+    let start = b.iter().position(|c| !ws(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !ws(c)).map_or(start, |i| i + 1);
+    &b[start..end.max(start)]
+}
+
+impl Framer {
+    pub fn new(
+        versions: &'static [&'static str],
+        interleaved: bool,
+        name_map: Option<NameMap>,
+    ) -> Self {
+        Framer {
+            versions,
+            interleaved,
+            name_map,
+            header_cap: HEADER_BLOCK_CAP,
+            buf: Vec::new(),
+            state: State::Head,
+            remaining: 0,
+            scan: 0,
+            checked: false,
+            capture_left: 0,
+            capturing: false,
+            truncated: false,
+        }
+    }
+
+    /// Gave up on this direction (garbage, oversized head, protocol switch).
+    pub fn dead(&self) -> bool {
+        self.state == State::Dead
+    }
+
+    /// Nothing more will be parsed: dead, or consuming a body until the connection closes.
+    pub fn gave_up(&self) -> bool {
+        matches!(self.state, State::Dead | State::Close)
+    }
+
+    pub fn capturing(&self) -> bool {
+        self.capturing
+    }
+
+    /// Bytes held between feeds (for the memory bound tests).
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Stop delivering the current body (it is still skipped correctly).
+    pub fn drop_capture(&mut self) {
+        self.capturing = false;
+    }
+
+    pub fn stop(&mut self) {
+        self.state = State::Dead;
+        self.buf = Vec::new();
+        self.capturing = false;
+    }
+
+    /// Bytes were lost just before what comes next: give up the message in progress and
+    /// look for the next start line. A direction that gave up for good stays given up.
+    pub fn resync(&mut self) {
+        if self.state == State::Dead {
+            return;
+        }
+        self.buf = Vec::new();
+        self.capturing = false;
+        self.state = State::Sync;
+        self.scan = 0;
+        self.checked = false;
+    }
+
+    /// One feed: `decide` is asked how the body of each head is framed.
+    pub fn feed(
+        &mut self,
+        data: &[u8],
+        decide: &mut dyn FnMut(&Head) -> BodyMode,
+        out: &mut Vec<Piece>,
+    ) {
+        if self.state == State::Dead || data.is_empty() {
+            return;
+        }
+        if self.state == State::Close {
+            if self.capturing {
+                self.deliver(data, data.len(), out, 0);
+            }
+            return;
+        }
+        let held = std::mem::take(&mut self.buf);
+        if held.is_empty() {
+            let pos = self.run(data, decide, out);
+            if self.state != State::Dead && pos < data.len() {
+                self.buf = data[pos..].to_vec();
+            }
+        } else {
+            let mut buf = held;
+            buf.extend_from_slice(data);
+            let pos = self.run(&buf, decide, out);
+            if self.state != State::Dead && pos < buf.len() {
+                buf.drain(..pos);
+                self.buf = buf;
+            }
+        }
+    }
+
+    /// Hand body bytes buf[start..end] to the caller while the capture budget lasts.
+    fn deliver(&mut self, buf: &[u8], end: usize, out: &mut Vec<Piece>, start: usize) {
+        if !self.capturing || end <= start {
+            return;
+        }
+        let take = (end - start).min(self.capture_left);
+        if take > 0 {
+            out.push(Piece::Body(buf[start..start + take].to_vec()));
+            self.capture_left -= take;
+        }
+        if take < end - start {
+            self.truncated = true;
+            self.capturing = false;
+            out.push(Piece::End(false));
+        }
+    }
+
+    fn finish_body(&mut self, out: &mut Vec<Piece>) {
+        if self.capturing {
+            out.push(Piece::End(!self.truncated));
+        }
+        self.capturing = false;
+        self.state = State::Head;
+        self.scan = 0;
+        self.checked = false;
+    }
+
+    fn begin_body(&mut self, mode: BodyMode) {
+        self.truncated = false;
+        self.capturing =
+            mode.capture > 0 && matches!(mode.kind, Kind::Length | Kind::Chunked | Kind::Close);
+        self.capture_left = mode.capture;
+        match mode.kind {
+            Kind::Stop => self.state = State::Dead,
+            Kind::Length if mode.length > 0 => {
+                self.state = State::Length;
+                self.remaining = mode.length;
+            }
+            Kind::Chunked => self.state = State::ChunkSize,
+            Kind::Close => self.state = State::Close,
+            _ => {
+                self.capturing = false;
+                self.state = State::Head;
+            }
+        }
+        self.scan = 0;
+        self.checked = false;
+    }
+
+    /// (end of line, start of next line); dies when a line exceeds `cap`.
+    fn line(&mut self, buf: &[u8], pos: usize, cap: usize) -> Option<(usize, usize)> {
+        match find_byte(buf, b'\n', pos, pos.saturating_add(cap + 1)) {
+            Some(nl) => Some((nl, nl + 1)),
+            None => {
+                if buf.len() - pos > cap {
+                    self.state = State::Dead;
+                }
+                None
+            }
+        }
+    }
+
+    /// Where `METHOD target ` begins before a protocol name at `version_at`.
+    fn method_start(buf: &[u8], pos: usize, version_at: usize) -> Option<usize> {
+        if version_at == 0 {
+            return None;
+        }
+        let sp = version_at - 1;
+        if sp <= pos || buf[sp] != b' ' {
+            return None;
+        }
+        let lo = pos.max(sp.saturating_sub(START_LINE_CAP));
+        let t = buf[lo..sp].iter().rposition(|&c| c == b' ')? + lo;
+        if t <= pos {
+            return None;
+        }
+        let mut m = t;
+        while m > pos
+            && t - m < MAX_TOKEN
+            && (buf[m - 1].is_ascii_uppercase() || matches!(buf[m - 1], b'_' | b'-'))
+        {
+            m -= 1;
+        }
+        (m < t).then_some(m)
+    }
+
+    /// The earliest valid start line at or after `pos`. After lost bytes a message rarely
+    /// starts on a fresh line (the previous body's tail runs straight into it), so the
+    /// search anchors on the protocol name: a response line begins with it, a request line
+    /// ends with it after a method and a target.
+    fn find_start(&self, buf: &[u8], pos: usize) -> Start {
+        let end = buf.len().min(pos.saturating_add(SYNC_SCAN));
+        let mut best: Option<usize> = None;
+        let mut waiting = false;
+        // the first newline at or after `from` (None: none up to the end of the buffer),
+        // remembered so that a run of candidates on one line costs one search
+        let mut nl_cache: Option<(usize, Option<usize>)> = None;
+        let mut marks: Vec<Vec<u8>> = Vec::new();
+        for v in self.versions {
+            let mut mark = v.split('/').next().unwrap_or("").as_bytes().to_vec();
+            mark.push(b'/');
+            if !marks.contains(&mark) {
+                marks.push(mark);
+            }
+        }
+        for mark in &marks {
+            let mut at = find_bytes(buf, mark, pos, end);
+            while let Some(a) = at {
+                if best.is_some_and(|b| a >= b) {
+                    break;
+                }
+                for cand in [Self::method_start(buf, pos, a), Some(a)] {
+                    let Some(cand) = cand else { continue };
+                    if best.is_some_and(|b| cand >= b) {
+                        continue;
+                    }
+                    let next_nl = match nl_cache {
+                        Some((from, found)) if from <= cand && found.is_none_or(|f| f >= cand) => {
+                            found
+                        }
+                        _ => {
+                            let found = find_byte(buf, b'\n', cand, buf.len());
+                            nl_cache = Some((cand, found));
+                            found
+                        }
+                    };
+                    let nl = next_nl.filter(|&n| n < cand + START_LINE_CAP);
+                    let Some(nl) = nl else {
+                        waiting = waiting || buf.len() - cand < START_LINE_CAP;
+                        continue;
+                    };
+                    let line = utf8_replace(&buf[cand..nl]);
+                    if parse_start_line(&line, self.versions).is_some() {
+                        best = Some(cand);
+                        break;
+                    }
+                }
+                at = find_bytes(buf, mark, a + 1, end);
+            }
+        }
+        match best {
+            Some(b) => Start::At(b),
+            None if waiting => Start::Waiting,
+            None => Start::None,
+        }
+    }
+
+    fn run(
+        &mut self,
+        buf: &[u8],
+        decide: &mut dyn FnMut(&Head) -> BodyMode,
+        out: &mut Vec<Piece>,
+    ) -> usize {
+        let mut pos = 0usize;
+        let size = buf.len();
+        while pos < size {
+            match self.state {
+                State::Sync => match self.find_start(buf, pos) {
+                    Start::Waiting => return pos,
+                    Start::None => return pos.max(size.saturating_sub(START_LINE_CAP)),
+                    Start::At(found) => {
+                        pos = found;
+                        self.state = State::Head;
+                    }
+                },
+                State::Head => {
+                    while pos < size && matches!(buf[pos], b'\r' | b'\n') {
+                        pos += 1;
+                    }
+                    if pos >= size {
+                        break;
+                    }
+                    if self.interleaved && buf[pos] == b'$' {
+                        if size - pos < 4 {
+                            break;
+                        }
+                        self.remaining =
+                            u64::from(u16::from_be_bytes([buf[pos + 2], buf[pos + 3]]));
+                        pos += 4;
+                        self.state = State::Raw;
+                        continue;
+                    }
+                    if !self.checked {
+                        let sample = &buf[pos..size.min(pos + MAX_TOKEN + 1)];
+                        if !plausible_start(sample) {
+                            self.state = State::Dead;
+                            return pos;
+                        }
+                        let Some(nl) = find_byte(buf, b'\n', pos, pos + START_LINE_CAP) else {
+                            if size - pos >= START_LINE_CAP {
+                                self.state = State::Dead;
+                                return pos;
+                            }
+                            break;
+                        };
+                        let line = utf8_replace(&buf[pos..nl]);
+                        if parse_start_line(&line, self.versions).is_none() {
+                            self.state = State::Dead;
+                            return pos;
+                        }
+                        self.checked = true;
+                        self.scan = nl - pos;
+                    }
+                    let limit = size.min(pos + self.header_cap + 3);
+                    let Some((end, body)) = find_block_end(buf, pos + self.scan, limit) else {
+                        if size - pos > self.header_cap {
+                            self.state = State::Dead;
+                            return pos;
+                        }
+                        self.scan = (size - pos).saturating_sub(2);
+                        break;
+                    };
+                    let head = parse_head(&buf[pos..end], self.versions, self.name_map);
+                    pos = body;
+                    let Some(head) = head else {
+                        self.state = State::Dead;
+                        return pos;
+                    };
+                    let mode = decide(&head);
+                    out.push(Piece::Head(head, mode));
+                    self.begin_body(mode);
+                    if self.state == State::Dead {
+                        return pos;
+                    }
+                }
+                state @ (State::Length | State::Raw) => {
+                    let take = self.remaining.min((size - pos) as u64) as usize;
+                    if state == State::Length {
+                        self.deliver(buf, pos + take, out, pos);
+                    }
+                    pos += take;
+                    self.remaining -= take as u64;
+                    if self.remaining == 0 {
+                        if state == State::Length {
+                            self.finish_body(out);
+                        } else {
+                            self.state = State::Head;
+                        }
+                    }
+                }
+                State::ChunkSize => {
+                    let Some((end, next)) = self.line(buf, pos, CHUNK_LINE_CAP) else {
+                        break;
+                    };
+                    let line = &buf[pos..end];
+                    let text = strip(line.split(|&c| c == b';').next().unwrap_or(b""));
+                    if text.is_empty() || text.len() > 15 || !text.iter().all(u8::is_ascii_hexdigit)
+                    {
+                        self.state = State::Dead;
+                        return pos;
+                    }
+                    pos = next;
+                    self.remaining = text.iter().fold(0u64, |acc, &c| {
+                        acc * 16 + u64::from(char::from(c).to_digit(16).unwrap_or(0))
+                    });
+                    self.state = if self.remaining > 0 {
+                        State::ChunkData
+                    } else {
+                        State::Trailers
+                    };
+                }
+                State::ChunkData => {
+                    let take = self.remaining.min((size - pos) as u64) as usize;
+                    self.deliver(buf, pos + take, out, pos);
+                    pos += take;
+                    self.remaining -= take as u64;
+                    if self.remaining == 0 {
+                        self.state = State::ChunkCrlf;
+                    }
+                }
+                State::ChunkCrlf => {
+                    let Some((_, next)) = self.line(buf, pos, CHUNK_LINE_CAP) else {
+                        break;
+                    };
+                    pos = next;
+                    self.state = State::ChunkSize;
+                }
+                State::Trailers => {
+                    let cap = self.header_cap;
+                    let Some((end, next)) = self.line(buf, pos, cap) else {
+                        break;
+                    };
+                    let empty = strip(&buf[pos..end]).is_empty();
+                    pos = next;
+                    if empty {
+                        self.finish_body(out);
+                    }
+                }
+                State::Close => {
+                    self.deliver(buf, size, out, pos);
+                    pos = size;
+                }
+                State::Dead => return size,
+            }
+        }
+        pos
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HTTP: &[&str] = &["HTTP/"];
+
+    fn length_decider(capture: usize) -> impl FnMut(&Head) -> BodyMode {
+        move |h: &Head| match h.content_length() {
+            Some(n) if n > 0 => BodyMode::new(Kind::Length, n, capture),
+            _ => BodyMode::NONE,
+        }
+    }
+
+    #[test]
+    fn heads_across_feeds_and_bodies() {
+        let msg = b"POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET /b HTTP/1.1\r\n\r\n";
+        for cut in 0..msg.len() {
+            let mut f = Framer::new(HTTP, false, None);
+            let mut out = Vec::new();
+            let mut d = length_decider(3);
+            f.feed(&msg[..cut], &mut d, &mut out);
+            f.feed(&msg[cut..], &mut d, &mut out);
+            let heads = out.iter().filter(|p| matches!(p, Piece::Head(..))).count();
+            assert_eq!(heads, 2, "cut {cut}");
+            let body: Vec<u8> = out
+                .iter()
+                .filter_map(|p| match p {
+                    Piece::Body(b) => Some(b.clone()),
+                    _ => None,
+                })
+                .flatten()
+                .collect();
+            assert_eq!(body, b"hel");
+            assert!(out.contains(&Piece::End(false)));
+        }
+    }
+
+    #[test]
+    fn chunked_bodies_and_garbage() {
+        let mut f = Framer::new(HTTP, false, None);
+        let mut out = Vec::new();
+        let mut d = |_: &Head| BodyMode::new(Kind::Chunked, 0, 100);
+        f.feed(
+            b"POST / HTTP/1.1\r\n\r\n3\r\nabc\r\n2;x=1\r\nde\r\n0\r\nT: 1\r\n\r\n",
+            &mut d,
+            &mut out,
+        );
+        assert_eq!(out[1], Piece::Body(b"abc".to_vec()));
+        assert_eq!(out[2], Piece::Body(b"de".to_vec()));
+        assert_eq!(out[3], Piece::End(true));
+        let mut out = Vec::new();
+        f.feed(b"\x00\x01garbage", &mut d, &mut out);
+        assert!(out.is_empty() && f.dead());
+    }
+
+    #[test]
+    fn resync_finds_a_request_line_after_lost_bytes() {
+        let mut f = Framer::new(HTTP, false, None);
+        let mut out = Vec::new();
+        let mut d = length_decider(0);
+        f.resync();
+        f.feed(
+            b"\xff\xfe tail of a bodyGET /x HTTP/1.1\r\n\r\n",
+            &mut d,
+            &mut out,
+        );
+        match &out[..] {
+            [Piece::Head(h, _)] => assert_eq!(h.target, "/x"),
+            other => panic!("{other:?}"),
+        }
+    }
+}
