@@ -25,6 +25,7 @@ from typing import Any
 from netscan import _core
 from netscan.dissectors import icmpv6
 from netscan.dissectors.registry import UDP_PARSERS, Datagrams
+from netscan.engine.protocol import InputInfo
 from netscan.engine.sink import Sink, arp_event
 from netscan.events import Ctx
 from netscan.flow import BurstList, Flow
@@ -97,6 +98,7 @@ class CoreCapture:
     def __init__(self, core: Any, index: int, path: str) -> None:
         self._core = core
         self.index = index
+        self.given = path  # the path as given (the report's name for the input)
         self.path = Path(path)
         self.size = self.path.stat().st_size
         self.format = ""
@@ -136,7 +138,10 @@ class CoreCapture:
 
 
 class CoreEngine:
-    """Runs captures through the Rust core into a ``Sink``."""
+    """Runs captures through the Rust core into a ``Sink`` (an ``Engine``)."""
+
+    name = "core"
+    l2_unlisted = 0  # the core counts the frames of MACs beyond its table in its warnings
 
     def __init__(
         self,
@@ -475,6 +480,42 @@ class CoreEngine:
     def _arp(self, op: tuple[Any, ...]) -> None:
         _, file, frame, ts, code, sha, spa, tha, tpa = op
         self.sink.on_event(arp_event(file, frame, ts, code, sha, spa, tha, tpa), None)
+
+    # -- the Engine protocol (netscan.engine.protocol) -----------------------------------
+
+    @property
+    def blind_spots(self) -> list[str]:
+        return []
+
+    def step(
+        self, limit: int | None = None, progress: Callable[[int, int], None] | None = None
+    ) -> bool:
+        """Analyses up to ``limit`` records of the open inputs (all when None); False
+        once they are exhausted. The flows' counters are brought up to date."""
+        done = self.run_files(progress, limit)
+        if limit is None or not done:
+            return False
+        self.sync()
+        return True
+
+    def bytes_read(self) -> tuple[int, int]:
+        return sum(c.position for c in self.captures), sum(c.size for c in self.captures)
+
+    def inputs(self, final: bool) -> list[InputInfo]:
+        out = []
+        for c in self.captures:
+            if not final:
+                c.refresh()
+            out.append(input_info(c, c.given, final))
+        return out
+
+
+def input_info(c: Any, path: str, final: bool) -> InputInfo:
+    """The report's facts of an input the core read (``CoreCapture``, ``ShardCapture``);
+    its frames are counted once the input is done."""
+    return InputInfo(path=path, sha256=c.sha256 or "", size=c.size, packets=c.frames if final else 0,
+                     first_ts=c.first_ts, last_ts=c.last_ts, warnings=list(c.warnings),
+                     format=c.format, linktypes=sorted(c.linktypes))  # fmt: skip
 
 
 def _trim_heap() -> None:

@@ -46,7 +46,9 @@ from netscan.engine.core import (
     CoreEngine,
     _set_counters,
     _with_app,
+    input_info,
 )
+from netscan.engine.protocol import InputInfo
 from netscan.events import EVENT_TYPES, Ctx, Event
 from netscan.flow import Flow
 from netscan.inventory.enrich import Premises
@@ -243,7 +245,11 @@ class ShardCapture:
 
 
 class ParallelEngine:
-    """``CoreEngine``'s interface for the analysis, with the work done by ``jobs`` workers."""
+    """``CoreEngine``'s interface for the analysis (an ``Engine``), with the work done by
+    ``jobs`` workers."""
+
+    name = "core"
+    l2_unlisted = 0
 
     def __init__(
         self,
@@ -407,6 +413,24 @@ class ParallelEngine:
                 f"{l2_dropped} frames came from MAC addresses beyond the limit of "
                 "distinct addresses tracked; they were counted but their senders not listed"
             )
+
+    # -- the Engine protocol (netscan.engine.protocol) -----------------------------------
+
+    @property
+    def blind_spots(self) -> list[str]:
+        return []
+
+    def step(self, limit: int | None = None, progress: Callable[[int, int], None] | None = None
+             ) -> bool:  # fmt: skip
+        """The whole input in one step (the workers stream it to the sink)."""
+        self.run_files(progress)
+        return False
+
+    def bytes_read(self) -> tuple[int, int]:
+        return sum(c.position for c in self.captures), sum(c.size for c in self.captures)
+
+    def inputs(self, final: bool) -> list[InputInfo]:
+        return [input_info(c, p, final) for c, p in zip(self.captures, self.paths, strict=True)]
 
     def finish(self) -> None:
         """Nothing left: the workers finished their input in ``run_files``."""
