@@ -8,21 +8,25 @@ from __future__ import annotations
 import contextlib
 import gc
 import ipaddress
+import os
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from netscan import limits as _limits
 from netscan.analysis.finding import Finding
 from netscan.engine.parallel import MIN_SEGMENT_BYTES
+from netscan.engine.protocol import Engine, InputInfo
+from netscan.flow import Flow
 from netscan.inventory.enrich import Premises
 from netscan.inventory.inventory import Inventory
 from netscan.inventory.model import Conversation
 from netscan.safefile import PrivateDir
-from netscan.sources.pcapfile import CaptureError, CaptureFile
+from netscan.sources.digest import input_digest
+from netscan.sources.pcapfile import CaptureError
 from netscan.util import sha256_file
 
 
@@ -40,19 +44,6 @@ class Options:
     # premises ranges inferred from the link (Router Advertisements, DHCPv6, local MACs)
     # are added to the premises; False: only reported
     infer_premises: bool = True
-
-
-@dataclass
-class InputInfo:
-    path: str
-    sha256: str
-    size: int
-    packets: int = 0
-    first_ts: float | None = None
-    last_ts: float | None = None
-    warnings: list[str] = field(default_factory=list)
-    format: str = ""
-    linktypes: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -78,9 +69,11 @@ def relaxed_gc() -> Iterator[None]:
     """Cyclic garbage collection, rarely: an analysis allocates millions of small objects
     that never form cycles, and a full collection over them every few thousand
     allocations costs a fifth of the run. What exists before the run is frozen out of
-    the collector's view."""
+    the collector's view (after a collection of the young generations only: a full one
+    walks every object of the imported libraries, a tenth of a second or more, and finds
+    nothing to free; older garbage, if any, is collected after the unfreeze)."""
     old = gc.get_threshold()
-    gc.collect()
+    gc.collect(1)
     gc.freeze()
     gc.set_threshold(200_000, 50, 1000)
     try:
@@ -134,18 +127,31 @@ def check_engine(name: str) -> None:
 def unique_inputs(paths: list[str]) -> tuple[list[str], list[str], dict[str, str]]:
     """The inputs without repeats of the same content (same sha256), a warning for each
     repeat left out (the same capture given twice would count every packet twice), and
-    the sha256 of each input kept."""
+    the sha256 of the inputs that had to be hashed for it: only files of the same size
+    can repeat one another, so only those are read here (the core hashes the others
+    while it reads them)."""
+    sizes: dict[str, int] = {}
+    for p in paths:
+        try:
+            with open(p, "rb") as fh:
+                sizes[p] = os.fstat(fh.fileno()).st_size
+        except FileNotFoundError:
+            raise CaptureError(f"{p}: no such file") from None
+        except IsADirectoryError:
+            raise CaptureError(f"{p}: is a directory, not a capture file") from None
+        except OSError as exc:
+            raise CaptureError(f"{p}: cannot read ({exc.strerror or exc})") from None
+    same_size = Counter(sizes.values())
     kept: list[str] = []
     digests: dict[str, str] = {}
     warnings: list[str] = []
     seen: dict[str, str] = {}
     for p in paths:
+        if same_size[sizes[p]] < 2:
+            kept.append(p)
+            continue
         try:
-            digest = sha256_file(Path(p))
-        except FileNotFoundError:
-            raise CaptureError(f"{p}: no such file") from None
-        except IsADirectoryError:
-            raise CaptureError(f"{p}: is a directory, not a capture file") from None
+            digest = sha256_file(p)
         except OSError as exc:
             raise CaptureError(f"{p}: cannot read ({exc.strerror or exc})") from None
         first = seen.get(digest)
@@ -190,13 +196,13 @@ def overlap_warnings(infos: list[InputInfo]) -> list[str]:
     return out
 
 
-def _unapplied_inference(analyzer: Analyzer, inventory: Inventory) -> list[str]:
-    """Step-by-step runs cannot run again: the inference is reported, not applied."""
-    if analyzer._inferred_premises(inventory) is None:
-        return []
+def _unapplied_inference(inventory: Inventory) -> list[str]:
+    """A run whose inventory's inputs were too many to keep, and that cannot read its
+    input again (step by step over records, live capture): the inference is reported,
+    not applied."""
     cidrs = inventory.premises.inference.cidrs
     return [
-        "the link shows premises ranges the step-by-step analysis did not use: "
+        "the link shows premises ranges the analysis did not use: "
         f"{', '.join(cidrs[:8])}"
         + (" …" if len(cidrs) > 8 else "")
         + " (netscan analyze applies them; or give --premises)"
@@ -260,24 +266,6 @@ def premises_warnings(premises: list[str] | None, inventory: Inventory) -> list[
     return [f"premises range(s) {', '.join(unmatched)} match no device or address seen"]
 
 
-def open_inputs(
-    paths: list[str],
-    limits: _limits.Limits | None = None,
-    digests: dict[str, str] | None = None,
-) -> tuple[list[CaptureFile], list[InputInfo]]:
-    lim = _limits.resolve(limits)
-    captures: list[CaptureFile] = []
-    infos: list[InputInfo] = []
-    for i, p in enumerate(paths):
-        cap = CaptureFile(p, index=i, gunzip=lim.gunzip, gunzip_ratio=lim.gunzip_ratio)
-        captures.append(cap)
-        path = Path(p)
-        digest = (digests or {}).get(p) or sha256_file(path)
-        infos.append(InputInfo(path=str(p), sha256=digest, size=path.stat().st_size,
-                               format=cap.format))  # fmt: skip
-    return captures, infos
-
-
 class Analyzer:
     """Runs the pipeline; ``progress(done_bytes, total_bytes)`` is called now and then."""
 
@@ -304,21 +292,53 @@ class Analyzer:
 
     def run(self, paths: list[str], progress: Callable[[int, int], None] | None = None) -> Result:
         with relaxed_gc():
-            result = self._run(paths, progress)
-            premises = self._inferred_premises(result.inventory)
-            if premises is None:
-                result.warnings.extend(_outside_warnings(result.inventory.premises.inference))
-                return result
-            # the link shows addresses of the premises the run called off-site: run again
-            # with them, so every decision (devices, bursts, findings) is made with them
-            base = self.premises
-            self.premises = premises
-            try:
-                result = self._run(paths, progress)
-            finally:
-                self.premises = base
-            result.warnings.extend(_inference_warnings(premises.inference))
-            return result
+            run = self.drive_files(paths)
+            while run.step(None, progress):
+                pass
+            run.finish()
+            total = run.engine.bytes_read()[1]
+            if progress is not None:
+                progress(total, total)
+            return run.result()
+
+    def drive_files(self, paths: list[str], premises: Premises | None = None) -> Drive:
+        """The driver of one analysis of capture files (repeats of the same content
+        analysed once), with the engine the options name."""
+        kept, warnings, digests = unique_inputs(list(paths))
+
+        def make(sink: Any, prem: Premises) -> Engine:
+            # the core hashes the inputs as it reads them, but those hashed already
+            return self._file_engine(sink, prem, kept, set(digests))
+
+        return Drive(self, make, [str(p) for p in kept], warnings, digests, premises,
+                     rereadable=True)  # fmt: skip
+
+    def _file_engine(
+        self, sink: Any, premises: Premises, paths: list[str], known: set[str]
+    ) -> Engine:
+        lim = self.limits
+        if self.options.engine == "tshark":
+            # the other engine: tshark, the independent reference
+            from netscan.engine.tshark import TsharkEngine
+
+            tshark = TsharkEngine(sink, limits=lim)
+            tshark.open(paths, lim.gunzip, lim.gunzip_ratio)
+            return tshark
+        if self.options.jobs > 1 and sum(_size(p) for p in paths) >= 2 * MIN_SEGMENT_BYTES:
+            # --jobs: worker processes, each with the core over its share of the flows
+            from netscan.engine.parallel import ParallelEngine
+
+            par = ParallelEngine(sink, premises, self.options.jobs, max_flows=self.max_flows,
+                                 limits=lim)  # fmt: skip
+            par.open(paths, lim.gunzip, lim.gunzip_ratio, known)
+            return par
+        # the Rust packet core reads, decodes and tracks flows; Python dissects what it
+        # hands over and keeps everything above
+        from netscan.engine.core import CoreEngine
+
+        core = CoreEngine(sink, premises, max_flows=self.max_flows)
+        core.open(paths, lim.gunzip, lim.gunzip_ratio, known)
+        return core
 
     def _inferred_premises(self, inventory: Inventory) -> Premises | None:
         """The premises with what the link shows added, when that changes the analysis
@@ -345,93 +365,6 @@ class Analyzer:
         applied = replace(inference, applied=True, origin="default+inferred")
         return Premises(list(self.premises.cidrs) + applied.cidrs, inference=applied)
 
-    def _run(self, paths: list[str], progress: Callable[[int, int], None] | None = None) -> Result:
-        paths, warnings, digests = unique_inputs(list(paths))
-        if self.options.engine != "tshark":
-            return self._run_core(paths, progress, warnings, digests)
-        captures, infos = open_inputs(paths, self.limits, digests)
-        inventory = Inventory(
-            self.premises, self.matcher, files=[str(p) for p in paths], limits=self.limits
-        )
-        total = sum(c.size for c in captures)
-        try:
-            # the other engine: tshark, the independent reference
-            from netscan.engine.tshark import TsharkEngine
-
-            engine: Any = TsharkEngine(inventory, limits=self.limits)
-            engine.run_files(paths, captures)
-            inventory.seal()
-        finally:
-            for c in captures:
-                c.close()
-        for cap, info in zip(captures, infos, strict=True):
-            info.warnings = list(cap.warnings)
-            info.packets = cap.frames
-            info.first_ts, info.last_ts = cap.first_ts, cap.last_ts
-            info.linktypes = sorted(cap.linktypes)
-            for w in cap.warnings:
-                warnings.append(f"{info.path}: {w}")
-        # the tshark engine reads the files itself: its frame counts and times are the facts
-        for info, stats in zip(infos, getattr(engine, "file_stats", []), strict=False):
-            info.packets, info.first_ts, info.last_ts = stats.frames, stats.first_ts, stats.last_ts
-            for w in stats.warnings:
-                info.warnings.append(f"tshark: {w}")
-                warnings.append(f"{info.path}: tshark: {w}")
-        unsupported = getattr(engine, "unsupported_linktypes", set())
-        if progress is not None:
-            progress(total, total)
-        result = self.conclude(inventory, engine, infos, warnings, self.options.engine,
-                               sum(i.packets for i in infos), unsupported)  # fmt: skip
-        # what the engine could not see (the tshark engine: protocols Wireshark lacks)
-        result.limits.extend(getattr(engine, "blind_spots", None) or [])
-        return result
-
-    def _run_core(
-        self,
-        paths: list[str],
-        progress: Callable[[int, int], None] | None,
-        warnings: list[str],
-        digests: dict[str, str],
-    ) -> Result:
-        """The Rust packet core reads, decodes and tracks flows; Python dissects what it
-        hands over and keeps everything above."""
-        from netscan.engine.core import CoreEngine
-
-        inventory = Inventory(
-            self.premises, self.matcher, files=[str(p) for p in paths], limits=self.limits
-        )
-        engine: Any
-        if self.options.jobs > 1 and sum(_size(p) for p in paths) >= 2 * MIN_SEGMENT_BYTES:
-            # --jobs: worker processes, each with the core over its share of the flows
-            from netscan.engine.parallel import ParallelEngine
-
-            engine = ParallelEngine(inventory, self.premises, self.options.jobs,
-                                    max_flows=self.max_flows, limits=self.limits)  # fmt: skip
-        else:
-            engine = CoreEngine(inventory, self.premises, max_flows=self.max_flows)
-        captures = engine.open(paths, self.limits.gunzip, self.limits.gunzip_ratio)
-        infos = [
-            InputInfo(path=str(p), sha256=digests[p], size=c.size, format=c.format)
-            for p, c in zip(paths, captures, strict=True)
-        ]
-        total = sum(c.size for c in captures)
-        engine.run_files(progress)
-        engine.finish()
-        engine.release()
-        inventory.seal()
-        for cap, info in zip(captures, infos, strict=True):
-            info.warnings = list(cap.warnings)
-            info.packets = cap.frames
-            info.first_ts, info.last_ts = cap.first_ts, cap.last_ts
-            info.linktypes = sorted(cap.linktypes)
-            for w in cap.warnings:
-                warnings.append(f"{info.path}: {w}")
-        warnings.extend(engine.warnings)
-        if progress is not None:
-            progress(total, total)
-        return self.conclude(inventory, engine, infos, warnings, "core",
-                             sum(i.packets for i in infos), engine.unsupported_linktypes)  # fmt: skip
-
     def conclude(
         self,
         inventory: Inventory,
@@ -442,7 +375,8 @@ class Analyzer:
         packets: int,
         unsupported: set[int],
     ) -> Result:
-        """The stages after the engine: finalize the inventory, roles, findings."""
+        """The stages after the engine: finalize the inventory, roles, findings. Every
+        analysis ends here (files, step by step, live capture, Zeek logs)."""
         for lt in sorted(unsupported):
             warnings.append(
                 f"link type {lt} is not supported; its frames were counted but not decoded"
@@ -468,7 +402,7 @@ class Analyzer:
             engine=engine_name,
             packets=packets,
             warnings=warnings,
-            dissector_errors=dict(getattr(engine, "dissector_errors", {})),
+            dissector_errors=dict(engine.dissector_errors),
         )
 
     def run_incremental(
@@ -485,7 +419,16 @@ class Analyzer:
         streams; with tshark the whole run is one step."""
         if batch < 1:
             raise ValueError("batch must be at least 1")
-        return _incremental(self, paths, batch, records, source)
+        if paths is not None:
+            return _steps(self.drive_files(paths), batch)
+        from netscan.live_analysis import RecordsEngine
+
+        stream: Iterator[Any] = iter(records or ())
+
+        def make(sink: Any, prem: Premises) -> Engine:
+            return RecordsEngine(sink, prem, stream, source, max_flows=self.max_flows)
+
+        return _steps(Drive(self, make, [source], [], {}), batch)
 
 
 def limit_warnings(
@@ -493,14 +436,14 @@ def limit_warnings(
 ) -> list[str]:
     """What the work limits retired, folded or left out, counted (engine, inventory, report)."""
     out: list[str] = []
-    retired = getattr(engine, "flows_retired", 0)
+    retired = engine.flows_retired
     if retired:
         out.append(
             f"{retired:,} flows were retired from the engine's table of "
-            f"{getattr(engine, 'max_flows', None) or limits.flows:,} live "
+            f"{engine.max_flows or limits.flows:,} live "
             "flows (idlest first); their totals are kept in the conversations (--limit flows=N)"
         )
-    unlisted = getattr(engine, "l2_unlisted", 0)
+    unlisted = engine.l2_unlisted
     if unlisted:
         out.append(
             f"{unlisted:,} frames came from MAC addresses beyond the limit of {limits.devices:,} "
@@ -516,7 +459,282 @@ def limit_warnings(
     return out
 
 
-# -- incremental runs (the TUI) ---------------------------------------------------------
+# -- the one driver ----------------------------------------------------------------------
+
+# sink calls a run keeps so that premises the link shows (inferred at the end) apply without
+# reading the input again; a run with more drops its log and, when an inference then
+# applies, reads its files again (a step-by-step or live run reports the inference instead)
+LOG_CALLS = 100_000
+_L2, _FLOW, _EVENT, _END, _SEAL = range(5)
+
+
+class SinkLog:
+    """The inventory's inputs, passed on and recorded (bounded), so that a fresh inventory
+    with other premises can be told the same things in the same order.
+
+    The engines watch the uploads of every flow to an off-site address, also from an
+    address the run's premises call off-site (the inferred premises may cover it); such
+    bursts are kept aside here, where the inventory does not see them, until the premises
+    are decided."""
+
+    def __init__(self, inventory: Inventory, record: bool, limit: int | None = None) -> None:
+        self.inventory = inventory
+        self.premises = inventory.premises
+        self.matcher = inventory.matcher  # the engines hand over payloads on its marker ports
+        self.calls: list[tuple[Any, ...]] | None = [] if record else None
+        self.limit = LOG_CALLS if limit is None else limit
+        self.aside: dict[Flow, Any] = {}  # flow -> upload bursts from an off-site address
+        self.dropped = False  # the log outgrew its bound
+        if not record:
+            self._pass_through()
+
+    def _pass_through(self) -> None:
+        """Nothing to record: the engine calls the inventory itself from now on (it looks
+        the sink's methods up per batch or per call), but for retired flows."""
+        inv = self.inventory
+        self.on_frame_l2 = inv.on_frame_l2  # type: ignore[method-assign]
+        self.on_flow = inv.on_flow  # type: ignore[method-assign]
+        self.on_event = inv.on_event  # type: ignore[method-assign]
+        # the engine's end-of-input fold, a piece of final counters at a time (only when
+        # nothing is recorded: a recorded seal goes through ``seal_flow``)
+        self.seal_rows = self._seal_rows
+
+    def _seal_rows(self, rows: list[tuple[Any, ...]], flows: dict[int, Flow]) -> None:
+        # as ``seal_flow``: the bursts of a flow from an off-site sender do not count
+        get = flows.get
+        kept: list[tuple[Any, ...]] = []
+        for t in rows:
+            flow = get(t[1])
+            if flow is not None and flow.a_scope == 2:
+                flow.bursts = None
+                if t[11] is not None:
+                    t = (*t[:11], None)
+            kept.append(t)
+        self.inventory.seal_rows(kept, flows)
+
+    @property
+    def complete(self) -> bool:
+        return self.calls is not None
+
+    def _log(self, call: tuple[Any, ...]) -> None:
+        calls = self.calls
+        if calls is None:
+            return
+        if len(calls) >= self.limit:
+            self.calls = None
+            self.aside = {}
+            self.dropped = True
+            self._pass_through()
+            return
+        calls.append(call)
+
+    def _set_aside(self, flow: Flow) -> None:
+        # a flow between two off-site addresses: its bursts count only if inferred
+        # premises cover its sender (the replay decides)
+        if flow.a_scope == 2 and flow.bursts is not None:
+            if self.calls is not None:
+                self.aside[flow] = flow.bursts
+            flow.bursts = None
+
+    # -- the sink ----------------------------------------------------------------------
+
+    def on_frame_l2(self, file: int, frame: int, ts: float, src: bytes, wirelen: int) -> None:
+        self._log((_L2, file, frame, ts, src, wirelen))
+        self.inventory.on_frame_l2(file, frame, ts, src, wirelen)
+
+    def on_flow(self, flow: Flow) -> None:
+        frame = flow.first_frames[0] if flow.first_frames else flow.last_frame
+        self._log((_FLOW, flow, frame))
+        self.inventory.on_flow(flow)
+        if flow.bursts is None and flow.a_scope == 2 and flow.b_scope == 2:
+            flow.track_bursts()  # engines that leave the watching to the sink (tshark)
+
+    def on_event(self, event: Any, flow: Flow | None) -> None:
+        self._log((_EVENT, event, flow))
+        self.inventory.on_event(event, flow)
+
+    def on_flow_end(self, flow: Flow) -> None:
+        self._set_aside(flow)
+        self._log((_END, flow))
+        self.inventory.on_flow_end(flow)
+
+    def sealing(self) -> bool:
+        return self.inventory.sealing()
+
+    def seal_flow(self, flow: Flow) -> None:
+        self._set_aside(flow)
+        self._log((_SEAL, flow))
+        self.inventory.seal_flow(flow)
+
+    def set_aside_live(self) -> None:
+        """Before the inventory reads its live flows (a partial result, the end)."""
+        for flow in self.inventory.flows:
+            self._set_aside(flow)
+
+    # -- the replay --------------------------------------------------------------------
+
+    def replay(self, inventory: Inventory) -> Inventory:
+        """Tells ``inventory`` (with other premises) what this run's inventory was told,
+        each flow's scopes and upload bursts decided by its premises as an engine given
+        those premises would have decided them."""
+        assert self.calls is not None
+        scope = inventory.premises.scope
+        aside = self.aside
+        sealing: bool | None = None
+        for call in self.calls:
+            kind = call[0]
+            if kind == _EVENT:
+                inventory.on_event(call[1], call[2])
+            elif kind == _FLOW:
+                flow = call[1]
+                if flow.a_ip:
+                    sa = flow.a_scope = scope(flow.a_ip)
+                    sb = flow.b_scope = scope(flow.b_ip)
+                    if sb == 2 and sa != 2:
+                        if flow in aside:
+                            flow.bursts = aside.pop(flow)
+                    else:
+                        flow.bursts = None
+                # the flow as it was when it opened: the frame that opened it
+                kept = flow.first_frames, flow.last_frame
+                flow.first_frames, flow.last_frame = (), call[2]  # type: ignore[assignment]
+                try:
+                    inventory.on_flow(flow)
+                finally:
+                    flow.first_frames, flow.last_frame = kept
+            elif kind == _L2:
+                inventory.on_frame_l2(*call[1:])
+            elif kind == _END:
+                inventory.on_flow_end(call[1])
+            else:  # sealed at the end of input, when this inventory seals too
+                if sealing is None:
+                    sealing = inventory.sealing()
+                if sealing:
+                    inventory.seal_flow(call[1])
+        self.calls = None
+        self.aside = {}
+        return inventory
+
+
+class Drive:
+    """One analysis: an engine feeding an inventory, concluded once.
+
+    Every analysis runs through it: capture files (``Analyzer.run``), step by step
+    (``Analyzer.run_incremental``, the TUI) and live capture (``LiveAnalysis``). Premises
+    that the link shows are decided at the end: when they cover addresses the run called
+    off-site, a fresh inventory is told what the engine told this one (the ``SinkLog``),
+    with them, so that every decision (devices, conversations, upload bursts, findings)
+    is made with them without reading the input again.
+    """
+
+    def __init__(
+        self,
+        analyzer: Analyzer,
+        make: Callable[[Any, Premises], Engine],
+        files: list[str],
+        warnings: list[str],
+        digests: dict[str, str],
+        premises: Premises | None = None,
+        *,
+        rereadable: bool = False,
+    ) -> None:
+        self.analyzer = analyzer
+        self.rereadable = rereadable  # capture files, which a second pass can read again
+        self.premises = premises or analyzer.premises
+        self.files = files
+        self.warnings = warnings  # the inputs' own (repeats left out)
+        self.digests = digests
+        opts = analyzer.options
+        # the sink's calls are kept only when inferred premises may apply at the end
+        self.inferring = premises is None and not opts.premises and opts.infer_premises
+        self.inventory = Inventory(self.premises, analyzer.matcher, files=files,
+                                   limits=analyzer.limits)  # fmt: skip
+        self.log = SinkLog(self.inventory, record=self.inferring)
+        self.engine: Engine = make(self.log, self.premises)
+        self._make = make
+        self.finished = False
+
+    def step(self, limit: int | None, progress: Callable[[int, int], None] | None = None) -> bool:
+        """Analyse up to ``limit`` records (all when None); False once the input is done."""
+        return self.engine.step(limit, progress)
+
+    def finish(self) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        self.engine.finish()
+        self.engine.release()
+        self.log.set_aside_live()
+        self.inventory.seal()
+
+    def _infos(self, final: bool) -> list[InputInfo]:
+        infos = self.engine.inputs(final)
+        for info in infos:
+            if not info.sha256:
+                info.sha256 = self.digests.get(info.path, "")
+            if not info.sha256 and final and self.rereadable and info.path in self.files:
+                # an engine that does not hash what it reads (tshark): the file is read for it
+                info.sha256 = self.digests[info.path] = input_digest(info.path)
+        return infos
+
+    def snapshot(self) -> Result:
+        """The analysis so far (between steps), with the run's premises."""
+        self.log.set_aside_live()
+        return self._conclude(self.inventory, final=False)
+
+    def _conclude(self, inventory: Inventory, final: bool) -> Result:
+        infos = self._infos(final)
+        warnings = list(self.warnings)
+        for info in infos:
+            warnings.extend(f"{info.path}: {w}" for w in info.warnings)
+        warnings.extend(self.engine.warnings)
+        eng = self.engine
+        result = self.analyzer.conclude(inventory, eng, infos, warnings, eng.name, eng.packets,
+                                        set(eng.unsupported_linktypes))  # fmt: skip
+        # what the engine could not see (the tshark engine: protocols Wireshark lacks)
+        result.limits.extend(eng.blind_spots)
+        return result
+
+    def result(self) -> Result:
+        """The final result (after ``finish``), with the premises the link shows applied
+        when they change the analysis."""
+        self.finish()
+        an = self.analyzer
+        if self.premises is not an.premises:  # a second pass, with the premises inferred
+            result = self._conclude(self.inventory, final=True)
+            result.warnings.extend(_inference_warnings(self.premises.inference))
+            return result
+        premises = an._inferred_premises(self.inventory)
+        if premises is None:
+            self.log.calls = None
+            result = self._conclude(self.inventory, final=True)
+            result.warnings.extend(_outside_warnings(result.inventory.premises.inference))
+            return result
+        if self.log.complete:
+            fresh = Inventory(premises, an.matcher, files=list(self.inventory.files),
+                              limits=an.limits)  # fmt: skip
+            self.inventory = self.log.replay(fresh)
+            self.inventory.seal()
+            result = self._conclude(self.inventory, final=True)
+            result.warnings.extend(_inference_warnings(premises.inference))
+            return result
+        if self.rereadable:
+            # the log outgrew its bound: the capture files are read again with them (their
+            # hashes, known from this pass, are not computed again)
+            for info in self._infos(final=True):
+                if info.sha256:
+                    self.digests[info.path] = info.sha256
+            again = Drive(an, self._make, self.files, self.warnings, self.digests, premises,
+                          rereadable=True)  # fmt: skip
+            while again.step(None):
+                pass
+            return again.result()
+        result = self._conclude(self.inventory, final=True)
+        result.warnings.extend(_unapplied_inference(self.inventory))
+        return result
+
+
+# -- step-by-step runs (the TUI) --------------------------------------------------------
 
 
 @dataclass
@@ -541,89 +759,16 @@ class Partial:
         return self._result
 
 
-def _incremental(
-    self: Analyzer,
-    paths: list[str] | None,
-    batch: int,
-    records: Iterable[Any] | None,
-    source: str,
-) -> Iterator[Partial]:
-    if paths is not None and self.options.engine != "tshark":
-        yield from _incremental_core(self, paths, batch)
-        return
-    if paths is not None:
-        result = self.run(paths)
-        total = sum(i.size for i in result.inputs)
-        yield Partial(total, total, result.packets, True, lambda: result, result)
-        return
-    from netscan.engine.core import CoreEngine
-
-    # records handed over from elsewhere (a live capture): the core takes them as they come
-    info = InputInfo(path=source, sha256="", size=0)
-    inventory = Inventory(self.premises, self.matcher, files=[source], limits=self.limits)
-    engine = CoreEngine(inventory, self.premises, max_flows=self.max_flows)
-    stream: Iterator[Any] = iter(records or ())
-
-    def build(final: bool) -> Result:
-        step = replace(info, packets=engine.packets)
-        warnings = list(engine.warnings) if final else []
-        return self.conclude(inventory, engine, [step], warnings, "core", engine.packets,
-                             set(engine.unsupported_linktypes))  # fmt: skip
-
-    while True:
-        before = engine.packets
-        engine.run(islice(stream, batch))
-        if engine.packets == before:
-            break
-        yield Partial(0, 0, engine.packets, False, lambda: build(False))
-    engine.finish()
-    engine.release()
-    inventory.seal()
-    result = build(True)
-    result.warnings.extend(_unapplied_inference(self, inventory))
-    yield Partial(0, 0, result.packets, True, lambda: result, result)
-
-
-def _incremental_core(self: Analyzer, paths: list[str], batch: int) -> Iterator[Partial]:
-    """``run_incremental`` over capture files with the Rust core: ``batch`` records a step."""
-    from netscan.engine.core import CoreEngine
-
-    inventory = Inventory(self.premises, self.matcher, files=[str(p) for p in paths],
-                          limits=self.limits)  # fmt: skip
-    engine = CoreEngine(inventory, self.premises, max_flows=self.max_flows)
-    captures = engine.open(paths, self.limits.gunzip, self.limits.gunzip_ratio)
-    infos = [
-        InputInfo(path=str(p), sha256=sha256_file(Path(p)), size=c.size, format=c.format)
-        for p, c in zip(paths, captures, strict=True)
-    ]
-    total = sum(c.size for c in captures)
-
-    def build(final: bool) -> Result:
-        warnings: list[str] = []
-        step_infos = [replace(i) for i in infos]
-        for cap, info in zip(captures, step_infos, strict=True):
-            if not final:
-                cap.refresh()
-            info.warnings = list(cap.warnings)
-            info.packets = cap.frames if final else 0
-            info.first_ts, info.last_ts = cap.first_ts, cap.last_ts
-            info.linktypes = sorted(cap.linktypes)
-            warnings.extend(f"{info.path}: {w}" for w in cap.warnings)
-        if final:
-            warnings.extend(engine.warnings)
-        return self.conclude(inventory, engine, step_infos, warnings, "core", engine.packets,
-                             set(engine.unsupported_linktypes))  # fmt: skip
-
-    while engine.run_files(limit=batch):
-        engine.sync()
-        yield Partial(sum(c.position for c in captures), total, engine.packets, False,
-                      lambda: build(False))  # fmt: skip
-    engine.finish()
-    engine.release()
-    inventory.seal()
-    result = build(True)
-    result.warnings.extend(_unapplied_inference(self, inventory))
+def _steps(run: Drive, batch: int) -> Iterator[Partial]:
+    """The driver in steps of ``batch`` records; the last ``Partial`` is the final result."""
+    engine = run.engine
+    while run.step(batch):
+        done, total = engine.bytes_read()
+        yield Partial(done, total, engine.packets, False, run.snapshot)
+    result = run.result()
+    total = engine.bytes_read()[1]
     yield Partial(total, total, result.packets, True, lambda: result, result)
 
 
-__all__ = ["Analyzer", "CaptureError", "Options", "Partial", "Result"]
+__all__ = ["Analyzer", "CaptureError", "Drive", "Engine", "InputInfo", "Options", "Partial",
+           "Result"]  # fmt: skip

@@ -232,6 +232,10 @@ def _record_visit(store: Any, args: argparse.Namespace, report: dict[str, Any]) 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if list(sys.argv[1:] if argv is None else argv) == ["--version"]:
+        # what argparse's version action prints, without importing every subcommand
+        print(f"netscan {__version__}")
+        return EXIT_OK
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:

@@ -45,6 +45,10 @@ def add_parser(sub: Any) -> None:
     cp.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     cp.add_argument("--premises", action="append", type=_cidr, metavar="CIDR",
                     help="premises network (repeatable); default: private, link-local and ULA")  # fmt: skip
+    cp.add_argument("--no-premises-inference", dest="infer_premises", action="store_false",
+                    help="do not add the premises ranges the link shows (Router Advertisement "
+                         "and DHCPv6 prefixes, addresses of MACs on the local link); only "
+                         "report them")  # fmt: skip
     cp.add_argument("--country", metavar="CC", type=_country,
                     help="ISO 3166-1 alpha-2 code of the premises country (e.g. CN)")  # fmt: skip
     cp.add_argument("--signatures", metavar="DIR", help="signature pack directory to use")
@@ -174,7 +178,8 @@ def cmd_capture(args: argparse.Namespace) -> int:
         raise UsageError("--ring-files must be 0 (keep all) or at least 2")
     evidence = args.evidence or datetime.now().strftime("evidence-%Y%m%d-%H%M%S")
     options = Options(premises=args.premises, signatures=args.signatures,
-                      country=args.country, analyst=getattr(args, "analyst", None))  # fmt: skip
+                      country=args.country, analyst=getattr(args, "analyst", None),
+                      infer_premises=args.infer_premises)  # fmt: skip
     capture = LiveCapture(args.iface, bpf=args.bpf, evidence_dir=evidence,
                           ring_size_mb=args.ring_size, ring_files=args.ring_files,
                           backend=args.backend, netns=args.netns)  # fmt: skip

@@ -577,7 +577,10 @@ impl Engine {
             (key.dst(), key.src())
         };
         let (a_scope, b_scope) = (self.scope(a), self.scope(b));
-        let track = b_scope == 2 && a_scope != 2;
+        // uploads to an off-site host are watched, also from an address the policy calls
+        // off-site: premises inferred from the link at the end of the run may cover it
+        // (the analysis keeps those bursts aside unless they do)
+        let track = b_scope == 2;
         let (a, b) = (a.to_vec(), b.to_vec());
         let (a_port, b_port, a_mac, b_mac) = if client {
             (sport, dport, smac, dmac)
@@ -1476,6 +1479,29 @@ mod tests {
             .collect();
         // 192.168.1.7 is on the premises, 8.8.8.8 off-site: the upload is watched
         assert_eq!(scopes, vec![(0, 2, true)]);
+    }
+
+    #[test]
+    fn uploads_between_two_off_site_addresses_are_watched_too() {
+        // the premises the link shows (inferred at the end) may cover the sender
+        let mut e = engine(10);
+        let mut p = udp(7, 40000, 9999, b"x");
+        p[26..30].copy_from_slice(&[2, 2, 2, 2]); // the IPv4 source address
+        e.packet(0, 1, 0.0, 1, &p, p.len() as u32);
+        let scopes: Vec<(u8, u8, bool)> = e
+            .ops
+            .iter()
+            .filter_map(|o| match o {
+                Op::NewFlow {
+                    a_scope,
+                    b_scope,
+                    bursts,
+                    ..
+                } => Some((*a_scope, *b_scope, *bursts)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(scopes, vec![(2, 2, true)]);
     }
 
     #[test]

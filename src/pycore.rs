@@ -228,14 +228,15 @@ pub fn ip_text(ip: &[u8]) -> String {
     out
 }
 
-/// Python strings of addresses, made once (bounded as the Python engine's caches are).
+/// Python strings of addresses, made once and shared by the flows and event contexts that
+/// carry them (bounded: a full address table starts afresh).
 #[derive(Default)]
 pub struct StrCache {
     ips: rustc_hash::FxHashMap<([u8; 16], bool), Py<PyString>>,
     macs: rustc_hash::FxHashMap<[u8; 6], Py<PyString>>,
 }
 
-const MAX_IP_STRS: usize = 500_000;
+const MAX_IP_STRS: usize = 131_072;
 const MAX_MAC_STRS: usize = 100_000;
 
 impl StrCache {
@@ -244,10 +245,29 @@ impl StrCache {
             return s.bind(py).clone();
         }
         let s = PyString::new(py, &ip_text(&raw[..if v6 { 16 } else { 4 }]));
-        if self.ips.len() < MAX_IP_STRS {
-            self.ips.insert((*raw, v6), s.clone().unbind());
+        if self.ips.len() >= MAX_IP_STRS {
+            // a flood of distinct addresses must not keep every one: start afresh (busy
+            // addresses come back at once; the flows keep their own strings)
+            self.ips = Default::default();
         }
+        self.ips.insert((*raw, v6), s.clone().unbind());
         s
+    }
+
+    /// The text of a 4- or 16-byte address (`Flow.a_ip`), "" for none (802.11 pairs).
+    fn ip_of<'py>(&mut self, py: Python<'py>, raw: &[u8]) -> Bound<'py, PyString> {
+        let mut a = [0u8; 16];
+        match raw.len() {
+            4 => {
+                a[..4].copy_from_slice(raw);
+                self.ip(py, &a, false)
+            }
+            16 => {
+                a.copy_from_slice(raw);
+                self.ip(py, &a, true)
+            }
+            _ => intern!(py, "").clone(),
+        }
     }
 
     fn mac<'py>(&mut self, py: Python<'py>, m: &Option<[u8; 6]>) -> Bound<'py, PyAny> {
@@ -315,9 +335,9 @@ fn ops_list<'py>(
                 bursts,
                 a_scope,
                 b_scope,
-            } => tup!(py; OP_FLOW, fid, file, proto, wlan, PyBytes::new(py, &a),
-                PyBytes::new(py, &b), a_port, b_port, mac_obj(py, &a_mac)?,
-                mac_obj(py, &b_mac)?, ts, frame, bursts, a_scope, b_scope),
+            } => tup!(py; OP_FLOW, fid, file, proto, wlan, strs.ip_of(py, &a),
+                strs.ip_of(py, &b), a_port, b_port, strs.mac(py, &a_mac),
+                strs.mac(py, &b_mac), ts, frame, bursts, a_scope, b_scope),
             Op::Arp {
                 file,
                 frame,
@@ -461,17 +481,19 @@ impl Core {
     }
 
     /// Opens a capture file as the next input; ValueError (the message names the file)
-    /// when it is not a capture at all.
-    #[pyo3(signature = (path, gzip_cap=DEFAULT_GZIP_CAP, gzip_ratio=DEFAULT_GZIP_RATIO))]
+    /// when it is not a capture at all. The file is hashed as it is read (`file_info`'s
+    /// `sha256`) unless `hash` is false.
+    #[pyo3(signature = (path, gzip_cap=DEFAULT_GZIP_CAP, gzip_ratio=DEFAULT_GZIP_RATIO, hash=true))]
     fn open(
         &self,
         py: Python<'_>,
         path: PathBuf,
         gzip_cap: u64,
         gzip_ratio: u64,
+        hash: bool,
     ) -> PyResult<usize> {
         let r = py
-            .detach(|| CaptureReader::open(&path, gzip_cap, gzip_ratio))
+            .detach(|| CaptureReader::open_hashed(&path, gzip_cap, gzip_ratio, hash))
             .map_err(|e| PyValueError::new_err(e.0))?;
         let mut g = self.lock()?;
         g.readers.push(r);
@@ -672,6 +694,8 @@ fn reader_info<'py>(py: Python<'py>, r: &CaptureReader) -> PyResult<Bound<'py, P
     )?;
     d.set_item("warnings", r.warnings.clone())?;
     d.set_item("position", r.read_bytes.load(Ordering::Relaxed))?;
+    // the file's SHA-256 as stored (compressed bytes for gzip), once it was read to its end
+    d.set_item("sha256", r.sha256.as_deref())?;
     Ok(d)
 }
 

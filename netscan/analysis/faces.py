@@ -216,13 +216,18 @@ class FaceChecker:
             self.keep_dir = Path(keep_dir)
         self._store: PrivateDir | None = keep_dir if isinstance(keep_dir, PrivateDir) else None
         self._seen: dict[str, ImageCheck] = {}
-        self.detector = DETECTOR if detector_available() else None
         self.limits = _limits.resolve(limits)
         self.decoded = 0  # pictures decoded
         self.pixels = 0  # their pixels
         self.too_large = 0  # pictures above the per-picture limit
         self.largest: tuple[int, int] = (0, 0)
         self.over_budget = 0  # pictures left once the run's budget was spent
+
+    @property
+    def detector(self) -> str | None:
+        """The face detector's name, None without OpenCV; OpenCV (a large import) and its
+        cascades load on the first picture, not for runs without pictures."""
+        return DETECTOR if detector_available() else None
 
     def _refusal(self, size: tuple[int, int] | None) -> str | None:
         """Why a picture of this declared size is not decoded (None: decode it)."""

@@ -48,8 +48,18 @@ LEVELS: tuple[Level, ...] = (Level.CONFIRMED, Level.LIKELY, Level.POSSIBLE)  # s
 LEVEL_NAMES: tuple[str, ...] = tuple(lv.value for lv in LEVELS)  # as the JSON writes them
 
 
+_RANK_BY_WORD = {lv.value: r for lv, r in _RANK.items()}
+
+
 def level_rank(value: object) -> int:
-    """The rank of a level or level name; 0 for anything that is not a level."""
+    """The rank of a level or level name; 0 for anything that is not a level. Cheap for
+    the common case (a level or its word): sort keys of large tables call it per row."""
+    if isinstance(value, str):
+        hit = _RANK_BY_WORD.get(value)
+        if hit is not None:
+            return hit
+        if not value:
+            return 0
     lv = Level.parse(value) if value is not None else None
     return lv.rank if lv is not None else 0
 

@@ -18,14 +18,14 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ipaddress
-import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import Any
 
 from netscan import _core
 from netscan.dissectors import icmpv6, payload
 from netscan.dissectors.registry import UDP_PARSERS, Datagrams
+from netscan.engine.protocol import InputInfo
 from netscan.engine.sink import Sink, arp_event
 from netscan.events import Ctx
 from netscan.flow import BurstList, Flow
@@ -36,7 +36,6 @@ from netscan.sources.pcapfile import CaptureError
 WLAN_APP = frozenset({"wlan-encrypted"})  # shared by every encrypted station pair
 NO_BURSTS: tuple[list[float], ...] = ()  # a watched flow's bursts before the core's counters
 NO_FRAMES: tuple[int, ...] = ()
-IP_CACHE = 65536  # address strings shared between flows (dropped and refilled when full)
 COUNTERS_CHUNK = 16384  # flows' counters taken from the core per call
 # records per call into the core (the GIL is released while it runs); the ops of one batch
 # are Python objects at once, so a smaller batch keeps the peak down (a flood of new flows
@@ -108,6 +107,7 @@ class CoreCapture:
     def __init__(self, core: Any, index: int, path: str) -> None:
         self._core = core
         self.index = index
+        self.given = path  # the path as given (the report's name for the input)
         self.path = Path(path)
         self.size = self.path.stat().st_size
         self.format = ""
@@ -116,6 +116,8 @@ class CoreCapture:
         self.first_ts: float | None = None
         self.last_ts: float | None = None
         self.linktypes: set[int] = set()
+        # SHA-256 of the file as stored, hashed by the core as it reads (None until the end)
+        self.sha256: str | None = None
         self.refresh()
 
     def refresh(self) -> None:
@@ -130,6 +132,7 @@ class CoreCapture:
         self.last_ts = info["last_ts"]
         self.linktypes = set(info["linktypes"])
         self._position = info["position"]
+        self.sha256 = info["sha256"]
 
     @property
     def position(self) -> int:
@@ -144,7 +147,10 @@ class CoreCapture:
 
 
 class CoreEngine:
-    """Runs captures through the Rust core into a ``Sink``."""
+    """Runs captures through the Rust core into a ``Sink`` (an ``Engine``)."""
+
+    name = "core"
+    l2_unlisted = 0  # the core counts the frames of MACs beyond its table in its warnings
 
     def __init__(
         self,
@@ -178,24 +184,28 @@ class CoreEngine:
         self.max_flows = max_flows or MAX_FLOWS
         self._stopped: list[int] = []
         self._pending: list[tuple[int, int, float, int, bytes, int]] = []
-        self._ip_cache: dict[bytes, str] = {}
-        self._mac_cache: dict[bytes, str] = {}
         self._finished = False
 
     # -- inputs ------------------------------------------------------------------------
 
     def open(
-        self, paths: Iterable[str], gunzip: int | None = None, gunzip_ratio: int | None = None
+        self,
+        paths: Iterable[str],
+        gunzip: int | None = None,
+        gunzip_ratio: int | None = None,
+        known: Collection[str] = (),
     ) -> list[CoreCapture]:
         """Opens capture files as inputs (in order); CaptureError for one that is not.
         gzip files are streamed with at most ``gunzip`` decompressed bytes and the
-        ``gunzip_ratio`` expansion guard (the work limits' defaults when not given)."""
+        ``gunzip_ratio`` expansion guard (the work limits' defaults when not given). The
+        core hashes each file as it reads it (``CoreCapture.sha256``), but the ``known``
+        ones (whose hash the caller has, or does not need)."""
         lim = resolve_limits(None)
         cap = lim.gunzip if gunzip is None else gunzip
         ratio = lim.gunzip_ratio if gunzip_ratio is None else gunzip_ratio
         for p in paths:
             try:
-                index = self.core.open(str(p), cap, ratio)
+                index = self.core.open(str(p), cap, ratio, str(p) not in known)
             except ValueError as exc:
                 raise CaptureError(str(exc)) from None
             self.captures.append(CoreCapture(self.core, index, str(p)))
@@ -261,14 +271,18 @@ class CoreEngine:
 
     def _seal_all(self, seal: Callable[[Flow], None]) -> None:
         flows = self.flows
+        rows = getattr(self.sink, "seal_rows", None)  # a piece at a time, when it can
         start = 0
         while True:
             part = self.core.counters(True, COUNTERS_CHUNK, start)
-            for t in part:
-                flow = flows.pop(t[1], None)
-                if flow is not None:
-                    _set_counters(flow, t)
-                    seal(flow)
+            if rows is not None:
+                rows(part, flows)
+            else:
+                for t in part:
+                    flow = flows.pop(t[1], None)
+                    if flow is not None:
+                        _set_counters(flow, t)
+                        seal(flow)
             if len(part) < COUNTERS_CHUNK:
                 break
             start = part[-1][1] + 1
@@ -330,7 +344,6 @@ class CoreEngine:
             c.refresh()
         self.core.release()
         self.flows = {}
-        self._ip_cache = {}
         _trim_heap()
 
     # -- replay ------------------------------------------------------------------------
@@ -346,32 +359,13 @@ class CoreEngine:
             self.core.stop(self._stopped)
             self._stopped = []
 
-    def ip_str(self, raw: bytes) -> str:
-        s = self._ip_cache.get(raw)
-        if s is None:
-            s = socket.inet_ntoa(raw) if len(raw) == 4 else socket.inet_ntop(socket.AF_INET6, raw)
-            if len(self._ip_cache) >= IP_CACHE:
-                # a flood of distinct addresses must not keep every one: start afresh
-                # (busy addresses come back at once; the flows keep their own strings)
-                self._ip_cache = {}
-            self._ip_cache[raw] = s
-        return s
-
-    def mac_str(self, raw: bytes | None) -> str | None:
-        if raw is None:
-            return None
-        s = self._mac_cache.get(raw)
-        if s is None:
-            s = raw.hex(":")
-            if len(self._mac_cache) < 100_000:
-                self._mac_cache[raw] = s
-        return s
-
     def _replay(self, ops: list[tuple[Any, ...]]) -> None:
         flows = self.flows
         sink = self.sink
         flow_end = getattr(sink, "on_flow_end", None)
         on_event = sink.on_event
+        on_flow = sink.on_flow
+        apps = _APPS
         for op in ops:
             kind = op[0]
             if kind == OP_EVENTS:  # the core's dissectors: events ready, with their Ctx
@@ -397,13 +391,12 @@ class CoreEngine:
             elif kind == OP_FLOW:
                 (_, fid, file, proto, wlan, a, b, a_port, b_port, a_mac, b_mac, ts,
                  frame, bursts, a_scope, b_scope) = op  # fmt: skip
+                # (addresses and MACs come as the core's shared strings; "" for none)
                 if wlan:
-                    flow = Flow(file, 0, "", "", 0, 0, self.mac_str(a_mac), self.mac_str(b_mac),
-                                ts)  # fmt: skip
+                    flow = Flow(file, 0, "", "", 0, 0, a_mac, b_mac, ts)
                     flow.app = WLAN_APP
                 else:
-                    flow = Flow(file, proto, self.ip_str(a), self.ip_str(b), a_port, b_port,
-                                self.mac_str(a_mac), self.mac_str(b_mac), ts)  # fmt: skip
+                    flow = Flow(file, proto, a, b, a_port, b_port, a_mac, b_mac, ts)
                     # the core decided the premises scope (and whether uploads are watched)
                     flow.a_scope = a_scope
                     flow.b_scope = b_scope
@@ -412,14 +405,15 @@ class CoreEngine:
                 flow.first_frames = NO_FRAMES  # type: ignore[assignment]  # from the counters
                 flow.last_frame = frame  # the sink may want the frame that opened the flow
                 flows[fid] = flow
-                sink.on_flow(flow)
+                on_flow(flow)
             elif kind == OP_L2:
                 sink.on_frame_l2(op[1], op[2], op[3], op[4], op[5])
             elif kind == OP_ATTACH:
                 flow = flows.get(op[1])
                 if flow is not None:
                     if op[3]:  # dissected in the core: only the application is named here
-                        flow.app = _with_app(flow.app, op[2])
+                        app = apps.get((flow.app, op[2]))
+                        flow.app = app if app is not None else _with_app(flow.app, op[2])
                     else:
                         self._attach(flow, op[2])
             elif kind == OP_CLOSE:
@@ -503,6 +497,42 @@ class CoreEngine:
     def _arp(self, op: tuple[Any, ...]) -> None:
         _, file, frame, ts, code, sha, spa, tha, tpa = op
         self.sink.on_event(arp_event(file, frame, ts, code, sha, spa, tha, tpa), None)
+
+    # -- the Engine protocol (netscan.engine.protocol) -----------------------------------
+
+    @property
+    def blind_spots(self) -> list[str]:
+        return []
+
+    def step(
+        self, limit: int | None = None, progress: Callable[[int, int], None] | None = None
+    ) -> bool:
+        """Analyses up to ``limit`` records of the open inputs (all when None); False
+        once they are exhausted. The flows' counters are brought up to date."""
+        done = self.run_files(progress, limit)
+        if limit is None or not done:
+            return False
+        self.sync()
+        return True
+
+    def bytes_read(self) -> tuple[int, int]:
+        return sum(c.position for c in self.captures), sum(c.size for c in self.captures)
+
+    def inputs(self, final: bool) -> list[InputInfo]:
+        out = []
+        for c in self.captures:
+            if not final:
+                c.refresh()
+            out.append(input_info(c, c.given, final))
+        return out
+
+
+def input_info(c: Any, path: str, final: bool) -> InputInfo:
+    """The report's facts of an input the core read (``CoreCapture``, ``ShardCapture``);
+    its frames are counted once the input is done."""
+    return InputInfo(path=path, sha256=c.sha256 or "", size=c.size, packets=c.frames if final else 0,
+                     first_ts=c.first_ts, last_ts=c.last_ts, warnings=list(c.warnings),
+                     format=c.format, linktypes=sorted(c.linktypes))  # fmt: skip
 
 
 def _trim_heap() -> None:

@@ -26,7 +26,7 @@ import gc
 import heapq
 import multiprocessing as mp
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import fields
 from multiprocessing.connection import Connection
 from operator import itemgetter
@@ -46,7 +46,9 @@ from netscan.engine.core import (
     CoreEngine,
     _set_counters,
     _with_app,
+    input_info,
 )
+from netscan.engine.protocol import InputInfo
 from netscan.events import EVENT_TYPES, Ctx, Event
 from netscan.flow import Flow
 from netscan.inventory.enrich import Premises
@@ -183,12 +185,13 @@ class _ShardEngine(CoreEngine):
 
 def _worker(conn: Connection, job: tuple[Any, ...]) -> None:
     gc.set_threshold(200_000, 50, 1000)  # see analyze.relaxed_gc
-    paths, k, n, cidrs, max_flows, gunzip, ratio, marker_ports = job
+    paths, k, n, cidrs, max_flows, gunzip, ratio, known, marker_ports = job
     try:
         rec = _Recorder(k, n, single=len(paths) == 1)
         eng = _ShardEngine(rec, Premises(cidrs), max_flows=max_flows, shard=(k, n),  # type: ignore[arg-type]
                            marker_ports=marker_ports)  # fmt: skip
-        caps = eng.open(paths, gunzip, ratio)
+        # worker 0 reports the inputs' facts, their hashes included: the others need none
+        caps = eng.open(paths, gunzip, ratio, known=known if k == 0 else paths)
         while True:
             ops, done = eng.core.run(BATCH)
             eng._replay(ops)
@@ -223,6 +226,7 @@ class ShardCapture:
         self.last_ts: float | None = None
         self.linktypes: set[int] = set(base.linktypes)
         self.position = 0
+        self.sha256: str | None = None  # worker 0's core hashes the file as it reads it
 
     def update(self, info: dict[str, Any]) -> None:
         self.format = info["format"]
@@ -232,6 +236,7 @@ class ShardCapture:
         self.last_ts = info["last_ts"]
         self.linktypes = set(info["linktypes"])
         self.position = int(info["position"])
+        self.sha256 = info["sha256"]
 
     def refresh(self) -> None:
         pass
@@ -241,7 +246,11 @@ class ShardCapture:
 
 
 class ParallelEngine:
-    """``CoreEngine``'s interface for the analysis, with the work done by ``jobs`` workers."""
+    """``CoreEngine``'s interface for the analysis (an ``Engine``), with the work done by
+    ``jobs`` workers."""
+
+    name = "core"
+    l2_unlisted = 0
 
     def __init__(
         self,
@@ -269,13 +278,19 @@ class ParallelEngine:
         self.flows_retired = 0
 
     def open(
-        self, paths: Iterable[str], gunzip: int | None = None, gunzip_ratio: int | None = None
+        self,
+        paths: Iterable[str],
+        gunzip: int | None = None,
+        gunzip_ratio: int | None = None,
+        known: Collection[str] = (),
     ) -> list[ShardCapture]:
-        """Checks the inputs are captures (CaptureError otherwise) before any worker starts."""
+        """Checks the inputs are captures (CaptureError otherwise) before any worker starts;
+        worker 0 hashes the inputs as it reads them, but the ``known`` ones."""
         self.paths = [str(p) for p in paths]
+        self.known = [p for p in self.paths if p in known]
         self.gunzip = self.limits.gunzip if gunzip is None else gunzip
         self.gunzip_ratio = self.limits.gunzip_ratio if gunzip_ratio is None else gunzip_ratio
-        base = self.replayer.open(self.paths, self.gunzip, self.gunzip_ratio)
+        base = self.replayer.open(self.paths, self.gunzip, self.gunzip_ratio, known=self.paths)
         self.captures = [ShardCapture(c) for c in base]
         self.replayer.core.release()  # the parent reads no packet
         return self.captures
@@ -290,7 +305,7 @@ class ParallelEngine:
         for k in range(n):
             recv, send = ctx.Pipe(duplex=False)
             job = (self.paths, k, n, cidrs, self.max_flows, self.gunzip, self.gunzip_ratio,
-                   self.replayer.marker_ports)  # fmt: skip
+                   self.known, self.replayer.marker_ports)  # fmt: skip
             proc = ctx.Process(target=_worker, args=(send, job), daemon=True)
             proc.start()
             send.close()
@@ -399,6 +414,24 @@ class ParallelEngine:
                 f"{l2_dropped} frames came from MAC addresses beyond the limit of "
                 "distinct addresses tracked; they were counted but their senders not listed"
             )
+
+    # -- the Engine protocol (netscan.engine.protocol) -----------------------------------
+
+    @property
+    def blind_spots(self) -> list[str]:
+        return []
+
+    def step(self, limit: int | None = None, progress: Callable[[int, int], None] | None = None
+             ) -> bool:  # fmt: skip
+        """The whole input in one step (the workers stream it to the sink)."""
+        self.run_files(progress)
+        return False
+
+    def bytes_read(self) -> tuple[int, int]:
+        return sum(c.position for c in self.captures), sum(c.size for c in self.captures)
+
+    def inputs(self, final: bool) -> list[InputInfo]:
+        return [input_info(c, p, final) for c, p in zip(self.captures, self.paths, strict=True)]
 
     def finish(self) -> None:
         """Nothing left: the workers finished their input in ``run_files``."""

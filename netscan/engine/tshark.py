@@ -44,6 +44,7 @@ import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from netscan import limits as _limits
@@ -53,6 +54,7 @@ from netscan.dissectors import registry
 from netscan.dissectors.icmpv6 import MAX_PREFIXES as RA_MAX_PREFIXES
 from netscan.dissectors.tls import describe_der
 from netscan.engine import EngineError
+from netscan.engine.protocol import InputInfo
 from netscan.events import (
     ArpEvent,
     Ctx,
@@ -75,6 +77,7 @@ from netscan.events import (
     WsdEvent,
 )
 from netscan.flow import ICMP, ICMPV6, TCP, UDP, Flow, retire_idlest, sender_is_client
+from netscan.sources.pcapfile import CaptureFile
 
 Layers = dict[str, list[str]]
 
@@ -190,6 +193,13 @@ class FileStats:
     last_ts: float | None = None
     warnings: list[str] = field(default_factory=list)
     returncode: int = 0
+
+
+def _size(path: str) -> int:
+    try:
+        return Path(path).stat().st_size
+    except OSError:
+        return 0
 
 
 def _key(name: str) -> str:
@@ -341,7 +351,10 @@ def _local(tag: object) -> str:
 
 
 class TsharkEngine:
-    """Runs captures through tshark into a ``Sink`` (see ``netscan.engine.sink``)."""
+    """Runs captures through tshark into a ``Sink`` (see ``netscan.engine.sink``); an
+    ``Engine`` (``netscan.engine.protocol``)."""
+
+    name = "tshark"
 
     def __init__(
         self,
@@ -365,6 +378,9 @@ class TsharkEngine:
         self.dissector_errors: dict[str, int] = {}
         self.unsupported_linktypes: set[int] = set()
         self.file_stats: list[FileStats] = []
+        self.captures: list[CaptureFile] = []  # the inputs, opened to check them
+        self.paths: list[str] = []
+        self.warnings: list[str] = []  # the files' own warnings are the inputs'
         self._l2_seen: set[str] = set()
         self._reported: set[tuple[int, str]] = set()  # (id(flow), what) already reported
         self._rtsp: dict[int, list[tuple[int, float, Flow, bool, Layers]]] = {}
@@ -453,6 +469,63 @@ class TsharkEngine:
                 self._body_pass(i, str(p))
         self._rtsp.clear()
         self._bodies.clear()
+
+    # -- the Engine protocol (netscan.engine.protocol) -----------------------------------
+
+    def open(
+        self, paths: Iterable[str], gunzip: int | None = None, gunzip_ratio: int | None = None
+    ) -> list[CaptureFile]:
+        """Checks the inputs are captures (CaptureError otherwise); tshark reads them."""
+        lim = self.limits
+        for p in paths:
+            cap = CaptureFile(p, index=len(self.captures),
+                              gunzip=lim.gunzip if gunzip is None else gunzip,
+                              gunzip_ratio=lim.gunzip_ratio if gunzip_ratio is None
+                              else gunzip_ratio)  # fmt: skip
+            self.captures.append(cap)
+            self.paths.append(str(p))
+        return self.captures
+
+    def step(self, limit: int | None = None, progress: Any = None) -> bool:
+        """The whole input in one step (tshark reads it)."""
+        try:
+            self.run_files(self.paths, self.captures)
+        finally:
+            for c in self.captures:
+                c.close()
+        return False
+
+    def bytes_read(self) -> tuple[int, int]:
+        total = sum(c.size for c in self.captures)
+        return (total if self.file_stats else 0), total
+
+    def inputs(self, final: bool) -> list[InputInfo]:
+        out = []
+        for i, (cap, path) in enumerate(zip(self.captures, self.paths, strict=True)):
+            info = InputInfo(path=path, sha256="", size=_size(path), packets=cap.frames,
+                             first_ts=cap.first_ts, last_ts=cap.last_ts,
+                             warnings=list(cap.warnings), format=cap.format,
+                             linktypes=sorted(cap.linktypes))  # fmt: skip
+            # tshark reads the files itself: its frame counts and times are the facts
+            if i < len(self.file_stats):
+                stats = self.file_stats[i]
+                info.packets, info.first_ts, info.last_ts = (stats.frames, stats.first_ts,
+                                                             stats.last_ts)  # fmt: skip
+                info.warnings.extend(f"tshark: {w}" for w in stats.warnings)
+            out.append(info)
+        return out
+
+    @property
+    def max_flows(self) -> int:
+        return self.limits.flows
+
+    def finish(self) -> None:
+        """Nothing left: tshark's passes ended with ``step``."""
+
+    def release(self) -> None:
+        self.flows = {}
+        self.frag_map = {}
+        self.wlan_flows = {}
 
     # -- one frame -----------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ registered domains (public suffix list), and the premises/off-site decision."""
 from __future__ import annotations
 
 import ipaddress
-import os
+import socket
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -31,6 +31,10 @@ LOCAL_SCOPE = (
 )
 
 
+def _net_int(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> tuple[int, int, int]:
+    return (net.max_prefixlen // 8, int(net.network_address), int(net.netmask))
+
+
 class Premises:
     """Decides whether an address is on the premises, local-scope, or off-site."""
 
@@ -40,17 +44,29 @@ class Premises:
         self.inference = inference
         self._nets = [ipaddress.ip_network(c, strict=False) for c in self.cidrs]
         self._local = [ipaddress.ip_network(c) for c in LOCAL_SCOPE]
+        # the same networks as (address length in bytes, network, mask) integers: a
+        # membership test is one AND and one comparison, no ipaddress object per address
+        self._nets_int = [_net_int(n) for n in self._nets]
+        self._local_int = [_net_int(n) for n in self._local]
         self._cache: dict[str, int] = {}
 
     def _classify(self, ip: str) -> int:
+        # the strict text forms (dotted quad, RFC 4291 text) the C parser reads; anything
+        # else (a zone index, say) goes through ipaddress as before
         try:
-            addr = ipaddress.ip_address(ip)
-        except ValueError:
-            return 1
-        if any(addr in n for n in self._nets):
-            return 0
-        if any(addr in n for n in self._local):
-            return 1
+            raw = socket.inet_pton(socket.AF_INET6 if ":" in ip else socket.AF_INET, ip)
+        except (OSError, ValueError):
+            try:
+                raw = ipaddress.ip_address(ip).packed
+            except ValueError:
+                return 1
+        n, size = int.from_bytes(raw, "big"), len(raw)
+        for sz, net, mask in self._nets_int:
+            if sz == size and n & mask == net:
+                return 0
+        for sz, net, mask in self._local_int:
+            if sz == size and n & mask == net:
+                return 1
         return 2
 
     def scope(self, ip: str) -> int:
@@ -88,28 +104,25 @@ class GeoInfo:
 
 
 class Geo:
-    """Country and AS organisation from the database geoip2fast ships (no network)."""
+    """Country and AS organisation from the database geoip2fast ships (no network), read
+    through a compact index of it (``netscan.inventory.geodb``) only when an off-site
+    address needs them."""
 
     def __init__(self) -> None:
-        self._db = None
+        self._table: Any = None
+        self._loaded = False
         self._has_v6 = False
         self._cache: dict[str, GeoInfo] = {}
 
-    def _load(self, ipv6: bool = True):  # type: ignore[no-untyped-def]
-        """The database: IPv4 only when no IPv6 address needs it (a third less memory)."""
-        if self._db is None or (ipv6 and not self._has_v6):
-            import geoip2fast
-            from geoip2fast import GeoIP2Fast
+    def _load(self, ipv6: bool = True) -> Any:
+        """The database: IPv4 only when no IPv6 address needs it (a third less to read)."""
+        if not self._loaded or (ipv6 and not self._has_v6):
+            from netscan.inventory import geodb
 
-            base = os.path.dirname(geoip2fast.__file__)
-            names = ["geoip2fast-asn-ipv6.dat.gz"] if ipv6 else []
-            names.append("geoip2fast-asn.dat.gz")
-            path = next((os.path.join(base, n) for n in names
-                         if os.path.exists(os.path.join(base, n))), None)  # fmt: skip
-            self._db = None  # let the smaller one go before the larger one loads
-            self._db = GeoIP2Fast(geoip2fast_data_file=path, verbose=False)
-            self._has_v6 = path is not None and "ipv6" in path
-        return self._db
+            self._loaded = True
+            self._table = geodb.table(ipv6)
+            self._has_v6 = self._table is not None and geodb.FILE_V6 in self._table.source
+        return self._table
 
     def prepare(self, ips: list[str]) -> None:
         """Load the database once, sized for the addresses about to be looked up."""
@@ -120,12 +133,8 @@ class Geo:
         if hit is not None:
             return hit
         try:
-            r = self._load(ipv6=":" in ip).lookup(ip)
-            country = r.country_code or None
-            if country in ("--", ""):
-                country = None
-            org = getattr(r, "asn_name", "") or None
-            info = GeoInfo(country, None, org)
+            country, asn_name = self._load(ipv6=":" in ip).lookup(ip)
+            info = GeoInfo(None if country in ("--", "") else country, None, asn_name or None)
         except Exception:
             info = GeoInfo(None, None, None)
         self._cache[ip] = info
@@ -145,6 +154,51 @@ def registered_domain(name: str) -> str:
 
 @lru_cache(maxsize=1)
 def _psl():  # type: ignore[no-untyped-def]
+    """The bundled public suffix list, parsed once. The library adds the punycode form of
+    every rule through Python's IDNA codec (most of its 0.2-0.4 s parse); a rule in ASCII
+    is its own punycode form, so only the few hundred others are encoded, once per list
+    (kept in the cache directory, ``netscan.datacache``), handed over as rules of their
+    own, and the codec pass is skipped: the same rules either way."""
+    from pathlib import Path
+
+    import publicsuffixlist as psl_mod
     from publicsuffixlist import PublicSuffixList
 
-    return PublicSuffixList()
+    from netscan import datacache
+
+    try:
+        path = Path(psl_mod.PSLFILE)
+        lines = path.read_bytes().split(b"\n")
+
+        def build() -> dict[str, bytes]:
+            extra = _idn_rules(lines, psl_mod.encode_idn)
+            return {"ok": b"1" if extra is not None else b"", "rules": b"\n".join(extra or [])}
+
+        parts = datacache.load("psl", 1, path, build)
+        ok, rules = bytes(parts["ok"]), bytes(parts["rules"])
+    except Exception:  # anything unexpected: the library's own parse decides
+        ok, rules = b"", b""
+    if not ok:
+        return PublicSuffixList()
+    return PublicSuffixList(lines + (rules.split(b"\n") if rules else []), accept_encoded_idn=False)
+
+
+def _idn_rules(lines: list[bytes], encode_idn: Any) -> list[bytes] | None:
+    """The punycode forms of the non-ASCII rules among ``lines`` (None: a rule the IDNA
+    codec would refuse or change in shape, left to the library)."""
+    extra: list[bytes] = []
+    for line in lines:
+        rule = line.decode("utf8", "surrogateescape").lower().split(" ")[0].rstrip()
+        if not rule or rule.startswith("//"):
+            continue
+        bare = rule.lstrip("!")
+        if bare.isascii():
+            labels = bare.split(".")
+            if any(not 0 < len(x) < 64 for x in labels[:-1]) or len(labels[-1]) >= 64:
+                return None  # the codec raises for these
+            continue
+        enc = encode_idn(bare)
+        if enc.count(".") != rule.count("."):
+            return None
+        extra.append(("!" + enc if rule[0] == "!" else enc).encode("ascii"))
+    return extra

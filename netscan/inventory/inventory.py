@@ -12,11 +12,12 @@ engine retires (``on_flow_end``) are folded into their conversation at once.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from netscan import limits as _limits
+
+if TYPE_CHECKING:
+    import networkx as nx
 from netscan.events import (
     ArpEvent,
     DhcpEvent,
@@ -36,7 +37,7 @@ from netscan.events import (
     VendorDiscoveryEvent,
     WsdEvent,
 )
-from netscan.flow import BurstList, Flow
+from netscan.flow import PROTO_NAMES, BurstList, Flow
 from netscan.inventory.enrich import Geo, Premises
 from netscan.inventory.linkscope import LinkEvidence
 from netscan.inventory.model import (
@@ -148,7 +149,10 @@ class Inventory:
         self.bodies: list[HttpBodyEvent] = []
         self._body_bytes = 0
         self.bodies_dropped = 0  # request bodies beyond the budget, not analysed for faces
-        self.graph: nx.DiGraph = nx.DiGraph()
+        # the device/endpoint graph, built when first asked for (networkx is a large
+        # import, and no report needs the graph): from the last finalize's conversations
+        self._graph: nx.DiGraph | None = None
+        self._graph_convs: list[Conversation] | None = None
         self.event_counts: dict[str, int] = {}
         self._ip_to_device: dict[str, str] = {}
         self._seen_pairs: dict[tuple[str | None, str], Device] = {}  # (mac, ip) -> device
@@ -326,39 +330,93 @@ class Inventory:
 
     def on_flow(self, flow: Flow) -> None:
         self._live[flow] = None
-        if not flow.a_ip:  # encrypted 802.11: station pairs, seen as MAC sightings
+        a_ip = flow.a_ip
+        if not a_ip:  # encrypted 802.11: station pairs, seen as MAC sightings
             return
-        sa, sb = self._scopes(flow)
+        sa, sb = flow.a_scope, flow.b_scope
+        if sa < 0 or sb < 0:
+            sa, sb = self._scopes(flow)
         if sb == 2 and sa != 2 and flow.bursts is None:
             flow.track_bursts()
-        frame = flow.first_frames[0] if flow.first_frames else flow.last_frame
+        ff = flow.first_frames
+        frame = ff[0] if ff else flow.last_frame
+        ts = flow.first_ts
         if sa == 2 or sb == 2:
             self.link.flow(flow, sa, sb, frame)
-        for ip, mac, sc in ((flow.a_ip, flow.a_mac, sa), (flow.b_ip, flow.b_mac, sb)):
-            if sc == 0:
-                seen = self._seen_pairs.get((mac, ip))
-                if seen is not None:  # known device at a known address: bring times up
-                    seen.seen(flow.first_ts)
-                    seen.add_ip(ip, flow.first_ts)
-                    continue
-                dev = self.device_for(mac, ip, flow.file, frame, flow.first_ts)
-                if (
-                    dev is not None
-                    and dev.key in self.devices
-                    and not ip.startswith(("0.", "169.254."))
-                    and ip != "::"
-                ):
-                    dev.add_ip(ip, flow.first_ts)
-                    if ip in dev.ips:
-                        self._ip_to_device.setdefault(ip, dev.key)
-                        if len(self._seen_pairs) < 4 * self.limits.devices:
-                            self._seen_pairs[(mac, ip)] = dev
-            elif sc == 2:
-                if ip not in self.endpoints:
-                    self.endpoint(ip, anonymous=True)
-                if mac and not int(mac[:2], 16) & 1:
-                    # the MAC behind an off-site address is the premises gateway
-                    self.device(mac, flow.file, frame, flow.first_ts)
+        # side A, then side B (per flow: kept lean, one dictionary look-up for a known
+        # device at a known address)
+        seen_pairs = self._seen_pairs
+        if sa == 2:
+            self._offsite_side(a_ip, flow.a_mac, flow.file, frame, ts)
+        elif sa == 0:
+            mac = flow.a_mac
+            dev = seen_pairs.get((mac, a_ip))
+            if dev is None:
+                self._premises_side(a_ip, mac, flow.file, frame, ts)
+            else:  # known device at a known address: bring times up (Device.seen, add_ip)
+                if ts < dev.first_ts:
+                    dev.first_ts = ts
+                if ts > dev.last_ts:
+                    dev.last_ts = ts
+                span = dev.ips.get(a_ip)
+                if span is None:
+                    dev.add_ip(a_ip, ts)
+                else:
+                    if ts < span[0]:
+                        span[0] = ts
+                    if ts > span[1]:
+                        span[1] = ts
+        if sb == 2:
+            self._offsite_side(flow.b_ip, flow.b_mac, flow.file, frame, ts)
+        elif sb == 0:
+            ip = flow.b_ip
+            mac = flow.b_mac
+            dev = seen_pairs.get((mac, ip))
+            if dev is None:
+                self._premises_side(ip, mac, flow.file, frame, ts)
+            else:
+                if ts < dev.first_ts:
+                    dev.first_ts = ts
+                if ts > dev.last_ts:
+                    dev.last_ts = ts
+                span = dev.ips.get(ip)
+                if span is None:
+                    dev.add_ip(ip, ts)
+                else:
+                    if ts < span[0]:
+                        span[0] = ts
+                    if ts > span[1]:
+                        span[1] = ts
+
+    def _premises_side(self, ip: str, mac: str | None, file: int, frame: int, ts: float) -> None:
+        """A new flow's side at a premises address whose (MAC, address) pair is not known."""
+        dev = self.device_for(mac, ip, file, frame, ts)
+        if (
+            dev is not None
+            and dev.key in self.devices
+            and not ip.startswith(("0.", "169.254."))
+            and ip != "::"
+        ):
+            dev.add_ip(ip, ts)
+            if ip in dev.ips:
+                self._ip_to_device.setdefault(ip, dev.key)
+                if len(self._seen_pairs) < 4 * self.limits.devices:
+                    self._seen_pairs[(mac, ip)] = dev
+
+    def _offsite_side(self, ip: str, mac: str | None, file: int, frame: int, ts: float) -> None:
+        """A new flow's side at an off-site address."""
+        if ip not in self.endpoints:
+            self.endpoint(ip, anonymous=True)
+        if mac and not int(mac[:2], 16) & 1:
+            # the MAC behind an off-site address is the premises gateway
+            dev = self.devices.get(mac)
+            if dev is None:
+                self.device(mac, file, frame, ts)
+            else:  # Device.seen
+                if ts < dev.first_ts:
+                    dev.first_ts = ts
+                if ts > dev.last_ts:
+                    dev.last_ts = ts
 
     def on_event(self, ev: Event, flow: Flow | None) -> None:
         self.event_counts[ev.kind] = self.event_counts.get(ev.kind, 0) + 1
@@ -733,14 +791,21 @@ class Inventory:
         """The engine retired a flow: fold it into its conversation now, and let it go."""
         self._live.pop(flow, None)
         self.flows_ended += 1
+        self._retire(flow)
+
+    def _retire(self, flow: Flow) -> None:
         hit = self._conversation_of(self._retired, flow)
         if hit is not None:
-            added, refused = self._add_flow(
-                hit[0], flow, hit[1], MAX_HELD_BURSTS - self._bursts_held
-            )
-            self._bursts_held += added
-            self.bursts_dropped += refused
-            if len(self._retired) > self.limits.conversations:
+            conv = hit[0]
+            if flow.bursts and hit[1]:  # upload bursts to keep: bounded by all held ones
+                added, refused = self._add_flow(
+                    conv, flow, True, MAX_HELD_BURSTS - self._bursts_held
+                )
+                self._bursts_held += added
+                self.bursts_dropped += refused
+            else:
+                self._add_flow(conv, flow, hit[1])
+            if conv.flows == 1 and len(self._retired) > self.limits.conversations:
                 self._fold()
 
     def sealing(self) -> bool:
@@ -751,8 +816,44 @@ class Inventory:
 
     def seal_flow(self, flow: Flow) -> None:
         """Fold one live flow in at the end of the input (and let it go)."""
-        self.on_flow_end(flow)
-        self.flows_ended -= 1  # not retired by the engine: sealed at the end
+        self._live.pop(flow, None)  # (not retired by the engine: sealed at the end)
+        self._retire(flow)
+
+    def seal_rows(self, rows: list[tuple[Any, ...]], flows: dict[int, Flow]) -> None:
+        """``seal_flow`` for a piece of the engine's final counters, in one loop: each row
+        ``(op, fid, bytes_ab, bytes_ba, pkts_ab, pkts_ba, payload_ab, payload_ba, last_ts,
+        last_frame, first_frames, bursts)`` gives the counters of the flow ``flows[fid]``,
+        which is taken out of ``flows`` and folded in (the core engine's end of input, once
+        per live flow: kept lean)."""
+        flows_pop = flows.pop
+        live_pop = self._live.pop
+        retired = self._retired
+        conv_of = self._conversation_of
+        add = self._add_flow
+        from_bytes = BurstList.from_bytes
+        limit = self.limits.conversations
+        for t in rows:
+            flow = flows_pop(t[1], None)
+            if flow is None:
+                continue
+            (_, _fid, flow.bytes_ab, flow.bytes_ba, flow.pkts_ab, flow.pkts_ba,
+             flow.payload_ab, flow.payload_ba, flow.last_ts, flow.last_frame,
+             flow.first_frames, raw) = t  # fmt: skip
+            if raw is not None:
+                flow.bursts = from_bytes(raw)
+            live_pop(flow, None)
+            hit = conv_of(retired, flow)
+            if hit is None:
+                continue
+            conv, up_is_ab = hit
+            if up_is_ab and flow.bursts:
+                added, refused = add(conv, flow, True, MAX_HELD_BURSTS - self._bursts_held)
+                self._bursts_held += added
+                self.bursts_dropped += refused
+            else:
+                add(conv, flow, up_is_ab)
+            if conv.flows == 1 and len(retired) > limit:
+                self._fold()
 
     def seal(self) -> None:
         """The input is done: when the conversations outgrow their limit, fold the remaining
@@ -806,7 +907,9 @@ class Inventory:
                                                  peer_mac=flow.b_mac, first_ts=flow.first_ts,
                                                  first_frame=(flow.file, flow.first_frames[0] if flow.first_frames else flow.last_frame))  # fmt: skip
             return conv, True
-        sa, sb = self._scopes(flow)
+        sa, sb = flow.a_scope, flow.b_scope
+        if sa < 0 or sb < 0:
+            sa, sb = self._scopes(flow)
         if sa == 0 or sb != 0:
             dev_mac, dev_ip, peer_ip, up_is_ab = flow.a_mac, flow.a_ip, flow.b_ip, True
             peer_mac = flow.b_mac
@@ -819,16 +922,21 @@ class Inventory:
             port = flow.b_port
             device_is_client = False
             dev_prem, peer_prem = True, False
-        if dev_mac is not None and not int(dev_mac[:2], 16) & 1:
+        if dev_mac is not None:
+            if int(dev_mac[:2], 16) & 1:
+                return None
             dkey = dev_mac
-        elif dev_mac is None and dev_prem:
-            dkey = self._ip_to_device.get(dev_ip, f"ip:{dev_ip}")
+        elif dev_prem:
+            dkey = self._ip_to_device.get(dev_ip)
+            if dkey is None:
+                dkey = f"ip:{dev_ip}"
         else:
             return None
-        key = (dkey, peer_ip, flow.transport, port)
+        transport = PROTO_NAMES.get(flow.proto) or str(flow.proto)
+        key = (dkey, peer_ip, transport, port)
         conv = convs.get(key)
         if conv is None:
-            conv = convs[key] = Conversation(device=dkey, peer_ip=peer_ip, transport=flow.transport,
+            conv = convs[key] = Conversation(device=dkey, peer_ip=peer_ip, transport=transport,
                                              port=port, peer_mac=peer_mac, first_ts=flow.first_ts,
                                              first_frame=(flow.file, flow.first_frames[0] if flow.first_frames else flow.last_frame),
                                              device_is_client=device_is_client)  # fmt: skip
@@ -918,17 +1026,23 @@ class Inventory:
             conv.bytes_down += flow.bytes_ab
             conv.packets_up += flow.pkts_ba
             conv.packets_down += flow.pkts_ab
-        if flow.first_ts < conv.first_ts or not conv.flows:
-            conv.first_ts = flow.first_ts
+        first_ts = flow.first_ts
+        if first_ts < conv.first_ts or not conv.flows:
+            conv.first_ts = first_ts
             conv.first_frame = (
                 flow.file,
                 flow.first_frames[0] if flow.first_frames else flow.last_frame,
             )
-        conv.last_ts = max(conv.last_ts, flow.last_ts)
-        conv.protocols |= flow.app
+        if flow.last_ts > conv.last_ts:
+            conv.last_ts = flow.last_ts
+        app = flow.app
+        if app:
+            conv.protocols |= app
         conv.flows += 1
-        if len(conv.frames) < 10:
-            conv.frames.extend((flow.file, f) for f in flow.first_frames[: 10 - len(conv.frames)])
+        frames = conv.frames
+        if len(frames) < 10:
+            file = flow.file
+            frames.extend([(file, f) for f in flow.first_frames[: 10 - len(frames)]])
         return added, refused
 
     def finalize(self) -> list[Conversation]:
@@ -954,7 +1068,7 @@ class Inventory:
                         if m.field == "asn":
                             self._endpoint_match(ep, m, 0, 0)
         self._observe_ports(convs)
-        self.sync_graph(convs)
+        self._graph, self._graph_convs = None, convs
         return convs
 
     def _observe_ports(self, convs: list[Conversation]) -> None:
@@ -1002,9 +1116,19 @@ class Inventory:
                 f"{m.field} {m.value!r} is a port of {m.sig_id} (a port alone is not enough)",
             )  # fmt: skip
 
+    @property
+    def graph(self) -> nx.DiGraph:
+        """Devices and off-site endpoints as a graph (``sync_graph``), built on demand."""
+        if self._graph is None:
+            self.sync_graph(self._graph_convs)
+        assert self._graph is not None
+        return self._graph
+
     def sync_graph(self, convs: list[Conversation] | None = None) -> nx.DiGraph:
         """Refresh the device/endpoint graph: nodes for devices and off-site endpoints, edges
         device → peer carrying the conversation totals."""
+        import networkx as nx
+
         if convs is None:
             convs = self.conversations()
         g = nx.DiGraph()
@@ -1037,5 +1161,5 @@ class Inventory:
             data["packets"] += conv.packets_up + conv.packets_down
             data["protocols"] |= conv.protocols
             data["ports"].add(f"{conv.transport}/{conv.port}")
-        self.graph = g
+        self._graph = g
         return g

@@ -17,9 +17,12 @@ What the capture shows about the link says otherwise:
 A range is only inferred when it is narrow enough to be a site (IPv6 /48 or longer,
 IPv4 single addresses from frames); addresses already on the premises or of local scope
 are not evidence. ``LinkEvidence`` collects during the run (bounded: MACs, addresses per
-MAC, prefixes); ``infer`` decides at the end. The analysis then runs again with the
-inferred ranges added when they cover an address the first run called off-site, so every
-decision (devices, conversations, upload bursts, findings) is made with them.
+MAC, prefixes); ``infer`` decides at the end. When the inferred ranges cover an address
+the run called off-site, the analysis driver (``netscan.analyze.Drive``) tells a fresh
+inventory with them everything the engine told the run's (its ``SinkLog``), so every
+decision (devices, conversations, upload bursts, findings) is made with them in one pass
+over the input. The engines watch the uploads of every flow to an off-site address, also
+from one the run's premises call off-site, for that reason.
 """
 
 from __future__ import annotations

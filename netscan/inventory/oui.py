@@ -15,13 +15,21 @@ Where the file comes from, first found wins:
 3. Wireshark's own copy (``/usr/share/wireshark/manuf``, installed with tshark);
 4. netaddr's MA-L registry, when no manuf file exists at all (MA-M/MA-S then unknown).
 
-The file is bounded (``MAX_MANUF_BYTES``) and parsed once, lazily.
+The file is bounded (``MAX_MANUF_BYTES``) and read lazily, on the first look-up. Its
+table is kept as a compact index (sorted block numbers and a blob of names, see
+``netscan.datacache``) in the user's cache directory, tied to the file's size,
+modification time and SHA-256: a run maps the index instead of parsing 58,000 lines
+(0.45 s and about 10 MB of strings), and parses the file again only when it changed.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import re
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -83,10 +91,74 @@ def parse_manuf(text: str) -> dict[str, str]:
     return table
 
 
-class OuiRegistry:
-    """Registrant look-ups over a parsed manuf table (longest block first)."""
+INDEX_VERSION = 1
+_HEX = re.compile(r"[0-9a-f]+")
 
-    def __init__(self, table: dict[str, str], source: str) -> None:
+
+def index_parts(table: Mapping[str, str]) -> dict[str, bytes]:
+    """The table as flat arrays: per block length, the sorted block numbers and the index
+    of each one's name; the distinct names as one UTF-8 blob with their offsets."""
+    names: dict[str, int] = {}
+    blob = bytearray()
+    offsets = array("Q", [0])
+    parts: dict[str, bytes] = {}
+    for n in _LENGTHS:
+        keys = sorted((int(k, 16), v) for k, v in table.items() if len(k) == n)
+        ids = array("I")
+        for _num, name in keys:
+            i = names.get(name)
+            if i is None:
+                i = names[name] = len(names)
+                blob += name.encode("utf-8", "surrogatepass")
+                offsets.append(len(blob))
+            ids.append(i)
+        parts[f"k{n}"] = array("Q", [k for k, _ in keys]).tobytes()
+        parts[f"n{n}"] = ids.tobytes()
+    parts["offsets"] = offsets.tobytes()
+    parts["names"] = bytes(blob)
+    return parts
+
+
+class CompactTable(Mapping[str, str]):
+    """``{hex prefix: registrant}`` read from the arrays of ``index_parts`` (a mapped
+    cache file or bytes), by binary search: the same answers as the parsed dict."""
+
+    def __init__(self, parts: Mapping[str, memoryview]) -> None:
+        self._keys = {n: parts[f"k{n}"].cast("Q") for n in _LENGTHS}
+        self._ids = {n: parts[f"n{n}"].cast("I") for n in _LENGTHS}
+        self._offsets = parts["offsets"].cast("Q")
+        self._names = parts["names"]
+        for n in _LENGTHS:
+            if len(self._keys[n]) != len(self._ids[n]):
+                raise ValueError("index sections disagree")
+
+    def _name(self, i: int) -> str:
+        start, end = self._offsets[i], self._offsets[i + 1]
+        return bytes(self._names[start:end]).decode("utf-8", "surrogatepass")
+
+    def __getitem__(self, key: str) -> str:
+        keys = self._keys.get(len(key))
+        if keys is None or not _HEX.fullmatch(key):
+            raise KeyError(key)
+        num = int(key, 16)
+        i = bisect_left(keys, num)
+        if i == len(keys) or keys[i] != num:
+            raise KeyError(key)
+        return self._name(self._ids[len(key)][i])
+
+    def __iter__(self) -> Iterator[str]:
+        for n in _LENGTHS:
+            for num in self._keys[n]:
+                yield format(num, f"0{n}x")
+
+    def __len__(self) -> int:
+        return sum(len(k) for k in self._keys.values())
+
+
+class OuiRegistry:
+    """Registrant look-ups over a manuf table (longest block first)."""
+
+    def __init__(self, table: Mapping[str, str], source: str) -> None:
         self.table = table
         self.source = source
 
@@ -101,13 +173,21 @@ class OuiRegistry:
         return None
 
 
-def _load_file(path: Path) -> dict[str, str] | None:
+def _parse_file(path: Path) -> dict[str, str]:
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        return parse_manuf(fh.read(MAX_MANUF_BYTES))
+
+
+def _load_file(path: Path) -> Mapping[str, str] | None:
     try:
         if not path.is_file() or path.stat().st_size > MAX_MANUF_BYTES:
             return None
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            table = parse_manuf(fh.read(MAX_MANUF_BYTES))
-    except OSError:
+        from netscan import datacache
+
+        parts = datacache.load("manuf", INDEX_VERSION, path,
+                               lambda: index_parts(_parse_file(path)))  # fmt: skip
+        table = CompactTable(parts)
+    except (OSError, ValueError, KeyError, TypeError):
         return None
     return table or None
 

@@ -454,39 +454,28 @@ class Matcher:
             return []
 
     def _build_marker_scan(self) -> None:
-        """One pass over a body finds every marker: a lookahead alternation (longest first)
-        finds the longest marker starting at each position, and markers contained in a
-        found one are added from a precomputed closure. Text markers are matched on the
-        lower-cased body, byte markers on the raw body."""
+        """The body's markers, searched one by one with the C substring search: a marker
+        is found when it occurs anywhere in the body (text markers in the lower-cased
+        body, byte markers in the raw body). Each search is one linear pass over the
+        scanned head, and the pack holds a few dozen markers, so a body costs a few
+        dozen fast passes (a lookahead alternation tried at every position cost far
+        more, and found the same set)."""
         text = sorted({m for m, refs in self._marker_refs.items() if not refs[0].entry.binary},
                       key=len, reverse=True)  # fmt: skip
         raw = sorted({m for m, refs in self._marker_refs.items() if refs[0].entry.binary},
                      key=len, reverse=True)  # fmt: skip
-
-        def scanner(markers: list[bytes]) -> re.Pattern[bytes] | None:
-            if not markers:
-                return None
-            return re.compile(b"(?=(" + b"|".join(re.escape(m) for m in markers) + b"))", re.S)
-
-        self._text_scan = scanner([m.lower() for m in text])
-        self._raw_scan = scanner(raw)
-        self._text_markers = {m.lower(): m for m in text}
-        closure: dict[bytes, set[bytes]] = {}
-        for group in (list(self._text_markers), raw):
-            for m in group:
-                closure[m] = {x for x in group if x in m}
-        self._closure = closure
+        # lower-cased marker -> the marker (markers equal but for case share one entry)
+        self._text_markers: list[tuple[bytes, bytes]] = list({m.lower(): m for m in text}.items())
+        self._raw_markers: list[bytes] = raw
 
     def _body_refs(self, body: bytes) -> list[_Ref]:
         head = body[:BODY_SCAN_LIMIT]
-        self._counter[0] += len(head)  # one linear pass, whatever the number of markers
+        self._counter[0] += len(head)  # linear in the body, whatever it holds
         found: set[bytes] = set()
-        if self._text_scan is not None:
-            for m in {x.group(1) for x in self._text_scan.finditer(head.lower())}:
-                found.update(self._text_markers[x] for x in self._closure.get(m, {m}))
-        if self._raw_scan is not None:
-            for m in {x.group(1) for x in self._raw_scan.finditer(head)}:
-                found.update(self._closure.get(m, {m}))
+        if self._text_markers:
+            low = head.lower()
+            found.update(m for lm, m in self._text_markers if lm in low)
+        found.update(m for m in self._raw_markers if m in head)
         refs: list[_Ref] = []
         for m in sorted(found):
             refs.extend(self._marker_refs.get(m, ()))

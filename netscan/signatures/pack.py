@@ -13,6 +13,7 @@ tags beyond the safe set are ever constructed.
 from __future__ import annotations
 
 import errno
+import hashlib
 import ipaddress
 import json
 import os
@@ -23,13 +24,15 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import re2 as _re2  # type: ignore[import-not-found]  # linear-time regular expressions
 import yaml
 
 from netscan.inventory import model as _model
+
+if TYPE_CHECKING:
+    import jsonschema
 
 FORMAT_VERSION = 1
 CATEGORIES: tuple[str, ...] = ("device", "face-cloud", "vendor-cloud", "protocol", "role")
@@ -731,16 +734,69 @@ def _yaml_err_text(exc: yaml.YAMLError) -> str:
     return _short(str(problem or exc).splitlines()[0])
 
 
-def _schema_validator(pack_dir: Path, budget: _Budget) -> jsonschema.protocols.Validator:
-    schema_path = pack_dir / "schema.json"
-    if not os.path.lexists(schema_path):
-        raise PackError(f"{schema_path}: schema.json is missing")
-    try:
-        schema = json.loads(_read_text(schema_path, budget))
-        jsonschema.Draft202012Validator.check_schema(schema)
-    except (ValueError, jsonschema.SchemaError) as exc:
-        raise PackError(f"{schema_path}: unusable schema: {str(exc).splitlines()[0]}") from exc
-    return jsonschema.Draft202012Validator(schema)
+class _SchemaCheck:
+    """The pack's JSON schema, applied to each file. A file whose exact text passed this
+    exact schema before (with the same jsonschema) is not checked again: the fact is kept
+    in the user's cache directory (``netscan.datacache``) under a digest of the three, so
+    the schema validator (a large part of loading a pack) is only built when a file is new
+    or changed."""
+
+    def __init__(self, pack_dir: Path, budget: _Budget) -> None:
+        from netscan import datacache
+
+        self.path = pack_dir / "schema.json"
+        if not os.path.lexists(self.path):
+            raise PackError(f"{self.path}: schema.json is missing")
+        try:
+            self.text = _read_text(self.path, budget)
+            self.schema = json.loads(self.text)
+        except ValueError as exc:
+            raise PackError(f"{self.path}: unusable schema: {str(exc).splitlines()[0]}") from exc
+        self._validator: jsonschema.protocols.Validator | None = None
+        self._cache = datacache.cache_dir()
+        self._prefix: bytes | None = None
+        self.hits = 0  # files found checked before (so the schema passed check_schema)
+
+    def validator(self) -> jsonschema.protocols.Validator:
+        if self._validator is None:
+            import jsonschema
+
+            try:
+                jsonschema.Draft202012Validator.check_schema(self.schema)
+            except jsonschema.SchemaError as exc:
+                raise PackError(
+                    f"{self.path}: unusable schema: {str(exc).splitlines()[0]}"
+                ) from exc
+            self._validator = jsonschema.Draft202012Validator(self.schema)
+        return self._validator
+
+    def _key(self, text: str) -> str:
+        if self._prefix is None:
+            from importlib.metadata import version
+
+            parts = ("netscan-pack-schema", version("jsonschema"), self.text)
+            self._prefix = b"".join(p.encode("utf-8", "surrogatepass") + b"\0" for p in parts)
+        h = hashlib.sha256(self._prefix)
+        h.update(text.encode("utf-8", "surrogatepass"))
+        return h.hexdigest()[:40]
+
+    def checked(self) -> None:
+        """Raise PackError for an unusable schema, unless a file already showed it fit."""
+        if self._validator is None and not self.hits:
+            self.validator()
+
+    def errors(self, text: str, data: Any) -> list[Any]:
+        """The schema errors of a file (its text and the data parsed from it), in order."""
+        from netscan import datacache
+
+        key = self._key(text)
+        if datacache.known(self._cache, "pack-schema", key):
+            self.hits += 1
+            return []
+        found = sorted(self.validator().iter_errors(data), key=lambda e: list(e.absolute_path))
+        if not found:
+            datacache.remember(self._cache, "pack-schema", key)
+        return found
 
 
 def _error_line(data: Any, path: Iterable[Any]) -> int:
@@ -811,18 +867,19 @@ def _collect(pack_dir: Path) -> tuple[list[Signature], dict[str, Any], list[str]
         raise PackError(f"signature directory not found: {pack_dir}")
     budget = _Budget()
     meta = _read_meta(pack_dir, errors, budget)
-    validator = _schema_validator(pack_dir, budget)
+    schema = _SchemaCheck(pack_dir, budget)
     signatures: list[Signature] = []
     for rf in _pack_files(pack_dir, errors):
         try:
-            data = _load_yaml(rf.path, budget)
+            text = _read_text(rf.path, budget)
+            data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
         except FileRefused as exc:
             errors.append(str(exc))
             continue
         except yaml.YAMLError as exc:
             errors.append(f"{rf.path}:{_yaml_err_line(exc)}: invalid YAML: {_yaml_err_text(exc)}")
             continue
-        schema_errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+        schema_errors = schema.errors(text, data)
         for err in schema_errors:
             path = list(err.absolute_path)
             line = _error_line(data, path)
@@ -844,6 +901,7 @@ def _collect(pack_dir: Path) -> tuple[list[Signature], dict[str, Any], list[str]
                     f"{rf.path}:{sig.line}: {sig.id}: id must start with {sig.category + '.'!r}"
                 )
             signatures.append(sig)
+    schema.checked()
     errors.extend(_cross_checks(signatures))
     return signatures, meta, errors
 

@@ -224,6 +224,12 @@ def find_logs(directory: Path) -> list[Path]:
 class ZeekSource:
     """Feeds a Zeek log directory into a sink (the ``Inventory``)."""
 
+    # the counters the analysis reads of an engine (``Analyzer.conclude``): logs have no
+    # flow table to retire from, nor MAC sightings beyond a bound
+    flows_retired = 0
+    max_flows = 0
+    l2_unlisted = 0
+
     def __init__(self, directory: str | Path, files_dir: str | Path | None = None) -> None:
         self.directory = Path(directory)
         if not self.directory.is_dir():

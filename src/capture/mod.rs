@@ -17,6 +17,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use sha2::{Digest, Sha256};
+
 pub use gz::{GzState, GzStream};
 pub use source::Source;
 
@@ -69,17 +71,53 @@ struct Iface {
     tsoffset: i64,
 }
 
-/// Counts the bytes read from the file itself (compressed bytes for gzip), for progress.
+/// Counts the bytes read from the file itself (compressed bytes for gzip), for progress,
+/// and hashes them: the SHA-256 of the file as stored, for the report's chain of custody,
+/// without reading the file a second time.
 struct Counting<R> {
     inner: R,
     count: Arc<AtomicU64>,
+    /// None: the caller knows the file's hash already
+    sha: Option<Arc<Mutex<Sha256>>>,
 }
 
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.count.fetch_add(n as u64, Ordering::Relaxed);
+        if let Some(sha) = &self.sha {
+            sha.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .update(&buf[..n]);
+        }
         Ok(n)
+    }
+}
+
+/// The file's SHA-256 while it is being read: the hash of what the reader took so far and
+/// a second handle on the same open file (sharing its offset), with which the bytes the
+/// reader never needed (after damage, a cut record, the gunzip cap, trailing data) are
+/// hashed at the end, so the digest is always of the whole file.
+struct FileHash {
+    sha: Arc<Mutex<Sha256>>,
+    rest: File,
+}
+
+impl FileHash {
+    /// Hashes what is left of the file; the lower-case hex digest, or None when the file
+    /// could not be read to its end.
+    fn finish(mut self) -> Option<String> {
+        let mut sha = self.sha.lock().unwrap_or_else(|e| e.into_inner());
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            match self.rest.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => sha.update(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return None,
+            }
+        }
+        Some(hex(&sha.finalize_reset()))
     }
 }
 
@@ -96,6 +134,10 @@ pub struct CaptureReader {
     pub read_bytes: Arc<AtomicU64>,
     /// what the gzip stream found (integrity problems, caps), reported at the end
     gz: Option<Arc<Mutex<GzState>>>,
+    /// the file's hash while it is read (files opened by path)
+    hash: Option<FileHash>,
+    /// SHA-256 (lower-case hex) of the whole file as stored, once the reader reached its end
+    pub sha256: Option<String>,
     done: bool,
     /// bytes of the record handed out last, consumed on the next call
     pending: usize,
@@ -153,11 +195,23 @@ fn hex(b: &[u8]) -> String {
 
 impl CaptureReader {
     /// Opens a capture file by path (gzip recognised by its magic, streamed with at most
-    /// `gzip_cap` decompressed bytes and the `gzip_ratio` expansion guard).
+    /// `gzip_cap` decompressed bytes and the `gzip_ratio` expansion guard); `sha256`
+    /// holds the file's hash once it was read to its end.
     pub fn open(
         path: &Path,
         gzip_cap: u64,
         gzip_ratio: u64,
+    ) -> Result<CaptureReader, CaptureError> {
+        Self::open_hashed(path, gzip_cap, gzip_ratio, true)
+    }
+
+    /// `open`, hashing the file only with `hash` (a caller that knows the hash already,
+    /// or does not need it, saves the work).
+    pub fn open_hashed(
+        path: &Path,
+        gzip_cap: u64,
+        gzip_ratio: u64,
+        hash: bool,
     ) -> Result<CaptureReader, CaptureError> {
         let shown = path.display().to_string();
         if path.is_dir() {
@@ -178,9 +232,21 @@ impl CaptureReader {
         let count = Arc::new(AtomicU64::new(0));
         let reopened =
             File::open(path).map_err(|e| CaptureError(format!("{shown}: cannot read ({e})")))?;
+        let hashing = if hash {
+            let rest = reopened
+                .try_clone()
+                .map_err(|e| CaptureError(format!("{shown}: cannot read ({e})")))?;
+            Some(FileHash {
+                sha: Arc::new(Mutex::new(Sha256::new())),
+                rest,
+            })
+        } else {
+            None
+        };
         let counting = Counting {
             inner: reopened,
             count: count.clone(),
+            sha: hashing.as_ref().map(|h| h.sha.clone()),
         };
         let gzip = n == 2 && head == [0x1f, 0x8b];
         let mut gz = None;
@@ -208,6 +274,7 @@ impl CaptureReader {
         r.gzip = gzip;
         r.gz = gz;
         r.read_bytes = count;
+        r.hash = hashing;
         Ok(r)
     }
 
@@ -243,6 +310,8 @@ impl CaptureReader {
             linktypes: BTreeSet::new(),
             read_bytes: Arc::new(AtomicU64::new(0)),
             gz: None,
+            hash: None,
+            sha256: None,
             done: false,
             pending: 0,
             big,
@@ -301,6 +370,9 @@ impl CaptureReader {
 
     fn finish(&mut self) {
         self.done = true;
+        if let Some(h) = self.hash.take() {
+            self.sha256 = h.finish();
+        }
         if let Some(err) = self.src.error.take() {
             let at = self.src.offset();
             let what = if self.gzip { "gzip data" } else { "file" };
@@ -808,6 +880,129 @@ mod tests {
         .unwrap();
         assert_eq!(all(&mut r).len(), 0);
         assert!(r.warnings[0].starts_with("corrupt packet block at frame 1"));
+    }
+
+    /// A file under the system's temporary directory, removed when dropped.
+    struct TempFile(std::path::PathBuf);
+
+    impl TempFile {
+        fn new(name: &str, bytes: &[u8]) -> TempFile {
+            static SEQ: AtomicU64 = AtomicU64::new(0);
+            let n = SEQ.fetch_add(1, Ordering::Relaxed);
+            let path = std::env::temp_dir()
+                .join(format!("netscan-core-{}-{n}-{name}", std::process::id()));
+            std::fs::write(&path, bytes).unwrap();
+            TempFile(path)
+        }
+    }
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+        std::io::Write::write_all(&mut e, data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn sha_hex(bytes: &[u8]) -> String {
+        hex(&Sha256::digest(bytes))
+    }
+
+    /// Reads the file to its end through `open`; (records, warnings, sha256).
+    fn hashed(bytes: &[u8], cap: u64) -> (usize, Vec<String>, Option<String>) {
+        let f = TempFile::new("cap", bytes);
+        let mut r = CaptureReader::open(&f.0, cap, DEFAULT_GZIP_RATIO).unwrap();
+        assert_eq!(r.sha256, None); // only known once the file was read to its end
+        let n = all(&mut r).len();
+        assert!(r.next().is_none());
+        (n, r.warnings.clone(), r.sha256.clone())
+    }
+
+    #[test]
+    fn sha256_is_the_standard_digest() {
+        // FIPS 180-2 test vectors: the hex text is what hashlib.sha256().hexdigest() gives
+        assert_eq!(
+            sha_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(
+            sha_hex(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    #[test]
+    fn sha256_of_whole_files_as_stored() {
+        let payload: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let recs: Vec<(u32, u32, &[u8])> = (0..600).map(|i| (i, 0, &payload[..])).collect();
+        let big = pcap(false, false, &recs); // 2 MB: several read chunks
+        assert!(big.len() > 2 * (1 << 20));
+        for bytes in [big.clone(), pcapng(false), pcapng(true)] {
+            let (n, warnings, sha) = hashed(&bytes, DEFAULT_GZIP_CAP);
+            assert!(n > 0 && warnings.is_empty(), "{warnings:?}");
+            assert_eq!(sha.as_deref(), Some(sha_hex(&bytes).as_str()));
+        }
+        // gzip: the digest of the compressed file, as stored
+        let gz = gzip(&big);
+        let (n, warnings, sha) = hashed(&gz, DEFAULT_GZIP_CAP);
+        assert_eq!((n, warnings.len()), (600, 0));
+        assert_eq!(sha.as_deref(), Some(sha_hex(&gz).as_str()));
+        assert_ne!(sha.as_deref(), Some(sha_hex(&big).as_str()));
+    }
+
+    #[test]
+    fn no_hash_when_not_asked_for() {
+        let bytes = pcap(false, false, &[(1, 0, b"abc"), (2, 0, b"def")]);
+        let f = TempFile::new("nohash", &bytes);
+        let mut r =
+            CaptureReader::open_hashed(&f.0, DEFAULT_GZIP_CAP, DEFAULT_GZIP_RATIO, false).unwrap();
+        assert_eq!(all(&mut r).len(), 2);
+        assert_eq!(r.sha256, None);
+        assert_eq!(r.read_bytes.load(Ordering::Relaxed), bytes.len() as u64);
+    }
+
+    #[test]
+    fn sha256_covers_what_the_reader_left_unread() {
+        let payload = [0x5au8; 3000];
+        let recs: Vec<(u32, u32, &[u8])> = (0..1000).map(|i| (i, 0, &payload[..])).collect();
+        let good = pcap(false, false, &recs);
+        let check = |bytes: &[u8], cap: u64| {
+            let (n, warnings, sha) = hashed(bytes, cap);
+            assert_eq!(
+                sha.as_deref(),
+                Some(sha_hex(bytes).as_str()),
+                "{warnings:?}"
+            );
+            (n, warnings)
+        };
+        // cut in the middle of a record: hashed whole all the same
+        let (n, w) = check(&good[..good.len() / 2], DEFAULT_GZIP_CAP);
+        assert!(n < 1000 && w[0].starts_with("truncated last record"));
+        // damaged in the first record: the reader stops at once, the hash reads on
+        let mut bad = good.clone();
+        bad[24 + 8..24 + 12].copy_from_slice(&0x7fff_ffffu32.to_le_bytes());
+        let (n, w) = check(&bad, DEFAULT_GZIP_CAP);
+        assert!(n == 0 && w[0].starts_with("corrupt record"));
+        // pcapng damaged after its first block, with megabytes after the damage
+        let mut ng = pcapng(false);
+        let shb_len = 28;
+        ng[shb_len + 4..shb_len + 8].copy_from_slice(&3u32.to_le_bytes());
+        ng.extend(std::iter::repeat_n(0xabu8, 3 << 20));
+        let (_, w) = check(&ng, DEFAULT_GZIP_CAP);
+        assert!(w[0].starts_with("corrupt block"), "{w:?}");
+        // gzip cut in the middle, gzip with trailing garbage, gzip stopped by the cap
+        let gz = gzip(&good);
+        let (_, w) = check(&gz[..gz.len() / 2], DEFAULT_GZIP_CAP);
+        assert!(!w.is_empty());
+        let mut trailing = gz.clone();
+        trailing.extend(b"not gzip at all, and then some more bytes".repeat(1000));
+        check(&trailing, DEFAULT_GZIP_CAP);
+        let (n, w) = check(&gz, 100_000);
+        assert!(n < 1000 && w.iter().any(|x| x.contains("gunzip")), "{w:?}");
     }
 
     #[test]

@@ -20,6 +20,11 @@ pub const START_LINE_CAP: usize = 16 * 1024;
 pub const CHUNK_LINE_CAP: usize = 1024;
 /// How far one feed looks for a start line after lost bytes.
 pub const SYNC_SCAN: usize = 256 * 1024;
+/// Bytes of candidate start lines one feed decodes and parses while looking for a start
+/// line after lost bytes; past it the search gives up for this feed (keeping the usual
+/// tail). The Python parser has no such budget and spends time quadratic in the length of
+/// a line crowded with protocol names; see `DELIBERATE` in test_rust_parity.py.
+pub const SYNC_PARSE_BUDGET: usize = 1024 * 1024;
 
 /// How the body after a header block is framed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +143,45 @@ fn find_bytes(buf: &[u8], needle: &[u8], start: usize, stop: usize) -> Option<us
         at = i + 1;
     }
     None
+}
+
+/// Whether the bytes of a candidate line starting with a protocol name (`mark`, like
+/// "HTTP/") can be a valid status line; false only when `parse_start_line` would refuse it
+/// (a version is at most 16 ASCII characters up to the first space, digits after the
+/// slash, then the code after white space is three ASCII digits followed by a space or
+/// the end of the line). Checked on the raw bytes without decoding the line.
+fn status_line_possible(line: &[u8], mark: usize) -> bool {
+    let Some(sp) = line.iter().take(17).position(|&c| c == b' ') else {
+        return false;
+    };
+    let number = &line[mark.min(sp)..sp];
+    let valid_number = match number.iter().position(|&c| c == b'.') {
+        Some(dot) => {
+            let (major, minor) = (&number[..dot], &number[dot + 1..]);
+            !major.is_empty()
+                && !minor.is_empty()
+                && major.iter().all(u8::is_ascii_digit)
+                && minor.iter().all(u8::is_ascii_digit)
+        }
+        None => !number.is_empty() && number.iter().all(u8::is_ascii_digit),
+    };
+    if !valid_number {
+        return false;
+    }
+    // white space before the code: ASCII white space is skipped here; anything else that
+    // is not a digit (a multi-byte character may be Unicode white space) is left to the
+    // full parse
+    let mut i = sp + 1;
+    while i < line.len()
+        && matches!(line[i], b' ' | b'\t' | b'\n' | b'\r' | 0x0b..=0x0c | 0x1c..=0x1f)
+    {
+        i += 1;
+    }
+    match line.get(i) {
+        None => false,
+        Some(c) if c.is_ascii_digit() => true,
+        Some(&c) => c >= 0x80,
+    }
 }
 
 /// Python's `bytes.strip()` (ASCII white space).
@@ -340,6 +384,7 @@ impl Framer {
         let end = buf.len().min(pos.saturating_add(SYNC_SCAN));
         let mut best: Option<usize> = None;
         let mut waiting = false;
+        let mut budget = SYNC_PARSE_BUDGET;
         // the first newline at or after `from` (None: none up to the end of the buffer),
         // remembered so that a run of candidates on one line costs one search
         let mut nl_cache: Option<(usize, Option<usize>)> = None;
@@ -351,7 +396,7 @@ impl Framer {
                 marks.push(mark);
             }
         }
-        for mark in &marks {
+        'marks: for mark in &marks {
             let mut at = find_bytes(buf, mark, pos, end);
             while let Some(a) = at {
                 if best.is_some_and(|b| a >= b) {
@@ -377,6 +422,13 @@ impl Framer {
                         waiting = waiting || buf.len() - cand < START_LINE_CAP;
                         continue;
                     };
+                    if cand == a && !status_line_possible(&buf[cand..nl], mark.len()) {
+                        continue;
+                    }
+                    if budget < nl - cand {
+                        break 'marks;
+                    }
+                    budget -= nl - cand;
                     let line = utf8_replace(&buf[cand..nl]);
                     if parse_start_line(&line, self.versions).is_some() {
                         best = Some(cand);
@@ -598,6 +650,57 @@ mod tests {
         let mut out = Vec::new();
         f.feed(b"\x00\x01garbage", &mut d, &mut out);
         assert!(out.is_empty() && f.dead());
+    }
+
+    #[test]
+    fn status_line_prefilter_agrees_with_the_parser() {
+        let lines: &[&[u8]] = &[
+            b"HTTP/1.1 200 OK",
+            b"HTTP/1.1  \t 200",
+            b"HTTP/1.1 200\tOK",
+            b"HTTP/1.1 2000 OK",
+            b"HTTP/ 200 OK",
+            b"HTTP/1. 200",
+            b"HTTP/.1 200",
+            b"HTTP/1.1.1 200",
+            b"HTTP/11 200",
+            b"HTTP/1.1",
+            b"HTTP/1.1 ",
+            b"HTTP/1.1 x",
+            b"HTTP/1.1 \xc2\xa0200 OK",
+            b"HTTP/1.1 \xff200",
+            b"HTTP/1234567890123 200",
+            b"HTTP/1\xff 200",
+            b"HTTP/1.1 20",
+            b"HTTP/1.1 \x1c200 ok",
+        ];
+        for line in lines {
+            let parsed = parse_start_line(&utf8_replace(line), HTTP).is_some();
+            // never false when the parser accepts the line
+            assert!(!parsed || status_line_possible(line, 5), "{line:?}");
+        }
+        assert!(!status_line_possible(b"HTTP/ HTTP/ HTTP/", 5));
+        assert!(!status_line_possible(b"HTTP/1.1 x", 5));
+    }
+
+    #[test]
+    fn a_line_crowded_with_protocol_names_is_searched_within_the_budget() {
+        // (the Python parser spends minutes on these; see benchmarks/README.md)
+        let mut f = Framer::new(HTTP, false, None);
+        let mut d = length_decider(0);
+        let mut out = Vec::new();
+        f.resync();
+        let line = [&b"HTTP/ ".repeat(2700)[..], b"\n"].concat();
+        let crowded = [&b"A x HTTP/1.1 ".repeat(1200)[..], b"zz\n"].concat();
+        for data in [line.repeat(40), crowded.repeat(20), b"x\n".repeat(10_000)] {
+            for piece in data.chunks(1460) {
+                f.feed(piece, &mut d, &mut out);
+                assert!(f.buffered() <= SYNC_SCAN + START_LINE_CAP + 1460);
+            }
+        }
+        assert!(out.is_empty());
+        f.feed(b"tail GET /x HTTP/1.1\r\n\r\n", &mut d, &mut out);
+        assert_eq!(out.len(), 1);
     }
 
     #[test]

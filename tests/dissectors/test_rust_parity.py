@@ -42,6 +42,11 @@ DELIBERATE: dict[tuple[str, str], str] = {
     "digits in the Rust port; Python's str.isdigit() also takes other decimal digits, so a "
     "request line ending in 'HTTP/\u0661.1' (beyond the printable-ASCII check of the first "
     "33 bytes) passes there.",
+    ("text", "sync budget"): "after lost bytes, the core's HTTP/RTSP/SIP framers decode and parse "
+    "at most 1 MB of candidate start lines per feed (SYNC_PARSE_BUDGET in src/dissect/framer.rs) "
+    "and then keep only the usual tail until more bytes come; the Python framer has no budget "
+    "and spends time quadratic in the length of a line crowded with protocol names (minutes for "
+    "100 kB). Only such hostile lines show it: no capture and no crafted case reaches the budget.",
 }
 
 PY_DATAGRAM: dict[str, Callable[[bytes, Ctx], list[Event]]] = {

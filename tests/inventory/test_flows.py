@@ -177,12 +177,11 @@ def test_core_flows_counted_in_pieces_and_evicted_ones_kept(
 ) -> None:
     pcap = tmp_path / "flows.pcap"
     gen_flows.write(pcap, 3000)
-    # small pieces and a small address cache: the same totals as one piece
+    # small pieces: the same totals as one piece
     monkeypatch.setattr(core_engine, "COUNTERS_CHUNK", 7)
-    monkeypatch.setattr(core_engine, "IP_CACHE", 50)
     monkeypatch.setattr(core_engine, "BATCH", 500)
     inv, eng = _run_core(pcap, max_flows=400)
-    assert eng.flows_retired == 2600 and not eng.flows and len(eng._ip_cache) <= 50
+    assert eng.flows_retired == 2600 and not eng.flows
     convs = inv.conversations()
     assert sum(c.flows for c in convs) == 3000
     assert sum(c.packets_up for c in convs) == 3000
@@ -196,6 +195,10 @@ def test_core_flows_counted_in_pieces_and_evicted_ones_kept(
     # the engine let go of its flows; the inventory keeps the last 400 live ones (few
     # conversations: not sealed), with their final counters
     assert len(inv.flows) == 400 and all(f.pkts_ab == 1 for f in inv.flows)
+    # flows at the same address share the core's one string of it
+    for side in ("a_ip", "b_ip", "a_mac", "b_mac"):
+        values = [getattr(f, side) for f in inv.flows]
+        assert len({id(v) for v in values}) == len(set(values)), side
 
 
 class LateSeal(Inventory):

@@ -146,3 +146,36 @@ def test_too_many_ranges_are_counted_and_coverage_is_quick() -> None:
     ips = ["2001:db8:5::7", "59.1.2.3", "59.1.2.4", "2001:db8:c7::1", "2001:db9::1", "junk"]
     assert inf.covering(ips) == 3
     assert inf.covers("2001:db8:c7::1") and not inf.covers("2001:db8:c8::1")
+
+
+def test_premises_scope_is_ipaddress_membership() -> None:
+    """The scope decision (integer masks over the C parser's reading) gives what
+    ipaddress membership gives, for canonical, unusual and invalid address texts."""
+    import ipaddress
+    import random
+
+    from netscan.inventory.enrich import LOCAL_SCOPE
+
+    def expected(prem: Premises, ip: str) -> int:
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            return 1
+        if any(addr in ipaddress.ip_network(c, strict=False) for c in prem.cidrs):
+            return 0
+        return 1 if any(addr in ipaddress.ip_network(c) for c in LOCAL_SCOPE) else 2
+
+    rnd = random.Random(3)
+    texts = [
+        "10.0.0.1", "10.255.255.255", "11.0.0.0", "::", "::1", "fe80::1%eth0", "fe80::1",
+        "ff02::fb", "0.0.0.0", "255.255.255.255", "::ffff:10.0.0.1", "::ffff:1.2.3.4",
+        "01.2.3.4", "1.2.3", "", "x", "1.2.3.4 ", " 1.2.3.4", "2001:db8::1", "fc00::5",
+        "169.254.3.3", "224.0.0.251", "127.0.0.1", "::127.0.0.1", "1:2:3:4:5:6:7:8",
+        "1:2:3:4:5:6:1.2.3.4", "1::2::3", "2001:DB8::1", "300.1.1.1", "1.2.3.4.5",
+    ]  # fmt: skip
+    texts += [str(ipaddress.IPv4Address(rnd.getrandbits(32))) for _ in range(2000)]
+    texts += [str(ipaddress.IPv6Address(rnd.getrandbits(128))) for _ in range(2000)]
+    for cidrs in (None, ["10.20.0.0/16", "2001:db8::/32", "8.0.0.0/7", "1.2.3.4/32"]):
+        prem = Premises(cidrs)
+        for ip in texts:
+            assert prem.scope(ip) == expected(prem, ip), ip

@@ -21,7 +21,10 @@ DEMO = PCAPS / "demo_sales_office.pcapng"
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NETSCAN_", "XDG_"))}
-    env.update(PYTHONPATH=str(ROOT), HOME=str(cwd))
+    # a clean home beside the work directory (netscan keeps its cache under $HOME/.cache)
+    home = cwd.parent / f"{cwd.name}-home"
+    home.mkdir(exist_ok=True)
+    env.update(PYTHONPATH=str(ROOT), HOME=str(home))
     return subprocess.run([sys.executable, "-m", "netscan", *args], capture_output=True,
                           text=True, cwd=cwd, env=env, timeout=600)  # fmt: skip
 

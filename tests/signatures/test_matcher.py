@@ -434,3 +434,36 @@ def test_ip_lookup_is_one_bisect_over_elementary_intervals(tmp_path):
     assert large.probes == 1
     starts = large._v4._starts
     assert starts == sorted(starts) and len(starts) == len(large._v4._refs)
+
+
+def test_body_markers_are_every_marker_in_the_body() -> None:
+    """A body's markers are exactly the pack's markers that occur in it (text markers in
+    any case, byte markers as they are), whether they overlap, contain one another or
+    repeat; checked against that definition on bodies built from the real pack's markers."""
+    import random
+
+    from netscan.analyze import load_signatures
+
+    mat, _pack = load_signatures(None)
+    markers = list(mat._marker_refs)
+    assert len(markers) > 5
+    rnd = random.Random(7)
+    for _ in range(300):
+        parts = []
+        for _ in range(rnd.randrange(0, 6)):
+            mk = rnd.choice(markers)
+            cut = rnd.randrange(0, 3)  # whole, or a marker's head or tail cut off
+            piece = mk if cut == 0 else (mk[: len(mk) // 2] if cut == 1 else mk[len(mk) // 2 :])
+            if rnd.random() < 0.5:
+                piece = piece.upper()
+            parts.append(piece)
+            parts.append(bytes(rnd.randrange(256) for _ in range(rnd.randrange(0, 4))))
+        body = b"".join(parts)
+        expect = set()
+        for mk, refs in mat._marker_refs.items():
+            hay = body.lower() if not refs[0].entry.binary else body
+            if (mk.lower() if not refs[0].entry.binary else mk) in hay:
+                expect.add(mk)
+        got = mat._body_refs(body)
+        want = [r for mk in sorted(expect) for r in mat._marker_refs[mk]]
+        assert got == want, body

@@ -5,6 +5,7 @@ and cut files, the same errors for files that are not captures."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import random
 import shutil
 import subprocess
@@ -22,7 +23,11 @@ from tests.sources.test_pcapfile import PKT, pcap_bytes, pcapng_bytes
 def rust(path: Path) -> tuple[list[tuple[Any, ...]], dict[str, Any]]:
     reader = _core.Reader(str(path))
     records = list(reader)
-    return records, reader.info()
+    info = reader.info()
+    # read to its end, the reader knows the file's SHA-256: hashlib's, of the whole file as
+    # stored (compressed bytes for gzip), however much of it the damage left readable
+    assert info["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    return records, info
 
 
 def python(path: Path) -> tuple[list[tuple[Any, ...]], CaptureFile]:
@@ -134,6 +139,29 @@ def test_not_a_capture(tmp_path: Path, content: bytes) -> None:
     p = tmp_path / "x.pcap"
     p.write_bytes(content)
     same(p)
+
+
+def test_sha256_only_once_read_to_the_end(tmp_path: Path) -> None:
+    p = tmp_path / "t.pcap.gz"
+    plain = pcap_bytes([(1.0, PKT)] * 50)
+    p.write_bytes(gzip.compress(plain) + b"trailing bytes that are not gzip" * 1000)
+    reader = _core.Reader(str(p))
+    assert reader.info()["sha256"] is None
+    next(reader)
+    assert reader.info()["sha256"] is None
+    assert len(list(reader)) == 49
+    assert reader.info()["sha256"] == hashlib.sha256(p.read_bytes()).hexdigest()
+    # stopped by the gunzip cap after three records: the rest of the file is hashed too
+    capped = _core.Reader(str(p), gzip_cap=24 + 3 * (16 + len(PKT)) + 10)
+    assert len(list(capped)) == 3
+    assert capped.info()["sha256"] == hashlib.sha256(p.read_bytes()).hexdigest()
+    # damaged in its first record, with a megabyte after the damage
+    bad = tmp_path / "bad.pcap"
+    data = bytearray(pcap_bytes([(1.0, PKT)] * 3))
+    data[24 + 8 : 24 + 12] = (0x7FFFFFFF).to_bytes(4, "little")
+    bad.write_bytes(bytes(data) + bytes(1 << 20))
+    records, info = rust(bad)
+    assert records == [] and "corrupt" in info["warnings"][0]
 
 
 def test_missing_and_directory(tmp_path: Path) -> None:
