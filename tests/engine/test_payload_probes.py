@@ -19,6 +19,7 @@ from netscan.signatures.pack import load_active_pack
 from netscan.sources.pcapfile import CaptureFile
 from tests.analysis.scenarios.build import GATEWAY, Capture, Host
 from tests.engine.test_engines import Recorder
+from tests.engine.test_parallel import small_segments  # noqa: F401 - a fixture
 
 CAMERA = Host("02:00:5e:10:20:30", "192.168.1.50")  # locally administered: no OUI maker
 CLOUD = "116.62.118.23"
@@ -146,3 +147,18 @@ def test_tshark_engine_hands_over_the_same_heads(tmp_path: Path) -> None:
     assert heads == core_sink.of(PayloadEvent)
     inv = Analyzer(Options(engine="tshark")).run([str(_capture(tmp_path / "t1.pcap", 8800))])
     assert SIG in inv.inventory.endpoints[CLOUD].matches
+
+
+def test_parallel_workers_hand_over_the_heads(
+    small_segments: list[int],  # noqa: F811 - the fixture imported above
+    tmp_path: Path,
+) -> None:
+    """With --jobs, the workers get the pack's marker ports from the parent."""
+    cap = Capture(seed=5)
+    _datagram(cap, 0.0, 8800, PROBE)
+    for i in range(300):  # filler, so the input is split between workers
+        _datagram(cap, 0.1 + 0.01 * i, 9000 + i % 7, bytes([i % 251]) * 900, sport=40000 + i)
+    path = cap.write(tmp_path / "jobs.pcap")
+    inv = Analyzer(Options(jobs=2)).run([str(path)]).inventory
+    assert small_segments == [2]
+    assert SIG in inv.endpoints[CLOUD].matches
