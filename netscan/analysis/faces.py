@@ -63,20 +63,37 @@ class ImageCheck:
         }
 
 
+CASCADES = ("frontalface_alt2", "frontalface_default", "profileface")
+
+
+class _Cascades:
+    """OpenCV's Haar cascades, each loaded on its first use (loading one parses a large
+    XML file: the profile cascade is only needed when no frontal face is found)."""
+
+    def __init__(self, cv2: Any, base: Path) -> None:
+        self.cv2 = cv2
+        self.base = base
+        self._loaded: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        clf = self._loaded.get(name)
+        if clf is None:
+            clf = self._loaded[name] = self.cv2.CascadeClassifier(
+                str(self.base / f"haarcascade_{name}.xml")
+            )
+        return clf
+
+
 @lru_cache(maxsize=1)
-def _cascades() -> tuple[Any, dict[str, Any]] | None:
+def _cascades() -> tuple[Any, _Cascades] | None:
     import cv2
 
     base = Path(cv2.data.haarcascades)
-    out: dict[str, Any] = {}
-    for name in ("frontalface_alt2", "frontalface_default", "profileface"):
-        path = base / f"haarcascade_{name}.xml"
-        if not path.exists():
-            return None
-        clf = cv2.CascadeClassifier(str(path))
-        if clf.empty():
-            return None
-        out[name] = clf
+    if not all((base / f"haarcascade_{name}.xml").is_file() for name in CASCADES):
+        return None
+    out = _Cascades(cv2, base)
+    if out[CASCADES[0]].empty():  # a file OpenCV cannot read: no detector
+        return None
     return cv2, out
 
 
@@ -186,7 +203,10 @@ def _detect(
         )
         return sorted([int(v) for v in box] for box in found)
 
-    alt2, default = run("frontalface_alt2"), run("frontalface_default")
+    # a face is a box both frontal cascades agree on (the second is not run when the
+    # first finds nothing), else what the profile cascade finds
+    alt2 = run("frontalface_alt2")
+    default = run("frontalface_default") if alt2 else []
     boxes = [a for a in alt2 if any(_overlap(a, d) >= 0.3 for d in default)]
     if not boxes:
         boxes = run("profileface")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from netscan import analyze
 from netscan.analyze import Analyzer, Options, unique_inputs
 from netscan.sources import digest
 from tests.conftest import PCAPS, realworld, requires_tshark
@@ -115,6 +116,13 @@ def test_second_pass_does_not_hash_again(monkeypatch: pytest.MonkeyPatch) -> Non
         return real_open(self, paths, *args, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(CoreEngine, "open", spy)
+    result = Analyzer(Options()).run([path])
+    assert result.inventory.premises.inference.applied
+    assert calls == [set()]  # one pass: the inferred premises apply without reading again
+    assert [i.sha256 for i in result.inputs] == [sha(Path(path))]
+    # a run too large to replay reads the file again, with the first pass's hash kept
+    calls.clear()
+    monkeypatch.setattr(analyze, "LOG_CALLS", 10)
     result = Analyzer(Options()).run([path])
     assert result.inventory.premises.inference.applied
     assert calls == [set(), {path}]  # hashed by the core in the first pass only
