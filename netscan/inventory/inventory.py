@@ -346,47 +346,26 @@ class Inventory:
         # side A, then side B (per flow: kept lean, one dictionary look-up for a known
         # device at a known address)
         seen_pairs = self._seen_pairs
-        if sa == 2:
-            self._offsite_side(a_ip, flow.a_mac, flow.file, frame, ts)
-        elif sa == 0:
-            mac = flow.a_mac
-            dev = seen_pairs.get((mac, a_ip))
-            if dev is None:
-                self._premises_side(a_ip, mac, flow.file, frame, ts)
-            else:  # known device at a known address: bring times up (Device.seen, add_ip)
-                if ts < dev.first_ts:
-                    dev.first_ts = ts
-                if ts > dev.last_ts:
-                    dev.last_ts = ts
-                span = dev.ips.get(a_ip)
-                if span is None:
-                    dev.add_ip(a_ip, ts)
-                else:
-                    if ts < span[0]:
-                        span[0] = ts
-                    if ts > span[1]:
-                        span[1] = ts
-        if sb == 2:
-            self._offsite_side(flow.b_ip, flow.b_mac, flow.file, frame, ts)
-        elif sb == 0:
-            ip = flow.b_ip
-            mac = flow.b_mac
-            dev = seen_pairs.get((mac, ip))
-            if dev is None:
-                self._premises_side(ip, mac, flow.file, frame, ts)
-            else:
-                if ts < dev.first_ts:
-                    dev.first_ts = ts
-                if ts > dev.last_ts:
-                    dev.last_ts = ts
-                span = dev.ips.get(ip)
-                if span is None:
-                    dev.add_ip(ip, ts)
-                else:
-                    if ts < span[0]:
-                        span[0] = ts
-                    if ts > span[1]:
-                        span[1] = ts
+        for scope, ip, mac in ((sa, a_ip, flow.a_mac), (sb, flow.b_ip, flow.b_mac)):
+            if scope == 2:
+                self._offsite_side(ip, mac, flow.file, frame, ts)
+            elif scope == 0:
+                dev = seen_pairs.get((mac, ip))
+                if dev is None:
+                    self._premises_side(ip, mac, flow.file, frame, ts)
+                else:  # known device at a known address: bring times up (Device.seen, add_ip)
+                    if ts < dev.first_ts:
+                        dev.first_ts = ts
+                    if ts > dev.last_ts:
+                        dev.last_ts = ts
+                    span = dev.ips.get(ip)
+                    if span is None:
+                        dev.add_ip(ip, ts)
+                    else:
+                        if ts < span[0]:
+                            span[0] = ts
+                        if ts > span[1]:
+                            span[1] = ts
 
     def _premises_side(self, ip: str, mac: str | None, file: int, frame: int, ts: float) -> None:
         """A new flow's side at a premises address whose (MAC, address) pair is not known."""

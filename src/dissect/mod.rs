@@ -462,99 +462,73 @@ impl PyHttpStream {
     }
 }
 
-/// Python-visible RTSP stream parser (same interface as `rtsp.RtspStream`).
-#[pyclass(name = "RtspStream", module = "netscan._core")]
-struct PyRtspStream {
-    inner: rtsp::RtspStream,
-}
-
-#[pymethods]
-impl PyRtspStream {
-    #[new]
-    #[pyo3(signature = (max_messages = rtsp::DEFAULT_MAX_MESSAGES))]
-    fn new(max_messages: usize) -> Self {
-        Self {
-            inner: rtsp::RtspStream::new(max_messages),
+/// A Python-visible stream parser over a Rust one whose `feed`/`close` need no frame
+/// number (RTSP and SIP over TCP: the same interface as their Python parsers).
+macro_rules! py_text_stream {
+    ($(#[$doc:meta])* $py:ident, $name:literal, $inner:ty, $max:expr) => {
+        $(#[$doc])*
+        #[pyclass(name = $name, module = "netscan._core")]
+        struct $py {
+            inner: $inner,
         }
-    }
 
-    fn feed<'py>(
-        &mut self,
-        py: Python<'py>,
-        data: PyBackedBytes,
-        ctx: &Bound<'py, PyAny>,
-        from_client: bool,
-    ) -> PyResult<Bound<'py, PyList>> {
-        let inner = &mut self.inner;
-        run(py, ctx, || inner.feed(&data, from_client))
-    }
+        #[pymethods]
+        impl $py {
+            #[new]
+            #[pyo3(signature = (max_messages = $max))]
+            fn new(max_messages: usize) -> Self {
+                Self {
+                    inner: <$inner>::new(max_messages),
+                }
+            }
 
-    fn close<'py>(
-        &mut self,
-        py: Python<'py>,
-        ctx: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyList>> {
-        let inner = &mut self.inner;
-        run(py, ctx, || inner.close())
-    }
+            fn feed<'py>(
+                &mut self,
+                py: Python<'py>,
+                data: PyBackedBytes,
+                ctx: &Bound<'py, PyAny>,
+                from_client: bool,
+            ) -> PyResult<Bound<'py, PyList>> {
+                let inner = &mut self.inner;
+                run(py, ctx, || inner.feed(&data, from_client))
+            }
 
-    #[getter]
-    fn done(&self) -> bool {
-        self.inner.done
-    }
+            fn close<'py>(
+                &mut self,
+                py: Python<'py>,
+                ctx: &Bound<'py, PyAny>,
+            ) -> PyResult<Bound<'py, PyList>> {
+                let inner = &mut self.inner;
+                run(py, ctx, || inner.close())
+            }
 
-    #[getter]
-    fn held(&self) -> usize {
-        self.inner.held()
-    }
-}
+            #[getter]
+            fn done(&self) -> bool {
+                self.inner.done
+            }
 
-/// Python-visible SIP-over-TCP stream parser (same interface as `sip.SipStream`).
-#[pyclass(name = "SipStream", module = "netscan._core")]
-struct PySipStream {
-    inner: sip::SipStream,
-}
-
-#[pymethods]
-impl PySipStream {
-    #[new]
-    #[pyo3(signature = (max_messages = sip::DEFAULT_MAX_MESSAGES))]
-    fn new(max_messages: usize) -> Self {
-        Self {
-            inner: sip::SipStream::new(max_messages),
+            #[getter]
+            fn held(&self) -> usize {
+                self.inner.held()
+            }
         }
-    }
-
-    fn feed<'py>(
-        &mut self,
-        py: Python<'py>,
-        data: PyBackedBytes,
-        ctx: &Bound<'py, PyAny>,
-        from_client: bool,
-    ) -> PyResult<Bound<'py, PyList>> {
-        let inner = &mut self.inner;
-        run(py, ctx, || inner.feed(&data, from_client))
-    }
-
-    fn close<'py>(
-        &mut self,
-        py: Python<'py>,
-        ctx: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyList>> {
-        let inner = &mut self.inner;
-        run(py, ctx, || inner.close())
-    }
-
-    #[getter]
-    fn done(&self) -> bool {
-        self.inner.done
-    }
-
-    #[getter]
-    fn held(&self) -> usize {
-        self.inner.held()
-    }
+    };
 }
+
+py_text_stream!(
+    /// Python-visible RTSP stream parser (same interface as `rtsp.RtspStream`).
+    PyRtspStream,
+    "RtspStream",
+    rtsp::RtspStream,
+    rtsp::DEFAULT_MAX_MESSAGES
+);
+py_text_stream!(
+    /// Python-visible SIP-over-TCP stream parser (same interface as `sip.SipStream`).
+    PySipStream,
+    "SipStream",
+    sip::SipStream,
+    sip::DEFAULT_MAX_MESSAGES
+);
 
 /// ClientHello body (or whole message) -> `[TlsClientHelloEvent]` or `[]`.
 #[pyfunction]
