@@ -25,9 +25,8 @@ from netscan.inventory.enrich import Premises
 from netscan.inventory.inventory import Inventory
 from netscan.inventory.model import Conversation
 from netscan.safefile import PrivateDir
-from netscan.sources.digest import input_digest
 from netscan.sources.pcapfile import CaptureError
-from netscan.util import sha256_file
+from netscan.util import input_digest, sha256_file
 
 
 @dataclass

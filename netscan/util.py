@@ -22,6 +22,19 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def input_digest(path: str | Path, *known: str | None) -> str:
+    """The SHA-256 of a capture file for the report's chain of custody: the first digest
+    already known (given, or hashed by the core as it read the file), else the file read
+    for it (engines that do not hash what they read); "" when it cannot be read any more."""
+    for digest in known:
+        if digest:
+            return digest
+    try:
+        return sha256_file(path)
+    except OSError:
+        return ""
+
+
 def iso_utc(ts: float | None, timespec: str = "auto") -> str | None:
     """A POSIX timestamp as ISO 8601 in UTC with a ``Z`` (None for None, and for a capture's
     clock beyond the years 1..9999)."""

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from netscan import analyze
+from netscan import analyze, util
 from netscan.analyze import Analyzer, Options, unique_inputs
-from netscan.sources import digest
 from tests.conftest import PCAPS, realworld, requires_tshark
 
 DEMO = PCAPS / "demo_sales_office.pcapng"
@@ -38,14 +37,14 @@ def test_core_hashes_each_input_as_it_reads_it(
     inputs: list[Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     read: list[str] = []
-    real = digest.sha256_file
+    real = util.sha256_file
 
     def counted(path: str) -> str:
         read.append(str(path))
         return real(path)
 
     monkeypatch.setattr("netscan.analyze.sha256_file", counted)
-    monkeypatch.setattr("netscan.sources.digest.sha256_file", counted)
+    monkeypatch.setattr("netscan.util.sha256_file", counted)
     result = Analyzer(Options(infer_premises=False)).run([str(p) for p in inputs])
     assert [i.sha256 for i in result.inputs] == [sha(p) for p in inputs]
     assert read == []  # no input was read a second time for its hash
