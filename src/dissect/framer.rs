@@ -101,6 +101,67 @@ enum Start {
     None,
 }
 
+/// Both directions of one text-protocol TCP stream, each cut by its own [`Framer`], with
+/// one piece buffer reused between feeds.
+#[derive(Debug, Clone)]
+pub struct Duplex {
+    client: Framer,
+    server: Framer,
+    pieces: Vec<Piece>,
+}
+
+impl Duplex {
+    pub fn new(client: Framer, server: Framer) -> Self {
+        Duplex {
+            client,
+            server,
+            pieces: Vec::new(),
+        }
+    }
+
+    /// The framer of one direction.
+    pub fn side(&self, from_client: bool) -> &Framer {
+        if from_client {
+            &self.client
+        } else {
+            &self.server
+        }
+    }
+
+    /// The pieces one feed of `data` in one direction makes; give the vector back with
+    /// [`Duplex::recycle`] once they are read, so the next feed reuses it.
+    pub fn frame(
+        &mut self,
+        data: &[u8],
+        from_client: bool,
+        decide: &mut dyn FnMut(&Head) -> BodyMode,
+    ) -> Vec<Piece> {
+        let mut pieces = std::mem::take(&mut self.pieces);
+        pieces.clear();
+        let framer = if from_client {
+            &mut self.client
+        } else {
+            &mut self.server
+        };
+        framer.feed(data, decide, &mut pieces);
+        pieces
+    }
+
+    pub fn recycle(&mut self, pieces: Vec<Piece>) {
+        self.pieces = pieces;
+    }
+
+    /// Both directions stopped making sense of their bytes.
+    pub fn gave_up(&self) -> bool {
+        self.client.gave_up() && self.server.gave_up()
+    }
+
+    /// Bytes held between feeds by both framers.
+    pub fn buffered(&self) -> usize {
+        self.client.buffered() + self.server.buffered()
+    }
+}
+
 /// Cuts one direction of an HTTP-like stream into heads and bodies.
 #[derive(Debug, Clone)]
 pub struct Framer {

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use super::framer::{BodyMode, Framer, Kind, Piece};
+use super::framer::{BodyMode, Duplex, Framer, Kind, Piece};
 use super::http::auth_realm;
 use super::text::{py_strip, Head, MAX_HEADER_DICT};
 use crate::events::{Event, RtspEvent};
@@ -33,12 +33,10 @@ fn decide(head: &Head) -> BodyMode {
 #[derive(Debug, Clone)]
 pub struct RtspStream {
     max_messages: usize,
-    client: Framer,
-    server: Framer,
+    framers: Duplex,
     cseq_methods: HashMap<String, String>,
     messages: usize,
     pub done: bool,
-    pieces: Vec<Piece>,
 }
 
 impl Default for RtspStream {
@@ -51,18 +49,19 @@ impl RtspStream {
     pub fn new(max_messages: usize) -> Self {
         RtspStream {
             max_messages,
-            client: Framer::new(VERSIONS, true, None),
-            server: Framer::new(VERSIONS, true, None),
+            framers: Duplex::new(
+                Framer::new(VERSIONS, true, None),
+                Framer::new(VERSIONS, true, None),
+            ),
             cseq_methods: HashMap::new(),
             messages: 0,
             done: false,
-            pieces: Vec::new(),
         }
     }
 
     /// Bytes held between feeds (memory tests).
     pub fn held(&self) -> usize {
-        self.client.buffered() + self.server.buffered()
+        self.framers.buffered()
     }
 
     fn event(&mut self, head: &Head) -> Event {
@@ -105,22 +104,15 @@ impl RtspStream {
         if self.done || data.is_empty() {
             return events;
         }
-        let mut pieces = std::mem::take(&mut self.pieces);
-        pieces.clear();
-        let framer = if from_client {
-            &mut self.client
-        } else {
-            &mut self.server
-        };
-        framer.feed(data, &mut decide, &mut pieces);
+        let mut pieces = self.framers.frame(data, from_client, &mut decide);
         for piece in pieces.drain(..) {
             if let Piece::Head(head, _) = piece {
                 self.messages += 1;
                 events.push(self.event(&head));
             }
         }
-        self.pieces = pieces;
-        if (self.client.gave_up() && self.server.gave_up()) || self.messages >= self.max_messages {
+        self.framers.recycle(pieces);
+        if self.framers.gave_up() || self.messages >= self.max_messages {
             self.done = true;
         }
         events

@@ -3,7 +3,7 @@
 //! a response), status, request URI, the bare From and To URIs, User-Agent, Server,
 //! Content-Type and the first 4 KB of the body; compact header names are expanded.
 
-use super::framer::{BodyMode, Framer, Kind, Piece};
+use super::framer::{BodyMode, Duplex, Framer, Kind, Piece};
 use super::text::{plausible_start, py_split, py_strip, split_message, Head, MAX_TOKEN};
 use super::util::utf8_replace;
 use crate::events::{Event, SipEvent};
@@ -119,14 +119,12 @@ fn decide(head: &Head) -> BodyMode {
 #[derive(Debug, Clone)]
 pub struct SipStream {
     max_messages: usize,
-    client: Framer,
-    server: Framer,
+    framers: Duplex,
     /// the message whose body is still arriving, per direction, in the order the
     /// directions were first pending: (from_client, head, body so far)
     pending: Vec<(bool, Head, Vec<u8>)>,
     messages: usize,
     pub done: bool,
-    pieces: Vec<Piece>,
 }
 
 impl Default for SipStream {
@@ -139,20 +137,19 @@ impl SipStream {
     pub fn new(max_messages: usize) -> Self {
         SipStream {
             max_messages,
-            client: Framer::new(VERSIONS, false, Some(compact_name)),
-            server: Framer::new(VERSIONS, false, Some(compact_name)),
+            framers: Duplex::new(
+                Framer::new(VERSIONS, false, Some(compact_name)),
+                Framer::new(VERSIONS, false, Some(compact_name)),
+            ),
             pending: Vec::new(),
             messages: 0,
             done: false,
-            pieces: Vec::new(),
         }
     }
 
     /// Bytes held between feeds (memory tests).
     pub fn held(&self) -> usize {
-        self.client.buffered()
-            + self.server.buffered()
-            + self.pending.iter().map(|p| p.2.len()).sum::<usize>()
+        self.framers.buffered() + self.pending.iter().map(|p| p.2.len()).sum::<usize>()
     }
 
     fn take_pending(&mut self, from_client: bool) -> Option<(Head, Vec<u8>)> {
@@ -166,14 +163,7 @@ impl SipStream {
         if self.done || data.is_empty() {
             return events;
         }
-        let mut pieces = std::mem::take(&mut self.pieces);
-        pieces.clear();
-        let framer = if from_client {
-            &mut self.client
-        } else {
-            &mut self.server
-        };
-        framer.feed(data, &mut decide, &mut pieces);
+        let mut pieces = self.framers.frame(data, from_client, &mut decide);
         for piece in pieces.drain(..) {
             match piece {
                 Piece::Head(head, mode) => {
@@ -202,19 +192,13 @@ impl SipStream {
                 }
             }
         }
-        self.pieces = pieces;
-        let capturing = if from_client {
-            self.client.capturing()
-        } else {
-            self.server.capturing()
-        };
-        if !capturing {
+        self.framers.recycle(pieces);
+        if !self.framers.side(from_client).capturing() {
             if let Some((head, body)) = self.take_pending(from_client) {
                 events.push(make_event(&head, &body));
             }
         }
-        if (self.client.gave_up() && self.server.gave_up())
-            || (self.messages >= self.max_messages && self.pending.is_empty())
+        if self.framers.gave_up() || (self.messages >= self.max_messages && self.pending.is_empty())
         {
             self.done = true;
         }
