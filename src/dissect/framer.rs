@@ -128,6 +128,14 @@ impl Duplex {
         }
     }
 
+    pub fn side_mut(&mut self, from_client: bool) -> &mut Framer {
+        if from_client {
+            &mut self.client
+        } else {
+            &mut self.server
+        }
+    }
+
     /// The pieces one feed of `data` in one direction makes; give the vector back with
     /// [`Duplex::recycle`] once they are read, so the next feed reuses it.
     pub fn frame(
@@ -138,17 +146,18 @@ impl Duplex {
     ) -> Vec<Piece> {
         let mut pieces = std::mem::take(&mut self.pieces);
         pieces.clear();
-        let framer = if from_client {
-            &mut self.client
-        } else {
-            &mut self.server
-        };
-        framer.feed(data, decide, &mut pieces);
+        self.side_mut(from_client).feed(data, decide, &mut pieces);
         pieces
     }
 
     pub fn recycle(&mut self, pieces: Vec<Piece>) {
         self.pieces = pieces;
+    }
+
+    /// Neither direction frames anything more.
+    pub fn stop(&mut self) {
+        self.client.stop();
+        self.server.stop();
     }
 
     /// Both directions stopped making sense of their bytes.

@@ -15,7 +15,7 @@
 
 use std::collections::VecDeque;
 
-use super::framer::{BodyMode, Framer, Kind, Piece};
+use super::framer::{BodyMode, Duplex, Framer, Kind, Piece};
 use super::text::{media_type, py_strip, Head, MAX_HEADER_DICT};
 use crate::events::{Event, HttpBodyEvent, HttpRequestEvent, HttpResponseEvent};
 
@@ -216,14 +216,12 @@ impl Decider {
 #[derive(Debug, Clone)]
 pub struct HttpStream {
     max_messages: usize,
-    client: Framer,
-    server: Framer,
+    framers: Duplex,
     decider: Decider,
     messages: usize,
     last_request_worth: bool,
     capture: Option<Capture>,
     pub done: bool,
-    pieces: Vec<Piece>,
 }
 
 impl Default for HttpStream {
@@ -236,8 +234,10 @@ impl HttpStream {
     pub fn new(max_messages: usize, body_cap: usize) -> Self {
         HttpStream {
             max_messages,
-            client: Framer::new(VERSIONS, false, None),
-            server: Framer::new(VERSIONS, false, None),
+            framers: Duplex::new(
+                Framer::new(VERSIONS, false, None),
+                Framer::new(VERSIONS, false, None),
+            ),
             decider: Decider {
                 body_cap,
                 ..Decider::default()
@@ -246,15 +246,12 @@ impl HttpStream {
             last_request_worth: false,
             capture: None,
             done: false,
-            pieces: Vec::new(),
         }
     }
 
     /// Bytes held: the framers' buffers and the body being reassembled (memory tests).
     pub fn held(&self) -> usize {
-        self.client.buffered()
-            + self.server.buffered()
-            + self.capture.as_ref().map_or(0, |c| c.body.len())
+        self.framers.buffered() + self.capture.as_ref().map_or(0, |c| c.body.len())
     }
 
     fn head_event(&mut self, head: &Head, mode: BodyMode) -> Event {
@@ -300,17 +297,10 @@ impl HttpStream {
         if self.done || data.is_empty() {
             return events;
         }
-        let mut pieces = std::mem::take(&mut self.pieces);
-        pieces.clear();
-        {
-            let decider = &mut self.decider;
-            let framer = if from_client {
-                &mut self.client
-            } else {
-                &mut self.server
-            };
-            framer.feed(data, &mut |h: &Head| decider.decide(h), &mut pieces);
-        }
+        let decider = &mut self.decider;
+        let mut pieces = self
+            .framers
+            .frame(data, from_client, &mut |h: &Head| decider.decide(h));
         // the framer may already be past several messages: only the body after the last
         // head in this batch (or one begun in an earlier batch) is still being framed
         let last_head = pieces
@@ -348,12 +338,13 @@ impl HttpStream {
                 }
             }
         }
-        self.pieces = pieces;
+        self.framers.recycle(pieces);
         if self.decider.stop_all {
-            self.client.stop();
-            self.server.stop();
+            self.framers.stop();
         }
-        if self.capture.is_some() && !(self.client.capturing() || self.server.capturing()) {
+        if self.capture.is_some()
+            && !(self.framers.side(true).capturing() || self.framers.side(false).capturing())
+        {
             // the body framing broke off (garbage, protocol switch): report what we have
             events.extend(self.flush_incomplete(frame));
         }
@@ -373,11 +364,7 @@ impl HttpStream {
         } else {
             self.capture = None;
             if still_framing {
-                if from_client {
-                    self.client.drop_capture();
-                } else {
-                    self.server.drop_capture();
-                }
+                self.framers.side_mut(from_client).drop_capture();
             }
         }
     }
@@ -386,7 +373,7 @@ impl HttpStream {
         if self.capture.is_some() {
             return;
         }
-        let both_gave_up = self.client.gave_up() && self.server.gave_up();
+        let both_gave_up = self.framers.gave_up();
         let enough = self.messages >= self.max_messages && !self.last_request_worth;
         if both_gave_up || enough {
             self.done = true;
@@ -398,12 +385,12 @@ impl HttpStream {
     pub fn gap(&mut self, from_client: bool, frame: u64) -> Vec<Event> {
         if from_client {
             let events = self.flush_incomplete(frame);
-            self.client.resync();
+            self.framers.side_mut(true).resync();
             events
         } else {
             // responses were lost: their requests cannot be paired
             self.decider.methods.clear();
-            self.server.resync();
+            self.framers.side_mut(false).resync();
             Vec::new()
         }
     }
