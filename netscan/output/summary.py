@@ -9,7 +9,6 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 from rich.text import Text
 
 from netscan import i18n, reasons
@@ -17,6 +16,7 @@ from netscan.analysis.finding import Finding
 from netscan.analyze import Result
 from netscan.i18n import _
 from netscan.inventory.model import Role
+from netscan.output.table import SummaryTable
 from netscan.untrusted import TEXT_LIMIT, assemble, display, join, text
 
 LEVEL_STYLE = {"confirmed": "bold red", "likely": "red", "possible": "yellow"}
@@ -193,7 +193,6 @@ def print_summary(result: Result, console: Console | None = None) -> None:
     else:
         console.print(Text(_("No device was seen sending face data off-site.")), highlight=False)
 
-    t = Table(title=_("Devices on the premises"), title_justify="left")
     keep = not console.is_terminal  # piped or redirected: an address is never split
     cols = (
         ("MAC", _("MAC")),
@@ -203,8 +202,8 @@ def print_summary(result: Result, console: Console | None = None) -> None:
         ("role", _("role")),
         ("conf", _("conf")),
     )
-    for col, title in cols:
-        t.add_column(title, overflow="fold", no_wrap=keep and col in ("MAC", "IP"))
+    t = SummaryTable(_("Devices on the premises"),
+                     [(title, keep and col in ("MAC", "IP")) for col, title in cols])  # fmt: skip
     order = {Role.FACE_TERMINAL: 0, Role.CAMERA: 1, Role.NVR: 1, Role.DOORBELL: 1,
              Role.EDGE_SERVER: 2}  # fmt: skip
     devices = sorted(inv.devices.values(), key=lambda d: (order.get(d.role, 5), d.key))
@@ -222,12 +221,12 @@ def print_summary(result: Result, console: Console | None = None) -> None:
 
     offsite = [c for c in result.conversations if inv.premises.is_offsite(c.peer_ip)]
     if offsite:
-        t = Table(title=_("Off-site destinations per device"), title_justify="left")
         cols = (("device", _("device")), ("destination", _("destination")), ("names", _("names")),
                 ("provider", _("provider")), ("country", _("country")), ("up", _("up")),
                 ("down", _("down")))  # fmt: skip
-        for col, title in cols:
-            t.add_column(title, overflow="fold", no_wrap=keep and col in ("device", "destination"))
+        t = SummaryTable(_("Off-site destinations per device"),
+                         [(title, keep and col in ("device", "destination"))
+                          for col, title in cols])  # fmt: skip
         offsite.sort(key=lambda c: (c.device, -c.bytes_up))
         for c in offsite[:200]:
             ep = inv.endpoints.get(c.peer_ip)

@@ -17,8 +17,8 @@ import select
 import struct
 import subprocess
 import sys
-import termios
 import tempfile
+import termios
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -17,7 +17,7 @@ def test_summary_is_byte_for_byte_the_reference(case: Case, tmp_path: Path) -> N
     got = render(case, tmp_path)
     if got != expected:
         exp_lines, got_lines = expected.splitlines(), got.splitlines()
-        first = next((i for i, (a, b) in enumerate(zip(exp_lines, got_lines)) if a != b),
+        first = next((i for i, (a, b) in enumerate(zip(exp_lines, got_lines, strict=False)) if a != b),
                      min(len(exp_lines), len(got_lines)))  # fmt: skip
         pytest.fail(f"{case.name}: line {first + 1} differs:\n"
                     f"expected {exp_lines[first:first + 1]!r}\n"
