@@ -27,7 +27,7 @@ from typing import Any
 
 from babel import Locale
 from babel.dates import format_datetime
-from babel.numbers import format_decimal
+from babel.numbers import NumberPattern, parse_pattern
 from babel.support import NullTranslations, Translations
 
 DOMAIN = "netscan"
@@ -218,18 +218,29 @@ def yes_no(value: bool | None) -> str:
 
 
 def locale() -> Locale:
-    return Locale.parse(_BABEL[current()])
+    return _locale(current())
+
+
+@cache
+def _locale(lang: str) -> Locale:
+    return Locale.parse(_BABEL[lang])
+
+
+@cache
+def _number_pattern(digits: int) -> NumberPattern:
+    return parse_pattern("#,##0" + ("." + "0" * digits if digits else ""))
 
 
 def number(n: Any, digits: int = 0) -> str:
-    """A number grouped for the locale; non-numbers as they are."""
+    """A number grouped for the locale; non-numbers as they are. (``format_decimal`` with
+    the locale and the pattern parsed once: the summary formats a thousand numbers.)"""
     if isinstance(n, bool) or not isinstance(n, int | float):
         try:
             n = float(n) if "." in str(n) else int(str(n))
         except (TypeError, ValueError):
             return "" if n is None else str(n)
-    fmt = "#,##0" + ("." + "0" * digits if digits else "")
-    return format_decimal(n, format=fmt, locale=locale())
+    return _number_pattern(digits).apply(n, locale(), decimal_quantization=True,
+                                         group_separator=True, numbering_system="latn")  # fmt: skip
 
 
 def size(n: Any) -> str:

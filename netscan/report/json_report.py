@@ -70,17 +70,18 @@ def device_json(dev: Device, files: list[str]) -> dict[str, Any]:
 
 
 def endpoint_json(ep: Endpoint, files: list[str]) -> dict[str, Any]:
+    names, matches, certs, evidence = ep.names, ep.matches, ep.cert_subjects, ep.evidence
     return {
         "ip": ep.ip,
-        "names": sorted(ep.names),
+        "names": sorted(names) if names else [],
         "country": ep.country,
         "asn": ep.asn,
         "org": ep.org,
         "provider": ep.provider,
         "category": ep.category,
-        "signatures": sorted(ep.matches),
-        "certificates": sorted(ep.cert_subjects),
-        "evidence": [_evidence(e, files) for e in ep.evidence],
+        "signatures": sorted(matches) if matches else [],
+        "certificates": sorted(certs) if certs else [],
+        "evidence": [_evidence(e, files) for e in evidence] if evidence else [],
     }
 
 
