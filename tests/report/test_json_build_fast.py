@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import random
 
 import pytest
@@ -72,3 +73,54 @@ def test_flow_rows() -> None:
     assert json_report.flow_json(c, {}, ["f.pcap"])["mac"] is None
     c.first_frame = (3, 1)
     assert json_report.flow_json(c, {}, ["f.pcap"])["file"] == ""
+
+
+def _one_by_one(report: dict[str, object]) -> bytes:
+    """The report written with one serialiser call per list item (the batches' reference)."""
+    out = [b"{\n"]
+    items = list(report.items())
+    for i, (key, value) in enumerate(items):
+        out.append(b"  " + json.dumps(str(key)).encode() + b": ")
+        if isinstance(value, list) and value:
+            out.append(b"[\n")
+            for j, item in enumerate(value):
+                end = b",\n" if j < len(value) - 1 else b"\n"
+                out.append(b"    " + json_report._dumps(item, 2) + end)
+            out.append(b"  ]")
+        else:
+            out.append(json_report._dumps(value, 1))
+        out.append(b",\n" if i < len(items) - 1 else b"\n")
+    out.append(b"}\n")
+    return b"".join(out)
+
+
+def test_batched_lists_are_written_as_item_by_item() -> None:
+    rng = random.Random(7)
+    tricky = ['a,\n  b', ",\\n  {", "caf\u00e9 \u202e\x1b[31m", "\U0001f600\x7f", " lead", "",
+              "\udcff lone surrogate"]  # fmt: skip
+
+    def item(i: int) -> object:
+        kind = i % 7
+        if kind == 0:
+            return {"i": i, "s": rng.choice(tricky), "nested": {"l": [1, [2, {}], []]}}
+        if kind == 1:
+            return rng.choice(tricky)
+        if kind == 2:
+            return [i, 1.5, None, True, {"set": {"b", "a"}, "raw": b"\x00\xff"}]
+        if kind == 3:
+            return {}
+        if kind == 4:
+            return i * 1e16
+        return {"k": i, "v": [rng.random() for _ in range(3)], "t": rng.choice(tricky)}
+
+    report = {
+        "schema_version": "1.0",
+        "empty": [],
+        "flows": [item(i) for i in range(2000)],
+        "few": [item(i) for i in range(5)],
+        "bad": [item(i) for i in range(600)] + ["\udcff"] + [item(i) for i in range(10)],
+        "tail": {"a": [1, 2]},
+    }
+    chunks: list[bytes] = []
+    json_report.stream(report, chunks.append)
+    assert b"".join(chunks) == _one_by_one(report)
