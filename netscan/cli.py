@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import atexit
+import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -165,6 +167,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     quiet = args.quiet or args.json == "-"
     with progress_bar(enabled=not quiet and sys.stderr.isatty()) as progress:
         result = source_options.run(analyzer, args, progress)
+    # the interpreter's last collections at exit would walk every object of the analysis
+    # (a tenth of the stress mix's run) only to free them; frozen, they are just freed
+    atexit.unregister(gc.freeze)  # once, however many analyses a process runs
+    atexit.register(gc.freeze)
     report = json_report.build(result)
     if marks:
         from netscan.report import walk_section
