@@ -3,11 +3,14 @@ from pre-measured plain lines.
 
 Rich measures and lays out every cell of a table as a renderable of its own, which costs a
 few tens of microseconds a cell (a third of a second for the stress mix's 475 devices and
-200 destinations). The summary's cells are single cleaned lines with one style each, so when
-the table fits the width (always, when standard output is not a terminal, and on a wide
-terminal) every cell is its text padded to the column's width, and a line of the table is
-a handful of segments. When a cell does not fit, or holds anything this drawing does not
-cover, Rich's own ``Table`` draws the table: the text on the screen is the same either way.
+200 destinations). The summary's cells are single cleaned lines with one style each: their
+widths are measured once, the columns laid out as Rich lays them out (the widest wrappable
+columns narrowed first when the table is wider than the terminal), a cell that fits is its
+text padded to the column's width and one that does not is folded by Rich's own ``Text.wrap``;
+a line of the table is then a handful of segments. Anything else (markup in a title, a cell
+with several styles or line breaks, a terminal too narrow for the borders) is drawn by
+Rich's ``Table``: the text on the screen is the same either way (tests/output compares
+both, byte for byte).
 """
 
 from __future__ import annotations
