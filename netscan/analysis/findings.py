@@ -26,7 +26,7 @@ import hashlib
 import ipaddress
 from collections import defaultdict
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -182,7 +182,8 @@ def content_hits(inv: Inventory, checker: FaceChecker) -> list[ContentHit]:
 @dataclass
 class Group:
     """Everything one device sends to one destination: a provider (all its addresses), a
-    registered domain, or a single address when nothing names it."""
+    registered domain, or a single address when nothing names it. Its totals and bursts are
+    read once all conversations are in (``settle``)."""
 
     device: str
     peer: str  # the destination's main address (most bytes up)
@@ -195,8 +196,10 @@ class Group:
         up: dict[str, int] = defaultdict(int)
         for c in self.convs:
             up[c.peer_ip] += c.bytes_up
-            self.peers.add(c.peer_ip)
-        if up:
+        self.peers.update(up)
+        if len(up) == 1:
+            (self.peer,) = up
+        elif up:
             self.peer = max(sorted(up), key=lambda ip: up[ip])
         self.peers.add(self.peer)
 
@@ -220,12 +223,13 @@ class Group:
     def last_ts(self) -> float:
         return max(c.last_ts for c in self.convs)
 
-    @property
+    @cached_property
     def bursts(self) -> list[list[float]]:
+        """The conversations' upload bursts in time order (sorted once)."""
         out = [b for c in self.convs for b in c.bursts]
         return sorted(out, key=lambda b: (b[0], b[1]))
 
-    @property
+    @cached_property
     def image_bursts(self) -> list[list[float]]:
         return [b for b in self.bursts if IMAGE_BURST_MIN <= b[2] <= IMAGE_BURST_MAX]
 
@@ -254,33 +258,38 @@ SHAPE_DESC = (
 )
 
 
+def shape_kind(g: Group) -> str:
+    """"media", "image-uploads" or "chatter": what a device → destination group's upstream
+    looks like."""
+    up, down = g.bytes_up, g.bytes_down
+    ratio = up / max(down, 1)
+    if ratio < MEDIA_UP_DOWN_RATIO:
+        return "chatter"
+    bursts = g.bursts
+    if up >= OFFSITE_MEDIA_MIN_BYTES and (
+        not bursts or sum(b[2] for b in bursts if b[2] >= IMAGE_BURST_MIN) >= 0.5 * up
+    ):
+        return "media"
+    if len(g.image_bursts) >= OFFSITE_IMAGE_UPLOADS_MIN:
+        return "image-uploads"
+    return "chatter"
+
+
+def shape_part(g: Group) -> dict[str, Any]:
+    """The sentence (a reason part) describing the group's upstream."""
+    return R.part(
+        SHAPE_DESC,
+        up=g.bytes_up,
+        down=g.bytes_down,
+        seconds=round(max(g.last_ts - g.first_ts, 1.0), 3),
+        bursts=len(g.bursts),
+        images=len(g.image_bursts),
+    )
+
+
 def upstream_shape(g: Group) -> tuple[str, str]:
     """("media" | "image-uploads" | "chatter", description) for a device → peer group."""
-    up, down = g.bytes_up, g.bytes_down
-    bursts = g.bursts
-    big = sum(b[2] for b in bursts if b[2] >= IMAGE_BURST_MIN)
-    images = g.image_bursts
-    dur = max(g.last_ts - g.first_ts, 1.0)
-    ratio = up / max(down, 1)
-    desc = R.english(
-        R.part(
-            SHAPE_DESC,
-            up=up,
-            down=down,
-            seconds=round(dur, 3),
-            bursts=len(bursts),
-            images=len(images),
-        )
-    )
-    if (
-        up >= OFFSITE_MEDIA_MIN_BYTES
-        and ratio >= MEDIA_UP_DOWN_RATIO
-        and (not bursts or big >= 0.5 * up)
-    ):
-        return "media", desc
-    if len(images) >= OFFSITE_IMAGE_UPLOADS_MIN and ratio >= MEDIA_UP_DOWN_RATIO:
-        return "image-uploads", desc
-    return "chatter", desc
+    return shape_kind(g), R.english(shape_part(g))
 
 
 # -- paths through the premises ------------------------------------------------------------
@@ -540,6 +549,14 @@ def find(
         warnings.extend(checker.limit_warnings())
     feeds = feeders(inv, convs, hits)
 
+    dest_keys: dict[str, str] = {}  # address -> destination_key (many flows share a peer)
+
+    def dest_key(ip: str) -> str:
+        k = dest_keys.get(ip)
+        if k is None:
+            k = dest_keys[ip] = destination_key(inv, ip)
+        return k
+
     groups: dict[tuple[str, str], Group] = {}
     wlan: dict[str, list[Conversation]] = defaultdict(list)
     for c in convs:
@@ -548,7 +565,7 @@ def find(
             continue
         if c.peer_device is not None or not inv.premises.is_offsite(c.peer_ip):
             continue
-        key = (c.device, destination_key(inv, c.peer_ip))
+        key = (c.device, dest_key(c.peer_ip))
         g = groups.get(key)
         if g is None:
             g = groups[key] = Group(c.device, c.peer_ip, key=key[1])
@@ -557,7 +574,7 @@ def find(
     offsite_hits: dict[tuple[str, str], list[ContentHit]] = defaultdict(list)
     for h in hits:
         if h.offsite and h.device:
-            key = (h.device, destination_key(inv, h.dst_ip))
+            key = (h.device, dest_key(h.dst_ip))
             offsite_hits[key].append(h)
             if key not in groups:
                 groups[key] = Group(h.device, h.dst_ip, key=key[1])
@@ -594,7 +611,9 @@ def _assess(
     role = dev.role if dev else Role.UNKNOWN.value
     capable = role in FACE_CAPABLE
     face_cloud = ep is not None and ep.category == "face-cloud"
-    shape, shape_desc = upstream_shape(g) if g.convs else ("content", "")
+    if not hits and not capable and not face_cloud:
+        return None  # every level below needs content, a face-capable device or a face cloud
+    shape = shape_kind(g) if g.convs else "content"
     faces = [h for h in hits if h.is_face]
     unconfirmed = [h for h in hits if h.unconfirmed_face]
     pictures = [h for h in hits if h.check is not None]
@@ -675,17 +694,8 @@ def _assess(
             )
     else:
         return None
-    if shape_desc:
-        reasons.append(
-            R.part(
-                SHAPE_DESC,
-                up=g.bytes_up,
-                down=g.bytes_down,
-                seconds=round(max(g.last_ts - g.first_ts, 1.0), 3),
-                bursts=len(g.bursts),
-                images=len(g.image_bursts),
-            )
-        )
+    if g.convs:
+        reasons.append(shape_part(g))
 
     # evidence: content first, then the destination's naming, the flow, the device
     for h in faces + unconfirmed + [h for h in pictures if h not in faces + unconfirmed]:
