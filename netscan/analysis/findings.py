@@ -224,6 +224,11 @@ class Group:
         return max(c.last_ts for c in self.convs)
 
     @cached_property
+    def burst_sizes(self) -> list[float]:
+        """The bytes of each upload burst (in no particular order)."""
+        return [b[2] for c in self.convs for b in c.bursts]
+
+    @cached_property
     def bursts(self) -> list[list[float]]:
         """The conversations' upload bursts in time order (sorted once)."""
         out = [b for c in self.convs for b in c.bursts]
@@ -258,6 +263,9 @@ SHAPE_DESC = (
 )
 
 
+SHAPES_UPSTREAM = ("media", "image-uploads")  # the shapes that are more than chatter
+
+
 def shape_kind(g: Group) -> str:
     """"media", "image-uploads" or "chatter": what a device → destination group's upstream
     looks like."""
@@ -265,12 +273,13 @@ def shape_kind(g: Group) -> str:
     ratio = up / max(down, 1)
     if ratio < MEDIA_UP_DOWN_RATIO:
         return "chatter"
-    bursts = g.bursts
+    sizes = g.burst_sizes  # whole byte counts: their sum does not depend on the order
     if up >= OFFSITE_MEDIA_MIN_BYTES and (
-        not bursts or sum(b[2] for b in bursts if b[2] >= IMAGE_BURST_MIN) >= 0.5 * up
+        not sizes or sum(s for s in sizes if s >= IMAGE_BURST_MIN) >= 0.5 * up
     ):
         return "media"
-    if len(g.image_bursts) >= OFFSITE_IMAGE_UPLOADS_MIN:
+    images = sum(1 for s in sizes if IMAGE_BURST_MIN <= s <= IMAGE_BURST_MAX)
+    if images >= OFFSITE_IMAGE_UPLOADS_MIN:
         return "image-uploads"
     return "chatter"
 
@@ -579,12 +588,14 @@ def find(
             if key not in groups:
                 groups[key] = Group(h.device, h.dst_ip, key=key[1])
 
-    findings: list[Finding] = []
-    for (dkey, dest_key), g in sorted(groups.items()):
+    assessed: list[tuple[tuple[str, str], Finding]] = []
+    for key, g in groups.items():
         g.settle()
-        f = _assess(inv, g, offsite_hits.get((dkey, dest_key), []), feeds, country)
+        f = _assess(inv, g, offsite_hits.get(key, []), feeds, country)
         if f is not None:
-            findings.append(f)
+            assessed.append((key, f))
+    assessed.sort(key=lambda kf: kf[0])  # in group order: only the few findings are sorted
+    findings = [f for _, f in assessed]
     wired = {g.device for g in groups.values()} | {c.device for c in convs if c.transport != "wlan"}
     for dkey, wconvs in sorted(wlan.items()):
         if dkey in wired:
@@ -617,6 +628,8 @@ def _assess(
     faces = [h for h in hits if h.is_face]
     unconfirmed = [h for h in hits if h.unconfirmed_face]
     pictures = [h for h in hits if h.check is not None]
+    if not (faces or unconfirmed or pictures or face_cloud or shape in SHAPES_UPSTREAM):
+        return None  # the levels below need one of these: a device's chatter is none
     images = g.image_bursts if g.convs else []
     ev = _Ev(inv.files)
     reasons: list[dict[str, Any]] = []
@@ -672,7 +685,7 @@ def _assess(
                 dest=dest_label,
             )
         )
-    elif capable and (shape in ("media", "image-uploads") or pictures):
+    elif capable and (shape in SHAPES_UPSTREAM or pictures):
         level, kind = Level.POSSIBLE, "offsite-upstream"
         sends = {
             "media": "sustained upstream media",

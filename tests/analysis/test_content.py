@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import base64
+import json
 
-from netscan.analysis.content import carve_images, decode_b64_image, parse_body
+from netscan.analysis.content import MAX_ITEMS, carve_images, decode_b64_image, parse_body
 from netscan.analysis.faces import FaceChecker
 from netscan.events import Ctx, HttpBodyEvent
 from tests.analysis.scenarios import build as sc
@@ -53,3 +54,23 @@ def test_detector_face_and_non_face() -> None:
     assert face.faces == 1 and (face.width, face.height) == (176, 176)
     assert cup.faces == 0
     assert face.kept_as is None and cup.kept_as is None
+
+
+def test_json_pictures_in_document_order_with_their_paths() -> None:
+    """Base64 pictures anywhere in a JSON upload: the first MAX_ITEMS in document order,
+    each with the path that leads to it (keys, list indexes, an empty key)."""
+    pic = base64.b64encode(sc.face_jpeg()).decode()
+    doc = {
+        "meta": {"note": "x" * 400, "n": 3, "ok": True, "none": None},
+        "": {"face": pic},
+        "list": [[pic], {"img": pic, "short": "abc"}],
+        "many": [pic] * (MAX_ITEMS + 5),
+    }
+    parsed = parse_body(_body("/api/upload", json.dumps(doc).encode(), "application/json"))
+    paths = [i.fields["field"] for i in parsed.items]
+    assert parsed.protocol == "json" and len(paths) == MAX_ITEMS
+    assert paths[:4] == ["face", "list[0][0]", "list[1].img", "many[0]"]
+    assert paths[-1] == f"many[{MAX_ITEMS - 4}]"
+    assert [i.declared_face for i in parsed.items[:2]] == [True, False]
+    top = parse_body(_body("/api/upload", json.dumps([{"a": pic}]).encode()))
+    assert [i.fields["field"] for i in top.items] == ["[0].a"]
