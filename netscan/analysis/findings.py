@@ -154,26 +154,40 @@ def _device_key(inv: Inventory, mac: str | None, ip: str | None) -> str | None:
     return None
 
 
+Checked = list[tuple[ContentItem, ImageCheck | None]]
+
+
 def content_hits(inv: Inventory, checker: FaceChecker) -> list[ContentHit]:
     hits: list[ContentHit] = []
     route: BodyRouter | None = body_router(inv.matcher) if inv.matcher is not None else None
+    # a body is read (and its pictures checked) once however often it was sent: what it
+    # holds depends only on its path, content type and bytes
+    done: dict[tuple[str, str | None, bytes], Checked] = {}
     for ev in inv.bodies:
         ctx = ev.ctx
         if ev.method == "RESPONSE":  # answers handed to a device (netscan.analysis.facelib)
             continue
         if not ctx.src_ip or not inv.premises.is_premises(ctx.src_ip):
             continue
-        parsed = parse_body(ev, route)
-        if not parsed.items:
+        key = (ev.path, ev.content_type, ev.body)
+        checked = done.get(key)
+        if checked is None:
+            checked = done[key] = [
+                (item, _check(checker, item)) for item in parse_body(ev, route).items
+            ]
+        if not checked:
             continue
         src = _device_key(inv, ctx.src_mac, ctx.src_ip)
         dst_ip = ctx.dst_ip or ""
         offsite = inv.premises.is_offsite(dst_ip)
         dst_dev = None if offsite else _device_key(inv, ctx.dst_mac, dst_ip)
-        for item in parsed.items:
-            chk = checker.check(item.image, item.image_format or "jpeg") if item.image else None
+        for item, chk in checked:
             hits.append(ContentHit(ev, item, chk, src, dst_ip, dst_dev, offsite))
     return hits
+
+
+def _check(checker: FaceChecker, item: ContentItem) -> ImageCheck | None:
+    return checker.check(item.image, item.image_format or "jpeg") if item.image else None
 
 
 # -- traffic groups ----------------------------------------------------------------------
