@@ -281,8 +281,8 @@ SHAPES_UPSTREAM = ("media", "image-uploads")  # the shapes that are more than ch
 
 
 def shape_kind(g: Group) -> str:
-    """"media", "image-uploads" or "chatter": what a device → destination group's upstream
-    looks like."""
+    """What a device → destination group's upstream looks like: "media", "image-uploads"
+    or "chatter"."""
     up, down = g.bytes_up, g.bytes_down
     ratio = up / max(down, 1)
     if ratio < MEDIA_UP_DOWN_RATIO:
