@@ -207,6 +207,10 @@ class Group:
 
     def settle(self) -> None:
         """Pick the main address once all conversations are in."""
+        if len(self.convs) == 1:  # most groups
+            self.peer = self.convs[0].peer_ip
+            self.peers.add(self.peer)
+            return
         up: dict[str, int] = defaultdict(int)
         for c in self.convs:
             up[c.peer_ip] += c.bytes_up
@@ -586,9 +590,14 @@ def find(
         if c.transport == "wlan":
             wlan[c.device].append(c)
             continue
-        if c.peer_device is not None or not inv.premises.is_offsite(c.peer_ip):
+        if c.peer_device is not None:
             continue
-        key = (c.device, dest_key(c.peer_ip))
+        dk = dest_keys.get(c.peer_ip)  # known: an off-site address
+        if dk is None:
+            if not inv.premises.is_offsite(c.peer_ip):
+                continue
+            dk = dest_key(c.peer_ip)
+        key = (c.device, dk)
         g = groups.get(key)
         if g is None:
             g = groups[key] = Group(c.device, c.peer_ip, key=key[1])
@@ -636,14 +645,12 @@ def _assess(
     role = dev.role if dev else Role.UNKNOWN.value
     capable = role in FACE_CAPABLE
     face_cloud = ep is not None and ep.category == "face-cloud"
-    if not hits and not capable and not face_cloud:
-        return None  # every level below needs content, a face-capable device or a face cloud
+    if not hits and not face_cloud and not (capable and shape_kind(g) in SHAPES_UPSTREAM):
+        return None  # without content or a face cloud, only a face-capable device's upload counts
     shape = shape_kind(g) if g.convs else "content"
     faces = [h for h in hits if h.is_face]
     unconfirmed = [h for h in hits if h.unconfirmed_face]
     pictures = [h for h in hits if h.check is not None]
-    if not (faces or unconfirmed or pictures or face_cloud or shape in SHAPES_UPSTREAM):
-        return None  # the levels below need one of these: a device's chatter is none
     images = g.image_bursts if g.convs else []
     ev = _Ev(inv.files)
     reasons: list[dict[str, Any]] = []
