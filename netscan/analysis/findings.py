@@ -163,6 +163,13 @@ def content_hits(inv: Inventory, checker: FaceChecker) -> list[ContentHit]:
     # a body is read (and its pictures checked) once however often it was sent: what it
     # holds depends only on its path, content type and bytes
     done: dict[tuple[str, str | None, bytes], Checked] = {}
+    keys: dict[tuple[str | None, str | None], str | None] = {}
+
+    def device_key(mac: str | None, ip: str | None) -> str | None:
+        if (mac, ip) not in keys:
+            keys[(mac, ip)] = _device_key(inv, mac, ip)  # a scan of the devices by address
+        return keys[(mac, ip)]
+
     for ev in inv.bodies:
         ctx = ev.ctx
         if ev.method == "RESPONSE":  # answers handed to a device (netscan.analysis.facelib)
@@ -177,10 +184,10 @@ def content_hits(inv: Inventory, checker: FaceChecker) -> list[ContentHit]:
             ]
         if not checked:
             continue
-        src = _device_key(inv, ctx.src_mac, ctx.src_ip)
+        src = device_key(ctx.src_mac, ctx.src_ip)
         dst_ip = ctx.dst_ip or ""
         offsite = inv.premises.is_offsite(dst_ip)
-        dst_dev = None if offsite else _device_key(inv, ctx.dst_mac, dst_ip)
+        dst_dev = None if offsite else device_key(ctx.dst_mac, dst_ip)
         for item, chk in checked:
             hits.append(ContentHit(ev, item, chk, src, dst_ip, dst_dev, offsite))
     return hits
@@ -619,7 +626,11 @@ def find(
             assessed.append((key, f))
     assessed.sort(key=lambda kf: kf[0])  # in group order: only the few findings are sorted
     findings = [f for _, f in assessed]
-    wired = {g.device for g in groups.values()} | {c.device for c in convs if c.transport != "wlan"}
+    wired = (
+        {g.device for g in groups.values()} | {c.device for c in convs if c.transport != "wlan"}
+        if wlan
+        else set()
+    )
     for dkey, wconvs in sorted(wlan.items()):
         if dkey in wired:
             continue
