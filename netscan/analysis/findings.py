@@ -321,11 +321,6 @@ def shape_part(g: Group) -> dict[str, Any]:
     )
 
 
-def upstream_shape(g: Group) -> tuple[str, str]:
-    """("media" | "image-uploads" | "chatter", description) for a device → peer group."""
-    return shape_kind(g), R.english(shape_part(g))
-
-
 # -- paths through the premises ------------------------------------------------------------
 
 
