@@ -266,20 +266,45 @@ def split_multipart(body: bytes, boundary: str | None) -> list[Part]:
 # -- JSON walking ------------------------------------------------------------------------
 
 
-def _walk_b64_images(obj: Any, path: str = "") -> list[tuple[str, bytes, str]]:
-    """(json path, picture, format) for every base64 picture in a JSON document."""
+def _walk_b64_images(doc: Any) -> list[tuple[str, bytes, str]]:
+    """(json path, picture, format) for the first ``MAX_ITEMS`` base64 pictures of a JSON
+    document, in document order. A path is only spelled out for a picture found."""
     out: list[tuple[str, bytes, str]] = []
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            out.extend(_walk_b64_images(v, f"{path}.{k}" if path else str(k)))
-    elif isinstance(obj, list):
-        for i, v in enumerate(obj):
-            out.extend(_walk_b64_images(v, f"{path}[{i}]"))
-    elif isinstance(obj, str) and len(obj) >= MIN_B64:
-        hit = decode_b64_image(obj)
-        if hit is not None:
-            out.append((path, hit[0], hit[1]))
-    return out[:MAX_ITEMS]
+    trail: list[str | int] = []  # the keys and indexes down to the node walked
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            steps: Any = node.items()
+        elif isinstance(node, list):
+            steps = enumerate(node)
+        else:
+            if isinstance(node, str) and len(node) >= MIN_B64:
+                hit = decode_b64_image(node)
+                if hit is not None:
+                    out.append((_json_path(trail), hit[0], hit[1]))
+            return
+        for step, child in steps:
+            if isinstance(child, str) and len(child) < MIN_B64:
+                continue  # most leaves: nothing to decode
+            trail.append(step)
+            walk(child)
+            trail.pop()
+            if len(out) >= MAX_ITEMS:
+                return
+
+    walk(doc)
+    return out
+
+
+def _json_path(trail: list[str | int]) -> str:
+    """``a.b[2].c`` for the keys (str) and indexes (int) of ``trail``."""
+    path = ""
+    for step in trail:
+        if isinstance(step, int):
+            path = f"{path}[{step}]"
+        else:
+            path = f"{path}.{step}" if path else str(step)
+    return path
 
 
 def _load_json(body: bytes) -> Any:
@@ -524,7 +549,9 @@ def _parse_iclock(ev: HttpBodyEvent) -> ParsedBody:
     return ParsedBody("iclock", items, facts)
 
 
-def _parse_generic(ev: HttpBodyEvent, parts: list[Part]) -> ParsedBody:
+def _parse_generic(ev: HttpBodyEvent, parts: list[Part], doc: Any) -> ParsedBody:
+    """Pictures in any other upload: multipart ``parts``, the JSON document ``doc`` (the
+    body read as JSON, None when it is not), a form, or the raw body."""
     items: list[ContentItem] = []
     path_face = _face_word(ev.path)
     if parts:
@@ -545,7 +572,6 @@ def _parse_generic(ev: HttpBodyEvent, parts: list[Part]) -> ParsedBody:
                     )
                 )
         return ParsedBody("multipart" if items else None, items, {})
-    doc = _load_json(ev.body)
     if doc is not None:
         for jpath, img, fmt in _walk_b64_images(doc):
             items.append(
@@ -655,13 +681,16 @@ def parse_body(ev: HttpBodyEvent, route: BodyRouter | None = None) -> ParsedBody
         return _parse_isapi(ev, parts)
     if "isapi" in parsers and parts:
         return _parse_isapi(ev, parts)
-    if _DAHUA_CODE.search(head.decode("latin-1")) or any(
-        _DAHUA_CODE.search(p.body[:2048].decode("latin-1")) for p in parts
-    ):
+    if _has_dahua_code(head) or any(_has_dahua_code(p.body[:2048]) for p in parts):
         return _parse_dahua(ev, parts, body)
     doc = _load_json(body) if not parts else None
     if isinstance(doc, dict) and any(
         k in doc for k in ("FaceListObject", "PersonListObject", "ImageListObject")
     ):
         return _parse_viid(ev, doc)
-    return _parse_generic(ev, parts)
+    return _parse_generic(ev, parts, doc)
+
+
+def _has_dahua_code(head: bytes) -> bool:
+    # both forms of the code hold "Code=" (latin-1 reads each byte as one character)
+    return b"Code=" in head and _DAHUA_CODE.search(head.decode("latin-1")) is not None

@@ -288,14 +288,15 @@ def library_findings(
     # encrypted bulk downloads to a face terminal
     down: dict[tuple[str, str], list[Any]] = defaultdict(list)
     for c in convs:
+        dev = inv.devices.get(c.device)
+        if dev is None or dev.role != Role.FACE_TERMINAL:
+            continue
         if (
             c.transport == "wlan"
             or c.peer_device is not None
             or not inv.premises.is_offsite(c.peer_ip)
+            or (c.device, c.peer_ip) in plain_pairs
         ):
-            continue
-        dev = inv.devices.get(c.device)
-        if dev is None or dev.role != Role.FACE_TERMINAL or (c.device, c.peer_ip) in plain_pairs:
             continue
         if "tls" in c.protocols or "quic" in c.protocols or c.port in (443, 8443):
             down[(c.device, c.peer_ip)].append(c)

@@ -9,6 +9,9 @@ picture is sent anywhere.
 Every picture's dimensions are read from its header (PNG IHDR, JPEG SOF) before anything is
 decoded: a picture above the per-picture pixel limit, or beyond the run's decoding budget
 (pictures and pixels), is not decoded, and ``FaceChecker.limit_warnings()`` counts what was left.
+What the detector found is remembered by the picture's SHA-256 for the process (a bounded
+set, in memory only): a later analysis that meets the same bytes (the next snapshot of a
+step-by-step or live run) does not decode them again, though it counts them in its budget.
 
 Pictures are written to disk only when the analyst asked for it (``--keep-evidence DIR``):
 the directory is created with mode 0700 (an existing one is used only when nobody else can
@@ -20,7 +23,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import zlib
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -213,6 +218,39 @@ def _detect(
     return w, h, len(boxes), boxes
 
 
+Detection = tuple[int | None, int | None, int | None, tuple[tuple[int, ...], ...]]
+DETECTIONS_KEPT = 256  # pictures (by SHA-256) whose detection result a process remembers
+
+
+class _Detections:
+    """What ``_detect`` found in recent pictures, by their SHA-256: the same bytes give the
+    same answer, so a picture seen again by a later analysis in the process (each snapshot
+    of a step-by-step or live analysis checks every picture so far) is not decoded again.
+    Bounded (least recently used first out); held in memory only."""
+
+    def __init__(self, size: int = DETECTIONS_KEPT) -> None:
+        self.size = size
+        self._found: OrderedDict[str, Detection] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def detect(self, digest: str, data: bytes, dims: tuple[int, int]) -> Detection:
+        with self._lock:
+            hit = self._found.get(digest)
+            if hit is not None:
+                self._found.move_to_end(digest)
+                return hit
+        w, h, faces, boxes = _detect(data, dims)
+        found = (w, h, faces, tuple(tuple(b) for b in boxes))
+        with self._lock:
+            self._found[digest] = found
+            while len(self._found) > self.size:
+                self._found.popitem(last=False)
+        return found
+
+
+_DETECTIONS = _Detections()
+
+
 class FaceChecker:
     """Checks carved pictures once each (by sha256) and keeps them only when told to.
 
@@ -293,11 +331,13 @@ class FaceChecker:
             return hit
         size = image_size(data)
         refused = self._refusal(size)
+        boxes: list[list[int]] = []
         if refused is None and size is not None:
-            w, h, faces, boxes = _detect(data, size)
+            w, h, faces, found = _DETECTIONS.detect(digest, data, size)
+            boxes = [list(b) for b in found]
         else:
             w, h = size if size is not None else (None, None)
-            faces, boxes = None, []
+            faces = None
         chk = ImageCheck(digest, len(data), fmt, w, h, faces, self.detector, boxes)
         if refused is not None and size is not None:
             chk.not_decoded = refused

@@ -26,7 +26,7 @@ import hashlib
 import ipaddress
 from collections import defaultdict
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -154,26 +154,47 @@ def _device_key(inv: Inventory, mac: str | None, ip: str | None) -> str | None:
     return None
 
 
+Checked = list[tuple[ContentItem, ImageCheck | None]]
+
+
 def content_hits(inv: Inventory, checker: FaceChecker) -> list[ContentHit]:
     hits: list[ContentHit] = []
     route: BodyRouter | None = body_router(inv.matcher) if inv.matcher is not None else None
+    # a body is read (and its pictures checked) once however often it was sent: what it
+    # holds depends only on its path, content type and bytes
+    done: dict[tuple[str, str | None, bytes], Checked] = {}
+    keys: dict[tuple[str | None, str | None], str | None] = {}
+
+    def device_key(mac: str | None, ip: str | None) -> str | None:
+        if (mac, ip) not in keys:
+            keys[(mac, ip)] = _device_key(inv, mac, ip)  # a scan of the devices by address
+        return keys[(mac, ip)]
+
     for ev in inv.bodies:
         ctx = ev.ctx
         if ev.method == "RESPONSE":  # answers handed to a device (netscan.analysis.facelib)
             continue
         if not ctx.src_ip or not inv.premises.is_premises(ctx.src_ip):
             continue
-        parsed = parse_body(ev, route)
-        if not parsed.items:
+        key = (ev.path, ev.content_type, ev.body)
+        checked = done.get(key)
+        if checked is None:
+            checked = done[key] = [
+                (item, _check(checker, item)) for item in parse_body(ev, route).items
+            ]
+        if not checked:
             continue
-        src = _device_key(inv, ctx.src_mac, ctx.src_ip)
+        src = device_key(ctx.src_mac, ctx.src_ip)
         dst_ip = ctx.dst_ip or ""
         offsite = inv.premises.is_offsite(dst_ip)
-        dst_dev = None if offsite else _device_key(inv, ctx.dst_mac, dst_ip)
-        for item in parsed.items:
-            chk = checker.check(item.image, item.image_format or "jpeg") if item.image else None
+        dst_dev = None if offsite else device_key(ctx.dst_mac, dst_ip)
+        for item, chk in checked:
             hits.append(ContentHit(ev, item, chk, src, dst_ip, dst_dev, offsite))
     return hits
+
+
+def _check(checker: FaceChecker, item: ContentItem) -> ImageCheck | None:
+    return checker.check(item.image, item.image_format or "jpeg") if item.image else None
 
 
 # -- traffic groups ----------------------------------------------------------------------
@@ -182,7 +203,8 @@ def content_hits(inv: Inventory, checker: FaceChecker) -> list[ContentHit]:
 @dataclass
 class Group:
     """Everything one device sends to one destination: a provider (all its addresses), a
-    registered domain, or a single address when nothing names it."""
+    registered domain, or a single address when nothing names it. Its totals and bursts are
+    read once all conversations are in (``settle``)."""
 
     device: str
     peer: str  # the destination's main address (most bytes up)
@@ -192,11 +214,17 @@ class Group:
 
     def settle(self) -> None:
         """Pick the main address once all conversations are in."""
+        if len(self.convs) == 1:  # most groups
+            self.peer = self.convs[0].peer_ip
+            self.peers.add(self.peer)
+            return
         up: dict[str, int] = defaultdict(int)
         for c in self.convs:
             up[c.peer_ip] += c.bytes_up
-            self.peers.add(c.peer_ip)
-        if up:
+        self.peers.update(up)
+        if len(up) == 1:
+            (self.peer,) = up
+        elif up:
             self.peer = max(sorted(up), key=lambda ip: up[ip])
         self.peers.add(self.peer)
 
@@ -220,12 +248,18 @@ class Group:
     def last_ts(self) -> float:
         return max(c.last_ts for c in self.convs)
 
-    @property
+    @cached_property
+    def burst_sizes(self) -> list[float]:
+        """The bytes of each upload burst (in no particular order)."""
+        return [b[2] for c in self.convs for b in c.bursts]
+
+    @cached_property
     def bursts(self) -> list[list[float]]:
+        """The conversations' upload bursts in time order (sorted once)."""
         out = [b for c in self.convs for b in c.bursts]
         return sorted(out, key=lambda b: (b[0], b[1]))
 
-    @property
+    @cached_property
     def image_bursts(self) -> list[list[float]]:
         return [b for b in self.bursts if IMAGE_BURST_MIN <= b[2] <= IMAGE_BURST_MAX]
 
@@ -254,33 +288,37 @@ SHAPE_DESC = (
 )
 
 
-def upstream_shape(g: Group) -> tuple[str, str]:
-    """("media" | "image-uploads" | "chatter", description) for a device → peer group."""
+SHAPES_UPSTREAM = ("media", "image-uploads")  # the shapes that are more than chatter
+
+
+def shape_kind(g: Group) -> str:
+    """What a device → destination group's upstream looks like: "media", "image-uploads"
+    or "chatter"."""
     up, down = g.bytes_up, g.bytes_down
-    bursts = g.bursts
-    big = sum(b[2] for b in bursts if b[2] >= IMAGE_BURST_MIN)
-    images = g.image_bursts
-    dur = max(g.last_ts - g.first_ts, 1.0)
     ratio = up / max(down, 1)
-    desc = R.english(
-        R.part(
-            SHAPE_DESC,
-            up=up,
-            down=down,
-            seconds=round(dur, 3),
-            bursts=len(bursts),
-            images=len(images),
-        )
-    )
-    if (
-        up >= OFFSITE_MEDIA_MIN_BYTES
-        and ratio >= MEDIA_UP_DOWN_RATIO
-        and (not bursts or big >= 0.5 * up)
+    if ratio < MEDIA_UP_DOWN_RATIO:
+        return "chatter"
+    sizes = g.burst_sizes  # whole byte counts: their sum does not depend on the order
+    if up >= OFFSITE_MEDIA_MIN_BYTES and (
+        not sizes or sum(s for s in sizes if s >= IMAGE_BURST_MIN) >= 0.5 * up
     ):
-        return "media", desc
-    if len(images) >= OFFSITE_IMAGE_UPLOADS_MIN and ratio >= MEDIA_UP_DOWN_RATIO:
-        return "image-uploads", desc
-    return "chatter", desc
+        return "media"
+    images = sum(1 for s in sizes if IMAGE_BURST_MIN <= s <= IMAGE_BURST_MAX)
+    if images >= OFFSITE_IMAGE_UPLOADS_MIN:
+        return "image-uploads"
+    return "chatter"
+
+
+def shape_part(g: Group) -> dict[str, Any]:
+    """The sentence (a reason part) describing the group's upstream."""
+    return R.part(
+        SHAPE_DESC,
+        up=g.bytes_up,
+        down=g.bytes_down,
+        seconds=round(max(g.last_ts - g.first_ts, 1.0), 3),
+        bursts=len(g.bursts),
+        images=len(g.image_bursts),
+    )
 
 
 # -- paths through the premises ------------------------------------------------------------
@@ -540,15 +578,28 @@ def find(
         warnings.extend(checker.limit_warnings())
     feeds = feeders(inv, convs, hits)
 
+    dest_keys: dict[str, str] = {}  # address -> destination_key (many flows share a peer)
+
+    def dest_key(ip: str) -> str:
+        k = dest_keys.get(ip)
+        if k is None:
+            k = dest_keys[ip] = destination_key(inv, ip)
+        return k
+
     groups: dict[tuple[str, str], Group] = {}
     wlan: dict[str, list[Conversation]] = defaultdict(list)
     for c in convs:
         if c.transport == "wlan":
             wlan[c.device].append(c)
             continue
-        if c.peer_device is not None or not inv.premises.is_offsite(c.peer_ip):
+        if c.peer_device is not None:
             continue
-        key = (c.device, destination_key(inv, c.peer_ip))
+        dk = dest_keys.get(c.peer_ip)  # known: an off-site address
+        if dk is None:
+            if not inv.premises.is_offsite(c.peer_ip):
+                continue
+            dk = dest_key(c.peer_ip)
+        key = (c.device, dk)
         g = groups.get(key)
         if g is None:
             g = groups[key] = Group(c.device, c.peer_ip, key=key[1])
@@ -557,18 +608,24 @@ def find(
     offsite_hits: dict[tuple[str, str], list[ContentHit]] = defaultdict(list)
     for h in hits:
         if h.offsite and h.device:
-            key = (h.device, destination_key(inv, h.dst_ip))
+            key = (h.device, dest_key(h.dst_ip))
             offsite_hits[key].append(h)
             if key not in groups:
                 groups[key] = Group(h.device, h.dst_ip, key=key[1])
 
-    findings: list[Finding] = []
-    for (dkey, dest_key), g in sorted(groups.items()):
+    assessed: list[tuple[tuple[str, str], Finding]] = []
+    for key, g in groups.items():
         g.settle()
-        f = _assess(inv, g, offsite_hits.get((dkey, dest_key), []), feeds, country)
+        f = _assess(inv, g, offsite_hits.get(key, []), feeds, country)
         if f is not None:
-            findings.append(f)
-    wired = {g.device for g in groups.values()} | {c.device for c in convs if c.transport != "wlan"}
+            assessed.append((key, f))
+    assessed.sort(key=lambda kf: kf[0])  # in group order: only the few findings are sorted
+    findings = [f for _, f in assessed]
+    wired = (
+        {g.device for g in groups.values()} | {c.device for c in convs if c.transport != "wlan"}
+        if wlan
+        else set()
+    )
     for dkey, wconvs in sorted(wlan.items()):
         if dkey in wired:
             continue
@@ -594,7 +651,9 @@ def _assess(
     role = dev.role if dev else Role.UNKNOWN.value
     capable = role in FACE_CAPABLE
     face_cloud = ep is not None and ep.category == "face-cloud"
-    shape, shape_desc = upstream_shape(g) if g.convs else ("content", "")
+    if not hits and not face_cloud and not (capable and shape_kind(g) in SHAPES_UPSTREAM):
+        return None  # without content or a face cloud, only a face-capable device's upload counts
+    shape = shape_kind(g) if g.convs else "content"
     faces = [h for h in hits if h.is_face]
     unconfirmed = [h for h in hits if h.unconfirmed_face]
     pictures = [h for h in hits if h.check is not None]
@@ -653,7 +712,7 @@ def _assess(
                 dest=dest_label,
             )
         )
-    elif capable and (shape in ("media", "image-uploads") or pictures):
+    elif capable and (shape in SHAPES_UPSTREAM or pictures):
         level, kind = Level.POSSIBLE, "offsite-upstream"
         sends = {
             "media": "sustained upstream media",
@@ -675,17 +734,8 @@ def _assess(
             )
     else:
         return None
-    if shape_desc:
-        reasons.append(
-            R.part(
-                SHAPE_DESC,
-                up=g.bytes_up,
-                down=g.bytes_down,
-                seconds=round(max(g.last_ts - g.first_ts, 1.0), 3),
-                bursts=len(g.bursts),
-                images=len(g.image_bursts),
-            )
-        )
+    if g.convs:
+        reasons.append(shape_part(g))
 
     # evidence: content first, then the destination's naming, the flow, the device
     for h in faces + unconfirmed + [h for h in pictures if h not in faces + unconfirmed]:

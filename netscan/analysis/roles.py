@@ -241,9 +241,12 @@ def _mdns_service_type(name: str) -> str | None:
 
 
 def _first(items: Iterable[str]) -> list[str]:
+    """The first ``MAX_OBSERVED`` distinct non-empty items, in order."""
     out: list[str] = []
+    seen: set[str] = set()
     for x in items:
-        if x and x not in out:
+        if x and x not in seen:
+            seen.add(x)
             out.append(x)
             if len(out) >= MAX_OBSERVED:
                 break

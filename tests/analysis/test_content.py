@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import base64
+import json
+from typing import Any
 
-from netscan.analysis.content import carve_images, decode_b64_image, parse_body
+import cv2
+import numpy as np
+import pytest
+
+from netscan.analysis import faces
+from netscan.analysis.content import MAX_ITEMS, carve_images, decode_b64_image, parse_body
 from netscan.analysis.faces import FaceChecker
 from netscan.events import Ctx, HttpBodyEvent
 from tests.analysis.scenarios import build as sc
@@ -53,3 +60,50 @@ def test_detector_face_and_non_face() -> None:
     assert face.faces == 1 and (face.width, face.height) == (176, 176)
     assert cup.faces == 0
     assert face.kept_as is None and cup.kept_as is None
+
+
+def test_json_pictures_in_document_order_with_their_paths() -> None:
+    """Base64 pictures anywhere in a JSON upload: the first MAX_ITEMS in document order,
+    each with the path that leads to it (keys, list indexes, an empty key)."""
+    pic = base64.b64encode(sc.face_jpeg()).decode()
+    doc = {
+        "meta": {"note": "x" * 400, "n": 3, "ok": True, "none": None},
+        "": {"face": pic},
+        "list": [[pic], {"img": pic, "short": "abc"}],
+        "many": [pic] * (MAX_ITEMS + 5),
+    }
+    parsed = parse_body(_body("/api/upload", json.dumps(doc).encode(), "application/json"))
+    paths = [i.fields["field"] for i in parsed.items]
+    assert parsed.protocol == "json" and len(paths) == MAX_ITEMS
+    assert paths[:4] == ["face", "list[0][0]", "list[1].img", "many[0]"]
+    assert paths[-1] == f"many[{MAX_ITEMS - 4}]"
+    assert [i.declared_face for i in parsed.items[:2]] == [True, False]
+    top = parse_body(_body("/api/upload", json.dumps([{"a": pic}]).encode()))
+    assert [i.fields["field"] for i in top.items] == ["[0].a"]
+
+
+def test_a_picture_is_decoded_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Later analyses in the process (each snapshot of a step-by-step run) reuse what the
+    detector found in the same bytes; every run still counts the picture in its budget."""
+    calls: list[int] = []
+    real = faces._detect
+
+    def counting(data: bytes, dims: tuple[int, int]) -> Any:
+        calls.append(len(data))
+        return real(data, dims)
+
+    monkeypatch.setattr(faces, "_detect", counting)
+    monkeypatch.setattr(faces, "_DETECTIONS", faces._Detections(size=2))
+    face, cup = sc.face_jpeg(), sc.coffee_jpeg()
+    first = FaceChecker().check(face, "jpeg")
+    again = FaceChecker()
+    repeat = again.check(face, "jpeg")
+    assert repeat is not first and repeat.as_dict() == first.as_dict() and repeat.faces == 1
+    assert len(calls) == 1 and again.decoded == 1
+    repeat.boxes.append([0, 0, 1, 1])  # a caller's copy: the remembered boxes stay as found
+    assert FaceChecker().check(face, "jpeg").boxes == first.boxes
+    # bounded: two other pictures push the face out, and it is decoded again
+    flipped = cv2.imencode(".jpg", cv2.flip(cv2.imdecode(np.frombuffer(cup, np.uint8), 1), 1))
+    for pic in (cup, flipped[1].tobytes(), face):
+        FaceChecker().check(pic, "jpeg")
+    assert len(calls) == 4
