@@ -549,7 +549,13 @@ class SinkLog:
             flow.track_bursts()  # engines that leave the watching to the sink (tshark)
 
     def on_event(self, event: Any, flow: Flow | None) -> None:
-        self._log((_EVENT, event, flow))
+        # as ``_log``, kept inline: one call per event
+        calls = self.calls
+        if calls is not None:
+            if len(calls) < self.limit:
+                calls.append((_EVENT, event, flow))
+            else:
+                self._log((_EVENT, event, flow))
         self.inventory.on_event(event, flow)
 
     def on_flow_end(self, flow: Flow) -> None:
@@ -580,10 +586,11 @@ class SinkLog:
         scope = inventory.premises.scope
         aside = self.aside
         sealing: bool | None = None
+        on_event = inventory.on_event
         for call in self.calls:
             kind = call[0]
             if kind == _EVENT:
-                inventory.on_event(call[1], call[2])
+                on_event(call[1], call[2])
             elif kind == _FLOW:
                 flow = call[1]
                 if flow.a_ip:
