@@ -63,3 +63,21 @@ def test_inventory_graph_on_demand() -> None:
     kinds = {d.get("kind") for _n, d in g.nodes(data=True)}
     assert kinds == {"device", "endpoint"}
     assert inv.graph is g  # built once
+
+
+def test_analyze_imports_no_other_subcommand(tmp_path: Path) -> None:
+    """An analysis builds only its own subcommand's parser: the TUI, fleet, live capture,
+    case store, evidence and pack-update modules stay out of its start-up."""
+    out = tmp_path / "r.json"
+    lines = _python(
+        "import sys\n"
+        "from netscan.cli import main\n"
+        f"sys.argv = ['netscan', 'analyze', {str(realworld('mdns_zeek.pcap'))!r}, "
+        f"'--json', {str(out)!r}, '-q']\n"
+        "assert main() == 0\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('netscan.tui', 'netscan.fleet', "
+        "'netscan.live_cli', 'netscan.case.cli', 'netscan.report.evidence_cli', "
+        "'netscan.signatures.cli', 'netscan.signatures.update', 'textual'))))\n"
+    )
+    assert lines[-1] == "[]"
+    assert json.loads(out.read_text())["devices"]  # the analysis ran
