@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from socket import AF_INET, AF_INET6, inet_pton
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from socket import AF_INET, AF_INET6, inet_pton
 from typing import Any
 
 import re2 as _re2  # type: ignore[import-not-found]  # linear-time regular expressions

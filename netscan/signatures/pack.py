@@ -12,6 +12,7 @@ tags beyond the safe set are ever constructed.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import ipaddress
@@ -20,6 +21,7 @@ import os
 import re
 import stat
 import subprocess
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -1028,24 +1030,182 @@ def _root(path: str | os.PathLike[str]) -> Path:
 
 
 def load_pack(path: Path, origin: str = "explicit") -> Pack:
-    """Load and check a pack directory; raises PackError naming the first problems."""
+    """Load and check a pack directory; raises PackError naming the first problems.
+
+    A pack that loaded without a problem is kept compiled in the user's cache directory
+    (``_CompiledPack``): the next load of the very same files skips the YAML parse and
+    every check."""
     pack_dir = _root(path)
-    signatures, meta, errors = _collect(pack_dir)
-    if errors:
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise PackError(f"invalid signature pack: {errors[0]}{more}")
+    compiled = _CompiledPack(pack_dir, origin)
+    got = compiled.read()
+    if got is not None:
+        signatures, facts = got
+    else:
+        signatures, meta, errors = _collect(pack_dir)
+        if errors:
+            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+            raise PackError(f"invalid signature pack: {errors[0]}{more}")
+        facts = {
+            "name": str(meta.get("name", "")),
+            "format_version": int(meta.get("format_version", FORMAT_VERSION)),
+            "pack_version": str(meta.get("pack_version", "")),
+        }
+        compiled.write(signatures, facts)
     commit, date, dirty = _git_info(pack_dir)
     version = PackVersion(
         source_dir=pack_dir.resolve(),
         origin=origin,
-        name=str(meta.get("name", "")),
-        format_version=int(meta.get("format_version", FORMAT_VERSION)),
-        pack_version=str(meta.get("pack_version", "")),
+        name=facts["name"],
+        format_version=facts["format_version"],
+        pack_version=facts["pack_version"],
         git_commit=commit,
         git_date=date,
         git_dirty=dirty,
     )
     return Pack(signatures=signatures, version=version)
+
+
+# --- the compiled pack, cached ---------------------------------------------------------------
+
+COMPILED_VERSION = 1  # of the compiled form below; a change makes every cached pack stale
+_ENTRY_FIELDS = ("field", "mode", "value", "raw", "confidence", "note", "protocol",
+                 "image_field", "binary", "line")  # fmt: skip
+
+
+class _CompiledPack:
+    """A pack that loaded cleanly, kept as JSON in the user's cache directory
+    (``netscan.datacache``: a 0700 directory of the user's, files 0600 written through a
+    temporary name). It is tied to a digest of everything the load read (every pack file's
+    path and text, the schema, PACK.yaml), of this module's own source and of netscan's
+    version: any change and the pack is loaded (and checked) again from its files. A cache
+    file that does not read back, or does not hold what it should, is ignored the same
+    way. One file per pack origin (bundled, user, cli, ...): a pack elsewhere replaces it."""
+
+    def __init__(self, pack_dir: Path, origin: str) -> None:
+        self.pack_dir = pack_dir
+        self.origin = origin if origin.isalnum() else "other"
+
+    def _digest(self) -> str | None:
+        """The digest of the pack's files as the load reads them, or None when reading
+        them shows a problem (the load then reports it)."""
+        errors: list[str] = []
+        budget = _Budget()
+        h = hashlib.sha256()
+        for part in (
+            f"netscan-compiled-pack {COMPILED_VERSION} {_netscan_version()}",
+            str(self.pack_dir),
+            _own_source(),
+        ):
+            h.update(part.encode("utf-8", "surrogatepass") + b"\0")
+        try:
+            paths = [self.pack_dir / "PACK.yaml", self.pack_dir / "schema.json"]
+            paths.extend(rf.path for rf in _pack_files(self.pack_dir, errors))
+            if errors:
+                return None
+            for path in paths:
+                data = _read_text(path, budget).encode("utf-8", "surrogatepass")
+                name = str(path).encode("utf-8", "surrogatepass")
+                h.update(b"%d:%s%d:%s" % (len(name), name, len(data), data))
+        except (OSError, PackError):
+            return None
+        return h.hexdigest()
+
+    def _file(self) -> Path | None:
+        from netscan import datacache
+
+        d = datacache.cache_dir()
+        return d / f"pack-{self.origin}.idx" if d is not None else None
+
+    def read(self) -> tuple[list[Signature], dict[str, Any]] | None:
+        from netscan import datacache
+
+        path = self._file()
+        if path is None:
+            return None
+        self.digest = self._digest()
+        if self.digest is None:
+            return None
+        sections = datacache._read(path, self._header(self.digest))
+        if sections is None or "pack" not in sections:
+            return None
+        try:
+            data = json.loads(bytes(sections["pack"]))
+            facts = {
+                "name": str(data["facts"]["name"]),
+                "format_version": int(data["facts"]["format_version"]),
+                "pack_version": str(data["facts"]["pack_version"]),
+            }
+            return [_sig_from_json(d) for d in data["signatures"]], facts
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+            return None
+
+    def write(self, signatures: list[Signature], facts: dict[str, Any]) -> None:
+        from netscan import datacache
+
+        path = self._file()
+        digest = getattr(self, "digest", None)
+        # kept only when the files read now are the ones the load read (none changed meanwhile)
+        if path is None or digest is None or digest != self._digest():
+            return
+        blob = json.dumps(
+            {"facts": facts, "signatures": [_sig_to_json(sig) for sig in signatures]},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ).encode("utf-8", "surrogatepass")
+        with contextlib.suppress(OSError, ValueError):
+            datacache._write(path, self._header(digest), {"pack": blob})
+
+    @staticmethod
+    def _header(digest: str) -> dict[str, Any]:
+        return {"kind": "pack", "version": COMPILED_VERSION, "byteorder": sys.byteorder,
+                "digest": digest}  # fmt: skip
+
+
+def _netscan_version() -> str:
+    from netscan import __version__
+
+    return __version__
+
+
+def _own_source() -> str:
+    """This module's source (what compiling a pack means), as a digest."""
+    try:
+        return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
+def _sig_to_json(sig: Signature) -> dict[str, Any]:
+    def entry(e: Entry) -> list[Any]:
+        return [getattr(e, k) for k in _ENTRY_FIELDS]
+
+    return {
+        "id": sig.id, "name": sig.name, "category": sig.category, "vendor": sig.vendor,
+        "jurisdiction": sig.jurisdiction, "role": sig.role, "confidence": sig.confidence,
+        "sources": list(sig.sources), "match": [entry(e) for e in sig.match],
+        "match_all": [entry(e) for e in sig.match_all], "examples": list(sig.examples),
+        "near_misses": list(sig.near_misses), "notes": sig.notes, "kb_ref": sig.kb_ref,
+        "file": sig.file, "line": sig.line, "parser": sig.parser, "library": sig.library,
+    }  # fmt: skip
+
+
+def _sig_from_json(d: dict[str, Any]) -> Signature:
+    def entries(items: list[list[Any]]) -> tuple[Entry, ...]:
+        out = []
+        for vals in items:
+            if len(vals) != len(_ENTRY_FIELDS):
+                raise ValueError("not an entry")
+            out.append(Entry(*vals))
+        return tuple(out)
+
+    return Signature(
+        id=d["id"], name=d["name"], category=d["category"], vendor=d["vendor"],
+        jurisdiction=d["jurisdiction"], role=d["role"], confidence=d["confidence"],
+        sources=tuple(d["sources"]), match=entries(d["match"]),
+        match_all=entries(d["match_all"]), examples=tuple(d["examples"]),
+        near_misses=tuple(d["near_misses"]), notes=d["notes"], kb_ref=d["kb_ref"],
+        file=d["file"], line=d["line"], parser=d["parser"], library=d["library"],
+    )  # fmt: skip
 
 
 def run_examples(pack: Pack) -> list[str]:
