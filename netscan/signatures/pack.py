@@ -1084,6 +1084,7 @@ class _CompiledPack:
     def __init__(self, pack_dir: Path, origin: str) -> None:
         self.pack_dir = pack_dir
         self.origin = origin if origin.isalnum() else "other"
+        self.digest: str | None = None  # of the files as ``read`` found them
 
     def _digest(self) -> str | None:
         """The digest of the pack's files as the load reads them, or None when reading
@@ -1143,7 +1144,7 @@ class _CompiledPack:
         from netscan import datacache
 
         path = self._file()
-        digest = getattr(self, "digest", None)
+        digest = self.digest
         # kept only when the files read now are the ones the load read (none changed meanwhile)
         if path is None or digest is None or digest != self._digest():
             return
