@@ -320,7 +320,7 @@ class Matcher:
         # one lookup per field of the pack vocabulary (and the observation-only alias
         # ``tls_cert_san``: a certificate's names, matched as TLS names)
         self._lookup: dict[str, Any] = {f: self._lookup_for(f) for f in FIELD_MODES}
-        self._lookup["tls_cert_san"] = lambda raw: self._name_refs(str(raw), "tls_sni")
+        self._lookup["tls_cert_san"] = self._lookup["tls_sni"]
 
     # -- building
 

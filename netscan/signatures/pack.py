@@ -1079,11 +1079,18 @@ class _CompiledPack:
     path and text, the schema, PACK.yaml), of this module's own source and of netscan's
     version: any change and the pack is loaded (and checked) again from its files. A cache
     file that does not read back, or does not hold what it should, is ignored the same
-    way. One file per pack origin (bundled, user, cli, ...): a pack elsewhere replaces it."""
+    way. The installed packs (bundled, source checkout, the user's working copy) have a
+    file per directory (several installations side by side keep theirs); any other pack
+    (``--signatures``, ``$NETSCAN_SIGNATURES``, a path given) one file per origin, which
+    the next such pack replaces."""
 
     def __init__(self, pack_dir: Path, origin: str) -> None:
         self.pack_dir = pack_dir
-        self.origin = origin if origin.isalnum() else "other"
+        if origin in ("bundled", "source", "user"):
+            where = hashlib.sha256(str(pack_dir).encode("utf-8", "surrogatepass")).hexdigest()
+            self.name = f"pack-{origin}-{where[:16]}.idx"
+        else:
+            self.name = f"pack-{origin if origin.isalnum() else 'other'}.idx"
         self.digest: str | None = None  # of the files as ``read`` found them
 
     def _digest(self) -> str | None:
@@ -1115,7 +1122,7 @@ class _CompiledPack:
         from netscan import datacache
 
         d = datacache.cache_dir()
-        return d / f"pack-{self.origin}.idx" if d is not None else None
+        return d / self.name if d is not None else None
 
     def read(self) -> tuple[list[Signature], dict[str, Any]] | None:
         from netscan import datacache
