@@ -52,9 +52,9 @@ from netscan.limits import INVENTORY_MAX_EVIDENCE
 from netscan.observations import (
     CLOUD_SIDE,
     DEVICE_SIDE,
+    EVENT_OBSERVERS,
     NAMED_SENDER,
     address_observations,
-    observe,
     port_observation,
 )
 
@@ -171,6 +171,9 @@ class Inventory:
         self.link = LinkEvidence()  # what the link says about the premises (linkscope)
         # event kind -> its handler (``_on_<kind>``), looked up once per class
         self._handlers: dict[str, Any] | None = None
+        # the signature hits of the events told, by event identity (see ``_observe``)
+        self.hits_memo: dict[int, list[Any]] | None = None
+        self.hits_given: dict[int, list[Any]] | None = None
 
     @property
     def flows(self) -> list[Flow]:
@@ -292,13 +295,30 @@ class Inventory:
         """Match what the event contributes (``netscan.observations``) and attach each hit
         to its subject: device signatures to the device the value describes, cloud
         signatures to the off-site endpoint it describes, protocol signatures (payload
-        markers) as evidence about what the sender sends."""
-        observations = observe(ev)
-        if not observations:
-            return
-        hits = self.matcher.match_observations(observations)
-        if not hits:
-            return
+        markers) as evidence about what the sender sends.
+
+        The hits of an event depend on the event alone: while ``hits_memo`` is set they are
+        kept there (by the event's identity; whoever sets it keeps the events alive), and an
+        inventory told the same events again takes them from ``hits_given`` (an event
+        not in it has none) instead of matching again."""
+        given = self.hits_given
+        if given is not None:
+            hits = given.get(id(ev))
+            if hits is None:
+                return
+        else:
+            observer = EVENT_OBSERVERS.get(ev.kind)
+            if observer is None:
+                return
+            observations = observer(ev)
+            if not observations:
+                return
+            hits = self.matcher.match_observations(observations)
+            if not hits:
+                return
+            memo = self.hits_memo
+            if memo is not None:
+                memo[id(ev)] = hits
         ctx = ev.ctx
         sender = src_dev
         named = NAMED_SENDER.get(ev.kind)
