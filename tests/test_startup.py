@@ -81,3 +81,19 @@ def test_analyze_imports_no_other_subcommand(tmp_path: Path) -> None:
     )
     assert lines[-1] == "[]"
     assert json.loads(out.read_text())["devices"]  # the analysis ran
+
+
+def test_compiled_pack_needs_no_yaml(tmp_path: Path) -> None:
+    """Once the signature pack is compiled in the cache directory, a run loads it without
+    PyYAML (or jsonschema): the first run parses and checks the pack, the next ones not."""
+    code = (
+        "import os, sys\n"
+        f"os.environ['NETSCAN_CACHE_DIR'] = {str(tmp_path / 'cache')!r}\n"
+        "from netscan.analyze import load_signatures\n"
+        "matcher, info = load_signatures(None)\n"
+        "print(info['count'], 'yaml' in sys.modules, 'jsonschema' in sys.modules)\n"
+    )
+    first = _python(code)[-1].split()
+    second = _python(code)[-1].split()
+    assert int(first[0]) > 100 and first[0] == second[0]
+    assert first[1] == "True" and second[1:] == ["False", "False"]

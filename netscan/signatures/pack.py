@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import ipaddress
 import json
@@ -29,12 +30,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import re2 as _re2  # type: ignore[import-not-found]  # linear-time regular expressions
-import yaml
 
 from netscan.inventory import model as _model
 
 if TYPE_CHECKING:
     import jsonschema
+    import yaml
 
 FORMAT_VERSION = 1
 CATEGORIES: tuple[str, ...] = ("device", "face-cloud", "vendor-cloud", "protocol", "role")
@@ -140,15 +141,7 @@ class _LineDict(dict[str, Any]):
     line: int = 0
 
 
-# libyaml's parser when PyYAML was built with it (same safe constructors, much faster)
-_SafeBase: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _LineLoader(_SafeBase):  # type: ignore[misc, valid-type]
-    """SafeLoader that records the start line of every mapping."""
-
-
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _LineDict:
+def _construct_mapping(loader: Any, node: yaml.MappingNode) -> _LineDict:
     loader.flatten_mapping(node)
     out = _LineDict()
     out.line = node.start_mark.line + 1
@@ -157,6 +150,8 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _LineDict
         try:
             hash(key)
         except TypeError as exc:
+            import yaml
+
             raise yaml.constructor.ConstructorError(
                 None, None, "unhashable mapping key", key_node.start_mark
             ) from exc
@@ -170,19 +165,38 @@ class _LineStr(str):
     line: int = 0
 
 
-def _construct_str(loader: _LineLoader, node: yaml.ScalarNode) -> _LineStr:
+def _construct_str(loader: Any, node: yaml.ScalarNode) -> _LineStr:
     out = _LineStr(loader.construct_scalar(node))
     out.line = node.start_mark.line + 1
     return out
 
 
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-_LineLoader.add_constructor("tag:yaml.org,2002:str", _construct_str)
+@functools.cache
+def _line_loader() -> type:
+    """SafeLoader that records the start line of every mapping (libyaml's parser when
+    PyYAML was built with it: same safe constructors, much faster). Made at first use:
+    a pack loaded from its compiled form needs no YAML at all."""
+    import yaml
+
+    base: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class _LineLoader(base):  # type: ignore[misc, valid-type]
+        pass
+
+    _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+    _LineLoader.add_constructor("tag:yaml.org,2002:str", _construct_str)
+    return _LineLoader
+
+
+def _yaml_load(text: str) -> Any:
+    import yaml
+
+    return yaml.load(text, Loader=_line_loader())  # noqa: S506 - SafeLoader subclass
 
 
 def _load_yaml(path: Path, budget: _Budget | None = None) -> Any:
     text = _read_text(path, budget if budget is not None else _Budget())
-    return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+    return _yaml_load(text)
 
 
 # --- reading pack files: regular files inside the pack, bounded --------------------------
@@ -700,6 +714,8 @@ def _pack_files(pack_dir: Path, errors: list[str]) -> Iterator[_RawFile]:
 
 
 def _read_meta(pack_dir: Path, errors: list[str], budget: _Budget) -> dict[str, Any]:
+    import yaml
+
     meta_path = pack_dir / "PACK.yaml"
     if not os.path.lexists(meta_path):
         errors.append(f"{meta_path}:1: PACK.yaml is missing")
@@ -864,6 +880,8 @@ def _plain(value: Any) -> Any:
 
 def _collect(pack_dir: Path) -> tuple[list[Signature], dict[str, Any], list[str]]:
     """Read, schema-check and semantically check every file of a pack."""
+    import yaml
+
     errors: list[str] = []
     if not pack_dir.is_dir():
         raise PackError(f"signature directory not found: {pack_dir}")
@@ -874,7 +892,7 @@ def _collect(pack_dir: Path) -> tuple[list[Signature], dict[str, Any], list[str]
     for rf in _pack_files(pack_dir, errors):
         try:
             text = _read_text(rf.path, budget)
-            data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+            data = _yaml_load(text)
         except FileRefused as exc:
             errors.append(str(exc))
             continue
