@@ -9,7 +9,8 @@ on the length of the input, not on the number of signatures:
 * IP addresses: per family, sorted elementary intervals searched with bisect.
 * Exact fields (DHCP PRL, mDNS service type, JA3/JA4, ports, ASNs, vendor discovery): dicts.
 * Prefix fields (HTTP path, RTSP path): a character trie walked along the input.
-* Substring fields (banners, names, content markers): an Aho-Corasick automaton per field.
+* Substring fields (banners, names): an Aho-Corasick automaton per field.
+* Content markers in payloads: one RE2 set of all markers over Latin-1 text, one pass.
 * Regex entries: one RE2 set per field when the ``re2`` module is available (linear time);
   otherwise each validated pattern runs on input cut to ``REGEX_INPUT_LIMIT`` characters.
 
@@ -303,7 +304,7 @@ class Matcher:
         self._text_cache: dict[tuple[str, str], list[_Ref]] = {}
         # the hit of one ref on one observed value (hits are immutable): built once
         self._hit_cache: dict[tuple[int, str, str, int], SigMatch] = {}
-        # the answer to one set of observations that holds no payload
+        # the hits of one set of observations that holds no payload (when there are any)
         self._obs_cache: dict[tuple[Observation, ...], list[SigMatch]] = {}
         for sig in pack.signatures:
             for entry in sig.match:
@@ -714,6 +715,9 @@ class Matcher:
         obs = tuple(observations)
         if not obs:
             return []
+        for _f, raw, _s in obs:
+            if isinstance(raw, bytes):  # payloads: seldom the same twice, and large
+                return self._match_observations(obs)
         cache = self._obs_cache
         try:
             hit = cache.get(obs)
@@ -721,14 +725,13 @@ class Matcher:
             return self._match_observations(obs)
         if hit is not None:
             return list(hit)
-        for _f, raw, _s in obs:
-            if isinstance(raw, bytes):  # payloads: seldom the same twice, and large
-                return self._match_observations(obs)
         result = self._match_observations(obs)
-        if len(cache) >= CACHE_LIMIT:
-            cache.clear()
-        cache[obs] = result
-        return list(result)
+        if result:  # (the many sets that hit nothing are answered from the lookups' caches)
+            if len(cache) >= CACHE_LIMIT:
+                cache.clear()
+            cache[obs] = result
+            return list(result)
+        return result
 
     def _match_observations(self, observations: tuple[Observation, ...]) -> list[SigMatch]:
         items: list[tuple[str, str, Iterable[_Ref], int]] = []
