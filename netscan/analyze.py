@@ -721,6 +721,7 @@ class Drive:
         premises = an._inferred_premises(self.inventory)
         if premises is None:
             self.log.calls = None
+            self.inventory.hits_memo = None  # (kept for a replay, which is not needed)
             result = self._conclude(self.inventory, final=True)
             result.warnings.extend(_outside_warnings(result.inventory.premises.inference))
             return result
