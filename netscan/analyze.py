@@ -484,13 +484,16 @@ class SinkLog:
         self.limit = LOG_CALLS if limit is None else limit
         self.aside: dict[Flow, Any] = {}  # flow -> upload bursts from an off-site address
         self.dropped = False  # the log outgrew its bound
-        if not record:
+        if record:  # the events' signature hits, for the replay (the log keeps the events)
+            inventory.hits_memo = {}
+        else:
             self._pass_through()
 
     def _pass_through(self) -> None:
         """Nothing to record: the engine calls the inventory itself from now on (it looks
         the sink's methods up per batch or per call), but for retired flows."""
         inv = self.inventory
+        inv.hits_memo = None  # no replay: the events' hits are not needed again
         self.on_frame_l2 = inv.on_frame_l2  # type: ignore[method-assign]
         self.on_flow = inv.on_flow  # type: ignore[method-assign]
         self.on_event = inv.on_event  # type: ignore[method-assign]
@@ -549,7 +552,13 @@ class SinkLog:
             flow.track_bursts()  # engines that leave the watching to the sink (tshark)
 
     def on_event(self, event: Any, flow: Flow | None) -> None:
-        self._log((_EVENT, event, flow))
+        # as ``_log``, kept inline: one call per event
+        calls = self.calls
+        if calls is not None:
+            if len(calls) < self.limit:
+                calls.append((_EVENT, event, flow))
+            else:
+                self._log((_EVENT, event, flow))
         self.inventory.on_event(event, flow)
 
     def on_flow_end(self, flow: Flow) -> None:
@@ -580,10 +589,14 @@ class SinkLog:
         scope = inventory.premises.scope
         aside = self.aside
         sealing: bool | None = None
+        on_event = inventory.on_event
+        # the events' signature hits as the first pass found them (they depend on the
+        # event alone, not on the premises)
+        inventory.hits_given = self.inventory.hits_memo
         for call in self.calls:
             kind = call[0]
             if kind == _EVENT:
-                inventory.on_event(call[1], call[2])
+                on_event(call[1], call[2])
             elif kind == _FLOW:
                 flow = call[1]
                 if flow.a_ip:
@@ -610,6 +623,8 @@ class SinkLog:
                     sealing = inventory.sealing()
                 if sealing:
                     inventory.seal_flow(call[1])
+        inventory.hits_given = None
+        self.inventory.hits_memo = None
         self.calls = None
         self.aside = {}
         return inventory
@@ -706,6 +721,7 @@ class Drive:
         premises = an._inferred_premises(self.inventory)
         if premises is None:
             self.log.calls = None
+            self.inventory.hits_memo = None  # (kept for a replay, which is not needed)
             result = self._conclude(self.inventory, final=True)
             result.warnings.extend(_outside_warnings(result.inventory.premises.inference))
             return result

@@ -59,7 +59,9 @@ def _add_analysis_options(p: argparse.ArgumentParser) -> None:
                    "names: see netscan/limits.py")  # fmt: skip
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(analyze_only: bool = False) -> argparse.ArgumentParser:
+    """The command line's parser. ``analyze_only``: for a command line that starts with
+    ``analyze``, without the other subcommands (their modules are not needed to run it)."""
     parser = _Parser(
         prog="netscan",
         description="Find cameras, NVRs and face-recognition terminals on a premises network, "
@@ -101,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--store", metavar="PATH|URL",
                     help="case store: SQLite file or postgresql://… (default under XDG data)")  # fmt: skip
 
+    if analyze_only:
+        return parser
     # every subcommand is part of netscan: a module that does not import is a broken install,
     # and must say so (a traceback), never make its subcommand quietly vanish
     from netscan import live_cli
@@ -116,16 +120,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _read_marks(args: argparse.Namespace) -> tuple[list[tuple[int, float, str]], float]:
-    """The walk-test marks of ``--marks`` (read, and checked, before the analysis runs)."""
-    from netscan.report import walk_section
-
+    """The walk-test marks of ``--marks`` (read, and checked, before the analysis runs);
+    without marks, none (and no window: nothing is judged)."""
     window = getattr(args, "mark_window", None)
     if window is not None and not (0 < window < 86_400):
         raise UsageError("--mark-window must be between 0 and 86400 seconds")
     if not getattr(args, "marks", None):
         if window is not None:
             raise UsageError("--mark-window goes with --marks")
-        return [], walk_section.DEFAULT_WINDOW
+        return [], 0.0
+    from netscan.report import walk_section
+
     try:
         marks, file_window = walk_section.read_marks(args.marks)
     except walk_section.MarksError as exc:
@@ -242,7 +247,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # what argparse's version action prints, without importing every subcommand
         print(f"netscan {__version__}")
         return EXIT_OK
-    parser = build_parser()
+    given = list(sys.argv[1:] if argv is None else argv)
+    # an analysis needs none of the other subcommands' modules (each loads its own stack)
+    parser = build_parser(analyze_only=given[:1] == ["analyze"])
     args = parser.parse_args(argv)
     if not args.command:
         print("netscan: error: missing command (analyze, evidence, tui, capture, interfaces, "

@@ -80,6 +80,26 @@ def test_inferred_premises_apply_in_one_pass(scenario: Callable[[str], Path]) ->
     assert any("premises inferred from the link" in w for w in result.warnings)
 
 
+def test_replay_reuses_the_events_signature_hits(scenario: Callable[[str], Path]) -> None:
+    """The replay with inferred premises takes each event's signature hits from the first
+    pass (they depend on the event alone): no event is observed and matched again."""
+    from netscan import observations
+
+    original = analyze.SinkLog.replay
+    observed: list[str] = []
+
+    def replay(self: Any, inventory: Inventory) -> Inventory:
+        blind = {k: (lambda e, k=k: observed.append(k) or []) for k in observations.EVENT_OBSERVERS}
+        with mock.patch.dict(observations.EVENT_OBSERVERS, blind):
+            return original(self, inventory)
+
+    with mock.patch.object(analyze.SinkLog, "replay", replay):
+        result, opens = _run(scenario("ipv6_slaac"))
+    assert opens == 1 and result.inventory.premises.inference.applied
+    assert observed == []
+    assert _confirmed(result) == sorted([V6_VIID_PLATFORM, V6_ISAPI_PLATFORM])
+
+
 @pytest.mark.parametrize("name", INFERRING)
 def test_one_pass_equals_a_second_pass(scenario: Callable[[str], Path], name: str) -> None:
     """A log too small to keep (bound 0) makes the run read the capture again with the

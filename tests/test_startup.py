@@ -63,3 +63,37 @@ def test_inventory_graph_on_demand() -> None:
     kinds = {d.get("kind") for _n, d in g.nodes(data=True)}
     assert kinds == {"device", "endpoint"}
     assert inv.graph is g  # built once
+
+
+def test_analyze_imports_no_other_subcommand(tmp_path: Path) -> None:
+    """An analysis builds only its own subcommand's parser: the TUI, fleet, live capture,
+    case store, evidence and pack-update modules stay out of its start-up."""
+    out = tmp_path / "r.json"
+    lines = _python(
+        "import sys\n"
+        "from netscan.cli import main\n"
+        f"sys.argv = ['netscan', 'analyze', {str(realworld('mdns_zeek.pcap'))!r}, "
+        f"'--json', {str(out)!r}, '-q']\n"
+        "assert main() == 0\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('netscan.tui', 'netscan.fleet', "
+        "'netscan.live_cli', 'netscan.case.cli', 'netscan.report.evidence_cli', "
+        "'netscan.signatures.cli', 'netscan.signatures.update', 'textual'))))\n"
+    )
+    assert lines[-1] == "[]"
+    assert json.loads(out.read_text())["devices"]  # the analysis ran
+
+
+def test_compiled_pack_needs_no_yaml(tmp_path: Path) -> None:
+    """Once the signature pack is compiled in the cache directory, a run loads it without
+    PyYAML (or jsonschema): the first run parses and checks the pack, the next ones not."""
+    code = (
+        "import os, sys\n"
+        f"os.environ['NETSCAN_CACHE_DIR'] = {str(tmp_path / 'cache')!r}\n"
+        "from netscan.analyze import load_signatures\n"
+        "matcher, info = load_signatures(None)\n"
+        "print(info['count'], 'yaml' in sys.modules, 'jsonschema' in sys.modules)\n"
+    )
+    first = _python(code)[-1].split()
+    second = _python(code)[-1].split()
+    assert int(first[0]) > 100 and first[0] == second[0]
+    assert first[1] == "True" and second[1:] == ["False", "False"]

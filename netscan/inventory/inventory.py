@@ -52,9 +52,9 @@ from netscan.limits import INVENTORY_MAX_EVIDENCE
 from netscan.observations import (
     CLOUD_SIDE,
     DEVICE_SIDE,
+    EVENT_OBSERVERS,
     NAMED_SENDER,
     address_observations,
-    observe,
     port_observation,
 )
 
@@ -104,6 +104,17 @@ def _strip_port(host: str) -> str:
     if host.count(":") == 1:
         return host.split(":", 1)[0]
     return host
+
+
+def _handlers(cls: type) -> dict[str, Any]:
+    """Event kind -> the class's ``_on_<kind>`` handler (a plain function, called with the
+    inventory first): one dictionary look-up per event instead of a name built and an
+    attribute searched."""
+    return {
+        name[len("_on_") :]: fn
+        for name in dir(cls)
+        if name.startswith("_on_") and callable(fn := getattr(cls, name))
+    }
 
 
 def burst_policy(premises: Premises, flow: Flow) -> None:
@@ -158,6 +169,11 @@ class Inventory:
         self._seen_pairs: dict[tuple[str | None, str], Device] = {}  # (mac, ip) -> device
         self._synced_flows = 0
         self.link = LinkEvidence()  # what the link says about the premises (linkscope)
+        # event kind -> its handler (``_on_<kind>``), looked up once per class
+        self._handlers: dict[str, Any] | None = None
+        # the signature hits of the events told, by event identity (see ``_observe``)
+        self.hits_memo: dict[int, list[Any]] | None = None
+        self.hits_given: dict[int, list[Any]] | None = None
 
     @property
     def flows(self) -> list[Flow]:
@@ -193,9 +209,18 @@ class Inventory:
         self, mac: str | None, ip: str | None, file: int, frame: int, ts: float
     ) -> Device | None:
         """The premises device behind a MAC (or, without MACs, behind a premises IP)."""
-        if mac and not int(mac[:2], 16) & 1:
-            return self.device(mac, file, frame, ts)
-        if mac is None and ip and self.premises.is_premises(ip):
+        if mac:
+            if int(mac[:2], 16) & 1:
+                return None
+            dev = self.devices.get(mac)
+            if dev is None:
+                return self.device(mac, file, frame, ts)
+            if ts < dev.first_ts:  # a known device (Device.seen)
+                dev.first_ts = ts
+            if ts > dev.last_ts:
+                dev.last_ts = ts
+            return dev
+        if mac is None and ip and self.premises.scope(ip) == 0:
             key = self._ip_to_device.get(ip) or f"ip:{ip}"
             dev = self.devices.get(key)
             if dev is None:
@@ -212,22 +237,23 @@ class Inventory:
         name or a signature are still listed (up to twice the limit); an ``anonymous``
         sighting (a bare flow) then gets a stand-in that is not kept."""
         ep = self.endpoints.get(ip)
-        if ep is None:
-            ep = Endpoint(ip=ip)
-            cap = self.limits.endpoints
-            if len(self.endpoints) >= cap:
-                known = ip in self.passive_dns or (
-                    self.matcher is not None and bool(self.matcher.match_ip(ip))
-                )
-                hard = cap if anonymous or not known else 2 * cap
-                if self._full(self.endpoints, hard, self._unlisted_endpoints, ip):
-                    return ep
-            self.endpoints[ip] = ep
-            for name, (file, frame) in self.passive_dns.get(ip, {}).items():
-                self._endpoint_name(ep, name, "dns", file, frame)
-            if self.matcher is not None:
-                for m in self.matcher.match_observations(address_observations(ip)):
-                    self._endpoint_match(ep, m, 0, 0)
+        if ep is not None:
+            return ep
+        ep = Endpoint(ip=ip)
+        cap = self.limits.endpoints
+        if len(self.endpoints) >= cap:
+            known = ip in self.passive_dns or (
+                self.matcher is not None and bool(self.matcher.match_ip(ip))
+            )
+            hard = cap if anonymous or not known else 2 * cap
+            if self._full(self.endpoints, hard, self._unlisted_endpoints, ip):
+                return ep
+        self.endpoints[ip] = ep
+        for name, (file, frame) in self.passive_dns.get(ip, {}).items():
+            self._endpoint_name(ep, name, "dns", file, frame)
+        if self.matcher is not None:
+            for m in self.matcher.match_observations(address_observations(ip)):
+                self._endpoint_match(ep, m, 0, 0)
         return ep
 
     def _endpoint_name(self, ep: Endpoint, name: str, how: str, file: int, frame: int) -> None:
@@ -269,13 +295,30 @@ class Inventory:
         """Match what the event contributes (``netscan.observations``) and attach each hit
         to its subject: device signatures to the device the value describes, cloud
         signatures to the off-site endpoint it describes, protocol signatures (payload
-        markers) as evidence about what the sender sends."""
-        observations = observe(ev)
-        if not observations:
-            return
-        hits = self.matcher.match_observations(observations)
-        if not hits:
-            return
+        markers) as evidence about what the sender sends.
+
+        The hits of an event depend on the event alone: while ``hits_memo`` is set they are
+        kept there (by the event's identity; whoever sets it keeps the events alive), and an
+        inventory told the same events again takes them from ``hits_given`` (an event
+        not in it has none) instead of matching again."""
+        given = self.hits_given
+        if given is not None:
+            hits = given.get(id(ev))
+            if hits is None:
+                return
+        else:
+            observer = EVENT_OBSERVERS.get(ev.kind)
+            if observer is None:
+                return
+            observations = observer(ev)
+            if not observations:
+                return
+            hits = self.matcher.match_observations(observations)
+            if not hits:
+                return
+            memo = self.hits_memo
+            if memo is not None:
+                memo[id(ev)] = hits
         ctx = ev.ctx
         sender = src_dev
         named = NAMED_SENDER.get(ev.kind)
@@ -398,21 +441,27 @@ class Inventory:
                     dev.last_ts = ts
 
     def on_event(self, ev: Event, flow: Flow | None) -> None:
-        self.event_counts[ev.kind] = self.event_counts.get(ev.kind, 0) + 1
+        kind = ev.kind
+        counts = self.event_counts
+        counts[kind] = counts.get(kind, 0) + 1
         ctx = ev.ctx
+        scope = self.premises.scope  # 0 premises, 2 off-site (as is_premises, is_offsite)
+        src_ip = ctx.src_ip
         src_dev = (
-            self.device_for(ctx.src_mac, ctx.src_ip, ctx.file, ctx.frame, ctx.ts)
-            if (ctx.src_ip is None or self.premises.is_premises(ctx.src_ip))
+            self.device_for(ctx.src_mac, src_ip, ctx.file, ctx.frame, ctx.ts)
+            if (src_ip is None or scope(src_ip) == 0)
             else None
         )
-        dst_ep = (
-            self.endpoint(ctx.dst_ip)
-            if ctx.dst_ip and self.premises.is_offsite(ctx.dst_ip)
-            else None
-        )
-        handler = getattr(self, "_on_" + ev.kind, None)
+        dst_ip = ctx.dst_ip
+        dst_ep = None
+        if dst_ip and scope(dst_ip) == 2:
+            dst_ep = self.endpoints.get(dst_ip) or self.endpoint(dst_ip)
+        handlers = self._handlers
+        if handlers is None:
+            handlers = self._handlers = _handlers(type(self))
+        handler = handlers.get(kind)
         if handler is not None:
-            handler(ev, src_dev, dst_ep, flow)
+            handler(self, ev, src_dev, dst_ep, flow)
         if self.matcher is not None:
             self._observe(ev, src_dev)
 

@@ -9,7 +9,8 @@ on the length of the input, not on the number of signatures:
 * IP addresses: per family, sorted elementary intervals searched with bisect.
 * Exact fields (DHCP PRL, mDNS service type, JA3/JA4, ports, ASNs, vendor discovery): dicts.
 * Prefix fields (HTTP path, RTSP path): a character trie walked along the input.
-* Substring fields (banners, names, content markers): an Aho-Corasick automaton per field.
+* Substring fields (banners, names): an Aho-Corasick automaton per field.
+* Content markers in payloads: one RE2 set of all markers over Latin-1 text, one pass.
 * Regex entries: one RE2 set per field when the ``re2`` module is available (linear time);
   otherwise each validated pattern runs on input cut to ``REGEX_INPUT_LIMIT`` characters.
 
@@ -25,6 +26,7 @@ from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from socket import AF_INET, AF_INET6, inet_pton
 from typing import Any
 
 import re2 as _re2  # type: ignore[import-not-found]  # linear-time regular expressions
@@ -297,17 +299,19 @@ class Matcher:
         self._prefix: dict[str, _PrefixTrie] = {}
         self._contains: dict[str, _AhoCorasick] = {}
         self._regex: dict[str, _RegexSet] = {}
-        self._markers_text = _AhoCorasick()
-        self._markers_bytes = _AhoCorasick()
         self._marker_refs: dict[bytes, list[_Ref]] = {}  # lower-cased text or raw bytes
         self._name_cache: dict[tuple[str, str | None], list[_Ref]] = {}
         self._text_cache: dict[tuple[str, str], list[_Ref]] = {}
+        # the hit of one ref on one observed value (hits are immutable): built once
+        self._hit_cache: dict[tuple[int, str, str, int], SigMatch] = {}
+        # the hits of one set of observations that holds no payload (when there are any)
+        self._obs_cache: dict[tuple[Observation, ...], list[SigMatch]] = {}
         for sig in pack.signatures:
             for entry in sig.match:
                 self._add(_Ref(sig, entry, False))
             for entry in sig.match_all:
                 self._add(_Ref(sig, entry, True))
-        for ac in (*self._contains.values(), self._markers_text, self._markers_bytes):
+        for ac in self._contains.values():
             ac.build()
         for rs in self._regex.values():
             rs.build()
@@ -317,7 +321,7 @@ class Matcher:
         # one lookup per field of the pack vocabulary (and the observation-only alias
         # ``tls_cert_san``: a certificate's names, matched as TLS names)
         self._lookup: dict[str, Any] = {f: self._lookup_for(f) for f in FIELD_MODES}
-        self._lookup["tls_cert_san"] = lambda raw: self._name_refs(str(raw), "tls_sni")
+        self._lookup["tls_cert_san"] = self._lookup["tls_sni"]
 
     # -- building
 
@@ -342,10 +346,6 @@ class Matcher:
         elif e.mode == "marker":
             key = bytes.fromhex(e.value) if e.binary else e.value.encode("utf-8")
             self._marker_refs.setdefault(key, []).append(ref)
-            if e.binary:
-                self._markers_bytes.add(bytes.fromhex(e.value).decode("latin-1"), ref)
-            else:
-                self._markers_text.add(e.value.encode("utf-8").decode("latin-1"), ref)
 
     # -- probe accounting
 
@@ -429,12 +429,18 @@ class Matcher:
         return refs
 
     def _ip_refs(self, ip: str) -> tuple[_Ref, ...]:
+        text = ip.strip().split("%", 1)[0]
+        # the strict text forms (dotted quad, RFC 4291 text) the C parser reads; anything
+        # else goes through ipaddress as before
         try:
-            addr = ipaddress.ip_address(ip.strip().split("%", 1)[0])
-        except ValueError:
-            return ()
-        index = self._v4 if addr.version == 4 else self._v6
-        return index.search(int(addr), self._counter)
+            raw = inet_pton(AF_INET6 if ":" in text else AF_INET, text)
+        except (OSError, ValueError):
+            try:
+                raw = ipaddress.ip_address(text).packed
+            except ValueError:
+                return ()
+        index = self._v4 if len(raw) == 4 else self._v6
+        return index.search(int.from_bytes(raw, "big"), self._counter)
 
     def _port_refs(self, transport: str, port: int) -> list[_Ref]:
         table = self._exact.get("port")
@@ -454,12 +460,12 @@ class Matcher:
             return []
 
     def _build_marker_scan(self) -> None:
-        """The body's markers, searched one by one with the C substring search: a marker
-        is found when it occurs anywhere in the body (text markers in the lower-cased
-        body, byte markers in the raw body). Each search is one linear pass over the
-        scanned head, and the pack holds a few dozen markers, so a body costs a few
-        dozen fast passes (a lookahead alternation tried at every position cost far
-        more, and found the same set)."""
+        """The body's markers, found in one pass: a marker is found when it occurs anywhere
+        in the body (text markers in any ASCII case, byte markers as they are). All markers
+        go into one RE2 set over Latin-1 text (each byte one character; a text marker's
+        letters as ``[aA]`` classes, which is what searching the ASCII-lower-cased body
+        means), matched in linear time whatever the body holds. The literal set's
+        automaton has no more states than the markers have characters."""
         text = sorted({m for m, refs in self._marker_refs.items() if not refs[0].entry.binary},
                       key=len, reverse=True)  # fmt: skip
         raw = sorted({m for m, refs in self._marker_refs.items() if refs[0].entry.binary},
@@ -467,10 +473,42 @@ class Matcher:
         # lower-cased marker -> the marker (markers equal but for case share one entry)
         self._text_markers: list[tuple[bytes, bytes]] = list({m.lower(): m for m in text}.items())
         self._raw_markers: list[bytes] = raw
+        self._marker_order: list[bytes] = []
+        self._marker_match: Any = None
+        if _re2 is None or not (self._text_markers or self._raw_markers):
+            return  # (without RE2: each marker searched on its own, as C substring search)
+        opts = _re2.Options()
+        opts.encoding = _re2.Options.Encoding.LATIN1
+        opts.case_sensitive = True
+        rset = _re2.Set.SearchSet(opts)
+        for low, m in self._text_markers:
+            rset.Add(_latin1_literal(low, fold=True))
+            self._marker_order.append(m)
+        for m in self._raw_markers:
+            rset.Add(_latin1_literal(m, fold=False))
+            self._marker_order.append(m)
+        rset.Compile()
+        self._marker_match = rset.Match
 
     def _body_refs(self, body: bytes) -> list[_Ref]:
         head = body[:BODY_SCAN_LIMIT]
         self._counter[0] += len(head)  # linear in the body, whatever it holds
+        match = self._marker_match
+        if match is None:
+            return self._body_refs_each(head)
+        hits = match(head)
+        if not hits:
+            return []
+        order = self._marker_order
+        marker_refs = self._marker_refs
+        if len(hits) == 1:
+            return list(marker_refs[order[hits[0]]])
+        refs: list[_Ref] = []
+        for m in sorted({order[i] for i in hits}):
+            refs.extend(marker_refs[m])
+        return refs
+
+    def _body_refs_each(self, head: bytes) -> list[_Ref]:
         found: set[bytes] = set()
         if self._text_markers:
             low = head.lower()
@@ -483,8 +521,7 @@ class Matcher:
 
     # -- result assembly
 
-    @staticmethod
-    def _assemble(items: Iterable[tuple[Any, ...]]) -> list[SigMatch]:
+    def _assemble(self, items: Iterable[tuple[Any, ...]]) -> list[SigMatch]:
         """Turn (observed field, observed value, refs[, subject]) into de-duplicated hits.
 
         match entries fire on their own; match_all entries fire only when every field of
@@ -492,6 +529,7 @@ class Matcher:
         """
         out: dict[tuple[str, str, str, int], SigMatch] = {}
         pending: dict[str, dict[str, tuple[str, str, _Ref, int]]] = {}
+        hit_cache = self._hit_cache
         for item in items:
             obs_field, obs_value, refs = item[0], item[1], item[2]
             subject = item[3] if len(item) > 3 else 0
@@ -501,8 +539,15 @@ class Matcher:
                         ref.entry.field, (obs_field, obs_value, ref, subject)
                     )
                     continue
-                key = (ref.sig.id, obs_field, obs_value, subject)
-                hit = _hit(ref.sig, ref.entry.confidence, obs_field, obs_value, subject, ref.entry)
+                ckey = (id(ref), obs_field, obs_value, subject)
+                hit = hit_cache.get(ckey)
+                if hit is None:
+                    entry = ref.entry
+                    hit = _hit(ref.sig, entry.confidence, obs_field, obs_value, subject, entry)
+                    if len(hit_cache) >= CACHE_LIMIT:
+                        hit_cache.clear()
+                    hit_cache[ckey] = hit
+                key = (hit.sig_id, obs_field, obs_value, subject)
                 prev = out.get(key)
                 if prev is None or hit.confidence > prev.confidence:
                     out[key] = hit
@@ -516,7 +561,9 @@ class Matcher:
                 key = (sig.id, obs_field, obs_value, subject)
                 if key not in out:
                     out[key] = _hit(sig, conf, obs_field, obs_value, subject, ref.entry)
-        return sorted(out.values(), key=lambda m: (-m.confidence, m.sig_id, m.field, m.value))
+        if len(out) < 2:
+            return list(out.values())
+        return sorted(out.values(), key=_hit_order)
 
     # -- public API
 
@@ -665,6 +712,28 @@ class Matcher:
         ``(field, value, subject)`` triples, taken together as one observation so that
         match_all signatures can fire. Each hit carries the subject of the value it matched.
         """
+        obs = tuple(observations)
+        if not obs:
+            return []
+        for _f, raw, _s in obs:
+            if isinstance(raw, bytes):  # payloads: seldom the same twice, and large
+                return self._match_observations(obs)
+        cache = self._obs_cache
+        try:
+            hit = cache.get(obs)
+        except TypeError:  # a value that cannot be a key (not from netscan.observations)
+            return self._match_observations(obs)
+        if hit is not None:
+            return list(hit)
+        result = self._match_observations(obs)
+        if result:  # (the many sets that hit nothing are answered from the lookups' caches)
+            if len(cache) >= CACHE_LIMIT:
+                cache.clear()
+            cache[obs] = result
+            return list(result)
+        return result
+
+    def _match_observations(self, observations: tuple[Observation, ...]) -> list[SigMatch]:
         items: list[tuple[str, str, Iterable[_Ref], int]] = []
         lookup = self._lookup
         for fname, raw, subject in observations:
@@ -682,6 +751,24 @@ class Matcher:
     def match_event(self, event: ev.Event) -> list[SigMatch]:
         """Signatures for one protocol event: its observations (``observations.observe``)."""
         return self.match_observations(observe(event))
+
+
+def _hit_order(m: SigMatch) -> tuple[float, str, str, str]:
+    return (-m.confidence, m.sig_id, m.field, m.value)
+
+
+def _latin1_literal(marker: bytes, fold: bool) -> bytes:
+    """An RE2 pattern (for Latin-1 text) that matches ``marker`` literally; with ``fold``,
+    each ASCII letter in either case (as ``bytes.lower`` folds: ASCII only)."""
+    out: list[str] = []
+    for b in marker:
+        if fold and 0x61 <= b <= 0x7A:
+            out.append(f"[{chr(b)}{chr(b - 0x20)}]")
+        elif fold and 0x41 <= b <= 0x5A:
+            out.append(f"[{chr(b + 0x20)}{chr(b)}]")
+        else:
+            out.append(f"\\x{{{b:02x}}}")
+    return "".join(out).encode("ascii")
 
 
 def _hit(

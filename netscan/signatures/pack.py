@@ -12,7 +12,9 @@ tags beyond the safe set are ever constructed.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import functools
 import hashlib
 import ipaddress
 import json
@@ -20,6 +22,7 @@ import os
 import re
 import stat
 import subprocess
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -27,12 +30,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import re2 as _re2  # type: ignore[import-not-found]  # linear-time regular expressions
-import yaml
 
 from netscan.inventory import model as _model
 
 if TYPE_CHECKING:
     import jsonschema
+    import yaml
 
 FORMAT_VERSION = 1
 CATEGORIES: tuple[str, ...] = ("device", "face-cloud", "vendor-cloud", "protocol", "role")
@@ -138,15 +141,7 @@ class _LineDict(dict[str, Any]):
     line: int = 0
 
 
-# libyaml's parser when PyYAML was built with it (same safe constructors, much faster)
-_SafeBase: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _LineLoader(_SafeBase):  # type: ignore[misc, valid-type]
-    """SafeLoader that records the start line of every mapping."""
-
-
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _LineDict:
+def _construct_mapping(loader: Any, node: yaml.MappingNode) -> _LineDict:
     loader.flatten_mapping(node)
     out = _LineDict()
     out.line = node.start_mark.line + 1
@@ -155,6 +150,8 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _LineDict
         try:
             hash(key)
         except TypeError as exc:
+            import yaml
+
             raise yaml.constructor.ConstructorError(
                 None, None, "unhashable mapping key", key_node.start_mark
             ) from exc
@@ -168,19 +165,38 @@ class _LineStr(str):
     line: int = 0
 
 
-def _construct_str(loader: _LineLoader, node: yaml.ScalarNode) -> _LineStr:
+def _construct_str(loader: Any, node: yaml.ScalarNode) -> _LineStr:
     out = _LineStr(loader.construct_scalar(node))
     out.line = node.start_mark.line + 1
     return out
 
 
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-_LineLoader.add_constructor("tag:yaml.org,2002:str", _construct_str)
+@functools.cache
+def _line_loader() -> type:
+    """SafeLoader that records the start line of every mapping (libyaml's parser when
+    PyYAML was built with it: same safe constructors, much faster). Made at first use:
+    a pack loaded from its compiled form needs no YAML at all."""
+    import yaml
+
+    base: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class _LineLoader(base):  # type: ignore[misc, valid-type]
+        pass
+
+    _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+    _LineLoader.add_constructor("tag:yaml.org,2002:str", _construct_str)
+    return _LineLoader
+
+
+def _yaml_load(text: str) -> Any:
+    import yaml
+
+    return yaml.load(text, Loader=_line_loader())  # noqa: S506 - SafeLoader subclass
 
 
 def _load_yaml(path: Path, budget: _Budget | None = None) -> Any:
     text = _read_text(path, budget if budget is not None else _Budget())
-    return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+    return _yaml_load(text)
 
 
 # --- reading pack files: regular files inside the pack, bounded --------------------------
@@ -698,6 +714,8 @@ def _pack_files(pack_dir: Path, errors: list[str]) -> Iterator[_RawFile]:
 
 
 def _read_meta(pack_dir: Path, errors: list[str], budget: _Budget) -> dict[str, Any]:
+    import yaml
+
     meta_path = pack_dir / "PACK.yaml"
     if not os.path.lexists(meta_path):
         errors.append(f"{meta_path}:1: PACK.yaml is missing")
@@ -862,6 +880,8 @@ def _plain(value: Any) -> Any:
 
 def _collect(pack_dir: Path) -> tuple[list[Signature], dict[str, Any], list[str]]:
     """Read, schema-check and semantically check every file of a pack."""
+    import yaml
+
     errors: list[str] = []
     if not pack_dir.is_dir():
         raise PackError(f"signature directory not found: {pack_dir}")
@@ -872,7 +892,7 @@ def _collect(pack_dir: Path) -> tuple[list[Signature], dict[str, Any], list[str]
     for rf in _pack_files(pack_dir, errors):
         try:
             text = _read_text(rf.path, budget)
-            data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+            data = _yaml_load(text)
         except FileRefused as exc:
             errors.append(str(exc))
             continue
@@ -1028,24 +1048,190 @@ def _root(path: str | os.PathLike[str]) -> Path:
 
 
 def load_pack(path: Path, origin: str = "explicit") -> Pack:
-    """Load and check a pack directory; raises PackError naming the first problems."""
+    """Load and check a pack directory; raises PackError naming the first problems.
+
+    A pack that loaded without a problem is kept compiled in the user's cache directory
+    (``_CompiledPack``): the next load of the very same files skips the YAML parse and
+    every check."""
     pack_dir = _root(path)
-    signatures, meta, errors = _collect(pack_dir)
-    if errors:
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise PackError(f"invalid signature pack: {errors[0]}{more}")
+    compiled = _CompiledPack(pack_dir, origin)
+    got = compiled.read()
+    if got is not None:
+        signatures, facts = got
+    else:
+        signatures, meta, errors = _collect(pack_dir)
+        if errors:
+            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+            raise PackError(f"invalid signature pack: {errors[0]}{more}")
+        facts = {
+            "name": str(meta.get("name", "")),
+            "format_version": int(meta.get("format_version", FORMAT_VERSION)),
+            "pack_version": str(meta.get("pack_version", "")),
+        }
+        compiled.write(signatures, facts)
     commit, date, dirty = _git_info(pack_dir)
     version = PackVersion(
         source_dir=pack_dir.resolve(),
         origin=origin,
-        name=str(meta.get("name", "")),
-        format_version=int(meta.get("format_version", FORMAT_VERSION)),
-        pack_version=str(meta.get("pack_version", "")),
+        name=facts["name"],
+        format_version=facts["format_version"],
+        pack_version=facts["pack_version"],
         git_commit=commit,
         git_date=date,
         git_dirty=dirty,
     )
     return Pack(signatures=signatures, version=version)
+
+
+# --- the compiled pack, cached ---------------------------------------------------------------
+
+COMPILED_VERSION = 1  # of the compiled form below; a change makes every cached pack stale
+_ENTRY_FIELDS = ("field", "mode", "value", "raw", "confidence", "note", "protocol",
+                 "image_field", "binary", "line")  # fmt: skip
+
+
+class _CompiledPack:
+    """A pack that loaded cleanly, kept as JSON in the user's cache directory
+    (``netscan.datacache``: a 0700 directory of the user's, files 0600 written through a
+    temporary name). It is tied to a digest of everything the load read (every pack file's
+    path and text, the schema, PACK.yaml), of this module's own source and of netscan's
+    version: any change and the pack is loaded (and checked) again from its files. A cache
+    file that does not read back, or does not hold what it should, is ignored the same
+    way. The installed packs (bundled, source checkout, the user's working copy) have a
+    file per directory (several installations side by side keep theirs); any other pack
+    (``--signatures``, ``$NETSCAN_SIGNATURES``, a path given) one file per origin, which
+    the next such pack replaces."""
+
+    def __init__(self, pack_dir: Path, origin: str) -> None:
+        self.pack_dir = pack_dir
+        if origin in ("bundled", "source", "user"):
+            where = hashlib.sha256(str(pack_dir).encode("utf-8", "surrogatepass")).hexdigest()
+            self.name = f"pack-{origin}-{where[:16]}.idx"
+        else:
+            self.name = f"pack-{origin if origin.isalnum() else 'other'}.idx"
+        self.digest: str | None = None  # of the files as ``read`` found them
+
+    def _digest(self) -> str | None:
+        """The digest of the pack's files as the load reads them, or None when reading
+        them shows a problem (the load then reports it)."""
+        errors: list[str] = []
+        budget = _Budget()
+        h = hashlib.sha256()
+        for part in (
+            f"netscan-compiled-pack {COMPILED_VERSION} {_netscan_version()}",
+            str(self.pack_dir),
+            _own_source(),
+        ):
+            h.update(part.encode("utf-8", "surrogatepass") + b"\0")
+        try:
+            paths = [self.pack_dir / "PACK.yaml", self.pack_dir / "schema.json"]
+            paths.extend(rf.path for rf in _pack_files(self.pack_dir, errors))
+            if errors:
+                return None
+            for path in paths:
+                data = _read_text(path, budget).encode("utf-8", "surrogatepass")
+                name = str(path).encode("utf-8", "surrogatepass")
+                h.update(b"%d:%s%d:%s" % (len(name), name, len(data), data))
+        except (OSError, PackError):
+            return None
+        return h.hexdigest()
+
+    def _file(self) -> Path | None:
+        from netscan import datacache
+
+        d = datacache.cache_dir()
+        return d / self.name if d is not None else None
+
+    def read(self) -> tuple[list[Signature], dict[str, Any]] | None:
+        from netscan import datacache
+
+        path = self._file()
+        if path is None:
+            return None
+        self.digest = self._digest()
+        if self.digest is None:
+            return None
+        sections = datacache._read(path, self._header(self.digest))
+        if sections is None or "pack" not in sections:
+            return None
+        try:
+            data = json.loads(bytes(sections["pack"]))
+            facts = {
+                "name": str(data["facts"]["name"]),
+                "format_version": int(data["facts"]["format_version"]),
+                "pack_version": str(data["facts"]["pack_version"]),
+            }
+            return [_sig_from_json(d) for d in data["signatures"]], facts
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+            return None
+
+    def write(self, signatures: list[Signature], facts: dict[str, Any]) -> None:
+        from netscan import datacache
+
+        path = self._file()
+        digest = self.digest
+        # kept only when the files read now are the ones the load read (none changed meanwhile)
+        if path is None or digest is None or digest != self._digest():
+            return
+        blob = json.dumps(
+            {"facts": facts, "signatures": [_sig_to_json(sig) for sig in signatures]},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ).encode("utf-8", "surrogatepass")
+        with contextlib.suppress(OSError, ValueError):
+            datacache._write(path, self._header(digest), {"pack": blob})
+
+    @staticmethod
+    def _header(digest: str) -> dict[str, Any]:
+        return {"kind": "pack", "version": COMPILED_VERSION, "byteorder": sys.byteorder,
+                "digest": digest}  # fmt: skip
+
+
+def _netscan_version() -> str:
+    from netscan import __version__
+
+    return __version__
+
+
+def _own_source() -> str:
+    """This module's source (what compiling a pack means), as a digest."""
+    try:
+        return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
+def _sig_to_json(sig: Signature) -> dict[str, Any]:
+    def entry(e: Entry) -> list[Any]:
+        return [getattr(e, k) for k in _ENTRY_FIELDS]
+
+    return {
+        "id": sig.id, "name": sig.name, "category": sig.category, "vendor": sig.vendor,
+        "jurisdiction": sig.jurisdiction, "role": sig.role, "confidence": sig.confidence,
+        "sources": list(sig.sources), "match": [entry(e) for e in sig.match],
+        "match_all": [entry(e) for e in sig.match_all], "examples": list(sig.examples),
+        "near_misses": list(sig.near_misses), "notes": sig.notes, "kb_ref": sig.kb_ref,
+        "file": sig.file, "line": sig.line, "parser": sig.parser, "library": sig.library,
+    }  # fmt: skip
+
+
+def _sig_from_json(d: dict[str, Any]) -> Signature:
+    def entries(items: list[list[Any]]) -> tuple[Entry, ...]:
+        out = []
+        for vals in items:
+            if len(vals) != len(_ENTRY_FIELDS):
+                raise ValueError("not an entry")
+            out.append(Entry(*vals))
+        return tuple(out)
+
+    return Signature(
+        id=d["id"], name=d["name"], category=d["category"], vendor=d["vendor"],
+        jurisdiction=d["jurisdiction"], role=d["role"], confidence=d["confidence"],
+        sources=tuple(d["sources"]), match=entries(d["match"]),
+        match_all=entries(d["match_all"]), examples=tuple(d["examples"]),
+        near_misses=tuple(d["near_misses"]), notes=d["notes"], kb_ref=d["kb_ref"],
+        file=d["file"], line=d["line"], parser=d["parser"], library=d["library"],
+    )  # fmt: skip
 
 
 def run_examples(pack: Pack) -> list[str]:

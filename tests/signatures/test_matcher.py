@@ -467,3 +467,38 @@ def test_body_markers_are_every_marker_in_the_body() -> None:
         got = mat._body_refs(body)
         want = [r for mk in sorted(expect) for r in mat._marker_refs[mk]]
         assert got == want, body
+
+
+def test_body_markers_the_same_with_and_without_re2(monkeypatch) -> None:
+    """The one-pass marker scan (an RE2 set over Latin-1 text) finds what searching each
+    marker on its own finds (the way without RE2): bodies built from the real pack's
+    markers in mixed case, cut, overlapping, with every byte value around them, and
+    non-ASCII letters whose case ``bytes.lower`` does not fold."""
+    import random
+
+    from netscan.analyze import load_signatures
+    from netscan.signatures.pack import load_active_pack
+
+    fast, _pack = load_signatures(None)
+    monkeypatch.setattr(matcher_mod, "_re2", None)
+    slow = Matcher(load_active_pack())
+    assert fast._marker_match is not None and slow._marker_match is None
+    markers = list(fast._marker_refs)
+    rnd = random.Random(11)
+    noise = [b"\xc0", b"\xe0", b"\xff", b"\x00", b"\n", b"A", b"z", b"[", b"`", b"{", b"@"]
+    for _ in range(2000):
+        parts = []
+        for _ in range(rnd.randrange(0, 8)):
+            mk = rnd.choice(markers)
+            a, b = sorted(rnd.randrange(len(mk) + 1) for _ in range(2))
+            piece = mk if rnd.random() < 0.5 else mk[a:b]
+            piece = bytes(c ^ 0x20 if chr(c).isalpha() and rnd.random() < 0.4 else c
+                          for c in piece)  # fmt: skip
+            parts.append(piece)
+            parts.extend(rnd.choice(noise) for _ in range(rnd.randrange(0, 3)))
+        body = b"".join(parts)
+        got = fast._body_refs(body)
+        assert got == slow._body_refs(body), body
+    # beyond the scanned head nothing counts, with or without RE2
+    tail = b"x" * matcher_mod.BODY_SCAN_LIMIT + markers[0]
+    assert fast._body_refs(tail) == slow._body_refs(tail) == []

@@ -428,3 +428,63 @@ def test_relative_xdg_data_home_is_ignored(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", "relative/path")
     monkeypatch.setenv("HOME", str(tmp_path))
     assert pack_mod.user_pack_dir() == Path(tmp_path) / ".local/share/netscan/signatures"
+
+
+# --- the compiled pack in the cache directory --------------------------------------------
+
+
+def test_compiled_pack_is_cached_checked_and_rebuilt(tmp_path, monkeypatch):
+    """A clean load is kept compiled (0600 in a 0700 directory) and the next load of the same
+    files is the same pack without parsing them; a changed file, or a cache file that does
+    not read back, and the pack is loaded from its files again."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("NETSCAN_CACHE_DIR", str(cache))
+    files = {"device/a.yaml": "signatures:\n" + sig_yaml("device.cam", "dns_name: [a.example]")}
+    pack = make_pack(tmp_path, files)
+    first = load_pack(pack)
+    cached = cache / "pack-explicit.idx"
+    assert cached.stat().st_mode & 0o777 == 0o600 and cache.stat().st_mode & 0o777 == 0o700
+
+    real_collect = pack_mod._collect
+    calls: list[Path] = []
+
+    def counting(path):
+        calls.append(path)
+        return real_collect(path)
+
+    monkeypatch.setattr(pack_mod, "_collect", counting)
+    again = load_pack(pack)
+    assert calls == [] and again.signatures == first.signatures
+    assert again.version == first.version
+
+    # a changed pack file: loaded (and checked) from the files
+    files["device/a.yaml"] = files["device/a.yaml"].replace("a.example", "b.example")
+    make_pack(tmp_path, files)
+    changed = load_pack(pack)
+    assert len(calls) == 1 and changed.signatures[0].match[0].value == "b.example"
+    assert load_pack(pack).signatures == changed.signatures and len(calls) == 1
+
+    # an invalid pack is never cached, and says what is wrong every time
+    (pack / "device" / "a.yaml").write_text("signatures: [oops", encoding="utf-8")
+    for _ in range(2):
+        with pytest.raises(PackError, match="invalid YAML"):
+            load_pack(pack)
+    make_pack(tmp_path, files)
+    assert load_pack(pack).signatures == changed.signatures
+
+    # a cache file that does not read back whole (or holds garbage): the slow path
+    for damage in (cached.read_bytes()[:-40], cached.read_bytes().replace(b'"id"', b'"xx"')):
+        cached.write_bytes(damage)
+        before = len(calls)
+        assert load_pack(pack).signatures == changed.signatures and len(calls) == before + 1
+    assert load_pack(pack).signatures == changed.signatures and len(calls) == before + 1
+
+
+def test_compiled_bundled_pack_equals_the_parsed_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("NETSCAN_CACHE_DIR", str(tmp_path / "cache"))
+    parsed = load_pack(BUNDLED)
+    compiled = load_pack(BUNDLED)
+    assert (tmp_path / "cache" / "pack-explicit.idx").is_file()
+    assert compiled.signatures == parsed.signatures and compiled.version == parsed.version
+    for a, b in zip(compiled.signatures, parsed.signatures, strict=True):
+        assert a.to_dict() == b.to_dict()
