@@ -28,7 +28,7 @@ from netscan.dissectors.registry import UDP_PARSERS, Datagrams
 from netscan.engine.protocol import InputInfo
 from netscan.engine.sink import Sink, arp_event
 from netscan.events import Ctx
-from netscan.flow import BurstList, Flow
+from netscan.flow import NO_APP, BurstList, Flow
 from netscan.inventory.enrich import DEFAULT_PREMISES, LOCAL_SCOPE
 from netscan.limits import resolve as resolve_limits
 from netscan.sources.pcapfile import CaptureError
@@ -185,6 +185,7 @@ class CoreEngine:
         self._stopped: list[int] = []
         self._pending: list[tuple[int, int, float, int, bytes, int]] = []
         self._finished = False
+        self._parser_apps: list[str | None] | None = None  # application of each parser id
 
     # -- inputs ------------------------------------------------------------------------
 
@@ -271,6 +272,10 @@ class CoreEngine:
 
     def _seal_all(self, seal: Callable[[Flow], None]) -> None:
         flows = self.flows
+        # the core sums the flows per conversation, when the sink can take them so
+        groups = getattr(self.sink, "seal_groups", None)
+        if groups is not None and groups(self.core.conv_rows, flows, self._apps_of):
+            return
         rows = getattr(self.sink, "seal_rows", None)  # a piece at a time, when it can
         start = 0
         while True:
@@ -286,6 +291,26 @@ class CoreEngine:
             if len(part) < COUNTERS_CHUNK:
                 break
             start = part[-1][1] + 1
+
+    def _apps_of(self, ids: tuple[int, ...], wlan: bool) -> frozenset[str]:
+        """The applications (``Flow.app``) of flows with these parser ids attached (the
+        core's ``conv_rows``): the names their attach ops give them."""
+        if wlan:
+            out = WLAN_APP
+        else:
+            out = NO_APP
+        if not ids:
+            return out
+        names = self._parser_apps
+        if names is None:
+            names = self._parser_apps = [
+                name if core else self.app_name(name) for name, core in self.core.parser_names()
+            ]
+        for i in ids:
+            name = names[i]
+            if name is not None:
+                out = _with_app(out, name)
+        return out
 
     def finish(self) -> None:
         """End of input: parsers flushed and closed, counters final, warnings made."""
