@@ -186,6 +186,7 @@ class CoreEngine:
         self._pending: list[tuple[int, int, float, int, bytes, int]] = []
         self._finished = False
         self._parser_apps: list[str | None] | None = None  # application of each parser id
+        self._apps_memo: dict[tuple[tuple[int, ...], bool], frozenset[str]] = {}
 
     # -- inputs ------------------------------------------------------------------------
 
@@ -295,12 +296,13 @@ class CoreEngine:
     def _apps_of(self, ids: tuple[int, ...], wlan: bool) -> frozenset[str]:
         """The applications (``Flow.app``) of flows with these parser ids attached (the
         core's ``conv_rows``): the names their attach ops give them."""
-        if wlan:
-            out = WLAN_APP
-        else:
-            out = NO_APP
+        out = WLAN_APP if wlan else NO_APP
         if not ids:
             return out
+        key = (ids, wlan)
+        hit = self._apps_memo.get(key)
+        if hit is not None:
+            return hit
         names = self._parser_apps
         if names is None:
             names = self._parser_apps = [
@@ -310,6 +312,8 @@ class CoreEngine:
             name = names[i]
             if name is not None:
                 out = _with_app(out, name)
+        if len(self._apps_memo) < 4096:
+            self._apps_memo[key] = out
         return out
 
     def finish(self) -> None:

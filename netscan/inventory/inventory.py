@@ -79,6 +79,24 @@ def _clone(c: Conversation) -> Conversation:
     return replace(c, frames=list(c.frames), protocols=set(c.protocols), bursts=BurstList(c.bursts))
 
 
+def _add_bursts(conv: Conversation, raw: bytes, counts: list[int]) -> int:
+    """Adds the upload bursts of a run of flows (packed, ``counts`` of them each, in flow
+    order) to a conversation as ``_add_flow`` does, one flow at a time: each flow's all
+    while the conversation holds fewer than its bound. Returns how many were added."""
+    cb = conv.bursts
+    total = len(raw) >> 5
+    if len(cb) + total - counts[-1] < MAX_CONV_BURSTS:
+        cb.extend(BurstList.from_bytes(raw))  # type: ignore[attr-defined]
+        return total
+    added = pos = 0
+    for c in counts:
+        if len(cb) < MAX_CONV_BURSTS:
+            cb.extend(BurstList.from_bytes(raw[pos << 5 : (pos + c) << 5]))  # type: ignore[attr-defined]
+            added += c
+        pos += c
+    return added
+
+
 def _hit_what(m: Any) -> str:
     """The evidence line of a signature hit; a content marker names its carrying protocol
     and the part that holds the image (the pack's ``protocol`` and ``image_field``)."""
@@ -896,41 +914,41 @@ class Inventory:
             (wlan, _dev_mac, _dev_ip, peer_ip, _proto, port, peer_mac, device_is_client,
              _dev_prem, peer_prem, first_ts, first_file, first_frame, last_ts, bytes_up,
              bytes_down, pkts_up, pkts_down, n, ids, frames, raw, counts) = r  # fmt: skip
+            app = apps_of(ids, wlan)
             conv = retired.get(key)
-            if conv is None:
+            if conv is None:  # made with its totals (as ``_conversation_of``, ``_add_flow``)
+                total = 0 if raw is None else len(raw) >> 5
+                whole = total and total - counts[-1] < MAX_CONV_BURSTS
                 conv = retired[key] = Conversation(
                     device=key[0], peer_ip=peer_ip, transport=key[2], port=port,
-                    peer_mac=peer_mac, first_ts=first_ts, first_frame=(first_file, first_frame),
-                    device_is_client=device_is_client,
+                    peer_mac=peer_mac, bytes_up=bytes_up, bytes_down=bytes_down,
+                    packets_up=pkts_up, packets_down=pkts_down, first_ts=first_ts,
+                    last_ts=last_ts if last_ts > 0.0 else 0.0,
+                    first_frame=(first_file, first_frame), frames=frames,
+                    protocols=set(app), flows=n, device_is_client=device_is_client,
+                    bursts=from_bytes(raw) if whole else BurstList(),
                 )  # fmt: skip
                 if peer_prem:
                     if peer_mac and not int(peer_mac[:2], 16) & 1:
                         conv.peer_device = peer_mac
                     elif peer_mac is None:
                         conv.peer_device = ip_dev.get(peer_ip, f"ip:{peer_ip}")
+                if whole:
+                    held += total
+                elif total:
+                    held += _add_bursts(conv, raw, counts)
+                continue
             conv.bytes_up += bytes_up
             conv.bytes_down += bytes_down
             conv.packets_up += pkts_up
             conv.packets_down += pkts_down
-            if raw is not None:  # each flow's bursts while the conversation has room
-                cb = conv.bursts
-                total = len(raw) >> 5
-                if len(cb) + total - counts[-1] < MAX_CONV_BURSTS:
-                    cb.extend(from_bytes(raw))  # type: ignore[attr-defined]
-                    held += total
-                else:
-                    pos = 0
-                    for c in counts:
-                        if len(cb) < MAX_CONV_BURSTS:
-                            cb.extend(from_bytes(raw[pos << 5 : (pos + c) << 5]))  # type: ignore[attr-defined]
-                            held += c
-                        pos += c
+            if raw is not None:
+                held += _add_bursts(conv, raw, counts)
             if first_ts < conv.first_ts or not conv.flows:
                 conv.first_ts = first_ts
                 conv.first_frame = (first_file, first_frame)
             if last_ts > conv.last_ts:
                 conv.last_ts = last_ts
-            app = apps_of(ids, wlan)
             if app:
                 conv.protocols |= app
             conv.flows += n

@@ -165,3 +165,23 @@ def test_bursts_beyond_the_held_room_fold_one_flow_at_a_time(
     assert used and [len(c[18]) for c in fast[0]] == [10, 10, 10, 10]
     assert all(isinstance(b, list) for c in fast[0] for b in c[18])
     assert BurstList(fast[0][0][18])[0][2] == 42.0  # the first flow's one 42-byte packet
+
+
+def test_a_conversations_bursts_bound_counts_per_flow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A conversation takes each flow's bursts while it holds fewer than its bound."""
+    cam = bytes.fromhex("4419b62e7c51")
+    gw = bytes.fromhex("50c7bf3a9101")
+    packets = []
+    for i in range(40):
+        peer = bytes([203, 0, 113, 1 + i % 4])
+        packets.append(_udp(cam, gw, bytes([192, 168, 1, 64]), peer, 40000 + i, 9999, b"x" * i))
+    pcap = tmp_path / "bursts.pcap"
+    pcap.write_bytes(_pcap(packets))
+    monkeypatch.setattr(inventory_mod, "MAX_CONV_BURSTS", 5)
+    for max_flows in (None, 30):  # all live at the end; ten retired before it
+        fast, used, _, _ = _run(pcap, 30, False, True, max_flows=max_flows)
+        slow, _, _, _ = _run(pcap, 30, False, False, max_flows=max_flows)
+        assert used and fast == slow
+        assert [len(c[18]) for c in fast[0]] == [5, 5, 5, 5]
