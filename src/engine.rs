@@ -172,6 +172,9 @@ pub enum Op {
         /// 1 local scope, 2 off-site), so that Python need not parse the addresses
         a_scope: u8,
         b_scope: u8,
+        /// a parser attached to the flow by the packet that opened it (`Attach` folded
+        /// in: the op that would have come next), `NO_APP` for none
+        attach: u8,
     },
     Arp {
         file: u32,
@@ -687,6 +690,7 @@ impl Engine {
             bursts: track,
             a_scope,
             b_scope,
+            attach: NO_APP,
         });
         hit
     }
@@ -789,6 +793,7 @@ impl Engine {
                         bursts: false,
                         a_scope: 1,
                         b_scope: 1,
+                        attach: NO_APP,
                     });
                     hit
                 }
@@ -941,7 +946,7 @@ impl Engine {
                     flow.parse = Parse::Active(name);
                     flow.app = name;
                     flow.stream = Stream::for_tcp(p).map(Box::new);
-                    self.ops.push(Op::Attach { fid, name });
+                    push_attach(&mut self.ops, fid, name);
                 }
                 None => {
                     flow.parse = Parse::Off;
@@ -1047,7 +1052,7 @@ impl Engine {
                     if name == QUIC {
                         flow.stream = Stream::for_udp(UdpParser::Quic).map(Box::new);
                     }
-                    self.ops.push(Op::Attach { fid, name });
+                    push_attach(&mut self.ops, fid, name);
                 }
                 None => {
                     flow.parse = Parse::Off;
@@ -1213,7 +1218,7 @@ impl Engine {
             Parse::Undecided => {
                 flow.parse = Parse::Active(ICMPV6);
                 flow.app = ICMPV6;
-                self.ops.push(Op::Attach { fid, name: ICMPV6 });
+                push_attach(&mut self.ops, fid, ICMPV6);
             }
             Parse::Active(_) => {}
         }
@@ -1486,6 +1491,22 @@ impl Engine {
     }
 }
 
+/// A parser attached to flow `fid`: folded into the flow's `NewFlow` op when that is the
+/// last op (the packet that opened the flow chose the parser: most datagram flows), else
+/// an `Attach` op of its own.
+fn push_attach(ops: &mut Vec<Op>, fid: u64, name: u8) {
+    if let Some(Op::NewFlow {
+        fid: last, attach, ..
+    }) = ops.last_mut()
+    {
+        if *last == fid && *attach == NO_APP {
+            *attach = name;
+            return;
+        }
+    }
+    ops.push(Op::Attach { fid, name });
+}
+
 /// A DNS (not mDNS/LLMNR) response: its facts are the names and addresses it gives.
 fn resolver_answer(ev: &Event) -> bool {
     matches!(ev, Event::Dns(e) if e.proto == "dns" && e.is_response)
@@ -1574,6 +1595,38 @@ mod tests {
             prefix: 16,
         });
         Engine::new(cfg)
+    }
+
+    /// (flow id, parser id) of every parser attached, folded into the new flow's op or not.
+    fn attached(e: &Engine) -> Vec<(u64, u8)> {
+        e.ops
+            .iter()
+            .filter_map(|o| match o {
+                Op::NewFlow { fid, attach, .. } if *attach != NO_APP => Some((*fid, *attach)),
+                Op::Attach { fid, name } => Some((*fid, *name)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_parser_chosen_by_the_first_packet_comes_with_the_new_flow() {
+        let mut e = engine(10);
+        let p = udp(1, 40000, 37020, b"probe");
+        e.packet(0, 1, 0.0, 1, &p, p.len() as u32);
+        let p = udp(1, 40001, 9999, b"x");
+        e.packet(0, 2, 0.0, 1, &p, p.len() as u32);
+        assert!(!e.ops.iter().any(|o| matches!(o, Op::Attach { .. })));
+        assert_eq!(attached(&e), vec![(0, PY_BASE)]);
+        // the same flow id after another op: an attach op of its own
+        let mut ops = vec![Op::Close {
+            fid: 3,
+            from_a: true,
+            frame: 1,
+            ts: 0.0,
+        }];
+        push_attach(&mut ops, 3, TLS);
+        assert!(matches!(ops[1], Op::Attach { fid: 3, name: TLS }));
     }
 
     /// (first frame, ports) of the flows an engine announced, and its MAC sightings.
@@ -1863,10 +1916,7 @@ mod tests {
             .count();
         assert_eq!(payloads, 1);
         assert_eq!(e.datagrams_repeated, 2);
-        assert!(e
-            .ops
-            .iter()
-            .any(|o| matches!(o, Op::Attach { name, .. } if *name == PY_BASE)));
+        assert!(attached(&e).iter().any(|&(_, name)| name == PY_BASE));
     }
 
     #[test]
@@ -1951,12 +2001,8 @@ mod tests {
             let p = icmp6(msg);
             e.packet(0, i as u64 + 1, 0.0, 1, &p, p.len() as u32);
         }
-        let attached = e
-            .ops
-            .iter()
-            .filter(|o| matches!(o, Op::Attach { name: ICMPV6, .. }))
-            .count();
-        assert_eq!(attached, 1);
+        let icmp = attached(&e).iter().filter(|a| a.1 == ICMPV6).count();
+        assert_eq!(icmp, 1);
         let payloads: Vec<&Vec<u8>> = e
             .ops
             .iter()
@@ -2139,10 +2185,7 @@ mod tests {
         // the end of the capture closes the stream (nothing in progress)
         e.finish();
         assert!(!e.ops.iter().any(|o| matches!(o, Op::Payload { .. })));
-        assert!(e
-            .ops
-            .iter()
-            .any(|o| matches!(o, Op::Attach { name: HTTP, .. })));
+        assert!(attached(&e).iter().any(|a| a.1 == HTTP));
         let evs = events_of(&e);
         let kinds: Vec<&str> = evs.iter().map(|e| e.kind()).collect();
         assert_eq!(

@@ -22,6 +22,7 @@ use crate::engine::{
     PY_BASE,
 };
 use crate::events::new_ctx;
+use crate::flow::NO_APP;
 
 pub const OP_L2: u8 = 0;
 pub const OP_FLOW: u8 = 1;
@@ -265,6 +266,8 @@ pub fn ip_text(ip: &[u8]) -> String {
 pub struct StrCache {
     ips: rustc_hash::FxHashMap<([u8; 16], bool), Py<PyString>>,
     macs: rustc_hash::FxHashMap<[u8; 6], Py<PyString>>,
+    /// the parser names by id, made once
+    names: Vec<Option<Py<PyString>>>,
 }
 
 const MAX_IP_STRS: usize = 131_072;
@@ -283,6 +286,20 @@ impl StrCache {
         }
         self.ips.insert((*raw, v6), s.clone().unbind());
         s
+    }
+
+    /// The name of parser `id` ("" for an unknown id).
+    fn name<'py>(&mut self, py: Python<'py>, names: &[String], id: u8) -> Bound<'py, PyString> {
+        let i = id as usize;
+        if self.names.len() <= i {
+            self.names.resize_with(i + 1, || None);
+        }
+        self.names[i]
+            .get_or_insert_with(|| {
+                PyString::new(py, names.get(i).map(String::as_str).unwrap_or("")).unbind()
+            })
+            .bind(py)
+            .clone()
     }
 
     /// The text of a 4- or 16-byte address (`Flow.a_ip`), "" for none (802.11 pairs).
@@ -366,9 +383,18 @@ fn ops_list<'py>(
                 bursts,
                 a_scope,
                 b_scope,
-            } => tup!(py; OP_FLOW, fid, file, proto, wlan, strs.ip_of(py, &a),
+                attach,
+            } => {
+                // the parser attached by the flow's first packet, as `OP_ATTACH` names it
+                let (name, core) = if attach == NO_APP {
+                    (py.None().into_bound(py), false)
+                } else {
+                    (strs.name(py, names, attach).into_any(), in_core(attach))
+                };
+                tup!(py; OP_FLOW, fid, file, proto, wlan, strs.ip_of(py, &a),
                 strs.ip_of(py, &b), a_port, b_port, strs.mac(py, &a_mac),
-                strs.mac(py, &b_mac), ts, frame, bursts, a_scope, b_scope),
+                strs.mac(py, &b_mac), ts, frame, bursts, a_scope, b_scope, name, core)
+            }
             Op::Arp {
                 file,
                 frame,

@@ -419,22 +419,27 @@ class CoreEngine:
                     self._stopped.append(fid)
             elif kind == OP_FLOW:
                 (_, fid, file, proto, wlan, a, b, a_port, b_port, a_mac, b_mac, ts,
-                 frame, bursts, a_scope, b_scope) = op  # fmt: skip
-                # (addresses and MACs come as the core's shared strings; "" for none)
+                 frame, bursts, a_scope, b_scope, attach, in_core) = op  # fmt: skip
+                # (addresses and MACs come as the core's shared strings; "" for none); the
+                # first frames come with the counters, the frame that opened the flow now
                 if wlan:
-                    flow = Flow(file, 0, "", "", 0, 0, a_mac, b_mac, ts)
+                    flow = Flow(file, 0, "", "", 0, 0, a_mac, b_mac, ts, -1, -1, None,
+                                NO_FRAMES, frame)  # type: ignore[arg-type]  # fmt: skip
                     flow.app = WLAN_APP
                 else:
-                    flow = Flow(file, proto, a, b, a_port, b_port, a_mac, b_mac, ts)
-                    # the core decided the premises scope (and whether uploads are watched)
-                    flow.a_scope = a_scope
-                    flow.b_scope = b_scope
-                    if bursts:
-                        flow.bursts = NO_BURSTS  # the core keeps them until the counters
-                flow.first_frames = NO_FRAMES  # type: ignore[assignment]  # from the counters
-                flow.last_frame = frame  # the sink may want the frame that opened the flow
+                    # the core decided the premises scope (and whether uploads are watched:
+                    # it keeps the bursts until the counters)
+                    flow = Flow(file, proto, a, b, a_port, b_port, a_mac, b_mac, ts, a_scope,
+                                b_scope, NO_BURSTS if bursts else None, NO_FRAMES,  # type: ignore[arg-type]
+                                frame)  # fmt: skip
                 flows[fid] = flow
                 on_flow(flow)
+                if attach is not None:  # the parser the first packet chose (as OP_ATTACH)
+                    if in_core:
+                        app = apps.get((flow.app, attach))
+                        flow.app = app if app is not None else _with_app(flow.app, attach)
+                    else:
+                        self._attach(flow, attach)
             elif kind == OP_L2:
                 sink.on_frame_l2(op[1], op[2], op[3], op[4], op[5])
             elif kind == OP_ATTACH:
