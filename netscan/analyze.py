@@ -500,6 +500,16 @@ class SinkLog:
         # the engine's end-of-input fold, a piece of final counters at a time (only when
         # nothing is recorded: a recorded seal goes through ``seal_flow``)
         self.seal_rows = self._seal_rows
+        self.seal_groups = self._seal_groups
+
+    def _seal_groups(
+        self,
+        rows_of: Callable[[bool], list[tuple[Any, ...]]],
+        flows: dict[int, Flow],
+        apps_of: Callable[[tuple[int, ...], bool], frozenset[str]],
+    ) -> bool:
+        # as ``seal_flow``: the bursts of a flow from an off-site sender do not count
+        return self.inventory.seal_groups(rows_of, flows, apps_of, offsite_sender_bursts=False)
 
     def _seal_rows(self, rows: list[tuple[Any, ...]], flows: dict[int, Flow]) -> None:
         # as ``seal_flow``: the bursts of a flow from an off-site sender do not count

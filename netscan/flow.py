@@ -181,6 +181,11 @@ class Flow:
         a_mac: str | None,
         b_mac: str | None,
         ts: float,
+        a_scope: int = -1,
+        b_scope: int = -1,
+        bursts: Sequence[list[float]] | None = None,
+        first_frames: list[int] | None = None,
+        last_frame: int = 0,
     ) -> None:
         self.file = file
         self.proto = proto
@@ -198,19 +203,19 @@ class Flow:
         self.payload_ba = 0
         self.first_ts = ts
         self.last_ts = ts
-        self.first_frames: list[int] = []
-        self.last_frame = 0
+        self.first_frames: list[int] = [] if first_frames is None else first_frames
+        self.last_frame = last_frame
         self.app: frozenset[str] = NO_APP  # application protocols recognised on this flow
         self.parser: Any = None  # stream parser while it still wants bytes
         self.tcp: Any = None  # TCP reassembly state while a parser is attached
         # [start, end, bytes, packets] a→b; an engine that keeps them itself sets an empty
         # tuple until it hands them over
-        self.bursts: Sequence[list[float]] | None = None
+        self.bursts: Sequence[list[float]] | None = bursts
         self.burst_cur: list[float] | None = None
         # the premises policy's scope of each side's address (0 premises, 1 local scope,
         # 2 off-site) when the engine knows it (the Rust core), else -1 (the sink decides)
-        self.a_scope = -1
-        self.b_scope = -1
+        self.a_scope = a_scope
+        self.b_scope = b_scope
 
     @property
     def transport(self) -> str:

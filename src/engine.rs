@@ -32,7 +32,7 @@ use crate::decode::net::FragKey;
 use crate::decode::{decode_link, network, Link, Net, ETH_ARP, WLAN_PROTECTED};
 use crate::dissect::registry::{self, Stream, TcpParser, UdpParser};
 use crate::events::Event;
-use crate::flow::{sender_is_client, FlowTable, Key, NewFlow, Parse};
+use crate::flow::{sender_is_client, FlowTable, Key, NewFlow, Parse, NO_APP};
 use crate::reassembly::{Budget, Reassembly};
 
 pub const MAX_SEEN_DATAGRAMS: usize = 200_000;
@@ -172,6 +172,9 @@ pub enum Op {
         /// 1 local scope, 2 off-site), so that Python need not parse the addresses
         a_scope: u8,
         b_scope: u8,
+        /// a parser attached to the flow by the packet that opened it (`Attach` folded
+        /// in: the op that would have come next), `NO_APP` for none
+        attach: u8,
     },
     Arp {
         file: u32,
@@ -227,6 +230,74 @@ pub struct Counters {
     pub last_frame: u64,
     pub first_frames: Vec<u64>,
     pub bursts: Option<Vec<[f64; 4]>>,
+}
+
+/// An address of up to 16 bytes, as a compact hash key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+struct Addr {
+    raw: [u8; 16],
+    len: u8,
+}
+
+impl Addr {
+    fn of(ip: &[u8]) -> Addr {
+        let mut raw = [0u8; 16];
+        let n = ip.len().min(16);
+        raw[..n].copy_from_slice(&ip[..n]);
+        Addr { raw, len: n as u8 }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.raw[..self.len as usize]
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct ConvKey {
+    wlan: bool,
+    dev_mac: Option<Mac>,
+    dev_ip: Addr,
+    peer_ip: Addr,
+    proto: u8,
+    port: u16,
+}
+
+/// Frame numbers a conversation keeps (`Conversation.frames`).
+pub const CONV_FRAMES: usize = 10;
+
+/// Live flows summed per conversation at the end of input (`Engine::conv_rows`). The
+/// facts of the group's first flow: the device's address (`dev_ip`, side A's or side
+/// B's; empty for 802.11 pairs), the peer's MAC, whether the device is the client (side
+/// A), whether the device's and the peer's addresses are on the premises. The sums and
+/// extremes over all its flows: counters from the device's point of view (up: device to
+/// peer), the earliest first packet (the first flow to have it: its file and first
+/// frame), the latest packet, the parser ids attached (in order of first attachment), the
+/// first `CONV_FRAMES` (file, frame) numbers in flow order, and the upload bursts of the
+/// flows whose side A is the device, in flow order, with each such flow's count.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConvRow {
+    pub wlan: bool,
+    pub dev_mac: Option<Mac>,
+    pub dev_ip: Vec<u8>,
+    pub peer_ip: Vec<u8>,
+    pub proto: u8,
+    pub port: u16,
+    pub peer_mac: Option<Mac>,
+    pub device_is_client: bool,
+    pub dev_prem: bool,
+    pub peer_prem: bool,
+    pub first_ts: f64,
+    pub first_frame: (u32, u64),
+    pub last_ts: f64,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    pub pkts_up: u64,
+    pub pkts_down: u64,
+    pub flows: u64,
+    pub apps: Vec<u8>,
+    pub frames: Vec<(u32, u64)>,
+    pub bursts: Vec<[f64; 4]>,
+    pub burst_counts: Vec<u32>,
 }
 
 /// An address range of the premises policy.
@@ -619,6 +690,7 @@ impl Engine {
             bursts: track,
             a_scope,
             b_scope,
+            attach: NO_APP,
         });
         hit
     }
@@ -721,6 +793,7 @@ impl Engine {
                         bursts: false,
                         a_scope: 1,
                         b_scope: 1,
+                        attach: NO_APP,
                     });
                     hit
                 }
@@ -871,8 +944,9 @@ impl Engine {
                 Some(p) => {
                     let name = tcp_id(p);
                     flow.parse = Parse::Active(name);
+                    flow.app = name;
                     flow.stream = Stream::for_tcp(p).map(Box::new);
-                    self.ops.push(Op::Attach { fid, name });
+                    push_attach(&mut self.ops, fid, name);
                 }
                 None => {
                     flow.parse = Parse::Off;
@@ -974,10 +1048,11 @@ impl Engine {
             match choice {
                 Some(name) => {
                     flow.parse = Parse::Active(name);
+                    flow.app = name;
                     if name == QUIC {
                         flow.stream = Stream::for_udp(UdpParser::Quic).map(Box::new);
                     }
-                    self.ops.push(Op::Attach { fid, name });
+                    push_attach(&mut self.ops, fid, name);
                 }
                 None => {
                     flow.parse = Parse::Off;
@@ -1142,7 +1217,8 @@ impl Engine {
             Parse::Off => return,
             Parse::Undecided => {
                 flow.parse = Parse::Active(ICMPV6);
-                self.ops.push(Op::Attach { fid, name: ICMPV6 });
+                flow.app = ICMPV6;
+                push_attach(&mut self.ops, fid, ICMPV6);
             }
             Parse::Active(_) => {}
         }
@@ -1278,6 +1354,134 @@ impl Engine {
         out
     }
 
+    /// The live flows' final counters summed per conversation as the inventory keys them
+    /// (`Inventory._conversation_of`): the device side (its MAC, or its address when it
+    /// has none), the peer address, the protocol and the server port; 802.11 station
+    /// pairs by side A's MAC. The device side is side A unless side A is not on the
+    /// premises and side B is. One row per group, in order of each group's first flow
+    /// (by flow id, the order the inventory would make the conversations in); within a
+    /// group the flows count in flow id order. Upload bursts are those of flows whose
+    /// side A is the device, but not of flows whose side A is off-site when
+    /// `offsite_sender_bursts` is false. The flows stay in the table.
+    pub fn conv_rows(&self, offsite_sender_bursts: bool) -> Vec<ConvRow> {
+        let mut index: FxHashMap<ConvKey, usize> = FxHashMap::default();
+        let mut rows: Vec<ConvRow> = Vec::new();
+        for slot in self.table.live_slots() {
+            let f = self.table.get(slot);
+            let (key, dev_is_a, peer_mac, dev_prem, peer_prem, a_offsite) = if f.wlan {
+                let key = ConvKey {
+                    wlan: true,
+                    dev_mac: f.a_mac,
+                    dev_ip: Addr::default(),
+                    peer_ip: Addr::default(),
+                    proto: 0,
+                    port: 0,
+                };
+                (key, true, f.b_mac, false, false, false)
+            } else {
+                let (a, b) = (f.a_addr(), f.b_addr());
+                let (sa, sb) = (self.scope(a), self.scope(b));
+                let dev_is_a = sa == 0 || sb != 0;
+                let (dev_mac, dev_ip, peer_ip, peer_mac) = if dev_is_a {
+                    (f.a_mac, a, b, f.b_mac)
+                } else {
+                    (f.b_mac, b, a, f.a_mac)
+                };
+                let key = ConvKey {
+                    wlan: false,
+                    dev_mac,
+                    // a device known by its MAC is one conversation whatever its address
+                    dev_ip: if dev_mac.is_some() {
+                        Addr::default()
+                    } else {
+                        Addr::of(dev_ip)
+                    },
+                    peer_ip: Addr::of(peer_ip),
+                    proto: f.proto,
+                    port: f.b_port,
+                };
+                let dev_prem = if dev_is_a { sa == 0 } else { true };
+                (
+                    key,
+                    dev_is_a,
+                    peer_mac,
+                    dev_prem,
+                    dev_is_a && sb == 0,
+                    sa == 2,
+                )
+            };
+            let i = *index.entry(key).or_insert_with(|| {
+                rows.push(ConvRow {
+                    wlan: key.wlan,
+                    dev_mac: key.dev_mac,
+                    dev_ip: if f.wlan {
+                        Vec::new()
+                    } else if dev_is_a {
+                        f.a_addr().to_vec()
+                    } else {
+                        f.b_addr().to_vec()
+                    },
+                    peer_ip: key.peer_ip.bytes().to_vec(),
+                    proto: key.proto,
+                    port: key.port,
+                    peer_mac,
+                    device_is_client: dev_is_a,
+                    dev_prem,
+                    peer_prem,
+                    first_ts: f.first_ts,
+                    first_frame: (f.file, f.first_frame()),
+                    last_ts: f.last_ts,
+                    bytes_up: 0,
+                    bytes_down: 0,
+                    pkts_up: 0,
+                    pkts_down: 0,
+                    flows: 0,
+                    apps: Vec::new(),
+                    frames: Vec::new(),
+                    bursts: Vec::new(),
+                    burst_counts: Vec::new(),
+                });
+                rows.len() - 1
+            });
+            let r = &mut rows[i];
+            if dev_is_a {
+                r.bytes_up += f.bytes_ab;
+                r.bytes_down += f.bytes_ba;
+                r.pkts_up += f.pkts_ab;
+                r.pkts_down += f.pkts_ba;
+                if let Some(b) = f.bursts.as_ref() {
+                    if !b.list.is_empty() && (offsite_sender_bursts || !a_offsite) {
+                        r.bursts.extend_from_slice(&b.list);
+                        r.burst_counts.push(b.list.len() as u32);
+                    }
+                }
+            } else {
+                r.bytes_up += f.bytes_ba;
+                r.bytes_down += f.bytes_ab;
+                r.pkts_up += f.pkts_ba;
+                r.pkts_down += f.pkts_ab;
+            }
+            if f.first_ts < r.first_ts {
+                r.first_ts = f.first_ts;
+                r.first_frame = (f.file, f.first_frame());
+            }
+            if f.last_ts > r.last_ts {
+                r.last_ts = f.last_ts;
+            }
+            if f.app != NO_APP && !r.apps.contains(&f.app) {
+                r.apps.push(f.app);
+            }
+            r.flows += 1;
+            for &fr in &f.first_frames[..f.n_first as usize] {
+                if r.frames.len() >= CONV_FRAMES {
+                    break;
+                }
+                r.frames.push((f.file, fr));
+            }
+        }
+        rows
+    }
+
     /// Drops the lookup tables once the input is done (the flows' facts went out).
     pub fn release(&mut self) {
         self.table.clear();
@@ -1285,6 +1489,22 @@ impl Engine {
         self.seen_datagrams = Default::default();
         self.seen_facts = Default::default();
     }
+}
+
+/// A parser attached to flow `fid`: folded into the flow's `NewFlow` op when that is the
+/// last op (the packet that opened the flow chose the parser: most datagram flows), else
+/// an `Attach` op of its own.
+fn push_attach(ops: &mut Vec<Op>, fid: u64, name: u8) {
+    if let Some(Op::NewFlow {
+        fid: last, attach, ..
+    }) = ops.last_mut()
+    {
+        if *last == fid && *attach == NO_APP {
+            *attach = name;
+            return;
+        }
+    }
+    ops.push(Op::Attach { fid, name });
 }
 
 /// A DNS (not mDNS/LLMNR) response: its facts are the names and addresses it gives.
@@ -1375,6 +1595,38 @@ mod tests {
             prefix: 16,
         });
         Engine::new(cfg)
+    }
+
+    /// (flow id, parser id) of every parser attached, folded into the new flow's op or not.
+    fn attached(e: &Engine) -> Vec<(u64, u8)> {
+        e.ops
+            .iter()
+            .filter_map(|o| match o {
+                Op::NewFlow { fid, attach, .. } if *attach != NO_APP => Some((*fid, *attach)),
+                Op::Attach { fid, name } => Some((*fid, *name)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_parser_chosen_by_the_first_packet_comes_with_the_new_flow() {
+        let mut e = engine(10);
+        let p = udp(1, 40000, 37020, b"probe");
+        e.packet(0, 1, 0.0, 1, &p, p.len() as u32);
+        let p = udp(1, 40001, 9999, b"x");
+        e.packet(0, 2, 0.0, 1, &p, p.len() as u32);
+        assert!(!e.ops.iter().any(|o| matches!(o, Op::Attach { .. })));
+        assert_eq!(attached(&e), vec![(0, PY_BASE)]);
+        // the same flow id after another op: an attach op of its own
+        let mut ops = vec![Op::Close {
+            fid: 3,
+            from_a: true,
+            frame: 1,
+            ts: 0.0,
+        }];
+        push_attach(&mut ops, 3, TLS);
+        assert!(matches!(ops[1], Op::Attach { fid: 3, name: TLS }));
     }
 
     /// (first frame, ports) of the flows an engine announced, and its MAC sightings.
@@ -1505,6 +1757,117 @@ mod tests {
     }
 
     #[test]
+    fn conv_rows_sum_flows_per_conversation_in_order_of_first_flow() {
+        let mut e = engine(100);
+        let mut frame = 0u64;
+        let mut send = |e: &mut Engine, p: &[u8], ts: f64| {
+            frame += 1;
+            e.packet(0, frame, ts, 1, p, p.len() as u32);
+        };
+        // device 1 to 8.8.8.8:9999 in two flows (one with a reply), device 2 in one
+        send(&mut e, &udp(1, 40000, 9999, b"aaaa"), 5.0);
+        send(&mut e, &udp(2, 40000, 9999, b"b"), 6.0);
+        send(&mut e, &udp(1, 40001, 9999, b"cc"), 4.0);
+        let mut reply = udp(1, 9999, 40000, b"zzz");
+        reply[26..30].copy_from_slice(&[8, 8, 8, 8]);
+        reply[30..34].copy_from_slice(&[192, 168, 1, 1]);
+        reply[6..12].copy_from_slice(&[0, 1, 2, 3, 4, 5]);
+        reply[0..6].copy_from_slice(&[0x10, 0x11, 0x12, 0x13, 0x14, 1]);
+        send(&mut e, &reply, 7.0);
+        // an off-site client of device 3's server port 9999: the device is side B
+        let mut inbound = udp(3, 40002, 9999, b"dd");
+        inbound[26..30].copy_from_slice(&[8, 8, 4, 4]);
+        inbound[30..34].copy_from_slice(&[192, 168, 1, 3]);
+        send(&mut e, &inbound, 8.0);
+        // between two off-site addresses: the device side is side A, its bursts optional
+        let mut away = udp(4, 40003, 9999, b"e");
+        away[26..30].copy_from_slice(&[2, 2, 2, 2]);
+        send(&mut e, &away, 9.0);
+        // device 1 again, a third flow to the same conversation
+        send(&mut e, &udp(1, 40004, 9999, b"f"), 10.0);
+
+        let rows = e.conv_rows(true);
+        type Summary = (Vec<u8>, Vec<u8>, u16, bool, u64);
+        let summary: Vec<Summary> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.dev_ip.clone(),
+                    r.peer_ip.clone(),
+                    r.port,
+                    r.device_is_client,
+                    r.flows,
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (vec![192, 168, 1, 1], vec![8, 8, 8, 8], 9999, true, 3),
+                (vec![192, 168, 1, 2], vec![8, 8, 8, 8], 9999, true, 1),
+                (vec![192, 168, 1, 3], vec![8, 8, 4, 4], 9999, false, 1),
+                (vec![2, 2, 2, 2], vec![8, 8, 8, 8], 9999, true, 1),
+            ]
+        );
+        let one = &rows[0];
+        assert_eq!(one.dev_mac, Some([0x10, 0x11, 0x12, 0x13, 0x14, 1]));
+        assert_eq!(one.peer_mac, Some([0, 1, 2, 3, 4, 5]));
+        // wire lengths: 42 + payload; the reply counts down
+        assert_eq!((one.bytes_up, one.pkts_up), (46 + 44 + 43, 3));
+        assert_eq!((one.bytes_down, one.pkts_down), (45, 1));
+        // the earliest first packet is the second flow's (frame 3), the latest the reply's
+        assert_eq!(
+            (one.first_ts, one.first_frame, one.last_ts),
+            (4.0, (0, 3), 10.0)
+        );
+        assert_eq!(one.frames, vec![(0, 1), (0, 4), (0, 3), (0, 7)]);
+        assert_eq!(one.burst_counts, vec![1, 1, 1]);
+        assert_eq!(one.bursts[0], [5.0, 5.0, 46.0, 1.0]);
+        assert!(!one.dev_prem || one.dev_mac.is_some());
+        // the device as the server: up is what it sent (nothing), down what it got
+        let three = &rows[2];
+        assert_eq!(
+            (three.bytes_up, three.bytes_down, three.pkts_down),
+            (0, 44, 1)
+        );
+        assert!(three.burst_counts.is_empty() && three.dev_prem && !three.peer_prem);
+        assert_eq!(rows[3].burst_counts, vec![1]);
+        // without the off-site sender's bursts
+        let rows = e.conv_rows(false);
+        assert!(rows[3].burst_counts.is_empty() && rows[3].bursts.is_empty());
+        assert_eq!(rows[0].burst_counts, vec![1, 1, 1]);
+        // the flows stay in the table: their counters are still there
+        assert_eq!(e.take_counters(true, usize::MAX, 0).len(), 6);
+    }
+
+    #[test]
+    fn conv_rows_name_the_parsers_attached_and_key_macless_devices_by_address() {
+        let mut e = engine(100);
+        // the Python parser's port (37020) and a plain one, from the same device
+        let p = udp(1, 40000, 37020, b"probe");
+        e.packet(0, 1, 1.0, 1, &p, p.len() as u32);
+        let p = udp(1, 40001, 37020, b"probe");
+        e.packet(0, 2, 2.0, 1, &p, p.len() as u32);
+        let p = udp(1, 40002, 9999, b"x");
+        e.packet(0, 3, 3.0, 1, &p, p.len() as u32);
+        // raw IP (no MACs): the device is keyed by its address
+        let raw = &udp(5, 40003, 9999, b"y")[14..];
+        e.packet(0, 4, 4.0, 101, raw, raw.len() as u32);
+        let raw = &udp(6, 40003, 9999, b"y")[14..];
+        e.packet(0, 5, 5.0, 101, raw, raw.len() as u32);
+        let rows = e.conv_rows(true);
+        assert_eq!(rows.len(), 4);
+        assert_eq!((rows[0].apps.clone(), rows[0].flows), (vec![PY_BASE], 2));
+        assert!(rows[1].apps.is_empty());
+        assert_eq!(
+            (rows[2].dev_mac, rows[2].dev_ip.clone()),
+            (None, vec![192, 168, 1, 5])
+        );
+        assert!(rows[2].dev_prem && rows[3].dev_prem);
+        assert_eq!(rows[3].dev_ip, vec![192, 168, 1, 6]);
+    }
+
+    #[test]
     fn changed_counters_come_in_pieces() {
         let mut e = engine(100);
         for src in 1u8..=5 {
@@ -1553,10 +1916,7 @@ mod tests {
             .count();
         assert_eq!(payloads, 1);
         assert_eq!(e.datagrams_repeated, 2);
-        assert!(e
-            .ops
-            .iter()
-            .any(|o| matches!(o, Op::Attach { name, .. } if *name == PY_BASE)));
+        assert!(attached(&e).iter().any(|&(_, name)| name == PY_BASE));
     }
 
     #[test]
@@ -1641,12 +2001,8 @@ mod tests {
             let p = icmp6(msg);
             e.packet(0, i as u64 + 1, 0.0, 1, &p, p.len() as u32);
         }
-        let attached = e
-            .ops
-            .iter()
-            .filter(|o| matches!(o, Op::Attach { name: ICMPV6, .. }))
-            .count();
-        assert_eq!(attached, 1);
+        let icmp = attached(&e).iter().filter(|a| a.1 == ICMPV6).count();
+        assert_eq!(icmp, 1);
         let payloads: Vec<&Vec<u8>> = e
             .ops
             .iter()
@@ -1829,10 +2185,7 @@ mod tests {
         // the end of the capture closes the stream (nothing in progress)
         e.finish();
         assert!(!e.ops.iter().any(|o| matches!(o, Op::Payload { .. })));
-        assert!(e
-            .ops
-            .iter()
-            .any(|o| matches!(o, Op::Attach { name: HTTP, .. })));
+        assert!(attached(&e).iter().any(|a| a.1 == HTTP));
         let evs = events_of(&e);
         let kinds: Vec<&str> = evs.iter().map(|e| e.kind()).collect();
         assert_eq!(

@@ -14,6 +14,8 @@ pub const FIRST_FRAMES: usize = 5;
 pub const BURST_GAP: f64 = 1.0;
 pub const MAX_BURSTS: usize = 2000;
 const NIL: u32 = u32::MAX;
+/// `Flow::app` of a flow no parser was attached to
+pub const NO_APP: u8 = u8::MAX;
 
 /// Ports that mark the server side of a flow whose first packet gives no other hint.
 const WELL_KNOWN: [u16; 41] = [
@@ -155,6 +157,9 @@ pub struct Flow {
     pub n_first: u8,
     pub last_frame: u64,
     pub parse: Parse,
+    /// the parser id attached to the flow (its application), `NO_APP` for none: `parse`
+    /// turns `Off` when the parser stops, the application stays
+    pub app: u8,
     pub dirty: bool,
     pub tcp: Option<Box<Reassembly>>,
     pub bursts: Option<Box<Bursts>>,
@@ -181,6 +186,16 @@ impl Flow {
             self.key.dst()
         } else {
             self.key.src()
+        }
+    }
+
+    /// The frame the flow's first packet came in (`Flow.first_frames[0]`, or the frame
+    /// that opened it when none was counted).
+    pub fn first_frame(&self) -> u64 {
+        if self.n_first > 0 {
+            self.first_frames[0]
+        } else {
+            self.last_frame
         }
     }
 
@@ -325,6 +340,7 @@ impl FlowTable {
             n_first: 0,
             last_frame: n.frame,
             parse: Parse::Undecided,
+            app: NO_APP,
             dirty: true,
             tcp: None,
             bursts: n.track_bursts.then(Box::default),

@@ -18,9 +18,11 @@ use pyo3::IntoPyObjectExt;
 use crate::capture::{CaptureReader, DEFAULT_GZIP_CAP, DEFAULT_GZIP_RATIO};
 use crate::dissect::registry;
 use crate::engine::{
-    builtin_names, in_core, Config, Counters, Engine, EvCtx, Net6, Op, PROBE_PARSER, PY_BASE,
+    builtin_names, in_core, Config, ConvRow, Counters, Engine, EvCtx, Net6, Op, PROBE_PARSER,
+    PY_BASE,
 };
 use crate::events::new_ctx;
+use crate::flow::NO_APP;
 
 pub const OP_L2: u8 = 0;
 pub const OP_FLOW: u8 = 1;
@@ -155,20 +157,50 @@ fn counters_tuple<'py>(py: Python<'py>, c: &Counters) -> PyResult<Bound<'py, PyT
     // bursts as packed native-endian doubles, four a burst (`BurstList.from_bytes`): one
     // bytes object instead of a list and four floats per burst
     let bursts = match &c.bursts {
-        Some(list) => {
-            let mut raw = Vec::with_capacity(list.len() * 32);
-            for b in list {
-                for x in b {
-                    raw.extend_from_slice(&x.to_ne_bytes());
-                }
-            }
-            PyBytes::new(py, &raw).into_bound_py_any(py)?
-        }
+        Some(list) => packed_bursts(py, list)?,
         None => py.None().into_bound(py),
     };
     Ok(
         tup!(py; OP_FINAL, c.fid, c.bytes_ab, c.bytes_ba, c.pkts_ab, c.pkts_ba, c.payload_ab,
         c.payload_ba, c.last_ts, c.last_frame, c.first_frames.clone(), bursts),
+    )
+}
+
+fn packed_bursts<'py>(py: Python<'py>, list: &[[f64; 4]]) -> PyResult<Bound<'py, PyAny>> {
+    let mut raw = Vec::with_capacity(list.len() * 32);
+    for b in list {
+        for x in b {
+            raw.extend_from_slice(&x.to_ne_bytes());
+        }
+    }
+    PyBytes::new(py, &raw).into_bound_py_any(py)
+}
+
+/// A conversation row (`Core.conv_rows`) as a Python tuple.
+fn conv_row_tuple<'py>(
+    py: Python<'py>,
+    r: &ConvRow,
+    strs: &mut StrCache,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let (bursts, counts) = if r.burst_counts.is_empty() {
+        (py.None().into_bound(py), py.None().into_bound(py))
+    } else {
+        (
+            packed_bursts(py, &r.bursts)?,
+            r.burst_counts.clone().into_bound_py_any(py)?,
+        )
+    };
+    let frames = PyList::empty(py);
+    for &(file, frame) in &r.frames {
+        frames.append(tup!(py; file, frame))?;
+    }
+    let apps = PyTuple::new(py, &r.apps)?;
+    Ok(
+        tup!(py; r.wlan, strs.mac(py, &r.dev_mac), strs.ip_of(py, &r.dev_ip),
+        strs.ip_of(py, &r.peer_ip), r.proto, r.port, strs.mac(py, &r.peer_mac),
+        r.device_is_client, r.dev_prem, r.peer_prem, r.first_ts, r.first_frame.0,
+        r.first_frame.1, r.last_ts, r.bytes_up, r.bytes_down, r.pkts_up, r.pkts_down, r.flows,
+        apps, frames, bursts, counts),
     )
 }
 
@@ -234,6 +266,8 @@ pub fn ip_text(ip: &[u8]) -> String {
 pub struct StrCache {
     ips: rustc_hash::FxHashMap<([u8; 16], bool), Py<PyString>>,
     macs: rustc_hash::FxHashMap<[u8; 6], Py<PyString>>,
+    /// the parser names by id, made once
+    names: Vec<Option<Py<PyString>>>,
 }
 
 const MAX_IP_STRS: usize = 131_072;
@@ -252,6 +286,20 @@ impl StrCache {
         }
         self.ips.insert((*raw, v6), s.clone().unbind());
         s
+    }
+
+    /// The name of parser `id` ("" for an unknown id).
+    fn name<'py>(&mut self, py: Python<'py>, names: &[String], id: u8) -> Bound<'py, PyString> {
+        let i = id as usize;
+        if self.names.len() <= i {
+            self.names.resize_with(i + 1, || None);
+        }
+        self.names[i]
+            .get_or_insert_with(|| {
+                PyString::new(py, names.get(i).map(String::as_str).unwrap_or("")).unbind()
+            })
+            .bind(py)
+            .clone()
     }
 
     /// The text of a 4- or 16-byte address (`Flow.a_ip`), "" for none (802.11 pairs).
@@ -335,9 +383,18 @@ fn ops_list<'py>(
                 bursts,
                 a_scope,
                 b_scope,
-            } => tup!(py; OP_FLOW, fid, file, proto, wlan, strs.ip_of(py, &a),
+                attach,
+            } => {
+                // the parser attached by the flow's first packet, as `OP_ATTACH` names it
+                let (name, core) = if attach == NO_APP {
+                    (py.None().into_bound(py), false)
+                } else {
+                    (strs.name(py, names, attach).into_any(), in_core(attach))
+                };
+                tup!(py; OP_FLOW, fid, file, proto, wlan, strs.ip_of(py, &a),
                 strs.ip_of(py, &b), a_port, b_port, strs.mac(py, &a_mac),
-                strs.mac(py, &b_mac), ts, frame, bursts, a_scope, b_scope),
+                strs.mac(py, &b_mac), ts, frame, bursts, a_scope, b_scope, name, core)
+            }
             Op::Arp {
                 file,
                 frame,
@@ -590,6 +647,40 @@ impl Core {
             list.append(counters_tuple(py, c)?)?;
         }
         Ok(list)
+    }
+
+    /// Every live flow's final counters summed per conversation (`Engine::conv_rows`), in
+    /// order of each conversation's first flow, as `(wlan, dev_mac, dev_ip, peer_ip, proto,
+    /// port, peer_mac, device_is_client, dev_prem, peer_prem, first_ts, first_file,
+    /// first_frame, last_ts, bytes_up, bytes_down, pkts_up, pkts_down, flows, parser_ids,
+    /// frames, bursts, burst_counts)` tuples (addresses and MACs as the flows' strings,
+    /// None for no MAC; frames: (file, frame) pairs; bursts: packed doubles, four a burst,
+    /// with the count of each flow that has some, both None without). The flows stay.
+    #[pyo3(signature = (offsite_sender_bursts=true))]
+    fn conv_rows<'py>(
+        &self,
+        py: Python<'py>,
+        offsite_sender_bursts: bool,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let mut g = self.lock()?;
+        let inner = &mut *g;
+        let rows = inner.engine.conv_rows(offsite_sender_bursts);
+        let list = PyList::empty(py);
+        for r in &rows {
+            list.append(conv_row_tuple(py, r, &mut inner.strs)?)?;
+        }
+        Ok(list)
+    }
+
+    /// The parser names by id (`conv_rows`' parser ids; the names of the attach ops), each
+    /// with whether the core runs it itself.
+    fn parser_names(&self) -> PyResult<Vec<(String, bool)>> {
+        let g = self.lock()?;
+        Ok(g.names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i <= u8::MAX as usize && in_core(i as u8)))
+            .collect())
     }
 
     /// Engine-wide facts: packets, bytes, unsupported link types, evicted flows, caught

@@ -28,7 +28,7 @@ from netscan.dissectors.registry import UDP_PARSERS, Datagrams
 from netscan.engine.protocol import InputInfo
 from netscan.engine.sink import Sink, arp_event
 from netscan.events import Ctx
-from netscan.flow import BurstList, Flow
+from netscan.flow import NO_APP, BurstList, Flow
 from netscan.inventory.enrich import DEFAULT_PREMISES, LOCAL_SCOPE
 from netscan.limits import resolve as resolve_limits
 from netscan.sources.pcapfile import CaptureError
@@ -185,6 +185,8 @@ class CoreEngine:
         self._stopped: list[int] = []
         self._pending: list[tuple[int, int, float, int, bytes, int]] = []
         self._finished = False
+        self._parser_apps: list[str | None] | None = None  # application of each parser id
+        self._apps_memo: dict[tuple[tuple[int, ...], bool], frozenset[str]] = {}
 
     # -- inputs ------------------------------------------------------------------------
 
@@ -271,6 +273,10 @@ class CoreEngine:
 
     def _seal_all(self, seal: Callable[[Flow], None]) -> None:
         flows = self.flows
+        # the core sums the flows per conversation, when the sink can take them so
+        groups = getattr(self.sink, "seal_groups", None)
+        if groups is not None and groups(self.core.conv_rows, flows, self._apps_of):
+            return
         rows = getattr(self.sink, "seal_rows", None)  # a piece at a time, when it can
         start = 0
         while True:
@@ -286,6 +292,29 @@ class CoreEngine:
             if len(part) < COUNTERS_CHUNK:
                 break
             start = part[-1][1] + 1
+
+    def _apps_of(self, ids: tuple[int, ...], wlan: bool) -> frozenset[str]:
+        """The applications (``Flow.app``) of flows with these parser ids attached (the
+        core's ``conv_rows``): the names their attach ops give them."""
+        out = WLAN_APP if wlan else NO_APP
+        if not ids:
+            return out
+        key = (ids, wlan)
+        hit = self._apps_memo.get(key)
+        if hit is not None:
+            return hit
+        names = self._parser_apps
+        if names is None:
+            names = self._parser_apps = [
+                name if core else self.app_name(name) for name, core in self.core.parser_names()
+            ]
+        for i in ids:
+            name = names[i]
+            if name is not None:
+                out = _with_app(out, name)
+        if len(self._apps_memo) < 4096:
+            self._apps_memo[key] = out
+        return out
 
     def finish(self) -> None:
         """End of input: parsers flushed and closed, counters final, warnings made."""
@@ -390,22 +419,27 @@ class CoreEngine:
                     self._stopped.append(fid)
             elif kind == OP_FLOW:
                 (_, fid, file, proto, wlan, a, b, a_port, b_port, a_mac, b_mac, ts,
-                 frame, bursts, a_scope, b_scope) = op  # fmt: skip
-                # (addresses and MACs come as the core's shared strings; "" for none)
+                 frame, bursts, a_scope, b_scope, attach, in_core) = op  # fmt: skip
+                # (addresses and MACs come as the core's shared strings; "" for none); the
+                # first frames come with the counters, the frame that opened the flow now
                 if wlan:
-                    flow = Flow(file, 0, "", "", 0, 0, a_mac, b_mac, ts)
+                    flow = Flow(file, 0, "", "", 0, 0, a_mac, b_mac, ts, -1, -1, None,
+                                NO_FRAMES, frame)  # type: ignore[arg-type]  # fmt: skip
                     flow.app = WLAN_APP
                 else:
-                    flow = Flow(file, proto, a, b, a_port, b_port, a_mac, b_mac, ts)
-                    # the core decided the premises scope (and whether uploads are watched)
-                    flow.a_scope = a_scope
-                    flow.b_scope = b_scope
-                    if bursts:
-                        flow.bursts = NO_BURSTS  # the core keeps them until the counters
-                flow.first_frames = NO_FRAMES  # type: ignore[assignment]  # from the counters
-                flow.last_frame = frame  # the sink may want the frame that opened the flow
+                    # the core decided the premises scope (and whether uploads are watched:
+                    # it keeps the bursts until the counters)
+                    flow = Flow(file, proto, a, b, a_port, b_port, a_mac, b_mac, ts, a_scope,
+                                b_scope, NO_BURSTS if bursts else None, NO_FRAMES,  # type: ignore[arg-type]
+                                frame)  # fmt: skip
                 flows[fid] = flow
                 on_flow(flow)
+                if attach is not None:  # the parser the first packet chose (as OP_ATTACH)
+                    if in_core:
+                        app = apps.get((flow.app, attach))
+                        flow.app = app if app is not None else _with_app(flow.app, attach)
+                    else:
+                        self._attach(flow, attach)
             elif kind == OP_L2:
                 sink.on_frame_l2(op[1], op[2], op[3], op[4], op[5])
             elif kind == OP_ATTACH:

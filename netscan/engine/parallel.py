@@ -139,7 +139,12 @@ class _Recorder:
         if kind == OP_FLOW:
             self.fid = op[1]
             self.created[op[1]] = self.cur
-            self._raw(op)
+            if op[16] is None:
+                self._raw(op)
+            else:  # the parser ran here: the parent is told the flow, then the attachment
+                self._raw((*op[:16], None, False))
+                self.seq += 1
+                self.items.append((self.key, self.seq, _ATTACH, (self.gfid(op[1]), op[16])))
         elif kind == OP_ATTACH:
             self.seq += 1
             self.items.append((self.key, self.seq, _ATTACH, (self.gfid(op[1]), op[2])))

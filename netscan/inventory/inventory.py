@@ -11,6 +11,7 @@ engine retires (``on_flow_end``) are folded into their conversation at once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -76,6 +77,24 @@ MAX_HELD_BURSTS = 500_000
 def _clone(c: Conversation) -> Conversation:
     """A copy of a held conversation that live flows can be added to."""
     return replace(c, frames=list(c.frames), protocols=set(c.protocols), bursts=BurstList(c.bursts))
+
+
+def _add_bursts(conv: Conversation, raw: bytes, counts: list[int]) -> int:
+    """Adds the upload bursts of a run of flows (packed, ``counts`` of them each, in flow
+    order) to a conversation as ``_add_flow`` does, one flow at a time: each flow's all
+    while the conversation holds fewer than its bound. Returns how many were added."""
+    cb = conv.bursts
+    total = len(raw) >> 5
+    if len(cb) + total - counts[-1] < MAX_CONV_BURSTS:
+        cb.extend(BurstList.from_bytes(raw))  # type: ignore[attr-defined]
+        return total
+    added = pos = 0
+    for c in counts:
+        if len(cb) < MAX_CONV_BURSTS:
+            cb.extend(BurstList.from_bytes(raw[pos << 5 : (pos + c) << 5]))  # type: ignore[attr-defined]
+            added += c
+        pos += c
+    return added
 
 
 def _hit_what(m: Any) -> str:
@@ -882,6 +901,112 @@ class Inventory:
                 add(conv, flow, up_is_ab)
             if conv.flows == 1 and len(retired) > limit:
                 self._fold()
+
+    def seal_groups(
+        self,
+        rows_of: Callable[[bool], list[tuple[Any, ...]]],
+        flows: dict[int, Flow],
+        apps_of: Callable[[tuple[int, ...], bool], frozenset[str]],
+        offsite_sender_bursts: bool = True,
+    ) -> bool:
+        """``seal_flow`` for every live flow at once, from the engine's sums per conversation
+        (``rows_of(offsite_sender_bursts)``: the core's ``conv_rows``; ``apps_of``: the
+        applications of a row's parser ids), when that folds them in exactly as one flow
+        at a time in order of appearance would: no fold on the way (the conversations stay
+        within their limit), the upload bursts' room for all held conversations enough for
+        every one, no two rows of one conversation (devices without a MAC known by a MAC
+        elsewhere). Then every flow in ``flows`` is taken out and True returned; otherwise
+        nothing has changed and False is returned."""
+        live = self._live
+        if len(live) != len(flows):
+            return False
+        rows = rows_of(offsite_sender_bursts)
+        retired = self._retired
+        ip_dev = self._ip_to_device
+        plan: list[tuple[ConvKey, tuple[Any, ...]]] = []
+        seen: set[ConvKey] = set()
+        n_flows = n_new = n_bursts = 0
+        for r in rows:
+            n_flows += r[18]
+            if r[21] is not None:
+                n_bursts += len(r[21]) >> 5
+            dev_mac = r[1]
+            if r[0]:  # encrypted 802.11: station pairs
+                if dev_mac is None or int(dev_mac[:2], 16) & 1:
+                    continue
+                key: ConvKey = (dev_mac, "", "wlan", 0)
+            else:
+                if dev_mac is not None:
+                    if int(dev_mac[:2], 16) & 1:
+                        continue
+                    dkey = dev_mac
+                elif r[8]:
+                    dkey = ip_dev.get(r[2]) or f"ip:{r[2]}"
+                else:
+                    continue
+                key = (dkey, r[3], PROTO_NAMES.get(r[4]) or str(r[4]), r[5])
+            if key in seen:
+                return False
+            seen.add(key)
+            if key not in retired:
+                n_new += 1
+            plan.append((key, r))
+        if (
+            n_flows != len(flows)
+            or len(retired) + n_new > self.limits.conversations
+            or self._bursts_held + n_bursts > MAX_HELD_BURSTS
+        ):
+            return False
+        from_bytes = BurstList.from_bytes
+        held = 0
+        for key, r in plan:
+            (wlan, _dev_mac, _dev_ip, peer_ip, _proto, port, peer_mac, device_is_client,
+             _dev_prem, peer_prem, first_ts, first_file, first_frame, last_ts, bytes_up,
+             bytes_down, pkts_up, pkts_down, n, ids, frames, raw, counts) = r  # fmt: skip
+            app = apps_of(ids, wlan)
+            conv = retired.get(key)
+            if conv is None:  # made with its totals (as ``_conversation_of``, ``_add_flow``)
+                total = 0 if raw is None else len(raw) >> 5
+                whole = total and total - counts[-1] < MAX_CONV_BURSTS
+                conv = retired[key] = Conversation(
+                    device=key[0], peer_ip=peer_ip, transport=key[2], port=port,
+                    peer_mac=peer_mac, bytes_up=bytes_up, bytes_down=bytes_down,
+                    packets_up=pkts_up, packets_down=pkts_down, first_ts=first_ts,
+                    last_ts=last_ts if last_ts > 0.0 else 0.0,
+                    first_frame=(first_file, first_frame), frames=frames,
+                    protocols=set(app), flows=n, device_is_client=device_is_client,
+                    bursts=from_bytes(raw) if whole else BurstList(),
+                )  # fmt: skip
+                if peer_prem:
+                    if peer_mac and not int(peer_mac[:2], 16) & 1:
+                        conv.peer_device = peer_mac
+                    elif peer_mac is None:
+                        conv.peer_device = ip_dev.get(peer_ip, f"ip:{peer_ip}")
+                if whole:
+                    held += total
+                elif total:
+                    held += _add_bursts(conv, raw, counts)
+                continue
+            conv.bytes_up += bytes_up
+            conv.bytes_down += bytes_down
+            conv.packets_up += pkts_up
+            conv.packets_down += pkts_down
+            if raw is not None:
+                held += _add_bursts(conv, raw, counts)
+            if first_ts < conv.first_ts or not conv.flows:
+                conv.first_ts = first_ts
+                conv.first_frame = (first_file, first_frame)
+            if last_ts > conv.last_ts:
+                conv.last_ts = last_ts
+            if app:
+                conv.protocols |= app
+            conv.flows += n
+            if len(conv.frames) < 10:
+                conv.frames.extend(frames[: 10 - len(conv.frames)])
+        self._bursts_held += held
+        flows.clear()
+        live.clear()
+        return True
 
     def seal(self) -> None:
         """The input is done: when the conversations outgrow their limit, fold the remaining
