@@ -232,8 +232,8 @@ pub fn ip_text(ip: &[u8]) -> String {
 /// carry them (bounded: a full address table starts afresh).
 #[derive(Default)]
 pub struct StrCache {
-    ips: rustc_hash::FxHashMap<([u8; 16], bool), Py<PyString>>,
-    macs: rustc_hash::FxHashMap<[u8; 6], Py<PyString>>,
+    ips: crate::flow::KeyedMap<([u8; 16], bool), Py<PyString>>,
+    macs: crate::flow::KeyedMap<[u8; 6], Py<PyString>>,
 }
 
 const MAX_IP_STRS: usize = 131_072;
