@@ -26,13 +26,14 @@ use std::collections::BTreeSet;
 use std::hash::{Hash, Hasher};
 
 use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
+use std::hash::BuildHasher;
 
 use crate::decode::link::Mac;
 use crate::decode::net::FragKey;
 use crate::decode::{decode_link, network, Link, Net, ETH_ARP, WLAN_PROTECTED};
 use crate::dissect::registry::{self, Stream, TcpParser, UdpParser};
 use crate::events::Event;
-use crate::flow::{sender_is_client, FlowTable, Key, NewFlow, Parse, NO_APP};
+use crate::flow::{sender_is_client, FlowTable, Key, KeyedMap, NewFlow, Parse, NO_APP};
 use crate::reassembly::{Budget, Reassembly};
 
 pub const MAX_SEEN_DATAGRAMS: usize = 200_000;
@@ -387,7 +388,9 @@ pub struct Engine {
     /// faults of the core's dissectors, by the name of the matching Python parser class
     pub dissector_errors: FxHashMap<&'static str, u64>,
     budget: Budget,
-    frag_map: FxHashMap<FragKey, (u32, u64, bool)>,
+    frag_map: KeyedMap<FragKey, (u32, u64, bool)>,
+    /// the hash of repeat identities (keyed: crafted content cannot pass for another's)
+    ident: foldhash::quality::RandomState,
     seen_datagrams: FxHashSet<u64>,
     seen_facts: FxHashSet<u64>,
     /// the latest repeat of each fact in this batch, in order of first repeat
@@ -396,7 +399,7 @@ pub struct Engine {
     repeat_fids: FxHashSet<u64>,
     repeats_since: f64,
     python_port_list: Vec<u16>,
-    l2_index: FxHashMap<Mac, usize>,
+    l2_index: KeyedMap<Mac, usize>,
     l2_last: Vec<(Mac, Option<Sighting>)>,
     chunks: Vec<Vec<u8>>,
 }
@@ -431,7 +434,8 @@ impl Engine {
             events: 0,
             dissector_errors: FxHashMap::default(),
             budget,
-            frag_map: FxHashMap::default(),
+            frag_map: KeyedMap::default(),
+            ident: Default::default(),
             seen_datagrams: Default::default(),
             seen_facts: Default::default(),
             repeats: Vec::new(),
@@ -440,7 +444,7 @@ impl Engine {
             repeats_since: f64::NEG_INFINITY,
             facts_resent: 0,
             python_port_list,
-            l2_index: FxHashMap::default(),
+            l2_index: KeyedMap::default(),
             l2_last: Vec::new(),
             chunks: Vec::new(),
         }
@@ -1075,7 +1079,7 @@ impl Engine {
         } else {
             payload
         };
-        let mut h = FxHasher::default();
+        let mut h = self.ident.build_hasher();
         name.hash(&mut h);
         flow.a_addr().hash(&mut h);
         flow.b_addr().hash(&mut h);
@@ -1123,12 +1127,8 @@ impl Engine {
         let (src, dst) = if from_a { (a, b) } else { (b, a) };
         let src_mac = if from_a { flow.a_mac } else { flow.b_mac };
         let dst_offsite = self.scope(dst) == 2;
-        let dst_key = {
-            let mut h = FxHasher::default();
-            dst.hash(&mut h);
-            h.finish()
-        };
-        let mut sender = FxHasher::default();
+        let dst_key = self.ident.hash_one(dst);
+        let mut sender = self.ident.build_hasher();
         name.hash(&mut sender);
         src.hash(&mut sender);
         src_mac.hash(&mut sender);
@@ -1222,7 +1222,7 @@ impl Engine {
             }
             Parse::Active(_) => {}
         }
-        let mut h = FxHasher::default();
+        let mut h = self.ident.build_hasher();
         ICMPV6.hash(&mut h);
         flow.a_addr().hash(&mut h);
         flow.b_addr().hash(&mut h);
@@ -1485,7 +1485,7 @@ impl Engine {
     /// Drops the lookup tables once the input is done (the flows' facts went out).
     pub fn release(&mut self) {
         self.table.clear();
-        self.frag_map = FxHashMap::default();
+        self.frag_map = KeyedMap::default();
         self.seen_datagrams = Default::default();
         self.seen_facts = Default::default();
     }
@@ -1514,7 +1514,7 @@ fn resolver_answer(ev: &Event) -> bool {
 
 /// What a datagram event says, for repeat suppression: the whole event, but DNS answers
 /// without their TTLs (a cache counting down says nothing new about a device).
-fn fact_hash(ev: &Event, h: &mut FxHasher) {
+fn fact_hash<H: Hasher>(ev: &Event, h: &mut H) {
     match ev {
         Event::Dns(e) => {
             0u8.hash(h);

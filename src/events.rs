@@ -8,7 +8,8 @@
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple, PyType};
+use pyo3::IntoPyObjectExt;
 
 /// Where an event was seen (mirror of `netscan.events.Ctx`).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -215,8 +216,12 @@ impl Event {
     }
 }
 
-/// The Python classes of `netscan.events`, looked up once.
+/// The Python classes of `netscan.events`, looked up once, with what the fast construction
+/// of their instances needs (see [`Fast`]).
 struct Classes {
+    /// per class (in the order of [`Slot`]): its fields' names and the default of `kind`
+    /// when the class can be filled in directly, None when it must be called
+    fast: Vec<Option<Fast>>,
     ctx: Py<PyAny>,
     dns_record: Py<PyAny>,
     dns: Py<PyAny>,
@@ -240,7 +245,28 @@ fn classes(py: Python<'_>) -> PyResult<&Classes> {
     CLASSES.get_or_try_init(py, || {
         let m = py.import("netscan.events")?;
         let get = |name: &str| -> PyResult<Py<PyAny>> { Ok(m.getattr(name)?.unbind()) };
+        let fast = [
+            "Ctx",
+            "DnsRecord",
+            "DnsEvent",
+            "NbnsEvent",
+            "DhcpEvent",
+            "Dhcpv6Event",
+            "TlsClientHelloEvent",
+            "TlsCertificateEvent",
+            "NtpEvent",
+            "SsdpEvent",
+            "HttpRequestEvent",
+            "HttpResponseEvent",
+            "HttpBodyEvent",
+            "RtspEvent",
+            "SipEvent",
+        ]
+        .iter()
+        .map(|name| Fast::of(&m.getattr(*name)?))
+        .collect::<PyResult<Vec<_>>>()?;
         Ok(Classes {
+            fast,
             ctx: get("Ctx")?,
             dns_record: get("DnsRecord")?,
             dns: get("DnsEvent")?,
@@ -260,23 +286,178 @@ fn classes(py: Python<'_>) -> PyResult<&Classes> {
     })
 }
 
+/// Indexes of the classes in `Classes::fast`.
+#[derive(Clone, Copy)]
+enum Slot {
+    Ctx = 0,
+    DnsRecord,
+    Dns,
+    Nbns,
+    Dhcp,
+    Dhcpv6,
+    TlsHello,
+    TlsCert,
+    Ntp,
+    Ssdp,
+    HttpReq,
+    HttpResp,
+    HttpBody,
+    Rtsp,
+    Sip,
+}
+
+/// A dataclass of `netscan.events` that can be built without running its Python
+/// `__init__`: a plain slotted dataclass (no `__post_init__`, no `__init__`,
+/// `__new__` or `__setattr__` of its own beyond the generated ones) whose every field the
+/// core sets. Its instance is allocated and its fields stored directly, as the generated
+/// `__init__` stores them: the same object, without a Python frame per event.
+struct Fast {
+    /// the fields' names in declaration order
+    fields: Vec<Py<PyString>>,
+    /// the class default of `kind` (events), set as the generated `__init__` sets it
+    kind: Option<Py<PyAny>>,
+}
+
+impl Fast {
+    fn of(cls: &Bound<'_, PyAny>) -> PyResult<Option<Fast>> {
+        let py = cls.py();
+        let dc = py.import("dataclasses")?;
+        if !cls.is_instance_of::<PyType>() {
+            return Ok(None);
+        }
+        if !dc.call_method1("is_dataclass", (cls,))?.is_truthy()?
+            || cls.hasattr("__post_init__")?
+            || !cls.hasattr("__slots__")?
+        {
+            return Ok(None);
+        }
+        // the generated __init__, the inherited __new__ and __setattr__ (not frozen)
+        let object = py.import("builtins")?.getattr("object")?;
+        for name in ["__new__", "__setattr__"] {
+            if !cls.getattr(name)?.is(object.getattr(name)?) {
+                return Ok(None);
+            }
+        }
+        let mut fields = Vec::new();
+        let mut kind = None;
+        for f in dc.call_method1("fields", (cls,))?.try_iter()? {
+            let f = f?;
+            let name = f.getattr("name")?.cast_into::<PyString>()?;
+            if name.to_cow()? == "kind" {
+                kind = Some(f.getattr("default")?.unbind());
+            }
+            fields.push(name.unbind());
+        }
+        Ok(Some(Fast { fields, kind }))
+    }
+}
+
+/// The field values of one event, by name, then made the Python instance.
+struct Fields<'py> {
+    py: Python<'py>,
+    items: Vec<(Bound<'py, PyString>, Bound<'py, PyAny>)>,
+}
+
+impl<'py> Fields<'py> {
+    fn new(py: Python<'py>) -> Self {
+        Fields {
+            py,
+            items: Vec::with_capacity(12),
+        }
+    }
+
+    fn set<V: IntoPyObject<'py>>(&mut self, name: &Bound<'py, PyString>, v: V) -> PyResult<()> {
+        let v = v.into_bound_py_any(self.py)?;
+        self.items.push((name.clone(), v));
+        Ok(())
+    }
+
+    /// The instance of `cls` (index `slot` in `Classes::fast`): filled in directly when
+    /// the fields given are exactly the class's (with `kind` from its default), else by
+    /// calling the class with them as keywords.
+    fn build(self, c: &Classes, cls: &Py<PyAny>, slot: Slot) -> PyResult<Bound<'py, PyAny>> {
+        let py = self.py;
+        if let Some(fast) = &c.fast[slot as usize] {
+            let given = self.items.len() + usize::from(fast.kind.is_some());
+            if given == fast.fields.len() {
+                if let Some(obj) = fill(py, cls, fast, &self.items)? {
+                    return Ok(obj);
+                }
+            }
+        }
+        let kw = PyDict::new(py);
+        for (k, v) in &self.items {
+            kw.set_item(k, v)?;
+        }
+        cls.bind(py).call((), Some(&kw))
+    }
+}
+
+/// A new instance of the class `cls` with its fields stored directly; None when the
+/// values given do not name exactly the class's fields (then the class is called).
+fn fill<'py>(
+    py: Python<'py>,
+    cls: &Py<PyAny>,
+    fast: &Fast,
+    items: &[(Bound<'py, PyString>, Bound<'py, PyAny>)],
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    // every field of the class, each once (names are interned: compared by identity)
+    for f in &fast.fields {
+        let f = f.bind(py);
+        let named =
+            items.iter().any(|(k, _)| k.is(f)) || (fast.kind.is_some() && f.to_cow()? == "kind");
+        if !named {
+            return Ok(None);
+        }
+    }
+    // SAFETY: `cls` is a type object (checked in `Fast::of`); PyType_GenericNew only
+    // allocates an instance through the type's tp_alloc (what object.__new__ does) and
+    // ignores its arguments; the pointer it returns is owned (or NULL with an error set).
+    let obj = unsafe {
+        let raw = pyo3::ffi::PyType_GenericNew(
+            cls.as_ptr().cast::<pyo3::ffi::PyTypeObject>(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        );
+        Bound::from_owned_ptr_or_err(py, raw)?
+    };
+    let store = |k: &Bound<'py, PyString>, v: &Bound<'py, PyAny>| -> PyResult<()> {
+        // SAFETY: three valid object pointers; the generic setattr stores through the
+        // class's slot descriptor (what the generated __init__'s assignments do)
+        let rc =
+            unsafe { pyo3::ffi::PyObject_GenericSetAttr(obj.as_ptr(), k.as_ptr(), v.as_ptr()) };
+        if rc < 0 {
+            return Err(PyErr::fetch(py));
+        }
+        Ok(())
+    };
+    if let Some(kind) = &fast.kind {
+        store(intern!(py, "kind"), kind.bind(py))?;
+    }
+    for (k, v) in items {
+        store(k, v)?;
+    }
+    Ok(Some(obj))
+}
+
 impl Ctx {
     /// A `netscan.events.Ctx` instance.
     pub fn to_py<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let c = classes(py)?;
-        let args = (
-            self.file,
-            self.frame,
-            self.ts,
-            self.src_mac.as_deref(),
-            self.dst_mac.as_deref(),
-            self.src_ip.as_deref(),
-            self.dst_ip.as_deref(),
-            self.sport,
-            self.dport,
-            self.transport,
-        );
-        c.ctx.bind(py).call1(args)
+        new_ctx(
+            py,
+            [
+                self.file.into_bound_py_any(py)?,
+                self.frame.into_bound_py_any(py)?,
+                self.ts.into_bound_py_any(py)?,
+                self.src_mac.as_deref().into_bound_py_any(py)?,
+                self.dst_mac.as_deref().into_bound_py_any(py)?,
+                self.src_ip.as_deref().into_bound_py_any(py)?,
+                self.dst_ip.as_deref().into_bound_py_any(py)?,
+                self.sport.into_bound_py_any(py)?,
+                self.dport.into_bound_py_any(py)?,
+                self.transport.into_bound_py_any(py)?,
+            ],
+        )
     }
 }
 
@@ -307,150 +488,149 @@ impl Event {
         ctx: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let c = classes(py)?;
-        let kw = PyDict::new(py);
-        kw.set_item(intern!(py, "ctx"), ctx)?;
-        let cls = match self {
+        let mut kw = Fields::new(py);
+        kw.set(intern!(py, "ctx"), ctx)?;
+        let (cls, slot) = match self {
             Event::Dns(e) => {
-                kw.set_item(intern!(py, "proto"), e.proto)?;
-                kw.set_item(intern!(py, "is_response"), e.is_response)?;
-                kw.set_item(intern!(py, "rcode"), e.rcode)?;
-                kw.set_item(intern!(py, "queries"), str_pairs(py, &e.queries)?)?;
-                let rec_cls = c.dns_record.bind(py);
+                kw.set(intern!(py, "proto"), e.proto)?;
+                kw.set(intern!(py, "is_response"), e.is_response)?;
+                kw.set(intern!(py, "rcode"), e.rcode)?;
+                kw.set(intern!(py, "queries"), str_pairs(py, &e.queries)?)?;
                 let answers = PyList::empty(py);
                 for r in &e.answers {
-                    let rk = PyDict::new(py);
-                    rk.set_item(intern!(py, "name"), &r.name)?;
-                    rk.set_item(intern!(py, "rtype"), &r.rtype)?;
-                    rk.set_item(intern!(py, "value"), &r.value)?;
-                    rk.set_item(intern!(py, "ttl"), r.ttl)?;
-                    answers.append(rec_cls.call((), Some(&rk))?)?;
+                    let mut rk = Fields::new(py);
+                    rk.set(intern!(py, "name"), &r.name)?;
+                    rk.set(intern!(py, "rtype"), &r.rtype)?;
+                    rk.set(intern!(py, "value"), &r.value)?;
+                    rk.set(intern!(py, "ttl"), r.ttl)?;
+                    answers.append(rk.build(c, &c.dns_record, Slot::DnsRecord)?)?;
                 }
-                kw.set_item(intern!(py, "answers"), answers)?;
-                &c.dns
+                kw.set(intern!(py, "answers"), answers)?;
+                (&c.dns, Slot::Dns)
             }
             Event::Nbns(e) => {
-                kw.set_item(intern!(py, "is_response"), e.is_response)?;
-                kw.set_item(intern!(py, "opcode"), e.opcode)?;
-                kw.set_item(intern!(py, "name"), &e.name)?;
-                kw.set_item(intern!(py, "suffix"), e.suffix)?;
-                kw.set_item(intern!(py, "addresses"), PyList::new(py, &e.addresses)?)?;
-                &c.nbns
+                kw.set(intern!(py, "is_response"), e.is_response)?;
+                kw.set(intern!(py, "opcode"), e.opcode)?;
+                kw.set(intern!(py, "name"), &e.name)?;
+                kw.set(intern!(py, "suffix"), e.suffix)?;
+                kw.set(intern!(py, "addresses"), PyList::new(py, &e.addresses)?)?;
+                (&c.nbns, Slot::Nbns)
             }
             Event::Dhcp(e) => {
-                kw.set_item(intern!(py, "msg_type"), e.msg_type)?;
-                kw.set_item(intern!(py, "client_mac"), &e.client_mac)?;
-                kw.set_item(intern!(py, "your_ip"), &e.your_ip)?;
-                kw.set_item(intern!(py, "hostname"), &e.hostname)?;
-                kw.set_item(intern!(py, "requested_ip"), &e.requested_ip)?;
+                kw.set(intern!(py, "msg_type"), e.msg_type)?;
+                kw.set(intern!(py, "client_mac"), &e.client_mac)?;
+                kw.set(intern!(py, "your_ip"), &e.your_ip)?;
+                kw.set(intern!(py, "hostname"), &e.hostname)?;
+                kw.set(intern!(py, "requested_ip"), &e.requested_ip)?;
                 // a list of ints, not bytes
                 let prl: Vec<u16> = e.param_request_list.iter().map(|&b| u16::from(b)).collect();
-                kw.set_item(intern!(py, "param_request_list"), PyList::new(py, prl)?)?;
-                kw.set_item(intern!(py, "vendor_class"), &e.vendor_class)?;
-                kw.set_item(intern!(py, "client_id"), &e.client_id)?;
-                kw.set_item(intern!(py, "fqdn"), &e.fqdn)?;
-                &c.dhcp
+                kw.set(intern!(py, "param_request_list"), PyList::new(py, prl)?)?;
+                kw.set(intern!(py, "vendor_class"), &e.vendor_class)?;
+                kw.set(intern!(py, "client_id"), &e.client_id)?;
+                kw.set(intern!(py, "fqdn"), &e.fqdn)?;
+                (&c.dhcp, Slot::Dhcp)
             }
             Event::Dhcpv6(e) => {
-                kw.set_item(intern!(py, "msg_type"), e.msg_type)?;
-                kw.set_item(intern!(py, "duid"), &e.duid)?;
-                kw.set_item(intern!(py, "vendor_class"), &e.vendor_class)?;
-                kw.set_item(intern!(py, "enterprise"), e.enterprise)?;
-                kw.set_item(intern!(py, "fqdn"), &e.fqdn)?;
-                kw.set_item(intern!(py, "addresses"), PyList::new(py, &e.addresses)?)?;
-                kw.set_item(intern!(py, "prefixes"), PyList::new(py, &e.prefixes)?)?;
-                &c.dhcpv6
+                kw.set(intern!(py, "msg_type"), e.msg_type)?;
+                kw.set(intern!(py, "duid"), &e.duid)?;
+                kw.set(intern!(py, "vendor_class"), &e.vendor_class)?;
+                kw.set(intern!(py, "enterprise"), e.enterprise)?;
+                kw.set(intern!(py, "fqdn"), &e.fqdn)?;
+                kw.set(intern!(py, "addresses"), PyList::new(py, &e.addresses)?)?;
+                kw.set(intern!(py, "prefixes"), PyList::new(py, &e.prefixes)?)?;
+                (&c.dhcpv6, Slot::Dhcpv6)
             }
             Event::TlsClientHello(e) => {
-                kw.set_item(intern!(py, "sni"), &e.sni)?;
-                kw.set_item(intern!(py, "alpn"), PyList::new(py, &e.alpn)?)?;
-                kw.set_item(intern!(py, "versions"), PyList::new(py, &e.versions)?)?;
-                kw.set_item(intern!(py, "ja3"), &e.ja3)?;
-                kw.set_item(intern!(py, "ja3_hash"), &e.ja3_hash)?;
-                kw.set_item(intern!(py, "ja4"), &e.ja4)?;
-                kw.set_item(intern!(py, "quic"), e.quic)?;
-                &c.tls_hello
+                kw.set(intern!(py, "sni"), &e.sni)?;
+                kw.set(intern!(py, "alpn"), PyList::new(py, &e.alpn)?)?;
+                kw.set(intern!(py, "versions"), PyList::new(py, &e.versions)?)?;
+                kw.set(intern!(py, "ja3"), &e.ja3)?;
+                kw.set(intern!(py, "ja3_hash"), &e.ja3_hash)?;
+                kw.set(intern!(py, "ja4"), &e.ja4)?;
+                kw.set(intern!(py, "quic"), e.quic)?;
+                (&c.tls_hello, Slot::TlsHello)
             }
             Event::TlsCertificate(e) => {
-                kw.set_item(intern!(py, "subject"), &e.subject)?;
-                kw.set_item(intern!(py, "issuer"), &e.issuer)?;
-                kw.set_item(intern!(py, "san"), PyList::new(py, &e.san)?)?;
-                &c.tls_cert
+                kw.set(intern!(py, "subject"), &e.subject)?;
+                kw.set(intern!(py, "issuer"), &e.issuer)?;
+                kw.set(intern!(py, "san"), PyList::new(py, &e.san)?)?;
+                (&c.tls_cert, Slot::TlsCert)
             }
             Event::Ntp(e) => {
-                kw.set_item(intern!(py, "version"), e.version)?;
-                kw.set_item(intern!(py, "mode"), e.mode)?;
-                kw.set_item(intern!(py, "stratum"), e.stratum)?;
-                &c.ntp
+                kw.set(intern!(py, "version"), e.version)?;
+                kw.set(intern!(py, "mode"), e.mode)?;
+                kw.set(intern!(py, "stratum"), e.stratum)?;
+                (&c.ntp, Slot::Ntp)
             }
             Event::Ssdp(e) => {
-                kw.set_item(intern!(py, "method"), &e.method)?;
-                kw.set_item(intern!(py, "server"), &e.server)?;
-                kw.set_item(intern!(py, "usn"), &e.usn)?;
-                kw.set_item(intern!(py, "nt"), &e.nt)?;
-                kw.set_item(intern!(py, "nts"), &e.nts)?;
-                kw.set_item(intern!(py, "location"), &e.location)?;
-                kw.set_item(intern!(py, "user_agent"), &e.user_agent)?;
-                &c.ssdp
+                kw.set(intern!(py, "method"), &e.method)?;
+                kw.set(intern!(py, "server"), &e.server)?;
+                kw.set(intern!(py, "usn"), &e.usn)?;
+                kw.set(intern!(py, "nt"), &e.nt)?;
+                kw.set(intern!(py, "nts"), &e.nts)?;
+                kw.set(intern!(py, "location"), &e.location)?;
+                kw.set(intern!(py, "user_agent"), &e.user_agent)?;
+                (&c.ssdp, Slot::Ssdp)
             }
             Event::HttpRequest(e) => {
-                kw.set_item(intern!(py, "method"), &e.method)?;
-                kw.set_item(intern!(py, "path"), &e.path)?;
-                kw.set_item(intern!(py, "version"), &e.version)?;
-                kw.set_item(intern!(py, "host"), &e.host)?;
-                kw.set_item(intern!(py, "user_agent"), &e.user_agent)?;
-                kw.set_item(intern!(py, "content_type"), &e.content_type)?;
-                kw.set_item(intern!(py, "content_length"), e.content_length)?;
-                kw.set_item(intern!(py, "boundary"), &e.boundary)?;
-                kw.set_item(intern!(py, "headers"), headers_dict(py, &e.headers)?)?;
-                &c.http_req
+                kw.set(intern!(py, "method"), &e.method)?;
+                kw.set(intern!(py, "path"), &e.path)?;
+                kw.set(intern!(py, "version"), &e.version)?;
+                kw.set(intern!(py, "host"), &e.host)?;
+                kw.set(intern!(py, "user_agent"), &e.user_agent)?;
+                kw.set(intern!(py, "content_type"), &e.content_type)?;
+                kw.set(intern!(py, "content_length"), e.content_length)?;
+                kw.set(intern!(py, "boundary"), &e.boundary)?;
+                kw.set(intern!(py, "headers"), headers_dict(py, &e.headers)?)?;
+                (&c.http_req, Slot::HttpReq)
             }
             Event::HttpResponse(e) => {
-                kw.set_item(intern!(py, "status"), e.status)?;
-                kw.set_item(intern!(py, "reason"), &e.reason)?;
-                kw.set_item(intern!(py, "version"), &e.version)?;
-                kw.set_item(intern!(py, "server"), &e.server)?;
-                kw.set_item(intern!(py, "content_type"), &e.content_type)?;
-                kw.set_item(intern!(py, "content_length"), e.content_length)?;
-                kw.set_item(intern!(py, "headers"), headers_dict(py, &e.headers)?)?;
-                &c.http_resp
+                kw.set(intern!(py, "status"), e.status)?;
+                kw.set(intern!(py, "reason"), &e.reason)?;
+                kw.set(intern!(py, "version"), &e.version)?;
+                kw.set(intern!(py, "server"), &e.server)?;
+                kw.set(intern!(py, "content_type"), &e.content_type)?;
+                kw.set(intern!(py, "content_length"), e.content_length)?;
+                kw.set(intern!(py, "headers"), headers_dict(py, &e.headers)?)?;
+                (&c.http_resp, Slot::HttpResp)
             }
             Event::HttpBody(e) => {
-                kw.set_item(intern!(py, "method"), &e.method)?;
-                kw.set_item(intern!(py, "path"), &e.path)?;
-                kw.set_item(intern!(py, "host"), &e.host)?;
-                kw.set_item(intern!(py, "content_type"), &e.content_type)?;
-                kw.set_item(intern!(py, "body"), PyBytes::new(py, &e.body))?;
-                kw.set_item(intern!(py, "complete"), e.complete)?;
-                kw.set_item(intern!(py, "first_frame"), e.first_frame)?;
-                kw.set_item(intern!(py, "last_frame"), e.last_frame)?;
-                &c.http_body
+                kw.set(intern!(py, "method"), &e.method)?;
+                kw.set(intern!(py, "path"), &e.path)?;
+                kw.set(intern!(py, "host"), &e.host)?;
+                kw.set(intern!(py, "content_type"), &e.content_type)?;
+                kw.set(intern!(py, "body"), PyBytes::new(py, &e.body))?;
+                kw.set(intern!(py, "complete"), e.complete)?;
+                kw.set(intern!(py, "first_frame"), e.first_frame)?;
+                kw.set(intern!(py, "last_frame"), e.last_frame)?;
+                (&c.http_body, Slot::HttpBody)
             }
             Event::Rtsp(e) => {
-                kw.set_item(intern!(py, "is_response"), e.is_response)?;
-                kw.set_item(intern!(py, "method"), &e.method)?;
-                kw.set_item(intern!(py, "url"), &e.url)?;
-                kw.set_item(intern!(py, "status"), e.status)?;
-                kw.set_item(intern!(py, "server"), &e.server)?;
-                kw.set_item(intern!(py, "user_agent"), &e.user_agent)?;
-                kw.set_item(intern!(py, "realm"), &e.realm)?;
-                kw.set_item(intern!(py, "headers"), headers_dict(py, &e.headers)?)?;
-                &c.rtsp
+                kw.set(intern!(py, "is_response"), e.is_response)?;
+                kw.set(intern!(py, "method"), &e.method)?;
+                kw.set(intern!(py, "url"), &e.url)?;
+                kw.set(intern!(py, "status"), e.status)?;
+                kw.set(intern!(py, "server"), &e.server)?;
+                kw.set(intern!(py, "user_agent"), &e.user_agent)?;
+                kw.set(intern!(py, "realm"), &e.realm)?;
+                kw.set(intern!(py, "headers"), headers_dict(py, &e.headers)?)?;
+                (&c.rtsp, Slot::Rtsp)
             }
             Event::Sip(e) => {
-                kw.set_item(intern!(py, "is_response"), e.is_response)?;
-                kw.set_item(intern!(py, "method"), &e.method)?;
-                kw.set_item(intern!(py, "status"), e.status)?;
-                kw.set_item(intern!(py, "request_uri"), &e.request_uri)?;
-                kw.set_item(intern!(py, "from_uri"), &e.from_uri)?;
-                kw.set_item(intern!(py, "to_uri"), &e.to_uri)?;
-                kw.set_item(intern!(py, "user_agent"), &e.user_agent)?;
-                kw.set_item(intern!(py, "server"), &e.server)?;
-                kw.set_item(intern!(py, "content_type"), &e.content_type)?;
-                kw.set_item(intern!(py, "body"), &e.body)?;
-                &c.sip
+                kw.set(intern!(py, "is_response"), e.is_response)?;
+                kw.set(intern!(py, "method"), &e.method)?;
+                kw.set(intern!(py, "status"), e.status)?;
+                kw.set(intern!(py, "request_uri"), &e.request_uri)?;
+                kw.set(intern!(py, "from_uri"), &e.from_uri)?;
+                kw.set(intern!(py, "to_uri"), &e.to_uri)?;
+                kw.set(intern!(py, "user_agent"), &e.user_agent)?;
+                kw.set(intern!(py, "server"), &e.server)?;
+                kw.set(intern!(py, "content_type"), &e.content_type)?;
+                kw.set(intern!(py, "body"), &e.body)?;
+                (&c.sip, Slot::Sip)
             }
         };
-        cls.bind(py).call((), Some(&kw))
+        kw.build(c, cls, slot)
     }
 }
 
@@ -484,9 +664,24 @@ pub fn batch_to_py<'py>(py: Python<'py>, items: &[(Ctx, Event)]) -> PyResult<Bou
 }
 
 /// A `netscan.events.Ctx` from its fields (file, frame, ts, src_mac, dst_mac, src_ip,
-/// dst_ip, sport, dport, transport) as Python objects.
-pub fn new_ctx<'py>(py: Python<'py>, args: Bound<'py, PyTuple>) -> PyResult<Bound<'py, PyAny>> {
-    classes(py)?.ctx.bind(py).call1(args)
+/// dst_ip, sport, dport, transport) as Python objects: filled in directly as its
+/// generated `__init__` would (see [`Fast`]), or by calling the class.
+pub fn new_ctx<'py>(py: Python<'py>, args: [Bound<'py, PyAny>; 10]) -> PyResult<Bound<'py, PyAny>> {
+    let c = classes(py)?;
+    if let Some(fast) = &c.fast[Slot::Ctx as usize] {
+        if fast.kind.is_none() && fast.fields.len() == args.len() {
+            let items: Vec<_> = fast
+                .fields
+                .iter()
+                .map(|f| f.bind(py).clone())
+                .zip(args.iter().cloned())
+                .collect();
+            if let Some(obj) = fill(py, &c.ctx, fast, &items)? {
+                return Ok(obj);
+            }
+        }
+    }
+    c.ctx.bind(py).call1(PyTuple::new(py, args)?)
 }
 
 /// A Python `Ctx` from either a `Ctx` instance or a tuple of its fields.

@@ -4,11 +4,18 @@
 //! Side A is the client (`sender_is_client`); counters use the frame length on the wire.
 //! Upload bursts (side A to side B) are kept for flows the premises policy marks.
 
+use std::hash::{Hash, Hasher};
+
 use rustc_hash::FxHashMap;
 
 use crate::decode::link::Mac;
 use crate::dissect::registry::Stream;
 use crate::reassembly::Reassembly;
+
+/// A hash map keyed by what the traffic chooses (addresses, ports, fragment ids, MACs):
+/// a fast hash with a random key per map, so that no one can send keys that all land
+/// in the same bucket (FxHash, unkeyed, stays for keys the core makes itself).
+pub type KeyedMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 pub const FIRST_FRAMES: usize = 5;
 pub const BURST_GAP: f64 = 1.0;
@@ -44,12 +51,36 @@ pub fn sender_is_client(proto: u8, sport: u16, dport: u16, tcp_flags: u8) -> boo
 }
 
 /// A lookup key: addresses (IPv4 8 bytes, IPv6 32, or two MACs), ports, protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Key {
     addrs: [u8; 32],
     ports: [u8; 4],
     alen: u8,
     proto: u8,
+}
+
+impl Hash for Key {
+    /// The key as a few words (the unused address bytes are zero): cheaper than the
+    /// derived hash's slices with their length prefixes.
+    #[inline]
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        let word = |i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&self.addrs[i * 8..i * 8 + 8]);
+            u64::from_ne_bytes(w)
+        };
+        h.write_u64(word(0));
+        h.write_u64(word(1));
+        if self.alen > 16 {
+            h.write_u64(word(2));
+            h.write_u64(word(3));
+        }
+        h.write_u64(
+            u64::from(u32::from_ne_bytes(self.ports))
+                | u64::from(self.alen) << 32
+                | u64::from(self.proto) << 40,
+        );
+    }
 }
 
 impl Key {
@@ -257,7 +288,7 @@ pub struct NewFlow {
 }
 
 pub struct FlowTable {
-    map: FxHashMap<Key, (u32, bool)>,
+    map: KeyedMap<Key, (u32, bool)>,
     by_fid: FxHashMap<u64, u32>,
     slots: Vec<Option<Flow>>,
     free: Vec<u32>,
@@ -272,7 +303,7 @@ pub struct FlowTable {
 impl FlowTable {
     pub fn new(max_live: usize) -> FlowTable {
         FlowTable {
-            map: FxHashMap::default(),
+            map: KeyedMap::default(),
             by_fid: FxHashMap::default(),
             slots: Vec::new(),
             free: Vec::new(),
@@ -403,7 +434,7 @@ impl FlowTable {
     }
 
     pub fn clear(&mut self) {
-        self.map = FxHashMap::default();
+        self.map = KeyedMap::default();
         self.by_fid = FxHashMap::default();
         self.slots = Vec::new();
         self.free = Vec::new();

@@ -264,8 +264,8 @@ pub fn ip_text(ip: &[u8]) -> String {
 /// carry them (bounded: a full address table starts afresh).
 #[derive(Default)]
 pub struct StrCache {
-    ips: rustc_hash::FxHashMap<([u8; 16], bool), Py<PyString>>,
-    macs: rustc_hash::FxHashMap<[u8; 6], Py<PyString>>,
+    ips: crate::flow::KeyedMap<([u8; 16], bool), Py<PyString>>,
+    macs: crate::flow::KeyedMap<[u8; 6], Py<PyString>>,
     /// the parser names by id, made once
     names: Vec<Option<Py<PyString>>>,
 }
@@ -344,9 +344,18 @@ impl StrCache {
             17 => intern!(py, "udp"),
             _ => intern!(py, ""),
         };
-        let args = tup!(py; c.file, c.frame, c.ts, self.mac(py, &c.src_mac),
-            self.mac(py, &c.dst_mac), self.ip(py, &c.src, c.v6), self.ip(py, &c.dst, c.v6),
-            c.sport, c.dport, transport);
+        let args = [
+            c.file.into_bound_py_any(py)?,
+            c.frame.into_bound_py_any(py)?,
+            c.ts.into_bound_py_any(py)?,
+            self.mac(py, &c.src_mac),
+            self.mac(py, &c.dst_mac),
+            self.ip(py, &c.src, c.v6).into_any(),
+            self.ip(py, &c.dst, c.v6).into_any(),
+            c.sport.into_bound_py_any(py)?,
+            c.dport.into_bound_py_any(py)?,
+            transport.clone().into_any(),
+        ];
         new_ctx(py, args)
     }
 }

@@ -8,6 +8,7 @@
 //! no buffer grows beyond the largest record allowed.
 
 pub mod gz;
+pub mod hashing;
 pub mod source;
 
 use std::collections::BTreeSet;
@@ -17,9 +18,10 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use sha2::{Digest, Sha256};
+use sha2::Digest;
 
 pub use gz::{GzState, GzStream};
+pub use hashing::HashPipe;
 pub use source::Source;
 
 /// pcapng blocks larger than this are taken for damage.
@@ -73,12 +75,12 @@ struct Iface {
 
 /// Counts the bytes read from the file itself (compressed bytes for gzip), for progress,
 /// and hashes them: the SHA-256 of the file as stored, for the report's chain of custody,
-/// without reading the file a second time.
+/// without reading the file a second time (on a thread of its own: `HashPipe`).
 struct Counting<R> {
     inner: R,
     count: Arc<AtomicU64>,
     /// None: the caller knows the file's hash already
-    sha: Option<Arc<Mutex<Sha256>>>,
+    sha: Option<Arc<Mutex<HashPipe>>>,
 }
 
 impl<R: Read> Read for Counting<R> {
@@ -99,7 +101,7 @@ impl<R: Read> Read for Counting<R> {
 /// reader never needed (after damage, a cut record, the gunzip cap, trailing data) are
 /// hashed at the end, so the digest is always of the whole file.
 struct FileHash {
-    sha: Arc<Mutex<Sha256>>,
+    sha: Arc<Mutex<HashPipe>>,
     rest: File,
 }
 
@@ -107,7 +109,11 @@ impl FileHash {
     /// Hashes what is left of the file; the lower-case hex digest, or None when the file
     /// could not be read to its end.
     fn finish(mut self) -> Option<String> {
-        let mut sha = self.sha.lock().unwrap_or_else(|e| e.into_inner());
+        let mut sha = self
+            .sha
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .finish()?;
         let mut buf = vec![0u8; 1 << 20];
         loop {
             match self.rest.read(&mut buf) {
@@ -117,7 +123,7 @@ impl FileHash {
                 Err(_) => return None,
             }
         }
-        Some(hex(&sha.finalize_reset()))
+        Some(hex(&sha.finalize()))
     }
 }
 
@@ -237,7 +243,7 @@ impl CaptureReader {
                 .try_clone()
                 .map_err(|e| CaptureError(format!("{shown}: cannot read ({e})")))?;
             Some(FileHash {
-                sha: Arc::new(Mutex::new(Sha256::new())),
+                sha: Arc::new(Mutex::new(HashPipe::new())),
                 rest,
             })
         } else {
@@ -907,6 +913,8 @@ mod tests {
         std::io::Write::write_all(&mut e, data).unwrap();
         e.finish().unwrap()
     }
+
+    use sha2::Sha256;
 
     fn sha_hex(bytes: &[u8]) -> String {
         hex(&Sha256::digest(bytes))
