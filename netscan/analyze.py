@@ -28,6 +28,10 @@ from netscan.safefile import PrivateDir
 from netscan.sources.pcapfile import CaptureError
 from netscan.util import input_digest, sha256_file
 
+# --jobs up to this many run the core in a thread beside the replay (netscan.engine.threaded):
+# measured faster than worker processes, whose parent replays every op alone
+THREADED_JOBS = 2
+
 
 @dataclass
 class Options:
@@ -323,8 +327,16 @@ class Analyzer:
             tshark = TsharkEngine(sink, limits=lim)
             tshark.open(paths, lim.gunzip, lim.gunzip_ratio)
             return tshark
-        if self.options.jobs > 1 and sum(_size(p) for p in paths) >= 2 * MIN_SEGMENT_BYTES:
-            # --jobs: worker processes, each with the core over its share of the flows
+        jobs = self.options.jobs
+        if 1 < jobs <= THREADED_JOBS:
+            # the core run ahead in a thread while this one replays (the same report)
+            from netscan.engine.threaded import ThreadedEngine
+
+            threaded = ThreadedEngine(sink, premises, max_flows=self.max_flows)
+            threaded.open(paths, lim.gunzip, lim.gunzip_ratio, known)
+            return threaded
+        if jobs > 1 and sum(_size(p) for p in paths) >= 2 * MIN_SEGMENT_BYTES:
+            # more jobs: worker processes, each with the core over its share of the flows
             from netscan.engine.parallel import ParallelEngine
 
             par = ParallelEngine(sink, premises, self.options.jobs, max_flows=self.max_flows,
