@@ -424,7 +424,15 @@ impl Core {
     /// The core's state while holding the GIL: never waits (a thread inside `run` holds
     /// the lock without the GIL and needs the GIL back to return, so waiting here could
     /// deadlock); a concurrent call gets an error instead.
+    /// Refused, too, while a worker thread runs the core (`start` .. `join`).
     fn lock(&self) -> PyResult<std::sync::MutexGuard<'_, Inner>> {
+        if self.pipe.try_lock().map_or(true, |p| p.is_some()) {
+            return Err(busy());
+        }
+        self.lock_inner()
+    }
+
+    fn lock_inner(&self) -> PyResult<std::sync::MutexGuard<'_, Inner>> {
         self.inner.try_lock().map_err(|e| match e {
             std::sync::TryLockError::WouldBlock => busy(),
             std::sync::TryLockError::Poisoned(_) => {
@@ -594,7 +602,7 @@ impl Core {
             ));
         }
         // a failed core stays failed
-        drop(self.lock()?);
+        drop(self.lock_inner()?);
         let p = Pipeline::start(Arc::clone(&self.inner), batch, limit, lag, fail_after)
             .map_err(|e| PyRuntimeError::new_err(format!("cannot start the core's thread: {e}")))?;
         *pipe = Some(p);

@@ -26,6 +26,12 @@ class ThreadedEngine(CoreEngine):
     """``CoreEngine`` with the packet core run ahead in a worker thread."""
 
     fail_after: int | None = None  # a fault injected after that many batches (tests)
+    _running = False  # the worker holds the core: its facts come with each batch
+
+    def bytes_read(self) -> tuple[int, int]:
+        if self._running:
+            return sum(c._position for c in self.captures), sum(c.size for c in self.captures)
+        return super().bytes_read()
 
     def run_files(
         self, progress: Callable[[int, int], None] | None = None, limit: int | None = None
@@ -41,6 +47,7 @@ class ThreadedEngine(CoreEngine):
         except RuntimeError as exc:
             self._hold_stops = False
             raise EngineError(str(exc)) from None
+        self._running = True
         try:
             while True:
                 try:
@@ -61,6 +68,7 @@ class ThreadedEngine(CoreEngine):
                     progress(sum(positions), total)
         finally:
             self._hold_stops = False
+            self._running = False
             try:
                 core.join()  # the stops not taken yet are applied
             except RuntimeError as exc:

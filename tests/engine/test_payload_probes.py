@@ -153,12 +153,12 @@ def test_parallel_workers_hand_over_the_heads(
     small_segments: list[int],  # noqa: F811 - the fixture imported above
     tmp_path: Path,
 ) -> None:
-    """With --jobs, the workers get the pack's marker ports from the parent."""
+    """With --jobs 3, the worker processes get the pack's marker ports from the parent."""
     cap = Capture(seed=5)
     _datagram(cap, 0.0, 8800, PROBE)
     for i in range(300):  # filler, so the input is split between workers
         _datagram(cap, 0.1 + 0.01 * i, 9000 + i % 7, bytes([i % 251]) * 900, sport=40000 + i)
     path = cap.write(tmp_path / "jobs.pcap")
-    inv = Analyzer(Options(jobs=2)).run([str(path)]).inventory
-    assert small_segments == [2]
+    inv = Analyzer(Options(jobs=3)).run([str(path)]).inventory
+    assert small_segments == [3]
     assert SIG in inv.endpoints[CLOUD].matches

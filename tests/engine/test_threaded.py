@@ -221,3 +221,33 @@ def test_ctrl_c_stops_a_threaded_run(tmp_path: Path) -> None:
     assert "netscan: interrupted" in err
     assert "Traceback" not in err
     assert not (tmp_path / "r.json").exists()
+
+
+class _Alarm(Exception):
+    pass
+
+
+def test_waiting_for_a_batch_looks_at_signals() -> None:
+    """The main thread waits for the worker with the GIL released, but a signal handler
+    still runs (here: the worker waits for stops that never come, so no batch will), and
+    letting go of the core then stops its thread at once."""
+    from netscan import _core
+
+    core = _core.Core([], [], [])
+    core.open(str(PCAPS / "demo_sales_office.pcapng"))
+    core.start(1, None, 1)
+    assert core.next_batch() is not None
+    with pytest.raises(RuntimeError, match="busy"):
+        core.stats()  # the worker holds the core until join
+    old = signal.signal(signal.SIGALRM, lambda *_: (_ for _ in ()).throw(_Alarm()))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        t0 = time.monotonic()
+        with pytest.raises(_Alarm):
+            core.next_batch()  # no stops given for the batch: the worker waits for them
+        assert time.monotonic() - t0 < 10
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    core.join()
+    assert core.stats()["packets"] == 1  # lag 1: never a batch ahead of the stops
