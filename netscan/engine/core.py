@@ -549,7 +549,7 @@ class CoreEngine:
 
 
 def input_info(c: Any, path: str, final: bool) -> InputInfo:
-    """The report's facts of an input the core read (``CoreCapture``, ``ShardCapture``);
+    """The report's facts of an input the core read (``CoreCapture``);
     its frames are counted once the input is done."""
     return InputInfo(path=path, sha256=c.sha256 or "", size=c.size, packets=c.frames if final else 0,
                      first_ts=c.first_ts, last_ts=c.last_ts, warnings=list(c.warnings),

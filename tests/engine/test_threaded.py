@@ -3,6 +3,7 @@ exactly one job's report, fails with a clear error, and stops cleanly on Ctrl-C.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import signal
@@ -84,6 +85,29 @@ def test_several_inputs_and_a_cut_file(tmp_path: Path, threaded_runs: list[int])
     single = _report(paths, 1)
     assert _report(paths, 2) == single
     assert any("cut.pcapng" in w for w in single["warnings"]), single["warnings"]
+    assert threaded_runs
+
+
+def test_step_by_step_with_jobs(threaded_runs: list[int]) -> None:
+    """Steps of a few hundred records (the TUI's partial results), the core in its thread:
+    each step ends its thread; the last result is the one-job report."""
+    demo = str(PCAPS / "demo_sales_office.pcapng")
+    steps = list(Analyzer(Options(country=COUNTRY, jobs=2)).run_incremental([demo], batch=700))
+    assert len(steps) > 3 and len(threaded_runs) >= len(steps) - 1
+    rep = build(steps[-1].result())
+    rep.pop("generated_at")
+    assert json.loads(json.dumps(rep)) == _report([demo], 1)
+
+
+def test_gzip_input(tmp_path: Path, threaded_runs: list[int]) -> None:
+    """gzip is read by the core in its thread: same report, same integrity warning."""
+    data = bytearray(gzip.compress((PCAPS / "demo_sales_office.pcapng").read_bytes()))
+    data[-8] ^= 0xFF  # a CRC-32 mismatch: reported, nothing lost
+    p = tmp_path / "demo.pcapng.gz"
+    p.write_bytes(bytes(data))
+    single = _report([str(p)], 1)
+    assert _report([str(p)], 2) == single
+    assert any("gzip integrity error: member 1 CRC-32" in w for w in single["warnings"])
     assert threaded_runs
 
 
