@@ -13,12 +13,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from netscan import limits as _limits
 from netscan.analysis.finding import Finding
-from netscan.engine.parallel import MIN_SEGMENT_BYTES
 from netscan.engine.protocol import Engine, InputInfo
 from netscan.flow import Flow
 from netscan.inventory.enrich import Premises
@@ -106,13 +104,6 @@ def pack_info(pack: Any) -> dict[str, Any]:
         "count": len(pack.signatures),
         "counts": dict(pack.counts),
     }
-
-
-def _size(path: str) -> int:
-    try:
-        return Path(path).stat().st_size
-    except OSError:
-        return 0
 
 
 def check_engine(name: str) -> None:
@@ -323,14 +314,16 @@ class Analyzer:
             tshark = TsharkEngine(sink, limits=lim)
             tshark.open(paths, lim.gunzip, lim.gunzip_ratio)
             return tshark
-        if self.options.jobs > 1 and sum(_size(p) for p in paths) >= 2 * MIN_SEGMENT_BYTES:
-            # --jobs: worker processes, each with the core over its share of the flows
-            from netscan.engine.parallel import ParallelEngine
+        if self.options.jobs > 1:
+            # --jobs: the core runs ahead in a thread of its own while this one replays what
+            # it found into the inventory (the same report as one job). Worker processes
+            # were slower: their parent replayed every op alone, and more (netscan/engine/
+            # threaded.py); the replay, not the core, is what one job waits for
+            from netscan.engine.threaded import ThreadedEngine
 
-            par = ParallelEngine(sink, premises, self.options.jobs, max_flows=self.max_flows,
-                                 limits=lim)  # fmt: skip
-            par.open(paths, lim.gunzip, lim.gunzip_ratio, known)
-            return par
+            threaded = ThreadedEngine(sink, premises, max_flows=self.max_flows)
+            threaded.open(paths, lim.gunzip, lim.gunzip_ratio, known)
+            return threaded
         # the Rust packet core reads, decodes and tracks flows; Python dissects what it
         # hands over and keeps everything above
         from netscan.engine.core import CoreEngine

@@ -7,7 +7,8 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::intern;
@@ -23,6 +24,7 @@ use crate::engine::{
 };
 use crate::events::new_ctx;
 use crate::flow::NO_APP;
+use crate::pipeline::{Msg, Pipeline, Work};
 
 pub const OP_L2: u8 = 0;
 pub const OP_FLOW: u8 = 1;
@@ -42,13 +44,41 @@ struct Head {
     wirelen: u32,
 }
 
+/// The core's state: the engine and its inputs (held by the worker thread of a pipeline
+/// while it runs a batch).
 struct Inner {
     engine: Engine,
     readers: Vec<CaptureReader>,
     heads: Vec<Option<Head>>,
     started: bool,
+}
+
+/// What the conversion of ops into Python objects needs (used with the GIL only).
+struct Conv {
     names: Vec<String>,
     strs: StrCache,
+}
+
+impl Work for Inner {
+    type Out = Vec<Op>;
+
+    fn batch(&mut self, max: usize) -> (Vec<Op>, usize) {
+        let n = self.run(max);
+        (std::mem::take(&mut self.engine.ops), n)
+    }
+
+    fn stop(&mut self, fids: &[u64]) {
+        for &fid in fids {
+            self.engine.stop(fid);
+        }
+    }
+
+    fn positions(&self) -> Vec<u64> {
+        self.readers
+            .iter()
+            .map(|r| r.read_bytes.load(Ordering::Relaxed))
+            .collect()
+    }
 }
 
 impl Inner {
@@ -112,7 +142,10 @@ fn take_head(r: &mut CaptureReader, file: u32) -> Option<Head> {
 /// The packet core: capture files or live records in, ops out.
 #[pyclass(module = "netscan._core")]
 pub struct Core {
-    inner: Mutex<Inner>,
+    inner: Arc<Mutex<Inner>>,
+    conv: Mutex<Conv>,
+    /// the worker thread running the core ahead (`start` .. `join`)
+    pipe: Mutex<Option<Pipeline<Vec<Op>>>>,
 }
 
 fn nets(v: Vec<(Vec<u8>, u8)>) -> PyResult<Vec<Net6>> {
@@ -449,15 +482,25 @@ fn ops_list<'py>(
     Ok(list)
 }
 
+fn busy() -> PyErr {
+    PyRuntimeError::new_err("the packet core is busy in another thread")
+}
+
 impl Core {
     /// The core's state while holding the GIL: never waits (a thread inside `run` holds
     /// the lock without the GIL and needs the GIL back to return, so waiting here could
     /// deadlock); a concurrent call gets an error instead.
+    /// Refused, too, while a worker thread runs the core (`start` .. `join`).
     fn lock(&self) -> PyResult<std::sync::MutexGuard<'_, Inner>> {
+        if self.pipe.try_lock().map_or(true, |p| p.is_some()) {
+            return Err(busy());
+        }
+        self.lock_inner()
+    }
+
+    fn lock_inner(&self) -> PyResult<std::sync::MutexGuard<'_, Inner>> {
         self.inner.try_lock().map_err(|e| match e {
-            std::sync::TryLockError::WouldBlock => {
-                PyRuntimeError::new_err("the packet core is busy in another thread")
-            }
+            std::sync::TryLockError::WouldBlock => busy(),
             std::sync::TryLockError::Poisoned(_) => {
                 PyRuntimeError::new_err("the packet core failed earlier in this run")
             }
@@ -466,13 +509,21 @@ impl Core {
 
     /// Python objects for a batch of ops (with the GIL).
     fn convert<'py>(&self, py: Python<'py>, ops: Vec<Op>) -> PyResult<Bound<'py, PyList>> {
-        let mut g = self.lock()?;
-        let inner = &mut *g;
-        ops_list(py, ops, &inner.names, &mut inner.strs)
+        let mut g = self.conv.try_lock().map_err(|_| busy())?;
+        let conv = &mut *g;
+        ops_list(py, ops, &conv.names, &mut conv.strs)
     }
 
-    /// The core's state without the GIL (inside `detach`): waiting is safe there.
+    fn pipe(&self) -> PyResult<std::sync::MutexGuard<'_, Option<Pipeline<Vec<Op>>>>> {
+        self.pipe.try_lock().map_err(|_| busy())
+    }
+
+    /// The core's state without the GIL (inside `detach`): waiting is safe there. Refused
+    /// while a worker thread runs the core (`start` .. `join`).
     fn lock_detached(&self) -> PyResult<std::sync::MutexGuard<'_, Inner>> {
+        if self.pipe.try_lock().map_or(true, |p| p.is_some()) {
+            return Err(busy());
+        }
         self.inner
             .lock()
             .map_err(|_| PyRuntimeError::new_err("the packet core failed earlier in this run"))
@@ -535,14 +586,17 @@ impl Core {
             }
         }
         Ok(Core {
-            inner: Mutex::new(Inner {
+            inner: Arc::new(Mutex::new(Inner {
                 engine: Engine::new(cfg),
                 readers: Vec::new(),
                 heads: Vec::new(),
                 started: false,
+            })),
+            conv: Mutex::new(Conv {
                 names,
                 strs: StrCache::default(),
             }),
+            pipe: Mutex::new(None),
         })
     }
 
@@ -590,6 +644,104 @@ impl Core {
             Ok((std::mem::take(&mut g.engine.ops), n))
         })?;
         Ok((self.convert(py, ops)?, n))
+    }
+
+    /// Starts running the open inputs ahead in a worker thread (`netscan.engine.threaded`):
+    /// batches of `batch` records, `limit` records in all (None: to the end), each handed
+    /// over by `next_batch`. The flows stopped while replaying a batch (`give_stops`, one
+    /// call per batch) take effect before the batch `lag` batches later; the worker is never
+    /// more batches ahead than that. Every other method but `next_batch`, `give_stops` and
+    /// `join` is refused as busy until `join`.
+    /// `fail_after`: a fault injected in the worker after that many batches (tests).
+    #[pyo3(signature = (batch, limit=None, lag=2, fail_after=None))]
+    fn start(
+        &self,
+        batch: usize,
+        limit: Option<usize>,
+        lag: usize,
+        fail_after: Option<usize>,
+    ) -> PyResult<()> {
+        let mut pipe = self.pipe()?;
+        if pipe.is_some() {
+            return Err(PyRuntimeError::new_err(
+                "the packet core is running already",
+            ));
+        }
+        // a failed core stays failed
+        drop(self.lock_inner()?);
+        let p = Pipeline::start(Arc::clone(&self.inner), batch, limit, lag, fail_after)
+            .map_err(|e| PyRuntimeError::new_err(format!("cannot start the core's thread: {e}")))?;
+        *pipe = Some(p);
+        Ok(())
+    }
+
+    /// The next batch of a running `start`: (ops, records processed, records asked for,
+    /// input bytes read per input), or None once the run ended (the input or the limit).
+    /// Waits with the GIL released, looking at signals (Ctrl-C) now and then;
+    /// RuntimeError when the worker failed (the message says how).
+    #[allow(clippy::type_complexity)]
+    fn next_batch<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<Option<(Bound<'py, PyList>, usize, usize, Vec<u64>)>> {
+        loop {
+            let got = {
+                let mut pipe = self.pipe()?;
+                let Some(p) = pipe.as_mut() else {
+                    return Err(PyRuntimeError::new_err("the packet core is not running"));
+                };
+                if p.ended() {
+                    return Ok(None);
+                }
+                py.detach(|| p.next(Duration::from_millis(50)))
+            };
+            match got {
+                Ok(Some(Msg::Batch(b))) => {
+                    let ops = self.convert(py, b.out)?;
+                    return Ok(Some((ops, b.records, b.want, b.positions)));
+                }
+                Ok(Some(Msg::Failed(e))) => {
+                    return Err(PyRuntimeError::new_err(format!(
+                        "the packet core failed: {e}"
+                    )))
+                }
+                Ok(None) => py.check_signals()?,
+                Err(()) => {
+                    // gone without a word: its panic, if it had one, comes with the join
+                    let p = self.pipe()?.take();
+                    let why = match p {
+                        Some(p) => py.detach(|| p.join(&*self.inner)).err(),
+                        None => None,
+                    };
+                    return Err(PyRuntimeError::new_err(format!(
+                        "the packet core failed: {}",
+                        why.unwrap_or_else(|| "its thread ended early".into())
+                    )));
+                }
+            }
+        }
+    }
+
+    /// The flows whose parsers the replay of the latest batch stopped (`start`).
+    fn give_stops(&self, fids: Vec<u64>) -> PyResult<()> {
+        match self.pipe()?.as_ref() {
+            Some(p) => {
+                p.stops(fids);
+                Ok(())
+            }
+            None => Err(PyRuntimeError::new_err("the packet core is not running")),
+        }
+    }
+
+    /// Ends a run of `start` (stopping the worker at once if it is not done; the stops
+    /// it did not take are applied) and waits for the thread. Nothing to do when none runs.
+    fn join(&self, py: Python<'_>) -> PyResult<()> {
+        let p = self.pipe()?.take();
+        if let Some(p) = p {
+            py.detach(|| p.join(&*self.inner))
+                .map_err(|e| PyRuntimeError::new_err(format!("the packet core failed: {e}")))?;
+        }
+        Ok(())
     }
 
     /// Processes records handed over by Python (live capture):
@@ -671,12 +823,11 @@ impl Core {
         py: Python<'py>,
         offsite_sender_bursts: bool,
     ) -> PyResult<Bound<'py, PyList>> {
-        let mut g = self.lock()?;
-        let inner = &mut *g;
-        let rows = inner.engine.conv_rows(offsite_sender_bursts);
+        let rows = self.lock()?.engine.conv_rows(offsite_sender_bursts);
+        let mut conv = self.conv.try_lock().map_err(|_| busy())?;
         let list = PyList::empty(py);
         for r in &rows {
-            list.append(conv_row_tuple(py, r, &mut inner.strs)?)?;
+            list.append(conv_row_tuple(py, r, &mut conv.strs)?)?;
         }
         Ok(list)
     }
@@ -684,8 +835,9 @@ impl Core {
     /// The parser names by id (`conv_rows`' parser ids; the names of the attach ops), each
     /// with whether the core runs it itself.
     fn parser_names(&self) -> PyResult<Vec<(String, bool)>> {
-        let g = self.lock()?;
-        Ok(g.names
+        let conv = self.conv.try_lock().map_err(|_| busy())?;
+        Ok(conv
+            .names
             .iter()
             .enumerate()
             .map(|(i, n)| (n.clone(), i <= u8::MAX as usize && in_core(i as u8)))
@@ -728,7 +880,7 @@ impl Core {
     fn release(&self) -> PyResult<()> {
         let mut g = self.lock()?;
         g.engine.release();
-        g.strs = StrCache::default();
+        self.conv.try_lock().map_err(|_| busy())?.strs = StrCache::default();
         g.readers.clear();
         g.heads.clear();
         Ok(())

@@ -198,14 +198,14 @@ def test_partial_results_keep_off_site_uploads_aside(scenario: Callable[[str], P
 
 
 def _engines(tmp_path: Path) -> Iterator[Any]:
-    from netscan.engine.parallel import ParallelEngine
+    from netscan.engine.threaded import ThreadedEngine
     from netscan.engine.tshark import TsharkEngine
     from netscan.inventory.enrich import Premises
     from netscan.live_analysis import LiveEngine, RecordsEngine
 
     inv = Inventory()
     yield CoreEngine(inv)
-    yield ParallelEngine(inv, Premises(), 2)
+    yield ThreadedEngine(inv)
     yield TsharkEngine(inv)
     yield RecordsEngine(inv, Premises(), [], "records")
     from netscan.sources.live import LiveCapture

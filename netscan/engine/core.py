@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ipaddress
+from collections import deque
 from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,10 @@ COUNTERS_CHUNK = 16384  # flows' counters taken from the core per call
 # are Python objects at once, so a smaller batch keeps the peak down (a flood of new flows
 # makes two ops a record)
 BATCH = 16384
+# the flows whose Python parser stopped while a batch was replayed are stopped in the core
+# before the batch this many batches later (so that the core may run that far ahead in a
+# thread, netscan.engine.threaded, with the same result)
+STOP_LAG = 2
 PUSH_CHUNK = 4096  # records handed over from Python (live capture) per call
 MAX_FLOWS = _core.MAX_FLOWS
 # the core drops repeated datagram facts (the same DNS answer, the same SSDP announcement
@@ -183,6 +188,7 @@ class CoreEngine:
         self.flows_retired = 0
         self.max_flows = max_flows or MAX_FLOWS
         self._stopped: list[int] = []
+        self._hold_stops = False  # run_files gives the stops to the core itself (STOP_LAG)
         self._pending: list[tuple[int, int, float, int, bytes, int]] = []
         self._finished = False
         self._parser_apps: list[str | None] | None = None  # application of each parser id
@@ -219,17 +225,32 @@ class CoreEngine:
         """Processes the open inputs (at most ``limit`` records); returns records done."""
         total = sum(c.size for c in self.captures)
         done = 0
-        while limit is None or done < limit:
-            want = BATCH if limit is None else min(BATCH, limit - done)
-            ops, n = self.core.run(want)
-            self._replay(ops)
-            done += n
-            if progress is not None:
-                progress(sum(c.position for c in self.captures), total)
-            if n < want:
-                break
+        held: deque[list[int]] = deque()  # the stops of the latest batches, not yet given
+        self._hold_stops = True
+        try:
+            while limit is None or done < limit:
+                want = BATCH if limit is None else min(BATCH, limit - done)
+                ops, n = self.core.run(want)
+                self._replay(ops)
+                held.append(self._stopped)
+                self._stopped = []
+                if len(held) >= STOP_LAG:  # before the batch STOP_LAG after theirs
+                    self._give(held.popleft())
+                done += n
+                if progress is not None:
+                    progress(sum(c.position for c in self.captures), total)
+                if n < want:
+                    break
+        finally:
+            self._hold_stops = False
+            while held:
+                self._give(held.popleft())
         self._stats()
         return done
+
+    def _give(self, fids: list[int]) -> None:
+        if fids:
+            self.core.stop(fids)
 
     def run(
         self,
@@ -384,7 +405,7 @@ class CoreEngine:
         self.unsupported_linktypes = set(st["unsupported"])
 
     def _flush_stops(self) -> None:
-        if self._stopped:
+        if self._stopped and not self._hold_stops:
             self.core.stop(self._stopped)
             self._stopped = []
 
@@ -562,7 +583,7 @@ class CoreEngine:
 
 
 def input_info(c: Any, path: str, final: bool) -> InputInfo:
-    """The report's facts of an input the core read (``CoreCapture``, ``ShardCapture``);
+    """The report's facts of an input the core read (``CoreCapture``);
     its frames are counted once the input is done."""
     return InputInfo(path=path, sha256=c.sha256 or "", size=c.size, packets=c.frames if final else 0,
                      first_ts=c.first_ts, last_ts=c.last_ts, warnings=list(c.warnings),

@@ -1,7 +1,7 @@
 """What the analysis driver (``netscan.analyze.Analyzer.drive``) asks of an engine.
 
 Every engine implements ``Engine``: the Rust core (``CoreEngine``), its ``--jobs`` form
-(``ParallelEngine``), the tshark reference (``TsharkEngine``) and a live capture
+(``ThreadedEngine``: the core run ahead in a thread), the tshark reference (``TsharkEngine``) and a live capture
 (``netscan.live_analysis.LiveEngine``). An engine is made with its sink (the inventory)
 and its inputs; the driver then calls ``step`` until it returns False (each call may
 yield a partial result in step-by-step runs), ``finish`` and ``release``, and reads

@@ -4,7 +4,9 @@ the marker scan on those ports only, and a flood on such a port stays bounded.""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pytest
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
@@ -19,7 +21,6 @@ from netscan.signatures.pack import load_active_pack
 from netscan.sources.pcapfile import CaptureFile
 from tests.analysis.scenarios.build import GATEWAY, Capture, Host
 from tests.engine.test_engines import Recorder
-from tests.engine.test_parallel import small_segments  # noqa: F401 - a fixture
 
 CAMERA = Host("02:00:5e:10:20:30", "192.168.1.50")  # locally administered: no OUI maker
 CLOUD = "116.62.118.23"
@@ -149,16 +150,25 @@ def test_tshark_engine_hands_over_the_same_heads(tmp_path: Path) -> None:
     assert SIG in inv.inventory.endpoints[CLOUD].matches
 
 
-def test_parallel_workers_hand_over_the_heads(
-    small_segments: list[int],  # noqa: F811 - the fixture imported above
-    tmp_path: Path,
-) -> None:
-    """With --jobs, the workers get the pack's marker ports from the parent."""
+def test_jobs_hand_over_the_heads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With --jobs 2 (the core in a thread of its own), the pack's marker ports reach it."""
+    import netscan.engine.core as core_engine
+    from netscan.engine.threaded import ThreadedEngine
+
+    monkeypatch.setattr(core_engine, "BATCH", 50)  # the datagram is not in the first batch
+    used: list[ThreadedEngine] = []
+    real = ThreadedEngine.open
+
+    def spy(self: ThreadedEngine, *a: Any, **k: Any) -> Any:
+        used.append(self)
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(ThreadedEngine, "open", spy)
     cap = Capture(seed=5)
-    _datagram(cap, 0.0, 8800, PROBE)
-    for i in range(300):  # filler, so the input is split between workers
-        _datagram(cap, 0.1 + 0.01 * i, 9000 + i % 7, bytes([i % 251]) * 900, sport=40000 + i)
+    for i in range(300):  # filler
+        _datagram(cap, 0.01 * i, 9000 + i % 7, bytes([i % 251]) * 900, sport=40000 + i)
+    _datagram(cap, 4.0, 8800, PROBE)
     path = cap.write(tmp_path / "jobs.pcap")
     inv = Analyzer(Options(jobs=2)).run([str(path)]).inventory
-    assert small_segments == [2]
+    assert used and used[0].marker_ports
     assert SIG in inv.endpoints[CLOUD].matches

@@ -69,19 +69,19 @@ def test_repeats_are_found_by_content(inputs: list[Path], tmp_path: Path) -> Non
 def test_jobs_and_steps_give_the_same_digests(
     inputs: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from netscan.engine.parallel import ParallelEngine
+    from netscan.engine.threaded import ThreadedEngine
 
     opened: list[int] = []
-    real_open = ParallelEngine.open
+    real_open = ThreadedEngine.open
 
-    def spy(self: ParallelEngine, *args: object, **kw: object) -> object:
-        opened.append(self.jobs)
+    def spy(self: ThreadedEngine, *args: object, **kw: object) -> object:
+        opened.append(2)
         return real_open(self, *args, **kw)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(ParallelEngine, "open", spy)
+    monkeypatch.setattr(ThreadedEngine, "open", spy)
     paths = [str(p) for p in inputs]
     want = [sha(p) for p in inputs]
-    # --jobs: worker 0's core hashes each file (inputs of 16 MB and more run in workers)
+    # --jobs: the core, run ahead in its thread, hashes each file as it reads it
     data = realworld("sip_calls_zeek.pcap").read_bytes()
     big = tmp_path / "big.pcap"
     big.write_bytes(data[:24] + data[24:] * (17_000_000 // len(data) + 1))

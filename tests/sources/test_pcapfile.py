@@ -14,7 +14,7 @@ from scapy.layers.l2 import Dot1Q
 
 from netscan.sources.merge import merged
 from netscan.sources.pcapfile import CaptureError, CaptureFile
-from tests.conftest import realworld_files, requires_tshark
+from tests.conftest import PCAPS, realworld, realworld_files, requires_tshark
 
 PKT = bytes(
     Ether(src="00:11:22:33:44:55", dst="66:77:88:99:aa:bb")
@@ -195,3 +195,14 @@ def test_frame_count_equals_tshark(path: Path) -> None:
         assert cap.warnings
         return
     assert len(frames) == len(tshark)
+
+
+@pytest.mark.parametrize("name", ["cam_blink_cloud_headers_tjoconnor.pcap", "demo"])
+def test_split_keeps_frame_numbers(name: str) -> None:
+    path = PCAPS / "demo_sales_office.pcapng" if name == "demo" else realworld(name)
+    whole = [(r[1], r[2], r[4]) for r in CaptureFile(path).records()]
+    cap = CaptureFile(path)
+    segs = cap.split(5)
+    assert len(segs) == 5
+    parts = [(r[1], r[2], r[4]) for s in segs for r in cap.records(s)]
+    assert parts == whole
