@@ -119,7 +119,8 @@ def english(p: dict[str, Any]) -> str:
 
 def join(parts: list[dict[str, Any]]) -> str:
     """The English ``reason`` of these parts."""
-    return "; ".join(english(p) for p in parts)
+    with i18n.use("en"):
+        return "; ".join(_fill(p, 0, bound=False) for p in parts)
 
 
 class _Unfit(ValueError):
