@@ -272,11 +272,12 @@ pub struct NewFlow {
     pub b_mac: Option<Mac>,
 }
 
-/// A flow's entry in the key table: its slot and which of its two keys (`Flow::key` or
-/// its reverse) the entry stands for. The keys themselves stay in the flows, so the
-/// table is a few bytes an entry (fewer cache misses, cheaper growth).
+/// A flow's entry in the key table: its slot, which of its two keys (`Flow::key` or its
+/// reverse) the entry stands for, and that key's hash (the table grows without reading
+/// the flows). The keys themselves stay in the flows: 16 bytes an entry instead of 48.
 #[derive(Clone, Copy)]
 struct Entry {
+    hash: u64,
     slot: u32,
     reverse: bool,
 }
@@ -289,15 +290,6 @@ impl Entry {
             Some(Some(f)) if self.reverse => f.key.reverse() == *key,
             Some(Some(f)) => f.key == *key,
             _ => false,
-        }
-    }
-
-    /// The hash of the key this entry stands for (when the table grows).
-    fn rehash(self, slots: &[Option<Flow>], keyed: &foldhash::fast::RandomState) -> u64 {
-        match slots.get(self.slot as usize) {
-            Some(Some(f)) if self.reverse => keyed.hash_one(f.key.reverse()),
-            Some(Some(f)) => keyed.hash_one(f.key),
-            _ => 0,
         }
     }
 }
@@ -337,9 +329,10 @@ impl FlowTable {
     #[inline]
     pub fn lookup(&mut self, key: &Key) -> Option<(u32, bool)> {
         let slots = &self.slots;
+        let hash = self.keyed.hash_one(key);
         let e = *self
             .map
-            .find(self.keyed.hash_one(key), |e| e.is(slots, key))?;
+            .find(hash, |e| e.hash == hash && e.is(slots, key))?;
         let from_a = self.get(e.slot).fwd_is_a != e.reverse;
         self.touch(e.slot);
         Some((e.slot, from_a))
@@ -418,12 +411,16 @@ impl FlowTable {
         for (key, reverse) in [(n.key, false), (n.key.reverse(), true)] {
             let slots = &self.slots;
             let keyed = &self.keyed;
-            let entry = Entry { slot, reverse };
-            match self.map.entry(
-                keyed.hash_one(key),
-                |e| e.is(slots, &key),
-                |e| e.rehash(slots, keyed),
-            ) {
+            let hash = keyed.hash_one(key);
+            let entry = Entry {
+                hash,
+                slot,
+                reverse,
+            };
+            match self
+                .map
+                .entry(hash, |e| e.hash == hash && e.is(slots, &key), |e| e.hash)
+            {
                 hashbrown::hash_table::Entry::Occupied(mut o) => *o.get_mut() = entry,
                 hashbrown::hash_table::Entry::Vacant(v) => {
                     v.insert(entry);
@@ -439,9 +436,10 @@ impl FlowTable {
         let key = self.get(slot).key;
         for k in [key, key.reverse()] {
             let slots = &self.slots;
+            let hash = self.keyed.hash_one(k);
             if let Ok(e) = self
                 .map
-                .find_entry(self.keyed.hash_one(k), |e| e.is(slots, &k))
+                .find_entry(hash, |e| e.hash == hash && e.is(slots, &k))
             {
                 if e.get().slot == slot {
                     e.remove();
