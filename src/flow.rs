@@ -4,7 +4,7 @@
 //! Side A is the client (`sender_is_client`); counters use the frame length on the wire.
 //! Upload bursts (side A to side B) are kept for flows the premises policy marks.
 
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 
 use rustc_hash::FxHashMap;
 
@@ -287,8 +287,32 @@ pub struct NewFlow {
     pub b_mac: Option<Mac>,
 }
 
+/// A flow's entry in the key table: its slot, which of its two keys (`Flow::key` or its
+/// reverse) the entry stands for, and that key's hash (the table grows without reading
+/// the flows). The keys themselves stay in the flows: 16 bytes an entry instead of 48.
+#[derive(Clone, Copy)]
+struct Entry {
+    hash: u64,
+    slot: u32,
+    reverse: bool,
+}
+
+impl Entry {
+    /// Whether this entry stands for `key`.
+    #[inline]
+    fn is(self, slots: &[Option<Flow>], key: &Key) -> bool {
+        match slots.get(self.slot as usize) {
+            Some(Some(f)) if self.reverse => f.key.reverse() == *key,
+            Some(Some(f)) => f.key == *key,
+            _ => false,
+        }
+    }
+}
+
 pub struct FlowTable {
-    map: KeyedMap<Key, (u32, bool)>,
+    /// both keys of every live flow (randomly keyed: see `KeyedMap`)
+    map: hashbrown::HashTable<Entry>,
+    keyed: foldhash::fast::RandomState,
     by_fid: FxHashMap<u64, u32>,
     slots: Vec<Option<Flow>>,
     free: Vec<u32>,
@@ -303,7 +327,8 @@ pub struct FlowTable {
 impl FlowTable {
     pub fn new(max_live: usize) -> FlowTable {
         FlowTable {
-            map: KeyedMap::default(),
+            map: hashbrown::HashTable::new(),
+            keyed: Default::default(),
             by_fid: FxHashMap::default(),
             slots: Vec::new(),
             free: Vec::new(),
@@ -318,11 +343,14 @@ impl FlowTable {
     /// (slot, whether the packet's sender is side A), moving the flow to the busy end.
     #[inline]
     pub fn lookup(&mut self, key: &Key) -> Option<(u32, bool)> {
-        let hit = self.map.get(key).copied();
-        if let Some((slot, _)) = hit {
-            self.touch(slot);
-        }
-        hit
+        let slots = &self.slots;
+        let hash = self.keyed.hash_one(key);
+        let e = *self
+            .map
+            .find(hash, |e| e.hash == hash && e.is(slots, key))?;
+        let from_a = self.get(e.slot).fwd_is_a != e.reverse;
+        self.touch(e.slot);
+        Some((e.slot, from_a))
     }
 
     pub fn is_full(&self) -> bool {
@@ -396,21 +424,45 @@ impl FlowTable {
         self.link_tail(slot);
         // both directions point at the flow; when they are the same key (a host talking
         // to itself on one port) the later entry wins, as it always has
-        let rkey = n.key.reverse();
-        self.map.insert(n.key, (slot, n.fwd_is_a));
-        self.map.insert(rkey, (slot, !n.fwd_is_a));
+        for (key, reverse) in [(n.key, false), (n.key.reverse(), true)] {
+            let slots = &self.slots;
+            let keyed = &self.keyed;
+            let hash = keyed.hash_one(key);
+            let entry = Entry {
+                hash,
+                slot,
+                reverse,
+            };
+            match self
+                .map
+                .entry(hash, |e| e.hash == hash && e.is(slots, &key), |e| e.hash)
+            {
+                hashbrown::hash_table::Entry::Occupied(mut o) => *o.get_mut() = entry,
+                hashbrown::hash_table::Entry::Vacant(v) => {
+                    v.insert(entry);
+                }
+            }
+        }
         (slot, n.fwd_is_a)
     }
 
     /// Takes a flow out of the table (its keys forgotten, its slot free).
     pub fn remove(&mut self, slot: u32) -> Flow {
         self.unlink(slot);
-        let flow = self.slots[slot as usize].take().expect("live slot");
-        for k in [flow.key, flow.key.reverse()] {
-            if matches!(self.map.get(&k), Some((s, _)) if *s == slot) {
-                self.map.remove(&k);
+        let key = self.get(slot).key;
+        for k in [key, key.reverse()] {
+            let slots = &self.slots;
+            let hash = self.keyed.hash_one(k);
+            if let Ok(e) = self
+                .map
+                .find_entry(hash, |e| e.hash == hash && e.is(slots, &k))
+            {
+                if e.get().slot == slot {
+                    e.remove();
+                }
             }
         }
+        let flow = self.slots[slot as usize].take().expect("live slot");
         self.free.push(slot);
         self.live -= 1;
         self.by_fid.remove(&flow.fid);
@@ -434,7 +486,7 @@ impl FlowTable {
     }
 
     pub fn clear(&mut self) {
-        self.map = KeyedMap::default();
+        self.map = hashbrown::HashTable::new();
         self.by_fid = FxHashMap::default();
         self.slots = Vec::new();
         self.free = Vec::new();

@@ -33,6 +33,9 @@ enum Mode {
 /// A running SHA-256 that takes the blocks of a stream in order.
 pub struct HashPipe {
     mode: Mode,
+    /// the process that started the hashing thread: a forked child has no such thread
+    /// (it would wait for it forever), so there the hash is given up (no digest)
+    pid: u32,
 }
 
 impl HashPipe {
@@ -59,6 +62,7 @@ impl HashPipe {
                     made: 0,
                     worker: Some(worker),
                 },
+                pid: std::process::id(),
             },
             Err(_) => HashPipe::inline(),
         }
@@ -68,6 +72,7 @@ impl HashPipe {
     pub fn inline() -> HashPipe {
         HashPipe {
             mode: Mode::Inline(Sha256::new()),
+            pid: std::process::id(),
         }
     }
 
@@ -76,6 +81,7 @@ impl HashPipe {
         if data.is_empty() {
             return;
         }
+        self.check_process();
         let lost = match &mut self.mode {
             Mode::Inline(sha) => {
                 sha.update(data);
@@ -114,6 +120,7 @@ impl HashPipe {
     /// The state after every block given so far (None if the hasher failed); the pipe is
     /// spent afterwards.
     pub fn finish(&mut self) -> Option<Sha256> {
+        self.check_process();
         match std::mem::replace(&mut self.mode, Mode::Done) {
             Mode::Inline(sha) => Some(sha),
             Mode::Done => None,
@@ -126,6 +133,20 @@ impl HashPipe {
                 drop(to_hash.take());
                 worker.take().and_then(|w| w.join().ok())
             }
+        }
+    }
+}
+
+impl HashPipe {
+    /// In a forked child the hashing thread is not there: no digest (the child's reads
+    /// go on unhashed rather than waiting for a thread that does not exist).
+    fn check_process(&mut self) {
+        if matches!(self.mode, Mode::Thread { .. }) && std::process::id() != self.pid {
+            if let Mode::Thread { worker, .. } = &mut self.mode {
+                // not ours to join: the handle is let go without waiting
+                drop(worker.take());
+            }
+            self.mode = Mode::Done;
         }
     }
 }
