@@ -16,6 +16,7 @@ definition (Salesforce) and the JA4 specification (FoxIO, technical_details/JA4.
 from __future__ import annotations
 
 import hashlib
+import warnings
 from functools import lru_cache
 from typing import Any
 
@@ -316,6 +317,14 @@ def parse_certificate(body: bytes) -> tuple[str, str, tuple[str, ...]] | None:
 def describe_der(der: bytes) -> tuple[str, str, tuple[str, ...]] | None:
     """Subject, issuer (RFC 4514) and DNS/IP alternative names of a DER certificate (cached:
     servers hand out the same certificate on every connection)."""
+    # a hostile certificate makes the library warn (negative serials, odd attribute
+    # lengths): the warning would reach the user's terminal, so it is kept quiet here
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _describe(der)
+
+
+def _describe(der: bytes) -> tuple[str, str, tuple[str, ...]] | None:
     try:
         from cryptography import x509
 
