@@ -90,7 +90,8 @@ def build_parser(analyze_only: bool = False) -> argparse.ArgumentParser:
     an.add_argument("--keep-evidence", metavar="DIR",
                     help="write carved face images into DIR (never written otherwise)")  # fmt: skip
     an.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
-                    help="worker processes for large files (default 1)")  # fmt: skip
+                    help="above 1: the packet core runs in a thread of its own, ahead of "
+                         "the analysis (default 1)")  # fmt: skip
     an.add_argument("--quiet", "-q", action="store_true", help="no summary on the terminal")
     an.add_argument("--marks", metavar="FILE",
                     help="walk-test marks (the TUI's .marks.json, or a JSON list of capture "

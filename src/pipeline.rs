@@ -310,6 +310,8 @@ mod tests {
         }
     }
 
+    type Out = (Vec<usize>, Vec<u64>);
+
     fn counting(end: usize, panic_at: Option<usize>) -> Arc<Mutex<Counting>> {
         Arc::new(Mutex::new(Counting {
             next: 0,
@@ -325,7 +327,7 @@ mod tests {
         batch: usize,
         limit: Option<usize>,
         lag: usize,
-    ) -> Result<Vec<Batch<(Vec<usize>, Vec<u64>)>>, String> {
+    ) -> Result<Vec<Batch<Out>>, String> {
         let mut p = Pipeline::start(Arc::clone(work), batch, limit, lag, None).unwrap();
         let mut out = Vec::new();
         let mut i = 0u64;
