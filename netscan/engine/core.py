@@ -11,6 +11,9 @@ payloads, parser closes, evicted flows' final counters) that this module replays
 sink, calling the Python dissectors only for the payloads of the parsers that stay in
 Python (WS-Discovery, vendor discovery, Router Advertisements). Flow counters are
 synchronised into the ``Flow`` objects at the end of the input and whenever ``sync()`` is called (incremental runs).
+When the sink folds every live flow at the end of the input, the core sums them per
+conversation itself (``Core.conv_rows``, ``Inventory.seal_groups``) where that folds them
+exactly as one flow at a time would.
 """
 
 from __future__ import annotations
