@@ -497,12 +497,12 @@ class SinkLog:
 
     def _seal_groups(
         self,
-        rows_of: Callable[[bool], list[tuple[Any, ...]]],
+        rows: Any,
         flows: dict[int, Flow],
         apps_of: Callable[[tuple[int, ...], bool], frozenset[str]],
     ) -> bool:
         # as ``seal_flow``: the bursts of a flow from an off-site sender do not count
-        return self.inventory.seal_groups(rows_of, flows, apps_of, offsite_sender_bursts=False)
+        return self.inventory.seal_groups(rows, flows, apps_of, offsite_sender_bursts=False)
 
     def _seal_rows(self, rows: list[tuple[Any, ...]], flows: dict[int, Flow]) -> None:
         # as ``seal_flow``: the bursts of a flow from an off-site sender do not count

@@ -57,6 +57,8 @@ struct Inner {
 struct Conv {
     names: Vec<String>,
     strs: StrCache,
+    /// the rows of the last `conv_keys`, handed over by `conv_take`
+    conv_pending: std::collections::VecDeque<ConvRow>,
 }
 
 impl Work for Inner {
@@ -595,6 +597,7 @@ impl Core {
             conv: Mutex::new(Conv {
                 names,
                 strs: StrCache::default(),
+                conv_pending: Default::default(),
             }),
             pipe: Mutex::new(None),
         })
@@ -811,23 +814,51 @@ impl Core {
     }
 
     /// Every live flow's final counters summed per conversation (`Engine::conv_rows`), in
-    /// order of each conversation's first flow, as `(wlan, dev_mac, dev_ip, peer_ip, proto,
-    /// port, peer_mac, device_is_client, dev_prem, peer_prem, first_ts, first_file,
-    /// first_frame, last_ts, bytes_up, bytes_down, pkts_up, pkts_down, flows, parser_ids,
-    /// frames, bursts, burst_counts)` tuples (addresses and MACs as the flows' strings,
-    /// None for no MAC; frames: (file, frame) pairs; bursts: packed doubles, four a burst,
-    /// with the count of each flow that has some, both None without). The flows stay.
+    /// order of each conversation's first flow: the rows are kept for `conv_take`, and
+    /// what keys them is returned now, as `(wlan, dev_mac, dev_ip, peer_ip, proto, port,
+    /// dev_prem, flows, bursts)` tuples (addresses and MACs as the flows' strings, None for
+    /// no MAC; bursts: how many the row holds). The flows stay.
     #[pyo3(signature = (offsite_sender_bursts=true))]
-    fn conv_rows<'py>(
+    fn conv_keys<'py>(
         &self,
         py: Python<'py>,
         offsite_sender_bursts: bool,
     ) -> PyResult<Bound<'py, PyList>> {
         let rows = self.lock()?.engine.conv_rows(offsite_sender_bursts);
         let mut conv = self.conv.try_lock().map_err(|_| busy())?;
+        let conv = &mut *conv;
         let list = PyList::empty(py);
+        let strs = &mut conv.strs;
         for r in &rows {
-            list.append(conv_row_tuple(py, r, &mut conv.strs)?)?;
+            list.append(
+                tup!(py; r.wlan, strs.mac(py, &r.dev_mac), strs.ip_of(py, &r.dev_ip),
+                strs.ip_of(py, &r.peer_ip), r.proto, r.port, r.dev_prem, r.flows,
+                r.bursts.len()),
+            )?;
+        }
+        conv.conv_pending = rows.into();
+        Ok(list)
+    }
+
+    /// The next `limit` rows of the last `conv_keys` (each let go of here), as
+    /// `(wlan, dev_mac, dev_ip, peer_ip, proto, port, peer_mac, device_is_client, dev_prem,
+    /// peer_prem, first_ts, first_file, first_frame, last_ts, bytes_up, bytes_down, pkts_up,
+    /// pkts_down, flows, parser_ids, frames, bursts, burst_counts)` tuples (frames: (file,
+    /// frame) pairs; bursts: packed doubles, four a burst, with the count of each flow
+    /// that has some, both None without); `limit` 0 lets go of them all.
+    fn conv_take<'py>(&self, py: Python<'py>, limit: usize) -> PyResult<Bound<'py, PyList>> {
+        let mut conv = self.conv.try_lock().map_err(|_| busy())?;
+        let conv = &mut *conv;
+        let list = PyList::empty(py);
+        if limit == 0 {
+            conv.conv_pending = Default::default();
+            return Ok(list);
+        }
+        for _ in 0..limit {
+            let Some(r) = conv.conv_pending.pop_front() else {
+                break;
+            };
+            list.append(conv_row_tuple(py, &r, &mut conv.strs)?)?;
         }
         Ok(list)
     }
@@ -880,7 +911,11 @@ impl Core {
     fn release(&self) -> PyResult<()> {
         let mut g = self.lock()?;
         g.engine.release();
-        self.conv.try_lock().map_err(|_| busy())?.strs = StrCache::default();
+        {
+            let mut conv = self.conv.try_lock().map_err(|_| busy())?;
+            conv.strs = StrCache::default();
+            conv.conv_pending = Default::default();
+        }
         g.readers.clear();
         g.heads.clear();
         Ok(())

@@ -11,6 +11,9 @@ payloads, parser closes, evicted flows' final counters) that this module replays
 sink, calling the Python dissectors only for the payloads of the parsers that stay in
 Python (WS-Discovery, vendor discovery, Router Advertisements). Flow counters are
 synchronised into the ``Flow`` objects at the end of the input and whenever ``sync()`` is called (incremental runs).
+When the sink folds every live flow at the end of the input, the core sums them per
+conversation itself (``Core.conv_keys``, ``Inventory.seal_groups``) where that folds them
+exactly as one flow at a time would.
 """
 
 from __future__ import annotations
@@ -296,7 +299,7 @@ class CoreEngine:
         flows = self.flows
         # the core sums the flows per conversation, when the sink can take them so
         groups = getattr(self.sink, "seal_groups", None)
-        if groups is not None and groups(self.core.conv_rows, flows, self._apps_of):
+        if groups is not None and groups(self.core, flows, self._apps_of):
             return
         rows = getattr(self.sink, "seal_rows", None)  # a piece at a time, when it can
         start = 0
@@ -316,7 +319,7 @@ class CoreEngine:
 
     def _apps_of(self, ids: tuple[int, ...], wlan: bool) -> frozenset[str]:
         """The applications (``Flow.app``) of flows with these parser ids attached (the
-        core's ``conv_rows``): the names their attach ops give them."""
+        core's ``conv_take``): the names their attach ops give them."""
         out = WLAN_APP if wlan else NO_APP
         if not ids:
             return out

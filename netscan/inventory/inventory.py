@@ -72,6 +72,7 @@ MAX_PATH_CHARS = 256
 # upload bursts all held conversations keep together (32 bytes each): a flood of one-packet
 # uploads in many conversations must not grow memory without end
 MAX_HELD_BURSTS = 500_000
+SEAL_CHUNK = 4096  # conversation rows taken from the engine at a time (seal_groups)
 
 
 def _clone(c: Conversation) -> Conversation:
@@ -904,62 +905,75 @@ class Inventory:
 
     def seal_groups(
         self,
-        rows_of: Callable[[bool], list[tuple[Any, ...]]],
+        rows: Any,
         flows: dict[int, Flow],
         apps_of: Callable[[tuple[int, ...], bool], frozenset[str]],
         offsite_sender_bursts: bool = True,
     ) -> bool:
         """``seal_flow`` for every live flow at once, from the engine's sums per conversation
-        (``rows_of(offsite_sender_bursts)``: the core's ``conv_rows``; ``apps_of``: the
-        applications of a row's parser ids), when that folds them in exactly as one flow
-        at a time in order of appearance would: no fold on the way (the conversations stay
-        within their limit), the upload bursts' room for all held conversations enough for
-        every one, no two rows of one conversation (devices without a MAC known by a MAC
-        elsewhere). Then every flow in ``flows`` is taken out and True returned; otherwise
-        nothing has changed and False is returned."""
+        (``rows``: the core, whose ``conv_keys(offsite_sender_bursts)`` says what keys each
+        row and ``conv_take(n)`` hands the rows over; ``apps_of``: the applications of a
+        row's parser ids), when that folds them in exactly as one flow at a time in order
+        of appearance would: no fold on the way (the conversations stay within their
+        limit), the upload bursts' room for all held conversations enough for every one, no
+        two rows of one conversation (devices without a MAC known by a MAC elsewhere). Then
+        every flow in ``flows`` is taken out and True returned; otherwise nothing has
+        changed and False is returned."""
         live = self._live
         if len(live) != len(flows):
             return False
-        rows = rows_of(offsite_sender_bursts)
+        keys = rows.conv_keys(offsite_sender_bursts)
         retired = self._retired
         ip_dev = self._ip_to_device
-        plan: list[tuple[ConvKey, tuple[Any, ...]]] = []
+        plan: list[ConvKey | None] = []
         seen: set[ConvKey] = set()
         n_flows = n_new = n_bursts = 0
-        for r in rows:
-            n_flows += r[18]
-            if r[21] is not None:
-                n_bursts += len(r[21]) >> 5
-            dev_mac = r[1]
-            if r[0]:  # encrypted 802.11: station pairs
-                if dev_mac is None or int(dev_mac[:2], 16) & 1:
-                    continue
-                key: ConvKey = (dev_mac, "", "wlan", 0)
-            else:
-                if dev_mac is not None:
-                    if int(dev_mac[:2], 16) & 1:
-                        continue
-                    dkey = dev_mac
-                elif r[8]:
-                    dkey = ip_dev.get(r[2]) or f"ip:{r[2]}"
-                else:
-                    continue
-                key = (dkey, r[3], PROTO_NAMES.get(r[4]) or str(r[4]), r[5])
+        for wlan, dev_mac, dev_ip, peer_ip, proto, port, dev_prem, n, nb in keys:
+            n_flows += n
+            n_bursts += nb
+            key: ConvKey | None = None
+            if wlan:  # encrypted 802.11: station pairs
+                if dev_mac is not None and not int(dev_mac[:2], 16) & 1:
+                    key = (dev_mac, "", "wlan", 0)
+            elif dev_mac is not None:
+                if not int(dev_mac[:2], 16) & 1:
+                    key = (dev_mac, peer_ip, PROTO_NAMES.get(proto) or str(proto), port)
+            elif dev_prem:
+                dkey = ip_dev.get(dev_ip) or f"ip:{dev_ip}"
+                key = (dkey, peer_ip, PROTO_NAMES.get(proto) or str(proto), port)
+            plan.append(key)
+            if key is None:
+                continue
             if key in seen:
+                rows.conv_take(0)
                 return False
             seen.add(key)
             if key not in retired:
                 n_new += 1
-            plan.append((key, r))
         if (
             n_flows != len(flows)
             or len(retired) + n_new > self.limits.conversations
             or self._bursts_held + n_bursts > MAX_HELD_BURSTS
         ):
+            rows.conv_take(0)
             return False
+        # the flows go first (their memory is back before the conversations are made); the
+        # rows come in pieces
+        flows.clear()
+        live.clear()
+        del keys, seen
+        plan.reverse()
+        part: list[tuple[Any, ...]] = []
         from_bytes = BurstList.from_bytes
         held = 0
-        for key, r in plan:
+        while plan:
+            if not part:
+                part = rows.conv_take(SEAL_CHUNK)
+                part.reverse()
+            r = part.pop()
+            key = plan.pop()
+            if key is None:
+                continue
             (wlan, _dev_mac, _dev_ip, peer_ip, _proto, port, peer_mac, device_is_client,
              _dev_prem, peer_prem, first_ts, first_file, first_frame, last_ts, bytes_up,
              bytes_down, pkts_up, pkts_down, n, ids, frames, raw, counts) = r  # fmt: skip
@@ -1004,8 +1018,6 @@ class Inventory:
             if len(conv.frames) < 10:
                 conv.frames.extend(frames[: 10 - len(conv.frames)])
         self._bursts_held += held
-        flows.clear()
-        live.clear()
         return True
 
     def seal(self) -> None:

@@ -1,4 +1,4 @@
-"""The end-of-input fold from the core's sums per conversation (``Core.conv_rows``,
+"""The end-of-input fold from the core's sums per conversation (``Core.conv_keys``,
 ``Inventory.seal_groups``) leaves the inventory exactly as folding the flows one at a time
 in order of appearance (``seal_rows``) does: on every public capture and scenario capture,
 with the inventory as the sink and through the analysis' pass-through ``SinkLog``, with the
