@@ -220,7 +220,9 @@ pub struct HttpStream {
     decider: Decider,
     messages: usize,
     last_request_worth: bool,
-    capture: Option<Capture>,
+    /// the body being kept, per direction: `[responses, requests]` (a response may be
+    /// kept while a request's upload is still arriving on the same connection)
+    capture: [Option<Capture>; 2],
     pub done: bool,
 }
 
@@ -244,14 +246,20 @@ impl HttpStream {
             },
             messages: 0,
             last_request_worth: false,
-            capture: None,
+            capture: [None, None],
             done: false,
         }
     }
 
     /// Bytes held: the framers' buffers and the body being reassembled (memory tests).
     pub fn held(&self) -> usize {
-        self.framers.buffered() + self.capture.as_ref().map_or(0, |c| c.body.len())
+        self.framers.buffered()
+            + self
+                .capture
+                .iter()
+                .flatten()
+                .map(|c| c.body.len())
+                .sum::<usize>()
     }
 
     fn head_event(&mut self, head: &Head, mode: BodyMode) -> Event {
@@ -260,7 +268,7 @@ impl HttpStream {
             if mode.capture > 0 {
                 if let Some(path) = self.decider.response_paths.pop_front() {
                     // a response body to keep: an HttpBodyEvent with method "RESPONSE"
-                    self.capture = Some(Capture {
+                    self.capture[0] = Some(Capture {
                         method: "RESPONSE".to_string(),
                         path,
                         host: None,
@@ -277,7 +285,7 @@ impl HttpStream {
         let worth = mode.capture > 0 && body_worth_capturing(&head.target, content_type);
         self.last_request_worth = worth;
         if mode.capture > 0 {
-            self.capture = Some(Capture {
+            self.capture[1] = Some(Capture {
                 method: head.method.clone(),
                 path: head.target.clone(),
                 host: head.get("host").map(str::to_string),
@@ -314,7 +322,7 @@ impl HttpStream {
                     events.push(self.head_event(&head, mode));
                 }
                 Piece::Body(chunk) => {
-                    let Some(cap) = self.capture.as_mut() else {
+                    let Some(cap) = self.capture[from_client as usize].as_mut() else {
                         continue;
                     };
                     cap.body.extend_from_slice(&chunk);
@@ -327,10 +335,11 @@ impl HttpStream {
                     }
                 }
                 Piece::End(complete) => {
-                    if self.capture.as_ref().is_some_and(|c| c.tentative) {
+                    let side = from_client as usize;
+                    if self.capture[side].as_ref().is_some_and(|c| c.tentative) {
                         self.sniff(from_client, false);
                     }
-                    if let Some(cap) = self.capture.take() {
+                    if let Some(cap) = self.capture[side].take() {
                         if !cap.body.is_empty() {
                             events.push(cap.event(frame, complete));
                         }
@@ -342,11 +351,13 @@ impl HttpStream {
         if self.decider.stop_all {
             self.framers.stop();
         }
-        if self.capture.is_some()
-            && !(self.framers.side(true).capturing() || self.framers.side(false).capturing())
-        {
-            // the body framing broke off (garbage, protocol switch): report what we have
-            events.extend(self.flush_incomplete(frame));
+        for from_client in [true, false] {
+            if self.capture[from_client as usize].is_some()
+                && !self.framers.side(from_client).capturing()
+            {
+                // the body framing broke off (garbage, protocol switch): report what we have
+                events.extend(self.flush_side(from_client, frame));
+            }
         }
         self.update_done();
         events
@@ -355,14 +366,15 @@ impl HttpStream {
     /// Decide on a tentative capture from its first bytes: keep pictures, drop the rest;
     /// `still_framing`: the framer of `from_client` is still on this very body.
     fn sniff(&mut self, from_client: bool, still_framing: bool) {
-        let Some(cap) = self.capture.as_mut() else {
+        let side = from_client as usize;
+        let Some(cap) = self.capture[side].as_mut() else {
             return;
         };
         if cap.is_image() {
             cap.tentative = false;
             self.last_request_worth = true;
         } else {
-            self.capture = None;
+            self.capture[side] = None;
             if still_framing {
                 self.framers.side_mut(from_client).drop_capture();
             }
@@ -370,7 +382,7 @@ impl HttpStream {
     }
 
     fn update_done(&mut self) {
-        if self.capture.is_some() {
+        if self.capture.iter().any(Option::is_some) {
             return;
         }
         let both_gave_up = self.framers.gave_up();
@@ -384,7 +396,7 @@ impl HttpStream {
     /// incomplete, and parsing picks up again at the next message.
     pub fn gap(&mut self, from_client: bool, frame: u64) -> Vec<Event> {
         if from_client {
-            let events = self.flush_incomplete(frame);
+            let events = self.flush_side(true, frame);
             self.framers.side_mut(true).resync();
             events
         } else {
@@ -401,8 +413,15 @@ impl HttpStream {
         events
     }
 
+    /// What both directions were keeping, as incomplete bodies (requests first).
     fn flush_incomplete(&mut self, frame: u64) -> Vec<Event> {
-        let Some(cap) = self.capture.take() else {
+        let mut events = self.flush_side(true, frame);
+        events.extend(self.flush_side(false, frame));
+        events
+    }
+
+    fn flush_side(&mut self, from_client: bool, frame: u64) -> Vec<Event> {
+        let Some(cap) = self.capture[from_client as usize].take() else {
             return Vec::new();
         };
         if cap.body.is_empty() || (cap.tentative && !cap.is_image()) {
@@ -533,5 +552,37 @@ mod tests {
         let v = ["Basic xrealm=no, realm = plain , x=1"];
         assert_eq!(auth_realm(v.into_iter()).as_deref(), Some("plain"));
         assert_eq!(auth_realm(["Basic"].into_iter()), None);
+    }
+
+    #[test]
+    fn a_kept_response_and_an_upload_on_one_connection_stay_apart() {
+        // a poll whose response is kept arrives while the next request's upload is still
+        // coming in: each body keeps its own bytes, and neither grows past the cap
+        let mut h = HttpStream::new(16, 8);
+        let mut bodies = Vec::new();
+        let mut take = |evs: Vec<Event>| {
+            for ev in evs {
+                if let Event::HttpBody(b) = ev {
+                    bodies.push((b.method, b.body));
+                }
+            }
+        };
+        take(h.feed(b"GET /iclock/getrequest?SN=1 HTTP/1.1\r\n\r\n", true, 1));
+        take(h.feed(
+            b"POST /up HTTP/1.1\r\nContent-Length: 12\r\n\r\nAAAA",
+            true,
+            2,
+        ));
+        take(h.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nOKO", false, 3));
+        take(h.feed(b"AAAAAAAA", true, 4));
+        take(h.feed(b"KOK", false, 5));
+        take(h.close(6));
+        for (_, body) in &bodies {
+            assert!(body.len() <= 8);
+        }
+        assert!(bodies.contains(&("RESPONSE".to_string(), b"OKOKOK".to_vec())));
+        assert!(!bodies
+            .iter()
+            .any(|(_, b)| b.windows(2).any(|w| w == b"KA" || w == b"AO")));
     }
 }
