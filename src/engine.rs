@@ -25,7 +25,7 @@
 use std::collections::BTreeSet;
 use std::hash::{Hash, Hasher};
 
-use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::hash::BuildHasher;
 
 use crate::decode::link::Mac;
@@ -337,10 +337,6 @@ pub struct Config {
     pub max_flows: usize,
     pub reassembly_budget: usize,
     pub dissect: bool,
-    /// (k, n): this engine handles the IP packets whose unordered address pair hashes to
-    /// k modulo n, and only shard 0 the frames of no flow (MAC sightings, ARP, 802.11
-    /// pairs); `--jobs` runs n such engines over the same input. (0, 1): everything.
-    pub shard: (u32, u32),
     /// drop repeated datagram facts (the exact parity tests turn it off)
     pub dedup_facts: bool,
     /// the parser id of `PROBE_PARSER`, when a port is handed to it
@@ -356,7 +352,6 @@ impl Default for Config {
             max_flows: DEFAULT_MAX_FLOWS,
             reassembly_budget: DEFAULT_REASSEMBLY_BUDGET,
             dissect: true,
-            shard: (0, 1),
             dedup_facts: true,
             probe_id: None,
         }
@@ -465,24 +460,6 @@ impl Engine {
         }
     }
 
-    /// Whether this engine's shard holds the flows between these two addresses (source
-    /// then destination, 4 or 16 bytes each): every flow of one address pair, in either
-    /// direction, fragments and repeated datagrams included, lands in the same shard.
-    fn owns(&self, addrs: &[u8]) -> bool {
-        let (k, n) = self.cfg.shard;
-        if n <= 1 {
-            return true;
-        }
-        let (a, b) = addrs.split_at(addrs.len() / 2);
-        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-        let mut h = FxHasher::default();
-        lo.hash(&mut h);
-        hi.hash(&mut h);
-        // FxHash's low bits are weak: fold the high half in
-        let v = h.finish();
-        ((v ^ (v >> 32)) % n as u64) as u32 == k
-    }
-
     /// One packet, with a panic anywhere in its handling caught and counted.
     pub fn packet_guarded(
         &mut self,
@@ -508,8 +485,7 @@ impl Engine {
             self.unsupported.insert(lt);
             return;
         };
-        let lead = self.cfg.shard.0 == 0;
-        if let Some(smac) = link.src.filter(|_| lead) {
+        if let Some(smac) = link.src {
             if smac[0] & 1 == 0 && !self.l2_index.contains_key(&smac) {
                 if self.l2_last.len() < MAX_L2 {
                     self.l2_index.insert(smac, self.l2_last.len());
@@ -528,9 +504,7 @@ impl Engine {
         }
         match network(d, link.ethertype, link.offset) {
             Net::Skip => {}
-            Net::NonIp if !lead => {}
             Net::NonIp => self.non_ip(file, frame, ts, d, wirelen, &link),
-            Net::Ip { addrs, .. } if !self.owns(addrs) => {}
             Net::LaterFragment(k) => {
                 if let Some(&(slot, fid, from_a)) = self.frag_map.get(&k) {
                     if self.table.holds(slot, fid) {
@@ -1627,62 +1601,6 @@ mod tests {
         }];
         push_attach(&mut ops, 3, TLS);
         assert!(matches!(ops[1], Op::Attach { fid: 3, name: TLS }));
-    }
-
-    /// (first frame, ports) of the flows an engine announced, and its MAC sightings.
-    fn announced(e: &Engine) -> (Vec<(u64, u16, u16)>, usize) {
-        let mut flows = Vec::new();
-        let mut l2 = 0;
-        for op in &e.ops {
-            match op {
-                Op::NewFlow {
-                    frame,
-                    a_port,
-                    b_port,
-                    ..
-                } => flows.push((*frame, *a_port, *b_port)),
-                Op::L2 { .. } => l2 += 1,
-                _ => {}
-            }
-        }
-        (flows, l2)
-    }
-
-    #[test]
-    fn shards_partition_flows_by_address_pair() {
-        let mut packets = Vec::new();
-        for src in 1u8..=40 {
-            // two flows per address pair, and the reply direction of the first
-            packets.push(udp(src, 40000, 9999, b"a"));
-            packets.push(udp(src, 40001, 9999, b"b"));
-        }
-        let run = |shard: (u32, u32)| {
-            let mut e = engine(1000);
-            e.cfg.shard = shard;
-            for (i, p) in packets.iter().enumerate() {
-                e.packet(0, i as u64 + 1, i as f64, 1, p, p.len() as u32);
-            }
-            e
-        };
-        let whole = run((0, 1));
-        let (all, l2_all) = announced(&whole);
-        assert_eq!(all.len(), 80);
-        let parts: Vec<Engine> = (0..3).map(|k| run((k, 3))).collect();
-        let mut union = Vec::new();
-        for (k, e) in parts.iter().enumerate() {
-            let (flows, l2) = announced(e);
-            assert!(!flows.is_empty(), "shard {k} got no flow");
-            // the two flows of one address pair stay together
-            for pair in flows.chunks(2) {
-                assert_eq!(pair[0].0 + 1, pair[1].0);
-            }
-            union.extend(flows);
-            // MAC sightings (frames of no flow) come from shard 0 alone
-            assert_eq!(l2, if k == 0 { l2_all } else { 0 });
-            assert_eq!(e.packets, whole.packets);
-        }
-        union.sort_unstable();
-        assert_eq!(union, all);
     }
 
     #[test]

@@ -539,7 +539,7 @@ impl Core {
     #[new]
     #[pyo3(signature = (udp_ports, premises, local, max_flows=crate::engine::DEFAULT_MAX_FLOWS,
                         reassembly_budget=crate::engine::DEFAULT_REASSEMBLY_BUDGET, dissect=true,
-                        shard=(0, 1), dedup_facts=true))]
+                        dedup_facts=true))]
     #[allow(clippy::too_many_arguments)] // the Python constructor's keyword arguments
     fn new(
         udp_ports: Vec<(u16, String, bool)>,
@@ -548,12 +548,8 @@ impl Core {
         max_flows: usize,
         reassembly_budget: usize,
         dissect: bool,
-        shard: (u32, u32),
         dedup_facts: bool,
     ) -> PyResult<Core> {
-        if shard.1 == 0 || shard.0 >= shard.1 {
-            return Err(PyValueError::new_err("shard must be (k, n) with k < n"));
-        }
         let mut names: Vec<String> = builtin_names().iter().map(|s| s.to_string()).collect();
         let mut cfg = Config {
             premises: nets(premises)?,
@@ -561,7 +557,6 @@ impl Core {
             max_flows: max_flows.max(1),
             reassembly_budget,
             dissect,
-            shard,
             dedup_facts,
             ..Config::default()
         };

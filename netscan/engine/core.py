@@ -166,7 +166,6 @@ class CoreEngine:
         premises: Any = None,
         dissect: bool = True,
         max_flows: int | None = None,
-        shard: tuple[int, int] = (0, 1),
         marker_ports: Iterable[int] | None = None,
     ) -> None:
         self.sink = sink
@@ -179,7 +178,7 @@ class CoreEngine:
         ports, self._udp = _udp_table(self.marker_ports)
         self.core = _core.Core(ports, _nets(cidrs), _nets(LOCAL_SCOPE),
                                max_flows=max_flows or MAX_FLOWS, dissect=dissect,
-                               shard=shard, dedup_facts=DEDUP_FACTS)  # fmt: skip
+                               dedup_facts=DEDUP_FACTS)  # fmt: skip
         self.flows: dict[int, Flow] = {}  # live flows by the core's id
         self.captures: list[CoreCapture] = []
         self.packets = 0
