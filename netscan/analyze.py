@@ -55,6 +55,8 @@ class Result:
     packets: int
     warnings: list[str]
     dissector_errors: dict[str, int]
+    # what the engine set aside, counted (``Engine.repeats``): the report's engine_counts
+    repeats: dict[str, int] = field(default_factory=dict)
     # sources other than captures (Zeek logs): where evidence lines came from, and what the
     # source cannot tell
     record_refs: Any = None
@@ -395,6 +397,7 @@ class Analyzer:
             packets=packets,
             warnings=warnings,
             dissector_errors=dict(engine.dissector_errors),
+            repeats=dict(engine.repeats),
         )
 
     def run_incremental(
@@ -434,6 +437,14 @@ def limit_warnings(
             f"{retired:,} flows were retired from the engine's table of "
             f"{engine.max_flows or limits.flows:,} live "
             "flows (idlest first); their totals are kept in the conversations (--limit flows=N)"
+        )
+    held = engine.repeats.get("payload_datagrams", 0)
+    cut = engine.repeats.get("payload_bytes_cut", 0)
+    if held or cut:
+        out.append(
+            f"{held:,} datagrams on the UDP ports the signature pack names for content markers "
+            "came after each flow's first ones and were not examined for markers; "
+            f"{cut:,} bytes of longer datagrams were cut at the examined head's bound"
         )
     unlisted = engine.l2_unlisted
     if unlisted:

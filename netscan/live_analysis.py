@@ -65,6 +65,10 @@ class RecordsEngine:
         return self.core.flows_retired
 
     @property
+    def repeats(self) -> dict[str, int]:
+        return self.core.repeats
+
+    @property
     def max_flows(self) -> int:
         return self.core.max_flows
 

@@ -43,6 +43,9 @@ class Engine(Protocol):
     dissector_errors: dict[str, int]  # dissector faults caught, by dissector
     unsupported_linktypes: set[int]  # link types counted but not decoded
     flows_retired: int  # flows retired from a full flow table (their counts kept)
+    # what the engine set aside, counted: repeated datagrams and facts, payload heads past
+    # their bound (the core's; empty for an engine that sets nothing aside)
+    repeats: dict[str, int]
     max_flows: int  # the flow table's bound
     l2_unlisted: int  # frames from MACs beyond the devices limit
     blind_spots: list[str]  # what the engine cannot see (the report's limits)

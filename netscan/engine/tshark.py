@@ -366,6 +366,7 @@ class TsharkEngine:
         self.sink = sink
         self.limits = _limits.resolve(limits)
         self.flows_retired = 0  # flows retired from a full table (see the core engine)
+        self.repeats: dict[str, int] = {}  # tshark sets nothing aside (see the core engine)
         self.l2_unlisted = 0
         self.dissect = dissect
         self.tshark = tshark or tshark_binary()

@@ -284,6 +284,7 @@ def _build(result: Result) -> dict[str, Any]:
             "flows_not_listed": len(omitted),
             "flows_folded": sum(t.conversations for t in folded.values()),
             "flows_retired": getattr(inv, "flows_ended", 0),
+            "engine_counts": dict(result.repeats),
             "findings": len(result.findings),
             "by_role": _count(d.role for d in devices),
             "by_level": _count(f.level.value for f in result.findings),

@@ -235,6 +235,7 @@ class ZeekSource:
         if not self.directory.is_dir():
             raise FileNotFoundError(f"not a Zeek log directory: {directory}")
         self.files_dir = Path(files_dir) if files_dir else None
+        self.repeats: dict[str, int] = {}  # logs hold facts, nothing set aside here
         if self.files_dir is not None and not self.files_dir.is_dir():
             raise FileNotFoundError(f"not a directory of extracted files: {files_dir}")
         self.logs = find_logs(self.directory)

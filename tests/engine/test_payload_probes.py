@@ -97,6 +97,26 @@ def test_a_flood_on_the_named_port_stays_bounded(tmp_path: Path) -> None:
     assert engine.repeats["payload_bytes_cut"] == cut * payload.MAX_PROBE_DATAGRAMS
 
 
+def test_the_report_counts_what_was_held_back(tmp_path: Path) -> None:
+    # what the engine set aside reaches the JSON report and, when content went unexamined,
+    # a warning; a single probe sets nothing aside
+    from netscan.report.json_report import build
+
+    n = 50
+    big = PROBE + b"x" * 5000
+    result = Analyzer(Options()).run([str(_capture(tmp_path / "f.pcap", 8800, big, count=n))])
+    counts = build(result)["summary"]["engine_counts"]
+    assert counts["payload_datagrams"] == n - payload.MAX_PROBE_DATAGRAMS
+    cut = (len(big) + 4 - payload.PROBE_HEAD) * payload.MAX_PROBE_DATAGRAMS
+    assert counts["payload_bytes_cut"] == cut
+    said = [w for w in result.warnings if "not examined for markers" in w]
+    assert said and f"{n - payload.MAX_PROBE_DATAGRAMS:,} datagrams" in said[0]
+    assert f"{cut:,} bytes" in said[0]
+    one = Analyzer(Options()).run([str(_capture(tmp_path / "one.pcap", 8800))])
+    assert build(one)["summary"]["engine_counts"]["payload_datagrams"] == 0
+    assert not any("not examined for markers" in w for w in one.warnings)
+
+
 def test_without_a_pack_no_payload_is_handed_over(tmp_path: Path) -> None:
     path = _capture(tmp_path / "nopack.pcap", 8800, count=3)
     sink = Recorder()
