@@ -64,15 +64,19 @@ class Result:
 
 
 @contextlib.contextmanager
-def relaxed_gc() -> Iterator[None]:
+def relaxed_gc(collect_first: bool = True) -> Iterator[None]:
     """Cyclic garbage collection, rarely: an analysis allocates millions of small objects
     that never form cycles, and a full collection over them every few thousand
     allocations costs a fifth of the run. What exists before the run is frozen out of
     the collector's view (after a collection of the young generations only: a full one
     walks every object of the imported libraries, a tenth of a second or more, and finds
-    nothing to free; older garbage, if any, is collected after the unfreeze)."""
+    nothing to free; older garbage, if any, is collected after the unfreeze). Without
+    ``collect_first`` nothing is collected before the freeze (after an analysis, whose
+    inventory fills the young generations with live objects, that collection would walk
+    them all only to free a handful)."""
     old = gc.get_threshold()
-    gc.collect(1)
+    if collect_first:
+        gc.collect(1)
     gc.freeze()
     gc.set_threshold(200_000, 50, 1000)
     try:

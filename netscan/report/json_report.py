@@ -6,7 +6,6 @@ The same input gives the same JSON apart from ``generated_at``.
 
 from __future__ import annotations
 
-import gc
 import ipaddress
 import json
 import math
@@ -14,7 +13,6 @@ import re
 import socket
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,7 @@ import orjson
 
 from netscan import __version__
 from netscan import limits as _limits
-from netscan.analyze import Result
+from netscan.analyze import Result, relaxed_gc
 from netscan.inventory.model import Conversation, Device, Endpoint, Evidence, FlowTotals
 from netscan.safefile import private_output
 from netscan.util import iso_utc, now_iso
@@ -222,25 +220,10 @@ def build(result: Result) -> dict[str, Any]:
     back: the report makes a few objects per conversation while the inventory still holds
     hundreds of thousands, and every full collection would walk them all again (half the
     time of building the stress mix's report)."""
-    with _collector_held_back():
+    # the report is built with collection held back; the analysis left its inventory in
+    # the young generations, so nothing is collected before the freeze
+    with relaxed_gc(collect_first=False):
         return _build(result)
-
-
-@contextmanager
-def _collector_held_back() -> Iterator[None]:
-    """Cyclic garbage collection, rarely, while the report is built; what exists before is
-    frozen out of the collector's view without a collection first: the analysis leaves
-    its inventory in the young generations (the stress mix: 200,000 objects, a tenth of a
-    second to walk, for a handful of garbage ones), and after the unfreeze it sits in the
-    oldest generation, where no young collection walks it again."""
-    old = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(200_000, 50, 1000)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*old)
-        gc.unfreeze()
 
 
 def _build(result: Result) -> dict[str, Any]:
