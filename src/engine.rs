@@ -1629,13 +1629,9 @@ mod tests {
         assert_eq!(live.iter().map(|c| c.fid).collect::<Vec<_>>(), vec![1, 2]);
     }
 
-    #[test]
-    fn new_flows_carry_the_scope_of_both_sides() {
-        let mut e = engine(10);
-        let p = udp(7, 40000, 9999, b"x");
-        e.packet(0, 1, 0.0, 1, &p, p.len() as u32);
-        let scopes: Vec<(u8, u8, bool)> = e
-            .ops
+    /// (scope of side A, scope of side B, uploads watched) of each flow the engine announced.
+    fn new_flow_scopes(e: &Engine) -> Vec<(u8, u8, bool)> {
+        e.ops
             .iter()
             .filter_map(|o| match o {
                 Op::NewFlow {
@@ -1646,7 +1642,15 @@ mod tests {
                 } => Some((*a_scope, *b_scope, *bursts)),
                 _ => None,
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn new_flows_carry_the_scope_of_both_sides() {
+        let mut e = engine(10);
+        let p = udp(7, 40000, 9999, b"x");
+        e.packet(0, 1, 0.0, 1, &p, p.len() as u32);
+        let scopes = new_flow_scopes(&e);
         // 192.168.1.7 is on the premises, 8.8.8.8 off-site: the upload is watched
         assert_eq!(scopes, vec![(0, 2, true)]);
     }
@@ -1658,19 +1662,7 @@ mod tests {
         let mut p = udp(7, 40000, 9999, b"x");
         p[26..30].copy_from_slice(&[2, 2, 2, 2]); // the IPv4 source address
         e.packet(0, 1, 0.0, 1, &p, p.len() as u32);
-        let scopes: Vec<(u8, u8, bool)> = e
-            .ops
-            .iter()
-            .filter_map(|o| match o {
-                Op::NewFlow {
-                    a_scope,
-                    b_scope,
-                    bursts,
-                    ..
-                } => Some((*a_scope, *b_scope, *bursts)),
-                _ => None,
-            })
-            .collect();
+        let scopes = new_flow_scopes(&e);
         assert_eq!(scopes, vec![(2, 2, true)]);
     }
 

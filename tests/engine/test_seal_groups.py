@@ -140,11 +140,8 @@ def _udp(src_mac: bytes, dst_mac: bytes, src: bytes, dst: bytes, sport: int, dpo
     return dst_mac + src_mac + b"\x08\x00" + ip + udp + payload
 
 
-def test_bursts_beyond_the_held_room_fold_one_flow_at_a_time(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Upload bursts beyond the room all conversations share: the per-flow fold decides
-    which flows' bursts are kept (in order of appearance), the same as ever."""
+def _burst_capture(tmp_path: Path) -> Path:
+    """A camera's 40 one-datagram uploads to four off-site peers (one burst each)."""
     cam = bytes.fromhex("4419b62e7c51")
     gw = bytes.fromhex("50c7bf3a9101")
     packets = []
@@ -153,6 +150,15 @@ def test_bursts_beyond_the_held_room_fold_one_flow_at_a_time(
         packets.append(_udp(cam, gw, bytes([192, 168, 1, 64]), peer, 40000 + i, 9999, b"x" * i))
     pcap = tmp_path / "bursts.pcap"
     pcap.write_bytes(_pcap(packets))
+    return pcap
+
+
+def test_bursts_beyond_the_held_room_fold_one_flow_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Upload bursts beyond the room all conversations share: the per-flow fold decides
+    which flows' bursts are kept (in order of appearance), the same as ever."""
+    pcap = _burst_capture(tmp_path)
     fast, used, _, _ = _run(pcap, 30, False, True)
     assert used and fast[3] == 40 and fast[4] == 0
     monkeypatch.setattr(inventory_mod, "MAX_HELD_BURSTS", 25)
@@ -171,14 +177,7 @@ def test_a_conversations_bursts_bound_counts_per_flow(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A conversation takes each flow's bursts while it holds fewer than its bound."""
-    cam = bytes.fromhex("4419b62e7c51")
-    gw = bytes.fromhex("50c7bf3a9101")
-    packets = []
-    for i in range(40):
-        peer = bytes([203, 0, 113, 1 + i % 4])
-        packets.append(_udp(cam, gw, bytes([192, 168, 1, 64]), peer, 40000 + i, 9999, b"x" * i))
-    pcap = tmp_path / "bursts.pcap"
-    pcap.write_bytes(_pcap(packets))
+    pcap = _burst_capture(tmp_path)
     monkeypatch.setattr(inventory_mod, "MAX_CONV_BURSTS", 5)
     for max_flows in (None, 30):  # all live at the end; ten retired before it
         fast, used, _, _ = _run(pcap, 30, False, True, max_flows=max_flows)
