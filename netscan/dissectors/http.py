@@ -139,7 +139,9 @@ class HttpStream:
         self._response_paths: deque[str] = deque(maxlen=256)  # responses whose body is kept
         self._messages = 0
         self._last_request_worth = False
-        self._capture: _Capture | None = None
+        # the body being kept, per direction: [responses, requests] (a response may be kept
+        # while a request's upload is still arriving on the same connection)
+        self._capture: list[_Capture | None] = [None, None]
         self._stop_all = False  # set by a protocol switch seen in _decide
         self._done = False
 
@@ -199,8 +201,8 @@ class HttpStream:
         if head.is_response:
             if mode.capture > 0 and self._response_paths:
                 # a response body to keep: reported as an HttpBodyEvent with method "RESPONSE"
-                self._capture = _Capture("RESPONSE", self._response_paths.popleft(), None,
-                                         content_type)  # fmt: skip
+                self._capture[0] = _Capture("RESPONSE", self._response_paths.popleft(), None,
+                                            content_type)  # fmt: skip
             return HttpResponseEvent(
                 ctx=ctx,
                 status=head.status,
@@ -217,8 +219,8 @@ class HttpStream:
         worth = mode.capture > 0 and body_worth_capturing(head.target, content_type)
         self._last_request_worth = worth
         if mode.capture > 0:
-            self._capture = _Capture(head.method, head.target, host, content_type)
-            self._capture.tentative = not worth
+            cap = self._capture[1] = _Capture(head.method, head.target, host, content_type)
+            cap.tentative = not worth
         return HttpRequestEvent(
             ctx=ctx,
             method=head.method,
@@ -239,6 +241,7 @@ class HttpStream:
             (self._client, self._server) if from_client else (self._server, self._client)
         )
         events: list[Event] = []
+        side = int(from_client)
         try:
             pieces = framer.feed(data)
             # the framer may already be past several messages: only the body after the last
@@ -250,7 +253,7 @@ class HttpStream:
                     self._messages += 1
                     events.append(self._head_event(head, mode, ctx))
                 elif kind == _text.BODY:
-                    cap = self._capture
+                    cap = self._capture[side]
                     if cap is not None:
                         chunk: bytes = payload  # type: ignore[assignment]
                         cap.parts.append(chunk)
@@ -258,13 +261,13 @@ class HttpStream:
                         cap.first = cap.first or ctx.frame
                         cap.last = ctx.frame
                         if cap.tentative and cap.size >= SNIFF_BYTES:
-                            self._sniff(cap, framer if index > last_head else None)
+                            self._sniff(side, framer if index > last_head else None)
                 elif kind == _text.END:
-                    cap = self._capture
+                    cap = self._capture[side]
                     if cap is not None and cap.tentative:
-                        self._sniff(cap, None)
-                        cap = self._capture
-                    self._capture = None
+                        self._sniff(side, None)
+                        cap = self._capture[side]
+                    self._capture[side] = None
                     if cap is not None and cap.size > 0:
                         events.append(cap.event(ctx, bool(payload)))
         except Exception:  # never let a parsing problem escape
@@ -272,27 +275,32 @@ class HttpStream:
         if self._stop_all:
             framer.stop()
             other.stop()
-        if self._capture is not None and not (self._client.capturing or self._server.capturing):
-            # the body framing broke off (garbage, protocol switch): report what we have
-            events.extend(self._flush_incomplete(ctx))
+        for side, framer in ((1, self._client), (0, self._server)):
+            if self._capture[side] is not None and not framer.capturing:
+                # the body framing broke off (garbage, protocol switch): report what we have
+                events.extend(self._flush_side(side, ctx))
         self._update_done()
         return events
 
-    def _sniff(self, cap: _Capture, framer: Framer | None) -> None:
-        """Decide on a tentative capture from its first bytes: keep pictures, drop the rest.
+    def _sniff(self, side: int, framer: Framer | None) -> None:
+        """Decide on the tentative capture of ``side`` (1: requests) from its first bytes:
+        keep pictures, drop the rest.
 
         ``framer`` is told to stop delivering when it is still framing this very body.
         """
+        cap = self._capture[side]
+        if cap is None:
+            return
         if looks_like_image(b"".join(cap.parts)[:SNIFF_BYTES]):
             cap.tentative = False
             self._last_request_worth = True
         else:
-            self._capture = None
+            self._capture[side] = None
             if framer is not None:
                 framer.drop_capture()
 
     def _update_done(self) -> None:
-        if self._capture is not None:
+        if self._capture[0] is not None or self._capture[1] is not None:
             return
         both_gave_up = self._client.gave_up and self._server.gave_up
         enough = self._messages >= self._max_messages and not self._last_request_worth
@@ -304,7 +312,7 @@ class HttpStream:
         incomplete, and parsing picks up again at the next message."""
         events: list[Event] = []
         if from_client:
-            events = self._flush_incomplete(ctx)
+            events = self._flush_side(1, ctx)
             self._client.resync()
         else:
             self._methods.clear()  # responses were lost: their requests cannot be paired
@@ -317,8 +325,12 @@ class HttpStream:
         return events
 
     def _flush_incomplete(self, ctx: Ctx) -> list[Event]:
-        cap = self._capture
-        self._capture = None
+        """What both directions were keeping, as incomplete bodies (requests first)."""
+        return self._flush_side(1, ctx) + self._flush_side(0, ctx)
+
+    def _flush_side(self, side: int, ctx: Ctx) -> list[Event]:
+        cap = self._capture[side]
+        self._capture[side] = None
         if cap is None or cap.size == 0:
             return []
         if cap.tentative and not looks_like_image(b"".join(cap.parts)[:SNIFF_BYTES]):

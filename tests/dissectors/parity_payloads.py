@@ -221,6 +221,8 @@ MULTIPART = (
 def _http_cases() -> list[StreamCase]:
     get = b"GET /ISAPI/System/deviceInfo HTTP/1.1\r\nHost: 10.0.0.2\r\nX-Dup: a\r\nx-dup: b\r\n\r\n"
     poll = b"GET /iclock/getrequest?SN=ABC123 HTTP/1.1\r\nHost: adms.example\r\n\r\n"
+    upload = _post(b"/upload", b"image/png", PNG)
+    reply = _response(b"200 OK", ZK_COMMANDS)
     cases: list[StreamCase] = [
         ("http", {}, [("feed", get, True), ("feed", _response(b"200 OK", b"<xml/>"), False)]),
         # uploads: labelled, sniffed, chunked, multipart, JSON, WebP
@@ -288,6 +290,20 @@ def _http_cases() -> list[StreamCase]:
                 ("feed", poll, True),
                 ("feed", _response(b"200 OK", ZK_COMMANDS), False),
                 ("feed", _post(b"/upload", b"image/png", PNG), True),
+            ],
+        ),
+        # a kept poll response arrives while the next request's upload is still coming in
+        # on the same connection: each body keeps its own bytes
+        (
+            "http",
+            {},
+            [
+                ("feed", poll, True),
+                ("feed", upload[: len(upload) - len(PNG) + 10], True),
+                ("feed", reply[: len(reply) - len(ZK_COMMANDS) + 10], False),
+                ("feed", upload[len(upload) - len(PNG) + 10 :], True),
+                ("feed", reply[len(reply) - len(ZK_COMMANDS) + 10 :], False),
+                ("close", b"", True),
             ],
         ),
         # a response before any request, a response whose request was not seen
