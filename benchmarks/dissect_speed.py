@@ -45,7 +45,11 @@ from netscan.dissectors import (  # noqa: E402
 )
 from netscan.dissectors.registry import HTTP_MAX_MESSAGES  # noqa: E402
 from netscan.events import Ctx  # noqa: E402
-from tests.dissectors.parity_payloads import Recording, record  # noqa: E402
+from tests.dissectors.parity_payloads import (  # noqa: E402
+    Recording,
+    pack_response_prefixes,
+    record,
+)
 
 PY: dict[str, Callable[[bytes, Ctx], Any]] = {
     "dns": dns.parse,
@@ -74,8 +78,13 @@ STREAMS: dict[str, tuple[Callable[[], Any], Callable[[], Any]]] = {
     "quic": (quic.QuicInitialParser, _core.QuicInitialParser),
     "dns": (dns.DnsTcpStream, _core.DnsTcpStream),
     "http": (
-        lambda: http.HttpStream(max_messages=HTTP_MAX_MESSAGES),
-        lambda: _core.HttpStream(max_messages=HTTP_MAX_MESSAGES),
+        # as the engine makes them: the pack's polls answered with records are kept
+        lambda: http.HttpStream(
+            max_messages=HTTP_MAX_MESSAGES, response_prefixes=pack_response_prefixes()
+        ),
+        lambda: _core.HttpStream(
+            max_messages=HTTP_MAX_MESSAGES, response_prefixes=pack_response_prefixes()
+        ),
     ),
     "rtsp": (rtsp.RtspStream, _core.RtspStream),
     "sip": (sip.SipStream, _core.SipStream),

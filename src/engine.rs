@@ -31,6 +31,7 @@ use std::hash::BuildHasher;
 use crate::decode::link::Mac;
 use crate::decode::net::FragKey;
 use crate::decode::{decode_link, network, Link, Net, ETH_ARP, WLAN_PROTECTED};
+use crate::dissect::http;
 use crate::dissect::registry::{self, Stream, TcpParser, UdpParser};
 use crate::events::Event;
 use crate::flow::{sender_is_client, FlowTable, Key, KeyedMap, NewFlow, Parse, NO_APP};
@@ -341,6 +342,8 @@ pub struct Config {
     pub dedup_facts: bool,
     /// the parser id of `PROBE_PARSER`, when a port is handed to it
     pub probe_id: Option<u8>,
+    /// request path prefixes whose HTTP responses are kept (the pack's; none by default)
+    pub response_prefixes: http::ResponsePrefixes,
 }
 
 impl Default for Config {
@@ -354,6 +357,7 @@ impl Default for Config {
             dissect: true,
             dedup_facts: true,
             probe_id: None,
+            response_prefixes: http::ResponsePrefixes::default(),
         }
     }
 }
@@ -923,7 +927,7 @@ impl Engine {
                     let name = tcp_id(p);
                     flow.parse = Parse::Active(name);
                     flow.app = name;
-                    flow.stream = Stream::for_tcp(p).map(Box::new);
+                    flow.stream = Stream::for_tcp(p, &self.cfg.response_prefixes).map(Box::new);
                     push_attach(&mut self.ops, fid, name);
                 }
                 None => {

@@ -535,11 +535,13 @@ impl Core {
 #[pymethods]
 impl Core {
     /// `udp_ports`: (port, parser name, first two bytes are a transaction id);
-    /// `premises`/`local`: (network address bytes, prefix length) of the premises policy.
+    /// `premises`/`local`: (network address bytes, prefix length) of the premises policy;
+    /// `response_prefixes`: request path prefixes whose HTTP responses are kept (the signature
+    /// pack's; none when not given; ValueError beyond the bounds of `http::response_prefixes`).
     #[new]
     #[pyo3(signature = (udp_ports, premises, local, max_flows=crate::engine::DEFAULT_MAX_FLOWS,
                         reassembly_budget=crate::engine::DEFAULT_REASSEMBLY_BUDGET, dissect=true,
-                        dedup_facts=true))]
+                        dedup_facts=true, response_prefixes=Vec::new()))]
     #[allow(clippy::too_many_arguments)] // the Python constructor's keyword arguments
     fn new(
         udp_ports: Vec<(u16, String, bool)>,
@@ -549,9 +551,13 @@ impl Core {
         reassembly_budget: usize,
         dissect: bool,
         dedup_facts: bool,
+        response_prefixes: Vec<String>,
     ) -> PyResult<Core> {
         let mut names: Vec<String> = builtin_names().iter().map(|s| s.to_string()).collect();
+        let response_prefixes = crate::dissect::http::response_prefixes(&response_prefixes)
+            .map_err(PyValueError::new_err)?;
         let mut cfg = Config {
+            response_prefixes,
             premises: nets(premises)?,
             local: nets(local)?,
             max_flows: max_flows.max(1),

@@ -6,7 +6,10 @@ Content-Length, chunked coding or (responses) the end of the connection; request
 that may carry pictures or structured data (image/*, multipart/*, JSON, XML, octet-stream,
 or an upload-like path), and any other request body that starts with a picture signature
 (JPEG, PNG, GIF, WebP), are reassembled, de-chunked, up to ``body_cap`` bytes and reported
-as ``HttpBodyEvent``.
+as ``HttpBodyEvent``; so are the response bodies of the requests whose path starts with one
+of the stream's ``response_prefixes`` (method ``"RESPONSE"``): the signature pack names them
+(``Pack.response_prefixes``: the paths of its face-library protocols whose records answer a
+poll) and the engines hand them over; a stream built without them keeps no response body.
 
 Messages are classified by their start line rather than by direction, so a flow whose
 client side was guessed wrong still yields the right event types.
@@ -19,6 +22,7 @@ and the source of the constants the tshark engine shares.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 
 from netscan.dissectors import _text
 from netscan.dissectors._text import BodyMode, Framer, Head
@@ -58,10 +62,30 @@ CAPTURE_PATH_WORDS = (
     ".png",
 )
 
+# Response prefixes a stream takes at most, and the length of one (as the core).
+MAX_RESPONSE_PREFIXES = 64
+MAX_RESPONSE_PREFIX_LEN = 256
 
-# Responses whose bodies are kept: the commands an off-site server hands a device when it polls
-# (ZKTeco ADMS "getrequest": user records, photos and face templates pushed to the terminal).
-RESPONSE_CAPTURE_PREFIXES = ("/iclock/getrequest",)
+
+def checked_response_prefixes(values: Iterable[str]) -> tuple[str, ...]:
+    """Request path prefixes whose responses are kept, checked and lower-cased once: at most
+    ``MAX_RESPONSE_PREFIXES``, each 1 to ``MAX_RESPONSE_PREFIX_LEN`` printable ASCII
+    characters (so the core's lower-casing agrees). ValueError names the first problem."""
+    items = list(values)
+    if len(items) > MAX_RESPONSE_PREFIXES:
+        raise ValueError(
+            f"{len(items)} response prefixes, at most {MAX_RESPONSE_PREFIXES} are taken"
+        )
+    out: list[str] = []
+    for p in items:
+        if not isinstance(p, str) or not 0 < len(p) <= MAX_RESPONSE_PREFIX_LEN:
+            raise ValueError(f"a response prefix must be 1 to {MAX_RESPONSE_PREFIX_LEN} characters")
+        if not all("!" <= ch <= "~" for ch in p):
+            raise ValueError("a response prefix must be printable ASCII without blanks")
+        low = p.lower()
+        if low not in out:
+            out.append(low)
+    return tuple(out)
 
 
 # Leading bytes of picture formats: a body starting with one is kept whatever its headers say.
@@ -128,9 +152,14 @@ class HttpStream:
     """Stream parser for one HTTP/1.x TCP flow."""
 
     def __init__(
-        self, max_messages: int = DEFAULT_MAX_MESSAGES, body_cap: int = DEFAULT_BODY_CAP
+        self,
+        max_messages: int = DEFAULT_MAX_MESSAGES,
+        body_cap: int = DEFAULT_BODY_CAP,
+        response_prefixes: Iterable[str] = (),
     ) -> None:
         self._max_messages = max_messages
+        # request path prefixes whose responses are kept (lower-case)
+        self._response_prefixes = checked_response_prefixes(response_prefixes)
         self._body_cap = max(0, body_cap)
         self._client = Framer(VERSIONS, self._decide)
         self._server = Framer(VERSIONS, self._decide)
@@ -184,7 +213,7 @@ class HttpStream:
         if method == "HEAD" or status in (204, 304):
             return BodyMode(_text.NONE)
         keep = 0
-        if self._body_cap > 0 and path.lower().startswith(RESPONSE_CAPTURE_PREFIXES):
+        if self._body_cap > 0 and path.lower().startswith(self._response_prefixes):
             keep = self._body_cap
             self._response_paths.append(path)
         if head.is_chunked():

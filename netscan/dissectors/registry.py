@@ -95,8 +95,11 @@ _SIP_METHODS = (
 )
 
 
-def tcp_parser(first: bytes, a_port: int, b_port: int) -> tuple[str, Any] | None:
-    """Choose a stream parser from the first payload bytes seen on a TCP flow."""
+def tcp_parser(
+    first: bytes, a_port: int, b_port: int, response_prefixes: tuple[str, ...] = ()
+) -> tuple[str, Any] | None:
+    """Choose a stream parser from the first payload bytes seen on a TCP flow (an HTTP
+    stream keeps the responses to the requests under ``response_prefixes``)."""
     if len(first) >= 3 and first[0] == 0x16 and first[1] == 0x03:
         return "tls", tls.TlsStream()
     if len(first) >= 5 and first[0] & 0x80 and first[2] == 0x01 and first[3] in (0x00, 0x03):
@@ -110,7 +113,9 @@ def tcp_parser(first: bytes, a_port: int, b_port: int) -> tuple[str, Any] | None
     ):
         return "sip", sip.SipStream()
     if line.startswith(_HTTP_METHODS) or line.startswith(b"HTTP/1."):
-        return "http", http.HttpStream(max_messages=HTTP_MAX_MESSAGES)
+        return "http", http.HttpStream(
+            max_messages=HTTP_MAX_MESSAGES, response_prefixes=response_prefixes
+        )
     if line.startswith(_RTSP_METHODS) and (a_port == 554 or b_port == 554):
         return "rtsp", rtsp.RtspStream()
     if b_port == 53 or a_port == 53:

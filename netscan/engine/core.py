@@ -31,6 +31,7 @@ from netscan.dissectors import icmpv6, payload
 from netscan.dissectors.registry import UDP_PARSERS, Datagrams
 from netscan.engine.protocol import InputInfo
 from netscan.engine.sink import Sink, arp_event
+from netscan.engine.sink import response_prefixes as sink_response_prefixes
 from netscan.events import Ctx
 from netscan.flow import NO_APP, BurstList, Flow
 from netscan.inventory.enrich import DEFAULT_PREMISES, LOCAL_SCOPE
@@ -167,6 +168,7 @@ class CoreEngine:
         dissect: bool = True,
         max_flows: int | None = None,
         marker_ports: Iterable[int] | None = None,
+        response_prefixes: Iterable[str] | None = None,
     ) -> None:
         self.sink = sink
         prem = premises if premises is not None else getattr(sink, "premises", None)
@@ -176,9 +178,13 @@ class CoreEngine:
             marker_ports = matcher.marker_ports("udp") if matcher is not None else ()
         self.marker_ports = frozenset(marker_ports)
         ports, self._udp = _udp_table(self.marker_ports)
+        if response_prefixes is None:  # the sink's pack names the polls whose answers count
+            response_prefixes = sink_response_prefixes(sink)
+        self.response_prefixes = tuple(response_prefixes)
         self.core = _core.Core(ports, _nets(cidrs), _nets(LOCAL_SCOPE),
                                max_flows=max_flows or MAX_FLOWS, dissect=dissect,
-                               dedup_facts=DEDUP_FACTS)  # fmt: skip
+                               dedup_facts=DEDUP_FACTS,
+                               response_prefixes=list(self.response_prefixes))  # fmt: skip
         self.flows: dict[int, Flow] = {}  # live flows by the core's id
         self.captures: list[CoreCapture] = []
         self.packets = 0

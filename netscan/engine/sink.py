@@ -20,6 +20,13 @@ class Sink(Protocol):
     def on_frame_l2(self, file: int, frame: int, ts: float, src: bytes, wirelen: int) -> None: ...
 
 
+def response_prefixes(sink: object) -> tuple[str, ...]:
+    """The request paths whose HTTP responses the engines keep for content analysis: those
+    of the sink's signature pack (``Pack.response_prefixes``), none for a sink without one."""
+    pack = getattr(getattr(sink, "matcher", None), "pack", None)
+    return tuple(pack.response_prefixes) if pack is not None else ()
+
+
 def arp_event(
     file: int, frame: int, ts: float, op: int, sha: bytes, spa: bytes, tha: bytes, tpa: bytes
 ) -> ArpEvent:

@@ -55,6 +55,7 @@ from netscan.dissectors.icmpv6 import MAX_PREFIXES as RA_MAX_PREFIXES
 from netscan.dissectors.tls import describe_der
 from netscan.engine import EngineError
 from netscan.engine.protocol import InputInfo
+from netscan.engine.sink import response_prefixes as sink_response_prefixes
 from netscan.events import (
     ArpEvent,
     Ctx,
@@ -399,6 +400,10 @@ class TsharkEngine:
         named = matcher.marker_ports("udp") if matcher is not None else frozenset()
         self._probe_ports = frozenset(p for p in named if p not in registry.UDP_PARSERS)
         self._probe = payload_mod.parser(sorted(self._probe_ports))
+        # the polls whose answers are kept (the sink's pack names them, as for the core)
+        self._response_prefixes = http_dissector.checked_response_prefixes(
+            sink_response_prefixes(sink)
+        )
         names = available_fields(self.tshark)
         self.fields = FIELDS + [f for f in OPTIONAL_FIELDS if f in names]
 
@@ -1182,7 +1187,7 @@ class TsharkEngine:
             uri = _first(L, "http_response_for_uri") or ""
             path = uri.split("://", 1)[-1]
             path = path[path.find("/") :] if "/" in path else path
-            if not path.lower().startswith(http_dissector.RESPONSE_CAPTURE_PREFIXES):
+            if not path.lower().startswith(self._response_prefixes):
                 return
             headers = _http_headers(L, "response")
             item = (frame, ts, flow, from_a, "RESPONSE", path, None,
@@ -1194,11 +1199,11 @@ class TsharkEngine:
         fields = ["frame.number", "tcp.reassembled.data", "tcp.payload", "tcp.segment"]
         # only messages that can be candidates: requests with a body, enrolment answers
         answers = " || ".join(
-            f'http.response_for.uri contains "{p}"'
-            for p in http_dissector.RESPONSE_CAPTURE_PREFIXES
+            f"http.response_for.uri contains {_filter_string(p)}" for p in self._response_prefixes
         )
         wanted = "(http.request && (http.content_length_header > 0 || http.transfer_encoding))"
-        cmd = self.command(path, fields, f"{wanted} || (http.response && ({answers}))")
+        display = f"{wanted} || (http.response && ({answers}))" if answers else wanted
+        cmd = self.command(path, fields, display)
         for layers in self._lines(cmd, None):
             frame = _int(_first(layers, "frame_number"))
             item = pending.pop(frame, None)
@@ -1395,6 +1400,11 @@ def _v6_prefixes(addrs: list[str], lengths: list[str]) -> list[str]:
         except ValueError:
             continue
     return out
+
+
+def _filter_string(text: str) -> str:
+    """``text`` as a string literal of a display filter (quotes and backslashes escaped)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _http_body(raw: bytes, cap: int = http_dissector.DEFAULT_BODY_CAP) -> tuple[bytes, bool]:

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import re2 as _re2  # type: ignore[import-not-found]  # linear-time regular expressions
 
+from netscan.dissectors import http as _http
 from netscan.inventory import model as _model
 
 if TYPE_CHECKING:
@@ -399,11 +400,36 @@ class Pack:
             self.by_id = {s.id: s for s in self.signatures}
 
     @cached_property
+    def response_prefixes(self) -> tuple[str, ...]:
+        """The request paths whose HTTP responses the engines keep for content analysis
+        (``response_prefixes``)."""
+        return response_prefixes(self.signatures)
+
+    @cached_property
     def counts(self) -> dict[str, int]:
         out = dict.fromkeys(CATEGORIES, 0)
         for s in self.signatures:
             out[s.category] = out.get(s.category, 0) + 1
         return out
+
+
+def response_prefixes(signatures: Iterable[Signature]) -> tuple[str, ...]:
+    """The request paths whose HTTP responses the engines keep for content analysis: the
+    ``http_path_prefix`` entries of the signatures whose ``library`` says the records answer
+    the device's poll (``direction: response``), lower-case, in pack order, once each.
+    Validation keeps them within what the engines take (``_response_checks``)."""
+    out: list[str] = []
+    for sig in signatures:
+        if not _keeps_responses(sig):
+            continue
+        for e in sig.match:
+            if e.field == "http_path_prefix" and e.value not in out:
+                out.append(e.value)
+    return tuple(out)
+
+
+def _keeps_responses(sig: Signature) -> bool:
+    return bool(sig.library) and (sig.library or {}).get("direction") == "response"
 
 
 # --- normalisation ------------------------------------------------------------------
@@ -941,6 +967,7 @@ def _cross_checks(signatures: list[Signature]) -> list[str]:
         if sig.role is not None and sig.role not in ROLES:
             errors.append(f"{sig.file}:{sig.line}: {sig.id}: unknown role {sig.role!r}")
         errors.extend(_rule_checks(sig))
+        errors.extend(_response_checks(sig))
         first = seen.get(sig.id)
         if first is not None:
             errors.append(
@@ -968,7 +995,39 @@ def _cross_checks(signatures: list[Signature]) -> list[str]:
                     f"{other.id} ({other.category}/{other.role or '-'} vs "
                     f"{sig.category}/{sig.role or '-'}) at {other.file}:{oe.line}"
                 )
+    kept = response_prefixes(signatures)
+    if len(kept) > _http.MAX_RESPONSE_PREFIXES:
+        at = next(s for s in signatures if _keeps_responses(s))
+        errors.append(
+            f"{at.file}:{at.line}: {len(kept)} paths of libraries with direction "
+            f"response, at most {_http.MAX_RESPONSE_PREFIXES} are kept"
+        )
     return errors
+
+
+def _response_checks(sig: Signature) -> list[str]:
+    """A library whose records answer a poll names the polls by plain path prefixes the
+    engines can take: the responses to those paths are kept (``response_prefixes``)."""
+    if not _keeps_responses(sig):
+        return []
+    out: list[str] = []
+    paths = [e for e in sig.match if e.field == "http_path_prefix"]
+    if not paths:
+        out.append(f"{sig.file}:{sig.line}: {sig.id}: a library with direction response "
+                   "needs http_path_prefix entries in match")  # fmt: skip
+    for e in paths:
+        why = None
+        if e.mode != "prefix":
+            why = "must be a plain path prefix"
+        else:
+            try:
+                _http.checked_response_prefixes([e.value])
+            except ValueError as exc:
+                why = str(exc)
+        if why:
+            out.append(f"{sig.file}:{e.line}: {sig.id}: http_path_prefix {_visible(e.raw)!r} "
+                       f"of a library with direction response: {why}")  # fmt: skip
+    return out
 
 
 def _rule_checks(sig: Signature) -> list[str]:

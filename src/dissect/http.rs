@@ -7,13 +7,17 @@
 //! that may carry pictures or structured data (image/*, multipart/*, JSON, XML,
 //! octet-stream, or an upload-like path), and any other request body that starts with a
 //! picture signature (JPEG, PNG, GIF, WebP), are reassembled, de-chunked, up to `body_cap`
-//! bytes and reported as `HttpBodyEvent`; so are the response bodies of the polls whose
-//! path starts with one of [`RESPONSE_CAPTURE_PREFIXES`] (method "RESPONSE").
+//! bytes and reported as `HttpBodyEvent`; so are the response bodies of the requests whose
+//! path starts with one of the stream's response prefixes (method "RESPONSE"): the signature
+//! pack names them (the paths of its face-library protocols whose records answer a poll), the
+//! engine hands them over once ([`response_prefixes`]); a stream built without them keeps no
+//! response body.
 //!
 //! Messages are classified by their start line rather than by direction, so a flow whose
 //! client side was guessed wrong still yields the right event types.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use super::framer::{BodyMode, Duplex, Framer, Kind, Piece};
 use super::text::{media_type, py_strip, Head, MAX_HEADER_DICT};
@@ -44,9 +48,40 @@ const CAPTURE_PATH_WORDS: &[&str] = &[
     "upload", "face", "snap", "pic", "image", "img", "photo", "capture", "alarm", "event",
     "person", "record", ".jpg", ".jpeg", ".png",
 ];
-/// Responses whose bodies are kept: the commands an off-site server hands a device when it
-/// polls (ZKTeco ADMS "getrequest": user records, photos and face templates).
-pub const RESPONSE_CAPTURE_PREFIXES: &[&str] = &["/iclock/getrequest"];
+/// Response prefixes a stream takes at most, and the length of one (bytes).
+pub const MAX_RESPONSE_PREFIXES: usize = 64;
+pub const MAX_RESPONSE_PREFIX_LEN: usize = 256;
+
+/// Lower-case request path prefixes whose responses are kept, shared by every stream.
+pub type ResponsePrefixes = Arc<[String]>;
+
+/// The request path prefixes whose responses are kept, checked and lower-cased once: at most
+/// [`MAX_RESPONSE_PREFIXES`], each 1 to [`MAX_RESPONSE_PREFIX_LEN`] printable ASCII
+/// characters (so Python's and Rust's lower-casing agree). Err names the first problem.
+pub fn response_prefixes(list: &[String]) -> Result<ResponsePrefixes, String> {
+    if list.len() > MAX_RESPONSE_PREFIXES {
+        return Err(format!(
+            "{} response prefixes, at most {MAX_RESPONSE_PREFIXES} are taken",
+            list.len()
+        ));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(list.len());
+    for p in list {
+        if p.is_empty() || p.len() > MAX_RESPONSE_PREFIX_LEN {
+            return Err(format!(
+                "a response prefix must be 1 to {MAX_RESPONSE_PREFIX_LEN} characters"
+            ));
+        }
+        if !p.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err("a response prefix must be printable ASCII without blanks".to_string());
+        }
+        let lower = p.to_ascii_lowercase();
+        if !out.contains(&lower) {
+            out.push(lower);
+        }
+    }
+    Ok(out.into())
+}
 /// Leading bytes of picture formats: a body starting with one is kept whatever its headers say.
 const IMAGE_MAGIC: &[&[u8]] = &[b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a"];
 const SNIFF_BYTES: usize = 12;
@@ -122,6 +157,8 @@ struct Decider {
     paths: VecDeque<String>,
     /// paths of responses whose body is kept
     response_paths: VecDeque<String>,
+    /// lower-case request path prefixes whose responses are kept
+    response_prefixes: ResponsePrefixes,
     /// a protocol switch was seen
     stop_all: bool,
 }
@@ -193,9 +230,10 @@ impl Decider {
         let mut keep = 0;
         if self.body_cap > 0 {
             let lower = path.to_lowercase();
-            if RESPONSE_CAPTURE_PREFIXES
+            if self
+                .response_prefixes
                 .iter()
-                .any(|p| lower.starts_with(p))
+                .any(|p| lower.starts_with(p.as_str()))
             {
                 keep = self.body_cap;
                 push_bounded(&mut self.response_paths, path);
@@ -249,6 +287,13 @@ impl HttpStream {
             capture: [None, None],
             done: false,
         }
+    }
+
+    /// The same stream, keeping the responses to requests whose path starts with one of
+    /// `prefixes` (checked and lower-cased by [`response_prefixes`]).
+    pub fn with_response_prefixes(mut self, prefixes: ResponsePrefixes) -> Self {
+        self.decider.response_prefixes = prefixes;
+        self
     }
 
     /// Bytes held: the framers' buffers and the body being reassembled (memory tests).
@@ -558,7 +603,8 @@ mod tests {
     fn a_kept_response_and_an_upload_on_one_connection_stay_apart() {
         // a poll whose response is kept arrives while the next request's upload is still
         // coming in: each body keeps its own bytes, and neither grows past the cap
-        let mut h = HttpStream::new(16, 8);
+        let prefixes = response_prefixes(&["/ICLOCK/getrequest".to_string()]).unwrap();
+        let mut h = HttpStream::new(16, 8).with_response_prefixes(prefixes);
         let mut bodies = Vec::new();
         let mut take = |evs: Vec<Event>| {
             for ev in evs {
@@ -584,5 +630,36 @@ mod tests {
         assert!(!bodies
             .iter()
             .any(|(_, b)| b.windows(2).any(|w| w == b"KA" || w == b"AO")));
+    }
+
+    #[test]
+    fn response_prefixes_are_bounded_and_lower_cased_once() {
+        let got = response_prefixes(&["/A/Poll".to_string(), "/a/poll".to_string()]).unwrap();
+        assert_eq!(&*got, &["/a/poll".to_string()]);
+        let many = vec!["/p".to_string(); MAX_RESPONSE_PREFIXES + 1];
+        assert!(response_prefixes(&many).is_err());
+        let long = "/".repeat(MAX_RESPONSE_PREFIX_LEN + 1);
+        assert!(response_prefixes(&[long]).is_err());
+        for bad in ["", "/a b", "/caf\u{e9}", "/a\n"] {
+            assert!(response_prefixes(&[bad.to_string()]).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn responses_are_kept_only_for_the_prefixes_given() {
+        let run = |h: &mut HttpStream| -> Vec<String> {
+            let mut evs = h.feed(b"GET /Vendor/Poll?x=1 HTTP/1.1\r\n\r\n", true, 1);
+            evs.extend(h.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false, 2));
+            evs.into_iter()
+                .filter_map(|e| match e {
+                    Event::HttpBody(b) => Some(b.method),
+                    _ => None,
+                })
+                .collect()
+        };
+        assert!(run(&mut HttpStream::default()).is_empty());
+        let prefixes = response_prefixes(&["/vendor/poll".to_string()]).unwrap();
+        let mut h = HttpStream::default().with_response_prefixes(prefixes);
+        assert_eq!(run(&mut h), vec!["RESPONSE".to_string()]);
     }
 }

@@ -409,12 +409,17 @@ struct PyHttpStream {
 
 #[pymethods]
 impl PyHttpStream {
+    /// `response_prefixes`: request path prefixes whose responses are kept (none by default;
+    /// ValueError beyond the bounds of `http::response_prefixes`).
     #[new]
-    #[pyo3(signature = (max_messages = http::DEFAULT_MAX_MESSAGES, body_cap = http::DEFAULT_BODY_CAP))]
-    fn new(max_messages: usize, body_cap: usize) -> Self {
-        Self {
-            inner: http::HttpStream::new(max_messages, body_cap),
-        }
+    #[pyo3(signature = (max_messages = http::DEFAULT_MAX_MESSAGES, body_cap = http::DEFAULT_BODY_CAP,
+                        response_prefixes = Vec::new()))]
+    fn new(max_messages: usize, body_cap: usize, response_prefixes: Vec<String>) -> PyResult<Self> {
+        let prefixes = http::response_prefixes(&response_prefixes)
+            .map_err(pyo3::exceptions::PyValueError::new_err)?;
+        Ok(Self {
+            inner: http::HttpStream::new(max_messages, body_cap).with_response_prefixes(prefixes),
+        })
     }
 
     fn feed<'py>(

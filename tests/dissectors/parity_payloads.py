@@ -128,8 +128,8 @@ def record(path: Path) -> Recording:
         rec.streams.append(stream)
         return name, _Tee(parser, stream)
 
-    def tcp_parser(first: bytes, a_port: int, b_port: int) -> Any:
-        hit = orig_tcp(first, a_port, b_port)
+    def tcp_parser(first: bytes, a_port: int, b_port: int, *args: Any) -> Any:
+        hit = orig_tcp(first, a_port, b_port, *args)
         rec.choices.append(Choice("tcp", a_port, b_port, bytes(first), hit and hit[0]))
         if hit is None:
             return None
@@ -154,11 +154,19 @@ def record(path: Path) -> Recording:
         mock.patch.object(registry, "tcp_parser", tcp_parser),
         mock.patch.object(_text, "parse_head", parse_head),
     ):
-        engine = Engine(_Sink())
+        engine = Engine(_Sink(), response_prefixes=pack_response_prefixes())
         engine.run(capture.records())
         engine.finish()
     capture.close()
     return rec
+
+
+@functools.cache
+def pack_response_prefixes() -> tuple[str, ...]:
+    """The polls whose HTTP answers the engines keep, as the bundled pack names them."""
+    from netscan.signatures.pack import load_active_pack
+
+    return load_active_pack().response_prefixes
 
 
 @functools.cache
@@ -223,6 +231,7 @@ def _http_cases() -> list[StreamCase]:
     poll = b"GET /iclock/getrequest?SN=ABC123 HTTP/1.1\r\nHost: adms.example\r\n\r\n"
     upload = _post(b"/upload", b"image/png", PNG)
     reply = _response(b"200 OK", ZK_COMMANDS)
+    polls: dict[str, Any] = {"response_prefixes": ("/iclock/getrequest", "/Vendor/Poll")}
     cases: list[StreamCase] = [
         ("http", {}, [("feed", get, True), ("feed", _response(b"200 OK", b"<xml/>"), False)]),
         # uploads: labelled, sniffed, chunked, multipart, JSON, WebP
@@ -270,7 +279,7 @@ def _http_cases() -> list[StreamCase]:
         # until close), others are not
         (
             "http",
-            {},
+            polls,
             [
                 ("feed", poll, True),
                 ("feed", _response(b"200 OK", ZK_COMMANDS), False),
@@ -283,9 +292,20 @@ def _http_cases() -> list[StreamCase]:
                 ("close", b"", True),
             ],
         ),
+        # a poll under another prefix of the pack's kind is kept too; without prefixes no
+        # answer is kept
         (
             "http",
-            {"body_cap": 20},
+            polls,
+            [
+                ("feed", b"GET /vendor/poll/7 HTTP/1.1\r\n\r\n", True),
+                ("feed", _response(b"200 OK", ZK_COMMANDS), False),
+            ],
+        ),
+        ("http", {}, [("feed", poll, True), ("feed", _response(b"200 OK", ZK_COMMANDS), False)]),
+        (
+            "http",
+            {"body_cap": 20, **polls},
             [
                 ("feed", poll, True),
                 ("feed", _response(b"200 OK", ZK_COMMANDS), False),
@@ -296,7 +316,7 @@ def _http_cases() -> list[StreamCase]:
         # on the same connection: each body keeps its own bytes
         (
             "http",
-            {},
+            polls,
             [
                 ("feed", poll, True),
                 ("feed", upload[: len(upload) - len(PNG) + 10], True),
@@ -309,7 +329,7 @@ def _http_cases() -> list[StreamCase]:
         # a response before any request, a response whose request was not seen
         (
             "http",
-            {},
+            polls,
             [
                 ("feed", _response(b"200 OK", b"hello"), False),
                 ("feed", _response(b"200 OK", ZK_COMMANDS), False),

@@ -27,7 +27,12 @@ from netscan.dissectors.discovery.registry import DISCOVERY_UDP_PARSERS
 from netscan.dissectors.registry import HTTP_MAX_MESSAGES
 from netscan.events import Ctx, Event
 from tests.conftest import PCAPS, realworld_files
-from tests.dissectors.parity_payloads import Recording, Stream, recording
+from tests.dissectors.parity_payloads import (
+    Recording,
+    Stream,
+    pack_response_prefixes,
+    recording,
+)
 
 DEMO = PCAPS / "demo_sales_office.pcapng"
 
@@ -81,7 +86,9 @@ RUST_STREAM: dict[str, Callable[[], Any]] = {
     "tls": _core.TlsStream,
     "quic": _core.QuicInitialParser,
     # the registry's choices, as the engine makes them
-    "http": lambda: _core.HttpStream(max_messages=HTTP_MAX_MESSAGES),
+    "http": lambda: _core.HttpStream(
+        max_messages=HTTP_MAX_MESSAGES, response_prefixes=pack_response_prefixes()
+    ),
     "rtsp": _core.RtspStream,
     "sip": _core.SipStream,
 }

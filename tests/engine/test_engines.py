@@ -100,11 +100,14 @@ class _Recorder:
 def _reference_facts(path: str) -> Facts:
     """The pure-Python engine the core was ported from (tests/reference), on its own: its
     events and flows, as the oracle of the core's exact parity."""
+    from netscan.signatures.pack import load_active_pack
     from netscan.sources.pcapfile import CaptureError, CaptureFile
     from tests.reference.native import Engine
 
     sink = _Recorder()
-    engine = Engine(sink)  # type: ignore[arg-type]
+    # the polls whose answers are kept: those of the pack the analysis runs with
+    prefixes = load_active_pack().response_prefixes
+    engine = Engine(sink, response_prefixes=prefixes)  # type: ignore[arg-type]
     try:
         capture = CaptureFile(Path(path))
     except CaptureError:

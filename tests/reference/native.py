@@ -27,11 +27,12 @@ from typing import Any
 from netscan import limits as _limits
 from netscan.dissectors import icmpv6, registry
 from netscan.dissectors import payload as payload_mod
-from netscan.dissectors.http import HttpStream
+from netscan.dissectors.http import HttpStream, checked_response_prefixes
 from netscan.dissectors.icmpv6 import ROUTER_ADVERTISEMENT
 from netscan.dissectors.payload import NAME as PROBE_NAME
 from netscan.dissectors.registry import Datagrams
 from netscan.engine.sink import Sink, arp_event
+from netscan.engine.sink import response_prefixes as sink_response_prefixes
 from netscan.events import Ctx, Event
 from netscan.flow import Flow, retire_idlest, sender_is_client
 from netscan.sources.pcapfile import RawRecord
@@ -64,8 +65,13 @@ class Engine:
         dissect: bool = True,
         limits: _limits.Limits | None = None,
         marker_ports: Iterable[int] | None = None,
+        response_prefixes: Iterable[str] | None = None,
     ) -> None:
         self.sink = sink
+        # the polls whose HTTP answers are kept: the sink's pack names them, as for the core
+        if response_prefixes is None:
+            response_prefixes = sink_response_prefixes(sink)
+        self._response_prefixes = checked_response_prefixes(response_prefixes)
         if marker_ports is None:  # the UDP ports the sink's pack names for content markers
             matcher = getattr(sink, "matcher", None)
             marker_ports = matcher.marker_ports("udp") if matcher is not None else ()
@@ -198,7 +204,7 @@ class Engine:
         flow.parser = parser
 
     def _attach_tcp(self, flow: Flow, payload: bytes) -> None:
-        hit = registry.tcp_parser(payload, flow.a_port, flow.b_port)
+        hit = registry.tcp_parser(payload, flow.a_port, flow.b_port, self._response_prefixes)
         if hit is None:
             flow.parser = False
             flow.tcp = None
