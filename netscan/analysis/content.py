@@ -16,7 +16,10 @@ Each ``HttpBodyEvent`` the engine kept is parsed by the protocol it speaks:
 Which parser reads a body is decided by its path: the protocol signatures of the pack that
 carry a ``parser`` (``viid``, ``iclock``, ``isapi``) name the path prefixes each parser
 serves, so no path is spelled here. Bodies whose content speaks for itself (ISAPI event
-parts, Dahua event codes, VIID object lists) are recognised whatever the path.
+parts, Dahua event codes, VIID object lists) are recognised whatever the path. What marks
+content as a face is the pack's too (``content`` blocks of protocol signatures,
+``ContentWords``): the template types of the iclock parser's biometric records and the
+words that make a named field, part or path a face picture.
 
 The result lists ``ContentItem`` objects: a carved picture (JPEG/PNG bytes) or a biometric
 template, with what the protocol says about it. Nothing here writes to disk.
@@ -29,15 +32,11 @@ import binascii
 import json
 import re
 import struct
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus, urlsplit
 
 from netscan.events import HttpBodyEvent
-
-# path -> names of the body parsers the pack assigns to it
-BodyRouter = Callable[[str], frozenset[str]]
 
 JPEG_SOI = b"\xff\xd8\xff"
 PNG_SIG = b"\x89PNG\r\n\x1a\n"
@@ -48,10 +47,35 @@ MAX_ITEMS = 64
 _B64_RE = re.compile(rb"^[A-Za-z0-9+/=\r\n_-]+$")
 _DATA_URI = re.compile(r"^data:image/[a-z+]+;base64,", re.I)
 
-# ZKTeco BIODATA "Type" values (push protocol): 2 near-infrared face, 9 visible-light face.
-ZK_FACE_TYPES = {"2", "9"}
-# Field names that say a value is a face picture or template.
-FACE_FIELD_WORDS = ("face", "portrait", "facepic", "faceimage", "face_image", "facedata")
+
+@dataclass(frozen=True, slots=True)
+class ContentWords:
+    """What the pack says marks content as a face (``content`` blocks of its protocol
+    signatures): ``face_template_types`` of the iclock parser's biometric records (by the
+    signatures whose parser is ``iclock``), and ``face_field_words`` (lower-case) that make
+    a named JSON field, form field, multipart part or path a face picture."""
+
+    face_template_types: frozenset[str] = frozenset()
+    face_field_words: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, pack: Any) -> ContentWords:
+        types: set[str] = set()
+        words: list[str] = []
+        for sig in pack.signatures:
+            block = sig.content or {}
+            if sig.parser == "iclock":
+                types.update(str(t) for t in block.get("face_template_types") or ())
+            for w in block.get("face_field_words") or ():
+                low = str(w).lower()
+                if low not in words:
+                    words.append(low)
+        return cls(frozenset(types), tuple(words))
+
+    def face_word(self, name: str) -> bool:
+        """Whether a field, part or path name says its picture is a face."""
+        low = name.lower()
+        return any(w in low for w in self.face_field_words)
 
 
 @dataclass(slots=True)
@@ -317,11 +341,6 @@ def _load_json(body: bytes) -> Any:
         return None
 
 
-def _face_word(name: str) -> bool:
-    low = name.lower()
-    return any(w in low for w in FACE_FIELD_WORDS)
-
-
 # -- protocol parsers ---------------------------------------------------------------------
 
 
@@ -403,7 +422,7 @@ def _isapi_event_is_face(event: dict[str, Any]) -> bool:
     return False
 
 
-def _parse_isapi(ev: HttpBodyEvent, parts: list[Part]) -> ParsedBody:
+def _parse_isapi(ev: HttpBodyEvent, parts: list[Part], words: ContentWords) -> ParsedBody:
     facts: dict[str, Any] = {}
     face_event = False
     for p in parts:
@@ -437,7 +456,7 @@ def _parse_isapi(ev: HttpBodyEvent, parts: list[Part]) -> ParsedBody:
                     ),
                     image=img,
                     image_format=fmt,
-                    declared_face=face_event or _face_word(named),
+                    declared_face=face_event or words.face_word(named),
                     fields={"part": named, "event_type": facts.get("event_type")},
                 )
             )
@@ -481,7 +500,7 @@ def _kv_tab(text: str) -> dict[str, str]:
     return out
 
 
-def _parse_iclock(ev: HttpBodyEvent) -> ParsedBody:
+def _parse_iclock(ev: HttpBodyEvent, words: ContentWords) -> ParsedBody:
     query = parse_qs(urlsplit(ev.path).query)
     table = (query.get("table") or [""])[0]
     sn = (query.get("SN") or [""])[0]
@@ -516,7 +535,7 @@ def _parse_iclock(ev: HttpBodyEvent) -> ParsedBody:
         if word_u in ("BIODATA", "FACE") or tab in ("BIODATA", "FACE"):
             tmpl = kv.get("Tmp") or kv.get("TMP")
             btype = kv.get("Type", "2" if word_u == "FACE" or tab == "FACE" else "")
-            if tmpl and btype in ZK_FACE_TYPES:
+            if tmpl and btype in words.face_template_types:
                 raw = _b64(tmpl) or tmpl.encode()
                 pin = kv.get("Pin") or kv.get("PIN") or ""
                 items.append(
@@ -549,11 +568,12 @@ def _parse_iclock(ev: HttpBodyEvent) -> ParsedBody:
     return ParsedBody("iclock", items, facts)
 
 
-def _parse_generic(ev: HttpBodyEvent, parts: list[Part], doc: Any) -> ParsedBody:
+def _parse_generic(ev: HttpBodyEvent, parts: list[Part], doc: Any,
+                   words: ContentWords) -> ParsedBody:  # fmt: skip
     """Pictures in any other upload: multipart ``parts``, the JSON document ``doc`` (the
     body read as JSON, None when it is not), a form, or the raw body."""
     items: list[ContentItem] = []
-    path_face = _face_word(ev.path)
+    path_face = words.face_word(ev.path)
     if parts:
         for p in parts:
             named = p.name or p.filename or p.content_type
@@ -567,7 +587,7 @@ def _parse_generic(ev: HttpBodyEvent, parts: list[Part], doc: Any) -> ParsedBody
                         f"{named!r}",
                         image=img,
                         image_format=fmt,
-                        declared_face=path_face or _face_word(named),
+                        declared_face=path_face or words.face_word(named),
                         fields={"part": named},
                     )
                 )
@@ -580,7 +600,7 @@ def _parse_generic(ev: HttpBodyEvent, parts: list[Part], doc: Any) -> ParsedBody
                     what=f"JSON upload to {_short(ev.path)}: base64 {fmt.upper()} in {jpath}",
                     image=img,
                     image_format=fmt,
-                    declared_face=path_face or _face_word(jpath),
+                    declared_face=path_face or words.face_word(jpath),
                     fields={"field": jpath},
                 )
             )
@@ -599,7 +619,7 @@ def _parse_generic(ev: HttpBodyEvent, parts: list[Part], doc: Any) -> ParsedBody
                             f"in field {key!r}",
                             image=hit[0],
                             image_format=hit[1],
-                            declared_face=path_face or _face_word(key),
+                            declared_face=path_face or words.face_word(key),
                             fields={"field": key},
                         )
                     )
@@ -622,26 +642,33 @@ def _short(path: str, n: int = 80) -> str:
     return path if len(path) <= n else path[: n - 1] + "…"
 
 
-def body_router(matcher: Any) -> BodyRouter:
-    """The parsers the pack's protocol signatures assign to a request path (their
-    ``parser`` key, for the ``http_path_prefix`` entries that match)."""
-    pack = matcher.pack
-    cache: dict[str, frozenset[str]] = {}
+class BodyRouter:
+    """The pack's knowledge of request bodies: which parsers read a path (the ``parser`` key
+    of its protocol signatures, for the ``http_path_prefix`` entries that match: call it with
+    the path) and what marks content as a face (``words``)."""
 
-    def route(path: str) -> frozenset[str]:
-        hit = cache.get(path)
+    def __init__(self, matcher: Any) -> None:
+        self.matcher = matcher
+        self.words = ContentWords.of(matcher.pack)
+        self._cache: dict[str, frozenset[str]] = {}
+
+    def __call__(self, path: str) -> frozenset[str]:
+        hit = self._cache.get(path)
         if hit is None:
             names = set()
-            for m in matcher.match_facts([("http_path_prefix", path)]):
-                sig = pack.by_id.get(m.sig_id)
+            for m in self.matcher.match_facts([("http_path_prefix", path)]):
+                sig = self.matcher.pack.by_id.get(m.sig_id)
                 if sig is not None and sig.parser:
                     names.add(sig.parser)
             hit = frozenset(names)
-            if len(cache) < 4096:
-                cache[path] = hit
+            if len(self._cache) < 4096:
+                self._cache[path] = hit
         return hit
 
-    return route
+
+def body_router(matcher: Any) -> BodyRouter:
+    """The run's ``BodyRouter``, from the matcher of its pack."""
+    return BodyRouter(matcher)
 
 
 _DEFAULT_ROUTER: BodyRouter | None = None
@@ -662,7 +689,9 @@ def parse_body(ev: HttpBodyEvent, route: BodyRouter | None = None) -> ParsedBody
     path (``body_router`` of the run's matcher; the active pack's when not given)."""
     body = ev.body
     path = ev.path or ""
-    parsers = (route or _default_router())(path) if path else frozenset()
+    route = route or _default_router()
+    parsers = route(path) if path else frozenset()
+    words = route.words
     ctype = ev.content_type or ""
     parts: list[Part] = []
     if "multipart/" in ctype.lower() or body[:2] == b"--":
@@ -670,7 +699,7 @@ def parse_body(ev: HttpBodyEvent, route: BodyRouter | None = None) -> ParsedBody
     if "viid" in parsers:
         return _parse_viid(ev, _load_json(body))
     if "iclock" in parsers:
-        return _parse_iclock(ev)
+        return _parse_iclock(ev, words)
     head = body[:4096]
     if parts and any(
         b"EventNotificationAlert" in p.body[:4096]
@@ -678,9 +707,9 @@ def parse_body(ev: HttpBodyEvent, route: BodyRouter | None = None) -> ParsedBody
         or p.name in ("AccessControllerEvent", "event_log")
         for p in parts
     ):
-        return _parse_isapi(ev, parts)
+        return _parse_isapi(ev, parts, words)
     if "isapi" in parsers and parts:
-        return _parse_isapi(ev, parts)
+        return _parse_isapi(ev, parts, words)
     if _has_dahua_code(head) or any(_has_dahua_code(p.body[:2048]) for p in parts):
         return _parse_dahua(ev, parts, body)
     doc = _load_json(body) if not parts else None
@@ -688,7 +717,7 @@ def parse_body(ev: HttpBodyEvent, route: BodyRouter | None = None) -> ParsedBody
         k in doc for k in ("FaceListObject", "PersonListObject", "ImageListObject")
     ):
         return _parse_viid(ev, doc)
-    return _parse_generic(ev, parts, doc)
+    return _parse_generic(ev, parts, doc, words)
 
 
 def _has_dahua_code(head: bytes) -> bool:

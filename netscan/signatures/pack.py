@@ -341,6 +341,8 @@ class Signature:
     parser: str | None = None  # protocol signatures: the body parser for their HTTP paths
     # face-library synchronisation knowledge (signatures/schema.json, $defs/library)
     library: dict[str, Any] | None = None
+    # what the body parsers read as face data (signatures/schema.json, $defs/content)
+    content: dict[str, Any] | None = None
 
     @property
     def all_fields(self) -> frozenset[str]:
@@ -374,6 +376,7 @@ class Signature:
             "file": self.file,
             "line": self.line,
             **({"library": dict(self.library)} if self.library else {}),
+            **({"content": dict(self.content)} if self.content else {}),
         }
 
 
@@ -892,6 +895,7 @@ def _build_signature(raw: Mapping[str, Any], file: Path, errors: list[str]) -> S
         line=line,
         parser=str(raw["parser"]) if raw.get("parser") is not None else None,
         library=_plain(raw.get("library")) if isinstance(raw.get("library"), Mapping) else None,
+        content=_plain(raw.get("content")) if isinstance(raw.get("content"), Mapping) else None,
     )
 
 
@@ -1040,6 +1044,10 @@ def _rule_checks(sig: Signature) -> list[str]:
         sig.category != "protocol" or not any(e.field == "http_path_prefix" for e in sig.match)
     ):
         out.append(f"{where}: parser is for protocol signatures that match http_path_prefix")
+    if sig.content is not None and sig.category != "protocol":
+        out.append(f"{where}: content is for protocol signatures")
+    if (sig.content or {}).get("face_template_types") and sig.parser is None:
+        out.append(f"{where}: face_template_types are read by a parser: name it (parser)")
     if is_rule and sig.role not in _model.ROLES[:-1]:
         out.append(
             f"{where}: a role rule needs a report role (one of {', '.join(_model.ROLES[:-1])})"
@@ -1271,6 +1279,7 @@ def _sig_to_json(sig: Signature) -> dict[str, Any]:
         "match_all": [entry(e) for e in sig.match_all], "examples": list(sig.examples),
         "near_misses": list(sig.near_misses), "notes": sig.notes, "kb_ref": sig.kb_ref,
         "file": sig.file, "line": sig.line, "parser": sig.parser, "library": sig.library,
+        "content": sig.content,
     }  # fmt: skip
 
 
@@ -1290,6 +1299,7 @@ def _sig_from_json(d: dict[str, Any]) -> Signature:
         match_all=entries(d["match_all"]), examples=tuple(d["examples"]),
         near_misses=tuple(d["near_misses"]), notes=d["notes"], kb_ref=d["kb_ref"],
         file=d["file"], line=d["line"], parser=d["parser"], library=d["library"],
+        content=d["content"],
     )  # fmt: skip
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -11,10 +12,20 @@ import numpy as np
 import pytest
 
 from netscan.analysis import faces
-from netscan.analysis.content import MAX_ITEMS, carve_images, decode_b64_image, parse_body
+from netscan.analysis.content import (
+    MAX_ITEMS,
+    ContentWords,
+    body_router,
+    carve_images,
+    decode_b64_image,
+    parse_body,
+)
 from netscan.analysis.faces import FaceChecker
 from netscan.events import Ctx, HttpBodyEvent
+from netscan.signatures.matcher import Matcher
+from netscan.signatures.pack import load_active_pack, load_pack, validate_pack
 from tests.analysis.scenarios import build as sc
+from tests.signatures.helpers import make_pack, sig_yaml
 
 
 def _body(path: str, body: bytes, ctype: str | None = None) -> HttpBodyEvent:
@@ -107,3 +118,66 @@ def test_a_picture_is_decoded_once_per_process(monkeypatch: pytest.MonkeyPatch) 
     for pic in (cup, flipped[1].tobytes(), face):
         FaceChecker().check(pic, "jpeg")
     assert len(calls) == 4
+
+
+# -- what marks content as a face is the pack's (content blocks) ---------------------------
+
+_WORDS_PACK = (
+    "signatures:\n"
+    + sig_yaml(
+        "protocol.acme-biodata",
+        "http_path_prefix: [/acme/bio]",
+        examples="[{http_path_prefix: /acme/bio?t=1}]",
+        extra='    parser: iclock\n    content:\n      face_template_types: ["7"]\n',
+    )
+    + sig_yaml(
+        "protocol.acme-upload",
+        "http_path_prefix: [/acme/up]",
+        examples="[{http_path_prefix: /acme/up/1}]",
+        extra="    content:\n      face_field_words: [MugShot]\n",
+    )
+)
+
+
+def test_the_bundled_pack_says_what_marks_a_face() -> None:
+    words = body_router(Matcher(load_active_pack())).words
+    assert words.face_template_types == {"2", "9"}  # ZKTeco BIODATA face types
+    assert {"face", "portrait"} <= set(words.face_field_words)
+
+
+def test_face_words_and_template_types_come_from_the_pack(tmp_path: Path) -> None:
+    route = body_router(Matcher(load_pack(make_pack(tmp_path, {"protocol/a.yaml": _WORDS_PACK}))))
+    bundled = body_router(Matcher(load_active_pack()))
+    assert route.words.face_field_words == ("mugshot",)  # lower-cased once
+    pic = base64.b64encode(sc.face_jpeg()).decode()
+    upload = _body("/acme/up/1", json.dumps({"mugshot": pic, "face": pic}).encode())
+    assert [i.declared_face for i in parse_body(upload, route).items] == [True, False]
+    assert [i.declared_face for i in parse_body(upload, bundled).items] == [False, True]
+    tmpl = base64.b64encode(bytes(range(256)) * 4).decode()
+    body = f"BIODATA Pin=1\tType=7\tTmp={tmpl}\nBIODATA Pin=2\tType=9\tTmp={tmpl}\n".encode()
+    ev = _body("/acme/bio?table=BIODATA", body)
+    assert [i.fields["pin"] for i in parse_body(ev, route).items] == ["1"]
+    ev = _body("/iclock/cdata?SN=X1&table=BIODATA", body)
+    assert [i.fields["pin"] for i in parse_body(ev, bundled).items] == ["2"]
+
+
+def test_content_blocks_are_checked_and_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from netscan.signatures import pack as pack_mod
+
+    monkeypatch.setenv("NETSCAN_CACHE_DIR", str(tmp_path / "cache"))
+    pack = make_pack(tmp_path, {"protocol/a.yaml": _WORDS_PACK})
+    parsed = load_pack(pack)
+    monkeypatch.setattr(pack_mod, "_collect", None)  # the second load comes from the cache
+    assert ContentWords.of(load_pack(pack)) == ContentWords.of(parsed)
+    monkeypatch.undo()
+    bad = _WORDS_PACK.replace("    parser: iclock\n", "")
+    errors = validate_pack(make_pack(tmp_path / "b", {"protocol/a.yaml": bad}))
+    assert any("face_template_types are read by a parser" in e for e in errors), errors
+    device = "signatures:\n" + sig_yaml(
+        "device.acme", "http_server: [acme]", examples="[{http_server: acme}]",
+        extra="    content:\n      face_field_words: [mugshot]\n",
+    )  # fmt: skip
+    errors = validate_pack(make_pack(tmp_path / "c", {"device/a.yaml": device}))
+    assert any("content is for protocol signatures" in e for e in errors), errors
