@@ -114,13 +114,15 @@ def behaviours(inv: Inventory, convs: list[Conversation]) -> dict[str, dict[str,
     offsite_peers_via: dict[str, set[str]] = defaultdict(set)
     offsite_up: dict[str, int] = defaultdict(int)
     resolvers: set[str] = set()  # premises devices that answer DNS
+    # the streaming services' server ports (RTSP): the pack's role rules name them
+    media_ports = _pack_of(inv).media_server_ports
     for c in convs:
         dev = inv.devices.get(c.device)
         if dev is None:
             continue
-        rtsp_server = c.port in (554, 8554) and c.transport == "tcp"
-        # an RTSP server that streams (the server side is the peer of a client conversation)
-        if rtsp_server and c.peer_device and c.bytes_down > LOCAL_STREAM_MIN_BYTES:
+        media_server = (c.transport, c.port) in media_ports
+        # a media server that streams (the server side is the peer of a client conversation)
+        if media_server and c.peer_device and c.bytes_down > LOCAL_STREAM_MIN_BYTES:
             media_sources[c.device].add(c.peer_device)
         if c.peer_device and c.transport == "udp":
             # media over UDP (RTP, P2P video): one side sends far more packets than it gets

@@ -343,6 +343,8 @@ class Signature:
     library: dict[str, Any] | None = None
     # what the body parsers read as face data (signatures/schema.json, $defs/content)
     content: dict[str, Any] | None = None
+    # role rules: what the behaviours are measured from (signatures/schema.json, $defs/measure)
+    measure: dict[str, Any] | None = None
 
     @property
     def all_fields(self) -> frozenset[str]:
@@ -377,6 +379,7 @@ class Signature:
             "line": self.line,
             **({"library": dict(self.library)} if self.library else {}),
             **({"content": dict(self.content)} if self.content else {}),
+            **({"measure": dict(self.measure)} if self.measure else {}),
         }
 
 
@@ -409,6 +412,11 @@ class Pack:
         return response_prefixes(self.signatures)
 
     @cached_property
+    def media_server_ports(self) -> frozenset[tuple[str, int]]:
+        """(transport, port) of streaming services, for the behaviours (``media_server_ports``)."""
+        return media_server_ports(self.signatures)
+
+    @cached_property
     def counts(self) -> dict[str, int]:
         out = dict.fromkeys(CATEGORIES, 0)
         for s in self.signatures:
@@ -429,6 +437,17 @@ def response_prefixes(signatures: Iterable[Signature]) -> tuple[str, ...]:
             if e.field == "http_path_prefix" and e.value not in out:
                 out.append(e.value)
     return tuple(out)
+
+
+def media_server_ports(signatures: Iterable[Signature]) -> frozenset[tuple[str, int]]:
+    """(transport, port) of the streaming services of the role rules' ``measure`` blocks: a
+    local client's sustained download from one makes the server a media sender."""
+    out: set[tuple[str, int]] = set()
+    for sig in signatures:
+        for port in (sig.measure or {}).get("media_server_ports") or ():
+            transport, _, num = normalize_port(str(port)).partition("/")
+            out.add((transport, int(num)))
+    return frozenset(out)
 
 
 def _keeps_responses(sig: Signature) -> bool:
@@ -896,6 +915,7 @@ def _build_signature(raw: Mapping[str, Any], file: Path, errors: list[str]) -> S
         parser=str(raw["parser"]) if raw.get("parser") is not None else None,
         library=_plain(raw.get("library")) if isinstance(raw.get("library"), Mapping) else None,
         content=_plain(raw.get("content")) if isinstance(raw.get("content"), Mapping) else None,
+        measure=_plain(raw.get("measure")) if isinstance(raw.get("measure"), Mapping) else None,
     )
 
 
@@ -1046,6 +1066,13 @@ def _rule_checks(sig: Signature) -> list[str]:
         out.append(f"{where}: parser is for protocol signatures that match http_path_prefix")
     if sig.content is not None and sig.category != "protocol":
         out.append(f"{where}: content is for protocol signatures")
+    if sig.measure is not None and not is_rule:
+        out.append(f"{where}: measure is for role rules")
+    for port in (sig.measure or {}).get("media_server_ports") or ():
+        try:
+            _normalize_value("port", "port", port)
+        except ValueError as exc:
+            out.append(f"{where}: media_server_ports: {exc}")
     if (sig.content or {}).get("face_template_types") and sig.parser is None:
         out.append(f"{where}: face_template_types are read by a parser: name it (parser)")
     if is_rule and sig.role not in _model.ROLES[:-1]:
@@ -1279,7 +1306,7 @@ def _sig_to_json(sig: Signature) -> dict[str, Any]:
         "match_all": [entry(e) for e in sig.match_all], "examples": list(sig.examples),
         "near_misses": list(sig.near_misses), "notes": sig.notes, "kb_ref": sig.kb_ref,
         "file": sig.file, "line": sig.line, "parser": sig.parser, "library": sig.library,
-        "content": sig.content,
+        "content": sig.content, "measure": sig.measure,
     }  # fmt: skip
 
 
@@ -1299,7 +1326,7 @@ def _sig_from_json(d: dict[str, Any]) -> Signature:
         match_all=entries(d["match_all"]), examples=tuple(d["examples"]),
         near_misses=tuple(d["near_misses"]), notes=d["notes"], kb_ref=d["kb_ref"],
         file=d["file"], line=d["line"], parser=d["parser"], library=d["library"],
-        content=d["content"],
+        content=d["content"], measure=d["measure"],
     )  # fmt: skip
 
 

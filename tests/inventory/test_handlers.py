@@ -4,7 +4,9 @@ role stage derives from it with the active pack."""
 
 from __future__ import annotations
 
+import shutil
 from functools import cache
+from pathlib import Path
 
 import pytest
 
@@ -276,6 +278,59 @@ def test_stream_puller_is_a_recorder_unless_it_forwards(upload: int, role: str) 
     _roles(inv, convs)
     assert inv.devices[box].role == role
     assert {inv.devices[c].role for c in cams} == {"camera"}
+
+
+def test_the_media_server_ports_are_the_packs(tmp_path: Path) -> None:
+    """A client pulling streams over TCP from a server port makes the server a media sender
+    when the pack's role rules name that port (RTSP's in the bundled pack); the port is
+    data: a pack that names another one moves the behaviour with it."""
+    from netscan.signatures.pack import load_pack
+    from tests.signatures.helpers import BUNDLED
+
+    assert load_active_pack().media_server_ports == {("tcp", 554), ("tcp", 8554)}
+    box, cams = MAC, ["c0:56:e3:91:0a:3d", "3c:ef:8c:6a:20:9e"]
+
+    def seen(inv: Inventory, port: int) -> dict[str, dict[str, str]]:
+        for i, c in enumerate(cams):
+            inv.device(c, 0, i + 1, 0.0)
+        inv.device(box, 0, 5, 0.0)
+        convs = [_conv(box, f"192.168.1.{60 + i}", c, "tcp", port, 400, 3_000_000, 500, 2500)
+                 for i, c in enumerate(cams)]  # fmt: skip
+        return behaviours(inv, convs)
+
+    for port in (554, 8554):
+        got = seen(_inv(), port)
+        assert "records-streams" in got[box] and all("streams-media" in got[c] for c in cams)
+    assert "records-streams" not in seen(_inv(), 9554).get(box, {})
+    pack = tmp_path / "pack"
+    shutil.copytree(BUNDLED, pack)
+    video = pack / "role" / "video.yaml"
+    video.write_text(video.read_text(encoding="utf-8").replace(
+        "media_server_ports: [tcp/554, tcp/8554]", "media_server_ports: [tcp/9554]"),
+        encoding="utf-8")  # fmt: skip
+    moved = load_pack(pack)
+    assert moved.media_server_ports == {("tcp", 9554)}
+    assert "records-streams" in seen(Inventory(matcher=Matcher(moved)), 9554)[box]
+    assert "records-streams" not in seen(Inventory(matcher=Matcher(moved)), 554).get(box, {})
+
+
+def test_measure_blocks_are_checked(tmp_path: Path) -> None:
+    from netscan.signatures.pack import validate_pack
+    from tests.signatures.helpers import make_pack, sig_yaml
+
+    rule = "signatures:\n" + sig_yaml(
+        "role.xx", "behaviour: [streams-media]", role="camera",
+        examples="[{behaviour: streams-media}]",
+        extra="    measure:\n      media_server_ports: [tcp/70000]\n",
+    )  # fmt: skip
+    errors = validate_pack(make_pack(tmp_path / "a", {"role/a.yaml": rule}))
+    assert any("media_server_ports" in e and "70000" in e for e in errors), errors
+    device = "signatures:\n" + sig_yaml(
+        "device.xx", "http_server: [x]", examples="[{http_server: x}]",
+        extra="    measure:\n      media_server_ports: [tcp/554]\n",
+    )  # fmt: skip
+    errors = validate_pack(make_pack(tmp_path / "b", {"device/a.yaml": device}))
+    assert any("measure is for role rules" in e for e in errors), errors
 
 
 def test_gateway_needs_several_offsite_peers_or_dns_or_silence() -> None:
