@@ -18,6 +18,7 @@ from typing import Any
 from netscan import limits as _limits
 from netscan.analysis.finding import Finding
 from netscan.engine.protocol import Engine, InputInfo
+from netscan.engine.sink import SealGroups, SealRows
 from netscan.flow import Flow
 from netscan.inventory.enrich import Premises
 from netscan.inventory.inventory import Inventory
@@ -483,6 +484,11 @@ class SinkLog:
     address the run's premises call off-site (the inferred premises may cover it); such
     bursts are kept aside here, where the inventory does not see them, until the premises
     are decided."""
+
+    # the engine's end-of-input fold a piece at a time: only once nothing is recorded
+    # (``_pass_through``); a recorded seal goes through ``seal_flow``
+    seal_rows: SealRows | None = None
+    seal_groups: SealGroups | None = None
 
     def __init__(self, inventory: Inventory, record: bool, limit: int | None = None) -> None:
         self.inventory = inventory

@@ -303,10 +303,10 @@ class CoreEngine:
     def _seal_all(self, seal: Callable[[Flow], None]) -> None:
         flows = self.flows
         # the core sums the flows per conversation, when the sink can take them so
-        groups = getattr(self.sink, "seal_groups", None)
+        groups = self.sink.seal_groups
         if groups is not None and groups(self.core, flows, self._apps_of):
             return
-        rows = getattr(self.sink, "seal_rows", None)  # a piece at a time, when it can
+        rows = self.sink.seal_rows  # a piece at a time, when it can
         start = 0
         while True:
             part = self.core.counters(True, COUNTERS_CHUNK, start)
@@ -354,7 +354,7 @@ class CoreEngine:
             self.flush()
         self._flush_stops()
         self._replay(self.core.finish())
-        seal = getattr(self.sink, "seal_flow", None)
+        seal = self.sink.seal_flow
         if seal is not None and self.sink.sealing():
             # the sink folds every live flow at the end: hand each over with its final
             # counters in order of appearance (the order it folds them in), and let it
@@ -420,7 +420,7 @@ class CoreEngine:
     def _replay(self, ops: list[tuple[Any, ...]]) -> None:
         flows = self.flows
         sink = self.sink
-        flow_end = getattr(sink, "on_flow_end", None)
+        flow_end = sink.on_flow_end
         on_event = sink.on_event
         on_flow = sink.on_flow
         apps = _APPS

@@ -713,7 +713,7 @@ class TsharkEngine:
         gone = retire_idlest(self.all_flows, [self.flows, self.wlan_flows, self.frag_map])
         dead = {id(f) for f in gone}
         self._reported = {k for k in self._reported if k[0] not in dead}
-        on_end = getattr(self.sink, "on_flow_end", None)
+        on_end = self.sink.on_flow_end
         if on_end is not None:
             for flow in gone:
                 on_end(flow)

@@ -17,6 +17,7 @@ from unittest import mock
 
 from netscan.dissectors import _text, registry
 from netscan.dissectors.registry import Datagrams
+from netscan.engine.sink import PlainSink
 from netscan.events import Ctx, Event
 from netscan.flow import Flow
 from netscan.sources.pcapfile import CaptureError, CaptureFile
@@ -92,7 +93,7 @@ class _Tee:
         return gap
 
 
-class _Sink:
+class _Sink(PlainSink):
     def on_flow(self, flow: Flow) -> None:
         pass
 

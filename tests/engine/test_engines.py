@@ -16,6 +16,7 @@ from unittest import mock
 
 import pytest
 
+from netscan.engine.sink import PlainSink
 from netscan.events import (
     DhcpEvent,
     DnsEvent,
@@ -81,7 +82,7 @@ def _analyzer(engine: str) -> Any:
     return Analyzer(Options(engine=engine))
 
 
-class _Recorder:
+class _Recorder(PlainSink):
     """A sink that keeps what the reference engine hands over."""
 
     def __init__(self) -> None:
@@ -447,7 +448,7 @@ def test_tshark_engine_says_what_it_cannot_decode() -> None:
 # -- the tshark engine on its own ------------------------------------------------------
 
 
-class Recorder:
+class Recorder(PlainSink):
     """A sink that keeps everything the engine hands it."""
 
     def __init__(self) -> None:

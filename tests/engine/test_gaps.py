@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from netscan.engine.core import CoreEngine
+from netscan.engine.sink import PlainSink
 from netscan.events import Event, HttpBodyEvent, HttpRequestEvent
 from netscan.flow import Flow
 
 
-class Sink:
+class Sink(PlainSink):
     def __init__(self) -> None:
         self.events: list[Event] = []
 

@@ -184,3 +184,21 @@ def test_a_conversations_bursts_bound_counts_per_flow(
         slow, _, _, _ = _run(pcap, 30, False, False, max_flows=max_flows)
         assert used and fast == slow
         assert [len(c[18]) for c in fast[0]] == [5, 5, 5, 5]
+
+
+def test_sinks_declare_their_optional_capabilities() -> None:
+    """The engines call the optional capabilities of ``engine.sink.Sink`` when they are set,
+    never by probing for a name: the inventory has them all; the log in front of it seals
+    flow by flow while it records, and hands the fold over whole once it passes through;
+    a plain sink has none."""
+    from netscan.engine.sink import PlainSink
+
+    caps = ("on_flow_end", "seal_flow", "seal_rows", "seal_groups")
+    inv = Inventory()
+    assert all(callable(getattr(inv, c)) for c in caps)
+    assert all(getattr(PlainSink(), c) is None for c in caps) and not PlainSink().sealing()
+    recording = SinkLog(inv, record=True)
+    assert recording.on_flow_end is not None and recording.seal_flow is not None
+    assert recording.seal_rows is None and recording.seal_groups is None
+    passing = SinkLog(Inventory(), record=False)
+    assert passing.seal_rows is not None and passing.seal_groups is not None

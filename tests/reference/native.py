@@ -581,7 +581,7 @@ class Engine:
         gone = retire_idlest(self.all_flows, [self.flows, self.wlan_flows, self.frag_map])
         for flow in gone:
             self._flush(flow)
-        on_end = getattr(self.sink, "on_flow_end", None)
+        on_end = self.sink.on_flow_end
         if on_end is not None:
             for flow in gone:
                 on_end(flow)
