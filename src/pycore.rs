@@ -397,12 +397,13 @@ impl StrCache {
 
 fn ops_list<'py>(
     py: Python<'py>,
-    ops: Vec<Op>,
+    ops: &[Op],
     names: &[String],
     strs: &mut StrCache,
 ) -> PyResult<Bound<'py, PyList>> {
     let list = PyList::empty(py);
     for op in ops {
+        // by reference: a worker thread frees the ops (`Pipeline::spent`)
         let t = match op {
             Op::L2 {
                 file,
@@ -410,7 +411,7 @@ fn ops_list<'py>(
                 ts,
                 mac,
                 wirelen,
-            } => tup!(py; OP_L2, file, frame, ts, PyBytes::new(py, &mac), wirelen),
+            } => tup!(py; OP_L2, *file, *frame, *ts, PyBytes::new(py, mac), *wirelen),
             Op::NewFlow {
                 fid,
                 file,
@@ -430,14 +431,14 @@ fn ops_list<'py>(
                 attach,
             } => {
                 // the parser attached by the flow's first packet, as `OP_ATTACH` names it
-                let (name, core) = if attach == NO_APP {
+                let (name, core) = if *attach == NO_APP {
                     (py.None().into_bound(py), false)
                 } else {
-                    (strs.name(py, names, attach).into_any(), in_core(attach))
+                    (strs.name(py, names, *attach).into_any(), in_core(*attach))
                 };
-                tup!(py; OP_FLOW, fid, file, proto, wlan, strs.ip_of(py, &a),
-                strs.ip_of(py, &b), a_port, b_port, strs.mac(py, &a_mac),
-                strs.mac(py, &b_mac), ts, frame, bursts, a_scope, b_scope, name, core)
+                tup!(py; OP_FLOW, *fid, *file, *proto, *wlan, strs.ip_of(py, a),
+                strs.ip_of(py, b), *a_port, *b_port, strs.mac(py, a_mac),
+                strs.mac(py, b_mac), *ts, *frame, *bursts, *a_scope, *b_scope, name, core)
             }
             Op::Arp {
                 file,
@@ -448,19 +449,19 @@ fn ops_list<'py>(
                 spa,
                 tha,
                 tpa,
-            } => tup!(py; OP_ARP, file, frame, ts, op, PyBytes::new(py, &sha),
-                PyBytes::new(py, &spa), PyBytes::new(py, &tha), PyBytes::new(py, &tpa)),
+            } => tup!(py; OP_ARP, *file, *frame, *ts, *op, PyBytes::new(py, sha),
+                PyBytes::new(py, spa), PyBytes::new(py, tha), PyBytes::new(py, tpa)),
             Op::Attach { fid, name } => {
-                let n = names.get(name as usize).map(String::as_str).unwrap_or("");
-                tup!(py; OP_ATTACH, fid, n, in_core(name))
+                let n = names.get(*name as usize).map(String::as_str).unwrap_or("");
+                tup!(py; OP_ATTACH, *fid, n, in_core(*name))
             }
             Op::Events { fid, ctx, events } => {
-                let ctx = strs.ctx(py, &ctx)?;
+                let ctx = strs.ctx(py, ctx)?;
                 let evs = PyList::empty(py);
-                for e in &events {
+                for e in events {
                     evs.append(e.to_py(py, &ctx)?)?;
                 }
-                tup!(py; OP_EVENTS, fid, evs)
+                tup!(py; OP_EVENTS, *fid, evs)
             }
             Op::Payload {
                 fid,
@@ -470,14 +471,16 @@ fn ops_list<'py>(
                 data,
                 gap,
                 last,
-            } => tup!(py; OP_PAYLOAD, fid, from_a, frame, ts, PyBytes::new(py, &data), gap, last),
+            } => {
+                tup!(py; OP_PAYLOAD, *fid, *from_a, *frame, *ts, PyBytes::new(py, data), *gap, *last)
+            }
             Op::Close {
                 fid,
                 from_a,
                 frame,
                 ts,
-            } => tup!(py; OP_CLOSE, fid, from_a, frame, ts),
-            Op::Final(c) => counters_tuple(py, &c)?,
+            } => tup!(py; OP_CLOSE, *fid, *from_a, *frame, *ts),
+            Op::Final(c) => counters_tuple(py, c)?,
         };
         list.append(t)?;
     }
@@ -510,7 +513,7 @@ impl Core {
     }
 
     /// Python objects for a batch of ops (with the GIL).
-    fn convert<'py>(&self, py: Python<'py>, ops: Vec<Op>) -> PyResult<Bound<'py, PyList>> {
+    fn convert<'py>(&self, py: Python<'py>, ops: &[Op]) -> PyResult<Bound<'py, PyList>> {
         let mut g = self.conv.try_lock().map_err(|_| busy())?;
         let conv = &mut *g;
         ops_list(py, ops, &conv.names, &mut conv.strs)
@@ -641,7 +644,7 @@ impl Core {
             let n = g.run(max_records);
             Ok((std::mem::take(&mut g.engine.ops), n))
         })?;
-        Ok((self.convert(py, ops)?, n))
+        Ok((self.convert(py, &ops)?, n))
     }
 
     /// Starts running the open inputs ahead in a worker thread (`netscan.engine.threaded`):
@@ -695,7 +698,11 @@ impl Core {
             };
             match got {
                 Ok(Some(Msg::Batch(b))) => {
-                    let ops = self.convert(py, b.out)?;
+                    let ops = self.convert(py, &b.out)?;
+                    // the worker frees the batch when it takes the stops (`give_stops`)
+                    if let Some(p) = self.pipe()?.as_mut() {
+                        p.spent(b.out);
+                    }
                     return Ok(Some((ops, b.records, b.want, b.positions)));
                 }
                 Ok(Some(Msg::Failed(e))) => {
@@ -722,7 +729,7 @@ impl Core {
 
     /// The flows whose parsers the replay of the latest batch stopped (`start`).
     fn give_stops(&self, fids: Vec<u64>) -> PyResult<()> {
-        match self.pipe()?.as_ref() {
+        match self.pipe()?.as_mut() {
             Some(p) => {
                 p.stops(fids);
                 Ok(())
@@ -757,7 +764,7 @@ impl Core {
             }
             Ok(std::mem::take(&mut g.engine.ops))
         })?;
-        self.convert(py, ops)
+        self.convert(py, &ops)
     }
 
     /// End of input: last sightings, every parser flushed and closed.
@@ -771,7 +778,7 @@ impl Core {
             }
             Ok(std::mem::take(&mut g.engine.ops))
         })?;
-        self.convert(py, ops)
+        self.convert(py, &ops)
     }
 
     /// The Python side stopped these flows' parsers.
