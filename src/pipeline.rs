@@ -6,7 +6,8 @@
 //! and replays it. The work is the same single core, only ahead of the replay, so the ops
 //! and their order are exactly those of the one-thread loop.
 //!
-//! The one thing flowing back is the flows whose Python parser stopped (`Core.stop`): they
+//! What flows back is the flows whose Python parser stopped (`Core.stop`), with the batch
+//! the caller is done with (freed by the worker, off the replaying thread). The stops
 //! take effect at a fixed point, before the batch `lag` batches after the one whose replay
 //! stopped them (the one-thread loop in `netscan/engine/core.py` holds them back alike), so
 //! that the result never depends on how far ahead the worker happened to be. The worker
