@@ -16,7 +16,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use pyo3::IntoPyObjectExt;
 
-use crate::capture::{CaptureReader, DEFAULT_GZIP_CAP, DEFAULT_GZIP_RATIO};
+use crate::capture::{CaptureReader, Hashing, DEFAULT_GZIP_CAP, DEFAULT_GZIP_RATIO};
 use crate::dissect::registry;
 use crate::engine::{
     builtin_names, in_core, Config, ConvRow, Counters, Engine, EvCtx, Net6, Op, PROBE_PARSER,
@@ -603,8 +603,11 @@ impl Core {
 
     /// Opens a capture file as the next input; ValueError (the message names the file)
     /// when it is not a capture at all. The file is hashed as it is read (`file_info`'s
-    /// `sha256`) unless `hash` is false.
-    #[pyo3(signature = (path, gzip_cap=DEFAULT_GZIP_CAP, gzip_ratio=DEFAULT_GZIP_RATIO, hash=true))]
+    /// `sha256`) unless `hash` is false: on a thread of its own, or with `hash_thread`
+    /// false on the thread that reads (the worker of `start`, where a third thread would
+    /// compete with the replay for the cores).
+    #[pyo3(signature = (path, gzip_cap=DEFAULT_GZIP_CAP, gzip_ratio=DEFAULT_GZIP_RATIO, hash=true,
+                        hash_thread=true))]
     fn open(
         &self,
         py: Python<'_>,
@@ -612,9 +615,15 @@ impl Core {
         gzip_cap: u64,
         gzip_ratio: u64,
         hash: bool,
+        hash_thread: bool,
     ) -> PyResult<usize> {
+        let how = match (hash, hash_thread) {
+            (false, _) => Hashing::Off,
+            (true, false) => Hashing::InLine,
+            (true, true) => Hashing::OwnThread,
+        };
         let r = py
-            .detach(|| CaptureReader::open_hashed(&path, gzip_cap, gzip_ratio, hash))
+            .detach(|| CaptureReader::open_hashed(&path, gzip_cap, gzip_ratio, how))
             .map_err(|e| PyValueError::new_err(e.0))?;
         let mut g = self.lock()?;
         g.readers.push(r);
