@@ -6,7 +6,8 @@
 //! and replays it. The work is the same single core, only ahead of the replay, so the ops
 //! and their order are exactly those of the one-thread loop.
 //!
-//! The one thing flowing back is the flows whose Python parser stopped (`Core.stop`): they
+//! What flows back is the flows whose Python parser stopped (`Core.stop`), with the batch
+//! the caller is done with (freed by the worker, off the replaying thread). The stops
 //! take effect at a fixed point, before the batch `lag` batches after the one whose replay
 //! stopped them (the one-thread loop in `netscan/engine/core.py` holds them back alike), so
 //! that the result never depends on how far ahead the worker happened to be. The worker
@@ -51,12 +52,18 @@ pub enum Msg<T> {
     Failed(String),
 }
 
+/// The worker's end of the stops (with the spent results handed back).
+type Stops<T> = Receiver<(Vec<u64>, Option<T>)>;
+
 /// The caller's end of a running pipeline.
 pub struct Pipeline<T> {
     rx: Option<Receiver<Msg<T>>>,
-    stops: Option<Sender<Vec<u64>>>,
+    stops: Option<Sender<(Vec<u64>, Option<T>)>>,
+    /// the latest batch's result once the caller is done with it: it goes back with the
+    /// stops, so that the worker frees it, not the caller's thread
+    spent: Option<T>,
     cancel: Arc<AtomicBool>,
-    handle: Option<JoinHandle<Option<Receiver<Vec<u64>>>>>,
+    handle: Option<JoinHandle<Option<Stops<T>>>>,
     ended: bool,
     limit: Option<usize>,
     done: usize,
@@ -88,7 +95,7 @@ impl<T: Send + 'static> Pipeline<T> {
         let batch = batch.max(1);
         // the worker blocks on the stops before it could hold more than `lag` batches
         let (tx, rx) = mpsc::sync_channel::<Msg<T>>(lag);
-        let (stops_tx, stops_rx) = mpsc::channel::<Vec<u64>>();
+        let (stops_tx, stops_rx) = mpsc::channel::<(Vec<u64>, Option<T>)>();
         let cancel = Arc::new(AtomicBool::new(false));
         let stop_flag = Arc::clone(&cancel);
         let handle = std::thread::Builder::new()
@@ -105,6 +112,7 @@ impl<T: Send + 'static> Pipeline<T> {
         Ok(Pipeline {
             rx: Some(rx),
             stops: Some(stops_tx),
+            spent: None,
             cancel,
             handle: Some(handle),
             ended: limit == Some(0),
@@ -136,11 +144,18 @@ impl<T: Send + 'static> Pipeline<T> {
         }
     }
 
+    /// A batch's result the caller is done with: it goes back to the worker with the next
+    /// stops and is freed there (freeing a batch's ops is not the caller's work).
+    pub fn spent(&mut self, out: T) {
+        self.spent = Some(out);
+    }
+
     /// The stops of the batch just replayed (one call per batch, empty or not).
-    pub fn stops(&self, fids: Vec<u64>) {
+    pub fn stops(&mut self, fids: Vec<u64>) {
+        let spent = self.spent.take();
         if let Some(s) = &self.stops {
             // a worker that ended keeps the receiver: `join` applies what it did not
-            let _ = s.send(fids);
+            let _ = s.send((fids, spent));
         }
     }
 
@@ -168,7 +183,7 @@ impl<T: Send + 'static> Pipeline<T> {
                 let mut g = work
                     .lock()
                     .map_err(|_| "the packet core failed earlier in this run".to_string())?;
-                while let Ok(fids) = left.try_recv() {
+                while let Ok((fids, _spent)) = left.try_recv() {
                     g.stop(&fids);
                 }
                 Ok(())
@@ -202,10 +217,10 @@ struct Run {
 fn worker<W: Work>(
     work: Arc<Mutex<W>>,
     tx: SyncSender<Msg<W::Out>>,
-    stops: Receiver<Vec<u64>>,
+    stops: Stops<W::Out>,
     cancel: Arc<AtomicBool>,
     run: Run,
-) -> Option<Receiver<Vec<u64>>> {
+) -> Option<Stops<W::Out>> {
     let Run {
         batch,
         limit,
@@ -225,7 +240,8 @@ fn worker<W: Work>(
         if j >= lag {
             // the stops of batch j - lag come before batch j, as in the one-thread loop
             match stops.recv() {
-                Ok(fids) => {
+                Ok((fids, spent)) => {
+                    drop(spent); // freed here, off the caller's thread
                     if let Ok(mut g) = work.lock() {
                         g.stop(&fids);
                     }
@@ -424,5 +440,61 @@ mod tests {
             .unwrap();
         drop(p);
         assert!(work.lock().unwrap().next <= 64 * 2);
+    }
+
+    /// A batch result that notes, when dropped, on which thread it was freed.
+    struct Noted(Arc<Mutex<Vec<String>>>);
+
+    impl Drop for Noted {
+        fn drop(&mut self) {
+            let name = std::thread::current().name().unwrap_or("").to_string();
+            self.0.lock().unwrap().push(name);
+        }
+    }
+
+    struct Noting {
+        left: usize,
+        freed: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl Work for Noting {
+        type Out = Noted;
+        fn batch(&mut self, max: usize) -> (Noted, usize) {
+            let n = max.min(self.left);
+            self.left -= n;
+            (Noted(Arc::clone(&self.freed)), n)
+        }
+        fn stop(&mut self, _fids: &[u64]) {}
+        fn positions(&self) -> Vec<u64> {
+            Vec::new()
+        }
+    }
+
+    #[test]
+    fn spent_batches_are_freed_by_the_worker() {
+        let freed = Arc::new(Mutex::new(Vec::new()));
+        let work = Arc::new(Mutex::new(Noting {
+            left: 10 * 8,
+            freed: Arc::clone(&freed),
+        }));
+        let mut p = Pipeline::start(Arc::clone(&work), 8, None, 2, None).unwrap();
+        let mut batches = 0;
+        while !p.ended() {
+            match p.next(Duration::from_secs(30)) {
+                Ok(Some(Msg::Batch(b))) => {
+                    p.spent(b.out);
+                    p.stops(Vec::new());
+                    batches += 1;
+                }
+                _ => panic!("expected a batch"),
+            }
+        }
+        p.join(&work).unwrap();
+        let freed = freed.lock().unwrap();
+        // every batch is freed once, on the worker's thread but the last `lag` ones (handed
+        // back after the worker ended: `join` frees them)
+        assert_eq!(freed.len(), batches, "{freed:?}");
+        let on_worker = freed.iter().filter(|t| *t == "netscan-core").count();
+        assert_eq!(on_worker, batches - 2, "{freed:?}");
     }
 }

@@ -16,7 +16,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use pyo3::IntoPyObjectExt;
 
-use crate::capture::{CaptureReader, DEFAULT_GZIP_CAP, DEFAULT_GZIP_RATIO};
+use crate::capture::{CaptureReader, Hashing, DEFAULT_GZIP_CAP, DEFAULT_GZIP_RATIO};
 use crate::dissect::registry;
 use crate::engine::{
     builtin_names, in_core, Config, ConvRow, Counters, Engine, EvCtx, Net6, Op, PROBE_PARSER,
@@ -397,12 +397,13 @@ impl StrCache {
 
 fn ops_list<'py>(
     py: Python<'py>,
-    ops: Vec<Op>,
+    ops: &[Op],
     names: &[String],
     strs: &mut StrCache,
 ) -> PyResult<Bound<'py, PyList>> {
     let list = PyList::empty(py);
     for op in ops {
+        // by reference: a worker thread frees the ops (`Pipeline::spent`)
         let t = match op {
             Op::L2 {
                 file,
@@ -410,7 +411,7 @@ fn ops_list<'py>(
                 ts,
                 mac,
                 wirelen,
-            } => tup!(py; OP_L2, file, frame, ts, PyBytes::new(py, &mac), wirelen),
+            } => tup!(py; OP_L2, *file, *frame, *ts, PyBytes::new(py, mac), *wirelen),
             Op::NewFlow {
                 fid,
                 file,
@@ -430,14 +431,14 @@ fn ops_list<'py>(
                 attach,
             } => {
                 // the parser attached by the flow's first packet, as `OP_ATTACH` names it
-                let (name, core) = if attach == NO_APP {
+                let (name, core) = if *attach == NO_APP {
                     (py.None().into_bound(py), false)
                 } else {
-                    (strs.name(py, names, attach).into_any(), in_core(attach))
+                    (strs.name(py, names, *attach).into_any(), in_core(*attach))
                 };
-                tup!(py; OP_FLOW, fid, file, proto, wlan, strs.ip_of(py, &a),
-                strs.ip_of(py, &b), a_port, b_port, strs.mac(py, &a_mac),
-                strs.mac(py, &b_mac), ts, frame, bursts, a_scope, b_scope, name, core)
+                tup!(py; OP_FLOW, *fid, *file, *proto, *wlan, strs.ip_of(py, a),
+                strs.ip_of(py, b), *a_port, *b_port, strs.mac(py, a_mac),
+                strs.mac(py, b_mac), *ts, *frame, *bursts, *a_scope, *b_scope, name, core)
             }
             Op::Arp {
                 file,
@@ -448,19 +449,19 @@ fn ops_list<'py>(
                 spa,
                 tha,
                 tpa,
-            } => tup!(py; OP_ARP, file, frame, ts, op, PyBytes::new(py, &sha),
-                PyBytes::new(py, &spa), PyBytes::new(py, &tha), PyBytes::new(py, &tpa)),
+            } => tup!(py; OP_ARP, *file, *frame, *ts, *op, PyBytes::new(py, sha),
+                PyBytes::new(py, spa), PyBytes::new(py, tha), PyBytes::new(py, tpa)),
             Op::Attach { fid, name } => {
-                let n = names.get(name as usize).map(String::as_str).unwrap_or("");
-                tup!(py; OP_ATTACH, fid, n, in_core(name))
+                let n = names.get(*name as usize).map(String::as_str).unwrap_or("");
+                tup!(py; OP_ATTACH, *fid, n, in_core(*name))
             }
             Op::Events { fid, ctx, events } => {
-                let ctx = strs.ctx(py, &ctx)?;
+                let ctx = strs.ctx(py, ctx)?;
                 let evs = PyList::empty(py);
-                for e in &events {
+                for e in events {
                     evs.append(e.to_py(py, &ctx)?)?;
                 }
-                tup!(py; OP_EVENTS, fid, evs)
+                tup!(py; OP_EVENTS, *fid, evs)
             }
             Op::Payload {
                 fid,
@@ -470,14 +471,16 @@ fn ops_list<'py>(
                 data,
                 gap,
                 last,
-            } => tup!(py; OP_PAYLOAD, fid, from_a, frame, ts, PyBytes::new(py, &data), gap, last),
+            } => {
+                tup!(py; OP_PAYLOAD, *fid, *from_a, *frame, *ts, PyBytes::new(py, data), *gap, *last)
+            }
             Op::Close {
                 fid,
                 from_a,
                 frame,
                 ts,
-            } => tup!(py; OP_CLOSE, fid, from_a, frame, ts),
-            Op::Final(c) => counters_tuple(py, &c)?,
+            } => tup!(py; OP_CLOSE, *fid, *from_a, *frame, *ts),
+            Op::Final(c) => counters_tuple(py, c)?,
         };
         list.append(t)?;
     }
@@ -510,7 +513,7 @@ impl Core {
     }
 
     /// Python objects for a batch of ops (with the GIL).
-    fn convert<'py>(&self, py: Python<'py>, ops: Vec<Op>) -> PyResult<Bound<'py, PyList>> {
+    fn convert<'py>(&self, py: Python<'py>, ops: &[Op]) -> PyResult<Bound<'py, PyList>> {
         let mut g = self.conv.try_lock().map_err(|_| busy())?;
         let conv = &mut *g;
         ops_list(py, ops, &conv.names, &mut conv.strs)
@@ -600,8 +603,11 @@ impl Core {
 
     /// Opens a capture file as the next input; ValueError (the message names the file)
     /// when it is not a capture at all. The file is hashed as it is read (`file_info`'s
-    /// `sha256`) unless `hash` is false.
-    #[pyo3(signature = (path, gzip_cap=DEFAULT_GZIP_CAP, gzip_ratio=DEFAULT_GZIP_RATIO, hash=true))]
+    /// `sha256`) unless `hash` is false: on a thread of its own, or with `hash_thread`
+    /// false on the thread that reads (the worker of `start`, where a third thread would
+    /// compete with the replay for the cores).
+    #[pyo3(signature = (path, gzip_cap=DEFAULT_GZIP_CAP, gzip_ratio=DEFAULT_GZIP_RATIO, hash=true,
+                        hash_thread=true))]
     fn open(
         &self,
         py: Python<'_>,
@@ -609,9 +615,15 @@ impl Core {
         gzip_cap: u64,
         gzip_ratio: u64,
         hash: bool,
+        hash_thread: bool,
     ) -> PyResult<usize> {
+        let how = match (hash, hash_thread) {
+            (false, _) => Hashing::Off,
+            (true, false) => Hashing::InLine,
+            (true, true) => Hashing::OwnThread,
+        };
         let r = py
-            .detach(|| CaptureReader::open_hashed(&path, gzip_cap, gzip_ratio, hash))
+            .detach(|| CaptureReader::open_hashed(&path, gzip_cap, gzip_ratio, how))
             .map_err(|e| PyValueError::new_err(e.0))?;
         let mut g = self.lock()?;
         g.readers.push(r);
@@ -641,7 +653,7 @@ impl Core {
             let n = g.run(max_records);
             Ok((std::mem::take(&mut g.engine.ops), n))
         })?;
-        Ok((self.convert(py, ops)?, n))
+        Ok((self.convert(py, &ops)?, n))
     }
 
     /// Starts running the open inputs ahead in a worker thread (`netscan.engine.threaded`):
@@ -695,7 +707,11 @@ impl Core {
             };
             match got {
                 Ok(Some(Msg::Batch(b))) => {
-                    let ops = self.convert(py, b.out)?;
+                    let ops = self.convert(py, &b.out)?;
+                    // the worker frees the batch when it takes the stops (`give_stops`)
+                    if let Some(p) = self.pipe()?.as_mut() {
+                        p.spent(b.out);
+                    }
                     return Ok(Some((ops, b.records, b.want, b.positions)));
                 }
                 Ok(Some(Msg::Failed(e))) => {
@@ -722,7 +738,7 @@ impl Core {
 
     /// The flows whose parsers the replay of the latest batch stopped (`start`).
     fn give_stops(&self, fids: Vec<u64>) -> PyResult<()> {
-        match self.pipe()?.as_ref() {
+        match self.pipe()?.as_mut() {
             Some(p) => {
                 p.stops(fids);
                 Ok(())
@@ -757,7 +773,7 @@ impl Core {
             }
             Ok(std::mem::take(&mut g.engine.ops))
         })?;
-        self.convert(py, ops)
+        self.convert(py, &ops)
     }
 
     /// End of input: last sightings, every parser flushed and closed.
@@ -771,7 +787,7 @@ impl Core {
             }
             Ok(std::mem::take(&mut g.engine.ops))
         })?;
-        self.convert(py, ops)
+        self.convert(py, &ops)
     }
 
     /// The Python side stopped these flows' parsers.

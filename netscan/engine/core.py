@@ -158,6 +158,8 @@ class CoreEngine:
     """Runs captures through the Rust core into a ``Sink`` (an ``Engine``)."""
 
     name = "core"
+    # the inputs are hashed on a thread of their own (the reading thread is the busiest)
+    hash_thread = True
     l2_unlisted = 0  # the core counts the frames of MACs beyond its table in its warnings
 
     def __init__(
@@ -215,7 +217,8 @@ class CoreEngine:
         ratio = lim.gunzip_ratio if gunzip_ratio is None else gunzip_ratio
         for p in paths:
             try:
-                index = self.core.open(str(p), cap, ratio, str(p) not in known)
+                index = self.core.open(str(p), cap, ratio, str(p) not in known,
+                                       self.hash_thread)  # fmt: skip
             except ValueError as exc:
                 raise CaptureError(str(exc)) from None
             self.captures.append(CoreCapture(self.core, index, str(p)))

@@ -199,6 +199,18 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// How a capture file is hashed as it is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hashing {
+    /// not at all
+    Off,
+    /// on the reading thread (when that thread is not the busiest: `--jobs 2` reads in a
+    /// worker of its own, and a third thread would only compete with the replay)
+    InLine,
+    /// on a thread of its own (`hashing::HashPipe`)
+    OwnThread,
+}
+
 impl CaptureReader {
     /// Opens a capture file by path (gzip recognised by its magic, streamed with at most
     /// `gzip_cap` decompressed bytes and the `gzip_ratio` expansion guard); `sha256`
@@ -208,16 +220,16 @@ impl CaptureReader {
         gzip_cap: u64,
         gzip_ratio: u64,
     ) -> Result<CaptureReader, CaptureError> {
-        Self::open_hashed(path, gzip_cap, gzip_ratio, true)
+        Self::open_hashed(path, gzip_cap, gzip_ratio, Hashing::OwnThread)
     }
 
-    /// `open`, hashing the file only with `hash` (a caller that knows the hash already,
-    /// or does not need it, saves the work).
+    /// `open`, hashing the file as `hash` says (a caller that knows the hash already, or
+    /// does not need it, saves the work).
     pub fn open_hashed(
         path: &Path,
         gzip_cap: u64,
         gzip_ratio: u64,
-        hash: bool,
+        hash: Hashing,
     ) -> Result<CaptureReader, CaptureError> {
         let shown = path.display().to_string();
         if path.is_dir() {
@@ -238,12 +250,16 @@ impl CaptureReader {
         let count = Arc::new(AtomicU64::new(0));
         let reopened =
             File::open(path).map_err(|e| CaptureError(format!("{shown}: cannot read ({e})")))?;
-        let hashing = if hash {
+        let hashing = if hash != Hashing::Off {
             let rest = reopened
                 .try_clone()
                 .map_err(|e| CaptureError(format!("{shown}: cannot read ({e})")))?;
             Some(FileHash {
-                sha: Arc::new(Mutex::new(HashPipe::new())),
+                sha: Arc::new(Mutex::new(if hash == Hashing::InLine {
+                    HashPipe::inline()
+                } else {
+                    HashPipe::new()
+                })),
                 rest,
             })
         } else {
@@ -920,13 +936,18 @@ mod tests {
         hex(&Sha256::digest(bytes))
     }
 
-    /// Reads the file to its end through `open`; (records, warnings, sha256).
+    /// Reads the file to its end through `open`; (records, warnings, sha256). The hash on
+    /// the reading thread (`--jobs 2`'s worker) must give the same answer.
     fn hashed(bytes: &[u8], cap: u64) -> (usize, Vec<String>, Option<String>) {
         let f = TempFile::new("cap", bytes);
         let mut r = CaptureReader::open(&f.0, cap, DEFAULT_GZIP_RATIO).unwrap();
         assert_eq!(r.sha256, None); // only known once the file was read to its end
         let n = all(&mut r).len();
         assert!(r.next().is_none());
+        let mut inline =
+            CaptureReader::open_hashed(&f.0, cap, DEFAULT_GZIP_RATIO, Hashing::InLine).unwrap();
+        assert_eq!(all(&mut inline).len(), n);
+        assert_eq!(inline.sha256, r.sha256);
         (n, r.warnings.clone(), r.sha256.clone())
     }
 
@@ -967,7 +988,8 @@ mod tests {
         let bytes = pcap(false, false, &[(1, 0, b"abc"), (2, 0, b"def")]);
         let f = TempFile::new("nohash", &bytes);
         let mut r =
-            CaptureReader::open_hashed(&f.0, DEFAULT_GZIP_CAP, DEFAULT_GZIP_RATIO, false).unwrap();
+            CaptureReader::open_hashed(&f.0, DEFAULT_GZIP_CAP, DEFAULT_GZIP_RATIO, Hashing::Off)
+                .unwrap();
         assert_eq!(all(&mut r).len(), 2);
         assert_eq!(r.sha256, None);
         assert_eq!(r.read_bytes.load(Ordering::Relaxed), bytes.len() as u64);
