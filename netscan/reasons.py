@@ -43,6 +43,101 @@ NOTE_LEFT_OUT = N_("{n:,} more ranges beyond the limit of {limit} were not infer
 PREMISES_TEMPLATES = frozenset({RA_PREFIX, RA_PREFIX_FLAGS, DHCPV6_ASSIGNS, DHCPV6_DELEGATES,
                                 LOCAL_LINK, NOTE_REJECTED, NOTE_DROPPED, NOTE_LEFT_OUT})  # fmt: skip
 
+# inventory.py: the evidence lines of devices and off-site endpoints
+EV_HIT = N_("{field} {value} matches {signature}")
+EV_HIT_PROTOCOL = N_("{field} {value} matches {signature} ({protocol})")
+EV_HIT_IMAGE = N_("{field} {value} matches {signature} (image in {image})")
+EV_HIT_PROTOCOL_IMAGE = N_("{field} {value} matches {signature} ({protocol}; image in {image})")
+EV_PORT_ONLY = N_("{field} {value} is a port of {signature} (a port alone is not enough)")
+EV_NAME_HOSTNAME = N_("{protocol} hostname {name}")
+EV_MDNS_TXT = N_("mDNS TXT {key}={value}")
+EV_NETBIOS = N_("NetBIOS name {name}")
+EV_DHCP_HOSTNAME = N_("DHCP hostname {name}")
+EV_DHCP_VENDOR_CLASS = N_("DHCP vendor class {value}")
+EV_HTTP_BANNER = N_("HTTP server banner {server}")
+EV_RTSP = N_("RTSP server")
+EV_RTSP_SERVER = N_("RTSP server {server}")
+EV_RTSP_REALM = N_("RTSP server realm {realm}")
+EV_RTSP_SERVER_REALM = N_("RTSP server {server} realm {realm}")
+EV_SSDP = N_("SSDP server {server}")
+EV_WSD = N_("WS-Discovery {action} types {types}")
+EV_DISCOVERY = N_("{protocol} discovery answer")
+EV_DISCOVERY_MODEL = N_("{protocol} discovery answer model {model}")
+# findings.py and facelib.py: the evidence lines of a finding
+EV_DEVICE = N_("device: {what}")
+EV_DESTINATION = N_("destination: {what}")
+EV_FIRST_PACKET = N_("first packet of {transport}/{port} to {peer}: {up:,} bytes up")
+EV_PICTURE_BURSTS = N_("{n} picture-sized upload bursts from {start} to {end}, largest "
+                       "{largest:,} bytes")  # fmt: skip
+EV_FEEDER = N_("feeder {key}: {how}")
+EV_STREAMS = N_("streams {protocol} ({bytes:,} bytes)")
+EV_SENDS_FACES = N_("sends face data ({protocol})")
+EV_BODY = N_("{request}: {what} ({size:,} bytes, {dims}, {faces}, sha256 {sha256})")
+EV_BODY_TEMPLATE = N_("{request}: {what} ({size:,} bytes)")
+EV_DIMS = N_("{width}x{height}")
+EV_UNDECODABLE = N_("undecodable")
+EV_NO_DETECTOR = N_("detector unavailable")
+EV_FACES = N_("{n} face(s) detected")
+EV_NOT_DECODED = N_("not decoded: {why}")
+EV_WLAN_FRAME = N_("first encrypted 802.11 frame {device} → {peer}: {up:,} bytes up in "
+                   "{packets} frames over {seconds:.0f} s")  # fmt: skip
+EV_LIBRARY_PUSH = N_("{what}: {records} record(s), {pictures} picture(s), {templates} face "
+                     "template(s) pushed by {peer}")  # fmt: skip
+EV_LIBRARY_BULK = N_("encrypted {transport}/{port} from {peer}: {down:,} bytes down, {up:,} up")
+EVIDENCE_TEMPLATES = frozenset({
+    EV_HIT, EV_HIT_PROTOCOL, EV_HIT_IMAGE, EV_HIT_PROTOCOL_IMAGE, EV_PORT_ONLY,
+    EV_NAME_HOSTNAME, EV_MDNS_TXT, EV_NETBIOS, EV_DHCP_HOSTNAME, EV_DHCP_VENDOR_CLASS,
+    EV_HTTP_BANNER, EV_RTSP, EV_RTSP_SERVER, EV_RTSP_REALM, EV_RTSP_SERVER_REALM, EV_SSDP,
+    EV_WSD, EV_DISCOVERY, EV_DISCOVERY_MODEL, EV_DEVICE, EV_DESTINATION, EV_FIRST_PACKET,
+    EV_PICTURE_BURSTS, EV_FEEDER, EV_STREAMS, EV_SENDS_FACES, EV_BODY, EV_BODY_TEMPLATE,
+    EV_DIMS, EV_UNDECODABLE, EV_NO_DETECTOR, EV_FACES, EV_NOT_DECODED, EV_WLAN_FRAME,
+    EV_LIBRARY_PUSH, EV_LIBRARY_BULK,
+})  # fmt: skip
+
+# roles.py and inventory.py: why a device has its role (a device's role_reasons)
+ROLE_SIGNATURE = N_("signature {signature}")
+ROLE_ONVIF_TRANSMITTER = N_("answers ONVIF discovery as a NetworkVideoTransmitter")
+ROLE_ONVIF_RECORDER = N_("answers ONVIF discovery as a NetworkVideoRecorder")
+ROLE_RULE = N_("{what} ({rule})")
+ROLE_POSTS = N_("posts {name}")
+ROLE_FACT = N_("{field} {value}")  # a fact of a field without a sentence of its own
+# the facts a rule weighs (roles.facts), by pack field
+ROLE_FIELDS: dict[str, str] = {
+    "hostname": N_("hostname {value}"),
+    "mdns_service": N_("mdns service {value}"),
+    "mdns_model": N_("mdns model {value}"),
+    "dhcp_vendor_class": N_("dhcp vendor class {value}"),
+    "dhcp_prl": N_("dhcp prl {value}"),
+    "http_server": N_("http server {value}"),
+    "rtsp_server": N_("rtsp server {value}"),
+    "rtsp_realm": N_("rtsp realm {value}"),
+    "http_user_agent": N_("http user agent {value}"),
+    "dns_name": N_("dns name {value}"),
+    "http_path_prefix": N_("http path prefix {value}"),
+    "oui_vendor": N_("oui vendor {value}"),
+    "device_role": N_("device role {value}"),
+}
+# the behaviours roles.py measures
+BEH_CLOUD_UPLOAD = N_("uploads {bytes:,} bytes to the camera cloud {provider}")
+BEH_STREAMS = N_("sends a sustained media stream to a local device")
+BEH_RECORDS = N_("receives media streams from {n} local devices")
+BEH_RECORDS_UPLOADS = N_("receives media streams from {n} local devices and sends {bytes:,} "
+                         "bytes off-site")  # fmt: skip
+BEH_FORWARDS_ONE = N_("forwards traffic for {n} off-site address")
+BEH_FORWARDS = N_("forwards traffic for {n} off-site addresses")
+BEH_FORWARDS_ONE_DNS = N_("forwards traffic for {n} off-site address and answers DNS")
+BEH_FORWARDS_DNS = N_("forwards traffic for {n} off-site addresses and answers DNS")
+BEH_ROUTER_ADVERTS = N_("sends IPv6 Router Advertisements (frame {frame})")
+BEH_WLAN_VIDEO = N_("a steady video-shaped 802.11 upstream")
+BEH_SERVES_RTSP = N_("serves RTSP on {services}")
+BEH_PRIVATE_MAC = N_("a private (locally administered) MAC address")
+ROLE_TEMPLATES = frozenset({
+    ROLE_SIGNATURE, ROLE_ONVIF_TRANSMITTER, ROLE_ONVIF_RECORDER, ROLE_RULE, ROLE_POSTS,
+    ROLE_FACT, *ROLE_FIELDS.values(), BEH_CLOUD_UPLOAD, BEH_STREAMS, BEH_RECORDS,
+    BEH_RECORDS_UPLOADS, BEH_FORWARDS_ONE, BEH_FORWARDS, BEH_FORWARDS_ONE_DNS, BEH_FORWARDS_DNS,
+    BEH_ROUTER_ADVERTS, BEH_WLAN_VIDEO, BEH_SERVES_RTSP, BEH_PRIVATE_MAC,
+})  # fmt: skip
+
 # every template a reason is made of; a part naming anything else is not ours
 TEMPLATES: frozenset[str] = frozenset({
     # findings.py: plaintext face content
@@ -92,7 +187,7 @@ TEMPLATES: frozenset[str] = frozenset({
     N_("Uploads followed the marks: {detail}; probability by chance {p}."),
     N_("Uploads after the marks are not distinguishable from its normal traffic: {detail}; "
        "probability by chance {p}."),
-}) | PREMISES_TEMPLATES  # fmt: skip
+}) | PREMISES_TEMPLATES | EVIDENCE_TEMPLATES | ROLE_TEMPLATES  # fmt: skip
 
 
 def part(msg: str, **args: Any) -> dict[str, Any]:
@@ -105,6 +200,13 @@ def term(context: str, value: str) -> dict[str, str]:
     return {"term": context, "value": value}
 
 
+def phrase(msg: str, **args: Any) -> tuple[str, dict[str, Any]]:
+    """A part and its English text (as ``english`` makes it): what the inventory and the
+    analysis record beside each other (an evidence line, a role reason)."""
+    p = part(msg, **args)
+    return english(p), p
+
+
 def with_article(template: str, word: str) -> str:
     """``template`` begins with "a {role}": the one that begins with "an" before a vowel."""
     an = word[:1] in "aeiou" or word.startswith("nvr")
@@ -113,14 +215,12 @@ def with_article(template: str, word: str) -> str:
 
 def english(p: dict[str, Any]) -> str:
     """The part in English, exactly as the analysis writes it into ``reason``."""
-    with i18n.use("en"):
-        return _fill(p, 0, bound=False)
+    return _english(p, 0)
 
 
 def join(parts: list[dict[str, Any]]) -> str:
     """The English ``reason`` of these parts."""
-    with i18n.use("en"):
-        return "; ".join(_fill(p, 0, bound=False) for p in parts)
+    return "; ".join(_english(p, 0) for p in parts)
 
 
 class _Unfit(ValueError):
@@ -136,12 +236,39 @@ def _arg(value: Any, depth: int, bound: bool) -> Any:
             return display(word, NAME_LIMIT) if bound else word
         raise _Unfit("unknown parameter")
     if isinstance(value, bool) or value is None:
+        if not bound:  # the English text as an f-string writes it; not translated
+            return value
         raise _Unfit("unexpected parameter")
     if isinstance(value, int | float):
         return value
     if isinstance(value, str):
         return display(value, NAME_LIMIT) if bound else value
     raise _Unfit("unexpected parameter")
+
+
+def _english(p: Any, depth: int) -> str:
+    """``_fill`` in English, unbounded: the templates are the English text (the catalogue's
+    message ids) and a vocabulary word is itself, so no catalogue is asked. The inventory
+    makes an evidence line per signature hit: this is the cheap path it takes."""
+    if depth > MAX_DEPTH or not isinstance(p, dict):
+        raise _Unfit("too deep")
+    msg, args = p.get("msg"), p.get("args") or {}
+    if msg not in TEMPLATES or not isinstance(args, dict):
+        raise _Unfit("not one of netscan's templates")
+    values: dict[str, Any] = {}
+    for k, v in list(args.items())[:16]:
+        if isinstance(v, dict):
+            if "msg" in v:
+                v = _english(v, depth + 1)
+            elif "term" in v:
+                v = "" if v.get("value") is None else str(v.get("value"))
+            else:
+                raise _Unfit("unknown parameter")
+        values[str(k)] = v
+    try:
+        return str(msg).format(**values)
+    except (KeyError, IndexError, ValueError, TypeError) as exc:
+        raise _Unfit("parameters do not fit") from exc
 
 
 def _fill(p: Any, depth: int, bound: bool) -> str:
@@ -221,6 +348,23 @@ def verdict_text(test: dict[str, Any]) -> str:
     parts = test.get("verdict_parts")
     part = parts[0] if isinstance(parts, list) and len(parts) == 1 else None
     return sentence_text(part, str(test.get("verdict") or ""))
+
+
+def evidence_text(item: Any) -> str:
+    """An evidence line (a report's ``evidence[]`` item: ``what`` and its ``what_part``) in
+    the current language, as plain text for the caller to escape; its English ``what`` when
+    the part is missing or does not hold together."""
+    if not isinstance(item, dict):
+        return ""
+    return sentence_text(item.get("what_part"), str(item.get("what") or ""))
+
+
+def role_reasons(device: Any) -> list[str]:
+    """A report device's ``role_reasons`` in the current language (each with its part of
+    ``role_reason_parts``), as plain-text lines for the caller to escape."""
+    if not isinstance(device, dict):
+        return []
+    return sentences(device.get("role_reasons"), device.get("role_reason_parts"))
 
 
 def is_translated(f: Finding) -> bool:

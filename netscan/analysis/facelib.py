@@ -393,8 +393,8 @@ def _finding(inv: Any, fx: Any, files: list[str], dkey: str, peer: str,
             if chk.faces:
                 faces += 1
         ev.add(e.ctx.file, e.first_frame or e.ctx.frame,
-               f"{p.what}: {len(p.records)} record(s), {len(p.pictures)} picture(s), "
-               f"{p.templates} face template(s) pushed by {peer}")  # fmt: skip
+               R.phrase(R.EV_LIBRARY_PUSH, what=p.what, records=len(p.records),
+                        pictures=len(p.pictures), templates=p.templates, peer=peer))  # fmt: skip
         ts = e.ctx.ts
         first = ts if first is None else min(first, ts)
         last = ts if last is None else max(last, ts)
@@ -433,7 +433,8 @@ def _bulk_finding(inv: Any, fx: Any, files: list[str], dkey: str, peer: str, cs:
     bd, bu = sum(c.bytes_down for c in cs), sum(c.bytes_up for c in cs)
     for c in cs:
         ev.add(c.first_frame[0], c.first_frame[1],
-               f"encrypted {c.transport}/{c.port} from {peer}: {bd:,} bytes down, {bu:,} up")  # fmt: skip
+               R.phrase(R.EV_LIBRARY_BULK, transport=c.transport, port=c.port, peer=peer,
+                        down=bd, up=bu))  # fmt: skip
     parts = [
         R.part(
             "face library possibly held off-site: encrypted bulk download of {down:,} bytes "

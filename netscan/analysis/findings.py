@@ -325,9 +325,14 @@ def shape_part(g: Group) -> dict[str, Any]:
 
 
 def feeders(
-    inv: Inventory, convs: list[Conversation], hits: list[ContentHit]
+    inv: Inventory,
+    convs: list[Conversation],
+    hits: list[ContentHit],
+    parts: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, dict[str, str]]:
-    """receiver device → {feeding device: how}."""
+    """receiver device → {feeding device: how}; ``parts`` gets each how's part (to
+    translate it)."""
+    hows: dict[str, dict[str, Any]] = {} if parts is None else parts
     out: dict[str, dict[str, str]] = defaultdict(dict)
     ratio = MEDIA_UP_DOWN_RATIO
     for c in convs:
@@ -343,11 +348,17 @@ def feeders(
         if sdev is None or sdev.role not in FEEDER_ROLES:
             continue
         proto = "/".join(sorted(c.protocols)) or f"{c.transport}/{c.port}"
-        out[dst].setdefault(src, f"streams {proto} ({max(c.bytes_up, c.bytes_down):,} bytes)")
+        how, part = R.phrase(R.EV_STREAMS, protocol=proto, bytes=max(c.bytes_up, c.bytes_down))
+        if src not in out[dst]:
+            out[dst][src] = how
+            hows.setdefault(how, part)
     for h in hits:
         if not h.offsite and h.device and h.dst_device and h.device != h.dst_device:
             if h.is_face or h.item.declared_face:
-                out[h.dst_device].setdefault(h.device, f"sends face data ({h.item.protocol})")
+                how, part = R.phrase(R.EV_SENDS_FACES, protocol=str(h.item.protocol))
+                if h.device not in out[h.dst_device]:
+                    out[h.dst_device][h.device] = how
+                    hows.setdefault(how, part)
     return out
 
 
@@ -443,18 +454,22 @@ class _Ev:
         self.items: list[dict[str, Any]] = []
         self._keys: set[tuple[int, int, str]] = set()
 
-    def add(self, file: int, frame: int, what: str) -> None:
-        key = (file, frame, what)
+    def add(self, file: int, frame: int, what: str | tuple[str, dict[str, Any]]) -> None:
+        """An evidence line: its English text, or the text and its part (``R.phrase``),
+        which the report keeps as ``what_part`` to show the line in another language."""
+        text, part = (what, None) if isinstance(what, str) else what
+        key = (file, frame, text)
         if key in self._keys or len(self.items) >= FINDING_MAX_EVIDENCE:
             return
         self._keys.add(key)
-        self.items.append(
-            {
-                "frame": int(frame),
-                "file": self.files[file] if 0 <= file < len(self.files) else "",
-                "what": what,
-            }
-        )
+        item: dict[str, Any] = {
+            "frame": int(frame),
+            "file": self.files[file] if 0 <= file < len(self.files) else "",
+            "what": text,
+        }
+        if part is not None:
+            item["what_part"] = part
+        self.items.append(item)
 
 
 def _flow_selectors(
@@ -487,7 +502,7 @@ def _role_evidence(ev: _Ev, dev: Device | None) -> None:
         m = dev.matches.get(e.sig_id) if e.sig_id else None
         if m is not None and not trusted_signature(dev, m):
             continue
-        ev.add(e.file, e.frame, f"device: {e.what}")
+        ev.add(e.file, e.frame, R.phrase(R.EV_DEVICE, what=e.part or e.what))
         n += 1
         if n >= 4:
             break
@@ -498,7 +513,7 @@ def _endpoint_evidence(ev: _Ev, ep: Endpoint | None) -> None:
         return
     for e in ep.evidence[:4]:
         if e.frame:
-            ev.add(e.file, e.frame, f"destination: {e.what}")
+            ev.add(e.file, e.frame, R.phrase(R.EV_DESTINATION, what=e.part or e.what))
 
 
 def _face_summary(hits: list[ContentHit]) -> list[dict[str, Any]]:
@@ -543,18 +558,20 @@ def _face_summary(hits: list[ContentHit]) -> list[dict[str, Any]]:
     return out
 
 
-def _body_what(h: ContentHit) -> str:
-    bits = [f"{h.ev.method} {h.ev.path}"]
+def _body_what(h: ContentHit) -> tuple[str, dict[str, Any]]:
+    request = f"{h.ev.method} {h.ev.path}"
     if h.check is not None:
         c = h.check
-        dims = f"{c.width}x{c.height}" if c.width else "undecodable"
-        faces = "detector unavailable" if c.faces is None else f"{c.faces} face(s) detected"
+        dims = (R.part(R.EV_DIMS, width=c.width, height=c.height) if c.width
+                else R.part(R.EV_UNDECODABLE))  # fmt: skip
+        faces = (R.part(R.EV_NO_DETECTOR) if c.faces is None
+                 else R.part(R.EV_FACES, n=c.faces))  # fmt: skip
         if c.not_decoded:
-            faces = f"not decoded: {c.not_decoded}"
-        bits.append(f"{h.item.what} ({c.size:,} bytes, {dims}, {faces}, sha256 {c.sha256[:16]})")
-    else:
-        bits.append(f"{h.item.what} ({len(h.item.template or b''):,} bytes)")
-    return ": ".join(bits)
+            faces = R.part(R.EV_NOT_DECODED, why=str(c.not_decoded))
+        return R.phrase(R.EV_BODY, request=request, what=h.item.what, size=c.size, dims=dims,
+                        faces=faces, sha256=c.sha256[:16])  # fmt: skip
+    size = len(h.item.template or b"")
+    return R.phrase(R.EV_BODY_TEMPLATE, request=request, what=h.item.what, size=size)
 
 
 def find(
@@ -576,7 +593,8 @@ def find(
     hits = content_hits(inv, checker)
     if warnings is not None:
         warnings.extend(checker.limit_warnings())
-    feeds = feeders(inv, convs, hits)
+    feed_parts: dict[str, dict[str, Any]] = {}
+    feeds = feeders(inv, convs, hits, feed_parts)
 
     dest_keys: dict[str, str] = {}  # address -> destination_key (many flows share a peer)
 
@@ -616,7 +634,7 @@ def find(
     assessed: list[tuple[tuple[str, str], Finding]] = []
     for key, g in groups.items():
         g.settle()
-        f = _assess(inv, g, offsite_hits.get(key, []), feeds, country)
+        f = _assess(inv, g, offsite_hits.get(key, []), feeds, country, feed_parts)
         if f is not None:
             assessed.append((key, f))
     assessed.sort(key=lambda kf: kf[0])  # in group order: only the few findings are sorted
@@ -645,6 +663,7 @@ def _assess(
     hits: list[ContentHit],
     feeds: dict[str, dict[str, str]],
     country: str | None,
+    feed_parts: dict[str, dict[str, Any]] | None = None,
 ) -> Finding | None:
     dev = inv.devices.get(g.device)
     ep = inv.endpoints.get(g.peer)
@@ -745,7 +764,13 @@ def _assess(
         ev.add(
             c.first_frame[0],
             c.first_frame[1],
-            f"first packet of {c.transport}/{c.port} to {g.peer}: {c.bytes_up:,} bytes up",
+            R.phrase(
+                R.EV_FIRST_PACKET,
+                transport=c.transport,
+                port=c.port,
+                peer=str(g.peer),
+                up=c.bytes_up,
+            ),
         )
     if images and g.convs:
         largest = max(int(b[2]) for b in images)
@@ -753,8 +778,13 @@ def _assess(
         ev.add(
             c0.first_frame[0],
             c0.first_frame[1],
-            f"{len(images)} picture-sized upload bursts from {_iso(images[0][0])} to "
-            f"{_iso(images[-1][1])}, largest {largest:,} bytes",
+            R.phrase(
+                R.EV_PICTURE_BURSTS,
+                n=len(images),
+                start=str(_iso(images[0][0])),
+                end=str(_iso(images[-1][1])),
+                largest=largest,
+            ),
         )
     _role_evidence(ev, dev)
 
@@ -767,7 +797,9 @@ def _assess(
             for key, how in layer:
                 fdev = inv.devices.get(key)
                 if fdev is not None:
-                    ev.add(fdev.first_frame[0], fdev.first_frame[1], f"feeder {key}: {how}")
+                    how_part = (feed_parts or {}).get(how)
+                    ev.add(fdev.first_frame[0], fdev.first_frame[1],
+                           R.phrase(R.EV_FEEDER, key=key, how=how_part or how))  # fmt: skip
 
     dest = _destination(ep, g.peer)
     if len(g.peers) > 1:
@@ -893,8 +925,14 @@ def _assess_wlan(
         ev.add(
             c.first_frame[0],
             c.first_frame[1],
-            f"first encrypted 802.11 frame {dkey} → {c.peer_mac}: {c.bytes_up:,} bytes up in "
-            f"{c.packets_up} frames over {c.last_ts - c.first_ts:.0f} s",
+            R.phrase(
+                R.EV_WLAN_FRAME,
+                device=dkey,
+                peer=str(c.peer_mac),
+                up=c.bytes_up,
+                packets=c.packets_up,
+                seconds=c.last_ts - c.first_ts,
+            ),
         )
     _role_evidence(ev, dev)
     vendor: Any = dev.vendor if dev and dev.vendor else R.part("unknown vendor")

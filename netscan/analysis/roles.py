@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
+from netscan import reasons as R
 from netscan.inventory.enrich import is_locally_administered
 from netscan.inventory.inventory import Inventory
 from netscan.inventory.model import (
@@ -54,6 +55,7 @@ SERVER_FIELDS = {"rtsp_path": "rtsp", "http_path_prefix": "http"}
 REGISTRY_FIELDS = frozenset({"oui_prefix", "oui_vendor"})
 
 Hint = tuple[str, float, str]
+Phrase = tuple[str, dict[str, Any]]  # an English line and its part (``reasons.phrase``)
 
 
 # -- the pack's role rules -------------------------------------------------------------------
@@ -109,7 +111,12 @@ def _combine(hints: list[Hint]) -> dict[str, tuple[float, list[str]]]:
 def behaviours(inv: Inventory, convs: list[Conversation]) -> dict[str, dict[str, str]]:
     """``{device key: {behaviour: what was seen}}`` for the behaviours of the pack's
     vocabulary, measured from the conversations and the inventory."""
-    out: dict[str, dict[str, str]] = defaultdict(dict)
+    return {k: {b: w[0] for b, w in bs.items()} for k, bs in _behaviours(inv, convs).items()}
+
+
+def _behaviours(inv: Inventory, convs: list[Conversation]) -> dict[str, dict[str, Phrase]]:
+    """``behaviours``, each with the part its line was made of."""
+    out: dict[str, dict[str, Phrase]] = defaultdict(dict)
     media_sources: dict[str, set[str]] = defaultdict(set)  # receiver -> senders of media
     offsite_peers_via: dict[str, set[str]] = defaultdict(set)
     offsite_up: dict[str, int] = defaultdict(int)
@@ -138,8 +145,8 @@ def behaviours(inv: Inventory, convs: list[Conversation]) -> dict[str, dict[str,
             if sustained and c.bytes_up >= 3 * max(1, c.bytes_down):
                 ep = inv.endpoints.get(c.peer_ip)
                 if ep is not None and ep.category == "vendor-cloud":
-                    out[c.device]["uploads-to-camera-cloud"] = (
-                        f"uploads {c.bytes_up:,} bytes to the camera cloud {ep.provider}"
+                    out[c.device]["uploads-to-camera-cloud"] = R.phrase(
+                        R.BEH_CLOUD_UPLOAD, bytes=c.bytes_up, provider=str(ep.provider)
                     )
         if (
             c.peer_mac
@@ -152,13 +159,12 @@ def behaviours(inv: Inventory, convs: list[Conversation]) -> dict[str, dict[str,
             resolvers.add(c.peer_device)
     for receiver, senders in media_sources.items():
         for s in senders:
-            out[s].setdefault("streams-media", "sends a sustained media stream to a local device")
+            out[s].setdefault("streams-media", R.phrase(R.BEH_STREAMS))
         if len(senders) >= 2:
-            what = f"receives media streams from {len(senders)} local devices"
-            out[receiver]["records-streams"] = what
+            out[receiver]["records-streams"] = R.phrase(R.BEH_RECORDS, n=len(senders))
             if offsite_up.get(receiver, 0) >= EDGE_UPLOAD_BYTES:
-                out[receiver]["records-streams-uploads-offsite"] = (
-                    f"{what} and sends {offsite_up[receiver]:,} bytes off-site"
+                out[receiver]["records-streams-uploads-offsite"] = R.phrase(
+                    R.BEH_RECORDS_UPLOADS, n=len(senders), bytes=offsite_up[receiver]
                 )
     talkers = {c.device for c in convs if c.device_is_client and c.transport != "wlan"}
     for mac, peers in offsite_peers_via.items():
@@ -166,23 +172,24 @@ def behaviours(inv: Inventory, convs: list[Conversation]) -> dict[str, dict[str,
         # own is a gateway too (a device behind it would be the one talking)
         if len(peers) >= ROUTER_MIN_OFFSITE_PEERS or mac in resolvers or mac not in talkers:
             n = len(peers)
-            out[mac]["forwards-offsite"] = (
-                f"forwards traffic for {n} off-site address{'es' if n > 1 else ''}"
-                + (" and answers DNS" if mac in resolvers else "")
-            )
+            if mac in resolvers:
+                msg = R.BEH_FORWARDS_DNS if n > 1 else R.BEH_FORWARDS_ONE_DNS
+            else:
+                msg = R.BEH_FORWARDS if n > 1 else R.BEH_FORWARDS_ONE
+            out[mac]["forwards-offsite"] = R.phrase(msg, n=n)
     for mac, frame in inv.link.ra_senders.items():
         if mac in inv.devices:
-            out[mac]["advertises-routes"] = f"sends IPv6 Router Advertisements (frame {frame})"
+            out[mac]["advertises-routes"] = R.phrase(R.BEH_ROUTER_ADVERTS, frame=frame)
     wired = {c.device for c in convs if c.transport != "wlan"}
     for c in convs:
         if c.transport == "wlan" and c.device not in wired and _wlan_video(c):
-            out[c.device]["wlan-video-upstream"] = "a steady video-shaped 802.11 upstream"
+            out[c.device]["wlan-video-upstream"] = R.phrase(R.BEH_WLAN_VIDEO)
     for key, dev in inv.devices.items():
         rtsp = [k for k, svc in sorted(dev.services.items()) if svc.get("protocol") == "rtsp"]
         if rtsp:
-            out[key]["serves-rtsp"] = "serves RTSP on " + ", ".join(rtsp[:4])
+            out[key]["serves-rtsp"] = R.phrase(R.BEH_SERVES_RTSP, services=", ".join(rtsp[:4]))
         if dev.mac and is_locally_administered(dev.mac) and _speaks_as_client(dev):
-            out[key]["private-mac-client"] = "a private (locally administered) MAC address"
+            out[key]["private-mac-client"] = R.phrase(R.BEH_PRIVATE_MAC)
     # only words of the pack's vocabulary leave here (the pack validates rules against it)
     return {k: {b: w for b, w in bs.items() if b in BEHAVIOURS} for k, bs in out.items()}
 
@@ -308,23 +315,34 @@ def _posted(inv: Inventory) -> dict[str, list[tuple[str, Any]]]:
     return out
 
 
-def _why(m: SigMatch, seen: dict[str, str]) -> str:
-    """A reason line: what was seen and the rule that weighed it."""
+def _why(m: SigMatch, seen: dict[str, Any]) -> Phrase:
+    """A reason line (and its part): what was seen and the rule that weighed it. ``seen``
+    holds each behaviour's line, or its line and part."""
+    what: Any
     if m.field == "behaviour":
-        what = seen.get(m.value.lower(), m.value)
+        line = seen.get(m.value.lower(), m.value)
+        what = line[1] if isinstance(line, tuple) else str(line)
     elif m.field == "content_marker":
-        what = f"posts {m.name.lower()}"
+        what = R.part(R.ROLE_POSTS, name=m.name.lower())
     else:
         value = " ".join(m.value.split())  # rendered escaped by every report
         if len(value) > REASON_VALUE_CHARS:
             value = value[: REASON_VALUE_CHARS - 1] + "…"
-        what = f"{m.field.replace('_', ' ')} {value}"
-    return f"{what} ({m.sig_id})"
+        template = R.ROLE_FIELDS.get(m.field)
+        what = (R.part(template, value=value) if template
+                else R.part(R.ROLE_FACT, field=m.field.replace("_", " "), value=value))  # fmt: skip
+    return R.phrase(R.ROLE_RULE, what=what, rule=m.sig_id)
 
 
-def rule_hints(rules: Matcher, known: list[tuple[str, Any]], seen: dict[str, str]) -> list[Hint]:
+def rule_hints(
+    rules: Matcher,
+    known: list[tuple[str, Any]],
+    seen: dict[str, Any],
+    parts: dict[str, dict[str, Any]] | None = None,
+) -> list[Hint]:
     """Role hints from the rules that fire on what is known of a device: each rule counts
-    once (its strongest hit), so repeating a fact does not reinforce it."""
+    once (its strongest hit), so repeating a fact does not reinforce it. ``seen`` holds each
+    behaviour's line (or line and part); ``parts`` gets the part of each reason."""
     best: dict[str, SigMatch] = {}
     for m in rules.match_facts(known):
         prev = best.get(m.sig_id)
@@ -335,7 +353,13 @@ def rule_hints(rules: Matcher, known: list[tuple[str, Any]], seen: dict[str, str
             or (m.field == "behaviour" and prev.field != "behaviour")
         ):
             best[m.sig_id] = m
-    return [(str(m.role), m.confidence, _why(m, seen)) for _, m in sorted(best.items())]
+    out: list[Hint] = []
+    for _, m in sorted(best.items()):
+        why, part = _why(m, seen)
+        if parts is not None:
+            parts.setdefault(why, part)
+        out.append((str(m.role), m.confidence, why))
+    return out
 
 
 def _device_hints(dev: Device) -> list[Hint]:
@@ -404,17 +428,20 @@ def assign_roles(inv: Inventory, convs: list[Conversation]) -> None:
     """Set ``role``, ``role_confidence``, ``role_reasons`` and ``manufacturer`` on every
     device."""
     rules = rules_for(_pack_of(inv))
-    seen_all = behaviours(inv, convs)
+    seen_all = _behaviours(inv, convs)
     posted = _posted(inv)
     order = {Role.FACE_TERMINAL: 3, Role.NVR: 2, Role.DOORBELL: 2, Role.EDGE_SERVER: 1}
     for key, dev in inv.devices.items():
         dev.manufacturer, dev.manufacturer_source = manufacturer(inv, dev)
         seen = seen_all.get(key, {})
-        hints = _device_hints(dev) + rule_hints(rules, facts(dev, seen, posted.get(key, [])), seen)
+        parts = dict(dev.role_hint_parts)
+        known = facts(dev, seen, posted.get(key, []))
+        hints = _device_hints(dev) + rule_hints(rules, known, seen, parts)
         generic = [h for h in hints if h[0] == GENERIC_VIDEO]
         specific = [h for h in hints if h[0] != GENERIC_VIDEO and h[0] in ROLES]
         if not specific and not generic:
             dev.role, dev.role_confidence, dev.role_reasons = Role.UNKNOWN.value, 0.0, []
+            dev.role_reason_parts = []
             continue
         if not specific:
             role, (conf, whys) = (
@@ -435,6 +462,7 @@ def assign_roles(inv: Inventory, convs: list[Conversation]) -> None:
         dev.role = str(role)  # a plain word (Role members are str subclasses)
         dev.role_confidence = round(conf, 2)
         dev.role_reasons = whys[:8]
+        dev.role_reason_parts = [parts.get(w) or {} for w in dev.role_reasons]
 
 
 __all__ = [

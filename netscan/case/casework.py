@@ -14,7 +14,10 @@ if TYPE_CHECKING:
 def _ev_ref(ev: list[dict[str, Any]] | None, file: str = "", frame: Any = None) -> dict[str, Any]:
     if ev:
         e = ev[0]
-        return {"file": e.get("file", ""), "frame": e.get("frame"), "what": e.get("what", "")}
+        out = {"file": e.get("file", ""), "frame": e.get("frame"), "what": e.get("what", "")}
+        if isinstance(e.get("what_part"), dict):
+            out["what_part"] = e["what_part"]  # to show the line in another language
+        return out
     if frame is not None:
         return {"file": file, "frame": frame, "what": ""}
     return {}

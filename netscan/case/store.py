@@ -157,6 +157,14 @@ def _dest_label(names: list[str] | None, ip: str, provider: str | None = None) -
     return str(provider or ip)
 
 
+def _evidence_ref(e: dict[str, Any]) -> dict[str, Any]:
+    """An evidence line kept for the case: where, what (English) and how it was made."""
+    out = {"file": e.get("file", ""), "frame": e.get("frame"), "what": e.get("what", "")}
+    if isinstance(e.get("what_part"), dict):
+        out["what_part"] = e["what_part"]
+    return out
+
+
 def report_facts(report: dict[str, Any]) -> dict[str, Any]:
     """Devices, off-site destinations and findings of one report, keyed for comparison."""
     devices: dict[str, dict[str, Any]] = {}
@@ -171,8 +179,7 @@ def report_facts(report: dict[str, Any]) -> dict[str, Any]:
             "role": d.get("role") or "unknown",
             "role_confidence": d.get("role_confidence"),
             "evidence": [
-                {"file": e.get("file", ""), "frame": e.get("frame"), "what": e.get("what", "")}
-                for e in (d.get("evidence") or [])[:3]
+                _evidence_ref(e) for e in (d.get("evidence") or [])[:3] if isinstance(e, dict)
             ],
         }
     endpoints = {e["ip"]: e for e in report.get("endpoints", [])}
@@ -210,10 +217,7 @@ def report_facts(report: dict[str, Any]) -> dict[str, Any]:
             "country": dest.operator_country or dest.ip_country,
             "bytes_up": f.bytes_up,
             "reason": f.reason,
-            "evidence": [
-                {"file": e.get("file", ""), "frame": e.get("frame"), "what": e.get("what", "")}
-                for e in f.evidence[:3]
-            ],
+            "evidence": [_evidence_ref(e) for e in f.evidence[:3]],
         }
     return {"devices": devices, "destinations": list(dests.values()), "findings": findings}
 

@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from netscan import limits as _limits
+from netscan import reasons as R
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -98,16 +99,20 @@ def _add_bursts(conv: Conversation, raw: bytes, counts: list[int]) -> int:
     return added
 
 
-def _hit_what(m: Any) -> str:
-    """The evidence line of a signature hit; a content marker names its carrying protocol
-    and the part that holds the image (the pack's ``protocol`` and ``image_field``)."""
-    what = f"{m.field} {m.value!r} matches {m.sig_id}"
+def _hit_what(m: Any) -> tuple[str, dict[str, Any]]:
+    """The evidence line of a signature hit (and its part); a content marker names its
+    carrying protocol and the part that holds the image (the pack's ``protocol`` and
+    ``image_field``)."""
     carrier = getattr(m, "protocol", None)
     image = getattr(m, "image_field", None)
-    if carrier or image:
-        parts = [p for p in (carrier, f"image in {image}" if image else None) if p]
-        what += f" ({'; '.join(parts)})"
-    return what
+    args: dict[str, Any] = {"field": str(m.field), "value": repr(m.value), "signature": m.sig_id}
+    if carrier and image:
+        return R.phrase(R.EV_HIT_PROTOCOL_IMAGE, **args, protocol=carrier, image=image)
+    if carrier:
+        return R.phrase(R.EV_HIT_PROTOCOL, **args, protocol=carrier)
+    if image:
+        return R.phrase(R.EV_HIT_IMAGE, **args, image=image)
+    return R.phrase(R.EV_HIT, **args)
 
 
 def _is_ip_literal(host: str) -> bool:
@@ -308,7 +313,9 @@ class Inventory:
                 "frame": frame, "file": file,
             }  # fmt: skip
             if m.role:
-                dev.role_hints.append((m.role, m.confidence, f"signature {m.sig_id}"))
+                dev.add_role_hint(
+                    m.role, m.confidence, R.phrase(R.ROLE_SIGNATURE, signature=m.sig_id)
+                )
         dev.add_evidence(file, frame, _hit_what(m), m.sig_id)
 
     def _observe(self, ev: Event, src_dev: Device | None) -> None:
@@ -532,7 +539,10 @@ class Inventory:
                 host = name[: -len(".local")] if name.endswith(".local") else name
                 if host and host not in src_dev.hostnames:
                     src_dev.hostnames[host] = ev.proto
-                    src_dev.add_evidence(ctx.file, ctx.frame, f"{ev.proto} hostname {host}")
+                    src_dev.add_evidence(
+                        ctx.file, ctx.frame,
+                        R.phrase(R.EV_NAME_HOSTNAME, protocol=ev.proto, name=host),
+                    )  # fmt: skip
             elif rr.rtype in ("PTR", "SRV", "TXT") and name.endswith(".local"):
                 svc = name if rr.rtype != "PTR" else rr.value
                 svc_entry = src_dev.services.setdefault("mdns", {"names": []})
@@ -558,7 +568,7 @@ class Inventory:
             values = entry.setdefault(slot, [])
             if value not in values and len(values) < 8:
                 values.append(value)
-                dev.add_evidence(file, frame, f"mDNS TXT {k}={value}")
+                dev.add_evidence(file, frame, R.phrase(R.EV_MDNS_TXT, key=k, value=value))
                 if slot == "models" and not dev.model:
                     dev.model = value
 
@@ -590,7 +600,7 @@ class Inventory:
         if ev.opcode in (5, 8) or (ev.is_response and ev.addresses):
             if ev.suffix in (0x00, 0x20) and ev.name not in dev.hostnames:
                 dev.hostnames[ev.name] = "nbns"
-                dev.add_evidence(ev.ctx.file, ev.ctx.frame, f"NetBIOS name {ev.name}")
+                dev.add_evidence(ev.ctx.file, ev.ctx.frame, R.phrase(R.EV_NETBIOS, name=ev.name))
 
     def _on_dhcp(
         self, ev: DhcpEvent, dev: Device | None, ep: Endpoint | None, flow: Flow | None
@@ -604,11 +614,15 @@ class Inventory:
             if ev.hostname:
                 if ev.hostname not in cdev.hostnames:
                     cdev.hostnames[ev.hostname] = "dhcp"
-                    cdev.add_evidence(ctx.file, ctx.frame, f"DHCP hostname {ev.hostname}")
+                    cdev.add_evidence(
+                        ctx.file, ctx.frame, R.phrase(R.EV_DHCP_HOSTNAME, name=ev.hostname)
+                    )
                 cdev.dhcp["hostname"] = ev.hostname
             if ev.vendor_class:
                 cdev.dhcp["vendor_class"] = ev.vendor_class
-                cdev.add_evidence(ctx.file, ctx.frame, f"DHCP vendor class {ev.vendor_class}")
+                cdev.add_evidence(
+                    ctx.file, ctx.frame, R.phrase(R.EV_DHCP_VENDOR_CLASS, value=ev.vendor_class)
+                )
             if ev.param_request_list:
                 cdev.dhcp["prl"] = ",".join(str(x) for x in ev.param_request_list)
             if ev.client_id:
@@ -715,7 +729,9 @@ class Inventory:
         if ev.server and ev.ctx.src_ip and self.premises.is_premises(ev.ctx.src_ip):
             d = self.device_for(ev.ctx.src_mac, ev.ctx.src_ip, ev.ctx.file, ev.ctx.frame, ev.ctx.ts)
             if d is not None:
-                d.add_evidence(ev.ctx.file, ev.ctx.frame, f"HTTP server banner {ev.server}")
+                d.add_evidence(
+                    ev.ctx.file, ev.ctx.frame, R.phrase(R.EV_HTTP_BANNER, server=ev.server)
+                )
 
     def _on_rtsp(
         self, ev: RtspEvent, dev: Device | None, ep: Endpoint | None, flow: Flow | None
@@ -724,11 +740,15 @@ class Inventory:
             self._service(ev, "rtsp", {"server": ev.server, "realm": ev.realm})
             d = self.device_for(ev.ctx.src_mac, ev.ctx.src_ip, ev.ctx.file, ev.ctx.frame, ev.ctx.ts)
             if d is not None:
-                what = (
-                    "RTSP server"
-                    + (f" {ev.server}" if ev.server else "")
-                    + (f" realm {ev.realm!r}" if ev.realm else "")
-                )
+                realm = repr(ev.realm) if ev.realm else None
+                if ev.server and realm:
+                    what = R.phrase(R.EV_RTSP_SERVER_REALM, server=ev.server, realm=realm)
+                elif ev.server:
+                    what = R.phrase(R.EV_RTSP_SERVER, server=ev.server)
+                elif realm:
+                    what = R.phrase(R.EV_RTSP_REALM, realm=realm)
+                else:
+                    what = R.phrase(R.EV_RTSP)
                 d.add_evidence(ev.ctx.file, ev.ctx.frame, what)
         elif flow is not None and ev.url:
             # the URL names the server's stream path
@@ -773,7 +793,7 @@ class Inventory:
                 ev, dev, {"server": ev.server, "usn": ev.usn, "nt": ev.nt, "location": ev.location}
             )
             if dev is not None and ev.server:
-                dev.add_evidence(ev.ctx.file, ev.ctx.frame, f"SSDP server {ev.server}")
+                dev.add_evidence(ev.ctx.file, ev.ctx.frame, R.phrase(R.EV_SSDP, server=ev.server))
 
     def _on_wsd(
         self, ev: WsdEvent, dev: Device | None, ep: Endpoint | None, flow: Flow | None
@@ -785,19 +805,17 @@ class Inventory:
                 {"action": ev.action, "types": ev.types, "scopes": ev.scopes, "xaddrs": ev.xaddrs},
             )
             types = " ".join(ev.types)
-            dev.add_evidence(ev.ctx.file, ev.ctx.frame, f"WS-Discovery {ev.action} types {types}")
+            dev.add_evidence(
+                ev.ctx.file, ev.ctx.frame, R.phrase(R.EV_WSD, action=ev.action, types=types)
+            )
             for scope in ev.scopes:
                 low = scope.lower()
                 if "/hardware/" in low and not dev.model:
                     dev.model = scope.rsplit("/", 1)[-1]
             if any("NetworkVideoTransmitter" in t for t in ev.types):
-                dev.role_hints.append(
-                    ("camera", 0.8, "answers ONVIF discovery as a NetworkVideoTransmitter")
-                )
+                dev.add_role_hint("camera", 0.8, R.phrase(R.ROLE_ONVIF_TRANSMITTER))
             if any("NetworkVideoRecorder" in t for t in ev.types):
-                dev.role_hints.append(
-                    ("nvr", 0.8, "answers ONVIF discovery as a NetworkVideoRecorder")
-                )
+                dev.add_role_hint("nvr", 0.8, R.phrase(R.ROLE_ONVIF_RECORDER))
 
     def _on_vendor_discovery(
         self, ev: VendorDiscoveryEvent, dev: Device | None, ep: Endpoint | None, flow: Flow | None
@@ -819,7 +837,9 @@ class Inventory:
         dev.add_evidence(
             ev.ctx.file,
             ev.ctx.frame,
-            f"{ev.protocol} discovery answer" + (f" model {model}" if model else ""),
+            R.phrase(R.EV_DISCOVERY_MODEL, protocol=ev.protocol, model=str(model))
+            if model
+            else R.phrase(R.EV_DISCOVERY, protocol=ev.protocol),
         )
 
     def _on_http_body(
@@ -1278,7 +1298,8 @@ class Inventory:
         else:
             target.add_evidence(
                 file, frame,
-                f"{m.field} {m.value!r} is a port of {m.sig_id} (a port alone is not enough)",
+                R.phrase(R.EV_PORT_ONLY, field=str(m.field), value=repr(m.value),
+                         signature=m.sig_id),
             )  # fmt: skip
 
     @property

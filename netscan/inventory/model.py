@@ -61,8 +61,9 @@ VIDEO_SIGNATURE_ROLES: tuple[str, ...] = (*FEEDER_ROLES, GENERIC_VIDEO)
 class Evidence:
     file: int
     frame: int
-    what: str
+    what: str  # English (the JSON report's text)
     sig_id: str | None = None
+    part: dict[str, Any] | None = None  # how ``what`` was made, to translate (reasons.py)
 
     def key(self) -> tuple[int, int, str]:
         return (self.file, self.frame, self.what)
@@ -71,16 +72,21 @@ class Evidence:
 MAX_IPS = 1024  # addresses remembered per device (a spoofing flood would add millions)
 
 
+# an evidence line: its English text, or the text and its part (``reasons.phrase``)
+What = str | tuple[str, dict[str, Any]]
+
+
 def add_evidence(
-    items: list[Evidence], file: int, frame: int, what: str, sig_id: str | None = None
+    items: list[Evidence], file: int, frame: int, what: What, sig_id: str | None = None
 ) -> bool:
     """Keep the first frame that showed each fact, up to INVENTORY_MAX_EVIDENCE facts; False when a
     new fact was dropped because the list is full."""
-    if any(ev.what == what for ev in items):
+    text, part = (what, None) if isinstance(what, str) else what
+    if any(ev.what == text for ev in items):
         return True
     if len(items) >= INVENTORY_MAX_EVIDENCE:
         return False
-    items.append(Evidence(file, frame, what, sig_id))
+    items.append(Evidence(file, frame, text, sig_id, part))
     return True
 
 
@@ -111,13 +117,21 @@ class Device:
     first_frame: tuple[int, int] = (0, 0)
     wlan_only: bool = False
     role_hints: list[tuple[str, float, str]] = field(default_factory=list)  # role, conf, why
+    role_hint_parts: dict[str, dict[str, Any]] = field(default_factory=dict)  # why -> its part
     role_reasons: list[str] = field(default_factory=list)
+    role_reason_parts: list[dict[str, Any]] = field(default_factory=list)  # ({} when none)
     evidence_dropped: int = 0  # facts beyond INVENTORY_MAX_EVIDENCE
     ips_dropped: int = 0  # addresses beyond MAX_IPS
 
-    def add_evidence(self, file: int, frame: int, what: str, sig_id: str | None = None) -> None:
+    def add_evidence(self, file: int, frame: int, what: What, sig_id: str | None = None) -> None:
         if not add_evidence(self.evidence, file, frame, what, sig_id):
             self.evidence_dropped += 1
+
+    def add_role_hint(self, role: str, confidence: float, why: tuple[str, dict[str, Any]]) -> None:
+        """A role hint and the part its reason was made of (``reasons.phrase``)."""
+        self.role_hints.append((role, confidence, why[0]))
+        if len(self.role_hint_parts) < 64:
+            self.role_hint_parts.setdefault(why[0], why[1])
 
     def add_ip(self, ip: str, ts: float) -> None:
         span = self.ips.get(ip)
@@ -160,7 +174,7 @@ class Endpoint:
         self.names[name] = how
         return True
 
-    def add_evidence(self, file: int, frame: int, what: str, sig_id: str | None = None) -> None:
+    def add_evidence(self, file: int, frame: int, what: What, sig_id: str | None = None) -> None:
         if not add_evidence(self.evidence, file, frame, what, sig_id):
             self.evidence_dropped += 1
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from netscan import i18n
+from netscan import i18n, reasons
 from netscan.analysis.finding import report_findings
 from netscan.i18n import N_, _
 from netscan.untrusted import TEXT_LIMIT, display
@@ -60,7 +60,7 @@ def evidence_text(ev: dict[str, Any] | None) -> str:
         return _("not seen in {visit}: {captures}").format(visit=ev["absent_in"], captures=caps)
     if ev.get("frame") is None:
         return "—"
-    what = f": {ev.get('what')}" if ev.get("what") else ""
+    what = f": {reasons.evidence_text(ev)}" if ev.get("what") else ""
     return _("{file} frame {frame}").format(file=ev.get("file"), frame=ev.get("frame")) + what
 
 

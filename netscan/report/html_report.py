@@ -319,7 +319,7 @@ def _finding(f: Finding) -> str:
         for e in ev:
             out.append(
                 f"<tr><td class='mono'>{_e(Path(str(e.get('file', ''))).name)}</td>"
-                f"<td class='num'>{_e(_position(e))}</td><td>{_e(e.get('what'))}</td></tr>"
+                f"<td class='num'>{_e(_position(e))}</td><td>{_e(reasons.evidence_text(e))}</td></tr>"
             )
         out.append("</table>")
     provs = f.provisions
@@ -510,7 +510,7 @@ def _devices(report: dict[str, Any]) -> str:
             )
             + f"</span></td><td>{_e(i18n.term('role', d.get('role')))} <span class='small'>"
             f"({_e(d.get('role_confidence'))})</span></td>"
-            f"<td class='small'>{_e('; '.join(d.get('role_reasons') or []))}{_case_note(d)}</td></tr>"
+            f"<td class='small'>{_e(_('; ').join(reasons.role_reasons(d)))}{_case_note(d)}</td></tr>"
         )
     out.append("</table>")
     return "\n".join(out)

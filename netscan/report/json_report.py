@@ -40,6 +40,8 @@ def _evidence(ev: Evidence, files: list[str]) -> dict[str, Any]:
     }
     if ev.sig_id:
         out["signature"] = ev.sig_id
+    if ev.part:
+        out["what_part"] = ev.part
     return out
 
 
@@ -56,6 +58,7 @@ def device_json(dev: Device, files: list[str]) -> dict[str, Any]:
         "role": dev.role,
         "role_confidence": dev.role_confidence,
         "role_reasons": list(dev.role_reasons),
+        "role_reason_parts": list(dev.role_reason_parts),
         "first_ts": _iso(dev.first_ts),
         "last_ts": _iso(dev.last_ts),
         "services": {k: _jsonable(v) for k, v in sorted(dev.services.items())},

@@ -160,7 +160,7 @@ def _render(report: dict[str, Any], analyst: str | None) -> str:
         if f.evidence:
             lines += _table(
                 [_("File"), _("Frame"), _("What")],
-                [[Path(str(e.get("file"))).name, _position(e), e.get("what")]
+                [[Path(str(e.get("file"))).name, _position(e), reasons.evidence_text(e)]
                  for e in f.evidence],
             )  # fmt: skip
             lines.append("")
@@ -185,7 +185,7 @@ def _render(report: dict[str, Any], analyst: str | None) -> str:
                 d.get("vendor") or "",
                 " / ".join(x for x in (d.get("model"), d.get("manufacturer")) if x),
                 f"{i18n.term('role', d.get('role'))} ({d.get('role_confidence')})",
-                "; ".join(display(r, TEXT_LIMIT) for r in d.get("role_reasons") or []),
+                _("; ").join(display(r, TEXT_LIMIT) for r in reasons.role_reasons(d)),
             ]
             for d in sorted(report.get("devices", []), key=lambda d: d.get("key"))
         ],

@@ -42,7 +42,8 @@ class EndpointInfo:
 class EvidenceItem:
     file: str
     frame: int
-    what: str
+    what: str  # English
+    part: dict[str, Any] | None = None  # how it was made, to translate (reasons.py)
 
 
 @dataclass(slots=True)
@@ -67,6 +68,7 @@ class DeviceView:
     findings: int = 0
     bytes_offsite: int = 0
     search: str = ""
+    reason_parts: list[dict[str, Any]] = field(default_factory=list)  # of reasons ({} if none)
 
     @property
     def name(self) -> str:
@@ -190,8 +192,9 @@ def build_snapshot(
             role=dev.role,
             confidence=dev.role_confidence,
             reasons=list(dev.role_reasons),
+            reason_parts=list(dev.role_reason_parts),
             evidence=[
-                EvidenceItem(files[e.file] if e.file < len(files) else "", e.frame, e.what)
+                EvidenceItem(files[e.file] if e.file < len(files) else "", e.frame, e.what, e.part)
                 for e in list(dev.evidence)
             ],
             services=services,

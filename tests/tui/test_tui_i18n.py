@@ -47,6 +47,10 @@ def test_tui_in_chinese(tmp_path: Path) -> None:
         text = screenshot_text(app, tmp_path, "device")
         for words in ("身份", "身份是如何确定的", "角色依据：", "返回"):
             assert words in text, words
+        # the edge server's role reason and evidence lines, in Chinese too
+        assert "接收来自 2 台本地设备的媒体流，并向场所外发送 720,360 字节（role.edge-box）" in text
+        assert "'/VIID/Faces' 匹配 protocol.gat1400-viid-face" in text
+        assert " matches protocol" not in text and "(role." not in text
         await pilot.press("escape")
         await pilot.pause()
         await pilot.press("f")
@@ -81,3 +85,45 @@ def test_tui_lang_option_and_default() -> None:
     assert args.lang == ["zh-CN"]
     app = NetscanApp([DEMO])
     assert app.lang == "en" and app.langs == ["en"]
+
+
+def test_device_evidence_and_role_reasons_in_chinese() -> None:
+    """The device screen's lines (from the live inventory, not a report) in Chinese, a
+    hostile parameter as bounded plain text, and lines without parts in English."""
+    import dataclasses
+    import io
+
+    from rich.console import Console
+
+    from netscan import reasons
+    from netscan.analyze import Analyzer
+    from netscan.tui.state import build_snapshot
+    from netscan.tui.widgets.device_detail import established
+    from netscan.untrusted import NAME_LIMIT
+
+    snap = build_snapshot(Analyzer(Options()).run([DEMO]), source="demo")
+    nvr = snap.devices["24:48:45:b1:3c:70"]
+
+    def shown(lang: str) -> str:
+        with i18n.use(lang):
+            console = Console(file=io.StringIO(), width=300, color_system=None)
+            console.print(established(nvr))
+            return console.file.getvalue()  # type: ignore[attr-defined]
+
+    en = shown("en")
+    assert "receives media streams from 3 local devices (role.recorder)" in en
+    assert "sadp discovery answer model DS-7608NI-K2/8P" in en
+    zh = shown("zh-CN")
+    assert "角色依据：接收来自 3 台本地设备的媒体流（role.recorder）；" in zh
+    assert "；特征 device.hikvision-oui；" in zh and "sadp 发现应答，型号 DS-7608NI-K2/8P" in zh
+    assert "receives" not in zh and "discovery answer" not in zh and " matches " not in zh
+    hostile = "<b>[red]x[/red]</b> \u202e\x1b[31m" + "A" * 5000
+    sadp = next(e for e in nvr.evidence if e.part and e.part["msg"] == reasons.EV_DISCOVERY_MODEL)
+    sadp.part["args"]["model"] = hostile
+    nvr.reason_parts[2]["args"]["signature"] = hostile
+    nvr.evidence[0] = dataclasses.replace(nvr.evidence[0], part=None)  # English
+    zh = shown("zh-CN")
+    assert "sadp 发现应答，型号 <b>[red]x[/red]</b> \\u202e\\x1b[31m" in zh
+    assert "特征 <b>[red]x[/red]</b>" in zh
+    assert "\u202e" not in zh and "\x1b" not in zh and "A" * (NAME_LIMIT + 1) not in zh
+    assert "oui_prefix '24:48:45:b1:3c:70' matches device.hikvision-oui" in zh

@@ -13,7 +13,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from netscan import i18n
+from netscan import i18n, reasons
 from netscan.i18n import N_, _
 from netscan.tui.lang import translate_bindings
 from netscan.tui.state import (
@@ -63,7 +63,12 @@ def established(v: DeviceView) -> RenderableType:
     parts: list[RenderableType] = []
     if v.reasons:
         parts.append(
-            Text(_("role because: ") + "; ".join(display(r, TEXT_LIMIT) for r in v.reasons))
+            Text(
+                _("role because: ")
+                + _("; ").join(
+                    display(r, TEXT_LIMIT) for r in reasons.sentences(v.reasons, v.reason_parts)
+                )
+            )
         )
     t = Table(box=None, expand=True, header_style="bold")
     t.add_column(_("frame"), justify="right")
@@ -71,7 +76,9 @@ def established(v: DeviceView) -> RenderableType:
     t.add_column(_("evidence"), overflow="fold")
     for e in v.evidence[:MAX_ROWS]:
         t.add_row(
-            Text(str(e.frame)), text(e.file.rsplit("/", 1)[-1]), text(e.what, limit=TEXT_LIMIT)
+            Text(str(e.frame)),
+            text(e.file.rsplit("/", 1)[-1]),
+            text(reasons.sentence_text(e.part, e.what), limit=TEXT_LIMIT),
         )
     parts.append(t if v.evidence else Text(_("no identifying evidence yet"), style="dim"))
     return Group(*parts)

@@ -108,7 +108,7 @@ def finding_detail(f: Finding, hits_text: str) -> Group:
         if isinstance(e, dict):
             ev.add_row(text(e.get("frame", ""), limit=12),
                        text(str(e.get("file", "")).rsplit("/", 1)[-1]),
-                       text(e.get("what", ""), limit=TEXT_LIMIT))  # fmt: skip
+                       text(reasons.evidence_text(e), limit=TEXT_LIMIT))  # fmt: skip
     return Group(t, ev)
 
 
