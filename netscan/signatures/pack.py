@@ -1288,11 +1288,16 @@ def _netscan_version() -> str:
 
 
 def _own_source() -> str:
-    """This module's source (what compiling a pack means), as a digest."""
+    """The source of what compiling a pack means, as a digest: this module and the checks
+    it calls elsewhere (the bounds of the HTTP response paths, which the packet core holds
+    too), so that a cached pack is never one that older checks let through."""
+    h = hashlib.sha256()
     try:
-        return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+        for path in (Path(__file__), Path(_http.__file__)):
+            h.update(path.read_bytes())
     except OSError:
         return ""
+    return h.hexdigest()
 
 
 def _sig_to_json(sig: Signature) -> dict[str, Any]:

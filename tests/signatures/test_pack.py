@@ -480,6 +480,31 @@ def test_compiled_pack_is_cached_checked_and_rebuilt(tmp_path, monkeypatch):
     assert load_pack(pack).signatures == changed.signatures and len(calls) == before + 1
 
 
+def test_a_change_of_the_checks_the_load_calls_rebuilds_the_cache(tmp_path, monkeypatch):
+    """The HTTP response paths' bounds live with the HTTP parser (the packet core holds them
+    too): a cached pack is tied to that module's source as well as this one's, so that a
+    pack the older checks let through is checked again, never handed to the core as is."""
+    monkeypatch.setenv("NETSCAN_CACHE_DIR", str(tmp_path / "cache"))
+    files = {"device/a.yaml": "signatures:\n" + sig_yaml("device.cam", "dns_name: [a.example]")}
+    pack = make_pack(tmp_path, files)
+    load_pack(pack)
+    real_collect = pack_mod._collect
+    calls: list[Path] = []
+
+    def counting(path):
+        calls.append(path)
+        return real_collect(path)
+
+    monkeypatch.setattr(pack_mod, "_collect", counting)
+    load_pack(pack)
+    assert calls == []  # cached
+    other = tmp_path / "http_checks.py"
+    other.write_text(Path(pack_mod._http.__file__).read_text(encoding="utf-8") + "\n# changed\n")
+    monkeypatch.setattr(pack_mod._http, "__file__", str(other))
+    load_pack(pack)
+    assert len(calls) == 1  # loaded and checked from its files again
+
+
 def test_compiled_bundled_pack_equals_the_parsed_one(tmp_path, monkeypatch):
     monkeypatch.setenv("NETSCAN_CACHE_DIR", str(tmp_path / "cache"))
     parsed = load_pack(BUNDLED)
