@@ -433,6 +433,19 @@ def test_relative_xdg_data_home_is_ignored(tmp_path, monkeypatch):
 # --- the compiled pack in the cache directory --------------------------------------------
 
 
+def _count_loads(monkeypatch) -> list[Path]:
+    """The packs loaded from their files (not the cache) from now on, in a list."""
+    real_collect = pack_mod._collect
+    calls: list[Path] = []
+
+    def counting(path):
+        calls.append(path)
+        return real_collect(path)
+
+    monkeypatch.setattr(pack_mod, "_collect", counting)
+    return calls
+
+
 def test_compiled_pack_is_cached_checked_and_rebuilt(tmp_path, monkeypatch):
     """A clean load is kept compiled (0600 in a 0700 directory) and the next load of the same
     files is the same pack without parsing them; a changed file, or a cache file that does
@@ -445,14 +458,7 @@ def test_compiled_pack_is_cached_checked_and_rebuilt(tmp_path, monkeypatch):
     cached = cache / "pack-explicit.idx"
     assert cached.stat().st_mode & 0o777 == 0o600 and cache.stat().st_mode & 0o777 == 0o700
 
-    real_collect = pack_mod._collect
-    calls: list[Path] = []
-
-    def counting(path):
-        calls.append(path)
-        return real_collect(path)
-
-    monkeypatch.setattr(pack_mod, "_collect", counting)
+    calls = _count_loads(monkeypatch)
     again = load_pack(pack)
     assert calls == [] and again.signatures == first.signatures
     assert again.version == first.version
@@ -488,14 +494,7 @@ def test_a_change_of_the_checks_the_load_calls_rebuilds_the_cache(tmp_path, monk
     files = {"device/a.yaml": "signatures:\n" + sig_yaml("device.cam", "dns_name: [a.example]")}
     pack = make_pack(tmp_path, files)
     load_pack(pack)
-    real_collect = pack_mod._collect
-    calls: list[Path] = []
-
-    def counting(path):
-        calls.append(path)
-        return real_collect(path)
-
-    monkeypatch.setattr(pack_mod, "_collect", counting)
+    calls = _count_loads(monkeypatch)
     load_pack(pack)
     assert calls == []  # cached
     other = tmp_path / "http_checks.py"
