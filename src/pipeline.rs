@@ -19,7 +19,7 @@
 //! error. Dropping or joining the pipeline stops the worker within a batch.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -32,6 +32,9 @@ pub trait Work: Send + 'static {
     fn batch(&mut self, max: usize) -> (Self::Out, usize);
     /// The Python side stopped these flows' parsers.
     fn stop(&mut self, fids: &[u64]);
+    /// Whether the worker is ahead of the caller (it found the stops it needs not there
+    /// yet, so it waits): work it could hand to another thread is better done in line.
+    fn ahead(&mut self, _ahead: bool) {}
     /// Input bytes read so far, per input (progress).
     fn positions(&self) -> Vec<u64>;
 }
@@ -238,15 +241,22 @@ fn worker<W: Work>(
             return Some(stops); // the limit reached
         }
         if j >= lag {
-            // the stops of batch j - lag come before batch j, as in the one-thread loop
-            match stops.recv() {
-                Ok((fids, spent)) => {
+            // the stops of batch j - lag come before batch j, as in the one-thread loop;
+            // not there yet: the worker is ahead of the caller (it waits for them)
+            let got = match stops.try_recv() {
+                Ok(m) => Ok((m, false)),
+                Err(TryRecvError::Empty) => stops.recv().map(|m| (m, true)).map_err(|_| ()),
+                Err(TryRecvError::Disconnected) => Err(()),
+            };
+            match got {
+                Ok(((fids, spent), ahead)) => {
                     drop(spent); // freed here, off the caller's thread
                     if let Ok(mut g) = work.lock() {
+                        g.ahead(ahead);
                         g.stop(&fids);
                     }
                 }
-                Err(_) => return None, // the caller let go: cancelled
+                Err(()) => return None, // the caller let go: cancelled
             }
         }
         if cancel.load(Ordering::SeqCst) {
@@ -496,5 +506,56 @@ mod tests {
         assert_eq!(freed.len(), batches, "{freed:?}");
         let on_worker = freed.iter().filter(|t| *t == "netscan-core").count();
         assert_eq!(on_worker, batches - 2, "{freed:?}");
+    }
+
+    /// Counts batches and notes every `ahead` the worker reports.
+    struct Pacing {
+        left: usize,
+        seen: Vec<bool>,
+    }
+
+    impl Work for Pacing {
+        type Out = usize;
+        fn batch(&mut self, max: usize) -> (usize, usize) {
+            let n = max.min(self.left);
+            self.left -= n;
+            (n, n)
+        }
+        fn stop(&mut self, _fids: &[u64]) {}
+        fn ahead(&mut self, ahead: bool) {
+            self.seen.push(ahead);
+        }
+        fn positions(&self) -> Vec<u64> {
+            Vec::new()
+        }
+    }
+
+    #[test]
+    fn the_worker_says_when_it_is_ahead_of_a_slow_caller() {
+        let work = Arc::new(Mutex::new(Pacing {
+            left: 8 * 6,
+            seen: Vec::new(),
+        }));
+        let mut p = Pipeline::start(Arc::clone(&work), 8, None, 2, None).unwrap();
+        let mut batches = 0;
+        while !p.ended() {
+            match p.next(Duration::from_secs(30)) {
+                Ok(Some(Msg::Batch(_))) => {
+                    // a caller slower than the worker: it waits for these stops
+                    std::thread::sleep(Duration::from_millis(30));
+                    p.stops(Vec::new());
+                    batches += 1;
+                }
+                _ => panic!("expected a batch"),
+            }
+        }
+        p.join(&work).unwrap();
+        let seen = &work.lock().unwrap().seen;
+        // one report before each batch from the lag-th on; ahead of a caller this slow
+        assert_eq!(seen.len(), batches - 2, "{seen:?}");
+        assert!(
+            seen.iter().filter(|a| **a).count() >= seen.len() - 1,
+            "{seen:?}"
+        );
     }
 }

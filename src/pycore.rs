@@ -6,7 +6,7 @@
 //! the handling of one packet is caught and counted; none crosses into Python.
 
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -51,6 +51,9 @@ struct Inner {
     readers: Vec<CaptureReader>,
     heads: Vec<Option<Head>>,
     started: bool,
+    /// set while a worker (`start`) is ahead of the replay: the inputs opened with
+    /// `hash_thread=False` are hashed in line then (`Hashing::WhenAhead`)
+    ahead: Arc<AtomicBool>,
 }
 
 /// What the conversion of ops into Python objects needs (used with the GIL only).
@@ -73,6 +76,10 @@ impl Work for Inner {
         for &fid in fids {
             self.engine.stop(fid);
         }
+    }
+
+    fn ahead(&mut self, ahead: bool) {
+        self.ahead.store(ahead, Ordering::Relaxed);
     }
 
     fn positions(&self) -> Vec<u64> {
@@ -597,6 +604,7 @@ impl Core {
                 readers: Vec::new(),
                 heads: Vec::new(),
                 started: false,
+                ahead: Arc::new(AtomicBool::new(false)),
             })),
             conv: Mutex::new(Conv {
                 names,
@@ -610,8 +618,9 @@ impl Core {
     /// Opens a capture file as the next input; ValueError (the message names the file)
     /// when it is not a capture at all. The file is hashed as it is read (`file_info`'s
     /// `sha256`) unless `hash` is false: on a thread of its own, or with `hash_thread`
-    /// false on the thread that reads (the worker of `start`, where a third thread would
-    /// compete with the replay for the cores).
+    /// false there only while the worker of `start` is behind the replay and on the
+    /// worker's thread while it is ahead (waiting anyway; a third busy thread would take
+    /// time from the replay).
     #[pyo3(signature = (path, gzip_cap=DEFAULT_GZIP_CAP, gzip_ratio=DEFAULT_GZIP_RATIO, hash=true,
                         hash_thread=true))]
     fn open(
@@ -623,9 +632,10 @@ impl Core {
         hash: bool,
         hash_thread: bool,
     ) -> PyResult<usize> {
+        let ahead = Arc::clone(&self.lock()?.ahead);
         let how = match (hash, hash_thread) {
             (false, _) => Hashing::Off,
-            (true, false) => Hashing::InLine,
+            (true, false) => Hashing::WhenAhead(ahead),
             (true, true) => Hashing::OwnThread,
         };
         let r = py
@@ -1056,6 +1066,7 @@ mod tests {
             readers: vec![r],
             heads: vec![None],
             started: false,
+            ahead: Arc::new(AtomicBool::new(false)),
         }
     }
 

@@ -159,7 +159,8 @@ class CoreEngine:
     """Runs captures through the Rust core into a ``Sink`` (an ``Engine``)."""
 
     name = "core"
-    # the inputs are hashed on a thread of their own (the reading thread is the busiest)
+    # the inputs are hashed on a thread of their own (the reading thread is the busiest);
+    # False: by the reading thread while it is ahead of the replay (``ThreadedEngine``)
     hash_thread = True
     l2_unlisted = 0  # the core counts the frames of MACs beyond its table in its warnings
 

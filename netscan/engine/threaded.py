@@ -2,14 +2,15 @@
 
 The Rust core reads and processes the capture in a worker thread of its own (the GIL is
 not needed there), batch by batch, while this thread turns the previous batch's ops into
-Python objects and replays them into the sink (``CoreEngine._replay``). The worker also
-hashes the inputs as it reads them (one job hashes on a thread of its own): on two cores
-a third busy thread would only take time from the replay, the longer of the two. It is
-the same single core over the same batches, only ahead of the replay: the ops, their
-order and so the report are exactly those of one job. The flows whose Python parser stops
-while a batch is replayed are handed back after each batch and stopped in the core before
-the batch ``STOP_LAG`` batches later, as the one-job loop does (``CoreEngine.run_files``),
-so how far ahead the worker happened to be never shows.
+Python objects and replays them into the sink (``CoreEngine._replay``). While the worker
+is ahead of the replay (it would wait anyway) it also hashes the inputs as it reads them;
+while it is behind, a hashing thread does, as for one job: on two cores a third busy
+thread takes time from whichever of the two is the longer. It is the same single core
+over the same batches, only ahead of the replay: the ops, their order and so the report
+are exactly those of one job. The flows whose Python parser stops while a batch is
+replayed are handed back after each batch and stopped in the core before the batch
+``STOP_LAG`` batches later, as the one-job loop does (``CoreEngine.run_files``), so how
+far ahead the worker happened to be never shows.
 
 A failure of the worker thread (a fault outside one packet's guard, which counts those
 as the usual warning) is an ``EngineError``; Ctrl-C stops the worker within a batch.
@@ -28,7 +29,7 @@ class ThreadedEngine(CoreEngine):
     """``CoreEngine`` with the packet core run ahead in a worker thread."""
 
     fail_after: int | None = None  # a fault injected after that many batches (tests)
-    # the worker reads and hashes: a third thread would only compete with the replay here
+    # the worker hashes while it is ahead of the replay, the hashing thread while it is not
     hash_thread = False
     _running = False  # the worker holds the core: its facts come with each batch
 

@@ -6,8 +6,17 @@
 //! exactly the same bytes in the same order. At most [`IN_FLIGHT`] blocks wait for the
 //! hasher (the reader waits for it beyond that), so memory stays bounded whatever the file.
 //! Where no thread can be started the blocks are hashed in line, as before.
+//!
+//! A reader that is often idle (`--jobs 2`'s worker, waiting for the replay to catch up)
+//! can hash in line while it is ahead and hand the blocks to the thread while it is
+//! behind (`HashPipe::when_ahead`): on two cores a third busy thread takes time from the
+//! replay, yet on traffic the core is slowest at, the reader is the one to spare. The
+//! state is one: a block is hashed in line only once the thread has hashed every block
+//! sent to it, so the order never changes.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use sha2::{Digest, Sha256};
@@ -25,7 +34,13 @@ enum Mode {
         spare: Receiver<Vec<u8>>,
         /// blocks made so far (at most `IN_FLIGHT`)
         made: usize,
-        worker: Option<JoinHandle<Sha256>>,
+        worker: Option<JoinHandle<()>>,
+        /// the one running state, updated by the thread and (`when_ahead`) in line
+        state: Arc<Mutex<Sha256>>,
+        /// blocks sent to the thread and not hashed yet
+        pending: Arc<AtomicUsize>,
+        /// set while the reader is ahead: it hashes in line (when nothing is pending)
+        ahead: Option<Arc<AtomicBool>>,
     },
     Done,
 }
@@ -41,18 +56,35 @@ pub struct HashPipe {
 impl HashPipe {
     /// A hash on a thread of its own (in line if no thread can be started).
     pub fn new() -> HashPipe {
+        Self::threaded(None)
+    }
+
+    /// A hash on a thread of its own, but computed in line while `ahead` is set (the
+    /// reader has time to spare).
+    pub fn when_ahead(ahead: Arc<AtomicBool>) -> HashPipe {
+        Self::threaded(Some(ahead))
+    }
+
+    fn threaded(ahead: Option<Arc<AtomicBool>>) -> HashPipe {
         let (to_hash, blocks) = sync_channel::<Vec<u8>>(IN_FLIGHT);
         let (give_back, spare) = sync_channel::<Vec<u8>>(IN_FLIGHT);
+        let state = Arc::new(Mutex::new(Sha256::new()));
+        let pending = Arc::new(AtomicUsize::new(0));
+        let (st, left) = (Arc::clone(&state), Arc::clone(&pending));
         let worker = std::thread::Builder::new()
             .name("netscan-sha256".into())
             .spawn(move || {
-                let mut sha = Sha256::new();
                 for block in blocks.iter() {
-                    sha.update(&block);
+                    match st.lock() {
+                        Ok(mut sha) => sha.update(&block),
+                        Err(_) => return, // a panic while hashing: the reader sees it
+                    }
+                    // counted down once hashed (and the state let go): a block the
+                    // reader hashes in line after this comes after this one
+                    left.fetch_sub(1, Ordering::AcqRel);
                     // the reader may be gone (or have enough): then the block is dropped
                     let _ = give_back.try_send(block);
                 }
-                sha
             });
         match worker {
             Ok(worker) => HashPipe {
@@ -61,6 +93,9 @@ impl HashPipe {
                     spare,
                     made: 0,
                     worker: Some(worker),
+                    state,
+                    pending,
+                    ahead,
                 },
                 pid: std::process::id(),
             },
@@ -92,22 +127,38 @@ impl HashPipe {
                 to_hash,
                 spare,
                 made,
+                state,
+                pending,
+                ahead,
                 ..
             } => {
                 let Some(tx) = to_hash else { return };
-                let mut block = match spare.try_recv() {
-                    Ok(b) => b,
-                    Err(_) if *made < IN_FLIGHT => {
-                        *made += 1;
-                        Vec::new()
+                let in_line = ahead.as_ref().is_some_and(|a| a.load(Ordering::Relaxed))
+                    && pending.load(Ordering::Acquire) == 0;
+                if in_line {
+                    match state.lock() {
+                        Ok(mut sha) => {
+                            sha.update(data);
+                            return;
+                        }
+                        Err(_) => true,
                     }
-                    // every block is with the hasher: wait for one (a block made here if
-                    // the hasher is gone: the send below then says so)
-                    Err(_) => spare.recv().unwrap_or_default(),
-                };
-                block.clear();
-                block.extend_from_slice(data);
-                tx.send(block).is_err()
+                } else {
+                    let mut block = match spare.try_recv() {
+                        Ok(b) => b,
+                        Err(_) if *made < IN_FLIGHT => {
+                            *made += 1;
+                            Vec::new()
+                        }
+                        // every block is with the hasher: wait for one (a block made here
+                        // if the hasher is gone: the send below then says so)
+                        Err(_) => spare.recv().unwrap_or_default(),
+                    };
+                    block.clear();
+                    block.extend_from_slice(data);
+                    pending.fetch_add(1, Ordering::AcqRel);
+                    tx.send(block).is_err()
+                }
             }
         };
         if lost {
@@ -127,11 +178,18 @@ impl HashPipe {
             Mode::Thread {
                 mut to_hash,
                 mut worker,
+                state,
+                pending,
                 ..
             } => {
                 // the hasher ends once it has hashed every block sent
                 drop(to_hash.take());
-                worker.take().and_then(|w| w.join().ok())
+                worker.take()?.join().ok()?;
+                if pending.load(Ordering::Acquire) != 0 {
+                    return None; // it stopped short (a panic while hashing)
+                }
+                let sha = state.lock().ok()?.clone();
+                Some(sha)
             }
         }
     }
@@ -184,6 +242,39 @@ mod tests {
             Sha256::digest(&data).to_vec()
         );
         assert_eq!(digest(HashPipe::new(), &[]), Sha256::digest(b"").to_vec());
+    }
+
+    #[test]
+    fn same_digest_when_the_reader_hashes_while_ahead() {
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 17 % 251) as u8).collect();
+        let want = Sha256::digest(&data).to_vec();
+        for size in [999_983usize, 4096, 17] {
+            // the flag switched between blocks in a fixed pattern
+            let ahead = Arc::new(AtomicBool::new(false));
+            let mut p = HashPipe::when_ahead(Arc::clone(&ahead));
+            for (i, b) in data.chunks(size).enumerate() {
+                ahead.store(i % 3 != 1, Ordering::Relaxed);
+                p.update(b);
+            }
+            assert_eq!(p.finish().unwrap().finalize().to_vec(), want, "{size}");
+            // and by another thread at any moment, as the pipeline's worker does
+            let ahead = Arc::new(AtomicBool::new(false));
+            let stop = Arc::new(AtomicBool::new(false));
+            let (a, s) = (Arc::clone(&ahead), Arc::clone(&stop));
+            let flipper = std::thread::spawn(move || {
+                while !s.load(Ordering::Relaxed) {
+                    a.fetch_xor(true, Ordering::Relaxed);
+                    std::thread::yield_now();
+                }
+            });
+            let mut p = HashPipe::when_ahead(ahead);
+            for b in data.chunks(size) {
+                p.update(b);
+            }
+            stop.store(true, Ordering::Relaxed);
+            flipper.join().unwrap();
+            assert_eq!(p.finish().unwrap().finalize().to_vec(), want, "{size}");
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use sha2::Digest;
@@ -200,15 +200,18 @@ fn hex(b: &[u8]) -> String {
 }
 
 /// How a capture file is hashed as it is read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum Hashing {
     /// not at all
     Off,
-    /// on the reading thread (when that thread is not the busiest: `--jobs 2` reads in a
-    /// worker of its own, and a third thread would only compete with the replay)
+    /// on the reading thread
     InLine,
     /// on a thread of its own (`hashing::HashPipe`)
     OwnThread,
+    /// on a thread of its own, but on the reading thread while the flag is set: the
+    /// reader is ahead of its consumer (`--jobs 2`'s worker waiting for the replay), so a
+    /// third busy thread would only take time from the replay
+    WhenAhead(Arc<AtomicBool>),
 }
 
 impl CaptureReader {
@@ -250,15 +253,15 @@ impl CaptureReader {
         let count = Arc::new(AtomicU64::new(0));
         let reopened =
             File::open(path).map_err(|e| CaptureError(format!("{shown}: cannot read ({e})")))?;
-        let hashing = if hash != Hashing::Off {
+        let hashing = if !matches!(hash, Hashing::Off) {
             let rest = reopened
                 .try_clone()
                 .map_err(|e| CaptureError(format!("{shown}: cannot read ({e})")))?;
             Some(FileHash {
-                sha: Arc::new(Mutex::new(if hash == Hashing::InLine {
-                    HashPipe::inline()
-                } else {
-                    HashPipe::new()
+                sha: Arc::new(Mutex::new(match hash {
+                    Hashing::InLine => HashPipe::inline(),
+                    Hashing::WhenAhead(ahead) => HashPipe::when_ahead(ahead),
+                    _ => HashPipe::new(),
                 })),
                 rest,
             })
@@ -937,17 +940,20 @@ mod tests {
     }
 
     /// Reads the file to its end through `open`; (records, warnings, sha256). The hash on
-    /// the reading thread (`--jobs 2`'s worker) must give the same answer.
+    /// the reading thread, and on it while it is ahead (`--jobs 2`'s worker), must give the
+    /// same answer.
     fn hashed(bytes: &[u8], cap: u64) -> (usize, Vec<String>, Option<String>) {
         let f = TempFile::new("cap", bytes);
         let mut r = CaptureReader::open(&f.0, cap, DEFAULT_GZIP_RATIO).unwrap();
         assert_eq!(r.sha256, None); // only known once the file was read to its end
         let n = all(&mut r).len();
         assert!(r.next().is_none());
-        let mut inline =
-            CaptureReader::open_hashed(&f.0, cap, DEFAULT_GZIP_RATIO, Hashing::InLine).unwrap();
-        assert_eq!(all(&mut inline).len(), n);
-        assert_eq!(inline.sha256, r.sha256);
+        let ahead = Arc::new(AtomicBool::new(true));
+        for how in [Hashing::InLine, Hashing::WhenAhead(Arc::clone(&ahead))] {
+            let mut other = CaptureReader::open_hashed(&f.0, cap, DEFAULT_GZIP_RATIO, how).unwrap();
+            assert_eq!(all(&mut other).len(), n);
+            assert_eq!(other.sha256, r.sha256);
+        }
         (n, r.warnings.clone(), r.sha256.clone())
     }
 
