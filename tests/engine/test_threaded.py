@@ -4,6 +4,7 @@ exactly one job's report, fails with a clear error, and stops cleanly on Ctrl-C.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 import signal
@@ -86,6 +87,24 @@ def test_several_inputs_and_a_cut_file(tmp_path: Path, threaded_runs: list[int])
     assert _report(paths, 2) == single
     assert any("cut.pcapng" in w for w in single["warnings"]), single["warnings"]
     assert threaded_runs
+
+
+def test_one_long_stream_hashed_by_whichever_thread(
+    tmp_path: Path, threaded_runs: list[int]
+) -> None:
+    """A capture of one media stream (the core's own work, little for the replay), in many
+    small batches: the worker hashes the file while it is ahead of the replay and the
+    hashing thread while it is not, and the digest is the file's all the same."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import gen_stream
+
+    path = tmp_path / "stream.pcap"
+    gen_stream.write(path, 20_000)
+    single = _report([str(path)], 1)
+    assert _report([str(path)], 2) == single
+    want = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert [i["sha256"] for i in single["inputs"]] == [want]
+    assert threaded_runs == [20_000]
 
 
 def test_step_by_step_with_jobs(threaded_runs: list[int]) -> None:
