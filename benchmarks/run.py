@@ -182,13 +182,15 @@ def bench(path: Path, args: argparse.Namespace) -> int:
         if ndpi:
             runs.append(("ndpiReader", [ndpi, "-i", str(path), "-q"]))
         results: list[tuple[str, float, float]] = []
-        for name, cmd in runs:
-            best = (float("inf"), float("nan"))
-            for _ in range(args.repeat):
+        # round by round (every tool once a round), so that a drift of the machine's speed
+        # over the minutes weighs on every tool alike; the best of the rounds is kept
+        best = {name: (float("inf"), float("nan")) for name, _ in runs}
+        for _ in range(args.repeat):
+            for name, cmd in runs:
                 wall, rss, _rc = timed(cmd)
-                if wall < best[0]:
-                    best = (wall, rss)
-            results.append((name, *best))
+                if wall < best[name][0]:
+                    best[name] = (wall, rss)
+        results.extend((name, *best[name]) for name, _ in runs)
     base = next((w for n, w, _ in results if n.startswith("tshark")), None)
     print(f"\ncapture: {path} ({packets} packets, {path.stat().st_size / 1e6:.0f} MB)\n")
     print(
@@ -203,6 +205,8 @@ def bench(path: Path, args: argparse.Namespace) -> int:
     print(
         f"\nsignature matching cost: full pack {full:.2f}s vs empty pack {empty:.2f}s ({(full / empty - 1) * 100:+.1f}%)"
     )
+    jobs2 = next(w for n, w, _ in results if n == "netscan --jobs 2")
+    print(f"netscan --jobs 2 vs one job: {full / jobs2:.2f}x")
     ndpi = next((w for n, w, _ in results if n == "ndpiReader"), None)
     if ndpi:
         print(f"netscan (1 core) vs ndpiReader: {ndpi / full:.2f}x")
