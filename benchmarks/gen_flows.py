@@ -17,11 +17,20 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
+PCAP_HEADER = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)  # microseconds, Ethernet
+T0 = 1_767_258_000  # the captures' first second
+
+
+def record(us: int, frame: bytes) -> bytes:
+    """A pcap record of ``frame`` at ``us`` microseconds after ``T0``."""
+    head = struct.pack("<IIII", T0 + us // 1_000_000, us % 1_000_000, len(frame), len(frame))
+    return head + frame
+
+
 def write(path: Path, flows: int) -> None:
     payload = bytes(16)
     with path.open("wb") as fh:
-        fh.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-        t0 = 1_767_258_000
+        fh.write(PCAP_HEADER)
         for i in range(flows):
             src = bytes([10, (i >> 16) & 0xFF, (i >> 8) & 0xFF, i & 0xFF])
             dst = bytes([203, 0, 113, i % 200 + 1])
@@ -30,10 +39,7 @@ def write(path: Path, flows: int) -> None:
             ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i & 0xFFFF, 0, 64, 17, 0,
                              src, dst)  # fmt: skip
             frame = bytes.fromhex("50c7bf3a91014419b6000001") + b"\x08\x00" + ip + udp
-            us = i * 100
-            fh.write(struct.pack("<IIII", t0 + us // 1_000_000, us % 1_000_000, len(frame),
-                                 len(frame)))  # fmt: skip
-            fh.write(frame)
+            fh.write(record(i * 100, frame))
 
 
 def main(argv: list[str]) -> int:

@@ -6,7 +6,8 @@ A camera on the premises (192.168.1.64) sends RTP-shaped UDP datagrams of about 
 recorder (192.168.1.200), one a millisecond: a single flow, no parser, so nearly all the
 work is reading, decoding and counting, with almost nothing for the Python side. The
 opposite of the stress mix, where the Python replay is the longer part; `--jobs 2` must
-not be slower than one job on either. Deterministic; written with ``struct`` only.
+not be slower than one job on either. Deterministic; written with ``struct`` only (the
+records as ``gen_flows`` writes them).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from gen_flows import PCAP_HEADER, record  # noqa: E402
 
 
 def write(path: Path, packets: int) -> None:
@@ -24,19 +27,14 @@ def write(path: Path, packets: int) -> None:
     camera, recorder = bytes([192, 168, 1, 64]), bytes([192, 168, 1, 200])
     ether = bytes.fromhex("0011223344554419b62e7c51") + b"\x08\x00"
     with path.open("wb") as fh:
-        fh.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-        t0 = 1_767_258_000
+        fh.write(PCAP_HEADER)
         for i in range(packets):
             rtp = struct.pack("!BBHII", 0x80, 96, i & 0xFFFF, (i * 90) & 0xFFFFFFFF, 0x1234)
             rtp += media[:1000]
             udp = struct.pack("!HHHH", 5000, 6000, 8 + len(rtp), 0) + rtp
             ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i & 0xFFFF, 0, 64, 17, 0,
                              camera, recorder)  # fmt: skip
-            frame = ether + ip + udp
-            us = i * 1000
-            fh.write(struct.pack("<IIII", t0 + us // 1_000_000, us % 1_000_000, len(frame),
-                                 len(frame)))  # fmt: skip
-            fh.write(frame)
+            fh.write(record(i * 1000, ether + ip + udp))
 
 
 def main(argv: list[str]) -> int:
