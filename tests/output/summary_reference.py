@@ -28,7 +28,8 @@ import termios
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.conftest import PCAPS, REALWORLD, ROOT
+from tests.baselines import capture_path as baseline_capture
+from tests.conftest import ROOT
 
 HERE = Path(__file__).resolve().parent / "summary_reference"
 
@@ -63,17 +64,8 @@ CASES = (
 def capture_path(capture: str, workdir: Path) -> Path:
     kind, _, name = capture.partition(":")
     if kind == "demo":
-        return PCAPS / "demo_sales_office.pcapng"
-    if kind == "realworld":
-        return REALWORLD / name
-    from tests.analysis.scenarios.build import SCENARIOS
-
-    made = workdir / f"{name}.pcap"
-    if not made.exists():
-        path = SCENARIOS[name](workdir)
-        if path != made:
-            path.rename(made)
-    return made
+        return baseline_capture("pcaps", "demo_sales_office.pcapng", workdir)
+    return baseline_capture(kind, name, workdir)
 
 
 def _env(home: Path) -> dict[str, str]:
@@ -85,12 +77,14 @@ def _env(home: Path) -> dict[str, str]:
     return env
 
 
-def _on_terminal(args: list[str], cwd: Path, columns: int) -> bytes:
+def pty_run(argv: list[str], cwd: Path, columns: int, env: dict[str, str]) -> tuple[int, bytes]:
+    """Runs ``argv`` with standard input and output on a pseudo-terminal of ``columns``
+    (standard error in ``cwd/stderr.txt``); returns (exit code, what the terminal got)."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 60, columns, 0, 0))
     err = (cwd / "stderr.txt").open("wb")
-    proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=err, cwd=cwd,
-                            env=_env(cwd), close_fds=True)  # fmt: skip
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=err, cwd=cwd, env=env,
+                            close_fds=True)  # fmt: skip
     os.close(slave)
     err.close()
     chunks = []
@@ -107,9 +101,14 @@ def _on_terminal(args: list[str], cwd: Path, columns: int) -> bytes:
             break
         chunks.append(data)
     os.close(master)
-    if proc.wait(timeout=60) != 0:
+    return proc.wait(timeout=60), b"".join(chunks)
+
+
+def _on_terminal(args: list[str], cwd: Path, columns: int) -> bytes:
+    code, out = pty_run(args, cwd, columns, _env(cwd))
+    if code != 0:
         raise AssertionError((cwd / "stderr.txt").read_text())
-    return b"".join(chunks)
+    return out
 
 
 def render(case: Case, workdir: Path) -> bytes:

@@ -3,21 +3,17 @@ user runs it: the installed CLI on a real pseudo-terminal."""
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import pty
 import re
-import select
-import struct
 import subprocess
 import sys
-import termios
 from pathlib import Path
 
 import pytest
 
 from tests import hostile
+from tests.output.summary_reference import pty_run
 
 SGR = re.compile(r"\x1b\[[0-9;]*m")  # Rich's own styling: the only escape allowed
 
@@ -34,31 +30,10 @@ def run_in_terminal(args: list[str], cwd: Path, columns: int = 250) -> tuple[int
     """Run the CLI with standard output on a pseudo-terminal (standard error in a file, so
     that the progress bar stays out of the way); returns (exit code, what the terminal
     received, standard error)."""
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 60, columns, 0, 0))
     env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS", "LINES")}
     env["TERM"] = "xterm-256color"
-    err = (cwd / "stderr.txt").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "netscan", *args], stdin=slave, stdout=slave,
-                            stderr=err, cwd=cwd, env=env, close_fds=True)  # fmt: skip
-    os.close(slave)
-    err.close()
-    chunks = []
-    while True:
-        ready, _, _ = select.select([master], [], [], 600)
-        if not ready:
-            proc.kill()
-            raise AssertionError("the CLI did not finish")
-        try:
-            data = os.read(master, 65536)
-        except OSError:  # EIO: the terminal's last writer is gone
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(master)
-    code = proc.wait(timeout=60)
-    return code, b"".join(chunks).decode("utf-8", "replace"), (cwd / "stderr.txt").read_text()
+    code, out = pty_run([sys.executable, "-m", "netscan", *args], cwd, columns, env)
+    return code, out.decode("utf-8", "replace"), (cwd / "stderr.txt").read_text()
 
 
 def test_hostile_names_in_a_real_terminal(capture: tuple[Path, Path], tmp_path: Path) -> None:
