@@ -11,7 +11,6 @@ import copy
 import html
 import io
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +20,11 @@ from rich.console import Console
 
 from netscan import i18n, reasons
 from netscan.analysis.finding import Finding
-from netscan.analyze import Analyzer, Options
-from netscan.report import case_section, html_report, json_report, markdown_report
+from netscan.report import case_section, html_report, markdown_report
 from netscan.untrusted import NAME_LIMIT
+from tests.report.helpers import demo_report, visible_text
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-DEMO = ROOT / "pcaps" / "demo_sales_office.pcapng"
 BASELINES = ROOT / "tests" / "baselines"
 SCHEMA = ROOT / "netscan" / "report" / "report.schema.json"
 HOSTILE = "<img src=x onerror=alert(1)> {0} {n} **b** [l](http://e.example) \u202e\x1b[31m"
@@ -67,12 +65,7 @@ ROLE_ZH = {
 
 @pytest.fixture(scope="module")
 def report() -> dict[str, Any]:
-    return json_report.build(Analyzer(Options(country="CN")).run([str(DEMO)]))
-
-
-def visible_text(page: str) -> str:
-    page = re.sub(r"<style>.*?</style>", "", page, flags=re.S)
-    return html.unescape(re.sub(r"<[^>]+>", " ", page))
+    return demo_report()
 
 
 def md_text(md: str) -> str:

@@ -6,7 +6,6 @@ quoted in their original language with the translation beside, network strings e
 from __future__ import annotations
 
 import copy
-import html
 import re
 import shutil
 import subprocess
@@ -16,11 +15,10 @@ from typing import Any
 import pytest
 
 from netscan import i18n
-from netscan.analyze import Analyzer, Options
-from netscan.report import html_report, json_report, markdown_report
+from netscan.report import html_report, markdown_report
+from tests.report.helpers import demo_report, visible_text
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-DEMO = ROOT / "pcaps" / "demo_sales_office.pcapng"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PIPL_26 = "在公共场所安装图像采集、个人身份识别设备，应当为维护公共安全所必需"
 PIPL_26_EN = "Installing image-capture or personal-identification equipment in public places"
@@ -31,7 +29,7 @@ HOSTILE = "<img src=x onerror=alert(1)> {0} {n} **b** [l](http://e.example) \u20
 
 @pytest.fixture(scope="module")
 def report() -> dict[str, Any]:
-    return json_report.build(Analyzer(Options(country="CN")).run([str(DEMO)]))
+    return demo_report()
 
 
 @pytest.fixture(scope="module")
@@ -42,11 +40,6 @@ def pages(report: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> d
         out[name] = d / f"{name}.html"
         html_report.write(report, out[name], analyst="审计员 A. Auditor", lang=lang)
     return out
-
-
-def visible_text(page: str) -> str:
-    page = re.sub(r"<style>.*?</style>", "", page, flags=re.S)
-    return html.unescape(re.sub(r"<[^>]+>", " ", page))
 
 
 def chromium(args: list[str], profile: Path) -> subprocess.CompletedProcess[str]:

@@ -19,11 +19,10 @@ from rich.console import Console
 
 from netscan import i18n, reasons
 from netscan.analysis.finding import Finding
-from netscan.analyze import Analyzer, Options
-from netscan.report import html_report, json_report, markdown_report
+from netscan.report import html_report, markdown_report
+from tests.report.helpers import demo_report, visible_text
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-DEMO = ROOT / "pcaps" / "demo_sales_office.pcapng"
 BASELINES = ROOT / "tests" / "baselines"
 HOSTILE = "<img src=x onerror=alert(1)> {0} {n} **b** [l](http://e.example) \u202e\x1b[31m"
 LABEL_ZH = "分析说明（netscan 的英文原文）："
@@ -31,12 +30,7 @@ LABEL_ZH = "分析说明（netscan 的英文原文）："
 
 @pytest.fixture(scope="module")
 def report() -> dict[str, Any]:
-    return json_report.build(Analyzer(Options(country="CN")).run([str(DEMO)]))
-
-
-def visible_text(page: str) -> str:
-    page = re.sub(r"<style>.*?</style>", "", page, flags=re.S)
-    return html.unescape(re.sub(r"<[^>]+>", " ", page))
+    return demo_report()
 
 
 def english_sentences(report: dict[str, Any]) -> list[str]:
