@@ -128,8 +128,14 @@ class Device:
             self.evidence_dropped += 1
 
     def add_role_hint(self, role: str, confidence: float, why: tuple[str, dict[str, Any]]) -> None:
-        """A role hint and the part its reason was made of (``reasons.phrase``)."""
-        self.role_hints.append((role, confidence, why[0]))
+        """A role hint and the part its reason was made of (``reasons.phrase``). A hint
+        given again (the same role for the same reason: a discovery answer repeated all
+        day) is kept once: the role rules count each reason once anyway, and the list stays
+        as small as the distinct reasons (the pack's signatures and a few behaviours)."""
+        hint = (role, confidence, why[0])
+        if hint in self.role_hints:
+            return
+        self.role_hints.append(hint)
         if len(self.role_hint_parts) < 64:
             self.role_hint_parts.setdefault(why[0], why[1])
 

@@ -4,7 +4,7 @@ the conversations of retired flows (folded, totals kept)."""
 
 from __future__ import annotations
 
-from netscan.events import Ctx, HttpBodyEvent
+from netscan.events import Ctx, HttpBodyEvent, WsdEvent
 from netscan.flow import Flow
 from netscan.inventory.enrich import Premises
 from netscan.inventory.inventory import Inventory
@@ -73,6 +73,21 @@ def test_addresses_and_evidence_per_device_are_bounded() -> None:
         f"7 evidence facts beyond {INVENTORY_MAX_EVIDENCE} per device or endpoint were not kept",
         f"10 addresses beyond {MAX_IPS} per device were not kept",
     ]
+
+
+def test_role_hints_per_device_are_bounded() -> None:
+    """A camera answering WS-Discovery all day (or a device repeating the answer on purpose)
+    gives its role hint once, not once per message."""
+    inv = Inventory(Premises())
+    for i in range(500):
+        ctx = Ctx(0, i + 1, 1.0 + i, CAM, None, "192.168.1.64", "239.255.255.250", 3702, 3702,
+                  "udp")  # fmt: skip
+        types = ["dn:NetworkVideoTransmitter", "tds:Device"]
+        inv.on_event(WsdEvent(ctx=ctx, action="ProbeMatches", types=types), None)
+    dev = inv.devices[CAM]
+    assert dev.role_hints == [
+        ("camera", 0.8, "answers ONVIF discovery as a NetworkVideoTransmitter")
+    ], dev.role_hints[:3]
 
 
 def test_retired_flows_fold_into_conversations_and_totals_survive() -> None:
