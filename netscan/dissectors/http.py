@@ -225,13 +225,16 @@ class HttpStream:
 
     # -- events --------------------------------------------------------------------------
 
-    def _head_event(self, head: Head, mode: BodyMode, ctx: Ctx) -> Event:
+    def _head_event(self, head: Head, mode: BodyMode, ctx: Ctx, side: int) -> Event:
+        """The head's event, and the capture of its body in the slot of ``side`` (the
+        framer's: the body pieces of that side find it even when the flow's client was
+        guessed wrong and a request comes from the "server")."""
         content_type = head.get("content-type")
         if head.is_response:
             if mode.capture > 0 and self._response_paths:
                 # a response body to keep: reported as an HttpBodyEvent with method "RESPONSE"
-                self._capture[0] = _Capture("RESPONSE", self._response_paths.popleft(), None,
-                                            content_type)  # fmt: skip
+                self._capture[side] = _Capture("RESPONSE", self._response_paths.popleft(),
+                                               None, content_type)  # fmt: skip
             return HttpResponseEvent(
                 ctx=ctx,
                 status=head.status,
@@ -248,7 +251,7 @@ class HttpStream:
         worth = mode.capture > 0 and body_worth_capturing(head.target, content_type)
         self._last_request_worth = worth
         if mode.capture > 0:
-            cap = self._capture[1] = _Capture(head.method, head.target, host, content_type)
+            cap = self._capture[side] = _Capture(head.method, head.target, host, content_type)
             cap.tentative = not worth
         return HttpRequestEvent(
             ctx=ctx,
@@ -280,7 +283,7 @@ class HttpStream:
                 if kind == _text.HEAD:
                     head, mode = payload  # type: ignore[misc]
                     self._messages += 1
-                    events.append(self._head_event(head, mode, ctx))
+                    events.append(self._head_event(head, mode, ctx, side))
                 elif kind == _text.BODY:
                     cap = self._capture[side]
                     if cap is not None:

@@ -307,13 +307,17 @@ impl HttpStream {
                 .sum::<usize>()
     }
 
-    fn head_event(&mut self, head: &Head, mode: BodyMode) -> Event {
+    /// The head's event, and the capture of its body in the slot of the side it came
+    /// from (`from_client`: the framer's side, so the body pieces of that side find it even
+    /// when the flow's client was guessed wrong and a request comes from the "server").
+    fn head_event(&mut self, head: &Head, mode: BodyMode, from_client: bool) -> Event {
         let content_type = head.get("content-type");
+        let side = from_client as usize;
         if head.is_response {
             if mode.capture > 0 {
                 if let Some(path) = self.decider.response_paths.pop_front() {
                     // a response body to keep: an HttpBodyEvent with method "RESPONSE"
-                    self.capture[0] = Some(Capture {
+                    self.capture[side] = Some(Capture {
                         method: "RESPONSE".to_string(),
                         path,
                         host: None,
@@ -330,7 +334,7 @@ impl HttpStream {
         let worth = mode.capture > 0 && body_worth_capturing(&head.target, content_type);
         self.last_request_worth = worth;
         if mode.capture > 0 {
-            self.capture[1] = Some(Capture {
+            self.capture[side] = Some(Capture {
                 method: head.method.clone(),
                 path: head.target.clone(),
                 host: head.get("host").map(str::to_string),
@@ -364,7 +368,7 @@ impl HttpStream {
             match piece {
                 Piece::Head(head, mode) => {
                     self.messages += 1;
-                    events.push(self.head_event(&head, mode));
+                    events.push(self.head_event(&head, mode, from_client));
                 }
                 Piece::Body(chunk) => {
                     let Some(cap) = self.capture[from_client as usize].as_mut() else {
@@ -602,34 +606,73 @@ mod tests {
     #[test]
     fn a_kept_response_and_an_upload_on_one_connection_stay_apart() {
         // a poll whose response is kept arrives while the next request's upload is still
-        // coming in: each body keeps its own bytes, and neither grows past the cap
-        let prefixes = response_prefixes(&["/ICLOCK/getrequest".to_string()]).unwrap();
-        let mut h = HttpStream::new(16, 8).with_response_prefixes(prefixes);
-        let mut bodies = Vec::new();
-        let mut take = |evs: Vec<Event>| {
-            for ev in evs {
-                if let Event::HttpBody(b) = ev {
-                    bodies.push((b.method, b.body));
+        // coming in: each body keeps its own bytes, and neither grows past the cap; the
+        // same when the flow's client was guessed wrong (the requests come from the side
+        // taken for the server: a capture begun mid-connection on ports of no service)
+        for client in [true, false] {
+            let prefixes = response_prefixes(&["/ICLOCK/getrequest".to_string()]).unwrap();
+            let mut h = HttpStream::new(16, 8).with_response_prefixes(prefixes);
+            let mut bodies = Vec::new();
+            let mut take = |evs: Vec<Event>| {
+                for ev in evs {
+                    if let Event::HttpBody(b) = ev {
+                        bodies.push((b.method, b.body));
+                    }
                 }
+            };
+            take(h.feed(b"GET /iclock/getrequest?SN=1 HTTP/1.1\r\n\r\n", client, 1));
+            take(h.feed(
+                b"POST /up HTTP/1.1\r\nContent-Length: 12\r\n\r\nAAAA",
+                client,
+                2,
+            ));
+            take(h.feed(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nOKO",
+                !client,
+                3,
+            ));
+            take(h.feed(b"AAAAAAAA", client, 4));
+            take(h.feed(b"KOK", !client, 5));
+            take(h.close(6));
+            for (_, body) in &bodies {
+                assert!(body.len() <= 8);
             }
-        };
-        take(h.feed(b"GET /iclock/getrequest?SN=1 HTTP/1.1\r\n\r\n", true, 1));
-        take(h.feed(
-            b"POST /up HTTP/1.1\r\nContent-Length: 12\r\n\r\nAAAA",
-            true,
-            2,
-        ));
-        take(h.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nOKO", false, 3));
-        take(h.feed(b"AAAAAAAA", true, 4));
-        take(h.feed(b"KOK", false, 5));
-        take(h.close(6));
-        for (_, body) in &bodies {
-            assert!(body.len() <= 8);
+            assert!(
+                bodies.contains(&("RESPONSE".to_string(), b"OKOKOK".to_vec())),
+                "{client}"
+            );
+            assert!(!bodies
+                .iter()
+                .any(|(_, b)| b.windows(2).any(|w| w == b"KA" || w == b"AO")));
         }
-        assert!(bodies.contains(&("RESPONSE".to_string(), b"OKOKOK".to_vec())));
-        assert!(!bodies
-            .iter()
-            .any(|(_, b)| b.windows(2).any(|w| w == b"KA" || w == b"AO")));
+    }
+
+    #[test]
+    fn an_upload_from_the_side_taken_for_the_server_is_kept() {
+        // the flow's client guessed wrong: the request and its picture come from the side
+        // called the server, and the body still goes with its head
+        let jpeg = b"\xff\xd8\xff\xe0picture";
+        let mut msg =
+            b"POST /face HTTP/1.1\r\nContent-Type: image/jpeg\r\nContent-Length: 11\r\n\r\n"
+                .to_vec();
+        msg.extend_from_slice(jpeg);
+        for client in [true, false] {
+            let mut h = HttpStream::default();
+            let mut evs = h.feed(&msg, client, 1);
+            evs.extend(h.close(2));
+            let bodies: Vec<_> = evs
+                .into_iter()
+                .filter_map(|e| match e {
+                    Event::HttpBody(b) => Some((b.method, b.body)),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(
+                bodies,
+                vec![("POST".to_string(), jpeg.to_vec())],
+                "{client}"
+            );
+        }
     }
 
     #[test]

@@ -327,6 +327,20 @@ def _http_cases() -> list[StreamCase]:
                 ("close", b"", True),
             ],
         ),
+        # the same with the flow's client guessed wrong: the requests come from the side
+        # taken for the server, and each body still goes with its own head
+        (
+            "http",
+            polls,
+            [
+                ("feed", poll, False),
+                ("feed", upload[: len(upload) - len(PNG) + 10], False),
+                ("feed", reply[: len(reply) - len(ZK_COMMANDS) + 10], True),
+                ("feed", upload[len(upload) - len(PNG) + 10 :], False),
+                ("feed", reply[len(reply) - len(ZK_COMMANDS) + 10 :], True),
+                ("close", b"", True),
+            ],
+        ),
         # a response before any request, a response whose request was not seen
         (
             "http",

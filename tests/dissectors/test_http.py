@@ -69,6 +69,17 @@ def test_simple_get_fields() -> None:
     assert req.ctx is CTX or req.ctx.frame == 1
 
 
+def test_an_upload_from_the_side_taken_for_the_server_is_kept() -> None:
+    """The flow's client guessed wrong (a capture begun mid-connection on ports of no
+    service): the request and its picture come from the "server" side, and the body still
+    goes with its head."""
+    jpeg = b"\xff\xd8\xff\xe0picture"
+    msg = b"POST /face HTTP/1.1\r\nContent-Type: image/jpeg\r\nContent-Length: 11\r\n\r\n"
+    for client in (True, False):
+        got = bodies(run((client, msg + jpeg)))
+        assert [(b.method, b.body) for b in got] == [("POST", jpeg)], client
+
+
 def test_request_emitted_when_header_block_completes() -> None:
     parser = HttpStream()
     head = b"POST /upload HTTP/1.1\r\nHost: h\r\nContent-Type: image/jpeg\r\nContent-Length: 10\r\n"

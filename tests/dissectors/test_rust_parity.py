@@ -513,7 +513,7 @@ def test_same_text_heads_and_http_events() -> None:
         if head is None:
             continue
         if versions == ("HTTP/",):
-            expected = [http.HttpStream()._head_event(head, BodyMode(NONE), ctx)]
+            expected = [http.HttpStream()._head_event(head, BodyMode(NONE), ctx, 1)]
             if _core.dissect_http_head(block, ctx) != expected:
                 bad.append(f"http {block[:80]!r}")
         if versions == ("RTSP/",):
