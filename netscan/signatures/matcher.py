@@ -283,6 +283,31 @@ class _RegexSet:
 
 
 CACHE_LIMIT = 100_000  # remembered lookups per kind; cleared when full
+# ... and at most this many characters of the observed values in their keys (the values
+# are network text: 100,000 paths of 16 KiB each would otherwise stay alive in a cache)
+CACHE_CHARS = 8_000_000
+
+
+class _Memo(dict[Any, Any]):
+    """A lookup cache bounded by its entries and by the characters of the observed values
+    its keys hold; cleared when either bound is reached. Looked up as a plain dict."""
+
+    __slots__ = ("chars",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.chars = 0
+
+    def put(self, key: Any, value: Any, chars: int) -> None:
+        if len(self) >= CACHE_LIMIT or self.chars + chars > CACHE_CHARS:
+            self.clear()
+            self.chars = 0
+        self[key] = value
+        self.chars += chars
+
+
+def _chars(value: Any) -> int:
+    return len(value) if isinstance(value, str | bytes) else 0
 
 
 class Matcher:
@@ -300,12 +325,12 @@ class Matcher:
         self._contains: dict[str, _AhoCorasick] = {}
         self._regex: dict[str, _RegexSet] = {}
         self._marker_refs: dict[bytes, list[_Ref]] = {}  # lower-cased text or raw bytes
-        self._name_cache: dict[tuple[str, str | None], list[_Ref]] = {}
-        self._text_cache: dict[tuple[str, str], list[_Ref]] = {}
+        self._name_cache = _Memo()  # (name, layer) -> refs
+        self._text_cache = _Memo()  # (field, value) -> refs
         # the hit of one ref on one observed value (hits are immutable): built once
-        self._hit_cache: dict[tuple[int, str, str, int], SigMatch] = {}
+        self._hit_cache = _Memo()  # (ref, field, value, subject) -> SigMatch
         # the hits of one set of observations that holds no payload (when there are any)
-        self._obs_cache: dict[tuple[Observation, ...], list[SigMatch]] = {}
+        self._obs_cache = _Memo()  # observations -> their hits
         for sig in pack.signatures:
             for entry in sig.match:
                 self._add(_Ref(sig, entry, False))
@@ -365,9 +390,7 @@ class Matcher:
         hit = self._name_cache.get(key)
         if hit is None:
             hit = self._name_refs_uncached(name, ctx)
-            if len(self._name_cache) >= CACHE_LIMIT:
-                self._name_cache.clear()
-            self._name_cache[key] = hit
+            self._name_cache.put(key, hit, len(name))
         return list(hit)
 
     def _name_refs_uncached(self, name: str, ctx: str | None) -> list[_Ref]:
@@ -388,9 +411,7 @@ class Matcher:
         hit = self._text_cache.get(key)
         if hit is None:
             hit = self._text_refs_uncached(field_name, value)
-            if len(self._text_cache) >= CACHE_LIMIT:
-                self._text_cache.clear()
-            self._text_cache[key] = hit
+            self._text_cache.put(key, hit, len(value))
         return list(hit)
 
     def _text_refs_uncached(self, field_name: str, value: str) -> list[_Ref]:
@@ -544,9 +565,7 @@ class Matcher:
                 if hit is None:
                     entry = ref.entry
                     hit = _hit(ref.sig, entry.confidence, obs_field, obs_value, subject, entry)
-                    if len(hit_cache) >= CACHE_LIMIT:
-                        hit_cache.clear()
-                    hit_cache[ckey] = hit
+                    hit_cache.put(ckey, hit, _chars(obs_value))
                 key = (hit.sig_id, obs_field, obs_value, subject)
                 prev = out.get(key)
                 if prev is None or hit.confidence > prev.confidence:
@@ -647,9 +666,7 @@ class Matcher:
                 hit = names.get(key)
                 if hit is None:
                     hit = find_name(str(raw), fname)
-                    if len(names) >= CACHE_LIMIT:
-                        names.clear()
-                    names[key] = hit
+                    names.put(key, hit, _chars(raw))
                 return hit
 
             return name_lookup
@@ -670,9 +687,7 @@ class Matcher:
             hit = texts.get(key)
             if hit is None:
                 hit = find_text(fname, str(raw))
-                if len(texts) >= CACHE_LIMIT:
-                    texts.clear()
-                texts[key] = hit
+                texts.put(key, hit, _chars(raw))
             return hit
 
         return text_lookup
@@ -727,9 +742,7 @@ class Matcher:
             return list(hit)
         result = self._match_observations(obs)
         if result:  # (the many sets that hit nothing are answered from the lookups' caches)
-            if len(cache) >= CACHE_LIMIT:
-                cache.clear()
-            cache[obs] = result
+            cache.put(obs, result, sum(_chars(raw) for _f, raw, _s in obs))
             return list(result)
         return result
 

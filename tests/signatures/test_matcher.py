@@ -502,3 +502,29 @@ def test_body_markers_the_same_with_and_without_re2(monkeypatch) -> None:
     # beyond the scanned head nothing counts, with or without RE2
     tail = b"x" * matcher_mod.BODY_SCAN_LIMIT + markers[0]
     assert fast._body_refs(tail) == slow._body_refs(tail) == []
+
+
+def test_lookup_caches_are_bounded_by_the_text_they_hold(
+    m: Matcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Observed values are network text: a host sending distinct 16 KiB paths must not
+    keep them all alive in the matcher's caches (bounded by characters, not only entries),
+    and the answers stay right across the clearing."""
+    monkeypatch.setattr(matcher_mod, "CACHE_CHARS", 200_000)
+    filler = "x" * 16_000
+    for i in range(100):
+        path = f"/face/v1/{filler}{i}"
+        hits = m.match_observations([("http_path_prefix", path, Subject.SENDER)])
+        assert {h.sig_id for h in hits} == {"face-cloud.path"}, i
+        for cache in (m._text_cache, m._hit_cache, m._obs_cache, m._name_cache):
+            held = sum(_text_in(k) for k in cache)
+            assert held <= 200_000 + 16_100, (i, held)
+
+
+def _text_in(key: object) -> int:
+    """The characters of the strings in a cache key (keys are tuples, nested or not)."""
+    if isinstance(key, str):
+        return len(key)
+    if isinstance(key, tuple):
+        return sum(_text_in(k) for k in key)
+    return 0
