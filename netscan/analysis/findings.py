@@ -347,18 +347,18 @@ def feeders(
         sdev = inv.devices.get(src)
         if sdev is None or sdev.role not in FEEDER_ROLES:
             continue
-        proto = "/".join(sorted(c.protocols)) or f"{c.transport}/{c.port}"
-        how, part = R.phrase(R.EV_STREAMS, protocol=proto, bytes=max(c.bytes_up, c.bytes_down))
-        if src not in out[dst]:
+        if src not in out[dst]:  # (the first conversation of the pair says how)
+            proto = "/".join(sorted(c.protocols)) or f"{c.transport}/{c.port}"
+            up = max(c.bytes_up, c.bytes_down)
+            how, part = R.phrase(R.EV_STREAMS, protocol=proto, bytes=up)
             out[dst][src] = how
             hows.setdefault(how, part)
     for h in hits:
         if not h.offsite and h.device and h.dst_device and h.device != h.dst_device:
-            if h.is_face or h.item.declared_face:
+            if (h.is_face or h.item.declared_face) and h.device not in out[h.dst_device]:
                 how, part = R.phrase(R.EV_SENDS_FACES, protocol=str(h.item.protocol))
-                if h.device not in out[h.dst_device]:
-                    out[h.dst_device][h.device] = how
-                    hows.setdefault(how, part)
+                out[h.dst_device][h.device] = how
+                hows.setdefault(how, part)
     return out
 
 

@@ -73,6 +73,9 @@ MAX_PATH_CHARS = 256
 # upload bursts all held conversations keep together (32 bytes each): a flood of one-packet
 # uploads in many conversations must not grow memory without end
 MAX_HELD_BURSTS = 500_000
+# the role hints of an ONVIF discovery answer (the same text and part every time)
+ONVIF_TRANSMITTER = R.phrase(R.ROLE_ONVIF_TRANSMITTER)
+ONVIF_RECORDER = R.phrase(R.ROLE_ONVIF_RECORDER)
 SEAL_CHUNK = 4096  # conversation rows taken from the engine at a time (seal_groups)
 
 
@@ -813,9 +816,9 @@ class Inventory:
                 if "/hardware/" in low and not dev.model:
                     dev.model = scope.rsplit("/", 1)[-1]
             if any("NetworkVideoTransmitter" in t for t in ev.types):
-                dev.add_role_hint("camera", 0.8, R.phrase(R.ROLE_ONVIF_TRANSMITTER))
+                dev.add_role_hint("camera", 0.8, ONVIF_TRANSMITTER)
             if any("NetworkVideoRecorder" in t for t in ev.types):
-                dev.add_role_hint("nvr", 0.8, R.phrase(R.ROLE_ONVIF_RECORDER))
+                dev.add_role_hint("nvr", 0.8, ONVIF_RECORDER)
 
     def _on_vendor_discovery(
         self, ev: VendorDiscoveryEvent, dev: Device | None, ep: Endpoint | None, flow: Flow | None
