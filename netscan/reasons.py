@@ -215,71 +215,53 @@ def with_article(template: str, word: str) -> str:
 
 def english(p: dict[str, Any]) -> str:
     """The part in English, exactly as the analysis writes it into ``reason``."""
-    return _english(p, 0)
+    return _fill(p, 0, english=True)
 
 
 def join(parts: list[dict[str, Any]]) -> str:
     """The English ``reason`` of these parts."""
-    return "; ".join(_english(p, 0) for p in parts)
+    return "; ".join(_fill(p, 0, english=True) for p in parts)
 
 
 class _Unfit(ValueError):
     """Parts that do not hold together."""
 
 
-def _arg(value: Any, depth: int, bound: bool) -> Any:
+def _arg(value: Any, depth: int, english: bool) -> Any:
     if isinstance(value, dict):
         if "msg" in value:
-            return _fill(value, depth + 1, bound)
+            return _fill(value, depth + 1, english)
         if "term" in value:
-            word = i18n.term(str(value.get("term")), value.get("value"))
-            return display(word, NAME_LIMIT) if bound else word
+            if english:  # a vocabulary word is itself in English
+                return "" if value.get("value") is None else str(value.get("value"))
+            return display(i18n.term(str(value.get("term")), value.get("value")), NAME_LIMIT)
         raise _Unfit("unknown parameter")
     if isinstance(value, bool) or value is None:
-        if not bound:  # the English text as an f-string writes it; not translated
+        if english:  # the English text as an f-string writes it; not translated
             return value
         raise _Unfit("unexpected parameter")
     if isinstance(value, int | float):
         return value
     if isinstance(value, str):
-        return display(value, NAME_LIMIT) if bound else value
+        return value if english else display(value, NAME_LIMIT)
+    if english:
+        return value
     raise _Unfit("unexpected parameter")
 
 
-def _english(p: Any, depth: int) -> str:
-    """``_fill`` in English, unbounded: the templates are the English text (the catalogue's
-    message ids) and a vocabulary word is itself, so no catalogue is asked. The inventory
-    makes an evidence line per signature hit: this is the cheap path it takes."""
+def _fill(p: Any, depth: int, english: bool = False) -> str:
+    """The part's sentence: in the current language with its parameters bounded for
+    display, or (``english``) as the analysis writes it into the JSON report, unbounded
+    and without asking a catalogue (the templates are the English text, the catalogue's
+    message ids: the inventory makes an evidence line per signature hit this way)."""
     if depth > MAX_DEPTH or not isinstance(p, dict):
         raise _Unfit("too deep")
     msg, args = p.get("msg"), p.get("args") or {}
     if msg not in TEMPLATES or not isinstance(args, dict):
         raise _Unfit("not one of netscan's templates")
-    values: dict[str, Any] = {}
-    for k, v in list(args.items())[:16]:
-        if isinstance(v, dict):
-            if "msg" in v:
-                v = _english(v, depth + 1)
-            elif "term" in v:
-                v = "" if v.get("value") is None else str(v.get("value"))
-            else:
-                raise _Unfit("unknown parameter")
-        values[str(k)] = v
+    values = {str(k): _arg(v, depth, english) for k, v in list(args.items())[:16]}
     try:
-        return str(msg).format(**values)
-    except (KeyError, IndexError, ValueError, TypeError) as exc:
-        raise _Unfit("parameters do not fit") from exc
-
-
-def _fill(p: Any, depth: int, bound: bool) -> str:
-    if depth > MAX_DEPTH or not isinstance(p, dict):
-        raise _Unfit("too deep")
-    msg, args = p.get("msg"), p.get("args") or {}
-    if msg not in TEMPLATES or not isinstance(args, dict):
-        raise _Unfit("not one of netscan's templates")
-    values = {str(k): _arg(v, depth, bound) for k, v in list(args.items())[:16]}
-    try:
-        return _(msg).format(**values)
+        return (str(msg) if english else _(msg)).format(**values)
     except (KeyError, IndexError, ValueError, TypeError) as exc:
         raise _Unfit("parameters do not fit") from exc
 
@@ -292,7 +274,7 @@ def reason_text(f: Finding) -> str:
     if i18n.current() == "en" or not parts:
         return fallback
     try:
-        return _("; ").join(_fill(p, 0, bound=True) for p in parts[:MAX_PARTS])
+        return _("; ").join(_fill(p, 0) for p in parts[:MAX_PARTS])
     except _Unfit:
         return fallback
 
@@ -304,7 +286,7 @@ def sentence_text(part: Any, fallback: str) -> str:
     if i18n.current() == "en" or not isinstance(part, dict):
         return fallback
     try:
-        return _fill(part, 0, bound=True)
+        return _fill(part, 0)
     except _Unfit:
         return fallback
 
@@ -374,7 +356,7 @@ def is_translated(f: Finding) -> bool:
         return False
     try:
         for p in parts[:MAX_PARTS]:
-            _fill(p, 0, bound=True)
+            _fill(p, 0)
     except _Unfit:
         return False
     return True
