@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -57,3 +59,16 @@ def parse_iso(value: Any) -> float | None:
         return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
     except (ValueError, OverflowError, OSError):
         return None
+
+
+def packed_ip(text: str) -> bytes | None:
+    """The address in ``text`` as 4 or 16 bytes, None when it is none. The C parser reads
+    the strict text forms (dotted quad, RFC 4291 text) ten times faster than ``ipaddress``,
+    which takes the rest (a zone index, say)."""
+    try:
+        return socket.inet_pton(socket.AF_INET6 if ":" in text else socket.AF_INET, text)
+    except (OSError, ValueError):
+        try:
+            return ipaddress.ip_address(text).packed
+        except ValueError:
+            return None

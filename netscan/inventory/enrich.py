@@ -4,10 +4,11 @@ registered domains (public suffix list), and the premises/off-site decision."""
 from __future__ import annotations
 
 import ipaddress
-import socket
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+
+from netscan.util import packed_ip
 
 DEFAULT_PREMISES = (
     "10.0.0.0/8",
@@ -51,15 +52,9 @@ class Premises:
         self._cache: dict[str, int] = {}
 
     def _classify(self, ip: str) -> int:
-        # the strict text forms (dotted quad, RFC 4291 text) the C parser reads; anything
-        # else (a zone index, say) goes through ipaddress as before
-        try:
-            raw = socket.inet_pton(socket.AF_INET6 if ":" in ip else socket.AF_INET, ip)
-        except (OSError, ValueError):
-            try:
-                raw = ipaddress.ip_address(ip).packed
-            except ValueError:
-                return 1
+        raw = packed_ip(ip)
+        if raw is None:
+            return 1
         n, size = int.from_bytes(raw, "big"), len(raw)
         for sz, net, mask in self._nets_int:
             if sz == size and n & mask == net:

@@ -26,7 +26,6 @@ from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from socket import AF_INET, AF_INET6, inet_pton
 from typing import Any
 
 import re2 as _re2  # type: ignore[import-not-found]  # linear-time regular expressions
@@ -48,6 +47,7 @@ from netscan.signatures.pack import (
     normalize_port,
     normalize_prl,
 )
+from netscan.util import packed_ip
 
 BODY_SCAN_LIMIT = 64 * 1024  # bytes of an HTTP body searched for content markers
 TEXT_LIMIT = 4096  # characters of any other text field searched
@@ -451,15 +451,9 @@ class Matcher:
 
     def _ip_refs(self, ip: str) -> tuple[_Ref, ...]:
         text = ip.strip().split("%", 1)[0]
-        # the strict text forms (dotted quad, RFC 4291 text) the C parser reads; anything
-        # else goes through ipaddress as before
-        try:
-            raw = inet_pton(AF_INET6 if ":" in text else AF_INET, text)
-        except (OSError, ValueError):
-            try:
-                raw = ipaddress.ip_address(text).packed
-            except ValueError:
-                return ()
+        raw = packed_ip(text)
+        if raw is None:
+            return ()
         index = self._v4 if len(raw) == 4 else self._v6
         return index.search(int.from_bytes(raw, "big"), self._counter)
 
