@@ -174,15 +174,8 @@ impl<T: Send + 'static> Pipeline<T> {
     }
 
     fn finish_join<W: Work<Out = T>>(&mut self, work: &Mutex<W>) -> Result<(), String> {
-        self.cancel.store(true, Ordering::SeqCst);
-        // unblock a worker waiting to send a batch or for stops
-        drop(self.rx.take());
-        drop(self.stops.take());
-        let Some(h) = self.handle.take() else {
-            return Ok(());
-        };
-        match h.join() {
-            Ok(Some(left)) => {
+        match self.stop_worker() {
+            Some(Ok(Some(left))) => {
                 let mut g = work
                     .lock()
                     .map_err(|_| "the packet core failed earlier in this run".to_string())?;
@@ -191,20 +184,27 @@ impl<T: Send + 'static> Pipeline<T> {
                 }
                 Ok(())
             }
-            Ok(None) => Ok(()),
-            Err(p) => Err(panic_text(&*p)),
+            Some(Ok(None)) | None => Ok(()),
+            Some(Err(p)) => Err(panic_text(&*p)),
         }
+    }
+}
+
+impl<T> Pipeline<T> {
+    /// Stops the worker (at once unless it ended) and waits for it; None when it was
+    /// waited for already.
+    fn stop_worker(&mut self) -> Option<std::thread::Result<Option<Stops<T>>>> {
+        self.cancel.store(true, Ordering::SeqCst);
+        // unblock a worker waiting to send a batch or for stops
+        drop(self.rx.take());
+        drop(self.stops.take());
+        self.handle.take().map(JoinHandle::join)
     }
 }
 
 impl<T> Drop for Pipeline<T> {
     fn drop(&mut self) {
-        self.cancel.store(true, Ordering::SeqCst);
-        drop(self.rx.take());
-        drop(self.stops.take());
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
+        let _ = self.stop_worker();
     }
 }
 

@@ -770,6 +770,8 @@ impl Core {
         if let Some(p) = p {
             py.detach(|| p.join(&*self.inner))
                 .map_err(|e| PyRuntimeError::new_err(format!("the packet core failed: {e}")))?;
+            // no worker is ahead now: the inputs go back to their hashing thread
+            self.lock_inner()?.ahead.store(false, Ordering::Relaxed);
         }
         Ok(())
     }

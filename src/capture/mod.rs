@@ -204,8 +204,6 @@ fn hex(b: &[u8]) -> String {
 pub enum Hashing {
     /// not at all
     Off,
-    /// on the reading thread
-    InLine,
     /// on a thread of its own (`hashing::HashPipe`)
     OwnThread,
     /// on a thread of its own, but on the reading thread while the flag is set: the
@@ -259,7 +257,6 @@ impl CaptureReader {
                 .map_err(|e| CaptureError(format!("{shown}: cannot read ({e})")))?;
             Some(FileHash {
                 sha: Arc::new(Mutex::new(match hash {
-                    Hashing::InLine => HashPipe::inline(),
                     Hashing::WhenAhead(ahead) => HashPipe::when_ahead(ahead),
                     _ => HashPipe::new(),
                 })),
@@ -940,16 +937,16 @@ mod tests {
     }
 
     /// Reads the file to its end through `open`; (records, warnings, sha256). The hash on
-    /// the reading thread, and on it while it is ahead (`--jobs 2`'s worker), must give the
-    /// same answer.
+    /// the reading thread while it is ahead (`--jobs 2`'s worker), and with the flag that
+    /// says so never set, must give the same answer.
     fn hashed(bytes: &[u8], cap: u64) -> (usize, Vec<String>, Option<String>) {
         let f = TempFile::new("cap", bytes);
         let mut r = CaptureReader::open(&f.0, cap, DEFAULT_GZIP_RATIO).unwrap();
         assert_eq!(r.sha256, None); // only known once the file was read to its end
         let n = all(&mut r).len();
         assert!(r.next().is_none());
-        let ahead = Arc::new(AtomicBool::new(true));
-        for how in [Hashing::InLine, Hashing::WhenAhead(Arc::clone(&ahead))] {
+        for ahead in [true, false] {
+            let how = Hashing::WhenAhead(Arc::new(AtomicBool::new(ahead)));
             let mut other = CaptureReader::open_hashed(&f.0, cap, DEFAULT_GZIP_RATIO, how).unwrap();
             assert_eq!(all(&mut other).len(), n);
             assert_eq!(other.sha256, r.sha256);
