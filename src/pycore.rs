@@ -770,8 +770,11 @@ impl Core {
         if let Some(p) = p {
             py.detach(|| p.join(&*self.inner))
                 .map_err(|e| PyRuntimeError::new_err(format!("the packet core failed: {e}")))?;
-            // no worker is ahead now: the inputs go back to their hashing thread
-            self.lock_inner()?.ahead.store(false, Ordering::Relaxed);
+            // no worker is ahead now: the inputs go back to their hashing thread (a core
+            // that failed says so at its next use, not here)
+            if let Ok(g) = self.lock_inner() {
+                g.ahead.store(false, Ordering::Relaxed);
+            }
         }
         Ok(())
     }
