@@ -14,12 +14,18 @@ Every crash is kept as a reproducer: ``OUT/crash-<seed>-<n>.<ext>`` (the mutated
 and ``.txt`` beside it (what was mutated, the error, the command that replays it).
 ``--seed S --only N`` rebuilds and runs exactly mutant N of seed S.
 
+``--compare-jobs N`` analyses each mutant a second time with ``--jobs N`` (the core run
+ahead in its own thread) and fails the mutant when the two JSON reports differ in anything
+but the time each was made; ``--batch`` makes the core's batches small, so that even the
+small seed captures cross many batches and the stops handed back between them.
+
 Nothing here depends on which engine runs: ``--engine NAME`` passes the engine through, so
 the same mutants exercise every engine netscan has.
 
     python scripts/fuzz.py --iterations 2000 --seed 7                 # in-process, fast
     python scripts/fuzz.py --mode cli --iterations 200 --jobs 2       # the real CLI
     python scripts/fuzz.py --seed 7 --only 1234 --keep                # replay one mutant
+    python scripts/fuzz.py --compare-jobs 2 --batch 7 -n 2000         # --jobs 2 = one job
 
 Exit status: 0 no crash, 1 crashes found (reproducers written), 2 bad usage.
 """
@@ -700,9 +706,15 @@ def _alarm(seconds: float) -> Iterator[None]:
 
 
 def run_analyzer(
-    path: Path, engine: str, timeout: float, analyzer: object | None = None
+    path: Path,
+    engine: str,
+    timeout: float,
+    analyzer: object | None = None,
+    twin: object | None = None,
 ) -> Outcome:
-    """In this process: a Result and its three reports, or a CaptureError."""
+    """In this process: a Result and its three reports, or a CaptureError. With ``twin``
+    (an Analyzer with ``--jobs`` above one) the capture is analysed again by it, and its
+    JSON report must be the same as the first one's (the time it was made aside)."""
     from netscan.analyze import Analyzer, Options
     from netscan.report import html_report, json_report, markdown_report
     from netscan.sources.pcapfile import CaptureError
@@ -715,6 +727,11 @@ def run_analyzer(
             text = json.dumps(report)
             html_report.render(report)
             markdown_report.render(report)
+            if twin is not None:
+                other = json_report.build(twin.run([str(path)]))  # type: ignore[attr-defined]
+                differs = _differ(report, other)
+                if differs is not None:
+                    return Outcome(False, f"--jobs report differs from one job's at {differs}")
     except CaptureError as exc:
         line = str(exc)
         if "\n" in line or not line:
@@ -726,6 +743,30 @@ def run_analyzer(
         return Outcome(False, "exception", traceback.format_exc())
     problem = _check_report(json.loads(text))
     return Outcome(problem is None, problem or "report", "")
+
+
+def _differ(a: object, b: object, where: str = "") -> str | None:
+    """Where two JSON reports first differ (None when they are the same but for the time
+    each was generated)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in dict.fromkeys([*a, *b]):
+            if where == "" and k == "generated_at":
+                continue
+            if k not in a or k not in b:
+                return f"{where}/{k}"
+            found = _differ(a[k], b[k], f"{where}/{k}")
+            if found is not None:
+                return found
+        return None
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return f"{where} ({len(a)} against {len(b)} items)"
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            found = _differ(x, y, f"{where}[{i}]")
+            if found is not None:
+                return found
+        return None
+    return None if a == b and type(a) is type(b) else where or "/"
 
 
 def _check_report(report: dict) -> str | None:
@@ -788,7 +829,7 @@ def run_cli(path: Path, engine: str, timeout: float, memory_mb: int, workdir: Pa
     return Outcome(problem is None, problem or "report", err[-2000:] if problem else "", shown)
 
 
-def save_reproducer(outdir: Path, m: Mutant, o: Outcome, engine: str) -> Path:
+def save_reproducer(outdir: Path, m: Mutant, o: Outcome, engine: str, flags: str = "") -> Path:
     outdir.mkdir(parents=True, exist_ok=True)
     stem = f"crash-{m.seed}-{m.index}"
     cap = outdir / f"{stem}.{m.ext}"
@@ -800,7 +841,7 @@ def save_reproducer(outdir: Path, m: Mutant, o: Outcome, engine: str) -> Path:
         "mutations:\n"
         + "".join(f"  - {n}\n" for n in m.notes)
         + f"replay: python -m netscan analyze {cap} --engine {engine}\n"
-        f"rebuild: python {here} --seed {m.seed} --only {m.index} --engine {engine}\n"
+        f"rebuild: python {here} --seed {m.seed} --only {m.index} --engine {engine}{flags}\n"
         + (f"command: {o.command}\n" if o.command else "")
         + "\n"
         + o.detail
@@ -831,19 +872,31 @@ def fuzz(
     seeds: list[Seed] | None = None,
     summary_output: bool = False,
     log: Callable[[str], None] | None = None,
+    compare_jobs: int = 1,
 ) -> Summary:
-    """Run ``iterations`` mutants of ``seed`` (or just mutant ``only``)."""
+    """Run ``iterations`` mutants of ``seed`` (or just mutant ``only``); with
+    ``compare_jobs`` above one (analyzer mode) each is analysed with that many jobs too,
+    and the two JSON reports must be the same."""
     seeds = seeds if seeds is not None else load_seeds()
     if not seeds:
         raise SystemExit("fuzz: no seed captures")
     indices = [only] if only is not None else list(range(iterations))
     outdir = outdir or Path("fuzz-crashes")
     summ = Summary()
-    analyzer = None
+    analyzer = twin = None
     if mode == "analyzer":
         from netscan.analyze import Analyzer, Options
 
         analyzer = Analyzer(Options(engine=engine))
+        if compare_jobs > 1:
+            twin = Analyzer(Options(engine=engine, jobs=compare_jobs))
+    elif compare_jobs > 1:
+        raise SystemExit("fuzz: --compare-jobs needs --mode analyzer")
+    flags = ""
+    if twin is not None:
+        from netscan.engine import core as core_engine
+
+        flags = f" --compare-jobs {compare_jobs} --batch {core_engine.BATCH}"
     with tempfile.TemporaryDirectory(prefix="netscan-fuzz-") as tmp:
         work = Path(tmp)
 
@@ -855,7 +908,7 @@ def fuzz(
                 if mode == "cli":
                     o = run_cli(path, engine, timeout, memory_mb, work, summary_output)
                 else:
-                    o = run_analyzer(path, engine, timeout, analyzer)
+                    o = run_analyzer(path, engine, timeout, analyzer, twin)
             finally:
                 path.unlink(missing_ok=True)
             return m, o
@@ -869,7 +922,7 @@ def fuzz(
             for m, o in results:  # in order, each as soon as it is known
                 summ.runs += 1
                 if not o.ok:
-                    cap = save_reproducer(outdir, m, o, engine)
+                    cap = save_reproducer(outdir, m, o, engine, flags)
                     summ.crashes.append((m, o, cap))
                     if log:
                         log(f"CRASH mutant {m.index} ({m.source}): {o.what} -> {cap}")
@@ -905,9 +958,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--summary", action="store_true",
                     help="cli mode: also print the terminal summary (not -q)")  # fmt: skip
     ap.add_argument("--keep", action="store_true", help="also write the mutant of --only to --out")
+    ap.add_argument("--compare-jobs", type=int, default=1, metavar="N",
+                    help="analyzer mode: also analyse each mutant with --jobs N; the JSON "
+                    "reports must be the same")  # fmt: skip
+    ap.add_argument(
+        "--batch",
+        type=int,
+        metavar="RECORDS",
+        help="records per core batch (smaller ones exercise the --jobs hand-over)",
+    )
     args = ap.parse_args(argv)
     if args.iterations < 1 or args.jobs < 1 or args.timeout <= 0:
         ap.error("--iterations, --jobs and --timeout must be positive")
+    if args.batch is not None:
+        if args.batch < 1:
+            ap.error("--batch must be positive")
+        from netscan.engine import core as core_engine
+
+        core_engine.BATCH = args.batch
     seeds = load_seeds(args.seeds)
     if not seeds:
         ap.error("no seed captures found")
@@ -916,7 +984,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     summ = fuzz(args.iterations, args.seed, args.mode, args.engine, args.jobs, args.timeout,
                 args.memory_mb, args.out, args.only, seeds, args.summary,
-                log=lambda s: print(s, file=sys.stderr, flush=True))  # fmt: skip
+                log=lambda s: print(s, file=sys.stderr, flush=True),
+                compare_jobs=args.compare_jobs)  # fmt: skip
     if args.keep and args.only is not None:
         m = make_mutant(seeds, args.seed, args.only)
         args.out.mkdir(parents=True, exist_ok=True)

@@ -129,3 +129,39 @@ def test_a_crash_leaves_a_reproducer(seeds: list, tmp_path: Path) -> None:
     text = cap.with_suffix(".txt").read_text()
     assert f"--seed {CI_SEED} --only 3" in text and "RuntimeError: boom" in text
     assert f"python -m netscan analyze {cap}" in text
+
+
+def test_jobs_two_gives_one_jobs_report_on_mutants(
+    seeds: list, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Differential: every mutant analysed with ``--jobs 2`` (the core ahead in its own
+    thread, of the core engine whichever engine the fuzz runs) gives the JSON report one job
+    gives, with batches of 7 records so that the small
+    seed captures cross many batches and parser stops are handed back between them."""
+    from netscan.engine import core as core_engine
+
+    monkeypatch.setattr(core_engine, "BATCH", 7)
+    summary = fuzz.fuzz(ANALYZER_MUTANTS, CI_SEED + 2, mode="analyzer", engine="core",
+                        outdir=tmp_path / "crashes", seeds=seeds, timeout=120,
+                        compare_jobs=2)  # fmt: skip
+    assert not summary.crashes, _crash_report(summary)
+    assert summary.runs == ANALYZER_MUTANTS and summary.reports >= ANALYZER_MUTANTS // 2
+
+
+def test_a_difference_between_jobs_is_a_crash() -> None:
+    """The harness itself: a ``--jobs`` report that differs from one job's in anything but
+    the time it was made fails the mutant and says where."""
+    from netscan.analyze import Analyzer, Options
+
+    path = ROOT / "pcaps" / "demo_sales_office.pcapng"
+
+    class Differs:
+        def run(self, paths: list[str]) -> object:
+            result = Analyzer(Options(engine="core")).run(paths)
+            result.warnings.append("a warning one job did not give")
+            return result
+
+    o = fuzz.run_analyzer(path, "core", 60, None, Differs())
+    assert not o.ok and "differs" in o.what and "warnings" in o.what
+    same = fuzz.run_analyzer(path, "core", 60, None, Analyzer(Options(engine="core", jobs=2)))
+    assert same.ok, same.what
