@@ -253,13 +253,15 @@ def boundary_of(content_type: str | None) -> str | None:
 
 
 def split_multipart(body: bytes, boundary: str | None) -> list[Part]:
-    """Parts of a multipart body; the boundary is guessed from the first line when absent."""
-    if not boundary:
+    """Parts of a multipart body. The boundary is the header's when the body has it, else
+    the body's first line: a head is decoded as UTF-8 with undecodable bytes replaced, so a
+    boundary with such bytes (or one the header lies about) is only found in the body."""
+    delim = b"--" + boundary.encode("utf-8", "surrogatepass") if boundary else b""
+    if not delim or delim not in body:
         first = body.lstrip(b"\r\n").split(b"\n", 1)[0].strip()
         if not first.startswith(b"--") or len(first) < 4:
             return []
-        boundary = first[2:].decode("latin-1")
-    delim = b"--" + boundary.encode("latin-1")
+        delim = first
     pieces = body.split(delim)
     parts: list[Part] = []
     for piece in pieces[1:]:

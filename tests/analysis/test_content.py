@@ -181,3 +181,29 @@ def test_content_blocks_are_checked_and_cached(
     )  # fmt: skip
     errors = validate_pack(make_pack(tmp_path / "c", {"device/a.yaml": device}))
     assert any("content is for protocol signatures" in e for e in errors), errors
+
+
+@pytest.mark.parametrize(
+    "boundary",
+    [
+        "b\ufffd\ufffdx",  # undecodable bytes in the head, replaced: only the body has them
+        "\u00e9t\u00e9-\u4e2d",  # UTF-8 the head was decoded from
+        "not-the-one",  # the header lies
+        "\ud800",  # a lone surrogate (never from the network's UTF-8, but never a crash)
+    ],
+)
+def test_multipart_boundary_the_head_cannot_give_back(boundary: str) -> None:
+    """A multipart boundary is found in the body when the header's is not there (bytes
+    the head decoding replaced, another encoding, a lie): the face part is still read, and
+    no boundary text is ever an exception (a fuzzed upload crashed the analysis here)."""
+    raw = boundary.encode("utf-8", "surrogatepass")
+    if "\ufffd" in boundary or boundary == "not-the-one":
+        raw = b"b\xff\xfex"  # what the body really carries
+    face = sc.face_jpeg()
+    body = (b"--" + raw + b"\r\nContent-Disposition: form-data; name=\"facePic\"; "
+            b"filename=\"f.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n" + face + b"\r\n--"
+            + raw + b"--\r\n")  # fmt: skip
+    parsed = parse_body(_body("/api/face/add", body, f"multipart/form-data; boundary={boundary}"))
+    assert [(i.protocol, i.declared_face, i.image) for i in parsed.items] == [
+        ("multipart", True, face)
+    ]
