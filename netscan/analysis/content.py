@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
 import struct
@@ -403,9 +404,24 @@ def _parse_viid(ev: HttpBodyEvent, doc: Any) -> ParsedBody:
     return ParsedBody("viid", items, facts)
 
 
+@functools.cache
+def _xml_tags(tag: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    name = re.escape(tag)
+    return re.compile(rf"<(?:\w+:)?{name}>"), re.compile(rf"</(?:\w+:)?{name}>")
+
+
 def _xml_value(text: str, tag: str) -> str | None:
-    m = re.search(rf"<(?:\w+:)?{tag}>\s*([^<]*?)\s*</(?:\w+:)?{tag}>", text)
-    return m.group(1) if m else None
+    """The text, stripped, of the first ``<tag>`` (any namespace prefix) closed right after
+    it. A scan in time proportional to the text: the one pattern it replaces backtracked
+    cubically on an opening tag followed by blanks (minutes for 5,000 of them)."""
+    opening, closing = _xml_tags(tag)
+    for m in opening.finditer(text):
+        end = text.find("<", m.end())
+        if end < 0:
+            return None
+        if closing.match(text, end):
+            return text[m.end() : end].strip()
+    return None
 
 
 def _isapi_event_is_face(event: dict[str, Any]) -> bool:

@@ -207,3 +207,47 @@ def test_multipart_boundary_the_head_cannot_give_back(boundary: str) -> None:
     assert [(i.protocol, i.declared_face, i.image) for i in parsed.items] == [
         ("multipart", True, face)
     ]
+
+
+def _isapi_alert(xml: str) -> bytes:
+    face = sc.face_jpeg()
+    return (b"--b\r\nContent-Type: application/xml\r\n\r\n" + xml.encode() + b"\r\n--b\r\n"
+            b"Content-Disposition: form-data; name=\"Picture\"; filename=\"p.jpg\"\r\n"
+            b"Content-Type: image/jpeg\r\n\r\n" + face + b"\r\n--b--\r\n")  # fmt: skip
+
+
+def test_isapi_alert_values_with_prefixes_and_blanks() -> None:
+    xml = ("<EventNotificationAlert><ns:eventType>\n  faceCapture \t</ns:eventType>"
+           "<channelID><bad></channelID><channelID> 3 </channelID>"
+           "<dateTime>2026-01-02T03:04:05</dateTime></EventNotificationAlert>")  # fmt: skip
+    parsed = parse_body(_body("/upload", _isapi_alert(xml), "multipart/form-data; boundary=b"))
+    assert parsed.protocol == "isapi"
+    assert parsed.facts["event_type"] == "faceCapture"
+    assert parsed.facts["channel"] == "3"  # the first channelID closed right after its text
+    assert parsed.facts["time"] == "2026-01-02T03:04:05"
+    assert parsed.items and parsed.items[0].declared_face
+
+
+def test_isapi_alert_blanks_cost_time_in_proportion() -> None:
+    """An alert part of 20,000 characters (the most read of one part) whose tags open on
+    blanks that never close: the old pattern backtracked cubically (a minute for 5,000
+    blanks, hours for these); the scan reads each character a bounded number of times. The
+    alarm only turns a hang into a failure."""
+    import signal
+
+    hostile = ("<EventNotificationAlert><eventType>" + " " * 19000 + "x"
+               + "<channelID>" + "\t" * 400 + "<dateTime>" * 40)  # fmt: skip
+    body = _isapi_alert(hostile)
+
+    def hang(_sig: int, _frame: object) -> None:
+        raise TimeoutError("the ISAPI alert parse did not end")
+
+    old = signal.signal(signal.SIGALRM, hang)
+    signal.setitimer(signal.ITIMER_REAL, 30)
+    try:
+        parsed = parse_body(_body("/upload", body, "multipart/form-data; boundary=b"))
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert parsed.protocol == "isapi" and parsed.facts["event_type"] == ""
+    assert parsed.facts["channel"] is None and parsed.facts["time"] is None
