@@ -29,10 +29,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import contextvars
 import functools
 import json
 import re
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus, urlsplit
@@ -100,11 +103,52 @@ class ParsedBody:
 # -- carving ---------------------------------------------------------------------------
 
 
-def _jpeg_end(data: bytes, start: int) -> int | None:
+# in a JPEG's entropy-coded data, the next real marker: 0xFF followed by anything but a
+# stuffed zero, a restart marker or another 0xFF (a fill byte)
+_JPEG_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+# the bodies whose carving stopped at its budget, counted for the run's warning
+# (``carving_stopped``: set by the findings around the content analysis)
+_CARVE_STOPPED: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "carve_stopped", default=None
+)
+
+
+@contextlib.contextmanager
+def carving_stopped() -> Iterator[list[int]]:
+    """Counts, in its one item, the buffers whose picture carving stopped at its budget."""
+    count = [0]
+    token = _CARVE_STOPPED.set(count)
+    try:
+        yield count
+    finally:
+        _CARVE_STOPPED.reset(token)
+
+
+class _Budget:
+    """The work one buffer's carving may do: segment steps and bytes of entropy-coded data
+    scanned, both in proportion to its size. Real pictures need a few dozen steps each and
+    scan their own data once; a buffer of signatures whose walks run over the same bytes
+    again and again (which cost time in the square of its size) stops here instead."""
+
+    __slots__ = ("scan", "steps")
+
+    def __init__(self, size: int) -> None:
+        self.steps = size // 4 + 4096
+        self.scan = 4 * size + (1 << 20)
+
+
+class _Spent(Exception):
+    pass
+
+
+def _jpeg_end(data: bytes, start: int, budget: _Budget) -> int | None:
     """End offset (exclusive) of the JPEG at ``start``, walking its segments; None if cut."""
     n = len(data)
     i = start + 2
     while i + 2 <= n:
+        budget.steps -= 1
+        if budget.steps < 0:
+            raise _Spent
         if data[i] != 0xFF:
             return None
         marker = data[i + 1]
@@ -123,23 +167,23 @@ def _jpeg_end(data: bytes, start: int) -> int | None:
             return None
         i += 2 + seglen
         if marker == 0xDA:  # start of scan: entropy-coded data up to the next real marker
-            while True:
-                j = data.find(b"\xff", i)
-                if j < 0 or j + 1 >= n:
-                    return None
-                nxt = data[j + 1]
-                if nxt == 0x00 or 0xD0 <= nxt <= 0xD7 or nxt == 0xFF:
-                    i = j + 1 if nxt == 0xFF else j + 2
-                    continue
-                i = j
-                break
+            m = _JPEG_MARKER.search(data, i)
+            budget.scan -= (m.start() if m else n) - i
+            if budget.scan < 0:
+                raise _Spent
+            if m is None:
+                return None
+            i = m.start()
     return None
 
 
-def _png_end(data: bytes, start: int) -> int | None:
+def _png_end(data: bytes, start: int, budget: _Budget) -> int | None:
     i = start + 8
     n = len(data)
     while i + 12 <= n:
+        budget.steps -= 1
+        if budget.steps < 0:
+            raise _Spent
         (length,) = struct.unpack_from(">I", data, i)
         ctype = data[i + 4 : i + 8]
         i += 12 + length
@@ -149,20 +193,36 @@ def _png_end(data: bytes, start: int) -> int | None:
 
 
 def carve_images(data: bytes, limit: int = MAX_ITEMS) -> list[tuple[int, bytes, str]]:
-    """Complete JPEG and PNG pictures inside ``data``: (offset, bytes, format)."""
+    """Complete JPEG and PNG pictures inside ``data``: (offset, bytes, format). The work is
+    in proportion to the size of ``data`` (``_Budget``); a buffer that spends its budget
+    keeps the pictures found so far and is counted (``carving_stopped``)."""
     out: list[tuple[int, bytes, str]] = []
+    budget = _Budget(len(data))
     i = 0
+    j = data.find(JPEG_SOI)
+    k = data.find(PNG_SIG)
     while len(out) < limit:
-        j = data.find(JPEG_SOI, i)
-        k = data.find(PNG_SIG, i)
+        # each signature is looked for again only once the carving has passed the last one
+        # found (a body of one kind's signatures made every step search all of it for the
+        # other kind)
+        if 0 <= j < i:
+            j = data.find(JPEG_SOI, i)
+        if 0 <= k < i:
+            k = data.find(PNG_SIG, i)
         if j < 0 and k < 0:
             break
-        if j >= 0 and (k < 0 or j < k):
-            end = _jpeg_end(data, j)
-            fmt, start = "jpeg", j
-        else:
-            end = _png_end(data, k)
-            fmt, start = "png", k
+        try:
+            if j >= 0 and (k < 0 or j < k):
+                end = _jpeg_end(data, j, budget)
+                fmt, start = "jpeg", j
+            else:
+                end = _png_end(data, k, budget)
+                fmt, start = "png", k
+        except _Spent:
+            stopped = _CARVE_STOPPED.get()
+            if stopped is not None:
+                stopped[0] += 1
+            break
         if end is None or end - start < MIN_IMAGE:
             i = start + 2
             continue

@@ -31,7 +31,13 @@ from importlib import resources
 from typing import Any
 
 from netscan import reasons as R
-from netscan.analysis.content import BodyRouter, ContentItem, body_router, parse_body
+from netscan.analysis.content import (
+    BodyRouter,
+    ContentItem,
+    body_router,
+    carving_stopped,
+    parse_body,
+)
 from netscan.analysis.faces import FaceChecker, ImageCheck
 from netscan.analysis.finding import Destination, Finding, Level, finding_id
 from netscan.analysis.roles import looks_like_video_vendor, trusted_signature
@@ -583,16 +589,30 @@ def find(
 ) -> list[Finding]:
     """The findings. ``keep`` (a ``netscan.safefile.PrivateDir``) overrides
     ``options.keep_evidence`` as the place carved images are kept; what the picture
-    decoding limits left undone goes to ``warnings``."""
-    inv = inventory
-    country = getattr(options, "country", None)
+    decoding limits and the carving budget left undone goes to ``warnings``."""
     checker = FaceChecker(
         keep if keep is not None else getattr(options, "keep_evidence", None),
         getattr(options, "limits", None),
     )
-    hits = content_hits(inv, checker)
+    with carving_stopped() as stopped:
+        findings = _find(inventory, convs, getattr(options, "country", None), checker)
     if warnings is not None:
+        # after the library findings too: they decode pictures with the same checker
         warnings.extend(checker.limit_warnings())
+        if stopped[0]:
+            warnings.append(
+                f"uploaded bodies or parts not searched to their end for pictures: "
+                f"{stopped[0]:,} (their picture signatures and segments would have cost more "
+                "work than their size allows: damaged or hostile data; the pictures found "
+                "before that point were checked)"
+            )
+    return findings
+
+
+def _find(
+    inv: Inventory, convs: list[Conversation], country: str | None, checker: FaceChecker
+) -> list[Finding]:
+    hits = content_hits(inv, checker)
     feed_parts: dict[str, dict[str, Any]] = {}
     feeds = feeders(inv, convs, hits, feed_parts)
 

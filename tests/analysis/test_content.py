@@ -17,6 +17,7 @@ from netscan.analysis.content import (
     ContentWords,
     body_router,
     carve_images,
+    carving_stopped,
     decode_b64_image,
     parse_body,
 )
@@ -251,3 +252,70 @@ def test_isapi_alert_blanks_cost_time_in_proportion() -> None:
         signal.signal(signal.SIGALRM, old)
     assert parsed.protocol == "isapi" and parsed.facts["event_type"] == ""
     assert parsed.facts["channel"] is None and parsed.facts["time"] is None
+
+
+def _hang_guard(seconds: float = 30):  # noqa: ANN202
+    """Turns a hang into a failure (not a speed target: the work is bounded by counting)."""
+    import contextlib
+    import signal
+
+    @contextlib.contextmanager
+    def guard():  # noqa: ANN202
+        def hang(_sig: int, _frame: object) -> None:
+            raise TimeoutError("did not end")
+
+        old = signal.signal(signal.SIGALRM, hang)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
+
+    return guard()
+
+
+# buffers whose picture signatures made the carving walk the same bytes again and again
+# (time in the square of their size: a minute for 1.3 MB of PNG signatures)
+# (buffer, whether it spends its budget: the ones that do not are linear by construction)
+HOSTILE_CARVES = {
+    "png signatures": (b"\x89PNG\r\n\x1a\n" * 160_000, 0),
+    "jpeg signatures": (b"\xff\xd8\xff\xe0" * 640_000, 1),
+    "jpeg fill bytes": ((b"\xff\xd8\xff" + b"\xff" * 10) * 100_000, 1),
+    "restart markers": (b"\xff\xd8" + b"\xff\xd0" * 600_000, 1),
+    "scans": ((b"\xff\xd8\xff\xda\x00\x02" + b"\x00" * 20) * 50_000, 0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_CARVES))
+def test_carving_costs_work_in_proportion_to_the_buffer(name: str) -> None:
+    """Whatever the signatures, the carving's steps and scanned bytes are bounded by the
+    buffer's size; a buffer that reaches the bound is counted, and the real picture at its
+    head is still carved."""
+    face = sc.face_jpeg()
+    hostile, spends = HOSTILE_CARVES[name]
+    with _hang_guard(), carving_stopped() as stopped:
+        found = carve_images(face + hostile)
+    assert [(off, img) for off, img, _ in found] == [(0, face)]
+    assert stopped == [spends]
+    assert carve_images(b"") == [] and carve_images(face[:100]) == []
+
+
+def test_carving_budget_leaves_real_pictures_alone() -> None:
+    """Many real pictures, stray signatures between them, a progressive JPEG (several
+    scans): all are carved and the budget is never reached."""
+    import cv2
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    pics = []
+    for i in range(MAX_ITEMS - 1):
+        img = rng.integers(0, 255, size=(24 + i, 32, 3), dtype=np.uint8)
+        ext, params = (".jpg", [cv2.IMWRITE_JPEG_PROGRESSIVE, i % 2]) if i % 3 else (".png", [])
+        ok, buf = cv2.imencode(ext, img, params)
+        assert ok
+        pics.append(buf.tobytes())
+    data = b"".join(b"\xff\xd8\xff\xe0junk\x89PNG\r\n\x1a\nxx" + p for p in pics)
+    with carving_stopped() as stopped:
+        found = carve_images(data)
+    assert [img for _, img, _ in found] == pics and stopped == [0]

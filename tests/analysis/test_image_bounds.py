@@ -109,3 +109,20 @@ def test_picture_bombs_posted_to_a_face_cloud(tmp_path: Path, bomb_png: bytes) -
     assert finding["level"] in ("likely", "confirmed")
     refused = [e["what"] for e in finding["evidence"] if "not decoded:" in e["what"]]
     assert len(refused) == 4 and all("30000x30000" in w for w in refused)
+
+
+def test_upload_of_picture_signatures_is_carved_in_bounded_work(tmp_path: Path) -> None:
+    """A face picture followed by 2.5 MB of JPEG signatures whose segments all overlap,
+    posted to a face API: the carving stops at its budget (the walks would have cost time
+    in the square of the size), the face before that point still makes the finding, and
+    the warning says a body was not searched to its end."""
+    from tests.analysis.scenarios import build as sc
+
+    pcap = tmp_path / "signatures.pcap"
+    write_posts(pcap, [(sc.face_jpeg() + b"\xff\xd8\xff\xe0" * 640_000, "image/jpeg")])
+    run = run_netscan([str(pcap)], tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert count_in(r"^uploaded bodies or parts not searched .*: ([\d,]+) ", run.warnings) >= 1
+    assert run.report is not None
+    (finding,) = run.report["findings"]
+    assert finding["level"] in ("likely", "confirmed")
