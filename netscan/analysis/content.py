@@ -355,31 +355,61 @@ def split_multipart(body: bytes, boundary: str | None) -> list[Part]:
 
 def _walk_b64_images(doc: Any) -> list[tuple[str, bytes, str]]:
     """(json path, picture, format) for the first ``MAX_ITEMS`` base64 pictures of a JSON
-    document, in document order. A path is only spelled out for a picture found."""
+    document, in document order. A path is only spelled out for a picture found. The walk
+    keeps its own stack: a document may nest as deep as the decoder allows."""
     out: list[tuple[str, bytes, str]] = []
     trail: list[str | int] = []  # the keys and indexes down to the node walked
-
-    def walk(node: Any) -> None:
+    # one iterator per open container; None marks where the trail steps back up
+    stack: list[Iterator[tuple[Any, Any]]] = [iter(((None, doc),))]
+    while stack:
+        step_child = next(stack[-1], None)
+        if step_child is None:
+            stack.pop()
+            if trail and len(stack) > 0:
+                trail.pop()
+            continue
+        step, node = step_child
         if isinstance(node, dict):
-            steps: Any = node.items()
+            steps: Iterator[tuple[Any, Any]] = iter(node.items())
         elif isinstance(node, list):
             steps = enumerate(node)
         else:
             if isinstance(node, str) and len(node) >= MIN_B64:
                 hit = decode_b64_image(node)
                 if hit is not None:
-                    out.append((_json_path(trail), hit[0], hit[1]))
-            return
-        for step, child in steps:
-            if isinstance(child, str) and len(child) < MIN_B64:
-                continue  # most leaves: nothing to decode
+                    here = [*trail, step] if step is not None else trail
+                    out.append((_json_path(here), hit[0], hit[1]))
+                    if len(out) >= MAX_ITEMS:
+                        break
+            continue
+        if step is not None:
             trail.append(step)
-            walk(child)
-            trail.pop()
-            if len(out) >= MAX_ITEMS:
-                return
+        stack.append(steps)
+    return out
 
-    walk(doc)
+
+# a base64 picture as a JSON string value, with the key before it when there is one: how
+# the pictures of a document the decoder refused (cut at the capture's bound, nested too
+# deep) are still found. "\/" is an escaped "/", "\r" and "\n" line breaks of the base64
+_JSON_B64 = re.compile(
+    rb'(?:"([^"\\\x00-\x1f]{1,64})"\s*:\s*)?'
+    rb'"((?:data:image/[a-z+]{1,16};base64,)?[A-Za-z0-9+/=\\]{' + str(MIN_B64).encode() + rb',})"'
+)  # one character class repeated: no backtracking state kept per character
+
+
+def _b64_json_strings(body: bytes) -> list[tuple[str, bytes, str]]:
+    """(key, picture, format) for the first ``MAX_ITEMS`` base64 pictures among the string
+    values of a JSON text that does not decode; the key is ``@offset`` where none precedes."""
+    out: list[tuple[str, bytes, str]] = []
+    for m in _JSON_B64.finditer(body):
+        text = m.group(2).replace(b"\\/", b"/").replace(b"\\r", b"").replace(b"\\n", b"")
+        hit = decode_b64_image(text)
+        if hit is None:
+            continue
+        key = m.group(1).decode("utf-8", "replace") if m.group(1) else f"@{m.start(2)}"
+        out.append((key, hit[0], hit[1]))
+        if len(out) >= MAX_ITEMS:
+            break
     return out
 
 
@@ -400,7 +430,7 @@ def _load_json(body: bytes) -> Any:
         return None
     try:
         return json.loads(text.decode("utf-8", "replace"))
-    except ValueError:
+    except (ValueError, RecursionError):  # nested deeper than the decoder goes
         return None
 
 
@@ -683,6 +713,21 @@ def _parse_generic(ev: HttpBodyEvent, parts: list[Part], doc: Any,
                 )
             )
         return ParsedBody("json" if items else None, items, {})
+    if ev.body.lstrip()[:1] in (b"{", b"["):  # a document the decoder refused
+        for key, img, fmt in _b64_json_strings(ev.body):
+            items.append(
+                ContentItem(
+                    protocol="json",
+                    what=f"JSON upload to {_short(ev.path)}: base64 {fmt.upper()} in {key} "
+                    "(the document itself could not be read: cut, or nested too deep)",
+                    image=img,
+                    image_format=fmt,
+                    declared_face=path_face or words.face_word(key),
+                    fields={"field": key},
+                )
+            )
+        if items:
+            return ParsedBody("json", items, {})
     ctype = (ev.content_type or "").lower()
     if "x-www-form-urlencoded" in ctype:
         form = parse_qs(ev.body.decode("latin-1"), keep_blank_values=False)

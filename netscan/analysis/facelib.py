@@ -216,7 +216,7 @@ def parse_json_records(spec: Spec, path: str, body: bytes) -> Push | None:
             push.records.add(str(rid)[:MAX_ID])
         photos = _first(info, pics) or _first(e, pics) or []
         for ph in (photos if isinstance(photos, list) else [photos])[:MAX_RECORDS]:
-            hit = decode_b64_image(str(ph)) if ph else None
+            hit = decode_b64_image(ph) if isinstance(ph, str) and ph else None
             if hit is not None:
                 push.pictures.append(hit)
     return push if push.records else None
@@ -228,7 +228,7 @@ def _json(data: bytes) -> Any:
         return None
     try:
         return json.loads(data.decode("utf-8", "replace"))
-    except ValueError:
+    except (ValueError, RecursionError):  # nested deeper than the decoder goes
         return None
 
 

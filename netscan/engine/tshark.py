@@ -429,7 +429,7 @@ class TsharkEngine:
                         continue
                     try:
                         doc = json.loads(line)
-                    except ValueError:
+                    except (ValueError, RecursionError):
                         continue
                     layers = doc.get("layers")
                     if isinstance(layers, dict):

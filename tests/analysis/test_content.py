@@ -319,3 +319,38 @@ def test_carving_budget_leaves_real_pictures_alone() -> None:
     with carving_stopped() as stopped:
         found = carve_images(data)
     assert [img for _, img, _ in found] == pics and stopped == [0]
+
+
+@pytest.mark.parametrize("depth", [50, 5_000, 200_000])
+def test_json_nested_past_the_decoder_is_never_an_exception(depth: int) -> None:
+    """A JSON upload nested deeper than the decoder goes (a 10 kB body of brackets crashed
+    the analysis with RecursionError) is read as a document the decoder refused: its
+    base64 pictures are still found by their string values; a shallow one is walked."""
+    pic = base64.b64encode(sc.face_jpeg()).decode()
+    body = ('{"a":' * depth + '{"faceImage":"' + pic + '"}' + "}" * depth).encode()
+    parsed = parse_body(_body("/api/upload", body, "application/json"))
+    assert [i.protocol for i in parsed.items] == ["json"]
+    (item,) = parsed.items
+    assert item.image == sc.face_jpeg() and item.declared_face
+    if depth == 50:
+        assert item.fields["field"] == "a." * 50 + "faceImage"
+    else:
+        assert item.fields["field"] == "faceImage" and "could not be read" in item.what
+    bare = parse_body(_body("/api/upload", b"[" * depth + b"]" * depth, "application/json"))
+    assert bare.items == []
+
+
+def test_json_upload_cut_short_still_gives_its_whole_pictures() -> None:
+    """A JSON upload cut at the capture's bound: the pictures whole before the cut are found
+    (escaped slashes and line breaks in the base64 as some encoders write them), with the
+    key before each; the cut one is not."""
+    face = sc.face_jpeg()
+    pic = base64.b64encode(face)
+    escaped = pic.replace(b"/", b"\\/")
+    body = (b'{"records":[{"facePic":"' + pic + b'"},{"photo": "data:image/jpeg;base64,'
+            + escaped[:4000] + b"\\r\\n" + escaped[4000:] + b'"},["' + pic + b'"],{"cut":"'
+            + pic[: len(pic) // 2])  # fmt: skip
+    parsed = parse_body(_body("/api/upload", body, "application/json"))
+    got = [(i.fields["field"], i.image == face, i.declared_face) for i in parsed.items]
+    offset = body.index(b'["') + 2  # no key before a picture in a list: where it starts
+    assert got == [("facePic", True, True), ("photo", True, False), (f"@{offset}", True, False)]

@@ -126,3 +126,23 @@ def test_upload_of_picture_signatures_is_carved_in_bounded_work(tmp_path: Path) 
     assert run.report is not None
     (finding,) = run.report["findings"]
     assert finding["level"] in ("likely", "confirmed")
+
+
+def test_json_upload_nested_past_the_decoder(tmp_path: Path) -> None:
+    """10 kB of brackets and a face picture nested 5,000 deep, posted to a face API: the
+    run ends in its report (the first crashed it with RecursionError) and the picture still
+    makes the finding."""
+    import base64
+
+    from tests.analysis.scenarios import build as sc
+
+    pic = base64.b64encode(sc.face_jpeg())
+    pcap = tmp_path / "deep.pcap"
+    write_posts(pcap, [(b"[" * 5000 + b"]" * 5000, "application/json"),
+                       (b'{"a":' * 5000 + b'{"faceImage":"' + pic + b'"}' + b"}" * 5000,
+                        "application/json")])  # fmt: skip
+    run = run_netscan([str(pcap)], tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.report is not None
+    (finding,) = run.report["findings"]
+    assert finding["level"] == "confirmed"
