@@ -44,6 +44,7 @@ from netscan.inventory.enrich import Geo, Premises
 from netscan.inventory.linkscope import LinkEvidence
 from netscan.inventory.model import (
     MAX_IPS,
+    MAX_NAMES,
     Conversation,
     Device,
     Endpoint,
@@ -540,8 +541,7 @@ class Inventory:
             name = rr.name.rstrip(".")
             if rr.rtype in ("A", "AAAA") and (name.endswith(".local") or ev.proto == "llmnr"):
                 host = name[: -len(".local")] if name.endswith(".local") else name
-                if host and host not in src_dev.hostnames:
-                    src_dev.hostnames[host] = ev.proto
+                if host and src_dev.add_hostname(host, ev.proto):
                     src_dev.add_evidence(
                         ctx.file, ctx.frame,
                         R.phrase(R.EV_NAME_HOSTNAME, protocol=ev.proto, name=host),
@@ -601,8 +601,7 @@ class Inventory:
         if dev is None or not ev.name:
             return
         if ev.opcode in (5, 8) or (ev.is_response and ev.addresses):
-            if ev.suffix in (0x00, 0x20) and ev.name not in dev.hostnames:
-                dev.hostnames[ev.name] = "nbns"
+            if ev.suffix in (0x00, 0x20) and dev.add_hostname(ev.name, "nbns"):
                 dev.add_evidence(ev.ctx.file, ev.ctx.frame, R.phrase(R.EV_NETBIOS, name=ev.name))
 
     def _on_dhcp(
@@ -615,8 +614,7 @@ class Inventory:
         cdev = self.device(mac, ctx.file, ctx.frame, ctx.ts)
         if ev.msg_type in (1, 3, 8):  # discover, request, inform: the client speaks
             if ev.hostname:
-                if ev.hostname not in cdev.hostnames:
-                    cdev.hostnames[ev.hostname] = "dhcp"
+                if cdev.add_hostname(ev.hostname, "dhcp"):
                     cdev.add_evidence(
                         ctx.file, ctx.frame, R.phrase(R.EV_DHCP_HOSTNAME, name=ev.hostname)
                     )
@@ -632,7 +630,7 @@ class Inventory:
                 cdev.dhcp["client_id"] = ev.client_id
             if ev.fqdn:
                 cdev.dhcp["fqdn"] = ev.fqdn
-                cdev.hostnames.setdefault(ev.fqdn, "dhcp")
+                cdev.add_hostname(ev.fqdn, "dhcp")
             if ev.requested_ip:
                 cdev.add_ip(ev.requested_ip, ctx.ts)
         elif ev.msg_type == 5 and ev.your_ip and ev.your_ip != "0.0.0.0":  # ACK
@@ -653,7 +651,7 @@ class Inventory:
         if ev.vendor_class:
             dev.dhcp["v6_vendor_class"] = ev.vendor_class
         if ev.fqdn:
-            dev.hostnames.setdefault(ev.fqdn, "dhcpv6")
+            dev.add_hostname(ev.fqdn, "dhcpv6")
         if ev.duid:
             dev.dhcp["duid"] = ev.duid
 
@@ -1187,6 +1185,14 @@ class Inventory:
         ips = sum(d.ips_dropped for d in self.devices.values())
         if ips:
             out.append(f"{ips:,} addresses beyond {MAX_IPS} per device were not kept")
+        names = sum(d.names_dropped for d in self.devices.values()) + sum(
+            e.names_dropped for e in self.endpoints.values()
+        )
+        if names:
+            out.append(
+                f"{names:,} names beyond {MAX_NAMES} per device or endpoint were not kept (each "
+                "was still matched against the signatures)"
+            )
         return out
 
     @staticmethod

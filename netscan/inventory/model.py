@@ -70,6 +70,9 @@ class Evidence:
 
 
 MAX_IPS = 1024  # addresses remembered per device (a spoofing flood would add millions)
+# host names kept per device, and names per endpoint (mDNS, NetBIOS, DHCP, SNI and Host
+# names are the sender's to choose: one device could name itself a million ways)
+MAX_NAMES = 256
 
 
 # an evidence line: its English text, or the text and its part (``reasons.phrase``)
@@ -122,6 +125,18 @@ class Device:
     role_reason_parts: list[dict[str, Any]] = field(default_factory=list)  # ({} when none)
     evidence_dropped: int = 0  # facts beyond INVENTORY_MAX_EVIDENCE
     ips_dropped: int = 0  # addresses beyond MAX_IPS
+    names_dropped: int = 0  # host names given beyond MAX_NAMES
+
+    def add_hostname(self, name: str, source: str) -> bool:
+        """Keeps a host name the device gave (and the protocol it came by) up to MAX_NAMES;
+        True when the name is new and kept."""
+        if name in self.hostnames:
+            return False
+        if len(self.hostnames) >= MAX_NAMES:
+            self.names_dropped += 1
+            return False
+        self.hostnames[name] = source
+        return True
 
     def add_evidence(self, file: int, frame: int, what: What, sig_id: str | None = None) -> None:
         if not add_evidence(self.evidence, file, frame, what, sig_id):
@@ -172,11 +187,17 @@ class Endpoint:
     evidence: list[Evidence] = field(default_factory=list)
     cert_subjects: set[str] = field(default_factory=set)
     evidence_dropped: int = 0  # facts beyond INVENTORY_MAX_EVIDENCE
+    names_dropped: int = 0  # names given beyond MAX_NAMES
 
     def add_name(self, name: str, how: str) -> bool:
+        """Keeps a name of the endpoint up to MAX_NAMES; True when the name is new (kept,
+        or given beyond the bound: it is still to be matched against the signatures)."""
         name = name.lower().rstrip(".")
         if not name or name in self.names:
             return False
+        if len(self.names) >= MAX_NAMES:
+            self.names_dropped += 1
+            return True
         self.names[name] = how
         return True
 

@@ -8,7 +8,7 @@ from netscan.events import Ctx, HttpBodyEvent, WsdEvent
 from netscan.flow import Flow
 from netscan.inventory.enrich import Premises
 from netscan.inventory.inventory import Inventory
-from netscan.inventory.model import MAX_IPS
+from netscan.inventory.model import MAX_IPS, MAX_NAMES
 from netscan.limits import INVENTORY_MAX_EVIDENCE, Limits
 
 CAM = "44:19:b6:2e:7c:51"
@@ -107,3 +107,34 @@ def test_retired_flows_fold_into_conversations_and_totals_survive() -> None:
     assert all(t.bytes_up / t.conversations <= kept for t in inv.folded.values())
     inv.seal()
     assert not inv.flows and len(inv.conversations()) <= 10
+
+
+def test_names_per_device_and_endpoint_are_bounded() -> None:
+    """Host names a device gives itself (DHCP, NetBIOS) and names of an off-site endpoint
+    (SNI) are kept up to MAX_NAMES each and the rest counted; a name past the bound is
+    still matched against the signatures (a face cloud named after 1,000 decoys counts)."""
+    from netscan.events import DhcpEvent, NbnsEvent, TlsClientHelloEvent
+    from netscan.signatures.matcher import Matcher
+    from netscan.signatures.pack import load_active_pack
+
+    inv = Inventory(Premises(), Matcher(load_active_pack()))
+    for i in range(600):
+        ctx = Ctx(0, i + 1, 1.0 + i, CAM, GW, "192.168.1.64", "192.168.1.1", 68, 67, "udp")
+        inv.on_event(DhcpEvent(ctx=ctx, msg_type=3, client_mac=CAM, hostname=f"cam-{i}"), None)
+        inv.on_event(NbnsEvent(ctx=ctx, opcode=5, name=f"NB{i}", suffix=0x20), None)
+    dev = inv.devices[CAM]
+    assert len(dev.hostnames) == MAX_NAMES and dev.names_dropped == 1200 - MAX_NAMES
+    assert list(dev.hostnames)[:2] == ["cam-0", "NB0"]
+    for i in range(1001):
+        sni = f"decoy{i}.example.net" if i < 1000 else "api.youtu.qq.com"
+        ctx = Ctx(0, 2000 + i, 700.0 + i, CAM, GW, "192.168.1.64", "150.109.20.77", 40000, 443,
+                  "tcp")  # fmt: skip
+        inv.on_event(TlsClientHelloEvent(ctx=ctx, sni=sni), None)
+    ep = inv.endpoints["150.109.20.77"]
+    assert len(ep.names) == MAX_NAMES and ep.names_dropped == 1001 - MAX_NAMES
+    assert "api.youtu.qq.com" not in ep.names
+    assert [m["value"] for m in ep.matches.values()] == ["api.youtu.qq.com"]
+    assert (
+        f"{1200 - MAX_NAMES + 1001 - MAX_NAMES:,} names beyond {MAX_NAMES} per device or "
+        "endpoint were not kept (each was still matched against the signatures)"
+    ) in inv.limit_warnings()
