@@ -45,6 +45,7 @@ from netscan.inventory.linkscope import LinkEvidence
 from netscan.inventory.model import (
     MAX_IPS,
     MAX_NAMES,
+    MAX_SERVICES,
     Conversation,
     Device,
     Endpoint,
@@ -548,7 +549,9 @@ class Inventory:
                     )  # fmt: skip
             elif rr.rtype in ("PTR", "SRV", "TXT") and name.endswith(".local"):
                 svc = name if rr.rtype != "PTR" else rr.value
-                svc_entry = src_dev.services.setdefault("mdns", {"names": []})
+                svc_entry = src_dev.service("mdns", {"names": []})
+                if svc_entry is None:
+                    continue
                 if svc not in svc_entry["names"] and len(svc_entry["names"]) < 50:
                     svc_entry["names"].append(svc)
                 if rr.rtype == "TXT":
@@ -716,9 +719,9 @@ class Inventory:
         if dev is None:
             return
         key = f"{ctx.transport}/{ctx.sport}"
-        svc = dev.services.setdefault(
-            key, {"protocol": proto, "frame": ctx.frame, "file": ctx.file}
-        )
+        svc = dev.service(key, {"protocol": proto, "frame": ctx.frame, "file": ctx.file})
+        if svc is None:
+            return
         for k, v in facts.items():
             if v:
                 svc.setdefault(k, v)
@@ -758,8 +761,8 @@ class Inventory:
                 if (ev.ctx.dst_ip and self.premises.is_premises(ev.ctx.dst_ip))
                 else None
             )
-            if server is not None:
-                svc = server.services.setdefault(f"tcp/{ev.ctx.dport}", {"protocol": "rtsp"})
+            svc = server.service(f"tcp/{ev.ctx.dport}", {"protocol": "rtsp"}) if server else None
+            if svc is not None:
                 urls = svc.setdefault("urls", [])
                 if ev.url not in urls and len(urls) < 10:
                     urls.append(ev.url)
@@ -1185,6 +1188,9 @@ class Inventory:
         ips = sum(d.ips_dropped for d in self.devices.values())
         if ips:
             out.append(f"{ips:,} addresses beyond {MAX_IPS} per device were not kept")
+        services = sum(d.services_dropped for d in self.devices.values())
+        if services:
+            out.append(f"{services:,} services beyond {MAX_SERVICES} per device were not listed")
         names = sum(d.names_dropped for d in self.devices.values()) + sum(
             e.names_dropped for e in self.endpoints.values()
         )

@@ -73,6 +73,9 @@ MAX_IPS = 1024  # addresses remembered per device (a spoofing flood would add mi
 # host names kept per device, and names per endpoint (mDNS, NetBIOS, DHCP, SNI and Host
 # names are the sender's to choose: one device could name itself a million ways)
 MAX_NAMES = 256
+# services kept per device ("tcp/554", "mdns", ...): a device answering on every port of a
+# scan would add 131,072 of them
+MAX_SERVICES = 64
 
 
 # an evidence line: its English text, or the text and its part (``reasons.phrase``)
@@ -126,6 +129,18 @@ class Device:
     evidence_dropped: int = 0  # facts beyond INVENTORY_MAX_EVIDENCE
     ips_dropped: int = 0  # addresses beyond MAX_IPS
     names_dropped: int = 0  # host names given beyond MAX_NAMES
+    services_dropped: int = 0  # services seen beyond MAX_SERVICES
+
+    def service(self, key: str, new: dict[str, Any]) -> dict[str, Any] | None:
+        """The facts of the service ``key`` (``new`` when it is first seen), up to
+        MAX_SERVICES services; None for one beyond them (counted)."""
+        svc = self.services.get(key)
+        if svc is None:
+            if len(self.services) >= MAX_SERVICES:
+                self.services_dropped += 1
+                return None
+            svc = self.services[key] = new
+        return svc
 
     def add_hostname(self, name: str, source: str) -> bool:
         """Keeps a host name the device gave (and the protocol it came by) up to MAX_NAMES;

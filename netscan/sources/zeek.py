@@ -608,10 +608,11 @@ class ZeekSource:
         dev.add_ip(host, ts)
         proto = str(rec.get("port_proto") or "tcp")[:8]
         names = [str(s).lower()[:32] for s in _list(rec.get("service"))[:4]]
-        svc = dev.services.setdefault(f"{proto}/{_int(rec.get('port_num'))}",
-                                      {"protocol": names[0] if names else "unknown",
-                                       "frame": line, "file": fi})  # fmt: skip
-        svc.setdefault("zeek_services", sorted(set(names)))
+        svc = dev.service(f"{proto}/{_int(rec.get('port_num'))}",
+                          {"protocol": names[0] if names else "unknown",
+                           "frame": line, "file": fi})  # fmt: skip
+        if svc is not None:
+            svc.setdefault("zeek_services", sorted(set(names)))
 
     def _ntp(self, fi: int, line: int, rec: dict[str, Any]) -> None:
         ctx = self._ctx(fi, line, rec)

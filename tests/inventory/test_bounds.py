@@ -138,3 +138,22 @@ def test_names_per_device_and_endpoint_are_bounded() -> None:
         f"{1200 - MAX_NAMES + 1001 - MAX_NAMES:,} names beyond {MAX_NAMES} per device or "
         "endpoint were not kept (each was still matched against the signatures)"
     ) in inv.limit_warnings()
+
+
+def test_services_per_device_are_bounded() -> None:
+    """A device answering HTTP on every port of a scan lists MAX_SERVICES services, the rest
+    counted; a service already listed still takes its new facts."""
+    from netscan.events import HttpResponseEvent
+    from netscan.inventory.model import MAX_SERVICES
+
+    inv = Inventory(Premises())
+    for port in range(1, 201):
+        ctx = Ctx(0, port, 1.0 + port, CAM, GW, "192.168.1.64", "192.168.1.10", port, 50000,
+                  "tcp")  # fmt: skip
+        inv.on_event(HttpResponseEvent(ctx=ctx, status=200, server=f"s{port}"), None)
+    dev = inv.devices[CAM]
+    assert len(dev.services) == MAX_SERVICES and dev.services_dropped == 200 - MAX_SERVICES
+    assert dev.services["tcp/1"]["server"] == "s1" and "tcp/200" not in dev.services
+    assert f"{200 - MAX_SERVICES} services beyond {MAX_SERVICES} per device were not listed" in (
+        inv.limit_warnings()
+    )
