@@ -1196,8 +1196,8 @@ class Inventory:
         )
         if names:
             out.append(
-                f"{names:,} names beyond {MAX_NAMES} per device or endpoint were not kept (each "
-                "was still matched against the signatures)"
+                f"names beyond {MAX_NAMES} per device or endpoint were not kept ({names:,} "
+                "sightings; each name was still matched against the signatures)"
             )
         return out
 
