@@ -359,7 +359,8 @@ def _walk_b64_images(doc: Any) -> list[tuple[str, bytes, str]]:
     keeps its own stack: a document may nest as deep as the decoder allows."""
     out: list[tuple[str, bytes, str]] = []
     trail: list[str | int] = []  # the keys and indexes down to the node walked
-    # one iterator per open container; None marks where the trail steps back up
+    # one iterator per open container (the first over the document itself); the trail
+    # holds the step into each but that first one
     stack: list[Iterator[tuple[Any, Any]]] = [iter(((None, doc),))]
     while stack:
         step_child = next(stack[-1], None)
@@ -395,6 +396,9 @@ _JSON_B64 = re.compile(
     rb'(?:"([^"\\\x00-\x1f]{1,64})"\s*:\s*)?'
     rb'"((?:data:image/[a-z+]{1,16};base64,)?[A-Za-z0-9+/=\\]{' + str(MIN_B64).encode() + rb',})"'
 )  # one character class repeated: no backtracking state kept per character
+
+
+_JSON_START = re.compile(rb"\s*[\[{]")
 
 
 def _b64_json_strings(body: bytes) -> list[tuple[str, bytes, str]]:
@@ -713,7 +717,7 @@ def _parse_generic(ev: HttpBodyEvent, parts: list[Part], doc: Any,
                 )
             )
         return ParsedBody("json" if items else None, items, {})
-    if ev.body.lstrip()[:1] in (b"{", b"["):  # a document the decoder refused
+    if _JSON_START.match(ev.body):  # a document the decoder refused
         for key, img, fmt in _b64_json_strings(ev.body):
             items.append(
                 ContentItem(
