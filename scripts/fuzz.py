@@ -165,11 +165,31 @@ def _client_hello(sni: str) -> bytes:
     return b"\x16\x03\x01" + struct.pack("!H", len(hs)) + hs
 
 
+CAM, GW, CAM_IP, CLOUD = "c0:56:e3:11:22:33", "00:11:22:33:44:55", "192.168.8.40", "47.88.1.2"
+
+
+def upload_session(t: float, path: str, ctype: str, body: bytes, port: int = 42000) -> list[Rec]:
+    """The camera posting ``body`` to the cloud over HTTP: handshake, the request in
+    1400-byte segments, the answer; one record every 10 ms from ``t``."""
+    head = (f"POST {path} HTTP/1.1\r\nHost: {CLOUD}\r\nContent-Type: {ctype}\r\n"
+            f"User-Agent: IPCam/2.0\r\nContent-Length: {len(body)}\r\n\r\n").encode()  # fmt: skip
+    frames = [_eth_ip(CAM, GW, CAM_IP, CLOUD, 6, _tcp(port, 80, 1, 0, 0x02, b"")),
+              _eth_ip(GW, CAM, CLOUD, CAM_IP, 6, _tcp(80, port, 9, 2, 0x12, b""))]  # fmt: skip
+    data, seq = head + body, 2
+    for i in range(0, len(data), 1400):
+        chunk = data[i : i + 1400]
+        frames.append(_eth_ip(CAM, GW, CAM_IP, CLOUD, 6, _tcp(port, 80, seq, 10, 0x18, chunk)))
+        seq += len(chunk)
+    resp = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: application/json\r\n\r\n{}"
+    frames.append(_eth_ip(GW, CAM, CLOUD, CAM_IP, 6, _tcp(80, port, 10, seq, 0x18, resp)))
+    return [(t + 0.01 * (i + 1), 1, f) for i, f in enumerate(frames)]
+
+
 def generated_seed() -> Seed:
     """A small capture made here: a camera that resolves, leases, announces itself and
     uploads a picture over HTTP, plus TLS to a face cloud and an RTSP viewer."""
-    cam, gw, nvr = "c0:56:e3:11:22:33", "00:11:22:33:44:55", "4c:bd:8f:aa:bb:cc"
-    cam_ip, gw_ip, nvr_ip, cloud = "192.168.8.40", "192.168.8.1", "192.168.8.50", "47.88.1.2"
+    cam, gw, nvr = CAM, GW, "4c:bd:8f:aa:bb:cc"
+    cam_ip, gw_ip, nvr_ip, cloud = CAM_IP, "192.168.8.1", "192.168.8.50", CLOUD
     t = 1_770_000_000.0
     recs: list[Rec] = []
 
@@ -203,17 +223,8 @@ def generated_seed() -> Seed:
     add(_eth_ip(cam, gw, cam_ip, cloud, 6, _tcp(41000, 443, 1001, 5001, 0x18, hello)))
     # an HTTP upload of a picture (JPEG markers, not a real face)
     body = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 24 + b"\xff\xd9"
-    head = (b"POST /api/v1/face/upload HTTP/1.1\r\nHost: 47.88.1.2\r\nContent-Type: image/jpeg\r\n"
-            b"User-Agent: IPCam/2.0\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n")  # fmt: skip
-    add(_eth_ip(cam, gw, cam_ip, cloud, 6, _tcp(42000, 80, 1, 0, 0x02, b"")))
-    add(_eth_ip(gw, cam, cloud, cam_ip, 6, _tcp(80, 42000, 9, 2, 0x12, b"")))
-    data, seq = head + body, 2
-    for i in range(0, len(data), 1400):
-        chunk = data[i : i + 1400]
-        add(_eth_ip(cam, gw, cam_ip, cloud, 6, _tcp(42000, 80, seq, 10, 0x18, chunk)))
-        seq += len(chunk)
-    resp = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: application/json\r\n\r\n{}"
-    add(_eth_ip(gw, cam, cloud, cam_ip, 6, _tcp(80, 42000, 10, seq, 0x18, resp)))
+    for _ts, _lt, frame in upload_session(t, "/api/v1/face/upload", "image/jpeg", body):
+        add(frame)
     # an NVR pulling RTSP from the camera
     rtsp = b"DESCRIBE rtsp://192.168.8.40:554/Streaming/Channels/101 RTSP/1.0\r\nCSeq: 2\r\n\r\n"
     add(_eth_ip(nvr, cam, nvr_ip, cam_ip, 6, _tcp(43000, 554, 1, 1, 0x18, rtsp)))
@@ -475,6 +486,29 @@ def m_tls(rng: random.Random, d: bytearray, lay: Layers | None) -> str | None:
 HOSTILE = (b"[/oops]", b"[link=file:///etc/passwd]x[/link]", b"\x1b[2J\x1b]0;t\x07", b"\r\nX: y",
            b"<script>alert(1)</script>", b"\xe2\x80\xae", b"\xff\xfe", b"%s%n", b"\x00")  # fmt: skip
 
+# request bodies of shapes that cost a careless parser time in the square of their size or
+# its stack: nested brackets, runs of picture signatures, an ISAPI alert's tag on blanks
+HOSTILE_BODIES = (
+    b"[" * 5000,
+    b'{"a":' * 3000 + b'"x"',
+    b"\x89PNG\r\n\x1a\n" * 4000,
+    b"\xff\xd8\xff\xe0" * 8000,
+    b"\xff\xd8\xff\xda\x00\x02" + b"\x00" * 30000,
+    b"--x\r\nContent-Type: application/xml\r\n\r\n<EventNotificationAlert><eventType>"
+    + b" " * 20000,
+    b"Code=" * 4000,
+    b'{"img":"' + b"/9j/" * 20000,
+)
+
+UPLOAD_ROUTES = (
+    ("/api/v1/face/upload", "application/json"),
+    ("/api/v1/face/upload", "multipart/form-data; boundary=x"),
+    ("/ISAPI/Event/notification/alertStream", "multipart/form-data; boundary=x"),
+    ("/VIID/Faces", "application/json"),
+    ("/iclock/cdata?table=BIODATA&SN=1", "text/plain"),
+    ("/cgi-bin/snap/upload", "image/jpeg"),
+)
+
 
 def m_text(rng: random.Random, d: bytearray, lay: Layers | None) -> str | None:
     if lay is None or lay.payload < 0 or lay.payload >= len(d):
@@ -482,7 +516,7 @@ def m_text(rng: random.Random, d: bytearray, lay: Layers | None) -> str | None:
     p = lay.payload
     text = bytes(d[p:])
     what = rng.choice(("content-length", "chunked", "no-colon", "long-header", "no-crlf",
-                       "hostile-value", "encoding"))  # fmt: skip
+                       "hostile-value", "encoding", "hostile-body"))  # fmt: skip
     head_end = text.find(b"\r\n\r\n")
     head_end = len(text) if head_end < 0 else head_end
     line_end = text.find(b"\r\n")
@@ -505,6 +539,17 @@ def m_text(rng: random.Random, d: bytearray, lay: Layers | None) -> str | None:
         d[at:at] = b"\r\nX-Long: " + b"A" * rng.choice((1000, 8000, 60000))
     elif what == "no-crlf":
         d[p:] = text.replace(b"\r\n", b"")
+    elif what == "hostile-body":
+        body = rng.choice(HOSTILE_BODIES)
+        i = text.lower().find(b"content-length:")
+        if i >= 0 and i < head_end:  # the head says how long the new body is
+            j = text.find(b"\r\n", i)
+            j = head_end if j < 0 else j
+            d[p + head_end :] = b"\r\n\r\n" + body
+            d[p + i : p + j] = b"Content-Length: " + str(len(body)).encode()
+        else:
+            d[p + head_end :] = b"\r\n\r\n" + body
+        return f"text hostile-body {body[:12]!r}x{len(body)}"
     elif what == "hostile-value":
         i = text.find(b": ")
         if i < 0:
@@ -651,6 +696,12 @@ def make_mutant(seeds: list[Seed], seed: int, index: int) -> Mutant:
         if did is not None:
             notes.append(f"packet {i + 1} ({kind or 'other'}): {did}")
         recs[i] = (ts, lt, bytes(frame[:SNAPLEN]))
+    if rng.random() < 0.08:  # an upload session of a hostile body, whole and in order
+        path, ctype = rng.choice(UPLOAD_ROUTES)
+        body = rng.choice(HOSTILE_BODIES)
+        t0 = max((ts for ts, _, _ in recs), default=1_770_000_000.0)
+        recs.extend(upload_session(t0, path, ctype, body, 42100 + index % 1000))
+        notes.append(f"hostile upload {body[:12]!r}x{len(body)} to {path} as {ctype}")
     if recs and rng.random() < 0.1:  # order and repetition
         i = rng.randrange(len(recs))
         if rng.random() < 0.5:

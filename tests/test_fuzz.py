@@ -70,7 +70,8 @@ def test_mutators_reach_every_protocol(seeds: list) -> None:
     notes = " | ".join(n for i in range(400) for n in fuzz.make_mutant(seeds, CI_SEED, i).notes)
     for words in ("dns counts", "dns pointer", "dns label", "dhcp length", "dhcp no-end",
                   "dhcp hostile-hostname", "tls record length", "tls sni length",
-                  "text content-length", "text chunked", "ipv4 total_length",
+                  "text content-length", "text chunked", "text hostile-body", "hostile upload",
+                  "ipv4 total_length",
                   "udp length lie", "tcp data offset lie", "truncate at", "insert",
                   "pcap record", "pcapng block", "file header"):  # fmt: skip
         assert words in notes, words
@@ -87,6 +88,24 @@ def test_fuzz_through_the_analyzer(seeds: list, tmp_path: Path) -> None:
                         outdir=tmp_path / "crashes", seeds=seeds, timeout=120)  # fmt: skip
     assert not summary.crashes, _crash_report(summary)
     assert summary.runs == ANALYZER_MUTANTS and summary.reports >= ANALYZER_MUTANTS // 2
+
+
+def test_hostile_uploads_through_the_analyzer(seeds: list, tmp_path: Path) -> None:
+    """Every hostile body shape, posted whole to every upload route: nested brackets,
+    runs of picture signatures, an ISAPI tag on blanks (the analysis once crashed or took
+    minutes on these); each mutant ends in a report within the harness's timeout."""
+    picked: dict[str, int] = {}
+    for i in range(5000):
+        for note in fuzz.make_mutant(seeds, CI_SEED, i).notes:
+            if note.startswith("hostile upload"):
+                picked.setdefault(note.split(" to ")[0], i)  # one per body shape
+        if len(picked) == len(fuzz.HOSTILE_BODIES):
+            break
+    assert len(picked) == len(fuzz.HOSTILE_BODIES)
+    for i in picked.values():
+        summary = fuzz.fuzz(1, CI_SEED, mode="analyzer", engine=ENGINE, only=i, seeds=seeds,
+                            outdir=tmp_path / "crashes", timeout=60)  # fmt: skip
+        assert not summary.crashes, _crash_report(summary)
 
 
 def _indices(seeds: list, n: int) -> Iterator[int]:
