@@ -152,3 +152,30 @@ def test_overrides_shown_and_exported_from_the_store(tmp_path: Path) -> None:
         assert len(visits) == 1
         stored = s.report(visits[0])
     assert json.dumps(stored)  # the visit's report is in the store
+
+
+def test_override_dialog_shows_device_names_as_plain_text() -> None:
+    """The dialog's label holds the finding's device label, made of names the device sent:
+    markup in them (an action link, a style) is shown as typed, never run or styled."""
+    import asyncio
+
+    from textual.app import App
+    from textual.widgets import Label
+
+    hostile = "likely: cam[@click=app.quit]quit[/] [link=file:///etc/passwd]x[/link] [b]"
+
+    class One(App[None]):
+        def on_mount(self) -> None:
+            self.push_screen(OverrideScreen("finding", "F-[b]x", hostile))
+
+    async def run() -> tuple[str, str]:
+        app = One()
+        async with app.run_test() as pilot:
+            await pilot.pause()
+            label = app.screen.query_one("#ov-label", Label)
+            box = app.screen.query_one("#export-box")
+            return str(label.render()), str(box.border_title)
+
+    shown, title = asyncio.run(run())
+    assert shown == hostile
+    assert "F-[b]x" in title.replace("\\[", "[")

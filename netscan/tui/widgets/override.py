@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -35,10 +36,13 @@ class OverrideScreen(ModalScreen[dict[str, Any] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="export-box") as box:
-            box.border_title = _("override {kind} {target}").format(
-                kind=i18n.term("kind", self.kind), target=display(self.target, 40)
+            # the label holds the device's own names: plain text, never markup
+            box.border_title = Text(
+                _("override {kind} {target}").format(
+                    kind=i18n.term("kind", self.kind), target=display(self.target, 40)
+                )
             )
-            yield Label(display(self.label, 100))
+            yield Label(Text(display(self.label, 100)), id="ov-label")
             if self.kind == "device":
                 for f in DEVICE_FIELDS:
                     yield Input(placeholder=_("{field} (blank: unchanged)").format(field=f),
