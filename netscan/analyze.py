@@ -129,6 +129,11 @@ def unique_inputs(paths: list[str]) -> tuple[list[str], list[str], dict[str, str
     while it reads them)."""
     sizes: dict[str, int] = {}
     for p in paths:
+        if p == "-" and not os.path.exists(p):
+            raise CaptureError(
+                "-: a capture cannot be read from standard input; give its file (gzip is "
+                "read as it is), or use netscan capture for a live interface"
+            )
         try:
             with open(p, "rb") as fh:
                 sizes[p] = os.fstat(fh.fileno()).st_size

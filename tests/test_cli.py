@@ -336,3 +336,11 @@ def test_bad_usage_everywhere_is_one_line_exit_2(tmp_path: Path, args: list[str]
     # nothing was written in the working directory, no user pack was made
     assert sorted(p.name for p in tmp_path.iterdir()) in ([], ["home"], ["data"], ["data", "home"])
     assert not (tmp_path / "data" / "netscan" / "signatures").exists()
+
+
+def test_standard_input_is_refused_in_one_line() -> None:
+    """``netscan analyze -`` (a capture piped in) says in one line what to give instead."""
+    r = run("analyze", "-")
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert r.returncode == 2 and len(lines) == 1 and "standard input" in lines[0]
+    assert "netscan capture" in lines[0] and "Traceback" not in r.stderr
