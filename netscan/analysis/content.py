@@ -417,6 +417,13 @@ def _b64_json_strings(body: bytes) -> list[tuple[str, bytes, str]]:
     return out
 
 
+def _json_pictures(data: bytes) -> list[tuple[str, bytes, str]]:
+    """(path, picture, format) of the base64 pictures of a JSON text: walked when it
+    decodes, found among its string values when it does not."""
+    doc = _load_json(data)
+    return _walk_b64_images(doc) if doc is not None else _b64_json_strings(data)
+
+
 def _json_path(trail: list[str | int]) -> str:
     """``a.b[2].c`` for the keys (str) and indexes (int) of ``trail``."""
     path = ""
@@ -703,6 +710,21 @@ def _parse_generic(ev: HttpBodyEvent, parts: list[Part], doc: Any,
                         fields={"part": named},
                     )
                 )
+            if not found and _JSON_START.match(p.body):  # a JSON record part
+                for jpath, img, fmt in _json_pictures(p.body):
+                    items.append(
+                        ContentItem(
+                            protocol="multipart",
+                            what=f"multipart upload to {_short(ev.path)}: base64 "
+                            f"{fmt.upper()} in {jpath} of part {named!r}",
+                            image=img,
+                            image_format=fmt,
+                            declared_face=path_face
+                            or words.face_word(named)
+                            or words.face_word(jpath),
+                            fields={"part": named, "field": jpath},
+                        )
+                    )
         return ParsedBody("multipart" if items else None, items, {})
     if doc is not None:
         for jpath, img, fmt in _walk_b64_images(doc):

@@ -354,3 +354,27 @@ def test_json_upload_cut_short_still_gives_its_whole_pictures() -> None:
     got = [(i.fields["field"], i.image == face, i.declared_face) for i in parsed.items]
     offset = body.index(b'["') + 2  # no key before a picture in a list: where it starts
     assert got == [("facePic", True, True), ("photo", True, False), (f"@{offset}", True, False)]
+
+
+def test_multipart_json_record_part_gives_its_base64_pictures() -> None:
+    """A multipart upload whose record part is JSON holding a base64 face (and a part cut
+    short): the picture is found with the part and the path to it; a part that is a
+    picture is carved as before."""
+    face = sc.face_jpeg()
+    pic = base64.b64encode(face).decode()
+    record = json.dumps({"person": {"name": "x", "faceImage": pic}}).encode()
+    body = (b"--b\r\nContent-Disposition: form-data; name=\"record\"\r\n"
+            b"Content-Type: application/json\r\n\r\n" + record + b"\r\n--b\r\n"
+            b"Content-Disposition: form-data; name=\"cut\"\r\n\r\n"
+            + b'{"img": "' + pic.encode() + b'", "more": [' + b"\r\n--b\r\n"
+            b"Content-Disposition: form-data; name=\"snap\"; filename=\"s.jpg\"\r\n"
+            b"Content-Type: image/jpeg\r\n\r\n" + face + b"\r\n--b--\r\n")  # fmt: skip
+    parsed = parse_body(_body("/api/upload", body, "multipart/form-data; boundary=b"))
+    got = [(i.fields.get("part"), i.fields.get("field"), i.image == face, i.declared_face)
+           for i in parsed.items]  # fmt: skip
+    assert parsed.protocol == "multipart"
+    assert got == [
+        ("record", "person.faceImage", True, True),
+        ("cut", "img", True, False),
+        ("snap", None, True, False),
+    ]
