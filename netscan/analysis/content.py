@@ -27,6 +27,7 @@ template, with what the protocol says about it. Nothing here writes to disk.
 
 from __future__ import annotations
 
+import array
 import base64
 import binascii
 import contextlib
@@ -124,111 +125,211 @@ def carving_stopped() -> Iterator[list[int]]:
         _CARVE_STOPPED.reset(token)
 
 
-class _Budget:
-    """The work one buffer's carving may do: segment steps and bytes of entropy-coded data
-    scanned, both in proportion to its size. Real pictures need a few dozen steps each and
-    scan their own data once; a buffer of signatures whose walks run over the same bytes
-    again and again (which cost time in the square of its size) stops here instead."""
-
-    __slots__ = ("scan", "steps")
-
-    def __init__(self, size: int) -> None:
-        self.steps = size // 4 + 4096
-        self.scan = 4 * size + (1 << 20)
+_FILL = re.compile(rb"\xff+")
+_U16 = struct.Struct(">H")
+_U32 = struct.Struct(">I")  # a run of fill bytes before a JPEG marker
+_ONE = b"\x01"
 
 
 class _Spent(Exception):
     pass
 
 
-def _jpeg_end(data: bytes, start: int, budget: _Budget) -> int | None:
-    """End offset (exclusive) of the JPEG at ``start``, walking its segments; None if cut."""
-    n = len(data)
-    i = start + 2
-    while i + 2 <= n:
-        budget.steps -= 1
-        if budget.steps < 0:
-            raise _Spent
-        if data[i] != 0xFF:
-            return None
-        marker = data[i + 1]
-        if marker == 0xFF:  # fill byte
-            i += 1
-            continue
-        if marker == 0xD9:
-            return i + 2
-        if 0xD0 <= marker <= 0xD7 or marker == 0x01:
-            i += 2
-            continue
-        if i + 4 > n:
-            return None
-        (seglen,) = struct.unpack_from(">H", data, i + 2)
-        if seglen < 2:
-            return None
-        i += 2 + seglen
-        if marker == 0xDA:  # start of scan: entropy-coded data up to the next real marker
-            m = _JPEG_MARKER.search(data, i)
-            budget.scan -= (m.start() if m else n) - i
-            if budget.scan < 0:
-                raise _Spent
-            if m is None:
-                return None
-            i = m.start()
-    return None
+class _Carver:
+    """The picture walks of one buffer, each position walked at most once.
 
+    A JPEG or PNG walk's outcome depends only on where it stands (a segment or chunk
+    position, or a position in entropy-coded data), and the walks only go forward. A walk
+    that gives no picture, or one too small to keep, marks every place it stood as dead,
+    and a later walk that reaches a dead place stops there: a later start could only give
+    the same failure, or a smaller picture. A walk that gives a picture is passed by the
+    carving (the next start is after its end). So the steps and scanned bytes of all the
+    walks together are in proportion to the buffer, whatever its signatures (without this,
+    overlapping ones cost time in the square of its size). ``steps`` and ``scanned``
+    count that work; ``limit_*`` are a safety net far above what the walks can need, whose
+    reaching is counted (``carving_stopped``)."""
 
-def _png_end(data: bytes, start: int, budget: _Budget) -> int | None:
-    i = start + 8
-    n = len(data)
-    while i + 12 <= n:
-        budget.steps -= 1
-        if budget.steps < 0:
+    __slots__ = ("code", "data", "n", "jpeg_dead", "scan_dead", "png_dead", "steps", "scanned",
+                 "limit_steps", "limit_scanned")  # fmt: skip
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.n = n = len(data)
+        self.code = "i" if n < 1 << 31 else "q"  # array type of the places walked
+        # one byte per position, made when a walk first fails: segment positions, places
+        # in entropy-coded data, PNG chunk positions
+        self.jpeg_dead: bytearray | None = None
+        self.scan_dead: bytearray | None = None
+        self.png_dead: bytearray | None = None
+        self.steps = 0
+        self.scanned = 0
+        self.limit_steps = 2 * n + 65536
+        self.limit_scanned = 4 * n + (1 << 20)
+
+    @staticmethod
+    def _mark(dead: bytearray, places: array.array) -> None:
+        for k in range(0, len(places), 2):
+            a, b = places[k], places[k + 1]
+            if b - a == 1:
+                dead[a] = 1
+            else:
+                dead[a:b] = _ONE * (b - a)
+
+    @staticmethod
+    def _place(places: array.array, a: int, b: int) -> None:
+        """Adds the places [a, b), joined to the last ones when they meet (a chain of
+        restart markers is one range)."""
+        if places and places[-1] == a:
+            places[-1] = b
+        else:
+            places.extend((a, b))
+
+    def _scan(self, i: int) -> tuple[int, re.Match[bytes] | None]:
+        """Entropy-coded data from ``i``: up to the next real marker (and the match), or to
+        the first place known to fail (from there on this scan would fail too) or the end
+        (and None). Looked for in windows that double, so the cost is in proportion to the
+        distance to whichever comes first."""
+        data, n, sdead = self.data, self.n, self.scan_dead
+        width = 64
+        while True:
+            hi = min(i + width, n)
+            dead = sdead.find(_ONE, i, hi) if sdead is not None else -1
+            lim = hi if dead < 0 else dead
+            m = _JPEG_MARKER.search(data, i, lim + 1)  # a marker that starts before lim
+            if m is not None:
+                return m.start(), m
+            if dead >= 0 or hi >= n:
+                return lim, None
+            width *= 2
+
+    def jpeg_end(self, start: int) -> int | None:
+        """End offset (exclusive) of the JPEG at ``start``, walking its segments; None if
+        cut, not a JPEG, or where an earlier walk failed."""
+        data, n = self.data, self.n
+        jdead, sdead = self.jpeg_dead, self.scan_dead
+        segs = array.array(self.code)  # the places walked, as [from, to) ranges: a
+        scans = array.array(self.code)  # marker's second byte is never 0xFF, so a walk
+        end: int | None = None  # that lands on it fails: it is dead with its marker
+        i = start + 2
+        steps = self.steps
+        while i + 2 <= n:
+            if jdead is not None and jdead[i]:
+                break
+            steps += 1
+            if data[i] != 0xFF:
+                self._place(segs, i, i + 1)
+                break
+            marker = data[i + 1]
+            if marker == 0xFF:  # fill bytes: the run at once, to the last 0xFF of it
+                last = _FILL.match(data, i).end() - 1  # type: ignore[union-attr]
+                self._place(segs, i, last)
+                i = last
+                continue
+            self._place(segs, i, i + 2)
+            if marker == 0xD9:
+                end = i + 2
+                break
+            if 0xD0 <= marker <= 0xD7 or marker == 0x01:
+                i += 2
+                continue
+            if i + 4 > n:
+                break
+            (seglen,) = _U16.unpack_from(data, i + 2)
+            if seglen < 2:
+                break
+            i += 2 + seglen
+            if marker == 0xDA:  # start of scan: entropy-coded data up to the next real marker
+                if i >= n or (sdead is not None and sdead[i]):
+                    break
+                reached, m = self._scan(i)
+                self.scanned += reached - i
+                if self.scanned > self.limit_scanned:
+                    raise _Spent
+                self._place(scans, i, reached)
+                if m is None:
+                    break
+                i = reached
+        self.steps = steps
+        if steps > self.limit_steps:
             raise _Spent
-        (length,) = struct.unpack_from(">I", data, i)
-        ctype = data[i + 4 : i + 8]
-        i += 12 + length
-        if ctype == b"IEND":
-            return i if i <= n else None
-    return None
+        if end is None or end - start < MIN_IMAGE:
+            if segs:
+                if self.jpeg_dead is None:
+                    self.jpeg_dead = bytearray(n)
+                self._mark(self.jpeg_dead, segs)
+            if scans:
+                if self.scan_dead is None:
+                    self.scan_dead = bytearray(n)
+                self._mark(self.scan_dead, scans)
+        return end
+
+    def png_end(self, start: int) -> int | None:
+        data, n, pdead = self.data, self.n, self.png_dead
+        end: int | None = None
+        i = start + 8
+        walked = array.array(self.code)  # chunk positions (12 bytes apart at least)
+        steps = self.steps
+        while i + 12 <= n:
+            if pdead is not None and pdead[i]:
+                break
+            steps += 1
+            walked.append(i)
+            (length,) = _U32.unpack_from(data, i)
+            ctype = data[i + 4 : i + 8]
+            i += 12 + length
+            if ctype == b"IEND":
+                end = i if i <= n else None
+                break
+        self.steps = steps
+        if steps > self.limit_steps:
+            raise _Spent
+        if (end is None or end - start < MIN_IMAGE) and walked:
+            if pdead is None:
+                pdead = self.png_dead = bytearray(n)
+            for p in walked:
+                pdead[p] = 1
+        return end
+
+    def carve(self, limit: int) -> list[tuple[int, bytes, str]]:
+        data = self.data
+        out: list[tuple[int, bytes, str]] = []
+        i = 0
+        j = data.find(JPEG_SOI)
+        k = data.find(PNG_SIG)
+        while len(out) < limit:
+            # each signature is looked for again only once the carving has passed the last
+            # one found (a body of one kind's signatures made every step search all of it
+            # for the other kind)
+            if 0 <= j < i:
+                j = data.find(JPEG_SOI, i)
+            if 0 <= k < i:
+                k = data.find(PNG_SIG, i)
+            if j < 0 and k < 0:
+                break
+            try:
+                if j >= 0 and (k < 0 or j < k):
+                    end = self.jpeg_end(j)
+                    fmt, start = "jpeg", j
+                else:
+                    end = self.png_end(k)
+                    fmt, start = "png", k
+            except _Spent:  # the safety net: counted, the pictures found so far kept
+                stopped = _CARVE_STOPPED.get()
+                if stopped is not None:
+                    stopped[0] += 1
+                break
+            if end is None or end - start < MIN_IMAGE:
+                i = start + 2
+                continue
+            out.append((start, data[start:end], fmt))
+            i = end
+        return out
 
 
 def carve_images(data: bytes, limit: int = MAX_ITEMS) -> list[tuple[int, bytes, str]]:
-    """Complete JPEG and PNG pictures inside ``data``: (offset, bytes, format). The work is
-    in proportion to the size of ``data`` (``_Budget``); a buffer that spends its budget
-    keeps the pictures found so far and is counted (``carving_stopped``)."""
-    out: list[tuple[int, bytes, str]] = []
-    budget = _Budget(len(data))
-    i = 0
-    j = data.find(JPEG_SOI)
-    k = data.find(PNG_SIG)
-    while len(out) < limit:
-        # each signature is looked for again only once the carving has passed the last one
-        # found (a body of one kind's signatures made every step search all of it for the
-        # other kind)
-        if 0 <= j < i:
-            j = data.find(JPEG_SOI, i)
-        if 0 <= k < i:
-            k = data.find(PNG_SIG, i)
-        if j < 0 and k < 0:
-            break
-        try:
-            if j >= 0 and (k < 0 or j < k):
-                end = _jpeg_end(data, j, budget)
-                fmt, start = "jpeg", j
-            else:
-                end = _png_end(data, k, budget)
-                fmt, start = "png", k
-        except _Spent:
-            stopped = _CARVE_STOPPED.get()
-            if stopped is not None:
-                stopped[0] += 1
-            break
-        if end is None or end - start < MIN_IMAGE:
-            i = start + 2
-            continue
-        out.append((start, data[start:end], fmt))
-        i = end
-    return out
+    """Complete JPEG and PNG pictures inside ``data``: (offset, bytes, format), in time in
+    proportion to its size (``_Carver``)."""
+    return _Carver(data).carve(limit)
 
 
 def _image_format(data: bytes) -> str | None:
@@ -246,6 +347,8 @@ def decode_b64_image(text: str | bytes) -> tuple[bytes, str] | None:
             text = text.decode("ascii")
         except UnicodeDecodeError:
             return None
+    if not text.isascii():  # base64 is ASCII (a JSON string may hold a lone surrogate)
+        return None
     text = text.strip()
     m = _DATA_URI.match(text)
     if m:
@@ -424,15 +527,24 @@ def _json_pictures(data: bytes) -> list[tuple[str, bytes, str]]:
     return _walk_b64_images(doc) if doc is not None else _b64_json_strings(data)
 
 
+JSON_PATH_CHARS = 200  # a path's text at most: its head and its tail, "…" between
+
+
 def _json_path(trail: list[str | int]) -> str:
-    """``a.b[2].c`` for the keys (str) and indexes (int) of ``trail``."""
-    path = ""
+    """``a.b[2].c`` for the keys (str) and indexes (int) of ``trail``; a path longer than
+    JSON_PATH_CHARS keeps its head and its tail (the keys are the sender's: 950 levels of
+    400-letter keys made paths of 0.4 MB, once per picture)."""
+    pieces: list[str] = []
+    size = 0  # the characters so far (an empty key adds none)
     for step in trail:
-        if isinstance(step, int):
-            path = f"{path}[{step}]"
-        else:
-            path = f"{path}.{step}" if path else str(step)
-    return path
+        piece = f"[{step}]" if isinstance(step, int) else f".{step}" if size else str(step)
+        pieces.append(piece)
+        size += len(piece)
+    path = "".join(pieces)
+    if len(path) <= JSON_PATH_CHARS:
+        return path
+    half = JSON_PATH_CHARS // 2
+    return f"{path[: half - 1]}…{path[-half:]}"
 
 
 def _load_json(body: bytes) -> Any:
@@ -465,24 +577,33 @@ def _parse_viid(ev: HttpBodyEvent, doc: Any) -> ParsedBody:
         objs = lst.get(obj_key) or []
         if isinstance(objs, dict):
             objs = [objs]
+        if not isinstance(objs, list):  # a number, a string, true: no objects
+            continue
         facts.setdefault("objects", {})[label] = len(objs)
         for obj in objs[:MAX_ITEMS]:
             if not isinstance(obj, dict):
                 continue
-            obj_id = obj.get("FaceID") or obj.get("PersonID") or obj.get("ImageID") or ""
+            obj_id = (
+                _scalar(obj.get("FaceID"))
+                or _scalar(obj.get("PersonID"))
+                or _scalar(obj.get("ImageID"))
+                or ""
+            )
             sub = obj.get("SubImageList") or {}
             infos = sub.get("SubImageInfoObject") if isinstance(sub, dict) else None
             if infos is None and isinstance(obj.get("ImageInfo"), dict):
                 infos = [obj["ImageInfo"]]
             if isinstance(infos, dict):
                 infos = [infos]
-            for info in infos or []:
+            if not isinstance(infos, list):
+                continue
+            for info in infos[:MAX_ITEMS]:
                 if not isinstance(info, dict) or not isinstance(info.get("Data"), str):
                     continue
                 hit = decode_b64_image(info["Data"])
                 if hit is None:
                     continue
-                kind = str(info.get("Type", ""))
+                kind = _scalar(info.get("Type")) or ""
                 items.append(
                     ContentItem(
                         protocol="viid",
@@ -496,13 +617,24 @@ def _parse_viid(ev: HttpBodyEvent, doc: Any) -> ParsedBody:
                         fields={
                             "object": obj_key,
                             "id": obj_id,
-                            "device_id": info.get("DeviceID") or obj.get("DeviceID"),
+                            "device_id": _scalar(info.get("DeviceID"))
+                            or _scalar(obj.get("DeviceID")),
                             "image_type": kind,
-                            "shot_time": info.get("ShotTime"),
+                            "shot_time": _scalar(info.get("ShotTime")),
                         },
                     )
                 )
     return ParsedBody("viid", items, facts)
+
+
+def _scalar(value: Any, limit: int = 64) -> str | None:
+    """A JSON value that is a string or a number, as text of at most ``limit`` characters;
+    None for anything else (a device may send a list or a deep object where an ID goes)."""
+    if isinstance(value, str):
+        return value[:limit] or None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)[:limit]
+    return None
 
 
 @functools.cache
@@ -535,7 +667,7 @@ def _isapi_event_is_face(event: dict[str, Any]) -> bool:
         try:
             major = int(ace.get("majorEventType", 0))
             minor = int(ace.get("subEventType", 0))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: Infinity, 1e999
             return False
         return major == 5 and minor in (75, 76, 104, 105, 112)
     return False
@@ -752,10 +884,9 @@ def _parse_generic(ev: HttpBodyEvent, parts: list[Part], doc: Any,
                     fields={"field": key},
                 )
             )
-        if items:
-            return ParsedBody("json", items, {})
+    refused_json = bool(items)  # its pictures in base64; raw ones are carved beside them
     ctype = (ev.content_type or "").lower()
-    if "x-www-form-urlencoded" in ctype:
+    if "x-www-form-urlencoded" in ctype and not refused_json:
         form = parse_qs(ev.body.decode("latin-1"), keep_blank_values=False)
         for key, values in form.items():
             for v in values[:4]:
@@ -784,7 +915,7 @@ def _parse_generic(ev: HttpBodyEvent, parts: list[Part], doc: Any,
                 fields={},
             )
         )
-    return ParsedBody("raw" if items else None, items, {})
+    return ParsedBody("json" if refused_json else "raw" if items else None, items, {})
 
 
 def _short(path: str, n: int = 80) -> str:

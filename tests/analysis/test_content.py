@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -275,30 +276,57 @@ def _hang_guard(seconds: float = 30):  # noqa: ANN202
     return guard()
 
 
+def _scans_landing_backwards(starts: int, tail: int) -> bytes:
+    """JPEG starts whose scans enter one run of zeros at places ever further back."""
+    span, out = 6 * starts, bytearray()
+    for k in range(starts):
+        out += b"\xff\xd8\xff\xda" + struct.pack(">H", span + starts - k - (6 * k + 4))
+    return bytes(out) + bytes(tail)
+
+
 # buffers whose picture signatures made the carving walk the same bytes again and again
 # (time in the square of their size: a minute for 1.3 MB of PNG signatures)
-# (buffer, whether it spends its budget: the ones that do not are linear by construction)
 HOSTILE_CARVES = {
-    "png signatures": (b"\x89PNG\r\n\x1a\n" * 160_000, 0),
-    "jpeg signatures": (b"\xff\xd8\xff\xe0" * 640_000, 1),
-    "jpeg fill bytes": ((b"\xff\xd8\xff" + b"\xff" * 10) * 100_000, 1),
-    "restart markers": (b"\xff\xd8" + b"\xff\xd0" * 600_000, 1),
-    "scans": ((b"\xff\xd8\xff\xda\x00\x02" + b"\x00" * 20) * 50_000, 0),
+    "png signatures": b"\x89PNG\r\n\x1a\n" * 160_000,
+    "jpeg signatures": b"\xff\xd8\xff\xe0" * 640_000,
+    "jpeg fill bytes": (b"\xff\xd8\xff" + b"\xff" * 10) * 100_000,
+    "restart markers": b"\xff\xd8" + b"\xff\xd0" * 600_000,
+    "scans": (b"\xff\xd8\xff\xda\x00\x02" + b"\x00" * 20) * 50_000,
+    "scans entering backwards": _scans_landing_backwards(8000, 1_000_000),
 }
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE_CARVES))
 def test_carving_costs_work_in_proportion_to_the_buffer(name: str) -> None:
-    """Whatever the signatures, the carving's steps and scanned bytes are bounded by the
-    buffer's size; a buffer that reaches the bound is counted, and the real picture at its
-    head is still carved."""
+    """Whatever the signatures, the carving's steps and scanned bytes are at most the
+    buffer's size (each place is walked once: ``_Carver``), its safety net is never
+    reached, and the face picture after them is carved. The counts are the measure; the
+    alarm only turns a hang into a failure."""
+    from netscan.analysis.content import _Carver
+
     face = sc.face_jpeg()
-    hostile, spends = HOSTILE_CARVES[name]
+    data = HOSTILE_CARVES[name] + face
+    carver = _Carver(data)
     with _hang_guard(), carving_stopped() as stopped:
-        found = carve_images(face + hostile)
-    assert [(off, img) for off, img, _ in found] == [(0, face)]
-    assert stopped == [spends]
+        found = carver.carve(MAX_ITEMS)
+    assert found and found[-1][0] + len(found[-1][1]) == len(data)  # ends with the face
+    assert stopped == [0]
+    assert carver.steps <= len(data) and carver.scanned <= len(data)
     assert carve_images(b"") == [] and carve_images(face[:100]) == []
+
+
+def test_carving_safety_net_keeps_what_it_found_and_is_counted() -> None:
+    """Were the walks ever to need more than the safety net allows (they cannot: each
+    place is walked once), the buffer would stop there, keep the pictures found and be
+    counted for the run's warning."""
+    from netscan.analysis.content import _Carver
+
+    face = sc.face_jpeg()
+    carver = _Carver(face + b"\xff\xd8\xff\xe0" * 1000 + face)
+    carver.limit_steps = carver.steps + 40  # the first face's walk, and a few more
+    with carving_stopped() as stopped:
+        found = carver.carve(MAX_ITEMS)
+    assert [(off, img) for off, img, _ in found] == [(0, face)] and stopped == [1]
 
 
 def test_carving_budget_leaves_real_pictures_alone() -> None:
@@ -377,4 +405,18 @@ def test_multipart_json_record_part_gives_its_base64_pictures() -> None:
         ("record", "person.faceImage", True, True),
         ("cut", "img", True, False),
         ("snap", None, True, False),
+    ]
+
+
+def test_json_text_that_does_not_decode_keeps_its_raw_pictures_too() -> None:
+    """A body that starts like JSON but does not decode, holding a base64 picture and a raw
+    one: both are found (the raw carving is not skipped for the base64 one)."""
+    face = sc.face_jpeg()
+    pic = base64.b64encode(face)
+    body = b'{"faceImage":"' + pic + b'", "raw": ' + face + b" }"
+    parsed = parse_body(_body("/api/upload", body, "application/json"))
+    assert parsed.protocol == "json"
+    assert [(i.protocol, i.fields.get("field"), i.image == face) for i in parsed.items] == [
+        ("json", "faceImage", True),
+        ("raw", None, True),
     ]
