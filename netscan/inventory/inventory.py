@@ -1197,7 +1197,7 @@ class Inventory:
         if names:
             out.append(
                 f"names beyond {MAX_NAMES} per device or endpoint were not kept ({names:,} "
-                "sightings; each name was still matched against the signatures)"
+                "sightings; those of endpoints were still matched against the signatures)"
             )
         return out
 

@@ -136,8 +136,8 @@ def test_names_per_device_and_endpoint_are_bounded() -> None:
     assert [m["value"] for m in ep.matches.values()] == ["api.youtu.qq.com"]
     assert (
         f"names beyond {MAX_NAMES} per device or endpoint were not kept "
-        f"({1200 - MAX_NAMES + 1001 - MAX_NAMES:,} sightings; each name was still matched "
-        "against the signatures)"
+        f"({1200 - MAX_NAMES + 1001 - MAX_NAMES:,} sightings; those of endpoints were still "
+        "matched against the signatures)"
     ) in inv.limit_warnings()
 
 
