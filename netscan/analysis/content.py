@@ -225,7 +225,11 @@ class _Carver:
                 self._place(segs, i, last)
                 i = last
                 continue
-            self._place(segs, i, i + 2)
+            if segs and segs[-1] == i:  # joined to the last places (restart markers)
+                segs[-1] = i + 2
+            else:
+                segs.append(i)
+                segs.append(i + 2)
             if marker == 0xD9:
                 end = i + 2
                 break
@@ -306,8 +310,17 @@ class _Carver:
                 k = data.find(PNG_SIG, i)
             if j < 0 and k < 0:
                 break
+            jpeg = j >= 0 and (k < 0 or j < k)
+            # a start whose first place an earlier walk found dead gives nothing (the cheap
+            # way past a run of signatures)
+            dead = self.jpeg_dead if jpeg else self.png_dead
+            if dead is not None:
+                first = j + 2 if jpeg else k + 8
+                if first < self.n and dead[first]:
+                    i = (j if jpeg else k) + 2
+                    continue
             try:
-                if j >= 0 and (k < 0 or j < k):
+                if jpeg:
                     end = self.jpeg_end(j)
                     fmt, start = "jpeg", j
                 else:
