@@ -602,9 +602,8 @@ def find(
         if stopped[0]:
             warnings.append(
                 f"uploaded bodies or parts not searched to their end for pictures: "
-                f"{stopped[0]:,} (their picture signatures and segments would have cost more "
-                "work than their size allows: damaged or hostile data; the pictures found "
-                "before that point were checked)"
+                f"{stopped[0]:,} (the carving's safety net on work per byte was reached: "
+                "damaged or hostile data; the pictures found before that point were checked)"
             )
     return findings
 

@@ -145,3 +145,27 @@ def test_json_upload_nested_past_the_decoder(tmp_path: Path) -> None:
     assert run.report is not None
     (finding,) = run.report["findings"]
     assert finding["level"] == "confirmed"
+
+
+def test_carving_safety_net_reaches_the_run_warnings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The carving's safety net (never reached by real walks: each place is walked once)
+    made tiny: the buffer it stops is counted in the run's warnings, in one line."""
+    from netscan.analysis import content
+    from netscan.analyze import Analyzer, Options
+    from tests.analysis.scenarios import build as sc
+
+    made = content._Carver.__init__
+
+    def small(self: content._Carver, data: bytes) -> None:
+        made(self, data)
+        self.limit_steps = 3
+
+    monkeypatch.setattr(content._Carver, "__init__", small)
+    pcap = tmp_path / "post.pcap"
+    write_posts(pcap, [(sc.face_jpeg() + b"\xff\xd8\xff\xe0" * 100, "image/jpeg")])
+    result = Analyzer(Options()).run([str(pcap)])
+    lines = [w for w in result.warnings if "not searched to their end" in w]
+    assert len(lines) == 1 and "safety net" in lines[0]
+    assert count_in(r"for pictures: ([\d,]+) ", lines) >= 1
