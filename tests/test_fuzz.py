@@ -10,16 +10,13 @@ the same mutants run against every engine.
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, load_script
 
 ENGINE = os.environ.get("NETSCAN_FUZZ_ENGINE", "core")
 CI_SEED = 20260
@@ -27,16 +24,7 @@ ANALYZER_MUTANTS = 40
 CLI_MUTANTS = 4
 
 
-def _load_fuzz() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("netscan_fuzz", ROOT / "scripts" / "fuzz.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve their module by name
-    spec.loader.exec_module(module)
-    return module
-
-
-fuzz = _load_fuzz()
+fuzz = load_script("fuzz")
 
 
 @pytest.fixture(scope="module")

@@ -3,29 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from netscan.analyze import Analyzer, Options
-from tests.conftest import ROOT
+from tests.conftest import load_script
 
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "netscan_fuzz_zeek", ROOT / "scripts" / "fuzz_zeek.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve their module by name
-    spec.loader.exec_module(module)
-    return module
-
-
-fz = _load()
+fz = load_script("fuzz_zeek")
 
 
 def test_mutated_zeek_logs_give_reports_or_one_line(tmp_path: Path) -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import signal
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -230,50 +233,34 @@ def test_isapi_alert_values_with_prefixes_and_blanks() -> None:
     assert parsed.items and parsed.items[0].declared_face
 
 
+@contextlib.contextmanager
+def _hang_guard(seconds: float = 30) -> Iterator[None]:
+    """Turns a hang into a failure (not a speed target: the work is bounded by counting)."""
+
+    def hang(_sig: int, _frame: object) -> None:
+        raise TimeoutError("did not end")
+
+    old = signal.signal(signal.SIGALRM, hang)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
 def test_isapi_alert_blanks_cost_time_in_proportion() -> None:
     """An alert part of 20,000 characters (the most read of one part) whose tags open on
     blanks that never close: the old pattern backtracked cubically (a minute for 5,000
     blanks, hours for these); the scan reads each character a bounded number of times. The
     alarm only turns a hang into a failure."""
-    import signal
-
     hostile = ("<EventNotificationAlert><eventType>" + " " * 19000 + "x"
                + "<channelID>" + "\t" * 400 + "<dateTime>" * 40)  # fmt: skip
     body = _isapi_alert(hostile)
-
-    def hang(_sig: int, _frame: object) -> None:
-        raise TimeoutError("the ISAPI alert parse did not end")
-
-    old = signal.signal(signal.SIGALRM, hang)
-    signal.setitimer(signal.ITIMER_REAL, 30)
-    try:
+    with _hang_guard():
         parsed = parse_body(_body("/upload", body, "multipart/form-data; boundary=b"))
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
     assert parsed.protocol == "isapi" and parsed.facts["event_type"] == ""
     assert parsed.facts["channel"] is None and parsed.facts["time"] is None
-
-
-def _hang_guard(seconds: float = 30):  # noqa: ANN202
-    """Turns a hang into a failure (not a speed target: the work is bounded by counting)."""
-    import contextlib
-    import signal
-
-    @contextlib.contextmanager
-    def guard():  # noqa: ANN202
-        def hang(_sig: int, _frame: object) -> None:
-            raise TimeoutError("did not end")
-
-        old = signal.signal(signal.SIGALRM, hang)
-        signal.setitimer(signal.ITIMER_REAL, seconds)
-        try:
-            yield
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, old)
-
-    return guard()
 
 
 def _scans_landing_backwards(starts: int, tail: int) -> bytes:
