@@ -345,6 +345,43 @@ def carve_images(data: bytes, limit: int = MAX_ITEMS) -> list[tuple[int, bytes, 
     return _Carver(data).carve(limit)
 
 
+MAX_NESTED = 8  # nested pictures tried when a carved one does not decode
+
+
+def nested_pictures(data: bytes, limit: int = MAX_NESTED) -> list[tuple[int, bytes, str]]:
+    """Complete pictures that start inside the picture ``data`` (not at its start), the
+    innermost start first, at most ``limit``: what a carved picture that does not decode
+    may hide. A sender can put a false start before a real picture whose first segment (or
+    chunk) leads into the real one's: the walk from the false start carves both as one
+    picture, which the decoder refuses (two frame headers), while the real one inside
+    decodes. The starts are looked for from the end (each byte once) and walked with one
+    ``_Carver``, so the walks that fail cost once in all; each one that gives a picture
+    costs at most the picture's size, and there are at most ``limit`` of them."""
+    carver = _Carver(data)
+    out: list[tuple[int, bytes, str]] = []
+    hi = len(data)
+    j = data.rfind(JPEG_SOI, 1, hi)
+    k = data.rfind(PNG_SIG, 1, hi)
+    while len(out) < limit and (j > 0 or k > 0):
+        jpeg = j > k
+        start = j if jpeg else k
+        try:
+            end = carver.jpeg_end(start) if jpeg else carver.png_end(start)
+        except _Spent:  # the safety net, as for the carving
+            stopped = _CARVE_STOPPED.get()
+            if stopped is not None:
+                stopped[0] += 1
+            break
+        if end is not None and end - start >= MIN_IMAGE:
+            out.append((start, data[start:end], "jpeg" if jpeg else "png"))
+        # the next start before this one (a signature that overlaps it included)
+        if jpeg:
+            j = data.rfind(JPEG_SOI, 1, start + len(JPEG_SOI) - 1)
+        else:
+            k = data.rfind(PNG_SIG, 1, start + len(PNG_SIG) - 1)
+    return out
+
+
 def _image_format(data: bytes) -> str | None:
     if data.startswith(JPEG_SOI):
         return "jpeg"

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from netscan import limits as _limits
+from netscan.analysis.content import nested_pictures
 from netscan.limits import Limits
 from netscan.safefile import PrivateDir, safe_name
 
@@ -52,6 +53,9 @@ class ImageCheck:
     boxes: list[list[int]]
     kept_as: str | None = None
     not_decoded: str | None = None  # why the picture was not decoded, when it was refused
+    # the picture did not decode, and width, height and faces are those of the picture
+    # nested in it at this byte (``nested_pictures``); None: of the picture itself
+    decoded_at: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +69,7 @@ class ImageCheck:
             "boxes": self.boxes,
             "kept_as": self.kept_as,
             "not_decoded": self.not_decoded,
+            "decoded_at": self.decoded_at,
         }
 
 
@@ -332,13 +337,21 @@ class FaceChecker:
         size = image_size(data)
         refused = self._refusal(size)
         boxes: list[list[int]] = []
+        at: int | None = None
         if refused is None and size is not None:
             w, h, faces, found = _DETECTIONS.detect(digest, data, size)
             boxes = [list(b) for b in found]
         else:
             w, h = size if size is not None else (None, None)
             faces = None
+        if w is None and self.detector is not None:
+            # undecodable, or no dimensions in its header: a picture nested in it may decode
+            nested = self._nested(data)
+            if nested is not None:
+                at, (w, h, faces, found) = nested
+                boxes = [list(b) for b in found]
         chk = ImageCheck(digest, len(data), fmt, w, h, faces, self.detector, boxes)
+        chk.decoded_at = at
         if refused is not None and size is not None:
             chk.not_decoded = refused
         if self.keep_dir is not None:
@@ -346,6 +359,19 @@ class FaceChecker:
             chk.kept_as = str(kept) if kept is not None else None
         self._seen[digest] = chk
         return chk
+
+    def _nested(self, data: bytes) -> tuple[int, Detection] | None:
+        """The first picture nested in ``data`` (which did not decode), innermost first,
+        that decodes: its offset and what was found in it. Each one tried counts in the
+        run's decoding budget."""
+        for off, inner, _fmt in nested_pictures(data):
+            size = image_size(inner)
+            if self._refusal(size) is not None or size is None:
+                continue
+            found = _DETECTIONS.detect(hashlib.sha256(inner).hexdigest(), inner, size)
+            if found[0] is not None:
+                return off, found
+        return None
 
     @property
     def warnings(self) -> list[str]:

@@ -558,6 +558,8 @@ def _face_summary(hits: list[ContentHit]) -> list[dict[str, Any]]:
             )
             if h.check.not_decoded:
                 entry["not_decoded"] = h.check.not_decoded
+            if h.check.decoded_at is not None:
+                entry["decoded_at"] = h.check.decoded_at
         else:
             entry.update({"size": len(h.item.template or b""), "format": "template"})
         out.append(entry)
@@ -570,6 +572,8 @@ def _body_what(h: ContentHit) -> tuple[str, dict[str, Any]]:
         c = h.check
         dims = (R.part(R.EV_DIMS, width=c.width, height=c.height) if c.width
                 else R.part(R.EV_UNDECODABLE))  # fmt: skip
+        if c.decoded_at is not None:  # the picture did not decode; one nested in it did
+            dims = R.part(R.EV_NESTED, width=c.width, height=c.height, offset=c.decoded_at)
         faces = (R.part(R.EV_NO_DETECTOR) if c.faces is None
                  else R.part(R.EV_FACES, n=c.faces))  # fmt: skip
         if c.not_decoded:
