@@ -36,6 +36,7 @@ import functools
 import json
 import re
 import struct
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -150,10 +151,17 @@ class _Carver:
     reaching is counted (``carving_stopped``)."""
 
     __slots__ = ("code", "data", "n", "jpeg_dead", "scan_dead", "png_dead", "steps", "scanned",
-                 "limit_steps", "limit_scanned")  # fmt: skip
+                 "limit_steps", "limit_scanned", "memo", "ends")  # fmt: skip
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, memo: bool = False) -> None:
         self.data = data
+        # ``memo``: the walks that give a picture also remember where each of their segment
+        # (or chunk) places leads, and a later walk reaching one stops there with that end
+        # (``nested_pictures`` walks every start, not only those past the last picture).
+        # A JPEG place is a 0xFF byte and a PNG chunk's (a length below 2**31) never is, so
+        # one table serves both; made with the first picture
+        self.memo = memo
+        self.ends: array.array | None = None
         self.n = n = len(data)
         self.code = "i" if n < 1 << 31 else "q"  # array type of the places walked
         # one byte per position, made when a walk first fails: segment positions, places
@@ -165,6 +173,14 @@ class _Carver:
         self.scanned = 0
         self.limit_steps = 2 * n + 65536
         self.limit_scanned = 4 * n + (1 << 20)
+
+    def _remember(self, places: array.array, end: int) -> None:
+        ends = self.ends
+        if ends is None:
+            size = array.array(self.code).itemsize
+            ends = self.ends = array.array(self.code, bytes(self.n * size))
+        for p in places:
+            ends[p] = end
 
     @staticmethod
     def _mark(dead: bytearray, places: array.array) -> None:
@@ -206,15 +222,21 @@ class _Carver:
         """End offset (exclusive) of the JPEG at ``start``, walking its segments; None if
         cut, not a JPEG, or where an earlier walk failed."""
         data, n = self.data, self.n
-        jdead, sdead = self.jpeg_dead, self.scan_dead
+        jdead, sdead, ends = self.jpeg_dead, self.scan_dead, self.ends
         segs = array.array(self.code)  # the places walked, as [from, to) ranges: a
         scans = array.array(self.code)  # marker's second byte is never 0xFF, so a walk
         end: int | None = None  # that lands on it fails: it is dead with its marker
+        tops = array.array(self.code) if self.memo else None  # each place, for the memo
         i = start + 2
         steps = self.steps
         while i + 2 <= n:
             if jdead is not None and jdead[i]:
                 break
+            if ends is not None and ends[i]:  # where a picture's walk went on from here
+                end = ends[i]
+                break
+            if tops is not None:
+                tops.append(i)
             steps += 1
             if data[i] != 0xFF:
                 self._place(segs, i, i + 1)
@@ -256,6 +278,8 @@ class _Carver:
         self.steps = steps
         if steps > self.limit_steps:
             raise _Spent
+        if tops is not None and end is not None and end - start >= MIN_IMAGE:
+            self._remember(tops, end)
         if end is None or end - start < MIN_IMAGE:
             if segs:
                 if self.jpeg_dead is None:
@@ -268,13 +292,16 @@ class _Carver:
         return end
 
     def png_end(self, start: int) -> int | None:
-        data, n, pdead = self.data, self.n, self.png_dead
+        data, n, pdead, ends = self.data, self.n, self.png_dead, self.ends
         end: int | None = None
         i = start + 8
         walked = array.array(self.code)  # chunk positions (12 bytes apart at least)
         steps = self.steps
         while i + 12 <= n:
             if pdead is not None and pdead[i]:
+                break
+            if ends is not None and ends[i]:
+                end = ends[i]
                 break
             steps += 1
             walked.append(i)
@@ -287,6 +314,8 @@ class _Carver:
         self.steps = steps
         if steps > self.limit_steps:
             raise _Spent
+        if self.memo and end is not None and end - start >= MIN_IMAGE:
+            self._remember(walked, end)
         if (end is None or end - start < MIN_IMAGE) and walked:
             if pdead is None:
                 pdead = self.png_dead = bytearray(n)
@@ -345,41 +374,46 @@ def carve_images(data: bytes, limit: int = MAX_ITEMS) -> list[tuple[int, bytes, 
     return _Carver(data).carve(limit)
 
 
-MAX_NESTED = 8  # nested pictures tried when a carved one does not decode
+MAX_NESTED = 16  # nested pictures tried when a carved one does not decode
 
 
 def nested_pictures(data: bytes, limit: int = MAX_NESTED) -> list[tuple[int, bytes, str]]:
     """Complete pictures that start inside the picture ``data`` (not at its start), the
     innermost start first, at most ``limit``: what a carved picture that does not decode
-    may hide. A sender can put a false start before a real picture whose first segment (or
-    chunk) leads into the real one's: the walk from the false start carves both as one
-    picture, which the decoder refuses (two frame headers), while the real one inside
-    decodes. The starts are looked for from the end (each byte once) and walked with one
-    ``_Carver``, so the walks that fail cost once in all; each one that gives a picture
-    costs at most the picture's size, and there are at most ``limit`` of them."""
-    carver = _Carver(data)
-    out: list[tuple[int, bytes, str]] = []
-    hi = len(data)
-    j = data.rfind(JPEG_SOI, 1, hi)
-    k = data.rfind(PNG_SIG, 1, hi)
-    while len(out) < limit and (j > 0 or k > 0):
-        jpeg = j > k
+    may hide. A sender can put false starts before a real picture, the first segment (or
+    chunk) of each leading into the next one's: the walk from the first carves them all as
+    one picture, which the decoder refuses (two frame headers), while the real one, the
+    innermost, decodes. Every start is walked, in order, by one ``_Carver`` that remembers
+    where the walks that gave a picture went (``memo``): a chain of false starts costs one
+    step each, and the walks that fail cost once in all, as in the carving."""
+    return _nested(_Carver(data, memo=True), limit)
+
+
+def _nested(carver: _Carver, limit: int) -> list[tuple[int, bytes, str]]:
+    data, n = carver.data, carver.n
+    last: deque[tuple[int, int, str]] = deque(maxlen=limit)  # the innermost so far
+    j = data.find(JPEG_SOI, 1)
+    k = data.find(PNG_SIG, 1)
+    while j > 0 or k > 0:
+        jpeg = j > 0 and (k < 0 or j < k)
         start = j if jpeg else k
-        try:
-            end = carver.jpeg_end(start) if jpeg else carver.png_end(start)
-        except _Spent:  # the safety net, as for the carving
-            stopped = _CARVE_STOPPED.get()
-            if stopped is not None:
-                stopped[0] += 1
-            break
-        if end is not None and end - start >= MIN_IMAGE:
-            out.append((start, data[start:end], "jpeg" if jpeg else "png"))
-        # the next start before this one (a signature that overlaps it included)
+        dead = carver.jpeg_dead if jpeg else carver.png_dead
+        first = start + (2 if jpeg else 8)
+        if dead is None or first >= n or not dead[first]:
+            try:
+                end = carver.jpeg_end(start) if jpeg else carver.png_end(start)
+            except _Spent:  # the safety net, as for the carving
+                stopped = _CARVE_STOPPED.get()
+                if stopped is not None:
+                    stopped[0] += 1
+                break
+            if end is not None and end - start >= MIN_IMAGE:
+                last.append((start, end, "jpeg" if jpeg else "png"))
         if jpeg:
-            j = data.rfind(JPEG_SOI, 1, start + len(JPEG_SOI) - 1)
+            j = data.find(JPEG_SOI, start + 1)
         else:
-            k = data.rfind(PNG_SIG, 1, start + len(PNG_SIG) - 1)
-    return out
+            k = data.find(PNG_SIG, start + 1)
+    return [(s, data[s:e], fmt) for s, e, fmt in reversed(last)]
 
 
 def _image_format(data: bytes) -> str | None:

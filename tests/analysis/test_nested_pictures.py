@@ -17,7 +17,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from netscan.analysis.content import MAX_NESTED, PNG_SIG, carve_images, nested_pictures
+from netscan.analysis.content import (
+    MAX_NESTED,
+    PNG_SIG,
+    _Carver,
+    _nested,
+    carve_images,
+    nested_pictures,
+)
 from netscan.analysis.faces import FaceChecker
 from tests.analysis.scenarios import build as sc
 from tests.hostile_inputs import run_netscan, write_posts
@@ -128,3 +135,61 @@ def test_a_face_upload_behind_a_false_start_is_a_confirmed_finding(tmp_path: Pat
     (body,) = [e for e in finding["evidence"] if "face(s) detected" in e["what"]]
     assert "the picture nested at byte 15 is 176x176" in body["what"]
     assert "1 face(s) detected" in body["what"]
+
+
+def _walk(blob: bytes) -> tuple[list[int], _Carver]:
+    carver = _Carver(blob, memo=True)
+    return [off for off, _, _ in _nested(carver, MAX_NESTED)], carver
+
+
+def test_a_long_chain_of_false_starts_costs_one_step_each() -> None:
+    """A thousand false starts, each leading into the next: the first walk goes along the
+    chain to the face's end, and every later start stops at its first place, which that
+    walk remembers. Without the memory each start walked the rest of the chain again."""
+    face = sc.face_jpeg()
+    blob = face
+    for _ in range(1000):
+        blob = _false_jpeg_start() + blob
+    offsets, carver = _walk(blob)
+    assert offsets[0] == 15 * 1000  # the face, innermost
+    assert len(offsets) == MAX_NESTED
+    assert carver.steps < 1000 + 2 * len(face), carver.steps
+    assert carver.scanned <= len(face), carver.scanned
+    assert FaceChecker().check(blob, "jpeg").decoded_at == 15 * 1000
+
+
+def test_false_starts_inside_the_face_are_tried_first_and_passed() -> None:
+    """False starts hidden in the face's own first segment (an APP segment of any bytes),
+    each leading into the face's next segment: innermost, so tried before the face."""
+    face = sc.face_jpeg()
+    (seglen,) = struct.unpack(">H", face[4:6])
+    assert face[2:4] == b"\xff\xe0"  # the face's first segment: JFIF APP0
+    inner = bytearray()
+    for _ in range(MAX_NESTED - 2):  # each covers the rest of the others and the JFIF data
+        inner = bytearray(_false_jpeg_start(cover=0)) + inner
+    # fix each false start's length to land on the face's second segment
+    rest = len(inner) + seglen - 2  # bytes between each start's header and that segment
+    for q in range(0, len(inner), 15):
+        left = rest - q - 6  # what this start's frame header must cover after itself
+        inner[q + 4 : q + 6] = struct.pack(">H", 2 + 9 + left - 9)
+    app0 = (
+        b"\xff\xe0" + struct.pack(">H", seglen + len(inner)) + bytes(inner) + face[6 : 4 + seglen]
+    )
+    doctored = face[:2] + app0 + face[4 + seglen :]
+    blob = _false_jpeg_start() + doctored
+    offsets, _ = _walk(blob)
+    assert offsets[-1] == 15  # the doctored face, outermost of the nested ones
+    assert len(offsets) == MAX_NESTED - 1
+    chk = FaceChecker().check(blob, "jpeg")
+    assert (chk.decoded_at, chk.faces) == (15, 1)
+
+
+def test_tiny_pictures_inside_cost_in_proportion_to_the_size() -> None:
+    """Overlapping pictures too small to keep (restart-marker chains), before the face: each
+    walk's places die with it, so later starts stop at once."""
+    unit = b"\xff\xd8" + b"\xff\xd0" * 40 + b"\xff\xd9"
+    junk = unit * 700
+    blob = _false_jpeg_start(cover=len(junk) + 2) + junk + sc.face_jpeg()
+    offsets, carver = _walk(blob)
+    assert offsets == [15 + len(junk)]
+    assert carver.steps < 2 * len(blob), carver.steps
