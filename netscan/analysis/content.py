@@ -590,32 +590,108 @@ def _walk_b64_images(doc: Any) -> list[tuple[str, bytes, str]]:
     return out
 
 
-# a base64 picture as a JSON string value, with the key before it when there is one: how
-# the pictures of a document the decoder refused (cut at the capture's bound, nested too
-# deep) are still found. "\/" is an escaped "/", "\r" and "\n" line breaks of the base64
-_JSON_B64 = re.compile(
+# the tokens of a JSON text the decoder refused (cut at the capture's bound, nested past the
+# decoder): a string (with its closing quote, absent when the text is cut inside it, and
+# the colon after a key), or a run of opening brackets, of closing ones or of commas;
+# possessive, so a string that is never closed is read once, to the end, and is the last
+_JSON_TOKEN = re.compile(rb'"((?:[^"\\]|\\.)*+)("?)(?:\s*+(:))?|[{\[]++|[}\]]++|,++', re.S)
+# a string value that may be a base64 picture (whole or cut): without one, nothing to scan
+_JSON_B64 = re.compile(rb'"(?:data:image/[a-z+]{1,16};base64,)?[A-Za-z0-9+/=\\]{%d}' % MIN_B64)
+# tokens scanned for the paths; past them (a text of little but brackets, keys or empty
+# strings costs a token every few bytes), the pictures of the rest are found by a pattern,
+# each named by the key just before it: the cost of the rest is then the pattern's (C)
+MAX_JSON_TOKENS = 1 << 17
+_JSON_B64_KEYED = re.compile(
     rb'(?:"([^"\\\x00-\x1f]{1,64})"\s*:\s*)?'
-    rb'"((?:data:image/[a-z+]{1,16};base64,)?[A-Za-z0-9+/=\\]{' + str(MIN_B64).encode() + rb',})"'
+    rb'"((?:data:image/[a-z+]{1,16};base64,)?[A-Za-z0-9+/=\\]{%d,})"?' % MIN_B64
 )  # one character class repeated: no backtracking state kept per character
+MAX_JSON_DEPTH = 256  # levels of such a text whose keys and indexes make the paths
+
+
+def _json_key(raw: bytes) -> str:
+    """A key of a JSON text, unescaped (as read raw when it does not unescape), clipped."""
+    if b"\\" in raw and len(raw) <= 4 * FIELD_CHARS:
+        try:
+            return _clip(str(json.loads(b'"' + raw + b'"')))
+        except ValueError:
+            pass
+    return _clip(raw[: 4 * FIELD_CHARS].decode("utf-8", "replace"))
 
 
 _JSON_START = re.compile(rb"\s*[\[{]")
 
 
 def _b64_json_strings(body: bytes) -> list[tuple[str, bytes, str]]:
-    """(key, picture, format) for the first ``MAX_ITEMS`` base64 pictures among the string
-    values of a JSON text that does not decode; the key is ``@offset`` where none precedes."""
+    """(path, picture, format) for the first ``MAX_ITEMS`` base64 pictures among the string
+    values of a JSON text that does not decode, the path made as for one that does
+    (``_json_path``) by a linear scan of its tokens that keeps the key or index of each open
+    level (the first ``MAX_JSON_DEPTH``; "…" stands for the deeper ones). A text cut inside
+    a string ends with it: a cut picture is still one (the decoder reads what there is).
+    The path is ``@offset`` for a value outside any level."""
     out: list[tuple[str, bytes, str]] = []
-    for m in _JSON_B64.finditer(body):
-        text = m.group(2).replace(b"\\/", b"/").replace(b"\\r", b"").replace(b"\\n", b"")
-        hit = decode_b64_image(text)
-        if hit is None:
-            continue
-        key = m.group(1).decode("utf-8", "replace") if m.group(1) else f"@{m.start(2)}"
-        out.append((key, hit[0], hit[1]))
-        if len(out) >= MAX_ITEMS:
+    if _JSON_B64.search(body) is None:
+        return out
+    trail: list[str | int] = []  # the key or index of each level kept
+    deeper = 0  # levels open past those
+    key, key_at = b"", -1  # past them, the latest key and its level
+    rest = -1  # where the tokens ran out
+    for tokens, m in enumerate(_JSON_TOKEN.finditer(body)):
+        if tokens >= MAX_JSON_TOKENS:
+            rest = m.start()
             break
+        c = body[m.start()]
+        if c == 0x22:  # a string
+            if m.group(3) is not None:  # a key (of the innermost level, when an object)
+                if deeper:
+                    key, key_at = m.group(1), deeper
+                elif trail and isinstance(trail[-1], str):
+                    trail[-1] = _json_key(m.group(1))
+                continue
+            raw = m.group(1)
+            if len(raw) >= MIN_B64:
+                hit = _json_b64(raw)
+                if hit is not None:
+                    here: list[str | int] = trail
+                    if deeper:  # the levels between unknown, the innermost one's key known
+                        here = [*trail, "…", _json_key(key)] if key_at == deeper else [*trail, "…"]
+                    out.append((_json_path(here) if here else f"@{m.start(1)}", hit[0], hit[1]))
+                    if len(out) >= MAX_ITEMS:
+                        break
+            if not m.group(2):  # cut inside the string: the end of the text
+                break
+        elif c == 0x7B or c == 0x5B:  # a run of { and [
+            run = m.group(0)
+            room = 0 if deeper else MAX_JSON_DEPTH - len(trail)
+            for b in run[:room]:
+                trail.append("" if b == 0x7B else 0)
+            if len(run) > room:
+                deeper += len(run) - room
+                key_at = -1
+        elif c == 0x7D or c == 0x5D:  # a run of } and ]
+            shut = len(m.group(0))
+            if deeper:
+                past = min(deeper, shut)
+                deeper -= past
+                shut -= past
+                key_at = -1
+            if shut:
+                del trail[-shut:]
+        elif not deeper and trail and isinstance(trail[-1], int):  # commas in an array
+            trail[-1] += len(m.group(0))
+    if rest >= 0:
+        for m in _JSON_B64_KEYED.finditer(body, rest):
+            if len(out) >= MAX_ITEMS:
+                break
+            hit = _json_b64(m.group(2))
+            if hit is not None:
+                name = f"….{_json_key(m.group(1))}" if m.group(1) else f"@{m.start(2)}"
+                out.append((name, hit[0], hit[1]))
     return out
+
+
+def _json_b64(raw: bytes) -> tuple[bytes, str] | None:
+    """The picture in a JSON string's raw text (escaped slashes and line breaks undone)."""
+    return decode_b64_image(raw.replace(b"\\/", b"/").replace(b"\\r", b"").replace(b"\\n", b""))
 
 
 def _json_pictures(data: bytes) -> list[tuple[str, bytes, str]]:
@@ -651,17 +727,22 @@ def _load_json(body: bytes) -> Any:
 # -- protocol parsers ---------------------------------------------------------------------
 
 
+_VIID_LISTS = (
+    ("FaceListObject", "FaceObject", "face"),
+    ("PersonListObject", "PersonObject", "person"),
+    ("ImageListObject", "Image", "image"),
+    ("MotorVehicleListObject", "MotorVehicleObject", "vehicle"),
+)
+
+
 def _parse_viid(ev: HttpBodyEvent, doc: Any) -> ParsedBody:
     items: list[ContentItem] = []
     facts: dict[str, Any] = {"path": ev.path}
+    if doc is None and _JSON_START.match(ev.body):
+        return _parse_viid_unread(ev, facts)
     if not isinstance(doc, dict):
         return ParsedBody("viid", items, facts)
-    for list_key, obj_key, label in (
-        ("FaceListObject", "FaceObject", "face"),
-        ("PersonListObject", "PersonObject", "person"),
-        ("ImageListObject", "Image", "image"),
-        ("MotorVehicleListObject", "MotorVehicleObject", "vehicle"),
-    ):
+    for list_key, obj_key, label in _VIID_LISTS:
         lst = doc.get(list_key)
         if not isinstance(lst, dict):
             continue
@@ -715,6 +796,28 @@ def _parse_viid(ev: HttpBodyEvent, doc: Any) -> ParsedBody:
                         },
                     )
                 )
+    return ParsedBody("viid", items, facts)
+
+
+def _parse_viid_unread(ev: HttpBodyEvent, facts: dict[str, Any]) -> ParsedBody:
+    """A GA/T 1400 upload the decoder refused (cut at the capture's bound, or by a gap in
+    it): its base64 pictures by their paths (``_b64_json_strings``), a face or person
+    list's declared faces as when it is read whole."""
+    items: list[ContentItem] = []
+    for jpath, img, fmt in _b64_json_strings(ev.body):
+        top = jpath.split(".", 1)[0].split("[", 1)[0]
+        obj_key, label = next(((o, lb) for k, o, lb in _VIID_LISTS if k == top), ("", ""))
+        items.append(
+            ContentItem(
+                protocol="viid",
+                what=f"GA/T 1400 {obj_key or 'upload'}: base64 {fmt.upper()} in {jpath} "
+                "(the document itself could not be read: cut, or nested too deep)",
+                image=img,
+                image_format=fmt,
+                declared_face=label in ("face", "person"),
+                fields={"object": obj_key, "field": jpath},
+            )
+        )
     return ParsedBody("viid", items, facts)
 
 

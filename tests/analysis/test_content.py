@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
-from netscan.analysis import faces
+from netscan.analysis import content, faces
 from netscan.analysis.content import (
     MAX_ITEMS,
     ContentWords,
@@ -349,8 +349,11 @@ def test_json_nested_past_the_decoder_is_never_an_exception(depth: int) -> None:
     assert item.image == sc.face_jpeg() and item.declared_face
     if depth == 50:
         assert item.fields["field"] == "a." * 50 + "faceImage"
-    else:
-        assert item.fields["field"] == "faceImage" and "could not be read" in item.what
+    else:  # the first levels and the innermost key: the ones between are not kept (past
+        # MAX_JSON_TOKENS, as here at 200,000 levels, the key alone)
+        assert item.fields["field"].endswith("….faceImage"), item.fields["field"]
+        assert item.fields["field"].startswith("a.a.a.") == (depth == 5_000)
+        assert "could not be read" in item.what
     bare = parse_body(_body("/api/upload", b"[" * depth + b"]" * depth, "application/json"))
     assert bare.items == []
 
@@ -358,7 +361,8 @@ def test_json_nested_past_the_decoder_is_never_an_exception(depth: int) -> None:
 def test_json_upload_cut_short_still_gives_its_whole_pictures() -> None:
     """A JSON upload cut at the capture's bound: the pictures whole before the cut are found
     (escaped slashes and line breaks in the base64 as some encoders write them), with the
-    key before each; the cut one is not."""
+    path to each as the document would give it, and the cut one as far as it goes (the
+    decoder shows the top of a cut picture)."""
     face = sc.face_jpeg()
     pic = base64.b64encode(face)
     escaped = pic.replace(b"/", b"\\/")
@@ -367,8 +371,59 @@ def test_json_upload_cut_short_still_gives_its_whole_pictures() -> None:
             + pic[: len(pic) // 2])  # fmt: skip
     parsed = parse_body(_body("/api/upload", body, "application/json"))
     got = [(i.fields["field"], i.image == face, i.declared_face) for i in parsed.items]
-    offset = body.index(b'["') + 2  # no key before a picture in a list: where it starts
-    assert got == [("facePic", True, True), ("photo", True, False), (f"@{offset}", True, False)]
+    assert got == [
+        ("records[0].facePic", True, True),
+        ("records[1].photo", True, False),
+        ("records[2][0]", True, False),
+        ("records[3].cut", False, False),
+    ]
+    cut = parsed.items[-1].image
+    assert cut is not None and len(cut) > 1000 and face.startswith(cut)
+    # in a list, by its index; outside any level, by where it starts
+    (item,) = parse_body(_body("/api/upload", b'["' + pic + b'"', "application/json")).items
+    assert item.fields["field"] == "[0]"
+    body = b'{"a":1}} "' + pic + b'"'
+    (item,) = parse_body(_body("/api/upload", body, "application/json")).items
+    assert item.fields["field"] == f"@{body.index(pic)}"
+
+
+def test_cut_json_keeps_the_paths_of_nested_records() -> None:
+    """A GA/T 1400 upload cut short (the capture's bound, a gap): its picture is found, and
+    its path names the face list it is in, as the whole document's would (the key before
+    the picture alone, "Data", says nothing of faces). Before, a GA/T 1400 upload that did
+    not decode gave no picture at all."""
+    pic = base64.b64encode(sc.face_jpeg())
+    body = (b'{"FaceListObject":{"FaceObject":[{"FaceID":"1","SubImageList":{"SubImageInfoObject"'
+            b':[{"Type":"14","Data":"' + pic + b'"}]}},{"FaceID":"2","SubImageList":{"Sub')  # fmt: skip
+    (item,) = parse_body(_body("/VIID/Faces", body, "application/json")).items
+    path = "FaceListObject.FaceObject[0].SubImageList.SubImageInfoObject[0].Data"
+    assert (item.protocol, item.fields["field"], item.fields["object"]) == (
+        "viid",
+        path,
+        "FaceObject",
+    )
+    assert item.declared_face and item.image == sc.face_jpeg()
+    # the same cut short elsewhere than a GA/T 1400 path: read as any JSON upload
+    (item,) = parse_body(_body("/api/upload", body, "application/json")).items
+    assert (item.protocol, item.fields["field"]) == ("json", path)
+    assert item.declared_face
+    # an image list's pictures are not declared faces
+    scene = body.replace(b"FaceListObject", b"ImageListObject").replace(b"FaceObject", b"Image")
+    (item,) = parse_body(_body("/VIID/Images", scene, "application/json")).items
+    assert (item.protocol, item.fields["object"], item.declared_face) == ("viid", "Image", False)
+
+
+def test_json_tokens_past_the_budget_still_give_their_pictures(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past ``MAX_JSON_TOKENS`` (a text of little but brackets and keys) the pictures of the
+    rest are found by the pattern, named by the key before each."""
+    monkeypatch.setattr(content, "MAX_JSON_TOKENS", 1000)
+    pic = base64.b64encode(sc.face_jpeg())
+    body = b'{"a":[' + b"[]," * 2000 + b'{"faceImage":"' + pic + b'"}'  # cut
+    (item,) = parse_body(_body("/api/upload", body, "application/json")).items
+    assert item.fields["field"] == "….faceImage" and item.declared_face
+    assert item.image == sc.face_jpeg()
 
 
 def test_multipart_json_record_part_gives_its_base64_pictures() -> None:
