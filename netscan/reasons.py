@@ -77,6 +77,8 @@ EV_BODY_TEMPLATE = N_("{request}: {what} ({size:,} bytes)")
 EV_DIMS = N_("{width}x{height}")
 EV_UNDECODABLE = N_("undecodable")
 EV_NESTED = N_("undecodable; the picture nested at byte {offset:,} is {width}x{height}")
+EV_DIMS_CUT = N_("{width}x{height}, cut short")
+EV_UNDECODABLE_CUT = N_("undecodable, cut short")
 EV_NO_DETECTOR = N_("detector unavailable")
 EV_FACES = N_("{n} face(s) detected")
 EV_NOT_DECODED = N_("not decoded: {why}")
@@ -91,8 +93,8 @@ EVIDENCE_TEMPLATES = frozenset({
     EV_HTTP_BANNER, EV_RTSP, EV_RTSP_SERVER, EV_RTSP_REALM, EV_RTSP_SERVER_REALM, EV_SSDP,
     EV_WSD, EV_DISCOVERY, EV_DISCOVERY_MODEL, EV_DEVICE, EV_DESTINATION, EV_FIRST_PACKET,
     EV_PICTURE_BURSTS, EV_FEEDER, EV_STREAMS, EV_SENDS_FACES, EV_BODY, EV_BODY_TEMPLATE,
-    EV_DIMS, EV_UNDECODABLE, EV_NESTED, EV_NO_DETECTOR, EV_FACES, EV_NOT_DECODED,
-    EV_WLAN_FRAME, EV_LIBRARY_PUSH, EV_LIBRARY_BULK,
+    EV_DIMS, EV_UNDECODABLE, EV_NESTED, EV_DIMS_CUT, EV_UNDECODABLE_CUT, EV_NO_DETECTOR,
+    EV_FACES, EV_NOT_DECODED, EV_WLAN_FRAME, EV_LIBRARY_PUSH, EV_LIBRARY_BULK,
 })  # fmt: skip
 
 # roles.py and inventory.py: why a device has its role (a device's role_reasons)

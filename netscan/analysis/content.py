@@ -115,6 +115,12 @@ _CARVE_STOPPED: contextvars.ContextVar[list[int] | None] = contextvars.ContextVa
 )
 
 
+# whether the buffers carved now come from a body the capture cut short (set by
+# ``parse_body`` for an incomplete body): a JPEG cut inside its entropy-coded data at the
+# end of such a buffer is carved as far as it goes (``_Carver.cut``)
+_CUT_SHORT: contextvars.ContextVar[bool] = contextvars.ContextVar("cut_short", default=False)
+
+
 @contextlib.contextmanager
 def carving_stopped() -> Iterator[list[int]]:
     """Counts, in its one item, the buffers whose picture carving stopped at its budget."""
@@ -151,10 +157,14 @@ class _Carver:
     reaching is counted (``carving_stopped``)."""
 
     __slots__ = ("code", "data", "n", "jpeg_dead", "scan_dead", "png_dead", "steps", "scanned",
-                 "limit_steps", "limit_scanned", "memo", "ends")  # fmt: skip
+                 "limit_steps", "limit_scanned", "memo", "ends", "cut")  # fmt: skip
 
-    def __init__(self, data: bytes, memo: bool = False) -> None:
+    def __init__(self, data: bytes, memo: bool = False, cut: bool = False) -> None:
         self.data = data
+        # ``cut``: the buffer was cut short by the capture; a JPEG whose walk runs out of
+        # data inside its entropy-coded data (a frame seen, its scan begun) ends at the
+        # buffer's end instead of failing: the decoder shows what there is of it
+        self.cut = cut
         # ``memo``: the walks that give a picture also remember where each of their segment
         # (or chunk) places leads, and a later walk reaching one stops there with that end
         # (``nested_pictures`` walks every start, not only those past the last picture).
@@ -273,6 +283,8 @@ class _Carver:
                     raise _Spent
                 self._place(scans, i, reached)
                 if m is None:
+                    if reached == n and self.cut:  # cut short inside its scan
+                        end = n
                     break
                 i = reached
         self.steps = steps
@@ -370,8 +382,14 @@ class _Carver:
 
 def carve_images(data: bytes, limit: int = MAX_ITEMS) -> list[tuple[int, bytes, str]]:
     """Complete JPEG and PNG pictures inside ``data``: (offset, bytes, format), in time in
-    proportion to its size (``_Carver``)."""
-    return _Carver(data).carve(limit)
+    proportion to its size (``_Carver``); in a body the capture cut short, the JPEG cut
+    at its end as well (as far as it goes)."""
+    return _Carver(data, cut=_CUT_SHORT.get()).carve(limit)
+
+
+def is_cut(data: bytes, fmt: str) -> bool:
+    """Whether a carved JPEG is cut short (no end-of-image marker)."""
+    return fmt == "jpeg" and not data.endswith(b"\xff\xd9")
 
 
 MAX_NESTED = 16  # nested pictures tried when a carved one does not decode
@@ -458,6 +476,8 @@ def decode_b64_image(text: str | bytes) -> tuple[bytes, str] | None:
 def _b64(text: str) -> bytes | None:
     t = "".join(text.split())
     t = t.replace("-", "+").replace("_", "/")
+    if len(t) % 4 == 1:  # cut short one character into a group: that character says nothing
+        t = t[:-1]
     t += "=" * (-len(t) % 4)
     try:
         return base64.b64decode(t, validate=False)
@@ -1167,7 +1187,17 @@ def _default_router() -> BodyRouter:
 
 def parse_body(ev: HttpBodyEvent, route: BodyRouter | None = None) -> ParsedBody:
     """What face-bearing content a request body carries. ``route`` names the parsers for a
-    path (``body_router`` of the run's matcher; the active pack's when not given)."""
+    path (``body_router`` of the run's matcher; the active pack's when not given). In a
+    body the capture cut short (a segment lost, the capture's end), a JPEG cut at the end of
+    what there is is kept as far as it goes."""
+    token = _CUT_SHORT.set(not ev.complete)
+    try:
+        return _parse_body(ev, route)
+    finally:
+        _CUT_SHORT.reset(token)
+
+
+def _parse_body(ev: HttpBodyEvent, route: BodyRouter | None) -> ParsedBody:
     body = ev.body
     path = ev.path or ""
     route = route or _default_router()

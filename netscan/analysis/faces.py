@@ -21,18 +21,21 @@ with mode 0600 (``netscan.safefile``).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import sys
 import threading
 import zlib
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from netscan import limits as _limits
-from netscan.analysis.content import nested_pictures
+from netscan.analysis.content import is_cut, nested_pictures
 from netscan.limits import Limits
 from netscan.safefile import PrivateDir, safe_name
 
@@ -56,6 +59,7 @@ class ImageCheck:
     # the picture did not decode, and width, height and faces are those of the picture
     # nested in it at this byte (``nested_pictures``); None: of the picture itself
     decoded_at: int | None = None
+    cut: bool = False  # a JPEG cut short (by the capture): decoded as far as it goes
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -70,6 +74,7 @@ class ImageCheck:
             "kept_as": self.kept_as,
             "not_decoded": self.not_decoded,
             "decoded_at": self.decoded_at,
+            "cut": self.cut,
         }
 
 
@@ -196,9 +201,12 @@ def _detect(
 
     if data.startswith(PNG_MAGIC) and not _png_intact(data):
         return None, None, None, []  # damaged: the decoder would only complain on stderr
+    if is_cut(data, "jpeg") and data.startswith(b"\xff\xd8"):
+        data += b"\xff\xd9"  # cut short: ended, so that the decoder shows what there is
     arr = np.frombuffer(data, dtype=np.uint8)
     try:
-        img = cv2.imdecode(arr, cv2.IMREAD_GRAYSCALE)
+        with _quiet_stderr():  # its warnings on a damaged picture go nowhere
+            img = cv2.imdecode(arr, cv2.IMREAD_GRAYSCALE)
     except cv2.error:  # the decoder refusing a picture is an undecodable picture
         img = None
     if img is None:
@@ -221,6 +229,34 @@ def _detect(
     if not boxes:
         boxes = run("profileface")
     return w, h, len(boxes), boxes
+
+
+_STDERR = threading.Lock()
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """The process's descriptor 2 sent to /dev/null for the block: libjpeg, inside OpenCV,
+    prints a warning there for a damaged or cut picture (a device's bytes), which would land
+    in the middle of the summary or the screen. (While the TUI runs, descriptor 2 is not the
+    terminal at all: ``netscan.tui.terminal``.)"""
+    with _STDERR:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError, AttributeError):
+            yield
+            return
+        try:
+            null = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(null, 2)
+            finally:
+                os.close(null)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 Detection = tuple[int | None, int | None, int | None, tuple[tuple[int, ...], ...]]
@@ -352,6 +388,7 @@ class FaceChecker:
                 boxes = [list(b) for b in found]
         chk = ImageCheck(digest, len(data), fmt, w, h, faces, self.detector, boxes)
         chk.decoded_at = at
+        chk.cut = is_cut(data, fmt)
         if refused is not None and size is not None:
             chk.not_decoded = refused
         if self.keep_dir is not None:

@@ -560,6 +560,8 @@ def _face_summary(hits: list[ContentHit]) -> list[dict[str, Any]]:
                 entry["not_decoded"] = h.check.not_decoded
             if h.check.decoded_at is not None:
                 entry["decoded_at"] = h.check.decoded_at
+            if h.check.cut:
+                entry["cut"] = True
         else:
             entry.update({"size": len(h.item.template or b""), "format": "template"})
         out.append(entry)
@@ -570,8 +572,12 @@ def _body_what(h: ContentHit) -> tuple[str, dict[str, Any]]:
     request = f"{h.ev.method} {h.ev.path}"
     if h.check is not None:
         c = h.check
-        dims = (R.part(R.EV_DIMS, width=c.width, height=c.height) if c.width
-                else R.part(R.EV_UNDECODABLE))  # fmt: skip
+        if c.cut:  # a JPEG cut short (by the capture): decoded as far as it goes
+            dims = (R.part(R.EV_DIMS_CUT, width=c.width, height=c.height) if c.width
+                    else R.part(R.EV_UNDECODABLE_CUT))  # fmt: skip
+        else:
+            dims = (R.part(R.EV_DIMS, width=c.width, height=c.height) if c.width
+                    else R.part(R.EV_UNDECODABLE))  # fmt: skip
         if c.decoded_at is not None:  # the picture did not decode; one nested in it did
             dims = R.part(R.EV_NESTED, width=c.width, height=c.height, offset=c.decoded_at)
         faces = (R.part(R.EV_NO_DETECTOR) if c.faces is None

@@ -100,5 +100,8 @@ def run(args: argparse.Namespace) -> int:
         case=case,
         lang=langs_of(args),
     )
-    code = app.run()
+    from netscan.tui.terminal import own_terminal
+
+    with own_terminal():  # C libraries' writes to stderr kept off the screen
+        code = app.run()
     return EXIT_OK if code is None else int(code)

@@ -5,9 +5,14 @@ decoder refused gave no picture at all, and the face upload was not confirmed.""
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
+from netscan.analysis.content import parse_body
 from tests.analysis.scenarios import build as sc
+from tests.analysis.test_content import _body
 from tests.hostile_inputs import (
     FACE_API_HOST,
     PCAP_HEADER,
@@ -66,3 +71,68 @@ def test_a_gat1400_upload_with_a_gap_gives_the_pictures_before_it(tmp_path: Path
     whats = [e["what"] for e in finding["evidence"]]
     path = "FaceListObject.FaceObject[0].SubImageList.SubImageInfoObject[0].Data"
     assert any(path in w and "1 face(s) detected" in w for w in whats), whats
+
+
+def _drop_segment(src: Path, dst: Path, which: str) -> None:
+    """``src`` without one of the client's data segments of its upload (the last or the
+    middle one): a segment the capture never saw."""
+    from scapy.all import TCP, Raw, rdpcap, wrpcap
+
+    pkts = rdpcap(str(src))
+    ups = [i for i, p in enumerate(pkts) if TCP in p and Raw in p and p[TCP].sport > 32767]
+    assert len(ups) >= 4
+    drop = ups[-1] if which == "last" else ups[len(ups) // 2]
+    wrpcap(str(dst), [p for i, p in enumerate(pkts) if i != drop])
+
+
+@pytest.mark.parametrize("scenario", ["isapi_multipart", "dahua_snapshot", "iclock_attphoto",
+                                      "json_face_api"])  # fmt: skip
+def test_an_upload_missing_its_last_segment_still_confirms_the_face(
+    scenario: str, tmp_path: Path
+) -> None:
+    """The last segment of the upload lost (with the end of the picture): the picture is
+    carved as far as it goes and decoded; the face in it is still found, and the evidence
+    says the picture was cut short. Before, no finding at all: the picture was never
+    carved (no end marker), or (base64) did not decode."""
+    whole = getattr(sc, scenario)(tmp_path)
+    pcap = tmp_path / f"{scenario}-cut.pcap"
+    _drop_segment(whole, pcap, "last")
+    run = run_netscan([str(pcap)], tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.report is not None
+    (finding,) = run.report["findings"]
+    assert finding["level"] == "confirmed", run.warnings
+    assert any("cut short, 1 face(s) detected" in e["what"] for e in finding["evidence"])
+    assert [f["cut"] for f in finding["faces"]] == [True]
+    assert "Corrupt JPEG" not in run.stderr  # libjpeg's warning on the cut picture
+
+
+@pytest.mark.parametrize("scenario", ["isapi_multipart", "iclock_attphoto"])
+def test_an_upload_missing_a_middle_segment_is_still_a_finding(
+    scenario: str, tmp_path: Path
+) -> None:
+    """Half the picture lost: too little of it for the detector, but the face terminal's
+    upload of a picture labelled a face is still a finding (before: none)."""
+    whole = getattr(sc, scenario)(tmp_path)
+    pcap = tmp_path / f"{scenario}-gap.pcap"
+    _drop_segment(whole, pcap, "middle")
+    run = run_netscan([str(pcap)], tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.report is not None
+    (finding,) = run.report["findings"]
+    assert finding["level"] in ("likely", "confirmed"), run.warnings
+
+
+def test_a_cut_picture_is_carved_only_from_a_body_cut_short() -> None:
+    """A JPEG cut inside its entropy-coded data at the end of the body: kept as far as it goes
+    when the capture cut the body short, not when the body is whole (a sender's broken
+    picture is not taken for one the capture lost)."""
+    face = sc.face_jpeg()
+    cut = face[: len(face) * 3 // 4]
+    whole = _body("/upload", b"--b\r\n\r\n" + cut, "image/jpeg")
+    assert parse_body(whole).items == []
+    (item,) = parse_body(replace(whole, complete=False)).items
+    assert item.image == cut
+    # a start whose walk runs out in its headers (no scan begun) is nothing
+    head = face[: face.index(b"\xff\xda")]
+    assert parse_body(replace(_body("/upload", head, "image/jpeg"), complete=False)).items == []

@@ -158,8 +158,8 @@ def test_carving_safety_net_reaches_the_run_warnings(
 
     made = content._Carver.__init__
 
-    def small(self: content._Carver, data: bytes) -> None:
-        made(self, data)
+    def small(self: content._Carver, data: bytes, **kw: bool) -> None:
+        made(self, data, **kw)
         self.limit_steps = 3
 
     monkeypatch.setattr(content._Carver, "__init__", small)
