@@ -821,8 +821,9 @@ impl Engine {
     }
 
     /// Feeds in-order bytes to the flow's core stream parser (told first, with `gap`, that
-    /// bytes before them were never captured); its events go out as one op. A parser that
-    /// is done is closed at once (what it holds is reported with the same context).
+    /// bytes before them were never captured, and how many: 0 when not known); its events
+    /// go out as one op. A parser that is done is closed at once (what it holds is reported
+    /// with the same context).
     #[allow(clippy::too_many_arguments)]
     fn feed_stream(
         &mut self,
@@ -831,7 +832,7 @@ impl Engine {
         chunks: &[Vec<u8>],
         frame: u64,
         ts: f64,
-        gap: bool,
+        gap: Option<u64>,
     ) {
         let flow = self.table.get_mut(slot);
         let fid = flow.fid;
@@ -839,8 +840,8 @@ impl Engine {
             return;
         };
         let mut events = Vec::new();
-        if gap {
-            match stream.gap_checked(from_a, frame) {
+        if let Some(lost) = gap {
+            match stream.gap_checked(from_a, frame, lost) {
                 Some(ev) => events.extend(ev),
                 None => {
                     self.dissector_fault(slot, stream.class_name());
@@ -913,13 +914,14 @@ impl Engine {
         let flow = self.table.get_mut(slot);
         let tcp = flow.tcp.get_or_insert_with(|| Box::new(Reassembly::new()));
         let d = if from_a { 0 } else { 1 };
-        let gaps = tcp.gaps(d);
+        let (gaps, lost) = (tcp.gaps(d), tcp.lost(d));
         tcp.segment(d, seq, flags, payload, &mut self.budget, &mut chunks);
         if chunks.is_empty() {
             self.chunks = chunks;
             return;
         }
-        let gap = tcp.gaps(d) != gaps && matches!(flow.parse, Parse::Active(_));
+        let skipped = gap_lost(tcp, d, gaps, lost);
+        let gap = skipped.is_some() && matches!(flow.parse, Parse::Active(_));
         let fid = flow.fid;
         if flow.parse == Parse::Undecided {
             match registry::tcp_parser(&chunks[0], flow.a_port, flow.b_port) {
@@ -941,7 +943,7 @@ impl Engine {
             }
         }
         if flow.stream.is_some() {
-            self.feed_stream(slot, from_a, &chunks, frame, ts, gap);
+            self.feed_stream(slot, from_a, &chunks, frame, ts, skipped.filter(|_| gap));
             chunks.clear();
         } else {
             let n = chunks.len();
@@ -1047,7 +1049,7 @@ impl Engine {
             return;
         };
         if name == QUIC {
-            self.feed_stream(slot, from_a, &[payload.to_vec()], frame, ts, false);
+            self.feed_stream(slot, from_a, &[payload.to_vec()], frame, ts, None);
             return;
         }
         // discovery and name-service chatter repeats itself: an identical datagram
@@ -1248,28 +1250,34 @@ impl Engine {
         let (frame, ts) = (flow.last_frame, flow.last_ts);
         let core = in_core(name);
         if let Some(mut tcp) = flow.tcp.take() {
+            // gap by gap, so that the parser knows the length of each
             for d in 0..2 {
-                let mut chunks = Vec::new();
-                let gaps = tcp.gaps(d);
-                tcp.flush(d, &mut self.budget, &mut chunks);
-                let gap = !chunks.is_empty() && tcp.gaps(d) != gaps;
-                if core {
-                    if !chunks.is_empty() {
-                        self.feed_stream(slot, d == 0, &chunks, frame, ts, gap);
+                loop {
+                    let mut chunks = Vec::new();
+                    let (gaps, lost) = (tcp.gaps(d), tcp.lost(d));
+                    if !tcp.flush_one(d, &mut self.budget, &mut chunks) {
+                        break;
                     }
-                    continue;
-                }
-                let n = chunks.len();
-                for (i, data) in chunks.into_iter().enumerate() {
-                    self.ops.push(Op::Payload {
-                        fid,
-                        from_a: d == 0,
-                        frame,
-                        ts,
-                        data,
-                        gap: gap && i == 0,
-                        last: i + 1 == n,
-                    });
+                    if chunks.is_empty() {
+                        continue;
+                    }
+                    let skipped = gap_lost(&tcp, d, gaps, lost);
+                    if core {
+                        self.feed_stream(slot, d == 0, &chunks, frame, ts, skipped);
+                        continue;
+                    }
+                    let n = chunks.len();
+                    for (i, data) in chunks.into_iter().enumerate() {
+                        self.ops.push(Op::Payload {
+                            fid,
+                            from_a: d == 0,
+                            frame,
+                            ts,
+                            data,
+                            gap: skipped.is_some() && i == 0,
+                            last: i + 1 == n,
+                        });
+                    }
                 }
             }
             tcp.release(&mut self.budget);
@@ -1526,6 +1534,17 @@ pub fn counters(f: &crate::flow::Flow) -> Counters {
         last_frame: f.last_frame,
         first_frames: f.first_frames[..f.n_first as usize].to_vec(),
         bursts: f.bursts.as_ref().map(|b| b.list.clone()),
+    }
+}
+
+/// The gap skipped while a segment (or a flush) gave its bytes, when there was one: its
+/// length when it was the only one (all before the first of those bytes), else 0 (not known:
+/// a parser must not count on it).
+fn gap_lost(tcp: &Reassembly, d: usize, gaps: u32, lost: u64) -> Option<u64> {
+    match tcp.gaps(d).wrapping_sub(gaps) {
+        0 => None,
+        1 => Some(tcp.lost(d) - lost),
+        _ => Some(0),
     }
 }
 
@@ -2092,10 +2111,16 @@ mod tests {
         send(&mut e, &mut seq, &head[10..], 0);
         send(&mut e, &mut seq, &body[..15], 0);
         send(&mut e, &mut seq, &body[15..], 0);
-        // a second upload cut short by lost bytes: reported incomplete at the gap
+        // a second upload with 7 of its bytes lost: reported incomplete at the gap, and
+        // its rest as a body of its own (the length frames it past the hole)
         send(&mut e, &mut seq, head, 0);
         send(&mut e, &mut seq, &body[..20], 0);
-        send(&mut e, &mut seq, b"GET /next HTTP/1.1\r\n\r\n", 7);
+        send(&mut e, &mut seq, &body[27..], 7);
+        // a third cut short: the bytes lost run past its end, so the next request is
+        // looked for (found after the lost ones)
+        send(&mut e, &mut seq, head, 0);
+        send(&mut e, &mut seq, &body[..20], 0);
+        send(&mut e, &mut seq, b"GET /next HTTP/1.1\r\n\r\n", 30);
         // the end of the capture closes the stream (nothing in progress)
         e.finish();
         assert!(!e.ops.iter().any(|o| matches!(o, Op::Payload { .. })));
@@ -2109,6 +2134,9 @@ mod tests {
                 "http_body",
                 "http_request",
                 "http_body",
+                "http_body",
+                "http_request",
+                "http_body",
                 "http_request"
             ]
         );
@@ -2117,6 +2145,13 @@ mod tests {
         assert_eq!(b.body.len(), 40);
         let Event::HttpBody(b) = evs[3] else { panic!() };
         assert_eq!((b.first_frame, b.last_frame, b.complete), (6, 6, false));
+        assert_eq!(b.body.len(), 20);
+        // (held out of order until the end of the input: given with the flow's last frame)
+        let Event::HttpBody(b) = evs[4] else { panic!() };
+        assert_eq!((b.first_frame, b.last_frame, b.complete), (10, 10, false));
+        assert_eq!(b.body, &body[27..]);
+        let Event::HttpBody(b) = evs[6] else { panic!() };
+        assert_eq!((b.first_frame, b.last_frame, b.complete), (10, 10, false));
         assert_eq!(b.body.len(), 20);
     }
 

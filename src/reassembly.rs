@@ -16,6 +16,8 @@ struct Dir {
     pending: Vec<(u32, Vec<u8>)>,
     pending_bytes: usize,
     gaps: u32,
+    /// bytes the skipped gaps held (in sequence space)
+    lost: u64,
 }
 
 #[derive(Debug, Default)]
@@ -49,6 +51,11 @@ impl Reassembly {
 
     pub fn gaps(&self, d: usize) -> u32 {
         self.dirs[d].gaps
+    }
+
+    /// The bytes of direction `d` skipped with its gaps.
+    pub fn lost(&self, d: usize) -> u64 {
+        self.dirs[d].lost
     }
 
     /// Bytes held by both directions.
@@ -176,6 +183,7 @@ impl Reassembly {
         };
         if first != nxt {
             dir.gaps += 1;
+            dir.lost += u64::from(first.wrapping_sub(nxt));
         }
         dir.next = Some(first);
         self.drain(d, budget, out);
@@ -184,9 +192,17 @@ impl Reassembly {
     /// Delivers everything held for direction `d`, skipping gaps (end of capture, or the
     /// global budget ran out).
     pub fn flush(&mut self, d: usize, budget: &mut Budget, out: &mut Vec<Vec<u8>>) {
-        while !self.dirs[d].pending.is_empty() {
-            self.skip_gap(d, budget, out);
+        while self.flush_one(d, budget, out) {}
+    }
+
+    /// Skips the first gap of direction `d` and delivers what follows it in order; false
+    /// when nothing is held (a flush gap by gap, so that each gap's length is known).
+    pub fn flush_one(&mut self, d: usize, budget: &mut Budget, out: &mut Vec<Vec<u8>>) -> bool {
+        if self.dirs[d].pending.is_empty() {
+            return false;
         }
+        self.skip_gap(d, budget, out);
+        true
     }
 
     /// Gives the held bytes back to the budget (the flow stops being parsed).

@@ -314,6 +314,21 @@ impl Framer {
         self.capturing = false;
     }
 
+    /// `n` bytes were lost just before what comes next, inside the body being read: a body
+    /// whose framing does not depend on them (the rest of a known length, of a chunk, or of
+    /// a body read to the connection's end) goes on in step past the hole, and true is
+    /// returned; false when the framing cannot (the caller resyncs).
+    pub fn skip(&mut self, n: u64) -> bool {
+        match self.state {
+            State::Length | State::ChunkData if self.remaining > n && self.buf.is_empty() => {
+                self.remaining -= n;
+                true
+            }
+            State::Close => true,
+            _ => false,
+        }
+    }
+
     /// Bytes were lost just before what comes next: give up the message in progress and
     /// look for the next start line. A direction that gave up for good stays given up.
     pub fn resync(&mut self) {

@@ -120,6 +120,8 @@ struct Capture {
     last: u64,
     /// kept only if the body turns out to be a picture
     tentative: bool,
+    /// the rest of a body after bytes the capture lost (reported incomplete)
+    holed: bool,
 }
 
 impl Capture {
@@ -132,7 +134,7 @@ impl Capture {
             first_frame: if self.first != 0 { self.first } else { frame },
             last_frame: if self.last != 0 { self.last } else { frame },
             body: self.body,
-            complete,
+            complete: complete && !self.holed,
         })
     }
 
@@ -326,6 +328,7 @@ impl HttpStream {
                         first: 0,
                         last: 0,
                         tentative: false,
+                        holed: false,
                     });
                 }
             }
@@ -343,6 +346,7 @@ impl HttpStream {
                 first: 0,
                 last: 0,
                 tentative: !worth,
+                holed: false,
             });
         }
         head_event(head)
@@ -441,10 +445,41 @@ impl HttpStream {
         }
     }
 
-    /// Bytes of one direction were lost (never captured): what was being read there is
-    /// incomplete, and parsing picks up again at the next message.
-    pub fn gap(&mut self, from_client: bool, frame: u64) -> Vec<Event> {
+    /// `lost` bytes of one direction were never captured (0: not known). A request body
+    /// whose framing does not depend on them goes on past the hole: what came before is
+    /// reported incomplete, and the rest is kept as a body of its own (the same request,
+    /// incomplete), so that pictures whole after the hole are still found and the next
+    /// message is found in step. Otherwise what was being read is reported incomplete and
+    /// parsing picks up again at the next message.
+    pub fn gap(&mut self, from_client: bool, frame: u64, lost: u64) -> Vec<Event> {
         if from_client {
+            let side = from_client as usize;
+            let open = self.capture[side]
+                .as_ref()
+                .is_none_or(|c| !c.tentative || c.is_image());
+            if lost > 0 && open && self.framers.side_mut(true).skip(lost) {
+                let Some(cap) = self.capture[side].take() else {
+                    return Vec::new(); // a body not kept: only its framing goes on
+                };
+                let rest = Capture {
+                    method: cap.method.clone(),
+                    path: cap.path.clone(),
+                    host: cap.host.clone(),
+                    content_type: cap.content_type.clone(),
+                    body: Vec::new(),
+                    first: 0,
+                    last: 0,
+                    tentative: false,
+                    holed: true,
+                };
+                let events = if cap.body.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![cap.event(frame, false)]
+                };
+                self.capture[side] = Some(rest);
+                return events;
+            }
             let events = self.flush_side(true, frame);
             self.framers.side_mut(true).resync();
             events
@@ -704,5 +739,90 @@ mod tests {
         let prefixes = response_prefixes(&["/vendor/poll".to_string()]).unwrap();
         let mut h = HttpStream::default().with_response_prefixes(prefixes);
         assert_eq!(run(&mut h), vec!["RESPONSE".to_string()]);
+    }
+
+    /// (path, body length, complete) of the bodies, and the paths of the requests.
+    fn summary(events: &[Event]) -> (Vec<(String, usize, bool)>, Vec<String>) {
+        let mut bodies = Vec::new();
+        let mut requests = Vec::new();
+        for e in events {
+            match e {
+                Event::HttpBody(b) => bodies.push((b.path.clone(), b.body.len(), b.complete)),
+                Event::HttpRequest(r) => requests.push(r.path.clone()),
+                _ => {}
+            }
+        }
+        (bodies, requests)
+    }
+
+    fn post(path: &str, head: &str, body: &[u8]) -> Vec<u8> {
+        let mut m =
+            format!("POST {path} HTTP/1.1\r\nContent-Type: image/jpeg\r\n{head}\r\n").into_bytes();
+        m.extend_from_slice(body);
+        m
+    }
+
+    #[test]
+    fn a_body_of_known_length_goes_on_past_a_hole() {
+        let body: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+        let first = post("/up", "Content-Length: 3000\r\n", &body);
+        let at = first.len() - 2000; // 1,000 body bytes before the hole, 500 lost
+        let mut h = HttpStream::default();
+        let mut evs = h.feed(&first[..at], true, 1);
+        evs.extend(h.gap(true, 2, 500));
+        evs.extend(h.feed(&first[at + 500..], true, 3));
+        evs.extend(h.feed(b"GET /next HTTP/1.1\r\n\r\n", true, 4));
+        let (bodies, requests) = summary(&evs);
+        let up = "/up".to_string();
+        assert_eq!(
+            bodies,
+            vec![(up.clone(), 1000, false), (up.clone(), 1500, false)]
+        );
+        assert_eq!(requests, vec![up, "/next".to_string()]); // in step after the body
+        let Some(Event::HttpBody(rest)) = evs.iter().rfind(|e| matches!(e, Event::HttpBody(_)))
+        else {
+            panic!()
+        };
+        assert_eq!(rest.body, body[1500..]);
+    }
+
+    #[test]
+    fn a_hole_of_unknown_length_or_past_the_body_resyncs() {
+        let body = vec![7u8; 3000];
+        let first = post("/up", "Content-Length: 3000\r\n", &body);
+        let at = first.len() - 2000;
+        for lost in [0, 2000, 5000] {
+            let mut h = HttpStream::default();
+            let mut evs = h.feed(&first[..at], true, 1);
+            evs.extend(h.gap(true, 2, lost));
+            evs.extend(h.feed(b"GET /next HTTP/1.1\r\n\r\n", true, 3));
+            let (bodies, requests) = summary(&evs);
+            assert_eq!(bodies, vec![("/up".to_string(), 1000, false)], "{lost}");
+            assert_eq!(
+                requests,
+                vec!["/up".to_string(), "/next".to_string()],
+                "{lost}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_chunk_goes_on_past_a_hole_inside_it() {
+        let mut m = post("/up", "Transfer-Encoding: chunked\r\n", b"");
+        m.extend_from_slice(b"800\r\n");
+        let at = m.len() + 100;
+        m.extend_from_slice(&[9u8; 0x800]);
+        m.extend_from_slice(b"\r\n0\r\n\r\nGET /next HTTP/1.1\r\n\r\n");
+        let mut h = HttpStream::default();
+        let mut evs = h.feed(&m[..at], true, 1);
+        evs.extend(h.gap(true, 2, 300));
+        evs.extend(h.feed(&m[at + 300..], true, 3));
+        let (bodies, requests) = summary(&evs);
+        let up = "/up".to_string();
+        assert_eq!(
+            bodies,
+            vec![(up.clone(), 100, false), (up.clone(), 0x800 - 400, false)]
+        );
+        assert_eq!(requests, vec![up, "/next".to_string()]);
     }
 }

@@ -434,15 +434,17 @@ impl PyHttpStream {
         run(py, ctx, || inner.feed(&data, from_client, frame))
     }
 
+    #[pyo3(signature = (ctx, from_client, lost = 0))]
     fn gap<'py>(
         &mut self,
         py: Python<'py>,
         ctx: &Bound<'py, PyAny>,
         from_client: bool,
+        lost: u64,
     ) -> PyResult<Bound<'py, PyList>> {
         let frame = ctx_frame(ctx)?;
         let inner = &mut self.inner;
-        run(py, ctx, || inner.gap(from_client, frame))
+        run(py, ctx, || inner.gap(from_client, frame, lost))
     }
 
     fn close<'py>(

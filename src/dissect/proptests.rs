@@ -199,7 +199,7 @@ proptest! {
         for (from_client, gap, data) in &segments {
             longest = longest.max(data.len());
             if *gap {
-                let _ = h.gap(*from_client, 7);
+                let _ = h.gap(*from_client, 7, data.len() as u64 % 97); // known or not (0)
             }
             for ev in h.feed(data, *from_client, 7) {
                 if let crate::events::Event::HttpBody(b) = ev {

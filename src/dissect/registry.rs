@@ -304,12 +304,12 @@ impl Stream {
         })
     }
 
-    /// Bytes of one direction were lost just before the next feed (only the HTTP parser
-    /// looks for the next message; the others go on as their Python twins do); None when
-    /// the parser panicked.
-    pub fn gap_checked(&mut self, from_client: bool, frame: u64) -> Option<Vec<Event>> {
+    /// `lost` bytes of one direction (0: not known) were lost just before the next feed
+    /// (only the HTTP parser goes on past them or looks for the next message; the others
+    /// go on as their Python twins do); None when the parser panicked.
+    pub fn gap_checked(&mut self, from_client: bool, frame: u64, lost: u64) -> Option<Vec<Event>> {
         super::checked(|| match self {
-            Stream::Http(s) => s.gap(from_client, frame),
+            Stream::Http(s) => s.gap(from_client, frame, lost),
             _ => Vec::new(),
         })
     }

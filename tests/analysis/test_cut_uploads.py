@@ -136,3 +136,32 @@ def test_a_cut_picture_is_carved_only_from_a_body_cut_short() -> None:
     # a start whose walk runs out in its headers (no scan begun) is nothing
     head = face[: face.index(b"\xff\xda")]
     assert parse_body(replace(_body("/upload", head, "image/jpeg"), complete=False)).items == []
+
+
+def test_pictures_whole_after_a_lost_segment_are_still_found(tmp_path: Path) -> None:
+    """Two pictures in one upload, a segment of the first lost: the length frames the body
+    past the hole (the core's HTTP parser skips the bytes lost), so the second picture,
+    whole after it, is carved and its face confirmed. Before, parsing gave up the body at
+    the hole and looked for the next request: only "likely"."""
+    face = sc.face_jpeg()
+    part = (
+        b'--b\r\nContent-Disposition: form-data; name="pic%d"\r\nContent-Type: image/jpeg\r\n\r\n'
+    )
+    body = part % 1 + face + b"\r\n" + part % 2 + face + b"\r\n--b--\r\n"
+    request = http_post("/api/face/upload", FACE_API_HOST, body, "multipart/form-data; boundary=b")
+    frames, _ = tcp_session(float(T0), 40000, request)
+    lost = 3 + (request.index(face) + len(face) // 2) // 1460  # inside the first picture
+    assert lost < 3 + request.index(face, request.index(face) + 1) // 1460  # not the second
+    pcap = tmp_path / "two-pictures-gap.pcap"
+    with pcap.open("wb") as fh:
+        fh.write(PCAP_HEADER)
+        for k, (ts, frame) in enumerate(frames):
+            if k != lost:
+                fh.write(record(ts, frame))
+    run = run_netscan([str(pcap)], tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.report is not None
+    (finding,) = run.report["findings"]
+    assert finding["level"] == "confirmed", run.warnings
+    whats = [e["what"] for e in finding["evidence"]]
+    assert any("part 'pic2'" in w and "1 face(s) detected" in w for w in whats), whats

@@ -1,4 +1,5 @@
-"""Lost segments: HTTP parsing picks up again at the next message after a capture gap."""
+"""Lost segments: HTTP parsing goes on past a capture gap inside a body whose length frames
+it, and picks up again at the next message otherwise."""
 
 from __future__ import annotations
 
@@ -64,7 +65,29 @@ def test_next_request_is_found_after_a_lost_body_segment() -> None:
     requests = [e for e in events if isinstance(e, HttpRequestEvent)]
     assert [r.path for r in requests] == ["/upload", "/second"]
     bodies = [e for e in events if isinstance(e, HttpBodyEvent)]
-    assert len(bodies) == 1 and not bodies[0].complete  # the lost part is not pretended away
+    # the body before the hole and its rest after it (the length frames it past the bytes
+    # lost), neither pretended complete
+    assert [(len(b.body), b.complete) for b in bodies] == [(4000 - first.index(body), False),
+                                                          (len(first) - 5000, False)]  # fmt: skip
+    assert bodies[1].body == first[5000:]
+
+
+def test_a_hole_past_the_body_looks_for_the_next_request() -> None:
+    """The bytes lost run past the body's end (into the next request's head): the body is
+    reported up to the hole, and parsing picks up at the request after."""
+    body = bytes(range(256)) * 8  # 2 kB
+    first = (
+        b"POST /upload HTTP/1.1\r\nHost: cloud.example\r\nContent-Type: image/jpeg\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
+    lost = b"GET /lost HTTP/1.1\r\nHost: cloud.example\r\n\r\n".ljust(1000, b"x")
+    third = b"GET /third HTTP/1.1\r\nHost: cloud.example\r\n\r\n"
+    stream = first + lost + third
+    start = (len(first) // 1000) * 1000  # the hole: the body's last bytes, then most of /lost
+    events = _run(stream, (start, start + 1000))
+    assert [e.path for e in events if isinstance(e, HttpRequestEvent)] == ["/upload", "/third"]
+    bodies = [e for e in events if isinstance(e, HttpBodyEvent)]
+    assert [(len(b.body), b.complete) for b in bodies] == [(start - first.index(body), False)]
 
 
 def test_without_loss_nothing_changes() -> None:
