@@ -74,6 +74,7 @@ EV_STREAMS = N_("streams {protocol} ({bytes:,} bytes)")
 EV_SENDS_FACES = N_("sends face data ({protocol})")
 EV_BODY = N_("{request}: {what} ({size:,} bytes, {dims}, {faces}, sha256 {sha256})")
 EV_BODY_TEMPLATE = N_("{request}: {what} ({size:,} bytes)")
+EV_HEAD_LOST = N_("a request whose head was not captured")
 EV_DIMS = N_("{width}x{height}")
 EV_UNDECODABLE = N_("undecodable")
 EV_NESTED = N_("undecodable; the picture nested at byte {offset:,} is {width}x{height}")
@@ -93,8 +94,8 @@ EVIDENCE_TEMPLATES = frozenset({
     EV_HTTP_BANNER, EV_RTSP, EV_RTSP_SERVER, EV_RTSP_REALM, EV_RTSP_SERVER_REALM, EV_SSDP,
     EV_WSD, EV_DISCOVERY, EV_DISCOVERY_MODEL, EV_DEVICE, EV_DESTINATION, EV_FIRST_PACKET,
     EV_PICTURE_BURSTS, EV_FEEDER, EV_STREAMS, EV_SENDS_FACES, EV_BODY, EV_BODY_TEMPLATE,
-    EV_DIMS, EV_UNDECODABLE, EV_NESTED, EV_DIMS_CUT, EV_UNDECODABLE_CUT, EV_NO_DETECTOR,
-    EV_FACES, EV_NOT_DECODED, EV_WLAN_FRAME, EV_LIBRARY_PUSH, EV_LIBRARY_BULK,
+    EV_HEAD_LOST, EV_DIMS, EV_UNDECODABLE, EV_NESTED, EV_DIMS_CUT, EV_UNDECODABLE_CUT,
+    EV_NO_DETECTOR, EV_FACES, EV_NOT_DECODED, EV_WLAN_FRAME, EV_LIBRARY_PUSH, EV_LIBRARY_BULK,
 })  # fmt: skip
 
 # roles.py and inventory.py: why a device has its role (a device's role_reasons)

@@ -1092,7 +1092,8 @@ def _parse_generic(ev: HttpBodyEvent, parts: list[Part], doc: Any,
                 )
             )
         return ParsedBody("json" if items else None, items, {})
-    if _JSON_START.match(ev.body):  # a document the decoder refused
+    # a document the decoder refused, or the rest of one whose head was lost
+    if _JSON_START.match(ev.body) or not ev.method:
         for key, img, fmt in _b64_json_strings(ev.body):
             items.append(
                 ContentItem(
@@ -1140,6 +1141,8 @@ def _parse_generic(ev: HttpBodyEvent, parts: list[Part], doc: Any,
 
 
 def _short(path: str, n: int = 80) -> str:
+    if not path:  # the rest of a request whose head the capture lost
+        return "an unknown path (the request's head was not captured)"
     return path if len(path) <= n else path[: n - 1] + "…"
 
 

@@ -569,7 +569,8 @@ def _face_summary(hits: list[ContentHit]) -> list[dict[str, Any]]:
 
 
 def _body_what(h: ContentHit) -> tuple[str, dict[str, Any]]:
-    request = f"{h.ev.method} {h.ev.path}"
+    # the rest of a request whose head was lost (a hole in the capture) has neither
+    request: Any = f"{h.ev.method} {h.ev.path}" if h.ev.method else R.part(R.EV_HEAD_LOST)
     if h.check is not None:
         c = h.check
         if c.cut:  # a JPEG cut short (by the capture): decoded as far as it goes

@@ -329,6 +329,36 @@ impl Framer {
         }
     }
 
+    /// As [`Framer::resync`], and the bytes passed over while looking for the next start
+    /// line are delivered as a body (up to `cap` bytes; ended, incomplete, where a start
+    /// line is found): the rest of a message whose head was lost.
+    pub fn resync_keeping(&mut self, cap: usize) {
+        self.resync();
+        if self.state == State::Sync && cap > 0 {
+            self.truncated = false;
+            self.capturing = true;
+            self.capture_left = cap;
+        }
+    }
+
+    /// The bytes held back while looking for a start line (the last ones, where a line may
+    /// begin), when they are being delivered: the end of the stream has come.
+    pub fn sync_tail(&mut self) -> Vec<u8> {
+        if self.state != State::Sync || !self.capturing {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        let buf = std::mem::take(&mut self.buf);
+        self.deliver(&buf, buf.len(), &mut out, 0);
+        out.into_iter()
+            .filter_map(|p| match p {
+                Piece::Body(b) => Some(b),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
     /// Bytes were lost just before what comes next: give up the message in progress and
     /// look for the next start line. A direction that gave up for good stays given up.
     pub fn resync(&mut self) {
@@ -542,8 +572,17 @@ impl Framer {
             match self.state {
                 State::Sync => match self.find_start(buf, pos) {
                     Start::Waiting => return pos,
-                    Start::None => return pos.max(size.saturating_sub(START_LINE_CAP)),
+                    Start::None => {
+                        let to = pos.max(size.saturating_sub(START_LINE_CAP));
+                        self.deliver(buf, to, out, pos); // (when keeping them)
+                        return to;
+                    }
                     Start::At(found) => {
+                        self.deliver(buf, found, out, pos);
+                        if self.capturing {
+                            self.capturing = false;
+                            out.push(Piece::End(false));
+                        }
                         pos = found;
                         self.state = State::Head;
                     }

@@ -481,7 +481,28 @@ impl HttpStream {
                 return events;
             }
             let events = self.flush_side(true, frame);
-            self.framers.side_mut(true).resync();
+            if lost > 0 {
+                // a hole of known length (one): what follows up to the next request is the
+                // rest of a message whose head may be what was lost; kept as a body with no
+                // request line (method and path empty), incomplete
+                let framer = self.framers.side_mut(true);
+                framer.resync_keeping(self.decider.body_cap);
+                if framer.capturing() {
+                    self.capture[side] = Some(Capture {
+                        method: String::new(),
+                        path: String::new(),
+                        host: None,
+                        content_type: None,
+                        body: Vec::new(),
+                        first: 0,
+                        last: 0,
+                        tentative: false,
+                        holed: true,
+                    });
+                }
+            } else {
+                self.framers.side_mut(true).resync();
+            }
             events
         } else {
             // responses were lost: their requests cannot be paired
@@ -492,6 +513,12 @@ impl HttpStream {
     }
 
     pub fn close(&mut self, frame: u64) -> Vec<Event> {
+        // the bytes the client's framer held back while looking for a request line end
+        // the body kept since a hole
+        let tail = self.framers.side_mut(true).sync_tail();
+        if let Some(cap) = self.capture[1].as_mut() {
+            cap.body.extend_from_slice(&tail);
+        }
         let events = self.flush_incomplete(frame);
         self.done = true;
         events
@@ -824,5 +851,37 @@ mod tests {
             vec![(up.clone(), 100, false), (up.clone(), 0x800 - 400, false)]
         );
         assert_eq!(requests, vec![up, "/next".to_string()]);
+    }
+
+    #[test]
+    fn the_rest_of_a_message_whose_head_was_lost_is_kept() {
+        let rest: Vec<u8> = (0..40_000u32).map(|i| (i % 200) as u8 + 40).collect();
+        let mut h = HttpStream::default();
+        let mut evs = h.gap(true, 1, 900); // the head and the body's first bytes lost
+        evs.extend(h.feed(&rest[..25_000], true, 2));
+        evs.extend(h.feed(&rest[25_000..], true, 3));
+        evs.extend(h.close(4));
+        let Some(Event::HttpBody(b)) = evs.first() else {
+            panic!("{evs:?}")
+        };
+        assert_eq!(
+            (b.method.as_str(), b.path.as_str(), b.complete),
+            ("", "", false)
+        );
+        assert_eq!(b.body, rest); // the bytes held back to look for a line too
+                                  // a request after it ends it, and is parsed
+        let mut h = HttpStream::default();
+        let mut evs = h.gap(true, 1, 900);
+        evs.extend(h.feed(&rest[..3000], true, 2));
+        evs.extend(h.feed(b"GET /next HTTP/1.1\r\n\r\n", true, 3));
+        let (bodies, requests) = summary(&evs);
+        assert_eq!(bodies, vec![(String::new(), 3000, false)]);
+        assert_eq!(requests, vec!["/next".to_string()]);
+        // a hole of unknown length keeps nothing
+        let mut h = HttpStream::default();
+        let mut evs = h.gap(true, 1, 0);
+        evs.extend(h.feed(&rest[..3000], true, 2));
+        evs.extend(h.close(3));
+        assert!(evs.is_empty());
     }
 }

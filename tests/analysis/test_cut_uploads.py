@@ -165,3 +165,35 @@ def test_pictures_whole_after_a_lost_segment_are_still_found(tmp_path: Path) -> 
     assert finding["level"] == "confirmed", run.warnings
     whats = [e["what"] for e in finding["evidence"]]
     assert any("part 'pic2'" in w and "1 face(s) detected" in w for w in whats), whats
+
+
+def test_a_picture_after_a_lost_request_head_is_still_found(tmp_path: Path) -> None:
+    """The upload's first segment lost, with its request line and headers: what follows,
+    up to the next request, is kept as the rest of a request whose head was not captured
+    (the hole's length is known), and the picture whole in it confirms the face. Before, the
+    bytes were passed over looking for the next request: no finding at all."""
+    face = sc.face_jpeg()
+    part = (
+        b'--b\r\nContent-Disposition: form-data; name="pic%d"\r\nContent-Type: image/jpeg\r\n\r\n'
+    )
+    body = part % 1 + face + b"\r\n" + part % 2 + face + b"\r\n--b--\r\n"
+    request = http_post("/api/face/upload", FACE_API_HOST, body, "multipart/form-data; boundary=b")
+    frames, _ = tcp_session(float(T0), 40000, request)
+    assert frames[3][1].endswith(request[:1460])  # the head's segment
+    pcap = tmp_path / "head-lost.pcap"
+    with pcap.open("wb") as fh:
+        fh.write(PCAP_HEADER)
+        for k, (ts, frame) in enumerate(frames):
+            if k != 3:
+                fh.write(record(ts, frame))
+    run = run_netscan([str(pcap)], tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.report is not None
+    (finding,) = run.report["findings"]
+    assert finding["level"] == "confirmed", run.warnings
+    whats = [e["what"] for e in finding["evidence"]]
+    assert any(
+        w.startswith("a request whose head was not captured: JPEG body posted to an unknown path")
+        and "1 face(s) detected" in w
+        for w in whats
+    ), whats
