@@ -344,6 +344,8 @@ pub struct Config {
     pub probe_id: Option<u8>,
     /// request path prefixes whose HTTP responses are kept (the pack's; none by default)
     pub response_prefixes: http::ResponsePrefixes,
+    /// body bytes the HTTP streams may be reassembling at once, all together
+    pub body_budget: usize,
 }
 
 impl Default for Config {
@@ -358,6 +360,7 @@ impl Default for Config {
             dedup_facts: true,
             probe_id: None,
             response_prefixes: http::ResponsePrefixes::default(),
+            body_budget: http::DEFAULT_BODY_BUDGET,
         }
     }
 }
@@ -387,6 +390,8 @@ pub struct Engine {
     /// faults of the core's dissectors, by the name of the matching Python parser class
     pub dissector_errors: FxHashMap<&'static str, u64>,
     budget: Budget,
+    /// the bodies the HTTP streams are reassembling, all together
+    pub bodies: http::BodyBudget,
     frag_map: KeyedMap<FragKey, (u32, u64, bool)>,
     /// the hash of repeat identities (keyed: crafted content cannot pass for another's)
     ident: foldhash::quality::RandomState,
@@ -414,6 +419,7 @@ impl Engine {
     pub fn new(cfg: Config) -> Engine {
         let max = cfg.max_flows;
         let budget = Budget::new(cfg.reassembly_budget);
+        let cfg_body_budget = cfg.body_budget;
         let mut python_port_list: Vec<u16> = cfg.python_ports.keys().copied().collect();
         python_port_list.sort_unstable();
         Engine {
@@ -432,6 +438,7 @@ impl Engine {
             probe_cut: 0,
             events: 0,
             dissector_errors: FxHashMap::default(),
+            bodies: http::BodyBudget::new(cfg_body_budget),
             budget,
             frag_map: KeyedMap::default(),
             ident: Default::default(),
@@ -929,7 +936,8 @@ impl Engine {
                     let name = tcp_id(p);
                     flow.parse = Parse::Active(name);
                     flow.app = name;
-                    flow.stream = Stream::for_tcp(p, &self.cfg.response_prefixes).map(Box::new);
+                    flow.stream =
+                        Stream::for_tcp(p, &self.cfg.response_prefixes, &self.bodies).map(Box::new);
                     push_attach(&mut self.ops, fid, name);
                 }
                 None => {

@@ -547,11 +547,13 @@ impl Core {
     /// `udp_ports`: (port, parser name, first two bytes are a transaction id);
     /// `premises`/`local`: (network address bytes, prefix length) of the premises policy;
     /// `response_prefixes`: request path prefixes whose HTTP responses are kept (the signature
-    /// pack's; none when not given; ValueError beyond the bounds of `http::response_prefixes`).
+    /// pack's; none when not given; ValueError beyond the bounds of `http::response_prefixes`);
+    /// `body_budget`: the body bytes all the HTTP streams may be reassembling at once.
     #[new]
     #[pyo3(signature = (udp_ports, premises, local, max_flows=crate::engine::DEFAULT_MAX_FLOWS,
                         reassembly_budget=crate::engine::DEFAULT_REASSEMBLY_BUDGET, dissect=true,
-                        dedup_facts=true, response_prefixes=Vec::new()))]
+                        dedup_facts=true, response_prefixes=Vec::new(),
+                        body_budget=crate::dissect::http::DEFAULT_BODY_BUDGET))]
     #[allow(clippy::too_many_arguments)] // the Python constructor's keyword arguments
     fn new(
         udp_ports: Vec<(u16, String, bool)>,
@@ -562,6 +564,7 @@ impl Core {
         dissect: bool,
         dedup_facts: bool,
         response_prefixes: Vec<String>,
+        body_budget: usize,
     ) -> PyResult<Core> {
         let mut names: Vec<String> = builtin_names().iter().map(|s| s.to_string()).collect();
         let response_prefixes = crate::dissect::http::response_prefixes(&response_prefixes)
@@ -574,6 +577,7 @@ impl Core {
             reassembly_budget,
             dissect,
             dedup_facts,
+            body_budget,
             ..Config::default()
         };
         for (port, key, skip) in udp_ports {
@@ -922,6 +926,7 @@ impl Core {
         d.set_item("evicted", e.evicted)?;
         d.set_item("panics", e.panics)?;
         d.set_item("forced_skips", e.forced_skips())?;
+        d.set_item("bodies_cut", e.bodies.cut())?;
         d.set_item("l2_dropped", e.l2_dropped)?;
         d.set_item("datagrams_repeated", e.datagrams_repeated)?;
         d.set_item("probe_dropped", e.probe_dropped)?;
@@ -1053,6 +1058,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Core>()?;
     m.add_class::<Reader>()?;
     m.add("MAX_FLOWS", crate::engine::DEFAULT_MAX_FLOWS)?;
+    m.add("BODY_BUDGET", crate::dissect::http::DEFAULT_BODY_BUDGET)?;
     m.add_function(wrap_pyfunction!(ip_string, m)?)?;
     Ok(())
 }

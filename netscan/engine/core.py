@@ -172,6 +172,7 @@ class CoreEngine:
         max_flows: int | None = None,
         marker_ports: Iterable[int] | None = None,
         response_prefixes: Iterable[str] | None = None,
+        body_budget: int | None = None,
     ) -> None:
         self.sink = sink
         prem = premises if premises is not None else getattr(sink, "premises", None)
@@ -187,7 +188,8 @@ class CoreEngine:
         self.core = _core.Core(ports, _nets(cidrs), _nets(LOCAL_SCOPE),
                                max_flows=max_flows or MAX_FLOWS, dissect=dissect,
                                dedup_facts=DEDUP_FACTS,
-                               response_prefixes=list(self.response_prefixes))  # fmt: skip
+                               response_prefixes=list(self.response_prefixes),
+                               body_budget=body_budget or _core.BODY_BUDGET)  # fmt: skip
         self.flows: dict[int, Flow] = {}  # live flows by the core's id
         self.captures: list[CoreCapture] = []
         self.packets = 0
@@ -198,6 +200,7 @@ class CoreEngine:
         self.warnings: list[str] = []
         self.flows_retired = 0
         self.max_flows = max_flows or MAX_FLOWS
+        self.body_budget = body_budget or _core.BODY_BUDGET
         self._stopped: list[int] = []
         self._hold_stops = False  # run_files gives the stops to the core itself (STOP_LAG)
         self._pending: list[tuple[int, int, float, int, bytes, int]] = []
@@ -393,6 +396,12 @@ class CoreEngine:
             self.warnings.append(
                 f"{st['forced_skips']} out-of-order TCP stretches were skipped because the "
                 "reassembly memory budget was reached"
+            )
+        if st.get("bodies_cut"):
+            self.warnings.append(
+                f"{st['bodies_cut']} HTTP request bodies were cut short: the bodies being "
+                f"reassembled at once reached the core's budget of {self.body_budget:,} bytes; "
+                "what they held was analysed"
             )
         if st["l2_dropped"]:
             self.warnings.append(

@@ -17,6 +17,7 @@
 //! client side was guessed wrong still yields the right event types.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use super::framer::{BodyMode, Duplex, Framer, Kind, Piece};
@@ -54,6 +55,53 @@ pub const MAX_RESPONSE_PREFIX_LEN: usize = 256;
 
 /// Lower-case request path prefixes whose responses are kept, shared by every stream.
 pub type ResponsePrefixes = Arc<[String]>;
+
+/// Body bytes being reassembled by all the streams of one engine at once, at most (each
+/// stream's bodies are bounded by its `body_cap` too): past it, the stream that grew is cut
+/// short (what it has reported incomplete, the rest of those bodies framed and not kept).
+pub const DEFAULT_BODY_BUDGET: usize = 256 * 1024 * 1024;
+
+/// What the streams of one engine hold in bodies being reassembled, shared by them.
+#[derive(Debug, Clone)]
+pub struct BodyBudget {
+    held: Arc<AtomicUsize>,
+    cut: Arc<AtomicU64>,
+    max: usize,
+}
+
+impl BodyBudget {
+    pub fn new(max: usize) -> Self {
+        BodyBudget {
+            held: Arc::default(),
+            cut: Arc::default(),
+            max,
+        }
+    }
+
+    /// Body bytes held now by all the streams.
+    pub fn held(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
+    }
+
+    /// Bodies cut short because the budget was reached.
+    pub fn cut(&self) -> u64 {
+        self.cut.load(Ordering::Relaxed)
+    }
+
+    fn moved(&self, before: usize, after: usize) {
+        if after >= before {
+            self.held.fetch_add(after - before, Ordering::Relaxed);
+        } else {
+            self.held.fetch_sub(before - after, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Default for BodyBudget {
+    fn default() -> Self {
+        BodyBudget::new(usize::MAX)
+    }
+}
 
 /// The request path prefixes whose responses are kept, checked and lower-cased once: at most
 /// [`MAX_RESPONSE_PREFIXES`], each 1 to [`MAX_RESPONSE_PREFIX_LEN`] printable ASCII
@@ -253,7 +301,7 @@ impl Decider {
 }
 
 /// Stream parser for one HTTP/1.x TCP flow.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct HttpStream {
     max_messages: usize,
     framers: Duplex,
@@ -264,6 +312,14 @@ pub struct HttpStream {
     /// kept while a request's upload is still arriving on the same connection)
     capture: [Option<Capture>; 2],
     pub done: bool,
+    /// shared with the engine's other streams (unbounded alone)
+    bodies: BodyBudget,
+}
+
+impl Drop for HttpStream {
+    fn drop(&mut self) {
+        self.bodies.moved(self.captured(), 0);
+    }
 }
 
 impl Default for HttpStream {
@@ -288,6 +344,40 @@ impl HttpStream {
             last_request_worth: false,
             capture: [None, None],
             done: false,
+            bodies: BodyBudget::default(),
+        }
+    }
+
+    /// The same stream, its bodies counted in `bodies` (shared by an engine's streams).
+    pub fn with_bodies(mut self, bodies: BodyBudget) -> Self {
+        self.bodies.moved(self.captured(), 0);
+        bodies.moved(0, self.captured());
+        self.bodies = bodies;
+        self
+    }
+
+    /// Body bytes being kept now.
+    fn captured(&self) -> usize {
+        self.capture.iter().flatten().map(|c| c.body.len()).sum()
+    }
+
+    /// After a call that may have changed what is kept (`before`: the bytes kept then):
+    /// the shared count brought up to date and, past the shared budget, this stream's
+    /// bodies reported as they are (incomplete) and the rest of them not kept.
+    fn settle(&mut self, before: usize, frame: u64, events: &mut Vec<Event>) {
+        let after = self.captured();
+        self.bodies.moved(before, after);
+        if after > before && self.bodies.held() > self.bodies.max {
+            for from_client in [false, true] {
+                if let Some(cap) = self.capture[from_client as usize].take() {
+                    self.bodies.moved(cap.body.len(), 0);
+                    self.bodies.cut.fetch_add(1, Ordering::Relaxed);
+                    if !cap.body.is_empty() && (!cap.tentative || cap.is_image()) {
+                        events.push(cap.event(frame, false));
+                    }
+                    self.framers.side_mut(from_client).drop_capture();
+                }
+            }
         }
     }
 
@@ -354,6 +444,13 @@ impl HttpStream {
 
     /// In-order bytes of one direction, seen in frame `frame`.
     pub fn feed(&mut self, data: &[u8], from_client: bool, frame: u64) -> Vec<Event> {
+        let before = self.captured();
+        let mut events = self.feed_inner(data, from_client, frame);
+        self.settle(before, frame, &mut events);
+        events
+    }
+
+    fn feed_inner(&mut self, data: &[u8], from_client: bool, frame: u64) -> Vec<Event> {
         let mut events = Vec::new();
         if self.done || data.is_empty() {
             return events;
@@ -452,6 +549,13 @@ impl HttpStream {
     /// message is found in step. Otherwise what was being read is reported incomplete and
     /// parsing picks up again at the next message.
     pub fn gap(&mut self, from_client: bool, frame: u64, lost: u64) -> Vec<Event> {
+        let before = self.captured();
+        let mut events = self.gap_inner(from_client, frame, lost);
+        self.settle(before, frame, &mut events);
+        events
+    }
+
+    fn gap_inner(&mut self, from_client: bool, frame: u64, lost: u64) -> Vec<Event> {
         if from_client {
             let side = from_client as usize;
             let open = self.capture[side]
@@ -513,6 +617,7 @@ impl HttpStream {
     }
 
     pub fn close(&mut self, frame: u64) -> Vec<Event> {
+        let before = self.captured();
         // the bytes the client's framer held back while looking for a request line end
         // the body kept since a hole
         let tail = self.framers.side_mut(true).sync_tail();
@@ -520,6 +625,7 @@ impl HttpStream {
             cap.body.extend_from_slice(&tail);
         }
         let events = self.flush_incomplete(frame);
+        self.bodies.moved(before, self.captured());
         self.done = true;
         events
     }
@@ -883,5 +989,39 @@ mod tests {
         evs.extend(h.feed(&rest[..3000], true, 2));
         evs.extend(h.close(3));
         assert!(evs.is_empty());
+    }
+
+    #[test]
+    fn the_bodies_of_all_streams_share_one_budget() {
+        let bodies = BodyBudget::new(5000);
+        let mut a = HttpStream::default().with_bodies(bodies.clone());
+        let mut b = HttpStream::default().with_bodies(bodies.clone());
+        let head = post("/up", "Content-Length: 10000\r\n", b"");
+        assert!(
+            summary(&a.feed(&[&head[..], &[1u8; 3000]].concat(), true, 1))
+                .0
+                .is_empty()
+        );
+        assert_eq!(bodies.held(), 3000);
+        // the second stream's body takes the bodies past the budget: it is cut short
+        let evs = b.feed(&[&head[..], &[2u8; 3000]].concat(), true, 2);
+        assert_eq!(summary(&evs).0, vec![("/up".to_string(), 3000, false)]);
+        assert_eq!((bodies.held(), bodies.cut()), (3000, 1));
+        // the rest of that body is framed, not kept; the next request is found
+        let mut rest = vec![2u8; 7000];
+        rest.extend_from_slice(b"GET /next HTTP/1.1\r\n\r\n");
+        let (kept, requests) = summary(&b.feed(&rest, true, 3));
+        assert!(kept.is_empty());
+        assert_eq!(requests, vec!["/next".to_string()]);
+        assert_eq!(bodies.held(), 3000);
+        // the first stream goes on, and gives its bytes back when its body ends
+        let evs = a.feed(&[1u8; 7000], true, 4);
+        assert_eq!(summary(&evs).0, vec![("/up".to_string(), 10000, true)]);
+        assert_eq!(bodies.held(), 0);
+        // and a stream dropped with a body in progress gives it back too
+        a.feed(&[&head[..], &[1u8; 100]].concat(), true, 5);
+        assert_eq!(bodies.held(), 100);
+        drop(a);
+        assert_eq!(bodies.held(), 0);
     }
 }

@@ -263,13 +263,18 @@ impl std::fmt::Debug for Stream {
 impl Stream {
     /// The Rust stream parser for a TCP flow (every TCP parser runs in the core); an HTTP
     /// stream keeps the responses to the requests under `response_prefixes`.
-    pub fn for_tcp(parser: TcpParser, response_prefixes: &http::ResponsePrefixes) -> Option<Self> {
+    pub fn for_tcp(
+        parser: TcpParser,
+        response_prefixes: &http::ResponsePrefixes,
+        bodies: &http::BodyBudget,
+    ) -> Option<Self> {
         Some(match parser {
             TcpParser::Tls => Stream::Tls(tls::TlsStream::default()),
             TcpParser::Dns => Stream::Dns(dns::DnsTcpStream::default()),
             TcpParser::Http => Stream::Http(Box::new(
                 http::HttpStream::new(http::HTTP_MAX_MESSAGES, http::DEFAULT_BODY_CAP)
-                    .with_response_prefixes(response_prefixes.clone()),
+                    .with_response_prefixes(response_prefixes.clone())
+                    .with_bodies(bodies.clone()),
             )),
             TcpParser::Rtsp => Stream::Rtsp(Box::default()),
             TcpParser::Sip => Stream::Sip(Box::default()),
@@ -412,10 +417,10 @@ mod tests {
     #[test]
     fn streams_for_the_engine() {
         let none = http::ResponsePrefixes::default();
-        let mut s = Stream::for_tcp(TcpParser::Dns, &none).unwrap();
+        let mut s = Stream::for_tcp(TcpParser::Dns, &none, &Default::default()).unwrap();
         assert!(s.feed(b"\x00\x05hello", true, 1).is_empty());
         assert!(s.done());
-        let mut h = Stream::for_tcp(TcpParser::Http, &none).unwrap();
+        let mut h = Stream::for_tcp(TcpParser::Http, &none, &Default::default()).unwrap();
         assert_eq!(h.feed(b"GET / HTTP/1.1\r\n\r\n", true, 1).len(), 1);
         assert_eq!(h.class_name(), "HttpStream");
         assert!(Stream::for_udp(UdpParser::Quic).is_some());
