@@ -276,6 +276,7 @@ class Analyzer:
         self.limits = _limits.resolve(options.limits)
         # the core's live-flow bound: --max-flows, else the flows work limit
         self.max_flows = options.max_flows or self.limits.flows
+        self.body_budget = self.limits.body_reassembly
         self.premises = Premises(options.premises)
         self.matcher: Any = None
         self.pack: dict[str, Any] = {
@@ -333,14 +334,15 @@ class Analyzer:
             # threaded.py); the replay, not the core, is what one job waits for
             from netscan.engine.threaded import ThreadedEngine
 
-            threaded = ThreadedEngine(sink, premises, max_flows=self.max_flows)
+            threaded = ThreadedEngine(sink, premises, max_flows=self.max_flows,
+                                      body_budget=self.body_budget)  # fmt: skip
             threaded.open(paths, lim.gunzip, lim.gunzip_ratio, known)
             return threaded
         # the Rust packet core reads, decodes and tracks flows; Python dissects what it
         # hands over and keeps everything above
         from netscan.engine.core import CoreEngine
 
-        core = CoreEngine(sink, premises, max_flows=self.max_flows)
+        core = CoreEngine(sink, premises, max_flows=self.max_flows, body_budget=self.body_budget)
         core.open(paths, lim.gunzip, lim.gunzip_ratio, known)
         return core
 
@@ -431,7 +433,8 @@ class Analyzer:
         stream: Iterator[Any] = iter(records or ())
 
         def make(sink: Any, prem: Premises) -> Engine:
-            return RecordsEngine(sink, prem, stream, source, max_flows=self.max_flows)
+            return RecordsEngine(sink, prem, stream, source, max_flows=self.max_flows,
+                                 body_budget=self.body_budget)  # fmt: skip
 
         return _steps(Drive(self, make, [source], [], {}), batch)
 

@@ -25,6 +25,9 @@ endpoints       20000           off-site endpoints held (beyond: only named/matc
 devices         50000           premises devices held
 bodies          2000            HTTP request bodies kept for the face analysis
 body-bytes      256M            bytes of those bodies
+body-reassembly 256M            body bytes the packet core reassembles at once (all HTTP uploads
+                                in progress together); past it, the upload that grew is cut
+                                short and analysed as far as it went
 image-pixels    40000000        pixels of one picture (read from its header before decoding)
 images          5000            pictures decoded per run
 image-budget    2000000000      pixels decoded per run
@@ -59,6 +62,7 @@ class Limits:
     devices: int = 50_000
     bodies: int = 2000
     body_bytes: int = 256 << 20
+    body_reassembly: int = 256 << 20
     image_pixels: int = 40_000_000
     images: int = 5000
     image_budget: int = 2_000_000_000

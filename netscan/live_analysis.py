@@ -38,8 +38,9 @@ class RecordsEngine:
         records: Iterable[Any],
         source: str,
         max_flows: int | None = None,
+        body_budget: int | None = None,
     ) -> None:
-        self.core = CoreEngine(sink, premises, max_flows=max_flows)
+        self.core = CoreEngine(sink, premises, max_flows=max_flows, body_budget=body_budget)
         self.records: Iterator[Any] = iter(records)
         self.source = source
 
@@ -100,9 +101,14 @@ class LiveEngine(RecordsEngine):
     name = "live"
 
     def __init__(
-        self, sink: Any, premises: Premises, capture: LiveCapture, max_flows: int | None = None
+        self,
+        sink: Any,
+        premises: Premises,
+        capture: LiveCapture,
+        max_flows: int | None = None,
+        body_budget: int | None = None,
     ) -> None:
-        super().__init__(sink, premises, (), "live", max_flows=max_flows)
+        super().__init__(sink, premises, (), "live", max_flows=max_flows, body_budget=body_budget)
         self.files: list[str] = sink.inventory.files  # the ring files, as they appear
         self.capture = capture
         self.handed = 0  # records handed to the core
@@ -201,7 +207,8 @@ class LiveAnalysis:
         an = self.analyzer
 
         def make(sink: Any, premises: Premises) -> LiveEngine:
-            return LiveEngine(sink, premises, capture, max_flows=an.max_flows)
+            return LiveEngine(sink, premises, capture, max_flows=an.max_flows,
+                              body_budget=an.body_budget)  # fmt: skip
 
         self.drive = Drive(an, make, [], [], {})
         assert isinstance(self.drive.engine, LiveEngine)

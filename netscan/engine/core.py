@@ -35,6 +35,7 @@ from netscan.engine.sink import response_prefixes as sink_response_prefixes
 from netscan.events import Ctx
 from netscan.flow import NO_APP, BurstList, Flow
 from netscan.inventory.enrich import DEFAULT_PREMISES, LOCAL_SCOPE
+from netscan.limits import human
 from netscan.limits import resolve as resolve_limits
 from netscan.sources.pcapfile import CaptureError
 
@@ -185,11 +186,13 @@ class CoreEngine:
         if response_prefixes is None:  # the sink's pack names the polls whose answers count
             response_prefixes = sink_response_prefixes(sink)
         self.response_prefixes = tuple(response_prefixes)
+        # body bytes the core's HTTP streams reassemble at once (--limit body-reassembly)
+        self.body_budget = _core.BODY_BUDGET if body_budget is None else body_budget
         self.core = _core.Core(ports, _nets(cidrs), _nets(LOCAL_SCOPE),
                                max_flows=max_flows or MAX_FLOWS, dissect=dissect,
                                dedup_facts=DEDUP_FACTS,
                                response_prefixes=list(self.response_prefixes),
-                               body_budget=body_budget or _core.BODY_BUDGET)  # fmt: skip
+                               body_budget=self.body_budget)  # fmt: skip
         self.flows: dict[int, Flow] = {}  # live flows by the core's id
         self.captures: list[CoreCapture] = []
         self.packets = 0
@@ -200,7 +203,6 @@ class CoreEngine:
         self.warnings: list[str] = []
         self.flows_retired = 0
         self.max_flows = max_flows or MAX_FLOWS
-        self.body_budget = body_budget or _core.BODY_BUDGET
         self._stopped: list[int] = []
         self._hold_stops = False  # run_files gives the stops to the core itself (STOP_LAG)
         self._pending: list[tuple[int, int, float, int, bytes, int]] = []
@@ -400,8 +402,8 @@ class CoreEngine:
         if st.get("bodies_cut"):
             self.warnings.append(
                 f"{st['bodies_cut']} HTTP request bodies were cut short: the bodies being "
-                f"reassembled at once reached the core's budget of {self.body_budget:,} bytes; "
-                "what they held was analysed"
+                f"reassembled at once reached {human(self.body_budget)} (--limit "
+                "body-reassembly=N); each was analysed as far as it went"
             )
         if st["l2_dropped"]:
             self.warnings.append(

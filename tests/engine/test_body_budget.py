@@ -8,9 +8,12 @@ says how many were cut."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from netscan.engine.core import CoreEngine
 from netscan.events import HttpBodyEvent
 from tests.engine.test_gaps import Sink
+from tests.hostile_inputs import PCAP_HEADER, record, run_netscan
 
 
 def _frame(sport: int, seq: int, payload: bytes, flags: int = 0x18) -> bytes:
@@ -26,7 +29,8 @@ def _frame(sport: int, seq: int, payload: bytes, flags: int = 0x18) -> bytes:
     return bytes(pkt)
 
 
-def test_uploads_past_the_shared_budget_are_cut_short() -> None:
+def _records() -> list[tuple[int, int, float, int, bytes, int]]:
+    """Two uploads of 12 kB at once: the first 10 kB in, the second 6 kB, then the rest."""
     head = (b"POST /upload HTTP/1.1\r\nHost: cloud.example\r\nContent-Type: image/jpeg\r\n"
             b"Content-Length: 12000\r\n\r\n")  # fmt: skip
     seqs = {40001: 1000, 40002: 1000}
@@ -55,6 +59,11 @@ def test_uploads_past_the_shared_budget_are_cut_short() -> None:
         send(40001, b"a" * 1000)
     for _ in range(6):
         send(40002, b"b" * 1000)
+    return records
+
+
+def test_uploads_past_the_shared_budget_are_cut_short() -> None:
+    records = _records()
     sink = Sink()
     engine = CoreEngine(sink, body_budget=15000)
     engine.run(records)
@@ -70,3 +79,19 @@ def test_uploads_past_the_shared_budget_are_cut_short() -> None:
     engine.finish()
     assert not any("cut short" in w for w in engine.warnings)
     assert [len(e.body) for e in sink.events if isinstance(e, HttpBodyEvent)] == [12000, 12000]
+
+
+def test_the_budget_is_a_work_limit(tmp_path: Path) -> None:
+    """``--limit body-reassembly=N`` (here through NETSCAN_LIMITS) sets it for a run, and
+    the run's warnings name it."""
+    pcap = tmp_path / "two-uploads.pcap"
+    with pcap.open("wb") as fh:
+        fh.write(PCAP_HEADER)
+        for _file, _frame_no, ts, _lt, data, _wire in _records():
+            fh.write(record(ts, data))
+    run = run_netscan([str(pcap)], tmp_path, limits="body-reassembly=15K")
+    assert run.returncode == 0, run.stderr
+    (line,) = [w for w in run.warnings if "cut short" in w]
+    assert "1 HTTP request bodies" in line and "15K (--limit body-reassembly=N)" in line
+    run = run_netscan([str(pcap)], tmp_path)
+    assert not [w for w in run.warnings if "cut short" in w]
