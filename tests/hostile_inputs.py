@@ -227,6 +227,16 @@ def tcp_session(
     return out, t
 
 
+def write_frames(path: Path, frames: list[tuple[float, bytes]], lost: int = -1) -> None:
+    """A pcap of ``frames`` (as ``tcp_session`` gives them) but the one at index ``lost``:
+    a segment the capture never saw."""
+    with path.open("wb") as fh:
+        fh.write(PCAP_HEADER)
+        for k, (ts, frame) in enumerate(frames):
+            if k != lost:
+                fh.write(record(ts, frame))
+
+
 def write_posts(
     path: Path, bodies: list[tuple[bytes, str]], url: str = "/youtu/api/detectface"
 ) -> None:
@@ -256,6 +266,17 @@ class Run:
     @property
     def warnings(self) -> list[str]:
         return list(self.report["warnings"]) if self.report else []
+
+    def finding(self) -> dict[str, Any]:
+        """The run's one finding (the run must have ended well, with exactly one)."""
+        assert self.returncode == 0, self.stderr
+        assert self.report is not None
+        (found,) = self.report["findings"]
+        return dict(found)
+
+    def evidence(self) -> list[str]:
+        """The lines of evidence of the run's one finding."""
+        return [e["what"] for e in self.finding()["evidence"]]
 
 
 def run_netscan(

@@ -15,12 +15,11 @@ from tests.analysis.scenarios import build as sc
 from tests.analysis.test_content import _body
 from tests.hostile_inputs import (
     FACE_API_HOST,
-    PCAP_HEADER,
     T0,
     http_post,
-    record,
     run_netscan,
     tcp_session,
+    write_frames,
     write_posts,
 )
 
@@ -35,9 +34,7 @@ def test_a_cut_gat1400_face_upload_is_a_confirmed_finding(tmp_path: Path) -> Non
     pcap = tmp_path / "viid-cut.pcap"
     write_posts(pcap, [(_viid_cut(), "application/VIID+JSON")], url="/VIID/Faces")
     run = run_netscan([str(pcap)], tmp_path)
-    assert run.returncode == 0, run.stderr
-    assert run.report is not None
-    (finding,) = run.report["findings"]
+    finding = run.finding()
     assert finding["level"] == "confirmed", run.warnings
     (body,) = [e for e in finding["evidence"] if "face(s) detected" in e["what"]]
     assert "GA/T 1400 FaceObject" in body["what"]
@@ -58,15 +55,9 @@ def test_a_gat1400_upload_with_a_gap_gives_the_pictures_before_it(tmp_path: Path
     start = 3 + lost // 1460  # the handshake's three frames, then the request's segments
     assert frames[start][1].endswith(request[(start - 3) * 1460 : (start - 2) * 1460])
     pcap = tmp_path / "viid-gap.pcap"
-    with pcap.open("wb") as fh:
-        fh.write(PCAP_HEADER)
-        for k, (ts, frame) in enumerate(frames):
-            if k != start:
-                fh.write(record(ts, frame))
+    write_frames(pcap, frames, start)
     run = run_netscan([str(pcap)], tmp_path)
-    assert run.returncode == 0, run.stderr
-    assert run.report is not None
-    (finding,) = run.report["findings"]
+    finding = run.finding()
     assert finding["level"] == "confirmed", run.warnings
     whats = [e["what"] for e in finding["evidence"]]
     path = "FaceListObject.FaceObject[0].SubImageList.SubImageInfoObject[0].Data"
@@ -98,9 +89,7 @@ def test_an_upload_missing_its_last_segment_still_confirms_the_face(
     pcap = tmp_path / f"{scenario}-cut.pcap"
     _drop_segment(whole, pcap, "last")
     run = run_netscan([str(pcap)], tmp_path)
-    assert run.returncode == 0, run.stderr
-    assert run.report is not None
-    (finding,) = run.report["findings"]
+    finding = run.finding()
     assert finding["level"] == "confirmed", run.warnings
     assert any("cut short, 1 face(s) detected" in e["what"] for e in finding["evidence"])
     assert [f["cut"] for f in finding["faces"]] == [True]
@@ -117,9 +106,7 @@ def test_an_upload_missing_a_middle_segment_is_still_a_finding(
     pcap = tmp_path / f"{scenario}-gap.pcap"
     _drop_segment(whole, pcap, "middle")
     run = run_netscan([str(pcap)], tmp_path)
-    assert run.returncode == 0, run.stderr
-    assert run.report is not None
-    (finding,) = run.report["findings"]
+    finding = run.finding()
     assert finding["level"] in ("likely", "confirmed"), run.warnings
 
 
@@ -153,15 +140,9 @@ def test_pictures_whole_after_a_lost_segment_are_still_found(tmp_path: Path) -> 
     lost = 3 + (request.index(face) + len(face) // 2) // 1460  # inside the first picture
     assert lost < 3 + request.index(face, request.index(face) + 1) // 1460  # not the second
     pcap = tmp_path / "two-pictures-gap.pcap"
-    with pcap.open("wb") as fh:
-        fh.write(PCAP_HEADER)
-        for k, (ts, frame) in enumerate(frames):
-            if k != lost:
-                fh.write(record(ts, frame))
+    write_frames(pcap, frames, lost)
     run = run_netscan([str(pcap)], tmp_path)
-    assert run.returncode == 0, run.stderr
-    assert run.report is not None
-    (finding,) = run.report["findings"]
+    finding = run.finding()
     assert finding["level"] == "confirmed", run.warnings
     whats = [e["what"] for e in finding["evidence"]]
     assert any("part 'pic2'" in w and "1 face(s) detected" in w for w in whats), whats
@@ -181,15 +162,9 @@ def test_a_picture_after_a_lost_request_head_is_still_found(tmp_path: Path) -> N
     frames, _ = tcp_session(float(T0), 40000, request)
     assert frames[3][1].endswith(request[:1460])  # the head's segment
     pcap = tmp_path / "head-lost.pcap"
-    with pcap.open("wb") as fh:
-        fh.write(PCAP_HEADER)
-        for k, (ts, frame) in enumerate(frames):
-            if k != 3:
-                fh.write(record(ts, frame))
+    write_frames(pcap, frames, 3)
     run = run_netscan([str(pcap)], tmp_path)
-    assert run.returncode == 0, run.stderr
-    assert run.report is not None
-    (finding,) = run.report["findings"]
+    finding = run.finding()
     assert finding["level"] == "confirmed", run.warnings
     whats = [e["what"] for e in finding["evidence"]]
     assert any(

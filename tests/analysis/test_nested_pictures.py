@@ -128,9 +128,7 @@ def test_a_face_upload_behind_a_false_start_is_a_confirmed_finding(tmp_path: Pat
     pcap = tmp_path / "false-start.pcap"
     write_posts(pcap, [(_false_jpeg_start() + sc.face_jpeg(), "image/jpeg")])
     run = run_netscan([str(pcap)], tmp_path)
-    assert run.returncode == 0, run.stderr
-    assert run.report is not None
-    (finding,) = run.report["findings"]
+    finding = run.finding()
     assert finding["level"] == "confirmed", run.warnings
     (body,) = [e for e in finding["evidence"] if "face(s) detected" in e["what"]]
     assert "the picture nested at byte 15 is 176x176" in body["what"]
