@@ -93,6 +93,16 @@ def _position(e: dict[str, Any]) -> str:
     return str(e.get("frame"))
 
 
+def picture_dims(x: dict[str, Any]) -> str:
+    """A carved picture's dimensions for the reports' tables ("—" when not decoded), saying
+    when the picture was cut short (by the capture: decoded as far as it went)."""
+    if not x.get("width"):
+        return "—"
+    if x.get("cut"):
+        return _("{width}×{height}, cut short").format(width=x.get("width"), height=x.get("height"))
+    return f"{x.get('width')}×{x.get('height')}"
+
+
 def _bytes(n: int | float | None) -> str:
     """A byte count in decimal units, the number written as the report's locale does."""
     return i18n.size(n)
@@ -301,7 +311,7 @@ def _finding(f: Finding) -> str:
         out.append(f"<h4>{_e(_('Pictures and templates carved from the traffic'))}</h4><table><tr>"
                    + "".join(f"<th>{_e(x)}</th>" for x in heads) + "</tr>")  # fmt: skip
         for x in faces:
-            dims = f"{x.get('width')}×{x.get('height')}" if x.get("width") else "—"
+            dims = picture_dims(x)
             nfaces = x.get("faces")
             nf = _("template") if x.get("format") == "template" else (
                 _("detector unavailable") if nfaces is None else str(nfaces))  # fmt: skip

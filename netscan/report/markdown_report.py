@@ -18,6 +18,7 @@ from netscan.report.html_report import (
     _position,
     headline_text,
     kind_text,
+    picture_dims,
     reason_label,
 )
 from netscan.untrusted import TEXT_LIMIT, display, filename, join
@@ -149,7 +150,7 @@ def _render(report: dict[str, Any], analyst: str | None) -> str:
                         f"{x.get('first_frame')}–{x.get('last_frame')}",
                         x.get("what"),
                         _bytes(x.get("size")),
-                        f"{x.get('width')}×{x.get('height')}" if x.get("width") else "—",
+                        picture_dims(x),
                         _("template") if x.get("format") == "template" else x.get("faces"),
                         _code(x.get("sha256")),
                     ]

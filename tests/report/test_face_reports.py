@@ -100,3 +100,15 @@ def test_html_renders_in_chromium(report: dict, tmp_path: Path) -> None:
     assert shot.exists() and shot.stat().st_size > 10_000, proc.stderr[-2000:]
     console = [ln for ln in proc.stderr.splitlines() if "CONSOLE" in ln or "Failed to load" in ln]
     assert console == []
+
+
+def test_a_picture_cut_short_says_so_in_the_reports_tables() -> None:
+    from netscan import i18n
+    from netscan.report.html_report import picture_dims
+
+    cut = {"width": 176, "height": 176, "cut": True}
+    assert picture_dims(cut) == "176×176, cut short"
+    assert picture_dims({"width": 176, "height": 176}) == "176×176"
+    assert picture_dims({"width": None, "cut": True}) == "—"
+    with i18n.use("zh-CN"):
+        assert picture_dims(cut) == "176×176，图片不完整"
