@@ -1260,16 +1260,17 @@ impl Engine {
         if let Some(mut tcp) = flow.tcp.take() {
             // gap by gap, so that the parser knows the length of each
             for d in 0..2 {
+                let (mut gaps, mut lost) = (tcp.gaps(d), tcp.lost(d));
                 loop {
                     let mut chunks = Vec::new();
-                    let (gaps, lost) = (tcp.gaps(d), tcp.lost(d));
                     if !tcp.flush_one(d, &mut self.budget, &mut chunks) {
                         break;
                     }
                     if chunks.is_empty() {
-                        continue;
+                        continue; // (a retransmission wholly held already) its gap goes on
                     }
                     let skipped = gap_lost(&tcp, d, gaps, lost);
+                    (gaps, lost) = (tcp.gaps(d), tcp.lost(d));
                     if core {
                         self.feed_stream(slot, d == 0, &chunks, frame, ts, skipped);
                         continue;
