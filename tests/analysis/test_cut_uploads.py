@@ -59,7 +59,7 @@ def test_a_gat1400_upload_with_a_gap_gives_the_pictures_before_it(tmp_path: Path
     run = run_netscan([str(pcap)], tmp_path)
     finding = run.finding()
     assert finding["level"] == "confirmed", run.warnings
-    whats = [e["what"] for e in finding["evidence"]]
+    whats = run.evidence()
     path = "FaceListObject.FaceObject[0].SubImageList.SubImageInfoObject[0].Data"
     assert any(path in w and "1 face(s) detected" in w for w in whats), whats
 
@@ -125,11 +125,9 @@ def test_a_cut_picture_is_carved_only_from_a_body_cut_short() -> None:
     assert parse_body(replace(_body("/upload", head, "image/jpeg"), complete=False)).items == []
 
 
-def test_pictures_whole_after_a_lost_segment_are_still_found(tmp_path: Path) -> None:
-    """Two pictures in one upload, a segment of the first lost: the length frames the body
-    past the hole (the core's HTTP parser skips the bytes lost), so the second picture,
-    whole after it, is carved and its face confirmed. Before, parsing gave up the body at
-    the hole and looked for the next request: only "likely"."""
+def _two_picture_upload() -> tuple[bytes, bytes, list[tuple[float, bytes]]]:
+    """A camera's multipart upload of two face pictures: the picture, the request, and
+    the TCP session's frames (handshake first, then the request's 1,460-byte segments)."""
     face = sc.face_jpeg()
     part = (
         b'--b\r\nContent-Disposition: form-data; name="pic%d"\r\nContent-Type: image/jpeg\r\n\r\n'
@@ -137,6 +135,15 @@ def test_pictures_whole_after_a_lost_segment_are_still_found(tmp_path: Path) -> 
     body = part % 1 + face + b"\r\n" + part % 2 + face + b"\r\n--b--\r\n"
     request = http_post("/api/face/upload", FACE_API_HOST, body, "multipart/form-data; boundary=b")
     frames, _ = tcp_session(float(T0), 40000, request)
+    return face, request, frames
+
+
+def test_pictures_whole_after_a_lost_segment_are_still_found(tmp_path: Path) -> None:
+    """Two pictures in one upload, a segment of the first lost: the length frames the body
+    past the hole (the core's HTTP parser skips the bytes lost), so the second picture,
+    whole after it, is carved and its face confirmed. Before, parsing gave up the body at
+    the hole and looked for the next request: only "likely"."""
+    face, request, frames = _two_picture_upload()
     lost = 3 + (request.index(face) + len(face) // 2) // 1460  # inside the first picture
     assert lost < 3 + request.index(face, request.index(face) + 1) // 1460  # not the second
     pcap = tmp_path / "two-pictures-gap.pcap"
@@ -144,7 +151,7 @@ def test_pictures_whole_after_a_lost_segment_are_still_found(tmp_path: Path) -> 
     run = run_netscan([str(pcap)], tmp_path)
     finding = run.finding()
     assert finding["level"] == "confirmed", run.warnings
-    whats = [e["what"] for e in finding["evidence"]]
+    whats = run.evidence()
     assert any("part 'pic2'" in w and "1 face(s) detected" in w for w in whats), whats
 
 
@@ -153,20 +160,14 @@ def test_a_picture_after_a_lost_request_head_is_still_found(tmp_path: Path) -> N
     up to the next request, is kept as the rest of a request whose head was not captured
     (the hole's length is known), and the picture whole in it confirms the face. Before, the
     bytes were passed over looking for the next request: no finding at all."""
-    face = sc.face_jpeg()
-    part = (
-        b'--b\r\nContent-Disposition: form-data; name="pic%d"\r\nContent-Type: image/jpeg\r\n\r\n'
-    )
-    body = part % 1 + face + b"\r\n" + part % 2 + face + b"\r\n--b--\r\n"
-    request = http_post("/api/face/upload", FACE_API_HOST, body, "multipart/form-data; boundary=b")
-    frames, _ = tcp_session(float(T0), 40000, request)
+    _face, request, frames = _two_picture_upload()
     assert frames[3][1].endswith(request[:1460])  # the head's segment
     pcap = tmp_path / "head-lost.pcap"
     write_frames(pcap, frames, 3)
     run = run_netscan([str(pcap)], tmp_path)
     finding = run.finding()
     assert finding["level"] == "confirmed", run.warnings
-    whats = [e["what"] for e in finding["evidence"]]
+    whats = run.evidence()
     assert any(
         w.startswith("a request whose head was not captured: JPEG body posted to an unknown path")
         and "1 face(s) detected" in w
