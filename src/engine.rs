@@ -1266,9 +1266,6 @@ impl Engine {
                     if !tcp.flush_one(d, &mut self.budget, &mut chunks) {
                         break;
                     }
-                    if chunks.is_empty() {
-                        continue; // (a retransmission wholly held already) its gap goes on
-                    }
                     let skipped = gap_lost(&tcp, d, gaps, lost);
                     (gaps, lost) = (tcp.gaps(d), tcp.lost(d));
                     if core {

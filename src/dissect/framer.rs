@@ -342,21 +342,16 @@ impl Framer {
     }
 
     /// The bytes held back while looking for a start line (the last ones, where a line may
-    /// begin), when they are being delivered: the end of the stream has come.
+    /// begin), when they are being delivered (within what the capture may still take): the
+    /// end of the stream has come.
     pub fn sync_tail(&mut self) -> Vec<u8> {
         if self.state != State::Sync || !self.capturing {
             return Vec::new();
         }
-        let mut out = Vec::new();
-        let buf = std::mem::take(&mut self.buf);
-        self.deliver(&buf, buf.len(), &mut out, 0);
-        out.into_iter()
-            .filter_map(|p| match p {
-                Piece::Body(b) => Some(b),
-                _ => None,
-            })
-            .flatten()
-            .collect()
+        let mut tail = std::mem::take(&mut self.buf);
+        tail.truncate(self.capture_left);
+        self.capture_left -= tail.len();
+        tail
     }
 
     /// Bytes were lost just before what comes next: give up the message in progress and

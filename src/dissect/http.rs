@@ -173,6 +173,44 @@ struct Capture {
 }
 
 impl Capture {
+    /// An empty capture of a message's body (the message's request line and headers).
+    fn new(
+        method: String,
+        path: String,
+        host: Option<String>,
+        content_type: Option<String>,
+        tentative: bool,
+    ) -> Capture {
+        Capture {
+            method,
+            path,
+            host,
+            content_type,
+            body: Vec::new(),
+            first: 0,
+            last: 0,
+            tentative,
+            holed: false,
+        }
+    }
+
+    /// An empty capture of the rest of a body after lost bytes (of `self`'s message, or,
+    /// given none, of one whose head was lost).
+    fn rest(of: Option<&Capture>) -> Capture {
+        let mut rest = match of {
+            Some(c) => Capture::new(
+                c.method.clone(),
+                c.path.clone(),
+                c.host.clone(),
+                c.content_type.clone(),
+                false,
+            ),
+            None => Capture::new(String::new(), String::new(), None, None, false),
+        };
+        rest.holed = true;
+        rest
+    }
+
     fn event(self, frame: u64, complete: bool) -> Event {
         Event::HttpBody(HttpBodyEvent {
             method: self.method,
@@ -409,17 +447,13 @@ impl HttpStream {
             if mode.capture > 0 {
                 if let Some(path) = self.decider.response_paths.pop_front() {
                     // a response body to keep: an HttpBodyEvent with method "RESPONSE"
-                    self.capture[side] = Some(Capture {
-                        method: "RESPONSE".to_string(),
+                    self.capture[side] = Some(Capture::new(
+                        "RESPONSE".to_string(),
                         path,
-                        host: None,
-                        content_type: content_type.map(str::to_string),
-                        body: Vec::new(),
-                        first: 0,
-                        last: 0,
-                        tentative: false,
-                        holed: false,
-                    });
+                        None,
+                        content_type.map(str::to_string),
+                        false,
+                    ));
                 }
             }
             return head_event(head);
@@ -427,17 +461,13 @@ impl HttpStream {
         let worth = mode.capture > 0 && body_worth_capturing(&head.target, content_type);
         self.last_request_worth = worth;
         if mode.capture > 0 {
-            self.capture[side] = Some(Capture {
-                method: head.method.clone(),
-                path: head.target.clone(),
-                host: head.get("host").map(str::to_string),
-                content_type: content_type.map(str::to_string),
-                body: Vec::new(),
-                first: 0,
-                last: 0,
-                tentative: !worth,
-                holed: false,
-            });
+            self.capture[side] = Some(Capture::new(
+                head.method.clone(),
+                head.target.clone(),
+                head.get("host").map(str::to_string),
+                content_type.map(str::to_string),
+                !worth,
+            ));
         }
         head_event(head)
     }
@@ -565,17 +595,7 @@ impl HttpStream {
                 let Some(cap) = self.capture[side].take() else {
                     return Vec::new(); // a body not kept: only its framing goes on
                 };
-                let rest = Capture {
-                    method: cap.method.clone(),
-                    path: cap.path.clone(),
-                    host: cap.host.clone(),
-                    content_type: cap.content_type.clone(),
-                    body: Vec::new(),
-                    first: 0,
-                    last: 0,
-                    tentative: false,
-                    holed: true,
-                };
+                let rest = Capture::rest(Some(&cap));
                 let events = if cap.body.is_empty() {
                     Vec::new()
                 } else {
@@ -592,17 +612,7 @@ impl HttpStream {
                 let framer = self.framers.side_mut(true);
                 framer.resync_keeping(self.decider.body_cap);
                 if framer.capturing() {
-                    self.capture[side] = Some(Capture {
-                        method: String::new(),
-                        path: String::new(),
-                        host: None,
-                        content_type: None,
-                        body: Vec::new(),
-                        first: 0,
-                        last: 0,
-                        tentative: false,
-                        holed: true,
-                    });
+                    self.capture[side] = Some(Capture::rest(None));
                 }
             } else {
                 self.framers.side_mut(true).resync();
