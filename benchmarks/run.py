@@ -7,8 +7,9 @@ The stress mix is generated with ``gen_large.py``, the realistic mix (public cap
 scenario captures and the demo, concatenated) with ``make_realistic.py``; both are cached
 under ``benchmarks/out/``. Each tool is timed on each file and a table printed: seconds,
 packets/s, ratio to tshark, and peak memory (max RSS of the child process). netscan runs
-with the Rust core on one core and with ``--jobs 2``, with an empty signature pack (the
-difference is the matcher's cost).
+with the Rust core on one core (``--jobs 1``; the default is ``auto``) and with
+``--jobs 2``, and on one core with an empty signature pack (the difference is the matcher's
+cost).
 """
 
 from __future__ import annotations
@@ -139,7 +140,18 @@ def bench(path: Path, args: argparse.Namespace) -> int:
         runs: list[tuple[str, list[str]]] = [
             (
                 "netscan (1 core)",
-                [py, "-m", "netscan", "analyze", "-q", str(path), "--json", str(tmp / "a.json")],
+                [
+                    py,
+                    "-m",
+                    "netscan",
+                    "analyze",
+                    "-q",
+                    "--jobs",
+                    "1",
+                    str(path),
+                    "--json",
+                    str(tmp / "a.json"),
+                ],
             ),
             (
                 "netscan --jobs 2",
@@ -164,6 +176,8 @@ def bench(path: Path, args: argparse.Namespace) -> int:
                     "netscan",
                     "analyze",
                     "-q",
+                    "--jobs",
+                    "1",
                     "--signatures",
                     str(empty_pack(tmp)),
                     str(path),

@@ -24,6 +24,7 @@ from netscan.cliargs import (  # the option types and errors every subcommand sh
 )
 from netscan.cliargs import cidr as _cidr
 from netscan.cliargs import country as _country
+from netscan.cliargs import jobs as _jobs
 from netscan.cliargs import positive as _positive
 
 __all__ = ["EPILOG", "EXIT_FINDINGS", "EXIT_OK", "EXIT_USAGE", "UsageError", "add_lang_option",
@@ -89,9 +90,10 @@ def build_parser(analyze_only: bool = False) -> argparse.ArgumentParser:
                     help="exit 1 when a finding at or above this level exists")  # fmt: skip
     an.add_argument("--keep-evidence", metavar="DIR",
                     help="write carved face images into DIR (never written otherwise)")  # fmt: skip
-    an.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
+    an.add_argument("--jobs", "-j", type=_jobs, default="auto", metavar="N",
                     help="above 1: the packet core runs in a thread of its own, ahead of "
-                         "the analysis (default 1)")  # fmt: skip
+                         "the analysis (the same report); auto (default): 2 where two "
+                         "CPUs are available, else 1")  # fmt: skip
     an.add_argument("--quiet", "-q", action="store_true", help="no summary on the terminal")
     an.add_argument("--marks", metavar="FILE",
                     help="walk-test marks (the TUI's .marks.json, or a JSON list of capture "
@@ -144,8 +146,6 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from netscan.output.summary import print_summary, progress_bar
     from netscan.report import json_report
 
-    if args.jobs < 1:
-        raise UsageError("--jobs must be at least 1")
     if bool(args.case) != bool(args.site):
         raise UsageError("--case and --site go together")
     from netscan.sources import options as source_options

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -34,6 +35,26 @@ def positive(value: str) -> int:
     if n < 1:
         raise argparse.ArgumentTypeError(f"not a positive number: {value!r}")
     return n
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity, where the system tells it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def jobs(value: str) -> int:
+    """``--jobs``: a positive number, or ``auto``: 2 where two CPUs are available, else 1
+    (past 2 there is nothing more to run at once: one thread reads and parses, one
+    replays into the analysis)."""
+    if value.strip().lower() == "auto":
+        return 2 if available_cpus() >= 2 else 1
+    try:
+        return positive(value)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"not a positive number or auto: {value!r}") from None
 
 
 def cidr(value: str) -> str:

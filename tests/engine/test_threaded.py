@@ -294,3 +294,46 @@ def test_waiting_for_a_batch_looks_at_signals() -> None:
         signal.signal(signal.SIGALRM, old)
     core.join()
     assert core.stats()["packets"] == 1  # lag 1: never a batch ahead of the stops
+
+
+@pytest.mark.parametrize(
+    ("cpus", "given", "threaded"),
+    [
+        ({0, 1}, None, True),
+        ({0, 1, 2, 3}, None, True),
+        ({0}, None, False),
+        ({0}, "auto", False),
+        ({0, 1}, "1", False),
+        ({0}, "2", True),
+    ],
+)
+def test_jobs_default_to_the_cpus_there_are(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    threaded_runs: list[int],
+    cpus: set[int],
+    given: str | None,
+    threaded: bool,
+) -> None:
+    """Without --jobs (or with auto) the core runs ahead in its thread where two CPUs are
+    available to the process, and not where one is; a number given is taken as it is."""
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: cpus)
+    demo = str(PCAPS / "demo_sales_office.pcapng")
+    args = ["analyze", demo, "--country", COUNTRY, "--json", str(tmp_path / "r.json"), "-q"]
+    if given is not None:
+        args += ["--jobs", given]
+    assert cli.main(args) == 0
+    assert bool(threaded_runs) == threaded
+    # the report is one job's either way
+    got = json.loads((tmp_path / "r.json").read_text())
+    got.pop("generated_at")
+    assert got == _report([demo], 1)
+
+
+def test_jobs_says_what_it_takes(capsys: pytest.CaptureFixture[str]) -> None:
+    for bad in ("0", "-1", "two", ""):
+        with pytest.raises(SystemExit) as exc:
+            cli.main(["analyze", str(PCAPS / "demo_sales_office.pcapng"), "--jobs", bad])
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert "not a positive number or auto" in err and len(err.strip().splitlines()) == 1
