@@ -346,6 +346,9 @@ pub struct Config {
     pub response_prefixes: http::ResponsePrefixes,
     /// body bytes the HTTP streams may be reassembling at once, all together
     pub body_budget: usize,
+    /// seconds within which a frame identical to one of the `RECENT` frames before it in
+    /// the same input is a copy the capture made, not a packet (0: every frame counts)
+    pub duplicate_window: f64,
 }
 
 impl Default for Config {
@@ -361,7 +364,42 @@ impl Default for Config {
             probe_id: None,
             response_prefixes: http::ResponsePrefixes::default(),
             body_budget: http::DEFAULT_BODY_BUDGET,
+            duplicate_window: DEFAULT_DUPLICATE_WINDOW,
         }
+    }
+}
+
+/// Frames of an input a new frame is compared with (as `editcap -d` compares four).
+pub const RECENT: usize = 4;
+/// Rings of recent frames, shared by the inputs beyond (`Engine::is_copy`).
+const RINGS: usize = 64;
+/// A copy made by a mirror port or by capturing on both sides of a bridge follows its
+/// original within microseconds to a few milliseconds (up to 5 ms in the public captures
+/// of `../shared/realworld`); a device's own repeats (SSDP, mDNS, retries) come tens of
+/// milliseconds apart or more, and usually differ in the IPv4 identification anyway.
+pub const DEFAULT_DUPLICATE_WINDOW: f64 = 0.010;
+
+/// The latest frames of one input: (hash of the bytes, captured length, wire length,
+/// link type, time), oldest overwritten first.
+#[derive(Default)]
+struct Recent {
+    frames: [(u64, u32, u32, u32, f64); RECENT],
+    len: usize,
+    next: usize,
+}
+
+impl Recent {
+    /// Whether a frame like this one came within `window` seconds; if not, it is kept.
+    fn is_copy(&mut self, key: (u64, u32, u32, u32), ts: f64, window: f64) -> bool {
+        let seen = self.frames[..self.len]
+            .iter()
+            .any(|&(h, c, w, l, t)| (h, c, w, l) == key && (ts - t).abs() <= window);
+        if !seen {
+            self.frames[self.next] = (key.0, key.1, key.2, key.3, ts);
+            self.next = (self.next + 1) % RECENT;
+            self.len = (self.len + 1).min(RECENT);
+        }
+        seen
     }
 }
 
@@ -371,6 +409,12 @@ pub struct Engine {
     pub ops: Vec<Op>,
     pub packets: u64,
     pub bytes: u64,
+    /// frames that were copies of a frame just before them (`Config::duplicate_window`),
+    /// and their wire bytes: counted in `packets` and `bytes`, not analysed
+    pub duplicates: u64,
+    pub duplicate_bytes: u64,
+    /// the latest frames of each input (by its index), for telling copies
+    recent: Vec<Recent>,
     pub unsupported: BTreeSet<u32>,
     pub evicted: u64,
     pub panics: u64,
@@ -428,6 +472,9 @@ impl Engine {
             ops: Vec::new(),
             packets: 0,
             bytes: 0,
+            duplicates: 0,
+            duplicate_bytes: 0,
+            recent: Vec::new(),
             unsupported: BTreeSet::new(),
             evicted: 0,
             panics: 0,
@@ -454,6 +501,23 @@ impl Engine {
             l2_last: Vec::new(),
             chunks: Vec::new(),
         }
+    }
+
+    /// Whether this frame is a copy of one of the latest frames of its input, made by the
+    /// capture (a mirror port sending each packet twice). The inputs share `RINGS` rings
+    /// (a live capture's ring files are inputs too, one after another): inputs that share
+    /// one are far apart in time, and a frame is a copy only within the window.
+    fn is_copy(&mut self, file: u32, ts: f64, lt: u32, d: &[u8], wirelen: u32) -> bool {
+        let window = self.cfg.duplicate_window;
+        if window <= 0.0 || !ts.is_finite() {
+            return false;
+        }
+        let i = file as usize % RINGS;
+        if self.recent.len() <= i {
+            self.recent.resize_with(i + 1, Recent::default);
+        }
+        let key = (self.ident.hash_one(d), d.len() as u32, wirelen, lt);
+        self.recent[i].is_copy(key, ts, window)
     }
 
     /// Gaps skipped because all flows together held too many out-of-order bytes.
@@ -492,6 +556,11 @@ impl Engine {
     pub fn packet(&mut self, file: u32, frame: u64, ts: f64, lt: u32, d: &[u8], wirelen: u32) {
         self.packets += 1;
         self.bytes += wirelen as u64;
+        if self.is_copy(file, ts, lt, d, wirelen) {
+            self.duplicates += 1;
+            self.duplicate_bytes += wirelen as u64;
+            return;
+        }
         let Some(link) = decode_link(lt, d) else {
             self.unsupported.insert(lt);
             return;
@@ -1612,6 +1681,56 @@ mod tests {
             .collect()
     }
 
+    /// The packets the flows counted, all flows together.
+    fn counted(e: &mut Engine) -> u64 {
+        e.take_counters(true, 1000, 0)
+            .iter()
+            .map(|c| c.pkts_ab + c.pkts_ba)
+            .sum()
+    }
+
+    #[test]
+    fn a_copy_of_a_recent_frame_of_the_same_input_is_counted_not_analysed() {
+        let p = udp(1, 40000, 9999, b"media");
+        let q = udp(1, 40000, 9999, b"other");
+        let n = p.len() as u32;
+        let mut e = engine(10);
+        e.packet(0, 1, 10.0, 1, &p, n);
+        e.packet(0, 2, 10.0004, 1, &p, n); // the mirror's copy
+        e.packet(0, 3, 10.5, 1, &p, n); // the same bytes, sent again later
+        e.packet(1, 1, 10.5001, 1, &p, n); // another input's frame
+        e.packet(0, 4, 10.5002, 1, &q, q.len() as u32);
+        e.packet(0, 5, 10.5003, 1, &p, n); // a copy of frame 3, one frame between
+        e.packet(0, 6, 10.5003, 113, &p, n); // the same bytes as another link type
+        assert_eq!(
+            (e.packets, e.duplicates, e.duplicate_bytes),
+            (7, 2, 2 * n as u64)
+        );
+        assert_eq!(e.bytes, 6 * n as u64 + q.len() as u64);
+        // the SLL frame's bytes decode as no flow
+        assert_eq!(counted(&mut e), 4);
+
+        // a copy after RECENT other frames is not told apart any more
+        let mut e = engine(10);
+        e.packet(0, 1, 1.0, 1, &p, n);
+        for i in 0..RECENT as u16 {
+            let o = udp(2, 1000 + i, 53, b"x");
+            e.packet(0, 2 + i as u64, 1.0, 1, &o, o.len() as u32);
+        }
+        e.packet(0, 9, 1.0, 1, &p, n);
+        assert_eq!(e.duplicates, 0);
+
+        // a window of 0: every frame is a packet
+        let mut e = Engine::new(Config {
+            duplicate_window: 0.0,
+            ..Config::default()
+        });
+        for i in 0..3 {
+            e.packet(0, i + 1, 10.0, 1, &p, n);
+        }
+        assert_eq!((e.duplicates, counted(&mut e)), (0, 3));
+    }
+
     #[test]
     fn a_parser_chosen_by_the_first_packet_comes_with_the_new_flow() {
         let mut e = engine(10);
@@ -1846,7 +1965,8 @@ mod tests {
             let mut q = id.to_vec();
             q.extend(b"query");
             let p = udp(1, 40000, 37020, &q);
-            e.packet(0, i as u64 + 1, 0.0, 1, &p, p.len() as u32);
+            // a second apart: the same datagram sent again, not a copy the capture made
+            e.packet(0, i as u64 + 1, i as f64, 1, &p, p.len() as u32);
         }
         let payloads = e
             .ops

@@ -548,12 +548,15 @@ impl Core {
     /// `premises`/`local`: (network address bytes, prefix length) of the premises policy;
     /// `response_prefixes`: request path prefixes whose HTTP responses are kept (the signature
     /// pack's; none when not given; ValueError beyond the bounds of `http::response_prefixes`);
-    /// `body_budget`: the body bytes all the HTTP streams may be reassembling at once.
+    /// `body_budget`: the body bytes all the HTTP streams may be reassembling at once;
+    /// `duplicate_window`: seconds within which a frame identical to one of the few before
+    /// it in its input is a copy the capture made, counted and not analysed (0: none is).
     #[new]
     #[pyo3(signature = (udp_ports, premises, local, max_flows=crate::engine::DEFAULT_MAX_FLOWS,
                         reassembly_budget=crate::engine::DEFAULT_REASSEMBLY_BUDGET, dissect=true,
                         dedup_facts=true, response_prefixes=Vec::new(),
-                        body_budget=crate::dissect::http::DEFAULT_BODY_BUDGET))]
+                        body_budget=crate::dissect::http::DEFAULT_BODY_BUDGET,
+                        duplicate_window=crate::engine::DEFAULT_DUPLICATE_WINDOW))]
     #[allow(clippy::too_many_arguments)] // the Python constructor's keyword arguments
     fn new(
         udp_ports: Vec<(u16, String, bool)>,
@@ -565,6 +568,7 @@ impl Core {
         dedup_facts: bool,
         response_prefixes: Vec<String>,
         body_budget: usize,
+        duplicate_window: f64,
     ) -> PyResult<Core> {
         let mut names: Vec<String> = builtin_names().iter().map(|s| s.to_string()).collect();
         let response_prefixes = crate::dissect::http::response_prefixes(&response_prefixes)
@@ -578,6 +582,11 @@ impl Core {
             dissect,
             dedup_facts,
             body_budget,
+            duplicate_window: if duplicate_window.is_finite() {
+                duplicate_window
+            } else {
+                0.0
+            },
             ..Config::default()
         };
         for (port, key, skip) in udp_ports {
@@ -929,6 +938,8 @@ impl Core {
         d.set_item("bodies_cut", e.bodies.cut())?;
         d.set_item("l2_dropped", e.l2_dropped)?;
         d.set_item("datagrams_repeated", e.datagrams_repeated)?;
+        d.set_item("duplicates", e.duplicates)?;
+        d.set_item("duplicate_bytes", e.duplicate_bytes)?;
         d.set_item("probe_dropped", e.probe_dropped)?;
         d.set_item("probe_cut", e.probe_cut)?;
         d.set_item("facts_repeated", e.facts_repeated - e.facts_resent)?;
@@ -1059,6 +1070,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Reader>()?;
     m.add("MAX_FLOWS", crate::engine::DEFAULT_MAX_FLOWS)?;
     m.add("BODY_BUDGET", crate::dissect::http::DEFAULT_BODY_BUDGET)?;
+    m.add("DUPLICATE_WINDOW", crate::engine::DEFAULT_DUPLICATE_WINDOW)?;
+    m.add("RECENT", crate::engine::RECENT)?;
     m.add_function(wrap_pyfunction!(ip_string, m)?)?;
     Ok(())
 }
