@@ -42,6 +42,10 @@ class Options:
     # premises ranges inferred from the link (Router Advertisements, DHCPv6, local MACs)
     # are added to the premises; False: only reported
     infer_premises: bool = True
+    # a frame identical to one of the few before it in its capture, within milliseconds,
+    # is a copy the capture made (a mirror port sending each packet twice) and analysed
+    # once; True: every frame is analysed (--keep-duplicates)
+    keep_duplicates: bool = False
 
 
 @dataclass
@@ -277,6 +281,7 @@ class Analyzer:
         # the core's live-flow bound: --max-flows, else the flows work limit
         self.max_flows = options.max_flows or self.limits.flows
         self.body_budget = self.limits.body_reassembly
+        self.duplicate_window: float | None = 0.0 if self.options.keep_duplicates else None
         self.premises = Premises(options.premises)
         self.matcher: Any = None
         self.pack: dict[str, Any] = {
@@ -324,7 +329,7 @@ class Analyzer:
             # the other engine: tshark, the independent reference
             from netscan.engine.tshark import TsharkEngine
 
-            tshark = TsharkEngine(sink, limits=lim)
+            tshark = TsharkEngine(sink, limits=lim, duplicate_window=self.duplicate_window)
             tshark.open(paths, lim.gunzip, lim.gunzip_ratio)
             return tshark
         if self.options.jobs > 1:
@@ -335,14 +340,16 @@ class Analyzer:
             from netscan.engine.threaded import ThreadedEngine
 
             threaded = ThreadedEngine(sink, premises, max_flows=self.max_flows,
-                                      body_budget=self.body_budget)  # fmt: skip
+                                      body_budget=self.body_budget,
+                                      duplicate_window=self.duplicate_window)  # fmt: skip
             threaded.open(paths, lim.gunzip, lim.gunzip_ratio, known)
             return threaded
         # the Rust packet core reads, decodes and tracks flows; Python dissects what it
         # hands over and keeps everything above
         from netscan.engine.core import CoreEngine
 
-        core = CoreEngine(sink, premises, max_flows=self.max_flows, body_budget=self.body_budget)
+        core = CoreEngine(sink, premises, max_flows=self.max_flows, body_budget=self.body_budget,
+                          duplicate_window=self.duplicate_window)  # fmt: skip
         core.open(paths, lim.gunzip, lim.gunzip_ratio, known)
         return core
 
@@ -434,7 +441,8 @@ class Analyzer:
 
         def make(sink: Any, prem: Premises) -> Engine:
             return RecordsEngine(sink, prem, stream, source, max_flows=self.max_flows,
-                                 body_budget=self.body_budget)  # fmt: skip
+                                 body_budget=self.body_budget,
+                                 duplicate_window=self.duplicate_window)  # fmt: skip
 
         return _steps(Drive(self, make, [source], [], {}), batch)
 

@@ -17,6 +17,7 @@ from netscan.cliargs import (  # the option types and errors every subcommand sh
     EXIT_OK,
     EXIT_USAGE,
     UsageError,
+    add_keep_duplicates,
     add_lang_option,
     langs_of,
     limits_from_args,
@@ -55,6 +56,7 @@ def _add_analysis_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-flows", type=_positive, metavar="N", default=None,
                    help="live flows kept at once by the core engine (default: the flows work limit); beyond "
                         "it the idlest are evicted, their counts kept in the report")  # fmt: skip
+    add_keep_duplicates(p)
     p.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE",
                    help="raise or lower a work limit (repeatable), e.g. flows=500000, gunzip=8G; "
                    "names: see netscan/limits.py")  # fmt: skip
@@ -163,6 +165,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         signatures=args.signatures,
         country=args.country,
         jobs=args.jobs,
+        keep_duplicates=args.keep_duplicates,
         keep_evidence=args.keep_evidence,
         analyst=args.analyst,
         limits=limits_from_args(args),

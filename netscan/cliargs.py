@@ -82,6 +82,13 @@ def langs(value: str) -> list[str]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def add_keep_duplicates(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--keep-duplicates", action="store_true",
+                   help="analyse every frame, also an exact copy of one just before it (by "
+                        "default such copies, which a mirror port makes of a packet it sees "
+                        "twice, are counted and analysed once)")  # fmt: skip
+
+
 def add_lang_option(p: argparse.ArgumentParser, what: str = "reports and summary") -> None:
     """``--lang``: the language of the human-readable outputs (the JSON stays neutral)."""
     p.add_argument("--lang", type=langs, metavar="LANG", default=None,

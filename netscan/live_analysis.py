@@ -39,8 +39,10 @@ class RecordsEngine:
         source: str,
         max_flows: int | None = None,
         body_budget: int | None = None,
+        duplicate_window: float | None = None,
     ) -> None:
-        self.core = CoreEngine(sink, premises, max_flows=max_flows, body_budget=body_budget)
+        self.core = CoreEngine(sink, premises, max_flows=max_flows, body_budget=body_budget,
+                               duplicate_window=duplicate_window)  # fmt: skip
         self.records: Iterator[Any] = iter(records)
         self.source = source
 
@@ -107,8 +109,10 @@ class LiveEngine(RecordsEngine):
         capture: LiveCapture,
         max_flows: int | None = None,
         body_budget: int | None = None,
+        duplicate_window: float | None = None,
     ) -> None:
-        super().__init__(sink, premises, (), "live", max_flows=max_flows, body_budget=body_budget)
+        super().__init__(sink, premises, (), "live", max_flows=max_flows, body_budget=body_budget,
+                         duplicate_window=duplicate_window)  # fmt: skip
         self.files: list[str] = sink.inventory.files  # the ring files, as they appear
         self.capture = capture
         self.handed = 0  # records handed to the core
@@ -208,7 +212,8 @@ class LiveAnalysis:
 
         def make(sink: Any, premises: Premises) -> LiveEngine:
             return LiveEngine(sink, premises, capture, max_flows=an.max_flows,
-                              body_budget=an.body_budget)  # fmt: skip
+                              body_budget=an.body_budget,
+                              duplicate_window=an.duplicate_window)  # fmt: skip
 
         self.drive = Drive(an, make, [], [], {})
         assert isinstance(self.drive.engine, LiveEngine)

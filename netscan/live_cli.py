@@ -21,6 +21,7 @@ BEHIND_BYTES = 16_000_000
 
 
 def add_parser(sub: Any) -> None:
+    from netscan.cliargs import add_keep_duplicates
     from netscan.cliargs import cidr as _cidr
     from netscan.cliargs import country as _country
 
@@ -45,6 +46,7 @@ def add_parser(sub: Any) -> None:
     cp.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     cp.add_argument("--premises", action="append", type=_cidr, metavar="CIDR",
                     help="premises network (repeatable); default: private, link-local and ULA")  # fmt: skip
+    add_keep_duplicates(cp)
     cp.add_argument("--no-premises-inference", dest="infer_premises", action="store_false",
                     help="do not add the premises ranges the link shows (Router Advertisement "
                          "and DHCPv6 prefixes, addresses of MACs on the local link); only "
@@ -179,7 +181,8 @@ def cmd_capture(args: argparse.Namespace) -> int:
     evidence = args.evidence or datetime.now().strftime("evidence-%Y%m%d-%H%M%S")
     options = Options(premises=args.premises, signatures=args.signatures,
                       country=args.country, analyst=getattr(args, "analyst", None),
-                      infer_premises=args.infer_premises)  # fmt: skip
+                      infer_premises=args.infer_premises,
+                      keep_duplicates=args.keep_duplicates)  # fmt: skip
     capture = LiveCapture(args.iface, bpf=args.bpf, evidence_dir=evidence,
                           ring_size_mb=args.ring_size, ring_files=args.ring_files,
                           backend=args.backend, netns=args.netns)  # fmt: skip

@@ -29,6 +29,7 @@ from typing import Any
 from netscan import _core
 from netscan.dissectors import icmpv6, payload
 from netscan.dissectors.registry import UDP_PARSERS, Datagrams
+from netscan.engine import duplicates
 from netscan.engine.protocol import InputInfo
 from netscan.engine.sink import Sink, arp_event
 from netscan.engine.sink import response_prefixes as sink_response_prefixes
@@ -174,6 +175,7 @@ class CoreEngine:
         marker_ports: Iterable[int] | None = None,
         response_prefixes: Iterable[str] | None = None,
         body_budget: int | None = None,
+        duplicate_window: float | None = None,
     ) -> None:
         self.sink = sink
         prem = premises if premises is not None else getattr(sink, "premises", None)
@@ -188,11 +190,16 @@ class CoreEngine:
         self.response_prefixes = tuple(response_prefixes)
         # body bytes the core's HTTP streams reassemble at once (--limit body-reassembly)
         self.body_budget = _core.BODY_BUDGET if body_budget is None else body_budget
+        # a frame identical to one of the few before it in its input, within this many
+        # seconds, is a copy the capture made (a mirror port sending each packet twice):
+        # counted, not analysed (0: every frame is analysed; --keep-duplicates)
+        self.duplicate_window = duplicates.WINDOW if duplicate_window is None else duplicate_window
         self.core = _core.Core(ports, _nets(cidrs), _nets(LOCAL_SCOPE),
                                max_flows=max_flows or MAX_FLOWS, dissect=dissect,
                                dedup_facts=DEDUP_FACTS,
                                response_prefixes=list(self.response_prefixes),
-                               body_budget=self.body_budget)  # fmt: skip
+                               body_budget=self.body_budget,
+                               duplicate_window=self.duplicate_window)  # fmt: skip
         self.flows: dict[int, Flow] = {}  # live flows by the core's id
         self.captures: list[CoreCapture] = []
         self.packets = 0
@@ -386,6 +393,8 @@ class CoreEngine:
             # payload heads of pack-named ports: datagrams past a flow's first ones, bytes cut
             "payload_datagrams": int(st["probe_dropped"]),
             "payload_bytes_cut": int(st["probe_cut"]),
+            # copies of a frame just before them in their input, made by the capture
+            "duplicate_frames": int(st["duplicates"]),
         }
         # evicted flows are reported with every engine's retired flows (analyze.limit_warnings)
         self.flows_retired = int(st["evicted"])
@@ -394,6 +403,9 @@ class CoreEngine:
                 f"{st['panics']} packets could not be decoded (a fault in the packet core was "
                 "caught); they were counted but not analysed"
             )
+        if st["duplicates"]:
+            self.warnings.append(duplicates.warning(st["duplicates"], st["duplicate_bytes"],
+                                                    self.duplicate_window))  # fmt: skip
         if st["forced_skips"]:
             self.warnings.append(
                 f"{st['forced_skips']} out-of-order TCP stretches were skipped because the "

@@ -53,7 +53,7 @@ from netscan.dissectors import payload as payload_mod
 from netscan.dissectors import registry
 from netscan.dissectors.icmpv6 import MAX_PREFIXES as RA_MAX_PREFIXES
 from netscan.dissectors.tls import describe_der
-from netscan.engine import EngineError
+from netscan.engine import EngineError, duplicates
 from netscan.engine.protocol import InputInfo
 from netscan.engine.sink import response_prefixes as sink_response_prefixes
 from netscan.events import (
@@ -86,6 +86,7 @@ TCP_FIELDS = ["tcp.srcport", "tcp.dstport", "tcp.flags", "tcp.len"]
 FIELDS: list[str] = [
     # frame and link layer
     "frame.number", "frame.time_epoch", "frame.len", "frame.protocols",
+    "frame.cap_len", "frame.encap_type", "frame.md5_hash",  # copies the capture made
     "eth.src", "eth.dst", "sll.src.eth", "wlan.sa", "wlan.ta", "wlan.da", "wlan.ra",
     "wlan.fc.type", "wlan.fc.subtype", "wlan.fc.protected",
     # network and transport
@@ -143,6 +144,7 @@ _BLIND_UDP = {port: name for port, (name, _fn) in registry.UDP_PARSERS.items()
 PREFERENCES = [
     "ip.defragment:FALSE",  # first fragments keep their transport header, as on the wire
     "ipv6.defragment:FALSE",
+    "frame.generate_md5_hash:TRUE",  # each frame's MD5: copies the capture made
 ]
 
 IPV6_EXT_FIELDS = {0: "ipv6_hopopts_nxt", 43: "ipv6_routing_nxt", 44: "ipv6_fraghdr_nxt",
@@ -363,11 +365,17 @@ class TsharkEngine:
         dissect: bool = True,
         tshark: str | None = None,
         limits: _limits.Limits | None = None,
+        duplicate_window: float | None = None,
     ) -> None:
         self.sink = sink
         self.limits = _limits.resolve(limits)
         self.flows_retired = 0  # flows retired from a full table (see the core engine)
-        self.repeats: dict[str, int] = {}  # tshark sets nothing aside (see the core engine)
+        # what it sets aside: the copies of a frame the capture made (see the core engine)
+        self.repeats: dict[str, int] = {"duplicate_frames": 0}
+        self.duplicate_window = duplicates.WINDOW if duplicate_window is None else duplicate_window
+        self._recent: dict[int, duplicates.RecentFrames] = {}  # by input
+        self._duplicate_bytes = 0
+        self._warned_copies = False
         self.l2_unlisted = 0
         self.dissect = dissect
         self.tshark = tshark or tshark_binary()
@@ -526,7 +534,13 @@ class TsharkEngine:
         return self.limits.flows
 
     def finish(self) -> None:
-        """Nothing left: tshark's passes ended with ``step``."""
+        """tshark's passes ended with ``step``: only the warnings are left."""
+        copies = self.repeats["duplicate_frames"]
+        if copies and not self._warned_copies:
+            self._warned_copies = True
+            self.warnings.append(
+                duplicates.warning(copies, self._duplicate_bytes, self.duplicate_window)
+            )
 
     def release(self) -> None:
         self.flows = {}
@@ -535,11 +549,25 @@ class TsharkEngine:
 
     # -- one frame -----------------------------------------------------------------------
 
+    def _is_copy(self, file: int, ts: float, wirelen: int, L: Layers) -> bool:
+        digest = _first(L, "frame_md5_hash")
+        if not digest:
+            return False
+        recent = self._recent.get(file)
+        if recent is None:
+            recent = self._recent[file] = duplicates.RecentFrames(self.duplicate_window)
+        key = (digest, _first(L, "frame_cap_len"), wirelen, _first(L, "frame_encap_type"))
+        return recent.is_copy(key, ts)
+
     def frame(self, file: int, ts: float, L: Layers) -> None:
         frame = _int(_first(L, "frame_number"))
         wirelen = _int(_first(L, "frame_len"))
         self.packets += 1
         self.bytes += wirelen
+        if self.duplicate_window > 0 and self._is_copy(file, ts, wirelen, L):
+            self.repeats["duplicate_frames"] += 1
+            self._duplicate_bytes += wirelen
+            return
         protos = (_first(L, "frame_protocols") or "").split(":")
         net_i = next((i for i, p in enumerate(protos) if p in ("ip", "ipv6", "arp")), -1)
         link = protos[:net_i] if net_i >= 0 else protos

@@ -78,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         country=args.country,
         analyst=getattr(args, "analyst", None),  # from the settings file, for exports
         limits=limits_from_args(args),
+        keep_duplicates=args.keep_duplicates,
     )
     from netscan.analyze import check_engine
 

@@ -76,10 +76,10 @@ def _flow_key(flow: Flow) -> tuple[Any, ...]:
 
 
 @functools.cache
-def _analyzer(engine: str) -> Any:
+def _analyzer(engine: str, keep_duplicates: bool = False) -> Any:
     from netscan.analyze import Analyzer, Options
 
-    return Analyzer(Options(engine=engine))
+    return Analyzer(Options(engine=engine, keep_duplicates=keep_duplicates))
 
 
 class _Recorder(PlainSink):
@@ -133,7 +133,9 @@ def _reference_facts(path: str) -> Facts:
 
 
 @functools.cache
-def facts(path: str, engine: str) -> Facts:
+def facts(path: str, engine: str, keep_duplicates: bool = False) -> Facts:
+    """What an engine makes of a capture. ``keep_duplicates``: the copies of a frame the
+    capture made are analysed too, as the reference engine ("native") does."""
     from netscan.inventory.inventory import Inventory
 
     if engine == "native":
@@ -157,7 +159,7 @@ def facts(path: str, engine: str) -> Facts:
         mock.patch.object(Inventory, "on_event", record),
         mock.patch("netscan.engine.core.DEDUP_FACTS", dedup),
     ):
-        result = _analyzer(engine).run([path])
+        result = _analyzer(engine, keep_duplicates).run([path])
     return Facts(
         packets=result.packets,
         dns={q for e in events if isinstance(e, DnsEvent) for q, _ in e.queries},
@@ -261,7 +263,7 @@ def test_same_flows_and_counts(path: Path) -> None:
 def test_core_equals_native_engine(path: Path) -> None:
     """Every event (in order, with its frame) and every flow counter of the Rust core, its
     repeated datagram facts included, equal the pure-Python engine's."""
-    core = facts(str(path), "core-all")
+    core = facts(str(path), "core-all", keep_duplicates=True)
     native = facts(str(path), "native")
     assert core.packets == native.packets
     assert core.flows == native.flows
@@ -299,7 +301,7 @@ def test_core_hands_over_first_and_latest_sighting_of_each_fact(path: Path) -> N
     """With repeats dropped, the core hands over every other event exactly as the Python
     engine does, and of each datagram fact its first sighting (same frame) and its latest
     one (same time), nothing it did not see, and fewer events where facts repeat."""
-    core = facts(str(path), "core")
+    core = facts(str(path), "core", keep_duplicates=True)
     native = facts(str(path), "native")
     assert [e for e in core.events if not _deduped(e)] == [
         e for e in native.events if not _deduped(e)

@@ -1,0 +1,148 @@
+"""Copies of a frame that the capture made (a mirror port recording each packet twice) are
+counted in the inputs and analysed once, by both engines; ``--keep-duplicates`` analyses
+every frame."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scapy.utils import PcapReader, PcapWriter
+
+from netscan import cli
+from netscan.analyze import Analyzer, Options
+from netscan.engine import duplicates
+from tests.baselines import COUNTRY, capture_path
+from tests.conftest import realworld, requires_tshark
+
+# a camera posting faces to a face API (a "confirmed" finding)
+SCENARIO = "json_face_api"
+# a public capture in which 717 of 1,641 frames are such copies (its camera-to-phone
+# stream: each packet twice, about a millisecond apart)
+DOUBLED = "cam_dlink_dcs8000lh_stream_shncp.pcap"
+
+
+def _doubled(src: Path, dst: Path, gap: float) -> int:
+    """``src`` with every frame written twice, the copy ``gap`` seconds after it."""
+    n = 0
+    with PcapReader(str(src)) as rd, PcapWriter(str(dst), linktype=rd.linktype) as wr:
+        for pkt in rd:
+            copy = pkt.copy()
+            copy.time = pkt.time + gap
+            wr.write(pkt)
+            wr.write(copy)
+            n += 1
+    return n
+
+
+def _run(path: Path, tmp: Path, *extra: str) -> dict[str, Any]:
+    out = tmp / f"{path.stem}-{len(list(tmp.iterdir()))}.json"
+    args = ["analyze", str(path), "--country", COUNTRY, "--json", str(out), "-q", *extra]
+    assert cli.main(args) == 0
+    return json.loads(out.read_text())
+
+
+def _volumes(rep: dict[str, Any]) -> dict[tuple[Any, ...], tuple[int, int, int, int]]:
+    return {
+        (f["device"], f.get("ip"), f["transport"], f["port"]): (
+            f["bytes_up"], f["bytes_down"], f["packets_up"], f["packets_down"],
+        )
+        for f in rep["flows"]
+    }  # fmt: skip
+
+
+def _findings(rep: dict[str, Any]) -> list[tuple[str, str, str]]:
+    return [(f["kind"], f["level"], f["device"]) for f in rep["findings"]]
+
+
+@pytest.fixture(scope="module")
+def captures(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, int]:
+    tmp = tmp_path_factory.mktemp("duplicates")
+    plain = capture_path("scenarios", SCENARIO, tmp)
+    doubled = tmp / "doubled.pcap"
+    return plain, doubled, _doubled(plain, doubled, 0.00003)
+
+
+@pytest.mark.parametrize(
+    "engine",
+    ["core", pytest.param("tshark", marks=requires_tshark), "jobs2"],
+)
+def test_a_doubled_capture_is_analysed_as_the_capture(
+    captures: tuple[Path, Path, int], tmp_path: Path, engine: str
+) -> None:
+    plain, doubled, n = captures
+    extra = ["--jobs", "2"] if engine == "jobs2" else ["--engine", engine, "--jobs", "1"]
+    want = _run(plain, tmp_path, *extra)
+    got = _run(doubled, tmp_path, *extra)
+    # every frame was read and counted in the input, each copy analysed once
+    assert got["summary"]["packets"] == 2 * n == 2 * want["summary"]["packets"]
+    assert got["inputs"][0]["packets"] == 2 * n
+    assert got["summary"]["engine_counts"]["duplicate_frames"] == n
+    assert want["summary"]["engine_counts"]["duplicate_frames"] == 0
+    # the same volumes (what a device sent, and how much), the same findings
+    assert _volumes(got) == _volumes(want)
+    assert _findings(got) == _findings(want) and ("face-upload", "confirmed") in {
+        f[:2] for f in _findings(got)
+    }
+    said = [w for w in got["warnings"] if "exact copies" in w]
+    assert len(said) == 1 and said[0].startswith(f"{n:,} frames (")
+    assert "within 10 ms" in said[0] and "--keep-duplicates" in said[0]
+    assert not [w for w in want["warnings"] if "exact copies" in w]
+    # --keep-duplicates: every frame analysed, every volume doubled
+    kept = _run(doubled, tmp_path, *extra, "--keep-duplicates")
+    assert kept["summary"]["engine_counts"]["duplicate_frames"] == 0
+    assert not [w for w in kept["warnings"] if "exact copies" in w]
+    doubled_volumes = {k: tuple(2 * x for x in v) for k, v in _volumes(want).items()}
+    assert _volumes(kept) == doubled_volumes
+
+
+def test_a_repeat_later_than_the_window_is_a_packet(
+    captures: tuple[Path, Path, int], tmp_path: Path
+) -> None:
+    """The same bytes sent again later (a device's own repeat) are not a copy."""
+    plain, _, n = captures
+    later = tmp_path / "later.pcap"
+    _doubled(plain, later, duplicates.WINDOW * 1.5)
+    rep = _run(later, tmp_path)
+    assert rep["summary"]["engine_counts"]["duplicate_frames"] == 0
+    assert rep["summary"]["packets"] == 2 * n
+
+
+def test_the_copies_are_those_editcap_finds(tmp_path: Path) -> None:
+    """On a public capture made with each packet twice, the frames set aside are the ones
+    Wireshark's ``editcap -d`` removes (the same bytes within the 4 frames before), and the
+    analysis is that of editcap's output, every frame of it analysed."""
+    src = realworld(DOUBLED)
+    deduped = tmp_path / "editcap.pcap"
+    run = subprocess.run(["editcap", "-d", str(src), str(deduped)], capture_output=True,
+                         text=True, check=True)  # fmt: skip
+    said = run.stdout + run.stderr  # "1641 packets seen, 717 packets skipped with ..."
+    skipped = int(said.split(" packets skipped")[0].split()[-1])
+    assert skipped == 717
+    got = _run(src, tmp_path)
+    want = _run(deduped, tmp_path, "--keep-duplicates")
+    assert got["summary"]["engine_counts"]["duplicate_frames"] == skipped
+    assert _volumes(got) == _volumes(want)
+    # the camera's stream to the phone: 686 datagrams, not the 1,372 the file holds
+    stream = [v for k, v in _volumes(got).items() if k[0] == "b0:c5:54:10:88:39" and k[3] == 42473]
+    assert stream == [(638_295, 729, 686, 8)]
+
+
+def test_live_records_are_told_apart_too() -> None:
+    """Records handed over (a live capture's) go through the same rule."""
+    with PcapReader(str(realworld(DOUBLED))) as rd:
+        records = [
+            (0, i + 1, float(p.time), rd.linktype, bytes(p), p.wirelen or len(p))
+            for i, p in enumerate(rd)
+        ]
+    an = Analyzer(Options(country=COUNTRY))
+    *_, last = an.run_incremental(records=records, source="live", batch=300)
+    result = last.result()
+    assert result.repeats["duplicate_frames"] == 717
+    assert any(w.startswith("717 frames") for w in result.warnings)
+    kept = Analyzer(Options(country=COUNTRY, keep_duplicates=True))
+    *_, last = kept.run_incremental(records=records, source="live", batch=300)
+    assert last.result().repeats["duplicate_frames"] == 0
