@@ -137,55 +137,17 @@ def bench(path: Path, args: argparse.Namespace) -> int:
     py = sys.executable
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td)
+
+        def netscan(report: str, *options: str) -> list[str]:
+            return [py, "-m", "netscan", "analyze", "-q", *options, str(path), "--json",
+                    str(tmp / report)]  # fmt: skip
+
         runs: list[tuple[str, list[str]]] = [
-            (
-                "netscan (1 core)",
-                [
-                    py,
-                    "-m",
-                    "netscan",
-                    "analyze",
-                    "-q",
-                    "--jobs",
-                    "1",
-                    str(path),
-                    "--json",
-                    str(tmp / "a.json"),
-                ],
-            ),
-            (
-                "netscan --jobs 2",
-                [
-                    py,
-                    "-m",
-                    "netscan",
-                    "analyze",
-                    "-q",
-                    "--jobs",
-                    "2",
-                    str(path),
-                    "--json",
-                    str(tmp / "b.json"),
-                ],
-            ),
-            (
-                "netscan, empty pack",
-                [
-                    py,
-                    "-m",
-                    "netscan",
-                    "analyze",
-                    "-q",
-                    "--jobs",
-                    "1",
-                    "--signatures",
-                    str(empty_pack(tmp)),
-                    str(path),
-                    "--json",
-                    str(tmp / "c.json"),
-                ],
-            ),
-        ]
+            ("netscan (1 core)", netscan("a.json", "--jobs", "1")),
+            ("netscan --jobs 2", netscan("b.json", "--jobs", "2")),
+            ("netscan, empty pack",
+             netscan("c.json", "--jobs", "1", "--signatures", str(empty_pack(tmp)))),
+        ]  # fmt: skip
         tshark = shutil.which("tshark")
         if tshark:
             fields = [x for f in TSHARK_FIELDS for x in ("-e", f)]
