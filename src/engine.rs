@@ -371,7 +371,7 @@ impl Default for Config {
 
 /// Frames of an input a new frame is compared with (as `editcap -d` compares four).
 pub const RECENT: usize = 4;
-/// Rings of recent frames, shared by the inputs beyond (`Engine::is_copy`).
+/// Rings of recent frames: input `i` uses ring `i % RINGS` (`Engine::is_copy`).
 const RINGS: usize = 64;
 /// A copy made by a mirror port or by capturing on both sides of a bridge follows its
 /// original within microseconds to a few milliseconds (up to 5 ms in the public captures
@@ -413,7 +413,7 @@ pub struct Engine {
     /// and their wire bytes: counted in `packets` and `bytes`, not analysed
     pub duplicates: u64,
     pub duplicate_bytes: u64,
-    /// the latest frames of each input (by its index), for telling copies
+    /// the latest frames of the inputs (by index modulo `RINGS`), for telling copies
     recent: Vec<Recent>,
     pub unsupported: BTreeSet<u32>,
     pub evicted: u64,
