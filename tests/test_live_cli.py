@@ -4,11 +4,6 @@ each stays one plain line, in the formatting functions and in a real live captur
 from __future__ import annotations
 
 import re
-import signal
-import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +11,6 @@ import pytest
 from netscan.analyze import Analyzer, Options
 from netscan.live_cli import device_line, endpoint_line, finding_line
 from tests import hostile
-from tests.conftest import ROOT
 from tests.sources.test_live import NetnsPair, netns  # noqa: F401  (the fixture)
 
 UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
@@ -57,36 +51,8 @@ def test_capture_prints_hostile_names_escaped(
     pcap, _ = capture
     evidence = tmp_path / "evidence"
     out = tmp_path / "live.json"
-    proc = subprocess.Popen(
-        ["ip", "netns", "exec", netns.ns_b, sys.executable, "-m", "netscan", "capture",
-         "-i", netns.if_b, "--evidence", str(evidence), "--json", str(out)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    err: list[bytes] = []
-    ready = threading.Event()
-
-    def read_stderr() -> None:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            err.append(line)
-            if b"capturing on" in line:
-                ready.set()
-
-    reader = threading.Thread(target=read_stderr, daemon=True)
-    reader.start()
-    try:
-        assert ready.wait(60), b"".join(err).decode()
-        netns.replay(pcap, 50)
-        time.sleep(2.0)
-        proc.send_signal(signal.SIGINT)
-        stdout = proc.stdout.read() if proc.stdout is not None else b""
-        assert proc.wait(60) == 0, b"".join(err).decode()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    reader.join(10)
-    text = stdout.decode("utf-8")
+    text, _ = netns.capture_cli(["--evidence", str(evidence), "--json", str(out)], pcap, 50,
+                                2.0)  # fmt: skip
     assert out.exists()
     for raw in ("\x1b", "\x07", "\r", "\u202e", "\u2066"):
         assert raw not in text, repr(raw)

@@ -5,11 +5,7 @@ every frame."""
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +16,7 @@ from netscan import cli
 from netscan.analyze import Analyzer, Options
 from netscan.engine import duplicates
 from tests.baselines import COUNTRY, capture_path
-from tests.conftest import ROOT, realworld, requires_tshark
+from tests.conftest import realworld, requires_tshark
 from tests.sources.test_live import NetnsPair, netns  # noqa: F401  (the fixture)
 
 # a camera posting faces to a face API (a "confirmed" finding)
@@ -164,35 +160,8 @@ def test_a_live_capture_of_a_doubling_link(
     face upload found as from the capture itself."""
     _, doubled, n = captures
     out = tmp_path / "live.json"
-    proc = subprocess.Popen(
-        ["ip", "netns", "exec", netns.ns_b, sys.executable, "-m", "netscan", "capture",
-         "-i", netns.if_b, "--evidence", str(tmp_path / "evidence"), "--json", str(out),
-         "--country", COUNTRY, "-q"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    err: list[bytes] = []
-    ready = threading.Event()
-
-    def read_stderr() -> None:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            err.append(line)
-            if b"capturing on" in line:
-                ready.set()
-
-    reader = threading.Thread(target=read_stderr, daemon=True)
-    reader.start()
-    try:
-        assert ready.wait(60), b"".join(err).decode()
-        netns.replay(doubled, 20)
-        time.sleep(2.0)
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(60) == 0, b"".join(err).decode()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    reader.join(10)
+    netns.capture_cli(["--evidence", str(tmp_path / "evidence"), "--json", str(out),
+                       "--country", COUNTRY, "-q"], doubled, 20, 2.0)  # fmt: skip
     rep = json.loads(out.read_text())
     # the link may carry a few frames of its own (IPv6 neighbour discovery): at least
     # every frame replayed was captured, and every copy told apart

@@ -171,6 +171,42 @@ class NetnsPair:
         for ns in self.created:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=30)
 
+    def capture_cli(
+        self, args: list[str], capture: Path, mbps: float | None, settle: float
+    ) -> tuple[str, str]:
+        """``netscan capture -i <b> ARGS`` in ns-b while ``capture`` is replayed into the
+        link, then Ctrl-C once ``settle`` seconds passed: its stdout and stderr (exit 0)."""
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", self.ns_b, sys.executable, "-m", "netscan", "capture",
+             "-i", self.if_b, *args],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        lines: list[str] = []
+        ready = threading.Event()
+
+        def read_stderr() -> None:
+            assert proc.stderr is not None
+            for line in proc.stderr:
+                lines.append(line)
+                if "capturing on" in line:
+                    ready.set()
+
+        reader = threading.Thread(target=read_stderr, daemon=True)
+        reader.start()
+        try:
+            assert ready.wait(60), f"capture did not start: {''.join(lines)}"
+            self.replay(capture, mbps)
+            time.sleep(settle)
+            proc.send_signal(signal.SIGINT)  # Ctrl-C: stop cleanly, keep everything
+            stdout = proc.stdout.read() if proc.stdout is not None else ""
+            assert proc.wait(60) == 0, "".join(lines)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        reader.join(10)
+        return stdout, "".join(lines)
+
     def replay(self, capture: Path, mbps: float | None = None) -> None:
         """Send ``capture`` into the link from ns-a (tcpreplay, or scapy without it)."""
         if shutil.which("tcpreplay"):
@@ -274,35 +310,8 @@ def _capture_cli(
     capture, _n = replayable
     evidence = tmp_path / "evidence"
     out = tmp_path / "live.json"
-    proc = subprocess.Popen(
-        ["ip", "netns", "exec", netns.ns_b, sys.executable, "-m", "netscan", "capture",
-         "-i", netns.if_b, "--evidence", str(evidence), "--json", str(out), "-q",
-         "--backend", backend],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    lines: list[str] = []
-    ready = threading.Event()
-
-    def read_stderr() -> None:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            lines.append(line)
-            if "capturing on" in line:
-                ready.set()
-
-    reader = threading.Thread(target=read_stderr, daemon=True)
-    reader.start()
-    try:
-        assert ready.wait(60), f"capture did not start: {''.join(lines)}"
-        netns.replay(capture, mbps)
-        time.sleep(1.0)
-        proc.send_signal(signal.SIGINT)  # Ctrl-C: stop cleanly, keep everything
-        assert proc.wait(60) == 0, "".join(lines)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    reader.join(10)
+    netns.capture_cli(["--evidence", str(evidence), "--json", str(out), "-q",
+                       "--backend", backend], capture, mbps, 1.0)  # fmt: skip
     report = json.loads(out.read_text())
     _check_manifest(evidence, [i["path"] for i in report["inputs"]])
     _check_private(evidence)
