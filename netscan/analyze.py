@@ -42,8 +42,8 @@ class Options:
     # premises ranges inferred from the link (Router Advertisements, DHCPv6, local MACs)
     # are added to the premises; False: only reported
     infer_premises: bool = True
-    # a frame identical to one of the few before it in its capture, within milliseconds,
-    # is a copy the capture made (a mirror port sending each packet twice) and analysed
+    # a frame that holds the same IP packet as one of the few before it in its capture (or,
+    # without one, the same bytes), within milliseconds, is a copy the capture made (a mirror port sending each packet twice) and analysed
     # once; True: every frame is analysed (--keep-duplicates)
     keep_duplicates: bool = False
 

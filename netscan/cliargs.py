@@ -84,9 +84,10 @@ def langs(value: str) -> list[str]:
 
 def add_keep_duplicates(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keep-duplicates", action="store_true",
-                   help="analyse every frame, also an exact copy of one just before it (by "
-                        "default such copies, which a mirror port makes of a packet it sees "
-                        "twice, are counted and analysed once)")  # fmt: skip
+                   help="analyse every frame, also a copy of one just before it (the same "
+                        "bytes, or the same IP packet under another link header; by default "
+                        "such copies, which a mirror port makes of a packet it sees twice, are "
+                        "counted and analysed once)")  # fmt: skip
 
 
 def add_lang_option(p: argparse.ArgumentParser, what: str = "reports and summary") -> None:

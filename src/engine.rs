@@ -30,7 +30,7 @@ use std::hash::BuildHasher;
 
 use crate::decode::link::Mac;
 use crate::decode::net::FragKey;
-use crate::decode::{decode_link, network, Link, Net, ETH_ARP, WLAN_PROTECTED};
+use crate::decode::{decode_link, network, Link, Net, ETH_ARP, ETH_IPV4, ETH_IPV6, WLAN_PROTECTED};
 use crate::dissect::http;
 use crate::dissect::registry::{self, Stream, TcpParser, UdpParser};
 use crate::events::Event;
@@ -346,8 +346,9 @@ pub struct Config {
     pub response_prefixes: http::ResponsePrefixes,
     /// body bytes the HTTP streams may be reassembling at once, all together
     pub body_budget: usize,
-    /// seconds within which a frame identical to one of the `RECENT` frames before it in
-    /// the same input is a copy the capture made, not a packet (0: every frame counts)
+    /// seconds within which a frame that holds the same IP packet as one of the `RECENT`
+    /// frames before it in the same input (or, without one, the same bytes) is a copy the
+    /// capture made, not a packet (0: every frame counts)
     pub duplicate_window: f64,
 }
 
@@ -379,8 +380,38 @@ const RINGS: usize = 64;
 /// milliseconds apart or more, and usually differ in the IPv4 identification anyway.
 pub const DEFAULT_DUPLICATE_WINDOW: f64 = 0.010;
 
+/// What `Recent` compares in place of a link type for a frame that holds an IP packet: the
+/// packet, not the frame, so that a copy the mirror port tagged with a VLAN, an 802.11 retry
+/// or a copy taken on another interface of the same capture is still a copy.
+const IP_PACKET: u32 = u32::MAX;
+
+/// The extent of the IP packet at `off` of a frame of EtherType `et`: (its total length,
+/// the end of its captured bytes); none when the frame holds no IP packet whose header gives
+/// its length (a jumbogram), or only part of its fixed header.
+fn ip_extent(d: &[u8], et: i32, off: usize) -> Option<(u32, usize)> {
+    let total = match et {
+        ETH_IPV4 if d.len() >= off + 20 && d[off] >> 4 == 4 => {
+            let t = u16::from_be_bytes([d[off + 2], d[off + 3]]) as usize;
+            if t < 20 {
+                return None;
+            }
+            t
+        }
+        ETH_IPV6 if d.len() >= off + 40 && d[off] >> 4 == 6 => {
+            let plen = u16::from_be_bytes([d[off + 4], d[off + 5]]) as usize;
+            if plen == 0 {
+                return None;
+            }
+            40 + plen
+        }
+        _ => return None,
+    };
+    Some((total as u32, d.len().min(off + total)))
+}
+
 /// The latest frames of one input: (hash of the bytes, captured length, wire length,
-/// link type, time), oldest overwritten first.
+/// link type, time), oldest overwritten first. For a frame that holds an IP packet: (hash
+/// of the packet's captured bytes, their length, the packet's total length, `IP_PACKET`).
 #[derive(Default)]
 struct Recent {
     frames: [(u64, u32, u32, u32, f64); RECENT],
@@ -415,6 +446,10 @@ pub struct Engine {
     pub duplicate_bytes: u64,
     /// the latest frames of the inputs (by index modulo `RINGS`), for telling copies
     recent: Vec<Recent>,
+    /// the records come from one capture whatever their input (a live capture's ring
+    /// files, one after another): one ring of recent frames, so that a copy written to the
+    /// next ring file than its original is still told apart
+    pub one_stream: bool,
     pub unsupported: BTreeSet<u32>,
     pub evicted: u64,
     pub panics: u64,
@@ -474,6 +509,7 @@ impl Engine {
             bytes: 0,
             duplicates: 0,
             duplicate_bytes: 0,
+            one_stream: false,
             recent: Vec::new(),
             unsupported: BTreeSet::new(),
             evicted: 0,
@@ -504,19 +540,40 @@ impl Engine {
     }
 
     /// Whether this frame is a copy of one of the latest frames of its input, made by the
-    /// capture (a mirror port sending each packet twice). The inputs share `RINGS` rings
-    /// (a live capture's ring files are inputs too, one after another): inputs that share
-    /// one are far apart in time, and a frame is a copy only within the window.
-    fn is_copy(&mut self, file: u32, ts: f64, lt: u32, d: &[u8], wirelen: u32) -> bool {
+    /// capture (a mirror port sending each packet twice). A frame that holds an IP packet
+    /// is compared by that packet (its bytes up to its total length: not the link header
+    /// a mirror port may tag, nor a trailer or padding), any other frame by its bytes. The
+    /// inputs share `RINGS` rings (the ring files of a live capture, `one_stream`, share
+    /// one): inputs that share one are far apart in time, and a frame is a copy only within
+    /// the window.
+    fn is_copy(
+        &mut self,
+        file: u32,
+        ts: f64,
+        lt: u32,
+        d: &[u8],
+        wirelen: u32,
+        link: Option<&Link>,
+    ) -> bool {
         let window = self.cfg.duplicate_window;
         if window <= 0.0 || !ts.is_finite() {
             return false;
         }
-        let i = file as usize % RINGS;
+        let i = if self.one_stream {
+            0
+        } else {
+            file as usize % RINGS
+        };
         if self.recent.len() <= i {
             self.recent.resize_with(i + 1, Recent::default);
         }
-        let key = (self.ident.hash_one(d), d.len() as u32, wirelen, lt);
+        let key = match link.and_then(|l| ip_extent(d, l.ethertype, l.offset).map(|e| (l, e))) {
+            Some((l, (total, end))) => {
+                let p = &d[l.offset..end];
+                (self.ident.hash_one(p), p.len() as u32, total, IP_PACKET)
+            }
+            None => (self.ident.hash_one(d), d.len() as u32, wirelen, lt),
+        };
         self.recent[i].is_copy(key, ts, window)
     }
 
@@ -556,12 +613,13 @@ impl Engine {
     pub fn packet(&mut self, file: u32, frame: u64, ts: f64, lt: u32, d: &[u8], wirelen: u32) {
         self.packets += 1;
         self.bytes += wirelen as u64;
-        if self.is_copy(file, ts, lt, d, wirelen) {
+        let link = decode_link(lt, d);
+        if self.is_copy(file, ts, lt, d, wirelen, link.as_ref()) {
             self.duplicates += 1;
             self.duplicate_bytes += wirelen as u64;
             return;
         }
-        let Some(link) = decode_link(lt, d) else {
+        let Some(link) = link else {
             self.unsupported.insert(lt);
             return;
         };
@@ -1720,6 +1778,13 @@ mod tests {
         e.packet(0, 9, 1.0, 1, &p, n);
         assert_eq!(e.duplicates, 0);
 
+        // the ring files of one live capture: a copy in the next ring file is a copy
+        let mut e = engine(10);
+        e.one_stream = true;
+        e.packet(0, 1, 1.0, 1, &p, n);
+        e.packet(1, 1, 1.0001, 1, &p, n);
+        assert_eq!(e.duplicates, 1);
+
         // a window of 0: every frame is a packet
         let mut e = Engine::new(Config {
             duplicate_window: 0.0,
@@ -1729,6 +1794,81 @@ mod tests {
             e.packet(0, i + 1, 10.0, 1, &p, n);
         }
         assert_eq!((e.duplicates, counted(&mut e)), (0, 3));
+    }
+
+    #[test]
+    fn a_copy_under_another_link_header_is_a_copy_of_its_ip_packet() {
+        let p = udp(1, 40000, 9999, b"media");
+        let n = p.len() as u32;
+        let tag = |f: &[u8]| {
+            let mut t = f[..12].to_vec();
+            t.extend([0x81, 0x00, 0x00, 0x0a]);
+            t.extend(&f[12..]);
+            t
+        };
+        // the mirror's copy of the trunk: an 802.1Q tag, and the frame check sequence
+        let mut tagged = tag(&p);
+        tagged.extend([0xde, 0xad, 0xbe, 0xef]);
+        // the same packet routed on (its TTL lowered) is a packet of its own
+        let mut routed = p.clone();
+        routed[14 + 8] -= 1;
+        let mut e = engine(10);
+        e.packet(0, 1, 10.0, 1, &p, n);
+        e.packet(0, 2, 10.0002, 1, &tagged, tagged.len() as u32);
+        e.packet(0, 3, 10.0004, 1, &routed, n);
+        // the same IP packet on another interface of the input (raw IP)
+        e.packet(0, 4, 10.0006, 101, &p[14..], n - 14);
+        assert_eq!(
+            (e.packets, e.duplicates, e.duplicate_bytes),
+            (4, 2, tagged.len() as u64 + (n - 14) as u64)
+        );
+        assert_eq!(counted(&mut e), 2);
+
+        // a frame without an IP packet is compared by its bytes: a tagged ARP frame is not
+        // a copy of the untagged one, an identical one is
+        let mut arp = vec![0xff; 6];
+        arp.extend([0x10, 0x11, 0x12, 0x13, 0x14, 1, 0x08, 0x06]);
+        arp.extend([0, 1, 8, 0, 6, 4, 0, 1]);
+        arp.extend([0x10, 0x11, 0x12, 0x13, 0x14, 1, 192, 168, 1, 1]);
+        arp.extend([0, 0, 0, 0, 0, 0, 192, 168, 1, 2]);
+        let tagged = tag(&arp);
+        let mut e = engine(10);
+        e.packet(0, 1, 10.0, 1, &arp, arp.len() as u32);
+        e.packet(0, 2, 10.0001, 1, &tagged, tagged.len() as u32);
+        e.packet(0, 3, 10.0002, 1, &arp, arp.len() as u32);
+        assert_eq!(e.duplicates, 1);
+
+        // an IPv6 packet: its payload length bounds what is compared
+        let mut v6 = vec![
+            0, 1, 2, 3, 4, 5, 0x10, 0x11, 0x12, 0x13, 0x14, 2, 0x86, 0xdd,
+        ];
+        v6.extend([0x60, 0, 0, 0, 0, 8, 17, 64]);
+        v6.extend(
+            [0xfe, 0x80]
+                .iter()
+                .chain([0u8; 13].iter())
+                .chain([2].iter()),
+        );
+        v6.extend(
+            [0xff, 0x02]
+                .iter()
+                .chain([0u8; 13].iter())
+                .chain([0xfb].iter()),
+        );
+        v6.extend([0x14, 0xe9, 0x14, 0xe9, 0, 8, 0, 0]);
+        let mut padded = tag(&v6);
+        padded.extend([0; 6]);
+        let mut e = engine(10);
+        e.packet(0, 1, 10.0, 1, &v6, v6.len() as u32);
+        e.packet(0, 2, 10.0001, 1, &padded, padded.len() as u32);
+        assert_eq!(e.duplicates, 1);
+        // a jumbogram's length is not in its header: its frame's bytes are compared
+        assert_eq!(ip_extent(&v6, ETH_IPV6, 14), Some((48, v6.len())));
+        let mut jumbo = v6.clone();
+        jumbo[18..20].copy_from_slice(&[0, 0]);
+        assert_eq!(ip_extent(&jumbo, ETH_IPV6, 14), None);
+        assert_eq!(ip_extent(&p, ETH_IPV4, 14), Some((n - 14, p.len())));
+        assert_eq!(ip_extent(&p[..30], ETH_IPV4, 14), None);
     }
 
     #[test]

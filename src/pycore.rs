@@ -549,8 +549,9 @@ impl Core {
     /// `response_prefixes`: request path prefixes whose HTTP responses are kept (the signature
     /// pack's; none when not given; ValueError beyond the bounds of `http::response_prefixes`);
     /// `body_budget`: the body bytes all the HTTP streams may be reassembling at once;
-    /// `duplicate_window`: seconds within which a frame identical to one of the few before
-    /// it in its input is a copy the capture made, counted and not analysed (0: none is).
+    /// `duplicate_window`: seconds within which a frame that holds the same IP packet as one
+    /// of the few before it in its input (or, without one, the same bytes) is a copy the
+    /// capture made, counted and not analysed (0: none is).
     #[new]
     #[pyo3(signature = (udp_ports, premises, local, max_flows=crate::engine::DEFAULT_MAX_FLOWS,
                         reassembly_budget=crate::engine::DEFAULT_REASSEMBLY_BUDGET, dissect=true,
@@ -801,6 +802,8 @@ impl Core {
     ) -> PyResult<Bound<'py, PyList>> {
         let ops = py.detach(|| -> PyResult<_> {
             let mut g = self.lock_detached()?;
+            // the ring files of one live capture: a copy may be written to the next one
+            g.engine.one_stream = true;
             for (file, frame, ts, lt, data, wirelen) in &records {
                 g.engine
                     .packet_guarded(*file, *frame, *ts, *lt, data, *wirelen);

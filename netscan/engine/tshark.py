@@ -42,7 +42,7 @@ import re
 import subprocess
 import tempfile
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,7 +133,24 @@ FIELDS: list[str] = [
     "sip.Method", "sip.r-uri", "sip.Status-Code", "sip.from.addr", "sip.to.addr",
     "sip.User-Agent", "sip.Server", "sip.Content-Type", "sip.CSeq.method",
     "ntp.flags.vn", "ntp.flags.mode", "ntp.stratum",
+    # copies of an IP packet the capture made (tshark gives no layer's bytes, so the packet
+    # is told by its header and its transport's sequence numbers, checksum and payload)
+    "ip.len", "ip.ttl", "ip.checksum", "ip.flags", "ipv6.plen", "ipv6.hlim", "ipv6.flow",
+    "tcp.seq_raw", "tcp.ack_raw", "tcp.checksum", "udp.checksum", "icmp.checksum",
+    "icmpv6.checksum",
 ]  # fmt: skip
+# the fields that tell one IP packet from another for ``TsharkEngine._is_copy`` (the core
+# compares the packet's bytes; these fields differ wherever the bytes do, but for a packet
+# crafted to keep every header field and both checksums)
+_IP_COPY_KEYS = tuple(
+    f.replace(".", "_")
+    for f in (
+        "ip.src", "ip.dst", "ip.id", "ip.len", "ip.ttl", "ip.proto", "ip.checksum", "ip.flags",
+        "ip.frag_offset", "ipv6.src", "ipv6.dst", "ipv6.plen", "ipv6.hlim", "ipv6.nxt",
+        "ipv6.flow", "tcp.seq_raw", "tcp.ack_raw", "tcp.checksum", "tcp.len", "tcp.flags",
+        "udp.checksum", "udp.length", "udp.payload", "icmp.checksum", "icmpv6.checksum",
+    )
+)  # fmt: skip
 OPTIONAL_FIELDS = ["tls.handshake.ja4"]  # newer Wireshark releases only
 
 # UDP parsers of the native registry that Wireshark has no dissector for: port -> name
@@ -549,14 +566,21 @@ class TsharkEngine:
 
     # -- one frame -----------------------------------------------------------------------
 
-    def _is_copy(self, file: int, ts: float, wirelen: int, L: Layers) -> bool:
-        digest = _first(L, "frame_md5_hash")
-        if not digest:
-            return False
+    def _is_copy(self, file: int, ts: float, wirelen: int, L: Layers, net: str) -> bool:
+        """The core's rule (``duplicates``): a frame that holds an IP packet is compared by
+        the packet (so a copy the mirror port tagged with a VLAN, or an 802.11 retry, is
+        still one), any other frame by its bytes."""
+        key: Hashable
+        if net in ("ip", "ipv6"):
+            key = ("ip", *[_first(L, k) for k in _IP_COPY_KEYS])
+        else:
+            digest = _first(L, "frame_md5_hash")
+            if not digest:
+                return False
+            key = (digest, _first(L, "frame_cap_len"), wirelen, _first(L, "frame_encap_type"))
         recent = self._recent.get(file)
         if recent is None:
             recent = self._recent[file] = duplicates.RecentFrames(self.duplicate_window)
-        key = (digest, _first(L, "frame_cap_len"), wirelen, _first(L, "frame_encap_type"))
         return recent.is_copy(key, ts)
 
     def frame(self, file: int, ts: float, L: Layers) -> None:
@@ -564,12 +588,14 @@ class TsharkEngine:
         wirelen = _int(_first(L, "frame_len"))
         self.packets += 1
         self.bytes += wirelen
-        if self.duplicate_window > 0 and self._is_copy(file, ts, wirelen, L):
+        protos = (_first(L, "frame_protocols") or "").split(":")
+        net_i = next((i for i, p in enumerate(protos) if p in ("ip", "ipv6", "arp")), -1)
+        if self.duplicate_window > 0 and self._is_copy(
+            file, ts, wirelen, L, protos[net_i] if net_i >= 0 else ""
+        ):
             self.repeats["duplicate_frames"] += 1
             self._duplicate_bytes += wirelen
             return
-        protos = (_first(L, "frame_protocols") or "").split(":")
-        net_i = next((i for i, p in enumerate(protos) if p in ("ip", "ipv6", "arp")), -1)
         link = protos[:net_i] if net_i >= 0 else protos
         smac = dmac = None
         if "eth" in link:

@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from scapy.layers.inet import IP
+from scapy.layers.inet6 import IPv6
+from scapy.layers.l2 import Ether
 from scapy.utils import PcapReader, PcapWriter
 
 from netscan import cli
@@ -36,6 +39,23 @@ def _doubled(src: Path, dst: Path, gap: float) -> int:
             wr.write(pkt)
             wr.write(copy)
             n += 1
+    return n
+
+
+def _tagged_copies(src: Path, dst: Path, gap: float) -> int:
+    """``src`` (Ethernet) as a mirror port copies an access port and the trunk it is
+    carried on: every frame twice, the copy ``gap`` seconds later with an 802.1Q tag and
+    the frame check sequence. Returns how many frames hold an IP packet."""
+    n = 0
+    with PcapReader(str(src)) as rd, PcapWriter(str(dst), linktype=rd.linktype) as wr:
+        assert rd.linktype == 1
+        for pkt in rd:
+            raw = bytes(pkt)
+            copy = Ether(raw[:12] + b"\x81\x00\x00\x0a" + raw[12:] + b"\x5a\xc3\x0f\x96")
+            copy.time = pkt.time + gap
+            wr.write(pkt)
+            wr.write(copy)
+            n += IP in pkt or IPv6 in pkt
     return n
 
 
@@ -100,6 +120,58 @@ def test_a_doubled_capture_is_analysed_as_the_capture(
     assert _volumes(kept) == doubled_volumes
 
 
+@pytest.mark.parametrize(
+    "engine",
+    ["core", pytest.param("tshark", marks=requires_tshark), "jobs2"],
+)
+def test_a_copy_the_mirror_port_tagged_is_a_copy(
+    captures: tuple[Path, Path, int], tmp_path: Path, engine: str
+) -> None:
+    """A mirror port copying an access port untagged and its trunk with an 802.1Q tag (and
+    the frame check sequence) makes copies whose frames differ but whose IP packets do not:
+    they are copies, analysed once (a frame without an IP packet is compared by its bytes:
+    ``a_copy_under_another_link_header_is_a_copy_of_its_ip_packet`` in the core's tests)."""
+    plain, _, n = captures
+    tagged = tmp_path / "tagged.pcap"
+    ip = _tagged_copies(plain, tagged, 0.00002)
+    assert ip == n  # every frame of the scenario holds an IP packet
+    extra = ["--jobs", "2"] if engine == "jobs2" else ["--engine", engine, "--jobs", "1"]
+    want = _run(plain, tmp_path, *extra)
+    got = _run(tagged, tmp_path, *extra)
+    assert got["summary"]["packets"] == 2 * n
+    assert got["summary"]["engine_counts"]["duplicate_frames"] == ip
+    assert _volumes(got) == _volumes(want)
+    assert _findings(got) == _findings(want) and ("face-upload", "confirmed") in {
+        f[:2] for f in _findings(got)
+    }
+    said = [w for w in got["warnings"] if "exact copies" in w]
+    assert len(said) == 1 and said[0].startswith(f"{ip:,} frames (")
+    assert "whatever the link header" in said[0]
+    # --keep-duplicates: every frame analysed, each copy 8 bytes longer (tag and check)
+    kept = _run(tagged, tmp_path, *extra, "--keep-duplicates")
+    assert _volumes(kept) == {
+        k: (2 * bu + 8 * pu, 2 * bd + 8 * pd, 2 * pu, 2 * pd)
+        for k, (bu, bd, pu, pd) in _volumes(want).items()
+    }
+
+
+def test_an_802_11_retry_is_a_copy() -> None:
+    """In a public Wi-Fi capture, an 802.11 retry (the retry flag set: a frame of other
+    bytes holding the same IP packet) 4 ms after the first try is a copy; the retry of
+    another packet 64 ms after its first try is a packet."""
+    an = Analyzer(Options(country=COUNTRY))
+    result = an.run([str(realworld("wifi_radiotap_http_arkime.pcap"))])
+    assert result.repeats["duplicate_frames"] == 1
+    said = [w for w in result.warnings if "exact cop" in w]
+    assert said == [w for w in said if w.startswith("1 frame (124 bytes) was an exact copy ")]
+    assert len(said) == 1
+    kept = Analyzer(Options(country=COUNTRY, keep_duplicates=True))
+    assert (
+        kept.run([str(realworld("wifi_radiotap_http_arkime.pcap"))]).repeats["duplicate_frames"]
+        == 0
+    )
+
+
 def test_a_repeat_later_than_the_window_is_a_packet(
     captures: tuple[Path, Path, int], tmp_path: Path
 ) -> None:
@@ -147,6 +219,25 @@ def test_live_records_are_told_apart_too() -> None:
     kept = Analyzer(Options(country=COUNTRY, keep_duplicates=True))
     *_, last = kept.run_incremental(records=records, source="live", batch=300)
     assert last.result().repeats["duplicate_frames"] == 0
+
+
+def test_a_copy_in_the_next_ring_file_is_a_copy() -> None:
+    """A live capture's ring files are one capture: a copy that the capture wrote to the
+    next ring file than its original (the rotation fell between them) is still a copy."""
+    with PcapReader(str(realworld(DOUBLED))) as rd:
+        frames = [(float(p.time), rd.linktype, bytes(p), p.wirelen or len(p)) for p in rd]
+    # a rotation between each copy and its original: after frame k (k = 0, 1, ...)
+    cuts = [k for k in range(1, len(frames)) if frames[k][2] == frames[k - 1][2]][::50]
+    assert len(cuts) >= 5
+    records, file, frame = [], 0, 0
+    for i, rec in enumerate(frames):
+        if i in cuts:
+            file, frame = file + 1, 0
+        frame += 1
+        records.append((file, frame, *rec))
+    an = Analyzer(Options(country=COUNTRY))
+    *_, last = an.run_incremental(records=records, source="live", batch=300)
+    assert last.result().repeats["duplicate_frames"] == 717
 
 
 @pytest.mark.live
