@@ -20,6 +20,9 @@ pub struct Link {
     pub dst: Option<Mac>,
     pub ethertype: i32,
     pub offset: usize,
+    /// where the link's payload ends: the frame's end, unless the link says less (a PPPoE
+    /// session's length, an 802.11 frame check sequence)
+    pub end: usize,
 }
 
 #[inline]
@@ -56,7 +59,11 @@ fn ethernet(d: &[u8], off: usize) -> Option<Link> {
         et = be16(d, p + 6); // 802.3 length field + LLC/SNAP
         p += 8;
     }
+    let mut end = d.len();
     if et == ETH_PPPOE_SESSION && d.len() >= p + 8 {
+        // the session's payload (the PPP protocol and its packet) is as long as its header
+        // says: what follows is the Ethernet frame's padding
+        end = end.min(p + 6 + be16(d, p + 4) as usize);
         let ppp = be16(d, p + 6);
         p += 8;
         et = ppp_proto(ppp);
@@ -66,6 +73,7 @@ fn ethernet(d: &[u8], off: usize) -> Option<Link> {
         dst,
         ethertype: et,
         offset: p,
+        end,
     })
 }
 
@@ -108,6 +116,7 @@ fn sll(d: &[u8]) -> Option<Link> {
         dst: None,
         ethertype: sll_proto(be16(d, 14), d, 16),
         offset: 16,
+        end: d.len(),
     })
 }
 
@@ -121,6 +130,7 @@ fn sll2(d: &[u8]) -> Option<Link> {
         dst: None,
         ethertype: sll_proto(be16(d, 0), d, 20),
         offset: 20,
+        end: d.len(),
     })
 }
 
@@ -145,6 +155,7 @@ fn null(d: &[u8], big: bool) -> Option<Link> {
         dst: None,
         ethertype: et,
         offset: 4,
+        end: d.len(),
     })
 }
 
@@ -173,6 +184,7 @@ fn nflog(d: &[u8]) -> Option<Link> {
                 dst: None,
                 ethertype: et,
                 offset: p + 4,
+                end: d.len(),
             });
         }
         p += (tlen + 3) & !3;
@@ -213,6 +225,7 @@ fn radiotap(d: &[u8]) -> Option<Link> {
     let link = wlan(frame)?;
     Some(Link {
         offset: link.offset + rlen,
+        end: link.end + rlen,
         ..link
     })
 }
@@ -231,6 +244,7 @@ fn wlan(d: &[u8]) -> Option<Link> {
             dst: mac(d, 4),
             ethertype: WLAN_MGMT,
             offset: d.len(),
+            end: d.len(),
         });
     }
     if d.len() < 24 {
@@ -266,6 +280,7 @@ fn wlan(d: &[u8]) -> Option<Link> {
             dst,
             ethertype: WLAN_MGMT,
             offset: d.len(),
+            end: d.len(),
         });
     }
     if flags & 0x40 != 0 {
@@ -274,6 +289,7 @@ fn wlan(d: &[u8]) -> Option<Link> {
             dst,
             ethertype: WLAN_PROTECTED,
             offset: hdr,
+            end: d.len(),
         });
     }
     if d.len() >= hdr + 8 && d[hdr..hdr + 3] == [0xaa, 0xaa, 0x03] {
@@ -282,6 +298,7 @@ fn wlan(d: &[u8]) -> Option<Link> {
             dst,
             ethertype: be16(d, hdr + 6),
             offset: hdr + 8,
+            end: d.len(),
         });
     }
     Some(Link {
@@ -289,6 +306,7 @@ fn wlan(d: &[u8]) -> Option<Link> {
         dst,
         ethertype: 0,
         offset: hdr,
+        end: d.len(),
     })
 }
 
@@ -301,6 +319,7 @@ pub fn decode_link(linktype: u32, d: &[u8]) -> Option<Link> {
             dst: None,
             ethertype: ip_version(d, 0),
             offset: 0,
+            end: d.len(),
         }),
         113 => sll(d),
         276 => sll2(d),
@@ -331,6 +350,7 @@ pub fn decode_link(linktype: u32, d: &[u8]) -> Option<Link> {
                 dst: None,
                 ethertype: ppp_proto(be16(d, p)),
                 offset: p + 2,
+                end: d.len(),
             })
         }
         _ => None,
@@ -347,6 +367,22 @@ mod tests {
         v.extend_from_slice(&et.to_be_bytes());
         v.extend_from_slice(rest);
         v
+    }
+
+    #[test]
+    fn a_pppoe_session_ends_where_its_length_says() {
+        // PPPoE (6 bytes, length 22), PPP IPv4 (2), a 20-byte packet, 6 bytes of padding
+        let mut rest = vec![0x11, 0, 0, 1, 0, 22, 0x00, 0x21];
+        rest.extend([0x45; 20]);
+        rest.extend([0; 6]);
+        let l = decode_link(1, &eth(0x8864, &rest)).unwrap();
+        assert_eq!((l.ethertype, l.offset, l.end), (ETH_IPV4, 22, 42));
+        // a length beyond the frame: the frame's end
+        rest[5] = 200;
+        let l = decode_link(1, &eth(0x8864, &rest)).unwrap();
+        assert_eq!(l.end, 48);
+        // any other frame: its end
+        assert_eq!(decode_link(1, &eth(0x0800, &[0x45; 30])).unwrap().end, 44);
     }
 
     #[test]
