@@ -43,8 +43,9 @@ class Options:
     # are added to the premises; False: only reported
     infer_premises: bool = True
     # a frame that holds the same IP packet as one of the few before it in its capture (or,
-    # without one, the same bytes), within milliseconds, is a copy the capture made (a mirror port sending each packet twice) and analysed
-    # once; True: every frame is analysed (--keep-duplicates)
+    # without one, the same bytes), within milliseconds, is a copy the capture made (a
+    # mirror port sending each packet twice) and analysed once; True: every frame is
+    # analysed (--keep-duplicates)
     keep_duplicates: bool = False
 
 
@@ -62,6 +63,8 @@ class Result:
     dissector_errors: dict[str, int]
     # what the engine set aside, counted (``Engine.repeats``): the report's engine_counts
     repeats: dict[str, int] = field(default_factory=dict)
+    # what the capture missed of the TCP connections (``Engine.capture_loss``)
+    capture_loss: dict[str, int] = field(default_factory=dict)
     # sources other than captures (Zeek logs): where evidence lines came from, and what the
     # source cannot tell
     record_refs: Any = None
@@ -417,6 +420,7 @@ class Analyzer:
             warnings=warnings,
             dissector_errors=dict(engine.dissector_errors),
             repeats=dict(engine.repeats),
+            capture_loss=dict(engine.capture_loss),
         )
 
     def run_incremental(

@@ -72,6 +72,10 @@ class RecordsEngine:
         return self.core.repeats
 
     @property
+    def capture_loss(self) -> dict[str, int]:
+        return self.core.capture_loss
+
+    @property
     def max_flows(self) -> int:
         return self.core.max_flows
 

@@ -35,6 +35,7 @@ use crate::dissect::http;
 use crate::dissect::registry::{self, Stream, TcpParser, UdpParser};
 use crate::events::Event;
 use crate::flow::{sender_is_client, FlowTable, Key, KeyedMap, NewFlow, Parse, NO_APP};
+use crate::loss::Missed;
 use crate::reassembly::{Budget, Reassembly};
 
 pub const MAX_SEEN_DATAGRAMS: usize = 200_000;
@@ -450,6 +451,10 @@ pub struct Engine {
     /// files, one after another): one ring of recent frames, so that a copy written to the
     /// next ring file than its original is still told apart
     pub one_stream: bool,
+    /// bytes of TCP sequence space the capture missed (`loss`), and the TCP payload bytes
+    /// it did capture
+    pub missed: Missed,
+    pub tcp_payload: u64,
     pub unsupported: BTreeSet<u32>,
     pub evicted: u64,
     pub panics: u64,
@@ -510,6 +515,8 @@ impl Engine {
             duplicates: 0,
             duplicate_bytes: 0,
             one_stream: false,
+            missed: Missed::default(),
+            tcp_payload: 0,
             recent: Vec::new(),
             unsupported: BTreeSet::new(),
             evicted: 0,
@@ -640,6 +647,9 @@ impl Engine {
                 }
             }
         }
+        // the link's payload: what follows it (PPPoE's padding) is no part of the packet
+        let caplen = d.len();
+        let d = &d[..link.end.min(caplen)];
         match network(d, link.ethertype, link.offset) {
             Net::Skip => {}
             Net::NonIp => self.non_ip(file, frame, ts, d, wirelen, &link),
@@ -657,6 +667,7 @@ impl Engine {
                 proto,
                 l4,
                 end,
+                cut,
                 frag,
             } => match proto {
                 6 => {
@@ -671,9 +682,26 @@ impl Engine {
                     };
                     let doff = ((d[l4 + 12] >> 4) as usize) << 2;
                     let plen = end.saturating_sub(l4 + doff) as u64;
+                    let seq = u32::from_be_bytes([d[l4 + 4], d[l4 + 5], d[l4 + 6], d[l4 + 7]]);
                     let flow = self.table.get_mut(slot);
                     // an empty segment (a bare ACK) is no part of an upload burst
                     flow.count_as(from_a, wirelen, plen, ts, frame, plen > 0);
+                    // what the capture missed of the connection (a first fragment does
+                    // not hold all of its segment: its side's count starts again)
+                    let seqs = flow.seqs.get_or_insert_with(Box::default);
+                    if frag.is_none() {
+                        let ack =
+                            u32::from_be_bytes([d[l4 + 8], d[l4 + 9], d[l4 + 10], d[l4 + 11]]);
+                        // the payload the capture cut (a snap length) was sent: its length
+                        // is what the sender's numbers count
+                        let cut = cut.min((wirelen as usize).saturating_sub(caplen));
+                        let sent = plen + cut as u64;
+                        self.tcp_payload += sent;
+                        seqs.segment(from_a, tflags, seq, ack, sent as u32, &mut self.missed);
+                    } else {
+                        self.tcp_payload += plen;
+                        seqs.lose_track(from_a);
+                    }
                     let fid = flow.fid;
                     let parse = flow.parse;
                     if let Some(k) = frag {
@@ -683,7 +711,6 @@ impl Engine {
                         return;
                     }
                     if plen > 0 || tflags & 0x02 != 0 {
-                        let seq = u32::from_be_bytes([d[l4 + 4], d[l4 + 5], d[l4 + 6], d[l4 + 7]]);
                         let start = (l4 + doff).min(end);
                         self.tcp_payload(slot, from_a, seq, tflags, &d[start..end], frame, ts);
                     }
@@ -822,7 +849,10 @@ impl Engine {
                 self.flush_repeats();
             }
             self.finish_flow(slot);
-            let flow = self.table.remove(slot);
+            let mut flow = self.table.remove(slot);
+            if let Some(t) = flow.seqs.as_mut() {
+                t.settle(&mut self.missed);
+            }
             self.ops.push(Op::Final(counters(&flow)));
             self.evicted += 1;
         }
@@ -1447,6 +1477,9 @@ impl Engine {
         }
         for slot in self.table.live_slots() {
             self.finish_flow(slot);
+            if let Some(t) = self.table.get_mut(slot).seqs.as_mut() {
+                t.settle(&mut self.missed);
+            }
         }
     }
 

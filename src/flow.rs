@@ -10,6 +10,7 @@ use rustc_hash::FxHashMap;
 
 use crate::decode::link::Mac;
 use crate::dissect::registry::Stream;
+use crate::loss::SeqTrack;
 use crate::reassembly::Reassembly;
 
 /// A hash map keyed by what the traffic chooses (addresses, ports, fragment ids, MACs):
@@ -196,6 +197,8 @@ pub struct Flow {
     pub bursts: Option<Box<Bursts>>,
     /// the Rust stream parser of a flow dissected in the core (TLS, DNS over TCP, QUIC)
     pub stream: Option<Box<Stream>>,
+    /// a TCP connection's sequence space, for the bytes the capture missed
+    pub seqs: Option<Box<SeqTrack>>,
     pub a_mac: Option<Mac>,
     pub b_mac: Option<Mac>,
     prev: u32,
@@ -404,6 +407,7 @@ impl FlowTable {
             tcp: None,
             bursts: n.track_bursts.then(Box::default),
             stream: None,
+            seqs: None,
             a_mac: n.a_mac,
             b_mac: n.b_mac,
             prev: NIL,

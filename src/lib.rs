@@ -13,6 +13,7 @@ pub mod dissect;
 pub mod engine;
 pub mod events;
 pub mod flow;
+pub mod loss;
 pub mod pipeline;
 #[cfg(test)]
 mod proptests;

@@ -943,6 +943,9 @@ impl Core {
         d.set_item("datagrams_repeated", e.datagrams_repeated)?;
         d.set_item("duplicates", e.duplicates)?;
         d.set_item("duplicate_bytes", e.duplicate_bytes)?;
+        d.set_item("tcp_missed_bytes", e.missed.bytes)?;
+        d.set_item("tcp_missed_gaps", e.missed.gaps)?;
+        d.set_item("tcp_payload_bytes", e.tcp_payload)?;
         d.set_item("probe_dropped", e.probe_dropped)?;
         d.set_item("probe_cut", e.probe_cut)?;
         d.set_item("facts_repeated", e.facts_repeated - e.facts_resent)?;
@@ -1075,6 +1078,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("BODY_BUDGET", crate::dissect::http::DEFAULT_BODY_BUDGET)?;
     m.add("DUPLICATE_WINDOW", crate::engine::DEFAULT_DUPLICATE_WINDOW)?;
     m.add("RECENT", crate::engine::RECENT)?;
+    m.add("LOSS_HOLES", crate::loss::HOLES)?;
+    m.add("LOSS_MAX_HOLE", crate::loss::MAX_HOLE)?;
     m.add_function(wrap_pyfunction!(ip_string, m)?)?;
     Ok(())
 }

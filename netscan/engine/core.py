@@ -29,7 +29,7 @@ from typing import Any
 from netscan import _core
 from netscan.dissectors import icmpv6, payload
 from netscan.dissectors.registry import UDP_PARSERS, Datagrams
-from netscan.engine import duplicates
+from netscan.engine import duplicates, loss
 from netscan.engine.protocol import InputInfo
 from netscan.engine.sink import Sink, arp_event
 from netscan.engine.sink import response_prefixes as sink_response_prefixes
@@ -206,6 +206,8 @@ class CoreEngine:
         self.bytes = 0
         self.dissector_errors: dict[str, int] = {}
         self.repeats: dict[str, int] = {}  # repeated datagrams / facts the core dropped
+        # what the capture missed of the TCP connections (``netscan.engine.loss``)
+        self.capture_loss: dict[str, int] = loss.counts(0, 0, 0)
         self.unsupported_linktypes: set[int] = set()
         self.warnings: list[str] = []
         self.flows_retired = 0
@@ -406,6 +408,11 @@ class CoreEngine:
         if st["duplicates"]:
             self.warnings.append(duplicates.warning(st["duplicates"], st["duplicate_bytes"],
                                                     self.duplicate_window))  # fmt: skip
+        missed = (st["tcp_missed_bytes"], st["tcp_missed_gaps"], st["tcp_payload_bytes"])
+        self.capture_loss = loss.counts(*missed)
+        said = loss.warning(*missed)
+        if said is not None:
+            self.warnings.append(said)
         if st["forced_skips"]:
             self.warnings.append(
                 f"{st['forced_skips']} out-of-order TCP stretches were skipped because the "

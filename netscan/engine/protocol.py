@@ -46,6 +46,9 @@ class Engine(Protocol):
     # what the engine set aside, counted: repeated datagrams and facts, payload heads past
     # their bound (the core's; empty for an engine that sets nothing aside)
     repeats: dict[str, int]
+    # what the capture missed of the TCP connections (``netscan.engine.loss.counts``; empty
+    # for a source that cannot tell, as Zeek logs)
+    capture_loss: dict[str, int]
     max_flows: int  # the flow table's bound
     l2_unlisted: int  # frames from MACs beyond the devices limit
     blind_spots: list[str]  # what the engine cannot see (the report's limits)

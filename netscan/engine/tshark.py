@@ -53,7 +53,7 @@ from netscan.dissectors import payload as payload_mod
 from netscan.dissectors import registry
 from netscan.dissectors.icmpv6 import MAX_PREFIXES as RA_MAX_PREFIXES
 from netscan.dissectors.tls import describe_der
-from netscan.engine import EngineError, duplicates
+from netscan.engine import EngineError, duplicates, loss
 from netscan.engine.protocol import InputInfo
 from netscan.engine.sink import response_prefixes as sink_response_prefixes
 from netscan.events import (
@@ -392,7 +392,12 @@ class TsharkEngine:
         self.duplicate_window = duplicates.WINDOW if duplicate_window is None else duplicate_window
         self._recent: dict[int, duplicates.RecentFrames] = {}  # by input
         self._duplicate_bytes = 0
-        self._warned_copies = False
+        self._finished = False
+        # what the capture missed of the TCP connections (``loss``), by flow (its id)
+        self._seqs: dict[int, loss.SeqTrack] = {}
+        self._missed = loss.Missed()
+        self._tcp_payload = 0
+        self.capture_loss: dict[str, int] = loss.counts(0, 0, 0)
         self.l2_unlisted = 0
         self.dissect = dissect
         self.tshark = tshark or tshark_binary()
@@ -551,13 +556,24 @@ class TsharkEngine:
         return self.limits.flows
 
     def finish(self) -> None:
-        """tshark's passes ended with ``step``: only the warnings are left."""
+        """tshark's passes ended with ``step``: only the warnings are left (made once:
+        ``finish`` may be called again)."""
+        if self._finished:
+            return
+        self._finished = True
         copies = self.repeats["duplicate_frames"]
-        if copies and not self._warned_copies:
-            self._warned_copies = True
+        if copies:
             self.warnings.append(
                 duplicates.warning(copies, self._duplicate_bytes, self.duplicate_window)
             )
+        for seqs in self._seqs.values():  # the connections still open at the end
+            seqs.settle(self._missed)
+        self._seqs = {}
+        m = self._missed
+        self.capture_loss = loss.counts(m.bytes, m.gaps, self._tcp_payload)
+        said = loss.warning(m.bytes, m.gaps, self._tcp_payload)
+        if said is not None:
+            self.warnings.append(said)
 
     def release(self) -> None:
         self.flows = {}
@@ -672,6 +688,16 @@ class TsharkEngine:
         flow, from_a = hit
         # as in the core engine, TCP segments without payload never extend an upload burst
         flow.count(from_a, wirelen, plen, ts, frame, proto != TCP or plen > 0)
+        if proto == TCP:  # what the capture missed of the connection (``loss``)
+            self._tcp_payload += plen
+            seqs = self._seqs.get(id(flow))
+            if seqs is None:
+                seqs = self._seqs[id(flow)] = loss.SeqTrack()
+            if frag_id is None:
+                seq, ack = _int(_first(L, "tcp_seq_raw")), _int(_first(L, "tcp_ack_raw"))
+                seqs.segment(from_a, flags, seq, ack, plen, self._missed)
+            else:
+                seqs.lose_track(from_a)
         if frag_id is not None:
             self.frag_map[frag_id] = hit
         if proto == ICMPV6 and self.dissect and transport == "icmpv6" and frag_id is None:
@@ -767,6 +793,10 @@ class TsharkEngine:
         gone = retire_idlest(self.all_flows, [self.flows, self.wlan_flows, self.frag_map])
         dead = {id(f) for f in gone}
         self._reported = {k for k in self._reported if k[0] not in dead}
+        for key in dead:
+            seqs = self._seqs.pop(key, None)
+            if seqs is not None:
+                seqs.settle(self._missed)
         on_end = self.sink.on_flow_end
         if on_end is not None:
             for flow in gone:

@@ -236,6 +236,7 @@ class ZeekSource:
             raise FileNotFoundError(f"not a Zeek log directory: {directory}")
         self.files_dir = Path(files_dir) if files_dir else None
         self.repeats: dict[str, int] = {}  # logs hold facts, nothing set aside here
+        self.capture_loss: dict[str, int] = {}  # not measured from logs
         if self.files_dir is not None and not self.files_dir.is_dir():
             raise FileNotFoundError(f"not a directory of extracted files: {files_dir}")
         self.logs = find_logs(self.directory)

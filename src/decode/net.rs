@@ -31,6 +31,9 @@ pub enum Net<'a> {
         proto: u8,
         l4: usize,
         end: usize,
+        /// bytes of the IP payload beyond `end` that the capture did not keep (its
+        /// header's length past the captured bytes: a snap length, or a false length)
+        cut: usize,
         /// set on the first fragment of a fragmented datagram
         frag: Option<FragKey>,
     },
@@ -59,7 +62,11 @@ pub fn network(d: &[u8], et: i32, off: usize) -> Net<'_> {
         }
         let l4 = off + ihl;
         let mut end = off + (((d[off + 2] as usize) << 8) | d[off + 3] as usize);
-        if end > dlen || end < l4 {
+        let mut cut = 0;
+        if end < l4 {
+            end = dlen;
+        } else if end > dlen {
+            cut = end - dlen;
             end = dlen;
         }
         let proto = d[off + 9];
@@ -79,6 +86,7 @@ pub fn network(d: &[u8], et: i32, off: usize) -> Net<'_> {
             proto,
             l4,
             end,
+            cut,
             frag,
         };
     }
@@ -94,6 +102,7 @@ pub fn network(d: &[u8], et: i32, off: usize) -> Net<'_> {
         } else {
             dlen
         };
+        let cut = (l4 + plen).saturating_sub(dlen);
         let addrs = &d[off + 8..off + 40];
         let mut frag = None;
         if is_ext(proto) {
@@ -123,6 +132,7 @@ pub fn network(d: &[u8], et: i32, off: usize) -> Net<'_> {
             proto,
             l4,
             end,
+            cut,
             frag,
         };
     }
@@ -150,10 +160,11 @@ mod tests {
                 proto,
                 l4,
                 end,
+                cut,
                 frag,
                 addrs,
             } => {
-                assert_eq!((proto, l4, end, frag), (17, 20, 28, None));
+                assert_eq!((proto, l4, end, cut, frag), (17, 20, 28, 0, None));
                 assert_eq!(addrs, &[10, 0, 0, 1, 8, 8, 8, 8]);
             }
             other => panic!("{other:?}"),
@@ -167,10 +178,13 @@ mod tests {
         // a total length beyond the capture: the capture's end counts
         let mut cut = ipv4(0, 6, &[0; 20]);
         cut[3] = 200;
-        let Net::Ip { end, .. } = network(&cut, ETH_IPV4, 0) else {
+        let Net::Ip {
+            end, cut: beyond, ..
+        } = network(&cut, ETH_IPV4, 0)
+        else {
             panic!()
         };
-        assert_eq!(end, 40);
+        assert_eq!((end, beyond), (40, 160));
         assert_eq!(network(&cut[..19], ETH_IPV4, 0), Net::Skip);
         assert_eq!(network(&cut, 0x0806, 0), Net::NonIp);
     }

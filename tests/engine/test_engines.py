@@ -67,6 +67,8 @@ class Facts:
     limits: list[str]  # what the engine says it could not see
     # device key -> what the capture says about the device (see _device_facts)
     devices: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    # what the capture missed of the TCP connections (summary.capture_loss)
+    capture_loss: dict[str, int] = field(default_factory=dict)
 
 
 def _flow_key(flow: Flow) -> tuple[Any, ...]:
@@ -175,6 +177,7 @@ def facts(path: str, engine: str, keep_duplicates: bool = False) -> Facts:
         findings=_findings(result),
         limits=list(result.limits),
         devices=_device_facts(result),
+        capture_loss=dict(result.capture_loss),
     )
 
 
@@ -252,6 +255,8 @@ def test_same_flows_and_counts(path: Path) -> None:
     native = facts(str(path), ENGINE)
     tshark = facts(str(path), "tshark")
     assert native.packets == tshark.packets
+    # the TCP bytes the capture missed, and the payload it holds, by the same rule
+    assert native.capture_loss == tshark.capture_loss
     only_native = sorted(set(native.flows) - set(tshark.flows), key=str)
     only_tshark = sorted(set(tshark.flows) - set(native.flows), key=str)
     assert not only_native and not only_tshark, (only_native[:5], only_tshark[:5])

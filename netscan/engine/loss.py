@@ -1,0 +1,167 @@
+"""Bytes the capture missed in TCP connections, and the run's warning about them.
+
+A mirror port or a capturing host that cannot keep up drops packets; each dropped
+segment leaves a hole in its direction's sequence space. The Rust core counts them for
+its inputs (``src/loss.rs``); ``SeqTrack`` is the same rule for the tshark engine:
+
+* a hole opens where a segment starts past the next sequence number expected, or where
+  the receiver acknowledges more than was seen (the segments before an ACK lost);
+* bytes that arrive into a hole later (reordered on the way or by the mirror port, or
+  retransmitted) fill it: an ACK delivered before the data it acknowledges is no loss;
+* a hole still open when later holes push it out of the ``HOLES`` a direction keeps, or
+  when the connection ends, is missed;
+* a jump or an acknowledgement further than ``MAX_HOLE`` is a new start (the holes open
+  are counted, the jump is not: sequence numbers are the sender's to choose);
+* a segment's length is what its IP header says (the bytes a snap length cut were sent).
+"""
+
+from __future__ import annotations
+
+from netscan import _core
+
+HOLES: int = _core.LOSS_HOLES
+MAX_HOLE: int = _core.LOSS_MAX_HOLE
+_MOD = 1 << 32
+
+
+def _after(a: int, b: int) -> bool:
+    """``a`` is after ``b`` in sequence space."""
+    return 0 < (a - b) % _MOD < 1 << 31
+
+
+class Missed:
+    """What the connections' directions left out: bytes of sequence space, and holes."""
+
+    __slots__ = ("bytes", "gaps")
+
+    def __init__(self) -> None:
+        self.bytes = 0
+        self.gaps = 0
+
+    def count(self, start: int, end: int) -> None:
+        self.bytes += (end - start) % _MOD
+        self.gaps += 1
+
+
+class _Dir:
+    __slots__ = ("holes", "known", "next")
+
+    def __init__(self) -> None:
+        self.next = 0
+        self.known = False
+        self.holes: list[list[int]] = []  # [start, end), oldest first
+
+    def _open(self, end: int, missed: Missed) -> None:
+        """A hole from the next number expected to ``end`` (the last one grows when it
+        ends there; the oldest is counted missed when there is no room)."""
+        holes = self.holes
+        if holes and holes[-1][1] == self.next:
+            holes[-1][1] = end
+            return
+        if len(holes) == HOLES:
+            missed.count(*holes.pop(0))
+        holes.append([self.next, end])
+
+    def seen(self, start: int, end: int, missed: Missed) -> None:
+        if not self.known or (end - start) % _MOD > MAX_HOLE:
+            if not self.known:
+                self.known = True
+                self.next = end
+            return
+        holes = self.holes
+        if _after(start, self.next):
+            if (start - self.next) % _MOD > MAX_HOLE:
+                self.settle(missed)  # a new start: the holes open so far stay unseen
+            else:
+                self._open(start, missed)
+            self.next = end
+            return
+        if _after(end, self.next):
+            self.next = end
+        i = 0
+        while i < len(holes):
+            s, e = holes[i]
+            if not _after(end, s) or not _after(e, start):
+                i += 1
+            elif not _after(start, s) and not _after(e, end):
+                del holes[i]
+            elif not _after(start, s):
+                holes[i][0] = end
+                i += 1
+            elif not _after(e, end):
+                holes[i][1] = start
+                i += 1
+            else:
+                holes[i][1] = start
+                if len(holes) < HOLES:
+                    holes.insert(i + 1, [end, e])
+                    i += 2
+                else:
+                    missed.count(end, e)
+                    i += 1
+
+    def acked(self, ack: int, missed: Missed) -> None:
+        if not self.known or not _after(ack, self.next):
+            return
+        if (ack - self.next) % _MOD <= MAX_HOLE:
+            self._open(ack, missed)
+        else:
+            self.settle(missed)  # a new start
+        self.next = ack
+
+    def settle(self, missed: Missed) -> None:
+        for s, e in self.holes:
+            missed.count(s, e)
+        self.holes.clear()
+
+
+class SeqTrack:
+    """One TCP connection's two directions (A to B, B to A)."""
+
+    __slots__ = ("dirs",)
+
+    def __init__(self) -> None:
+        self.dirs = (_Dir(), _Dir())
+
+    def segment(
+        self, from_a: bool, flags: int, seq: int, ack: int, length: int, missed: Missed
+    ) -> None:
+        if flags & 0x04:
+            return  # a reset's numbers say nothing of what was sent
+        d = self.dirs[0 if from_a else 1]
+        n = (length + (1 if flags & 0x02 else 0) + (1 if flags & 0x01 else 0)) % _MOD
+        if n or not d.known:
+            d.seen(seq, (seq + n) % _MOD, missed)
+        if flags & 0x10:
+            self.dirs[1 if from_a else 0].acked(ack, missed)
+
+    def lose_track(self, from_a: bool) -> None:
+        """A segment whose length is not known (a first fragment): the count starts again."""
+        d = self.dirs[0 if from_a else 1]
+        d.known = False
+        d.holes.clear()
+
+    def settle(self, missed: Missed) -> None:
+        for d in self.dirs:
+            d.settle(missed)
+
+
+def counts(missed_bytes: int, gaps: int, payload: int) -> dict[str, int]:
+    """The report's ``summary.capture_loss``."""
+    return {"tcp_missed_bytes": missed_bytes, "tcp_gaps": gaps, "tcp_payload_bytes": payload}
+
+
+def warning(missed_bytes: int, gaps: int, payload: int) -> str | None:
+    """The run's warning when the capture missed TCP bytes (None when it missed none)."""
+    if not missed_bytes:
+        return None
+    share = missed_bytes / (missed_bytes + payload) * 100
+    said = f"{share:.2f} %" if share >= 0.01 else "under 0.01 %"
+    return (
+        f"the capture missed {missed_bytes:,} {'byte' if missed_bytes == 1 else 'bytes'} "
+        f"of TCP ({said} of what the "
+        f"connections carried) in {gaps:,} {'gap' if gaps == 1 else 'gaps'}: segments that "
+        "their receivers acknowledged, or that later segments show were sent, never came "
+        "in (a mirror port or capturing host that dropped packets): the volumes are lower "
+        "bounds, and what was sent in a gap has no evidence here"
+    )
