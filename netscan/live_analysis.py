@@ -248,6 +248,10 @@ class LiveAnalysis:
     def status(self) -> LiveStatus:
         return self.capture.status()
 
+    def missed_so_far(self) -> tuple[int, int, int]:
+        """What the capture missed of the TCP connections so far (``CoreEngine``'s)."""
+        return self.engine.core.missed_so_far()
+
     def snapshot(self) -> Result:
         """The analysis so far. Only between packets: in ``tick`` or after ``run``."""
         if self._result is not None:

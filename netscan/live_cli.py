@@ -134,6 +134,11 @@ class _Printer:
         self.last_behind = 0.0
         self.max_pending_packets = 0
         self.max_pending_bytes = 0
+        from netscan.engine import loss
+
+        self.loss = loss  # (imported here: the CLI's start stays light)
+        self.last_loss = -loss.LIVE_EVERY
+        self.loss_said = 0  # missed TCP bytes last said
 
     def tick(self) -> None:
         st = self.live.status()
@@ -148,6 +153,15 @@ class _Printer:
             print(f"netscan: analysis is behind the capture by {pk}"
                   f"{st.pending_bytes / 1e6:.1f} MB (kept on disk, nothing dropped)",
                   file=self.err, flush=True)  # fmt: skip
+        loss = self.loss
+        missed, gaps, payload = self.live.missed_so_far()
+        if (
+            missed > self.loss_said
+            and now - self.last_loss >= loss.LIVE_EVERY
+            and missed >= loss.LIVE_SHARE * (missed + payload)
+        ):
+            self.last_loss, self.loss_said = now, missed
+            print(f"netscan: {loss.live_line(missed, gaps, payload)}", file=self.err, flush=True)
         if self.quiet:
             return
         want_findings = now >= self.next_findings

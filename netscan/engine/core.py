@@ -446,6 +446,13 @@ class CoreEngine:
         self.bytes = st["bytes"]
         self.unsupported_linktypes = set(st["unsupported"])
 
+    def missed_so_far(self) -> tuple[int, int, int]:
+        """What the capture missed of the TCP connections so far (``loss``): bytes, gaps
+        and the TCP payload captured; a hole is counted once it is known to stay open
+        (pushed out by later ones, or its connection ended)."""
+        st = self.core.stats()
+        return st["tcp_missed_bytes"], st["tcp_missed_gaps"], st["tcp_payload_bytes"]
+
     def _flush_stops(self) -> None:
         if self._stopped and not self._hold_stops:
             self.core.stop(self._stopped)

@@ -151,15 +151,36 @@ def counts(missed_bytes: int, gaps: int, payload: int) -> dict[str, int]:
     return {"tcp_missed_bytes": missed_bytes, "tcp_gaps": gaps, "tcp_payload_bytes": payload}
 
 
+# a live capture says what it misses once this share of the TCP bytes is missed, at most
+# every LIVE_EVERY seconds (and only when more was missed since)
+LIVE_SHARE = 0.001
+LIVE_EVERY = 30.0
+
+
+def share(missed_bytes: int, payload: int) -> str:
+    """The share of the TCP bytes missed, as said."""
+    pct = missed_bytes / (missed_bytes + payload) * 100 if missed_bytes + payload else 0.0
+    return f"{pct:.2f} %" if pct >= 0.01 else "under 0.01 %"
+
+
+def live_line(missed_bytes: int, gaps: int, payload: int) -> str:
+    """The live capture's line when the capture is missing TCP segments."""
+    return (
+        f"the capture is missing TCP segments: {missed_bytes:,} "
+        f"{'byte' if missed_bytes == 1 else 'bytes'} so far ({share(missed_bytes, payload)} "
+        f"of what the connections carried) in {gaps:,} {'gap' if gaps == 1 else 'gaps'}; "
+        "the mirror port or this host drops packets (a mirror port oversubscribed by its "
+        "source ports, or a link faster than this capture)"
+    )
+
+
 def warning(missed_bytes: int, gaps: int, payload: int) -> str | None:
     """The run's warning when the capture missed TCP bytes (None when it missed none)."""
     if not missed_bytes:
         return None
-    share = missed_bytes / (missed_bytes + payload) * 100
-    said = f"{share:.2f} %" if share >= 0.01 else "under 0.01 %"
     return (
         f"the capture missed {missed_bytes:,} {'byte' if missed_bytes == 1 else 'bytes'} "
-        f"of TCP ({said} of what the "
+        f"of TCP ({share(missed_bytes, payload)} of what the "
         f"connections carried) in {gaps:,} {'gap' if gaps == 1 else 'gaps'}: segments that "
         "their receivers acknowledged, or that later segments show were sent, never came "
         "in (a mirror port or capturing host that dropped packets): the volumes are lower "

@@ -17,6 +17,7 @@ from netscan import cli
 from netscan.engine import loss
 from tests.baselines import COUNTRY, capture_path
 from tests.conftest import realworld, requires_tshark
+from tests.sources.test_live import NetnsPair, netns  # noqa: F401  (the fixture)
 
 # a camera streaming to its cloud over TCP (both directions captured, 432 kB of payload)
 STREAM = "cam_tapo_smartthings_cloudstream_shncp.pcap"
@@ -155,6 +156,28 @@ def test_reordered_segments_and_a_snap_length_are_no_loss(tmp_path: Path, engine
     snapped = tmp_path / "snapped.pcap"
     subprocess.run(["editcap", "-s", "96", str(src), str(snapped)], check=True)
     assert _run(snapped, tmp_path, engine)["summary"]["capture_loss"] == base
+
+
+@pytest.mark.live
+def test_a_live_capture_says_what_it_misses(
+    netns: NetnsPair,  # noqa: F811
+    dropped: tuple[Path, int, int],
+    tmp_path: Path,
+) -> None:
+    """``netscan capture`` on a link that carries the stream with its segments dropped (as
+    a mirror port that drops them would): while capturing it says the capture is missing
+    TCP segments, and its report counts them as the analysis of the file does."""
+    path, holes, nbytes = dropped
+    want = _run(path, tmp_path, "core")["summary"]["capture_loss"]
+    out = tmp_path / "live.json"
+    _, err = netns.capture_cli(["--evidence", str(tmp_path / "evidence"), "--json", str(out),
+                                "--country", COUNTRY, "-q"], path, 20, 2.5)  # fmt: skip
+    rep = json.loads(out.read_text())
+    assert rep["summary"]["capture_loss"] == want
+    assert want["tcp_missed_bytes"] == 1 + nbytes and want["tcp_gaps"] == 1 + holes
+    live = [line for line in err.splitlines() if "the capture is missing TCP segments" in line]
+    assert live and live[0].startswith("netscan: the capture is missing TCP segments: ")
+    assert f"netscan: warning: the capture missed {1 + nbytes:,} bytes of TCP" in err
 
 
 def test_the_rule_in_python_is_the_cores() -> None:
