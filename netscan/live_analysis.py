@@ -248,7 +248,7 @@ class LiveAnalysis:
     def status(self) -> LiveStatus:
         return self.capture.status()
 
-    def missed_so_far(self) -> tuple[int, int, int]:
+    def missed_so_far(self) -> tuple[int, int, int, int]:
         """What the capture missed of the TCP connections so far (``CoreEngine``'s)."""
         return self.engine.core.missed_so_far()
 

@@ -154,14 +154,14 @@ class _Printer:
                   f"{st.pending_bytes / 1e6:.1f} MB (kept on disk, nothing dropped)",
                   file=self.err, flush=True)  # fmt: skip
         loss = self.loss
-        missed, gaps, payload = self.live.missed_so_far()
+        missed, gaps, conns, payload = self.live.missed_so_far()
         if (
             missed > self.loss_said
             and now - self.last_loss >= loss.LIVE_EVERY
             and missed >= loss.LIVE_SHARE * (missed + payload)
         ):
             self.last_loss, self.loss_said = now, missed
-            print(f"netscan: {loss.live_line(missed, gaps, payload)}", file=self.err, flush=True)
+            print(f"netscan: {loss.live_line(missed, gaps, conns, payload)}", file=self.err, flush=True)
         if self.quiet:
             return
         want_findings = now >= self.next_findings

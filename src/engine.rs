@@ -700,7 +700,7 @@ impl Engine {
                         seqs.segment(from_a, tflags, seq, ack, sent as u32, &mut self.missed);
                     } else {
                         self.tcp_payload += plen;
-                        seqs.lose_track(from_a);
+                        seqs.lose_track(from_a, &mut self.missed);
                     }
                     let fid = flow.fid;
                     let parse = flow.parse;

@@ -30,8 +30,11 @@ fn after(a: u32, b: u32) -> bool {
 pub struct Missed {
     /// bytes of sequence space missed
     pub bytes: u64,
-    /// holes counted (each hole once, however many pieces of it were acknowledged)
+    /// holes counted
     pub gaps: u64,
+    /// connections with bytes missed (a mirror port's drops fall on many; a sender's
+    /// crafted sequence numbers on its own)
+    pub conns: u64,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -157,9 +160,19 @@ impl Dir {
 #[derive(Debug, Default, Clone)]
 pub struct SeqTrack {
     dirs: [Dir; 2],
+    /// whether this connection counted in `Missed::conns` yet
+    counted: bool,
 }
 
 impl SeqTrack {
+    /// Counts the connection once in `Missed::conns` when it has missed bytes since `before`.
+    fn note(&mut self, missed: &mut Missed, before: u64) {
+        if !self.counted && missed.bytes > before {
+            self.counted = true;
+            missed.conns += 1;
+        }
+    }
+
     /// A segment from side A (`from_a`) or B: its flags, sequence and acknowledgement
     /// numbers and payload length.
     pub fn segment(
@@ -175,6 +188,7 @@ impl SeqTrack {
         if flags & 0x04 != 0 {
             return; // a reset's numbers say nothing of what was sent
         }
+        let before = missed.bytes;
         // SYN and FIN take one number each
         let len = plen
             .wrapping_add(u32::from(flags & 0x02 != 0))
@@ -185,21 +199,26 @@ impl SeqTrack {
         if flags & 0x10 != 0 {
             self.dirs[1 - d].acked(ack, missed);
         }
+        self.note(missed, before);
     }
 
-    /// A segment from side A or B whose length is not known (a first fragment): what its
-    /// side sends next starts the count again.
-    pub fn lose_track(&mut self, from_a: bool) {
+    /// A segment from side A or B whose length is not known (a first fragment): the holes
+    /// its side left stay unseen, and what it sends next starts the count again.
+    pub fn lose_track(&mut self, from_a: bool, missed: &mut Missed) {
+        let before = missed.bytes;
         let d = &mut self.dirs[usize::from(!from_a)];
+        d.settle(missed);
         d.known = false;
-        d.n = 0;
+        self.note(missed, before);
     }
 
     /// The connection ended (evicted, or the end of the input).
     pub fn settle(&mut self, missed: &mut Missed) {
+        let before = missed.bytes;
         for d in &mut self.dirs {
             d.settle(missed);
         }
+        self.note(missed, before);
     }
 }
 
@@ -269,7 +288,8 @@ mod tests {
             m,
             Missed {
                 bytes: 200,
-                gaps: 2
+                gaps: 2,
+                conns: 1
             }
         );
     }
@@ -296,7 +316,14 @@ mod tests {
         }
         assert_eq!(m, Missed::default());
         t.settle(&mut m);
-        assert_eq!(m, Missed { bytes: 40, gaps: 2 });
+        assert_eq!(
+            m,
+            Missed {
+                bytes: 40,
+                gaps: 2,
+                conns: 1
+            }
+        );
     }
 
     #[test]
@@ -312,7 +339,8 @@ mod tests {
             m,
             Missed {
                 bytes: 190,
-                gaps: 19
+                gaps: 19,
+                conns: 1
             }
         );
     }
@@ -329,7 +357,8 @@ mod tests {
             m,
             Missed {
                 bytes: 100,
-                gaps: 1
+                gaps: 1,
+                conns: 1
             }
         );
     }

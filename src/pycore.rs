@@ -945,6 +945,7 @@ impl Core {
         d.set_item("duplicate_bytes", e.duplicate_bytes)?;
         d.set_item("tcp_missed_bytes", e.missed.bytes)?;
         d.set_item("tcp_missed_gaps", e.missed.gaps)?;
+        d.set_item("tcp_missed_connections", e.missed.conns)?;
         d.set_item("tcp_payload_bytes", e.tcp_payload)?;
         d.set_item("probe_dropped", e.probe_dropped)?;
         d.set_item("probe_cut", e.probe_cut)?;

@@ -207,7 +207,7 @@ class CoreEngine:
         self.dissector_errors: dict[str, int] = {}
         self.repeats: dict[str, int] = {}  # repeated datagrams / facts the core dropped
         # what the capture missed of the TCP connections (``netscan.engine.loss``)
-        self.capture_loss: dict[str, int] = loss.counts(0, 0, 0)
+        self.capture_loss: dict[str, int] = loss.counts(0, 0, 0, 0)
         self.unsupported_linktypes: set[int] = set()
         self.warnings: list[str] = []
         self.flows_retired = 0
@@ -408,7 +408,8 @@ class CoreEngine:
         if st["duplicates"]:
             self.warnings.append(duplicates.warning(st["duplicates"], st["duplicate_bytes"],
                                                     self.duplicate_window))  # fmt: skip
-        missed = (st["tcp_missed_bytes"], st["tcp_missed_gaps"], st["tcp_payload_bytes"])
+        missed = (st["tcp_missed_bytes"], st["tcp_missed_gaps"], st["tcp_missed_connections"],
+                  st["tcp_payload_bytes"])  # fmt: skip
         self.capture_loss = loss.counts(*missed)
         said = loss.warning(*missed)
         if said is not None:
@@ -446,12 +447,13 @@ class CoreEngine:
         self.bytes = st["bytes"]
         self.unsupported_linktypes = set(st["unsupported"])
 
-    def missed_so_far(self) -> tuple[int, int, int]:
-        """What the capture missed of the TCP connections so far (``loss``): bytes, gaps
-        and the TCP payload captured; a hole is counted once it is known to stay open
+    def missed_so_far(self) -> tuple[int, int, int, int]:
+        """What the capture missed of the TCP connections so far (``loss``): bytes, gaps,
+        connections and the TCP payload captured; a hole is counted once it is known to stay open
         (pushed out by later ones, or its connection ended)."""
         st = self.core.stats()
-        return st["tcp_missed_bytes"], st["tcp_missed_gaps"], st["tcp_payload_bytes"]
+        return (st["tcp_missed_bytes"], st["tcp_missed_gaps"], st["tcp_missed_connections"],
+                st["tcp_payload_bytes"])  # fmt: skip
 
     def _flush_stops(self) -> None:
         if self._stopped and not self._hold_stops:

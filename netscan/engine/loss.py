@@ -30,13 +30,16 @@ def _after(a: int, b: int) -> bool:
 
 
 class Missed:
-    """What the connections' directions left out: bytes of sequence space, and holes."""
+    """What the connections' directions left out: bytes of sequence space, holes, and the
+    connections with bytes missed (a mirror port's drops fall on many, a sender's crafted
+    sequence numbers on its own)."""
 
-    __slots__ = ("bytes", "gaps")
+    __slots__ = ("bytes", "conns", "gaps")
 
     def __init__(self) -> None:
         self.bytes = 0
         self.gaps = 0
+        self.conns = 0
 
     def count(self, start: int, end: int) -> None:
         self.bytes += (end - start) % _MOD
@@ -118,37 +121,62 @@ class _Dir:
 class SeqTrack:
     """One TCP connection's two directions (A to B, B to A)."""
 
-    __slots__ = ("dirs",)
+    __slots__ = ("counted", "dirs")
 
     def __init__(self) -> None:
         self.dirs = (_Dir(), _Dir())
+        self.counted = False  # whether the connection counted in ``Missed.conns`` yet
+
+    def _note(self, missed: Missed, before: int) -> None:
+        if not self.counted and missed.bytes > before:
+            self.counted = True
+            missed.conns += 1
 
     def segment(
         self, from_a: bool, flags: int, seq: int, ack: int, length: int, missed: Missed
     ) -> None:
         if flags & 0x04:
             return  # a reset's numbers say nothing of what was sent
+        before = missed.bytes
         d = self.dirs[0 if from_a else 1]
         n = (length + (1 if flags & 0x02 else 0) + (1 if flags & 0x01 else 0)) % _MOD
         if n or not d.known:
             d.seen(seq, (seq + n) % _MOD, missed)
         if flags & 0x10:
             self.dirs[1 if from_a else 0].acked(ack, missed)
+        self._note(missed, before)
 
-    def lose_track(self, from_a: bool) -> None:
-        """A segment whose length is not known (a first fragment): the count starts again."""
+    def lose_track(self, from_a: bool, missed: Missed) -> None:
+        """A segment whose length is not known (a first fragment): the holes its side left
+        stay unseen, and the count starts again."""
+        before = missed.bytes
         d = self.dirs[0 if from_a else 1]
+        d.settle(missed)
         d.known = False
-        d.holes.clear()
+        self._note(missed, before)
 
     def settle(self, missed: Missed) -> None:
+        before = missed.bytes
         for d in self.dirs:
             d.settle(missed)
+        self._note(missed, before)
 
 
-def counts(missed_bytes: int, gaps: int, payload: int) -> dict[str, int]:
+def counts(missed_bytes: int, gaps: int, conns: int, payload: int) -> dict[str, int]:
     """The report's ``summary.capture_loss``."""
-    return {"tcp_missed_bytes": missed_bytes, "tcp_gaps": gaps, "tcp_payload_bytes": payload}
+    return {
+        "tcp_missed_bytes": missed_bytes,
+        "tcp_gaps": gaps,
+        "tcp_connections": conns,
+        "tcp_payload_bytes": payload,
+    }
+
+
+def _where(gaps: int, conns: int) -> str:
+    return (
+        f"in {gaps:,} {'gap' if gaps == 1 else 'gaps'} of {conns:,} "
+        f"{'connection' if conns == 1 else 'connections'}"
+    )
 
 
 # a live capture says what it misses once this share of the TCP bytes is missed, at most
@@ -163,26 +191,27 @@ def share(missed_bytes: int, payload: int) -> str:
     return f"{pct:.2f} %" if pct >= 0.01 else "under 0.01 %"
 
 
-def live_line(missed_bytes: int, gaps: int, payload: int) -> str:
+def live_line(missed_bytes: int, gaps: int, conns: int, payload: int) -> str:
     """The live capture's line when the capture is missing TCP segments."""
     return (
         f"the capture is missing TCP segments: {missed_bytes:,} "
         f"{'byte' if missed_bytes == 1 else 'bytes'} so far ({share(missed_bytes, payload)} "
-        f"of what the connections carried) in {gaps:,} {'gap' if gaps == 1 else 'gaps'}; "
+        f"of what the connections carried) {_where(gaps, conns)}; "
         "the mirror port or this host drops packets (a mirror port oversubscribed by its "
         "source ports, or a link faster than this capture)"
     )
 
 
-def warning(missed_bytes: int, gaps: int, payload: int) -> str | None:
+def warning(missed_bytes: int, gaps: int, conns: int, payload: int) -> str | None:
     """The run's warning when the capture missed TCP bytes (None when it missed none)."""
     if not missed_bytes:
         return None
     return (
         f"the capture missed {missed_bytes:,} {'byte' if missed_bytes == 1 else 'bytes'} "
         f"of TCP ({share(missed_bytes, payload)} of what the "
-        f"connections carried) in {gaps:,} {'gap' if gaps == 1 else 'gaps'}: segments that "
-        "their receivers acknowledged, or that later segments show were sent, never came "
-        "in (a mirror port or capturing host that dropped packets): the volumes are lower "
-        "bounds, and what was sent in a gap has no evidence here"
+        f"connections carried) {_where(gaps, conns)}: segments that their receivers "
+        "acknowledged, or that later segments show were sent, never came in (a mirror port "
+        "or capturing host that dropped packets; a sender that skips its own sequence "
+        "numbers shows as one connection): the volumes are lower bounds, and what was sent "
+        "in a gap has no evidence here"
     )

@@ -397,7 +397,7 @@ class TsharkEngine:
         self._seqs: dict[int, loss.SeqTrack] = {}
         self._missed = loss.Missed()
         self._tcp_payload = 0
-        self.capture_loss: dict[str, int] = loss.counts(0, 0, 0)
+        self.capture_loss: dict[str, int] = loss.counts(0, 0, 0, 0)
         self.l2_unlisted = 0
         self.dissect = dissect
         self.tshark = tshark or tshark_binary()
@@ -570,8 +570,8 @@ class TsharkEngine:
             seqs.settle(self._missed)
         self._seqs = {}
         m = self._missed
-        self.capture_loss = loss.counts(m.bytes, m.gaps, self._tcp_payload)
-        said = loss.warning(m.bytes, m.gaps, self._tcp_payload)
+        self.capture_loss = loss.counts(m.bytes, m.gaps, m.conns, self._tcp_payload)
+        said = loss.warning(m.bytes, m.gaps, m.conns, self._tcp_payload)
         if said is not None:
             self.warnings.append(said)
 
@@ -697,7 +697,7 @@ class TsharkEngine:
                 seq, ack = _int(_first(L, "tcp_seq_raw")), _int(_first(L, "tcp_ack_raw"))
                 seqs.segment(from_a, flags, seq, ack, plen, self._missed)
             else:
-                seqs.lose_track(from_a)
+                seqs.lose_track(from_a, self._missed)
         if frag_id is not None:
             self.frag_map[frag_id] = hit
         if proto == ICMPV6 and self.dissect and transport == "icmpv6" and frag_id is None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from scapy.layers.inet import IP, TCP
+from scapy.layers.l2 import Ether
 from scapy.utils import PcapReader, PcapWriter
 
 from netscan import cli
@@ -59,10 +60,10 @@ def _without(src: Path, dst: Path, drop: set[int]) -> None:
                 wr.write(p)
 
 
-def _lost_segments(src: Path, every: int) -> tuple[set[int], int]:
+def _lost_segments(src: Path, every: int) -> tuple[set[int], int, int]:
     """Every ``every``-th data segment of the capture, away from its direction's first and
     last ten and sent once (no retransmission of it in the capture): the segments a mirror
-    port drops, and their payload bytes."""
+    port drops, their payload bytes and the connections they are in."""
     segs = _segments(src)
     by_dir: dict[tuple[Any, ...], list[tuple[int, int, int]]] = {}
     for i, key, seq, n in segs:
@@ -82,39 +83,44 @@ def _lost_segments(src: Path, every: int) -> tuple[set[int], int]:
         if i - 1 not in drop and i + 1 not in drop:
             drop.add(i)
     size = {i: n for i, _key, _seq, n in segs}
-    return drop, sum(size[i] for i in drop)
+    conns = {frozenset([k[:2], k[2:]]) for i, k, _seq, _n in segs if i in drop}
+    return drop, sum(size[i] for i in drop), len(conns)
 
 
 @pytest.fixture(scope="module")
-def dropped(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, int]:
+def dropped(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, int, int]:
     src = realworld(STREAM)
-    drop, nbytes = _lost_segments(src, 40)
+    drop, nbytes, conns = _lost_segments(src, 40)
     assert len(drop) >= 5
     dst = tmp_path_factory.mktemp("loss") / "dropped.pcap"
     _without(src, dst, drop)
-    return dst, len(drop), nbytes
+    return dst, len(drop), nbytes, conns
 
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_segments_a_mirror_port_dropped_are_counted(
-    dropped: tuple[Path, int, int], tmp_path: Path, engine: str
+    dropped: tuple[Path, int, int, int], tmp_path: Path, engine: str
 ) -> None:
-    path, holes, nbytes = dropped
+    path, holes, nbytes, conns = dropped
     intact = _run(realworld(STREAM), tmp_path, engine)
     before = intact["summary"]["capture_loss"]
     # the public capture itself misses one number of sequence space (a FIN not captured,
-    # which tshark flags too: "ACKed segment that wasn't captured")
-    assert (before["tcp_missed_bytes"], before["tcp_gaps"]) == (1, 1)
-    got = _run(path, tmp_path, engine)["summary"]["capture_loss"]
-    assert got == {
+    # which tshark flags too: "ACKed segment that wasn't captured"), in a connection of
+    # its own
+    assert (before["tcp_missed_bytes"], before["tcp_gaps"], before["tcp_connections"]) == (
+        1, 1, 1,
+    )  # fmt: skip
+    rep = _run(path, tmp_path, engine)
+    assert rep["summary"]["capture_loss"] == {
         "tcp_missed_bytes": 1 + nbytes,
         "tcp_gaps": 1 + holes,
+        "tcp_connections": 1 + conns,
         "tcp_payload_bytes": before["tcp_payload_bytes"] - nbytes,
     }
-    rep = _run(path, tmp_path, engine)
     said = _said(rep)
     assert len(said) == 1 and said[0].startswith(f"the capture missed {1 + nbytes:,} bytes")
-    assert f"in {1 + holes:,} gaps" in said[0] and "lower bounds" in said[0]
+    assert f"in {1 + holes:,} gaps of {1 + conns} connections" in said[0]
+    assert "lower bounds" in said[0]
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -133,6 +139,7 @@ def test_a_dropped_segment_of_a_face_upload_is_said(tmp_path: Path, engine: str)
     got = _run(cut, tmp_path, engine)
     assert got["summary"]["capture_loss"]["tcp_missed_bytes"] == n
     assert got["summary"]["capture_loss"]["tcp_gaps"] == 1
+    assert got["summary"]["capture_loss"]["tcp_connections"] == 1
     assert _said(got)[0].startswith(f"the capture missed {n:,} bytes of TCP (")
 
 
@@ -167,7 +174,7 @@ def test_a_live_capture_says_what_it_misses(
     """``netscan capture`` on a link that carries the stream with its segments dropped (as
     a mirror port that drops them would): while capturing it says the capture is missing
     TCP segments, and its report counts them as the analysis of the file does."""
-    path, holes, nbytes = dropped
+    path, holes, nbytes, _conns = dropped
     want = _run(path, tmp_path, "core")["summary"]["capture_loss"]
     out = tmp_path / "live.json"
     _, err = netns.capture_cli(["--evidence", str(tmp_path / "evidence"), "--json", str(out),
@@ -178,6 +185,42 @@ def test_a_live_capture_says_what_it_misses(
     live = [line for line in err.splitlines() if "the capture is missing TCP segments" in line]
     assert live and live[0].startswith("netscan: the capture is missing TCP segments: ")
     assert f"netscan: warning: the capture missed {1 + nbytes:,} bytes of TCP" in err
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_sender_skipping_its_own_numbers_is_one_connection(tmp_path: Path, engine: str) -> None:
+    """Sequence numbers are the sender's: a device that skips 8 MiB of its own numbers
+    after each of 20 segments adds 20 holes in its one connection (said as such), and a
+    device that jumps further than 16 MiB adds none (a new start)."""
+
+    def conn(path: Path, jump: int) -> None:
+        eth = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+        ip = IP(src="192.168.1.20", dst="203.0.113.9")
+        pkts = [eth / ip / TCP(sport=40000, dport=443, flags="S", seq=1000)]
+        seq = 1001
+        for _ in range(21):
+            pkts.append(eth / ip / TCP(sport=40000, dport=443, flags="PA", seq=seq) / (b"x" * 10))
+            seq = (seq + 10 + jump) % 2**32
+        for i, p in enumerate(pkts):
+            p.time = 1_700_000_000 + i * 0.05
+        with PcapWriter(str(path), linktype=1) as wr:
+            for p in pkts:
+                wr.write(p)
+
+    skipping = tmp_path / "skipping.pcap"
+    conn(skipping, 8 << 20)
+    got = _run(skipping, tmp_path, engine)
+    assert got["summary"]["capture_loss"] == {
+        "tcp_missed_bytes": 20 * (8 << 20),
+        "tcp_gaps": 20,
+        "tcp_connections": 1,
+        "tcp_payload_bytes": 210,
+    }
+    assert "in 20 gaps of 1 connection:" in _said(got)[0]
+    jumping = tmp_path / "jumping.pcap"
+    conn(jumping, (16 << 20) + 1)
+    got = _run(jumping, tmp_path, engine)
+    assert got["summary"]["capture_loss"]["tcp_missed_bytes"] == 0 and not _said(got)
 
 
 def test_the_rule_in_python_is_the_cores() -> None:
