@@ -135,8 +135,10 @@ class _Printer:
         self.max_pending_packets = 0
         self.max_pending_bytes = 0
         from netscan.engine import loss
+        from netscan.report.completeness import NOTABLE_SHARE
 
         self.loss = loss  # (imported here: the CLI's start stays light)
+        self.notable = NOTABLE_SHARE
         self.last_loss = -loss.LIVE_EVERY
         self.loss_said = 0  # missed TCP bytes last said
 
@@ -158,10 +160,14 @@ class _Printer:
         if (
             missed > self.loss_said
             and now - self.last_loss >= loss.LIVE_EVERY
-            and missed >= loss.LIVE_SHARE * (missed + payload)
+            and missed >= self.notable * (missed + payload)
         ):
             self.last_loss, self.loss_said = now, missed
-            print(f"netscan: {loss.live_line(missed, gaps, conns, payload)}", file=self.err, flush=True)
+            print(
+                f"netscan: {loss.live_line(missed, gaps, conns, payload)}",
+                file=self.err,
+                flush=True,
+            )
         if self.quiet:
             return
         want_findings = now >= self.next_findings

@@ -179,9 +179,9 @@ def _where(gaps: int, conns: int) -> str:
     )
 
 
-# a live capture says what it misses once this share of the TCP bytes is missed, at most
-# every LIVE_EVERY seconds (and only when more was missed since)
-LIVE_SHARE = 0.001
+# a live capture says what it misses (once the share the reports' verdicts say,
+# netscan.report.completeness.NOTABLE_SHARE, is missed) at most every LIVE_EVERY seconds,
+# and only when more was missed since
 LIVE_EVERY = 30.0
 
 

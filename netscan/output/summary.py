@@ -17,6 +17,7 @@ from netscan.analyze import Result
 from netscan.i18n import _
 from netscan.inventory.model import Role
 from netscan.output.table import SummaryTable
+from netscan.report.completeness import capture_note
 from netscan.untrusted import TEXT_LIMIT, assemble, display, join, text
 
 LEVEL_STYLE = {"confirmed": "bold red", "likely": "red", "possible": "yellow"}
@@ -194,6 +195,9 @@ def print_summary(result: Result, console: Console | None = None) -> None:
         out(Text())
     else:
         out(Text(_("No device was seen sending face data off-site.")))
+    note = capture_note(result.capture_loss)
+    if note:
+        out(Text(note))
 
     console.print(Text("\n").join(lines), highlight=False)
 

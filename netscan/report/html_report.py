@@ -18,6 +18,7 @@ from netscan.analysis.finding import LEVELS, Destination, Finding, report_findin
 from netscan.i18n import N_, _, ngettext
 from netscan.inventory.model import CAMERA_FAMILY
 from netscan.report import case_section, legal, walk_section
+from netscan.report.completeness import capture_note
 
 LEVEL_COLOURS = {"confirmed": "#b3261e", "likely": "#c25e00", "possible": "#8a7300"}
 MAX_COLUMN = 24  # nodes per column in the picture
@@ -147,6 +148,8 @@ def _verdict(report: dict[str, Any]) -> str:
     findings = report_findings(report)
     worst = _worst(findings)
     country = report.get("country")
+    note = capture_note(report.get("summary", {}).get("capture_loss"))
+    gaps = f"<p>{_e(note)}</p>" if note else ""
     if worst is None:
         return (
             f'<section class="verdict v-none"><p class="big">'
@@ -157,7 +160,7 @@ def _verdict(report: dict[str, Any]) -> str:
                     "data to an off-site host in these captures."
                 )
             )
-            + "</p></section>"
+            + f"</p>{gaps}</section>"
         )
     by_level: dict[str, list[Finding]] = defaultdict(list)
     for f in findings:
@@ -194,7 +197,7 @@ def _verdict(report: dict[str, Any]) -> str:
     return (
         f'<section class="verdict v-{_e(worst)}"><p class="big">{_e(headline)}</p>'
         + "".join(lines)
-        + f"<p>{_e(_('; ').join(extra) + _('.'))}</p></section>"
+        + f"<p>{_e(_('; ').join(extra) + _('.'))}</p>{gaps}</section>"
     )
 
 

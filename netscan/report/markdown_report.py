@@ -10,6 +10,7 @@ from netscan import i18n, reasons
 from netscan.analysis.finding import report_findings, worst_level
 from netscan.i18n import _
 from netscan.report import case_section, legal, walk_section
+from netscan.report.completeness import capture_note
 from netscan.report.html_report import (
     _bytes,
     _country_text,
@@ -118,6 +119,10 @@ def _render(report: dict[str, Any], analyst: str | None) -> str:
                 f"- **{m(i18n.term('level', f.level.value))}** {_code(f.id)}: "
                 f"{m(f.device_label)} → {m(_dest_text(f.destination))}"
             )
+    # our own sentence, its numbers from the report: written as it is
+    note = capture_note(report.get("summary", {}).get("capture_loss"))
+    if note:
+        lines += ["", note]
     lines += ["", f"## {_t('Findings ({n})', n=i18n.number(len(findings)))}", ""]
     for f in findings:
         d = f.destination

@@ -1,0 +1,37 @@
+"""What the reports say of a capture that missed part of the TCP traffic (the report's
+``summary.capture_loss``): a verdict on a capture with gaps is a verdict on what was seen."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from netscan import i18n
+from netscan.i18n import _, ngettext
+
+# the share of the TCP bytes missed from which the verdict says so (the live capture's
+# line uses the same)
+NOTABLE_SHARE = 0.001
+
+
+def capture_note(capture_loss: dict[str, Any] | None) -> str | None:
+    """The sentence for the verdict, in the current language; None when the capture missed
+    less than ``NOTABLE_SHARE`` of the TCP bytes (or cannot tell)."""
+    if not capture_loss:
+        return None
+    missed = int(capture_loss.get("tcp_missed_bytes") or 0)
+    payload = int(capture_loss.get("tcp_payload_bytes") or 0)
+    if not missed or missed < NOTABLE_SHARE * (missed + payload):
+        return None
+    share = missed / (missed + payload) * 100
+    gaps = int(capture_loss.get("tcp_gaps") or 0)
+    conns = int(capture_loss.get("tcp_connections") or 0)
+    return _(
+        "The capture missed {share} of the TCP bytes ({missed} bytes in {gaps} of "
+        "{conns}): what was sent in them is not in this evidence, and the volumes are lower "
+        "bounds."
+    ).format(
+        share=f"{i18n.number(share, 2)} %",
+        missed=i18n.number(missed),
+        gaps=ngettext("{n} gap", "{n} gaps", gaps).format(n=i18n.number(gaps)),
+        conns=ngettext("{n} connection", "{n} connections", conns).format(n=i18n.number(conns)),
+    )
