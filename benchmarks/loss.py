@@ -8,7 +8,10 @@ every TCP segment that carries data (at most ``--per`` of them, chosen by ``--se
 removed in turn and the capture analysed again. Each run is compared with the intact
 capture's findings (device and level): the same, a level lower, a level higher, gone,
 or a finding that was not there. The table gives the counts per scenario and in all; a
-finding that vanishes for one lost segment is what an auditor would miss.
+finding that vanishes for one lost segment is what an auditor would miss. The last
+columns say whether the analysis noticed the loss: its ``summary.capture_loss`` counts
+exactly the lost payload more than the intact capture's ("counted"), or not at all (the
+segment was its direction's last, with nothing after it to show it was sent).
 """
 
 from __future__ import annotations
@@ -41,34 +44,40 @@ def records(path: Path) -> tuple[bytes, list[bytes], str]:
     return raw[:24], out, order
 
 
-def tcp_data(rec: bytes) -> bool:
-    """Whether an Ethernet/IPv4-or-IPv6 record carries TCP payload."""
+def tcp_data(rec: bytes) -> int:
+    """The TCP payload bytes an Ethernet/IPv4-or-IPv6 record carries (0: none)."""
     frame = rec[16:]
     if len(frame) < 14:
-        return False
+        return 0
     etype, off = struct.unpack_from(">H", frame, 12)[0], 14
     if etype == 0x8100 and len(frame) >= 18:
         etype, off = struct.unpack_from(">H", frame, 16)[0], 18
     if etype == 0x0800 and len(frame) >= off + 20:
         ihl, total = (frame[off] & 15) * 4, struct.unpack_from(">H", frame, off + 2)[0]
         if frame[off + 9] != 6:
-            return False
+            return 0
         tcp = off + ihl
-        return len(frame) >= tcp + 13 and total - ihl - (frame[tcp + 12] >> 4) * 4 > 0
+        if len(frame) < tcp + 13:
+            return 0
+        return max(total - ihl - (frame[tcp + 12] >> 4) * 4, 0)
     if etype == 0x86DD and len(frame) >= off + 40:
         if frame[off + 6] != 6:
-            return False
+            return 0
         tcp = off + 40
         plen = struct.unpack_from(">H", frame, off + 4)[0]
-        return len(frame) >= tcp + 13 and plen - (frame[tcp + 12] >> 4) * 4 > 0
-    return False
+        if len(frame) < tcp + 13:
+            return 0
+        return max(plen - (frame[tcp + 12] >> 4) * 4, 0)
+    return 0
 
 
-def findings(path: Path) -> dict[str, str]:
+def findings(path: Path) -> tuple[dict[str, str], int]:
+    """The findings (device -> level) and the TCP bytes the analysis counts as missed."""
     from netscan.analyze import Analyzer, Options
 
     result = Analyzer(Options()).run([str(path)])
-    return {f.device: str(getattr(f.level, "value", f.level)) for f in result.findings}
+    missed = result.capture_loss.get("tcp_missed_bytes", 0)
+    return {f.device: str(getattr(f.level, "value", f.level)) for f in result.findings}, missed
 
 
 def compare(base: dict[str, str], got: dict[str, str]) -> Counter[str]:
@@ -95,13 +104,16 @@ def main(argv: list[str]) -> int:
     args = ap.parse_args(argv)
     rng = random.Random(args.seed)
     total: Counter[str] = Counter()
+    said: Counter[str] = Counter()  # the loss counted exactly, not at all, otherwise
+    gone_said = 0  # findings gone whose run counted the loss
     started = time.perf_counter()
-    print(f"{'scenario':24} {'findings':>8} {'drops':>6}  " + " ".join(f"{o:>6}" for o in OUTCOMES))
+    print(f"{'scenario':24} {'findings':>8} {'drops':>6}  " + " ".join(f"{o:>6}" for o in OUTCOMES)
+          + "  counted  unseen")  # fmt: skip
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td)
         for name, build in SCENARIOS.items():
             path = build(tmp)
-            base = findings(path)
+            base, base_missed = findings(path)
             if not base:
                 continue
             head, recs, _ = records(path)
@@ -109,20 +121,33 @@ def main(argv: list[str]) -> int:
             if len(data) > args.per:
                 data = sorted(rng.sample(data, args.per))
             row: Counter[str] = Counter()
+            row_said: Counter[str] = Counter()
             for i in data:
                 cut = tmp / f"{name}-{i}.pcap"
                 cut.write_bytes(head + b"".join(r for j, r in enumerate(recs) if j != i))
-                row += compare(base, findings(cut))
+                got, missed = findings(cut)
+                outcome = compare(base, got)
+                row += outcome
+                grew = missed - base_missed
+                how = "counted" if grew == tcp_data(recs[i]) else "unseen" if grew == 0 else "other"
+                row_said[how] += 1
+                if outcome["gone"] and grew:
+                    gone_said += outcome["gone"]
                 cut.unlink()
             total += row
+            said += row_said
             print(f"{name:24} {len(base):>8} {len(data):>6}  "
-                  + " ".join(f"{row[o]:>6}" for o in OUTCOMES))  # fmt: skip
+                  + " ".join(f"{row[o]:>6}" for o in OUTCOMES)
+                  + f"  {row_said['counted']:>7} {row_said['unseen']:>7}")  # fmt: skip
     runs = sum(total.values()) - total["new"]
-    print(f"{'all':24} {'':>8} {'':>6}  " + " ".join(f"{total[o]:>6}" for o in OUTCOMES))
+    print(f"{'all':24} {'':>8} {'':>6}  " + " ".join(f"{total[o]:>6}" for o in OUTCOMES)
+          + f"  {said['counted']:>7} {said['unseen']:>7}")  # fmt: skip
     kept = total["same"] + total["higher"]
     print(f"findings kept at their level after one lost segment: {kept}/{runs} "
-          f"({100 * kept / max(runs, 1):.0f} %); gone: {total['gone']}; "
-          f"{time.perf_counter() - started:.0f} s")  # fmt: skip
+          f"({100 * kept / max(runs, 1):.0f} %); gone: {total['gone']} (the loss counted in "
+          f"the run of {gone_said}); the lost payload counted exactly in "
+          f"{said['counted']}/{sum(said.values())} runs, not at all in {said['unseen']}, "
+          f"otherwise in {said['other']}; {time.perf_counter() - started:.0f} s")  # fmt: skip
     return 0
 
 
