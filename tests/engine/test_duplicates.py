@@ -27,6 +27,7 @@ SCENARIO = "json_face_api"
 # a public capture in which 717 of 1,641 frames are such copies (its camera-to-phone
 # stream: each packet twice, about a millisecond apart)
 DOUBLED = "cam_dlink_dcs8000lh_stream_shncp.pcap"
+ENGINES = ["core", pytest.param("tshark", marks=requires_tshark), "jobs2"]
 
 
 def _doubled(src: Path, dst: Path, gap: float) -> int:
@@ -87,10 +88,7 @@ def captures(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, int]
     return plain, doubled, _doubled(plain, doubled, 0.00003)
 
 
-@pytest.mark.parametrize(
-    "engine",
-    ["core", pytest.param("tshark", marks=requires_tshark), "jobs2"],
-)
+@pytest.mark.parametrize("engine", ENGINES)
 def test_a_doubled_capture_is_analysed_as_the_capture(
     captures: tuple[Path, Path, int], tmp_path: Path, engine: str
 ) -> None:
@@ -120,10 +118,7 @@ def test_a_doubled_capture_is_analysed_as_the_capture(
     assert _volumes(kept) == doubled_volumes
 
 
-@pytest.mark.parametrize(
-    "engine",
-    ["core", pytest.param("tshark", marks=requires_tshark), "jobs2"],
-)
+@pytest.mark.parametrize("engine", ENGINES)
 def test_a_copy_the_mirror_port_tagged_is_a_copy(
     captures: tuple[Path, Path, int], tmp_path: Path, engine: str
 ) -> None:

@@ -168,7 +168,7 @@ def test_reordered_segments_and_a_snap_length_are_no_loss(tmp_path: Path, engine
 @pytest.mark.live
 def test_a_live_capture_says_what_it_misses(
     netns: NetnsPair,  # noqa: F811
-    dropped: tuple[Path, int, int],
+    dropped: tuple[Path, int, int, int],
     tmp_path: Path,
 ) -> None:
     """``netscan capture`` on a link that carries the stream with its segments dropped (as
