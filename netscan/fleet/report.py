@@ -75,7 +75,7 @@ def build(out: Path, sites: list[Site], states: dict[str, dict[str, Any]],
             "reason": st.get("reason"), "report": None, "json": None, "markdown": None,
             "worst": None, "levels": {lv: 0 for lv in LEVELS}, "level_links": {},
             "findings": 0, "devices": 0, "endpoints": 0, "packets": 0, "cross_border": 0,
-            "bytes_up": 0, "inputs": len(s.captures) + (1 if s.zeek else 0),
+            "bytes_up": 0, "inputs": len(s.captures) + (1 if s.zeek else 0), "capture_loss": {},
         }  # fmt: skip
         if rep is not None:
             signatures = signatures or rep.get("signatures")
@@ -84,6 +84,7 @@ def build(out: Path, sites: list[Site], states: dict[str, dict[str, Any]],
                         "devices": len(rep.get("devices", [])),
                         "endpoints": len(rep.get("endpoints", [])),
                         "packets": sum(int(i.get("packets") or 0) for i in rep.get("inputs", [])),
+                        "capture_loss": _capture_loss(rep),
                         "engine": rep.get("engine")})  # fmt: skip
             for f in report_findings(rep):
                 lv = f.level.value
@@ -246,6 +247,29 @@ def _n(n: Any) -> str:
     return i18n.number(n)
 
 
+LOSS_KEYS = ("tcp_missed_bytes", "tcp_gaps", "tcp_connections", "tcp_payload_bytes")
+
+
+def _capture_loss(rep: dict[str, Any]) -> dict[str, int]:
+    """What a site's capture missed of the TCP traffic (its report's summary), counts only."""
+    got = (rep.get("summary") or {}).get("capture_loss") or {}
+    if not isinstance(got, dict):
+        return {}
+    return {k: v for k in LOSS_KEYS if isinstance(v := got.get(k), int) and v >= 0}
+
+
+def _missed(loss: dict[str, int]) -> str:
+    """The share of a site's TCP bytes its capture missed, for the sites table ("–": not
+    measured, as for Zeek logs)."""
+    if "tcp_missed_bytes" not in loss:
+        return "–"
+    missed, payload = loss["tcp_missed_bytes"], loss.get("tcp_payload_bytes", 0)
+    if not missed:
+        return "0"
+    share = missed / (missed + payload) * 100
+    return f"{i18n.number(share, 2)} %" if share >= 0.01 else "< 0.01 %"
+
+
 def _a(href: str | None, text: Any) -> str:
     return f'<a href="{_e(href)}">{_e(text)}</a>' if href else _e(text)
 
@@ -323,7 +347,8 @@ def _render(fleet: dict[str, Any], title: str) -> str:
     out.append("</div>")
 
     heads = [_("#"), _("Site"), _("Name"), _("Address"), _("Country"), _("Worst"), _("Findings"),
-             _("Cross-border"), _("Upstream"), _("Devices"), _("Packets"), _("Status")]  # fmt: skip
+             _("Cross-border"), _("Upstream"), _("Devices"), _("Packets"), _("TCP missed"),
+             _("Status")]  # fmt: skip
     out.append(f"<h2>{_e(_('Sites ranked by worst finding'))}</h2><table id='sites'><thead><tr>"
                + "".join(f"<th>{_e(h)}</th>" for h in heads) + "</tr></thead><tbody>")  # fmt: skip
     for r in sites:
@@ -338,6 +363,7 @@ def _render(fleet: dict[str, Any], title: str) -> str:
             f"<td class='num'>{_a(rep, _bytes(r['bytes_up']))}</td>"
             f"<td class='num'>{_a(rep, _n(r['devices']))}</td>"
             f"<td class='num'>{_a(rep, _n(r['packets']))}</td>"
+            f"<td class='num'>{_e(_missed(r['capture_loss']))}</td>"
             f"<td class='reason'>{status}</td></tr>"
         )
     out.append("</tbody></table>")

@@ -268,3 +268,51 @@ def test_out_directory_others_can_write_is_refused(tmp_path: Path, capsys) -> No
     err = capsys.readouterr().err
     assert "writable by group or others" in err and "Traceback" not in err
     assert list(out.iterdir()) == []
+
+
+def test_sites_say_what_their_captures_missed(tmp_path: Path) -> None:
+    """A regulator sees which sites' evidence has gaps: each site row carries its report's
+    capture_loss, and the sites table its share of the TCP bytes missed ("–" for a Zeek
+    site, which cannot tell)."""
+    from tests.conftest import realworld
+    from tests.engine.test_loss import STREAM, _lost_segments, _without
+
+    root = tmp_path / "sites"
+    for sid in ("lossy", "whole"):
+        (root / sid).mkdir(parents=True)
+    src = realworld(STREAM)
+    drop, _nbytes, _conns = _lost_segments(src, 40)
+    _without(src, root / "lossy" / "stream.pcap", drop)
+    shutil.copy(src, root / "whole" / "stream.pcap")
+    (root / "sensor").mkdir()
+    (root / "sensor" / "site.toml").write_text(f'zeek = "{ZEEK / "opt.basic"}"\n')
+    sites = load_sites(root, {"country": "CN"})
+    out = tmp_path / "out"
+    fp = pack_fingerprint(None)
+    states = {s.id: analyse_site(s.to_dict(), str(out), fp) for s in sites}
+    fleet = fleet_report.build(out, sites, states, {"seconds": 1.0, "cluster": "in-process"})
+    fleet_report.write(out, fleet)
+    jsonschema.validate(fleet, fleet_report.schema())
+    rows = {r["id"]: r for r in fleet["sites"]}
+    for sid in ("lossy", "whole"):
+        site = json.loads((out / "sites" / sid / "report.json").read_text())
+        assert rows[sid]["capture_loss"] == site["summary"]["capture_loss"]
+    loss = rows["lossy"]["capture_loss"]
+    share = loss["tcp_missed_bytes"] / (loss["tcp_missed_bytes"] + loss["tcp_payload_bytes"])
+    assert rows["whole"]["capture_loss"]["tcp_missed_bytes"] == 1
+    assert rows["sensor"]["capture_loss"] == {}
+    page = (out / "fleet.html").read_text()
+    table = page[
+        page.index("<table id='sites'>") : page.index("</table>", page.index("<table id='sites'>"))
+    ]
+    cells = {
+        sid: re.findall(r"<td[^>]*>(.*?)</td>", row)
+        for sid in rows
+        for row in table.split("<tr>")
+        if f">{sid}<" in row
+    }
+    header = re.findall(r"<th>(.*?)</th>", table)
+    col = header.index("TCP missed")
+    assert cells["lossy"][col] == f"{share * 100:.2f} %"
+    assert cells["whole"][col] == "&lt; 0.01 %"
+    assert cells["sensor"][col] == "–"
