@@ -22,6 +22,7 @@ from netscan.analysis.finding import Finding, level_rank, report_findings
 from netscan.fleet.sites import Site
 from netscan.i18n import _
 from netscan.inventory.model import CAMERA_FAMILY
+from netscan.report.completeness import share_text
 from netscan.untrusted import NAME_LIMIT, display
 from netscan.util import now_iso
 
@@ -264,10 +265,7 @@ def _missed(loss: dict[str, int]) -> str:
     if "tcp_missed_bytes" not in loss:
         return "–"
     missed, payload = loss["tcp_missed_bytes"], loss.get("tcp_payload_bytes", 0)
-    if not missed:
-        return "0"
-    share = missed / (missed + payload) * 100
-    return f"{i18n.number(share, 2)} %" if share >= 0.01 else "< 0.01 %"
+    return share_text(missed, payload) if missed else "0"
 
 
 def _a(href: str | None, text: Any) -> str:

@@ -13,6 +13,12 @@ from netscan.i18n import _, ngettext
 NOTABLE_SHARE = 0.001
 
 
+def share_text(missed: int, payload: int) -> str:
+    """The share of the TCP bytes missed, for the reader ("2.17 %", "< 0.01 %")."""
+    share = missed / (missed + payload) * 100 if missed + payload else 0.0
+    return f"{i18n.number(share, 2)} %" if share >= 0.01 else "< 0.01 %"
+
+
 def capture_note(capture_loss: dict[str, Any] | None) -> str | None:
     """The sentence for the verdict, in the current language; None when the capture missed
     less than ``NOTABLE_SHARE`` of the TCP bytes (or cannot tell)."""
@@ -22,7 +28,6 @@ def capture_note(capture_loss: dict[str, Any] | None) -> str | None:
     payload = int(capture_loss.get("tcp_payload_bytes") or 0)
     if not missed or missed < NOTABLE_SHARE * (missed + payload):
         return None
-    share = missed / (missed + payload) * 100
     gaps = int(capture_loss.get("tcp_gaps") or 0)
     conns = int(capture_loss.get("tcp_connections") or 0)
     return _(
@@ -30,7 +35,7 @@ def capture_note(capture_loss: dict[str, Any] | None) -> str | None:
         "{conns}): what was sent in them is not in this evidence, and the volumes are lower "
         "bounds."
     ).format(
-        share=f"{i18n.number(share, 2)} %",
+        share=share_text(missed, payload),
         missed=i18n.number(missed),
         gaps=ngettext("{n} gap", "{n} gaps", gaps).format(n=i18n.number(gaps)),
         conns=ngettext("{n} connection", "{n} connections", conns).format(n=i18n.number(conns)),

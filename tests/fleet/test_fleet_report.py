@@ -106,8 +106,12 @@ def _fleet(tmp_path: Path) -> tuple[Path, dict]:
     )
     (root / "broken").mkdir()
     (root / "broken" / "x.pcapng").write_bytes(b"\x0a\x0d\x0d\x0a" + b"\xff" * 64)
+    return _build(root, tmp_path / "out")
+
+
+def _build(root: Path, out: Path) -> tuple[Path, dict]:
+    """The fleet of the site folders under ``root``, each site analysed in this process."""
     sites = load_sites(root, {"country": "CN"})
-    out = tmp_path / "out"
     fp = pack_fingerprint(None)
     states = {s.id: analyse_site(s.to_dict(), str(out), fp) for s in sites}
     fleet = fleet_report.build(out, sites, states, {"seconds": 1.0, "cluster": "in-process"})
@@ -286,12 +290,7 @@ def test_sites_say_what_their_captures_missed(tmp_path: Path) -> None:
     shutil.copy(src, root / "whole" / "stream.pcap")
     (root / "sensor").mkdir()
     (root / "sensor" / "site.toml").write_text(f'zeek = "{ZEEK / "opt.basic"}"\n')
-    sites = load_sites(root, {"country": "CN"})
-    out = tmp_path / "out"
-    fp = pack_fingerprint(None)
-    states = {s.id: analyse_site(s.to_dict(), str(out), fp) for s in sites}
-    fleet = fleet_report.build(out, sites, states, {"seconds": 1.0, "cluster": "in-process"})
-    fleet_report.write(out, fleet)
+    out, fleet = _build(root, tmp_path / "out")
     jsonschema.validate(fleet, fleet_report.schema())
     rows = {r["id"]: r for r in fleet["sites"]}
     for sid in ("lossy", "whole"):
