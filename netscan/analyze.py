@@ -554,7 +554,7 @@ class SinkLog:
             if flow is not None and flow.a_scope == 2:
                 flow.bursts = None
                 if t[11] is not None:
-                    t = (*t[:11], None)
+                    t = (*t[:11], None, *t[12:])
             kept.append(t)
         self.inventory.seal_rows(kept, flows)
 

@@ -157,6 +157,8 @@ class Flow:
         "pkts_ba",
         "payload_ab",
         "payload_ba",
+        "missed_ab",
+        "missed_ba",
         "first_ts",
         "last_ts",
         "first_frames",
@@ -201,6 +203,9 @@ class Flow:
         self.pkts_ba = 0
         self.payload_ab = 0  # transport payload bytes
         self.payload_ba = 0
+        # bytes of each side's TCP sequence space the capture missed (``engine.loss``)
+        self.missed_ab = 0
+        self.missed_ba = 0
         self.first_ts = ts
         self.last_ts = ts
         self.first_frames: list[int] = [] if first_frames is None else first_frames

@@ -233,6 +233,9 @@ pub struct Counters {
     pub last_frame: u64,
     pub first_frames: Vec<u64>,
     pub bursts: Option<Vec<[f64; 4]>>,
+    /// bytes of the connection's sequence space the capture missed, from A and from B
+    pub missed_ab: u64,
+    pub missed_ba: u64,
 }
 
 /// An address of up to 16 bytes, as a compact hash key.
@@ -296,6 +299,9 @@ pub struct ConvRow {
     pub bytes_down: u64,
     pub pkts_up: u64,
     pub pkts_down: u64,
+    /// bytes the capture missed of the device's TCP sequence space and of the peer's
+    pub missed_up: u64,
+    pub missed_down: u64,
     pub flows: u64,
     pub apps: Vec<u8>,
     pub frames: Vec<(u32, u64)>,
@@ -1587,6 +1593,8 @@ impl Engine {
                     bytes_down: 0,
                     pkts_up: 0,
                     pkts_down: 0,
+                    missed_up: 0,
+                    missed_down: 0,
                     flows: 0,
                     apps: Vec::new(),
                     frames: Vec::new(),
@@ -1596,7 +1604,10 @@ impl Engine {
                 rows.len() - 1
             });
             let r = &mut rows[i];
+            let (lost_a, lost_b) = f.seqs.as_ref().map_or((0, 0), |t| t.lost());
             if dev_is_a {
+                r.missed_up += lost_a;
+                r.missed_down += lost_b;
                 r.bytes_up += f.bytes_ab;
                 r.bytes_down += f.bytes_ba;
                 r.pkts_up += f.pkts_ab;
@@ -1608,6 +1619,8 @@ impl Engine {
                     }
                 }
             } else {
+                r.missed_up += lost_b;
+                r.missed_down += lost_a;
                 r.bytes_up += f.bytes_ba;
                 r.bytes_down += f.bytes_ab;
                 r.pkts_up += f.pkts_ba;
@@ -1688,6 +1701,7 @@ fn fact_hash<H: Hasher>(ev: &Event, h: &mut H) {
 }
 
 pub fn counters(f: &crate::flow::Flow) -> Counters {
+    let (missed_ab, missed_ba) = f.seqs.as_ref().map_or((0, 0), |t| t.lost());
     Counters {
         fid: f.fid,
         bytes_ab: f.bytes_ab,
@@ -1700,6 +1714,8 @@ pub fn counters(f: &crate::flow::Flow) -> Counters {
         last_frame: f.last_frame,
         first_frames: f.first_frames[..f.n_first as usize].to_vec(),
         bursts: f.bursts.as_ref().map(|b| b.list.clone()),
+        missed_ab,
+        missed_ba,
     }
 }
 

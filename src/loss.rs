@@ -45,11 +45,15 @@ struct Dir {
     n: u8,
     /// open holes, oldest first: (start, end) of sequence space not seen
     holes: [(u32, u32); HOLES],
+    /// bytes of this direction counted missed
+    lost: u64,
 }
 
 impl Dir {
-    fn count(missed: &mut Missed, start: u32, end: u32) {
-        missed.bytes += end.wrapping_sub(start) as u64;
+    fn count(&mut self, missed: &mut Missed, start: u32, end: u32) {
+        let n = end.wrapping_sub(start) as u64;
+        self.lost += n;
+        missed.bytes += n;
         missed.gaps += 1;
     }
 
@@ -70,7 +74,7 @@ impl Dir {
         }
         if n == HOLES {
             let (s, e) = self.holes[0];
-            Self::count(missed, s, e);
+            self.count(missed, s, e);
             self.remove(0);
         }
         self.holes[self.n as usize] = (self.next, end);
@@ -126,7 +130,7 @@ impl Dir {
                     self.n += 1;
                     i += 2;
                 } else {
-                    Self::count(missed, end, e);
+                    self.count(missed, end, e);
                     i += 1;
                 }
             }
@@ -149,8 +153,9 @@ impl Dir {
 
     /// The connection ended: its open holes are missed.
     fn settle(&mut self, missed: &mut Missed) {
-        for &(s, e) in &self.holes[..self.n as usize] {
-            Self::count(missed, s, e);
+        for i in 0..self.n as usize {
+            let (s, e) = self.holes[i];
+            self.count(missed, s, e);
         }
         self.n = 0;
     }
@@ -210,6 +215,11 @@ impl SeqTrack {
         d.settle(missed);
         d.known = false;
         self.note(missed, before);
+    }
+
+    /// The bytes counted missed so far from side A and from side B.
+    pub fn lost(&self) -> (u64, u64) {
+        (self.dirs[0].lost, self.dirs[1].lost)
     }
 
     /// The connection ended (evicted, or the end of the input).
@@ -381,5 +391,25 @@ mod tests {
         t.segment(false, ACK, 0, 100, 0, &mut m);
         t.settle(&mut m);
         assert_eq!(m, Missed::default());
+    }
+
+    #[test]
+    fn each_side_keeps_what_it_missed() {
+        // A's [100, 200) lost and acknowledged; B's [5000, 5040) seen only through A's
+        // acknowledgement; then holes of A pushed out by later ones
+        let mut t = SeqTrack::default();
+        let mut m = Missed::default();
+        t.segment(true, ACK, 0, 0, 100, &mut m);
+        t.segment(false, ACK, 4990, 100, 10, &mut m);
+        t.segment(true, ACK, 200, 5040, 100, &mut m);
+        assert_eq!(t.lost(), (0, 0));
+        for i in 0..5 {
+            t.segment(true, ACK, 400 + i * 20, 5040, 10, &mut m);
+        }
+        // [100, 200) and [300, 400) pushed out; four holes of 10 still open
+        assert_eq!(t.lost(), (200, 0));
+        t.settle(&mut m);
+        assert_eq!(t.lost(), (240, 40));
+        assert_eq!((m.bytes, m.gaps, m.conns), (280, 7, 1));
     }
 }

@@ -204,7 +204,8 @@ fn counters_tuple<'py>(py: Python<'py>, c: &Counters) -> PyResult<Bound<'py, PyT
     };
     Ok(
         tup!(py; OP_FINAL, c.fid, c.bytes_ab, c.bytes_ba, c.pkts_ab, c.pkts_ba, c.payload_ab,
-        c.payload_ba, c.last_ts, c.last_frame, c.first_frames.clone(), bursts),
+        c.payload_ba, c.last_ts, c.last_frame, c.first_frames.clone(), bursts, c.missed_ab,
+        c.missed_ba),
     )
 }
 
@@ -242,7 +243,7 @@ fn conv_row_tuple<'py>(
         strs.ip_of(py, &r.peer_ip), r.proto, r.port, strs.mac(py, &r.peer_mac),
         r.device_is_client, r.dev_prem, r.peer_prem, r.first_ts, r.first_frame.0,
         r.first_frame.1, r.last_ts, r.bytes_up, r.bytes_down, r.pkts_up, r.pkts_down, r.flows,
-        apps, frames, bursts, counts),
+        apps, frames, bursts, counts, r.missed_up, r.missed_down),
     )
 }
 
@@ -838,8 +839,9 @@ impl Core {
 
     /// Counters of the flows changed since the last call (of every live flow with `all`),
     /// as `(6, fid, bytes_ab, bytes_ba, pkts_ab, pkts_ba, payload_ab, payload_ba, last_ts,
-    /// last_frame, first_frames, bursts)` tuples (bursts: packed doubles, four a burst, or
-    /// None for a flow whose uploads are not watched), in order of flow id from `from_fid`
+    /// last_frame, first_frames, bursts, missed_ab, missed_ba)` tuples (bursts: packed
+    /// doubles, four a burst, or None for a flow whose uploads are not watched; missed: the
+    /// bytes of each side's TCP sequence space the capture missed), in order of flow id from `from_fid`
     /// on; at most `limit` per call (call again, without `all` or with `from_fid` past the
     /// last one, until the list is empty for the rest).
     #[pyo3(signature = (all=false, limit=usize::MAX, from_fid=0))]
@@ -891,9 +893,10 @@ impl Core {
     /// The next `limit` rows of the last `conv_keys` (each let go of here), as
     /// `(wlan, dev_mac, dev_ip, peer_ip, proto, port, peer_mac, device_is_client, dev_prem,
     /// peer_prem, first_ts, first_file, first_frame, last_ts, bytes_up, bytes_down, pkts_up,
-    /// pkts_down, flows, parser_ids, frames, bursts, burst_counts)` tuples (frames: (file,
-    /// frame) pairs; bursts: packed doubles, four a burst, with the count of each flow
-    /// that has some, both None without); `limit` 0 lets go of them all.
+    /// pkts_down, flows, parser_ids, frames, bursts, burst_counts, missed_up, missed_down)`
+    /// tuples (frames: (file, frame) pairs; bursts: packed doubles, four a burst, with the
+    /// count of each flow that has some, both None without; missed: the bytes of the
+    /// device's and the peer's TCP sequence space the capture missed); `limit` 0 lets go of them all.
     fn conv_take<'py>(&self, py: Python<'py>, limit: usize) -> PyResult<Bound<'py, PyList>> {
         let mut conv = self.conv.try_lock().map_err(|_| busy())?;
         let conv = &mut *conv;

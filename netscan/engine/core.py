@@ -655,7 +655,8 @@ def _trim_heap() -> None:
 
 def _set_counters(flow: Flow, t: tuple[Any, ...]) -> None:
     (_, _fid, flow.bytes_ab, flow.bytes_ba, flow.pkts_ab, flow.pkts_ba, flow.payload_ab,
-     flow.payload_ba, flow.last_ts, flow.last_frame, first, bursts) = t  # fmt: skip
+     flow.payload_ba, flow.last_ts, flow.last_frame, first, bursts, flow.missed_ab,
+     flow.missed_ba) = t  # fmt: skip
     flow.first_frames = first  # fresh lists from the core, nobody else holds them
     if bursts is not None:
         flow.bursts = BurstList.from_bytes(bursts)

@@ -47,12 +47,17 @@ class Missed:
 
 
 class _Dir:
-    __slots__ = ("holes", "known", "next")
+    __slots__ = ("holes", "known", "lost", "next")
 
     def __init__(self) -> None:
         self.next = 0
         self.known = False
         self.holes: list[list[int]] = []  # [start, end), oldest first
+        self.lost = 0  # bytes of this direction counted missed
+
+    def _count(self, missed: Missed, start: int, end: int) -> None:
+        self.lost += (end - start) % _MOD
+        missed.count(start, end)
 
     def _open(self, end: int, missed: Missed) -> None:
         """A hole from the next number expected to ``end`` (the last one grows when it
@@ -62,7 +67,7 @@ class _Dir:
             holes[-1][1] = end
             return
         if len(holes) == HOLES:
-            missed.count(*holes.pop(0))
+            self._count(missed, *holes.pop(0))
         holes.append([self.next, end])
 
     def seen(self, start: int, end: int, missed: Missed) -> None:
@@ -100,7 +105,7 @@ class _Dir:
                     holes.insert(i + 1, [end, e])
                     i += 2
                 else:
-                    missed.count(end, e)
+                    self._count(missed, end, e)
                     i += 1
 
     def acked(self, ack: int, missed: Missed) -> None:
@@ -114,7 +119,7 @@ class _Dir:
 
     def settle(self, missed: Missed) -> None:
         for s, e in self.holes:
-            missed.count(s, e)
+            self._count(missed, s, e)
         self.holes.clear()
 
 
@@ -154,6 +159,10 @@ class SeqTrack:
         d.settle(missed)
         d.known = False
         self._note(missed, before)
+
+    def lost(self) -> tuple[int, int]:
+        """The bytes counted missed so far from side A and from side B."""
+        return self.dirs[0].lost, self.dirs[1].lost
 
     def settle(self, missed: Missed) -> None:
         before = missed.bytes

@@ -394,7 +394,8 @@ class TsharkEngine:
         self._duplicate_bytes = 0
         self._finished = False
         # what the capture missed of the TCP connections (``loss``), by flow (its id)
-        self._seqs: dict[int, loss.SeqTrack] = {}
+        # per TCP flow (by id): the flow and its sequence spaces (``loss``)
+        self._seqs: dict[int, tuple[Flow, loss.SeqTrack]] = {}
         self._missed = loss.Missed()
         self._tcp_payload = 0
         self.capture_loss: dict[str, int] = loss.counts(0, 0, 0, 0)
@@ -566,8 +567,9 @@ class TsharkEngine:
             self.warnings.append(
                 duplicates.warning(copies, self._duplicate_bytes, self.duplicate_window)
             )
-        for seqs in self._seqs.values():  # the connections still open at the end
+        for flow, seqs in self._seqs.values():  # the connections still open at the end
             seqs.settle(self._missed)
+            flow.missed_ab, flow.missed_ba = seqs.lost()
         self._seqs = {}
         m = self._missed
         self.capture_loss = loss.counts(m.bytes, m.gaps, m.conns, self._tcp_payload)
@@ -690,14 +692,18 @@ class TsharkEngine:
         flow.count(from_a, wirelen, plen, ts, frame, proto != TCP or plen > 0)
         if proto == TCP:  # what the capture missed of the connection (``loss``)
             self._tcp_payload += plen
-            seqs = self._seqs.get(id(flow))
-            if seqs is None:
-                seqs = self._seqs[id(flow)] = loss.SeqTrack()
+            held = self._seqs.get(id(flow))
+            if held is None:
+                held = self._seqs[id(flow)] = (flow, loss.SeqTrack())
+            seqs = held[1]
+            before = self._missed.bytes
             if frag_id is None:
                 seq, ack = _int(_first(L, "tcp_seq_raw")), _int(_first(L, "tcp_ack_raw"))
                 seqs.segment(from_a, flags, seq, ack, plen, self._missed)
             else:
                 seqs.lose_track(from_a, self._missed)
+            if self._missed.bytes != before:
+                flow.missed_ab, flow.missed_ba = seqs.lost()
         if frag_id is not None:
             self.frag_map[frag_id] = hit
         if proto == ICMPV6 and self.dissect and transport == "icmpv6" and frag_id is None:
@@ -794,9 +800,11 @@ class TsharkEngine:
         dead = {id(f) for f in gone}
         self._reported = {k for k in self._reported if k[0] not in dead}
         for key in dead:
-            seqs = self._seqs.pop(key, None)
-            if seqs is not None:
+            held = self._seqs.pop(key, None)
+            if held is not None:
+                flow, seqs = held
                 seqs.settle(self._missed)
+                flow.missed_ab, flow.missed_ba = seqs.lost()
         on_end = self.sink.on_flow_end
         if on_end is not None:
             for flow in gone:

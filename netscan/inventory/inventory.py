@@ -894,7 +894,7 @@ class Inventory:
     def seal_rows(self, rows: list[tuple[Any, ...]], flows: dict[int, Flow]) -> None:
         """``seal_flow`` for a piece of the engine's final counters, in one loop: each row
         ``(op, fid, bytes_ab, bytes_ba, pkts_ab, pkts_ba, payload_ab, payload_ba, last_ts,
-        last_frame, first_frames, bursts)`` gives the counters of the flow ``flows[fid]``,
+        last_frame, first_frames, bursts, missed_ab, missed_ba)`` gives the counters of the flow ``flows[fid]``,
         which is taken out of ``flows`` and folded in (the core engine's end of input, once
         per live flow: kept lean)."""
         flows_pop = flows.pop
@@ -910,7 +910,7 @@ class Inventory:
                 continue
             (_, _fid, flow.bytes_ab, flow.bytes_ba, flow.pkts_ab, flow.pkts_ba,
              flow.payload_ab, flow.payload_ba, flow.last_ts, flow.last_frame,
-             flow.first_frames, raw) = t  # fmt: skip
+             flow.first_frames, raw, flow.missed_ab, flow.missed_ba) = t  # fmt: skip
             if raw is not None:
                 flow.bursts = from_bytes(raw)
             live_pop(flow, None)
@@ -1000,7 +1000,8 @@ class Inventory:
                 continue
             (wlan, _dev_mac, _dev_ip, peer_ip, _proto, port, peer_mac, device_is_client,
              _dev_prem, peer_prem, first_ts, first_file, first_frame, last_ts, bytes_up,
-             bytes_down, pkts_up, pkts_down, n, ids, frames, raw, counts) = r  # fmt: skip
+             bytes_down, pkts_up, pkts_down, n, ids, frames, raw, counts, missed_up,
+             missed_down) = r  # fmt: skip
             app = apps_of(ids, wlan)
             conv = retired.get(key)
             if conv is None:  # made with its totals (as ``_conversation_of``, ``_add_flow``)
@@ -1013,6 +1014,7 @@ class Inventory:
                     last_ts=last_ts if last_ts > 0.0 else 0.0,
                     first_frame=(first_file, first_frame), frames=frames,
                     protocols=set(app), flows=n, device_is_client=device_is_client,
+                    missed_up=missed_up, missed_down=missed_down,
                     bursts=from_bytes(raw) if whole else BurstList(),
                 )  # fmt: skip
                 if peer_prem:
@@ -1029,6 +1031,8 @@ class Inventory:
             conv.bytes_down += bytes_down
             conv.packets_up += pkts_up
             conv.packets_down += pkts_down
+            conv.missed_up += missed_up
+            conv.missed_down += missed_down
             if raw is not None:
                 held += _add_bursts(conv, raw, counts)
             if first_ts < conv.first_ts or not conv.flows:
@@ -1214,6 +1218,8 @@ class Inventory:
             conv.bytes_down += flow.bytes_ba
             conv.packets_up += flow.pkts_ab
             conv.packets_down += flow.pkts_ba
+            conv.missed_up += flow.missed_ab
+            conv.missed_down += flow.missed_ba
             bursts = flow.bursts
             if bursts and len(conv.bursts) < MAX_CONV_BURSTS:
                 if len(bursts) > room:
@@ -1226,6 +1232,8 @@ class Inventory:
             conv.bytes_down += flow.bytes_ab
             conv.packets_up += flow.pkts_ba
             conv.packets_down += flow.pkts_ab
+            conv.missed_up += flow.missed_ba
+            conv.missed_down += flow.missed_ab
         first_ts = flow.first_ts
         if first_ts < conv.first_ts or not conv.flows:
             conv.first_ts = first_ts

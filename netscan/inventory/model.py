@@ -242,6 +242,10 @@ class Conversation:
     protocols: set[str] = field(default_factory=set)
     flows: int = 0
     device_is_client: bool = True
+    # bytes of the device's and of the peer's TCP sequence space the capture missed
+    # (``netscan.engine.loss``): the volumes above are lower bounds by as much
+    missed_up: int = 0
+    missed_down: int = 0
     # upload bursts [start, end, bytes, packets] of its flows (device to peer), compact
     bursts: Sequence[list[float]] = field(default_factory=BurstList)
 
@@ -261,6 +265,8 @@ class FlowTotals:
     packets_down: int = 0
     first_ts: float | None = None
     last_ts: float | None = None
+    missed_up: int = 0  # as ``Conversation.missed_up``
+    missed_down: int = 0
 
     def add(self, conv: Conversation) -> None:
         self.conversations += 1
@@ -269,6 +275,8 @@ class FlowTotals:
         self.bytes_down += conv.bytes_down
         self.packets_up += conv.packets_up
         self.packets_down += conv.packets_down
+        self.missed_up += conv.missed_up
+        self.missed_down += conv.missed_down
         if self.first_ts is None or conv.first_ts < self.first_ts:
             self.first_ts = conv.first_ts
         if self.last_ts is None or conv.last_ts > self.last_ts:
@@ -281,6 +289,8 @@ class FlowTotals:
         self.bytes_down += other.bytes_down
         self.packets_up += other.packets_up
         self.packets_down += other.packets_down
+        self.missed_up += other.missed_up
+        self.missed_down += other.missed_down
         for ts in (other.first_ts, other.last_ts):
             if ts is not None:
                 if self.first_ts is None or ts < self.first_ts:

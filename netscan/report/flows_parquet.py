@@ -32,6 +32,10 @@ SCHEMA_FIELDS: list[tuple[str, str]] = [
     ("packets_down", "int64"),
     ("payload_up", "int64"),
     ("payload_down", "int64"),
+    # TCP sequence space the capture missed (dropped packets), client -> server and back;
+    # null where the input cannot tell (Zeek logs)
+    ("missed_up", "int64"),
+    ("missed_down", "int64"),
     ("first_seen", "timestamp"),
     ("last_seen", "timestamp"),
     ("applications", "list"),
@@ -70,6 +74,7 @@ def rows(result: Any) -> dict[str, list[Any]]:
     refs = getattr(result, "record_refs", None)
     cols: dict[str, list[Any]] = {n: [] for n, _ in SCHEMA_FIELDS}
     ip_dev = getattr(inv, "_ip_to_device", {})
+    measured = bool(getattr(result, "capture_loss", None))
 
     def device_of(mac: str | None, ip: str) -> Any:
         if mac and mac in inv.devices:
@@ -100,6 +105,8 @@ def rows(result: Any) -> dict[str, list[Any]]:
         cols["packets_down"].append(int(f.pkts_ba))
         cols["payload_up"].append(int(f.payload_ab))
         cols["payload_down"].append(int(f.payload_ba))
+        cols["missed_up"].append(int(f.missed_ab) if measured else None)
+        cols["missed_down"].append(int(f.missed_ba) if measured else None)
         cols["first_seen"].append(int(f.first_ts * 1_000_000))
         cols["last_seen"].append(int(f.last_ts * 1_000_000))
         cols["applications"].append(sorted(f.app))

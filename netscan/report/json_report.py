@@ -90,9 +90,14 @@ def flow_json(c: Conversation, devices: dict[str, Device], files: list[str]) -> 
 
 
 def _flows(
-    convs: list[Conversation], macs: dict[str, str | None], files: list[str], iso: _Iso
+    convs: list[Conversation],
+    macs: dict[str, str | None],
+    files: list[str],
+    iso: _Iso,
+    missed: bool = True,
 ) -> list[dict[str, Any]]:
-    """The report's rows of ``convs`` (``macs``: each device key's MAC). One loop, no call
+    """The report's rows of ``convs`` (``macs``: each device key's MAC; ``missed``: whether
+    the engine measured what the capture missed, so each row says it). One loop, no call
     per row but the timestamps': the stress mix lists 20,000."""
     n_files = len(files)
     get_mac = macs.get
@@ -101,7 +106,7 @@ def _flows(
     for c in convs:
         file, frame = c.first_frame
         protocols = c.protocols
-        append({
+        row = {
             "mac": get_mac(c.device),
             "device": c.device,
             "ip": c.peer_ip or None,
@@ -120,7 +125,11 @@ def _flows(
             "file": files[file] if file < n_files else "",
             "protocols": sorted(protocols) if len(protocols) > 1 else list(protocols),
             "flows": c.flows,
-        })  # fmt: skip
+        }  # fmt: skip
+        if missed:
+            row["missed_bytes_up"] = c.missed_up
+            row["missed_bytes_down"] = c.missed_down
+        append(row)
     return out
 
 
@@ -166,9 +175,11 @@ def listed_flows(
     return ranked[:limit], ranked[limit:]
 
 
-def totals_json(t: FlowTotals, why: str, devices: dict[str, Device]) -> dict[str, Any]:
+def totals_json(
+    t: FlowTotals, why: str, devices: dict[str, Device], missed: bool = True
+) -> dict[str, Any]:
     dev = devices.get(t.device)
-    return {
+    out = {
         "mac": dev.mac if dev else None,
         "device": t.device,
         "transport": t.transport,
@@ -182,16 +193,21 @@ def totals_json(t: FlowTotals, why: str, devices: dict[str, Device]) -> dict[str
         "first_ts": _iso(t.first_ts),
         "last_ts": _iso(t.last_ts),
     }
+    if missed:
+        out["missed_bytes_up"] = t.missed_up
+        out["missed_bytes_down"] = t.missed_down
+    return out
 
 
 def _aggregated(
     folded: dict[tuple[str, str], FlowTotals],
     omitted: list[Conversation],
     devices: dict[str, Device],
+    missed: bool = True,
 ) -> list[dict[str, Any]]:
     """Per device and transport: conversations folded in memory, and conversations the
     report does not list, as totals (so every byte stays accounted for)."""
-    out = [totals_json(t, "folded", devices) for _k, t in sorted(folded.items())]
+    out = [totals_json(t, "folded", devices, missed) for _k, t in sorted(folded.items())]
     left: dict[tuple[str, str], FlowTotals] = {}
     for c in omitted:
         key = (c.device, c.transport)
@@ -199,7 +215,7 @@ def _aggregated(
         if t is None:
             t = left[key] = FlowTotals(c.device, c.transport)
         t.add(c)
-    out.extend(totals_json(t, "not listed", devices) for _k, t in sorted(left.items()))
+    out.extend(totals_json(t, "not listed", devices, missed) for _k, t in sorted(left.items()))
     return out
 
 
@@ -236,6 +252,9 @@ def _build(result: Result) -> dict[str, Any]:
     listed, omitted = listed_flows(result.conversations, limits.report_flows)
     convs = sorted(listed, key=lambda c: (c.device, c.peer_ip, c.transport, c.port))
     folded = getattr(inv, "folded", {})
+    # what the capture missed of each conversation, when the engine measured it (not from
+    # Zeek's logs: ``capture_loss`` is empty)
+    measured = bool(result.capture_loss)
     out = {
         "schema_version": SCHEMA_VERSION,
         "netscan_version": __version__,
@@ -276,8 +295,10 @@ def _build(result: Result) -> dict[str, Any]:
         },
         "devices": [device_json(d, files) for d in devices],
         "endpoints": [endpoint_json(e, files) for e in endpoints],
-        "flows": _flows(convs, {k: d.mac for k, d in inv.devices.items()}, files, _Iso()),
-        "flows_aggregated": _aggregated(folded, omitted, inv.devices),
+        "flows": _flows(
+            convs, {k: d.mac for k, d in inv.devices.items()}, files, _Iso(), measured
+        ),  # fmt: skip
+        "flows_aggregated": _aggregated(folded, omitted, inv.devices, measured),
         "findings": [_jsonable(f.to_json()) for f in result.findings],
         "warnings": list(result.warnings),
     }

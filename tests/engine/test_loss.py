@@ -60,6 +60,18 @@ def _without(src: Path, dst: Path, drop: set[int]) -> None:
                 wr.write(p)
 
 
+def _missed_per_conversation(rep: dict[str, Any]) -> dict[tuple[str, str, int], list[int]]:
+    """(device address, peer address, port) -> [missed up, missed down] of the report's
+    conversations that missed bytes."""
+    ips = {d["key"]: d["ips"] for d in rep["devices"]}
+    out: dict[tuple[str, str, int], list[int]] = {}
+    for f in rep["flows"]:
+        if f["missed_bytes_up"] or f["missed_bytes_down"]:
+            for ip in ips[f["device"]]:
+                out[(ip, f["ip"], f["port"])] = [f["missed_bytes_up"], f["missed_bytes_down"]]
+    return out
+
+
 def _lost_segments(src: Path, every: int) -> tuple[set[int], int, int]:
     """Every ``every``-th data segment of the capture, away from its direction's first and
     last ten and sent once (no retransmission of it in the capture): the segments a mirror
@@ -121,6 +133,19 @@ def test_segments_a_mirror_port_dropped_are_counted(
     assert len(said) == 1 and said[0].startswith(f"the capture missed {1 + nbytes:,} bytes")
     assert f"in {1 + holes:,} gaps of {1 + conns} connections" in said[0]
     assert "lower bounds" in said[0]
+    # each conversation says what it missed, each direction on its own: the payload dropped
+    # from the device up, from its peer down (the public capture's own FIN kept as it was)
+    want = _missed_per_conversation(intact)
+    devices = {ip for d in intact["devices"] for ip in d["ips"]}
+    segs = {i: (key, n) for i, key, _seq, n in _segments(realworld(STREAM))}
+    for i in _lost_segments(realworld(STREAM), 40)[0]:
+        (src, sport, dst, dport), n = segs[i]
+        if src in devices:
+            want.setdefault((src, dst, dport), [0, 0])[0] += n
+        else:
+            want.setdefault((dst, src, sport), [0, 0])[1] += n
+    assert _missed_per_conversation(rep) == want
+    assert sum(map(sum, want.values())) == 1 + nbytes
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -131,7 +156,7 @@ def test_a_dropped_segment_of_a_face_upload_is_said(tmp_path: Path, engine: str)
     segs = _segments(plain)
     upload = [s for s in segs if s[1][3] == 80]
     assert len(upload) >= 4
-    i, _key, _seq, n = upload[len(upload) // 2]
+    i, key, _seq, n = upload[len(upload) // 2]
     cut = tmp_path / "cut.pcap"
     _without(plain, cut, {i})
     want = _run(plain, tmp_path, engine)
@@ -141,6 +166,9 @@ def test_a_dropped_segment_of_a_face_upload_is_said(tmp_path: Path, engine: str)
     assert got["summary"]["capture_loss"]["tcp_gaps"] == 1
     assert got["summary"]["capture_loss"]["tcp_connections"] == 1
     assert _said(got)[0].startswith(f"the capture missed {n:,} bytes of TCP (")
+    # the upload's conversation says the bytes it lost up
+    assert _missed_per_conversation(want) == {}
+    assert _missed_per_conversation(got) == {(key[0], key[2], 80): [n, 0]}
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -264,3 +292,18 @@ def test_the_rule_in_python_is_the_cores() -> None:
     assert (m.bytes, m.gaps) == (100, 1)
     t.settle(m)
     assert (m.bytes, m.gaps) == (100, 1)
+
+
+def test_each_side_keeps_what_it_missed_in_python_as_in_the_core() -> None:
+    """``SeqTrack.lost``, on the core's unit case (``each_side_keeps_what_it_missed``)."""
+    t, m = loss.SeqTrack(), loss.Missed()
+    t.segment(True, 0x10, 0, 0, 100, m)
+    t.segment(False, 0x10, 4990, 100, 10, m)
+    t.segment(True, 0x10, 200, 5040, 100, m)
+    assert t.lost() == (0, 0)
+    for i in range(5):
+        t.segment(True, 0x10, 400 + i * 20, 5040, 10, m)
+    assert t.lost() == (200, 0)
+    t.settle(m)
+    assert t.lost() == (240, 40)
+    assert (m.bytes, m.gaps, m.conns) == (280, 7, 1)

@@ -35,13 +35,15 @@ def _state(inv: Inventory) -> list[Any]:
     convs = [
         (key, c.device, c.peer_ip, c.transport, c.port, c.peer_device, c.peer_mac, c.bytes_up,
          c.bytes_down, c.packets_up, c.packets_down, c.first_ts, c.last_ts, c.first_frame,
-         list(c.frames), sorted(c.protocols), c.flows, c.device_is_client, list(c.bursts))
+         list(c.frames), sorted(c.protocols), c.flows, c.device_is_client, list(c.bursts),
+         c.missed_up, c.missed_down)
         for key, c in inv._retired.items()
     ]  # fmt: skip
     folded = [
-        (k, t.conversations, t.flows, t.bytes_up, t.bytes_down, t.packets_up, t.packets_down)
+        (k, t.conversations, t.flows, t.bytes_up, t.bytes_down, t.packets_up, t.packets_down,
+         t.missed_up, t.missed_down)
         for k, t in inv.folded.items()
-    ]
+    ]  # fmt: skip
     return [convs, folded, inv.conversations_folded, inv._bursts_held, inv.bursts_dropped,
             inv.flows_ended, len(inv.flows)]  # fmt: skip
 

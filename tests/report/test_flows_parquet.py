@@ -10,6 +10,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from netscan.cli import main
+from tests.conftest import realworld
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "pcaps" / "demo_sales_office.pcapng"
@@ -47,6 +48,24 @@ def test_flows_from_zeek_logs_carry_uids(tmp_path: Path) -> None:
     [row] = pq.read_table(out).to_pylist()
     assert row["uid"] == "CHhAvVGS1DHFjwGM9" and row["server_names"] == ["ssl.gstatic.com"]
     assert row["source"].endswith("ssl.log")
+    assert row["missed_up"] is None and row["missed_down"] is None  # the logs cannot tell
+
+
+def test_flows_say_what_the_capture_missed(tmp_path: Path) -> None:
+    """A public camera capture that missed segments both ways of one connection: its
+    flows carry the bytes missed, as the report's conversation sums them."""
+    out, rep = tmp_path / "flows.parquet", tmp_path / "r.json"
+    src = realworld("cam_xiaomi_chuangmi_boot_shncp.pcap")
+    assert main(["analyze", str(src), "-q", "--flows", str(out), "--json", str(rep)]) == 0
+    report = json.loads(rep.read_text())
+    [conv] = [c for c in report["flows"] if c["missed_bytes_up"] or c["missed_bytes_down"]]
+    assert (conv["missed_bytes_up"], conv["missed_bytes_down"]) == (155, 88)
+    rows = [r for r in pq.read_table(out).to_pylist() if r["missed_up"] or r["missed_down"]]
+    assert [(r["client_mac"], r["server_ip"], r["server_port"]) for r in rows] == [
+        (conv["mac"], conv["ip"], conv["port"])
+    ]
+    assert (rows[0]["missed_up"], rows[0]["missed_down"]) == (155, 88)
+    assert sum(r["missed_up"] for r in pq.read_table(out).to_pylist()) == 155
 
 
 def test_zeek_usage_errors(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]

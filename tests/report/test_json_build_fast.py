@@ -68,8 +68,15 @@ def test_flow_rows() -> None:
         "device_is_client": True, "bytes_up": 10, "bytes_down": 0, "packets_up": 0,
         "packets_down": 0, "first_ts": iso_utc(1.25), "last_ts": iso_utc(2.0000005),
         "first_frame": 7, "file": "f.pcap", "protocols": ["a", "dns"], "flows": 0,
+        "missed_bytes_up": 0, "missed_bytes_down": 0,
     }  # fmt: skip
     assert list(row) == list(json_report.flow_json(c, {}, ["f.pcap"]))
+    # what the capture missed, when the engine measured it (not Zeek's logs)
+    c.missed_up, c.missed_down = 1400, 3
+    row = json_report._flows([c], {}, ["f.pcap"], json_report._Iso())[0]
+    assert (row["missed_bytes_up"], row["missed_bytes_down"]) == (1400, 3)
+    row = json_report._flows([c], {}, ["f.pcap"], json_report._Iso(), missed=False)[0]
+    assert "missed_bytes_up" not in row and "missed_bytes_down" not in row
     assert json_report.flow_json(c, {}, ["f.pcap"])["mac"] is None
     c.first_frame = (3, 1)
     assert json_report.flow_json(c, {}, ["f.pcap"])["file"] == ""
