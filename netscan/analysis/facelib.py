@@ -34,7 +34,7 @@ from netscan.analysis.content import (
     decode_b64_image,
     split_multipart,
 )
-from netscan.analysis.finding import Finding, Level, finding_id
+from netscan.analysis.finding import Finding, Level, capture_missed, finding_id
 from netscan.inventory.model import Role
 from netscan.limits import LIBRARY_BULK_DOWN_MIN_BYTES, LIBRARY_BULK_DOWN_RATIO
 
@@ -311,7 +311,8 @@ def _library_finding(inv: Any, fx: Any, dkey: str, peer: str, level: Level,
                      country: str | None, *, bytes_up: int, bytes_down: int,
                      first: float | None, last: float | None, parts: list[dict[str, Any]],
                      evidence: list[dict[str, Any]], face_images: int, transport: list[str],
-                     plaintext: bool, library: dict[str, Any]) -> Finding:  # fmt: skip
+                     plaintext: bool, library: dict[str, Any],
+                     convs: list[Any]) -> Finding:  # fmt: skip
     """A ``face-library-sync`` finding: ``peer`` (off-site) pushes a face library to ``dkey``."""
     dev = inv.devices.get(dkey)
     ep = inv.endpoints.get(peer)
@@ -368,6 +369,7 @@ def _library_finding(inv: Any, fx: Any, dkey: str, peer: str, level: Level,
         provisions=fx.provisions_for(country, level, cross),
         transport=transport,
         plaintext=plaintext,
+        capture_missed=capture_missed(convs),
         library=library,
     )
 
@@ -424,6 +426,7 @@ def _finding(inv: Any, fx: Any, files: list[str], dkey: str, peer: str,
         library={"protocols": sorted(protocols), "records": len(records),
                  "pictures": pictures, "faces_detected": faces, "templates": templates,
                  "encrypted": False},
+        convs=cs,
     )  # fmt: skip
 
 
@@ -453,4 +456,5 @@ def _bulk_finding(inv: Any, fx: Any, files: list[str], dkey: str, peer: str, cs:
         plaintext=False,
         library={"protocols": [], "records": None, "pictures": None, "faces_detected": 0,
                  "templates": None, "encrypted": True},
+        convs=cs,
     )  # fmt: skip

@@ -180,6 +180,9 @@ class Finding:
     transport: list[str]
     plaintext: bool
     library: dict[str, Any] | None = None  # face-library-sync findings only
+    # {"bytes_up", "bytes_down"}: what the capture missed of the finding's TCP conversations
+    # (``capture_missed``), when it missed some: the volumes are lower bounds by as much
+    capture_missed: dict[str, int] | None = None
     analyst_status: dict[str, Any] | None = None  # the case store's status, when attached
     extra: dict[str, Any] = field(default_factory=dict)  # keys a newer report added
 
@@ -220,6 +223,8 @@ class Finding:
         }
         if self.library is not None:
             out["library"] = self.library
+        if self.capture_missed is not None:
+            out["capture_missed"] = self.capture_missed
         if self.analyst_status is not None:
             out["analyst_status"] = self.analyst_status
         out.update(self.extra)
@@ -237,6 +242,7 @@ class Finding:
         bursts = d.get("bursts")
         cross = d.get("cross_border")
         lib = d.get("library")
+        missed = d.get("capture_missed")
         status = d.get("analyst_status")
         return cls(
             id=str(d.get("id") or ""),
@@ -269,9 +275,28 @@ class Finding:
             transport=[str(t) for t in _list(d.get("transport"))],
             plaintext=bool(d.get("plaintext")),
             library=lib if isinstance(lib, dict) else None,
+            capture_missed=(
+                {
+                    "bytes_up": _int(missed.get("bytes_up")),
+                    "bytes_down": _int(missed.get("bytes_down")),
+                }
+                if isinstance(missed, dict)
+                else None
+            ),
             analyst_status=status if isinstance(status, dict) else None,
             extra={k: v for k, v in d.items() if k not in _FINDING_KEYS},
         )
+
+
+def capture_missed(convs: Iterable[Any]) -> dict[str, int] | None:
+    """A finding's ``capture_missed``: the bytes the capture missed of its conversations
+    (``Conversation.missed_up``/``missed_down``), device to peer and back; None when it
+    missed none (or the input cannot tell)."""
+    up = down = 0
+    for c in convs:
+        up += c.missed_up
+        down += c.missed_down
+    return {"bytes_up": up, "bytes_down": down} if up or down else None
 
 
 def _int(v: Any) -> int:
@@ -294,7 +319,7 @@ _FINDING_KEYS = frozenset(
      "path", "destination", "bytes_up", "bytes_down", "bursts", "image_bursts", "shape",
      "first_ts", "last_ts", "reason", "reason_parts", "evidence", "faces", "face_images",
      "flows", "cross_border", "provisions", "transport", "plaintext", "library",
-     "analyst_status")
+     "capture_missed", "analyst_status")
 )  # fmt: skip
 
 

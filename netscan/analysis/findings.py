@@ -39,7 +39,7 @@ from netscan.analysis.content import (
     parse_body,
 )
 from netscan.analysis.faces import FaceChecker, ImageCheck
-from netscan.analysis.finding import Destination, Finding, Level, finding_id
+from netscan.analysis.finding import Destination, Finding, Level, capture_missed, finding_id
 from netscan.analysis.roles import looks_like_video_vendor, trusted_signature
 from netscan.events import HttpBodyEvent
 from netscan.inventory.enrich import registered_domain
@@ -875,6 +875,7 @@ def _assess(
         faces=face_summary,
         face_images=len({f["sha256"] for f in face_summary if f["face"]}),
         flows=_flow_selectors(inv, dev, g.convs),
+        capture_missed=capture_missed(g.convs),
         cross_border=cross,
         provisions=provisions_for(country, level, cross),
         transport=sorted({f"{c.transport}/{c.port}" for c in g.convs}),

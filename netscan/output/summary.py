@@ -17,7 +17,7 @@ from netscan.analyze import Result
 from netscan.i18n import _
 from netscan.inventory.model import Role
 from netscan.output.table import SummaryTable
-from netscan.report.completeness import capture_note
+from netscan.report.completeness import capture_note, finding_note
 from netscan.untrusted import TEXT_LIMIT, assemble, display, join, text
 
 LEVEL_STYLE = {"confirmed": "bold red", "likely": "red", "possible": "yellow"}
@@ -191,6 +191,9 @@ def print_summary(result: Result, console: Console | None = None) -> None:
             out(
                 Text("          ") + text(reasons.reason_text(f), "dim", TEXT_LIMIT),
             )
+            missed = finding_note(f.capture_missed)
+            if missed:
+                out(Text("          " + missed))
             out(Text("          " + finding_ref(f)))
         out(Text())
     else:

@@ -40,3 +40,19 @@ def capture_note(capture_loss: dict[str, Any] | None) -> str | None:
         gaps=ngettext("{n} gap", "{n} gaps", gaps).format(n=i18n.number(gaps)),
         conns=ngettext("{n} connection", "{n} connections", conns).format(n=i18n.number(conns)),
     )
+
+
+def finding_note(capture_missed: dict[str, Any] | None) -> str | None:
+    """The sentence for a finding whose conversations the capture missed bytes of
+    (``Finding.capture_missed``), in the current language; None when it missed none."""
+    if not capture_missed:
+        return None
+    up = int(capture_missed.get("bytes_up") or 0)
+    down = int(capture_missed.get("bytes_down") or 0)
+    if not up and not down:
+        return None
+    return _(
+        "The capture missed {up} bytes of what the device sent in these connections and "
+        "{down} of what came back: the volumes are lower bounds, and what was sent in the "
+        "gaps is not in this evidence."
+    ).format(up=i18n.number(up), down=i18n.number(down))

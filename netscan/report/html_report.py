@@ -18,7 +18,7 @@ from netscan.analysis.finding import LEVELS, Destination, Finding, report_findin
 from netscan.i18n import N_, _, ngettext
 from netscan.inventory.model import CAMERA_FAMILY
 from netscan.report import case_section, legal, walk_section
-from netscan.report.completeness import capture_note
+from netscan.report.completeness import capture_note, finding_note
 
 LEVEL_COLOURS = {"confirmed": "#b3261e", "likely": "#c25e00", "possible": "#8a7300"}
 MAX_COLUMN = 24  # nodes per column in the picture
@@ -41,6 +41,7 @@ padding-bottom:4px}h3{font-size:16px;margin:0 0 6px}
 font-weight:600;text-transform:uppercase;letter-spacing:.03em}
 .finding{background:#fff;border:1px solid #ddd;border-left:6px solid #999;border-radius:6px;
 padding:14px 16px;margin:14px 0}
+.finding .gaps{background:#fff4e0;border-left:3px solid #c25e00;padding:4px 8px}
 table{border-collapse:collapse;width:100%;margin:8px 0;background:#fff}
 th,td{border:1px solid #ddd;padding:4px 6px;text-align:left;vertical-align:top}
 th{background:#f0f0f0;font-weight:600}
@@ -257,6 +258,11 @@ def _path_text(path: list[dict[str, Any]]) -> str:
     return " → ".join(" + ".join(stages[s]) for s in sorted(stages))
 
 
+def _missed_note(f: Finding) -> str:
+    note = finding_note(f.capture_missed)
+    return f'<p class="gaps">{_e(note)}</p>' if note else ""
+
+
 def _finding(f: Finding) -> str:
     level = f.level.value
     colour = LEVEL_COLOURS.get(level, "#999")
@@ -267,6 +273,7 @@ def _finding(f: Finding) -> str:
         f"<h3>{_badge(level)} <code>{_e(f.id)}</code> {_e(f.device_label)}"
         f" → {_e(_dest_text(d))}</h3>",
         f"<p>{_e(reason_label(f))}{_e(reasons.reason_text(f))}</p>",
+        _missed_note(f),
         _status_note(f),
         f'<div class="path"><b>{_e(_("Path:"))}</b> {_e(_path_text(f.path))}</div>',
         _kv(

@@ -10,7 +10,7 @@ from netscan import i18n, reasons
 from netscan.analysis.finding import report_findings, worst_level
 from netscan.i18n import _
 from netscan.report import case_section, legal, walk_section
-from netscan.report.completeness import capture_note
+from netscan.report.completeness import capture_note, finding_note
 from netscan.report.html_report import (
     _bytes,
     _country_text,
@@ -145,8 +145,11 @@ def _render(report: dict[str, Any], analyst: str | None) -> str:
                       shape=i18n.term("shape", f.shape)),
             "- " + _t("Time: {first} – {last}", first=i18n.when(f.first_ts),
                       last=i18n.when(f.last_ts)),
-            "",
         ]  # fmt: skip
+        missed = finding_note(f.capture_missed)
+        if missed:
+            lines.append(f"- {m(missed)}")
+        lines.append("")
         if f.faces:
             lines += _table(
                 [_("Frames"), _("Content"), _("Size"), _("Dimensions"), _("Faces"), _("SHA-256")],

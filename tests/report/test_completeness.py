@@ -1,6 +1,7 @@
 """The verdict of a capture that missed part of the TCP traffic says so, in the reader's
-language, in the HTML and Markdown reports and on the terminal; a capture that missed
-(almost) nothing says nothing."""
+language, in the HTML and Markdown reports and on the terminal, and so does each finding
+whose conversations it missed bytes of (in the TUI too); a capture that missed (almost)
+nothing says nothing."""
 
 from __future__ import annotations
 
@@ -13,13 +14,15 @@ import pytest
 from rich.console import Console
 
 from netscan import cli
+from netscan.analysis.finding import Finding
 from netscan.analyze import Analyzer, Options
 from netscan.output.summary import print_summary
 from netscan.report import html_report, markdown_report
-from netscan.report.completeness import NOTABLE_SHARE, capture_note
-from tests.baselines import COUNTRY
+from netscan.report.completeness import NOTABLE_SHARE, capture_note, finding_note
+from netscan.tui.widgets.findings import finding_detail
+from tests.baselines import COUNTRY, capture_path
 from tests.conftest import realworld
-from tests.engine.test_loss import STREAM, _lost_segments, _without
+from tests.engine.test_loss import STREAM, _lost_segments, _segments, _without
 from tests.report.helpers import visible_text
 
 EN = "The capture missed {share} of the TCP bytes"
@@ -77,3 +80,63 @@ def test_a_capture_that_missed_almost_nothing_says_nothing(tmp_path: Path) -> No
     assert "The capture missed" not in html_report.render(rep, lang="en")
     assert "The capture missed" not in markdown_report.render(rep, lang="en")
     assert capture_note({}) is None  # a source that cannot tell (Zeek logs)
+
+
+@pytest.fixture(scope="module")
+def upload_cut(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, int]:
+    """The face-upload scenario, whole and with one segment of its upload lost (its
+    payload bytes)."""
+    tmp = tmp_path_factory.mktemp("upload")
+    plain = capture_path("scenarios", "json_face_api", tmp)
+    upload = [s for s in _segments(plain) if s[1][3] == 80]
+    i, _key, _seq, n = upload[len(upload) // 2]
+    cut = tmp / "cut.pcap"
+    _without(plain, cut, {i})
+    return plain, cut, n
+
+
+FINDING_EN = "The capture missed {up} bytes of what the device sent in these connections"
+FINDING_ZH = "本次抓包漏掉了设备在这些连接中发出的 {up} 字节"
+
+
+def test_a_finding_says_what_the_capture_missed_of_it(
+    upload_cut: tuple[Path, Path, int], tmp_path: Path
+) -> None:
+    plain, cut, n = upload_cut
+    rep = _report(cut, tmp_path)
+    [finding] = rep["findings"]
+    assert finding["capture_missed"] == {"bytes_up": n, "bytes_down": 0}
+    en, zh = FINDING_EN.format(up=f"{n:,}"), FINDING_ZH.format(up=f"{n:,}")
+    for lang, said in (("en", en), ("zh-CN", zh)):
+        page = html_report.render(rep, lang=lang)
+        article = page[page.index('<article class="finding"') :]
+        assert said in visible_text(article[: article.index("</article>")])
+        md = markdown_report.render(rep, lang=lang)
+        assert f"- {said}" in md[md.index("### ") :]
+    # on the terminal, under the finding's reason; in the TUI's detail of the finding
+    result = Analyzer(Options(country=COUNTRY)).run([str(cut)])
+    buf = io.StringIO()
+    print_summary(result, Console(file=buf, width=400, color_system=None))
+    lines = buf.getvalue().splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("LIKELY "))
+    assert lines[at + 2].strip().startswith(en)
+    buf = io.StringIO()
+    Console(file=buf, width=400, color_system=None).print(
+        finding_detail(Finding.from_json(finding), "")
+    )
+    assert en in buf.getvalue()
+    # the whole capture's finding says nothing of it
+    whole = _report(plain, tmp_path)
+    assert [f.get("capture_missed") for f in whole["findings"]] == [None]
+    assert "The capture missed" not in html_report.render(whole, lang="en")
+    assert "The capture missed" not in markdown_report.render(whole, lang="en")
+    assert finding_note(None) is None and finding_note({"bytes_up": 0, "bytes_down": 0}) is None
+
+
+def test_a_finding_read_back_keeps_what_the_capture_missed() -> None:
+    base = {"id": "F-1", "kind": "face-upload", "level": "likely"}
+    f = Finding.from_json({**base, "capture_missed": {"bytes_up": 7, "bytes_down": "x"}})
+    assert f.capture_missed == {"bytes_up": 7, "bytes_down": 0}
+    assert f.to_json()["capture_missed"] == {"bytes_up": 7, "bytes_down": 0}
+    assert "capture_missed" not in Finding.from_json(base).to_json()
+    assert "capture_missed" not in Finding.from_json(base).extra

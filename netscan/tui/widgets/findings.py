@@ -14,6 +14,7 @@ from netscan import i18n, reasons
 from netscan.analysis.finding import Finding
 from netscan.i18n import _
 from netscan.limits import FINDING_MAX_BURSTS
+from netscan.report.completeness import finding_note
 from netscan.tui.state import (
     Mark,
     clock,
@@ -96,6 +97,9 @@ def finding_detail(f: Finding, hits_text: str) -> Group:
                   Text(_("yes"), style="bold red") if cross else Text(_("no")))  # fmt: skip
     t.add_row(_("sent"), Text(_("{size} in {n} burst(s)").format(
         size=human_bytes(float(f.bytes_up)), n=_bursts_count(f))))  # fmt: skip
+    missed = finding_note(f.capture_missed)
+    if missed:
+        t.add_row(_("capture gaps"), Text(missed, style="yellow"))
     t.add_row(_("seen"), Text(f"{stamp(to_ts(f.first_ts))} … {clock(to_ts(f.last_ts))}"))
     provisions = f.provisions
     if provisions:
