@@ -1483,8 +1483,12 @@ impl Engine {
         }
         for slot in self.table.live_slots() {
             self.finish_flow(slot);
-            if let Some(t) = self.table.get_mut(slot).seqs.as_mut() {
+            let flow = self.table.get_mut(slot);
+            if let Some(t) = flow.seqs.as_mut() {
+                let before = t.lost();
                 t.settle(&mut self.missed);
+                // its counters changed: handed over with the others brought up to date
+                flow.dirty |= t.lost() != before;
             }
         }
     }

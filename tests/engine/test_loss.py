@@ -15,6 +15,7 @@ from scapy.layers.l2 import Ether
 from scapy.utils import PcapReader, PcapWriter
 
 from netscan import cli
+from netscan.analyze import Analyzer, Options
 from netscan.engine import loss
 from tests.baselines import COUNTRY, capture_path
 from tests.conftest import realworld, requires_tshark
@@ -311,3 +312,21 @@ def test_each_side_keeps_what_it_missed_in_python_as_in_the_core() -> None:
     t.settle(m)
     assert t.lost() == (240, 40)
     assert (m.bytes, m.gaps, m.conns) == (280, 7, 1)
+
+
+def test_the_tuis_steps_end_with_what_was_missed(tmp_path: Path) -> None:
+    """The holes a connection still had at the end of the input are counted then: the
+    last of the steps the TUI shows (``run_incremental``, the flows brought up to date
+    rather than sealed) has them, as one run has."""
+    plain = capture_path("scenarios", "json_face_api", tmp_path)
+    i, key, _seq, n = next(s for s in _segments(plain)[3:] if s[1][3] == 80)
+    cut = tmp_path / "cut.pcap"
+    _without(plain, cut, {i})
+    analyzer = Analyzer(Options(country=COUNTRY))
+    *_, last = analyzer.run_incremental([str(cut)], batch=5)
+    assert last.final
+    steps, whole = last.result(), analyzer.run([str(cut)])
+    for r in (steps, whole):
+        assert [(c.peer_ip, c.missed_up, c.missed_down) for c in r.conversations
+                if c.missed_up or c.missed_down] == [(key[2], n, 0)]  # fmt: skip
+        assert [f.capture_missed for f in r.findings] == [{"bytes_up": n, "bytes_down": 0}]
