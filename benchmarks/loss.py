@@ -11,7 +11,10 @@ or a finding that was not there. The table gives the counts per scenario and in 
 finding that vanishes for one lost segment is what an auditor would miss. The last
 columns say whether the analysis noticed the loss: its ``summary.capture_loss`` counts
 exactly the lost payload more than the intact capture's ("counted"), or not at all (the
-segment was its direction's last, with nothing after it to show it was sent).
+segment was its direction's last, with nothing after it to show it was sent). The
+summary line also says how many of the findings still there after a lost segment say the
+capture missed bytes of their own conversations (``capture_missed``), and whether each
+says exactly the payload lost.
 """
 
 from __future__ import annotations
@@ -71,13 +74,19 @@ def tcp_data(rec: bytes) -> int:
     return 0
 
 
-def findings(path: Path) -> tuple[dict[str, str], int]:
-    """The findings (device -> level) and the TCP bytes the analysis counts as missed."""
+def findings(path: Path) -> tuple[dict[str, str], int, dict[str, int]]:
+    """The findings (device -> level), the TCP bytes the analysis counts as missed, and
+    the bytes each finding says the capture missed of it (device -> bytes, when some)."""
     from netscan.analyze import Analyzer, Options
 
     result = Analyzer(Options()).run([str(path)])
     missed = result.capture_loss.get("tcp_missed_bytes", 0)
-    return {f.device: str(getattr(f.level, "value", f.level)) for f in result.findings}, missed
+    levels = {f.device: str(getattr(f.level, "value", f.level)) for f in result.findings}
+    gaps: Counter[str] = Counter()
+    for f in result.findings:
+        if f.capture_missed:
+            gaps[f.device] += f.capture_missed["bytes_up"] + f.capture_missed["bytes_down"]
+    return levels, missed, dict(gaps)
 
 
 def compare(base: dict[str, str], got: dict[str, str]) -> Counter[str]:
@@ -106,6 +115,7 @@ def main(argv: list[str]) -> int:
     total: Counter[str] = Counter()
     said: Counter[str] = Counter()  # the loss counted exactly, not at all, otherwise
     gone_said = 0  # findings gone whose run counted the loss
+    told = exact = 0  # findings saying the capture missed bytes of them; of the lost payload
     started = time.perf_counter()
     print(f"{'scenario':24} {'findings':>8} {'drops':>6}  " + " ".join(f"{o:>6}" for o in OUTCOMES)
           + "  counted  unseen")  # fmt: skip
@@ -113,7 +123,7 @@ def main(argv: list[str]) -> int:
         tmp = Path(td)
         for name, build in SCENARIOS.items():
             path = build(tmp)
-            base, base_missed = findings(path)
+            base, base_missed, base_gaps = findings(path)
             if not base:
                 continue
             head, recs, _ = records(path)
@@ -125,7 +135,7 @@ def main(argv: list[str]) -> int:
             for i in data:
                 cut = tmp / f"{name}-{i}.pcap"
                 cut.write_bytes(head + b"".join(r for j, r in enumerate(recs) if j != i))
-                got, missed = findings(cut)
+                got, missed, gaps = findings(cut)
                 outcome = compare(base, got)
                 row += outcome
                 grew = missed - base_missed
@@ -133,6 +143,10 @@ def main(argv: list[str]) -> int:
                 row_said[how] += 1
                 if outcome["gone"] and grew:
                     gone_said += outcome["gone"]
+                for dev, n in gaps.items():
+                    if n > base_gaps.get(dev, 0):
+                        told += 1
+                        exact += n - base_gaps.get(dev, 0) == tcp_data(recs[i])
                 cut.unlink()
             total += row
             said += row_said
@@ -147,7 +161,9 @@ def main(argv: list[str]) -> int:
           f"({100 * kept / max(runs, 1):.0f} %); gone: {total['gone']} (the loss counted in "
           f"the run of {gone_said}); the lost payload counted exactly in "
           f"{said['counted']}/{sum(said.values())} runs, not at all in {said['unseen']}, "
-          f"otherwise in {said['other']}; {time.perf_counter() - started:.0f} s")  # fmt: skip
+          f"otherwise in {said['other']}; findings that say the capture missed bytes of "
+          f"them: {told} (exactly the payload lost: {exact}); "
+          f"{time.perf_counter() - started:.0f} s")  # fmt: skip
     return 0
 
 
