@@ -1038,6 +1038,20 @@ fn reader_info<'py>(py: Python<'py>, r: &CaptureReader) -> PyResult<Bound<'py, P
         r.linktypes.iter().copied().collect::<Vec<u32>>(),
     )?;
     d.set_item("warnings", r.warnings.clone())?;
+    // a pcapng file's interface statistics (ISB counters by name), summed; None without
+    let isb = match r.isb_counts() {
+        Some(c) => {
+            let s = PyDict::new(py);
+            for (name, v) in crate::capture::ISB_NAMES.iter().zip(c.0) {
+                if let Some(v) = v {
+                    s.set_item(*name, v)?;
+                }
+            }
+            s.into_bound_py_any(py)?
+        }
+        None => py.None().into_bound(py),
+    };
+    d.set_item("statistics", isb)?;
     d.set_item("position", r.read_bytes.load(Ordering::Relaxed))?;
     // the file's SHA-256 as stored (compressed bytes for gzip), once it was read to its end
     d.set_item("sha256", r.sha256.as_deref())?;

@@ -127,6 +127,7 @@ class CoreCapture:
         self.first_ts: float | None = None
         self.last_ts: float | None = None
         self.linktypes: set[int] = set()
+        self.statistics: dict[str, int] | None = None  # ``InputInfo.statistics``
         # SHA-256 of the file as stored, hashed by the core as it reads (None until the end)
         self.sha256: str | None = None
         self.refresh()
@@ -142,6 +143,7 @@ class CoreCapture:
         self.first_ts = info["first_ts"]
         self.last_ts = info["last_ts"]
         self.linktypes = set(info["linktypes"])
+        self.statistics = info["statistics"]
         self._position = info["position"]
         self.sha256 = info["sha256"]
 
@@ -636,9 +638,12 @@ class CoreEngine:
 def input_info(c: Any, path: str, final: bool) -> InputInfo:
     """The report's facts of an input the core read (``CoreCapture``);
     its frames are counted once the input is done."""
+    said = loss.host_drops(c.statistics)
     return InputInfo(path=path, sha256=c.sha256 or "", size=c.size, packets=c.frames if final else 0,
-                     first_ts=c.first_ts, last_ts=c.last_ts, warnings=list(c.warnings),
-                     format=c.format, linktypes=sorted(c.linktypes))  # fmt: skip
+                     first_ts=c.first_ts, last_ts=c.last_ts,
+                     warnings=list(c.warnings) + ([said] if said else []),
+                     format=c.format, linktypes=sorted(c.linktypes),
+                     statistics=c.statistics)  # fmt: skip
 
 
 def _trim_heap() -> None:

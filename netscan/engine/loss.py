@@ -224,3 +224,24 @@ def warning(missed_bytes: int, gaps: int, conns: int, payload: int) -> str | Non
         "numbers shows as one connection): the volumes are lower bounds, and what was sent "
         "in a gap has no evidence here"
     )
+
+
+def host_drops(statistics: dict[str, int] | None) -> str | None:
+    """An input's warning when its capture file's interface statistics (pcapng ISBs,
+    ``InputInfo.statistics``) record packets the capturing host dropped; None otherwise."""
+    if not statistics:
+        return None
+    ifdrop, osdrop = statistics.get("ifdrop", 0), statistics.get("osdrop", 0)
+    dropped = ifdrop + osdrop
+    if not dropped:
+        return None
+    parts = [f"{n:,} by {who}" for n, who in ((ifdrop, "the interface"),
+                                              (osdrop, "the operating system")) if n]  # fmt: skip
+    recv = statistics.get("ifrecv")
+    of = f" of {recv:,} received" if recv is not None else ""
+    return (
+        f"the file's interface statistics record {dropped:,} "
+        f"{'packet' if dropped == 1 else 'packets'} dropped while capturing "
+        f"({', '.join(parts)}){of}: the host that captured them could not keep up, and "
+        "what they held is not in this capture"
+    )

@@ -28,6 +28,9 @@ class InputInfo:
     warnings: list[str] = field(default_factory=list)
     format: str = ""
     linktypes: list[int] = field(default_factory=list)
+    # a pcapng file's Interface Statistics Blocks, summed over its interfaces (the last
+    # block of each): ifrecv, ifdrop, filteraccept, osdrop, usrdeliv, those it gives
+    statistics: dict[str, int] | None = None
 
 
 Progress = Callable[[int, int], None]

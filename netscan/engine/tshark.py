@@ -527,6 +527,9 @@ class TsharkEngine:
         """The whole input in one step (tshark reads it)."""
         try:
             self.run_files(self.paths, self.captures)
+            # what each pcapng file's interface statistics say (tshark does not say it)
+            for c in self.captures:
+                c.interface_statistics()
         finally:
             for c in self.captures:
                 c.close()
@@ -539,10 +542,12 @@ class TsharkEngine:
     def inputs(self, final: bool) -> list[InputInfo]:
         out = []
         for i, (cap, path) in enumerate(zip(self.captures, self.paths, strict=True)):
+            said = loss.host_drops(cap.statistics)
             info = InputInfo(path=path, sha256="", size=_size(path), packets=cap.frames,
                              first_ts=cap.first_ts, last_ts=cap.last_ts,
-                             warnings=list(cap.warnings), format=cap.format,
-                             linktypes=sorted(cap.linktypes))  # fmt: skip
+                             warnings=list(cap.warnings) + ([said] if said else []),
+                             format=cap.format, linktypes=sorted(cap.linktypes),
+                             statistics=cap.statistics)  # fmt: skip
             # tshark reads the files itself: its frame counts and times are the facts
             if i < len(self.file_stats):
                 stats = self.file_stats[i]

@@ -17,7 +17,7 @@ from netscan.analyze import Result
 from netscan.i18n import _
 from netscan.inventory.model import Role
 from netscan.output.table import SummaryTable
-from netscan.report.completeness import capture_note, finding_note
+from netscan.report.completeness import finding_note, verdict_notes
 from netscan.untrusted import TEXT_LIMIT, assemble, display, join, text
 
 LEVEL_STYLE = {"confirmed": "bold red", "likely": "red", "possible": "yellow"}
@@ -198,8 +198,7 @@ def print_summary(result: Result, console: Console | None = None) -> None:
         out(Text())
     else:
         out(Text(_("No device was seen sending face data off-site.")))
-    note = capture_note(result.capture_loss)
-    if note:
+    for note in verdict_notes(result.capture_loss, [i.statistics for i in result.inputs]):
         out(Text(note))
 
     console.print(Text("\n").join(lines), highlight=False)

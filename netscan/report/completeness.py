@@ -56,3 +56,36 @@ def finding_note(capture_missed: dict[str, Any] | None) -> str | None:
         "{down} of what came back: the volumes are lower bounds, and what was sent in the "
         "gaps is not in this evidence."
     ).format(up=i18n.number(up), down=i18n.number(down))
+
+
+def host_drops_note(statistics: list[dict[str, Any] | None]) -> str | None:
+    """The sentence for the verdict when the inputs' interface statistics (pcapng ISBs,
+    one dict or None per input) record packets the capturing host dropped; None otherwise."""
+    dropped = files = 0
+    for s in statistics:
+        n = int((s or {}).get("ifdrop") or 0) + int((s or {}).get("osdrop") or 0)
+        if n > 0:
+            dropped += n
+            files += 1
+    if not dropped:
+        return None
+    packets = ngettext("{n} packet", "{n} packets", dropped).format(n=i18n.number(dropped))
+    if files == 1:
+        return _(
+            "The capture file's own statistics record {packets} that the capturing host "
+            "dropped: what they held is not in this evidence."
+        ).format(packets=packets)
+    return _(
+        "The capture files' own statistics record {packets} that the capturing host "
+        "dropped, in {files} of them: what they held is not in this evidence."
+    ).format(packets=packets, files=i18n.number(files))
+
+
+def verdict_notes(
+    capture_loss: dict[str, Any] | None, statistics: list[dict[str, Any] | None]
+) -> list[str]:
+    """What the verdict says of the capture's completeness: the TCP bytes it missed
+    (``capture_note``) and the packets the capturing host recorded dropping
+    (``host_drops_note``), those that apply."""
+    notes = (capture_note(capture_loss), host_drops_note(statistics))
+    return [n for n in notes if n]

@@ -275,6 +275,7 @@ def _build(result: Result) -> dict[str, Any]:
                 "first_ts": _iso(i.first_ts),
                 "last_ts": _iso(i.last_ts),
                 "warnings": i.warnings,
+                **({"interface_statistics": i.statistics} if i.statistics else {}),
             }
             for i in result.inputs
         ],

@@ -157,6 +157,8 @@ class CaptureFile:
         self.position = 0  # bytes consumed so far, for progress
         self.linktypes: set[int] = set()
         self.frames = 0  # records read so far (set when iteration ends)
+        # a pcapng file's interface statistics (``InputInfo.statistics``), once read
+        self.statistics: dict[str, int] | None = None
         self._released = 0  # mapped bytes handed back to the kernel
         self.first_ts: float | None = None
         self.last_ts: float | None = None
@@ -177,6 +179,31 @@ class CaptureFile:
         if self.format == "pcap":
             return self._iter_pcap(segment.start, segment.stop, segment.frame0)
         return self._iter_pcapng(segment.start, segment.stop, segment.frame0, segment.state)
+
+    def interface_statistics(self) -> dict[str, int] | None:
+        """A pcapng file's interface statistics (``InputInfo.statistics``): its blocks read
+        for them alone (a gzip stream is read through); None for a pcap file, or when the
+        file gives none. Up to damage, as the records are."""
+        if self.format != "pcapng":
+            return None
+        if self.streamed:
+            for _ in self.records():
+                pass
+            return self.statistics
+        buf, size, off = self.buf, self.size, 0
+        reader = BlockReader(check_trailer=False)
+        while off + 12 <= size:
+            try:
+                btype, blen = reader.header(buf, off)
+                if off + blen > size:
+                    break
+                if btype not in PACKET_BLOCKS:
+                    reader.block(buf, off, btype, off + blen)
+            except (PcapngError, struct.error):
+                break
+            off += blen
+        self.statistics = reader.statistics()
+        return self.statistics
 
     def split(self, parts: int) -> list[Segment]:
         """Cut the file into about ``parts`` segments of similar size at record boundaries,
@@ -427,3 +454,5 @@ class CaptureFile:
                 off = end
         finally:
             self._done(reader.frame, reader.last_ts if reader.frame else None, stream)
+            if start == 0 and stop is None:
+                self.statistics = reader.statistics()

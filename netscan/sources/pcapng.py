@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import mmap
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import BinaryIO, NamedTuple
 
 SHB_MAGIC = b"\x0a\x0d\x0d\x0a"  # a Section Header Block's type, as bytes in either order
@@ -110,7 +110,10 @@ class BlockReader:
         self.last_ts = 0.0
         self.first_ts: float | None = None
         self.linktypes: set[int] = set()
-        self.isb: dict[int, dict[str, int]] = {}  # interface id -> statistics counters
+        # interface id -> statistics counters (the section's; each counter from the last
+        # block that gave it), and the sums of the sections before
+        self.isb: dict[int, dict[str, int]] = {}
+        self.isb_before: dict[str, int] = {}
         self.check_trailer = check_trailer
 
     def state(self) -> tuple[str, list[Interface]]:
@@ -124,6 +127,8 @@ class BlockReader:
                 raise PcapngError(f"corrupt section header after frame {self.frame}")
             self.endian = endian
             self.ifaces = []
+            _add_counts(self.isb_before, self.isb.values())  # interfaces count from 0 again
+            self.isb = {}
         btype, blen = struct.unpack_from(self.endian + "II", buf, off)
         if blen < 12 or blen % 4 or blen > MAX_BLOCK:
             raise PcapngError(f"corrupt block after frame {self.frame} (length {blen})")
@@ -173,12 +178,28 @@ class BlockReader:
             self.linktypes.add(itf.linktype)
         elif btype == ISB:
             iid = struct.unpack_from(e + "I", buf, body)[0]
-            stats: dict[str, int] = {}
-            for code, val, olen in options(buf, body + 12, end - 4, e):
-                if code in ISB_NAMES and olen >= 8:
-                    stats[ISB_NAMES[code]] = struct.unpack_from(e + "Q", buf, val)[0]
-            self.isb[iid] = stats
+            if iid < len(self.ifaces):
+                stats = self.isb.setdefault(iid, {})
+                for code, val, olen in options(buf, body + 12, end - 4, e):
+                    if code in ISB_NAMES and olen >= 8 and val + 8 <= end - 4:
+                        stats[ISB_NAMES[code]] = struct.unpack_from(e + "Q", buf, val)[0]
         return None
+
+    def statistics(self) -> dict[str, int] | None:
+        """The interface statistics read so far, summed over the interfaces and sections
+        (``InputInfo.statistics``); None when no block gave a counter."""
+        out = dict(self.isb_before)
+        _add_counts(out, self.isb.values())
+        return out or None
+
+
+_U64 = (1 << 64) - 1
+
+
+def _add_counts(into: dict[str, int], counts: Iterable[dict[str, int]]) -> None:
+    for c in counts:
+        for k, v in c.items():
+            into[k] = min(into.get(k, 0) + v, _U64)  # as the core: saturating
 
 
 # -- writing (little-endian) -------------------------------------------------------------------

@@ -143,6 +143,10 @@ def build_snapshot(
     keep_result: bool = False,
 ) -> Snapshot:
     """Copy what the UI needs out of ``result`` (call while the analysis is suspended)."""
+    if drops is None:  # not capturing: what the capture files' own statistics record
+        recorded = [i.statistics for i in result.inputs if i.statistics]
+        if recorded:
+            drops = sum(s.get("ifdrop", 0) + s.get("osdrop", 0) for s in recorded)
     inv = result.inventory
     files = _files(result)
     endpoints = {

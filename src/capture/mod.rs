@@ -155,6 +155,32 @@ pub struct CaptureReader {
     // pcapng
     ifaces: Vec<Iface>,
     ng_last_ts: f64,
+    /// the counters of the last Interface Statistics Block of each interface of the
+    /// section being read (by interface id), and the sums of the sections before it
+    isb: Vec<IsbCounts>,
+    isb_before: IsbCounts,
+}
+
+/// Counters of pcapng Interface Statistics Blocks (`isb_ifrecv`, `isb_ifdrop`,
+/// `isb_filteraccept`, `isb_osdrop`, `isb_usrdeliv`), each None until a block gave it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IsbCounts(pub [Option<u64>; ISB_COUNTERS]);
+
+/// The ISB options counted (codes 4 to 8 of the pcapng specification), in this order.
+pub const ISB_NAMES: [&str; ISB_COUNTERS] =
+    ["ifrecv", "ifdrop", "filteraccept", "osdrop", "usrdeliv"];
+const ISB_COUNTERS: usize = 5;
+
+impl IsbCounts {
+    /// Adds another interface's (or section's) counters (saturating: the values are the
+    /// file's to choose).
+    fn add(&mut self, other: &IsbCounts) {
+        for (a, b) in self.0.iter_mut().zip(other.0) {
+            if let Some(b) = b {
+                *a = Some(a.unwrap_or(0).saturating_add(b));
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for CaptureReader {
@@ -213,6 +239,17 @@ pub enum Hashing {
 }
 
 impl CaptureReader {
+    /// What the pcapng file's Interface Statistics Blocks read so far say, summed over
+    /// its interfaces and sections (the last block of each interface); None when no
+    /// block gave a counter (a pcap file, or a pcapng writer that keeps none).
+    pub fn isb_counts(&self) -> Option<IsbCounts> {
+        let mut out = self.isb_before;
+        for c in &self.isb {
+            out.add(c);
+        }
+        out.0.iter().any(Option::is_some).then_some(out)
+    }
+
     /// Opens a capture file by path (gzip recognised by its magic, streamed with at most
     /// `gzip_cap` decompressed bytes and the `gzip_ratio` expansion guard); `sha256`
     /// holds the file's hash once it was read to its end.
@@ -342,6 +379,8 @@ impl CaptureReader {
             linktype: 0,
             ifaces: Vec::new(),
             ng_last_ts: 0.0,
+            isb: Vec::new(),
+            isb_before: IsbCounts::default(),
         };
         match format {
             Format::Pcap => {
@@ -517,6 +556,10 @@ impl CaptureReader {
                     }
                 }
                 self.ifaces.clear();
+                // a new section numbers its interfaces from 0 again
+                for c in std::mem::take(&mut self.isb) {
+                    self.isb_before.add(&c);
+                }
             }
             let big = self.big;
             let btype = u32_at(b, 0, big);
@@ -612,6 +655,27 @@ impl CaptureReader {
                     self.linktypes.insert(itf.linktype);
                     self.ifaces.push(itf);
                 }
+                5 => {
+                    // Interface Statistics Block: its counters hold since the capture began
+                    // (the last block of an interface says it all)
+                    let iid = if 12 <= end {
+                        u32_at(b, 8, big) as usize
+                    } else {
+                        usize::MAX
+                    };
+                    if iid < self.ifaces.len() {
+                        let counts = parse_isb(b, end, big);
+                        if self.isb.len() <= iid {
+                            self.isb.resize(iid + 1, IsbCounts::default());
+                        }
+                        let kept = &mut self.isb[iid].0;
+                        for (k, v) in kept.iter_mut().zip(counts.0) {
+                            if v.is_some() {
+                                *k = v;
+                            }
+                        }
+                    }
+                }
                 _ => {}
             }
             self.src.consume(blen);
@@ -628,6 +692,25 @@ fn read_upto(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
         }
     }
     Ok(n)
+}
+
+/// The counters an Interface Statistics Block gives (its options 4 to 8, 64 bits each).
+fn parse_isb(b: &[u8], end: usize, big: bool) -> IsbCounts {
+    let mut out = IsbCounts::default();
+    let mut opt = 20; // after the interface id and the timestamp
+    while opt + 4 <= end {
+        let code = u16_at(b, opt, big) as usize;
+        let olen = u16_at(b, opt + 2, big) as usize;
+        if code == 0 {
+            break;
+        }
+        let val = opt + 4;
+        if (4..4 + ISB_COUNTERS).contains(&code) && olen >= 8 && val + 8 <= end {
+            out.0[code - 4] = Some(i64_at(b, val, big) as u64);
+        }
+        opt = val + ((olen + 3) & !3);
+    }
+    out
 }
 
 /// Interface Description Block: link type, snaplen, `if_tsresol` (9), `if_tsoffset` (14).
@@ -841,6 +924,71 @@ mod tests {
         let mut r = reader(bad).unwrap();
         assert_eq!(all(&mut r).len(), 1);
         assert!(r.warnings[0].starts_with("corrupt record after frame 1 (length 2147483647)"));
+    }
+
+    /// An Interface Statistics Block of interface `iid` with 64-bit `counters` (code, value).
+    fn isb(big: bool, iid: u32, counters: &[(u16, u64)]) -> Vec<u8> {
+        let mut b = Vec::new();
+        let w32 = |v: u32| {
+            if big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
+        let w16 = |v: u16| {
+            if big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
+        b.extend(w32(iid));
+        b.extend(w32(0));
+        b.extend(w32(0));
+        for &(code, v) in counters {
+            b.extend(w16(code));
+            b.extend(w16(8));
+            b.extend(if big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            });
+        }
+        b.extend([0, 0, 0, 0]); // opt_endofopt
+        block(big, 5, &b)
+    }
+
+    #[test]
+    fn interface_statistics_are_summed_over_interfaces_and_sections() {
+        for big in [false, true] {
+            let mut bytes = pcapng(big);
+            // interface 0 twice (its last block holds), interface 1 once; one block of an
+            // interface the section does not have (ignored); a counter cut short (ignored)
+            bytes.extend(isb(big, 0, &[(4, 10), (5, 1)]));
+            bytes.extend(isb(big, 1, &[(4, 7), (7, 2), (8, 5)]));
+            bytes.extend(isb(big, 0, &[(4, 12), (5, 3)]));
+            bytes.extend(isb(big, 9, &[(4, 1000), (5, 1000)]));
+            let mut cut = isb(big, 1, &[(6, 1)]);
+            cut[20 + 2..20 + 4].copy_from_slice(&if big { [0, 4] } else { [4, 0] });
+            bytes.extend(cut);
+            // a second section: its interface 0 is another interface
+            let second = pcapng(big);
+            bytes.extend(second);
+            bytes.extend(isb(big, 0, &[(4, 100), (7, u64::MAX)]));
+            let mut r = reader(bytes).unwrap();
+            let before = all(&mut r).len();
+            assert_eq!(before, 8);
+            let got = r.isb_counts().unwrap();
+            assert_eq!(
+                got.0,
+                [Some(12 + 7 + 100), Some(3), None, Some(u64::MAX), Some(5)]
+            );
+            // a file without statistics: none
+            let mut r = reader(pcap(big, false, &[(1, 0, b"abc")])).unwrap();
+            all(&mut r);
+            assert_eq!(r.isb_counts(), None);
+        }
     }
 
     #[test]
