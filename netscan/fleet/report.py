@@ -8,7 +8,6 @@ where there is one. All site- and network-provided text is escaped.
 
 from __future__ import annotations
 
-import html
 import json
 from collections import defaultdict
 from importlib import resources
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from netscan import __version__, i18n
+from netscan import __version__, i18n, untrusted
 from netscan.analysis.finding import LEVEL_NAMES as LEVELS  # strongest first
 from netscan.analysis.finding import Finding, level_rank, report_findings
 from netscan.fleet.sites import Site
@@ -77,6 +76,7 @@ def build(out: Path, sites: list[Site], states: dict[str, dict[str, Any]],
             "worst": None, "levels": {lv: 0 for lv in LEVELS}, "level_links": {},
             "findings": 0, "devices": 0, "endpoints": 0, "packets": 0, "cross_border": 0,
             "bytes_up": 0, "inputs": len(s.captures) + (1 if s.zeek else 0), "capture_loss": {},
+            "host_dropped": None,
         }  # fmt: skip
         if rep is not None:
             signatures = signatures or rep.get("signatures")
@@ -86,6 +86,7 @@ def build(out: Path, sites: list[Site], states: dict[str, dict[str, Any]],
                         "endpoints": len(rep.get("endpoints", [])),
                         "packets": sum(int(i.get("packets") or 0) for i in rep.get("inputs", [])),
                         "capture_loss": _capture_loss(rep),
+                        "host_dropped": _host_dropped(rep),
                         "engine": rep.get("engine")})  # fmt: skip
             for f in report_findings(rep):
                 lv = f.level.value
@@ -210,16 +211,11 @@ svg text{font:12px system-ui,sans-serif}
 """
 
 
-def _visible(text: str) -> str:
-    """Control characters (terminal escapes, bidi overrides, NULs) shown, never obeyed."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() or c == " " else f"\\x{ord(c):02x}" if ord(c) < 256
-                   else f"\\u{ord(c):04x}" for c in text)  # fmt: skip
-
-
 def _e(v: Any) -> str:
-    return html.escape(_visible("" if v is None else str(v)), quote=True)
+    """Escaped for HTML text and attributes by the one rule of ``netscan.untrusted``:
+    control, bidi and invisible characters shown as visible escapes, never obeyed (the
+    spaces a locale's dates and numbers hold kept as they are)."""
+    return untrusted.html("" if v is None else v)
 
 
 def _bytes(n: int | float) -> str:
@@ -257,6 +253,19 @@ def _capture_loss(rep: dict[str, Any]) -> dict[str, int]:
     if not isinstance(got, dict):
         return {}
     return {k: v for k in LOSS_KEYS if isinstance(v := got.get(k), int) and v >= 0}
+
+
+def _host_dropped(rep: dict[str, Any]) -> int | None:
+    """The packets the site's capture files record the capturing host dropped (their
+    interface statistics); None when no input carries any (pcap files, Zeek logs)."""
+    total: int | None = None
+    for i in rep.get("inputs") or []:
+        st = i.get("interface_statistics") if isinstance(i, dict) else None
+        if isinstance(st, dict):
+            total = (total or 0) + sum(
+                v for k in ("ifdrop", "osdrop") if isinstance(v := st.get(k), int) and v >= 0
+            )
+    return total
 
 
 def _missed(loss: dict[str, int]) -> str:
@@ -346,7 +355,7 @@ def _render(fleet: dict[str, Any], title: str) -> str:
 
     heads = [_("#"), _("Site"), _("Name"), _("Address"), _("Country"), _("Worst"), _("Findings"),
              _("Cross-border"), _("Upstream"), _("Devices"), _("Packets"), _("TCP missed"),
-             _("Status")]  # fmt: skip
+             _("Host drops"), _("Status")]  # fmt: skip
     out.append(f"<h2>{_e(_('Sites ranked by worst finding'))}</h2><table id='sites'><thead><tr>"
                + "".join(f"<th>{_e(h)}</th>" for h in heads) + "</tr></thead><tbody>")  # fmt: skip
     for r in sites:
@@ -362,6 +371,7 @@ def _render(fleet: dict[str, Any], title: str) -> str:
             f"<td class='num'>{_a(rep, _n(r['devices']))}</td>"
             f"<td class='num'>{_a(rep, _n(r['packets']))}</td>"
             f"<td class='num'>{_e(_missed(r['capture_loss']))}</td>"
+            f"<td class='num'>{_e('–' if r['host_dropped'] is None else _n(r['host_dropped']))}</td>"
             f"<td class='reason'>{status}</td></tr>"
         )
     out.append("</tbody></table>")

@@ -3,6 +3,7 @@ site task runs in this process, the page is rendered by headless Chromium."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -13,6 +14,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from netscan import i18n
 from netscan.analysis.finding import level_rank
 from netscan.fleet import report as fleet_report
 from netscan.fleet.sites import SitesError, load_sites
@@ -277,17 +279,20 @@ def test_out_directory_others_can_write_is_refused(tmp_path: Path, capsys) -> No
 def test_sites_say_what_their_captures_missed(tmp_path: Path) -> None:
     """A regulator sees which sites' evidence has gaps: each site row carries its report's
     capture_loss, and the sites table its share of the TCP bytes missed ("–" for a Zeek
-    site, which cannot tell)."""
+    site, which cannot tell), and the packets its capture files record the capturing host
+    dropped ("–" where no file records any)."""
     from tests.conftest import realworld
+    from tests.engine.test_interface_statistics import _with_statistics
     from tests.engine.test_loss import STREAM, _lost_segments, _without
 
     root = tmp_path / "sites"
-    for sid in ("lossy", "whole"):
+    for sid in ("lossy", "whole", "dropping"):
         (root / sid).mkdir(parents=True)
     src = realworld(STREAM)
     drop, _nbytes, _conns = _lost_segments(src, 40)
     _without(src, root / "lossy" / "stream.pcap", drop)
     shutil.copy(src, root / "whole" / "stream.pcap")
+    _with_statistics(src, root / "dropping" / "stream.pcapng")
     (root / "sensor").mkdir()
     (root / "sensor" / "site.toml").write_text(f'zeek = "{ZEEK / "opt.basic"}"\n')
     out, fleet = _build(root, tmp_path / "out")
@@ -301,6 +306,8 @@ def test_sites_say_what_their_captures_missed(tmp_path: Path) -> None:
     assert rows["whole"]["capture_loss"]["tcp_missed_bytes"] == 1
     assert rows["sensor"]["capture_loss"] == {}
     page = (out / "fleet.html").read_text()
+    # the page's own dates keep the spaces the locale writes (no escape shown for them)
+    assert f"generated {i18n.when(fleet['generated_at'])};" in html.unescape(page)
     table = page[
         page.index("<table id='sites'>") : page.index("</table>", page.index("<table id='sites'>"))
     ]
@@ -315,3 +322,11 @@ def test_sites_say_what_their_captures_missed(tmp_path: Path) -> None:
     assert cells["lossy"][col] == f"{share * 100:.2f} %"
     assert cells["whole"][col] == "&lt; 0.01 %"
     assert cells["sensor"][col] == "–"
+    # the file that records 12 packets dropped (3 by the interface, 9 by the system)
+    assert [rows[sid]["host_dropped"] for sid in ("lossy", "whole", "dropping", "sensor")] == [
+        None, None, 12, None,
+    ]  # fmt: skip
+    col = header.index("Host drops")
+    assert [cells[sid][col] for sid in ("lossy", "whole", "dropping", "sensor")] == [
+        "–", "–", "12", "–",
+    ]  # fmt: skip
