@@ -171,6 +171,13 @@ class SeqTrack:
         self._note(missed, before)
 
 
+def per_direction(capture_loss: dict[str, int] | None) -> bool:
+    """Whether the run's engine kept what each connection missed each way (its holes: the
+    core and the tshark engine, which count gaps too); Zeek's logs give the bytes missed
+    per connection only, neither gaps nor directions."""
+    return bool(capture_loss and "tcp_gaps" in capture_loss)
+
+
 def counts(missed_bytes: int, gaps: int, conns: int, payload: int) -> dict[str, int]:
     """The report's ``summary.capture_loss``."""
     return {
@@ -181,11 +188,12 @@ def counts(missed_bytes: int, gaps: int, conns: int, payload: int) -> dict[str, 
     }
 
 
-def _where(gaps: int, conns: int) -> str:
-    return (
-        f"in {gaps:,} {'gap' if gaps == 1 else 'gaps'} of {conns:,} "
-        f"{'connection' if conns == 1 else 'connections'}"
-    )
+def _where(gaps: int | None, conns: int) -> str:
+    """Where the bytes were missed (``gaps`` None: not counted, as by Zeek)."""
+    where = f"{conns:,} {'connection' if conns == 1 else 'connections'}"
+    if gaps is None:
+        return f"in {where}"
+    return f"in {gaps:,} {'gap' if gaps == 1 else 'gaps'} of {where}"
 
 
 # a live capture says what it misses (once the share the reports' verdicts say,
@@ -211,7 +219,7 @@ def live_line(missed_bytes: int, gaps: int, conns: int, payload: int) -> str:
     )
 
 
-def warning(missed_bytes: int, gaps: int, conns: int, payload: int) -> str | None:
+def warning(missed_bytes: int, gaps: int | None, conns: int, payload: int) -> str | None:
     """The run's warning when the capture missed TCP bytes (None when it missed none)."""
     if not missed_bytes:
         return None

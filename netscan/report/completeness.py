@@ -28,8 +28,14 @@ def capture_note(capture_loss: dict[str, Any] | None) -> str | None:
     payload = int(capture_loss.get("tcp_payload_bytes") or 0)
     if not missed or missed < NOTABLE_SHARE * (missed + payload):
         return None
-    gaps = int(capture_loss.get("tcp_gaps") or 0)
     conns = int(capture_loss.get("tcp_connections") or 0)
+    where = ngettext("{n} connection", "{n} connections", conns).format(n=i18n.number(conns))
+    if "tcp_gaps" not in capture_loss:  # Zeek's count: no gaps
+        return _(
+            "The capture missed {share} of the TCP bytes ({missed} bytes in {conns}): what "
+            "was sent in them is not in this evidence, and the volumes are lower bounds."
+        ).format(share=share_text(missed, payload), missed=i18n.number(missed), conns=where)
+    gaps = int(capture_loss.get("tcp_gaps") or 0)
     return _(
         "The capture missed {share} of the TCP bytes ({missed} bytes in {gaps} of "
         "{conns}): what was sent in them is not in this evidence, and the volumes are lower "
@@ -38,7 +44,7 @@ def capture_note(capture_loss: dict[str, Any] | None) -> str | None:
         share=share_text(missed, payload),
         missed=i18n.number(missed),
         gaps=ngettext("{n} gap", "{n} gaps", gaps).format(n=i18n.number(gaps)),
-        conns=ngettext("{n} connection", "{n} connections", conns).format(n=i18n.number(conns)),
+        conns=where,
     )
 
 

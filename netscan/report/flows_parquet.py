@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from netscan.engine import loss
+
 MAX_NAMES = 16  # names per side in one row
 
 SCHEMA_FIELDS: list[tuple[str, str]] = [
@@ -74,7 +76,7 @@ def rows(result: Any) -> dict[str, list[Any]]:
     refs = getattr(result, "record_refs", None)
     cols: dict[str, list[Any]] = {n: [] for n, _ in SCHEMA_FIELDS}
     ip_dev = getattr(inv, "_ip_to_device", {})
-    measured = bool(getattr(result, "capture_loss", None))
+    measured = loss.per_direction(result.capture_loss)
 
     def device_of(mac: str | None, ip: str) -> Any:
         if mac and mac in inv.devices:

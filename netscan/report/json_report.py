@@ -20,6 +20,7 @@ import orjson
 from netscan import __version__
 from netscan import limits as _limits
 from netscan.analyze import Result, relaxed_gc
+from netscan.engine import loss
 from netscan.inventory.model import Conversation, Device, Endpoint, Evidence, FlowTotals
 from netscan.safefile import private_output
 from netscan.util import iso_utc, now_iso, packed_ip
@@ -252,9 +253,8 @@ def _build(result: Result) -> dict[str, Any]:
     listed, omitted = listed_flows(result.conversations, limits.report_flows)
     convs = sorted(listed, key=lambda c: (c.device, c.peer_ip, c.transport, c.port))
     folded = getattr(inv, "folded", {})
-    # what the capture missed of each conversation, when the engine measured it (not from
-    # Zeek's logs: ``capture_loss`` is empty)
-    measured = bool(result.capture_loss)
+    # what the capture missed of each conversation each way, when the engine kept it
+    measured = loss.per_direction(result.capture_loss)
     out = {
         "schema_version": SCHEMA_VERSION,
         "netscan_version": __version__,

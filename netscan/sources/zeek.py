@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from netscan.engine import loss
 from netscan.events import (
     Ctx,
     DhcpEvent,
@@ -66,7 +67,7 @@ _ID = ("ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto")
 WANTED: dict[str, frozenset[str]] = {
     "conn": frozenset(_ID + ("service", "duration", "orig_bytes", "resp_bytes", "orig_pkts",
                              "resp_pkts", "orig_ip_bytes", "resp_ip_bytes", "orig_l2_addr",
-                             "resp_l2_addr", "ip_proto", "history")),
+                             "resp_l2_addr", "ip_proto", "history", "missed_bytes")),
     "dns": frozenset(_ID + ("query", "qtype_name", "rcode", "answers", "TTLs", "opcode")),
     "http": frozenset(_ID + ("method", "host", "uri", "version", "user_agent", "orig_fuids",
                              "orig_mime_types", "request_body_len", "status_code", "status_msg",
@@ -236,7 +237,11 @@ class ZeekSource:
             raise FileNotFoundError(f"not a Zeek log directory: {directory}")
         self.files_dir = Path(files_dir) if files_dir else None
         self.repeats: dict[str, int] = {}  # logs hold facts, nothing set aside here
-        self.capture_loss: dict[str, int] = {}  # not measured from logs
+        # what Zeek counted missed of the TCP connections (conn.log's missed_bytes): empty
+        # when no conn.log gives it; Zeek counts no gaps, nor which way bytes were missed
+        self.capture_loss: dict[str, int] = {}
+        self._missed = [0, 0, 0]  # bytes missed, connections with some, payload captured
+        self._missed_given = False
         if self.files_dir is not None and not self.files_dir.is_dir():
             raise FileNotFoundError(f"not a directory of extracted files: {files_dir}")
         self.logs = find_logs(self.directory)
@@ -355,6 +360,13 @@ class ZeekSource:
                     f"dropped, {stats.cut_fields} values cut"
                 )
         self._uploads()
+        if self._missed_given:
+            missed, conns, payload = self._missed
+            self.capture_loss = {"tcp_missed_bytes": missed, "tcp_connections": conns,
+                                 "tcp_payload_bytes": payload}  # fmt: skip
+            said = loss.warning(missed, None, conns, payload)
+            if said is not None:
+                self.warnings.append(f"Zeek's conn.log: {said}")
 
     # -- per log -------------------------------------------------------------------------
 
@@ -420,6 +432,13 @@ class ZeekSource:
         flow.last_ts = ts + dur if isinstance(dur, float) and dur > 0 else ts
         ob, rb = _int(rec.get("orig_bytes")), _int(rec.get("resp_bytes"))
         flow.payload_ab, flow.payload_ba = ob, rb
+        if proto == TCP and rec.get("missed_bytes") is not None:
+            # Zeek's byte counts come from sequence numbers: what was missed is in them
+            missed = min(_int(rec.get("missed_bytes")), ob + rb)
+            self._missed_given = True
+            self._missed[0] += missed
+            self._missed[1] += missed > 0
+            self._missed[2] += ob + rb - missed
         flow.pkts_ab, flow.pkts_ba = _int(rec.get("orig_pkts")), _int(rec.get("resp_pkts"))
         oib, rib = rec.get("orig_ip_bytes"), rec.get("resp_ip_bytes")
         flow.bytes_ab = _int(oib) if oib is not None else ob

@@ -278,9 +278,9 @@ def test_out_directory_others_can_write_is_refused(tmp_path: Path, capsys) -> No
 
 def test_sites_say_what_their_captures_missed(tmp_path: Path) -> None:
     """A regulator sees which sites' evidence has gaps: each site row carries its report's
-    capture_loss, and the sites table its share of the TCP bytes missed ("–" for a Zeek
-    site, which cannot tell), and the packets its capture files record the capturing host
-    dropped ("–" where no file records any)."""
+    capture_loss, and the sites table its share of the TCP bytes missed (for a Zeek site,
+    what its conn.log counted; "–" for one whose logs cannot tell), and the packets its
+    capture files record the capturing host dropped ("–" where no file records any)."""
     from tests.conftest import realworld
     from tests.engine.test_interface_statistics import _with_statistics
     from tests.engine.test_loss import STREAM, _lost_segments, _without
@@ -295,6 +295,10 @@ def test_sites_say_what_their_captures_missed(tmp_path: Path) -> None:
     _with_statistics(src, root / "dropping" / "stream.pcapng")
     (root / "sensor").mkdir()
     (root / "sensor" / "site.toml").write_text(f'zeek = "{ZEEK / "opt.basic"}"\n')
+    (root / "tls-sensor").mkdir()  # an ssl.log only: no conn.log to count what was missed
+    (root / "tls-sensor" / "site.toml").write_text(
+        f'zeek = "{ZEEK / "scripts.base.protocols.ssl.basic"}"\n'
+    )
     out, fleet = _build(root, tmp_path / "out")
     jsonschema.validate(fleet, fleet_report.schema())
     rows = {r["id"]: r for r in fleet["sites"]}
@@ -304,7 +308,9 @@ def test_sites_say_what_their_captures_missed(tmp_path: Path) -> None:
     loss = rows["lossy"]["capture_loss"]
     share = loss["tcp_missed_bytes"] / (loss["tcp_missed_bytes"] + loss["tcp_payload_bytes"])
     assert rows["whole"]["capture_loss"]["tcp_missed_bytes"] == 1
-    assert rows["sensor"]["capture_loss"] == {}
+    sensor = rows["sensor"]["capture_loss"]
+    assert sensor["tcp_missed_bytes"] == 0 and "tcp_gaps" not in sensor  # Zeek counts no gaps
+    assert rows["tls-sensor"]["capture_loss"] == {}
     page = (out / "fleet.html").read_text()
     # the page's own dates keep the spaces the locale writes (no escape shown for them)
     assert f"generated {i18n.when(fleet['generated_at'])};" in html.unescape(page)
@@ -321,7 +327,8 @@ def test_sites_say_what_their_captures_missed(tmp_path: Path) -> None:
     col = header.index("TCP missed")
     assert cells["lossy"][col] == f"{share * 100:.2f} %"
     assert cells["whole"][col] == "&lt; 0.01 %"
-    assert cells["sensor"][col] == "–"
+    assert cells["sensor"][col] == "0"
+    assert cells["tls-sensor"][col] == "–"
     # the file that records 12 packets dropped (3 by the interface, 9 by the system)
     assert [rows[sid]["host_dropped"] for sid in ("lossy", "whole", "dropping", "sensor")] == [
         None, None, 12, None,

@@ -380,3 +380,44 @@ def test_json_logs_give_the_same_inventory(tmp_path: Path, case: str) -> None:
     js = json_report.build(analyze_zeek(a, tmp_path))
     assert facts(js) == facts(tsv)
     assert [i["format"].split(":")[0] for i in js["inputs"]] == ["zeek-json"] * len(js["inputs"])
+
+
+def test_what_zeek_counted_missed(tmp_path: Path) -> None:
+    """conn.log's missed_bytes (Zeek's count of content gaps) gives the report's
+    capture_loss, without gaps (Zeek counts none), its warning and its verdict: here two
+    connections of the public log given bytes missed."""
+    from netscan.report import html_report, markdown_report
+
+    src = ZEEK / "opt.basic"
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for p in src.glob("*.log"):
+        (logs / p.name).write_bytes(p.read_bytes())
+    want = json_report.build(analyze_zeek(Analyzer(Options()), logs))
+    payload = want["summary"]["capture_loss"]["tcp_payload_bytes"]
+    assert want["summary"]["capture_loss"] == {
+        "tcp_missed_bytes": 0, "tcp_connections": 0, "tcp_payload_bytes": payload,
+    }  # fmt: skip
+    assert not [w for w in want["warnings"] if "missed" in w]
+    lines = (logs / "conn.log").read_text().splitlines(keepends=True)
+    fields = next(ln for ln in lines if ln.startswith("#fields")).rstrip("\n").split("\t")[1:]
+    col = {name: i for i, name in enumerate(fields)}
+    tcp = [i for i, ln in enumerate(lines)
+           if not ln.startswith("#") and ln.split("\t")[col["proto"]] == "tcp"]  # fmt: skip
+    for i, n in ((tcp[2], 300), (tcp[3], 100)):
+        cells = lines[i].rstrip("\n").split("\t")
+        cells[col["missed_bytes"]] = str(n)
+        lines[i] = "\t".join(cells) + "\n"
+    (logs / "conn.log").write_text("".join(lines))
+    rep = json_report.build(analyze_zeek(Analyzer(Options()), logs))
+    jsonschema.validate(rep, json_report.schema())
+    assert rep["summary"]["capture_loss"] == {
+        "tcp_missed_bytes": 400, "tcp_connections": 2, "tcp_payload_bytes": payload - 400,
+    }  # fmt: skip
+    share = f"{400 / payload * 100:.2f} %"
+    [said] = [w for w in rep["warnings"] if "missed" in w]
+    assert said.startswith(f"Zeek's conn.log: the capture missed 400 bytes of TCP ({share} of ")
+    assert " in 2 connections: " in said
+    note = f"The capture missed {share} of the TCP bytes (400 bytes in 2 connections)"
+    assert note in markdown_report.render(rep, lang="en")
+    assert note in html_report.render(rep, lang="en")
