@@ -771,20 +771,8 @@ mod tests {
     }
 
     fn pcap(big: bool, nano: bool, recs: &[(u32, u32, &[u8])]) -> Vec<u8> {
-        let w32 = |v: u32| {
-            if big {
-                v.to_be_bytes()
-            } else {
-                v.to_le_bytes()
-            }
-        };
-        let w16 = |v: u16| {
-            if big {
-                v.to_be_bytes()
-            } else {
-                v.to_le_bytes()
-            }
-        };
+        let w32 = |v: u32| u32_bytes(big, v);
+        let w16 = |v: u16| u16_bytes(big, v);
         let mut out = Vec::new();
         out.extend(w32(if nano { 0xa1b2_3c4d } else { 0xa1b2_c3d4 }));
         out.extend(w16(2));
@@ -804,13 +792,7 @@ mod tests {
     }
 
     fn block(big: bool, btype: u32, body: &[u8]) -> Vec<u8> {
-        let w32 = |v: u32| {
-            if big {
-                v.to_be_bytes()
-            } else {
-                v.to_le_bytes()
-            }
-        };
+        let w32 = |v: u32| u32_bytes(big, v);
         let mut body = body.to_vec();
         while !body.len().is_multiple_of(4) {
             body.push(0);
@@ -824,20 +806,8 @@ mod tests {
     }
 
     fn pcapng(big: bool) -> Vec<u8> {
-        let w32 = |v: u32| {
-            if big {
-                v.to_be_bytes()
-            } else {
-                v.to_le_bytes()
-            }
-        };
-        let w16 = |v: u16| {
-            if big {
-                v.to_be_bytes()
-            } else {
-                v.to_le_bytes()
-            }
-        };
+        let w32 = |v: u32| u32_bytes(big, v);
+        let w16 = |v: u16| u16_bytes(big, v);
         let mut shb = w32(0x1a2b_3c4d).to_vec();
         shb.extend(w16(1));
         shb.extend(w16(0));
@@ -926,23 +896,27 @@ mod tests {
         assert!(r.warnings[0].starts_with("corrupt record after frame 1 (length 2147483647)"));
     }
 
+    fn u32_bytes(big: bool, v: u32) -> [u8; 4] {
+        if big {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    }
+
+    fn u16_bytes(big: bool, v: u16) -> [u8; 2] {
+        if big {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    }
+
     /// An Interface Statistics Block of interface `iid` with 64-bit `counters` (code, value).
     fn isb(big: bool, iid: u32, counters: &[(u16, u64)]) -> Vec<u8> {
         let mut b = Vec::new();
-        let w32 = |v: u32| {
-            if big {
-                v.to_be_bytes()
-            } else {
-                v.to_le_bytes()
-            }
-        };
-        let w16 = |v: u16| {
-            if big {
-                v.to_be_bytes()
-            } else {
-                v.to_le_bytes()
-            }
-        };
+        let w32 = |v: u32| u32_bytes(big, v);
+        let w16 = |v: u16| u16_bytes(big, v);
         b.extend(w32(iid));
         b.extend(w32(0));
         b.extend(w32(0));

@@ -79,7 +79,7 @@ def test_a_capture_that_missed_almost_nothing_says_nothing(tmp_path: Path) -> No
     assert capture_note(rep["summary"]["capture_loss"]) is None
     assert "The capture missed" not in html_report.render(rep, lang="en")
     assert "The capture missed" not in markdown_report.render(rep, lang="en")
-    assert capture_note({}) is None  # a source that cannot tell (Zeek logs)
+    assert capture_note({}) is None  # a source that cannot tell (Zeek logs without a conn.log)
 
 
 @pytest.fixture(scope="module")
