@@ -13,6 +13,12 @@ from netscan.i18n import _, ngettext
 NOTABLE_SHARE = 0.001
 
 
+def _count(d: Any, key: str) -> int:
+    """A count of a report read back (hostile or damaged: anything but a count is 0)."""
+    v = d.get(key) if isinstance(d, dict) else None
+    return v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else 0
+
+
 def share_text(missed: int, payload: int) -> str:
     """The share of the TCP bytes missed, for the reader ("2.17 %", "< 0.01 %")."""
     share = missed / (missed + payload) * 100 if missed + payload else 0.0
@@ -22,20 +28,20 @@ def share_text(missed: int, payload: int) -> str:
 def capture_note(capture_loss: dict[str, Any] | None) -> str | None:
     """The sentence for the verdict, in the current language; None when the capture missed
     less than ``NOTABLE_SHARE`` of the TCP bytes (or cannot tell)."""
-    if not capture_loss:
+    if not isinstance(capture_loss, dict) or not capture_loss:
         return None
-    missed = int(capture_loss.get("tcp_missed_bytes") or 0)
-    payload = int(capture_loss.get("tcp_payload_bytes") or 0)
+    missed = _count(capture_loss, "tcp_missed_bytes")
+    payload = _count(capture_loss, "tcp_payload_bytes")
     if not missed or missed < NOTABLE_SHARE * (missed + payload):
         return None
-    conns = int(capture_loss.get("tcp_connections") or 0)
+    conns = _count(capture_loss, "tcp_connections")
     where = ngettext("{n} connection", "{n} connections", conns).format(n=i18n.number(conns))
     if "tcp_gaps" not in capture_loss:  # Zeek's count: no gaps
         return _(
             "The capture missed {share} of the TCP bytes ({missed} bytes in {conns}): what "
             "was sent in them is not in this evidence, and the volumes are lower bounds."
         ).format(share=share_text(missed, payload), missed=i18n.number(missed), conns=where)
-    gaps = int(capture_loss.get("tcp_gaps") or 0)
+    gaps = _count(capture_loss, "tcp_gaps")
     return _(
         "The capture missed {share} of the TCP bytes ({missed} bytes in {gaps} of "
         "{conns}): what was sent in them is not in this evidence, and the volumes are lower "
@@ -53,8 +59,8 @@ def finding_note(capture_missed: dict[str, Any] | None) -> str | None:
     (``Finding.capture_missed``), in the current language; None when it missed none."""
     if not capture_missed:
         return None
-    up = int(capture_missed.get("bytes_up") or 0)
-    down = int(capture_missed.get("bytes_down") or 0)
+    up = _count(capture_missed, "bytes_up")
+    down = _count(capture_missed, "bytes_down")
     if not up and not down:
         return None
     return _(
@@ -69,7 +75,7 @@ def host_drops_note(statistics: list[dict[str, Any] | None]) -> str | None:
     one dict or None per input) record packets the capturing host dropped; None otherwise."""
     dropped = files = 0
     for s in statistics:
-        n = int((s or {}).get("ifdrop") or 0) + int((s or {}).get("osdrop") or 0)
+        n = _count(s, "ifdrop") + _count(s, "osdrop")
         if n > 0:
             dropped += n
             files += 1

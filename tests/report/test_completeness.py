@@ -18,7 +18,7 @@ from netscan.analysis.finding import Finding
 from netscan.analyze import Analyzer, Options
 from netscan.output.summary import print_summary
 from netscan.report import html_report, markdown_report
-from netscan.report.completeness import NOTABLE_SHARE, capture_note, finding_note
+from netscan.report.completeness import NOTABLE_SHARE, capture_note, finding_note, host_drops_note
 from netscan.tui.widgets.findings import finding_detail
 from tests.baselines import COUNTRY, capture_path
 from tests.conftest import realworld
@@ -140,3 +140,24 @@ def test_a_finding_read_back_keeps_what_the_capture_missed() -> None:
     assert f.to_json()["capture_missed"] == {"bytes_up": 7, "bytes_down": 0}
     assert "capture_missed" not in Finding.from_json(base).to_json()
     assert "capture_missed" not in Finding.from_json(base).extra
+
+
+def test_a_damaged_report_read_back_says_nothing_it_cannot_count(
+    upload_cut: tuple[Path, Path, int], tmp_path: Path
+) -> None:
+    """A report read back (a fleet's, a case's) may be damaged or hostile: counts that are
+    not counts are none, never a crash."""
+    assert capture_note({"tcp_missed_bytes": "9", "tcp_payload_bytes": [1]}) is None
+    assert capture_note(["tcp_missed_bytes"]) is None  # type: ignore[arg-type]
+    assert capture_note({"tcp_missed_bytes": True, "tcp_gaps": 1}) is None
+    assert finding_note({"bytes_up": "1400", "bytes_down": -5}) is None
+    assert host_drops_note([{"ifdrop": "9"}, [3], None, {"osdrop": -1}]) is None  # type: ignore[list-item]
+    said = host_drops_note([{"ifdrop": "9"}, {"osdrop": 5}])
+    assert said is not None and "record 5 packets" in said
+    # a real report with these values damaged: rendered, without a word of them
+    rep = _report(upload_cut[1], tmp_path)
+    rep["summary"]["capture_loss"] = {"tcp_missed_bytes": "lots", "tcp_gaps": None}
+    rep["inputs"][0]["interface_statistics"] = {"ifdrop": "9", "osdrop": [1]}
+    rep["findings"][0]["capture_missed"] = {"bytes_up": "x", "bytes_down": {}}
+    assert "The capture" not in visible_text(html_report.render(rep, lang="en"))
+    assert "The capture" not in markdown_report.render(rep, lang="en")
