@@ -234,6 +234,20 @@ def warning(missed_bytes: int, gaps: int | None, conns: int, payload: int) -> st
     )
 
 
+def zeek_warning(missed_bytes: int, conns: int, payload: int) -> str | None:
+    """The warning of a run from Zeek logs when their conn.log counts TCP bytes missed
+    (its ``missed_bytes``: content gaps; Zeek counts no gaps of its own)."""
+    if not missed_bytes:
+        return None
+    return (
+        f"Zeek's conn.log counts {missed_bytes:,} {'byte' if missed_bytes == 1 else 'bytes'} "
+        f"of TCP missed ({share(missed_bytes, payload)} of what the connections carried) "
+        f"{_where(None, conns)}: content the sensor never saw (packets it or its mirror "
+        "port dropped): the volumes are lower bounds, and what was sent in a gap has no "
+        "evidence here"
+    )
+
+
 def host_drops(statistics: dict[str, int] | None) -> str | None:
     """An input's warning when its capture file's interface statistics (pcapng ISBs,
     ``InputInfo.statistics``) record packets the capturing host dropped; None otherwise."""

@@ -123,6 +123,9 @@ def _mac(v: Any) -> str | None:
     return None
 
 
+U64 = (1 << 64) - 1
+
+
 def _int(v: Any) -> int:
     return v if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else 0
 
@@ -364,9 +367,9 @@ class ZeekSource:
             missed, conns, payload = self._missed
             self.capture_loss = {"tcp_missed_bytes": missed, "tcp_connections": conns,
                                  "tcp_payload_bytes": payload}  # fmt: skip
-            said = loss.warning(missed, None, conns, payload)
+            said = loss.zeek_warning(missed, conns, payload)
             if said is not None:
-                self.warnings.append(f"Zeek's conn.log: {said}")
+                self.warnings.append(said)
 
     # -- per log -------------------------------------------------------------------------
 
@@ -434,11 +437,16 @@ class ZeekSource:
         flow.payload_ab, flow.payload_ba = ob, rb
         if proto == TCP and rec.get("missed_bytes") is not None:
             # Zeek's byte counts come from sequence numbers: what was missed is in them
-            missed = min(_int(rec.get("missed_bytes")), ob + rb)
+            # (Zeek's counts are 64-bit: a log's larger numbers are held there, as the sums)
+            sent = min(ob + rb, U64)
+            missed = min(_int(rec.get("missed_bytes")), sent)
             self._missed_given = True
-            self._missed[0] += missed
-            self._missed[1] += missed > 0
-            self._missed[2] += ob + rb - missed
+            m = self._missed
+            m[0], m[1], m[2] = (
+                min(m[0] + missed, U64),
+                m[1] + (missed > 0),
+                min(m[2] + sent - missed, U64),
+            )
         flow.pkts_ab, flow.pkts_ba = _int(rec.get("orig_pkts")), _int(rec.get("resp_pkts"))
         oib, rib = rec.get("orig_ip_bytes"), rec.get("resp_ip_bytes")
         flow.bytes_ab = _int(oib) if oib is not None else ob

@@ -416,8 +416,18 @@ def test_what_zeek_counted_missed(tmp_path: Path) -> None:
     }  # fmt: skip
     share = f"{400 / payload * 100:.2f} %"
     [said] = [w for w in rep["warnings"] if "missed" in w]
-    assert said.startswith(f"Zeek's conn.log: the capture missed 400 bytes of TCP ({share} of ")
-    assert " in 2 connections: " in said
+    assert said.startswith(f"Zeek's conn.log counts 400 bytes of TCP missed ({share} of ")
+    assert " in 2 connections: content the sensor never saw " in said
     note = f"The capture missed {share} of the TCP bytes (400 bytes in 2 connections)"
     assert note in markdown_report.render(rep, lang="en")
     assert note in html_report.render(rep, lang="en")
+    # a log's numbers beyond Zeek's 64-bit counts are held there, as the sums
+    big = logs / "big"
+    big.mkdir()
+    rec = {"ts": 1.0, "uid": "C1", "id.orig_h": "192.168.1.2", "id.orig_p": 5000,
+           "id.resp_h": "203.0.113.9", "id.resp_p": 443, "proto": "tcp",
+           "orig_bytes": 10**30, "resp_bytes": 5, "missed_bytes": 10**25}  # fmt: skip
+    (big / "conn.log").write_text(json.dumps(rec) + "\n" + json.dumps({**rec, "uid": "C2"}) + "\n")
+    loss = analyze_zeek(Analyzer(Options()), big).capture_loss
+    # each connection's bytes held at 2**64 - 1, all of them missed: the sum held too
+    assert loss == {"tcp_missed_bytes": 2**64 - 1, "tcp_connections": 2, "tcp_payload_bytes": 0}
