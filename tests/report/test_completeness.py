@@ -19,7 +19,7 @@ from netscan.analyze import Analyzer, Options
 from netscan.output.summary import print_summary
 from netscan.report import html_report, markdown_report
 from netscan.report.completeness import NOTABLE_SHARE, capture_note, finding_note, host_drops_note
-from netscan.tui.widgets.findings import finding_detail
+from netscan.tui.widgets.findings import finding_detail, finding_prompt
 from tests.baselines import COUNTRY, capture_path
 from tests.conftest import realworld
 from tests.engine.test_loss import STREAM, _lost_segments, _segments, _without
@@ -125,9 +125,11 @@ def test_a_finding_says_what_the_capture_missed_of_it(
         finding_detail(Finding.from_json(finding), "")
     )
     assert en in buf.getvalue()
+    assert "⚠ capture gaps" in finding_prompt(Finding.from_json(finding)).plain  # its row
     # the whole capture's finding says nothing of it
     whole = _report(plain, tmp_path)
     assert [f.get("capture_missed") for f in whole["findings"]] == [None]
+    assert "gaps" not in finding_prompt(Finding.from_json(whole["findings"][0])).plain
     assert "The capture missed" not in html_report.render(whole, lang="en")
     assert "The capture missed" not in markdown_report.render(whole, lang="en")
     assert finding_note(None) is None and finding_note({"bytes_up": 0, "bytes_down": 0}) is None

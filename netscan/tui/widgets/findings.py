@@ -47,8 +47,17 @@ def finding_prompt(f: Finding) -> Text:
         (f" {word[:9]}{' ' * max(pad, 0)} ", LEVEL_STYLE.get(level, "")),
         f" {display(f.device_mac or '?')} → {display(destination_label(d))} [{country}]",
         (f" ↑{human_bytes(float(f.bytes_up))}", "bold"),
+        _gaps_mark(f),
         _status_mark(f),
     )
+
+
+def _gaps_mark(f: Finding) -> Text:
+    """Whether the capture missed bytes of the finding's conversations (its detail says
+    how many): its volumes are lower bounds."""
+    if not finding_note(f.capture_missed):
+        return Text("")
+    return Text(" ⚠ " + _("capture gaps"), style="yellow")
 
 
 def _status_mark(f: Finding) -> Text:
