@@ -231,15 +231,20 @@ def print_summary(result: Result, console: Console | None = None) -> None:
 
     offsite = [c for c in result.conversations if inv.premises.is_offsite(c.peer_ip)]
     if offsite:
+        offsite.sort(key=lambda c: (c.device, -c.bytes_up))
+        shown = offsite[:200]
+        # what the capture missed of them, when it missed some (a finding a lost segment
+        # took away leaves its conversation here, with its gap)
+        gaps = any(c.missed_up or c.missed_down for c in shown)
         cols = (("device", _("device")), ("destination", _("destination")), ("names", _("names")),
                 ("provider", _("provider")), ("country", _("country")), ("up", _("up")),
-                ("down", _("down")))  # fmt: skip
+                ("down", _("down"))) + ((("missed", _("missed")),) if gaps else ())  # fmt: skip
         t = SummaryTable(_("Off-site destinations per device"),
                          [(title, keep and col in ("device", "destination"))
                           for col, title in cols])  # fmt: skip
-        offsite.sort(key=lambda c: (c.device, -c.bytes_up))
-        for c in offsite[:200]:
+        for c in shown:
             ep = inv.endpoints.get(c.peer_ip)
+            missed = c.missed_up + c.missed_down
             t.add_row(
                 text(c.device),
                 Text(f"{display(c.peer_ip)} {display(c.transport, 8)}/{display(c.port, 8)}"),
@@ -248,6 +253,7 @@ def print_summary(result: Result, console: Console | None = None) -> None:
                 text(ep.country or "", limit=8) if ep else Text(""),
                 Text(human_bytes(c.bytes_up)),
                 Text(human_bytes(c.bytes_down)),
+                *((Text(human_bytes(missed) if missed else "", style="yellow"),) if gaps else ()),
             )
         console.print(t)
         if len(offsite) > 200:

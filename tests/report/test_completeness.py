@@ -16,7 +16,7 @@ from rich.console import Console
 from netscan import cli
 from netscan.analysis.finding import Finding
 from netscan.analyze import Analyzer, Options
-from netscan.output.summary import print_summary
+from netscan.output.summary import human_bytes, print_summary
 from netscan.report import html_report, markdown_report
 from netscan.report.completeness import NOTABLE_SHARE, capture_note, finding_note, host_drops_note
 from netscan.tui.widgets.findings import finding_detail, finding_prompt
@@ -120,6 +120,11 @@ def test_a_finding_says_what_the_capture_missed_of_it(
     lines = buf.getvalue().splitlines()
     at = next(i for i, line in enumerate(lines) if line.startswith("LIKELY "))
     assert lines[at + 2].strip().startswith(en)
+    # the off-site destinations table gains a column of what was missed of each
+    head = next(line for line in lines if "┃ device" in line and "destination" in line)
+    assert head.split("┃")[-2].strip() == "missed"
+    [row] = [line for line in lines if "150.109.20.77 tcp/80" in line]
+    assert row.split("│")[-2].strip() == human_bytes(n)
     buf = io.StringIO()
     Console(file=buf, width=400, color_system=None).print(
         finding_detail(Finding.from_json(finding), "")
@@ -130,6 +135,10 @@ def test_a_finding_says_what_the_capture_missed_of_it(
     whole = _report(plain, tmp_path)
     assert [f.get("capture_missed") for f in whole["findings"]] == [None]
     assert "gaps" not in finding_prompt(Finding.from_json(whole["findings"][0])).plain
+    buf = io.StringIO()
+    print_summary(Analyzer(Options(country=COUNTRY)).run([str(plain)]),
+                  Console(file=buf, width=400, color_system=None))  # fmt: skip
+    assert "missed" not in buf.getvalue()
     assert "The capture missed" not in html_report.render(whole, lang="en")
     assert "The capture missed" not in markdown_report.render(whole, lang="en")
     assert finding_note(None) is None and finding_note({"bytes_up": 0, "bytes_down": 0}) is None
