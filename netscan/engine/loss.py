@@ -17,6 +17,8 @@ its inputs (``src/loss.rs``); ``SeqTrack`` is the same rule for the tshark engin
 
 from __future__ import annotations
 
+from typing import Any
+
 from netscan import _core
 
 HOLES: int = _core.LOSS_HOLES
@@ -248,22 +250,34 @@ def zeek_warning(missed_bytes: int, conns: int, payload: int) -> str | None:
     )
 
 
+def count_of(d: Any, key: str) -> int:
+    """A count in ``d`` (a dict of counts, as a damaged or hostile report read back may
+    hold anything: anything but a count is 0)."""
+    v = d.get(key) if isinstance(d, dict) else None
+    return v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else 0
+
+
+def dropped(statistics: Any) -> int:
+    """The packets an input's interface statistics (pcapng ISBs, ``InputInfo.statistics``)
+    record the capturing host dropped: by the interface and by the operating system (0 for
+    none, or for anything but counts, as a damaged report read back may hold)."""
+    return count_of(statistics, "ifdrop") + count_of(statistics, "osdrop")
+
+
 def host_drops(statistics: dict[str, int] | None) -> str | None:
     """An input's warning when its capture file's interface statistics (pcapng ISBs,
     ``InputInfo.statistics``) record packets the capturing host dropped; None otherwise."""
-    if not statistics:
+    total = dropped(statistics)
+    if not total:
         return None
-    ifdrop, osdrop = statistics.get("ifdrop", 0), statistics.get("osdrop", 0)
-    dropped = ifdrop + osdrop
-    if not dropped:
-        return None
+    ifdrop, osdrop = count_of(statistics, "ifdrop"), count_of(statistics, "osdrop")
     parts = [f"{n:,} by {who}" for n, who in ((ifdrop, "the interface"),
                                               (osdrop, "the operating system")) if n]  # fmt: skip
-    recv = statistics.get("ifrecv")
-    of = f" of {recv:,} received" if recv is not None else ""
+    recv = count_of(statistics, "ifrecv")
+    of = f" of {recv:,} received" if recv else ""
     return (
-        f"the file's interface statistics record {dropped:,} "
-        f"{'packet' if dropped == 1 else 'packets'} dropped while capturing "
+        f"the file's interface statistics record {total:,} "
+        f"{'packet' if total == 1 else 'packets'} dropped while capturing "
         f"({', '.join(parts)}){of}: the host that captured them could not keep up, and "
         "what they held is not in this capture"
     )

@@ -18,6 +18,7 @@ from urllib.parse import quote
 from netscan import __version__, i18n, untrusted
 from netscan.analysis.finding import LEVEL_NAMES as LEVELS  # strongest first
 from netscan.analysis.finding import Finding, level_rank, report_findings
+from netscan.engine import loss
 from netscan.fleet.sites import Site
 from netscan.i18n import _
 from netscan.inventory.model import CAMERA_FAMILY
@@ -262,9 +263,7 @@ def _host_dropped(rep: dict[str, Any]) -> int | None:
     for i in rep.get("inputs") or []:
         st = i.get("interface_statistics") if isinstance(i, dict) else None
         if isinstance(st, dict):
-            total = (total or 0) + sum(
-                v for k in ("ifdrop", "osdrop") if isinstance(v := st.get(k), int) and v >= 0
-            )
+            total = (total or 0) + loss.dropped(st)
     return total
 
 

@@ -6,17 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from netscan import i18n
+from netscan.engine import loss
 from netscan.i18n import _, ngettext
 
 # the share of the TCP bytes missed from which the verdict says so (the live capture's
 # line uses the same)
 NOTABLE_SHARE = 0.001
-
-
-def _count(d: Any, key: str) -> int:
-    """A count of a report read back (hostile or damaged: anything but a count is 0)."""
-    v = d.get(key) if isinstance(d, dict) else None
-    return v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else 0
 
 
 def share_text(missed: int, payload: int) -> str:
@@ -30,18 +25,18 @@ def capture_note(capture_loss: dict[str, Any] | None) -> str | None:
     less than ``NOTABLE_SHARE`` of the TCP bytes (or cannot tell)."""
     if not isinstance(capture_loss, dict) or not capture_loss:
         return None
-    missed = _count(capture_loss, "tcp_missed_bytes")
-    payload = _count(capture_loss, "tcp_payload_bytes")
+    missed = loss.count_of(capture_loss, "tcp_missed_bytes")
+    payload = loss.count_of(capture_loss, "tcp_payload_bytes")
     if not missed or missed < NOTABLE_SHARE * (missed + payload):
         return None
-    conns = _count(capture_loss, "tcp_connections")
+    conns = loss.count_of(capture_loss, "tcp_connections")
     where = ngettext("{n} connection", "{n} connections", conns).format(n=i18n.number(conns))
     if "tcp_gaps" not in capture_loss:  # Zeek's count: no gaps
         return _(
             "The capture missed {share} of the TCP bytes ({missed} bytes in {conns}): what "
             "was sent in them is not in this evidence, and the volumes are lower bounds."
         ).format(share=share_text(missed, payload), missed=i18n.number(missed), conns=where)
-    gaps = _count(capture_loss, "tcp_gaps")
+    gaps = loss.count_of(capture_loss, "tcp_gaps")
     return _(
         "The capture missed {share} of the TCP bytes ({missed} bytes in {gaps} of "
         "{conns}): what was sent in them is not in this evidence, and the volumes are lower "
@@ -59,8 +54,8 @@ def finding_note(capture_missed: dict[str, Any] | None) -> str | None:
     (``Finding.capture_missed``), in the current language; None when it missed none."""
     if not capture_missed:
         return None
-    up = _count(capture_missed, "bytes_up")
-    down = _count(capture_missed, "bytes_down")
+    up = loss.count_of(capture_missed, "bytes_up")
+    down = loss.count_of(capture_missed, "bytes_down")
     if not up and not down:
         return None
     return _(
@@ -75,7 +70,7 @@ def host_drops_note(statistics: list[dict[str, Any] | None]) -> str | None:
     one dict or None per input) record packets the capturing host dropped; None otherwise."""
     dropped = files = 0
     for s in statistics:
-        n = _count(s, "ifdrop") + _count(s, "osdrop")
+        n = loss.dropped(s)
         if n > 0:
             dropped += n
             files += 1

@@ -15,6 +15,7 @@ from typing import Any
 
 from netscan.analysis.finding import Destination, Finding
 from netscan.analyze import Result
+from netscan.engine import loss
 from netscan.i18n import size
 from netscan.inventory.model import LOCAL_SINK_ROLES, Conversation
 from netscan.untrusted import display
@@ -146,7 +147,7 @@ def build_snapshot(
     if drops is None:  # not capturing: what the capture files' own statistics record
         recorded = [i.statistics for i in result.inputs if i.statistics]
         if recorded:
-            drops = sum(s.get("ifdrop", 0) + s.get("osdrop", 0) for s in recorded)
+            drops = sum(loss.dropped(s) for s in recorded)
     inv = result.inventory
     files = _files(result)
     endpoints = {
