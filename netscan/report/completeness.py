@@ -96,3 +96,18 @@ def verdict_notes(
     (``host_drops_note``), those that apply."""
     notes = (capture_note(capture_loss), host_drops_note(statistics))
     return [n for n in notes if n]
+
+
+def missed_by_peer(flows: Any) -> dict[str, int]:
+    """The bytes the capture missed of the report's conversations (``flows`` rows, both
+    ways) with each off-site address, those with some: the destinations tables' column."""
+    out: dict[str, int] = {}
+    for fl in flows if isinstance(flows, list) else []:
+        if not isinstance(fl, dict) or not isinstance(ip := fl.get("ip"), str):
+            continue
+        if fl.get("peer_device"):
+            continue
+        n = loss.count_of(fl, "missed_bytes_up") + loss.count_of(fl, "missed_bytes_down")
+        if n:
+            out[ip] = out.get(ip, 0) + n
+    return out

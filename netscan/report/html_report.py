@@ -18,7 +18,7 @@ from netscan.analysis.finding import LEVELS, Destination, Finding, report_findin
 from netscan.i18n import N_, _, ngettext
 from netscan.inventory.model import CAMERA_FAMILY
 from netscan.report import case_section, legal, walk_section
-from netscan.report.completeness import finding_note, verdict_notes
+from netscan.report.completeness import finding_note, missed_by_peer, verdict_notes
 
 LEVEL_COLOURS = {"confirmed": "#b3261e", "likely": "#c25e00", "possible": "#8a7300"}
 MAX_COLUMN = 24  # nodes per column in the picture
@@ -554,8 +554,10 @@ def _countries(report: dict[str, Any]) -> str:
     by_country: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for e in report.get("endpoints", []):
         by_country[e.get("country") or ""].append(e)
+    missed = missed_by_peer(report.get("flows"))  # a column when the capture missed some
     out = [_header(_("Country"), _("Endpoint"), _("Names"), _("Provider"), _("Category"),
-                   _("Devices"), _("Bytes up"), _("Finding"))]  # fmt: skip
+                   _("Devices"), _("Bytes up"), *([_("Missed")] if missed else []),
+                   _("Finding"))]  # fmt: skip
     for country in sorted(by_country, key=lambda c: (c == "", c)):
         eps = sorted(by_country[country], key=lambda e: -up.get(e["ip"], 0))
         for i, e in enumerate(eps):
@@ -572,7 +574,13 @@ def _countries(report: dict[str, Any]) -> str:
                 f"<td>{_e(i18n.term('category', e.get('category') or ''))}</td>"
                 f"<td class='num'>{_n(len(talkers.get(e['ip'], ())))}</td>"
                 f"<td class='num'>{_e(_bytes(up.get(e['ip'], 0)))}</td>"
-                f"<td>{_badge(lvl) if lvl else ''}</td></tr>"
+                + (
+                    f"<td class='num'>{_e(_bytes(missed[e['ip']]) if e['ip'] in missed else '')}"
+                    "</td>"
+                    if missed
+                    else ""
+                )
+                + f"<td>{_badge(lvl) if lvl else ''}</td></tr>"
             )
     out.append("</table>")
     return "\n".join(out)

@@ -10,7 +10,7 @@ from netscan import i18n, reasons
 from netscan.analysis.finding import report_findings, worst_level
 from netscan.i18n import _
 from netscan.report import case_section, legal, walk_section
-from netscan.report.completeness import finding_note, verdict_notes
+from netscan.report.completeness import finding_note, missed_by_peer, verdict_notes
 from netscan.report.html_report import (
     _bytes,
     _country_text,
@@ -205,9 +205,18 @@ def _render(report: dict[str, Any], analyst: str | None) -> str:
     for fl in report.get("flows", []):
         if fl.get("ip") and not fl.get("peer_device"):
             up[fl["ip"]] += int(fl.get("bytes_up", 0))
+    missed = missed_by_peer(report.get("flows"))  # a column when the capture missed some
     lines += ["", f"## {_t('Destinations by country')}", ""]
     lines += _table(
-        [_("Country"), _("Endpoint"), _("Names"), _("Provider"), _("Category"), _("Bytes up")],
+        [
+            _("Country"),
+            _("Endpoint"),
+            _("Names"),
+            _("Provider"),
+            _("Category"),
+            _("Bytes up"),
+            *([_("Missed")] if missed else []),
+        ],  # fmt: skip
         [
             [
                 e.get("country") or _("unknown"),
@@ -216,6 +225,7 @@ def _render(report: dict[str, Any], analyst: str | None) -> str:
                 e.get("provider") or e.get("org") or "",
                 i18n.term("category", e.get("category") or ""),
                 _bytes(up.get(e["ip"], 0)),
+                *([_bytes(missed[e["ip"]]) if e["ip"] in missed else ""] if missed else []),
             ]
             for e in sorted(
                 report.get("endpoints", []),

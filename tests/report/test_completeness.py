@@ -18,7 +18,13 @@ from netscan.analysis.finding import Finding
 from netscan.analyze import Analyzer, Options
 from netscan.output.summary import human_bytes, print_summary
 from netscan.report import html_report, markdown_report
-from netscan.report.completeness import NOTABLE_SHARE, capture_note, finding_note, host_drops_note
+from netscan.report.completeness import (
+    NOTABLE_SHARE,
+    capture_note,
+    finding_note,
+    host_drops_note,
+    missed_by_peer,
+)
 from netscan.tui.widgets.findings import finding_detail, finding_prompt
 from tests.baselines import COUNTRY, capture_path
 from tests.conftest import realworld
@@ -113,6 +119,18 @@ def test_a_finding_says_what_the_capture_missed_of_it(
         assert said in visible_text(article[: article.index("</article>")])
         md = markdown_report.render(rep, lang=lang)
         assert f"- {said}" in md[md.index("### ") :]
+    # the destinations tables gain a column of what was missed with each
+    page = html_report.render(rep, lang="en")
+    table = page[page.index("<h2>Destinations by country</h2>") :]
+    table = table[: table.index("</table>")]
+    assert "<th>Missed</th>" in table
+    [row] = [r for r in table.split("<tr>") if "150.109.20.77" in r]
+    assert f"<td class='num'>{human_bytes(n)}</td>" in row
+    md = markdown_report.render(rep, lang="en")
+    assert "| Bytes up | Missed |" in md
+    assert [ln for ln in md.splitlines() if "| 150.109.20.77 |" in ln][0].endswith(
+        f"| {human_bytes(n)} |"
+    )
     # on the terminal, under the finding's reason; in the TUI's detail of the finding
     result = Analyzer(Options(country=COUNTRY)).run([str(cut)])
     buf = io.StringIO()
@@ -141,6 +159,8 @@ def test_a_finding_says_what_the_capture_missed_of_it(
     assert "missed" not in buf.getvalue()
     assert "The capture missed" not in html_report.render(whole, lang="en")
     assert "The capture missed" not in markdown_report.render(whole, lang="en")
+    assert "Missed" not in html_report.render(whole, lang="en")
+    assert "Missed" not in markdown_report.render(whole, lang="en")
     assert finding_note(None) is None and finding_note({"bytes_up": 0, "bytes_down": 0}) is None
 
 
@@ -170,5 +190,9 @@ def test_a_damaged_report_read_back_says_nothing_it_cannot_count(
     rep["summary"]["capture_loss"] = {"tcp_missed_bytes": "lots", "tcp_gaps": None}
     rep["inputs"][0]["interface_statistics"] = {"ifdrop": "9", "osdrop": [1]}
     rep["findings"][0]["capture_missed"] = {"bytes_up": "x", "bytes_down": {}}
+    for fl in rep["flows"]:
+        fl["missed_bytes_up"], fl["missed_bytes_down"] = "1400", -3
+    assert missed_by_peer(rep["flows"]) == {} and missed_by_peer("x") == {}
     assert "The capture" not in visible_text(html_report.render(rep, lang="en"))
     assert "The capture" not in markdown_report.render(rep, lang="en")
+    assert "Missed" not in markdown_report.render(rep, lang="en")
