@@ -276,121 +276,110 @@ mod tests {
         }
     }
 
+    /// A segment: from A, TCP flags, sequence number, acknowledgement number, payload length.
+    type Seg = (bool, u8, u32, u32, u32);
+
+    fn feed(t: &mut SeqTrack, m: &mut Missed, segs: &[Seg]) {
+        for &(from_a, flags, seq, ack, len) in segs {
+            t.segment(from_a, flags, seq, ack, len, m);
+        }
+    }
+
+    /// What a new connection of `segs` missed once it ended.
+    fn run(segs: &[Seg]) -> Missed {
+        let (mut t, mut m) = (SeqTrack::default(), Missed::default());
+        feed(&mut t, &mut m, segs);
+        t.settle(&mut m);
+        m
+    }
+
+    fn missed(bytes: u64, gaps: u64, conns: u64) -> Missed {
+        Missed { bytes, gaps, conns }
+    }
+
     #[test]
     fn a_reordered_or_retransmitted_segment_fills_its_hole() {
-        let mut t = SeqTrack::default();
-        let mut m = Missed::default();
-        t.segment(true, ACK, 0, 0, 100, &mut m);
-        t.segment(true, ACK, 200, 0, 100, &mut m); // [100, 200) not seen yet
-        t.segment(true, ACK, 100, 0, 50, &mut m); // half of it, late
-        t.segment(true, ACK, 150, 0, 50, &mut m); // the other half
-        t.segment(false, ACK, 0, 300, 0, &mut m);
-        t.settle(&mut m);
-        assert_eq!(m, Missed::default());
+        let late = [
+            (true, ACK, 0, 0, 100),
+            (true, ACK, 200, 0, 100), // [100, 200) not seen yet
+            (true, ACK, 100, 0, 50),  // half of it, late
+            (true, ACK, 150, 0, 50),  // the other half
+            (false, ACK, 0, 300, 0),
+        ];
+        assert_eq!(run(&late), Missed::default());
         // bytes into the middle of a hole leave two holes
-        let mut t = SeqTrack::default();
-        t.segment(true, ACK, 0, 0, 100, &mut m);
-        t.segment(true, ACK, 400, 0, 100, &mut m);
-        t.segment(true, ACK, 200, 0, 100, &mut m);
-        t.segment(false, ACK, 0, 500, 0, &mut m);
-        t.settle(&mut m);
-        assert_eq!(
-            m,
-            Missed {
-                bytes: 200,
-                gaps: 2,
-                conns: 1
-            }
-        );
+        let middle = [
+            (true, ACK, 0, 0, 100),
+            (true, ACK, 400, 0, 100),
+            (true, ACK, 200, 0, 100),
+            (false, ACK, 0, 500, 0),
+        ];
+        assert_eq!(run(&middle), missed(200, 2, 1));
     }
 
     #[test]
     fn an_ack_ahead_of_its_data_is_no_loss() {
         // the mirror port delivered B's ACK before A's segment it acknowledges
-        let mut t = SeqTrack::default();
-        let mut m = Missed::default();
-        t.segment(true, ACK, 0, 0, 100, &mut m);
-        t.segment(false, ACK, 0, 200, 0, &mut m);
-        t.segment(true, ACK, 100, 0, 100, &mut m);
-        t.settle(&mut m);
-        assert_eq!(m, Missed::default());
+        let segs = [
+            (true, ACK, 0, 0, 100),
+            (false, ACK, 0, 200, 0),
+            (true, ACK, 100, 0, 100),
+        ];
+        assert_eq!(run(&segs), Missed::default());
     }
 
     #[test]
     fn holes_never_acknowledged_count_when_the_connection_ends() {
         // a capture of one direction only (no ACKs seen)
-        let mut t = SeqTrack::default();
-        let mut m = Missed::default();
-        for i in [0u32, 1, 3, 4, 8] {
-            t.segment(true, 0x18, i * 10, 0, 10, &mut m);
-        }
+        let (mut t, mut m) = (SeqTrack::default(), Missed::default());
+        let segs: Vec<Seg> = [0u32, 1, 3, 4, 8]
+            .iter()
+            .map(|i| (true, 0x18, i * 10, 0, 10))
+            .collect();
+        feed(&mut t, &mut m, &segs);
         assert_eq!(m, Missed::default());
         t.settle(&mut m);
-        assert_eq!(
-            m,
-            Missed {
-                bytes: 40,
-                gaps: 2,
-                conns: 1
-            }
-        );
+        assert_eq!(m, missed(40, 2, 1));
     }
 
     #[test]
     fn more_holes_than_kept_are_counted_as_they_are_pushed_out() {
-        let mut t = SeqTrack::default();
-        let mut m = Missed::default();
-        for i in 0..20u32 {
-            t.segment(true, 0x18, i * 20, 0, 10, &mut m); // a hole of 10 after each
-        }
+        let (mut t, mut m) = (SeqTrack::default(), Missed::default());
+        // a hole of 10 after each segment
+        let segs: Vec<Seg> = (0..20u32).map(|i| (true, 0x18, i * 20, 0, 10)).collect();
+        feed(&mut t, &mut m, &segs);
         assert_eq!(m.gaps as usize, 19 - HOLES);
         t.settle(&mut m);
-        assert_eq!(
-            m,
-            Missed {
-                bytes: 190,
-                gaps: 19,
-                conns: 1
-            }
-        );
+        assert_eq!(m, missed(190, 19, 1));
     }
 
     #[test]
     fn sequence_space_wraps() {
-        let mut t = SeqTrack::default();
-        let mut m = Missed::default();
-        t.segment(true, ACK, u32::MAX - 99, 0, 100, &mut m);
-        t.segment(true, ACK, 100, 0, 100, &mut m); // [0, 100) lost across the wrap
-        t.segment(false, ACK, 0, 200, 0, &mut m);
-        t.settle(&mut m);
-        assert_eq!(
-            m,
-            Missed {
-                bytes: 100,
-                gaps: 1,
-                conns: 1
-            }
-        );
+        let segs = [
+            (true, ACK, u32::MAX - 99, 0, 100),
+            (true, ACK, 100, 0, 100), // [0, 100) lost across the wrap
+            (false, ACK, 0, 200, 0),
+        ];
+        assert_eq!(run(&segs), missed(100, 1, 1));
     }
 
     #[test]
     fn a_crafted_jump_is_a_new_start_not_missed_bytes() {
-        let mut t = SeqTrack::default();
-        let mut m = Missed::default();
-        t.segment(true, ACK, 0, 0, 100, &mut m);
-        t.segment(true, ACK, 0x7000_0000, 0, 100, &mut m);
-        t.segment(false, ACK, 0, 0x7000_0000 + 100 + MAX_HOLE + 1, 0, &mut m);
-        t.segment(true, ACK, 5, 0, 1, &mut m); // old numbers again: no hole opens
-        t.settle(&mut m);
-        assert_eq!(m, Missed::default());
+        let jump = [
+            (true, ACK, 0, 0, 100),
+            (true, ACK, 0x7000_0000, 0, 100),
+            (false, ACK, 0, 0x7000_0000 + 100 + MAX_HOLE + 1, 0),
+            (true, ACK, 5, 0, 1), // old numbers again: no hole opens
+        ];
+        assert_eq!(run(&jump), Missed::default());
         // resets and retransmissions of what was seen add nothing
-        let mut t = SeqTrack::default();
-        t.segment(true, ACK, 0, 0, 100, &mut m);
-        t.segment(true, ACK, 0, 0, 100, &mut m);
-        t.segment(true, 0x04, 9_000_000, 0, 0, &mut m);
-        t.segment(false, ACK, 0, 100, 0, &mut m);
-        t.settle(&mut m);
-        assert_eq!(m, Missed::default());
+        let resent = [
+            (true, ACK, 0, 0, 100),
+            (true, ACK, 0, 0, 100),
+            (true, 0x04, 9_000_000, 0, 0),
+            (false, ACK, 0, 100, 0),
+        ];
+        assert_eq!(run(&resent), Missed::default());
     }
 
     #[test]
@@ -403,15 +392,18 @@ mod tests {
     fn each_side_keeps_what_it_missed() {
         // A's [100, 200) lost and acknowledged; B's [5000, 5040) seen only through A's
         // acknowledgement; then holes of A pushed out by later ones
-        let mut t = SeqTrack::default();
-        let mut m = Missed::default();
-        t.segment(true, ACK, 0, 0, 100, &mut m);
-        t.segment(false, ACK, 4990, 100, 10, &mut m);
-        t.segment(true, ACK, 200, 5040, 100, &mut m);
+        let (mut t, mut m) = (SeqTrack::default(), Missed::default());
+        let first = [
+            (true, ACK, 0, 0, 100),
+            (false, ACK, 4990, 100, 10),
+            (true, ACK, 200, 5040, 100),
+        ];
+        feed(&mut t, &mut m, &first);
         assert_eq!(t.lost(), (0, 0));
-        for i in 0..5 {
-            t.segment(true, ACK, 400 + i * 20, 5040, 10, &mut m);
-        }
+        let later: Vec<Seg> = (0..5)
+            .map(|i| (true, ACK, 400 + i * 20, 5040, 10))
+            .collect();
+        feed(&mut t, &mut m, &later);
         // [100, 200) and [300, 400) pushed out; four holes of 10 still open
         assert_eq!(t.lost(), (200, 0));
         t.settle(&mut m);
