@@ -410,8 +410,7 @@ class CoreEngine:
         if st["duplicates"]:
             self.warnings.append(duplicates.warning(st["duplicates"], st["duplicate_bytes"],
                                                     self.duplicate_window))  # fmt: skip
-        missed = (st["tcp_missed_bytes"], st["tcp_missed_gaps"], st["tcp_missed_connections"],
-                  st["tcp_payload_bytes"])  # fmt: skip
+        missed = _missed(st)
         self.capture_loss = loss.counts(*missed)
         said = loss.warning(*missed)
         if said is not None:
@@ -453,9 +452,7 @@ class CoreEngine:
         """What the capture missed of the TCP connections so far (``loss``): bytes, gaps,
         connections and the TCP payload captured; a hole is counted once it is known to stay open
         (pushed out by later ones, or its connection ended)."""
-        st = self.core.stats()
-        return (st["tcp_missed_bytes"], st["tcp_missed_gaps"], st["tcp_missed_connections"],
-                st["tcp_payload_bytes"])  # fmt: skip
+        return _missed(self.core.stats())
 
     def _flush_stops(self) -> None:
         if self._stopped and not self._hold_stops:
@@ -644,6 +641,13 @@ def input_info(c: Any, path: str, final: bool) -> InputInfo:
                      warnings=list(c.warnings) + ([said] if said else []),
                      format=c.format, linktypes=sorted(c.linktypes),
                      statistics=c.statistics)  # fmt: skip
+
+
+def _missed(st: dict[str, Any]) -> tuple[int, int, int, int]:
+    """The core's counts of what the capture missed (``loss``): bytes, gaps, connections,
+    and the TCP payload captured."""
+    return (st["tcp_missed_bytes"], st["tcp_missed_gaps"], st["tcp_missed_connections"],
+            st["tcp_payload_bytes"])  # fmt: skip
 
 
 def _trim_heap() -> None:

@@ -393,8 +393,8 @@ class TsharkEngine:
         self._recent: dict[int, duplicates.RecentFrames] = {}  # by input
         self._duplicate_bytes = 0
         self._finished = False
-        # what the capture missed of the TCP connections (``loss``), by flow (its id)
-        # per TCP flow (by id): the flow and its sequence spaces (``loss``)
+        # what the capture missed of the TCP connections (``loss``): per TCP flow (by its
+        # id), the flow and its sequence spaces
         self._seqs: dict[int, tuple[Flow, loss.SeqTrack]] = {}
         self._missed = loss.Missed()
         self._tcp_payload = 0
