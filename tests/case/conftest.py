@@ -11,6 +11,7 @@ the package creates.
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 import pwd
 import shutil
@@ -69,19 +70,21 @@ def postgres_url() -> Iterator[str]:
         shutil.rmtree(base, ignore_errors=True)
 
 
+_DATABASES = itertools.count()
+
+
 @pytest.fixture
 def fresh_pg(postgres_url: str) -> Callable[[], str]:
     """A new, empty database on the session's server for each call."""
     import psycopg
 
-    made: list[str] = []
-
     def make() -> str:
-        name = f"cases_{len(made)}_{os.getpid()}_{id(made) % 100000}"
-        with psycopg.connect(postgres_url.replace("postgresql://", "postgresql://", 1)
-                             .rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:  # fmt: skip
+        # One counter for the whole session: a name built from an object's id could come
+        # back once that object was freed, and CREATE DATABASE then fails.
+        name = f"cases_{os.getpid()}_{next(_DATABASES)}"
+        server = postgres_url.rsplit("/", 1)[0]
+        with psycopg.connect(server + "/postgres", autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {name}")
-        made.append(name)
-        return postgres_url.rsplit("/", 1)[0] + "/" + name
+        return server + "/" + name
 
     return make
