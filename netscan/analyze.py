@@ -69,6 +69,9 @@ class Result:
     # source cannot tell
     record_refs: Any = None
     limits: list[str] = field(default_factory=list)
+    # what a live capture lost before its ring files (``sources.live.Drops``, counts by
+    # where), set once the capture has stopped; empty for a file
+    live_drops: dict[str, int] = field(default_factory=dict)
 
 
 @contextlib.contextmanager

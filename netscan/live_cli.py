@@ -237,6 +237,7 @@ def cmd_capture(args: argparse.Namespace) -> int:
         for s, h in previous.items():
             signal.signal(s, h)
     st = capture.status()
+    result.live_drops = {k: v for k, v in st.drops.__dict__.items() if isinstance(v, int)}
     report = json_report.build(result)
     report["capture"] = {
         "iface": args.iface,

@@ -264,6 +264,17 @@ def dropped(statistics: Any) -> int:
     return count_of(statistics, "ifdrop") + count_of(statistics, "osdrop")
 
 
+# a live capture's drops as its report keeps them (``capture.drops``, ``sources.live.Drops``)
+LIVE_DROP_KEYS = ("kernel", "interface", "dumpcap", "flushed")
+
+
+def live_dropped(drops: Any) -> int:
+    """The packets a live capture lost before they reached its ring files (its report's
+    ``capture.drops``): in the kernel's buffer, at the interface, in dumpcap, or still
+    buffered at the stop (0 for none, or for anything but counts)."""
+    return sum(count_of(drops, k) for k in LIVE_DROP_KEYS)
+
+
 def host_drops(statistics: dict[str, int] | None) -> str | None:
     """An input's warning when its capture file's interface statistics (pcapng ISBs,
     ``InputInfo.statistics``) record packets the capturing host dropped; None otherwise."""

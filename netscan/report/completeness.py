@@ -88,14 +88,45 @@ def host_drops_note(statistics: list[dict[str, Any] | None]) -> str | None:
     ).format(packets=packets, files=i18n.number(files))
 
 
+def live_drops_note(drops: dict[str, Any] | None) -> str | None:
+    """The sentence for the verdict when a live capture lost packets before they reached
+    its ring files (its report's ``capture.drops``); None otherwise."""
+    lost = loss.live_dropped(drops)
+    if not lost:
+        return None
+    packets = ngettext("{n} packet", "{n} packets", lost).format(n=i18n.number(lost))
+    return _(
+        "The live capture lost {packets} before they reached its files (dropped by the "
+        "kernel, the interface or dumpcap, or still buffered at the stop): what they held "
+        "is not in this evidence."
+    ).format(packets=packets)
+
+
 def verdict_notes(
-    capture_loss: dict[str, Any] | None, statistics: list[dict[str, Any] | None]
+    capture_loss: dict[str, Any] | None,
+    statistics: list[dict[str, Any] | None],
+    live_drops: dict[str, Any] | None = None,
 ) -> list[str]:
     """What the verdict says of the capture's completeness: the TCP bytes it missed
-    (``capture_note``) and the packets the capturing host recorded dropping
-    (``host_drops_note``), those that apply."""
-    notes = (capture_note(capture_loss), host_drops_note(statistics))
+    (``capture_note``), the packets the capturing host recorded dropping
+    (``host_drops_note``) and those a live capture lost (``live_drops_note``), those that
+    apply."""
+    notes = (capture_note(capture_loss), host_drops_note(statistics),
+             live_drops_note(live_drops))  # fmt: skip
     return [n for n in notes if n]
+
+
+def report_notes(report: dict[str, Any]) -> list[str]:
+    """``verdict_notes`` for a report read back (whose parts may be damaged or hostile)."""
+    summary = report.get("summary")
+    inputs = report.get("inputs")
+    capture = report.get("capture")
+    return verdict_notes(
+        summary.get("capture_loss") if isinstance(summary, dict) else None,
+        [i.get("interface_statistics") for i in inputs if isinstance(i, dict)]
+        if isinstance(inputs, list) else [],
+        capture.get("drops") if isinstance(capture, dict) else None,
+    )  # fmt: skip
 
 
 def missed_by_peer(flows: Any) -> dict[str, int]:

@@ -18,7 +18,7 @@ from netscan.analysis.finding import LEVELS, Destination, Finding, report_findin
 from netscan.i18n import N_, _, ngettext
 from netscan.inventory.model import CAMERA_FAMILY
 from netscan.report import case_section, legal, walk_section
-from netscan.report.completeness import finding_note, missed_by_peer, verdict_notes
+from netscan.report.completeness import finding_note, missed_by_peer, report_notes
 
 LEVEL_COLOURS = {"confirmed": "#b3261e", "likely": "#c25e00", "possible": "#8a7300"}
 MAX_COLUMN = 24  # nodes per column in the picture
@@ -149,10 +149,7 @@ def _verdict(report: dict[str, Any]) -> str:
     findings = report_findings(report)
     worst = _worst(findings)
     country = report.get("country")
-    notes = verdict_notes(
-        report.get("summary", {}).get("capture_loss"),
-        [i.get("interface_statistics") for i in report.get("inputs", []) if isinstance(i, dict)],
-    )
+    notes = report_notes(report)
     gaps = "".join(f"<p>{_e(note)}</p>" for note in notes)
     if worst is None:
         return (

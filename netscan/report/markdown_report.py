@@ -10,7 +10,7 @@ from netscan import i18n, reasons
 from netscan.analysis.finding import report_findings, worst_level
 from netscan.i18n import _
 from netscan.report import case_section, legal, walk_section
-from netscan.report.completeness import finding_note, missed_by_peer, verdict_notes
+from netscan.report.completeness import finding_note, missed_by_peer, report_notes
 from netscan.report.html_report import (
     _bytes,
     _country_text,
@@ -120,10 +120,7 @@ def _render(report: dict[str, Any], analyst: str | None) -> str:
                 f"{m(f.device_label)} → {m(_dest_text(f.destination))}"
             )
     # our own sentence, its numbers from the report: written as it is
-    for note in verdict_notes(
-        report.get("summary", {}).get("capture_loss"),
-        [i.get("interface_statistics") for i in report.get("inputs", []) if isinstance(i, dict)],
-    ):
+    for note in report_notes(report):
         lines += ["", note]
     lines += ["", f"## {_t('Findings ({n})', n=i18n.number(len(findings)))}", ""]
     for f in findings:

@@ -23,6 +23,7 @@ from netscan.report.completeness import (
     capture_note,
     finding_note,
     host_drops_note,
+    live_drops_note,
     missed_by_peer,
 )
 from netscan.tui.widgets.findings import finding_detail, finding_prompt
@@ -196,3 +197,41 @@ def test_a_damaged_report_read_back_says_nothing_it_cannot_count(
     assert "The capture" not in visible_text(html_report.render(rep, lang="en"))
     assert "The capture" not in markdown_report.render(rep, lang="en")
     assert "Missed" not in markdown_report.render(rep, lang="en")
+
+
+LIVE_EN = "The live capture lost {packets} before they reached its files"
+
+
+def test_a_live_capture_that_lost_packets_says_so(
+    upload_cut: tuple[Path, Path, int], tmp_path: Path
+) -> None:
+    """A live capture's drops (dumpcap's count, the report's ``capture.drops``; its ring
+    files carry no statistics blocks) reach the verdict of the terminal summary and of the
+    reports made from its JSON; none, or only damaged counts, say nothing."""
+    plain = upload_cut[0]
+    drops = {"received": 9000, "kernel": 7, "interface": 2, "dumpcap": 0, "flushed": 1,
+             "source": "dumpcap"}  # fmt: skip
+    said = LIVE_EN.format(packets="10 packets")
+    result = Analyzer(Options(country=COUNTRY)).run([str(plain)])
+    for live_drops, expect in ((drops, True), ({}, False)):
+        result.live_drops = {k: v for k, v in live_drops.items() if isinstance(v, int)}
+        buf = io.StringIO()
+        print_summary(result, Console(file=buf, width=400, color_system=None))
+        assert (said in buf.getvalue()) is expect
+    rep = _report(plain, tmp_path)
+    assert LIVE_EN[:20] not in visible_text(html_report.render(rep, lang="en"))
+    rep["capture"] = {"iface": "eth0", "drops": drops}
+    assert said in _verdict(html_report.render(rep, lang="en"))
+    assert said in markdown_report.render(rep, lang="en")
+    zh = html_report.render(rep, lang="zh-CN")
+    assert "实时抓包在写入文件之前丢失了 10 个数据包" in _verdict(zh)
+    assert live_drops_note({"kernel": 1}) == LIVE_EN.format(packets="1 packet") + (
+        " (dropped by the kernel, the interface or dumpcap, or still buffered at the stop): "
+        "what they held is not in this evidence."
+    )
+    for damaged in ({"kernel": "7", "flushed": -1, "dumpcap": True}, ["kernel"], None):
+        assert live_drops_note(damaged) is None  # type: ignore[arg-type]
+        rep["capture"] = {"drops": damaged}
+        assert "live capture" not in markdown_report.render(rep, lang="en")
+    rep["capture"] = "hostile"
+    assert "live capture" not in markdown_report.render(rep, lang="en")

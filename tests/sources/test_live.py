@@ -172,10 +172,13 @@ class NetnsPair:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=30)
 
     def capture_cli(
-        self, args: list[str], capture: Path, mbps: float | None, settle: float
-    ) -> tuple[str, str]:
+        self, args: list[str], capture: Path, mbps: float | None, settle: float,
+        loops: int = 1, paused: bool = False,
+    ) -> tuple[str, str]:  # fmt: skip
         """``netscan capture -i <b> ARGS`` in ns-b while ``capture`` is replayed into the
-        link, then Ctrl-C once ``settle`` seconds passed: its stdout and stderr (exit 0)."""
+        link (``loops`` times), then Ctrl-C once ``settle`` seconds passed: its stdout and
+        stderr (exit 0). ``paused``: dumpcap is stopped (SIGSTOP) while the replay runs and
+        continued after it, so that what overflows the kernel's buffer is dropped."""
         proc = subprocess.Popen(
             ["ip", "netns", "exec", self.ns_b, sys.executable, "-m", "netscan", "capture",
              "-i", self.if_b, *args],
@@ -195,7 +198,16 @@ class NetnsPair:
         reader.start()
         try:
             assert ready.wait(60), f"capture did not start: {''.join(lines)}"
-            self.replay(capture, mbps)
+            writers = subprocess.run(["pgrep", "-x", "-P", str(proc.pid), "dumpcap"],
+                                     capture_output=True, text=True).stdout.split() if paused else []  # fmt: skip
+            assert writers or not paused, "no dumpcap to pause"
+            for pid in writers:
+                os.kill(int(pid), signal.SIGSTOP)
+            try:
+                self.replay(capture, mbps, loops)
+            finally:
+                for pid in writers:
+                    os.kill(int(pid), signal.SIGCONT)
             time.sleep(settle)
             proc.send_signal(signal.SIGINT)  # Ctrl-C: stop cleanly, keep everything
             stdout = proc.stdout.read() if proc.stdout is not None else ""
@@ -207,17 +219,18 @@ class NetnsPair:
         reader.join(10)
         return stdout, "".join(lines)
 
-    def replay(self, capture: Path, mbps: float | None = None) -> None:
-        """Send ``capture`` into the link from ns-a (tcpreplay, or scapy without it)."""
+    def replay(self, capture: Path, mbps: float | None = None, loops: int = 1) -> None:
+        """Send ``capture`` (``loops`` times) into the link from ns-a (tcpreplay, or scapy
+        without it)."""
         if shutil.which("tcpreplay"):
             speed = [f"--mbps={mbps}"] if mbps else ["--topspeed"]
             _run("ip", "netns", "exec", self.ns_a, "tcpreplay", "-q", "-i", self.if_a, *speed,
-                 str(capture))  # fmt: skip
+                 f"--loop={loops}", str(capture))  # fmt: skip
             return
         code = ("import sys; from scapy.all import rdpcap, sendp; "
-                "sendp(rdpcap(sys.argv[1]), iface=sys.argv[2], verbose=False)")  # fmt: skip
+                "sendp(rdpcap(sys.argv[1]) * int(sys.argv[3]), iface=sys.argv[2], verbose=False)")  # fmt: skip
         _run("ip", "netns", "exec", self.ns_a, sys.executable, "-c", code, str(capture),
-             self.if_a)  # fmt: skip
+             self.if_a, str(loops))  # fmt: skip
 
 
 @pytest.fixture
@@ -345,6 +358,26 @@ def test_capture_command_equals_analyze(
     assert all(len(i["sha256"]) == 64 for i in live["inputs"])
     assert _comparable(live) == _comparable(offline)
     assert offline["findings"], "the demo capture should give findings to compare"
+
+
+@pytest.mark.live
+@pytest.mark.skipif(shutil.which("dumpcap") is None, reason="dumpcap is not installed")
+def test_packets_the_capture_lost_reach_the_verdict(
+    netns: NetnsPair, tmp_path: Path, replayable: tuple[Path, int]
+) -> None:
+    """dumpcap held still while about 50 MB are sent: the kernel's buffer overflows, and
+    what it dropped is in the report's ``capture.drops`` and said by the verdict on the
+    terminal (dumpcap's ring files carry no statistics blocks to say it)."""
+    capture, n = replayable
+    out = tmp_path / "live.json"
+    text, err = netns.capture_cli(["--evidence", str(tmp_path / "evidence"), "--json", str(out),
+                                   "--lang", "en"], capture, None, 1.0, loops=20, paused=True)  # fmt: skip
+    drops = json.loads(out.read_text())["capture"]["drops"]
+    lost = drops["kernel"] + drops["interface"] + drops["dumpcap"] + drops["flushed"]
+    assert drops["kernel"] > 0 and drops["received"] + lost >= 20 * n, (drops, err)
+    assert f"dropped by the capture: {lost}" in err
+    said = f"The live capture lost {lost:,} packets before they reached its files"
+    assert said in text, text
 
 
 @pytest.mark.live
