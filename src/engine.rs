@@ -30,7 +30,9 @@ use std::hash::BuildHasher;
 
 use crate::decode::link::Mac;
 use crate::decode::net::FragKey;
-use crate::decode::{decode_link, network, Link, Net, ETH_ARP, ETH_IPV4, ETH_IPV6, WLAN_PROTECTED};
+use crate::decode::{
+    decode_link, network, open_frame, Link, Net, ETH_ARP, ETH_IPV4, ETH_IPV6, WLAN_PROTECTED,
+};
 use crate::dissect::http;
 use crate::dissect::registry::{self, Stream, TcpParser, UdpParser};
 use crate::events::Event;
@@ -451,6 +453,9 @@ pub struct Engine {
     /// and their wire bytes: counted in `packets` and `bytes`, not analysed
     pub duplicates: u64,
     pub duplicate_bytes: u64,
+    /// frames that came inside a remote mirror's encapsulation, by its kind
+    /// (`decode::TUNNEL_NAMES`): analysed as the frame they carry
+    pub tunnelled: [u64; 4],
     /// the latest frames of the inputs (by index modulo `RINGS`), for telling copies
     recent: Vec<Recent>,
     /// the records come from one capture whatever their input (a live capture's ring
@@ -520,6 +525,7 @@ impl Engine {
             bytes: 0,
             duplicates: 0,
             duplicate_bytes: 0,
+            tunnelled: [0; 4],
             one_stream: false,
             missed: Missed::default(),
             tcp_payload: 0,
@@ -626,7 +632,18 @@ impl Engine {
     pub fn packet(&mut self, file: u32, frame: u64, ts: f64, lt: u32, d: &[u8], wirelen: u32) {
         self.packets += 1;
         self.bytes += wirelen as u64;
-        let link = decode_link(lt, d);
+        // the bytes of the frame the capture did not keep (a snap length)
+        let uncaptured = (wirelen as usize).saturating_sub(d.len());
+        // a remote mirror's encapsulation opened: the frame it carries is the packet
+        let mut wirelen = wirelen;
+        let link = decode_link(lt, d).map(|l| {
+            let f = open_frame(d, l, wirelen);
+            if let Some(t) = f.tunnel {
+                self.tunnelled[t as usize] += 1;
+                wirelen = f.wirelen;
+            }
+            f.link
+        });
         if self.is_copy(file, ts, lt, d, wirelen, link.as_ref()) {
             self.duplicates += 1;
             self.duplicate_bytes += wirelen as u64;
@@ -700,7 +717,7 @@ impl Engine {
                             u32::from_be_bytes([d[l4 + 8], d[l4 + 9], d[l4 + 10], d[l4 + 11]]);
                         // the payload the capture cut (a snap length) was sent: its length
                         // is what the sender's numbers count
-                        let cut = cut.min((wirelen as usize).saturating_sub(caplen));
+                        let cut = cut.min(uncaptured);
                         let sent = plen + cut as u64;
                         self.tcp_payload += sent;
                         seqs.segment(from_a, tflags, seq, ack, sent as u32, &mut self.missed);

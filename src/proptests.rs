@@ -3,7 +3,7 @@
 use proptest::prelude::*;
 
 use crate::capture::{CaptureReader, GzStream, Source};
-use crate::decode::{decode_link, network};
+use crate::decode::{decode_link, network, open_frame};
 use crate::dissect::quic::looks_like_quic_initial;
 use crate::dissect::registry::tcp_parser;
 use crate::engine::{Config, Engine, Net6, PY_BASE};
@@ -133,6 +133,38 @@ proptest! {
         }
         let _ = network(&d, 0x0800, 0);
         let _ = network(&d, 0x86DD, 0);
+    }
+
+    #[test]
+    fn encapsulations_never_panic_and_stay_inside(
+        kind in 0usize..4,
+        head in proptest::collection::vec(any::<u8>(), 0..40),
+        tail in proptest::collection::vec(any::<u8>(), 0..120),
+        cut in 0usize..200,
+        extra in 0u32..100,
+    ) {
+        // an Ethernet and IPv4 header that lead into GRE, VXLAN or GENEVE, then anything
+        let (proto, lead): (u8, &[u8]) = match kind {
+            0 => (47, &[0x10, 0, 0x88, 0xbe]),
+            1 => (47, &[0x00, 0, 0x22, 0xeb]),
+            2 => (17, &[0xc3, 0x50, 0x12, 0xb5, 0, 0, 0, 0, 0x08]),
+            _ => (17, &[0xc3, 0x50, 0x17, 0xc1, 0, 0, 0, 0]),
+        };
+        let payload = [lead, &head, &tail].concat();
+        let total = (20 + payload.len()) as u16;
+        let mut d = vec![0xff; 12];
+        d.extend([0x08, 0x00, 0x45, 0]);
+        d.extend(total.to_be_bytes());
+        d.extend([0, 1, 0, 0, 64, proto, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
+        d.extend(&payload);
+        let d = &d[..cut.min(d.len())];
+        let wire = d.len() as u32 + extra;
+        if let Some(link) = decode_link(1, d) {
+            let f = open_frame(d, link, wire);
+            prop_assert!(f.link.offset <= d.len() && f.link.end <= d.len());
+            prop_assert!(f.wirelen <= wire);
+            let _ = network(&d[..f.link.end], f.link.ethertype, f.link.offset);
+        }
     }
 
     #[test]

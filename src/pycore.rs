@@ -946,6 +946,13 @@ impl Core {
         d.set_item("datagrams_repeated", e.datagrams_repeated)?;
         d.set_item("duplicates", e.duplicates)?;
         d.set_item("duplicate_bytes", e.duplicate_bytes)?;
+        let tunnels = PyDict::new(py);
+        for (name, n) in crate::decode::TUNNEL_NAMES.iter().zip(e.tunnelled) {
+            if n > 0 {
+                tunnels.set_item(*name, n)?;
+            }
+        }
+        d.set_item("tunnelled", tunnels)?;
         d.set_item("tcp_missed_bytes", e.missed.bytes)?;
         d.set_item("tcp_missed_gaps", e.missed.gaps)?;
         d.set_item("tcp_missed_connections", e.missed.conns)?;
@@ -1061,16 +1068,21 @@ fn reader_info<'py>(py: Python<'py>, r: &CaptureReader) -> PyResult<Bound<'py, P
 /// The link layer of one frame, decoded as the core decodes it: `(ethertype, offset of the
 /// network header, source MAC, destination MAC)` (a MAC is None where the link has none),
 /// or None when the frame is too short or its link type is not supported. Encrypted
-/// 802.11 data frames have the pseudo EtherType `WLAN_PROTECTED`.
+/// 802.11 data frames have the pseudo EtherType `WLAN_PROTECTED`. A remote mirror's
+/// encapsulation (ERSPAN, GRE bridging, VXLAN, GENEVE) is opened: the link is the frame's
+/// inside it.
 #[pyfunction]
 fn decode_link<'py>(
     py: Python<'py>,
     linktype: u32,
     data: &[u8],
 ) -> PyResult<Option<Bound<'py, PyTuple>>> {
-    let link = std::panic::catch_unwind(|| crate::decode::decode_link(linktype, data))
-        .ok()
-        .flatten();
+    let link = std::panic::catch_unwind(|| {
+        crate::decode::decode_link(linktype, data)
+            .map(|l| crate::decode::open_frame(data, l, data.len() as u32).link)
+    })
+    .ok()
+    .flatten();
     match link {
         Some(l) => Ok(Some(tup!(py; l.ethertype, l.offset, mac_obj(py, &l.src)?,
             mac_obj(py, &l.dst)?))),

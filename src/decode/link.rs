@@ -43,7 +43,7 @@ fn is_vlan(et: i32) -> bool {
     matches!(et, 0x8100 | 0x88A8 | 0x9100 | 0x9200)
 }
 
-fn ethernet(d: &[u8], off: usize) -> Option<Link> {
+pub(crate) fn ethernet(d: &[u8], off: usize) -> Option<Link> {
     if d.len() < off + 14 {
         return None;
     }
