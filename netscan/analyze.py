@@ -65,6 +65,8 @@ class Result:
     repeats: dict[str, int] = field(default_factory=dict)
     # what the capture missed of the TCP connections (``Engine.capture_loss``)
     capture_loss: dict[str, int] = field(default_factory=dict)
+    # frames opened from remote-mirror encapsulations, by kind (``Engine.tunnels``)
+    tunnels: dict[str, int] = field(default_factory=dict)
     # sources other than captures (Zeek logs): where evidence lines came from, and what the
     # source cannot tell
     record_refs: Any = None
@@ -424,6 +426,7 @@ class Analyzer:
             dissector_errors=dict(engine.dissector_errors),
             repeats=dict(engine.repeats),
             capture_loss=dict(engine.capture_loss),
+            tunnels=dict(engine.tunnels),
         )
 
     def run_incremental(

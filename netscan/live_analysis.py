@@ -76,6 +76,10 @@ class RecordsEngine:
         return self.core.capture_loss
 
     @property
+    def tunnels(self) -> dict[str, int]:
+        return self.core.tunnels
+
+    @property
     def max_flows(self) -> int:
         return self.core.max_flows
 

@@ -210,6 +210,7 @@ class CoreEngine:
         self.repeats: dict[str, int] = {}  # repeated datagrams / facts the core dropped
         # what the capture missed of the TCP connections (``netscan.engine.loss``)
         self.capture_loss: dict[str, int] = loss.counts(0, 0, 0, 0)
+        self.tunnels: dict[str, int] = {}  # frames opened from remote-mirror encapsulations
         self.unsupported_linktypes: set[int] = set()
         self.warnings: list[str] = []
         self.flows_retired = 0
@@ -400,6 +401,7 @@ class CoreEngine:
             # copies of a frame just before them in their input, made by the capture
             "duplicate_frames": int(st["duplicates"]),
         }
+        self.tunnels = {str(k): int(n) for k, n in st["tunnelled"].items()}
         # evicted flows are reported with every engine's retired flows (analyze.limit_warnings)
         self.flows_retired = int(st["evicted"])
         if st["panics"]:

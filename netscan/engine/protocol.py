@@ -52,6 +52,9 @@ class Engine(Protocol):
     # what the capture missed of the TCP connections (``netscan.engine.loss.counts``; empty
     # for a source that cannot tell, as Zeek logs)
     capture_loss: dict[str, int]
+    # frames that came inside a remote mirror's encapsulation, by its kind (erspan,
+    # gre_ethernet, vxlan, geneve), analysed as the frames they carry; empty for none
+    tunnels: dict[str, int]
     max_flows: int  # the flow table's bound
     l2_unlisted: int  # frames from MACs beyond the devices limit
     blind_spots: list[str]  # what the engine cannot see (the report's limits)

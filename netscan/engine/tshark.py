@@ -53,7 +53,7 @@ from netscan.dissectors import payload as payload_mod
 from netscan.dissectors import registry
 from netscan.dissectors.icmpv6 import MAX_PREFIXES as RA_MAX_PREFIXES
 from netscan.dissectors.tls import describe_der
-from netscan.engine import EngineError, duplicates, loss
+from netscan.engine import EngineError, duplicates, loss, tunnels
 from netscan.engine.protocol import InputInfo
 from netscan.engine.sink import response_prefixes as sink_response_prefixes
 from netscan.events import (
@@ -138,7 +138,12 @@ FIELDS: list[str] = [
     "ip.len", "ip.ttl", "ip.checksum", "ip.flags", "ipv6.plen", "ipv6.hlim", "ipv6.flow",
     "tcp.seq_raw", "tcp.ack_raw", "tcp.checksum", "udp.checksum", "icmp.checksum",
     "icmpv6.checksum",
+    # remote-mirror encapsulations (``tunnels``): their headers' lengths
+    "ip.hdr_len", "gre.flags.checksum", "gre.flags.key", "gre.flags.sequence_number",
+    "erspan.version", "erspan.o",
 ]  # fmt: skip
+# the layers that say a frame may hold a remote mirror's encapsulation
+_TUNNEL_LAYERS = frozenset({"gre", "vxlan", "geneve"})
 # the fields that tell one IP packet from another for ``TsharkEngine._is_copy`` (the core
 # compares the packet's bytes; these fields differ wherever the bytes do, but for a packet
 # crafted to keep every header field and both checksums)
@@ -399,6 +404,7 @@ class TsharkEngine:
         self._missed = loss.Missed()
         self._tcp_payload = 0
         self.capture_loss: dict[str, int] = loss.counts(0, 0, 0, 0)
+        self.tunnels: dict[str, int] = {}  # frames opened from remote-mirror encapsulations
         self.l2_unlisted = 0
         self.dissect = dissect
         self.tshark = tshark or tshark_binary()
@@ -612,6 +618,11 @@ class TsharkEngine:
         self.packets += 1
         self.bytes += wirelen
         protos = (_first(L, "frame_protocols") or "").split(":")
+        if _TUNNEL_LAYERS.intersection(protos):  # a remote mirror's encapsulation opened
+            protos, tunnel, inner = tunnels.open_tunnels(L, protos)
+            if tunnel is not None:
+                self.tunnels[tunnel] = self.tunnels.get(tunnel, 0) + 1
+                wirelen = inner
         net_i = next((i for i, p in enumerate(protos) if p in ("ip", "ipv6", "arp")), -1)
         if self.duplicate_window > 0 and self._is_copy(
             file, ts, wirelen, L, protos[net_i] if net_i >= 0 else ""

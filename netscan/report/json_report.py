@@ -290,6 +290,7 @@ def _build(result: Result) -> dict[str, Any]:
             "flows_retired": getattr(inv, "flows_ended", 0),
             "engine_counts": dict(result.repeats),
             "capture_loss": dict(result.capture_loss),
+            "tunnels": dict(result.tunnels),
             "findings": len(result.findings),
             "by_role": _count(d.role for d in devices),
             "by_level": _count(f.level.value for f in result.findings),

@@ -243,6 +243,7 @@ class ZeekSource:
         # what Zeek counted missed of the TCP connections (conn.log's missed_bytes): empty
         # when no conn.log gives it; Zeek counts no gaps, nor which way bytes were missed
         self.capture_loss: dict[str, int] = {}
+        self.tunnels: dict[str, int] = {}  # Zeek opened its tunnels itself (tunnel.log)
         self._missed = [0, 0, 0]  # bytes missed, connections with some, payload captured
         self._missed_given = False
         if self.files_dir is not None and not self.files_dir.is_dir():

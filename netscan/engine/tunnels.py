@@ -1,0 +1,123 @@
+"""Remote-mirror encapsulations, for the tshark engine: the core's rule (``src/decode/
+tunnel.rs``) applied to what tshark dissected.
+
+A switch's remote SPAN (ERSPAN types I, II and III in GRE), a bridge over GRE (transparent
+Ethernet bridging), a virtual network's or a cloud's traffic mirror (VXLAN to UDP 4789,
+GENEVE to UDP 6081) carry whole frames of the premises to a collector. The frame inside is
+the traffic to analyse: its addresses, its ports, and its length (the outer packet's payload
+from where the frame starts). The outer packet is no conversation. A routed tunnel (IP in
+IP, IP in GRE, Teredo) is one, and is not opened; neither is a fragment of an outer packet.
+
+tshark dissects the outer and the inner layers alike, giving each field once per layer in
+the order of the layers: opening an encapsulation drops the outer layers' values.
+"""
+
+from __future__ import annotations
+
+# the report's names (``summary.tunnels``), as the core gives them
+NAMES = ("erspan", "gre_ethernet", "vxlan", "geneve")
+MAX_DEPTH = 4  # encapsulations opened within one frame, at most (as the core)
+
+_VXLAN_PORT = 4789
+_GENEVE_PORT = 6081
+# the layers outside an encapsulation whose fields are dropped as it is opened (IPv6: only
+# its fixed header's fields, given once per header; an outer packet with extension headers
+# is rare, and its fields are left as they are)
+_OUTER_FIELDS = {"eth": ("eth_",), "ip": ("ip_",), "udp": ("udp_",), "gre": ("gre_",),
+                 "erspan": ("erspan_",), "vxlan": ("vxlan_",), "geneve": ("geneve_",),
+                 "ipv6": ("ipv6_src", "ipv6_dst", "ipv6_nxt", "ipv6_plen", "ipv6_hlim",
+                          "ipv6_flow")}  # fmt: skip
+
+Layers = dict[str, list[str]]
+
+
+def _first(layers: Layers, key: str) -> str | None:
+    values = layers.get(key)
+    return values[0] if values else None
+
+
+def _int(value: str | None) -> int:
+    try:
+        return int(value or "", 0)
+    except ValueError:
+        return -1
+
+
+def _flag(value: str | None) -> bool:
+    return value is not None and value.lower() in ("1", "true")
+
+
+def _encapsulation(protos: list[str]) -> tuple[int, str] | None:
+    """Where the first encapsulation the core opens ends in ``protos`` (the index of the
+    inner frame's first layer) and the report's name for it; None without one."""
+    for i, p in enumerate(protos[:-1]):
+        if p == "erspan":
+            return i + 1, "erspan"
+        if p == "gre" and protos[i + 1] == "eth":
+            return i + 1, "gre_ethernet"
+        if p in ("vxlan", "geneve"):
+            return i + 1, p
+    return None
+
+
+def _inner_length(layers: Layers, outer: list[str], name: str) -> int | None:
+    """The inner frame's length: the outer packet's payload less the encapsulation's own
+    headers; None when the core would not open it."""
+    if "ip" in outer:
+        if _flag(_first(layers, "ip_flags_mf")) or _int(_first(layers, "ip_frag_offset")) > 0:
+            return None
+        payload = _int(_first(layers, "ip_len")) - _int(_first(layers, "ip_hdr_len"))
+    elif "ipv6" in outer:
+        if _first(layers, "ipv6_fraghdr_ident") is not None:
+            return None
+        payload = _int(_first(layers, "ipv6_plen"))
+    else:
+        return None
+    if name in ("vxlan", "geneve"):
+        port = _VXLAN_PORT if name == "vxlan" else _GENEVE_PORT
+        head = _first(layers, "udp_payload") or ""
+        if _int(_first(layers, "udp_dstport")) != port or len(head) < 16:
+            return None
+        first = int(head[:2], 16)
+        if name == "vxlan":
+            return payload - 16 if first & 0x08 else None
+        return payload - 16 - (first & 0x3F) * 4 if first >> 6 == 0 else None
+    gre = 4 + 4 * sum(_flag(_first(layers, f"gre_flags_{f}"))
+                      for f in ("checksum", "key", "sequence_number"))  # fmt: skip
+    if name == "erspan" and _flag(_first(layers, "gre_flags_sequence_number")):
+        version = _first(layers, "erspan_version")
+        if version == "1":
+            gre += 8
+        elif version == "2":
+            gre += 12 + (8 if _flag(_first(layers, "erspan_o")) else 0)
+        else:
+            return None
+    return payload - gre
+
+
+def open_tunnels(layers: Layers, protos: list[str]) -> tuple[list[str], str | None, int]:
+    """The frame inside the remote-mirror encapsulations of one frame (up to ``MAX_DEPTH``):
+    its layers (``protos``, from its link layer on; ``layers`` is changed in place to hold
+    only its values), the report's name of the outermost encapsulation (None: none opened)
+    and the inner frame's length (-1 when none was opened)."""
+    name_out: str | None = None
+    length = -1
+    for _ in range(MAX_DEPTH):
+        found = _encapsulation(protos)
+        if found is None:
+            break
+        at, name = found
+        outer = protos[:at]
+        inner = _inner_length(layers, outer, name)
+        if inner is None or inner <= 0:
+            break
+        for layer, prefixes in _OUTER_FIELDS.items():
+            n = outer.count(layer)
+            if not n:
+                continue
+            for key in [k for k in layers if k.startswith(prefixes)]:
+                layers[key] = layers[key][n:]
+        protos = protos[at:]
+        name_out = name_out or name
+        length = inner if length < 0 else min(inner, length)
+    return protos, name_out, length
