@@ -102,17 +102,41 @@ def live_drops_note(drops: dict[str, Any] | None) -> str | None:
     ).format(packets=packets)
 
 
+# the remote-mirror encapsulations by the report's names (``summary.tunnels``), as named
+# in every language
+MIRRORS = {"erspan": "ERSPAN", "gre_ethernet": "GRE bridging", "vxlan": "VXLAN",
+           "geneve": "GENEVE"}  # fmt: skip
+
+
+def mirror_note(tunnels: dict[str, Any] | None) -> str | None:
+    """The sentence for the verdict when frames came inside a remote mirror's
+    encapsulation (the report's ``summary.tunnels``); None otherwise."""
+    counts = [(MIRRORS[k], loss.count_of(tunnels, k)) for k in MIRRORS]
+    counts = [(name, n) for name, n in counts if n]
+    if not counts:
+        return None
+    total = sum(n for _name, n in counts)
+    return _(
+        "{frames} came through a remote mirror ({kinds}) and were analysed as the frames "
+        "they carry: the devices, conversations and volumes are those inside."
+    ).format(
+        frames=ngettext("{n} frame", "{n} frames", total).format(n=i18n.number(total)),
+        kinds=", ".join(f"{name} {i18n.number(n)}" for name, n in counts),
+    )
+
+
 def verdict_notes(
     capture_loss: dict[str, Any] | None,
     statistics: list[dict[str, Any] | None],
     live_drops: dict[str, Any] | None = None,
+    tunnels: dict[str, Any] | None = None,
 ) -> list[str]:
-    """What the verdict says of the capture's completeness: the TCP bytes it missed
-    (``capture_note``), the packets the capturing host recorded dropping
-    (``host_drops_note``) and those a live capture lost (``live_drops_note``), those that
-    apply."""
+    """What the verdict says of the capture: the TCP bytes it missed (``capture_note``),
+    the packets the capturing host recorded dropping (``host_drops_note``), those a live
+    capture lost (``live_drops_note``) and the frames that came through a remote mirror
+    (``mirror_note``), those that apply."""
     notes = (capture_note(capture_loss), host_drops_note(statistics),
-             live_drops_note(live_drops))  # fmt: skip
+             live_drops_note(live_drops), mirror_note(tunnels))  # fmt: skip
     return [n for n in notes if n]
 
 
@@ -126,6 +150,7 @@ def report_notes(report: dict[str, Any]) -> list[str]:
         [i.get("interface_statistics") for i in inputs if isinstance(i, dict)]
         if isinstance(inputs, list) else [],
         capture.get("drops") if isinstance(capture, dict) else None,
+        summary.get("tunnels") if isinstance(summary, dict) else None,
     )  # fmt: skip
 
 
