@@ -1,0 +1,171 @@
+"""A premises seen through a remote mirror (ERSPAN I/II/III, GRE bridging, VXLAN, GENEVE):
+each engine gives the report of the frames carried, as if captured on the premises' own
+port, counts the frames it opened, and says so in every report; a routed tunnel stays a
+conversation of its own."""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from rich.console import Console
+
+from netscan import cli
+from netscan.analyze import Analyzer, Options
+from netscan.output.summary import print_summary
+from netscan.report import html_report, markdown_report
+from netscan.report.completeness import mirror_note
+from netscan.report.evidence_cli import decode_link
+from netscan.report.json_report import schema
+from netscan.sources.pcapfile import CaptureFile
+from tests.conftest import PCAPS
+from tests.engine.tunnels import (
+    COLLECTOR_IP,
+    COLLECTOR_MAC,
+    KINDS,
+    SWITCH_IP,
+    SWITCH_MAC,
+    encapsulate,
+    mirrored,
+)
+from tests.report.helpers import visible_text
+
+DEMO = PCAPS / "demo_sales_office.pcapng"
+ENGINES = {"core": ["--jobs", "1"], "core-jobs2": ["--jobs", "2"], "tshark": ["--engine", "tshark"]}
+
+
+@pytest.fixture(scope="module")
+def mirror(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int]]:
+    path = tmp_path_factory.mktemp("tunnels") / "demo_mirrored.pcap"
+    return path, mirrored(DEMO, path)
+
+
+def _report(path: Path, out: Path, engine: str) -> dict[str, Any]:
+    args = ["analyze", str(path), "--country", "CN", "--json", str(out), "-q"]
+    assert cli.main(args + ENGINES[engine]) == 0
+    return json.loads(out.read_text())
+
+
+def _without_inputs(rep: dict[str, Any]) -> str:
+    """The report but for what tells the files apart (their paths, hashes and sizes, the
+    time of the run) and the count of frames opened."""
+    rep = dict(rep, summary=dict(rep["summary"]))
+    paths = [i["path"] for i in rep.pop("inputs")]
+    del rep["generated_at"], rep["summary"]["tunnels"]
+    text = json.dumps(rep, sort_keys=True)
+    for p in paths:
+        text = text.replace(json.dumps(p)[1:-1], "INPUT")
+    return text
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_remote_mirror_gives_the_report_of_what_it_carries(
+    engine: str, mirror: tuple[Path, dict[str, int]], tmp_path: Path
+) -> None:
+    path, counts = mirror
+    assert set(counts) == {"erspan", "gre_ethernet", "vxlan", "geneve"}
+    plain = _report(DEMO, tmp_path / "plain.json", engine)
+    seen = _report(path, tmp_path / "mirrored.json", engine)
+    jsonschema.Draft202012Validator(schema()).validate(seen)
+    assert plain["summary"]["tunnels"] == {}
+    assert seen["summary"]["tunnels"] == counts
+    assert len(seen["findings"]) == 4
+    # devices (the switch and the collector are none), conversations with their byte
+    # counts, findings with their ids and frame numbers: all as on the premises' own port
+    assert _without_inputs(seen) == _without_inputs(plain)
+    macs = {d["mac"] for d in seen["devices"]}
+    assert SWITCH_MAC.hex(":") not in macs and COLLECTOR_MAC.hex(":") not in macs
+
+
+def test_every_report_says_the_frames_came_through_a_mirror(
+    mirror: tuple[Path, dict[str, int]], tmp_path: Path
+) -> None:
+    path, counts = mirror
+    total = sum(counts.values())
+    said = (
+        f"{total:,} frames came through a remote mirror (ERSPAN {counts['erspan']:,}, GRE "
+        f"bridging {counts['gre_ethernet']:,}, VXLAN {counts['vxlan']:,}, GENEVE "
+        f"{counts['geneve']:,}) and were analysed as the frames they carry"
+    )
+    buf = io.StringIO()
+    print_summary(Analyzer(Options(country="CN")).run([str(path)]),
+                  Console(file=buf, width=400, color_system=None))  # fmt: skip
+    assert said in buf.getvalue()
+    rep = _report(path, tmp_path / "r.json", "core")
+    page = html_report.render(rep, lang="en")
+    start = page.index('<section class="verdict')
+    assert said in visible_text(page[start : page.index("</section>", start)])
+    assert said in markdown_report.render(rep, lang="en")
+    zh = visible_text(html_report.render(rep, lang="zh-CN"))
+    assert f"{total:,} 个帧经由远程镜像（ERSPAN {counts['erspan']:,}" in zh
+    # none: nothing said; a damaged count is none
+    plain = _report(DEMO, tmp_path / "p.json", "core")
+    assert "remote mirror" not in markdown_report.render(plain, lang="en")
+    assert mirror_note({"vxlan": "7", "geneve": -1, "erspan": True}) is None
+    assert mirror_note(["vxlan"]) is None  # type: ignore[arg-type]
+    assert mirror_note({"vxlan": 1}) == (
+        "1 frame came through a remote mirror (VXLAN 1) and were analysed as the frames they "
+        "carry: the devices, conversations and volumes are those inside."
+    )
+
+
+def test_the_evidence_of_a_finding_is_found_inside_the_mirror(
+    mirror: tuple[Path, dict[str, int]], tmp_path: Path
+) -> None:
+    """``netscan evidence`` picks a finding's frames by what they carry: the same frame
+    numbers as from the premises' own capture."""
+    path, _counts = mirror
+    rep = _report(path, tmp_path / "r.json", "core")
+    finding = rep["findings"][0]["id"]
+    frames = {}
+    for src, name in ((DEMO, "plain"), (path, "mirrored")):
+        out = tmp_path / f"{name}.pcapng"
+        assert cli.main(["evidence", str(src), "--finding", finding, "-o", str(out),
+                         "--country", "CN"]) == 0  # fmt: skip
+        frames[name] = [bytes(r.data) for r in CaptureFile(out)]
+    # the frames written are the mirror's, each with the premises' frame at its end
+    assert frames["mirrored"] and len(frames["mirrored"]) == len(frames["plain"])
+    assert all(m.endswith(p) and len(m) > len(p)
+               for m, p in zip(frames["mirrored"], frames["plain"], strict=True))  # fmt: skip
+    # the core's link layer of a wrapped frame is the frame's inside it
+    inner = bytes(next(iter(CaptureFile(DEMO))).data)
+    for i, kind in enumerate(KINDS):
+        link = decode_link(1, encapsulate(kind, inner, i))
+        assert link is not None and link.src == inner[6:12], kind
+
+
+@pytest.mark.parametrize("engine", ["core", "tshark"])
+def test_a_routed_tunnel_stays_a_conversation(engine: str, tmp_path: Path) -> None:
+    """IP in GRE (a site-to-site tunnel) is the premises' conversation with the far end of
+    the tunnel, as a VXLAN-shaped datagram to another port is a datagram: neither opened."""
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1)]
+    for i, rec in enumerate(CaptureFile(DEMO)):
+        if i >= 200:
+            break
+        frame = bytes(rec.data)
+        if i % 2:  # the IP packet inside GRE (an ARP frame: as it is)
+            if frame[12:14] != b"\x08\x00":
+                continue
+            data = encapsulate("gre_ethernet", frame, i)
+            gre = 14 + 20
+            data = data[:gre] + struct.pack(">HHI", 0x2000, 0x0800, 42) + frame[14:]
+            data = data[:16] + struct.pack(">H", len(data) - 14) + data[18:]
+        else:  # VXLAN's header, to UDP port 4800
+            data = encapsulate("vxlan", frame, i)
+            data = data[:36] + struct.pack(">H", 4800) + data[38:]
+        us = round(rec.ts * 1e6)
+        out.append(struct.pack("<IIII", us // 1_000_000, us % 1_000_000, len(data), len(data)))
+        out.append(data)
+    path = tmp_path / "routed.pcap"
+    path.write_bytes(b"".join(out))
+    rep = _report(path, tmp_path / "r.json", engine)
+    assert rep["summary"]["tunnels"] == {}
+    pair = {".".join(map(str, SWITCH_IP)), ".".join(map(str, COLLECTOR_IP))}
+    assert rep["flows"] and all({f["ip"]} <= pair for f in rep["flows"])
+    assert {(f["transport"], f["port"]) for f in rep["flows"]} >= {("udp", 4800)}
+    assert rep["findings"] == []
