@@ -7,6 +7,12 @@
 //! Only these encapsulations are opened: they carry a copy of a frame. A routed tunnel
 //! (IP in IP, IP in GRE, Teredo) is itself a conversation of the premises and stays one.
 //! Every read is checked; a header that does not hold together leaves the packet as it is.
+//!
+//! The headers, as their public descriptions give them: GRE (RFC 2784, with the key and
+//! sequence number of RFC 2890; protocol type 0x6558 for bridged Ethernet, from the IANA
+//! ether-types registry), ERSPAN (draft-foschiano-erspan: GRE protocol types 0x88BE for
+//! types I and II, 0x22EB for type III, and its headers' layouts), VXLAN (RFC 7348, UDP
+//! port 4789) and GENEVE (RFC 8926, UDP port 6081).
 
 use super::link::{ethernet, Link, ETH_IPV4, ETH_IPV6};
 use super::net::{network, Net};
