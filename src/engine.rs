@@ -601,6 +601,13 @@ impl Engine {
         self.budget.forced
     }
 
+    /// Whether a packet between these addresses (source then destination) may carry a
+    /// remote mirror's frames: neither is off the premises (`decode::tunnel`).
+    fn may_be_mirror(&self, addrs: &[u8]) -> bool {
+        let (a, b) = addrs.split_at(addrs.len() / 2);
+        self.scope(a) != 2 && self.scope(b) != 2
+    }
+
     fn scope(&self, ip: &[u8]) -> u8 {
         if self.cfg.premises.iter().any(|n| n.contains(ip)) {
             0
@@ -636,14 +643,15 @@ impl Engine {
         let uncaptured = (wirelen as usize).saturating_sub(d.len());
         // a remote mirror's encapsulation opened: the frame it carries is the packet
         let mut wirelen = wirelen;
-        let link = decode_link(lt, d).map(|l| {
-            let f = open_frame(d, l, wirelen);
+        let mut link = decode_link(lt, d);
+        if let Some(l) = link {
+            let f = open_frame(d, l, wirelen, &|addrs| self.may_be_mirror(addrs));
             if let Some(t) = f.tunnel {
                 self.tunnelled[t as usize] += 1;
                 wirelen = f.wirelen;
+                link = Some(f.link);
             }
-            f.link
-        });
+        }
         if self.is_copy(file, ts, lt, d, wirelen, link.as_ref()) {
             self.duplicates += 1;
             self.duplicate_bytes += wirelen as u64;

@@ -160,7 +160,7 @@ proptest! {
         let d = &d[..cut.min(d.len())];
         let wire = d.len() as u32 + extra;
         if let Some(link) = decode_link(1, d) {
-            let f = open_frame(d, link, wire);
+            let f = open_frame(d, link, wire, &|_| true);
             prop_assert!(f.link.offset <= d.len() && f.link.end <= d.len());
             prop_assert!(f.wirelen <= wire);
             let _ = network(&d[..f.link.end], f.link.ethertype, f.link.offset);

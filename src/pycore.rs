@@ -1068,18 +1068,24 @@ fn reader_info<'py>(py: Python<'py>, r: &CaptureReader) -> PyResult<Bound<'py, P
 /// The link layer of one frame, decoded as the core decodes it: `(ethertype, offset of the
 /// network header, source MAC, destination MAC)` (a MAC is None where the link has none),
 /// or None when the frame is too short or its link type is not supported. Encrypted
-/// 802.11 data frames have the pseudo EtherType `WLAN_PROTECTED`. A remote mirror's
-/// encapsulation (ERSPAN, GRE bridging, VXLAN, GENEVE) is opened: the link is the frame's
-/// inside it.
+/// 802.11 data frames have the pseudo EtherType `WLAN_PROTECTED`. With `mirrors`, a
+/// remote mirror's encapsulation (ERSPAN, GRE bridging, VXLAN, GENEVE) is opened whatever
+/// its addresses: the link is the frame's inside it.
 #[pyfunction]
+#[pyo3(signature = (linktype, data, mirrors=false))]
 fn decode_link<'py>(
     py: Python<'py>,
     linktype: u32,
     data: &[u8],
+    mirrors: bool,
 ) -> PyResult<Option<Bound<'py, PyTuple>>> {
     let link = std::panic::catch_unwind(|| {
-        crate::decode::decode_link(linktype, data)
-            .map(|l| crate::decode::open_frame(data, l, data.len() as u32).link)
+        let l = crate::decode::decode_link(linktype, data)?;
+        Some(if mirrors {
+            crate::decode::open_frame(data, l, data.len() as u32, &|_| true).link
+        } else {
+            l
+        })
     })
     .ok()
     .flatten();

@@ -78,6 +78,7 @@ from netscan.events import (
     WsdEvent,
 )
 from netscan.flow import ICMP, ICMPV6, TCP, UDP, Flow, retire_idlest, sender_is_client
+from netscan.inventory.enrich import Premises
 from netscan.sources.pcapfile import CaptureFile
 
 Layers = dict[str, list[str]]
@@ -405,6 +406,9 @@ class TsharkEngine:
         self._tcp_payload = 0
         self.capture_loss: dict[str, int] = loss.counts(0, 0, 0, 0)
         self.tunnels: dict[str, int] = {}  # frames opened from remote-mirror encapsulations
+        # the premises, as the core is given them: only an encapsulation between addresses
+        # not off-site is opened (``tunnels``)
+        self._premises = getattr(sink, "premises", None) or Premises()
         self.l2_unlisted = 0
         self.dissect = dissect
         self.tshark = tshark or tshark_binary()
@@ -612,6 +616,10 @@ class TsharkEngine:
             recent = self._recent[file] = duplicates.RecentFrames(self.duplicate_window)
         return recent.is_copy(key, ts)
 
+    def _may_be_mirror(self, src: str, dst: str) -> bool:
+        """Whether a packet between these addresses may carry a remote mirror's frames."""
+        return not self._premises.is_offsite(src) and not self._premises.is_offsite(dst)
+
     def frame(self, file: int, ts: float, L: Layers) -> None:
         frame = _int(_first(L, "frame_number"))
         wirelen = _int(_first(L, "frame_len"))
@@ -619,7 +627,7 @@ class TsharkEngine:
         self.bytes += wirelen
         protos = (_first(L, "frame_protocols") or "").split(":")
         if _TUNNEL_LAYERS.intersection(protos):  # a remote mirror's encapsulation opened
-            protos, tunnel, inner = tunnels.open_tunnels(L, protos)
+            protos, tunnel, inner = tunnels.open_tunnels(L, protos, self._may_be_mirror)
             if tunnel is not None:
                 self.tunnels[tunnel] = self.tunnels.get(tunnel, 0) + 1
                 wirelen = inner

@@ -10,9 +10,15 @@ IP, IP in GRE, Teredo) is one, and is not opened; neither is a fragment of an ou
 
 tshark dissects the outer and the inner layers alike, giving each field once per layer in
 the order of the layers: opening an encapsulation drops the outer layers' values.
+
+An encapsulation to or from an address off the premises is a conversation of its own, as
+in the core: a device that wrapped its uploads in VXLAN to a server abroad must not hide
+that conversation behind the frame it chose to wrap.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 # the report's names (``summary.tunnels``), as the core gives them
 NAMES = ("erspan", "gre_ethernet", "vxlan", "geneve")
@@ -60,18 +66,24 @@ def _encapsulation(protos: list[str]) -> tuple[int, str] | None:
     return None
 
 
-def _inner_length(layers: Layers, outer: list[str], name: str) -> int | None:
+def _inner_length(
+    layers: Layers, outer: list[str], name: str, mirror: Callable[[str, str], bool]
+) -> int | None:
     """The inner frame's length: the outer packet's payload less the encapsulation's own
     headers; None when the core would not open it."""
     if "ip" in outer:
         if _flag(_first(layers, "ip_flags_mf")) or _int(_first(layers, "ip_frag_offset")) > 0:
             return None
         payload = _int(_first(layers, "ip_len")) - _int(_first(layers, "ip_hdr_len"))
+        net = "ip"
     elif "ipv6" in outer:
         if _first(layers, "ipv6_fraghdr_ident") is not None:
             return None
         payload = _int(_first(layers, "ipv6_plen"))
+        net = "ipv6"
     else:
+        return None
+    if not mirror(_first(layers, f"{net}_src") or "", _first(layers, f"{net}_dst") or ""):
         return None
     if name in ("vxlan", "geneve"):
         port = _VXLAN_PORT if name == "vxlan" else _GENEVE_PORT
@@ -95,11 +107,14 @@ def _inner_length(layers: Layers, outer: list[str], name: str) -> int | None:
     return payload - gre
 
 
-def open_tunnels(layers: Layers, protos: list[str]) -> tuple[list[str], str | None, int]:
+def open_tunnels(
+    layers: Layers, protos: list[str], mirror: Callable[[str, str], bool]
+) -> tuple[list[str], str | None, int]:
     """The frame inside the remote-mirror encapsulations of one frame (up to ``MAX_DEPTH``):
     its layers (``protos``, from its link layer on; ``layers`` is changed in place to hold
     only its values), the report's name of the outermost encapsulation (None: none opened)
-    and the inner frame's length (-1 when none was opened)."""
+    and the inner frame's length (-1 when none was opened). ``mirror`` says whether a
+    packet between two addresses (source, destination) may be a mirror's."""
     name_out: str | None = None
     length = -1
     for _ in range(MAX_DEPTH):
@@ -108,7 +123,7 @@ def open_tunnels(layers: Layers, protos: list[str]) -> tuple[list[str], str | No
             break
         at, name = found
         outer = protos[:at]
-        inner = _inner_length(layers, outer, name)
+        inner = _inner_length(layers, outer, name, mirror)
         if inner is None or inner <= 0:
             break
         for layer, prefixes in _OUTER_FIELDS.items():

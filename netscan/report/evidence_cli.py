@@ -41,10 +41,19 @@ class _Link(NamedTuple):
     dst: bytes | None
 
 
-def decode_link(linktype: int, data: bytes) -> _Link | None:
-    """The frame's link layer as the packet core decodes it (None: not decodable)."""
-    hit = _core.decode_link(linktype, data)
+def decode_link(linktype: int, data: bytes, mirrors: bool = False) -> _Link | None:
+    """The frame's link layer as the packet core decodes it (None: not decodable); with
+    ``mirrors``, the frame's inside a remote mirror's encapsulation, if it is one."""
+    hit = _core.decode_link(linktype, data, mirrors)
     return None if hit is None else _Link(*hit)
+
+
+def decode_links(linktype: int, data: bytes) -> list[_Link]:
+    """The link layers a finding's frame may be matched by: the frame's inside a remote
+    mirror's encapsulation, and the frame's own (the analysis opened an encapsulation only
+    between addresses of the premises: one to or from elsewhere is a conversation)."""
+    inner, outer = decode_link(linktype, data, True), decode_link(linktype, data)
+    return [link for link in (inner, outer) if link is not None][: 1 if inner == outer else 2]
 
 
 def mac_str(b: bytes | None) -> str | None:
@@ -105,13 +114,14 @@ class Selector:
                 )
 
     def match(self, rec: Record) -> bool:
-        link = decode_link(rec.linktype, bytes(rec.data))
-        if link is None:
-            return False
+        data = bytes(rec.data)
+        return any(self._match(data, link) for link in decode_links(rec.linktype, data))
+
+    def _match(self, data: bytes, link: _Link) -> bool:
         if link.ethertype == WLAN_PROTECTED:
             a, b = mac_str(link.src), mac_str(link.dst)
             return any({a, b} == {m, p} for m, p in self.wlan_rules)
-        hit = _l3(bytes(rec.data), link.ethertype, link.offset)
+        hit = _l3(data, link.ethertype, link.offset)
         if hit is None:
             return False
         src, dst, proto, sport, dport = hit
@@ -165,14 +175,14 @@ class ContextSelector:
             return False
         if (self.lo is not None and rec.ts < self.lo) or (self.hi is not None and rec.ts > self.hi):
             return False
-        link = decode_link(rec.linktype, bytes(rec.data))
-        if link is None or link.ethertype == WLAN_PROTECTED:
+        data = bytes(rec.data)
+        pairs = [frozenset((hit[0], hit[1])) for link in decode_links(rec.linktype, data)
+                 if link.ethertype != WLAN_PROTECTED
+                 and (hit := _l3(data, link.ethertype, link.offset)) is not None]  # fmt: skip
+        pair = next((p for p in pairs if p in self.pairs), None)
+        if pair is None:
             return False
-        hit = _l3(bytes(rec.data), link.ethertype, link.offset)
-        if hit is None:
-            return False
-        pair = frozenset((hit[0], hit[1]))
-        if pair not in self.pairs or self.kept.get(pair, 0) >= CONTEXT_PER_STREAM:
+        if self.kept.get(pair, 0) >= CONTEXT_PER_STREAM:
             return False
         self.kept[pair] = self.kept.get(pair, 0) + 1
         return True

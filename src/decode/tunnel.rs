@@ -6,6 +6,9 @@
 //!
 //! Only these encapsulations are opened: they carry a copy of a frame. A routed tunnel
 //! (IP in IP, IP in GRE, Teredo) is itself a conversation of the premises and stays one.
+//! So does an encapsulation to or from an address off the premises (the caller says which
+//! outer addresses may be a mirror's): a device that wrapped its own uploads in VXLAN to a
+//! server abroad must not hide that conversation behind the frame it chose to wrap.
 //! Every read is checked; a header that does not hold together leaves the packet as it is.
 //!
 //! The headers, as their public descriptions give them: GRE (RFC 2784, with the key and
@@ -116,19 +119,26 @@ fn udp(d: &[u8], l4: usize, end: usize) -> Option<(i32, usize, Tunnel)> {
 
 /// The frame `link` starts inside `d`, if its packet is an encapsulation this module
 /// opens: its link layer, where it starts, and its length by the outer IP header.
-fn open(d: &[u8], link: &Link) -> Option<(Link, usize, usize, Tunnel)> {
+fn open(
+    d: &[u8],
+    link: &Link,
+    mirror: &dyn Fn(&[u8]) -> bool,
+) -> Option<(Link, usize, usize, Tunnel)> {
     let d = &d[..link.end.min(d.len())];
     let Net::Ip {
+        addrs,
         proto,
         l4,
         end,
         cut,
         frag: None,
-        ..
     } = network(d, link.ethertype, link.offset)
     else {
         return None;
     };
+    if !matches!(proto, GRE | UDP) || !mirror(addrs) {
+        return None;
+    }
     let (et, start, tunnel) = match proto {
         GRE => gre(d, l4, end)?,
         UDP => udp(d, l4, end)?,
@@ -154,8 +164,10 @@ fn open(d: &[u8], link: &Link) -> Option<(Link, usize, usize, Tunnel)> {
 }
 
 /// `link` (the frame's decoded link layer) with every remote-mirror encapsulation opened,
-/// up to `MAX_DEPTH`; `wirelen` is the frame's length on the wire.
-pub fn open_frame(d: &[u8], link: Link, wirelen: u32) -> Frame {
+/// up to `MAX_DEPTH`; `wirelen` is the frame's length on the wire. `mirror` says whether
+/// an outer packet's addresses (source then destination, 4 or 16 bytes each) may be a
+/// mirror's: those of a packet it refuses are its own, and it is not opened.
+pub fn open_frame(d: &[u8], link: Link, wirelen: u32, mirror: &dyn Fn(&[u8]) -> bool) -> Frame {
     let mut frame = Frame {
         link,
         wirelen,
@@ -163,7 +175,7 @@ pub fn open_frame(d: &[u8], link: Link, wirelen: u32) -> Frame {
     };
     let mut origin = 0; // where the frame opened last starts in `d`
     for _ in 0..MAX_DEPTH {
-        let Some((inner, start, wire, tunnel)) = open(d, &frame.link) else {
+        let Some((inner, start, wire, tunnel)) = open(d, &frame.link, mirror) else {
             break;
         };
         frame.link = inner;
@@ -183,6 +195,11 @@ mod tests {
     use crate::decode::decode_link;
 
     const DEVICE: [u8; 6] = [0x00, 0x11, 0x22, 0x33, 0x44, 0x55];
+
+    /// every outer packet may be a mirror's
+    fn any(_: &[u8]) -> bool {
+        true
+    }
     const SWITCH: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
 
     /// An Ethernet frame (`dst` broadcast, `src`) of EtherType `et` around `payload`.
@@ -228,7 +245,7 @@ mod tests {
 
     fn opened(frame: &[u8]) -> Frame {
         let link = decode_link(1, frame).unwrap();
-        open_frame(frame, link, frame.len() as u32)
+        open_frame(frame, link, frame.len() as u32, &any)
     }
 
     fn assert_inner(frame: &[u8], tunnel: Tunnel) {
@@ -338,7 +355,7 @@ mod tests {
         // a capture cut short (snap length): the inner frame's length is what was sent
         let frame = outer(47, &[0, 0, 0x65, 0x58], &inner);
         let link = decode_link(1, &frame[..frame.len() - 3]).unwrap();
-        let f = open_frame(&frame[..frame.len() - 3], link, frame.len() as u32);
+        let f = open_frame(&frame[..frame.len() - 3], link, frame.len() as u32, &any);
         assert_eq!(
             (f.link.end, f.wirelen as usize),
             (frame.len() - 3, inner.len())
@@ -347,13 +364,13 @@ mod tests {
         let mut lying = frame.clone();
         lying[16..18].copy_from_slice(&9000u16.to_be_bytes());
         let link = decode_link(1, &lying).unwrap();
-        let f = open_frame(&lying, link, lying.len() as u32);
+        let f = open_frame(&lying, link, lying.len() as u32, &any);
         assert_eq!(f.wirelen as usize, inner.len());
         // an encapsulation header or inner frame past the end: the packet as it is
         for cut in [38, 40, 44] {
             let short = &outer(47, &[0x10, 0, 0x88, 0xbe, 0, 0, 0, 7, 0x10, 5], &[])[..cut];
             let link = decode_link(1, short).unwrap();
-            assert_eq!(open_frame(short, link, cut as u32).tunnel, None);
+            assert_eq!(open_frame(short, link, cut as u32, &any).tunnel, None);
         }
         let f = opened(&outer(47, &[0, 0, 0x65, 0x58], &inner[..10]));
         assert_eq!(f.tunnel, None);

@@ -135,7 +135,7 @@ def test_the_evidence_of_a_finding_is_found_inside_the_mirror(
     # the core's link layer of a wrapped frame is the frame's inside it
     inner = bytes(next(iter(CaptureFile(DEMO))).data)
     for i, kind in enumerate(KINDS):
-        link = decode_link(1, encapsulate(kind, inner, i))
+        link = decode_link(1, encapsulate(kind, inner, i), mirrors=True)
         assert link is not None and link.src == inner[6:12], kind
 
 
@@ -169,3 +169,35 @@ def test_a_routed_tunnel_stays_a_conversation(engine: str, tmp_path: Path) -> No
     assert rep["flows"] and all({f["ip"]} <= pair for f in rep["flows"])
     assert {(f["transport"], f["port"]) for f in rep["flows"]} >= {("udp", 4800)}
     assert rep["findings"] == []
+
+
+@pytest.mark.parametrize("engine", ["core", "tshark"])
+def test_an_encapsulation_off_the_premises_is_a_conversation(
+    engine: str, mirror: tuple[Path, dict[str, int]], tmp_path: Path
+) -> None:
+    """A device that wraps frames in ERSPAN, GRE or VXLAN to an address off the premises
+    (its uploads, say, to a server abroad) is not a mirror: its conversation stays in the
+    report, as sent, rather than the frames it chose to wrap."""
+    path, _counts = mirror
+    abroad = bytes([203, 0, 113, 9])
+    out = [path.read_bytes()[:24]]
+    for rec in CaptureFile(path):
+        data = bytes(rec.data)
+        assert data[30:34] == COLLECTOR_IP
+        data = data[:30] + abroad + data[34:]
+        us = round(rec.ts * 1e6)
+        out.append(struct.pack("<IIII", us // 1_000_000, us % 1_000_000, len(data),
+                               rec.wirelen))  # fmt: skip
+        out.append(data)
+    sent = tmp_path / "abroad.pcap"
+    sent.write_bytes(b"".join(out))
+    rep = _report(sent, tmp_path / "r.json", engine)
+    assert rep["summary"]["tunnels"] == {}
+    # the sender and its gateway (the next hop of an address abroad); none of the premises'
+    devices = {d["mac"]: d for d in rep["devices"]}
+    assert devices.keys() == {SWITCH_MAC.hex(":"), COLLECTOR_MAC.hex(":")}
+    assert devices[SWITCH_MAC.hex(":")]["ips"] == [".".join(map(str, SWITCH_IP))]
+    flows = {(f["transport"], f["port"]) for f in rep["flows"] if f["ip"] == "203.0.113.9"}
+    assert flows == {("47", 0), ("udp", 4789), ("udp", 6081)}
+    total = sum(f["bytes_up"] + f["bytes_down"] for f in rep["flows"])
+    assert total == sum(r.wirelen for r in CaptureFile(sent))  # the frames as sent, whole
