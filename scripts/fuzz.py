@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Mutation fuzzing of netscan's analysis with damaged captures, deterministic by seed.
 
-Seed captures (a generated one with DNS, mDNS, DHCP, TLS, HTTP, SSDP and RTSP payloads, a
-window of the demo capture and the public captures in ../shared/realworld) are mutated at
+Seed captures (a generated one with DNS, mDNS, DHCP, TLS, HTTP, SSDP and RTSP payloads, the
+same through a remote mirror's encapsulations, a window of the demo capture and the public captures in ../shared/realworld) are mutated at
 the packet level: bit flips, truncations, inserted bytes, and length fields that lie in the
 IP/UDP/TCP headers and in DNS, DHCP, TLS, HTTP and SSDP payloads; now and then the capture
 container itself (record lengths, block lengths, a cut file). Each mutant goes through
@@ -234,8 +234,14 @@ def generated_seed() -> Seed:
 
 
 def load_seeds(names: list[str] | None = None) -> list[Seed]:
-    """The generated seed, the demo capture (when present) and the public captures."""
+    """The generated seed (also as a remote mirror delivers it: each frame in ERSPAN, GRE
+    bridging, VXLAN or GENEVE), the demo capture (when present) and the public captures."""
+    from tests.engine.tunnels import KINDS, encapsulate
+
     seeds = [generated_seed()]
+    mirrored = [(ts, 1, encapsulate(KINDS[i % len(KINDS)], d, i))
+                for i, (ts, lt, d) in enumerate(seeds[0].records) if lt == 1]  # fmt: skip
+    seeds.append(Seed("generated_mirrored", mirrored))
     if DEMO.exists():
         seeds.append(Seed("demo_sales_office.pcapng", read_capture(DEMO)))
     for name in PUBLIC_SEEDS:
