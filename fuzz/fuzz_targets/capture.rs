@@ -1,6 +1,7 @@
 //! A whole capture file through the reader and the engine: decoding, fragments, the flow
 //! table (a small one, so that eviction runs), reassembly and every dissector. None may
-//! panic, and the table never holds more live flows than its bound. Seed it with real captures:
+//! panic, and the table never holds more live flows than its bound. Seed it with real captures
+//! (and captures through a remote mirror, as `tests/engine/tunnels.py` makes them):
 //! `cargo fuzz run capture fuzz/corpus/capture ../shared/realworld`.
 #![no_main]
 
@@ -16,11 +17,14 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let mut cfg = Config::default();
-    cfg.premises.push(Net6 {
-        v6: false,
-        addr: [192, 168, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-        prefix: 16,
-    });
+    // two premises ranges: a mirror's packets between addresses of 10/8 are opened
+    for (a, b, prefix) in [(192, 168, 16), (10, 0, 8)] {
+        cfg.premises.push(Net6 {
+            v6: false,
+            addr: [a, b, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            prefix,
+        });
+    }
     cfg.max_flows = MAX_FLOWS;
     cfg.reassembly_budget = 1 << 16;
     let mut engine = Engine::new(cfg);
