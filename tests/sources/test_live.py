@@ -35,6 +35,7 @@ from netscan.sources.live import (
 )
 from netscan.sources.pcapfile import CaptureFile
 from tests.conftest import PCAPS, ROOT
+from tests.engine.tunnels import mirrored
 
 DEMO = PCAPS / "demo_sales_office.pcapng"
 
@@ -358,6 +359,25 @@ def test_capture_command_equals_analyze(
     assert all(len(i["sha256"]) == 64 for i in live["inputs"])
     assert _comparable(live) == _comparable(offline)
     assert offline["findings"], "the demo capture should give findings to compare"
+
+
+@pytest.mark.live
+def test_a_remote_mirror_captured_live_equals_the_premises_capture(
+    netns: NetnsPair, tmp_path: Path, replayable: tuple[Path, int]
+) -> None:
+    """The demo sent through the link as a remote mirror delivers it (each frame in ERSPAN,
+    GRE bridging, VXLAN or GENEVE) and captured live gives the report of the demo itself."""
+    capture, n = replayable
+    wrapped = tmp_path / "mirrored.pcap"
+    counts = mirrored(capture, wrapped)
+    live = _capture_cli(netns, tmp_path, (wrapped, n), "dumpcap", 100)
+    ran = _netscan("analyze", str(capture), "--json", str(tmp_path / "file.json"), "-q")
+    assert ran.returncode == 0, ran.stderr
+    offline = json.loads((tmp_path / "file.json").read_text())
+    assert live["capture"]["packets_analysed"] == n
+    assert live["summary"]["tunnels"] == counts
+    assert _comparable(live) == _comparable(offline)
+    assert offline["findings"]
 
 
 @pytest.mark.live
