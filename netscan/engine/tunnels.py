@@ -88,9 +88,9 @@ def _inner_length(
     if name in ("vxlan", "geneve"):
         port = _VXLAN_PORT if name == "vxlan" else _GENEVE_PORT
         head = _first(layers, "udp_payload") or ""
-        if _int(_first(layers, "udp_dstport")) != port or len(head) < 16:
+        first = _int("0x" + head[:2]) if len(head) >= 16 else -1  # the header's first byte
+        if _int(_first(layers, "udp_dstport")) != port or first < 0:
             return None
-        first = int(head[:2], 16)
         if name == "vxlan":
             return payload - 16 if first & 0x08 else None
         return payload - 16 - (first & 0x3F) * 4 if first >> 6 == 0 else None

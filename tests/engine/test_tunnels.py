@@ -17,6 +17,7 @@ from rich.console import Console
 
 from netscan import cli
 from netscan.analyze import Analyzer, Options
+from netscan.engine import tunnels
 from netscan.output.summary import print_summary
 from netscan.report import html_report, markdown_report
 from netscan.report.completeness import mirror_note
@@ -201,3 +202,27 @@ def test_an_encapsulation_off_the_premises_is_a_conversation(
     assert flows == {("47", 0), ("udp", 4789), ("udp", 6081)}
     total = sum(f["bytes_up"] + f["bytes_down"] for f in rep["flows"])
     assert total == sum(r.wirelen for r in CaptureFile(sent))  # the frames as sent, whole
+
+
+def test_the_tshark_rule_holds_on_fields_that_do_not_hold_together() -> None:
+    """What tshark hands over for a damaged frame may lack fields or hold odd values: the
+    frame is then left as it is, never an exception."""
+    protos = ["eth", "ethertype", "ip", "udp", "vxlan", "eth", "ethertype", "ip", "udp", "dns"]
+    whole = {"ip_len": ["150", "100"], "ip_hdr_len": ["20", "20"], "udp_dstport": ["4789", "53"],
+             "udp_payload": ["0800000000002a00", "abcd"], "ip_src": ["10.0.0.1", "10.0.0.9"],
+             "ip_dst": ["10.0.0.2", "10.0.0.8"], "eth_src": ["02:00:00:00:00:01", "00:11:22:33:44:55"]}  # fmt: skip
+    layers = {k: list(v) for k, v in whole.items()}
+    inner, name, length = tunnels.open_tunnels(layers, protos, lambda a, b: True)
+    assert (inner[0], name, length) == ("eth", "vxlan", 150 - 20 - 16)
+    assert layers["ip_src"] == ["10.0.0.9"] and layers["eth_src"] == ["00:11:22:33:44:55"]
+    for broken in ({"udp_payload": ["zz" * 8]}, {"udp_payload": ["08"]}, {"ip_len": ["x"]},
+                   {"udp_dstport": []}, {"ip_flags_mf": ["1"]}):  # fmt: skip
+        layers = {k: list(v) for k, v in whole.items()} | broken
+        assert tunnels.open_tunnels(layers, protos, lambda a, b: True)[1:] == (None, -1), broken
+    # an outer address the caller refuses
+    layers = {k: list(v) for k, v in whole.items()}
+    assert tunnels.open_tunnels(layers, protos, lambda a, b: b != "10.0.0.2")[1] is None
+    assert layers == whole
+    # layers that end at the encapsulation
+    assert tunnels.open_tunnels({}, ["eth", "ip", "gre"], lambda a, b: True) == (
+        ["eth", "ip", "gre"], None, -1)  # fmt: skip
