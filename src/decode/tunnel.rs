@@ -231,6 +231,14 @@ mod tests {
         v
     }
 
+    /// A VXLAN datagram to `port` (its flags byte `flags`, network 42) around `frame`.
+    fn vxlan(port: u16, flags: u8, frame: &[u8]) -> Vec<u8> {
+        udp_to(
+            port,
+            &[[flags, 0, 0, 0, 0, 0, 42, 0].as_slice(), frame].concat(),
+        )
+    }
+
     /// The frame a device sent: Ethernet, IPv4, UDP to port 53, 4 bytes of payload.
     fn device_frame() -> Vec<u8> {
         eth(DEVICE, 0x0800, &ipv4(17, &udp_to(53, &[1, 2, 3, 4])))
@@ -302,21 +310,12 @@ mod tests {
     #[test]
     fn vxlan_and_geneve() {
         let inner = device_frame();
-        let vx = udp_to(
-            4789,
-            &[[0x08, 0, 0, 0, 0, 0, 42, 0].as_slice(), &inner].concat(),
-        );
+        let vx = vxlan(4789, 0x08, &inner);
         assert_inner(&outer(17, &vx, &[]), Tunnel::Vxlan);
         // without the I flag, or on another port: a datagram like any other
-        let no_i = udp_to(
-            4789,
-            &[[0x00, 0, 0, 0, 0, 0, 42, 0].as_slice(), &inner].concat(),
-        );
+        let no_i = vxlan(4789, 0x00, &inner);
         assert_eq!(opened(&outer(17, &no_i, &[])).tunnel, None);
-        let other = udp_to(
-            4790,
-            &[[0x08, 0, 0, 0, 0, 0, 42, 0].as_slice(), &inner].concat(),
-        );
+        let other = vxlan(4790, 0x08, &inner);
         assert_eq!(opened(&outer(17, &other, &[])).tunnel, None);
         // GENEVE with 8 bytes of options around a frame
         let mut gen = vec![0x02, 0, 0x65, 0x58, 0, 0, 42, 0];
@@ -343,10 +342,7 @@ mod tests {
     fn nested_cut_and_broken_encapsulations() {
         let inner = device_frame();
         // VXLAN inside ERSPAN: both opened, the outermost named
-        let vx = udp_to(
-            4789,
-            &[[0x08, 0, 0, 0, 0, 0, 42, 0].as_slice(), &inner].concat(),
-        );
+        let vx = vxlan(4789, 0x08, &inner);
         let middle = eth(SWITCH, 0x0800, &ipv4(17, &vx));
         let frame = outer(47, &[0, 0, 0x88, 0xbe], &middle);
         let f = opened(&frame);
