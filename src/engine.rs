@@ -41,6 +41,8 @@ use crate::loss::Missed;
 use crate::reassembly::{Budget, Reassembly};
 
 pub const MAX_SEEN_DATAGRAMS: usize = 200_000;
+/// remote-mirror sessions (outer addresses and kind) listed, at most
+pub const MAX_MIRROR_SESSIONS: usize = 16;
 pub const MAX_SEEN_FACTS: usize = 200_000;
 /// held-back latest repeats of facts, at most
 pub const MAX_HELD_REPEATS: usize = 20_000;
@@ -456,6 +458,11 @@ pub struct Engine {
     /// frames that came inside a remote mirror's encapsulation, by its kind
     /// (`decode::TUNNEL_NAMES`): analysed as the frame they carry
     pub tunnelled: [u64; 4],
+    /// the mirror sessions those frames came in: (outer addresses, source then
+    /// destination, and the encapsulation's kind) to frames, at most `MAX_MIRROR_SESSIONS`;
+    /// the frames of any other session are counted in `mirror_unlisted`
+    pub mirror_sessions: Vec<(Vec<u8>, u8, u64)>,
+    pub mirror_unlisted: u64,
     /// the latest frames of the inputs (by index modulo `RINGS`), for telling copies
     recent: Vec<Recent>,
     /// the records come from one capture whatever their input (a live capture's ring
@@ -526,6 +533,8 @@ impl Engine {
             duplicates: 0,
             duplicate_bytes: 0,
             tunnelled: [0; 4],
+            mirror_sessions: Vec::new(),
+            mirror_unlisted: 0,
             one_stream: false,
             missed: Missed::default(),
             tcp_payload: 0,
@@ -601,6 +610,19 @@ impl Engine {
         self.budget.forced
     }
 
+    /// One more frame of the mirror session between `addrs` (source then destination) in
+    /// encapsulations of `kind`: a handful of sessions in a capture, looked up in order.
+    fn mirror_session(&mut self, addrs: &[u8], kind: u8) {
+        let sessions = &mut self.mirror_sessions;
+        if let Some(s) = sessions.iter_mut().find(|s| s.1 == kind && s.0 == addrs) {
+            s.2 += 1;
+        } else if sessions.len() < MAX_MIRROR_SESSIONS {
+            sessions.push((addrs.to_vec(), kind, 1));
+        } else {
+            self.mirror_unlisted += 1;
+        }
+    }
+
     /// Whether a packet between these addresses (source then destination) may carry a
     /// remote mirror's frames: neither is off the premises (`decode::tunnel`).
     fn may_be_mirror(&self, addrs: &[u8]) -> bool {
@@ -648,6 +670,7 @@ impl Engine {
             let f = open_frame(d, l, wirelen, &|addrs| self.may_be_mirror(addrs));
             if let Some(t) = f.tunnel {
                 self.tunnelled[t as usize] += 1;
+                self.mirror_session(&f.outer[..f.outer_len as usize], t as u8);
                 wirelen = f.wirelen;
                 link = Some(f.link);
             }
@@ -1823,6 +1846,57 @@ mod tests {
             .iter()
             .map(|c| c.pkts_ab + c.pkts_ba)
             .sum()
+    }
+
+    /// `inner` in VXLAN from 192.168.0.`src` to `dst` (4 bytes), as a mirror sends it.
+    fn vxlan_from(src: u8, dst: [u8; 4], inner: &[u8]) -> Vec<u8> {
+        let udp_len = 16 + inner.len();
+        let mut v = vec![2, 0, 0, 0, 0, 0x99, 2, 0, 0, 0, 0, src, 0x08, 0x00];
+        v.extend([0x45, 0]);
+        v.extend(((20 + udp_len) as u16).to_be_bytes());
+        v.extend([0, 1, 0x40, 0, 64, 17, 0, 0, 192, 168, 0, src]);
+        v.extend(dst);
+        v.extend([0xc0, 0x00, 0x12, 0xb5]);
+        v.extend((udp_len as u16).to_be_bytes());
+        v.extend([0, 0, 0x08, 0, 0, 0, 0, 0, 42, 0]);
+        v.extend(inner);
+        v
+    }
+
+    #[test]
+    fn mirror_sessions_are_listed_up_to_their_bound_and_off_site_ones_not_opened() {
+        let inner = udp(7, 40000, 9999, b"media");
+        let mut e = engine(100);
+        for src in 1..=(MAX_MIRROR_SESSIONS as u8 + 4) {
+            for k in 0..2 {
+                let f = vxlan_from(src, [192, 168, 0, 250], &inner);
+                e.packet(
+                    0,
+                    1,
+                    1.0 + src as f64 + k as f64 * 0.5,
+                    1,
+                    &f,
+                    f.len() as u32,
+                );
+            }
+        }
+        // to an address off the premises: a conversation of its own, no session
+        let f = vxlan_from(1, [8, 8, 4, 4], &inner);
+        e.packet(0, 1, 100.0, 1, &f, f.len() as u32);
+        let n = 2 * (MAX_MIRROR_SESSIONS as u64 + 4);
+        assert_eq!(e.tunnelled, [0, 0, n, 0]);
+        assert_eq!(e.mirror_sessions.len(), MAX_MIRROR_SESSIONS);
+        assert_eq!(
+            e.mirror_sessions[0],
+            (vec![192, 168, 0, 1, 192, 168, 0, 250], 2, 2)
+        );
+        assert!(e.mirror_sessions.iter().all(|s| s.2 == 2));
+        assert_eq!(e.mirror_unlisted, 8);
+        // the inner flow (one, whatever the session) and the off-site VXLAN datagram
+        let flows = e.take_counters(true, 1000, 0);
+        let bytes: Vec<u64> = flows.iter().map(|c| c.bytes_ab + c.bytes_ba).collect();
+        assert_eq!(flows.len(), 2);
+        assert!(bytes.contains(&(n * inner.len() as u64)));
     }
 
     #[test]

@@ -953,6 +953,14 @@ impl Core {
             }
         }
         d.set_item("tunnelled", tunnels)?;
+        let sessions = PyList::empty(py);
+        for (addrs, kind, frames) in &e.mirror_sessions {
+            let (a, b) = addrs.split_at(addrs.len() / 2);
+            let name = crate::decode::TUNNEL_NAMES[*kind as usize];
+            sessions.append(tup!(py; ip_text(a), ip_text(b), name, *frames))?;
+        }
+        d.set_item("mirror_sessions", sessions)?;
+        d.set_item("mirror_unlisted", e.mirror_unlisted)?;
         d.set_item("tcp_missed_bytes", e.missed.bytes)?;
         d.set_item("tcp_missed_gaps", e.missed.gaps)?;
         d.set_item("tcp_missed_connections", e.missed.conns)?;

@@ -53,6 +53,10 @@ pub struct Frame {
     pub wirelen: u32,
     /// the outermost encapsulation opened (None: a plain frame)
     pub tunnel: Option<Tunnel>,
+    /// the outermost encapsulation's addresses, source then destination (8 or 32 bytes
+    /// of `outer`, as `outer_len` says; 0 when none was opened): the mirror session
+    pub outer: [u8; 32],
+    pub outer_len: u8,
 }
 
 #[inline]
@@ -119,11 +123,11 @@ fn udp(d: &[u8], l4: usize, end: usize) -> Option<(i32, usize, Tunnel)> {
 
 /// The frame `link` starts inside `d`, if its packet is an encapsulation this module
 /// opens: its link layer, where it starts, and its length by the outer IP header.
-fn open(
-    d: &[u8],
+fn open<'a>(
+    d: &'a [u8],
     link: &Link,
     mirror: &dyn Fn(&[u8]) -> bool,
-) -> Option<(Link, usize, usize, Tunnel)> {
+) -> Option<(Link, usize, usize, Tunnel, &'a [u8])> {
     let d = &d[..link.end.min(d.len())];
     let Net::Ip {
         addrs,
@@ -136,15 +140,12 @@ fn open(
     else {
         return None;
     };
-    if !matches!(proto, GRE | UDP) || !mirror(addrs) {
-        return None;
-    }
     let (et, start, tunnel) = match proto {
         GRE => gre(d, l4, end)?,
         UDP => udp(d, l4, end)?,
         _ => return None,
     };
-    if start >= end {
+    if start >= end || !mirror(addrs) {
         return None;
     }
     let inner = if et == ETHERNET {
@@ -160,7 +161,7 @@ fn open(
             end,
         }
     };
-    Some((inner, start, end + cut - start, tunnel))
+    Some((inner, start, end + cut - start, tunnel, addrs))
 }
 
 /// `link` (the frame's decoded link layer) with every remote-mirror encapsulation opened,
@@ -172,10 +173,12 @@ pub fn open_frame(d: &[u8], link: Link, wirelen: u32, mirror: &dyn Fn(&[u8]) -> 
         link,
         wirelen,
         tunnel: None,
+        outer: [0; 32],
+        outer_len: 0,
     };
     let mut origin = 0; // where the frame opened last starts in `d`
     for _ in 0..MAX_DEPTH {
-        let Some((inner, start, wire, tunnel)) = open(d, &frame.link, mirror) else {
+        let Some((inner, start, wire, tunnel, addrs)) = open(d, &frame.link, mirror) else {
             break;
         };
         frame.link = inner;
@@ -184,7 +187,11 @@ pub fn open_frame(d: &[u8], link: Link, wirelen: u32, mirror: &dyn Fn(&[u8]) -> 
         let most = (origin + frame.wirelen as usize).saturating_sub(start);
         frame.wirelen = wire.min(most) as u32;
         origin = start;
-        frame.tunnel.get_or_insert(tunnel);
+        if frame.tunnel.is_none() {
+            frame.tunnel = Some(tunnel);
+            frame.outer[..addrs.len()].copy_from_slice(addrs);
+            frame.outer_len = addrs.len() as u8;
+        }
     }
     frame
 }
@@ -260,6 +267,10 @@ mod tests {
         let inner = device_frame();
         let f = opened(frame);
         assert_eq!(f.tunnel, Some(tunnel));
+        assert_eq!(
+            &f.outer[..f.outer_len as usize],
+            &[10, 9, 9, 1, 10, 9, 9, 2]
+        );
         assert_eq!(f.link.src, Some(DEVICE));
         assert_eq!(f.link.ethertype, ETH_IPV4);
         assert_eq!(f.link.offset, frame.len() - inner.len() + 14);
@@ -388,5 +399,29 @@ mod tests {
             (o.tunnel, o.link.src),
             (Some(Tunnel::GreEthernet), Some(SWITCH))
         );
+    }
+
+    #[test]
+    fn an_outer_packet_the_caller_refuses_is_its_own() {
+        // an address off the premises: the caller is asked once, with both addresses
+        let frame = outer(47, &[0, 0, 0x65, 0x58], &device_frame());
+        let link = decode_link(1, &frame).unwrap();
+        let seen = std::cell::RefCell::new(Vec::new());
+        let refuse = |addrs: &[u8]| {
+            seen.borrow_mut().push(addrs.to_vec());
+            false
+        };
+        let f = open_frame(&frame, link, frame.len() as u32, &refuse);
+        assert_eq!(
+            (f.tunnel, f.link, f.wirelen as usize),
+            (None, link, frame.len())
+        );
+        assert_eq!(f.outer_len, 0);
+        assert_eq!(*seen.borrow(), vec![vec![10, 9, 9, 1, 10, 9, 9, 2]]);
+        // a plain datagram is never put to the caller
+        let plain = device_frame();
+        let link = decode_link(1, &plain).unwrap();
+        open_frame(&plain, link, plain.len() as u32, &refuse);
+        assert_eq!(seen.borrow().len(), 1);
     }
 }
