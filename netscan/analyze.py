@@ -19,6 +19,7 @@ from netscan import limits as _limits
 from netscan.analysis.finding import Finding
 from netscan.engine.protocol import Engine, InputInfo
 from netscan.engine.sink import SealGroups, SealRows
+from netscan.engine.tunnels import Sessions
 from netscan.flow import Flow
 from netscan.inventory.enrich import Premises
 from netscan.inventory.inventory import Inventory
@@ -65,8 +66,10 @@ class Result:
     repeats: dict[str, int] = field(default_factory=dict)
     # what the capture missed of the TCP connections (``Engine.capture_loss``)
     capture_loss: dict[str, int] = field(default_factory=dict)
-    # frames opened from remote-mirror encapsulations, by kind (``Engine.tunnels``)
+    # frames opened from remote-mirror encapsulations, by kind (``Engine.tunnels``), and
+    # the mirror sessions they came in (``Engine.mirrors``)
     tunnels: dict[str, int] = field(default_factory=dict)
+    mirrors: Sessions = field(default_factory=Sessions)
     # sources other than captures (Zeek logs): where evidence lines came from, and what the
     # source cannot tell
     record_refs: Any = None
@@ -427,6 +430,7 @@ class Analyzer:
             repeats=dict(engine.repeats),
             capture_loss=dict(engine.capture_loss),
             tunnels=dict(engine.tunnels),
+            mirrors=engine.mirrors,
         )
 
     def run_incremental(

@@ -18,6 +18,7 @@ from typing import Any
 
 from netscan.analysis.finding import Finding
 from netscan.analyze import Analyzer, Drive, InputInfo, Options, Result
+from netscan.engine import tunnels
 from netscan.engine.core import CoreEngine
 from netscan.engine.protocol import Progress
 from netscan.inventory.enrich import Premises
@@ -78,6 +79,10 @@ class RecordsEngine:
     @property
     def tunnels(self) -> dict[str, int]:
         return self.core.tunnels
+
+    @property
+    def mirrors(self) -> tunnels.Sessions:
+        return self.core.mirrors
 
     @property
     def max_flows(self) -> int:

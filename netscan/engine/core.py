@@ -29,7 +29,7 @@ from typing import Any
 from netscan import _core
 from netscan.dissectors import icmpv6, payload
 from netscan.dissectors.registry import UDP_PARSERS, Datagrams
-from netscan.engine import duplicates, loss
+from netscan.engine import duplicates, loss, tunnels
 from netscan.engine.protocol import InputInfo
 from netscan.engine.sink import Sink, arp_event
 from netscan.engine.sink import response_prefixes as sink_response_prefixes
@@ -211,6 +211,7 @@ class CoreEngine:
         # what the capture missed of the TCP connections (``netscan.engine.loss``)
         self.capture_loss: dict[str, int] = loss.counts(0, 0, 0, 0)
         self.tunnels: dict[str, int] = {}  # frames opened from remote-mirror encapsulations
+        self.mirrors = tunnels.Sessions()  # the mirror sessions they came in
         self.unsupported_linktypes: set[int] = set()
         self.warnings: list[str] = []
         self.flows_retired = 0
@@ -402,6 +403,9 @@ class CoreEngine:
             "duplicate_frames": int(st["duplicates"]),
         }
         self.tunnels = {str(k): int(n) for k, n in st["tunnelled"].items()}
+        self.mirrors = tunnels.Sessions([(str(a), str(b), str(k), int(n))
+                                         for a, b, k, n in st["mirror_sessions"]],
+                                        int(st["mirror_unlisted"]))  # fmt: skip
         # evicted flows are reported with every engine's retired flows (analyze.limit_warnings)
         self.flows_retired = int(st["evicted"])
         if st["panics"]:

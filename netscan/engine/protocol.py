@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from netscan.engine.tunnels import Sessions
+
 
 @dataclass
 class InputInfo:
@@ -55,6 +57,8 @@ class Engine(Protocol):
     # frames that came inside a remote mirror's encapsulation, by its kind (erspan,
     # gre_ethernet, vxlan, geneve), analysed as the frames they carry; empty for none
     tunnels: dict[str, int]
+    # the mirror sessions they came in (``tunnels.Sessions``: outer addresses, kind, frames)
+    mirrors: Sessions
     max_flows: int  # the flow table's bound
     l2_unlisted: int  # frames from MACs beyond the devices limit
     blind_spots: list[str]  # what the engine cannot see (the report's limits)

@@ -406,6 +406,7 @@ class TsharkEngine:
         self._tcp_payload = 0
         self.capture_loss: dict[str, int] = loss.counts(0, 0, 0, 0)
         self.tunnels: dict[str, int] = {}  # frames opened from remote-mirror encapsulations
+        self.mirrors = tunnels.Sessions()  # the mirror sessions they came in
         # the premises, as the core is given them: only an encapsulation between addresses
         # not off-site is opened (``tunnels``)
         self._premises = getattr(sink, "premises", None) or Premises()
@@ -627,7 +628,8 @@ class TsharkEngine:
         self.bytes += wirelen
         protos = (_first(L, "frame_protocols") or "").split(":")
         if _TUNNEL_LAYERS.intersection(protos):  # a remote mirror's encapsulation opened
-            protos, tunnel, inner = tunnels.open_tunnels(L, protos, self._may_be_mirror)
+            protos, tunnel, inner = tunnels.open_tunnels(L, protos, self._may_be_mirror,
+                                                         self.mirrors)  # fmt: skip
             if tunnel is not None:
                 self.tunnels[tunnel] = self.tunnels.get(tunnel, 0) + 1
                 wirelen = inner

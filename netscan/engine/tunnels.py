@@ -19,10 +19,41 @@ that conversation behind the frame it chose to wrap.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 # the report's names (``summary.tunnels``), as the core gives them
 NAMES = ("erspan", "gre_ethernet", "vxlan", "geneve")
 MAX_DEPTH = 4  # encapsulations opened within one frame, at most (as the core)
+MAX_SESSIONS = 16  # mirror sessions listed, at most (as the core's MAX_MIRROR_SESSIONS)
+
+
+@dataclass
+class Sessions:
+    """The mirror sessions a capture's encapsulated frames came in: the outermost
+    encapsulation's source and destination addresses and kind, with its frames, in order of
+    first frame (at most ``MAX_SESSIONS``; the frames of any other session are counted in
+    ``unlisted``). The report's ``summary.mirror_sessions``: which switch or hypervisor
+    mirrors to which collector, and a device that wrapped frames of its own."""
+
+    listed: list[tuple[str, str, str, int]] = field(default_factory=list)
+    unlisted: int = 0
+
+    def add(self, source: str, destination: str, kind: str) -> None:
+        for i, (s, d, k, n) in enumerate(self.listed):
+            if (s, d, k) == (source, destination, kind):
+                self.listed[i] = (s, d, k, n + 1)
+                return
+        if len(self.listed) < MAX_SESSIONS:
+            self.listed.append((source, destination, kind, 1))
+        else:
+            self.unlisted += 1
+
+    def report(self) -> list[dict[str, Any]]:
+        """The report's rows, the busiest first."""
+        rows = sorted(self.listed, key=lambda r: -r[3])
+        return [{"source": s, "destination": d, "kind": k, "frames": n} for s, d, k, n in rows]
+
 
 _VXLAN_PORT = 4789
 _GENEVE_PORT = 6081
@@ -108,13 +139,17 @@ def _inner_length(
 
 
 def open_tunnels(
-    layers: Layers, protos: list[str], mirror: Callable[[str, str], bool]
+    layers: Layers,
+    protos: list[str],
+    mirror: Callable[[str, str], bool],
+    sessions: Sessions | None = None,
 ) -> tuple[list[str], str | None, int]:
     """The frame inside the remote-mirror encapsulations of one frame (up to ``MAX_DEPTH``):
     its layers (``protos``, from its link layer on; ``layers`` is changed in place to hold
     only its values), the report's name of the outermost encapsulation (None: none opened)
     and the inner frame's length (-1 when none was opened). ``mirror`` says whether a
-    packet between two addresses (source, destination) may be a mirror's."""
+    packet between two addresses (source, destination) may be a mirror's; the outermost
+    encapsulation's session is counted in ``sessions``."""
     name_out: str | None = None
     length = -1
     for _ in range(MAX_DEPTH):
@@ -126,6 +161,10 @@ def open_tunnels(
         inner = _inner_length(layers, outer, name, mirror)
         if inner is None or inner <= 0:
             break
+        if name_out is None and sessions is not None:
+            net = "ip" if "ip" in outer else "ipv6"
+            sessions.add(_first(layers, f"{net}_src") or "", _first(layers, f"{net}_dst") or "",
+                         name)  # fmt: skip
         for layer, prefixes in _OUTER_FIELDS.items():
             n = outer.count(layer)
             if not n:

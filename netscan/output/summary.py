@@ -199,7 +199,8 @@ def print_summary(result: Result, console: Console | None = None) -> None:
     else:
         out(Text(_("No device was seen sending face data off-site.")))
     for note in verdict_notes(result.capture_loss, [i.statistics for i in result.inputs],
-                              result.live_drops, result.tunnels):  # fmt: skip
+                              result.live_drops, result.tunnels,
+                              result.mirrors.report()):  # fmt: skip
         out(Text(note))
 
     console.print(Text("\n").join(lines), highlight=False)

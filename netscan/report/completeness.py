@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from netscan import i18n
@@ -108,21 +109,56 @@ MIRRORS = {"erspan": "ERSPAN", "gre_ethernet": "GRE bridging", "vxlan": "VXLAN",
            "geneve": "GENEVE"}  # fmt: skip
 
 
-def mirror_note(tunnels: dict[str, Any] | None) -> str | None:
+MIRROR_SESSIONS_SAID = 4  # mirror sessions the verdict names, at most
+
+
+def _address(value: Any) -> str | None:
+    """An IP address of a report read back, as text; None for anything else (a damaged or
+    hostile report's value is never written into a sentence)."""
+    try:
+        return str(ipaddress.ip_address(value)) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _sessions_text(sessions: Any) -> str | None:
+    """The mirror sessions (the report's ``summary.mirror_sessions``), the first few."""
+    said = []
+    for s in sessions if isinstance(sessions, list) else []:
+        if not isinstance(s, dict):
+            continue
+        src, dst = _address(s.get("source")), _address(s.get("destination"))
+        name, n = MIRRORS.get(str(s.get("kind"))), loss.count_of(s, "frames")
+        if src and dst and name and n:
+            frames = ngettext("{n} frame", "{n} frames", n).format(n=i18n.number(n))
+            said.append(f"{src} → {dst} ({name}, {frames})")
+    if not said:
+        return None
+    more = len(said) - MIRROR_SESSIONS_SAID
+    text = "; ".join(said[:MIRROR_SESSIONS_SAID])
+    if more > 0:
+        text += "; " + ngettext("{n} more", "{n} more", more).format(n=i18n.number(more))
+    return _("Mirror sessions: {sessions}.").format(sessions=text)
+
+
+def mirror_note(tunnels: dict[str, Any] | None, sessions: Any = None) -> str | None:
     """The sentence for the verdict when frames came inside a remote mirror's
-    encapsulation (the report's ``summary.tunnels``); None otherwise."""
+    encapsulation (the report's ``summary.tunnels``), with the sessions they came in
+    (``summary.mirror_sessions``); None otherwise."""
     counts = [(MIRRORS[k], loss.count_of(tunnels, k)) for k in MIRRORS]
     counts = [(name, n) for name, n in counts if n]
     if not counts:
         return None
     total = sum(n for _name, n in counts)
-    return _(
+    said = _(
         "{frames} came through a remote mirror ({kinds}) and were analysed as the frames "
         "they carry: the devices, conversations and volumes are those inside."
     ).format(
         frames=ngettext("{n} frame", "{n} frames", total).format(n=i18n.number(total)),
         kinds=", ".join(f"{name} {i18n.number(n)}" for name, n in counts),
     )
+    listed = _sessions_text(sessions)
+    return f"{said} {listed}" if listed else said
 
 
 def verdict_notes(
@@ -130,13 +166,14 @@ def verdict_notes(
     statistics: list[dict[str, Any] | None],
     live_drops: dict[str, Any] | None = None,
     tunnels: dict[str, Any] | None = None,
+    mirror_sessions: Any = None,
 ) -> list[str]:
     """What the verdict says of the capture: the TCP bytes it missed (``capture_note``),
     the packets the capturing host recorded dropping (``host_drops_note``), those a live
     capture lost (``live_drops_note``) and the frames that came through a remote mirror
     (``mirror_note``), those that apply."""
     notes = (capture_note(capture_loss), host_drops_note(statistics),
-             live_drops_note(live_drops), mirror_note(tunnels))  # fmt: skip
+             live_drops_note(live_drops), mirror_note(tunnels, mirror_sessions))  # fmt: skip
     return [n for n in notes if n]
 
 
@@ -151,6 +188,7 @@ def report_notes(report: dict[str, Any]) -> list[str]:
         if isinstance(inputs, list) else [],
         capture.get("drops") if isinstance(capture, dict) else None,
         summary.get("tunnels") if isinstance(summary, dict) else None,
+        summary.get("mirror_sessions") if isinstance(summary, dict) else None,
     )  # fmt: skip
 
 

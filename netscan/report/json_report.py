@@ -291,6 +291,12 @@ def _build(result: Result) -> dict[str, Any]:
             "engine_counts": dict(result.repeats),
             "capture_loss": dict(result.capture_loss),
             "tunnels": dict(result.tunnels),
+            "mirror_sessions": result.mirrors.report(),
+            **(
+                {"mirror_frames_unlisted": result.mirrors.unlisted}
+                if result.mirrors.unlisted
+                else {}
+            ),
             "findings": len(result.findings),
             "by_role": _count(d.role for d in devices),
             "by_level": _count(f.level.value for f in result.findings),

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from netscan.engine import loss
+from netscan.engine.tunnels import Sessions
 from netscan.events import (
     Ctx,
     DhcpEvent,
@@ -244,6 +245,7 @@ class ZeekSource:
         # when no conn.log gives it; Zeek counts no gaps, nor which way bytes were missed
         self.capture_loss: dict[str, int] = {}
         self.tunnels: dict[str, int] = {}  # Zeek opened its tunnels itself (tunnel.log)
+        self.mirrors = Sessions()
         self._missed = [0, 0, 0]  # bytes missed, connections with some, payload captured
         self._missed_given = False
         if self.files_dir is not None and not self.files_dir.is_dir():

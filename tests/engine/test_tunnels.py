@@ -57,7 +57,7 @@ def _without_inputs(rep: dict[str, Any]) -> str:
     time of the run) and the count of frames opened."""
     rep = dict(rep, summary=dict(rep["summary"]))
     paths = [i["path"] for i in rep.pop("inputs")]
-    del rep["generated_at"], rep["summary"]["tunnels"]
+    del rep["generated_at"], rep["summary"]["tunnels"], rep["summary"]["mirror_sessions"]
     text = json.dumps(rep, sort_keys=True)
     for p in paths:
         text = text.replace(json.dumps(p)[1:-1], "INPUT")
@@ -73,8 +73,15 @@ def test_a_remote_mirror_gives_the_report_of_what_it_carries(
     plain = _report(DEMO, tmp_path / "plain.json", engine)
     seen = _report(path, tmp_path / "mirrored.json", engine)
     jsonschema.Draft202012Validator(schema()).validate(seen)
-    assert plain["summary"]["tunnels"] == {}
+    assert (plain["summary"]["tunnels"], plain["summary"]["mirror_sessions"]) == ({}, [])
     assert seen["summary"]["tunnels"] == counts
+    # one session per kind between the switch and the collector, the busiest first
+    switch, collector = (".".join(map(str, ip)) for ip in (SWITCH_IP, COLLECTOR_IP))
+    assert seen["summary"]["mirror_sessions"] == [
+        {"source": switch, "destination": collector, "kind": kind, "frames": counts[kind]}
+        for kind in ("erspan", "gre_ethernet", "vxlan", "geneve")
+    ]
+    assert "mirror_frames_unlisted" not in seen["summary"]
     assert len(seen["findings"]) == 4
     # devices (the switch and the collector are none), conversations with their byte
     # counts, findings with their ids and frame numbers: all as on the premises' own port
@@ -93,16 +100,22 @@ def test_every_report_says_the_frames_came_through_a_mirror(
         f"bridging {counts['gre_ethernet']:,}, VXLAN {counts['vxlan']:,}, GENEVE "
         f"{counts['geneve']:,}) and were analysed as the frames they carry"
     )
+    sessions = (
+        f"Mirror sessions: 10.255.0.1 → 10.255.0.2 (ERSPAN, {counts['erspan']:,} frames); "
+        f"10.255.0.1 → 10.255.0.2 (GRE bridging, {counts['gre_ethernet']:,} frames);"
+    )
     buf = io.StringIO()
     print_summary(Analyzer(Options(country="CN")).run([str(path)]),
                   Console(file=buf, width=400, color_system=None))  # fmt: skip
-    assert said in buf.getvalue()
+    assert said in buf.getvalue() and sessions in buf.getvalue()
     rep = _report(path, tmp_path / "r.json", "core")
     page = html_report.render(rep, lang="en")
     start = page.index('<section class="verdict')
     assert said in visible_text(page[start : page.index("</section>", start)])
     assert said in markdown_report.render(rep, lang="en")
+    assert sessions in markdown_report.render(rep, lang="en")
     zh = visible_text(html_report.render(rep, lang="zh-CN"))
+    assert "镜像会话：10.255.0.1 → 10.255.0.2 (ERSPAN, 4,222 个帧)" in zh
     assert f"{total:,} 个帧经由远程镜像（ERSPAN {counts['erspan']:,}" in zh
     # none: nothing said; a damaged count is none
     plain = _report(DEMO, tmp_path / "p.json", "core")
@@ -113,6 +126,31 @@ def test_every_report_says_the_frames_came_through_a_mirror(
         "1 frame came through a remote mirror (VXLAN 1) and were analysed as the frames they "
         "carry: the devices, conversations and volumes are those inside."
     )
+    # sessions read back: only addresses are written, a few of them, the rest counted
+    hostile = [{"source": "<b>x</b>", "destination": "10.0.0.2", "kind": "vxlan", "frames": 1},
+               {"source": "10.0.0.1", "destination": "10.0.0.2", "kind": "*x*", "frames": 1},
+               {"source": "10.0.0.1", "destination": "10.0.0.2", "kind": "vxlan", "frames": "1"},
+               "x", None]  # fmt: skip
+    assert mirror_note({"vxlan": 1}, hostile) == mirror_note({"vxlan": 1})
+    many = [{"source": f"10.0.0.{i}", "destination": "fd00::1", "kind": "vxlan", "frames": i}
+            for i in range(1, 8)]  # fmt: skip
+    said = mirror_note({"vxlan": 28}, many)
+    assert said is not None and said.endswith(
+        "Mirror sessions: 10.0.0.1 → fd00::1 (VXLAN, 1 frame); 10.0.0.2 → fd00::1 (VXLAN, 2 "
+        "frames); 10.0.0.3 → fd00::1 (VXLAN, 3 frames); 10.0.0.4 → fd00::1 (VXLAN, 4 frames); "
+        "3 more."
+    )
+
+
+def test_mirror_sessions_are_bounded() -> None:
+    sessions = tunnels.Sessions()
+    for i in range(tunnels.MAX_SESSIONS + 3):
+        for _ in range(i + 1):
+            sessions.add(f"10.0.0.{i}", "10.0.0.250", "erspan")
+    rows = sessions.report()
+    assert len(rows) == tunnels.MAX_SESSIONS and sessions.unlisted == sum(range(17, 20))
+    assert rows[0] == {"source": "10.0.0.15", "destination": "10.0.0.250", "kind": "erspan",
+                       "frames": 16}  # fmt: skip
 
 
 def test_the_evidence_of_a_finding_is_found_inside_the_mirror(
@@ -193,7 +231,7 @@ def test_an_encapsulation_off_the_premises_is_a_conversation(
     sent = tmp_path / "abroad.pcap"
     sent.write_bytes(b"".join(out))
     rep = _report(sent, tmp_path / "r.json", engine)
-    assert rep["summary"]["tunnels"] == {}
+    assert (rep["summary"]["tunnels"], rep["summary"]["mirror_sessions"]) == ({}, [])
     # the sender and its gateway (the next hop of an address abroad); none of the premises'
     devices = {d["mac"]: d for d in rep["devices"]}
     assert devices.keys() == {SWITCH_MAC.hex(":"), COLLECTOR_MAC.hex(":")}
