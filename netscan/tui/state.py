@@ -111,6 +111,8 @@ class Snapshot:
     capture_last: float | None
     built_at: float = field(default_factory=time.monotonic)
     result: Result | None = None  # only on the final snapshot of a file analysis
+    # frames that came through a remote mirror's encapsulations (``Result.tunnels``)
+    mirrored: int = 0
 
     @property
     def flows(self) -> int:
@@ -238,6 +240,7 @@ def build_snapshot(
         capture_first=first,
         capture_last=last,
         result=result if keep_result else None,
+        mirrored=sum(result.tunnels.values()),
     )
 
 

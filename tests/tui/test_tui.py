@@ -348,3 +348,22 @@ def test_cli_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert main(["tui", str(tmp_path / "missing.pcapng")]) == 2
     assert main(["tui", DEMO, "-i", "eth0"]) == 2
     assert "netscan: error" in capsys.readouterr().err
+
+
+def test_the_header_says_what_came_through_a_remote_mirror(tmp_path: Path) -> None:
+    """The demo as a remote mirror delivers it: the same devices, and the header counts the
+    frames that came through the mirror's encapsulations."""
+    from tests.engine.tunnels import mirrored
+
+    path = tmp_path / "mirrored.pcap"
+    counts = mirrored(PCAPS / "demo_sales_office.pcapng", path)
+
+    async def script(pilot: Pilot[Any], app: NetscanApp) -> None:
+        await until_done(pilot, app)
+        snap = app.snapshot
+        assert snap is not None and snap.mirrored == sum(counts.values()) == 8443
+        assert len(snap.devices) == 13
+        text = screenshot_text(app, tmp_path, "mirrored")
+        assert "pkts 8,443 (mirror 8,443)" in text
+
+    drive(NetscanApp([str(path)], batch=2000, export_dir=tmp_path), script)

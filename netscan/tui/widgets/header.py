@@ -1,4 +1,5 @@
-"""The status header: source, elapsed time, packets, drops, signature pack, premises."""
+"""The status header: source, elapsed time, packets, drops, signature pack, premises, and
+the frames that came through a remote mirror."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ class ScanHeader(Static):
         self.pack: dict[str, object] = {}
         self.premises: list[str] = []
         self.country: str | None = None
+        self.mirrored = 0  # frames that came through a remote mirror's encapsulations
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self.refresh)
@@ -45,6 +47,7 @@ class ScanHeader(Static):
         self.pack = dict(snap.pack)
         self.premises = list(snap.premises)
         self.country = snap.country
+        self.mirrored = snap.mirrored
         self.packets = snap.packets
         if snap.drops is not None:
             self.drops = snap.drops
@@ -73,13 +76,16 @@ class ScanHeader(Static):
             state = i18n.term("state", self.state)
         commit = display(self.pack.get("commit") or _("bundled"), 10)
         drops = _("n/a") if self.drops is None else i18n.number(self.drops)
+        packets = i18n.number(self.packets)
+        if self.mirrored:  # how many came through a remote mirror's encapsulations
+            packets += " " + _("(mirror {n})").format(n=i18n.number(self.mirrored))
         line1 = Text.assemble(
             ("netscan ", "bold"),
             (display(self.source, 200), "bold"),
             "  ",
             (state, "reverse" if self.state == "analysing" else ""),
             "  " + _("⏱ {elapsed}  pkts {packets}  drops {drops}").format(
-                elapsed=elapsed, packets=i18n.number(self.packets), drops=drops),
+                elapsed=elapsed, packets=packets, drops=drops),
         )  # fmt: skip
         prem = join(self.premises[:3]) + (" …" if len(self.premises) > 3 else "")
         line2 = Text.assemble(
