@@ -54,6 +54,10 @@ from netscan.dissectors import registry
 from netscan.dissectors.icmpv6 import MAX_PREFIXES as RA_MAX_PREFIXES
 from netscan.dissectors.tls import describe_der
 from netscan.engine import EngineError, duplicates, loss, tunnels
+from netscan.engine.ek import Layers
+from netscan.engine.ek import first as _first
+from netscan.engine.ek import flag as _flag
+from netscan.engine.ek import to_int as _int
 from netscan.engine.protocol import InputInfo
 from netscan.engine.sink import response_prefixes as sink_response_prefixes
 from netscan.events import (
@@ -80,8 +84,6 @@ from netscan.events import (
 from netscan.flow import ICMP, ICMPV6, TCP, UDP, Flow, retire_idlest, sender_is_client
 from netscan.inventory.enrich import Premises
 from netscan.sources.pcapfile import CaptureFile
-
-Layers = dict[str, list[str]]
 
 TCP_FIELDS = ["tcp.srcport", "tcp.dstport", "tcp.flags", "tcp.len"]
 FIELDS: list[str] = [
@@ -230,27 +232,6 @@ def _size(path: str) -> int:
 
 def _key(name: str) -> str:
     return name.replace(".", "_")
-
-
-def _first(layers: Layers, key: str) -> str | None:
-    values = layers.get(key)
-    return values[0] if values else None
-
-
-def _int(value: str | None, default: int = 0) -> int:
-    if value is None or value == "":
-        return default
-    try:
-        return int(value, 0)
-    except ValueError:
-        try:
-            return int(float(value))
-        except ValueError:
-            return default
-
-
-def _flag(value: str | None) -> bool:
-    return value is not None and value.lower() in ("1", "true")
 
 
 def _line(value: str) -> str:

@@ -22,6 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from netscan.engine.ek import Layers, to_int
+from netscan.engine.ek import first as _first
+from netscan.engine.ek import flag as _flag
+
 # the report's names (``summary.tunnels``), as the core gives them
 NAMES = ("erspan", "gre_ethernet", "vxlan", "geneve")
 MAX_DEPTH = 4  # encapsulations opened within one frame, at most (as the core)
@@ -65,23 +69,9 @@ _OUTER_FIELDS = {"eth": ("eth_",), "ip": ("ip_",), "udp": ("udp_",), "gre": ("gr
                  "ipv6": ("ipv6_src", "ipv6_dst", "ipv6_nxt", "ipv6_plen", "ipv6_hlim",
                           "ipv6_flow")}  # fmt: skip
 
-Layers = dict[str, list[str]]
-
-
-def _first(layers: Layers, key: str) -> str | None:
-    values = layers.get(key)
-    return values[0] if values else None
-
 
 def _int(value: str | None) -> int:
-    try:
-        return int(value or "", 0)
-    except ValueError:
-        return -1
-
-
-def _flag(value: str | None) -> bool:
-    return value is not None and value.lower() in ("1", "true")
+    return to_int(value, -1)
 
 
 def _encapsulation(protos: list[str]) -> tuple[int, str] | None:

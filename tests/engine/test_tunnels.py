@@ -17,7 +17,7 @@ from rich.console import Console
 
 from netscan import cli
 from netscan.analyze import Analyzer, Options
-from netscan.engine import tunnels
+from netscan.engine import ek, tunnels
 from netscan.output.summary import print_summary
 from netscan.report import html_report, markdown_report
 from netscan.report.completeness import mirror_note
@@ -261,6 +261,9 @@ def test_the_tshark_rule_holds_on_fields_that_do_not_hold_together() -> None:
     layers = {k: list(v) for k, v in whole.items()}
     assert tunnels.open_tunnels(layers, protos, lambda a, b: b != "10.0.0.2")[1] is None
     assert layers == whole
+    # a number tshark writes as something else is none, never an exception
+    assert (ek.to_int("inf", -1), ek.to_int("nan", -1), ek.to_int("0x1e"), ek.to_int("2.5")) == (
+        -1, -1, 30, 2)  # fmt: skip
     # layers that end at the encapsulation
     assert tunnels.open_tunnels({}, ["eth", "ip", "gre"], lambda a, b: True) == (
         ["eth", "ip", "gre"], None, -1)  # fmt: skip
