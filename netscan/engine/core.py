@@ -402,10 +402,6 @@ class CoreEngine:
             # copies of a frame just before them in their input, made by the capture
             "duplicate_frames": int(st["duplicates"]),
         }
-        self.tunnels = {str(k): int(n) for k, n in st["tunnelled"].items()}
-        self.mirrors = tunnels.Sessions([(str(a), str(b), str(k), int(n))
-                                         for a, b, k, n in st["mirror_sessions"]],
-                                        int(st["mirror_unlisted"]))  # fmt: skip
         # evicted flows are reported with every engine's retired flows (analyze.limit_warnings)
         self.flows_retired = int(st["evicted"])
         if st["panics"]:
@@ -453,6 +449,12 @@ class CoreEngine:
         self.packets = st["packets"]
         self.bytes = st["bytes"]
         self.unsupported_linktypes = set(st["unsupported"])
+        # the frames opened from remote mirrors so far, and their sessions (a live run's
+        # header counts them as they come)
+        self.tunnels = {str(k): int(n) for k, n in st["tunnelled"].items()}
+        self.mirrors = tunnels.Sessions([(str(a), str(b), str(k), int(n))
+                                         for a, b, k, n in st["mirror_sessions"]],
+                                        int(st["mirror_unlisted"]))  # fmt: skip
 
     def missed_so_far(self) -> tuple[int, int, int, int]:
         """What the capture missed of the TCP connections so far (``loss``): bytes, gaps,

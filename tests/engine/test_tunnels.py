@@ -267,3 +267,18 @@ def test_the_tshark_rule_holds_on_fields_that_do_not_hold_together() -> None:
     # layers that end at the encapsulation
     assert tunnels.open_tunnels({}, ["eth", "ip", "gre"], lambda a, b: True) == (
         ["eth", "ip", "gre"], None, -1)  # fmt: skip
+
+
+def test_a_run_step_by_step_counts_the_mirror_as_it_reads(
+    mirror: tuple[Path, dict[str, int]],
+) -> None:
+    """The TUI and a live capture show the frames opened so far, not only at the end."""
+    path, counts = mirror
+    seen = []
+    for step in Analyzer(Options()).run_incremental([str(path)], batch=3000):
+        result = step.result()  # built while the run is suspended at this step
+        seen.append((step.packets, sum(result.tunnels.values()),
+                     sum(n for *_addrs, n in result.mirrors.listed), dict(result.tunnels)))  # fmt: skip
+    assert [s[:3] for s in seen[:3]] == [(3000, 3000, 3000), (6000, 6000, 6000),
+                                         (8443, 8443, 8443)]  # fmt: skip
+    assert seen[-1][3] == counts
