@@ -670,7 +670,7 @@ impl Engine {
             let f = open_frame(d, l, wirelen, &|addrs| self.may_be_mirror(addrs));
             if let Some(t) = f.tunnel {
                 self.tunnelled[t as usize] += 1;
-                self.mirror_session(&f.outer[..f.outer_len as usize], t as u8);
+                self.mirror_session(f.outer, t as u8);
                 wirelen = f.wirelen;
                 link = Some(f.link);
             }

@@ -1123,6 +1123,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DUPLICATE_WINDOW", crate::engine::DEFAULT_DUPLICATE_WINDOW)?;
     m.add("RECENT", crate::engine::RECENT)?;
     m.add("LOSS_HOLES", crate::loss::HOLES)?;
+    m.add("TUNNEL_DEPTH", crate::decode::tunnel::MAX_DEPTH)?;
+    m.add("MIRROR_SESSIONS", crate::engine::MAX_MIRROR_SESSIONS)?;
     m.add("LOSS_MAX_HOLE", crate::loss::MAX_HOLE)?;
     m.add_function(wrap_pyfunction!(ip_string, m)?)?;
     Ok(())

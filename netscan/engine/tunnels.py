@@ -22,14 +22,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from netscan import _core
 from netscan.engine.ek import Layers, to_int
 from netscan.engine.ek import first as _first
 from netscan.engine.ek import flag as _flag
 
-# the report's names (``summary.tunnels``), as the core gives them
-NAMES = ("erspan", "gre_ethernet", "vxlan", "geneve")
-MAX_DEPTH = 4  # encapsulations opened within one frame, at most (as the core)
-MAX_SESSIONS = 16  # mirror sessions listed, at most (as the core's MAX_MIRROR_SESSIONS)
+MAX_DEPTH: int = _core.TUNNEL_DEPTH  # encapsulations opened within one frame, at most
+MAX_SESSIONS: int = _core.MIRROR_SESSIONS  # mirror sessions listed, at most
 
 
 @dataclass

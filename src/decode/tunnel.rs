@@ -45,7 +45,7 @@ const GENEVE_PORT: i32 = 6081;
 
 /// A frame with its encapsulations opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Frame {
+pub struct Frame<'a> {
     /// the innermost frame's link layer (offsets into the whole captured frame)
     pub link: Link,
     /// the innermost frame's length on the wire: the outer packet's payload from where it
@@ -53,10 +53,9 @@ pub struct Frame {
     pub wirelen: u32,
     /// the outermost encapsulation opened (None: a plain frame)
     pub tunnel: Option<Tunnel>,
-    /// the outermost encapsulation's addresses, source then destination (8 or 32 bytes
-    /// of `outer`, as `outer_len` says; 0 when none was opened): the mirror session
-    pub outer: [u8; 32],
-    pub outer_len: u8,
+    /// the outermost encapsulation's addresses, source then destination (8 or 32 bytes;
+    /// empty when none was opened): the mirror session
+    pub outer: &'a [u8],
 }
 
 #[inline]
@@ -168,13 +167,17 @@ fn open<'a>(
 /// up to `MAX_DEPTH`; `wirelen` is the frame's length on the wire. `mirror` says whether
 /// an outer packet's addresses (source then destination, 4 or 16 bytes each) may be a
 /// mirror's: those of a packet it refuses are its own, and it is not opened.
-pub fn open_frame(d: &[u8], link: Link, wirelen: u32, mirror: &dyn Fn(&[u8]) -> bool) -> Frame {
+pub fn open_frame<'a>(
+    d: &'a [u8],
+    link: Link,
+    wirelen: u32,
+    mirror: &dyn Fn(&[u8]) -> bool,
+) -> Frame<'a> {
     let mut frame = Frame {
         link,
         wirelen,
         tunnel: None,
-        outer: [0; 32],
-        outer_len: 0,
+        outer: &[],
     };
     let mut origin = 0; // where the frame opened last starts in `d`
     for _ in 0..MAX_DEPTH {
@@ -189,8 +192,7 @@ pub fn open_frame(d: &[u8], link: Link, wirelen: u32, mirror: &dyn Fn(&[u8]) -> 
         origin = start;
         if frame.tunnel.is_none() {
             frame.tunnel = Some(tunnel);
-            frame.outer[..addrs.len()].copy_from_slice(addrs);
-            frame.outer_len = addrs.len() as u8;
+            frame.outer = addrs;
         }
     }
     frame
@@ -258,19 +260,31 @@ mod tests {
         eth(SWITCH, 0x0800, &ipv4(proto, &p))
     }
 
-    fn opened(frame: &[u8]) -> Frame {
+    /// What `open_frame` makes of a whole Ethernet frame, owned (the frame may be a
+    /// temporary of the assertion).
+    struct Opened {
+        tunnel: Option<Tunnel>,
+        link: Link,
+        wirelen: u32,
+        outer: Vec<u8>,
+    }
+
+    fn opened(frame: &[u8]) -> Opened {
         let link = decode_link(1, frame).unwrap();
-        open_frame(frame, link, frame.len() as u32, &any)
+        let f = open_frame(frame, link, frame.len() as u32, &any);
+        Opened {
+            tunnel: f.tunnel,
+            link: f.link,
+            wirelen: f.wirelen,
+            outer: f.outer.to_vec(),
+        }
     }
 
     fn assert_inner(frame: &[u8], tunnel: Tunnel) {
         let inner = device_frame();
         let f = opened(frame);
         assert_eq!(f.tunnel, Some(tunnel));
-        assert_eq!(
-            &f.outer[..f.outer_len as usize],
-            &[10, 9, 9, 1, 10, 9, 9, 2]
-        );
+        assert_eq!(f.outer, [10, 9, 9, 1, 10, 9, 9, 2]);
         assert_eq!(f.link.src, Some(DEVICE));
         assert_eq!(f.link.ethertype, ETH_IPV4);
         assert_eq!(f.link.offset, frame.len() - inner.len() + 14);
@@ -416,7 +430,7 @@ mod tests {
             (f.tunnel, f.link, f.wirelen as usize),
             (None, link, frame.len())
         );
-        assert_eq!(f.outer_len, 0);
+        assert!(f.outer.is_empty());
         assert_eq!(*seen.borrow(), vec![vec![10, 9, 9, 1, 10, 9, 9, 2]]);
         // a plain datagram is never put to the caller
         let plain = device_frame();
