@@ -250,10 +250,12 @@ LOSS_KEYS = ("tcp_missed_bytes", "tcp_gaps", "tcp_connections", "tcp_payload_byt
 
 def _capture_loss(rep: dict[str, Any]) -> dict[str, int]:
     """What a site's capture missed of the TCP traffic (its report's summary), counts only."""
-    got = (rep.get("summary") or {}).get("capture_loss") or {}
+    summary = rep.get("summary")
+    got = summary.get("capture_loss") if isinstance(summary, dict) else None
     if not isinstance(got, dict):
         return {}
-    return {k: v for k in LOSS_KEYS if isinstance(v := got.get(k), int) and v >= 0}
+    # the keys a report gives (Zeek's has no tcp_gaps), each a count (0 for anything else)
+    return {k: loss.count_of(got, k) for k in LOSS_KEYS if k in got}
 
 
 def _host_dropped(rep: dict[str, Any]) -> int | None:

@@ -337,3 +337,15 @@ def test_sites_say_what_their_captures_missed(tmp_path: Path) -> None:
     assert [cells[sid][col] for sid in ("lossy", "whole", "dropping", "sensor")] == [
         "–", "–", "12", "–",
     ]  # fmt: skip
+
+
+def test_a_damaged_site_report_counts_nothing_it_cannot_count() -> None:
+    """A site's report read back may be damaged: what is not a count is none, never a
+    crash of the fleet page."""
+    assert fleet_report._capture_loss({"summary": ["tcp_missed_bytes"]}) == {}
+    assert fleet_report._capture_loss({"summary": {"capture_loss": "lots"}}) == {}
+    got = {"tcp_missed_bytes": True, "tcp_connections": 3, "tcp_payload_bytes": "9"}
+    assert fleet_report._capture_loss({"summary": {"capture_loss": got}}) == {
+        "tcp_missed_bytes": 0, "tcp_connections": 3, "tcp_payload_bytes": 0}  # fmt: skip
+    assert fleet_report._host_dropped({"inputs": "x"}) is None
+    assert fleet_report._host_dropped({"inputs": [{"interface_statistics": {"ifdrop": 2}}]}) == 2
